@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Context: the runtime state every module is handed (systemd's "Context/Manager" pattern): the configuration,
+ * the root directory (--root) as an fd and as text (for external tools), the platform, and the environment.
+ * The agent owns it; modules never keep their own globals.
+ */
+#pragma once
+
+#include "config.h"
+#include "platform.h"
+
+typedef struct Context {
+        Config config;
+        int root_fd;
+        char *root;              /* NULL or "/" for the real root */
+        PlatformInfo platform;
+        char *const *env;
+} Context;
+
+int context_init(Context *c, const char *root, char *const *env);
+void context_done(Context *c);
+
+/*
+ * May the agent talk to Azure endpoints (IMDS, WireServer, HostGAPlugin)? Only on Azure, or when endpoints
+ * were configured explicitly, or with [Endpoints] AllowNonAzure=yes; never on WSL. On refusal returns
+ * -EHOSTUNREACH and a human reason.
+ */
+int context_endpoints_allowed(const Context *c, char **ret_reason);

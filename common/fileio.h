@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File access under an alternate root. Every filesystem access of the agent goes through a root directory fd
+ * (`--root DIR`, "/" by default) and openat2(RESOLVE_IN_ROOT), so that symlinks and ".." inside a scratch root
+ * (a tests' fake tree, an image being prepared, a container host) can never escape it.
+ *
+ * Writes are atomic and durable: a temporary file in the target directory, mode and owner set before any
+ * content (secrets are never world-readable, not even for a moment), write, fsync, renameat, fsync(dir).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define READ_FILE_MAX_DEFAULT (4U * 1024U * 1024U)
+
+typedef enum WriteFlags {
+        WRITE_MKDIR = 1 << 0,       /* create missing parent directories (0755) */
+        WRITE_SYNC = 1 << 1,        /* fsync file and directory (on by default for write_file_atomic) */
+} WriteFlags;
+
+/* Opens DIR (or "/" when NULL) as a root directory fd (O_PATH|O_DIRECTORY|O_CLOEXEC). */
+int root_open(const char *dir, int *ret_fd);
+
+/* openat2() relative to root_fd with RESOLVE_IN_ROOT; path may be absolute (taken relative to the root). */
+int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
+
+/* Opens the parent directory of path (O_DIRECTORY) and returns the last component in *ret_filename. */
+int open_parent_in_root(int root_fd, const char *path, bool mkdir_parents, char **ret_filename);
+
+/* mkdir -p under the root; existing directories are left as they are. */
+int mkdir_p_in_root(int root_fd, const char *path, mode_t mode);
+
+/* Reads a whole fd; fails with -E2BIG when it holds more than max bytes. The buffer is NUL-terminated. */
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
+int read_file_in_root(int root_fd, const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* Reads the first line (without the newline), bounded by max bytes; for sysfs/procfs attributes. */
+int read_one_line_in_root(int root_fd, const char *path, size_t max, char **ret);
+
+/*
+ * Atomically replaces path with data. uid/gid of (uid_t) -1 / (gid_t) -1 keep the creator's. The temporary file
+ * is created with mode (umask does not apply), so a secret is 0600 before its first byte is written.
+ */
+int write_file_atomic_in_root(int root_fd, const char *path, const void *data, size_t size, mode_t mode,
+                              uid_t uid, gid_t gid, WriteFlags flags);
+
+/* Same, for NUL-terminated text. */
+int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode, WriteFlags flags);
+
+int unlink_in_root(int root_fd, const char *path);
+int access_in_root(int root_fd, const char *path); /* 0 if it exists, -ENOENT otherwise */
+
+/* Joins the textual root path and path (for external tools given --root/--prefix, e.g. useradd). */
+int path_join_root(const char *root, const char *path, char **ret);

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+
+#include "macro.h"
+#include "strutil.h"
+#include "tests.h"
+
+static void test_base64(void **state) {
+        /* RFC 4648 §10 test vectors */
+        static const char *const vec[][2] = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+                                              { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" } };
+        for (size_t i = 0; i < ELEMENTSOF(vec); i++) {
+                char *enc;
+                void *dec;
+                size_t n;
+
+                assert_int_equal(base64_encode(vec[i][0], strlen(vec[i][0]), &enc), 0);
+                assert_string_equal(enc, vec[i][1]);
+                assert_int_equal(base64_decode(enc, strlen(enc), &dec, &n), 0);
+                assert_int_equal(n, strlen(vec[i][0]));
+                assert_memory_equal(dec, vec[i][0], n);
+                free(enc);
+                free(dec);
+        }
+        void *dec = (void *) 0x1;
+        size_t n;
+        /* Line-wrapped input (PEM, XML <Data>) decodes; junk does not. */
+        assert_int_equal(base64_decode("Zm9v\nYmFy\r\n", 11, &dec, &n), 0);
+        assert_int_equal(n, 6);
+        free(dec);
+        dec = (void *) 0x1;
+        assert_int_equal(base64_decode("Zm9v!", 5, &dec, &n), -EINVAL);
+        assert_int_equal(base64_decode("Zm9", 3, &dec, &n), -EINVAL);
+        assert_int_equal(base64_decode("Zg==Zg==", 8, &dec, &n), -EINVAL);
+        assert_ptr_equal(dec, (void *) 0x1);
+}
+
+static void test_hex(void **state) {
+        char *s;
+        void *d;
+        size_t n;
+
+        assert_int_equal(hex_encode("\x01\xab\xff", 3, true, &s), 0);
+        assert_string_equal(s, "01ABFF");
+        free(s);
+        assert_int_equal(hex_encode("\x01\xab\xff", 3, false, &s), 0);
+        assert_string_equal(s, "01abff");
+        assert_int_equal(hex_decode(s, strlen(s), &d, &n), 0);
+        assert_int_equal(n, 3);
+        assert_memory_equal(d, "\x01\xab\xff", 3);
+        free(s);
+        free(d);
+        assert_int_equal(hex_decode("abc", 3, &d, &n), -EINVAL);
+        assert_int_equal(hex_decode("zz", 2, &d, &n), -EINVAL);
+}
+
+static void test_uuid(void **state) {
+        char u[37];
+
+        assert_int_equal(uuid_normalize("C6D5526C-5AC2-4200-B6E2-56F2B70C5AB2", u), 0);
+        assert_string_equal(u, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_int_equal(uuid_normalize("c6d5526c5ac24200b6e256f2b70c5ab2", u), 0);
+        assert_string_equal(u, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_true(uuid_normalize("not-a-uuid", u) < 0);
+        assert_int_equal(uuid_random(u), 0);
+        assert_int_equal(strlen(u), 36);
+        assert_int_equal(u[14], '4'); /* version 4 */
+}
+
+static void test_time(void **state) {
+        char buf[64];
+
+        assert_int_equal(format_timestamp_iso(1700000000ULL * USEC_PER_SEC + 999, buf, sizeof buf), 0);
+        assert_string_equal(buf, "2023-11-14T22:13:20Z");
+        assert_int_equal(format_timespan(1234 * USEC_PER_MSEC, buf, sizeof buf), 0);
+        assert_string_equal(buf, "1.234s");
+        assert_int_equal(format_timespan(850 * USEC_PER_MSEC, buf, sizeof buf), 0);
+        assert_string_equal(buf, "850ms");
+        assert_true(now_usec(CLOCK_BOOTTIME) > 0);
+}
+
+static void test_numbers(void **state) {
+        unsigned u = 7;
+        int i;
+        uint64_t v;
+
+        assert_int_equal(safe_atou("42", &u), 0);
+        assert_int_equal(u, 42);
+        assert_int_equal(safe_atou("-1", &u), -EINVAL);
+        assert_int_equal(safe_atou("4294967296", &u), -ERANGE);
+        assert_int_equal(safe_atou("12x", &u), -EINVAL);
+        assert_int_equal(safe_atou("", &u), -EINVAL);
+        assert_int_equal(u, 42);
+        assert_int_equal(safe_atoi("-12", &i), 0);
+        assert_int_equal(i, -12);
+        assert_int_equal(safe_atou64("18446744073709551615", &v), 0);
+        assert_int_equal(safe_atou64("18446744073709551616", &v), -ERANGE);
+        assert_int_equal(parse_boolean("Yes"), 1);
+        assert_int_equal(parse_boolean("off"), 0);
+        assert_int_equal(parse_boolean("maybe"), -EINVAL);
+}
+
+static void test_strv(void **state) {
+        char **l = NULL;
+
+        assert_int_equal(strv_split(" wheel, adm ,,docker ", ", ", &l), 0);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[0], "wheel");
+        assert_string_equal(l[2], "docker");
+        assert_true(strv_contains(l, "adm"));
+        assert_false(strv_contains(l, "root"));
+        strv_free(l);
+}
+
+static void test_xml_escape_and_truncate(void **state) {
+        char *s;
+
+        assert_int_equal(xml_escape("a<b>&\"c'", &s), 0);
+        assert_string_equal(s, "a&lt;b&gt;&amp;&quot;c&apos;");
+        free(s);
+        /* "é" is two bytes; truncating in its middle drops it whole. */
+        assert_int_equal(utf8_truncate("abé", 3, &s), 0);
+        assert_string_equal(s, "ab");
+        free(s);
+        assert_int_equal(utf8_truncate("abc", 10, &s), 0);
+        assert_string_equal(s, "abc");
+        free(s);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_base64), cmocka_unit_test(test_hex),     cmocka_unit_test(test_uuid),
+                cmocka_unit_test(test_time),   cmocka_unit_test(test_numbers), cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_xml_escape_and_truncate),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "tests.h"
+
+char *tmpdir_new(void) {
+        const char *base = getenv("TMPDIR") ?: "/tmp";
+        char *t = NULL;
+
+        assert_true(asprintf(&t, "%s/azl-test-XXXXXX", base) > 0);
+        assert_non_null(mkdtemp(t));
+        return t;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+void tmpdir_remove(char *dir) {
+        if (!dir)
+                return;
+        (void) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+}
+
+char *fixture_path(const char *rel) {
+        const char *base = getenv("AZL_FIXTURES");
+        char *p = NULL;
+
+        if (!base)
+                return NULL;
+        if (asprintf(&p, "%s/%s", base, rel) < 0)
+                return NULL;
+        return p;
+}
+
+char *fixture_read(const char *rel, size_t *ret_size) {
+        _cleanup_free_ char *p = fixture_path(rel);
+        _cleanup_close_ int fd = -EBADF;
+        char *data = NULL;
+
+        assert_non_null(p);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                fail_msg("cannot open fixture %s: %s", p, strerror(errno));
+        assert_int_equal(read_full_fd(fd, 64U * 1024U * 1024U, &data, ret_size), 0);
+        return data;
+}
+
+void write_test_file(const char *dir, const char *rel, const char *content) {
+        _cleanup_close_ int root = -EBADF;
+
+        assert_int_equal(root_open(dir, &root), 0);
+        assert_int_equal(write_string_file_atomic_in_root(root, rel, content, 0644, WRITE_MKDIR), 0);
+}
+
+void require_root_or_skip(const char *why) {
+        if (geteuid() != 0) {
+                fprintf(stderr, "skipped: needs root (%s)\n", why);
+                exit(EXIT_TEST_SKIP);
+        }
+}
