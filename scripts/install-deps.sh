@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs everything azl-agent needs to build and to run its whole test suite on Debian 12 (as root).
+# The product targets Fedora/Azure Linux; azl-agent.spec lists the same dependencies by pkgconfig() name.
+set -euo pipefail
+
+packages=(
+        # build
+        meson ninja-build pkg-config gcc
+        libcurl4-openssl-dev libjson-c-dev libxml2-dev libnl-3-dev libnl-route-3-dev
+        libsystemd-dev libudev-dev libssl-dev libarchive-dev libfdisk-dev libcrypt-dev libcmocka-dev
+        # tests: fabric, media, users, ssh, disks, networking, units, packaging
+        python3 openssl xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
+        passwd sudo openssh-client dbus systemd udev rpm scdoc tmux
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: run as root (apt-get install)." >&2
+        exit 1
+fi
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+        echo "install-deps: all ${#packages[@]} packages present."
+        exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
