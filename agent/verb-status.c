@@ -1,54 +1,53 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `azl-agent status`: is this VM provisioned, and what does the agent know. Reads the state file the
- * provisioning run writes (<StateDirectory>/state.json). The D-Bus source and the full screen come with
- * the status work (issue #9); this prints what the state file and platform detection say, and which source
- * it used.
+ * `azl-agent status`: is this VM provisioned, and what did each step do. Reads the state file the
+ * provisioning run writes (<StateDirectory>/state.json, see provision-state.h) and says which source it used.
+ * The D-Bus source, --json/--wait and the extensions table come with the status work (issue #9).
  */
 #include <stdio.h>
 
-#include <json-c/json.h>
-
 #include "agent.h"
-#include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "provision-state.h"
 
-#define STATE_FILE_MAX (1024U * 1024U)
+static void print_time(const char *label, usec_t t) {
+        char buf[64];
 
-static const char *json_get_string(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
+        if (t > 0 && format_timestamp_iso(t, buf, sizeof buf) >= 0)
+                printf("%-14s %s\n", label, buf);
 }
 
 int verb_status(Context *c, int argc, char **argv) {
-        _cleanup_free_ char *path = NULL, *data = NULL;
-        struct json_object *state = NULL;
-        size_t size;
+        _cleanup_(provision_state_done) ProvisionState s = {};
         int r;
 
-        printf("platform: %s (%s)\n", platform_to_string(c->platform.platform), c->platform.reason);
-        if (asprintf(&path, "%s/state.json", c->config.state_dir) < 0)
-                return log_oom();
-        r = read_file_in_root(c->root_fd, path, STATE_FILE_MAX, &data, &size);
+        printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
+        r = provision_state_load(c, &s);
         if (r == -ENOENT) {
-                printf("provisioning: not run (no %s)\n", path);
-                printf("source: state file\n");
+                printf("%-14s not run (no %s/state.json)\n", "provisioning:", c->config.state_dir);
+                printf("%-14s state file\n", "source:");
                 return 0;
         }
         if (r < 0)
-                return log_error_errno(r, "Failed to read %s: %m", path);
-        state = json_tokener_parse(data);
-        if (!state || !json_object_is_type(state, json_type_object)) {
-                json_object_put(state);
-                return log_error_errno(EBADMSG, "%s is not a JSON object.", path);
+                return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
+
+        printf("%-14s %s%s%s\n", "provisioning:", s.state, s.reason ? " — " : "", strempty(s.reason));
+        printf("%-14s %s\n", "vm-id:", strna(s.vm_id));
+        print_time("started:", s.started_at);
+        print_time("finished:", s.finished_at);
+        if (s.health_reported)
+                printf("%-14s %s%s%s\n", "health:", s.health_reported, s.health_substatus ? "/" : "",
+                       strempty(s.health_substatus));
+        if (s.n_steps > 0)
+                printf("steps:\n");
+        for (size_t i = 0; i < s.n_steps; i++) {
+                char dur[32] = "";
+
+                (void) format_timespan(s.steps[i].duration, dur, sizeof dur);
+                printf("  %-16s %-9s %8s  %s\n", s.steps[i].name, step_result_to_string(s.steps[i].result), dur,
+                       strempty(s.steps[i].summary));
         }
-        printf("provisioning: %s\n", strna(json_get_string(state, "state")));
-        printf("vm-id: %s\n", strna(json_get_string(state, "vm_id")));
-        printf("source: state file %s\n", path);
-        json_object_put(state);
+        printf("%-14s state file %s/state.json\n", "source:", c->config.state_dir);
         return 0;
 }

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "provision-state.h"
+#include "tests.h"
+
+static void test_roundtrip_and_files(void **state) {
+        _cleanup_(provision_state_done) ProvisionState s = {}, back = {};
+        char *dir = tmpdir_new(), *vm = NULL, *path = NULL;
+        struct stat st;
+        Context c;
+
+        assert_int_equal(context_init(&c, dir, NULL), 0);
+        s.state = strdup("ready");
+        s.vm_id = strdup("d5e2d4a6-617e-334a-9c1e-0123456789ab");
+        s.started_at = 1700000000ULL * USEC_PER_SEC;
+        s.finished_at = 1700000002ULL * USEC_PER_SEC;
+        s.health_reported = strdup("Ready");
+        s.health_at = 1700000002ULL * USEC_PER_SEC;
+        assert_int_equal(provision_state_add_step(&s, "imds", STEP_CHANGED, 1234, "IMDS answered"), 0);
+        assert_int_equal(provision_state_add_step(&s, "hostname", STEP_UNCHANGED, 10, NULL), 0);
+        assert_int_equal(provision_state_save(&c, &s), 0);
+
+        assert_true(asprintf(&path, "%s/var/lib/azl-agent/state.json", dir) > 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(provision_state_load(&c, &back), 0);
+        assert_string_equal(back.state, "ready");
+        assert_string_equal(back.vm_id, s.vm_id);
+        assert_true(back.started_at == s.started_at);
+        assert_true(back.finished_at == s.finished_at);
+        assert_string_equal(back.health_reported, "Ready");
+        assert_int_equal(back.n_steps, 2);
+        assert_string_equal(back.steps[0].name, "imds");
+        assert_int_equal(back.steps[0].result, STEP_CHANGED);
+        assert_true(back.steps[0].duration == 1234);
+        assert_string_equal(back.steps[0].summary, "IMDS answered");
+        assert_null(back.steps[1].summary);
+
+        assert_int_equal(provisioned_marker_read(&c, &vm), 0);
+        assert_int_equal(provisioned_marker_write(&c, s.vm_id), 0);
+        assert_int_equal(provisioned_marker_read(&c, &vm), 1);
+        assert_string_equal(vm, s.vm_id);
+        free(vm);
+        free(path);
+        context_done(&c);
+        tmpdir_remove(dir);
+}
+
+static void test_rejects_bad_state(void **state) {
+        static const char *const bad[] = {
+                "{}", "{\"state\":1}", "{\"state\":\"ready\",\"steps\":{}}",
+                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"exploded\"}]}",
+                "{\"state\":\"ready\",\"started_at\":\"yesterday\"}", "not json",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                ProvisionState s = {};
+                assert_true(provision_state_from_json(bad[i], strlen(bad[i]), &s) < 0);
+                assert_null(s.state);
+        }
+}
+
+static void test_step_limit(void **state) {
+        _cleanup_(provision_state_done) ProvisionState s = {};
+
+        for (size_t i = 0; i < PROVISION_STEPS_MAX; i++)
+                assert_int_equal(provision_state_add_step(&s, "x", STEP_SKIPPED, 0, NULL), 0);
+        assert_int_equal(provision_state_add_step(&s, "x", STEP_SKIPPED, 0, NULL), -E2BIG);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_roundtrip_and_files),
+                cmocka_unit_test(test_rejects_bad_state),
+                cmocka_unit_test(test_step_limit),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
