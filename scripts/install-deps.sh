@@ -12,6 +12,8 @@ packages=(
         # tests: fabric, media, users, ssh, disks, networking, units, packaging
         python3 openssl xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
         passwd sudo openssh-client dbus systemd udev rpm scdoc tmux
+        # peers, run only inside private network namespaces by the interop tests and benchmarks
+        waagent
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,5 +30,15 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# No package may start a service while installing: waagent's init script would otherwise try to reach
+# 168.63.129.16 from the host network. policy-rc.d exit 101 = "action forbidden" (invoke-rc.d(8)).
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        created_policy=1
+fi
+trap '[ $created_policy = 1 ] && rm -f "$policy"' EXIT
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
