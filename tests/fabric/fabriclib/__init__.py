@@ -1,9 +1,9 @@
 """azfabric: a simulated Azure fabric (IMDS, WireServer, HostGAPlugin, blob storage).
 
 The package is driven by ``tests/fabric/azfabric.py``.  Every protocol detail
-implemented here is taken from ``/work/shared/reference/azure-wire-protocol.md``
+implemented here is taken from ``../shared/reference/azure-wire-protocol.md``
 (cited as "ref §N") and from WALinuxAgent's test fixtures
-(``/work/shared/fixtures/walinuxagent``); the IMDS behaviour follows the public
+(``../shared/fixtures/walinuxagent``); the IMDS behaviour follows the public
 Azure IMDS documentation (cited as "IMDS doc").
 
 Only the Python standard library and the ``openssl`` command are used.

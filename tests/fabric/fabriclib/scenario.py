@@ -17,7 +17,11 @@ from .util import merge_patch, stable_uuid
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIO_DIR = os.path.join(HERE, "scenarios")
-DEFAULT_FIXTURE_ROOT = os.environ.get("AZFABRIC_FIXTURES", "/work/shared/fixtures/walinuxagent")
+# The fixtures live in ../shared beside the repository (tests/fabric → repo → ..); AZL_FIXTURES (set by meson)
+# or AZFABRIC_FIXTURES override.
+_REPO = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_FIXTURE_ROOT = (os.environ.get("AZFABRIC_FIXTURES") or os.environ.get("AZL_FIXTURES")
+                        or os.path.join(os.path.dirname(_REPO), "shared", "fixtures", "walinuxagent"))
 
 # Scenario keys that name a fixture file served verbatim (path relative to the
 # scenario's directory or to the fixture root).
