@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal helpers of the extensions module; see ext-util.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ext-util.h"
+#include "json-util.h"
+
+int ext_error(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (!ret_error || *ret_error)
+                return r;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        *ret_error = s;
+        return r;
+}
+
+int ext_json_compact(struct json_object *o, char **ret) {
+        const char *t;
+        char *s;
+
+        if (!o) {
+                *ret = NULL;
+                return 0;
+        }
+        t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!t)
+                return -ENOMEM;
+        s = strdup(t);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int ext_array_grow(void **array, size_t *n, size_t sz, size_t max, void **ret_new) {
+        void *a;
+
+        if (*n >= max)
+                return -E2BIG;
+        a = realloc(*array, (*n + 1) * sz);
+        if (!a)
+                return -ENOMEM;
+        memset((char *) a + *n * sz, 0, sz);
+        *array = a;
+        *ret_new = (char *) a + *n * sz;
+        (*n)++;
+        return 0;
+}
+
+struct json_object *ext_json_get(struct json_object *o, const char *key) {
+        return json_get(o, key, true);
+}

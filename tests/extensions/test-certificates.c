@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Certificates tests: the fixture Certificates.xml (PKCS#1 v1.5 + DES-EDE3-CBC, PKCS#12 with one key and two
+ * certificates) decrypted with the fixture transport key to the thumbprints waagent derives
+ * (F6ABAA61… with its key — referenced by ext_conf.xml's protectedSettingsCertThumbprint — and 8979F1AC…
+ * without), the Format rules, a blob not addressed to us, and round trips through a freshly generated
+ * transport certificate with EnvelopedData built here (AES-128-CBC + RSAES-OAEP and DES-EDE3-CBC +
+ * PKCS#1 v1.5, recipient by SubjectKeyIdentifier). Written files are cross-checked with the openssl command.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "certificates.h"
+#include "fileio.h"
+#include "openssl-util.h"
+#include "strutil.h"
+#include "tests.h"
+
+#define THUMB_WITH_KEY "F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9"
+#define THUMB_NO_KEY "8979F1AC8C4215827BF3B5A403E6137B504D02A4"
+
+static void load_fixture_transport(EVP_PKEY **ret_key, X509 **ret_cert) {
+        _cleanup_free_ char *k = NULL, *c = NULL;
+        size_t nk, nc;
+
+        k = fixture_read("wire/trans_prv", &nk);
+        c = fixture_read("wire/trans_cert", &nc);
+        assert_int_equal(pem_load_private_key(k, nk, ret_key), 0);
+        assert_int_equal(pem_load_certificate(c, nc, ret_cert), 0);
+}
+
+static void decrypt_fixture(const char *rel, CertificateList *ret) {
+        _cleanup_free_ char *buf = NULL, *error = NULL;
+        _cleanup_(certificates_xml_done) CertificatesXml x = {};
+        _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
+        _cleanup_x509_ X509 *cert = NULL;
+        size_t size;
+
+        buf = fixture_read(rel, &size);
+        assert_int_equal(certificates_xml_parse(buf, size, &x, &error), 0);
+        assert_true(x.format_supported);
+        assert_non_null(x.data);
+        load_fixture_transport(&key, &cert);
+        if (certificates_decrypt(x.data, x.data_size, key, cert, ret, &error) < 0)
+                fail_msg("%s: %s", rel, error);
+}
+
+static void check_fixture_list(const CertificateList *l) {
+        const Certificate *c;
+
+        assert_int_equal(l->n, 2);
+        c = certificate_list_find(l, THUMB_WITH_KEY);
+        assert_non_null(c);
+        assert_non_null(c->key);
+        assert_int_equal(X509_check_private_key(c->cert, c->key), 1);
+        c = certificate_list_find(l, THUMB_NO_KEY);
+        assert_non_null(c);
+        assert_null(c->key);
+}
+
+static void test_fixture_certs(void **state) {
+        _cleanup_(certificate_list_done) CertificateList l = {};
+        _cleanup_free_ char *summary = NULL;
+
+        decrypt_fixture("wire/certs.xml", &l);
+        check_fixture_list(&l);
+        assert_int_equal(certificates_summary_json(&l, &summary), 0);
+        assert_non_null(strstr(summary, "{\"thumbprint\": \"" THUMB_WITH_KEY "\", \"hasPrivateKey\": true}"));
+        assert_non_null(strstr(summary, "{\"thumbprint\": \"" THUMB_NO_KEY "\", \"hasPrivateKey\": false}"));
+}
+
+static void test_no_format_specified(void **state) {
+        _cleanup_(certificate_list_done) CertificateList l = {};
+
+        decrypt_fixture("wire/certs_no_format_specified.xml", &l);
+        check_fixture_list(&l);
+}
+
+static void test_format_not_pfx(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(certificates_xml_done) CertificatesXml x = {};
+        size_t size;
+
+        buf = fixture_read("wire/certs_format_not_pfx.xml", &size);
+        assert_int_equal(certificates_xml_parse(buf, size, &x, NULL), 0);
+        assert_string_equal(x.format, "CertificatesNonPfxPackage");
+        assert_false(x.format_supported);
+        assert_null(x.data);
+}
+
+static void test_no_data(void **state) {
+        static const char doc[] = "<CertificateFile><Version>2012-11-30</Version><Incarnation>1</Incarnation>"
+                                  "<Format>Pkcs7BlobWithPfxContents</Format></CertificateFile>";
+        _cleanup_(certificates_xml_done) CertificatesXml x = {};
+
+        assert_int_equal(certificates_xml_parse(doc, strlen(doc), &x, NULL), 0);
+        assert_true(x.format_supported);
+        assert_null(x.data);
+}
+
+static void test_incorrect_certs(void **state) {
+        _cleanup_free_ char *buf = NULL, *error = NULL;
+        _cleanup_(certificates_xml_done) CertificatesXml x = {};
+        _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
+        _cleanup_x509_ X509 *cert = NULL;
+        CertificateList l = { .n = 4242 };
+        size_t size;
+        int r;
+
+        buf = fixture_read("wire/incorrect-certs.xml", &size);
+        assert_int_equal(certificates_xml_parse(buf, size, &x, NULL), 0);
+        load_fixture_transport(&key, &cert);
+        r = certificates_decrypt(x.data, x.data_size, key, cert, &l, &error);
+        assert_true(r == -EKEYREJECTED || r == -EBADMSG);
+        assert_non_null(error);
+        print_message("incorrect-certs.xml: %s\n", error);
+        assert_int_equal(l.n, 4242);
+        /* Not a CMS blob at all. */
+        free(error);
+        error = NULL;
+        assert_int_equal(certificates_decrypt("garbage", 7, key, cert, &l, &error), -EBADMSG);
+        assert_string_equal(error, "Certificates blob is not a CMS EnvelopedData");
+}
+
+/* Builds a tenant certificate + key wrapped the way the fabric does: PKCS#12 (empty password) inside a CMS
+ * EnvelopedData addressed to the transport certificate by SubjectKeyIdentifier. */
+static void make_blob(X509 *transport, const EVP_CIPHER *cipher, bool oaep, X509 **ret_tenant, unsigned char **ret,
+                      size_t *ret_size) {
+        _cleanup_evp_pkey_ EVP_PKEY *tkey = NULL;
+        _cleanup_x509_ X509 *tcert = NULL;
+        _cleanup_(PKCS12_freep) PKCS12 *p12 = NULL;
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+        _cleanup_bio_ BIO *in = NULL;
+        _cleanup_free_ unsigned char *pfx = NULL;
+        CMS_RecipientInfo *ri;
+        unsigned char *der = NULL;
+        int n, pfx_len;
+
+        assert_int_equal(transport_cert_generate(&tkey, &tcert), 0);
+        p12 = PKCS12_create("", "TenantEncryptionCert", tkey, tcert, NULL, 0, 0, 0, 0, 0);
+        assert_non_null(p12);
+        pfx_len = i2d_PKCS12(p12, &pfx);
+        assert_true(pfx_len > 0);
+
+        cms = CMS_encrypt(NULL, NULL, cipher, CMS_BINARY | CMS_PARTIAL);
+        assert_non_null(cms);
+        ri = CMS_add1_recipient_cert(cms, transport, CMS_USE_KEYID | CMS_KEY_PARAM);
+        assert_non_null(ri);
+        if (oaep)
+                assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(CMS_RecipientInfo_get0_pkey_ctx(ri),
+                                                              RSA_PKCS1_OAEP_PADDING), 1);
+        in = BIO_new_mem_buf(pfx, pfx_len);
+        assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY), 1);
+        n = i2d_CMS_ContentInfo(cms, &der);
+        assert_true(n > 0);
+        *ret = der;
+        *ret_size = (size_t) n;
+        *ret_tenant = TAKE_PTR(tcert);
+}
+
+static void round_trip(const EVP_CIPHER *cipher, bool oaep) {
+        _cleanup_evp_pkey_ EVP_PKEY *key = NULL, *other_key = NULL;
+        _cleanup_x509_ X509 *cert = NULL, *tenant = NULL, *other_cert = NULL;
+        _cleanup_(certificate_list_done) CertificateList l = {};
+        _cleanup_free_ char *error = NULL;
+        unsigned char *blob = NULL;
+        char thumb[41];
+        size_t size;
+
+        assert_int_equal(transport_cert_generate(&key, &cert), 0);
+        make_blob(cert, cipher, oaep, &tenant, &blob, &size);
+        assert_int_equal(certificates_decrypt(blob, size, key, cert, &l, &error), 0);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(certificate_thumbprint(tenant, thumb), 0);
+        assert_string_equal(l.certs[0].thumbprint, thumb);
+        assert_int_equal(X509_cmp(l.certs[0].cert, tenant), 0);
+        assert_non_null(l.certs[0].key);
+        assert_int_equal(X509_check_private_key(tenant, l.certs[0].key), 1);
+
+        /* Another transport certificate cannot open it. */
+        assert_int_equal(transport_cert_generate(&other_key, &other_cert), 0);
+        certificate_list_done(&l);
+        free(error);
+        error = NULL;
+        assert_int_equal(certificates_decrypt(blob, size, other_key, other_cert, &l, &error), -EKEYREJECTED);
+        OPENSSL_free(blob);
+}
+
+static void test_round_trip_aes_oaep(void **state) {
+        round_trip(EVP_aes_128_cbc(), true);
+}
+
+static void test_round_trip_3des_pkcs1(void **state) {
+        round_trip(EVP_des_ede3_cbc(), false);
+}
+
+static void test_transport_cert(void **state) {
+        _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
+        _cleanup_x509_ X509 *cert = NULL;
+        const ASN1_OCTET_STRING *ski;
+        unsigned char md[20];
+        unsigned md_len = 0;
+        char cn[64];
+        int days = 0, secs = 0;
+
+        assert_int_equal(transport_cert_generate(&key, &cert), 0);
+        assert_int_equal(EVP_PKEY_get_bits(key), 2048);
+        assert_int_equal(EVP_PKEY_get_base_id(key), EVP_PKEY_RSA);
+        assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0);
+        assert_string_equal(cn, "LinuxTransport");
+        assert_int_equal(X509_check_private_key(cert, key), 1);
+        assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)), 1);
+        assert_int_equal(days, TRANSPORT_CERT_DAYS);
+        /* SKI = SHA-1 of the subjectPublicKey BIT STRING (openssl's subjectKeyIdentifier=hash, RFC 5280 (1)). */
+        ski = X509_get0_subject_key_id(cert);
+        assert_non_null(ski);
+        assert_int_equal(X509_pubkey_digest(cert, EVP_sha1(), md, &md_len), 1);
+        assert_int_equal(ASN1_STRING_length(ski), 20);
+        assert_memory_equal(ASN1_STRING_get0_data(ski), md, 20);
+}
+
+static void test_transport_cert_files(void **state) {
+        _cleanup_evp_pkey_ EVP_PKEY *key = NULL, *key2 = NULL;
+        _cleanup_x509_ X509 *cert = NULL, *cert2 = NULL;
+        _cleanup_free_ char *header = NULL, *path = NULL;
+        _cleanup_free_ void *der = NULL;
+        _cleanup_close_ int root = -EBADF;
+        unsigned char *der2 = NULL;
+        char *dir = tmpdir_new();
+        struct stat st;
+        size_t n;
+        int n2;
+
+        assert_int_equal(root_open(dir, &root), 0);
+        assert_int_equal(transport_cert_generate(&key, &cert), 0);
+        assert_int_equal(transport_cert_save(root, "/var/lib/waagent", key, cert), 0);
+        assert_int_equal(asprintf(&path, "%s/var/lib/waagent/" TRANSPORT_KEY_FILE, dir) > 0, 1);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(transport_cert_load(root, "/var/lib/waagent", &key2, &cert2), 0);
+        assert_int_equal(X509_cmp(cert, cert2), 0);
+        assert_int_equal(EVP_PKEY_eq(key, key2), 1);
+
+        /* x-ms-guest-agent-public-x509-cert: base64 DER, single line. */
+        assert_int_equal(transport_cert_header_value(cert, &header), 0);
+        assert_null(strchr(header, '\n'));
+        assert_int_equal(base64_decode(header, strlen(header), &der, &n), 0);
+        n2 = i2d_X509(cert, &der2);
+        assert_int_equal((size_t) n2, n);
+        assert_memory_equal(der, der2, n);
+        OPENSSL_free(der2);
+        tmpdir_remove(dir);
+}
+
+static void openssl_cmd(const char *cmd, char *out, size_t size) {
+        FILE *p = popen(cmd, "r");
+        size_t n;
+
+        assert_non_null(p);
+        n = fread(out, 1, size - 1, p);
+        out[n] = 0;
+        assert_int_equal(pclose(p), 0);
+}
+
+static void test_write_files(void **state) {
+        _cleanup_(certificate_list_done) CertificateList l = {};
+        _cleanup_close_ int root = -EBADF;
+        _cleanup_free_ char *crt = NULL, *prv = NULL, *nokey_prv = NULL, *cmd = NULL, *cmd2 = NULL;
+        char *dir = tmpdir_new();
+        char out[4096], out2[4096];
+        struct stat st;
+
+        decrypt_fixture("wire/certs.xml", &l);
+        assert_int_equal(root_open(dir, &root), 0);
+        assert_int_equal(certificates_write(root, "/var/lib/waagent", &l), 0);
+
+        assert_true(asprintf(&crt, "%s/var/lib/waagent/" THUMB_WITH_KEY ".crt", dir) > 0);
+        assert_true(asprintf(&prv, "%s/var/lib/waagent/" THUMB_WITH_KEY ".prv", dir) > 0);
+        assert_true(asprintf(&nokey_prv, "%s/var/lib/waagent/" THUMB_NO_KEY ".prv", dir) > 0);
+        assert_int_equal(stat(crt, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(stat(prv, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(stat(nokey_prv, &st), -1);
+        *strrchr(crt, '/') = 0;
+        assert_int_equal(stat(crt, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        *strrchr(crt, 0) = '/';
+
+        /* Cross-check with the openssl command, as waagent computes them. */
+        if (system("openssl version >/dev/null 2>&1") != 0) {
+                print_message("openssl command not available, cross-check skipped\n");
+                tmpdir_remove(dir);
+                return;
+        }
+        assert_true(asprintf(&cmd, "openssl x509 -in '%s' -noout -fingerprint -sha1", crt) > 0);
+        openssl_cmd(cmd, out, sizeof out);
+        assert_string_equal(out, "sha1 Fingerprint=F6:AB:AA:61:09:8A:30:1E:BB:8A:57:1C:3C:7C:F7:7F:35:5F:7F:A9\n");
+        free(cmd);
+        cmd = NULL;
+        assert_true(asprintf(&cmd, "openssl pkey -in '%s' -pubout", prv) > 0);
+        assert_true(asprintf(&cmd2, "openssl x509 -in '%s' -noout -pubkey", crt) > 0);
+        openssl_cmd(cmd, out, sizeof out);
+        openssl_cmd(cmd2, out2, sizeof out2);
+        assert_true(startswith(out, "-----BEGIN PUBLIC KEY-----"));
+        assert_string_equal(out, out2);
+        tmpdir_remove(dir);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_fixture_certs),
+                cmocka_unit_test(test_no_format_specified),
+                cmocka_unit_test(test_format_not_pfx),
+                cmocka_unit_test(test_no_data),
+                cmocka_unit_test(test_incorrect_certs),
+                cmocka_unit_test(test_round_trip_aes_oaep),
+                cmocka_unit_test(test_round_trip_3des_pkcs1),
+                cmocka_unit_test(test_transport_cert),
+                cmocka_unit_test(test_transport_cert_files),
+                cmocka_unit_test(test_write_files),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

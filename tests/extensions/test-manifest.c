@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PluginVersionManifest tests (wire/manifest*.xml, ga_manifest*.xml) and waagent's version selection: the
+ * highest package whose version has the requested version as a component-wise prefix.
+ */
+#include <string.h>
+
+#include "macro.h"
+#include "manifest.h"
+#include "strutil.h"
+#include "tests.h"
+
+static void parse(const char *rel, Manifest *ret) {
+        _cleanup_free_ char *buf = NULL, *error = NULL;
+        size_t size;
+
+        buf = fixture_read(rel, &size);
+        if (manifest_parse(buf, size, ret, &error) < 0)
+                fail_msg("%s: %s", rel, error);
+}
+
+static void test_manifest(void **state) {
+        _cleanup_(manifest_done) Manifest m = {};
+        static const char *const versions[] = { "1.0.0", "1.1.0", "1.1.1", "1.2.0", "2.0.0", "2.1.0", "2.1.1",
+                                                "2.2.0", "3.0", "3.1", "4.0.0.0", "4.0.0.1", "4.1.0.0",
+                                                "1.3.0", "2.3.0", "2.4.0" };
+
+        parse("wire/manifest.xml", &m);
+        assert_int_equal(m.n_packages, ELEMENTSOF(versions));
+        for (size_t i = 0; i < m.n_packages; i++) {
+                assert_string_equal(m.packages[i].version, versions[i]);
+                assert_int_equal(m.packages[i].is_internal, i >= 13);
+        }
+        assert_string_equal(m.packages[0].uris[0],
+                            "http://mock-goal-state/foo.bar/zar/OSTCExtensions.ExampleHandlerLinux__1.0.0");
+        assert_true(m.packages[5].disallow_major_version_upgrade);
+        assert_false(m.packages[4].disallow_major_version_upgrade);
+}
+
+static void test_select(void **state) {
+        _cleanup_(manifest_done) Manifest m = {};
+        _cleanup_free_ char *error = NULL;
+        const ManifestPackage *p = NULL;
+        static const struct {
+                const char *requested, *selected;
+        } cases[] = {
+                { "1.0.0", "1.0.0" },   /* exact (useExactVersion) */
+                { "1.1.1", "1.1.1" },
+                { "1.1", "1.1.1" },     /* prefix: highest 1.1.x */
+                { "2", "2.4.0" },       /* internal packages take part */
+                { "3.0", "3.0" },
+                { "4.0", "4.0.0.1" },
+                { "1.3.0", "1.3.0" },
+        };
+
+        parse("wire/manifest.xml", &m);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(manifest_select_version(&m, cases[i].requested, &p, NULL), 0);
+                assert_string_equal(p->version, cases[i].selected);
+        }
+        p = NULL;
+        assert_int_equal(manifest_select_version(&m, "1.0.1", &p, &error), -ENOENT);
+        assert_string_equal(error, "Unable to find version 1.0.1 in manifest");
+        assert_null(p);
+}
+
+static void test_other_manifests(void **state) {
+        _cleanup_(manifest_done) Manifest ga = {}, no_uris = {}, vm_access = {}, deletion = {};
+        const ManifestPackage *p;
+
+        parse("wire/ga_manifest.xml", &ga);
+        assert_int_equal(ga.n_packages, 8);
+        parse("wire/ga_manifest_no_uris.xml", &no_uris);
+        assert_int_equal(no_uris.n_packages, 7);
+        parse("wire/manifest_vm_access.xml", &vm_access);
+        assert_int_equal(vm_access.n_packages, 1);
+        assert_int_equal(manifest_select_version(&vm_access, "1.7.0", &p, NULL), 0);
+        assert_true(strv_length(p->uris) >= 1);
+        parse("wire/manifest_deletion.xml", &deletion);
+        assert_int_equal(deletion.n_packages, 1);
+}
+
+static void test_bad(void **state) {
+        static const char no_version[] = "<PluginVersionManifest><Plugins><Plugin><Uris/></Plugin></Plugins>"
+                                         "</PluginVersionManifest>";
+        _cleanup_free_ char *e1 = NULL, *e2 = NULL;
+        Manifest m = {};
+
+        assert_int_equal(manifest_parse("<x", 2, &m, &e1), -EBADMSG);
+        assert_int_equal(manifest_parse(no_version, strlen(no_version), &m, &e2), -EBADMSG);
+        assert_string_equal(e2, "Invalid manifest: a Plugin has no Version");
+        assert_int_equal(m.n_packages, 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_manifest),
+                cmocka_unit_test(test_select),
+                cmocka_unit_test(test_other_manifests),
+                cmocka_unit_test(test_bad),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
