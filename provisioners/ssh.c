@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SSH provisioning steps.
+ *
+ * "ssh-keys": every key of ProvisionData is validated and its path resolved inside the user's home before
+ * anything is written (one bad key → error, nothing written). Keys are merged into each file without
+ * duplicates; the directories below the home are walked with O_NOFOLLOW from a home directory fd, so a
+ * symlinked ~/.ssh planted by the user cannot make us chown or write outside the home; directories we create
+ * and ~/.ssh itself are 0700, the file 0600, all owned by the user (uid/gid from <root>/etc/passwd).
+ *
+ * "sshd-config": Config.sshd_dropin (0644) with PasswordAuthentication from disable_password_auth; sshd is
+ * reloaded (systemctl try-reload-or-restart) on the running system when systemd runs.
+ *
+ * "ssh-host-keys": when Config.regenerate_ssh_host_keys and the VM id differs from the one recorded in
+ * <state_dir>/ssh-host-keys.vmid (a captured image booting as a new VM), /etc/ssh/ssh_host_*key* are removed
+ * and regenerated with ssh-keygen -A (waagent §5.2 step 11 with SshHostKeyPairType=auto), then the id is
+ * recorded.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "passwd-util.h"
+#include "provisioner.h"
+#include "spawn-util.h"
+#include "ssh.h"
+#include "strutil.h"
+
+/* One destination file (relative to the home) and the normalized keys for it. */
+typedef struct KeyFile {
+        char *rel;
+        char **keys;
+} KeyFile;
+
+static void key_files_free(KeyFile *f, size_t n) {
+        for (size_t i = 0; f && i < n; i++) {
+                free(f[i].rel);
+                strv_free(f[i].keys);
+        }
+        free(f);
+}
+
+static int key_files_add(KeyFile **files, size_t *n, char *rel, const char *key) {
+        KeyFile *a;
+        size_t i;
+
+        for (i = 0; i < *n; i++)
+                if (streq((*files)[i].rel, rel))
+                        break;
+        if (i == *n) {
+                a = reallocarray(*files, *n + 1, sizeof *a);
+                if (!a) {
+                        free(rel);
+                        return -ENOMEM;
+                }
+                *files = a;
+                a[(*n)++] = (KeyFile) { .rel = rel };
+        } else
+                free(rel);
+        return strv_extend(&(*files)[i].keys, key);
+}
+
+/* Validates every key and path first; fills *ret_files. */
+static int plan_keys(const ProvisionData *d, const char *home, KeyFile **ret_files, size_t *ret_n) {
+        KeyFile *files = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < d->n_ssh_keys && r >= 0; i++) {
+                _cleanup_free_ char *key = NULL;
+                char *rel = NULL;
+
+                if (!d->ssh_keys[i].key) {
+                        r = log_debug_errno(EINVAL, "SSH key %zu has no value.", i);
+                        break;
+                }
+                r = ssh_key_normalize(d->ssh_keys[i].key, &key);
+                if (r < 0) {
+                        r = log_debug_errno(r, "SSH key %zu is not a valid/supported public key: %m", i);
+                        break;
+                }
+                r = ssh_key_path_resolve(d->ssh_keys[i].path, home, &rel);
+                if (r < 0) {
+                        r = log_debug_errno(r, "SSH key path '%s' is not inside the home directory '%s'.",
+                                            strna(d->ssh_keys[i].path), home);
+                        break;
+                }
+                r = key_files_add(&files, &n, rel, key);
+        }
+        if (r < 0) {
+                key_files_free(files, n);
+                return r;
+        }
+        *ret_files = files;
+        *ret_n = n;
+        return 0;
+}
+
+/* Opens (creating if needed, 0700) the directory comp below dir_fd, never following a symlink. Directories
+ * we create, and any named ".ssh", are owned by the user with mode 0700. Returns the fd; *changed set. */
+static int open_user_dir(int dir_fd, const char *comp, const PasswdEntry *u, bool *changed) {
+        _cleanup_close_ int fd = -EBADF;
+        bool created = false;
+        struct stat st;
+
+        if (mkdirat(dir_fd, comp, 0700) >= 0)
+                created = *changed = true;
+        else if (errno != EEXIST)
+                return negative_errno();
+        fd = openat(dir_fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (!created && !streq(comp, ".ssh"))
+                return TAKE_FD(fd);
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (st.st_uid != u->uid || st.st_gid != u->gid) {
+                if (fchown(fd, u->uid, u->gid) < 0)
+                        return negative_errno();
+                *changed = true;
+        }
+        if ((st.st_mode & 07777) != 0700) {
+                if (fchmod(fd, 0700) < 0)
+                        return negative_errno();
+                *changed = true;
+        }
+        return TAKE_FD(fd);
+}
+
+/* Reads the current file (if any) below dir_fd without following a symlink; reports mode/owner mismatch. */
+static int read_key_file(int dir_fd, const char *name, const PasswdEntry *u, char **ret, bool *ret_attrs_ok) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+                *ret = NULL;
+                *ret_attrs_ok = false;
+                return errno == ENOENT ? 0 : negative_errno();
+        }
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        *ret_attrs_ok = (st.st_mode & 07777) == 0600 && st.st_uid == u->uid && st.st_gid == u->gid;
+        return read_full_fd(fd, AUTHORIZED_KEYS_MAX, ret, NULL);
+}
+
+/* Writes one key file; returns 1 when it (or a directory on the way) changed. */
+static int apply_key_file(int home_fd, const KeyFile *f, const PasswdEntry *u) {
+        _cleanup_strv_free_ char **comps = NULL;
+        _cleanup_free_ char *existing = NULL, *merged = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        bool changed = false, attrs_ok;
+        size_t n;
+        int r;
+
+        r = strv_split(f->rel, "/", &comps);
+        if (r < 0)
+                return r;
+        n = strv_length(comps);
+        if (n == 0)
+                return -EINVAL;
+        dir_fd = openat(home_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return negative_errno();
+        for (size_t i = 0; i + 1 < n; i++) {
+                int next = open_user_dir(dir_fd, comps[i], u, &changed);
+
+                if (next < 0)
+                        return next;
+                closep(&dir_fd);
+                dir_fd = next;
+        }
+        r = read_key_file(dir_fd, comps[n - 1], u, &existing, &attrs_ok);
+        if (r < 0)
+                return r;
+        r = ssh_authorized_keys_merge(existing, f->keys, &merged);
+        if (r < 0)
+                return r;
+        if (r == 0 && attrs_ok)
+                return changed;
+        if (r == 0)
+                merged = TAKE_PTR(existing);
+        /* dir_fd as the "root": the final component is replaced by rename, never followed. */
+        r = write_file_atomic_in_root(dir_fd, comps[n - 1], merged, strlen(merged), 0600, u->uid, u->gid, 0);
+        return r < 0 ? r : 1;
+}
+
+static int ssh_keys_apply(Context *c, const ProvisionData *d, char **ret_summary) {
+        _cleanup_(passwd_entry_done) PasswdEntry u = {};
+        _cleanup_close_ int home_fd = -EBADF;
+        KeyFile *files = NULL;
+        size_t n = 0;
+        int r, changed = 0;
+
+        if (d->n_ssh_keys == 0) {
+                if (ret_summary)
+                        *ret_summary = strdup("no SSH keys given");
+                return 0;
+        }
+        if (isempty(d->username))
+                return -EINVAL;
+        r = passwd_find_in_root(c->root_fd, d->username, &u);
+        if (r < 0)
+                return log_debug_errno(r, "User '%s' not found in /etc/passwd: %m", d->username);
+        r = plan_keys(d, u.home, &files, &n);
+        if (r < 0)
+                return r;
+        home_fd = open_in_root(c->root_fd, u.home, O_PATH | O_DIRECTORY, 0);
+        for (size_t i = 0; i < n && home_fd >= 0; i++) {
+                r = apply_key_file(home_fd, &files[i], &u);
+                if (r < 0)
+                        break;
+                changed |= r;
+        }
+        if (home_fd < 0)
+                r = home_fd;
+        key_files_free(files, n);
+        if (r < 0)
+                return r;
+        if (ret_summary && asprintf(ret_summary, "%zu SSH key(s) for '%s' %s", d->n_ssh_keys, d->username,
+                                    changed ? "installed" : "already installed") < 0)
+                return -ENOMEM;
+        return changed;
+}
+
+const Provisioner provisioner_ssh_keys = {
+        .name = "ssh-keys",
+        .apply = ssh_keys_apply,
+};
+
+/* Only on the running system with systemd as init (sd_booted(3) checks the same directory). */
+static bool may_reload_sshd(const Context *c) {
+        return !c->root && access("/run/systemd/system", F_OK) >= 0;
+}
+
+/* Best effort: a stopped or absent sshd is not an error. Returns true when systemctl succeeded. */
+static bool sshd_reload(const Context *c) {
+        if (!may_reload_sshd(c))
+                return false;
+        return spawn_and_wait((char *const[]) { (char *) "systemctl", (char *) "try-reload-or-restart",
+                                                (char *) "sshd.service", NULL },
+                              NULL) == 0;
+}
+
+static bool file_is(int root_fd, const char *path, const char *content, mode_t mode) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOFOLLOW, 0);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & 07777) != mode)
+                return false;
+        return read_full_fd(fd, 64U * 1024U, &buf, NULL) >= 0 && streq(buf, content);
+}
+
+static int sshd_config_apply(Context *c, const ProvisionData *d, char **ret_summary) {
+        _cleanup_free_ char *content = NULL;
+        const char *path = c->config.sshd_dropin;
+        bool reloaded;
+        int r;
+
+        if (isempty(path))
+                return -EINVAL;
+        r = sshd_dropin_content(d->disable_password_auth, &content);
+        if (r < 0)
+                return r;
+        if (file_is(c->root_fd, path, content, 0644)) {
+                if (ret_summary && asprintf(ret_summary, "%s already up to date", path) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0, WRITE_MKDIR);
+        if (r < 0)
+                return r;
+        reloaded = sshd_reload(c);
+        if (ret_summary && asprintf(ret_summary, "%s written (PasswordAuthentication %s)%s", path,
+                                    d->disable_password_auth ? "no" : "yes",
+                                    reloaded ? ", sshd reloaded" : "") < 0)
+                return -ENOMEM;
+        return 1;
+}
+
+const Provisioner provisioner_sshd_config = {
+        .name = "sshd-config",
+        .apply = sshd_config_apply,
+};
+
+static bool is_host_key_name(const char *n) {
+        return startswith(n, "ssh_host_") && strstr(n, "key");
+}
+
+/* Removes /etc/ssh/ssh_host_*key* (private and public keys, certificates). */
+static int remove_host_keys(int root_fd) {
+        _cleanup_close_ int fd = open_in_root(root_fd, "/etc/ssh", O_RDONLY | O_DIRECTORY, 0);
+        DIR *dir;
+        int r = 0;
+
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fd;
+        dir = fdopendir(fd);
+        if (!dir)
+                return negative_errno();
+        fd = -EBADF; /* owned by dir now */
+        for (struct dirent *de; (de = readdir(dir));)
+                if (is_host_key_name(de->d_name) && unlinkat(dirfd(dir), de->d_name, 0) < 0 && errno != ENOENT)
+                        r = negative_errno();
+        closedir(dir);
+        return r;
+}
+
+static int generate_host_keys(Context *c) {
+        _cleanup_free_ char *output = NULL;
+        const char *argv[5] = { "ssh-keygen", "-A", NULL, NULL, NULL };
+        int r;
+
+        r = mkdir_p_in_root(c->root_fd, "/etc/ssh", 0755);
+        if (r < 0)
+                return r;
+        if (c->root) {
+                argv[2] = "-f";
+                argv[3] = c->root;
+        }
+        r = spawn_and_wait((char *const *) argv, &output);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_debug_errno(EIO, "ssh-keygen -A failed with exit status %d: %s", r, strempty(output));
+        return 0;
+}
+
+static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_summary) {
+        _cleanup_free_ char *state = NULL, *recorded = NULL, *content = NULL;
+        int r;
+
+        if (!c->config.regenerate_ssh_host_keys) {
+                if (ret_summary)
+                        *ret_summary = strdup("host key regeneration disabled");
+                return 0;
+        }
+        if (isempty(d->vm_id))
+                return log_debug_errno(EINVAL, "No VM id: cannot tell whether host keys are from this VM.");
+        if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0)
+                return -ENOMEM;
+        r = read_one_line_in_root(c->root_fd, state, 4096, &recorded);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r >= 0 && streq(recorded, d->vm_id)) {
+                if (ret_summary)
+                        *ret_summary = strdup("host keys already generated for this VM");
+                return 0;
+        }
+        r = remove_host_keys(c->root_fd);
+        if (r >= 0)
+                r = generate_host_keys(c);
+        if (r < 0)
+                return r;
+        if (asprintf(&content, "%s\n", d->vm_id) < 0)
+                return -ENOMEM;
+        r = write_string_file_atomic_in_root(c->root_fd, state, content, 0644, WRITE_MKDIR);
+        if (r < 0)
+                return r;
+        (void) sshd_reload(c);
+        if (ret_summary && asprintf(ret_summary, "SSH host keys regenerated for VM %s", d->vm_id) < 0)
+                return -ENOMEM;
+        return 1;
+}
+
+const Provisioner provisioner_ssh_host_keys = {
+        .name = "ssh-host-keys",
+        .apply = ssh_host_keys_apply,
+};
