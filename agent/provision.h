@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The first-boot provisioning run (`azl-agent provision`), the waagent/azure-init flow
+ * (azure-wire-protocol.md §5.2, peers-provisioning.md §1):
+ *
+ *   platform check → provisioning media (ovf-env.xml) → IMDS instance → WireServer goal state
+ *   → idempotency marker (VM id) → NotReady/Provisioning → input validation (nothing written before it)
+ *   → steps: hostname, user, SSH keys, sshd drop-in, SSH host keys → marker → Ready → KVP report.
+ *
+ * Every step is timed and recorded in state.json as soon as it finishes. Any failure ends in
+ * NotReady/ProvisioningFailed with a description that names the cause, and a KVP PROVISIONING_REPORT.
+ */
+#pragma once
+
+#include "context.h"
+
+/* Returns 0 when the VM is Ready, EXIT_NOT_APPLICABLE when this is not a VM we provision, or -errno. */
+int provision_run(Context *c);

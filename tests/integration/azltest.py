@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: MIT
+"""Shared harness for azl-agent's integration tests: the simulated fabric, scratch roots, running the agent.
+
+Every test module calls ``enter_private_netns()`` first: it re-executes the test under ``unshare --net`` (only
+``lo``) unless already inside a private namespace, and exits 77 (skip) when namespaces are not permitted. The
+fabric listens on 127.0.0.1 only; the agent reaches it through explicit [Endpoints] in agent.conf.
+"""
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+SRC = os.environ.get("AZL_SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AGENT = os.environ.get("AZL_AGENT") or os.path.join(SRC, "build", "agent", "azl-agent")
+FABRIC = os.path.join(SRC, "tests", "fabric", "azfabric.py")
+DEFAULT_SCENARIO = os.path.join(SRC, "tests", "fabric", "scenarios", "default.json")
+MAKE_ROOT = os.path.join(SRC, "tests", "integration", "make-scratch-root.sh")
+
+
+def _netns_id(pid="self"):
+    return os.stat(f"/proc/{pid}/net/dev").st_ino
+
+
+def enter_private_netns():
+    """Re-exec under `unshare --net` unless already in a private namespace without routes out."""
+    if os.environ.get("AZL_IN_PRIVATE_NETNS") == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
+        return
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "--net", "true"]).returncode != 0:
+        print("SKIP: cannot create a private network namespace")
+        sys.exit(77)
+    env = dict(os.environ, AZL_IN_PRIVATE_NETNS="1")
+    os.execvpe("unshare", ["unshare", "--net", sys.executable] + sys.argv, env)
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result
+
+
+class Fabric:
+    """The simulated fabric on 127.0.0.1 with the default scenario merged with a patch."""
+
+    def __init__(self, workdir, patch=None):
+        with open(DEFAULT_SCENARIO) as f:
+            scenario = json.load(f)
+        self.scenario = merge_patch(scenario, patch or {})
+        self.scenario_path = os.path.join(workdir, "scenario.json")
+        # Relative fixture paths in the default scenario are resolved against the fixture root, not this dir.
+        with open(self.scenario_path, "w") as f:
+            json.dump(self.scenario, f)
+        self.ready_file = os.path.join(workdir, "fabric.ready")
+        self.log = open(os.path.join(workdir, "fabric.log"), "w")
+        self.proc = subprocess.Popen([sys.executable, FABRIC, "serve", "--scenario", self.scenario_path,
+                                      "--ready-file", self.ready_file, "--state-dir", os.path.join(workdir, "fabric")],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not (os.path.exists(self.ready_file) and os.path.getsize(self.ready_file) > 0):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("fabric did not start; see " + self.log.name)
+            time.sleep(0.05)
+        with open(self.ready_file) as f:
+            self.endpoints = json.load(f)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+    def _control(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.endpoints["control"] + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read().decode()
+
+    def health_reports(self):
+        return json.loads(self._control("GET", "/health-reports"))
+
+    def requests(self, endpoint=None):
+        text = self._control("GET", "/requests" + (f"?endpoint={endpoint}" if endpoint else ""))
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def patch_scenario(self, patch, bump="incarnation"):
+        return self._control("POST", f"/scenario?mode=merge&bump={bump}", patch)
+
+    def set_faults(self, faults):
+        return self._control("POST", "/faults?mode=replace", faults)
+
+    def media(self, outdir):
+        subprocess.run([sys.executable, FABRIC, "media", "--scenario", self.scenario_path, "--out", outdir],
+                       check=True, stdout=subprocess.DEVNULL)
+        return os.path.join(outdir, "ovf-env.xml")
+
+
+class ScratchRoot:
+    """A minimal system tree that the agent provisions with --root, configured to use the fabric."""
+
+    def __init__(self, workdir, fabric, conf_extra=""):
+        self.path = os.path.join(workdir, "root")
+        subprocess.run(["bash", MAKE_ROOT, self.path], check=True)
+        seed = os.path.join(self.path, "var/lib/azl-agent/seed")
+        os.makedirs(seed, exist_ok=True)
+        shutil.copy(fabric.media(os.path.join(workdir, "media")), seed)
+        self.write_conf(fabric, conf_extra)
+
+    def write_conf(self, fabric, conf_extra=""):
+        e = fabric.endpoints
+        os.makedirs(self.file("/etc/azl-agent"), exist_ok=True)
+        with open(self.file("/etc/azl-agent/agent.conf"), "w") as f:
+            f.write(f"[Endpoints]\nIMDS={e['imds']}\nWireServer={e['wireserver']}\nHostGAPluginPort={e['hgap_port']}\n"
+                    "[Timeouts]\nIMDSDeadlineSec=20\nHealthDeadlineSec=20\n" + conf_extra)
+
+    def file(self, path):
+        return os.path.join(self.path, path.lstrip("/"))
+
+    def read(self, path, mode="r"):
+        with open(self.file(path), mode) as f:
+            return f.read()
+
+    def passwd_entry(self, user):
+        for line in self.read("/etc/passwd").splitlines():
+            fields = line.split(":")
+            if fields[0] == user:
+                return fields
+        return None
+
+    def run(self, *args, timeout=120):
+        return subprocess.run([AGENT, "--root", self.path, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class FabricTestCase(unittest.TestCase):
+    """Each test gets a fresh work dir and fabric; subclasses set PATCH or call self.start(patch)."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="azl-it-")
+        self.fabric = None
+
+    def tearDown(self):
+        if self.fabric:
+            self.fabric.close()
+        if os.environ.get("AZL_KEEP_TEST_DIRS") != "1":
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def start(self, patch=None, conf_extra=""):
+        self.fabric = Fabric(self.workdir, patch)
+        self.root = ScratchRoot(self.workdir, self.fabric, conf_extra)
+        return self.fabric, self.root
+
+
+def main():
+    enter_private_netns()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (useradd on a scratch root)")
+        sys.exit(77)
+    if not os.path.exists(AGENT):
+        print("SKIP: azl-agent not built at " + AGENT)
+        sys.exit(77)
+    unittest.main(verbosity=2)

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: MIT
+"""`azl-agent provision` end to end against the simulated fabric, on scratch roots (issue #4)."""
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import azltest  # noqa: E402
+
+KEYS = None  # the default scenario's two keys, filled in setUpModule
+
+
+def setUpModule():
+    global KEYS
+    with open(azltest.DEFAULT_SCENARIO) as f:
+        KEYS = [k["keyData"] for k in json.load(f)["admin"]["sshKeys"]]
+
+
+class ProvisionDefault(azltest.FabricTestCase):
+    def test_default_scenario(self):
+        fabric, root = self.start()
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        # User with the right groups and shell.
+        pw = root.passwd_entry("azureuser")
+        self.assertIsNotNone(pw)
+        uid, gid, home, shell = int(pw[2]), int(pw[3]), pw[5], pw[6]
+        self.assertEqual((home, shell), ("/home/azureuser", "/bin/bash"))
+        groups = {l.split(":")[0]: l.split(":")[3].split(",") for l in root.read("/etc/group").splitlines()}
+        self.assertIn("azureuser", groups["wheel"])
+        # No password in the scenario: the account is locked ('!' prefix in shadow).
+        shadow = [l for l in root.read("/etc/shadow").splitlines() if l.startswith("azureuser:")][0]
+        self.assertTrue(shadow.split(":")[1].startswith("!"), shadow)
+
+        # sudoers drop-in: bytes, mode, and visudo accepts it.
+        sudoers = root.file("/etc/sudoers.d/azl-agent")
+        self.assertEqual(stat.S_IMODE(os.stat(sudoers).st_mode), 0o440)
+        self.assertIn("azureuser ALL=(ALL) NOPASSWD:ALL\n", root.read("/etc/sudoers.d/azl-agent"))
+        if os.path.exists("/usr/sbin/visudo"):
+            v = subprocess.run(["/usr/sbin/visudo", "-c", "-f", sudoers], capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+
+        # authorized_keys: exact bytes (each key once, even though IMDS and ovf-env both carry them), modes, owner.
+        ak = root.file("/home/azureuser/.ssh/authorized_keys")
+        self.assertEqual(root.read("/home/azureuser/.ssh/authorized_keys"), "".join(k + "\n" for k in KEYS))
+        st = os.stat(ak)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid), (0o600, uid, gid))
+        st = os.stat(os.path.dirname(ak))
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o700, uid))
+
+        self.assertEqual(root.read("/etc/ssh/sshd_config.d/50-azl-agent.conf").count("PasswordAuthentication no\n"), 1)
+        self.assertEqual(root.read("/etc/hostname"), "azl-demo\n")
+        self.assertTrue(os.path.exists(root.file("/etc/ssh/ssh_host_ed25519_key")))
+
+        # The fabric recorded NotReady/Provisioning, then a valid Ready.
+        reports = fabric.health_reports()
+        self.assertTrue(all(h["accepted"] for h in reports), reports)
+        self.assertEqual([(h["state"], h["subStatus"]) for h in reports],
+                         [("NotReady", "Provisioning"), ("Ready", None)])
+
+        # KVP holds the final report.
+        kvp = root.read("/var/lib/hyperv/.kvp_pool_1", "rb")
+        self.assertEqual(len(kvp) % 2560, 0)
+        records = {kvp[i:i + 512].rstrip(b"\0"): kvp[i + 512:i + 2560].rstrip(b"\0") for i in range(0, len(kvp), 2560)}
+        self.assertTrue(records[b"PROVISIONING_REPORT"].startswith(b"result=success|agent=azl-agent/"))
+        self.assertIn(b"vm_id=5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10", records[b"PROVISIONING_REPORT"])
+
+        # State file for `status`; marker holds the VM id; redacted ovf-env copy is 0600.
+        state = json.loads(root.read("/var/lib/azl-agent/state.json"))
+        self.assertEqual(state["state"], "ready")
+        self.assertEqual([s["name"] for s in state["steps"]],
+                         ["media", "imds", "wireserver", "validate", "hostname", "user", "ssh-keys", "sshd-config",
+                          "ssh-host-keys", "marker", "report-ready"])
+        self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
+        self.assertEqual(stat.S_IMODE(os.stat(root.file("/var/lib/azl-agent/ovf-env.xml")).st_mode), 0o600)
+
+    def test_second_run_changes_nothing_new_vm_id_reprovisions(self):
+        fabric, root = self.start()
+        self.assertEqual(root.run("provision").returncode, 0)
+        watched = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hostname", "/etc/sudoers.d/azl-agent",
+                   "/home/azureuser/.ssh/authorized_keys", "/etc/ssh/sshd_config.d/50-azl-agent.conf",
+                   "/etc/ssh/ssh_host_ed25519_key"]
+        before = {p: os.stat(root.file(p)).st_mtime_ns for p in watched}
+        host_key = root.read("/etc/ssh/ssh_host_ed25519_key.pub")
+        time.sleep(0.05)
+
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual({p: os.stat(root.file(p)).st_mtime_ns for p in watched}, before)
+        self.assertEqual([h["state"] for h in fabric.health_reports()], ["NotReady", "Ready", "Ready"])
+
+        # A captured image booting as a new VM: provisioned again, host keys regenerated.
+        fabric.patch_scenario({"vm": {"vmId": "0f0e0d0c-0b0a-4908-8706-050403020100"}})
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "0f0e0d0c-0b0a-4908-8706-050403020100\n")
+        self.assertNotEqual(root.read("/etc/ssh/ssh_host_ed25519_key.pub"), host_key)
+
+
+class ProvisionFaults(azltest.FabricTestCase):
+    def assert_failed_with(self, fabric, root, r, reason):
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        failed = [h for h in fabric.health_reports() if h["subStatus"] == "ProvisioningFailed"]
+        self.assertEqual(len(failed), 1, fabric.health_reports())
+        self.assertTrue(failed[0]["accepted"], failed[0])
+        desc = failed[0]["description"]
+        self.assertTrue(desc.startswith("result=error|reason="), desc)
+        self.assertIn(reason, desc)
+        self.assertIn("documentation_url=https://aka.ms/linuxprovisioningerror", desc)
+        state = json.loads(root.read("/var/lib/azl-agent/state.json"))
+        self.assertEqual(state["state"], "failed")
+        self.assertIn(reason, state["reason"])
+        self.assertFalse(os.path.exists(root.file("/var/lib/azl-agent/provisioned")))
+        return desc
+
+    def test_imds_500_three_times_then_ready(self):
+        fabric, root = self.start({"faults": [{"endpoint": "imds", "path": "/metadata/instance", "nth": [1, 2, 3],
+                                               "status": 500}]})
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        imds = [q for q in fabric.requests("imds") if q["path"] == "/metadata/instance"]
+        self.assertEqual([q["status"] for q in imds], [500, 500, 500, 200])
+        self.assertTrue(all(q["headers"].get("Metadata") == "true" for q in imds))
+        self.assertEqual(fabric.health_reports()[-1]["state"], "Ready")
+
+    def test_imds_never_answers(self):
+        fabric, root = self.start({"faults": [{"endpoint": "imds", "status": 500}]},
+                                  conf_extra="")
+        root.write_conf(fabric, "[Timeouts]\nIMDSDeadlineSec=4\n")
+        passwd = root.read("/etc/passwd")
+        t0 = time.monotonic()
+        r = root.run("provision")
+        elapsed = time.monotonic() - t0
+        self.assert_failed_with(fabric, root, r, "IMDS did not answer within 4s")
+        self.assertLess(elapsed, 60)  # bounded by the deadline, not by retries piling up
+        self.assertEqual(root.read("/etc/passwd"), passwd)
+
+    def assert_untouched_failure(self, patch, reason, faults=None):
+        fabric, root = self.start(patch)
+        if faults:
+            fabric.set_faults(faults)
+        before = {p: root.read(p) for p in ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/hostname")}
+        r = root.run("provision")
+        self.assert_failed_with(fabric, root, r, reason)
+        self.assertEqual({p: root.read(p) for p in before}, before)
+        self.assertFalse(os.path.exists(root.file("/home/azureuser")))
+        self.assertFalse(os.path.exists(root.file("/etc/sudoers.d/azl-agent")))
+
+    def test_bad_username(self):
+        self.assert_untouched_failure({"admin": {"username": "Bad User"}}, "Invalid admin user name 'Bad User'")
+
+    def test_reserved_username(self):
+        self.assert_untouched_failure({"admin": {"username": "daemon"}}, "Invalid admin user name 'daemon'")
+
+    def test_bad_key_type(self):
+        self.assert_untouched_failure(
+            {"admin": {"sshKeys": [{"keyData": "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2",
+                                    "path": "/home/azureuser/.ssh/authorized_keys"}]}},
+            "Invalid SSH public key #1: unsupported key type")
+
+    def test_garbage_imds_json(self):
+        self.assert_untouched_failure(None, "IMDS instance metadata is invalid",
+                                      faults=[{"endpoint": "imds", "path": "/metadata/instance", "action": "garbage"}])
+
+    def test_oversized_imds_body(self):
+        self.assert_untouched_failure(None, "IMDS instance metadata is larger than allowed",
+                                      faults=[{"endpoint": "imds", "path": "/metadata/instance",
+                                               "action": "oversized", "oversizedBytes": 64 * 1024 * 1024}])
+
+
+if __name__ == "__main__":
+    azltest.main()
