@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * IMDS requests: URL and header construction, the retry policy, api-version fallback, and the synchronous
+ * fetch helpers used by the oneshot provisioning verb. The daemon can build the same requests
+ * (imds_instance_url, imds_request_headers, imds_retry_policy) and run them on its own loop with
+ * http_retry_start().
+ */
+#include <string.h>
+
+#include "imds.h"
+#include "log.h"
+
+/* cloud-init falls back from its preferred version to 2019-06-01 on HTTP 400 (peers-provisioning.md §2.3);
+ * 2021-08-01 is the version cloud-init prefers, so it is tried in between. */
+static const char *const imds_fallback_versions[] = { "2021-08-01", "2019-06-01" };
+
+/* "extended=true" (ppsType) exists from api-version 2021-03-01 (IMDS docs, "extended" section). */
+#define IMDS_EXTENDED_MIN_VERSION "2021-03-01"
+
+void imds_retry_policy(usec_t deadline, RetryPolicy *ret) {
+        *ret = (RetryPolicy) {
+                .deadline = deadline,
+                .backoff = RETRY_BACKOFF_EXPONENTIAL,
+                .base = 1 * USEC_PER_SEC,
+                .cap = 10 * USEC_PER_SEC,
+                .jitter_percent = 20,
+                /* azure-init RETRY_CODES minus 400 (ours means "api-version unknown": fall back instead),
+                 * cloud-init retries 404/410/429/500 (peers-provisioning.md §1.3, §2.3) */
+                .retry_status = { 404, 410, 429, 500, 503 },
+                .retry_transport_errors = true,
+        };
+}
+
+void imds_options_from_config(const Config *c, ImdsOptions *ret) {
+        *ret = (ImdsOptions) {
+                .url = c->imds_url,
+                .api_version = c->imds_api_version,
+                .http_timeout = c->http_timeout,
+        };
+        imds_retry_policy(c->imds_deadline, &ret->policy);
+}
+
+static int imds_url(const char *base, const char *path, char **ret) {
+        size_t n;
+        char *u;
+
+        if (isempty(base) || strlen(base) > HTTP_URL_MAX / 2)
+                return -EINVAL;
+        n = strlen(base);
+        while (n > 0 && base[n - 1] == '/')
+                n--;
+        if (asprintf(&u, "%.*s%s", (int) n, base, path) < 0)
+                return -ENOMEM;
+        *ret = u;
+        return 0;
+}
+
+int imds_instance_url(const char *base, const char *api_version, char **ret) {
+        _cleanup_free_ char *path = NULL;
+
+        if (isempty(api_version) || strpbrk(api_version, "&?#/ "))
+                return -EINVAL;
+        if (asprintf(&path, "/metadata/instance?api-version=%s%s", api_version,
+                     strcmp(api_version, IMDS_EXTENDED_MIN_VERSION) >= 0 ? "&extended=true" : "") < 0)
+                return -ENOMEM;
+        return imds_url(base, path, ret);
+}
+
+int imds_request_headers(char ***ret) {
+        _cleanup_strv_free_ char **h = NULL;
+        char id[37], *line;
+        int r;
+
+        r = uuid_random(id);
+        if (r < 0)
+                return r;
+        if (asprintf(&line, "x-ms-client-request-id: %s", id) < 0)
+                return -ENOMEM;
+        if (strv_extend(&h, "Metadata: true") < 0 || strv_push(&h, line) < 0) {
+                free(line);
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(h);
+        return 0;
+}
+
+/* Remaining budget of an absolute deadline (CLOCK_MONOTONIC); 0 when it passed. */
+static usec_t remaining(usec_t deadline_at) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        return now >= deadline_at ? 0 : deadline_at - now;
+}
+
+/* One GET with the IMDS headers and policy; the policy's deadline is replaced by what is left of
+ * deadline_at. Returns the final response (any status). */
+static int imds_get(const ImdsOptions *o, const char *url, usec_t deadline_at, RetryValidate validate,
+                    HttpResponse **ret) {
+        _cleanup_strv_free_ char **headers = NULL;
+        RetryPolicy p = o->policy;
+        HttpRequest req = {
+                .method = HTTP_METHOD_GET,
+                .url = url,
+                .timeout = o->http_timeout,
+                .max_response = IMDS_RESPONSE_MAX,
+                .use_proxy = false, /* IMDS is link-local; a proxy would answer for it */
+        };
+        int r;
+
+        if (deadline_at != USEC_INFINITY) {
+                p.deadline = remaining(deadline_at);
+                if (p.deadline == 0)
+                        return -ETIMEDOUT;
+        }
+        if (validate) {
+                p.validate = validate;
+                p.validate_delay = p.base;
+                p.validate_max_attempts = 3;
+        }
+        r = imds_request_headers(&headers);
+        if (r < 0)
+                return r;
+        req.headers = headers;
+        return http_request_retry_sync(&req, &p, ret, NULL);
+}
+
+static usec_t deadline_from(const ImdsOptions *o) {
+        return o->policy.deadline > 0 ? now_usec(CLOCK_MONOTONIC) + o->policy.deadline : USEC_INFINITY;
+}
+
+/* Called on 2xx answers: a body that is not JSON is re-queried (azure-init does the same). */
+static int validate_json(const HttpResponse *response, void *userdata) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+
+        return json_parse_buffer(response->body, response->body_size, &o, NULL) < 0 ? 1 : 0;
+}
+
+static bool version_is_candidate(const char *preferred, const char *v) {
+        return strcmp(v, preferred) < 0;
+}
+
+int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size, char **ret_api_version) {
+        const char *versions[1 + ELEMENTSOF(imds_fallback_versions)];
+        usec_t deadline_at = deadline_from(o);
+        size_t n = 0;
+        int r;
+
+        if (!o || isempty(o->api_version) || !ret_body)
+                return -EINVAL;
+        versions[n++] = o->api_version;
+        for (size_t i = 0; i < ELEMENTSOF(imds_fallback_versions); i++)
+                if (version_is_candidate(o->api_version, imds_fallback_versions[i]))
+                        versions[n++] = imds_fallback_versions[i];
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_http_response_ HttpResponse *resp = NULL;
+                _cleanup_free_ char *url = NULL;
+
+                r = imds_instance_url(o->url, versions[i], &url);
+                if (r < 0)
+                        return r;
+                r = imds_get(o, url, deadline_at, validate_json, &resp);
+                if (r < 0)
+                        return r;
+                /* 400: this IMDS does not know the api-version; try an older one. */
+                if (resp->status == 400 && i + 1 < n)
+                        continue;
+                if (!http_status_ok(resp->status))
+                        return http_status_to_errno(resp->status);
+                if (ret_api_version) {
+                        char *v = strdup(versions[i]);
+
+                        if (!v)
+                                return -ENOMEM;
+                        *ret_api_version = v;
+                }
+                if (ret_size)
+                        *ret_size = resp->body_size;
+                *ret_body = TAKE_PTR(resp->body);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+int imds_fetch_instance(const ImdsOptions *o, ImdsInstance *ret, JsonError *err) {
+        _cleanup_free_ char *body = NULL;
+        size_t size = 0;
+        int r;
+
+        r = imds_fetch_instance_raw(o, &body, &size, NULL);
+        if (r < 0)
+                return r;
+        return imds_parse_instance(body, size, ret, err);
+}
+
+static int imds_fetch_simple(const ImdsOptions *o, const char *path, HttpResponse **ret) {
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        if (!o)
+                return -EINVAL;
+        r = imds_url(o->url, path, &url);
+        if (r < 0)
+                return r;
+        r = imds_get(o, url, deadline_from(o), NULL, &resp);
+        if (r < 0)
+                return r;
+        if (!http_status_ok(resp->status))
+                return http_status_to_errno(resp->status);
+        *ret = TAKE_PTR(resp);
+        return 0;
+}
+
+int imds_fetch_user_data(const ImdsOptions *o, void **ret, size_t *ret_size) {
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        _cleanup_free_ void *data = NULL;
+        size_t size = 0;
+        int r;
+
+        r = imds_fetch_simple(o, "/metadata/instance/compute/userData?api-version=" IMDS_USER_DATA_API_VERSION
+                                 "&format=text", &resp);
+        if (r < 0)
+                return r;
+        if (isempty(strstrip(resp->body)))
+                return -ENODATA;
+        r = base64_decode(resp->body, strlen(resp->body), &data, &size);
+        if (r < 0)
+                return -EBADMSG;
+        if (size > IMDS_USER_DATA_MAX)
+                return -E2BIG;
+        *ret = TAKE_PTR(data);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_size) {
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        int r;
+
+        r = imds_fetch_simple(o, "/metadata/reprovisiondata?api-version=" IMDS_REPROVISION_API_VERSION, &resp);
+        if (r < 0)
+                return r;
+        if (resp->body_size == 0)
+                return -ENODATA;
+        if (ret_size)
+                *ret_size = resp->body_size;
+        *ret = TAKE_PTR(resp->body);
+        return 0;
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imds_parse_instance() against the WALinuxAgent fixtures (imds/valid.json, imds/unicode.json; the values
+ * are those waagent's test_imds.py derives) and against broken documents, which must fail naming the field.
+ */
+#include <string.h>
+
+#include "imds.h"
+#include "tests.h"
+
+static void test_valid_fixture(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        ImdsInstance i = {};
+        JsonError err = {};
+        size_t size;
+        struct json_object *ifaces;
+
+        buf = fixture_read("imds/valid.json", &size);
+        assert_int_equal(imds_parse_instance(buf, size, &i, &err), 0);
+        assert_string_equal(i.vm_id, "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e");
+        assert_string_equal(i.name, "health");
+        assert_string_equal(i.location, "westus");
+        assert_string_equal(i.os_type, "Linux");
+        assert_string_equal(i.resource_group_name, "tests");
+        assert_string_equal(i.subscription_id, "21b2dc34-bce6-4e63-9449-d2a8d1c2339e");
+        assert_string_equal(i.vm_size, "Standard_D2_V2");
+        assert_string_equal(i.tags, "");
+        assert_string_equal(i.zone, "");
+        assert_null(i.admin_username);   /* no osProfile in this (2018) document */
+        assert_null(i.user_data);
+        assert_int_equal(i.n_public_keys, 0);
+        assert_int_equal(i.pps_type, IMDS_PPS_NONE);
+        /* network is kept for the networking module */
+        assert_non_null(i.network);
+        assert_true(json_object_object_get_ex(i.network, "interface", &ifaces));
+        assert_int_equal(json_object_array_length(ifaces), 1);
+        assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(ifaces, 0),
+                                                                          "macAddress")),
+                            "000D3A3382E8");
+        imds_instance_done(&i);
+}
+
+static void test_unicode_fixture(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        ImdsInstance i = {};
+        JsonError err = {};
+        size_t size;
+        char *vm;
+
+        buf = fixture_read("imds/unicode.json", &size);
+        /* waagent accepts anything as vmId; we compare it with the SMBIOS UUID, so it must be a UUID. */
+        assert_int_equal(imds_parse_instance(buf, size, &i, &err), -EBADMSG);
+        assert_string_equal(err.field, "compute.vmId");
+
+        /* With a real vmId every other UTF-8 value must survive byte for byte. */
+        vm = strstr(buf, "\"vmId\": \"");
+        assert_non_null(vm);
+        vm += strlen("\"vmId\": \"");
+        {
+                const char *fixed = "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e";
+                char *end = strchr(vm, '"');
+
+                assert_non_null(end);
+                memmove(vm + strlen(fixed), end, strlen(end) + 1);
+                memcpy(vm, fixed, strlen(fixed));
+        }
+        size = strlen(buf);
+        assert_int_equal(imds_parse_instance(buf, size, &i, &err), 0);
+        assert_string_equal(i.vm_id, "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e");
+        assert_string_equal(i.location, "w\xc3\xa9stus");
+        assert_string_equal(i.name, "h\xc3\xa9" "alth");
+        assert_string_equal(i.resource_group_name, "t\xc3\xa9sts");
+        assert_string_equal(i.subscription_id, "21b2dc34-bc\xc3\xa9" "6-4\xc3\xa9" "63-9449-d2a8d1c2339\xc3\xa9");
+        imds_instance_done(&i);
+}
+
+/* A 2023 document with everything the provisioning uses. */
+static const char full_doc[] =
+        "{\"compute\": {\"vmId\": \"E7FDBFC4-2DEB-4A4E-8615-EA6AAF50162E\", \"name\": \"vm1\","
+        " \"osProfile\": {\"adminUsername\": \"azureuser\", \"computerName\": \"myhost\","
+        "   \"disablePasswordAuthentication\": \"true\", \"futureField\": 7},"
+        " \"publicKeys\": [{\"keyData\": \"ssh-ed25519 AAAA user@x\", \"path\": \"/home/azureuser/.ssh/authorized_keys\"},"
+        "                 {\"keyData\": \"ssh-rsa BBBB\"}],"
+        " \"userData\": \"I2Nsb3VkLWNvbmZpZw==\", \"location\": \"eastus\", \"vmSize\": \"Standard_B1s\","
+        " \"zone\": \"1\", \"osType\": \"Linux\", \"tagsList\": [], \"unknown\": {\"deep\": [1, 2]}},"
+        " \"network\": {\"interface\": []},"
+        " \"extended\": {\"compute\": {\"ppsType\": \"Savable\", \"hasCustomData\": false}}}";
+
+static void test_full_document(void **state) {
+        ImdsInstance i = {};
+        JsonError err = {};
+
+        assert_int_equal(imds_parse_instance(full_doc, strlen(full_doc), &i, &err), 0);
+        assert_string_equal(i.vm_id, "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e"); /* normalized */
+        assert_string_equal(i.admin_username, "azureuser");
+        assert_string_equal(i.computer_name, "myhost");
+        assert_true(i.disable_password_authentication);
+        assert_int_equal(i.n_public_keys, 2);
+        assert_string_equal(i.public_keys[0].key_data, "ssh-ed25519 AAAA user@x");
+        assert_string_equal(i.public_keys[0].path, "/home/azureuser/.ssh/authorized_keys");
+        assert_string_equal(i.public_keys[1].key_data, "ssh-rsa BBBB");
+        assert_null(i.public_keys[1].path);
+        assert_string_equal(i.user_data, "I2Nsb3VkLWNvbmZpZw==");
+        assert_string_equal(i.zone, "1");
+        assert_int_equal(i.pps_type, IMDS_PPS_SAVABLE);
+        imds_instance_done(&i);
+}
+
+static void test_bool_forms(void **state) {
+        static const struct {
+                const char *value;
+                int expected; /* 1/0, or -1 = error */
+        } cases[] = {
+                { "\"false\"", 0 }, { "\"True\"", 1 }, { "true", 1 }, { "false", 0 },
+                { "\"yes\"", -1 }, { "1", -1 }, { "\"\"", -1 },
+                { "null", 0 }, /* json_dispatch: null on an optional field = absent */
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                _cleanup_free_ char *doc = NULL;
+                ImdsInstance i = {};
+                JsonError err = {};
+                int r;
+
+                assert_true(asprintf(&doc, "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                                     " \"osProfile\": {\"disablePasswordAuthentication\": %s}}}",
+                                     cases[k].value) > 0);
+                r = imds_parse_instance(doc, strlen(doc), &i, &err);
+                if (cases[k].expected < 0) {
+                        assert_int_equal(r, -EBADMSG);
+                        assert_string_equal(err.field, "compute.osProfile.disablePasswordAuthentication");
+                        continue;
+                }
+                assert_int_equal(r, 0);
+                assert_int_equal(i.disable_password_authentication, cases[k].expected);
+                imds_instance_done(&i);
+        }
+}
+
+static void expect_error(const char *doc, int error, const char *field) {
+        ImdsInstance i = { .name = NULL };
+        JsonError err = {};
+
+        assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, &err), error);
+        if (field)
+                assert_string_equal(err.field, field);
+        assert_null(i.name); /* ret untouched on failure */
+        assert_null(i.network);
+}
+
+static void test_wrong_types(void **state) {
+        expect_error("{\"compute\": {\"vmId\": 5}}", -EBADMSG, "compute.vmId");
+        expect_error("{\"compute\": {\"name\": \"x\"}}", -EBADMSG, "compute.vmId");
+        expect_error("{\"compute\": {\"vmId\": \"not-a-uuid\"}}", -EBADMSG, "compute.vmId");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"name\": []}}",
+                     -EBADMSG, "compute.name");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                     " \"osProfile\": {\"adminUsername\": 42}}}",
+                     -EBADMSG, "compute.osProfile.adminUsername");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"osProfile\": \"x\"}}",
+                     -EBADMSG, "compute.osProfile");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                     " \"publicKeys\": [{\"keyData\": \"ssh-rsa A\"}, {\"path\": \"/x\"}]}}",
+                     -EBADMSG, "compute.publicKeys[1].keyData");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"publicKeys\": {}}}",
+                     -EBADMSG, "compute.publicKeys");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}, \"network\": []}",
+                     -EBADMSG, "network");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"},"
+                     " \"extended\": {\"compute\": {\"ppsType\": \"Sleepy\"}}}",
+                     -EBADMSG, "extended.compute.ppsType");
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"},"
+                     " \"extended\": {\"compute\": {\"ppsType\": 1}}}",
+                     -EBADMSG, "extended.compute.ppsType");
+        expect_error("{\"compute\": []}", -EBADMSG, "compute");
+        expect_error("[]", -EBADMSG, NULL);
+}
+
+static void test_garbage(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+
+        expect_error("", -EBADMSG, NULL);
+        expect_error("<html>502 Bad Gateway</html>", -EBADMSG, NULL);
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}} trailing", -EBADMSG, NULL);
+        /* truncated fixture */
+        buf = fixture_read("imds/valid.json", &size);
+        for (size_t cut = 1; cut < size; cut += 37) {
+                ImdsInstance i = {};
+                JsonError err = {};
+
+                assert_int_equal(imds_parse_instance(buf, cut, &i, &err), -EBADMSG);
+                assert_false(isempty(err.message));
+        }
+}
+
+static void test_oversized(void **state) {
+        _cleanup_free_ char *big = NULL, *doc = NULL;
+        ImdsInstance i = {};
+        JsonError err = {};
+
+        /* whole document above the response bound */
+        big = malloc(IMDS_RESPONSE_MAX + 2);
+        assert_non_null(big);
+        memset(big, ' ', IMDS_RESPONSE_MAX + 1);
+        big[IMDS_RESPONSE_MAX + 1] = 0;
+        assert_int_equal(imds_parse_instance(big, IMDS_RESPONSE_MAX + 1, &i, &err), -E2BIG);
+
+        /* one string above IMDS_STRING_MAX */
+        memset(big, 'a', IMDS_STRING_MAX + 1);
+        big[IMDS_STRING_MAX + 1] = 0;
+        assert_true(asprintf(&doc, "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                             " \"osProfile\": {\"computerName\": \"%s\"}}}", big) > 0);
+        assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, &err), -EBADMSG);
+        assert_string_equal(err.field, "compute.osProfile.computerName");
+}
+
+static void test_too_many_keys(void **state) {
+        _cleanup_free_ char *doc = NULL;
+        size_t len = 0;
+        FILE *f;
+        ImdsInstance i = {};
+        JsonError err = {};
+
+        f = open_memstream(&doc, &len);
+        assert_non_null(f);
+        fputs("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"publicKeys\": [", f);
+        for (unsigned k = 0; k <= IMDS_PUBLIC_KEYS_MAX; k++)
+                fprintf(f, "%s{\"keyData\": \"ssh-rsa K%u\"}", k ? "," : "", k);
+        fputs("]}}", f);
+        fclose(f);
+        assert_int_equal(imds_parse_instance(doc, len, &i, &err), -EBADMSG);
+        assert_string_equal(err.field, "compute.publicKeys");
+}
+
+static void test_urls(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        _cleanup_strv_free_ char **h = NULL;
+        char id[37];
+
+        assert_int_equal(imds_instance_url("http://169.254.169.254/", "2023-07-01", &a), 0);
+        assert_string_equal(a, "http://169.254.169.254/metadata/instance?api-version=2023-07-01&extended=true");
+        assert_int_equal(imds_instance_url("http://127.0.0.1:8080", "2019-06-01", &b), 0);
+        assert_string_equal(b, "http://127.0.0.1:8080/metadata/instance?api-version=2019-06-01");
+        assert_int_equal(imds_instance_url("http://x", "2021-08-01&evil=1", &c), -EINVAL);
+        assert_int_equal(imds_request_headers(&h), 0);
+        assert_string_equal(h[0], "Metadata: true");
+        assert_true(startswith(h[1], "x-ms-client-request-id: "));
+        assert_int_equal(uuid_normalize(h[1] + strlen("x-ms-client-request-id: "), id), 0);
+        assert_null(h[2]);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_valid_fixture),
+                cmocka_unit_test(test_unicode_fixture),
+                cmocka_unit_test(test_full_document),
+                cmocka_unit_test(test_bool_forms),
+                cmocka_unit_test(test_wrong_types),
+                cmocka_unit_test(test_garbage),
+                cmocka_unit_test(test_oversized),
+                cmocka_unit_test(test_too_many_keys),
+                cmocka_unit_test(test_urls),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

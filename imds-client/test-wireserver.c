@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pure WireServer/HostGAPlugin parsers and builders against the WALinuxAgent fixtures, with the values
+ * waagent derives from them (tests/common/osutil/test_default.py, tests/common/protocol/test_goal_state.py,
+ * test_wire.py), the exact health bytes of ref §1.5, and the retry backoff arithmetic.
+ */
+#include <string.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "http-retry.h"
+#include "imds.h"
+#include "tests.h"
+#include "version.h"
+#include "wireserver.h"
+
+/* 2026-01-01T00:00:00Z: after the 2015 expiries, before the 2152 ones. */
+#define NOW_2026 ((usec_t) 1767225600 * USEC_PER_SEC)
+
+static void lease_case(const char *fixture, const char *expected) {
+        _cleanup_free_ char *buf = NULL, *ep = NULL;
+        size_t size;
+
+        buf = fixture_read(fixture, &size);
+        assert_int_equal(wire_lease_parse_dhclient(buf, size, NOW_2026, &ep), 0);
+        assert_string_equal(ep, expected);
+}
+
+static void test_dhclient_leases(void **state) {
+        _cleanup_free_ char *ep = NULL;
+
+        /* waagent test_default.py: dhcp.leases → 168.63.129.16 */
+        lease_case("dhcp.leases", "168.63.129.16");
+        /* custom.dns: first lease never expires (…:01), second expired (…:02), last valid …:10 wins */
+        lease_case("dhcp.leases.custom.dns", "168.63.129.16");
+        /* multi: :01 and :02 valid, :03 expired in 2012 → the last valid one, 168.63.129.2 */
+        lease_case("dhcp.leases.multi", "168.63.129.2");
+
+        assert_int_equal(wire_lease_parse_dhclient("lease {\n  option routers 10.0.0.1;\n}\n", 38, NOW_2026, &ep),
+                         -ENOENT);
+        /* expired lease only */
+        {
+                static const char l[] = "lease {\n  option unknown-245 a8:3f:81:10;\n  expire 4 2015/06/16 16:58:54;\n}\n";
+
+                assert_int_equal(wire_lease_parse_dhclient(l, strlen(l), NOW_2026, &ep), -ENOENT);
+                /* …but valid when "now" is before the expiry */
+                assert_int_equal(wire_lease_parse_dhclient(l, strlen(l), (usec_t) 1400000000 * USEC_PER_SEC, &ep), 0);
+                assert_string_equal(ep, "168.63.129.16");
+        }
+}
+
+static void test_networkd_lease(void **state) {
+        static const char lease[] =
+                "# This is private data. Do not parse.\nADDRESS=10.0.0.4\nSERVER_ADDRESS=168.63.129.16\n"
+                "OPTION_245=A83F8110\nOPTION_249=blah\n";
+        _cleanup_free_ char *ep = NULL, *ep2 = NULL;
+
+        assert_int_equal(wire_lease_parse_networkd(lease, strlen(lease), &ep), 0);
+        assert_string_equal(ep, "168.63.129.16");
+        assert_int_equal(wire_lease_parse_networkd("OPTION_245=A83F81\n", 18, &ep2), -ENOENT);
+        assert_int_equal(wire_lease_parse_networkd("ADDRESS=1.2.3.4\n", 16, &ep2), -ENOENT);
+}
+
+static void test_endpoint_discovery(void **state) {
+        _cleanup_free_ char *ep1 = NULL, *ep2 = NULL, *ep3 = NULL, *ep4 = NULL, *leases = NULL;
+        _cleanup_close_ int root = -EBADF;
+        WireEndpointSource src;
+        Config c = {};
+        char *dir = tmpdir_new();
+        size_t size;
+
+        assert_int_equal(config_init(&c), 0);
+        assert_int_equal(root_open(dir, &root), 0);
+
+        /* nothing → default */
+        assert_int_equal(wire_endpoint_discover(&c, root, &ep1, &src), 0);
+        assert_string_equal(ep1, WIRESERVER_DEFAULT_ENDPOINT);
+        assert_int_equal(src, WIRE_ENDPOINT_DEFAULT);
+
+        /* dhclient lease under the root (multi → 168.63.129.2); a non-matching name is ignored */
+        leases = fixture_read("dhcp.leases.multi", &size);
+        write_test_file(dir, "var/lib/dhcp/dhclient.eth0.leases", leases);
+        write_test_file(dir, "var/lib/dhcp/other.leases", "lease {\n option unknown-245 a8:3f:81:63;\n expire 0 never;\n}\n");
+        assert_int_equal(wire_endpoint_discover(&c, root, &ep2, &src), 0);
+        assert_string_equal(ep2, "168.63.129.2");
+        assert_int_equal(src, WIRE_ENDPOINT_DHCLIENT_LEASE);
+
+        /* networkd lease wins */
+        write_test_file(dir, "run/systemd/netif/leases/2", "OPTION_245=A83F8107\n");
+        assert_int_equal(wire_endpoint_discover(&c, root, &ep3, &src), 0);
+        assert_string_equal(ep3, "168.63.129.7");
+        assert_int_equal(src, WIRE_ENDPOINT_NETWORKD_LEASE);
+
+        /* configuration wins over everything */
+        assert_int_equal(free_and_strdup(&c.wireserver, "127.0.0.1:8080"), 0);
+        assert_int_equal(wire_endpoint_discover(&c, root, &ep4, &src), 0);
+        assert_string_equal(ep4, "127.0.0.1:8080");
+        assert_int_equal(src, WIRE_ENDPOINT_CONFIG);
+
+        config_done(&c);
+        tmpdir_remove(dir);
+}
+
+static void test_versions(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        WireVersions v = {};
+        size_t size;
+        static const char newer[] = "<?xml version=\"1.0\"?><Versions><Preferred><Version>2015-04-05</Version>"
+                                    "</Preferred><Supported><Version>2015-04-05</Version><Version>2012-11-30</Version>"
+                                    "</Supported></Versions>";
+        static const char old[] = "<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>";
+
+        buf = fixture_read("wire/version_info.xml", &size);
+        assert_int_equal(wire_versions_parse(buf, size, &v), 0);
+        assert_string_equal(v.preferred, "2012-11-30");
+        assert_int_equal(strv_length(v.supported), 2);
+        assert_string_equal(v.supported[0], "2010-12-15");
+        assert_string_equal(v.supported[1], "2010-28-10");
+        assert_true(wire_versions_supports(&v, WIRE_PROTOCOL_VERSION));
+        wire_versions_done(&v);
+
+        /* what real Azure answers today (ref §1.3) */
+        assert_int_equal(wire_versions_parse(newer, strlen(newer), &v), 0);
+        assert_string_equal(v.preferred, "2015-04-05");
+        assert_true(wire_versions_supports(&v, WIRE_PROTOCOL_VERSION));
+        wire_versions_done(&v);
+
+        assert_int_equal(wire_versions_parse(old, strlen(old), &v), 0);
+        assert_false(wire_versions_supports(&v, WIRE_PROTOCOL_VERSION));
+        wire_versions_done(&v);
+
+        assert_int_equal(wire_versions_parse("<Other/>", 8, &v), -EBADMSG);
+        assert_int_equal(wire_versions_parse("<Versions>", 10, &v), -EBADMSG);
+}
+
+#define FIXTURE_BASE "http://168.63.129.16:80/machine/865a6683-91d8-450f-99ae/bc8b9d47%2Db5ed%2D4704%2D85d9%2Dfd74cc967ec2.%5Fcanary"
+
+static void test_goal_state(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(goal_state_done) GoalState g = {};
+        size_t size;
+
+        buf = fixture_read("wire/goal_state.xml", &size);
+        assert_int_equal(goal_state_parse(buf, size, &g), 0);
+        assert_string_equal(g.incarnation, "1");
+        assert_string_equal(g.container_id, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_string_equal(g.instance_id, "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0");
+        assert_string_equal(g.config_name,
+                            "bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5.bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml");
+        /* &amp; unescaped */
+        assert_string_equal(g.extensions_config_url, FIXTURE_BASE "?comp=config&type=extensionsConfig&incarnation=1");
+        assert_string_equal(g.hosting_env_url, FIXTURE_BASE "?comp=config&type=hostingEnvironmentConfig&incarnation=1");
+        assert_string_equal(g.shared_config_url, FIXTURE_BASE "?comp=config&type=sharedConfig&incarnation=1");
+        assert_string_equal(g.certificates_url, FIXTURE_BASE "?comp=certificates&incarnation=1");
+        assert_null(g.remote_access_url);
+}
+
+static void test_goal_state_variants(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        GoalState g = {};
+        size_t size;
+
+        a = fixture_read("wire/goal_state_no_ext.xml", &size);
+        assert_int_equal(goal_state_parse(a, size, &g), 0);
+        assert_null(g.extensions_config_url);
+        assert_non_null(g.certificates_url);
+        goal_state_done(&g);
+
+        b = fixture_read("wire/goal_state_no_certs.xml", &size);
+        assert_int_equal(goal_state_parse(b, size, &g), 0);
+        assert_null(g.certificates_url);
+        assert_non_null(g.extensions_config_url);
+        goal_state_done(&g);
+
+        /* no RoleInstance: the caller refetches (ref §1.4); ret untouched */
+        c = fixture_read("wire/goal_state_noop.xml", &size);
+        assert_int_equal(goal_state_parse(c, size, &g), -ENODATA);
+        assert_null(g.container_id);
+
+        d = fixture_read("wire/goal_state_remote_access.xml", &size);
+        assert_int_equal(goal_state_parse(d, size, &g), 0);
+        assert_string_equal(g.remote_access_url, "http://168.63.129.16:80/remoteaccessinfouri/");
+        /* two ConfigName elements: the first wins, as with waagent's findtext() */
+        assert_string_equal(g.config_name,
+                            "b61f93d0-e1ed-40b2-b067-22c243233448.1.b61f93d0-e1ed-40b2-b067-22c243233448.2.MachineRole_IN_0.xml");
+        goal_state_done(&g);
+}
+
+static void test_goal_state_bad(void **state) {
+        static const char *const bad[] = {
+                "",
+                "<GoalState>",
+                "<NotAGoalState/>",
+                "<GoalState><Container><ContainerId>x</ContainerId></Container></GoalState>",          /* no Incarnation */
+                "<GoalState><Incarnation>1</Incarnation></GoalState>",                                 /* no Container */
+                "<GoalState><Incarnation>1</Incarnation><Container><RoleInstanceList><RoleInstance>"
+                "<InstanceId>i</InstanceId></RoleInstance></RoleInstanceList></Container></GoalState>",/* no ContainerId */
+                "<GoalState><Incarnation>1</Incarnation><Container><ContainerId>c</ContainerId><RoleInstanceList>"
+                "<RoleInstance><State>Started</State></RoleInstance></RoleInstanceList></Container></GoalState>",
+                "<!DOCTYPE x [<!ENTITY a \"b\">]><GoalState><Incarnation>&a;</Incarnation></GoalState>",
+        };
+        GoalState g = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(goal_state_parse(bad[i], strlen(bad[i]), &g), -EBADMSG);
+
+        /* BOM is accepted (ref §1.2) */
+        {
+                static const char bom[] = "\xEF\xBB\xBF<GoalState><Incarnation>7</Incarnation><Container>"
+                                          "<ContainerId>c</ContainerId><RoleInstanceList><RoleInstance>"
+                                          "<InstanceId>i</InstanceId></RoleInstance></RoleInstanceList>"
+                                          "</Container></GoalState>";
+
+                assert_int_equal(goal_state_parse(bom, strlen(bom), &g), 0);
+                assert_string_equal(g.incarnation, "7");
+                assert_null(g.config_name);
+                goal_state_done(&g);
+        }
+        /* oversized value */
+        {
+                _cleanup_free_ char *doc = NULL, *big = malloc(WIRE_FIELD_MAX + 2);
+
+                assert_non_null(big);
+                memset(big, 'a', WIRE_FIELD_MAX + 1);
+                big[WIRE_FIELD_MAX + 1] = 0;
+                assert_true(asprintf(&doc, "<GoalState><Incarnation>1</Incarnation><Container><ContainerId>%s"
+                                           "</ContainerId></Container></GoalState>", big) > 0);
+                assert_int_equal(goal_state_parse(doc, strlen(doc), &g), -E2BIG);
+        }
+}
+
+static void test_hosting_env(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(hosting_env_done) HostingEnvironment h = {};
+        HostingEnvironment h2 = {};
+        size_t size;
+
+        /* waagent test_wire.py: vm_name MachineRole_IN_0, role_name MachineRole, deployment db00a775… */
+        buf = fixture_read("wire/hosting_env.xml", &size);
+        assert_int_equal(hosting_env_parse(buf, size, &h), 0);
+        assert_string_equal(h.vm_name, "MachineRole_IN_0");
+        assert_string_equal(h.role_name, "MachineRole");
+        assert_string_equal(h.deployment_name, "db00a7755a5e4e8a8fe4b19bc3b330c3");
+        assert_int_equal(hosting_env_parse("<HostingEnvironmentConfig/>", 27, &h2), -EBADMSG);
+}
+
+/* ref §1.5, captured from waagent (waagent-request-trace.txt) */
+static const char health_not_ready[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</GoalStateIncarnation><Container>"
+        "<ContainerId>c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2</ContainerId><RoleInstanceList><Role><InstanceId>"
+        "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>NotReady</State><Details>"
+        "<SubStatus>Provisioning</SubStatus><Description>Starting</Description></Details></Health></Role>"
+        "</RoleInstanceList></Container></Health>";
+static const char health_ready[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</GoalStateIncarnation><Container>"
+        "<ContainerId>c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2</ContainerId><RoleInstanceList><Role><InstanceId>"
+        "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>Ready</State></Health>"
+        "</Role></RoleInstanceList></Container></Health>";
+
+static void test_health_bytes(void **state) {
+        _cleanup_free_ char *buf = NULL, *a = NULL, *b = NULL;
+        _cleanup_(goal_state_done) GoalState g = {};
+        size_t size;
+
+        buf = fixture_read("wire/goal_state.xml", &size);
+        assert_int_equal(goal_state_parse(buf, size, &g), 0);
+        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_NOT_READY,
+                                             "Provisioning", "Starting", &a), 0);
+        assert_string_equal(a, health_not_ready);
+        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_READY,
+                                             NULL, NULL, &b), 0);
+        assert_string_equal(b, health_ready);
+}
+
+static void test_health_description(void **state) {
+        _cleanup_free_ char *x = NULL, *y = NULL, *z = NULL, *longd = NULL, *uni = NULL;
+        const char *p, *q;
+        size_t n = 0;
+
+        /* & < > escaped, quotes kept (saxutils.escape) */
+        assert_int_equal(health_report_build("2", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed",
+                                             "a<b & \"c\" > 'd'", &x), 0);
+        assert_non_null(strstr(x, "<Health><State>NotReady</State><Details><SubStatus>ProvisioningFailed</SubStatus>"
+                                  "<Description>a&lt;b &amp; \"c\" &gt; 'd'</Description></Details></Health>"));
+
+        /* trimmed to 3686 characters before escaping: 4000 × '&' → 3686 × "&amp;" */
+        longd = malloc(4001);
+        assert_non_null(longd);
+        memset(longd, '&', 4000);
+        longd[4000] = 0;
+        assert_int_equal(health_report_build("1", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed", longd, &y), 0);
+        p = strstr(y, "<Description>") + strlen("<Description>");
+        q = strstr(p, "</Description>");
+        assert_int_equal((size_t) (q - p), 3686 * strlen("&amp;"));
+
+        /* characters, not bytes: 3700 × "é" (2 bytes each) → 3686 characters = 7372 bytes */
+        uni = malloc(3700 * 2 + 1);
+        assert_non_null(uni);
+        for (size_t i = 0; i < 3700; i++)
+                memcpy(uni + 2 * i, "\xc3\xa9", 2);
+        uni[3700 * 2] = 0;
+        assert_int_equal(health_report_build("1", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed", uni, &z), 0);
+        p = strstr(z, "<Description>") + strlen("<Description>");
+        q = strstr(p, "</Description>");
+        n = (size_t) (q - p);
+        assert_int_equal(n, 3686 * 2);
+
+        assert_int_equal(health_report_build("", "c", "i", HEALTH_STATE_READY, NULL, NULL, &x), -EINVAL);
+        assert_int_equal(health_report_build("1", "c", "i", _HEALTH_STATE_INVALID, NULL, NULL, &x), -EINVAL);
+}
+
+static void test_failure_description(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        char *const supporting[] = { (char *) "step=imds", (char *) "error=bad|value \"q\"",
+                                     (char *) "pps_type=None", NULL };
+        /* 2026-11-21T20:36:48Z */
+        usec_t ts = (usec_t) 1795293408 * USEC_PER_SEC;
+
+        assert_int_equal(provisioning_failure_description("failed to retrieve instance metadata", supporting,
+                                                          "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e", ts, &a), 0);
+        assert_string_equal(a, "result=error|reason=failed to retrieve instance metadata|agent=azl-agent/" PACKAGE_VERSION
+                               "|step=imds|\"error=bad|value \"\"q\"\"\"|pps_type=None"
+                               "|vm_id=e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e|timestamp=2026-11-21T20:36:48Z"
+                               "|documentation_url=https://aka.ms/linuxprovisioningerror");
+        assert_int_equal(provisioning_failure_description("x", NULL, NULL, ts, &b), 0);
+        assert_string_equal(b, "result=error|reason=x|agent=azl-agent/" PACKAGE_VERSION
+                               "|vm_id=|timestamp=2026-11-21T20:36:48Z|documentation_url=https://aka.ms/linuxprovisioningerror");
+}
+
+static void test_hgap(void **state) {
+        _cleanup_strv_free_ char **h = NULL, **h2 = NULL;
+
+        assert_int_equal(hgap_request_headers("c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2",
+                                              "bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml", &h), 0);
+        assert_string_equal(h[0], "x-ms-version: 2015-09-01");
+        assert_string_equal(h[1], "x-ms-containerid: c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_string_equal(h[2], "x-ms-host-config-name: bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml");
+        assert_null(h[3]);
+        assert_int_equal(hgap_request_headers("cid", NULL, &h2), 0);
+        assert_int_equal(strv_length(h2), 2);
+
+        assert_int_equal(hgap_versions_parse("[\"2015-09-01\"]", 14), 1);
+        assert_int_equal(hgap_versions_parse("[\"2012-01-01\", \"2015-09-01\"]", 28), 1);
+        assert_int_equal(hgap_versions_parse("[\"2012-01-01\"]", 14), 0);
+        assert_int_equal(hgap_versions_parse("{\"v\": 1}", 8), -EBADMSG);
+        assert_int_equal(hgap_versions_parse("[1]", 3), -EBADMSG);
+        assert_int_equal(hgap_versions_parse("[", 1), -EBADMSG);
+}
+
+static void test_wire_requests(void **state) {
+        _cleanup_free_ char *u = NULL, *u2 = NULL;
+        _cleanup_strv_free_ char **h = NULL;
+        char *const extra[] = { (char *) "Content-Type: text/xml;charset=utf-8", NULL };
+
+        assert_int_equal(wire_url("168.63.129.16", "/machine/?comp=goalstate", &u), 0);
+        assert_string_equal(u, "http://168.63.129.16/machine/?comp=goalstate");
+        assert_int_equal(wire_url("evil.example/x", "/", &u2), -EINVAL);
+        assert_int_equal(wire_url("user@host", "/", &u2), -EINVAL);
+        assert_int_equal(wire_request_headers(extra, &h), 0);
+        assert_string_equal(h[0], "x-ms-agent-name: azl-agent");
+        assert_string_equal(h[1], "x-ms-version: 2012-11-30");
+        assert_string_equal(h[2], "Content-Type: text/xml;charset=utf-8");
+        assert_null(h[3]);
+}
+
+static void test_backoff(void **state) {
+        RetryPolicy w, i;
+
+        /* waagent restutil: delays 2, 3, 5, 8, 13 s between its 6 attempts (ref §1.2) */
+        wire_retry_policy(0, &w);
+        assert_int_equal(w.max_attempts, 6);
+        assert_int_equal(retry_policy_delay(&w, 2, 0), 2 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&w, 3, 0), 3 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&w, 4, 0), 5 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&w, 5, 0), 8 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&w, 6, 0), 13 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&w, 40, 0), 60 * USEC_PER_SEC); /* capped */
+        assert_true(retry_policy_status_in(w.throttle_status, 429));
+        assert_true(retry_policy_status_in(w.retry_status, 502));
+        assert_false(retry_policy_status_in(w.retry_status, 410));
+
+        /* IMDS: exponential 1, 2, 4, 8, 10 (cap) ± 20 % */
+        imds_retry_policy(300 * USEC_PER_SEC, &i);
+        i.jitter_percent = 0;
+        assert_int_equal(retry_policy_delay(&i, 2, 0), 1 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&i, 3, 0), 2 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&i, 4, 0), 4 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&i, 5, 0), 8 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&i, 6, 0), 10 * USEC_PER_SEC);
+        assert_int_equal(retry_policy_delay(&i, 200, 0), 10 * USEC_PER_SEC);
+        i.jitter_percent = 20;
+        for (uint64_t rnd = 0; rnd < 2000000; rnd += 99991) {
+                usec_t d = retry_policy_delay(&i, 4, rnd);
+
+                assert_true(d >= 4 * USEC_PER_SEC * 8 / 10 && d <= 4 * USEC_PER_SEC * 12 / 10);
+        }
+        assert_true(retry_policy_delay(&i, 4, 0) != retry_policy_delay(&i, 4, 12345));
+}
+
+static void test_url_for_log(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+
+        assert_int_equal(http_url_for_log("https://acct.blob.core.windows.net/c/status?sv=1&sig=SECRET", &a), 0);
+        assert_string_equal(a, "https://acct.blob.core.windows.net/c/status");
+        assert_int_equal(http_url_for_log("http://user:pw@host:80/p#frag", &b), 0);
+        assert_string_equal(b, "http://host:80/p");
+        assert_int_equal(http_url_for_log("http://168.63.129.16/machine/?comp=goalstate", &c), 0);
+        assert_string_equal(c, "http://168.63.129.16/machine/");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_dhclient_leases),
+                cmocka_unit_test(test_networkd_lease),
+                cmocka_unit_test(test_endpoint_discovery),
+                cmocka_unit_test(test_versions),
+                cmocka_unit_test(test_goal_state),
+                cmocka_unit_test(test_goal_state_variants),
+                cmocka_unit_test(test_goal_state_bad),
+                cmocka_unit_test(test_hosting_env),
+                cmocka_unit_test(test_health_bytes),
+                cmocka_unit_test(test_health_description),
+                cmocka_unit_test(test_failure_description),
+                cmocka_unit_test(test_hgap),
+                cmocka_unit_test(test_wire_requests),
+                cmocka_unit_test(test_backoff),
+                cmocka_unit_test(test_url_for_log),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
