@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `azl-agent detect`: what platform this is and why; whether the agent may contact Azure endpoints.
- * Exit status: 0 on Azure, EXIT_NOT_APPLICABLE (4) elsewhere, so scripts and unit conditions can use it.
+ * Exit status: 0 when the agent may talk to Azure endpoints (Azure detected, or endpoints configured
+ * explicitly), EXIT_NOT_APPLICABLE (4) otherwise — azl-provision.service's ExecCondition uses it.
  */
 #include <stdio.h>
 
@@ -27,5 +28,5 @@ int verb_detect(Context *c, int argc, char **argv) {
                p->container_host ? p->container_reason : "", p->container_host ? ")" : "");
         printf("azure-endpoints: %s (%s)\n", r >= 0 ? "allowed" : "refused", reason);
 
-        return p->platform == PLATFORM_AZURE ? 0 : EXIT_NOT_APPLICABLE;
+        return r >= 0 ? 0 : EXIT_NOT_APPLICABLE;
 }

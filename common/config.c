@@ -80,11 +80,13 @@ static int parse_url(const char *v, void *data) {
         return parse_string(v, data);
 }
 
-/* host[:port] — an IPv4 address or DNS name, no scheme. */
+/* host[:port] — an IPv4 address or DNS name, no scheme. Empty = unset (discover from DHCP). */
 static int parse_host_port(const char *v, void *data) {
         const char *colon = strrchr(v, ':');
 
-        if (isempty(v) || strpbrk(v, "/ \t@?#"))
+        if (isempty(v))
+                return parse_string(v, data);
+        if (strpbrk(v, "/ \t@?#"))
                 return -EINVAL;
         if (colon) {
                 unsigned port;

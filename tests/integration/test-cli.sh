@@ -36,14 +36,18 @@ echo "$out" | grep -q '^azure-endpoints: refused (running under WSL'; check "end
 
 mkdir -p "$tmp/plain/etc/azl-agent/agent.conf.d"
 printf '[Endpoints]\nIMDS=http://127.0.0.1:1\n' > "$tmp/plain/etc/azl-agent/agent.conf.d/10-test.conf"
-out=$("$agent" --root "$tmp/plain" detect)
+out=$("$agent" --root "$tmp/plain" detect); rc=$?
 echo "$out" | grep -q '^azure-endpoints: allowed (endpoints configured explicitly'; check "explicit endpoints allowed" $?
+[ $rc = 0 ]; check "detect exits 0 when endpoints are configured (test rigs)" $?
 
 printf '[Agent]\nLogLevel=info\nColour=yes\n[Timeouts]\n\nIMDSDeadlineSec=forever\n' > "$tmp/plain/etc/azl-agent/agent.conf"
 err=$("$agent" --root "$tmp/plain" config 2>&1 >/dev/null); rc=$?
 [ $rc != 0 ]; check "bad value makes the agent refuse to run" $?
 echo "$err" | grep -q "/etc/azl-agent/agent.conf:3: unknown key 'Colour' in section \[Agent\]"; check "unknown key warns with file:line" $?
 echo "$err" | grep -q "/etc/azl-agent/agent.conf:6: invalid value 'forever' for Timeouts.IMDSDeadlineSec"; check "bad value errors with file:line" $?
+
+"$agent" --root "$tmp/azure" config > "$tmp/dump.conf"
+"$agent" --root "$tmp/azure" --config "$tmp/dump.conf" config > /dev/null 2>&1; check "config output reads back as a configuration" $?
 
 printf '[Timeouts]\nIMDSDeadlineSec=90\n' > "$tmp/plain/etc/azl-agent/agent.conf"
 printf '[Timeouts]\nIMDSDeadlineSec=45\n' > "$tmp/extra.conf"
