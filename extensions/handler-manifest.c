@@ -2,6 +2,7 @@
 /*
  * HandlerManifest.json parser; see handler-manifest.h. Pure over (buf, len).
  */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -86,6 +87,10 @@ int handler_manifest_parse(const char *buf, size_t len, HandlerManifest *ret, ch
         v = json_get(json_get(first, "resourceLimits", false), "cpuQuotaPercentage", false);
         if (v && json_object_is_type(v, json_type_int))
                 m.cpu_quota_percentage = json_object_get_int(v);
+        v = json_get(json_get(first, "resourceLimits", false), "memoryQuotaInMB", false);
+        if (v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 &&
+            json_object_get_int64(v) <= UINT32_MAX)
+                m.memory_quota_mb = (unsigned) json_object_get_int64(v);
 
         v = json_get(first, "signingInfo", false);
         if (v && ((r = string_value(v, "type", &m.signing_type)) < 0 ||

@@ -32,6 +32,7 @@ typedef struct HandlerManifest {
         bool supports_multiple_extensions;
         HandlerUpdateMode update_mode;
         int cpu_quota_percentage;       /* resourceLimits.cpuQuotaPercentage, -1 when absent */
+        unsigned memory_quota_mb;       /* resourceLimits.memoryQuotaInMB, 0 when absent (§4.10) */
         char *signing_type;             /* signingInfo.{type,publisher,version}, NULL when absent */
         char *signing_publisher;
         char *signing_version;

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plan executor (§4.5–§4.8); see ext-executor.h. One operation at a time, in plan order; each step is
+ * started from a defer source so that synchronous answers (a provider that already holds the zip, an
+ * operation skipped) never recurse.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "ext-executor.h"
+#include "ext-util.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+
+typedef struct GroupState {
+        bool failed;                    /* an operation failed: the rest of the group is skipped */
+        bool enable_ran;
+        bool report_heartbeat;
+        char *disable_exit_code;        /* update env (§4.4) */
+        char *disable_exit_codes_multi;
+        char *uninstall_exit_code;
+        ExtHandlerResult *result;       /* NULL for unreported groups (removals) */
+} GroupState;
+
+struct ExtExecutor {
+        Context *context;
+        sd_event *event;
+        ExtLayout layout;
+        ExtExecutorOptions options;
+        char *log_dir;
+        char *wire_address;
+        char *signing_root_pem;
+        ExtSpawner *spawner;
+
+        const ExtensionsGoalState *gs;
+        ExtPlan plan;
+        bool have_plan;
+        GroupState *groups;
+        ExtHandlerResult *results;
+        size_t n_results;
+        size_t op_index;
+        bool running;
+        char *dependency_error;
+        size_t dependency_group;        /* the group whose WAIT failed */
+        usec_t started;
+        unsigned status_attempts;
+
+        sd_event_source *defer_source, *timer_source;
+        ExtProcess *process;
+        int out_fd, err_fd;
+        char *command;                  /* host path command line of the running operation */
+        bool waiting_for_package;
+
+        ExtExecutorDoneFunc done;
+        void *done_userdata;
+};
+
+static void step(ExtExecutor *e);
+static int op_finished(ExtExecutor *e, int r, int code, const char *message);
+
+static void reset_run(ExtExecutor *e) {
+        for (size_t i = 0; e->groups && i < e->plan.n_groups; i++) {
+                free(e->groups[i].disable_exit_code);
+                free(e->groups[i].disable_exit_codes_multi);
+                free(e->groups[i].uninstall_exit_code);
+        }
+        e->groups = mfree_ptr(e->groups);
+        for (size_t i = 0; i < e->n_results; i++)
+                ext_handler_result_done(&e->results[i]);
+        e->results = mfree_ptr(e->results);
+        e->n_results = 0;
+        ext_plan_done(&e->plan);
+        e->have_plan = false;
+        e->dependency_error = mfree_str(e->dependency_error);
+        e->op_index = 0;
+        e->status_attempts = 0;
+}
+
+ExtExecutor *ext_executor_free(ExtExecutor *e) {
+        if (!e)
+                return NULL;
+        e->process = ext_process_free(e->process);
+        sd_event_source_disable_unref(e->defer_source);
+        sd_event_source_disable_unref(e->timer_source);
+        closep(&e->out_fd);
+        closep(&e->err_fd);
+        free(e->command);
+        reset_run(e);
+        ext_spawner_free(e->spawner);
+        sd_event_unref(e->event);
+        free(e->log_dir);
+        free(e->wire_address);
+        erase_and_free(e->signing_root_pem);
+        free(e);
+        return NULL;
+}
+
+int ext_executor_new(Context *c, sd_event *event, const ExtExecutorOptions *o, ExtExecutor **ret) {
+        _cleanup_(ext_executor_freep) ExtExecutor *e = NULL;
+        int r;
+
+        e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        e->out_fd = e->err_fd = -EBADF;
+        e->context = c;
+        e->event = sd_event_ref(event);
+        if (o)
+                e->options = *o;
+        if (o && o->log_dir && !(e->log_dir = strdup(o->log_dir)))
+                return -ENOMEM;
+        if (o && o->wire_protocol_address && !(e->wire_address = strdup(o->wire_protocol_address)))
+                return -ENOMEM;
+        e->options.log_dir = e->log_dir;
+        e->options.wire_protocol_address = e->wire_address;
+        if (o && o->signing_root_pem) {
+                if (!(e->signing_root_pem = strdup(o->signing_root_pem)))
+                        return -ENOMEM;
+        } else {
+                /* The root is agent data, not part of the (alternate) root being managed: a host path. */
+                _cleanup_close_ int fd = open(EXT_SIGNING_ROOT_PATH_DEFAULT, O_RDONLY | O_CLOEXEC);
+                size_t size;
+                if (fd >= 0)
+                        (void) read_full_fd(fd, 64U * 1024U, &e->signing_root_pem, &size);
+        }
+        e->options.signing_root_pem = e->signing_root_pem;
+        ext_layout_init(&e->layout, c, e->log_dir);
+        r = ext_spawner_new(event, &e->options.spawner, &e->spawner);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+static usec_t op_timeout(const ExtExecutor *e, ExtOpType t) {
+        static const usec_t defaults[_EXT_OP_MAX] = {
+                [EXT_OP_INSTALL] = EXT_TIMEOUT_INSTALL_USEC, [EXT_OP_ENABLE] = EXT_TIMEOUT_ENABLE_USEC,
+                [EXT_OP_DISABLE] = EXT_TIMEOUT_DISABLE_USEC, [EXT_OP_UPDATE] = EXT_TIMEOUT_UPDATE_USEC,
+                [EXT_OP_UNINSTALL] = EXT_TIMEOUT_UNINSTALL_USEC,
+        };
+        return e->options.timeout[t] ?: defaults[t];
+}
+
+static int op_error_code(ExtOpType t) {
+        switch (t) {
+        case EXT_OP_INSTALL:
+                return EXT_CODE_INSTALL_FAILED;
+        case EXT_OP_UPDATE:
+        case EXT_OP_COPY_STATE:
+                return EXT_CODE_UPDATE_FAILED;
+        case EXT_OP_ENABLE:
+        case EXT_OP_SETTINGS:
+                return EXT_CODE_ENABLE_FAILED;
+        case EXT_OP_DISABLE:
+                return EXT_CODE_DISABLE_FAILED;
+        case EXT_OP_DOWNLOAD:
+                return EXT_CODE_PACKAGE_DOWNLOAD_FAILED;
+        case EXT_OP_UNINSTALL:
+        case EXT_OP_REMOVE:
+        case EXT_OP_DELETE_EXTENSION:
+        case EXT_OP_WAIT:
+        case EXT_OP_REPORT_ERROR:
+        case _EXT_OP_MAX:
+        case _EXT_OP_INVALID:
+                break;
+        }
+        return EXT_CODE_PLUGIN_PROCESSING_ERROR;
+}
+
+static const ExtOp *current_op(const ExtExecutor *e) {
+        return e->op_index < e->plan.n_ops ? &e->plan.ops[e->op_index] : NULL;
+}
+
+static ExtPlanGroup *current_group(ExtExecutor *e) {
+        return &e->plan.groups[current_op(e)->group];
+}
+
+static int load_manifest(ExtExecutor *e, const char *name, const char *version, HandlerManifest *ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t size;
+        int r;
+
+        if (asprintf(&path, "%s/%s-%s/HandlerManifest.json", e->layout.lib_dir, name, version) < 0)
+                return -ENOMEM;
+        r = read_file_in_root(e->layout.root_fd, path, HANDLER_MANIFEST_MAX, &buf, &size);
+        if (r < 0)
+                return r;
+        return handler_manifest_parse(buf, size, ret, NULL);
+}
+
+/* Appends to CommandExecution[_<ext>].log, keeping it under 10 MB by dropping its head (§4.3). */
+static void command_log_append(ExtExecutor *e, const char *name, const char *ext, const char *text) {
+        _cleanup_free_ char *path = NULL, *old = NULL, *joined = NULL;
+        size_t size = 0, keep;
+        char ts[64];
+
+        if (ext ? asprintf(&path, "%s/%s/CommandExecution_%s.log", e->layout.log_dir, name, ext) < 0 :
+                  asprintf(&path, "%s/%s/CommandExecution.log", e->layout.log_dir, name) < 0)
+                return;
+        (void) format_timestamp_iso(now_usec(CLOCK_REALTIME), ts, sizeof ts);
+        if (read_file_in_root(e->layout.root_fd, path, EXT_COMMAND_LOG_MAX * 2, &old, &size) < 0)
+                size = 0;
+        keep = size + strlen(text) > EXT_COMMAND_LOG_MAX ? MIN(size, EXT_COMMAND_LOG_MAX / 2) : size;
+        if (asprintf(&joined, "%.*s%s %s\n", (int) keep, old ? old + (size - keep) : "", ts, text) < 0)
+                return;
+        (void) write_string_file_atomic_in_root(e->layout.root_fd, path, joined, 0600, WRITE_MKDIR);
+}
+
+static int open_handler_dir(ExtExecutor *e, const char *name, const char *version) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s-%s", e->layout.lib_dir, name, version) < 0)
+                return -ENOMEM;
+        return open_in_root(e->layout.root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+}
+
+/* stdout/stderr capture: anonymous files in the handler directory (waagent: TemporaryFile(dir=base_dir)). */
+static int capture_file(int dir_fd) {
+        int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        char name[64];
+
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+                return fd >= 0 ? fd : -errno;
+        (void) snprintf(name, sizeof name, ".output-%d-%u", (int) getpid(), (unsigned) random());
+        fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        (void) unlinkat(dir_fd, name, 0);
+        return fd;
+}
+
+static size_t read_head(int fd, char *buf, size_t max) {
+        ssize_t n = pread(fd, buf, max, 0);
+
+        return n > 0 ? (size_t) n : 0;
+}
+
+static void record_exit_code(ExtExecutor *e, const ExtOp *op, GroupState *gs, int exit_code) {
+        char code[16];
+
+        (void) snprintf(code, sizeof code, "%d", exit_code);
+        if (op->type == EXT_OP_UNINSTALL)
+                (void) free_and_strdup(&gs->uninstall_exit_code, code);
+        if (op->type != EXT_OP_DISABLE)
+                return;
+        (void) free_and_strdup(&gs->disable_exit_code, code);
+        if (op->extension) {
+                _cleanup_json_ struct json_object *arr = NULL, *item = json_object_new_object();
+                char *s = NULL;
+
+                if (!gs->disable_exit_codes_multi ||
+                    json_parse_buffer(gs->disable_exit_codes_multi, strlen(gs->disable_exit_codes_multi), &arr,
+                                      NULL) < 0)
+                        arr = json_object_new_array();
+                if (!arr || !item || json_object_object_add(item, "extensionName",
+                                                            json_object_new_string(op->extension)) < 0 ||
+                    json_object_object_add(item, "exitCode", json_object_new_string(code)) < 0 ||
+                    json_object_array_add(arr, json_object_get(item)) < 0 || json_dumps_python(arr, &s) < 0)
+                        return;
+                free(gs->disable_exit_codes_multi);
+                gs->disable_exit_codes_multi = s;
+        }
+}
+
+/* Called when a handler command has exited (or was killed at its timeout). */
+static void on_command_exit(ExtProcess *proc, const ExtProcessResult *res, void *userdata) {
+        ExtExecutor *e = userdata;
+        const ExtOp *op = current_op(e);
+        ExtPlanGroup *g = current_group(e);
+        GroupState *gs = &e->groups[op->group];
+        _cleanup_free_ char *out = NULL, *err = NULL, *output = NULL, *message = NULL, *line = NULL;
+        size_t out_len, err_len;
+        int r = 0, code = 0;
+
+        e->process = ext_process_free(e->process);
+        out = malloc(EXT_OUTPUT_MESSAGE_MAX + 1);
+        err = malloc(EXT_OUTPUT_MESSAGE_MAX + 1);
+        if (!out || !err) {
+                (void) op_finished(e, -ENOMEM, op_error_code(op->type), "Out of memory");
+                return;
+        }
+        out_len = read_head(e->out_fd, out, EXT_OUTPUT_MESSAGE_MAX);
+        err_len = read_head(e->err_fd, err, EXT_OUTPUT_MESSAGE_MAX);
+        closep(&e->out_fd);
+        closep(&e->err_fd);
+        e->out_fd = e->err_fd = -EBADF;
+        if (ext_format_output(out, out_len, err, err_len, &output) < 0)
+                output = NULL;
+
+        if (res->timed_out) {
+                /* §4.5: code 1011, "Timeout(<s>): <cmd>" (+ CPU throttling when a quota applies). */
+                r = -ETIME;
+                code = EXT_CODE_SCRIPT_TIMED_OUT;
+                (void) asprintf(&message, "Timeout(%llu): %s\n%s",
+                                (unsigned long long) (op_timeout(e, op->type) / USEC_PER_SEC), e->command,
+                                strempty(output));
+        } else if (res->exit_code != 0) {
+                r = -EPROTO;
+                code = op_error_code(op->type);
+                (void) asprintf(&message, "Non-zero exit code: %d, %s\n%s", res->exit_code, e->command,
+                                strempty(output));
+        }
+        record_exit_code(e, op, gs, res->timed_out ? -1 : res->exit_code);
+        if (asprintf(&line, "%s %s-%s: %s (exit %d%s, isolation %s, throttled %" PRIu64 ")\n%s",
+                     ext_op_type_to_string(op->type), g->handler, op->version, e->command, res->exit_code,
+                     res->timed_out ? ", timed out" : "", ext_isolation_to_string(res->isolation),
+                     res->nr_throttled, strempty(output)) >= 0)
+                command_log_append(e, g->handler, op->extension, line);
+        log_debug("Extension %s %s finished: exit %d%s", g->handler, ext_op_type_to_string(op->type),
+                  res->exit_code, res->timed_out ? " (timed out)" : "");
+        e->command = mfree_str(e->command);
+        (void) op_finished(e, r, code, message);
+}
+
+static int run_command(ExtExecutor *e, const ExtOp *op) {
+        _cleanup_(handler_manifest_done) HandlerManifest m = {};
+        _cleanup_(handler_paths_done) HandlerPaths paths = {};
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        ExtPlanGroup *g = current_group(e);
+        GroupState *gs = &e->groups[op->group];
+        const char *cmd = NULL, *updating_from = NULL;
+        ExtCommandEnv ce;
+        ExtSpawnParams sp;
+        int r;
+
+        r = load_manifest(e, g->handler, op->version, &m);
+        if (r < 0)
+                return op_finished(e, r, EXT_CODE_HANDLER_MANIFEST_DESERIALIZATION,
+                                   "Failed to load HandlerManifest.json");
+        gs->report_heartbeat = m.report_heartbeat;
+        if (op->type == EXT_OP_INSTALL) {
+                if ((op->flags & EXT_OP_SKIP_IF_UPDATE_WITHOUT_INSTALL) &&
+                    m.update_mode == HANDLER_UPDATE_WITHOUT_INSTALL)
+                        return op_finished(e, 0, 0, NULL);
+                cmd = m.install_command;
+        } else if (op->type == EXT_OP_UPDATE) {
+                cmd = m.update_command;
+                updating_from = streq(op->version, g->version) ? op->other_version : op->version;
+        } else if (op->type == EXT_OP_ENABLE)
+                cmd = m.enable_command;
+        else if (op->type == EXT_OP_DISABLE)
+                cmd = m.disable_command;
+        else if (op->type == EXT_OP_UNINSTALL)
+                cmd = m.uninstall_command;
+        else
+                return op_finished(e, -EINVAL, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Not a command");
+        if (isempty(cmd))
+                return op_finished(e, 0, 0, NULL);
+
+        r = handler_paths_build(&e->layout, g->handler, op->version, &paths);
+        if (r < 0)
+                return op_finished(e, r, op_error_code(op->type), "Invalid handler name");
+        /* §4.2: relative to the handler directory, a leading '/' stripped (issue #1170). */
+        while (*cmd == '/')
+                cmd++;
+        free(e->command);
+        if (asprintf(&e->command, "%s/%s", paths.host_dir, cmd) < 0)
+                return op_finished(e, -ENOMEM, op_error_code(op->type), "Out of memory");
+
+        ce = (ExtCommandEnv) {
+                .handler_host_dir = paths.host_dir,
+                .version = op->version,
+                .wire_protocol_address = e->options.wire_protocol_address,
+                .seq_no = op->seq_no,
+                .extension_name = op->extension,
+        };
+        if (op->type == EXT_OP_INSTALL || op->type == EXT_OP_ENABLE)
+                ce.uninstall_exit_code = (op->flags & EXT_OP_FOR_UPDATE) && gs->uninstall_exit_code ?
+                                                 gs->uninstall_exit_code :
+                                                 "NOT_RUN";
+        if (op->type == EXT_OP_UPDATE) {
+                ce.update_to_version = g->version;
+                ce.updating_from_version = updating_from;
+                if (g->handler_gs && g->handler_gs->is_multi_config)
+                        ce.disable_exit_codes_multi = gs->disable_exit_codes_multi ?: "[]";
+                else
+                        ce.disable_exit_code = gs->disable_exit_code ?: "NOT_RUN";
+        }
+        r = ext_command_env_build(&ce, e->context->env, &env);
+        if (r < 0)
+                return op_finished(e, r, op_error_code(op->type), "Out of memory");
+
+        dir_fd = open_handler_dir(e, g->handler, op->version);
+        if (dir_fd < 0)
+                return op_finished(e, dir_fd, op_error_code(op->type), "Handler directory missing");
+        e->out_fd = capture_file(dir_fd);
+        e->err_fd = capture_file(dir_fd);
+        if (e->out_fd < 0 || e->err_fd < 0)
+                return op_finished(e, -EIO, op_error_code(op->type), "Cannot create the output capture files");
+
+        sp = (ExtSpawnParams) {
+                .command = e->command,
+                .cwd_fd = dir_fd,
+                .env = env,
+                .stdout_fd = e->out_fd,
+                .stderr_fd = e->err_fd,
+                .handler_name = g->handler,
+                .operation = ext_op_type_to_string(op->type),
+                .cpu_quota_percent = m.cpu_quota_percentage > 0 ? (unsigned) m.cpu_quota_percentage :
+                                                                  e->context->config.cpu_quota_percent,
+                .memory_max = (m.memory_quota_mb ?: e->context->config.memory_max_mib) * 1024ULL * 1024ULL,
+                .timeout = op_timeout(e, op->type),
+        };
+        log_debug("Extension %s: %s", g->handler, e->command);
+        r = ext_process_spawn(e->spawner, &sp, on_command_exit, e, &e->process);
+        if (r < 0)
+                return op_finished(e, r, op_error_code(op->type), "Failed to start the handler command");
+        return 0;
+}
+
+static void set_result(ExtExecutor *e, size_t group, const char *status, int code, const char *message) {
+        GroupState *gs = &e->groups[group];
+
+        if (gs->result)
+                (void) ext_handler_result_set(gs->result, status, code, message);
+}
+
+/* Bookkeeping after a command succeeded (§4.6 HandlerState transitions and handler status messages). */
+static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
+        const ExtPlanGroup *g = &e->plan.groups[op->group];
+        const ExtLayout *l = &e->layout;
+
+        if (op->type == EXT_OP_INSTALL) {
+                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_INSTALLED);
+                set_result(e, op->group, "NotReady", 0, "Plugin installed but not enabled");
+        } else if (op->type == EXT_OP_ENABLE) {
+                if (op->extension)
+                        (void) handler_ext_state_write(l, g->handler, op->version, op->extension, true);
+                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_ENABLED);
+                set_result(e, op->group, "Ready", 0, "Plugin enabled");
+        } else if (op->type == EXT_OP_DISABLE) {
+                if (op->extension)
+                        (void) handler_ext_state_write(l, g->handler, op->version, op->extension, false);
+                if (g->handler_gs && streq(op->version, g->version)) {
+                        InstalledHandler *inst = NULL;
+                        size_t n = 0;
+                        bool any = false;
+
+                        /* Multi-config: the handler goes to Installed only when no instance remains enabled. */
+                        if (installed_handlers_scan(l, &inst, &n) >= 0)
+                                for (size_t i = 0; i < n; i++)
+                                        if (strcasecmp(inst[i].name, g->handler) == 0 &&
+                                            streq(inst[i].version, op->version))
+                                                any = strv_length(inst[i].enabled_extensions) > 0;
+                        installed_handlers_free(inst, n);
+                        if (!any)
+                                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_INSTALLED);
+                        set_result(e, op->group, "NotReady", 0, "Plugin disabled");
+                }
+        }
+}
+
+static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
+        const ExtOp *op = current_op(e);
+        ExtPlanGroup *g = current_group(e);
+        GroupState *gs = &e->groups[op->group];
+
+        if (r >= 0) {
+                command_succeeded(e, op);
+                if (op->type == EXT_OP_ENABLE)
+                        gs->enable_ran = true;
+        } else {
+                bool tolerated = op->flags & EXT_OP_IGNORE_FAILURE;
+
+                if (op->type == EXT_OP_ENABLE)
+                        gs->enable_ran = true;
+                if (!tolerated && (op->flags & EXT_OP_UPDATE_STEP)) {
+                        /* continueOnUpdateFailure of the new version's manifest (§4.6). */
+                        _cleanup_(handler_manifest_done) HandlerManifest m = {};
+                        tolerated = load_manifest(e, g->handler, g->version, &m) >= 0 && m.continue_on_update_failure;
+                        code = EXT_CODE_UPDATE_FAILED;
+                }
+                if (op->type == EXT_OP_UPDATE)
+                        (void) handler_state_write(&e->layout, g->handler, g->version, HANDLER_STATE_FAILED_UPGRADE);
+                log_debug("Extension %s %s failed (%d): %s%s", g->handler, ext_op_type_to_string(op->type), code,
+                          strna(message), tolerated ? ", ignoring" : "");
+                if (!tolerated) {
+                        gs->failed = true;
+                        set_result(e, op->group, "NotReady", code, message ?: strerror(-r));
+                }
+        }
+        e->op_index++;
+        step(e);
+        return 0;
+}
+
+void ext_executor_package_failed(ExtExecutor *e, int code, const char *message) {
+        if (!e->waiting_for_package)
+                return;
+        e->waiting_for_package = false;
+        (void) op_finished(e, -EIO, code ?: EXT_CODE_PACKAGE_DOWNLOAD_FAILED, message ?: "Package download failed");
+}
+
+void ext_executor_package_ready(ExtExecutor *e, const void *zip, size_t len) {
+        const ExtOp *op;
+        ExtPlanGroup *g;
+        ExtPackageOptions po;
+        ExtPackageReport rep = {};
+        int r;
+
+        if (!e->waiting_for_package)
+                return;
+        e->waiting_for_package = false;
+        op = current_op(e);
+        g = current_group(e);
+        po = (ExtPackageOptions) {
+                .limits = e->options.limits,
+                .log_dir = e->layout.log_dir,
+                .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
+                .signing_root_pem = e->signing_root_pem,
+        };
+        r = extension_package_install_from_zip(e->context, g->handler, op->version, zip, len, &po, &rep);
+        if (rep.signature_error)
+                log_debug("Package signature of %s %s not validated: %s", g->handler, op->version,
+                          rep.signature_error);
+        if (r >= 0)
+                r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED);
+        (void) op_finished(e, r, rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED, rep.error);
+        ext_package_report_done(&rep);
+}
+
+static int run_copy_state(ExtExecutor *e, const ExtOp *op) {
+        const ExtPlanGroup *g = current_group(e);
+        _cleanup_close_ int from = open_handler_dir(e, g->handler, op->other_version),
+                            to = open_handler_dir(e, g->handler, op->version), sfrom = -EBADF, sto = -EBADF;
+        DIR *d;
+
+        if (from < 0 || to < 0)
+                return op_finished(e, from < 0 ? from : to, EXT_CODE_UPDATE_FAILED, "Cannot open handler directories");
+        (void) ext_copy_file_at(from, "mrseq", to, "mrseq");
+        sfrom = openat(from, "status", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfrom < 0)
+                return op_finished(e, 0, 0, NULL);
+        (void) mkdirat(to, "status", 0700);
+        sto = openat(to, "status", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        d = sto >= 0 ? fdopendir(sfrom) : NULL;
+        if (!d)
+                return op_finished(e, 0, 0, NULL);
+        sfrom = -EBADF;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_type == DT_REG)
+                        (void) ext_copy_file_at(dirfd(d), de->d_name, sto, de->d_name);
+        closedir(d);
+        return op_finished(e, 0, 0, NULL);
+}
+
+static int run_remove(ExtExecutor *e, const ExtOp *op) {
+        const ExtPlanGroup *g = current_group(e);
+        _cleanup_free_ char *dir = NULL, *zip = NULL;
+        _cleanup_close_ int lib = open_in_root(e->layout.root_fd, e->layout.lib_dir, O_RDONLY | O_DIRECTORY, 0);
+        int r;
+
+        if (lib < 0)
+                return op_finished(e, 0, 0, NULL);
+        if (asprintf(&dir, "%s-%s", g->handler, op->version) < 0 ||
+            asprintf(&zip, "%s__%s.zip", g->handler, op->version) < 0)
+                return op_finished(e, -ENOMEM, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Out of memory");
+        r = ext_rm_rf_at(lib, dir);
+        (void) unlinkat(lib, zip, 0);
+        /* The slice is per handler name: only a real removal (not the old side of an update) kills it. */
+        if (!g->handler_gs || g->handler_gs->state == EXTENSION_STATE_UNINSTALL)
+                (void) ext_spawner_kill_handler(e->spawner, g->handler);
+        if (e->groups[op->group].result && (!g->handler_gs || g->handler_gs->state == EXTENSION_STATE_UNINSTALL))
+                e->groups[op->group].result->removed = true;
+        return op_finished(e, r, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Failed to remove the handler directory");
+}
+
+static int run_delete_extension(ExtExecutor *e, const ExtOp *op) {
+        const ExtPlanGroup *g = current_group(e);
+        _cleanup_close_ int dir = open_handler_dir(e, g->handler, op->version);
+        const char *subdirs[] = { "config", "status" };
+        _cleanup_free_ char *prefix = NULL;
+
+        if (dir < 0 || asprintf(&prefix, "%s.", op->extension) < 0)
+                return op_finished(e, 0, 0, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                int fd = openat(dir, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+                if (!d) {
+                        closep(&fd);
+                        continue;
+                }
+                for (struct dirent *de; (de = readdir(d));)
+                        if (startswith(de->d_name, prefix) &&
+                            (endswith(de->d_name, ".settings") || endswith(de->d_name, ".status") ||
+                             streq(de->d_name + strlen(prefix), "HandlerState")))
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                closedir(d);
+        }
+        if (e->groups[op->group].result)
+                e->groups[op->group].result->removed = true;
+        return op_finished(e, 0, 0, NULL);
+}
+
+static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* §4.6: wait until the extension's status is terminal (success|error), polling, up to the global deadline. */
+static int run_wait(ExtExecutor *e) {
+        const ExtOp *op = current_op(e);
+        const ExtPlanGroup *g = current_group(e);
+        GroupState *gs = &e->groups[op->group];
+        const char *st;
+        int r;
+
+        if (!gs->result)
+                return op_finished(e, 0, 0, NULL);
+        (void) ext_handler_result_read_status(&e->layout, gs->result, gs->report_heartbeat, now_usec(CLOCK_REALTIME));
+        st = gs->result->has_extension_status ? gs->result->extension_status.status : NULL;
+        if (st && streq(st, "success"))
+                return op_finished(e, 0, 0, NULL);
+        if ((st && streq(st, "error")) || now_usec(CLOCK_MONOTONIC) >= e->started + (e->options.wait_deadline ?: EXT_WAIT_DEADLINE_USEC)) {
+                free(e->dependency_error);
+                if (asprintf(&e->dependency_error,
+                             st && streq(st, "error") ?
+                                     "Skipping processing of extensions since execution of dependent extension %s failed" :
+                                     "Skipping processing of extensions since dependent extension %s did not reach a terminal state within the allowed timeout",
+                             g->extension ?: g->handler) < 0)
+                        e->dependency_error = NULL;
+                e->dependency_group = op->group;
+                e->op_index++;
+                step(e);
+                return 0;
+        }
+        r = sd_event_add_time_relative(e->event, &e->timer_source, CLOCK_MONOTONIC,
+                                       e->options.wait_poll ?: EXT_WAIT_POLL_USEC, 0, on_wait_timer, e);
+        if (r < 0)
+                return op_finished(e, r, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Cannot arm the wait timer");
+        return 0;
+}
+
+/* Called every poll interval while waiting for a dependency's terminal status. */
+static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        ExtExecutor *e = userdata;
+
+        e->timer_source = sd_event_source_disable_unref(e->timer_source);
+        return run_wait(e);
+}
+
+static int run_op(ExtExecutor *e) {
+        const ExtOp *op = current_op(e);
+        ExtPlanGroup *g = current_group(e);
+        int r;
+
+        switch (op->type) {
+        case EXT_OP_DOWNLOAD:
+                if (!e->options.package_request)
+                        return op_finished(e, -ENOPKG, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "No package source");
+                e->waiting_for_package = true;
+                r = e->options.package_request(e, g->handler, op->version, g->handler_gs,
+                                               e->options.package_request_userdata);
+                if (r < 0 && e->waiting_for_package)
+                        ext_executor_package_failed(e, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "Package download failed");
+                return 0;
+        case EXT_OP_SETTINGS:
+                r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings);
+                return op_finished(e, r, EXT_CODE_ENABLE_FAILED, "Failed to write the settings file");
+        case EXT_OP_INSTALL:
+        case EXT_OP_UPDATE:
+        case EXT_OP_ENABLE:
+        case EXT_OP_DISABLE:
+        case EXT_OP_UNINSTALL:
+                return run_command(e, op);
+        case EXT_OP_COPY_STATE:
+                return run_copy_state(e, op);
+        case EXT_OP_REMOVE:
+                return run_remove(e, op);
+        case EXT_OP_DELETE_EXTENSION:
+                return run_delete_extension(e, op);
+        case EXT_OP_WAIT:
+                return run_wait(e);
+        case EXT_OP_REPORT_ERROR: {
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(&msg, "Ran into config errors: %s", strna(g->handler_gs->invalid_reason));
+                return op_finished(e, -EINVAL, EXT_CODE_PLUGIN_PROCESSING_ERROR, msg);
+        }
+        case _EXT_OP_MAX:
+        case _EXT_OP_INVALID:
+                break;
+        }
+        return op_finished(e, -EINVAL, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Unknown operation");
+}
+
+static int on_status_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Final phase: status files of every extension whose enable ran (§4.7, 5 attempts 2 s apart). */
+static void collect_status(ExtExecutor *e) {
+        bool again = false;
+
+        e->status_attempts++;
+        for (size_t i = 0; i < e->plan.n_groups; i++) {
+                GroupState *gs = &e->groups[i];
+
+                if (!gs->result || gs->result->removed || !gs->enable_ran)
+                        continue;
+                if (ext_handler_result_read_status(&e->layout, gs->result, gs->report_heartbeat,
+                                                   now_usec(CLOCK_REALTIME)) == -EAGAIN)
+                        again = true;
+        }
+        if (again && e->status_attempts < EXT_STATUS_RETRIES &&
+            sd_event_add_time_relative(e->event, &e->timer_source, CLOCK_MONOTONIC,
+                                       e->options.status_retry_delay ?: EXT_STATUS_RETRY_USEC, 0, on_status_retry, e) >= 0)
+                return;
+        e->running = false;
+        if (e->done)
+                e->done(e, 0, e->done_userdata);
+}
+
+/* Called when a status file read is retried. */
+static int on_status_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        ExtExecutor *e = userdata;
+
+        e->timer_source = sd_event_source_disable_unref(e->timer_source);
+        collect_status(e);
+        return 0;
+}
+
+/* Called from the defer source: runs the next operation that is not skipped. */
+static int on_defer(sd_event_source *s, void *userdata) {
+        ExtExecutor *e = userdata;
+
+        (void) sd_event_source_set_enabled(e->defer_source, SD_EVENT_OFF);
+        for (; e->op_index < e->plan.n_ops; e->op_index++) {
+                const ExtOp *op = current_op(e);
+                GroupState *gs = &e->groups[op->group];
+
+                if (gs->failed)
+                        continue;
+                if (e->dependency_error && op->group != e->dependency_group) {
+                        gs->failed = true;
+                        set_result(e, op->group, "NotReady", -1, e->dependency_error);
+                        continue;
+                }
+                return run_op(e);
+        }
+        collect_status(e);
+        return 0;
+}
+
+static void step(ExtExecutor *e) {
+        if (!e->defer_source) {
+                if (sd_event_add_defer(e->event, &e->defer_source, on_defer, e) < 0) {
+                        e->running = false;
+                        if (e->done)
+                                e->done(e, -ENOMEM, e->done_userdata);
+                        return;
+                }
+        }
+        (void) sd_event_source_set_enabled(e->defer_source, SD_EVENT_ONESHOT);
+}
+
+static int results_init(ExtExecutor *e) {
+        e->groups = calloc(MAX(e->plan.n_groups, (size_t) 1), sizeof(GroupState));
+        e->results = calloc(MAX(e->plan.n_groups, (size_t) 1), sizeof(ExtHandlerResult));
+        if (!e->groups || !e->results)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->plan.n_groups; i++) {
+                const ExtPlanGroup *g = &e->plan.groups[i];
+                ExtHandlerResult *r;
+
+                if (!g->reported)
+                        continue;
+                r = &e->results[e->n_results++];
+                r->seq_no = g->seq_no;
+                r->has_settings = g->settings != NULL;
+                if (!(r->name = strdup(g->handler)) || !(r->version = strdup(g->version)) ||
+                    (g->extension && !(r->extension = strdup(g->extension))))
+                        return -ENOMEM;
+                e->groups[i].result = r;
+        }
+        return 0;
+}
+
+int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done, void *userdata) {
+        InstalledHandler *inst = NULL;
+        size_t n = 0;
+        int r;
+
+        if (e->running)
+                return -EBUSY;
+        reset_run(e);
+        r = installed_handlers_scan(&e->layout, &inst, &n);
+        if (r < 0)
+                return r;
+        r = ext_plan_compute(inst, n, gs, &e->plan);
+        installed_handlers_free(inst, n);
+        if (r < 0)
+                return r;
+        e->have_plan = true;
+        r = results_init(e);
+        if (r < 0)
+                return r;
+        if (log_get_max_level() >= LOG_DEBUG) {
+                _cleanup_free_ char *text = NULL;
+                if (ext_plan_format(&e->plan, &text) >= 0)
+                        log_debug("Extensions plan for %s:\n%s", strna(gs->id), text);
+        }
+        e->gs = gs;
+        e->done = done;
+        e->done_userdata = userdata;
+        e->running = true;
+        e->started = now_usec(CLOCK_MONOTONIC);
+        step(e);
+        return 0;
+}
+
+const ExtPlan *ext_executor_plan(const ExtExecutor *e) {
+        return e->have_plan ? &e->plan : NULL;
+}
+
+const ExtHandlerResult *ext_executor_results(const ExtExecutor *e, size_t *ret_n) {
+        *ret_n = e->n_results;
+        return e->results;
+}
+
+int ext_executor_reports(const ExtExecutor *e, HandlerStatusReport **ret, size_t *ret_n) {
+        HandlerStatusReport *a = calloc(MAX(e->n_results, (size_t) 1), sizeof *a);
+        size_t n = 0;
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->n_results; i++)
+                if (!e->results[i].removed)
+                        ext_handler_result_to_report(&e->results[i], &a[n++]);
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
+ExtSpawner *ext_executor_spawner(ExtExecutor *e) {
+        return e->spawner;
+}

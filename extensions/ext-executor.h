@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The extension-handler layer over the goal-state model: scans the handlers on disk, computes the lifecycle
+ * plan for a new extensions goal state (ext-plan.h) and runs it asynchronously on the agent's sd-event loop —
+ * package download is requested from a provider (the daemon's HTTP layer; tests answer from memory),
+ * commands run isolated through ext-spawn.h with the §4.5 timeouts, output is captured, status files and
+ * heartbeats are read (§4.7, §4.8, with waagent's 5 retries 2 s apart as timer sources), dependency levels
+ * wait for terminal status (§4.6). The outcome is one ExtHandlerResult per (handler, extension instance),
+ * convertible to the HandlerStatusReport status_blob_build() consumes.
+ *
+ * Nothing here blocks or sleeps: every wait is an event source.
+ */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "context.h"
+#include "ext-handler.h"
+#include "ext-package.h"
+#include "ext-plan.h"
+#include "ext-spawn.h"
+
+/* §4.5 (exthandlers.py launch_command callers). */
+#define EXT_TIMEOUT_INSTALL_USEC   (900U * USEC_PER_SEC)
+#define EXT_TIMEOUT_ENABLE_USEC    (300U * USEC_PER_SEC)
+#define EXT_TIMEOUT_DISABLE_USEC   (900U * USEC_PER_SEC)
+#define EXT_TIMEOUT_UPDATE_USEC    (900U * USEC_PER_SEC)
+#define EXT_TIMEOUT_UNINSTALL_USEC (300U * USEC_PER_SEC)
+/* §4.6 dependency waits, §4.7 status file retries. */
+#define EXT_WAIT_POLL_USEC         (5U * USEC_PER_SEC)
+#define EXT_WAIT_DEADLINE_USEC     (90U * 60U * USEC_PER_SEC)
+#define EXT_STATUS_RETRIES         5U
+#define EXT_STATUS_RETRY_USEC      (2U * USEC_PER_SEC)
+
+typedef struct ExtExecutor ExtExecutor;
+
+/* Asks for the package zip of name/version; the answer comes (synchronously or later) through
+ * ext_executor_package_ready() or ext_executor_package_failed(). A negative return fails the download. */
+typedef int (*ExtPackageRequestFunc)(ExtExecutor *e, const char *name, const char *version,
+                                     const ExtensionHandler *handler, void *userdata);
+
+typedef void (*ExtExecutorDoneFunc)(ExtExecutor *e, int r, void *userdata);
+
+typedef struct ExtExecutorOptions {
+        const char *log_dir;                    /* in-root; NULL: /var/log/azure */
+        const char *wire_protocol_address;      /* NULL: 168.63.129.16 */
+        usec_t timeout[_EXT_OP_MAX];            /* per operation; 0: the §4.5 value */
+        usec_t wait_poll, wait_deadline, status_retry_delay;  /* 0: the defaults above */
+        const ExtPackageLimits *limits;
+        const char *signing_root_pem;           /* PEM text; NULL: read EXT_SIGNING_ROOT_PATH_DEFAULT */
+        ExtSpawnerOptions spawner;
+        ExtPackageRequestFunc package_request;
+        void *package_request_userdata;
+} ExtExecutorOptions;
+
+int ext_executor_new(Context *c, sd_event *event, const ExtExecutorOptions *o, ExtExecutor **ret);
+ExtExecutor *ext_executor_free(ExtExecutor *e);
+static inline void ext_executor_freep(ExtExecutor **e) {
+        ext_executor_free(*e);
+}
+
+/* Plans and runs gs (which must stay alive until done is called). -EBUSY while a run is in progress. */
+int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done, void *userdata);
+
+/* Answers to a package request (zip is copied as needed; code is an EXT_CODE_* for the handler status). */
+void ext_executor_package_ready(ExtExecutor *e, const void *zip, size_t len);
+void ext_executor_package_failed(ExtExecutor *e, int code, const char *message);
+
+/* The plan of the last run (NULL before the first). */
+const ExtPlan *ext_executor_plan(const ExtExecutor *e);
+/* Results of the last run; removed (uninstalled) handlers are included with removed=true. */
+const ExtHandlerResult *ext_executor_results(const ExtExecutor *e, size_t *ret_n);
+/* The reports for status_blob_build (removed handlers omitted); the array points into e. */
+int ext_executor_reports(const ExtExecutor *e, HandlerStatusReport **ret, size_t *ret_n);
+ExtSpawner *ext_executor_spawner(ExtExecutor *e);

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Package verification and secure extraction; see ext-package.h for the design. Library code: debug logging
+ * only, reasons go to the caller.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "ext-handler.h"
+#include "ext-package.h"
+#include "ext-util.h"
+#include "fileio.h"
+#include "log.h"
+#include "openssl-util.h"
+#include "strutil.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
+
+static const ExtPackageLimits default_limits = {
+        .max_entries = EXT_PACKAGE_ENTRIES_MAX,
+        .max_entry_size = EXT_PACKAGE_ENTRY_SIZE_MAX,
+        .max_total_size = EXT_PACKAGE_TOTAL_SIZE_MAX,
+};
+
+void ext_package_report_done(ExtPackageReport *r) {
+        if (!r)
+                return;
+        free(r->error);
+        free(r->signature_error);
+        *r = (ExtPackageReport) {};
+}
+
+static uint16_t le16(const uint8_t *p) {
+        return (uint16_t) (p[0] | p[1] << 8);
+}
+static uint32_t le32(const uint8_t *p) {
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+static uint64_t le64(const uint8_t *p) {
+        return (uint64_t) le32(p) | (uint64_t) le32(p + 4) << 32;
+}
+
+int ext_zip_declared_entries(const void *zip, size_t len, uint64_t *ret) {
+        const uint8_t *b = zip;
+        size_t lo = len > 22 + 65535 ? len - 22 - 65535 : 0;
+
+        if (len < 22)
+                return -EBADMSG;
+        /* APPNOTE 4.3.16: end of central directory record, searched backwards over the comment. */
+        for (size_t i = len - 22 + 1; i-- > lo;) {
+                uint64_t n;
+
+                if (le32(b + i) != 0x06054b50)
+                        continue;
+                n = le16(b + i + 10);
+                /* 4.3.15 zip64 locator right before it; 4.3.14 zip64 record: total entries at offset 32. */
+                if (n == 0xFFFF && i >= 20 && le32(b + i - 20) == 0x07064b50) {
+                        uint64_t off = le64(b + i - 20 + 8);
+
+                        if (off > len || len - off < 56 || le32(b + off) != 0x06064b50)
+                                return -EBADMSG;
+                        n = le64(b + off + 32);
+                }
+                *ret = n;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
+/* ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS / SECURE_NODOTDOT, on the entry name. Returns the name without
+ * leading "./" and trailing '/', or NULL. */
+static char *entry_path_normalize(const char *p) {
+        _cleanup_strv_free_ char **parts = NULL;
+        _cleanup_free_ char *out = NULL;
+        size_t n = 0;
+
+        if (isempty(p) || p[0] == '/' || strlen(p) > EXT_PACKAGE_PATH_MAX || strchr(p, '\\'))
+                return NULL;
+        if (strv_split(p, "/", &parts) < 0)
+                return NULL;
+        for (char **c = parts; c && *c; c++) {
+                if (streq(*c, ".."))
+                        return NULL;
+                if (streq(*c, "."))
+                        continue;
+                for (const char *s = *c; *s; s++)
+                        if ((unsigned char) *s < 0x20)
+                                return NULL;
+                n += strlen(*c) + 1;
+        }
+        if (n == 0 || !(out = calloc(1, n)))
+                return NULL;
+        for (char **c = parts; c && *c; c++)
+                if (!streq(*c, ".")) {
+                        if (out[0])
+                                strcat(out, "/");
+                        strcat(out, *c);
+                }
+        return TAKE_PTR(out);
+}
+
+/* ARCHIVE_EXTRACT_SECURE_SYMLINKS plus: the target, resolved lexically from the link's directory, must stay
+ * inside the package directory. */
+static bool symlink_target_is_contained(const char *link_path, const char *target) {
+        _cleanup_strv_free_ char **parts = NULL;
+        int depth = 0;
+
+        if (isempty(target) || target[0] == '/' || strlen(target) > EXT_PACKAGE_PATH_MAX)
+                return false;
+        for (const char *s = link_path; *s; s++)
+                if (*s == '/')
+                        depth++;
+        if (strv_split(target, "/", &parts) < 0)
+                return false;
+        for (char **c = parts; c && *c; c++) {
+                if (streq(*c, ".."))
+                        depth--;
+                else if (!streq(*c, "."))
+                        depth++;
+                if (depth < 0)
+                        return false;
+        }
+        return true;
+}
+
+static int openat2_beneath(int dir_fd, const char *path, int flags, mode_t mode) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
+                .mode = (flags & O_CREAT) ? mode : 0,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+
+        return fd < 0 ? negative_errno() : (int) fd;
+}
+
+/* mkdir -p of the directory part of path (or all of it with whole=true), never through symlinks. */
+static int mkdir_parents_beneath(int dir_fd, const char *path, bool whole) {
+        _cleanup_free_ char *copy = strdup(path);
+        char *end;
+
+        if (!copy)
+                return -ENOMEM;
+        if (!whole) {
+                end = strrchr(copy, '/');
+                if (!end)
+                        return 0;
+                *end = 0;
+        }
+        for (char *p = copy;; p++) {
+                bool last = *p == 0;
+
+                if (*p == '/' || last) {
+                        _cleanup_close_ int fd = -EBADF;
+                        char saved = *p;
+                        const char *slash;
+
+                        *p = 0;
+                        slash = strrchr(copy, '/');
+                        if (slash) {
+                                _cleanup_free_ char *parent = strndup(copy, (size_t) (slash - copy));
+
+                                if (!parent)
+                                        return -ENOMEM;
+                                fd = openat2_beneath(dir_fd, parent, O_PATH | O_DIRECTORY, 0);
+                                if (fd < 0)
+                                        return fd;
+                        }
+                        if (mkdirat(fd >= 0 ? fd : dir_fd, slash ? slash + 1 : copy, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *p = saved;
+                }
+                if (last)
+                        break;
+        }
+        return 0;
+}
+
+static int extract_data(struct archive *a, int fd, uint64_t max_entry, uint64_t *total, uint64_t max_total,
+                        char **ret_error, const char *path) {
+        uint64_t written = 0;
+
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+                int r = archive_read_data_block(a, &buf, &size, &offset);
+
+                if (r == ARCHIVE_EOF)
+                        return 0;
+                if (r < ARCHIVE_WARN)
+                        return ext_error(ret_error, -EBADMSG, "Corrupt entry '%s': %s", path,
+                                         archive_error_string(a));
+                if (offset < 0 || (uint64_t) offset + size > max_entry ||
+                    (uint64_t) offset + size < written)
+                        return ext_error(ret_error, -EFBIG, "Entry '%s' inflates beyond %" PRIu64 " bytes",
+                                         path, max_entry);
+                *total += (uint64_t) offset + size - MIN(written, (uint64_t) offset + size);
+                written = MAX(written, (uint64_t) offset + size);
+                if (*total > max_total)
+                        return ext_error(ret_error, -EFBIG, "Package inflates beyond %" PRIu64 " bytes",
+                                         max_total);
+                for (size_t done = 0; done < size;) {
+                        ssize_t k = pwrite(fd, (const uint8_t *) buf + done, size - done,
+                                           (off_t) offset + (off_t) done);
+                        if (k < 0)
+                                return -errno;
+                        done += (size_t) k;
+                }
+        }
+}
+
+static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd, const ExtPackageLimits *lim,
+                         uint64_t *total, char **ret_error) {
+        const char *raw = archive_entry_pathname(e);
+        _cleanup_free_ char *path = entry_path_normalize(raw);
+        mode_t type = archive_entry_filetype(e);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!path)
+                return ext_error(ret_error, -EBADMSG, "Refusing entry with unsafe path '%s'", strna(raw));
+        if (archive_entry_hardlink(e))
+                return ext_error(ret_error, -EBADMSG, "Refusing hard link entry '%s'", path);
+        if (archive_entry_size_is_set(e) && (uint64_t) archive_entry_size(e) > lim->max_entry_size)
+                return ext_error(ret_error, -EFBIG, "Entry '%s' declares %" PRId64 " bytes (limit %" PRIu64 ")",
+                                 path, (int64_t) archive_entry_size(e), lim->max_entry_size);
+        r = mkdir_parents_beneath(dir_fd, path, type == AE_IFDIR);
+        if (r < 0)
+                return ext_error(ret_error, r, "Cannot create the directory of '%s': %s", path, strerror(-r));
+
+        switch (type) {
+        case AE_IFDIR:
+                return 0;
+        case AE_IFLNK: {
+                const char *target = archive_entry_symlink(e);
+                _cleanup_free_ char *parent = NULL;
+                _cleanup_close_ int pfd = -EBADF;
+                const char *slash = strrchr(path, '/');
+
+                if (!symlink_target_is_contained(path, target))
+                        return ext_error(ret_error, -EBADMSG, "Refusing symlink '%s' -> '%s' escaping the package",
+                                         path, strna(target));
+                if (slash) {
+                        parent = strndup(path, (size_t) (slash - path));
+                        if (!parent)
+                                return -ENOMEM;
+                        pfd = openat2_beneath(dir_fd, parent, O_PATH | O_DIRECTORY, 0);
+                        if (pfd < 0)
+                                return ext_error(ret_error, pfd, "Cannot open '%s'", parent);
+                }
+                if (symlinkat(target, pfd >= 0 ? pfd : dir_fd, slash ? slash + 1 : path) < 0)
+                        return ext_error(ret_error, -errno, "Cannot create symlink '%s'", path);
+                return 0;
+        }
+        case AE_IFREG:
+                /* 0644 + u+x: what zipfile.extractall() + waagent's chmod produce (§4.1). */
+                fd = openat2_beneath(dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0744);
+                if (fd < 0)
+                        return ext_error(ret_error, fd, "Cannot create '%s': %s", path, strerror(-fd));
+                if (fchmod(fd, 0744) < 0)
+                        return -errno;
+                return extract_data(a, fd, lim->max_entry_size, total, lim->max_total_size, ret_error, path);
+        default:
+                return ext_error(ret_error, -EBADMSG, "Refusing special file entry '%s' (type 0%o)", path,
+                                 (unsigned) type);
+        }
+}
+
+int ext_package_extract(int dir_fd, const void *zip, size_t len, const ExtPackageLimits *limits, char **ret_error) {
+        _cleanup_(archive_read_freep) struct archive *a = NULL;
+        const ExtPackageLimits *lim = limits ?: &default_limits;
+        uint64_t declared, entries = 0, total = 0;
+        int r;
+
+        if (len > EXT_PACKAGE_ZIP_MAX)
+                return ext_error(ret_error, -EFBIG, "Package exceeds %llu bytes", EXT_PACKAGE_ZIP_MAX);
+        r = ext_zip_declared_entries(zip, len, &declared);
+        if (r < 0)
+                return ext_error(ret_error, r, "Package is not a zip archive");
+        if (declared > lim->max_entries)
+                return ext_error(ret_error, -E2BIG, "Package declares %" PRIu64 " entries (limit %" PRIu64 ")",
+                                 declared, lim->max_entries);
+
+        a = archive_read_new();
+        if (!a)
+                return -ENOMEM;
+        if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
+            archive_read_open_memory(a, zip, len) != ARCHIVE_OK)
+                return ext_error(ret_error, -EBADMSG, "Cannot open package: %s", strna(archive_error_string(a)));
+        for (;;) {
+                struct archive_entry *e;
+
+                r = archive_read_next_header(a, &e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN)
+                        return ext_error(ret_error, -EBADMSG, "Corrupt package: %s", strna(archive_error_string(a)));
+                if (++entries > lim->max_entries)
+                        return ext_error(ret_error, -E2BIG, "Package holds more than %" PRIu64 " entries",
+                                         lim->max_entries);
+                r = extract_entry(a, e, dir_fd, lim, &total, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Breadth-first search for HandlerManifest.json (waagent: anywhere in the tree; the shallowest wins). */
+static int find_manifest(int dir_fd, const char *prefix, unsigned depth, char **ret) {
+        _cleanup_strv_free_ char **subdirs = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+
+        if (depth > 16)
+                return -ENOENT;
+        fd = prefix ? openat2_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0) :
+                      openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return fd;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        fd = -EBADF;
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *p = NULL;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (asprintf(&p, "%s%s%s", strempty(prefix), prefix ? "/" : "", de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                if (de->d_type == DT_REG && streq(de->d_name, "HandlerManifest.json")) {
+                        closedir(d);
+                        *ret = TAKE_PTR(p);
+                        return 0;
+                }
+                if (de->d_type == DT_DIR && strv_push(&subdirs, p) >= 0)
+                        p = NULL;
+        }
+        closedir(d);
+        for (char **s = subdirs; s && *s; s++)
+                if (find_manifest(dir_fd, *s, depth + 1, ret) == 0)
+                        return 0;
+        return -ENOENT;
+}
+
+int ext_package_locate_manifest(int dir_fd, HandlerManifest *ret, int *ret_code, char **ret_error) {
+        _cleanup_free_ char *path = NULL, *buf = NULL, *error = NULL;
+        _cleanup_close_ int fd = -EBADF, out = -EBADF;
+        const char *data;
+        size_t size, n;
+        int r;
+
+        r = find_manifest(dir_fd, NULL, 0, &path);
+        if (r < 0) {
+                *ret_code = EXT_CODE_HANDLER_MANIFEST_NOT_FOUND;
+                return ext_error(ret_error, -ENOENT, "HandlerManifest.json not found in the package");
+        }
+        fd = openat2_beneath(dir_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        r = read_full_fd(fd, HANDLER_MANIFEST_MAX, &buf, &size);
+        if (r < 0) {
+                *ret_code = EXT_CODE_HANDLER_MANIFEST_DESERIALIZATION;
+                return ext_error(ret_error, r, "Cannot read %s", path);
+        }
+        data = buf;
+        n = size;
+        if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+                data += 3;
+                n -= 3;
+        }
+        if (!streq(path, "HandlerManifest.json")) {
+                /* Copied to the root with the BOM stripped (§4.1). */
+                out = openat2_beneath(dir_fd, "HandlerManifest.json", O_WRONLY | O_CREAT | O_TRUNC, 0744);
+                if (out < 0)
+                        return out;
+                if (n > 0 && write(out, data, n) != (ssize_t) n)
+                        return negative_errno();
+        }
+        r = handler_manifest_parse(data, n, ret, &error);
+        if (r < 0) {
+                *ret_code = EXT_CODE_HANDLER_MANIFEST_DESERIALIZATION;
+                return ext_error(ret_error, r, "%s", strna(error));
+        }
+        return 0;
+}
+
+int ext_package_make_executable(int dir_fd) {
+        _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        fd = -EBADF;
+        for (struct dirent *de; (de = readdir(d));) {
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISREG(st.st_mode))
+                        (void) fchmodat(dirfd(d), de->d_name, (st.st_mode & 07777) | S_IXUSR, 0);
+                else if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub = openat(dirfd(d), de->d_name,
+                                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0 && (r = ext_package_make_executable(sub)) < 0)
+                                break;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+int ext_signature_verify(const void *zip, size_t len, const char *encoded_signature, const char *root_pem,
+                         char **ret_error) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
+        _cleanup_bio_ BIO *content = NULL, *roots = NULL;
+        _cleanup_free_ void *der = NULL;
+        const unsigned char *p;
+        char oid[64];
+        size_t der_len;
+        int r, n = 0;
+
+        if (isempty(root_pem))
+                return ext_error(ret_error, -ENOKEY, "No trusted root certificate available");
+        r = base64_decode(encoded_signature, strlen(encoded_signature), &der, &der_len);
+        if (r < 0)
+                return ext_error(ret_error, -EBADMSG, "encodedSignature is not base64");
+        p = der;
+        cms = d2i_CMS_ContentInfo(NULL, &p, (long) der_len);
+        if (!cms || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
+                return ext_error(ret_error, -EBADMSG, "encodedSignature is not a CMS SignedData");
+        if (OBJ_obj2txt(oid, sizeof oid, CMS_get0_eContentType(cms), 1) > 0)
+                log_debug("Package signature eContentType %s", oid);
+
+        store = X509_STORE_new();
+        roots = BIO_new_mem_buf(root_pem, -1);
+        if (!store || !roots)
+                return -ENOMEM;
+        for (X509 *x; (x = PEM_read_bio_X509(roots, NULL, NULL, NULL)); n++) {
+                int ok = X509_STORE_add_cert(store, x);
+                X509_free(x);
+                if (!ok)
+                        return -ENOMEM;
+        }
+        ERR_clear_error();
+        if (n == 0)
+                return ext_error(ret_error, -ENOKEY, "No certificate in the trusted root PEM");
+        /* openssl cms -verify -binary -purpose any -no_check_time (§4.11). */
+        if (X509_STORE_set_purpose(store, X509_PURPOSE_ANY) != 1)
+                return -EINVAL;
+        X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME);
+        content = BIO_new_mem_buf(zip, (int) MIN(len, (size_t) INT32_MAX));
+        if (!content)
+                return -ENOMEM;
+        if (CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) != 1) {
+                char buf[256];
+
+                ERR_error_string_n(ERR_peek_last_error(), buf, sizeof buf);
+                ERR_clear_error();
+                return ext_error(ret_error, -EBADMSG, "Signature verification failed: %s", buf);
+        }
+        return 0;
+}
+
+int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error) {
+        const char *dot = strrchr(name, '.');
+        size_t plen = dot ? (size_t) (dot - name) : 0;
+
+        if (!m->signing_type || !m->signing_publisher || !m->signing_version)
+                return ext_error(ret_error, -ENODATA, "HandlerManifest.json has no signingInfo");
+        if (!dot || strcasecmp(m->signing_type, dot + 1) != 0 || strlen(m->signing_publisher) != plen ||
+            strncasecmp(m->signing_publisher, name, plen) != 0 || strcasecmp(m->signing_version, version) != 0)
+                return ext_error(ret_error, -EBADMSG,
+                                 "signingInfo (%s, %s, %s) does not match extension %s version %s",
+                                 m->signing_publisher, m->signing_type, m->signing_version, name, version);
+        return 0;
+}
+
+static int report_fail(ExtPackageReport *rep, int code, int r, const char *error) {
+        rep->code = code;
+        (void) free_and_strdup(&rep->error, error ?: strerror(-r));
+        return r;
+}
+
+int extension_package_install_from_zip(Context *c, const char *name, const char *version, const void *zip,
+                                       size_t len, const ExtPackageOptions *opts, ExtPackageReport *report) {
+        static const ExtPackageOptions no_opts = {};
+        _cleanup_(handler_manifest_done) HandlerManifest m = {};
+        _cleanup_free_ char *error = NULL, *dirname = NULL, *sig_error = NULL;
+        _cleanup_close_ int lib_fd = -EBADF, dir_fd = -EBADF;
+        SignatureMode mode = c->config.signature_mode;
+        bool sig_ok = false;
+        ExtLayout l;
+        int r, code = EXT_CODE_PACKAGE_EXTRACTION_FAILED;
+
+        opts = opts ?: &no_opts;
+        *report = (ExtPackageReport) {};
+        if (!ext_name_is_valid(name) || !ext_name_is_valid(version))
+                return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, -EINVAL, "Invalid handler name");
+        ext_layout_init(&l, c, opts->log_dir);
+
+        /* §4.11: validation before anything touches the disk, so that enforce mode writes nothing. */
+        if (opts->encoded_signature && mode != SIGNATURE_MODE_OFF) {
+                report->signature_checked = true;
+                r = ext_signature_verify(zip, len, opts->encoded_signature, opts->signing_root_pem, &sig_error);
+                sig_ok = r >= 0;
+                if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
+                        (void) free_and_strdup(&report->signature_error, sig_error);
+                        return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r, sig_error);
+                }
+        }
+
+        if (asprintf(&dirname, "%s-%s", name, version) < 0)
+                return -ENOMEM;
+        r = mkdir_p_in_root(l.root_fd, l.lib_dir, 0755);
+        if (r < 0)
+                return report_fail(report, code, r, "Cannot create the extensions directory");
+        lib_fd = open_in_root(l.root_fd, l.lib_dir, O_RDONLY | O_DIRECTORY, 0);
+        if (lib_fd < 0)
+                return report_fail(report, code, lib_fd, "Cannot open the extensions directory");
+        r = ext_rm_rf_at(lib_fd, dirname);
+        if (r < 0)
+                return report_fail(report, code, r, "Cannot remove the previous handler directory");
+        if (mkdirat(lib_fd, dirname, 0755) < 0)
+                return report_fail(report, code, -errno, "Cannot create the handler directory");
+        dir_fd = openat(lib_fd, dirname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0)
+                return report_fail(report, code, -errno, "Cannot open the handler directory");
+
+        r = ext_package_extract(dir_fd, zip, len, opts->limits, &error);
+        if (r >= 0)
+                r = ext_package_locate_manifest(dir_fd, &m, &code, &error);
+        if (r >= 0)
+                r = ext_package_make_executable(dir_fd);
+        if (r >= 0)
+                r = handler_environment_write(&l, name, version);
+        if (r < 0) {
+                closep(&dir_fd);
+                dir_fd = -EBADF;
+                (void) ext_rm_rf_at(lib_fd, dirname);
+                return report_fail(report, code, r, error);
+        }
+
+        if (sig_ok) {
+                r = ext_signing_info_check(&m, name, version, &sig_error);
+                if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
+                        (void) ext_rm_rf_at(lib_fd, dirname);
+                        (void) free_and_strdup(&report->signature_error, sig_error);
+                        return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r, sig_error);
+                }
+                if (r >= 0) {
+                        _cleanup_close_ int fd = openat(dir_fd, "package_validated",
+                                                        O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+                        report->validated = fd >= 0;
+                }
+        }
+        if (sig_error)
+                report->signature_error = TAKE_PTR(sig_error);
+        return 0;
+}
