@@ -11,7 +11,6 @@
 #include <linux/blkpg.h>
 #include <linux/fs.h>
 #include <poll.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +18,15 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "disk-internal.h"
 #include "fileio.h"
 #include "log.h"
+#include "spawn-util.h"
 #include "strutil.h"
 
 #define MOUNTINFO_MAX (16U * 1024U * 1024U)
-#define SPAWN_OUTPUT_MAX 4096U
 
 /* ---- mountinfo ---- */
 
@@ -576,89 +574,15 @@ int gpt_check_headers(int fd, unsigned sector_size, uint64_t total_sectors, char
 
 /* ---- child processes ---- */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(posix_spawn_file_actions_t *, posix_spawn_file_actions_destroy);
-
-static int read_capped(int fd, char **ret) {
-        _cleanup_free_ char *buf = malloc(SPAWN_OUTPUT_MAX + 1);
-        size_t have = 0;
-
-        if (!buf)
-                return -ENOMEM;
-        /* Drain everything so that the child never blocks on a full pipe; keep the first bytes. */
-        for (;;) {
-                char scratch[512];
-                ssize_t n = read(fd, scratch, sizeof scratch);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                if (n == 0)
-                        break;
-                if (have < SPAWN_OUTPUT_MAX) {
-                        size_t k = MIN((size_t) n, SPAWN_OUTPUT_MAX - have);
-                        memcpy(buf + have, scratch, k);
-                        have += k;
-                }
-        }
-        buf[have] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-/* Waits for pid; returns its wait status. */
-static int wait_child(pid_t pid, int *ret_status) {
-        while (waitpid(pid, ret_status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        return 0;
-}
-
+/* mkfs, mkswap, ntfs-3g through the common spawn helper; 0 on exit status 0, -EPROTO otherwise (the output,
+ * if asked for, is set either way for the error message), -ENOENT when the program is not installed. */
 int disk_spawn(char *const argv[], int pass_fd, char **ret_output) {
-        static char *const envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *) "LC_ALL=C", NULL };
-        posix_spawn_file_actions_t fa;
-        _cleanup_(posix_spawn_file_actions_destroyp) posix_spawn_file_actions_t *fap = NULL;
-        _cleanup_close_ int rd = -EBADF, wr = -EBADF;
-        _cleanup_free_ char *out = NULL;
-        int pipefd[2], status, r;
-        pid_t pid;
+        int r = spawn_and_wait_full(argv, pass_fd, ret_output);
 
-        /* Without a caller for the output, send it to /dev/null: a daemonizing child (ntfs-3g) would keep a
-         * pipe open for as long as it runs. */
-        if (ret_output) {
-                if (pipe2(pipefd, O_CLOEXEC) < 0)
-                        return negative_errno();
-                rd = pipefd[0];
-                wr = pipefd[1];
-        }
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0)
-                return -r;
-        fap = &fa;
-        /* dup2 in the child clears FD_CLOEXEC on the target, so only these fds are inherited. */
-        if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
-            (r = wr >= 0 ? posix_spawn_file_actions_adddup2(&fa, wr, 1) :
-                           posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) != 0 ||
-            (r = posix_spawn_file_actions_adddup2(&fa, 1, 2)) != 0 ||
-            (pass_fd >= 0 && (r = posix_spawn_file_actions_adddup2(&fa, pass_fd, 3)) != 0))
-                return -r;
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp);
-        if (r != 0)
-                return -r;
-        closep(&wr);
-        wr = -EBADF;
-        r = rd >= 0 ? read_capped(rd, &out) : 0;
-        if (wait_child(pid, &status) < 0)
-                return negative_errno();
         if (r < 0)
                 return r;
-        log_debug("%s exited with status %d: %s", argv[0], status, strempty(out));
-        if (ret_output)
-                *ret_output = TAKE_PTR(out);
-        /* posix_spawnp() reports a failed exec as exit status 127 */
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-                return -ENOENT;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
+        log_debug("%s exited with status %d", argv[0], r);
+        return r == 0 ? 0 : -EPROTO;
 }
 
 /* ---- misc ---- */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * posix_spawn wrapper, see spawn-util.h. The child gets a pipe for stdout and stderr; the parent drains it
- * completely (so the child never blocks on a full pipe) but keeps only the first SPAWN_OUTPUT_MAX bytes.
+ * posix_spawn wrapper, see spawn-util.h. When the caller wants the output, the child gets a pipe for stdout and
+ * stderr; the parent drains it completely (so the child never blocks on a full pipe) but keeps only the first
+ * SPAWN_OUTPUT_MAX bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +53,9 @@ static void posix_spawn_file_actions_destroyp(posix_spawn_file_actions_t **a) {
                 (void) posix_spawn_file_actions_destroy(*a);
 }
 
-static int spawn_child(const char *path, char *const *argv, int out_fd, pid_t *ret_pid) {
+/* out_fd < 0: output to /dev/null. dup2 in the child clears FD_CLOEXEC on the target, so only 0-2 (and 3
+ * when pass_fd is given) are inherited. */
+static int spawn_child(const char *path, char *const *argv, int out_fd, int pass_fd, pid_t *ret_pid) {
         _cleanup_(posix_spawn_file_actions_destroyp) posix_spawn_file_actions_t *fa = NULL;
         posix_spawn_file_actions_t actions;
         int r;
@@ -63,9 +66,12 @@ static int spawn_child(const char *path, char *const *argv, int out_fd, pid_t *r
         fa = &actions;
         r = -posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         if (r == 0)
-                r = -posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
+                r = out_fd >= 0 ? -posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO) :
+                                  -posix_spawn_file_actions_addopen(fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
         if (r == 0)
-                r = -posix_spawn_file_actions_adddup2(fa, out_fd, STDERR_FILENO);
+                r = -posix_spawn_file_actions_adddup2(fa, STDOUT_FILENO, STDERR_FILENO);
+        if (r == 0 && pass_fd >= 0)
+                r = -posix_spawn_file_actions_adddup2(fa, pass_fd, 3);
         if (r < 0)
                 return r;
         return -posix_spawn(ret_pid, path, fa, NULL, argv, spawn_env);
@@ -111,7 +117,7 @@ static int wait_child(pid_t pid) {
         return -EPROTO;
 }
 
-int spawn_and_wait(char *const *argv, char **ret_output) {
+int spawn_and_wait_full(char *const *argv, int pass_fd, char **ret_output) {
         _cleanup_free_ char *path = NULL, *output = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         int fds[2], r;
@@ -122,16 +128,18 @@ int spawn_and_wait(char *const *argv, char **ret_output) {
         r = find_program(argv[0], &path);
         if (r < 0)
                 return r;
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return negative_errno();
-        rfd = fds[0];
-        wfd = fds[1];
-        r = spawn_child(path, argv, wfd, &pid);
+        if (ret_output) {
+                if (pipe2(fds, O_CLOEXEC) < 0)
+                        return negative_errno();
+                rfd = fds[0];
+                wfd = fds[1];
+        }
+        r = spawn_child(path, argv, wfd, pass_fd, &pid);
         if (r < 0)
                 return r;
         closep(&wfd);
         wfd = -EBADF;
-        r = drain_output(rfd, &output);
+        r = rfd >= 0 ? drain_output(rfd, &output) : 0;
         if (r < 0) {
                 (void) wait_child(pid);
                 return r;
@@ -140,4 +148,8 @@ int spawn_and_wait(char *const *argv, char **ret_output) {
         if (r >= 0 && ret_output)
                 *ret_output = TAKE_PTR(output);
         return r;
+}
+
+int spawn_and_wait(char *const *argv, char **ret_output) {
+        return spawn_and_wait_full(argv, -EBADF, ret_output);
 }
