@@ -160,7 +160,7 @@ int health_report_send(const WireOptions *o, const GoalState *g, HealthState sta
         /* ref §1.5: success = 200/201/202; 410 → the caller refreshes the goal state and reports again */
         if (resp->status == 200 || resp->status == 201 || resp->status == 202)
                 return 0;
-        return http_status_to_errno(resp->status);
+        return wire_status_to_errno(resp);
 }
 
 /* Appends one CSV field the way Rust's csv crate writes it with QuoteStyle::Necessary (azure-init's

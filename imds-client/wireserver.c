@@ -209,6 +209,14 @@ int wire_request_headers(char *const *extra, char ***ret) {
         return 0;
 }
 
+int wire_status_to_errno(const HttpResponse *resp) {
+        /* ref §1.2: 410 Gone and 400 "InvalidContainerConfiguration" both mean the goal state (container id)
+         * changed: the caller refreshes it and tries again. */
+        if (resp->status == 400 && strstr(resp->body, "InvalidContainerConfiguration"))
+                return -ESTALE;
+        return http_status_to_errno(resp->status);
+}
+
 /* One GET with retries; returns the final response only when it is 2xx. */
 static int wire_get(const WireOptions *o, const char *url, char *const *headers, const RetryPolicy *policy,
                     HttpResponse **ret) {
@@ -227,7 +235,7 @@ static int wire_get(const WireOptions *o, const char *url, char *const *headers,
         if (r < 0)
                 return r;
         if (!http_status_ok(resp->status))
-                return http_status_to_errno(resp->status);
+                return wire_status_to_errno(resp);
         *ret = TAKE_PTR(resp);
         return 0;
 }

@@ -120,6 +120,11 @@ int wire_url(const char *endpoint, const char *path, char **ret);
 /* x-ms-agent-name, x-ms-version: 2012-11-30 (ref §1.4); extra (optional) lines are appended. */
 int wire_request_headers(char *const *extra, char ***ret);
 
+/* Final non-2xx answer → errno as http_status_to_errno(), except that 410 and 400 with
+ * "InvalidContainerConfiguration" are -ESTALE: refresh the goal state and retry (ref §1.2). All request
+ * helpers below return these errors. */
+int wire_status_to_errno(const HttpResponse *resp);
+
 /* GET ?comp=versions; 0 when 2012-11-30 is supported, -EPROTONOSUPPORT when not. */
 int wire_check_version(const WireOptions *o, WireVersions *ret_versions);
 /* GET /machine/?comp=goalstate, repeated up to 6 times 0.5 s apart while RoleInstance is missing. */

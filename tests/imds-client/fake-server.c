@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,19 +57,26 @@ void fake_server_start(FakeServer *s, const char *scenario) {
         s->pid = fork();
         assert_true(s->pid >= 0);
         if (s->pid == 0) {
+                /* The server dies with the test, even when a failed assertion skipped fake_server_stop(). */
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 (void) dup2(pipefd[1], STDOUT_FILENO);
                 execlp("python3", "python3", script, scenario_path, (char *) NULL);
                 _exit(EXIT_TEST_SKIP);
         }
         close(pipefd[1]);
-        /* Blocking read of the port line: the server prints it once it listens. */
-        n = read(pipefd[0], line, sizeof line - 1);
-        close(pipefd[0]);
-        if (n <= 0) {
-                fprintf(stderr, "skipped: fake server did not start\n");
-                exit(EXIT_TEST_SKIP);
+        /* Blocking read of the whole port line: the server prints it once it listens. Closing the pipe
+         * before the newline arrived would kill the server with EPIPE. */
+        for (size_t have = 0; !memchr(line, '\n', have);) {
+                n = read(pipefd[0], line + have, sizeof line - 1 - have);
+                if (n <= 0 || (have += (size_t) n) >= sizeof line - 1) {
+                        fprintf(stderr, "skipped: fake server did not start\n");
+                        exit(EXIT_TEST_SKIP);
+                }
         }
-        assert_int_equal(safe_atou(strstrip(line), &s->port), 0);
+        close(pipefd[0]);
+        line[strcspn(line, "\n")] = 0;
+        if (!startswith(line, "PORT ") || safe_atou(strstrip(line + 5), &s->port) < 0)
+                fail_msg("unexpected fake server greeting '%s'", line);
         snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u", s->port);
         snprintf(s->hostport, sizeof s->hostport, "127.0.0.1:%u", s->port);
 }

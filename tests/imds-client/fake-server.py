@@ -3,7 +3,7 @@
 """Scripted HTTP server for the imds-client integration tests (stdlib only, 127.0.0.1 only).
 
 Usage: fake-server.py SCENARIO.json
-Prints the port it listens on (one line) on stdout once it accepts connections.
+Prints "PORT <n>" on stdout once it accepts connections.
 
 Scenario: {"routes": [{"path": "/metadata/instance", "query": "api-version=2023-07-01",
                        "method": "GET", "responses": [RESPONSE, ...]}, ...]}
@@ -121,7 +121,8 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.state = State(scenario)
-    print(server.server_address[1], flush=True)
+    sys.stdout.write("PORT %d\n" % server.server_address[1])
+    sys.stdout.flush()
     try:
         server.serve_forever(poll_interval=0.05)
     except KeyboardInterrupt:
