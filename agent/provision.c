@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "agent.h"
+#include "disk.h"
 #include "hostname.h"
 #include "imds.h"
 #include "kvp.h"
 #include "log.h"
 #include "macro.h"
 #include "media.h"
+#include "network.h"
 #include "ovf-env.h"
 #include "provision-state.h"
 #include "provision.h"
@@ -190,6 +192,71 @@ static int report_health(ProvisionRun *p, HealthState state, const char *substat
         log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_HEALTH_REPORTED, "Reported %s%s%s to the WireServer.",
                           health_state_to_string(state), substatus ? "/" : "", strempty(substatus));
         return 0;
+}
+
+/*
+ * Every boot: networking from IMDS (the networkd files live in /run and are regenerated each boot, as
+ * cloud-init does; the netlink backend applies only the delta). A problem here is recorded but does not fail
+ * provisioning: the primary NIC already works (IMDS answered through it) and Ready must still be reported.
+ */
+static int step_network(ProvisionRun *p) {
+        _cleanup_(network_config_done) NetworkConfig cfg = {};
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        _cleanup_free_ char *summary = NULL;
+        NetworkApplyResult res = {};
+        JsonError err = {};
+        int r;
+
+        if (p->c->config.network_backend == NETWORK_BACKEND_NONE)
+                return record_step(p, "network", STEP_SKIPPED, start, "[Network] Backend=none");
+        if (!p->have_imds || !p->imds.network)
+                return record_step(p, "network", STEP_SKIPPED, start, "IMDS has no network data");
+        r = network_parse_imds(p->imds.network, &cfg, &err);
+        if (r < 0) {
+                if (asprintf(&summary, "IMDS network data is invalid, links left as they are: %s",
+                             err.message[0] ? err.message : strerror(-r)) < 0)
+                        return -ENOMEM;
+                log_warning("%s", summary);
+                return record_step(p, "network", STEP_FAILED, start, summary);
+        }
+        r = network_apply(p->c, &cfg, p->c->config.network_backend, &res);
+        if (r < 0) {
+                if (asprintf(&summary, "Failed to configure the network: %s", strerror(-r)) < 0)
+                        return -ENOMEM;
+                log_warning("%s", summary);
+                return record_step(p, "network", STEP_FAILED, start, summary);
+        }
+        if (asprintf(&summary, "%s: %u interface(s), %u change(s), reload %s", network_backend_to_string(res.backend),
+                     res.n_configured, res.n_changes, network_reload_to_string(res.reload)) < 0)
+                return -ENOMEM;
+        return record_step(p, "network", r > 0 ? STEP_CHANGED : STEP_UNCHANGED, start, summary);
+}
+
+/*
+ * Every boot: grow the root partition and filesystem, set up the resource disk. Only on the live system:
+ * with --root the disks are not the sandbox's. Problems are recorded, not fatal (cloud-init's growpart too).
+ */
+static int step_disks(ProvisionRun *p) {
+        _cleanup_(disk_grow_result_done) DiskGrowResult grow = {};
+        _cleanup_(resource_disk_result_done) ResourceDiskResult res = {};
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        _cleanup_free_ char *summary = NULL;
+        int r, k;
+
+        if (p->c->root)
+                return record_step(p, "disks", STEP_SKIPPED, start, "alternate root: disks belong to the live system");
+        r = disk_grow_root(p->c, &grow);
+        if (r >= 0 && grow.refused)
+                log_warning("Root partition not grown: %s", strna(grow.summary));
+        k = resource_disk_setup(p->c, NULL, &res);
+        if (asprintf(&summary, "root: %s; resource disk: %s",
+                     r < 0 ? strerror(-r) : strna(grow.summary), k < 0 ? strerror(-k) : strna(res.summary)) < 0)
+                return -ENOMEM;
+        if (r < 0 || k < 0) {
+                log_warning("Disk setup incomplete: %s", summary);
+                return record_step(p, "disks", STEP_FAILED, start, summary);
+        }
+        return record_step(p, "disks", r > 0 || k > 0 ? STEP_CHANGED : STEP_UNCHANGED, start, summary);
 }
 
 /* Adds a key unless one with the same type and blob is already there (IMDS and ovf-env usually both carry it). */
@@ -391,6 +458,12 @@ int provision_run(Context *c) {
         /* The goal state is needed to report anything, failures included. */
         if (step_wireserver(&p) < 0 && r >= 0)
                 r = -ENOTCONN;
+        if (r < 0)
+                return finish_failed(&p, r);
+
+        r = step_network(&p);
+        if (r >= 0)
+                r = step_disks(&p);
         if (r < 0)
                 return finish_failed(&p, r);
 

@@ -4,6 +4,7 @@
  * (azure-wire-protocol.md §5.2, peers-provisioning.md §1):
  *
  *   platform check → provisioning media (ovf-env.xml) → IMDS instance → WireServer goal state
+ *   → every boot: network from IMDS, root partition growth and resource disk
  *   → idempotency marker (VM id) → NotReady/Provisioning → input validation (nothing written before it)
  *   → steps: hostname, user, SSH keys, sshd drop-in, SSH host keys → marker → Ready → KVP report.
  *

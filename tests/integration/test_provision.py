@@ -73,9 +73,16 @@ class ProvisionDefault(azltest.FabricTestCase):
         state = json.loads(root.read("/var/lib/azl-agent/state.json"))
         self.assertEqual(state["state"], "ready")
         self.assertEqual([s["name"] for s in state["steps"]],
-                         ["media", "imds", "wireserver", "validate", "hostname", "user", "ssh-keys", "sshd-config",
+                         ["media", "imds", "wireserver", "network", "disks", "validate", "hostname", "user", "ssh-keys", "sshd-config",
                           "ssh-host-keys", "marker", "report-ready"])
         self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
+        steps = {s["name"]: s for s in state["steps"]}
+        self.assertEqual(steps["disks"]["result"], "skipped")  # never the host's disks under --root
+        # Networking from IMDS for networkd in the sandbox: the scenario's NIC by MAC, DHCP, primary metric.
+        net = root.read("/run/systemd/network/10-azl-000d3a1b2c3d.network")
+        self.assertIn("MACAddress=00:0d:3a:1b:2c:3d\n", net)
+        self.assertIn("DHCP=ipv4\n", net)
+        self.assertIn("RouteMetric=100\n", net)
         self.assertEqual(stat.S_IMODE(os.stat(root.file("/var/lib/azl-agent/ovf-env.xml")).st_mode), 0o600)
 
     def test_second_run_changes_nothing_new_vm_id_reprovisions(self):
@@ -83,7 +90,7 @@ class ProvisionDefault(azltest.FabricTestCase):
         self.assertEqual(root.run("provision").returncode, 0)
         watched = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hostname", "/etc/sudoers.d/azl-agent",
                    "/home/azureuser/.ssh/authorized_keys", "/etc/ssh/sshd_config.d/50-azl-agent.conf",
-                   "/etc/ssh/ssh_host_ed25519_key"]
+                   "/etc/ssh/ssh_host_ed25519_key", "/run/systemd/network/10-azl-000d3a1b2c3d.network"]
         before = {p: os.stat(root.file(p)).st_mtime_ns for p in watched}
         host_key = root.read("/etc/ssh/ssh_host_ed25519_key.pub")
         time.sleep(0.05)
