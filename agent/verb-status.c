@@ -1,15 +1,155 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `azl-agent status`: is this VM provisioned, and what did each step do. Reads the state file the
- * provisioning run writes (<StateDirectory>/state.json, see provision-state.h) and says which source it used.
- * The D-Bus source, --json/--wait and the extensions table come with the status work (issue #9).
+ * `azl-agent status [--json] [--wait] [--long]`: is this VM provisioned, and what did each step do.
+ *
+ * Source: the state file the provisioning run writes after every step (<StateDirectory>/state.json, see
+ * provision-state.h). --json prints the schema of docs/status.md; --wait blocks until provisioning has ended
+ * (inotify on the state directory, no polling) and exits 0 when Ready, 1 when it failed — like
+ * `cloud-init status --wait`; on a machine the agent does not provision it returns 4 at once. --long adds
+ * the agent's recent journal lines (sd-journal). Colour only on a TTY.
  */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
 #include <stdio.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-journal.h>
 
 #include "agent.h"
+#include "fileio.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "provision-state.h"
+
+#define JOURNAL_LINES 20
+
+typedef struct StatusArgs {
+        bool json;
+        bool wait;
+        bool lines;
+} StatusArgs;
+
+static int parse_args(int argc, char **argv, StatusArgs *ret) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "wait", no_argument, NULL, 'w' },
+                { "long", no_argument, NULL, 'l' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        StatusArgs a = {};
+        int opt;
+
+        optind = 0; /* GNU: full re-initialisation after main()'s getopt */
+        while ((opt = getopt_long(argc, argv, "jwlh", options, NULL)) >= 0)
+                switch (opt) {
+                case 'j':
+                        a.json = true;
+                        break;
+                case 'w':
+                        a.wait = true;
+                        break;
+                case 'l':
+                        a.lines = true;
+                        break;
+                case 'h':
+                        printf("azl-agent status [--json] [--wait] [--long]\n");
+                        exit(EXIT_SUCCESS);
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[optind]);
+        *ret = a;
+        return 0;
+}
+
+static bool state_is_final(const ProvisionState *s) {
+        return streq_ptr(s->state, "ready") || streq_ptr(s->state, "failed");
+}
+
+/* Waits until state.json says ready/failed: inotify on the state directory (created if missing), re-reading
+ * the file on every write or rename into the directory. */
+static int wait_for_final_state(Context *c, ProvisionState *s) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = mkdir_p_in_root(c->root_fd, c->config.state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", c->config.state_dir);
+        r = path_join_root(c->root, c->config.state_dir, &dir);
+        if (r < 0)
+                return log_oom();
+        fd = inotify_init1(IN_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create an inotify instance: %m");
+        if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
+                return log_error_errno(errno, "Failed to watch %s: %m", dir);
+        for (;;) {
+                char buf[sizeof(struct inotify_event) + NAME_MAX + 1] __attribute__((aligned(8)));
+
+                /* Check after the watch is armed, so that a write in between is not missed. */
+                provision_state_done(s);
+                r = provision_state_load(c, s);
+                if (r >= 0 && state_is_final(s))
+                        return 0;
+                if (r < 0 && r != -ENOENT && r != -EBADMSG) /* -EBADMSG: never with atomic writes; retry */
+                        return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
+                if (read(fd, buf, sizeof buf) < 0 && errno != EINTR)
+                        return log_error_errno(errno, "Failed to wait for %s: %m", dir);
+        }
+}
+
+static int add_string(struct json_object *o, const char *key, const char *v) {
+        return json_object_object_add(o, key, v ? json_object_new_string(v) : NULL) < 0 ? -ENOMEM : 0;
+}
+
+static int print_json(const Context *c, const ProvisionState *s, bool have_state, const char *endpoints_reason,
+                      bool endpoints_allowed) {
+        _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
+                                          *prov = NULL;
+        _cleanup_free_ char *state_text = NULL;
+        int r = 0;
+
+        if (!o || !platform)
+                return log_oom();
+        json_object_object_add(o, "version", json_object_new_int(1));
+        r = r ?: add_string(o, "source", have_state ? "state-file" : "none");
+        r = r ?: add_string(platform, "name", platform_to_string(c->platform.platform));
+        r = r ?: add_string(platform, "reason", c->platform.reason);
+        r = r ?: add_string(platform, "vm_id", c->platform.vm_id[0] ? c->platform.vm_id : NULL);
+        json_object_object_add(platform, "container_host", json_object_new_boolean(c->platform.container_host));
+        json_object_object_add(platform, "endpoints_allowed", json_object_new_boolean(endpoints_allowed));
+        r = r ?: add_string(platform, "endpoints_reason", endpoints_reason);
+        json_object_object_add(o, "platform", TAKE_PTR(platform));
+        if (r < 0)
+                return log_oom();
+        if (have_state) {
+                r = provision_state_to_json(s, &state_text);
+                if (r < 0)
+                        return log_oom();
+                r = json_parse_buffer(state_text, strlen(state_text), &prov, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to re-read the state: %m");
+                json_object_object_del(prov, "version");
+                json_object_object_add(o, "provisioning", TAKE_PTR(prov));
+        } else {
+                struct json_object *p = json_object_new_object();
+
+                if (!p)
+                        return log_oom();
+                json_object_object_add(p, "state", json_object_new_string("not-run"));
+                json_object_object_add(o, "provisioning", p);
+        }
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return 0;
+}
 
 static void print_time(const char *label, usec_t t) {
         char buf[64];
@@ -18,36 +158,128 @@ static void print_time(const char *label, usec_t t) {
                 printf("%-14s %s\n", label, buf);
 }
 
-int verb_status(Context *c, int argc, char **argv) {
-        _cleanup_(provision_state_done) ProvisionState s = {};
-        int r;
+static const char *colour(const char *state, bool tty) {
+        if (!tty)
+                return "";
+        if (streq_ptr(state, "ready"))
+                return "\033[0;32m";
+        if (streq_ptr(state, "failed"))
+                return "\033[0;31m";
+        return "\033[0;33m";
+}
+
+static void print_text(const Context *c, const ProvisionState *s, bool have_state, const char *endpoints_reason) {
+        bool tty = isatty(STDOUT_FILENO);
 
         printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
-        r = provision_state_load(c, &s);
-        if (r == -ENOENT) {
+        printf("%-14s %s\n", "endpoints:", endpoints_reason);
+        if (!have_state) {
                 printf("%-14s not run (no %s/state.json)\n", "provisioning:", c->config.state_dir);
-                printf("%-14s state file\n", "source:");
-                return 0;
+                printf("%-14s none\n", "source:");
+                return;
         }
-        if (r < 0)
-                return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
-
-        printf("%-14s %s%s%s\n", "provisioning:", s.state, s.reason ? " — " : "", strempty(s.reason));
-        printf("%-14s %s\n", "vm-id:", strna(s.vm_id));
-        print_time("started:", s.started_at);
-        print_time("finished:", s.finished_at);
-        if (s.health_reported)
-                printf("%-14s %s%s%s\n", "health:", s.health_reported, s.health_substatus ? "/" : "",
-                       strempty(s.health_substatus));
-        if (s.n_steps > 0)
+        printf("%-14s %s%s%s%s%s\n", "provisioning:", colour(s->state, tty), s->state, tty ? "\033[0m" : "",
+               s->reason ? " — " : "", strempty(s->reason));
+        printf("%-14s %s\n", "vm-id:", strna(s->vm_id));
+        print_time("started:", s->started_at);
+        print_time("finished:", s->finished_at);
+        if (s->health_reported)
+                printf("%-14s %s%s%s\n", "health:", s->health_reported, s->health_substatus ? "/" : "",
+                       strempty(s->health_substatus));
+        if (s->n_steps > 0)
                 printf("steps:\n");
-        for (size_t i = 0; i < s.n_steps; i++) {
+        for (size_t i = 0; i < s->n_steps; i++) {
                 char dur[32] = "";
 
-                (void) format_timespan(s.steps[i].duration, dur, sizeof dur);
-                printf("  %-16s %-9s %8s  %s\n", s.steps[i].name, step_result_to_string(s.steps[i].result), dur,
-                       strempty(s.steps[i].summary));
+                (void) format_timespan(s->steps[i].duration, dur, sizeof dur);
+                printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
+                       strempty(s->steps[i].summary));
         }
         printf("%-14s state file %s/state.json\n", "source:", c->config.state_dir);
+}
+
+/* The agent's last journal lines; the journal of --root when one is given. */
+static void print_journal(const Context *c) {
+        _cleanup_free_ char *dir = NULL;
+        sd_journal *j = NULL;
+        int r;
+
+        if (c->root) {
+                if (path_join_root(c->root, "/var/log/journal", &dir) < 0)
+                        return;
+                r = sd_journal_open_directory(&j, dir, 0);
+        } else
+                r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+        printf("\nrecent log (journal, SYSLOG_IDENTIFIER=azl-agent):\n");
+        if (r < 0) {
+                printf("  (journal not available: %s)\n", strerror(-r));
+                return;
+        }
+        r = sd_journal_add_match(j, "SYSLOG_IDENTIFIER=azl-agent", 0);
+        if (r >= 0)
+                r = sd_journal_seek_tail(j);
+        if (r >= 0)
+                r = sd_journal_previous_skip(j, JOURNAL_LINES);
+        if (r <= 0)
+                printf("  (no entries)\n");
+        while (r > 0 && sd_journal_next(j) > 0) {
+                const void *d;
+                size_t n;
+                uint64_t t;
+
+                if (sd_journal_get_data(j, "MESSAGE", &d, &n) < 0 || n < 8)
+                        continue;
+                if (sd_journal_get_realtime_usec(j, &t) >= 0) {
+                        char ts[64];
+
+                        if (format_timestamp_iso(t, ts, sizeof ts) >= 0)
+                                printf("  %s ", ts);
+                }
+                printf("%.*s\n", (int) (n - 8), (const char *) d + 8);
+        }
+        sd_journal_close(j);
+}
+
+int verb_status(Context *c, int argc, char **argv) {
+        _cleanup_(provision_state_done) ProvisionState s = {};
+        _cleanup_free_ char *endpoints_reason = NULL;
+        bool have_state, allowed;
+        StatusArgs a = {};
+        int r;
+
+        r = parse_args(argc, argv, &a);
+        if (r < 0)
+                return r;
+        r = context_endpoints_allowed(c, &endpoints_reason);
+        if (r == -ENOMEM)
+                return log_oom();
+        allowed = r >= 0;
+
+        r = provision_state_load(c, &s);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
+        have_state = r >= 0;
+
+        if (a.wait && !(have_state && state_is_final(&s))) {
+                if (!allowed) {
+                        log_error("Not waiting: this machine is not provisioned by azl-agent (%s).", endpoints_reason);
+                        return EXIT_NOT_APPLICABLE;
+                }
+                r = wait_for_final_state(c, &s);
+                if (r < 0)
+                        return r;
+                have_state = true;
+        }
+
+        if (a.json)
+                r = print_json(c, &s, have_state, endpoints_reason, allowed);
+        else
+                print_text(c, &s, have_state, endpoints_reason);
+        if (r < 0)
+                return r;
+        if (a.lines && !a.json)
+                print_journal(c);
+        if (a.wait)
+                return streq_ptr(s.state, "ready") ? 0 : 1;
         return 0;
 }

@@ -179,5 +179,67 @@ class ProvisionFaults(azltest.FabricTestCase):
                                                "action": "oversized", "oversizedBytes": 64 * 1024 * 1024}])
 
 
+def validate(instance, schema, path="$"):
+    """The JSON Schema subset docs/status.schema.json uses: type, enum, required, properties, items."""
+    types = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool, "null": type(None)}
+    allowed = schema.get("type")
+    if allowed:
+        allowed = allowed if isinstance(allowed, list) else [allowed]
+        ok = any(isinstance(instance, types[t]) and not (t == "integer" and isinstance(instance, bool)) for t in allowed)
+        assert ok, f"{path}: {instance!r} is not of type {allowed}"
+    if "enum" in schema:
+        assert instance in schema["enum"], f"{path}: {instance!r} not in {schema['enum']}"
+    for key in schema.get("required", []):
+        assert key in instance, f"{path}: missing {key}"
+    for key, sub in schema.get("properties", {}).items():
+        if isinstance(instance, dict) and key in instance:
+            validate(instance[key], sub, f"{path}.{key}")
+    if "items" in schema and isinstance(instance, list):
+        for i, item in enumerate(instance):
+            validate(item, schema["items"], f"{path}[{i}]")
+
+
+class Status(azltest.FabricTestCase):
+    def schema(self):
+        with open(os.path.join(azltest.SRC, "docs", "status.schema.json")) as f:
+            return json.load(f)
+
+    def test_json_validates_and_wait_after_ready(self):
+        fabric, root = self.start()
+        before = root.run("status", "--json")
+        self.assertEqual(before.returncode, 0, before.stderr)
+        doc = json.loads(before.stdout)
+        validate(doc, self.schema())
+        self.assertEqual(doc["provisioning"]["state"], "not-run")
+
+        # --wait started before provisioning returns when the run ends.
+        waiter = subprocess.Popen([azltest.AGENT, "--root", root.path, "status", "--wait", "--json"],
+                                  stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        self.assertIsNone(waiter.poll())  # still waiting: nothing has run
+        self.assertEqual(root.run("provision").returncode, 0)
+        out, _ = waiter.communicate(timeout=30)
+        self.assertEqual(waiter.returncode, 0)
+        doc = json.loads(out)
+        validate(doc, self.schema())
+        self.assertEqual(doc["provisioning"]["state"], "ready")
+        self.assertEqual(doc["provisioning"]["health"]["reported"], "Ready")
+        self.assertTrue(all(s["result"] != "failed" for s in doc["provisioning"]["steps"]))
+
+        text = root.run("status")
+        self.assertIn("provisioning:  ready", text.stdout)
+        self.assertNotIn("\033[", text.stdout)  # no colour when not on a TTY
+
+    def test_wait_after_failure(self):
+        fabric, root = self.start({"admin": {"username": "Bad User"}})
+        self.assertEqual(root.run("provision").returncode, 1)
+        r = root.run("status", "--wait", "--json")
+        self.assertEqual(r.returncode, 1)
+        doc = json.loads(r.stdout)
+        validate(doc, self.schema())
+        self.assertEqual(doc["provisioning"]["state"], "failed")
+        self.assertIn("Invalid admin user name", doc["provisioning"]["reason"])
+
+
 if __name__ == "__main__":
     azltest.main()
