@@ -22,3 +22,4 @@ int verb_config(Context *c, int argc, char **argv);
 int verb_provision(Context *c, int argc, char **argv);
 int verb_daemon(Context *c, int argc, char **argv);
 int verb_status(Context *c, int argc, char **argv);
+int verb_wsl_setup(Context *c, int argc, char **argv);

@@ -26,6 +26,7 @@ static const Verb verbs[] = {
         { "status", "show provisioning and agent state", verb_status },
         { "detect", "print the platform detected and why", verb_detect },
         { "config", "print the effective configuration", verb_config },
+        { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
 };
 
 static void help(void) {

@@ -42,7 +42,8 @@ int context_endpoints_allowed(const Context *c, char **ret_reason) {
         int r = 0;
 
         if (c->platform.platform == PLATFORM_WSL) {
-                r = asprintf(&reason, "running under WSL (%s): Azure endpoints are never contacted there",
+                r = asprintf(&reason, "running under WSL (%s): Azure endpoints are never contacted there; "
+                                      "'azl-agent wsl-setup' creates the user",
                              c->platform.reason);
                 r = r < 0 ? -ENOMEM : -EHOSTUNREACH;
         } else if (c->platform.platform == PLATFORM_AZURE)
