@@ -130,6 +130,7 @@ static int parse_iso(struct json_object *o, const char *key, usec_t *ret) {
         struct json_object *v = json_get(o, key, false);
         struct tm tm = {};
         const char *end;
+        time_t t;
 
         if (!v)
                 return 0;
@@ -138,7 +139,12 @@ static int parse_iso(struct json_object *o, const char *key, usec_t *ret) {
         end = strptime(json_object_get_string(v), "%Y-%m-%dT%H:%M:%SZ", &tm);
         if (!end || *end)
                 return -EBADMSG;
-        *ret = (usec_t) timegm(&tm) * USEC_PER_SEC;
+        t = timegm(&tm);
+        /* 0 means "absent" here, and a negative time would wrap in usec_t and be saved in a form strptime
+         * cannot read back (found by fuzz-provision-state). Nothing the agent writes predates 1970. */
+        if (t <= 0)
+                return -EBADMSG;
+        *ret = (usec_t) t * USEC_PER_SEC;
         return 0;
 }
 

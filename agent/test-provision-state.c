@@ -55,6 +55,9 @@ static void test_rejects_bad_state(void **state) {
                 "{}", "{\"state\":1}", "{\"state\":\"ready\",\"steps\":{}}",
                 "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"exploded\"}]}",
                 "{\"state\":\"ready\",\"started_at\":\"yesterday\"}", "not json",
+                /* before/at the epoch: would wrap in usec_t (found by fuzz-provision-state) */
+                "{\"state\":\"ready\",\"started_at\":\"1969-12-31T23:59:59Z\"}",
+                "{\"state\":\"ready\",\"finished_at\":\"1970-01-01T00:00:00Z\"}",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 ProvisionState s = {};

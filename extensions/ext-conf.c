@@ -311,6 +311,10 @@ static int parse_handlers(xmlNodePtr root, ExtensionsGoalState *gs, char **doc_e
                 if (r < 0)
                         return ext_error(doc_error, r, "Too many plugins (more than %u)", EXT_HANDLERS_MAX);
                 r = parse_plugin(p, h, &reason);
+                /* A handler is identified by its name everywhere (directories, plan, status): without one the
+                 * document is unusable. Found by fuzz-ext-conf (corpus/ext-conf/crash-plugin-without-name). */
+                if (r >= 0 && isempty(h->name))
+                        return ext_error(doc_error, -EBADMSG, "Plugin #%zu has no name", gs->n_handlers);
                 if (r >= 0)
                         r = parse_plugin_settings(h, settings, &reason, doc_error);
                 if (r == HANDLER_INVALID) {

@@ -1191,6 +1191,10 @@ static void test_rejected_documents(void **state) {
                 "<Extensions><Plugins><Plugin name=\"A\" version=\"1\" state=\"enabled\"/></Plugins><PluginSettings>"
                 "<Plugin name=\"A\" version=\"1\"><RuntimeSettings seqNo=\"1\">{\"x\": 1}</RuntimeSettings></Plugin>"
                 "</PluginSettings></Extensions>",
+                /* a Plugin without a name (crashed the plan; fuzz-ext-conf) */
+                "<Extensions><Plugins><Plugin version=\"1.0\" state=\"enabled\" location=\"http://x\"/></Plugins>"
+                "</Extensions>",
+                "<Extensions><Plugins><Plugin name=\"\" version=\"1.0\" state=\"enabled\"/></Plugins></Extensions>",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
