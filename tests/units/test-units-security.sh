@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 #
 # `systemd-analyze security --offline` on the two services (works without systemd as PID 1):
-#  * azl-agent.service must stay hardened: overall exposure at most 3.0, and the decisions documented in the
-#    unit (read-only system, no /home, private /tmp, no new privileges, no packet or exotic sockets, native
-#    syscalls only, no delegation, restricted capabilities) must hold as systemd understands them;
+#  * azl-agent.service must NOT restrict what its children inherit: extension handlers run in transient scopes
+#    around processes the daemon forks, so a private mount namespace, no_new_privs, a seccomp filter, a
+#    capability bounding set or MemoryDenyWriteExecute would break extensions (VMAccess writes /home,
+#    CustomScript runs setuid tools and JIT runtimes). Hardening comes back with transient services;
 #  * azl-provision.service must NOT get a private mount namespace or a device policy: it mounts the resource
 #    disk and swap for the whole system and writes /etc and /home, and NoNewPrivileges= would break SELinux
 #    transitions of useradd/passwd. Adding any of those options fails here, with the reason.
@@ -28,13 +29,6 @@ analyze() { # unit [args]
         systemd-analyze security --offline=yes --root="$root" --no-pager "$@"
 }
 
-# Exposure threshold: exit status is non-zero when the score exceeds it.
-if ! out=$(analyze --threshold=30 azl-agent.service 2>&1); then
-        printf '%s\n' "$out" | grep -E '✗|Overall' >&2 || printf '%s\n' "$out" >&2
-        fail "azl-agent.service exposure above 3.0"
-fi
-echo "ok: $(printf "%s\n" "$out" | grep "Overall exposure" | sed "s/^→ //; s/ *[^ ]*$//")"
-
 check_fields() { # unit expected(true|false) field… ; "set" is true when the secure setting is in effect
         local unit=$1 want=$2
         shift 2
@@ -55,14 +49,14 @@ if bad:
 ' "$want" "$@"
 }
 
-if ! msg=$(check_fields azl-agent.service true ProtectSystem ProtectHome PrivateTmp NoNewPrivileges \
-        RestrictAddressFamilies_AF_PACKET RestrictAddressFamilies_OTHER SystemCallArchitectures Delegate \
-        CapabilityBoundingSet_CAP_SYS_ADMIN CapabilityBoundingSet_CAP_SYS_MODULE RestrictSUIDSGID \
-        MemoryDenyWriteExecute LockPersonality ProtectKernelModules ProtectKernelTunables 2>&1); then
-        fail "azl-agent.service lost hardening:
+if ! msg=$(check_fields azl-agent.service false ProtectSystem ProtectHome PrivateTmp PrivateMounts NoNewPrivileges \
+        SystemCallFilter_privileged SystemCallFilter_mount RestrictSUIDSGID MemoryDenyWriteExecute CapabilityBoundingSet_CAP_SYS_ADMIN \
+        RestrictAddressFamilies_AF_PACKET 2>&1); then
+        fail "azl-agent.service must not sandbox what extension handlers inherit (they run in scopes around
+processes the daemon forks; see the unit):
 $msg"
 fi
-echo "ok: azl-agent.service hardening decisions hold"
+echo "ok: azl-agent.service leaves extension handlers the whole system"
 
 if ! msg=$(check_fields azl-provision.service false PrivateTmp PrivateDevices PrivateMounts ProtectSystem \
         ProtectHome ProtectKernelTunables ProtectKernelLogs ProtectControlGroups ProtectClock DeviceAllow \

@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`azl-agent daemon` (issue #7) against the simulated fabric (tests/fabric), inside a private network namespace.
+
+Each test starts a fresh fabric (default scenario: the sample extension, one tenant certificate, Fast Track on) and
+runs the built daemon with --root <scratch root>, explicit endpoints in agent.conf and GoalStatePeriodSec=1, and
+stops it with SIGTERM (exit 0 expected). Asserted from the fabric's control API and request log:
+
+  * a status blob the fabric accepts, guestAgentStatus Ready, the sample extension Ready with its settings status;
+  * the tenant certificates written as <THUMB>.crt/.prv (0600, directory 0700) with the thumbprints of GET /state,
+    the transport key 0600, daemon.json 0600;
+  * an incarnation bump is picked up within one poll (the new ExtensionsConfig is fetched);
+  * an idle daemon makes only goal-state and vmSettings requests and no status upload before the keep-alive,
+    and exactly the keep-alive uploads when it is short;
+  * HostGAPlugin PUT /status failing (500, connection reset) → the blob is uploaded directly (via=direct);
+  * a restart re-runs enable (as waagent does after every start) but downloads and installs nothing.
+"""
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+import azltest  # noqa: E402
+
+PERIOD = 1.0
+EXT = "OSTCExtensions.ExampleHandlerLinux"
+
+
+def wait_for(what, fn, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+class DaemonTest(azltest.FabricTestCase):
+    CONF = ""
+
+    def setUp(self):
+        super().setUp()
+        self.daemon = None
+        self.daemon_log = None
+
+    def tearDown(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.kill()
+            self.daemon.wait()
+        if self.daemon_log:
+            self.daemon_log.close()
+            if self._outcome_failed():
+                with open(self.daemon_log.name) as f:
+                    sys.stderr.write("---- daemon log ----\n" + f.read()[-8000:])
+        super().tearDown()
+
+    def _outcome_failed(self):
+        outcome = getattr(self, "_outcome", None)
+        result = getattr(outcome, "result", None)
+        return bool(result and (result.failures or result.errors))
+
+    def start_all(self, patch=None, conf=""):
+        self.start(patch, f"GoalStatePeriodSec={PERIOD:g}\n" + self.CONF + conf)
+        self.start_daemon()
+
+    def start_daemon(self, env=None):
+        if self.daemon_log:
+            self.daemon_log.close()
+        self.daemon_log = open(os.path.join(self.workdir, "daemon.log"), "a")
+        self.daemon = subprocess.Popen([azltest.AGENT, "--root", self.root.path, "-v", "daemon"],
+                                       stdout=self.daemon_log, stderr=subprocess.STDOUT,
+                                       env=dict(os.environ, **(env or {})))
+
+    def stop_daemon(self):
+        self.daemon.send_signal(signal.SIGTERM)
+        rc = self.daemon.wait(15)
+        self.assertEqual(rc, 0, "daemon exit status after SIGTERM")
+        return rc
+
+    def control_json(self, path):
+        return json.loads(self.fabric._control("GET", path))
+
+    def status_blob(self):
+        try:
+            return self.control_json("/status-blob")
+        except Exception:
+            return None
+
+    def handler_status(self, blob):
+        for h in (blob or {}).get("aggregateStatus", {}).get("handlerAggregateStatus", []):
+            if h.get("handlerName") == EXT:
+                return h
+        return None
+
+    def wait_extension_ready(self, timeout=60):
+        def ready():
+            h = self.handler_status(self.status_blob())
+            return h if h and h.get("status") == "Ready" else None
+        return wait_for("the sample extension to be reported Ready", ready, timeout)
+
+    def requests_since(self, seq):
+        return [r for r in self.fabric.requests() if r["seq"] > seq]
+
+    def last_seq(self):
+        reqs = self.fabric.requests()
+        return reqs[-1]["seq"] if reqs else 0
+
+
+class TestDaemon(DaemonTest):
+    def test_status_ready_certificates_sigterm(self):
+        self.start_all()
+        h = self.wait_extension_ready()
+        blob = self.status_blob()
+        ga = blob["aggregateStatus"]["guestAgentStatus"]
+        self.assertEqual(ga["status"], "Ready")
+        self.assertEqual(h["handlerVersion"], "1.3.0")
+        settings = h["runtimeSettingsStatus"]["settingsStatus"]["status"]
+        self.assertEqual(settings["status"], "success")
+        self.assertEqual(settings["formattedMessage"]["message"], "hello from azfabric")
+        features = [f["Key"] for f in blob["supportedFeatures"]]
+        self.assertIn("FastTrack", features)
+        gs = blob["aggregateStatus"]["vmArtifactsAggregateStatus"]["goalStateAggregateStatus"]
+        self.assertEqual(gs["status"], "Success")
+        uploads = self.control_json("/status-blobs")
+        self.assertTrue(all(u["parsed"] for u in uploads))
+        self.assertTrue(all(u["via"] == "hgap" for u in uploads), uploads)
+
+        # Certificates (ref §1.6): the fabric's tenant thumbprints, as files with the right modes.
+        state = self.control_json("/state")
+        thumbs = [c["thumbprint"] for c in state["goalState"]["tenantCertificates"]]
+        self.assertTrue(thumbs)
+        libdir = self.root.file("/var/lib/waagent")
+        self.assertEqual(stat.S_IMODE(os.stat(libdir).st_mode), 0o700)
+        for t in thumbs:
+            for ext in (".crt", ".prv"):
+                path = os.path.join(libdir, t + ext)
+                self.assertTrue(os.path.exists(path), path)
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(libdir, "TransportPrivate.pem")).st_mode), 0o600)
+        certs_req = [r for r in self.fabric.requests("wireserver") if "comp=certificates" in r["query"]]
+        self.assertEqual(certs_req[0]["headers"].get("x-ms-cipher-name"), "AES128_CBC")
+        self.assertTrue(certs_req[0]["headers"].get("x-ms-guest-agent-public-x509-cert"))
+
+        self.stop_daemon()
+        dstate_path = self.root.file("/var/lib/azl-agent/daemon.json")
+        self.assertEqual(stat.S_IMODE(os.stat(dstate_path).st_mode), 0o600)
+        with open(dstate_path) as f:
+            dstate = json.load(f)
+        self.assertEqual(dstate["incarnation"], str(state["incarnation"]))
+        self.assertEqual(dstate["executedGoalStateId"], "incarnation_%s" % state["incarnation"])
+        self.assertEqual(dstate["handlers"][0]["name"], EXT)
+        # The SAS signature never reaches the log.
+        with open(self.daemon_log.name) as f:
+            text = f.read()
+        sig = state["goalState"]["statusBlobUrl"].split("sig=")[1].split("&")[0]
+        self.assertNotIn(sig, text)
+
+    def test_incarnation_bump_within_one_poll(self):
+        self.start_all()
+        self.wait_extension_ready()
+        seq = self.last_seq()
+        t0 = time.monotonic()
+        self.fabric.patch_scenario({"description": "bumped"}, bump="incarnation")
+        new_inc = self.control_json("/state")["incarnation"]
+
+        def fetched():
+            return [r for r in self.requests_since(seq)
+                    if "type=extensionsConfig" in r["query"] and f"incarnation={new_inc}" in r["query"]]
+        wait_for("the new ExtensionsConfig", fetched, timeout=PERIOD * 2 + 1.5, interval=0.05)
+        elapsed = time.monotonic() - t0
+        self.assertLess(elapsed, PERIOD * 2 + 1.5)
+        # The executor runs the new goal state and the status blob reports it.
+        wait_for("the status blob of the new incarnation", lambda: (self.status_blob() or {}).get(
+            "aggregateStatus", {}).get("vmArtifactsAggregateStatus", {}).get("goalStateAggregateStatus", {}).get(
+            "inSvdSeqNo") == str(new_inc), timeout=30)
+        self.stop_daemon()
+
+    def test_status_file_change_is_reported(self):
+        # An extension updating status/<seq>.status after its enable (ref §4.7) is reported at the next poll.
+        self.start_all()
+        self.wait_extension_ready()
+        path = self.root.file("/var/lib/waagent/%s-1.3.0/status/0.status" % EXT)
+        with open(path) as f:
+            doc = json.load(f)
+        doc[0]["status"]["formattedMessage"]["message"] = "updated later"
+        with open(path + ".tmp", "w") as f:
+            json.dump(doc, f)
+        os.rename(path + ".tmp", path)
+
+        def updated():
+            h = self.handler_status(self.status_blob())
+            return h and h["runtimeSettingsStatus"]["settingsStatus"]["status"]["formattedMessage"][
+                "message"] == "updated later"
+        wait_for("the updated extension status", updated, timeout=PERIOD * 3 + 1)
+        self.stop_daemon()
+
+    def test_idle_only_polls(self):
+        self.start_all()
+        self.wait_extension_ready()
+        # Let the post-run upload settle, then watch a few periods.
+        time.sleep(PERIOD * 1.5)
+        seq = self.last_seq()
+        time.sleep(PERIOD * 5)
+        reqs = self.requests_since(seq)
+        kinds = {(r["endpoint"], r["method"], r["path"]) for r in reqs}
+        self.assertEqual(kinds, {("wireserver", "GET", "/machine/"), ("hgap", "GET", "/vmSettings")}, reqs)
+        goal = [r for r in reqs if r["path"] == "/machine/"]
+        vms = [r for r in reqs if r["path"] == "/vmSettings"]
+        self.assertTrue(all(r["query"] == "comp=goalstate" for r in goal))
+        self.assertTrue(4 <= len(goal) <= 7, len(goal))
+        self.assertTrue(all(r["status"] == 304 for r in vms), [r["status"] for r in vms])
+        self.assertTrue(all(r["headers"].get("if-none-match") for r in vms))
+        self.stop_daemon()
+
+
+def req_time(r):
+    """Seconds of the request log's "time" (ISO, ms precision) since the epoch."""
+    import datetime
+    return datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def goal_state_gets(reqs):
+    return [r for r in reqs if r["path"] == "/machine/" and r["query"] == "comp=goalstate"]
+
+
+class TestNotify(DaemonTest):
+    def test_sd_notify_ready_status_watchdog(self):
+        import socket
+        self.start(None, f"GoalStatePeriodSec={PERIOD:g}\n")
+        path = os.path.join(self.workdir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.2)
+        # WATCHDOG_USEC without WATCHDOG_PID applies to the process: sd-event sends WATCHDOG=1 at half of it.
+        self.start_daemon({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        messages = []
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            try:
+                messages.append(sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        sock.close()
+        lines = [line for m in messages for line in m.splitlines()]
+        self.assertIn("READY=1", lines)
+        self.assertTrue(any(line.startswith("STATUS=") for line in lines), lines)
+        self.assertGreaterEqual(lines.count("WATCHDOG=1"), 3, lines)
+        self.stop_daemon()
+
+
+class TestErrors(DaemonTest):
+    def test_fibonacci_backoff_then_recovery(self):
+        # ref §1.2: 500 is retried along 2, 3, 5 … s (never faster than the period).
+        self.start({"faults": [{"endpoint": "wireserver", "query": {"comp": "goalstate"}, "nth": [1, 2, 3],
+                                "status": 500}]}, f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon()
+        self.wait_extension_ready(timeout=40)
+        gets = goal_state_gets(self.fabric.requests("wireserver"))
+        self.assertEqual([r["status"] for r in gets[:4]], [500, 500, 500, 200])
+        gaps = [req_time(b) - req_time(a) for a, b in zip(gets, gets[1:4])]
+        for gap, expected in zip(gaps, (2, 3, 5)):
+            self.assertTrue(expected * 0.85 <= gap <= expected * 1.15 + 0.3, gaps)
+        self.stop_daemon()
+
+    def test_throttle_retries_after_one_second(self):
+        self.start({"faults": [{"endpoint": "wireserver", "query": {"comp": "goalstate"}, "nth": [1],
+                                "status": 503}]}, "GoalStatePeriodSec=4\n")
+        self.start_daemon()
+        wait_for("two goal state requests", lambda: len(goal_state_gets(self.fabric.requests("wireserver"))) >= 2)
+        gets = goal_state_gets(self.fabric.requests("wireserver"))
+        gap = req_time(gets[1]) - req_time(gets[0])
+        self.assertTrue(0.8 <= gap <= 1.6, gap)
+        self.stop_daemon()
+
+    def test_gone_refreshes_goal_state(self):
+        # 410 from vmSettings (ref §2.1) → the goal state is fetched again at once, not after a period.
+        self.start({"faults": [{"endpoint": "hgap", "path": "/vmSettings", "nth": [3], "status": 410}]},
+                   "GoalStatePeriodSec=4\n")
+        self.start_daemon()
+
+        def after_gone():
+            reqs = self.fabric.requests()
+            for i, r in enumerate(reqs):
+                if r["path"] == "/vmSettings" and r["status"] == 410:
+                    rest = goal_state_gets(reqs[i + 1:])
+                    return (r, rest[0]) if rest else None
+            return None
+        gone, nxt = wait_for("the goal state request after the 410", after_gone, timeout=20)
+        self.assertLess(req_time(nxt) - req_time(gone), 1.0)
+        self.stop_daemon()
+
+    def test_hgap_unreachable_does_not_block_wireserver(self):
+        self.start({"faults": [{"endpoint": "hgap", "action": "reset"}]}, f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon()
+        h = self.wait_extension_ready()
+        self.assertEqual(h["status"], "Ready")
+        blob = self.status_blob()
+        self.assertNotIn("FastTrack", [f["Key"] for f in blob["supportedFeatures"]])
+        self.assertTrue(all(u["via"] == "direct" for u in self.control_json("/status-blobs")))
+        self.stop_daemon()
+
+
+class TestFastTrack(DaemonTest):
+    def test_not_supported(self):
+        self.start({"fastTrack": False}, f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon()
+        self.wait_extension_ready()
+        time.sleep(PERIOD * 3)
+        vms = [r for r in self.fabric.requests("hgap") if r["path"] == "/vmSettings"]
+        self.assertEqual([r["status"] for r in vms], [404], "asked once, re-checked only hours later")
+        self.assertNotIn("FastTrack", [f["Key"] for f in self.status_blob()["supportedFeatures"]])
+        self.stop_daemon()
+
+    def test_etag_only_change_runs_fast_track_goal_state(self):
+        self.start_all()
+        self.wait_extension_ready()
+        seq = self.last_seq()
+        self.fabric.patch_scenario({"description": "fast track change"}, bump="etag")
+        etag = self.control_json("/state")["etag"]
+        wait_for("the new vmSettings", lambda: [r for r in self.requests_since(seq)
+                                                if r["path"] == "/vmSettings" and r["status"] == 200], timeout=4)
+        self.assertEqual([r for r in self.requests_since(seq) if "type=extensionsConfig" in r["query"]], [])
+        dstate_path = self.root.file("/var/lib/azl-agent/daemon.json")
+
+        def executed():
+            try:
+                with open(dstate_path) as f:
+                    return json.load(f).get("executedGoalStateId") == "etag_%s" % etag
+            except (OSError, ValueError):
+                return False
+        wait_for("the Fast Track goal state to be executed", executed, timeout=30)
+        self.stop_daemon()
+
+
+class TestKeepAlive(DaemonTest):
+    CONF = "StatusKeepAliveSec=2\n"
+
+    def test_keepalive_uploads(self):
+        self.start_all()
+        self.wait_extension_ready()
+        time.sleep(PERIOD * 1.5)
+        n0 = len(self.control_json("/status-blobs"))
+        seq = self.last_seq()
+        time.sleep(7)
+        uploads = self.control_json("/status-blobs")[n0:]
+        # One every 2 s (polls are 1 s apart): 3 or 4 in 7 s, nothing else but polls.
+        self.assertTrue(3 <= len(uploads) <= 4, uploads)
+        other = [r for r in self.requests_since(seq)
+                 if r["path"] not in ("/machine/", "/vmSettings", "/status") and r["endpoint"] != "blob"]
+        self.assertEqual(other, [])
+        self.stop_daemon()
+
+
+class TestHostGAPluginDown(DaemonTest):
+    def _run(self, fault):
+        self.start({"faults": [dict(fault, endpoint="hgap", method="PUT", path="/status")]},
+                   f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon()
+        h = self.wait_extension_ready()
+        self.assertEqual(h["status"], "Ready")
+        uploads = self.control_json("/status-blobs")
+        self.assertTrue(uploads)
+        self.assertTrue(all(u["via"] == "direct" for u in uploads), uploads)
+        hgap_puts = [r for r in self.fabric.requests("hgap") if r["method"] == "PUT"]
+        self.assertTrue(hgap_puts, "the HostGAPlugin is tried first")
+        direct = [r for r in self.fabric.requests("blob") if r["method"] == "PUT"]
+        self.assertEqual(direct[0]["headers"].get("x-ms-blob-type"), "BlockBlob")
+        self.assertEqual(direct[0]["headers"].get("x-ms-version"), "2014-02-14")
+        self.stop_daemon()
+
+    def test_status_500(self):
+        self._run({"status": 500})
+
+    def test_status_reset(self):
+        self._run({"action": "reset"})
+
+
+class TestPageBlob(DaemonTest):
+    def test_page_blob_via_hgap_and_direct(self):
+        self.start({"statusBlobType": "PageBlob"}, f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon()
+        self.wait_extension_ready()
+        uploads = self.control_json("/status-blobs")
+        self.assertTrue(all(u["blobType"] == "PageBlob" and u["via"] == "hgap" and u["parsed"] for u in uploads))
+        self.stop_daemon()
+        self.fabric.set_faults([{"endpoint": "hgap", "method": "PUT", "path": "/status", "status": 500}])
+        # A restart uploads once (keep-alive clock starts anew), here directly.
+        n0 = len(uploads)
+        self.start_daemon()
+        wait_for("a direct page blob upload", lambda: any(
+            u["via"] == "direct" and u["blobType"] == "PageBlob" and u["parsed"]
+            for u in self.control_json("/status-blobs")[n0:]), timeout=20)
+        self.stop_daemon()
+
+
+class TestRestart(DaemonTest):
+    def test_restart_does_not_redo_work(self):
+        self.start_all()
+        self.wait_extension_ready()
+        time.sleep(PERIOD * 1.5)
+        self.stop_daemon()
+        cmdlog = self.root.file("/var/log/azure/%s/CommandExecution.log" % EXT)
+        with open(cmdlog) as f:
+            commands_before = f.read().count("\n")
+        seq = self.last_seq()
+        self.start_daemon()
+        # enable runs again after the restart (waagent semantics; issue #8), nothing else does.
+        wait_for("enable re-run after the restart", lambda: open(cmdlog).read().count("\n") > commands_before)
+        wait_for("polling after the restart", lambda: len(
+            [r for r in self.requests_since(seq) if r["path"] == "/machine/" and r["query"] == "comp=goalstate"]) >= 3)
+        reqs = self.requests_since(seq)
+        self.assertEqual([r for r in reqs if r["endpoint"] == "blob" and r["method"] == "GET"], [],
+                         "no manifest/package download after a restart")
+        # The extension's status stays reported.
+        self.assertEqual(self.handler_status(self.status_blob())["status"], "Ready")
+        self.stop_daemon()
+        with open(self.daemon_log.name) as f:
+            log = f.read()
+        # The plan after the restart: the settings file and enable, nothing downloaded or installed again.
+        after = log[log.index("Loaded daemon state"):]
+        plan = after[after.index("Extensions plan for incarnation_1:"):].split("\n\n")[0]
+        self.assertEqual(plan.splitlines()[1:], ["settings %s-1.3.0" % EXT, "enable %s-1.3.0" % EXT])
+
+
+def main():
+    azltest.enter_private_netns()
+    if not os.path.exists(azltest.AGENT):
+        print("SKIP: azl-agent not built at " + azltest.AGENT)
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
