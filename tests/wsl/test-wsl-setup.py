@@ -200,7 +200,9 @@ def run_batch(tmp):
 # ------------------------------------------------------------------------------------------------ tty
 class Pane:
     def __init__(self, tmp, root, extra_args=(), env=None):
-        self.sock = os.path.join(tmp, "tmux.sock")
+        # One tmux server per pane: reusing a socket races with the previous server's shutdown ("server exited
+        # unexpectedly" when the next new-session connects to a server that is exiting).
+        self.sock = os.path.join(tmp, f"tmux.{os.path.basename(root)}.sock")
         self.rcfile = os.path.join(tmp, f"rc.{os.path.basename(root)}")
         self.name = "wsl"
         self.dead = False
