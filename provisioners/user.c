@@ -135,8 +135,7 @@ int user_sudoers_content(const char *user, bool has_password, char **ret) {
         return 0;
 }
 
-/* Runs a shadow-utils tool, with --prefix <root> on a scratch root. 0 on exit status 0, else -EIO. */
-static int run_shadow_tool(Context *c, const char *tool, char *const *args) {
+int run_shadow_tool(Context *c, const char *tool, char *const *args) {
         _cleanup_free_ char *output = NULL;
         const char *argv[32];
         size_t n = 0;

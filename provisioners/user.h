@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include "context.h"
+
 #define USER_NAME_MAX 32U
 #define SUDOERS_DROPIN "/etc/sudoers.d/azl-agent"
 
@@ -23,3 +25,7 @@ bool user_password_matches(const char *password, const char *hash);
 
 /* The bytes of the sudoers drop-in for user (NOPASSWD without a password, as waagent §5.2 step 6). */
 int user_sudoers_content(const char *user, bool has_password, char **ret);
+
+/* Runs a shadow-utils tool (useradd, usermod, userdel, groupadd…) with args (NULL-terminated), adding
+ * --prefix <root> on a scratch root. 0 on exit status 0, -EIO otherwise (the tool's output at debug level). */
+int run_shadow_tool(Context *c, const char *tool, char *const *args);

@@ -317,37 +317,11 @@ int wsl_read_line(int fd, size_t max, char **ret) {
 }
 
 /* Runs a shadow-utils tool with --prefix <root> on a scratch root; 0 on exit status 0, else -EIO. */
-static int run_shadow_tool(Context *c, const char *const *args) {
-        _cleanup_free_ char *output = NULL;
-        const char *argv[24];
-        size_t n = 0;
-        int r;
-
-        argv[n++] = args[0];
-        if (c->root && !streq(c->root, "/")) {
-                argv[n++] = "--prefix";
-                argv[n++] = c->root;
-        }
-        for (size_t i = 1; args[i]; i++) {
-                if (n >= ELEMENTSOF(argv) - 1)
-                        return -E2BIG;
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        r = spawn_and_wait((char *const *) argv, &output);
-        if (r < 0)
-                return r;
-        if (r != 0)
-                return log_debug_errno(EIO, "%s failed with exit status %d: %s", args[0], r,
-                                       strempty(output));
-        return 0;
-}
-
 /* useradd with the fixed UID; groups, password and sudoers are the user provisioner's. */
 static int wsl_useradd(Context *c, const char *name) {
         _cleanup_free_ char *skel = NULL;
-        const char *args[16] = { "useradd", "-u", "1000", "-m", "-U", "-s", "/bin/bash" };
-        size_t n = 7;
+        const char *args[16] = { "-u", "1000", "-m", "-U", "-s", "/bin/bash" };
+        size_t n = 6;
 
         _Static_assert(WSL_DEFAULT_UID == 1000U, "the -u argument below");
         /* useradd --prefix still copies the host's /etc/skel; use the root's own (as user.c does). */
@@ -359,7 +333,7 @@ static int wsl_useradd(Context *c, const char *name) {
         }
         args[n++] = name;
         args[n] = NULL;
-        return run_shadow_tool(c, args);
+        return run_shadow_tool(c, "useradd", (char *const *) args);
 }
 
 /* Undoes a partial creation: the account with its home and private group, and our sudoers drop-in. */
@@ -368,7 +342,7 @@ static void wsl_rollback(Context *c, const char *name, bool remove_sudoers) {
         int r;
 
         if (passwd_find_in_root(c->root_fd, name, &p) >= 0) {
-                r = run_shadow_tool(c, (const char *const[]) { "userdel", "-r", name, NULL });
+                r = run_shadow_tool(c, "userdel", (char *const[]) { (char *) "-r", (char *) name, NULL });
                 if (r < 0)
                         (void) log_debug_errno(r, "Failed to remove the half-created user '%s': %m", name);
         }
