@@ -14,6 +14,8 @@ packages=(
         passwd sudo openssh-client dbus systemd udev rpm scdoc tmux
         # peers, run only inside private network namespaces by the interop tests and benchmarks
         waagent
+        # the VM rig (tests/vm): qemu TCG, image build, guestfwd helpers
+        qemu-system-x86 qemu-utils debootstrap socat
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -14,12 +14,17 @@ cd "$src"
 
 [ "${AZL_SKIP_DEPS:-0}" = 1 ] || scripts/install-deps.sh
 
+# --prefix=/usr as on Azure Linux: the VM rig installs this build into its guest.
 if [ -d "$build" ] && [ -f "$build/build.ninja" ]; then
-        meson setup --reconfigure "$build" >/dev/null
+        meson setup --reconfigure -Dprefix=/usr "$build" >/dev/null
 else
-        meson setup "$build"
+        meson setup -Dprefix=/usr "$build"
 fi
 ninja -C "$build"
+
+if [ "${AZL_VM_TESTS:-1}" != 0 ] && [ "$(id -u)" = 0 ] && command -v qemu-system-x86_64 >/dev/null; then
+        tests/vm/build-image.sh || echo "run-tests: building the VM images failed; the vm tests will skip" >&2
+fi
 
 # Inside the namespace: bring lo up, prove there is no way out, then run the suite.
 inner='set -eu

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Boot a Debian guest (qemu TCG) against the simulated fabric and check that it gets provisioned.
+
+    test-vm-boot.py --agent azl-agent [--build DIR]   the agent under test (meson install --destdir, per run)
+    test-vm-boot.py --agent cloudinit | waagent       a peer that exists today: proves the rig itself
+
+Asserts (all agents): the fabric recorded an accepted health report State=Ready; ssh as the scenario's admin user
+with the scenario's key works. azl-agent also: azl-provision.service finished before ssh.service started
+(ActiveEnterTimestampMonotonic / InactiveExitTimestampMonotonic, and systemd-analyze critical-chain is logged),
+the root partition grew, `azl-agent status --json` (or state.json while --json is not there) lists the steps,
+none failed, state "ready". cloudinit additionally checks that the root partition grew.
+
+Exit 77 when qemu/socat/ssh are missing, the image is not built (tests/vm/build-image.sh needs the mirror and
+runs before the test suite enters its network namespace), or the agent's `provision` is "not implemented yet"
+(exit 3). No timing is asserted; the timeline is printed.
+Env: AZL_VM_KEEP=DIR keeps the run directory there (serial log, journal, fabric request log).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmrig  # noqa: E402
+
+SKIP = 77
+INITIAL_ROOT = 1536 * 1024 * 1024        # build-image.sh ROOT_SIZE
+FLAVOUR = {"azl-agent": "base", "cloudinit": "cloudinit", "waagent": "waagent"}
+AGENT_UNITS = {"azl-agent": ["azl-provision.service"],
+               "cloudinit": ["cloud-init-local.service"],
+               "waagent": ["walinuxagent.service"]}
+
+
+class Checks:
+    def __init__(self):
+        self.failed = 0
+
+    def check(self, ok, what, detail=""):
+        print("%s: %s%s" % ("ok" if ok else "FAIL", what, (" — " + detail) if detail else ""), flush=True)
+        if not ok:
+            self.failed += 1
+        return ok
+
+
+def agent_binary(build):
+    return os.path.join(build, "agent", "azl-agent")
+
+
+def provision_not_implemented(binary):
+    """Static look at the built binary (it must not be run on the host: provision changes the machine)."""
+    data = open(binary, "rb").read()
+    return b"'provision' is not implemented yet" in data
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agent", choices=sorted(FLAVOUR), required=True)
+    ap.add_argument("--build", default=os.environ.get("AZL_BUILD_ROOT", ""))
+    ap.add_argument("--scenario", default="default")
+    ap.add_argument("--ready-timeout", type=int, default=480)
+    args = ap.parse_args()
+
+    if not vmrig.enter_private_netns():
+        print("SKIP: cannot create a private network namespace (unshare --net)")
+        return SKIP
+    missing = vmrig.missing_tools()
+    if missing:
+        print("SKIP: missing tools: %s (apt-get install qemu-system-x86 qemu-utils socat openssh-client)"
+              % " ".join(missing))
+        return SKIP
+    flavour = FLAVOUR[args.agent]
+    if not vmrig.image_dir(flavour):
+        print("SKIP: VM image '%s' not built in %s — run tests/vm/build-image.sh first (needs the Debian mirror,"
+              " so CI runs it before entering the test namespace)" % (flavour, vmrig.cache_dir()))
+        return SKIP
+    if args.agent == "azl-agent":
+        if not args.build or not os.path.exists(agent_binary(args.build)):
+            print("SKIP: no built azl-agent (pass --build or set AZL_BUILD_ROOT)")
+            return SKIP
+        if provision_not_implemented(agent_binary(args.build)):
+            print("SKIP: the built azl-agent's 'provision' verb is not implemented yet (exit 3); the VM rig is "
+                  "ready for it")
+            return SKIP
+
+    keep = os.environ.get("AZL_VM_KEEP")
+    out = tempfile.mkdtemp(prefix="azl-vm-%s-" % args.agent)
+    c = Checks()
+    vm = vmrig.VM(flavour, out, scenario=args.scenario)
+    scen = vm.fabric_scenario()
+    inject = None
+    if args.agent == "azl-agent":
+        inject, enabled, _ = vmrig.make_inject_tar(args.build, out)
+        print("inject: %s, enabled %s" % (inject, enabled))
+    rc = 0
+    try:
+        vm.start(inject_tar=inject)
+        ready = vm.wait_ready(args.ready_timeout,
+                              settled_unit="azl-provision.service" if args.agent == "azl-agent" else None)
+        c.check(ready is not None, "fabric recorded an accepted health report State=Ready",
+                json.dumps(vm.health_reports())[:600] if not ready else ready.get("client", ""))
+        login = vm.wait_ssh_user(240 if ready else 30)
+        expect = "%s\n%s" % (scen["admin"]["username"], scen["vm"].get("computerName") or scen["vm"]["name"])
+        c.check(login is not None and login[1].strip() == expect,
+                "ssh as %s with a scenario key (tests/fabric/scenarios/keys/)" % vm.user,
+                "%r with %s" % (login[1].strip(), login[2]) if login else "no login with demo_ed25519 or demo_rsa")
+        if args.agent == "azl-agent":
+            # every key of the scenario must work for our agent (waagent 2.7 keeps only the last of two keys)
+            for key in vm.user_keys:
+                r = vm.ssh("true", key=key, check=False, timeout=40)
+                c.check(r.returncode == 0, "ssh as %s with %s" % (vm.user, os.path.basename(key)), r.stderr.strip())
+        facts = vm.collect() if vm.alive() else {"units": {}, "sections": {}}
+        sec = facts["sections"]
+        if args.agent == "azl-agent":
+            u = facts["units"].get("azl-provision.service", {})
+            journal = open(os.path.join(out, "guest", "journal-azl.txt")).read()
+            if u.get("Result") == "exit-code" and re.search(r"not implemented", journal):
+                print("SKIP: azl-provision.service answered 'not implemented yet'")
+                rc = SKIP
+                return rc
+            print("\n".join(sec.get("chain", [])))
+            prov_done = int(u.get("ActiveEnterTimestampMonotonic") or 0)
+            ssh_start = int(facts["units"].get("ssh.service", {}).get("InactiveExitTimestampMonotonic") or 0)
+            c.check(u.get("ActiveState") == "active" and u.get("Result") == "success",
+                    "azl-provision.service active/success", "%s/%s" % (u.get("ActiveState"), u.get("Result")))
+            c.check(0 < prov_done <= ssh_start, "azl-provision finished before sshd started",
+                    "azl-provision active at %.2f s, ssh started at %.2f s" % (prov_done / 1e6, ssh_start / 1e6))
+            check_status(c, vm, sec)
+        if args.agent in ("azl-agent", "cloudinit"):
+            size = root_partition_size(sec.get("rootfs", []))
+            c.check(size is not None and size > INITIAL_ROOT, "root partition grew",
+                    "vda1 %s bytes (image: %d)" % (size, INITIAL_ROOT))
+        tl = vm.timeline(facts, AGENT_UNITS[args.agent]) if facts["units"] else {}
+        print("timeline (s since guest kernel start): " + json.dumps(
+            {k: (round(v, 2) if isinstance(v, float) else v) for k, v in tl.items()
+             if k not in ("kernel_start_host", "qemu_start_host")}))
+        print("\n".join(sec.get("analyze", [])))
+    finally:
+        vm.stop()
+        if c.failed or rc not in (0, SKIP):
+            for f in ("serial.log",):
+                p = os.path.join(out, f)
+                if os.path.exists(p):
+                    print("--- tail of %s" % f)
+                    print("".join(open(p, errors="replace").readlines()[-40:]))
+        if keep:
+            shutil.copytree(out, os.path.join(keep, os.path.basename(out)), dirs_exist_ok=True, symlinks=True)
+            print("kept: %s" % os.path.join(keep, os.path.basename(out)))
+        shutil.rmtree(out, ignore_errors=True)
+    if rc == SKIP:
+        return SKIP
+    print("%s: %d check(s) failed" % ("FAIL" if c.failed else "PASS", c.failed))
+    return 1 if c.failed else 0
+
+
+def root_partition_size(lines):
+    for line in lines:
+        f = line.split()
+        if len(f) >= 3 and f[0].endswith("vda1") and f[2] == "part":
+            return int(f[1])
+    return None
+
+
+def check_status(c, vm, sec):
+    r = vm.ssh("azl-agent status --json", root=True, check=False, timeout=60)
+    doc, source = None, "azl-agent status --json"
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        # --json arrives with the status work (issue #9); until then read what it would print
+        rr = vm.ssh("cat /var/lib/azl-agent/state.json", root=True, check=False, timeout=60)
+        source = "state.json (status --json: rc=%d)" % r.returncode
+        try:
+            doc = json.loads(rr.stdout)
+        except ValueError:
+            doc = None
+    if not c.check(isinstance(doc, dict), "provisioning status readable", source):
+        return
+    doc = doc.get("provisioning", doc) if "steps" not in doc else doc
+    steps = doc.get("steps") or []
+    names = [s.get("name") for s in steps]
+    c.check(doc.get("state") == "ready", "status: state ready", "%s via %s" % (doc.get("state"), source))
+    c.check(len(steps) > 0 and all(s.get("result") in ("changed", "unchanged", "skipped") for s in steps),
+            "status: every step reported, none failed",
+            ", ".join("%s=%s" % (s.get("name"), s.get("result")) for s in steps))
+    for want in ("imds", "report-ready"):
+        c.check(any(want in (n or "") for n in names), "status: a step for %s" % want, str(names))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
