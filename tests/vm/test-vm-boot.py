@@ -134,6 +134,10 @@ def main():
             size = root_partition_size(sec.get("rootfs", []))
             c.check(size is not None and size > INITIAL_ROOT, "root partition grew",
                     "vda1 %s bytes (image: %d)" % (size, INITIAL_ROOT))
+            # The mounted ext4 itself grew online (EXT4_IOC_RESIZE_FS), not only its partition.
+            fs = root_filesystem_size(sec.get("rootfs", []))
+            c.check(fs is not None and fs > INITIAL_ROOT, "root filesystem grew online",
+                    "/ %s bytes (image partition: %d)" % (fs, INITIAL_ROOT))
         tl = vm.timeline(facts, AGENT_UNITS[args.agent]) if facts["units"] else {}
         print("timeline (s since guest kernel start): " + json.dumps(
             {k: (round(v, 2) if isinstance(v, float) else v) for k, v in tl.items()
@@ -155,6 +159,15 @@ def main():
         return SKIP
     print("%s: %d check(s) failed" % ("FAIL" if c.failed else "PASS", c.failed))
     return 1 if c.failed else 0
+
+
+def root_filesystem_size(lines):
+    """findmnt -n -b -o SOURCE,SIZE / → the mounted root filesystem's size in bytes."""
+    for line in lines:
+        f = line.split()
+        if len(f) == 2 and f[0].startswith("/dev/") and f[1].isdigit():
+            return int(f[1])
+    return None
 
 
 def root_partition_size(lines):
