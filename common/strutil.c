@@ -302,6 +302,15 @@ int strv_split(const char *s, const char *separators, char ***ret) {
         return 0;
 }
 
+int strprintfv(char **p, const char *fmt, va_list ap) {
+        free(*p);
+        if (vasprintf(p, fmt, ap) < 0) {
+                *p = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 char *strstrip(char *s) {
         size_t n;
 

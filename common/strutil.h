@@ -5,10 +5,13 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "macro.h"
 
 typedef uint64_t usec_t;
 #define USEC_PER_SEC ((usec_t) 1000000ULL)
@@ -55,6 +58,10 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 #define _cleanup_strv_free_ __attribute__((__cleanup__(strv_freep)))
+
+/* Replaces *p (freed first) with a newly formatted string. On failure *p is NULL and -ENOMEM is returned. For
+ * "reason"/"summary" fields of result structs. */
+int strprintfv(char **p, const char *fmt, va_list ap) _printf_(2, 0);
 
 /* Trims leading/trailing ASCII whitespace in place and returns s. */
 char *strstrip(char *s);

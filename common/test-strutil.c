@@ -127,11 +127,33 @@ static void test_xml_escape_and_truncate(void **state) {
         free(s);
 }
 
+static int fmt_into(char **p, const char *fmt, ...) _printf_(2, 3);
+static int fmt_into(char **p, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = strprintfv(p, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static void test_strprintfv(void **state) {
+        char *s = NULL;
+
+        assert_int_equal(fmt_into(&s, "%s %d", "disk", 3), 0);
+        assert_string_equal(s, "disk 3");
+        assert_int_equal(fmt_into(&s, "replaced"), 0); /* the old string is freed (ASan/LSan would tell) */
+        assert_string_equal(s, "replaced");
+        free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_base64), cmocka_unit_test(test_hex),     cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_time),   cmocka_unit_test(test_numbers), cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_xml_escape_and_truncate),
+                cmocka_unit_test(test_strprintfv),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,15 +38,10 @@ static int set_summary(DiskGrowResult *r, const char *fmt, ...) {
         va_list ap;
         int k;
 
-        free(r->summary);
         va_start(ap, fmt);
-        k = vasprintf(&r->summary, fmt, ap);
+        k = strprintfv(&r->summary, fmt, ap);
         va_end(ap);
-        if (k < 0) {
-                r->summary = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+        return k;
 }
 
 static bool fstype_growable(const char *fstype) {

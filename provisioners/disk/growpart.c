@@ -56,14 +56,11 @@ static int plan_set_reason(GrowPlan *p, bool refused, const char *fmt, ...) {
         va_list ap;
         int r;
 
-        free(p->reason);
         va_start(ap, fmt);
-        r = vasprintf(&p->reason, fmt, ap);
+        r = strprintfv(&p->reason, fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                p->reason = NULL;
-                return -ENOMEM;
-        }
+        if (r < 0)
+                return r;
         p->refused = refused;
         p->new_size = p->size;
         return 0;

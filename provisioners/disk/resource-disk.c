@@ -90,14 +90,11 @@ static int classify_as(Classification *c, DiskContent content, const char *fmt, 
         va_list ap;
         int r;
 
-        free(c->reason);
         va_start(ap, fmt);
-        r = vasprintf(&c->reason, fmt, ap);
+        r = strprintfv(&c->reason, fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                c->reason = NULL;
-                return -ENOMEM;
-        }
+        if (r < 0)
+                return r;
         c->content = content;
         return 0;
 }
@@ -671,15 +668,10 @@ static int set_summary(ResourceDiskResult *r, const char *fmt, ...) {
         va_list ap;
         int k;
 
-        free(r->summary);
         va_start(ap, fmt);
-        k = vasprintf(&r->summary, fmt, ap);
+        k = strprintfv(&r->summary, fmt, ap);
         va_end(ap);
-        if (k < 0) {
-                r->summary = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+        return k;
 }
 
 /* Mounts the (now ours) partition on the target unless already there. Returns 1 if it mounted. */
