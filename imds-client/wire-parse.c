@@ -172,6 +172,27 @@ int wire_lease_parse_networkd(const char *buf, size_t len, char **ret) {
         return 0;
 }
 
+/* The shared start of every WireServer document parser: bounded size, hardened XML parse, expected root element.
+ * On success *ret_doc owns the document and *ret_root is its root element. */
+static int parse_wire_document(const char *buf, size_t len, const char *root_name, xmlDocPtr *ret_doc,
+                               xmlNodePtr *ret_root) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        xmlNodePtr root;
+        int r;
+
+        if (len > WIRE_RESPONSE_MAX)
+                return -E2BIG;
+        r = xml_parse_buffer(buf, len, &doc);
+        if (r < 0)
+                return r;
+        root = xmlDocGetRootElement(doc);
+        if (!streq((const char *) root->name, root_name))
+                return -EBADMSG;
+        *ret_root = root;
+        *ret_doc = TAKE_PTR(doc);
+        return 0;
+}
+
 /* ---- versions (ref §1.3) ---- */
 
 void wire_versions_done(WireVersions *v) {
@@ -191,14 +212,9 @@ int wire_versions_parse(const char *buf, size_t len, WireVersions *ret) {
 
         if (!buf || !ret)
                 return -EINVAL;
-        if (len > WIRE_RESPONSE_MAX)
-                return -E2BIG;
-        r = xml_parse_buffer(buf, len, &doc);
+        r = parse_wire_document(buf, len, "Versions", &doc, &root);
         if (r < 0)
                 return r;
-        root = xmlDocGetRootElement(doc);
-        if (!streq((const char *) root->name, "Versions"))
-                return -EBADMSG;
         r = xml_find_text(root, "Preferred/Version", &v.preferred);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -300,14 +316,9 @@ int goal_state_parse(const char *buf, size_t len, GoalState *ret) {
 
         if (!buf || !ret)
                 return -EINVAL;
-        if (len > WIRE_RESPONSE_MAX)
-                return -E2BIG;
-        r = xml_parse_buffer(buf, len, &doc);
+        r = parse_wire_document(buf, len, "GoalState", &doc, &root);
         if (r < 0)
                 return r;
-        root = xmlDocGetRootElement(doc);
-        if (!streq((const char *) root->name, "GoalState"))
-                return -EBADMSG;
         r = find_text_bounded(root, "Incarnation", true, &g.incarnation);
         if (r < 0)
                 return r;
@@ -368,14 +379,9 @@ int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret) {
 
         if (!buf || !ret)
                 return -EINVAL;
-        if (len > WIRE_RESPONSE_MAX)
-                return -E2BIG;
-        r = xml_parse_buffer(buf, len, &doc);
+        r = parse_wire_document(buf, len, "HostingEnvironmentConfig", &doc, &root);
         if (r < 0)
                 return r;
-        root = xmlDocGetRootElement(doc);
-        if (!streq((const char *) root->name, "HostingEnvironmentConfig"))
-                return -EBADMSG;
         /* waagent HostingEnv: Incarnation@instance, Role@name, Deployment@name */
         r = attr_bounded(xml_child(root, "Incarnation"), "instance", &h.vm_name);
         if (r >= 0)
