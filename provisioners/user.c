@@ -19,6 +19,7 @@
  * Each part checks the current state first; a second run changes nothing and returns 0.
  */
 #include <crypt.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash-point.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -325,6 +327,22 @@ static int sudoers_validate(Context *c) {
         return r == 0 ? 0 : -EINVAL;
 }
 
+/* A run killed while staging leaves write_file_atomic_in_root()'s ".#.azl-agent.new<random>" behind; sudo
+ * ignores it, but nothing else would ever remove it. Those names are only ever ours (tests/crash). */
+static void remove_stale_staging(int dir_fd) {
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!d) {
+                closep(&fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(d));)
+                if (startswith(de->d_name, ".#" SUDOERS_TMP_NAME))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+}
+
 static int ensure_sudoers(Context *c, const char *name, bool has_password) {
         _cleanup_free_ char *content = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
@@ -338,14 +356,17 @@ static int ensure_sudoers(Context *c, const char *name, bool has_password) {
         r = mkdir_p_in_root(c->root_fd, SUDOERS_DIR, 0750);
         if (r < 0)
                 return r;
+        dir_fd = open_in_root(c->root_fd, SUDOERS_DIR, O_RDONLY | O_DIRECTORY, 0);
+        if (dir_fd < 0)
+                return dir_fd;
+        remove_stale_staging(dir_fd);
         r = write_file_atomic_in_root(c->root_fd, SUDOERS_DIR "/" SUDOERS_TMP_NAME, content, strlen(content),
                                       0440, 0, 0, 0);
         if (r < 0)
                 return r;
-        dir_fd = open_in_root(c->root_fd, SUDOERS_DIR, O_RDONLY | O_DIRECTORY, 0);
-        if (dir_fd < 0)
-                return dir_fd;
         r = sudoers_validate(c);
+        if (r >= 0)
+                crash_point("user:sudoers-validated");
         if (r >= 0)
                 r = RET_NERRNO(renameat(dir_fd, SUDOERS_TMP_NAME, dir_fd, "azl-agent"));
         if (r < 0) {
@@ -376,12 +397,15 @@ static int user_apply(Context *c, const ProvisionData *d, char **ret_summary) {
         groups = ensure_groups(c);
         if (groups < 0)
                 return groups;
+        crash_point("user:groups-done"); /* between the shadow tool calls (tests/crash) */
         account = ensure_account(c, d->username);
         if (account < 0)
                 return account;
+        crash_point("user:account-done");
         password = ensure_password(c, d->username, d->password);
         if (password < 0)
                 return password;
+        crash_point("user:password-done");
         sudoers = ensure_sudoers(c, d->username, d->password);
         if (sudoers < 0)
                 return sudoers;

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Secrets grep (issue #12): nothing the agent produces may hold a secret of the scenario.
+
+One scenario with every kind of secret: the admin password (ovf-env.xml), protected settings of the sample
+extension (encrypted to the tenant certificate), and the SAS URLs of the status blob and the extension
+artifacts. The agent runs as it would on a VM, at debug level:
+
+  * `provision` on scratch root A (logs to stderr) and on scratch root B (logs to the journal);
+  * `daemon` on root A until the extension is Ready (journal), then again after a restart (stderr);
+  * `status` and `status --json --long` on root A.
+
+Collected, and grepped for every needle: every stdout/stderr; every journal field (the native journal protocol
+is received on /run/systemd/journal/socket inside a private mount namespace, so no journald is needed; that
+part is skipped when a mount namespace cannot be made); every file of both roots (state.json, daemon.json,
+HandlerState, extension config and status dirs including the still-encrypted *.settings, certificates, logs,
+KVP pool, the redacted ovf-env.xml copy, /etc/shadow), except the provisioning medium the test itself put in
+the seed directory; every status blob the fabric received, its health reports and telemetry events.
+
+Needles: the password and the protected settings plaintext (each also as its three base64 alignments), each SAS
+signature (as sent, percent-encoded, and decoded). The test cannot pass vacuously: every needle is checked to be
+real (the password verifies the shadow hash, the plaintext is what `openssl cms -decrypt` makes of the
+.settings ciphertext with the tenant key, the status blob URL's signature is among the SAS needles), every
+source is checked to be non-empty, and the same collect-and-grep routine must find every needle in a canary file
+planted in root A and in a log text with the needle appended.
+"""
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+import azltest  # noqa: E402
+
+PASSWORD = "Secrets-Grep-Pw-93xqV"
+PROTECTED = "protected-plaintext-7Hq2ZkW"
+EXT = "OSTCExtensions.ExampleHandlerLinux"
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+SEED = "/var/lib/azl-agent/seed/ovf-env.xml"
+
+
+def wait_for(what, fn, timeout=40.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def base64_cores(secret):
+    """The parts of base64(x + secret + y) that depend on secret alone, for the three alignments."""
+    out = []
+    for shift in range(3):
+        enc = base64.b64encode(b"\0" * shift + secret).decode()
+        i0 = -(-8 * shift // 6)
+        i1 = 8 * (shift + len(secret)) // 6
+        out.append(enc[i0:i1].encode())
+    return out
+
+
+def scan(items, needles):
+    """[(source label, needle name, context)] for every occurrence of any needle in any item."""
+    hits = []
+    for label, data in items:
+        for name, needle in needles:
+            start = 0
+            while (i := data.find(needle, start)) >= 0:
+                ctx = data[max(0, i - 60):i + len(needle) + 60].replace(needle, b"<" + name.encode() + b">")
+                hits.append((label, name, ctx))
+                start = i + 1
+    return hits
+
+
+def collect_tree(prefix, root, exclude=()):
+    items = []
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            rel = "/" + os.path.relpath(full, root)
+            if rel in exclude or os.path.islink(full) or not os.path.isfile(full):
+                continue
+            with open(full, "rb") as f:
+                items.append((f"{prefix}:{rel}", f.read()))
+    return items
+
+
+class JournalSink:
+    """Receives the native journal protocol (datagrams, large ones as a memfd) on the well-known socket."""
+
+    def __init__(self):
+        os.makedirs(os.path.dirname(JOURNAL_SOCKET), exist_ok=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(JOURNAL_SOCKET)
+        self.sock.settimeout(0.2)
+        self.entries = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def parse(data):
+        fields, i = [], 0
+        while i < len(data):
+            nl = data.find(b"\n", i)
+            if nl < 0:
+                break
+            line = data[i:nl]
+            if b"=" in line:
+                k, v = line.split(b"=", 1)
+                i = nl + 1
+            else:
+                k = line
+                size = int.from_bytes(data[nl + 1:nl + 9], "little")
+                v = data[nl + 9:nl + 9 + size]
+                i = nl + 9 + size + 1
+            fields.append((k, v))
+        return fields
+
+    def _run(self):
+        while not self.stop:
+            try:
+                data, anc, _, _ = self.sock.recvmsg(1 << 20, socket.CMSG_SPACE(4 * 4))
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    for j in range(0, len(payload) - len(payload) % 4, 4):
+                        fd = int.from_bytes(payload[j:j + 4], sys.byteorder)
+                        try:
+                            size = os.fstat(fd).st_size
+                            data += os.pread(fd, size, 0)
+                        finally:
+                            os.close(fd)
+            self.entries.append(self.parse(data))
+
+    def close(self):
+        time.sleep(0.3)
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class SecretsTest(azltest.FabricTestCase):
+    def setUp(self):
+        super().setUp()
+        self.journal = JournalSink() if os.environ.get("AZL_SECRETS_JOURNAL") == "1" else None
+        self.outputs = []  # (label, bytes)
+
+    def tearDown(self):
+        if self.journal:
+            self.journal.close()
+        super().tearDown()
+
+    def agent(self, root, label, *args, journal=False, timeout=120):
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
+        if journal:
+            env["JOURNAL_STREAM"] = "0:0"  # what systemd sets for a service: log to the journal
+        r = subprocess.run([azltest.AGENT, "--root", root.path, "-v", *args], capture_output=True, timeout=timeout,
+                           env=env)
+        self.outputs.append((label + " stdout", r.stdout))
+        self.outputs.append((label + " stderr", r.stderr))
+        return r
+
+    def daemon_until_ready(self, root, label, journal):
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
+        if journal:
+            env["JOURNAL_STREAM"] = "0:0"
+        n0 = len(json.loads(self.fabric._control("GET", "/status-blobs")))
+        logpath = os.path.join(self.workdir, label + ".log")
+        with open(logpath, "wb") as log:
+            proc = subprocess.Popen([azltest.AGENT, "--root", root.path, "-v", "daemon"], stdout=log,
+                                    stderr=subprocess.STDOUT, env=env)
+            try:
+                def ready():
+                    for b in json.loads(self.fabric._control("GET", "/status-blobs"))[n0:]:
+                        for h in (b.get("parsed") or {}).get("aggregateStatus", {}).get("handlerAggregateStatus", []):
+                            if h.get("handlerName") == EXT and h.get("status") == "Ready":
+                                return True
+                    return False
+                wait_for("the extension Ready in a status blob", ready)
+                time.sleep(1.5)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                rc = proc.wait(15)
+        self.assertEqual(rc, 0, label)
+        with open(logpath, "rb") as f:
+            self.outputs.append((label + " output", f.read()))
+
+    def sas_signatures(self):
+        e = self.fabric.endpoints
+        docs = []
+        hdr = {"x-ms-version": "2012-11-30"}
+
+        def get(url, headers=hdr):
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+                return r.read().decode()
+        gs = get(f"http://{e['wireserver']}/machine/?comp=goalstate")
+        docs.append(gs)
+        m = re.search(r"<ExtensionsConfig>([^<]+)</ExtensionsConfig>", gs)
+        self.assertTrue(m, "no ExtensionsConfig link in the goal state")
+        docs.append(get(m.group(1).replace("&amp;", "&")))
+        state = json.loads(self.fabric._control("GET", "/state"))
+        docs.append(json.dumps(state))
+        # The URLs the agent itself requested (manifest, package, status blob) carry the signatures it used.
+        docs += [r.get("path", "") + "?" + r.get("query", "") for r in self.fabric.requests()]
+        sigs = set()
+        for d in docs:
+            sigs.update(re.findall(r"sig=([^&\"'<>\s]+)", d))
+        status_sig = re.search(r"sig=([^&]+)", state["goalState"]["statusBlobUrl"]).group(1)
+        return sigs, status_sig
+
+    def test_no_secret_anywhere(self):
+        with open(azltest.DEFAULT_SCENARIO) as f:
+            ext = json.load(f)["extensions"][0]
+        ext["protectedSettings"] = {"secret": PROTECTED}
+        fabric, root_a = self.start({"admin": {"password": PASSWORD, "disablePasswordAuthentication": False},
+                                     "extensions": [ext]}, "GoalStatePeriodSec=1\n")
+        os.makedirs(os.path.join(self.workdir, "b"))
+        root_b = azltest.ScratchRoot(os.path.join(self.workdir, "b"), fabric)
+
+        r = self.agent(root_a, "provision A", "provision")
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        self.assertIn(b"Provisioned:", r.stderr)
+        r = self.agent(root_b, "provision B", "provision", journal=True)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        self.daemon_until_ready(root_a, "daemon A (journal)", journal=True)
+        self.daemon_until_ready(root_a, "daemon A restarted", journal=False)
+        for args in (("status",), ("status", "--json", "--long")):
+            r = self.agent(root_a, "status " + " ".join(args[1:]), *args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout)
+
+        # ---- the needles are real ----
+        shadow = [l for l in root_a.read("/etc/shadow").splitlines() if l.startswith("azureuser:")][0].split(":")[1]
+        salt = shadow.split("$")[2]
+        out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=PASSWORD,
+                             capture_output=True, text=True).stdout.strip()
+        self.assertEqual(out, shadow, "the password in shadow is not the scenario's: the needle would be wrong")
+        hdir = root_a.file(f"/var/lib/waagent/{EXT}-1.3.0")
+        with open(os.path.join(hdir, "config", "0.settings")) as f:
+            hs = json.load(f)["runtimeSettings"][0]["handlerSettings"]
+        thumb = hs["protectedSettingsCertThumbprint"]
+        der = os.path.join(self.workdir, "protected.der")
+        with open(der, "wb") as f:
+            f.write(base64.b64decode(hs["protectedSettings"]))
+        lib = root_a.file("/var/lib/waagent")
+        dec = subprocess.run(["openssl", "cms", "-decrypt", "-inform", "DER", "-in", der, "-inkey",
+                              os.path.join(lib, thumb + ".prv"), "-recip", os.path.join(lib, thumb + ".crt")],
+                             capture_output=True)
+        self.assertEqual(dec.returncode, 0, dec.stderr)
+        self.assertEqual(json.loads(dec.stdout), {"secret": PROTECTED})
+        sigs, status_sig = self.sas_signatures()
+        self.assertIn(status_sig, sigs)
+
+        needles = [("password", PASSWORD.encode()), ("protected-settings", PROTECTED.encode())]
+        needles += [(f"password-base64-{i}", c) for i, c in enumerate(base64_cores(PASSWORD.encode()))]
+        needles += [(f"protected-base64-{i}", c) for i, c in enumerate(base64_cores(PROTECTED.encode()))]
+        for i, s in enumerate(sorted(sigs)):
+            needles.append((f"sas-sig-{i}", s.encode()))
+            if urllib.parse.unquote(s) != s:
+                needles.append((f"sas-sig-{i}-decoded", urllib.parse.unquote(s).encode()))
+        for name, n in needles:
+            self.assertGreaterEqual(len(n), 12, name)
+
+        # ---- collect ----
+        def collect():
+            items = list(self.outputs)
+            items += collect_tree("A", root_a.path, exclude={SEED})
+            items += collect_tree("B", root_b.path, exclude={SEED})
+            for path in ("/status-blobs", "/health-reports", "/events"):
+                items.append(("fabric " + path, fabric._control("GET", path).encode()))
+            with urllib.request.urlopen(fabric.endpoints["control"] + "/status-blob?raw=1", timeout=10) as r:
+                items.append(("fabric /status-blob raw", r.read()))
+            if self.journal:
+                for j, entry in enumerate(self.journal.entries):
+                    for k, v in entry:
+                        items.append((f"journal entry {j} {k.decode(errors='replace')}", k + b"=" + v))
+            return items
+
+        # ---- the sources are not empty ----
+        items = collect()
+        labels = {label for label, data in items if data}
+        for must in ("provision A stderr", "daemon A restarted output",
+                     "A:/var/lib/azl-agent/state.json", "A:/var/lib/azl-agent/daemon.json",
+                     "A:/var/lib/hyperv/.kvp_pool_1", "A:/var/lib/azl-agent/ovf-env.xml",
+                     f"A:/var/lib/waagent/{EXT}-1.3.0/config/HandlerState",
+                     f"A:/var/lib/waagent/{EXT}-1.3.0/config/0.settings",
+                     f"A:/var/lib/waagent/{EXT}-1.3.0/status/0.status",
+                     f"A:/var/log/azure/{EXT}/CommandExecution.log", "A:/etc/shadow",
+                     "fabric /status-blobs", "fabric /status-blob raw", "fabric /health-reports"):
+            self.assertTrue(must in labels, f"nothing collected from {must}")
+        self.assertIn(b'"Ready"', dict(items)["fabric /status-blob raw"])
+        # the daemon's debug log is where plans, settings and URLs would show up
+        self.assertIn(b"Extensions plan", dict(items)["daemon A restarted output"])
+        if self.journal:
+            messages = [v for e in self.journal.entries for k, v in e if k == b"MESSAGE"]
+            self.assertTrue(any(b"Provisioned:" in m for m in messages), "no provisioning message in the journal")
+            self.assertTrue(any(b"Extensions plan" in m for m in messages), "no daemon debug lines in the journal")
+        else:
+            print("journal part skipped: no private mount namespace for /run/systemd/journal/socket",
+                  file=sys.stderr)
+
+        # ---- the grep finds what is there ----
+        canary = root_a.file("/var/lib/azl-agent/canary")
+        with open(canary, "wb") as f:
+            f.write(b"\n".join(b"x" + n + b"y" for _, n in needles))
+        found = {(label, name) for label, name, _ in scan(collect(), needles)}
+        os.unlink(canary)
+        for name, n in needles:
+            self.assertIn(("A:/var/lib/azl-agent/canary", name), found)
+            self.assertTrue(scan([("log", dict(items)["daemon A restarted output"] + n)], [(name, n)]))
+
+        # ---- and nothing else holds a secret ----
+        hits = scan(collect(), needles)
+        report = "\n".join(f"  {label}: {name}: {ctx!r}" for label, name, ctx in hits[:50])
+        self.assertEqual(hits, [], f"{len(hits)} secret(s) found:\n{report}")
+        print(f"\nno secret in {len(items)} items, {sum(len(d) for _, d in items)} bytes; {len(needles)} needles; "
+              f"{len(self.journal.entries) if self.journal else 0} journal entries", file=sys.stderr)
+
+
+def enter_private_mountns():
+    """Re-exec in a private mount namespace with a tmpfs for the journal socket; False when not possible."""
+    if os.environ.get("AZL_SECRETS_JOURNAL") == "1":
+        target = "/run/systemd" if os.path.isdir("/run/systemd") else "/run"
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", target]).returncode != 0:
+            print("SKIP journal: cannot mount a tmpfs on " + target, file=sys.stderr)
+            os.environ["AZL_SECRETS_JOURNAL"] = "0"
+        return
+    if os.environ.get("AZL_SECRETS_JOURNAL") == "0":
+        return
+    if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True).returncode:
+        os.environ["AZL_SECRETS_JOURNAL"] = "0"
+        return
+    env = dict(os.environ, AZL_SECRETS_JOURNAL="1")
+    os.execvpe("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable] + sys.argv, env)
+
+
+def main():
+    azltest.enter_private_netns()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (useradd on a scratch root)")
+        sys.exit(77)
+    if not os.path.exists(azltest.AGENT):
+        print("SKIP: azl-agent not built at " + azltest.AGENT)
+        sys.exit(77)
+    enter_private_mountns()
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
