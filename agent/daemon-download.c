@@ -32,12 +32,16 @@ struct Download {
         char *manifest_url;
         HttpCall *call;
         char *last_error;
+        unsigned round;                 /* passes over the URIs; another one only after a transient failure */
+        bool round_transient;
+        sd_event_source *retry_timer;
 };
 
 Download *download_free(Download *dl) {
         if (!dl)
                 return NULL;
         http_call_cancel(dl->call);
+        sd_event_source_disable_unref(dl->retry_timer);
         free(dl->name);
         free(dl->version);
         strv_free(dl->uris);
@@ -64,6 +68,7 @@ static void download_fail(Download *dl, int code, const char *fmt, ...) {
 }
 
 static int download_attempt(Download *dl);
+static int download_retry_later(Download *dl);
 
 static void download_manifest_received(Download *dl, HttpResponse *resp, const char *url) {
         _cleanup_(manifest_done) Manifest m = {};
@@ -72,9 +77,14 @@ static void download_manifest_received(Download *dl, HttpResponse *resp, const c
         int r;
 
         r = manifest_parse(resp->body, resp->body_size, &m, &reason);
-        if (r < 0)
-                return download_fail(dl, EXT_CODE_MANIFEST_DOWNLOAD_ERROR, "Invalid manifest of %s: %s", dl->name,
+        if (r < 0) {
+                _cleanup_free_ char *shown = NULL;
+
+                (void) http_url_for_log(url, &shown);
+                return download_fail(dl, EXT_CODE_MANIFEST_DOWNLOAD_ERROR, "Invalid manifest of %s from %s%s: %s",
+                                     dl->name, strna(shown), dl->attempt % 2 == 1 ? " (HostGAPlugin)" : "",
                                      strna(reason));
+        }
         r = manifest_select_version(&m, dl->version, &pkg, &reason);
         if (r < 0)
                 return download_fail(dl, EXT_CODE_MANIFEST_DOWNLOAD_ERROR, "%s", strna(reason));
@@ -90,6 +100,8 @@ static void download_manifest_received(Download *dl, HttpResponse *resp, const c
                 return download_fail(dl, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Out of memory");
         dl->phase = DOWNLOAD_PACKAGE;
         dl->attempt = 0;
+        dl->round = 0;
+        dl->round_transient = false;
         r = download_attempt(dl);
         if (r < 0)
                 download_fail(dl, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "Cannot start the package download: %s",
@@ -110,18 +122,24 @@ static void on_download(HttpCall *call, int error, HttpResponse *response, void 
                 return download_fail(dl, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Out of memory");
         (void) http_url_for_log(url, &shown);
         if (error < 0 || !http_status_ok(resp->status)) {
+                char what[HTTP_FAILURE_STRING_MAX];
+
                 free(dl->last_error);
                 if (error < 0)
                         (void) asprintf(&dl->last_error, "%s%s: %s", strna(shown), via_hgap ? " (HostGAPlugin)" : "",
-                                        strerror(-error));
+                                        http_failure_string(error, 0, what, sizeof what));
                 else
                         (void) asprintf(&dl->last_error, "%s%s: HTTP %ld", strna(shown),
                                         via_hgap ? " (HostGAPlugin)" : "", resp->status);
                 log_debug("Download attempt failed: %s", strna(dl->last_error));
                 if (via_hgap && resp && wire_status_to_errno(resp) == -ESTALE)
                         daemon_refresh_goal_state_soon(d);
+                if (error < 0 ? retry_error_is_transient(error) : resp->status == 429 || resp->status >= 500)
+                        dl->round_transient = true;
                 dl->attempt++;
                 r = download_attempt(dl);
+                if (r == -ENOENT && download_retry_later(dl) >= 0)
+                        return;
                 if (r < 0)
                         download_fail(dl,
                                       dl->phase == DOWNLOAD_MANIFEST ? EXT_CODE_MANIFEST_DOWNLOAD_ERROR :
@@ -143,6 +161,43 @@ static void on_download(HttpCall *call, int error, HttpResponse *response, void 
         ext_executor_package_ready(e, resp->body, resp->body_size);
 }
 
+static int on_download_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Download *dl = userdata;
+        int r;
+
+        r = download_attempt(dl);
+        if (r < 0)
+                download_fail(dl,
+                              dl->phase == DOWNLOAD_MANIFEST ? EXT_CODE_MANIFEST_DOWNLOAD_ERROR :
+                                                               EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                              "Cannot start the download of %s %s: %s", dl->name, dl->version, strerror(-r));
+        return 0;
+}
+
+/* Every URI failed, at least one transiently (transport error, 429, 5xx): go over them again a little later, as
+ * waagent's restutil retries each artifact request (ref §1.2). <0 when no pass is left. */
+static int download_retry_later(Download *dl) {
+        usec_t delay;
+        int r;
+
+        if (!dl->round_transient || dl->round + 1 >= DAEMON_DOWNLOAD_ROUNDS)
+                return -ENOENT;
+        dl->round++;
+        dl->round_transient = false;
+        dl->attempt = 0;
+        delay = DAEMON_DOWNLOAD_RETRY_DELAY * dl->round;
+        log_debug("Download of %s %s: every location failed (%s), trying them again in %.0fs.", dl->name,
+                  dl->version, strna(dl->last_error), (double) delay / USEC_PER_SEC);
+        if (dl->retry_timer) {
+                r = sd_event_source_set_time_relative(dl->retry_timer, delay);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(dl->retry_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(dl->daemon->event, &dl->retry_timer, CLOCK_MONOTONIC, delay,
+                                               10 * USEC_PER_MSEC, on_download_retry, dl);
+        return r;
+}
+
 /* Starts the current attempt, skipping to the next URI/channel as needed; -ENOENT when all are used up. */
 static int download_attempt(Download *dl) {
         Daemon *d = dl->daemon;
@@ -160,6 +215,8 @@ static int download_attempt(Download *dl) {
                         .timeout = DAEMON_DOWNLOAD_TIMEOUT,
                         .max_response = dl->phase == DOWNLOAD_MANIFEST ? DAEMON_MANIFEST_MAX : DAEMON_ARTIFACT_MAX,
                         .use_proxy = true,
+                        /* The 5 min timeout cannot catch a slow drip: below 1 KiB/s for HTTPTimeoutSec is a stall. */
+                        .low_speed_time = d->context->config.http_timeout,
                 };
                 if (via_hgap) {
                         if (asprintf(&hgap_url, "%s/extensionArtifact", d->hgap_base) < 0 ||

@@ -44,6 +44,7 @@ struct StatusUpload {
         size_t blob_size;
         StatusBlobType type;
         char *sas;
+        char failure[2 * HTTP_FAILURE_STRING_MAX + 64]; /* each channel's failure, for the warning */
 };
 
 static void blob_puts_free(BlobPut *p, size_t n) {
@@ -344,7 +345,10 @@ static void upload_done(StatusUpload *u, int r) {
                         d->state_dirty = true;
                         daemon_save_state(d);
                 }
-        } else
+                daemon_bus_emit_changed(d);
+        } else if (u->failure[0])
+                log_warning("Failed to upload the status blob to %s: %s", strna(url), u->failure);
+        else
                 log_warning_errno(r, "Failed to upload the status blob to %s: %m", strna(url));
         d->upload = status_upload_free(d->upload);
         if (d->status_again) {
@@ -366,6 +370,12 @@ static void on_put(HttpCall *call, int error, HttpResponse *response, void *user
         else
                 r = u->via_hgap ? wire_status_to_errno(resp) : http_status_to_errno(resp->status);
         if (r < 0) {
+                char what[HTTP_FAILURE_STRING_MAX];
+                size_t n = strlen(u->failure);
+
+                (void) snprintf(u->failure + n, sizeof u->failure - n, "%s%s: %s", n > 0 ? "; " : "",
+                                u->via_hgap ? "via HostGAPlugin" : "direct",
+                                http_failure_string(error, error < 0 ? 0 : resp->status, what, sizeof what));
                 log_debug_errno(r, "Status PUT %zu/%zu %s failed (%s%ld): %m", u->next, u->n_puts,
                                 u->via_hgap ? "via HostGAPlugin" : "direct", error < 0 ? "transport error " : "HTTP ",
                                 error < 0 ? 0L : resp->status);

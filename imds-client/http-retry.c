@@ -3,6 +3,7 @@
  * The retry state machine behind http-retry.h: attempt → (response | error) → classify → either deliver or
  * arm a one-shot sd-event timer for the next attempt. All times are CLOCK_MONOTONIC.
  */
+#include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -35,7 +36,7 @@ bool retry_policy_status_in(const int *set, long status) {
 }
 
 bool retry_error_is_transient(int error) {
-        static const int transient[] = { -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EHOSTUNREACH,
+        static const int transient[] = { -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EPIPE, -EHOSTUNREACH,
                                          -ENETUNREACH, -EPROTO, -EIO };
 
         for (size_t i = 0; i < ELEMENTSOF(transient); i++)
@@ -162,6 +163,21 @@ static void retry_schedule(HttpRetry *r, usec_t delay, int error, HttpResponse *
                 retry_finish(r, k, NULL);
 }
 
+const char *http_failure_describe(const HttpFailure *f, char *buf, size_t size) {
+        char what[HTTP_FAILURE_STRING_MAX];
+
+        if (!f || f->attempts == 0 || (f->error == 0 && http_status_ok(f->status)))
+                return NULL;
+        (void) snprintf(buf, size, "%s after %u attempt%s", http_failure_string(f->error, f->status, what, sizeof what),
+                        f->attempts, f->attempts == 1 ? "" : "s");
+        return buf;
+}
+
+static void retry_note_failure(HttpRetry *r, int error, long status) {
+        if (r->policy.failure)
+                *r->policy.failure = (HttpFailure) { .attempts = r->attempts, .error = error, .status = status };
+}
+
 /* Called when one attempt finished: classify and deliver or retry. */
 static void on_attempt_done(HttpCall *call, int error, HttpResponse *response, void *userdata) {
         HttpRetry *r = userdata;
@@ -170,6 +186,7 @@ static void on_attempt_done(HttpCall *call, int error, HttpResponse *response, v
         int v;
 
         r->call = NULL;
+        retry_note_failure(r, error, error < 0 ? 0 : response->status);
         if (error < 0) {
                 if (p->retry_transport_errors && retry_error_is_transient(error))
                         return retry_schedule(r, backoff, error, NULL);
@@ -183,6 +200,8 @@ static void on_attempt_done(HttpCall *call, int error, HttpResponse *response, v
                 return retry_schedule(r, backoff, 0, response);
         if (http_status_ok(response->status) && p->validate) {
                 v = p->validate(response, p->validate_userdata);
+                if (v != 0)
+                        retry_note_failure(r, v < 0 ? v : -EBADMSG, 0);
                 if (v < 0) {
                         http_response_free(response);
                         return retry_finish(r, v, NULL);
@@ -240,6 +259,8 @@ int http_retry_start(HttpClient *c, const HttpRequest *req, const RetryPolicy *p
                 r->req.body = r->body;
         }
         r->deadline_at = p->deadline > 0 ? now_usec(CLOCK_MONOTONIC) + p->deadline : USEC_INFINITY;
+        if (p->failure)
+                *p->failure = (HttpFailure) {};
         k = retry_attempt(r);
         if (k < 0) {
                 retry_free(r);

@@ -29,6 +29,19 @@ typedef enum RetryBackoff {
         _RETRY_BACKOFF_INVALID = -EINVAL,
 } RetryBackoff;
 
+/* The outcome of the last attempt of a retry loop, so that a failure reason can say what went wrong ("HTTP 500
+ * after 3 attempts") although the call itself returns -ETIMEDOUT when the deadline ended it. */
+typedef struct HttpFailure {
+        unsigned attempts;      /* attempts made */
+        int error;              /* transport error of the last attempt (< 0; -EBADMSG: rejected by validate()),
+                                 * or 0 */
+        long status;            /* its HTTP status when error is 0 (2xx: the last attempt did not fail) */
+} HttpFailure;
+
+/* "HTTP 500 after 3 attempts", "timed out after 2 attempts", …; NULL when the last attempt did not fail (the
+ * caller's error then comes from elsewhere, e.g. parsing the answer). */
+const char *http_failure_describe(const HttpFailure *f, char *buf, size_t size);
+
 /* Inspects a 2xx response: 0 accepts it, -EAGAIN asks for a retry after validate_delay, other <0 is final. */
 typedef int (*RetryValidate)(const HttpResponse *response, void *userdata);
 
@@ -48,6 +61,8 @@ typedef struct RetryPolicy {
         void *validate_userdata;
         usec_t validate_delay;
         unsigned validate_max_attempts;         /* attempts rejected by validate() before its error is final */
+        HttpFailure *failure;                   /* optional: zeroed at the start, updated after every attempt
+                                                 * (copies of the policy share it) */
 } RetryPolicy;
 
 typedef struct HttpRetry HttpRetry;

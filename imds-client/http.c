@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
@@ -92,6 +93,34 @@ int http_status_to_errno(long status) {
         if (status >= 500 && status <= 599)
                 return -EREMOTEIO;
         return -EPROTO;
+}
+
+const char *http_failure_string(int error, long status, char *buf, size_t size) {
+        static const struct {
+                int error;
+                const char *text;
+        } table[] = {
+                { -ETIMEDOUT, "timed out" },
+                { -ECONNREFUSED, "connection refused" },
+                { -ECONNRESET, "connection reset" },
+                { -EPIPE, "response truncated (connection closed before the end of the body)" },
+                { -EHOSTUNREACH, "host unreachable" },
+                { -E2BIG, "response larger than allowed" },
+                { -EPROTO, "malformed HTTP response" },
+                { -EBADMSG, "invalid response body" },
+        };
+
+        if (error >= 0) {
+                (void) snprintf(buf, size, "HTTP %ld", status);
+                return buf;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (table[i].error == error) {
+                        (void) snprintf(buf, size, "%s", table[i].text);
+                        return buf;
+                }
+        (void) snprintf(buf, size, "%s", strerror(-error));
+        return buf;
 }
 
 /* Response headers we keep: what the protocol clients look at (vmSettings ETag, x-ms-* request ids). */
@@ -212,9 +241,10 @@ static int errno_from_curl(CURLcode code, long os_errno, int call_error) {
                         return -ETIMEDOUT;
                 return -ECONNREFUSED;
         }
-        if (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING ||
-            code == CURLE_PARTIAL_FILE)
+        if (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING)
                 return -ECONNRESET;
+        if (code == CURLE_PARTIAL_FILE)
+                return -EPIPE;
         if (code == CURLE_WRITE_ERROR || code == CURLE_FILESIZE_EXCEEDED)
                 return -E2BIG;
         if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL)
@@ -510,6 +540,10 @@ static int call_setup(HttpCall *call, const HttpRequest *req) {
         SETOPT(CURLOPT_NOSIGNAL, 1L);
         SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
         SETOPT(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+        if (req->low_speed_time > 0) {
+                SETOPT(CURLOPT_LOW_SPEED_LIMIT, HTTP_LOW_SPEED_LIMIT);
+                SETOPT(CURLOPT_LOW_SPEED_TIME, (long) MAX(req->low_speed_time / USEC_PER_SEC, (usec_t) 1));
+        }
         SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) call->max_response);
         SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
         SETOPT(CURLOPT_FORBID_REUSE, 1L);

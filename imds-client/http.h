@@ -10,9 +10,11 @@
  * go through a proxy (wire protocol ref §1.2, "use_proxy=False"). Every request carries "Connection: close"
  * (one TCP connection per request, as waagent's httplib does).
  *
- * Transport errors are mapped to a small errno set: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EHOSTUNREACH
- * (DNS or routing), -E2BIG (response too large), -EINVAL (bad URL), -ENOMEM, -EIO (anything else). An HTTP
- * status is not an error at this layer: the retry engine (http-retry.h) and the protocol clients decide.
+ * Transport errors are mapped to a small errno set: -ETIMEDOUT (also: slower than low_speed_time allows),
+ * -ECONNREFUSED, -ECONNRESET, -EPIPE (the connection closed before the announced body was complete),
+ * -EHOSTUNREACH (DNS or routing), -E2BIG (response too large), -EINVAL (bad URL), -ENOMEM, -EIO (anything
+ * else). An HTTP status is not an error at this layer: the retry engine (http-retry.h) and the protocol clients
+ * decide. http_failure_string() puts either in words for failure reasons.
  *
  * URLs are never logged with their query string (SAS signatures live there).
  */
@@ -34,6 +36,8 @@
 #define HTTP_RESPONSE_HEADERS_MAX 32                   /* selected headers kept from a response */
 #define HTTP_HEADER_LINE_MAX 8192
 #define HTTP_URL_MAX 8192
+#define HTTP_LOW_SPEED_LIMIT 1024L                     /* bytes/s, see HttpRequest.low_speed_time */
+#define HTTP_FAILURE_STRING_MAX 96
 
 typedef enum HttpMethod {
         HTTP_METHOD_GET,
@@ -52,6 +56,8 @@ typedef struct HttpRequest {
         usec_t timeout;         /* whole transfer; 0 = HTTP_TIMEOUT_DEFAULT */
         size_t max_response;    /* body bytes; 0 = HTTP_RESPONSE_MAX_DEFAULT */
         bool use_proxy;         /* honour http(s)_proxy/no_proxy: blob storage only */
+        usec_t low_speed_time;  /* abort (-ETIMEDOUT) when slower than HTTP_LOW_SPEED_LIMIT for this long;
+                                 * 0 = off. For long transfers whose timeout cannot catch a slow drip. */
 } HttpRequest;
 
 typedef struct HttpResponse {
@@ -86,6 +92,9 @@ static inline bool http_status_ok(long status) {
  * 401/403 → -EACCES, 404 → -ENOENT, 410 → -ESTALE (goal state changed: refresh), 429 → -EBUSY,
  * 5xx → -EREMOTEIO, anything else → -EPROTO. */
 int http_status_to_errno(long status);
+/* A failed request in words, for logs and failure reasons: "HTTP 500" when error is 0, else the transport error
+ * ("connection reset", "timed out", "response truncated …", "response larger than allowed", …). Returns buf. */
+const char *http_failure_string(int error, long status, char *buf, size_t size);
 
 /* e may be NULL: the default event loop of the thread is used. */
 int http_client_new(sd_event *e, HttpClient **ret);

@@ -345,6 +345,54 @@ static void test_retry_deadline(void **state) {
         fake_server_stop(&s);
 }
 
+/* The last attempt's outcome, for failure reasons ("HTTP 503 after 4 attempts", "connection reset …"). */
+static void test_retry_failure_report(void **state) {
+        FakeServer s;
+        HttpResponse *resp = NULL;
+        _cleanup_free_ char *always = NULL, *reset = NULL, *flaky = NULL;
+        HttpFailure f = { .attempts = 99, .status = 42 };
+        RetryPolicy p = fast_policy();
+        char buf[HTTP_FAILURE_STRING_MAX + 32];
+
+        fake_server_start(&s, "{\"routes\": [{\"path\": \"/always\", \"responses\": [{\"status\": 503}]},"
+                              "{\"path\": \"/reset\", \"responses\": [{\"reset\": true}]},"
+                              "{\"path\": \"/flaky\", \"responses\": [{\"status\": 500}, {\"body\": \"ok\"}]}]}");
+        always = url_of(&s, "/always");
+        reset = url_of(&s, "/reset");
+        flaky = url_of(&s, "/flaky");
+        p.failure = &f;
+
+        p.max_attempts = 0;
+        p.deadline = 1 * USEC_PER_SEC;
+        HttpRequest r1 = { .url = always };
+        assert_int_equal(http_request_retry_sync(&r1, &p, &resp, NULL), -ETIMEDOUT);
+        assert_int_equal(f.error, 0);
+        assert_int_equal(f.status, 503);
+        assert_int_equal(f.attempts, (unsigned) fake_server_count(&s, "/always"));
+        assert_non_null(http_failure_describe(&f, buf, sizeof buf));
+        assert_true(strncmp(buf, "HTTP 503 after ", 15) == 0);
+
+        p.max_attempts = 2;
+        p.deadline = 0;
+        HttpRequest r2 = { .url = reset };
+        assert_int_equal(http_request_retry_sync(&r2, &p, &resp, NULL), -ECONNRESET);
+        assert_int_equal(f.attempts, 2);
+        assert_string_equal(http_failure_describe(&f, buf, sizeof buf), "connection reset after 2 attempts");
+
+        /* success after a failure: the last attempt did not fail, nothing to describe */
+        HttpRequest r3 = { .url = flaky };
+        assert_int_equal(http_request_retry_sync(&r3, &p, &resp, NULL), 0);
+        resp = http_response_free(resp);
+        assert_int_equal(f.attempts, 2);
+        assert_null(http_failure_describe(&f, buf, sizeof buf));
+
+        assert_string_equal(http_failure_string(0, 404, buf, sizeof buf), "HTTP 404");
+        assert_string_equal(http_failure_string(-EPIPE, 0, buf, sizeof buf),
+                            "response truncated (connection closed before the end of the body)");
+        assert_string_equal(http_failure_string(-E2BIG, 0, buf, sizeof buf), "response larger than allowed");
+        fake_server_stop(&s);
+}
+
 /* ---- IMDS ---- */
 
 static void imds_test_options(FakeServer *s, ImdsOptions *o, usec_t deadline) {
@@ -628,6 +676,7 @@ int main(void) {
                 cmocka_unit_test(test_retry_then_success),
                 cmocka_unit_test(test_retry_exhausted_and_final),
                 cmocka_unit_test(test_retry_deadline),
+                cmocka_unit_test(test_retry_failure_report),
                 cmocka_unit_test(test_imds_fetch_no_proxy),
                 cmocka_unit_test(test_imds_api_fallback),
                 cmocka_unit_test(test_imds_retry_and_deadline),

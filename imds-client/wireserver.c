@@ -290,6 +290,12 @@ int wire_fetch_goal_state(const WireOptions *o, GoalState *ret) {
         if (r < 0)
                 return r;
         p = o->policy;
+        /* 410 on the goal state itself: it changed while we asked (ref §1.2); asking again is the refresh. */
+        for (size_t i = 0; i < RETRY_STATUS_MAX - 1; i++)
+                if (p.retry_status[i] == 0 || p.retry_status[i] == 410) {
+                        p.retry_status[i] = 410;
+                        break;
+                }
         p.validate = validate_goal_state;
         p.validate_delay = WIRE_GOAL_STATE_DELAY;
         p.validate_max_attempts = WIRE_GOAL_STATE_ATTEMPTS;

@@ -83,6 +83,17 @@ class Faults(ftl.FabricCase):
         self.assertEqual(len(ctx.exception.partial), 40)
         conn.close()
 
+    def test_truncated_empty_body(self):
+        # An empty answer is cut too: more bytes are announced than sent (the fault matrix's health/status cells).
+        self.control("/faults", method="POST", body={"endpoint": "hgap", "path": "/health", "action": "truncate"})
+        conn, resp = self.raw_get("hgap", "/health")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(int(resp.getheader("Content-Length")), 1)
+        with self.assertRaises(http.client.IncompleteRead) as ctx:
+            resp.read()
+        self.assertEqual(len(ctx.exception.partial), 0)
+        conn.close()
+
     def test_garbage_body(self):
         self.control("/faults", method="POST", body={"endpoint": "imds", "action": "garbage", "garbageBytes": 333})
         status, headers, body = self.imds("/metadata/instance?api-version=2021-02-01")

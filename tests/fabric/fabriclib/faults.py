@@ -10,8 +10,9 @@ action         effect
 status         answer ``status`` (default 500) with ``body``/``bodyFixture``
 reset          close the TCP connection with RST, no answer
 close          close the TCP connection cleanly (FIN), no answer
-truncate       send the real headers (full Content-Length) but only
-               ``truncateAt`` bytes of the body (default half), then close
+truncate       send the real headers (full Content-Length, at least
+               ``truncateAt`` + 1) but only ``truncateAt`` bytes of the body
+               (default half), then close
 garbage        replace the body by ``garbageBytes`` random bytes (default
                same length as the real body)
 oversized      stream ``oversizedBytes`` bytes (default 100 MiB) as the body

@@ -239,6 +239,10 @@ class FabricHandler(http.server.BaseHTTPRequestHandler):
         elif action == "oversized":
             total = fault.oversized_bytes
             stream, length = _pattern_stream(total), total
+        cut = 0
+        if action == "truncate":
+            cut = int(fault.truncate_at if fault.truncate_at is not None else len(body) // 2)
+            length = max(length, cut + 1)  # an empty body is "truncated" too: announce more than is sent
         headers = [("Content-Type", resp.content_type)] if resp.content_type else []
         headers += resp.headers
         headers.append(("Content-Length", str(length)))
@@ -255,14 +259,13 @@ class FabricHandler(http.server.BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return 0
         if action == "truncate":
-            cut = fault.truncate_at if fault.truncate_at is not None else len(body) // 2
-            self.wfile.write(body[:int(cut)])
+            self.wfile.write(body[:cut])
             self.wfile.flush()
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            return int(cut)
+            return cut
         if stream is not None:
             sent = 0
             for chunk in stream:
