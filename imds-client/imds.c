@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * IMDS requests: URL and header construction, the retry policy, api-version fallback, and the synchronous
- * fetch helpers used by the oneshot provisioning verb. The daemon can build the same requests
- * (imds_instance_url, imds_request_headers, imds_retry_policy) and run them on its own loop with
- * http_retry_start().
+ * IMDS requests: URL and header construction, the retry policy, api-version fallback, the synchronous
+ * fetch helpers used by the oneshot provisioning verb, and the instance fetch on an event loop for the daemon
+ * (imds_fetch_instance_start(): the same request, policy and fallback, run with http_retry_start()).
  */
 #include <string.h>
 
@@ -91,19 +90,11 @@ static usec_t remaining(usec_t deadline_at) {
         return now >= deadline_at ? 0 : deadline_at - now;
 }
 
-/* One GET with the IMDS headers and policy; the policy's deadline is replaced by what is left of
- * deadline_at. Returns the final response (any status). */
-static int imds_get(const ImdsOptions *o, const char *url, usec_t deadline_at, RetryValidate validate,
-                    HttpResponse **ret) {
-        _cleanup_strv_free_ char **headers = NULL;
+/* A GET of url with the IMDS headers and policy; the policy's deadline is replaced by what is left of
+ * deadline_at. The request points to url and *ret_headers. */
+static int imds_get_prepare(const ImdsOptions *o, const char *url, usec_t deadline_at, RetryValidate validate,
+                            HttpRequest *ret_req, RetryPolicy *ret_policy, char ***ret_headers) {
         RetryPolicy p = o->policy;
-        HttpRequest req = {
-                .method = HTTP_METHOD_GET,
-                .url = url,
-                .timeout = o->http_timeout,
-                .max_response = IMDS_RESPONSE_MAX,
-                .use_proxy = false, /* IMDS is link-local; a proxy would answer for it */
-        };
         int r;
 
         if (deadline_at != USEC_INFINITY) {
@@ -116,10 +107,32 @@ static int imds_get(const ImdsOptions *o, const char *url, usec_t deadline_at, R
                 p.validate_delay = p.base;
                 p.validate_max_attempts = 3;
         }
-        r = imds_request_headers(&headers);
+        r = imds_request_headers(ret_headers);
         if (r < 0)
                 return r;
-        req.headers = headers;
+        *ret_req = (HttpRequest) {
+                .method = HTTP_METHOD_GET,
+                .url = url,
+                .headers = *ret_headers,
+                .timeout = o->http_timeout,
+                .max_response = IMDS_RESPONSE_MAX,
+                .use_proxy = false, /* IMDS is link-local; a proxy would answer for it */
+        };
+        *ret_policy = p;
+        return 0;
+}
+
+/* One GET (see imds_get_prepare()). Returns the final response (any status). */
+static int imds_get(const ImdsOptions *o, const char *url, usec_t deadline_at, RetryValidate validate,
+                    HttpResponse **ret) {
+        _cleanup_strv_free_ char **headers = NULL;
+        HttpRequest req;
+        RetryPolicy p;
+        int r;
+
+        r = imds_get_prepare(o, url, deadline_at, validate, &req, &p, &headers);
+        if (r < 0)
+                return r;
         return http_request_retry_sync(&req, &p, ret, NULL);
 }
 
@@ -134,22 +147,29 @@ static int validate_json(const HttpResponse *response, void *userdata) {
         return json_parse_buffer(response->body, response->body_size, &o, NULL) < 0 ? 1 : 0;
 }
 
-static bool version_is_candidate(const char *preferred, const char *v) {
-        return strcmp(v, preferred) < 0;
+#define INSTANCE_VERSIONS_MAX (1 + ELEMENTSOF(imds_fallback_versions))
+
+/* The api-versions to ask in turn: the preferred one, then each older fallback. Returns how many. */
+static size_t instance_versions(const char *preferred, const char *versions[static INSTANCE_VERSIONS_MAX]) {
+        size_t n = 0;
+
+        versions[n++] = preferred;
+        for (size_t i = 0; i < ELEMENTSOF(imds_fallback_versions); i++)
+                if (strcmp(imds_fallback_versions[i], preferred) < 0)
+                        versions[n++] = imds_fallback_versions[i];
+        return n;
 }
 
 int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size, char **ret_api_version) {
-        const char *versions[1 + ELEMENTSOF(imds_fallback_versions)];
-        usec_t deadline_at = deadline_from(o);
-        size_t n = 0;
+        const char *versions[INSTANCE_VERSIONS_MAX];
+        usec_t deadline_at;
+        size_t n;
         int r;
 
         if (!o || isempty(o->api_version) || !ret_body)
                 return -EINVAL;
-        versions[n++] = o->api_version;
-        for (size_t i = 0; i < ELEMENTSOF(imds_fallback_versions); i++)
-                if (version_is_candidate(o->api_version, imds_fallback_versions[i]))
-                        versions[n++] = imds_fallback_versions[i];
+        deadline_at = deadline_from(o);
+        n = instance_versions(o->api_version, versions);
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_http_response_ HttpResponse *resp = NULL;
@@ -246,5 +266,108 @@ int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_si
         if (ret_size)
                 *ret_size = resp->body_size;
         *ret = TAKE_PTR(resp->body);
+        return 0;
+}
+
+/* ---- the instance document on an event loop (the daemon) ---- */
+
+struct ImdsFetch {
+        HttpClient *client;             /* borrowed: outlives the fetch */
+        HttpRetry *retry;               /* the GET in flight */
+        ImdsOptions options;            /* url and api_version point to the copies below */
+        char *url, *api_version;
+        const char *versions[INSTANCE_VERSIONS_MAX];
+        size_t n_versions, i;
+        usec_t deadline_at;
+        ImdsFetchCallback callback;
+        void *userdata;
+};
+
+static void imds_fetch_free(ImdsFetch *f) {
+        if (!f)
+                return;
+        http_retry_cancel(f->retry);
+        free(f->url);
+        free(f->api_version);
+        free(f);
+}
+
+ImdsFetch *imds_fetch_cancel(ImdsFetch *f) {
+        imds_fetch_free(f);
+        return NULL;
+}
+
+static int imds_fetch_next(ImdsFetch *f);
+
+/* Called by the retry engine with the final answer for one api-version. */
+static void on_instance(HttpRetry *retry, int error, HttpResponse *response, void *userdata) {
+        _cleanup_http_response_ HttpResponse *resp = response;
+        ImdsFetch *f = userdata;
+
+        f->retry = NULL;
+        if (error >= 0 && resp->status == 400 && f->i + 1 < f->n_versions) {
+                /* 400: this IMDS does not know the api-version; try an older one (as the sync path does). */
+                f->i++;
+                error = imds_fetch_next(f);
+                if (error >= 0)
+                        return;
+        } else if (error >= 0 && !http_status_ok(resp->status))
+                error = http_status_to_errno(resp->status);
+        if (error < 0)
+                f->callback(f, error, NULL, 0, f->userdata);
+        else {
+                size_t size = resp->body_size;
+
+                f->callback(f, 0, TAKE_PTR(resp->body), size, f->userdata);
+        }
+        imds_fetch_free(f);
+}
+
+static int imds_fetch_next(ImdsFetch *f) {
+        _cleanup_strv_free_ char **headers = NULL;
+        _cleanup_free_ char *url = NULL;
+        HttpRequest req;
+        RetryPolicy p;
+        int r;
+
+        r = imds_instance_url(f->options.url, f->versions[f->i], &url);
+        if (r < 0)
+                return r;
+        r = imds_get_prepare(&f->options, url, f->deadline_at, validate_json, &req, &p, &headers);
+        if (r < 0)
+                return r;
+        return http_retry_start(f->client, &req, &p, on_instance, f, &f->retry);
+}
+
+int imds_fetch_instance_start(HttpClient *client, const ImdsOptions *o, ImdsFetchCallback cb, void *userdata,
+                              ImdsFetch **ret) {
+        ImdsFetch *f;
+        int r;
+
+        if (!client || !o || isempty(o->url) || isempty(o->api_version) || !cb || !ret)
+                return -EINVAL;
+        f = calloc(1, sizeof *f);
+        if (!f)
+                return -ENOMEM;
+        f->client = client;
+        f->options = *o;
+        f->url = strdup(o->url);
+        f->api_version = strdup(o->api_version);
+        if (!f->url || !f->api_version) {
+                imds_fetch_free(f);
+                return -ENOMEM;
+        }
+        f->options.url = f->url;
+        f->options.api_version = f->api_version;
+        f->n_versions = instance_versions(f->api_version, f->versions);
+        f->deadline_at = deadline_from(o);
+        f->callback = cb;
+        f->userdata = userdata;
+        r = imds_fetch_next(f);
+        if (r < 0) {
+                imds_fetch_free(f);
+                return r;
+        }
+        *ret = f;
         return 0;
 }

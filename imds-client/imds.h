@@ -100,6 +100,18 @@ int imds_request_headers(char ***ret);
 int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size, char **ret_api_version);
 int imds_fetch_instance(const ImdsOptions *o, ImdsInstance *ret, JsonError *err);
 
+/*
+ * The same fetch on an event loop (the daemon): the GET runs on client's sd-event loop with o's retry policy,
+ * deadline and api-version fallback, and cb is called once with the body (the callee owns it) or error < 0
+ * (transport error, -ETIMEDOUT, or the final HTTP status as http_status_to_errno()). The ImdsFetch is freed
+ * after the callback returns: drop any pointer to it there. o's strings are copied.
+ */
+typedef struct ImdsFetch ImdsFetch;
+typedef void (*ImdsFetchCallback)(ImdsFetch *f, int error, char *body, size_t size, void *userdata);
+int imds_fetch_instance_start(HttpClient *client, const ImdsOptions *o, ImdsFetchCallback cb, void *userdata,
+                              ImdsFetch **ret);
+ImdsFetch *imds_fetch_cancel(ImdsFetch *f);     /* callback not called; returns NULL */
+
 /* compute.userData, base64-decoded. -ENODATA when the VM has none (empty body). */
 int imds_fetch_user_data(const ImdsOptions *o, void **ret, size_t *ret_size);
 

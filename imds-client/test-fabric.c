@@ -162,6 +162,92 @@ static void test_fabric_imds(void **state) {
         assert_int_equal(size, strlen(jpath(sc, "userData", NULL)));
 }
 
+typedef struct AsyncResult {
+        unsigned calls;
+        int error;
+        char *body;
+        size_t size;
+} AsyncResult;
+
+/* Called by imds_fetch_instance_start() once, with the body or the error. */
+static void on_async(ImdsFetch *f, int error, char *body, size_t size, void *userdata) {
+        AsyncResult *a = userdata;
+
+        a->calls++;
+        a->error = error;
+        a->body = body;
+        a->size = size;
+}
+
+/* The daemon's fetch on an event loop: retries a 500, falls back from an api-version IMDS does not know (400)
+ * to 2021-08-01, and a cancelled fetch never calls back. */
+static void test_fabric_imds_async(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_http_client_ HttpClient *c = NULL;
+        _cleanup_(json_object_putp) struct json_object *r = NULL;
+        _cleanup_(imds_instance_done) ImdsInstance i = {};
+        AsyncResult a = {}, cancelled = {};
+        ImdsFetch *f = NULL;
+        ImdsOptions o = {};
+        JsonError err = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(http_client_new(e, &c), 0);
+        imds_opts(&o);
+        o.api_version = "2099-01-01";
+        r = control(HTTP_METHOD_POST, "/faults?mode=replace",
+                    "[{\"endpoint\": \"imds\", \"path\": \"/metadata/instance\", \"nth\": [1], \"status\": 500}]");
+        assert_int_equal(imds_fetch_instance_start(c, &o, on_async, &a, &f), 0);
+        for (unsigned k = 0; k < 200 && a.calls == 0; k++)
+                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(a.error, 0);
+        assert_int_equal(imds_parse_instance(a.body, a.size, &i, &err), 0);
+        assert_non_null(i.network);
+        free(a.body);
+
+        /* 500 (retried), 400 for 2099-01-01, then 200 for 2021-08-01: the last three IMDS requests (JSONL). */
+        {
+                _cleanup_free_ char *url = NULL;
+                _cleanup_http_response_ HttpResponse *resp = NULL;
+                long statuses[3] = {};
+                char *versions[3] = {};
+                size_t m = 0;
+
+                assert_true(asprintf(&url, "%s/requests?endpoint=imds", ready_str("control")) > 0);
+                HttpRequest req = { .method = HTTP_METHOD_GET, .url = url, .max_response = 16 * 1024 * 1024 };
+                assert_int_equal(http_request_sync(&req, &resp), 0);
+                for (char *line = strtok(resp->body, "\n"); line; line = strtok(NULL, "\n")) {
+                        _cleanup_(json_object_putp) struct json_object *o1 = NULL;
+
+                        assert_int_equal(json_parse_buffer(line, strlen(line), &o1, NULL), 0);
+                        if (!streq(jpath(o1, "path", NULL), "/metadata/instance"))
+                                continue;
+                        free(versions[m % 3]);
+                        versions[m % 3] = strdup(jpath(o1, "query", NULL));
+                        statuses[m % 3] = json_object_get_int(json_get(o1, "status", false));
+                        m++;
+                }
+                assert_true(m >= 3);
+                assert_int_equal(statuses[(m - 3) % 3], 500);
+                assert_non_null(strstr(versions[(m - 3) % 3], "api-version=2099-01-01"));
+                assert_int_equal(statuses[(m - 2) % 3], 400);
+                assert_non_null(strstr(versions[(m - 2) % 3], "api-version=2099-01-01"));
+                assert_int_equal(statuses[(m - 1) % 3], 200);
+                assert_non_null(strstr(versions[(m - 1) % 3], "api-version=2021-08-01"));
+                for (size_t k = 0; k < 3; k++)
+                        free(versions[k]);
+        }
+
+        /* Cancelled at once: no callback, nothing left on the loop. */
+        assert_int_equal(imds_fetch_instance_start(c, &o, on_async, &cancelled, &f), 0);
+        assert_null(imds_fetch_cancel(f));
+        for (unsigned k = 0; k < 5; k++)
+                assert_true(sd_event_run(e, 50 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(cancelled.calls, 0);
+        assert_int_equal(imds_fetch_instance_start(NULL, &o, on_async, &cancelled, &f), -EINVAL);
+}
+
 static void test_fabric_wire(void **state) {
         _cleanup_(json_object_putp) struct json_object *st = control(HTTP_METHOD_GET, "/state", NULL);
         _cleanup_(json_object_putp) struct json_object *reports = NULL;
@@ -194,6 +280,7 @@ static void test_fabric_wire(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fabric_imds),
+                cmocka_unit_test(test_fabric_imds_async),
                 cmocka_unit_test(test_fabric_wire),
         };
 

@@ -6,6 +6,8 @@
  * backend on a real root without networkd. "none" leaves networking entirely to the image.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -40,4 +42,41 @@ int network_apply(Context *c, const NetworkConfig *config, NetworkBackend backen
                 break;
         }
         return -EINVAL;
+}
+
+int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend, NetworkConfig *ret_config,
+                       NetworkApplyResult *ret, char **summary) {
+        _cleanup_(network_config_done) NetworkConfig cfg = {};
+        NetworkApplyResult res = {};
+        JsonError err = {};
+        int r, k;
+
+        if (!c || !network || !summary)
+                return -EINVAL;
+        r = network_parse_imds(network, &cfg, &err);
+        if (r < 0)
+                k = asprintf(summary, "IMDS network data is invalid, links left as they are: %s",
+                             err.message[0] ? err.message : strerror(-r));
+        else {
+                r = network_apply(c, &cfg, backend, &res);
+                if (r < 0)
+                        k = asprintf(summary, "Failed to configure the network: %s", strerror(-r));
+                else
+                        k = asprintf(summary, "%s: %u interface(s), %u change(s), reload %s",
+                                     network_backend_to_string(res.backend), res.n_configured, res.n_changes,
+                                     network_reload_to_string(res.reload));
+        }
+        if (k < 0) {
+                *summary = NULL;
+                return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        if (ret_config) {
+                *ret_config = cfg;
+                cfg = (NetworkConfig) {};
+        }
+        if (ret)
+                *ret = res;
+        return r;
 }

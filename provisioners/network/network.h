@@ -165,6 +165,16 @@ NetworkBackend network_backend_resolve(const Context *c, NetworkBackend b);
  * is not an error (the files are in place for networkd's next start); it is reported in *ret. */
 int network_apply(Context *c, const NetworkConfig *config, NetworkBackend backend, NetworkApplyResult *ret);
 int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApplyResult *ret);
+
+/*
+ * IMDS network object → parse → network_apply(): the provisioning step "network" and the daemon's hot-plug
+ * re-apply share this. *summary always receives one line for the state file and the log (unless -ENOMEM),
+ * e.g. "netlink: 2 interface(s), 4 change(s), reload not-needed" or why nothing was applied. Returns like
+ * network_apply(); -EBADMSG/-E2BIG when the IMDS data is invalid (then nothing was touched). ret_config and
+ * ret (both optional) receive the parsed configuration and the result on success.
+ */
+int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend, NetworkConfig *ret_config,
+                       NetworkApplyResult *ret, char **summary);
 int network_apply_netlink(Context *c, const NetworkConfig *config, NetworkApplyResult *ret);
 
 /* ---- Hot-plug ---- */
