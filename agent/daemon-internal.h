@@ -42,6 +42,8 @@
 #define DAEMON_ARTIFACT_MAX (256U * 1024U * 1024U)      /* zip download bound (HTTP_RESPONSE_MAX_LIMIT) */
 #define DAEMON_MANIFEST_MAX (1024U * 1024U)
 #define DAEMON_DOWNLOAD_TIMEOUT (5U * 60U * USEC_PER_SEC) /* _DOWNLOAD_TIMEOUT per artifact, ref §2.2 */
+#define DAEMON_DOWNLOAD_ROUNDS 3U                       /* passes over an artifact's locations (transient errors) */
+#define DAEMON_DOWNLOAD_RETRY_DELAY (2U * USEC_PER_SEC)  /* × pass number */
 #define STATUS_BLOB_VERSION_HEADER "2014-02-14"         /* ref §4.9 */
 #define STATUS_PAGE_SIZE 512U
 #define STATUS_PAGE_CHUNK_MAX (4U * 1024U * 1024U)
@@ -62,6 +64,8 @@ typedef enum CycleStep {
 
 typedef struct Download Download;
 typedef struct StatusUpload StatusUpload;
+typedef struct DaemonBus DaemonBus;
+typedef struct DaemonNetwork DaemonNetwork;
 
 typedef struct Daemon {
         Context *context;
@@ -78,6 +82,7 @@ typedef struct Daemon {
         CycleStep step;
         HttpCall *call;                 /* the one request of the cycle in flight */
         unsigned n_failures;            /* consecutive failed cycles (backoff) */
+        char failure[HTTP_FAILURE_STRING_MAX + 64]; /* what failed in this cycle ("Certificates: HTTP 500") */
         unsigned n_stale;               /* 410 refreshes in this cycle */
         unsigned n_no_role;             /* goal states without RoleInstance in a row */
         bool fetch_documents;           /* incarnation changed (or first cycle): fetch the sub-documents */
@@ -120,6 +125,9 @@ typedef struct Daemon {
 
         DaemonState state;              /* persisted */
         bool state_dirty;
+
+        DaemonBus *bus;                 /* org.azurelinux.Agent1 (daemon-bus.c); NULL without a system bus */
+        DaemonNetwork *network;         /* hot-plug re-apply (daemon-network.c); NULL with Backend=none */
 } Daemon;
 
 
@@ -132,6 +140,17 @@ void daemon_refresh_goal_state_soon(Daemon *d);
 /* daemon-status.c */
 void daemon_status_request(Daemon *d);   /* build; upload if changed or keep-alive due */
 StatusUpload *status_upload_free(StatusUpload *u);
+
+/* daemon-bus.c: the D-Bus API (docs/dbus.md). Setup never fails the daemon: without a bus d->bus stays NULL. */
+int daemon_bus_setup(Daemon *d);
+DaemonBus *daemon_bus_free(DaemonBus *b);
+/* Sends PropertiesChanged for the properties whose value changed since the last call; a no-op without a bus. */
+void daemon_bus_emit_changed(Daemon *d);
+
+/* daemon-network.c: re-applies the IMDS network configuration when NICs come and go (issue #5). Only -ENOMEM
+ * fails the daemon; without netlink the daemon runs on without the watch. */
+int daemon_network_start(Daemon *d);
+DaemonNetwork *daemon_network_free(DaemonNetwork *n);
 
 /* daemon-download.c */
 int daemon_package_request(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *handler,

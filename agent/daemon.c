@@ -53,6 +53,8 @@ static void daemon_free(Daemon *d) {
         if (!d)
                 return;
         d->call = http_call_cancel(d->call);
+        d->network = daemon_network_free(d->network);
+        d->bus = daemon_bus_free(d->bus);
         d->upload = status_upload_free(d->upload);
         d->download = download_free(d->download);
         d->executor = ext_executor_free(d->executor);
@@ -199,6 +201,11 @@ static int cycle_get(Daemon *d, CycleStep step, const char *url, char *const *he
 
 /* A final answer of a fabric request → 0 or the errno of wire_status_to_errno(); logs transport errors. */
 static int response_result(Daemon *d, int error, HttpResponse *resp) {
+        char what[HTTP_FAILURE_STRING_MAX];
+
+        if (error < 0 || !http_status_ok(resp->status))
+                (void) snprintf(d->failure, sizeof d->failure, "%s request: %s", strna(cycle_step_to_string(d->step)),
+                                http_failure_string(error, error < 0 ? 0 : resp->status, what, sizeof what));
         if (error < 0)
                 return log_debug_errno(error, "%s request failed: %m", cycle_step_to_string(d->step));
         if (http_status_ok(resp->status))
@@ -304,8 +311,10 @@ static int certificates_process(Daemon *d, const HttpResponse *resp) {
         int r;
 
         r = certificates_xml_parse(resp->body, resp->body_size, &xml, &reason);
-        if (r < 0)
-                return log_error_errno(r, "Certificates document is invalid: %s", strna(reason));
+        if (r < 0) {
+                (void) snprintf(d->failure, sizeof d->failure, "Certificates document is invalid: %s", strna(reason));
+                return log_error_errno(r, "%s", d->failure);
+        }
         if (!xml.data) {
                 log_info("Goal state %s has no certificates%s.", d->goal_state.incarnation,
                          xml.format_supported ? "" : " in a supported format");
@@ -431,8 +440,11 @@ static void on_vm_settings(HttpCall *call, int error, HttpResponse *response, vo
 
         d->call = NULL;
         if (error < 0) {
+                char what[HTTP_FAILURE_STRING_MAX];
+
                 /* The HostGAPlugin being unreachable must not stop the WireServer goal state. */
-                log_debug_errno(error, "vmSettings request failed, continuing with ExtensionsConfig: %m");
+                log_debug("vmSettings request failed, continuing with ExtensionsConfig: %s",
+                          http_failure_string(error, 0, what, sizeof what));
                 r = cycle_continue_documents(d);
                 if (r < 0)
                         cycle_finish(d, r);
@@ -561,6 +573,7 @@ static int cycle_start(Daemon *d) {
         int r;
 
         d->n_cycles++;
+        d->failure[0] = 0;
         r = wire_url(d->wire_endpoint, "/machine/?comp=goalstate", &url);
         if (r < 0)
                 return r;
@@ -603,6 +616,7 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
                 executor_maybe_start(d);
         }
         daemon_status_request(d);
+        daemon_bus_emit_changed(d);
 }
 
 static void executor_maybe_start(Daemon *d) {
@@ -700,9 +714,14 @@ static void cycle_finish(Daemon *d, int r) {
         if (r < 0) {
                 d->n_failures++;
                 delay = failure_delay(d, r);
-                log_full_errno(d->n_failures == 1 ? LOG_WARNING : LOG_DEBUG, r,
-                               "Goal state poll failed (%u in a row), next attempt in %.1fs: %m", d->n_failures,
-                               (double) delay / USEC_PER_SEC);
+                if (d->failure[0])
+                        log_full(d->n_failures == 1 ? LOG_WARNING : LOG_DEBUG,
+                                 "Goal state poll failed (%u in a row), next attempt in %.1fs: %s", d->n_failures,
+                                 (double) delay / USEC_PER_SEC, d->failure);
+                else
+                        log_full_errno(d->n_failures == 1 ? LOG_WARNING : LOG_DEBUG, r,
+                                       "Goal state poll failed (%u in a row), next attempt in %.1fs: %m",
+                                       d->n_failures, (double) delay / USEC_PER_SEC);
                 /* The documents of a new incarnation were not all fetched: fetch them again next time. */
                 if (d->fetch_documents) {
                         free(d->incarnation);
@@ -737,6 +756,7 @@ static void cycle_finish(Daemon *d, int r) {
                 delay = 0;
         }
         schedule_poll(d, delay);
+        daemon_bus_emit_changed(d);
 }
 
 /* ---- setup ---- */
@@ -835,8 +855,12 @@ int daemon_run(Context *c) {
         log_info("Guest agent started; goal state every %.1fs, status keep-alive %.0fs, extensions %s.",
                  (double) c->config.goal_state_period / USEC_PER_SEC,
                  (double) c->config.status_keepalive / USEC_PER_SEC, c->config.extensions ? "on" : "off");
+        (void) daemon_bus_setup(d);
         daemon_notify_status(d, "Fetching the goal state.");
         schedule_poll(d, 0);
+        r = daemon_network_start(d);
+        if (r < 0)
+                return r;
 
         r = sd_event_loop(d->event);
         (void) sd_notify(false, "STOPPING=1");

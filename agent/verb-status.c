@@ -2,7 +2,8 @@
 /*
  * `azl-agent status [--json] [--wait] [--long]`: is this VM provisioned, and what did each step do.
  *
- * Source: the state file the provisioning run writes after every step (<StateDirectory>/state.json, see
+ * Source: the daemon over D-Bus when it is on the system bus (status-bus.c; only for the real root, not with
+ * --root), else the state file the provisioning run writes after every step (<StateDirectory>/state.json, see
  * provision-state.h). --json prints the schema of docs/status.md; --wait blocks until provisioning has ended
  * (inotify on the state directory, no polling) and exits 0 when Ready, 1 when it failed — like
  * `cloud-init status --wait`; on a machine the agent does not provision it returns 4 at once. --long adds
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "macro.h"
 #include "provision-state.h"
+#include "status-bus.h"
 
 #define JOURNAL_LINES 20
 
@@ -110,8 +112,50 @@ static int add_string(struct json_object *o, const char *key, const char *v) {
         return json_object_object_add(o, key, v ? json_object_new_string(v) : NULL) < 0 ? -ENOMEM : 0;
 }
 
-static int print_json(const Context *c, const ProvisionState *s, bool have_state, const char *endpoints_reason,
-                      bool endpoints_allowed) {
+/* What only the daemon knows: "daemon": { goal state, extensions goal state, extensions, status uploads }. */
+static int daemon_json(const StatusBus *b, struct json_object **ret) {
+        _cleanup_json_ struct json_object *o = json_object_new_object(), *exts = json_object_new_array();
+        char ts[64];
+        int r = 0;
+
+        if (!o || !exts)
+                return -ENOMEM;
+        r = r ?: add_string(o, "goal_state_incarnation", b->incarnation);
+        r = r ?: add_string(o, "goal_state_etag", b->etag);
+        r = r ?: add_string(o, "goal_state_at",
+                            b->goal_state_at > 0 && format_timestamp_iso(b->goal_state_at, ts, sizeof ts) >= 0 ? ts : NULL);
+        r = r ?: add_string(o, "extensions_goal_state", b->extensions_goal_state);
+        r = r ?: add_string(o, "last_status_upload_at",
+                            b->last_upload_at > 0 && format_timestamp_iso(b->last_upload_at, ts, sizeof ts) >= 0 ? ts : NULL);
+        json_object_object_add(o, "status_uploads", json_object_new_int64((int64_t) b->n_uploads));
+        for (size_t i = 0; r >= 0 && i < b->n_extensions; i++) {
+                const StatusBusExtension *e = &b->extensions[i];
+                struct json_object *x = json_object_new_object();
+
+                if (!x || json_object_array_add(exts, x) < 0) {
+                        json_object_put(x);
+                        return -ENOMEM;
+                }
+                r = r ?: add_string(x, "name", e->name);
+                r = r ?: add_string(x, "version", e->version);
+                r = r ?: add_string(x, "extension", e->extension);
+                r = r ?: add_string(x, "status", e->status);
+                json_object_object_add(x, "code", json_object_new_int(e->code));
+                r = r ?: add_string(x, "message", e->message);
+                r = r ?: add_string(x, "settings_status", e->settings_status);
+                json_object_object_add(x, "settings_code", json_object_new_int(e->settings_code));
+                r = r ?: add_string(x, "settings_message", e->settings_message);
+                json_object_object_add(x, "sequence_number", json_object_new_int64(e->seq_no));
+        }
+        if (r < 0)
+                return r;
+        json_object_object_add(o, "extensions", TAKE_PTR(exts));
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
+                      const char *endpoints_reason, bool endpoints_allowed) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
@@ -120,7 +164,7 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
         if (!o || !platform)
                 return log_oom();
         json_object_object_add(o, "version", json_object_new_int(1));
-        r = r ?: add_string(o, "source", have_state ? "state-file" : "none");
+        r = r ?: add_string(o, "source", bus ? "daemon" : have_state ? "state-file" : "none");
         r = r ?: add_string(platform, "name", platform_to_string(c->platform.platform));
         r = r ?: add_string(platform, "reason", c->platform.reason);
         r = r ?: add_string(platform, "vm_id", c->platform.vm_id[0] ? c->platform.vm_id : NULL);
@@ -147,6 +191,14 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
                 json_object_object_add(p, "state", json_object_new_string("not-run"));
                 json_object_object_add(o, "provisioning", p);
         }
+        if (bus) {
+                struct json_object *dj = NULL;
+
+                r = daemon_json(bus, &dj);
+                if (r < 0)
+                        return log_oom();
+                json_object_object_add(o, "daemon", dj);
+        }
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
@@ -168,11 +220,35 @@ static const char *colour(const char *state, bool tty) {
         return "\033[0;33m";
 }
 
-static void print_text(const Context *c, const ProvisionState *s, bool have_state, const char *endpoints_reason) {
+static void print_daemon(const StatusBus *b) {
+        char ts[64] = "";
+
+        if (b->goal_state_at > 0)
+                (void) format_timestamp_iso(b->goal_state_at, ts, sizeof ts);
+        printf("%-14s incarnation %s%s%s%s%s\n", "goal-state:", strna(b->incarnation), b->etag ? ", etag " : "",
+               strempty(b->etag), ts[0] ? ", since " : "", ts);
+        if (b->n_extensions > 0)
+                printf("extensions:\n");
+        for (size_t i = 0; i < b->n_extensions; i++) {
+                const StatusBusExtension *e = &b->extensions[i];
+
+                printf("  %-34s %-9s %-10s %s%s%s\n", strna(e->name), strna(e->version), strna(e->status),
+                       strempty(e->settings_status), e->settings_message ? ": " : "", strempty(e->settings_message));
+        }
+}
+
+static void print_text(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
+                       const char *endpoints_reason) {
         bool tty = isatty(STDOUT_FILENO);
 
         printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
         printf("%-14s %s\n", "endpoints:", endpoints_reason);
+        if (!have_state && bus) {
+                printf("%-14s not run\n", "provisioning:");
+                print_daemon(bus);
+                printf("%-14s daemon (D-Bus)\n", "source:");
+                return;
+        }
         if (!have_state) {
                 printf("%-14s not run (no %s/state.json)\n", "provisioning:", c->config.state_dir);
                 printf("%-14s none\n", "source:");
@@ -194,6 +270,11 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 (void) format_timespan(s->steps[i].duration, dur, sizeof dur);
                 printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
                        strempty(s->steps[i].summary));
+        }
+        if (bus) {
+                print_daemon(bus);
+                printf("%-14s daemon (D-Bus)\n", "source:");
+                return;
         }
         printf("%-14s state file %s/state.json\n", "source:", c->config.state_dir);
 }
@@ -242,8 +323,9 @@ static void print_journal(const Context *c) {
 
 int verb_status(Context *c, int argc, char **argv) {
         _cleanup_(provision_state_done) ProvisionState s = {};
+        _cleanup_(status_bus_done) StatusBus bus = {};
         _cleanup_free_ char *endpoints_reason = NULL;
-        bool have_state, allowed;
+        bool have_state, allowed, from_bus = false;
         StatusArgs a = {};
         int r;
 
@@ -255,10 +337,23 @@ int verb_status(Context *c, int argc, char **argv) {
                 return log_oom();
         allowed = r >= 0;
 
-        r = provision_state_load(c, &s);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
-        have_state = r >= 0;
+        /* The daemon on the system bus serves the real root only. */
+        if (isempty(c->root) || streq(c->root, "/")) {
+                r = status_bus_read(&bus);
+                if (r < 0 && r != -ENXIO)
+                        log_debug_errno(r, "Ignoring the daemon's answer on D-Bus, reading the state file: %m");
+                from_bus = r >= 0;
+        }
+        if (from_bus) {
+                s = bus.prov;
+                bus.prov = (ProvisionState) {};
+                have_state = !streq(s.state, "not-run");
+        } else {
+                r = provision_state_load(c, &s);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
+                have_state = r >= 0;
+        }
 
         if (a.wait && !(have_state && state_is_final(&s))) {
                 if (!allowed) {
@@ -269,12 +364,13 @@ int verb_status(Context *c, int argc, char **argv) {
                 if (r < 0)
                         return r;
                 have_state = true;
+                from_bus = false;       /* what is printed now comes from the state file */
         }
 
         if (a.json)
-                r = print_json(c, &s, have_state, endpoints_reason, allowed);
+                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, endpoints_reason, allowed);
         else
-                print_text(c, &s, have_state, endpoints_reason);
+                print_text(c, &s, have_state, from_bus ? &bus : NULL, endpoints_reason);
         if (r < 0)
                 return r;
         if (a.lines && !a.json)

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's D-Bus API (issue #9, docs/dbus.md): org.azurelinux.Agent1 at /org/azurelinux/Agent1 on the
+ * system bus, served by sd-bus on the daemon's sd-event loop.
+ *
+ * Properties are read-only views of what the daemon already holds: the provisioning record (state.json, kept
+ * fresh by an inotify watch on the state directory), the goal state and extension results (DaemonState), the
+ * status uploads. PropertiesChanged is emitted by daemon_bus_emit_changed(), which the daemon calls after a
+ * poll cycle, an executor run and a status upload: every property's value is serialized through its own
+ * getter and compared with what was last emitted, so a signal names exactly the properties that changed and
+ * there is one code path for Get and for change detection.
+ *
+ * Methods are root-only: no polkit, the caller's effective uid (from the bus, augmented from /proc) must be 0.
+ * The bus policy (units/dbus/org.azurelinux.Agent1.conf) already keeps others out on a real system bus; the
+ * check here holds whatever the policy says. RefreshGoalState() starts a poll now; Reprovision() starts
+ * `azl-agent [same global options] provision --force` as a child of the loop and replies once it started; the
+ * run's progress shows in the Provisioning* properties and Reprovisioning.
+ *
+ * Without a system bus (none running, or the name is taken or refused) the daemon runs on without the API.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include "daemon-internal.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "provision-state.h"
+#include "version.h"
+
+#define BUS_NAME "org.azurelinux.Agent1"
+#define BUS_PATH "/org/azurelinux/Agent1"
+#define BUS_INTERFACE "org.azurelinux.Agent1"
+#define BUS_ERROR_BUSY "org.azurelinux.Agent1.Error.Busy"
+#define REPROVISION_TIMEOUT (30U * 60U * USEC_PER_SEC)  /* then SIGTERM: provisioning has its own deadlines */
+#define CMDLINE_MAX (64U * 1024U)
+#define PROPERTIES_MAX 32U
+
+struct DaemonBus {
+        Daemon *daemon;
+        sd_bus *bus;
+        sd_bus_slot *vtable_slot;
+        sd_event_source *state_watch;
+
+        ProvisionState prov;            /* state.json as last read */
+        bool have_prov;
+
+        char *seen_incarnation, *seen_etag;
+        usec_t goal_state_at;           /* CLOCK_REALTIME when this process first saw them */
+        uint64_t seen_uploads;
+        usec_t upload_at;               /* CLOCK_REALTIME of the last accepted status upload */
+
+        pid_t reprovision_pid;
+        sd_event_source *reprovision_child, *reprovision_timer;
+
+        char *emitted[PROPERTIES_MAX];  /* serialized value per vtable slot, as last emitted */
+};
+
+
+/* ---- properties ---- */
+
+static const char *provisioning_string(const DaemonBus *b, const char *name) {
+        const Daemon *d = b->daemon;
+
+        if (streq(name, "Platform"))
+                return platform_to_string(d->context->platform.platform);
+        if (streq(name, "VmId"))
+                return b->have_prov && !isempty(b->prov.vm_id) ? b->prov.vm_id : d->context->platform.vm_id;
+        if (streq(name, "ProvisioningState"))
+                return b->have_prov ? b->prov.state : "not-run";
+        if (streq(name, "ProvisioningReason"))
+                return b->have_prov ? b->prov.reason : NULL;
+        if (streq(name, "GoalStateIncarnation"))
+                return d->state.incarnation;
+        if (streq(name, "GoalStateEtag"))
+                return d->state.etag;
+        if (streq(name, "ExtensionsGoalState"))
+                return d->current ? d->current->id : d->state.executed_id;
+        if (streq(name, "Version"))
+                return PACKAGE_VERSION;
+        return NULL;
+}
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", strempty(provisioning_string(userdata, property)));
+}
+
+static int property_get_usec(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        uint64_t v = 0;
+
+        if (streq(property, "ProvisioningStartTimestamp"))
+                v = b->have_prov ? b->prov.started_at : 0;
+        else if (streq(property, "ProvisioningFinishTimestamp"))
+                v = b->have_prov ? b->prov.finished_at : 0;
+        else if (streq(property, "GoalStateTimestamp"))
+                v = b->goal_state_at;
+        else if (streq(property, "LastStatusUploadTimestamp"))
+                v = b->upload_at;
+        else if (streq(property, "StatusUploads"))
+                v = b->daemon->n_uploads;
+        return sd_bus_message_append(reply, "t", v);
+}
+
+static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        int v = false;
+
+        if (streq(property, "FastTrack"))
+                v = b->daemon->state.fast_track;
+        else if (streq(property, "ExtensionsRunning"))
+                v = b->daemon->executor_running;
+        else if (streq(property, "Reprovisioning"))
+                v = b->reprovision_pid > 0;
+        return sd_bus_message_append(reply, "b", v);
+}
+
+static int property_get_poll_failures(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+
+        return sd_bus_message_append(reply, "u", (uint32_t) b->daemon->n_failures);
+}
+
+/* a(ssts): name, result, duration (µs), summary — in the order the run recorded them. */
+static int property_get_steps(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssts)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; b->have_prov && i < b->prov.n_steps; i++) {
+                const ProvisionStep *s = &b->prov.steps[i];
+
+                r = sd_bus_message_append(reply, "(ssts)", strempty(s->name),
+                                          strempty(step_result_to_string(s->result)), (uint64_t) s->duration,
+                                          strempty(s->summary));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* (sst): the last health report of the provisioning run: state, substatus, time (µs since the epoch). */
+static int property_get_health(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+
+        return sd_bus_message_append(reply, "(sst)", b->have_prov ? strempty(b->prov.health_reported) : "",
+                                     b->have_prov ? strempty(b->prov.health_substatus) : "",
+                                     (uint64_t) (b->have_prov ? b->prov.health_at : 0));
+}
+
+/* a(ssssissisu) per handler: name, version, extension (multi-config instance or ""), handler status, handler
+ * code, handler message, settings status ("" when the extension wrote none), settings code, settings message,
+ * sequence number. */
+static int property_get_extensions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        const DaemonState *s = &b->daemon->state;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssssissisu)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->n_handlers; i++) {
+                const ExtHandlerResult *h = &s->handlers[i];
+                const ExtensionStatus *e = h->has_extension_status ? &h->extension_status : NULL;
+
+                r = sd_bus_message_append(reply, "(ssssissisu)", strempty(h->name), strempty(h->version),
+                                          strempty(h->extension), strempty(h->status), (int32_t) h->code,
+                                          strempty(h->message), e ? strempty(e->status) : "",
+                                          (int32_t) (e ? e->code : 0), e ? strempty(e->message) : "",
+                                          (uint32_t) h->seq_no);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* ---- methods ---- */
+
+/* Polkit-free: the caller's effective uid must be 0. */
+static int check_root(sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t euid;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &euid);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot determine the uid of %s: %m", strna(sd_bus_message_get_sender(m)));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's uid.");
+        }
+        if (euid != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
+                                         sd_bus_message_get_member(m));
+        return 0;
+}
+
+static int method_refresh_goal_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DaemonBus *b = userdata;
+        int r;
+
+        r = check_root(m, error);
+        if (r < 0)
+                return r;
+        log_info("Goal state refresh requested over D-Bus by %s.", strna(sd_bus_message_get_sender(m)));
+        daemon_refresh_goal_state_soon(b->daemon);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int on_reprovision_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        DaemonBus *b = userdata;
+
+        if (si->si_code == CLD_EXITED)
+                log_full(si->si_status == 0 ? LOG_INFO : LOG_WARNING, "Provisioning run %d exited with status %d.",
+                         (int) si->si_pid, si->si_status);
+        else
+                log_warning("Provisioning run %d was killed by signal %d.", (int) si->si_pid, si->si_status);
+        /* Reaped here, not by sd-event after this callback: the source is released right away. */
+        (void) waitpid(b->reprovision_pid, NULL, WNOHANG);
+        b->reprovision_pid = 0;
+        b->reprovision_child = sd_event_source_disable_unref(b->reprovision_child);
+        b->reprovision_timer = sd_event_source_disable_unref(b->reprovision_timer);
+        daemon_bus_emit_changed(b->daemon);
+        return 0;
+}
+
+static int on_reprovision_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        DaemonBus *b = userdata;
+
+        log_warning("Provisioning run %d takes longer than %us, terminating it.", (int) b->reprovision_pid,
+                    (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
+        (void) kill(b->reprovision_pid, SIGTERM);
+        return 0;
+}
+
+/* argv for `azl-agent <the daemon's global options> provision --force`: our own command line up to the verb
+ * (getopt stops at the first non-option, and only --root and --config take a separate argument). */
+static int reprovision_argv(char ***ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        size_t size;
+        int r;
+
+        fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = read_full_fd(fd, CMDLINE_MAX, &buf, &size);
+        if (r < 0)
+                return r;
+        for (size_t i = 0, n = 0; i < size; i += strlen(buf + i) + 1, n++) {
+                const char *a = buf + i;
+                bool takes_arg = streq(a, "--root") || streq(a, "--config");
+
+                if (n > 0 && a[0] != '-')
+                        break;          /* the verb */
+                if (strv_extend(&argv, a) < 0)
+                        return -ENOMEM;
+                if (takes_arg && i + strlen(a) + 1 < size) {
+                        i += strlen(a) + 1;
+                        if (strv_extend(&argv, buf + i) < 0)
+                                return -ENOMEM;
+                }
+        }
+        if (!argv || strv_extend(&argv, "provision") < 0 || strv_extend(&argv, "--force") < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+/* Our environment without the service manager's per-unit variables: the run must not talk to systemd as if it
+ * were the unit's main process (STATUS= and the like; NotifyAccess=main would only log them as refused). */
+static int reprovision_env(char ***ret) {
+        _cleanup_strv_free_ char **env = NULL;
+
+        for (char **e = environ; e && *e; e++) {
+                if (startswith(*e, "NOTIFY_SOCKET=") || startswith(*e, "WATCHDOG_PID=") ||
+                    startswith(*e, "WATCHDOG_USEC=") || startswith(*e, "LISTEN_"))
+                        continue;
+                if (strv_extend(&env, *e) < 0)
+                        return -ENOMEM;
+        }
+        if (!env && strv_extend(&env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+static int reprovision_spawn(pid_t *ret) {
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pid_t pid;
+        int r;
+
+        r = reprovision_argv(&argv);
+        if (r >= 0)
+                r = reprovision_env(&env);
+        if (r < 0)
+                return r;
+        sigemptyset(&none);
+        sigfillset(&all);
+        r = posix_spawn_file_actions_init(&fa);
+        if (r != 0)
+                return -r;
+        r = posix_spawnattr_init(&attr);
+        if (r != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                return -r;
+        }
+        /* The loop blocks SIGCHLD, SIGTERM and SIGINT (signalfd): the child gets a clean signal state. */
+        r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (r == 0)
+                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(&attr, &none);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(&attr, &all);
+        if (r == 0)
+                r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, env);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return -r;
+        *ret = pid;
+        return 0;
+}
+
+/* Replies once the run started; its progress and result show in the properties (docs/dbus.md). */
+static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DaemonBus *b = userdata;
+        sd_event *e = b->daemon->event;
+        pid_t pid;
+        int r;
+
+        r = check_root(m, error);
+        if (r < 0)
+                return r;
+        if (b->reprovision_pid > 0)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A provisioning run (PID %d) is in progress.",
+                                         (int) b->reprovision_pid);
+        r = reprovision_spawn(&pid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to start azl-agent provision: %m");
+        b->reprovision_pid = pid;
+        r = sd_event_add_child(e, &b->reprovision_child, pid, WEXITED, on_reprovision_exit, b);
+        if (r >= 0)
+                r = sd_event_add_time_relative(e, &b->reprovision_timer, CLOCK_MONOTONIC, REPROVISION_TIMEOUT,
+                                               USEC_PER_SEC, on_reprovision_timeout, b);
+        if (r < 0) {
+                /* It runs on unsupervised (and stays a zombie until we exit); it was started, so reply so. */
+                log_warning_errno(r, "Failed to watch provisioning run %d: %m", (int) pid);
+                b->reprovision_pid = 0;
+                b->reprovision_child = sd_event_source_disable_unref(b->reprovision_child);
+                b->reprovision_timer = sd_event_source_disable_unref(b->reprovision_timer);
+        }
+        log_info("Provisioning run %d started, requested over D-Bus by %s.", (int) pid,
+                 strna(sd_bus_message_get_sender(m)));
+        daemon_bus_emit_changed(b->daemon);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable agent_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Platform", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VmId", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningReason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningStartTimestamp", "t", property_get_usec, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningFinishTimestamp", "t", property_get_usec, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningSteps", "a(ssts)", property_get_steps, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastHealth", "(sst)", property_get_health, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reprovisioning", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GoalStateIncarnation", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GoalStateEtag", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GoalStateTimestamp", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GoalStatePollFailures", "u", property_get_poll_failures, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FastTrack", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExtensionsGoalState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExtensionsRunning", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Extensions", "a(ssssissisu)", property_get_extensions, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastStatusUploadTimestamp", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StatusUploads", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD("RefreshGoalState", NULL, NULL, method_refresh_goal_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reprovision", NULL, NULL, method_reprovision, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+_Static_assert(ELEMENTSOF(agent_vtable) <= PROPERTIES_MAX, "DaemonBus.emitted[] is too small");
+
+/* ---- change detection ---- */
+
+/* The property's value as text: its getter fills a message, sd_bus_message_dump() prints it. */
+static int property_serialize(DaemonBus *b, const sd_bus_vtable *v, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        r = sd_bus_message_new_signal(b->bus, &m, BUS_PATH, BUS_INTERFACE, "Serialize");
+        if (r < 0)
+                return r;
+        r = v->x.property.get(b->bus, BUS_PATH, BUS_INTERFACE, v->x.property.member, m, b, &error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_seal(m, 1, 0);
+        if (r < 0)
+                return r;
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        r = sd_bus_message_dump(m, f, 0);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+/* Updates what the daemon does not keep itself: when the goal state and the last upload were seen. */
+static void track_daemon(DaemonBus *b) {
+        const Daemon *d = b->daemon;
+
+        if (!streq_ptr(b->seen_incarnation, d->state.incarnation) || !streq_ptr(b->seen_etag, d->state.etag)) {
+                if (free_and_strdup(&b->seen_incarnation, d->state.incarnation) < 0 ||
+                    free_and_strdup(&b->seen_etag, d->state.etag) < 0)
+                        return (void) log_oom();
+                b->goal_state_at = now_usec(CLOCK_REALTIME);
+        }
+        if (b->seen_uploads != d->n_uploads) {
+                b->seen_uploads = d->n_uploads;
+                b->upload_at = now_usec(CLOCK_REALTIME);
+        }
+}
+
+/* Serializes every changing property; with emit, sends PropertiesChanged for those that differ from last time. */
+static void properties_compare(DaemonBus *b, bool emit) {
+        _cleanup_strv_free_ char **changed = NULL;
+        int r;
+
+        track_daemon(b);
+        for (size_t i = 0; i < ELEMENTSOF(agent_vtable); i++) {
+                const sd_bus_vtable *v = &agent_vtable[i];
+                _cleanup_free_ char *text = NULL;
+
+                if (v->type != _SD_BUS_VTABLE_PROPERTY || !(v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
+                        continue;
+                r = property_serialize(b, v, &text);
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to serialize property %s: %m", v->x.property.member);
+                        continue;
+                }
+                if (streq_ptr(text, b->emitted[i]))
+                        continue;
+                if (emit && strv_extend(&changed, v->x.property.member) < 0)
+                        return (void) log_oom();
+                free(b->emitted[i]);
+                b->emitted[i] = TAKE_PTR(text);
+        }
+        if (!changed)
+                return;
+        r = sd_bus_emit_properties_changed_strv(b->bus, BUS_PATH, BUS_INTERFACE, changed);
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit PropertiesChanged: %m");
+}
+
+void daemon_bus_emit_changed(Daemon *d) {
+        if (d->bus)
+                properties_compare(d->bus, true);
+}
+
+/* ---- state.json ---- */
+
+static void provisioning_reload(DaemonBus *b) {
+        ProvisionState s = {};
+        int r;
+
+        r = provision_state_load(b->daemon->context, &s);
+        if (r == -EBADMSG)
+                return;         /* never with atomic writes; keep what we have */
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Failed to read %s/state.json: %m", b->daemon->context->config.state_dir);
+        provision_state_done(&b->prov);
+        b->prov = s;
+        b->have_prov = r >= 0;
+}
+
+static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        DaemonBus *b = userdata;
+
+        if (ev->len > 0 && !streq(ev->name, "state.json"))
+                return 0;
+        provisioning_reload(b);
+        daemon_bus_emit_changed(b->daemon);
+        return 0;
+}
+
+static int state_watch_setup(DaemonBus *b) {
+        const Context *c = b->daemon->context;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        r = mkdir_p_in_root(c->root_fd, c->config.state_dir, 0700);
+        if (r < 0)
+                return r;
+        r = path_join_root(c->root, c->config.state_dir, &dir);
+        if (r < 0)
+                return r;
+        return sd_event_add_inotify(b->daemon->event, &b->state_watch, dir,
+                                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_ONLYDIR, on_state_dir, b);
+}
+
+/* ---- setup ---- */
+
+DaemonBus *daemon_bus_free(DaemonBus *b) {
+        if (!b)
+                return NULL;
+        /* A provisioning run goes on by itself (systemd stops it with the unit); we only stop watching. */
+        sd_event_source_disable_unref(b->reprovision_child);
+        sd_event_source_disable_unref(b->reprovision_timer);
+        sd_event_source_disable_unref(b->state_watch);
+        sd_bus_slot_unref(b->vtable_slot);
+        if (b->bus) {
+                (void) sd_bus_detach_event(b->bus);
+                sd_bus_flush_close_unref(b->bus);
+        }
+        provision_state_done(&b->prov);
+        free(b->seen_incarnation);
+        free(b->seen_etag);
+        for (size_t i = 0; i < ELEMENTSOF(b->emitted); i++)
+                free(b->emitted[i]);
+        free(b);
+        return NULL;
+}
+
+/* dbus-daemon went away (restart, crash): sd-bus closes the connection and the loop goes on without it. */
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        log_warning("Lost the system bus connection; the D-Bus API is off until the daemon restarts.");
+        return 0;
+}
+
+static inline void daemon_bus_freep(DaemonBus **b) {
+        daemon_bus_free(*b);
+}
+
+int daemon_bus_setup(Daemon *d) {
+        _cleanup_(daemon_bus_freep) DaemonBus *b = NULL;
+        int r;
+
+        b = calloc(1, sizeof *b);
+        if (!b)
+                return log_oom();
+        b->daemon = d;
+
+        r = sd_bus_open_system_with_description(&b->bus, "azl-agent");
+        if (r < 0) {
+                log_info_errno(r, "No system bus (%m); running without the D-Bus API.");
+                return 0;
+        }
+        r = sd_bus_add_object_vtable(b->bus, &b->vtable_slot, BUS_PATH, BUS_INTERFACE, agent_vtable, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the D-Bus object: %m");
+        r = sd_bus_request_name(b->bus, BUS_NAME, 0);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot own the D-Bus name " BUS_NAME " (%m); running without the D-Bus API.");
+                return 0;
+        }
+        r = sd_bus_match_signal(b->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, b);
+        if (r < 0)
+                log_debug_errno(r, "Failed to watch for the bus disconnecting, ignoring: %m");
+        r = sd_bus_attach_event(b->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the system bus to the event loop: %m");
+
+        r = state_watch_setup(b);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch %s for provisioning changes, ignoring: %m",
+                                  d->context->config.state_dir);
+        provisioning_reload(b);
+        properties_compare(b, false);
+        log_info("D-Bus API " BUS_NAME " at " BUS_PATH " on the system bus.");
+        d->bus = TAKE_PTR(b);
+        return 0;
+}
