@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "crash-point.h"
 #include "ext-executor.h"
 #include "ext-util.h"
 #include "fileio.h"
@@ -461,8 +462,11 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
 
+        /* tests/crash: the operation's outcome is known, then recorded (HandlerState). */
+        crash_pointf("ext:%s:finished", ext_op_type_to_string(op->type));
         if (r >= 0) {
                 command_succeeded(e, op);
+                crash_pointf("ext:%s:recorded", ext_op_type_to_string(op->type));
                 if (op->type == EXT_OP_ENABLE)
                         gs->enable_ran = true;
         } else {
@@ -519,6 +523,8 @@ void ext_executor_package_ready(ExtExecutor *e, const void *zip, size_t len) {
         if (rep.signature_error)
                 log_debug("Package signature of %s %s not validated: %s", g->handler, op->version,
                           rep.signature_error);
+        if (r >= 0)
+                crash_point("ext:download:extracted");
         if (r >= 0)
                 r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED);
         (void) op_finished(e, r, rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED, rep.error);
@@ -601,6 +607,18 @@ static int run_delete_extension(ExtExecutor *e, const ExtOp *op) {
 
 static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
+/* §4.6: a dependency failed (its operations or its status) or timed out: every later group is skipped with this
+ * message. waagent names the extension by get_extension_full_name(): "<Handler>.<ext>" for multi-config. */
+static void dependency_failed(ExtExecutor *e, const ExtPlanGroup *g, size_t group, bool failed) {
+        free(e->dependency_error);
+        if (asprintf(&e->dependency_error,
+                     failed ? "Skipping processing of extensions since execution of dependent extension %s%s%s failed" :
+                              "Skipping processing of extensions since dependent extension %s%s%s did not reach a terminal state within the allowed timeout",
+                     g->handler, g->extension ? "." : "", strempty(g->extension)) < 0)
+                e->dependency_error = NULL;
+        e->dependency_group = group;
+}
+
 /* §4.6: wait until the extension's status is terminal (success|error), polling, up to the global deadline. */
 static int run_wait(ExtExecutor *e) {
         const ExtOp *op = current_op(e);
@@ -616,14 +634,7 @@ static int run_wait(ExtExecutor *e) {
         if (st && streq(st, "success"))
                 return op_finished(e, 0, 0, NULL);
         if ((st && streq(st, "error")) || now_usec(CLOCK_MONOTONIC) >= e->started + (e->options.wait_deadline ?: EXT_WAIT_DEADLINE_USEC)) {
-                free(e->dependency_error);
-                if (asprintf(&e->dependency_error,
-                             st && streq(st, "error") ?
-                                     "Skipping processing of extensions since execution of dependent extension %s failed" :
-                                     "Skipping processing of extensions since dependent extension %s did not reach a terminal state within the allowed timeout",
-                             g->extension ?: g->handler) < 0)
-                        e->dependency_error = NULL;
-                e->dependency_group = op->group;
+                dependency_failed(e, g, op->group, st && streq(st, "error"));
                 e->op_index++;
                 step(e);
                 return 0;
@@ -648,6 +659,7 @@ static int run_op(ExtExecutor *e) {
         ExtPlanGroup *g = current_group(e);
         int r;
 
+        crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
         switch (op->type) {
         case EXT_OP_DOWNLOAD:
                 if (!e->options.package_request)
@@ -730,8 +742,12 @@ static int on_defer(sd_event_source *s, void *userdata) {
                 const ExtOp *op = current_op(e);
                 GroupState *gs = &e->groups[op->group];
 
-                if (gs->failed)
+                if (gs->failed) {
+                        /* "Do not wait for extension status if the handler failed" (waagent): skip the rest. */
+                        if (op->type == EXT_OP_WAIT && !e->dependency_error)
+                                dependency_failed(e, &e->plan.groups[op->group], op->group, true);
                         continue;
+                }
                 if (e->dependency_error && op->group != e->dependency_group) {
                         gs->failed = true;
                         set_result(e, op->group, "NotReady", -1, e->dependency_error);

@@ -41,6 +41,11 @@
 #define EXT_CODE_DISABLE_FAILED 1010
 #define EXT_CODE_SCRIPT_TIMED_OUT 1011
 #define EXT_CODE_SETTINGS_STATUS_INVALID 1012
+/* A package refused by signature or signingInfo validation (SignatureValidation=enforce): waagent's enforcing
+ * path reports PluginInstallProcessingFailed, "Signature validation is only done during extension install"
+ * (exthandlers.py handle_ext_handler, except PackageValidationError); earlier drafts of its
+ * signature_validation_util.py used PluginPackageExtractionFailed (1005). */
+#define EXT_CODE_SIGNATURE_VALIDATION_FAILED EXT_CODE_INSTALL_FAILED
 
 typedef struct ExtLayout {
         int root_fd;

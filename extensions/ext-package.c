@@ -527,7 +527,7 @@ int extension_package_install_from_zip(Context *c, const char *name, const char 
                 sig_ok = r >= 0;
                 if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
                         (void) free_and_strdup(&report->signature_error, sig_error);
-                        return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r, sig_error);
+                        return report_fail(report, EXT_CODE_SIGNATURE_VALIDATION_FAILED, r, sig_error);
                 }
         }
 
@@ -567,7 +567,7 @@ int extension_package_install_from_zip(Context *c, const char *name, const char 
                 if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
                         (void) ext_rm_rf_at(lib_fd, dirname);
                         (void) free_and_strdup(&report->signature_error, sig_error);
-                        return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r, sig_error);
+                        return report_fail(report, EXT_CODE_SIGNATURE_VALIDATION_FAILED, r, sig_error);
                 }
                 if (r >= 0) {
                         _cleanup_close_ int fd = openat(dir_fd, "package_validated",

@@ -92,7 +92,8 @@ static int add_group(ExtPlan *p, const char *handler, const char *version, const
                 if (it->h->is_multi_config && it->s && !(g->extension = strdup(it->s->name)))
                         return -ENOMEM;
         }
-        if (!(g->handler = strdup(handler)) || !(g->version = strdup(version)))
+        /* An invalid handler may lack its version (§3.1); its error is still reported, with "". */
+        if (!(g->handler = strdup(handler)) || !(g->version = strdup(strempty(version))))
                 return -ENOMEM;
         *ret = p->n_groups - 1;
         return 0;
@@ -105,7 +106,7 @@ static const InstalledHandler *find_installed(const InstalledHandler *inst, size
         for (size_t i = 0; i < n; i++) {
                 if (strcasecmp(inst[i].name, name) != 0)
                         continue;
-                if (same_version != streq(inst[i].version, version))
+                if (same_version != streq_ptr(inst[i].version, version))
                         continue;
                 if (!same_version && inst[i].state == HANDLER_STATE_NOT_INSTALLED)
                         continue;

@@ -7,7 +7,8 @@
  * nothing written anywhere (the scratch root is compared before and after). Signatures: a CMS SignedData made
  * here the way Microsoft's are (detached, eContentType 2.123.456.7.8.9, sha384) verifies against its root and
  * fails on a tampered zip or another root; the real signature of the fixture ext_conf-vm_access_with_signature
- * parses and chains to "Microsoft Root Certificate Authority 2011", whose PEM is not in the fixtures.
+ * parses and its signer chain verifies against the shipped data/microsoft_root_certificate.pem ("Microsoft Root
+ * Certificate Authority 2011"); enforce mode refuses with 1007 as waagent does.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -22,6 +23,7 @@
 #include "ext-handler.h"
 #include "ext-package.h"
 #include "ext-test-zip.h"
+#include "ext-util.h"
 #include "extensions-goal-state.h"
 #include "fileio.h"
 #include "openssl-util.h"
@@ -478,7 +480,16 @@ static void test_signature_modes(void **state) {
         f->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
         assert_true(extension_package_install_from_zip(&f->c, name, "1.7.2", bad, len, &o, &rep) < 0);
         assert_non_null(strstr(rep.error, "Signature verification failed"));
+        /* waagent's enforcing path: PluginInstallProcessingFailed */
+        assert_int_equal(rep.code, 1007);
         assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.2"), -ENOENT);
+        ext_package_report_done(&rep);
+
+        /* enforce, good signature but signingInfo of another version: refused the same way, directory removed */
+        assert_true(extension_package_install_from_zip(&f->c, name, "1.8.1", zip, len, &o, &rep) < 0);
+        assert_non_null(strstr(rep.error, "does not match"));
+        assert_int_equal(rep.code, 1007);
+        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.8.1"), -ENOENT);
         ext_package_report_done(&rep);
 
         /* off: not even looked at */
@@ -525,12 +536,34 @@ static void test_fixture_signature(void **state) {
         CMS_ContentInfo_free(cms);
         assert_non_null(strstr(issuer, "Microsoft Root Certificate Authority 2011"));
 
-        /* The signed zip (signing/…VMAccessForLinux__1.7.0.zip) and the root PEM are not in the fixtures:
-         * without the root the verification cannot succeed, and it must say so. */
+        /* The signed zip (signing/…VMAccessForLinux__1.7.0.zip) is not in the fixtures. Without a root the
+         * verification cannot succeed and must say so; another root fails on the certificate chain. */
         assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, NULL, &err), -ENOKEY);
         signer_init(&s, "Not Microsoft");
-        assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, s.root_pem, NULL), -EBADMSG);
+        err = mfree_str(err);
+        assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, s.root_pem, &err), -EBADMSG);
+        print_message("other root: %s\n", err);
+        assert_null(strstr(err, "content verify error"));
         signer_done(&s);
+
+        /* The root the package ships (data/microsoft_root_certificate.pem): the real signer chain (Microsoft
+         * Corporation <- Microsoft Code Signing PCA 2011 <- root) verifies, so what fails is only the content
+         * digest of the zip we do not have. */
+        {
+                _cleanup_free_ char *path = NULL, *pem = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                size_t size;
+
+                assert_true(asprintf(&path, "%s/data/microsoft_root_certificate.pem",
+                                     getenv("AZL_SOURCE_ROOT") ?: ".") > 0);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                assert_true(fd >= 0);
+                assert_int_equal(read_full_fd(fd, 64 * 1024, &pem, &size), 0);
+                err = mfree_str(err);
+                assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, pem, &err), -EBADMSG);
+                print_message("shipped root: %s\n", err);
+                assert_non_null(strstr(err, "content verify error"));
+        }
 }
 
 int main(void) {

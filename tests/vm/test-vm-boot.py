@@ -9,7 +9,11 @@ Asserts (all agents): the fabric recorded an accepted health report State=Ready;
 with the scenario's key works. azl-agent also: azl-provision.service finished before ssh.service started
 (ActiveEnterTimestampMonotonic / InactiveExitTimestampMonotonic, and systemd-analyze critical-chain is logged),
 the root partition grew, `azl-agent status --json` (or state.json while --json is not there) lists the steps,
-none failed, state "ready". cloudinit additionally checks that the root partition grew.
+none failed, state "ready"; and extensions (issue #8) under systemd: the fabric's status blob shows the scenario's
+sample extension Ready/success, then a second extension added by a new incarnation (the recorder test extension)
+ran its enable in a transient scope azure-vmextensions-<Name>.slice/<op>_<uuid>.scope under azure.slice with the
+rig's [Extensions] CPUQuotaPercent=50 / MemoryMaxMiB=128 on the scope (recorded by the handler itself while
+running) and is reported Ready/success. cloudinit additionally checks that the root partition grew.
 
 Exit 77 when qemu/socat/ssh are missing, the image is not built (tests/vm/build-image.sh needs the mirror and
 runs before the test suite enters its network namespace), or the agent's `provision` is "not implemented yet"
@@ -24,6 +28,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmrig  # noqa: E402
@@ -34,6 +40,11 @@ FLAVOUR = {"azl-agent": "base", "cloudinit": "cloudinit", "waagent": "waagent"}
 AGENT_UNITS = {"azl-agent": ["azl-provision.service"],
                "cloudinit": ["cloud-init-local.service"],
                "waagent": ["walinuxagent.service"]}
+# Extensions under systemd (azl-agent only): quotas for every extension scope, and a second extension.
+RIG_EXTENSIONS_CONF = {"/etc/azl-agent/agent.conf.d/50-rig-extensions.conf":
+                       "[Extensions]\nCPUQuotaPercent=50\nMemoryMaxMiB=128\n"}
+PROBE = "AzlTest.VmProbe"
+RECORDER = os.path.join(vmrig.SRC, "tests", "extensions", "handlers", "recorder")
 
 
 class Checks:
@@ -94,7 +105,7 @@ def main():
     scen = vm.fabric_scenario()
     inject = None
     if args.agent == "azl-agent":
-        inject, enabled, _ = vmrig.make_inject_tar(args.build, out)
+        inject, enabled, _ = vmrig.make_inject_tar(args.build, out, extra_files=RIG_EXTENSIONS_CONF)
         print("inject: %s, enabled %s" % (inject, enabled))
     rc = 0
     try:
@@ -130,6 +141,7 @@ def main():
             c.check(0 < prov_done <= ssh_start, "azl-provision finished before sshd started",
                     "azl-provision active at %.2f s, ssh started at %.2f s" % (prov_done / 1e6, ssh_start / 1e6))
             check_status(c, vm, sec)
+            check_extensions(c, vm)
         if args.agent in ("azl-agent", "cloudinit"):
             size = root_partition_size(sec.get("rootfs", []))
             c.check(size is not None and size > INITIAL_ROOT, "root partition grew",
@@ -202,6 +214,63 @@ def check_status(c, vm, sec):
             ", ".join("%s=%s" % (s.get("name"), s.get("result")) for s in steps))
     for want in ("imds", "report-ready"):
         c.check(any(want in (n or "") for n in names), "status: a step for %s" % want, str(names))
+
+
+def extension_entry(vm, name):
+    try:
+        blob = vm.control("/status-blob")
+    except Exception:
+        return None
+    for h in blob.get("aggregateStatus", {}).get("handlerAggregateStatus", []):
+        if h.get("handlerName") == name:
+            return h
+    return None
+
+
+def wait_extension(vm, name, timeout):
+    """The handler's entry in the fabric's status blob once Ready with settings status success (else the last)."""
+    deadline, h = time.time() + timeout, None
+    while time.time() < deadline and vm.alive():
+        h = extension_entry(vm, name)
+        st = ((h or {}).get("runtimeSettingsStatus") or {}).get("settingsStatus", {}).get("status", {})
+        if h and h.get("status") == "Ready" and st.get("status") == "success":
+            return h, True
+        time.sleep(2)
+    return h, False
+
+
+def check_extensions(c, vm):
+    """Extensions under systemd (issue #8): the status blob, then a transient scope with the configured limits."""
+    with open(os.path.join(vmrig.SRC, "tests", "fabric", "scenarios", vm.scenario + ".json")) as f:
+        extensions = json.load(f)["extensions"]
+    sample = extensions[0]
+    h, ok = wait_extension(vm, sample["name"], 180)
+    c.check(ok, "status blob: %s Ready/success" % sample["name"], json.dumps(h)[:400])
+    # A second extension in a new incarnation: the recorder, which writes its cgroup and its scope's limits.
+    patch = {"extensions": extensions + [{"name": PROBE, "version": "1.0.0", "source": RECORDER,
+                                          "publicSettings": {"probe": True}}]}
+    req = urllib.request.Request(vm.endpoints["control"] + "/scenario?mode=merge&bump=incarnation",
+                                 data=json.dumps(patch).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    vmrig._opener.open(req, timeout=10).read()
+    h, ok = wait_extension(vm, PROBE, 240)
+    c.check(ok, "status blob: %s (new incarnation) Ready/success" % PROBE, json.dumps(h)[:400])
+    d = "/var/lib/waagent/%s-1.0.0" % PROBE
+    r = vm.ssh("cat %s/cgroup-enable.txt; echo ---; cat %s/scope-enable.txt; echo ---; "
+               "systemctl list-units --all --no-legend --plain 'azure-vmextensions-*'" % (d, d),
+               root=True, check=False, timeout=60)
+    parts = (r.stdout.split("---\n") + ["", "", ""])[:3]
+    cg = re.search(r"^0::(/\S+)$", parts[0], re.M)
+    slice_name = "azure-vmextensions-%s.slice" % PROBE
+    c.check(cg is not None and re.fullmatch(r"/azure\.slice/azure-vmextensions\.slice/%s/enable_[0-9a-f-]{36}\.scope"
+                                            % re.escape(slice_name), cg.group(1)) is not None,
+            "enable ran in a transient scope in %s" % slice_name, cg.group(1) if cg else parts[0].strip()[:300])
+    props = dict(line.split("=", 1) for line in parts[1].splitlines() if "=" in line)
+    c.check(props.get("Slice") == slice_name and props.get("MemoryMax") == str(128 * 1024 * 1024)
+            and props.get("CPUQuotaPerSecUSec") == "500ms",
+            "the scope had MemoryMax=128M and CPUQuota=50% (read by the handler while running)", json.dumps(props))
+    c.check(("azure-vmextensions-%s.slice" % sample["name"]) in parts[2] and slice_name in parts[2],
+            "systemd knows the per-extension slices", parts[2].strip()[:400])
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Test extension "recorder": appends "<operation> <version>[ <instance>]" to $AZL_TEST_RECORD (the agent's
 # own environment is merged over the handler's, wire protocol §4.4), dumps the §4.4 variables and the
-# settings file it was given into its directory, reports success on enable, and fails (exit 7) for the
-# operations listed in $AZL_TEST_FAIL.
+# settings file it was given and its cgroup (plus, under systemd, its scope's limits) into its directory,
+# reports success on enable, and fails (exit 7) for the operations listed in $AZL_TEST_FAIL. With
+# $AZL_TEST_STATUS_DELAY=<seconds>, enable reports "transitioning" and a background process turns it into
+# "success" that much later, recording "status-success <version>[ <instance>]".
 op="$1"
 dir="$AZURE_GUEST_AGENT_EXTENSION_PATH"
 ver="$AZURE_GUEST_AGENT_EXTENSION_VERSION"
@@ -15,15 +17,37 @@ fi
 env | grep -E '^(AZURE_GUEST_AGENT_|ConfigSequenceNumber=|ConfigExtensionName=|VERSION=)' | LC_ALL=C sort \
         > "$dir/env-$op$inst.txt"
 pwd > "$dir/cwd-$op$inst.txt"
+# Where the command runs (§4.10): the cgroup, and with systemd as PID 1 the limits of its transient scope, read
+# while the scope exists.
+cat /proc/self/cgroup > "$dir/cgroup-$op$inst.txt" 2>/dev/null
+if [ -d /run/systemd/system ] && command -v systemctl > /dev/null; then
+        unit=$(sed -n 's|^0::.*/||p' /proc/self/cgroup)
+        systemctl show -p Id -p Slice -p MemoryMax -p CPUQuotaPerSecUSec "$unit" > "$dir/scope-$op$inst.txt" 2>&1
+fi
 settings="config/$prefix$ConfigSequenceNumber.settings"
 if [ -f "$settings" ]; then
         cp "$settings" "$dir/settings-seen-$op$inst.json"
 fi
+write_status() {
+        printf '[{"version": 1.0, "timestampUTC": "2026-11-21T00:00:00Z", "status": {"name": "Recorder", "operation": "Enable", "status": "%s", "code": 0, "formattedMessage": {"lang": "en-US", "message": "%s %s"}}}]' \
+                "$1" "$2" "$ver" > "$status.tmp" && mv -f "$status.tmp" "$status"
+}
 if [ "$op" = enable ]; then
         mkdir -p status
         echo "$ConfigSequenceNumber" > mrseq
-        printf '[{"version": 1.0, "timestampUTC": "2026-11-21T00:00:00Z", "status": {"name": "Recorder", "operation": "Enable", "status": "success", "code": 0, "formattedMessage": {"lang": "en-US", "message": "enabled %s"}}}]' \
-                "$ver" > "status/$prefix$ConfigSequenceNumber.status"
+        status="status/$prefix$ConfigSequenceNumber.status"
+        if [ -n "$AZL_TEST_STATUS_DELAY" ]; then
+                # Terminal status only after enable has returned, from a background process (§4.6 dependency wait).
+                write_status transitioning enabling
+                (
+                        sleep "$AZL_TEST_STATUS_DELAY"
+                        write_status success enabled
+                        [ -n "$AZL_TEST_RECORD" ] &&
+                                echo "status-success $ver${ConfigExtensionName:+ $ConfigExtensionName}" >> "$AZL_TEST_RECORD"
+                ) < /dev/null > /dev/null 2>&1 &
+        else
+                write_status success enabled
+        fi
 fi
 echo "recorder $op stdout"
 echo "recorder $op stderr" >&2

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Extension handlers run for real by `azl-agent daemon` (issue #8) against the simulated fabric, in a private network
+namespace. The handlers are the recorder test extension (tests/extensions/handlers/recorder), which appends every
+operation it runs to $AZL_TEST_RECORD and dumps the §4.4 environment and the settings file it saw into its directory.
+
+  * multi-config (scenario ext-multiconfig): two instances of one handler → config/<ext>.<seq>.settings each, with
+    the protected settings still encrypted to the tenant certificate (decrypted here with the .crt/.prv the daemon
+    wrote), ConfigExtensionName/ConfigSequenceNumber per instance, one handlerAggregateStatus entry per instance
+    with its extensionName; then disabling one instance runs its disable, deletes its files and stops reporting it;
+  * dependencies (scenario ext-dependencies): B depends on A; A's status turns terminal only after its enable has
+    returned, and B's install starts only after that (the recorder's log), ref §4.6;
+  * a failing install: code 1007 and "Non-zero exit code: 7, <cmd>\\n[stdout]…" (ref §4.5); the dependent handler is
+    skipped with code -1 and waagent's "Skipping processing of extensions since execution of dependent extension …";
+  * update 1.0.0 → 1.1.0 and uninstall through new incarnations: the exact operation order of ref §4.6;
+  * a container host (ref issue #8): the daemon at / in a private mount namespace where / (hence /usr and /etc) is
+    read-only and only /var and /run are writable; the sample extension and the recorder succeed and nothing but
+    /var and /run was written. Skipped without root or mount namespaces.
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+import azltest  # noqa: E402
+from test_daemon import PERIOD, DaemonTest, wait_for  # noqa: E402
+
+SCENARIOS = os.path.join(azltest.SRC, "tests", "fabric", "scenarios")
+RECORDER = os.path.join(azltest.SRC, "tests", "extensions", "handlers", "recorder")
+SAMPLE = "OSTCExtensions.ExampleHandlerLinux"
+FEATURES = '[{"Key": "ExtensionTelemetryPipeline", "Value": "1.0"}]'
+
+
+def scenario_patch(name):
+    """A scenario of tests/fabric/scenarios as a merge patch over the default one (sources made absolute)."""
+    with open(os.path.join(SCENARIOS, name + ".json")) as f:
+        sc = json.load(f)
+    for ext in sc.get("extensions", []):
+        if ext.get("source") and not os.path.isabs(ext["source"]):
+            ext["source"] = os.path.normpath(os.path.join(SCENARIOS, ext["source"]))
+    return sc
+
+
+class ExtensionsTest(DaemonTest):
+    def setUp(self):
+        super().setUp()
+        self.record = os.path.join(self.workdir, "record.txt")
+
+    def start_daemon(self, env=None):
+        super().start_daemon(dict({"AZL_TEST_RECORD": self.record}, **(env or {})))
+
+    def recorded(self):
+        try:
+            with open(self.record) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def entries(self, name, blob=None):
+        blob = blob if blob is not None else self.status_blob()
+        return [h for h in (blob or {}).get("aggregateStatus", {}).get("handlerAggregateStatus", [])
+                if h.get("handlerName") == name]
+
+    @staticmethod
+    def settings_status(entry):
+        return entry.get("runtimeSettingsStatus", {}).get("settingsStatus", {}).get("status", {})
+
+    def wait_success(self, name, count=1, version=None, timeout=60):
+        """Until `count` entries of handler `name` are Ready with a terminal success settings status."""
+        def ok():
+            es = self.entries(name)
+            if len(es) == count and all(e["status"] == "Ready" and self.settings_status(e).get("status") == "success"
+                                        and (version is None or e["handlerVersion"] == version) for e in es):
+                return es
+            return None
+        return wait_for("%d %s entr%s Ready/success" % (count, name, "y" if count == 1 else "ies"), ok, timeout)
+
+    def handler_dir(self, name, version):
+        return self.root.file("/var/lib/waagent/%s-%s" % (name, version))
+
+    def read_handler_file(self, name, version, rel):
+        with open(os.path.join(self.handler_dir(name, version), rel)) as f:
+            return f.read()
+
+    def wire_host(self):
+        return self.fabric.endpoints["wireserver"].rsplit(":", 1)[0]
+
+
+class TestMultiConfig(ExtensionsTest):
+    NAME = "AzlTest.MultiConfig"
+
+    def decrypt(self, protected, thumb):
+        libdir = self.root.file("/var/lib/waagent")
+        p = subprocess.run(["openssl", "smime", "-decrypt", "-inform", "DER", "-recip",
+                            os.path.join(libdir, thumb + ".crt"), "-inkey", os.path.join(libdir, thumb + ".prv")],
+                           input=base64.b64decode(protected), capture_output=True, check=True)
+        return json.loads(p.stdout)
+
+    def test_two_instances_then_disable_one(self):
+        patch = scenario_patch("ext-multiconfig")
+        self.start_all(patch)
+        entries = self.wait_success(self.NAME, count=2, version="1.0.0")
+        by_name = {e["runtimeSettingsStatus"]["extensionName"]: e for e in entries}
+        self.assertEqual(set(by_name), {"first", "second"})
+        for inst, seq in (("first", 1), ("second", 2)):
+            e = by_name[inst]
+            self.assertEqual(e["runtimeSettingsStatus"]["sequenceNumber"], seq)
+            self.assertEqual(e["code"], 0)
+            self.assertEqual(self.settings_status(e)["formattedMessage"]["message"], "enabled 1.0.0")
+        # install once (for the first instance, as waagent), enable per instance, in goal-state order
+        self.assertEqual(self.recorded(), "install 1.0.0 first\nenable 1.0.0 first\nenable 1.0.0 second\n")
+
+        # Settings files per instance (ref §4.3): public settings as given, protected still encrypted to the tenant
+        # certificate, which the daemon wrote as <thumb>.crt/.prv; each instance saw its own file.
+        thumb = self.control_json("/state")["goalState"]["tenantCertificates"][0]["thumbprint"]
+        d = self.handler_dir(self.NAME, "1.0.0")
+        self.assertEqual(sorted(f for f in os.listdir(os.path.join(d, "config")) if f.endswith(".settings")),
+                         ["first.1.settings", "second.2.settings"])
+        first = json.loads(self.read_handler_file(self.NAME, "1.0.0", "config/first.1.settings"))
+        hs = first["runtimeSettings"][0]["handlerSettings"]
+        self.assertEqual(hs["publicSettings"], {"instance": "first", "n": 1})
+        self.assertEqual(hs["protectedSettingsCertThumbprint"], thumb)
+        self.assertEqual(self.decrypt(hs["protectedSettings"], thumb), {"secret": "first-protected-value"})
+        second = json.loads(self.read_handler_file(self.NAME, "1.0.0", "config/second.2.settings"))
+        # no protected settings: explicit nulls, which extensions depend on (ref §4.3)
+        self.assertEqual(second, {"runtimeSettings": [{"handlerSettings": {
+            "publicSettings": {"instance": "second", "n": 2}, "protectedSettings": None,
+            "protectedSettingsCertThumbprint": None}}]})
+        for inst, seq in (("first", 1), ("second", 2)):
+            self.assertEqual(self.read_handler_file(self.NAME, "1.0.0", "settings-seen-enable-%s.json" % inst),
+                             self.read_handler_file(self.NAME, "1.0.0", "config/%s.%d.settings" % (inst, seq)))
+            # the §4.4 variables exactly, per instance (sorted by the handler)
+            self.assertEqual(self.read_handler_file(self.NAME, "1.0.0", "env-enable-%s.txt" % inst),
+                             "AZURE_GUEST_AGENT_EXTENSION_PATH=%s\n"
+                             "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=%s\n"
+                             "AZURE_GUEST_AGENT_EXTENSION_VERSION=1.0.0\n"
+                             "AZURE_GUEST_AGENT_UNINSTALL_CMD_EXIT_CODE=NOT_RUN\n"
+                             "AZURE_GUEST_AGENT_WIRE_PROTOCOL_ADDRESS=%s\n"
+                             "ConfigExtensionName=%s\n"
+                             "ConfigSequenceNumber=%d\n" % (d, FEATURES, self.wire_host(), inst, seq))
+            self.assertEqual(self.read_handler_file(self.NAME, "1.0.0", "config/%s.HandlerState" % inst), "enabled")
+            with open(os.path.join(d, "status", "%s.%d.status" % (inst, seq))) as f:
+                self.assertEqual(json.load(f)[0]["status"]["status"], "success")
+        self.assertEqual(self.read_handler_file(self.NAME, "1.0.0", "config/HandlerState"), "Enabled")
+
+        # Disable "second", new settings for "first" (ref §4.6 multi-config): second's disable runs first, its files
+        # go, it is no longer reported; first is enabled again with seqNo 3.
+        os.unlink(self.record)
+        ext = patch["extensions"][0]
+        ext["multiConfig"][0].update(seqNo=3, publicSettings={"instance": "first", "n": 3})
+        ext["multiConfig"][1]["state"] = "disabled"
+        self.fabric.patch_scenario({"extensions": patch["extensions"]})
+
+        def settled():
+            es = self.entries(self.NAME)
+            return es if (len(es) == 1 and es[0]["runtimeSettingsStatus"]["sequenceNumber"] == 3
+                          and self.settings_status(es[0]).get("status") == "success") else None
+        entries = wait_for("only the first instance reported, with seqNo 3", settled, timeout=30)
+        self.assertEqual(entries[0]["runtimeSettingsStatus"]["extensionName"], "first")
+        self.assertEqual(self.recorded(), "disable 1.0.0 second\nenable 1.0.0 first\n")
+        config = sorted(os.listdir(os.path.join(d, "config")))
+        self.assertIn("first.3.settings", config)
+        self.assertEqual([f for f in config if f.startswith("second.")], [])
+        self.assertEqual([f for f in os.listdir(os.path.join(d, "status")) if f.startswith("second.")], [])
+        self.assertIn("ConfigSequenceNumber=3\n", self.read_handler_file(self.NAME, "1.0.0", "env-enable-first.txt"))
+        self.stop_daemon()
+
+
+class TestDependencies(ExtensionsTest):
+    A, B = "AzlTest.DependencyA", "AzlTest.DependsOnA"
+
+    def test_b_waits_for_a_terminal_status(self):
+        # A's enable leaves "transitioning"; its terminal status comes 2 s after enable returned.
+        self.start(scenario_patch("ext-dependencies"), f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon({"AZL_TEST_STATUS_DELAY": "2"})
+        self.wait_success(self.A, version="1.0.0")
+        self.wait_success(self.B, version="2.0.0")
+        wait_for("B's terminal status recorded", lambda: "status-success 2.0.0" in self.recorded())
+        # B is listed first in the goal state, A (level 0) runs first; B's install starts only once A's status
+        # is terminal (the dependency wait polls every 5 s, ref §4.6).
+        self.assertEqual(self.recorded(), "install 1.0.0\nenable 1.0.0\nstatus-success 1.0.0\n"
+                                          "install 2.0.0\nenable 2.0.0\nstatus-success 2.0.0\n")
+        self.stop_daemon()
+
+    def test_failing_install_skips_dependent(self):
+        self.start(scenario_patch("ext-dependencies"), f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon({"AZL_TEST_FAIL": "install"})
+
+        def reported():
+            a, b = self.entries(self.A), self.entries(self.B)
+            return (a[0], b[0]) if a and b and a[0]["code"] != 0 and b[0]["code"] != 0 else None
+        a, b = wait_for("both handlers reported failed", reported, timeout=60)
+        # ref §4.5: the operation's code (1007 InstallProcessingFailed), the exit code and output in the message
+        self.assertEqual(a["status"], "NotReady")
+        self.assertEqual(a["code"], 1007)
+        msg = a["formattedMessage"]["message"]
+        self.assertTrue(msg.startswith("Non-zero exit code: 7, "), msg)
+        self.assertIn("%s/handler.sh install\n[stdout]\nrecorder install stdout\n" % self.handler_dir(self.A, "1.0.0"), msg)
+        self.assertIn("[stderr]\nrecorder install stderr\n", msg)
+        self.assertNotIn("runtimeSettingsStatus", a)   # enable never ran: no status file
+        # ref §4.6: nothing of B ran; it is reported with waagent's message and code -1
+        self.assertEqual(b["status"], "NotReady")
+        self.assertEqual(b["code"], -1)
+        self.assertEqual(b["formattedMessage"]["message"],
+                         "Skipping processing of extensions since execution of dependent extension %s failed" % self.A)
+        self.assertEqual(self.recorded(), "install 1.0.0\n")
+        self.assertEqual(self.read_handler_file(self.A, "1.0.0", "config/HandlerState"), "NotInstalled")
+        self.assertFalse(os.path.exists(self.handler_dir(self.B, "2.0.0")), "B was not even downloaded")
+        self.stop_daemon()
+
+
+class TestUpdateUninstall(ExtensionsTest):
+    NAME = "AzlTest.Lifecycle"
+
+    def ext(self, version, seq, state="enabled"):
+        return {"extensions": [{"name": self.NAME, "version": version, "source": RECORDER, "state": state,
+                                "seqNo": seq, "publicSettings": {"seq": seq}}]}
+
+    def test_update_then_uninstall_order(self):
+        self.start_all(self.ext("1.0.0", 0))
+        self.wait_success(self.NAME, version="1.0.0")
+        self.assertEqual(self.recorded(), "install 1.0.0\nenable 1.0.0\n")
+        os.unlink(self.record)
+
+        # ref §4.6 update: old disable, (mrseq/status copied), new update, old uninstall, new install, new enable
+        self.fabric.patch_scenario(self.ext("1.1.0", 1))
+        entry = self.wait_success(self.NAME, version="1.1.0")[0]
+        self.assertEqual(entry["runtimeSettingsStatus"]["sequenceNumber"], 1)
+        self.assertEqual(self.recorded(),
+                         "disable 1.0.0\nupdate 1.1.0\nuninstall 1.0.0\ninstall 1.1.0\nenable 1.1.0\n")
+        self.assertFalse(os.path.exists(self.handler_dir(self.NAME, "1.0.0")))
+        upd = self.read_handler_file(self.NAME, "1.1.0", "env-update.txt")
+        for line in ("VERSION=1.1.0", "AZURE_GUEST_AGENT_UPDATING_FROM_VERSION=1.0.0",
+                     "AZURE_GUEST_AGENT_DISABLE_CMD_EXIT_CODE=0"):
+            self.assertIn(line + "\n", upd)
+        self.assertIn("AZURE_GUEST_AGENT_UNINSTALL_CMD_EXIT_CODE=0\n",
+                      self.read_handler_file(self.NAME, "1.1.0", "env-install.txt"))
+        self.assertEqual(self.read_handler_file(self.NAME, "1.1.0", "config/HandlerState"), "Enabled")
+        os.unlink(self.record)
+
+        # ref §4.6 uninstall: disable, uninstall, directory removed, no longer reported
+        self.fabric.patch_scenario(self.ext("1.1.0", 1, state="uninstall"))
+        wait_for("the handler to disappear from disk and the status blob", lambda: self.status_blob() is not None and
+                 not self.entries(self.NAME) and not os.path.exists(self.handler_dir(self.NAME, "1.1.0")), timeout=30)
+        self.assertEqual(self.recorded(), "disable 1.1.0\nuninstall 1.1.0\n")
+        self.assertFalse(os.path.exists(self.handler_dir(self.NAME, "1.1.0")))
+        self.stop_daemon()
+
+
+# Runs in the daemon's own mount namespace (unshare --mount --propagation private): nothing of it reaches the host.
+# "/" (and /usr when it is a mount of its own) is made read-only with a bind remount, which changes only this
+# namespace's mount; /var and /run become the test's writable directories.
+CONTAINER_HOST_SH = r"""
+set -eu
+mount --bind "$RW_VAR" /var
+mount --bind "$RW_RUN" /run
+mount -o remount,bind,ro /
+if mountpoint -q /usr; then mount -o remount,bind,ro /usr; fi
+if touch /usr/.azl-rw-probe 2>/dev/null || touch /.azl-rw-probe 2>/dev/null; then
+        echo "container-host setup: / or /usr is still writable" >&2
+        exit 99
+fi
+exec "$AGENT" --config "$CONF" -v daemon
+"""
+
+
+class TestReadOnlyRoot(ExtensionsTest):
+    """The container host of issue #8: the same daemon at / with / and /usr read-only, /var and /run writable."""
+    HANDLERS = (SAMPLE, TestDependencies.A, TestDependencies.B)
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root for mount namespaces")
+        if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"]).returncode != 0:
+            self.skipTest("cannot create a mount namespace")
+        self.rw_var = os.path.join(self.workdir, "rw-var")
+        self.rw_run = os.path.join(self.workdir, "rw-run")
+        os.makedirs(self.rw_var, mode=0o755)
+        os.makedirs(self.rw_run, mode=0o755)
+        self.record = "/var/tmp/record.txt"     # as the handlers see it: the daemon runs at /
+
+    def tearDown(self):
+        super().tearDown()
+        # The per-handler slices of the cgroup fallback are host objects (cgroupfs is not below /): remove ours.
+        for top in ("/sys/fs/cgroup/unified/azure-vmextensions.slice", "/sys/fs/cgroup/azure-vmextensions.slice"):
+            for name in self.HANDLERS:
+                slice_dir = os.path.join(top, "azure-vmextensions-%s.slice" % name.replace("-", "_"))
+                if os.path.isdir(slice_dir):
+                    for leaf in os.listdir(slice_dir):
+                        if os.path.isdir(os.path.join(slice_dir, leaf)):
+                            try:
+                                os.rmdir(os.path.join(slice_dir, leaf))
+                            except OSError:
+                                pass
+                    try:
+                        os.rmdir(slice_dir)
+                    except OSError:
+                        pass
+
+    def recorded(self):
+        try:
+            with open(os.path.join(self.rw_var, "tmp", "record.txt")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def var(self, path):
+        return os.path.join(self.rw_var, os.path.relpath(path, "/var"))
+
+    def handler_dir(self, name, version):
+        return self.var("/var/lib/waagent/%s-%s" % (name, version))
+
+    def test_extensions_with_read_only_root(self):
+        patch = scenario_patch("ext-dependencies")
+        with open(azltest.DEFAULT_SCENARIO) as f:
+            patch["extensions"] = json.load(f)["extensions"] + patch["extensions"]
+        self.fabric = azltest.Fabric(self.workdir, patch)
+        e = self.fabric.endpoints
+        conf = os.path.join(self.workdir, "agent.conf")
+        with open(conf, "w") as f:
+            f.write(f"[Endpoints]\nIMDS={e['imds']}\nWireServer={e['wireserver']}\nHostGAPluginPort={e['hgap_port']}\n"
+                    f"[Timeouts]\nGoalStatePeriodSec={PERIOD:g}\n")
+        os.makedirs(os.path.join(self.rw_var, "tmp"), mode=0o1777)
+        before = self.snapshot_outside_var()
+        self.daemon_log = open(os.path.join(self.workdir, "daemon.log"), "a")
+        env = dict(os.environ, AGENT=os.path.abspath(azltest.AGENT), CONF=conf, RW_VAR=self.rw_var,
+                   RW_RUN=self.rw_run, AZL_TEST_RECORD=self.record)
+        self.daemon = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                        CONTAINER_HOST_SH], stdout=self.daemon_log, stderr=subprocess.STDOUT, env=env)
+
+        sample = self.wait_success(SAMPLE, version="1.3.0")[0]
+        self.assertEqual(self.settings_status(sample)["formattedMessage"]["message"], "hello from azfabric")
+        self.wait_success(TestDependencies.A, version="1.0.0")
+        self.wait_success(TestDependencies.B, version="2.0.0")
+        self.assertEqual(self.recorded(), "install 1.0.0\nenable 1.0.0\ninstall 2.0.0\nenable 2.0.0\n")
+        gs = self.status_blob()["aggregateStatus"]["vmArtifactsAggregateStatus"]["goalStateAggregateStatus"]
+        self.assertEqual(gs["status"], "Success")
+        self.stop_daemon()
+
+        # Everything landed below /var (the waagent layout, the agent's state, extension logs) ...
+        for path in ("/var/lib/waagent/%s-1.3.0/config/0.settings" % SAMPLE, "/var/lib/waagent/TransportPrivate.pem",
+                     "/var/lib/azl-agent/daemon.json", "/var/log/azure/%s/CommandExecution.log" % SAMPLE,
+                     "/var/lib/waagent/%s-1.0.0/status/0.status" % TestDependencies.A):
+            self.assertTrue(os.path.exists(self.var(path)), path)
+        # ... nothing was attempted elsewhere (a write to the read-only root fails with EROFS, which every caller
+        # logs), and the host tree outside /var is unchanged.
+        with open(self.daemon_log.name) as f:
+            log = f.read()
+        self.assertNotIn("Read-only file system", log)
+        self.assertNotIn("EROFS", log)
+        self.assertEqual(self.snapshot_outside_var(), before)
+
+    @staticmethod
+    def snapshot_outside_var():
+        """Names and mtimes of the directories a misplaced write would land in (the host's own, outside /var)."""
+        snap = {}
+        for d in ("/etc", "/usr/share", "/usr/lib", "/usr/local", "/", "/opt"):
+            try:
+                snap[d] = (os.stat(d).st_mtime_ns, sorted(os.listdir(d)))
+            except OSError:
+                pass
+        return snap
+
+def main():
+    azltest.enter_private_netns()
+    if not os.path.exists(azltest.AGENT):
+        print("SKIP: azl-agent not built at " + azltest.AGENT)
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
