@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "crash-point.h"
 #include "disk.h"
 #include "hostname.h"
 #include "imds.h"
@@ -13,6 +14,8 @@
 #include "media.h"
 #include "network.h"
 #include "ovf-env.h"
+#include "provision-internal.h"
+#include "provision-pps.h"
 #include "provision-state.h"
 #include "provision.h"
 #include "provisioner.h"
@@ -21,20 +24,7 @@
 #include "version.h"
 #include "wireserver.h"
 
-typedef struct ProvisionRun {
-        Context *c;
-        ProvisionState state;
-        OvfEnv ovf;
-        bool have_ovf;
-        ImdsInstance imds;
-        bool have_imds;
-        char *wire_endpoint;
-        WireOptions wire;
-        GoalState goal_state;
-        bool have_goal_state;
-        ProvisionData data;
-        char *failed_step;
-} ProvisionRun;
+/* struct ProvisionRun is in provision-internal.h (shared with provision-pps.c). */
 
 static void provision_run_done(ProvisionRun *p) {
         provision_state_done(&p->state);
@@ -50,7 +40,7 @@ static void provision_run_done(ProvisionRun *p) {
 }
 
 /* Records a step and saves state.json so that `status` (and a crash) sees it at once. */
-static int record_step(ProvisionRun *p, const char *name, StepResult result, usec_t start, const char *summary) {
+int record_step(ProvisionRun *p, const char *name, StepResult result, usec_t start, const char *summary) {
         usec_t duration = now_usec(CLOCK_MONOTONIC) - start;
         char dur[32] = "";
         int r;
@@ -65,12 +55,12 @@ static int record_step(ProvisionRun *p, const char *name, StepResult result, use
         r = provision_state_save(p->c, &p->state);
         if (r < 0)
                 log_warning_errno(r, "Failed to save the provisioning state, ignoring: %m");
+        crash_pointf("provision:%s:recorded", name); /* every step's end (tests/crash) */
         return 0;
 }
 
 /* Fails the run with a reason (formatted). The reason is what the fabric and the user will see. */
-static int fail(ProvisionRun *p, const char *step, int error, const char *fmt, ...) _printf_(4, 5);
-static int fail(ProvisionRun *p, const char *step, int error, const char *fmt, ...) {
+int fail(ProvisionRun *p, const char *step, int error, const char *fmt, ...) {
         _cleanup_free_ char *reason = NULL;
         va_list ap;
 
@@ -115,14 +105,17 @@ static int step_media(ProvisionRun *p) {
         return record_step(p, "media", STEP_CHANGED, start, "ovf-env.xml read");
 }
 
-static int step_imds(ProvisionRun *p) {
+int step_imds(ProvisionRun *p) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
         _cleanup_free_ char *summary = NULL;
+        char what[HTTP_FAILURE_STRING_MAX + 32];
+        HttpFailure failure = {};
         ImdsOptions o;
         JsonError err = {};
         int r;
 
         imds_options_from_config(&p->c->config, &o);
+        o.policy.failure = &failure;
         r = imds_fetch_instance(&o, &p->imds, &err);
         if (r < 0) {
                 (void) record_step(p, "imds", STEP_FAILED, start, NULL);
@@ -130,9 +123,11 @@ static int step_imds(ProvisionRun *p) {
                         return fail(p, "imds", r, "IMDS instance metadata is invalid: %s",
                                     err.message[0] ? err.message : "malformed document");
                 if (r == -E2BIG)
-                        return fail(p, "imds", r, "IMDS instance metadata is larger than allowed");
+                        return fail(p, "imds", r, "IMDS instance metadata is larger than allowed (%u KiB)",
+                                    IMDS_RESPONSE_MAX / 1024U);
                 return fail(p, "imds", r, "IMDS did not answer within %llus: %s",
-                            (unsigned long long) (p->c->config.imds_deadline / USEC_PER_SEC), strerror(-r));
+                            (unsigned long long) (p->c->config.imds_deadline / USEC_PER_SEC),
+                            http_failure_describe(&failure, what, sizeof what) ?: strerror(-r));
         }
         p->have_imds = true;
         if (asprintf(&summary, "vmId %s, %zu SSH key(s)", p->imds.vm_id, p->imds.n_public_keys) < 0)
@@ -141,7 +136,7 @@ static int step_imds(ProvisionRun *p) {
 }
 
 /* The goal state gives the ids every health report carries (ref §1.5). */
-static int step_wireserver(ProvisionRun *p) {
+int step_wireserver(ProvisionRun *p) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
         _cleanup_free_ char *summary = NULL;
         WireEndpointSource source;
@@ -153,12 +148,20 @@ static int step_wireserver(ProvisionRun *p) {
                 return fail(p, "wireserver", r, "Failed to find the WireServer endpoint: %s", strerror(-r));
         }
         wire_options_init(&p->c->config, p->wire_endpoint, &p->wire);
+        /* Every health report needs the goal state: it is retried as long as a report is (HealthDeadlineSec). */
+        p->wire.policy.deadline = p->c->config.health_deadline;
+        p->wire.policy.max_attempts = 0;
+        p->wire.policy.failure = &p->wire_failure;
         r = wire_check_version(&p->wire, NULL);
         if (r >= 0)
                 r = wire_fetch_goal_state(&p->wire, &p->goal_state);
         if (r < 0) {
+                char what[HTTP_FAILURE_STRING_MAX + 32];
+
                 (void) record_step(p, "wireserver", STEP_FAILED, start, NULL);
                 return fail(p, "wireserver", r, "WireServer %s did not give a goal state: %s", p->wire_endpoint,
+                            http_failure_describe(&p->wire_failure, what, sizeof what) ?:
+                            r == -EBADMSG || r == -EINVAL || r == -ENODATA ? "the goal state document is invalid" :
                             strerror(-r));
         }
         p->have_goal_state = true;
@@ -167,7 +170,7 @@ static int step_wireserver(ProvisionRun *p) {
         return record_step(p, "wireserver", STEP_CHANGED, start, summary);
 }
 
-static int report_health(ProvisionRun *p, HealthState state, const char *substatus, const char *description) {
+int report_health(ProvisionRun *p, HealthState state, const char *substatus, const char *description) {
         int r;
 
         if (!p->have_goal_state)
@@ -199,36 +202,23 @@ static int report_health(ProvisionRun *p, HealthState state, const char *substat
  * cloud-init does; the netlink backend applies only the delta). A problem here is recorded but does not fail
  * provisioning: the primary NIC already works (IMDS answered through it) and Ready must still be reported.
  */
-static int step_network(ProvisionRun *p) {
-        _cleanup_(network_config_done) NetworkConfig cfg = {};
+int step_network(ProvisionRun *p) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
         _cleanup_free_ char *summary = NULL;
-        NetworkApplyResult res = {};
-        JsonError err = {};
         int r;
 
         if (p->c->config.network_backend == NETWORK_BACKEND_NONE)
                 return record_step(p, "network", STEP_SKIPPED, start, "[Network] Backend=none");
         if (!p->have_imds || !p->imds.network)
                 return record_step(p, "network", STEP_SKIPPED, start, "IMDS has no network data");
-        r = network_parse_imds(p->imds.network, &cfg, &err);
+        /* The daemon re-applies with the same function when NICs are hot-plugged (agent/daemon-network.c). */
+        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, NULL, NULL, &summary);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
-                if (asprintf(&summary, "IMDS network data is invalid, links left as they are: %s",
-                             err.message[0] ? err.message : strerror(-r)) < 0)
-                        return -ENOMEM;
                 log_warning("%s", summary);
                 return record_step(p, "network", STEP_FAILED, start, summary);
         }
-        r = network_apply(p->c, &cfg, p->c->config.network_backend, &res);
-        if (r < 0) {
-                if (asprintf(&summary, "Failed to configure the network: %s", strerror(-r)) < 0)
-                        return -ENOMEM;
-                log_warning("%s", summary);
-                return record_step(p, "network", STEP_FAILED, start, summary);
-        }
-        if (asprintf(&summary, "%s: %u interface(s), %u change(s), reload %s", network_backend_to_string(res.backend),
-                     res.n_configured, res.n_changes, network_reload_to_string(res.reload)) < 0)
-                return -ENOMEM;
         return record_step(p, "network", r > 0 ? STEP_CHANGED : STEP_UNCHANGED, start, summary);
 }
 
@@ -350,6 +340,7 @@ static int step_provisioners(ProvisionRun *p) {
                 usec_t start = now_usec(CLOCK_MONOTONIC);
                 int r;
 
+                crash_pointf("provision:%s:start", (*pr)->name);
                 r = (*pr)->apply(p->c, &p->data, &summary);
                 if (r < 0) {
                         (void) record_step(p, (*pr)->name, STEP_FAILED, start, NULL);
@@ -411,8 +402,11 @@ static int finish_ready(ProvisionRun *p, const char *what) {
 
         r = report_health(p, HEALTH_STATE_READY, NULL, NULL);
         if (r < 0) {
+                char failure[HTTP_FAILURE_STRING_MAX + 32];
+
                 (void) record_step(p, "report-ready", STEP_FAILED, start, NULL);
                 return finish_failed(p, fail(p, "report-ready", r, "Failed to report Ready to the WireServer: %s",
+                                             http_failure_describe(&p->wire_failure, failure, sizeof failure) ?:
                                              strerror(-r)));
         }
         (void) record_step(p, "report-ready", STEP_CHANGED, start, NULL);
@@ -429,10 +423,11 @@ static int finish_ready(ProvisionRun *p, const char *what) {
         return 0;
 }
 
-int provision_run(Context *c) {
+int provision_run(Context *c, bool force) {
         _cleanup_(provision_run_done) ProvisionRun p = { .c = c };
         _cleanup_free_ char *reason = NULL, *marker = NULL;
         usec_t start;
+        bool again;
         int r;
 
         r = context_endpoints_allowed(c, &reason);
@@ -469,15 +464,25 @@ int provision_run(Context *c) {
 
         /* Same VM id as the marker: provisioned before (reboot); only tell the fabric we are Ready. */
         r = provisioned_marker_read(c, &marker);
-        if (r > 0 && streq(marker, p.imds.vm_id)) {
+        again = r > 0 && streq(marker, p.imds.vm_id);
+        if (again && !force) {
                 start = now_usec(CLOCK_MONOTONIC);
                 (void) record_step(&p, "marker", STEP_UNCHANGED, start, "already provisioned for this VM id");
                 return finish_ready(&p, "Already provisioned:");
         }
-        if (r > 0)
+        if (again)      /* --force on a VM in service: the steps again, no NotReady in between */
+                log_info("Already provisioned for VM id %s; running the steps again (--force).", marker);
+        else if (r > 0)
                 log_info("VM id changed from %s to %s (captured image): provisioning again.", marker, p.imds.vm_id);
 
-        if (c->config.report_not_ready_at_start) {
+        /* Pre-provisioned VM pools: Ready for the pool, wait for the handover, the real VM's data. */
+        if (!again) {
+                r = provision_pps(&p);
+                if (r < 0)
+                        return finish_failed(&p, r);
+        }
+
+        if (c->config.report_not_ready_at_start && !again) {
                 r = report_health(&p, HEALTH_STATE_NOT_READY, "Provisioning", "Starting");
                 if (r < 0)
                         log_warning_errno(r, "Failed to report NotReady/Provisioning, continuing: %m");
@@ -497,5 +502,8 @@ int provision_run(Context *c) {
                                               strerror(-r)));
         }
         (void) record_step(&p, "marker", STEP_CHANGED, start, NULL);
+        r = pps_marker_remove(c);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the " PPS_MARKER " marker, ignoring: %m");
         return finish_ready(&p, "Provisioned:");
 }

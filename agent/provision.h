@@ -13,7 +13,11 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "context.h"
 
-/* Returns 0 when the VM is Ready, EXIT_NOT_APPLICABLE when this is not a VM we provision, or -errno. */
-int provision_run(Context *c);
+/* Returns 0 when the VM is Ready, EXIT_NOT_APPLICABLE when this is not a VM we provision, or -errno. With force
+ * the provisioning steps run even when the marker names this VM id (each step is idempotent; the SSH host keys
+ * keep their own per-VM-id record): `provision --force`, the daemon's Reprovision() D-Bus method. */
+int provision_run(Context *c, bool force);

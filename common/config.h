@@ -54,6 +54,7 @@ typedef struct Config {
         usec_t http_timeout;
         usec_t goal_state_period;
         usec_t status_keepalive;
+        usec_t pps_wait_deadline;     /* pre-provisioned VM pools: wait for the handover; 0 = no limit */
 
         /* [Provisioning] */
         char **admin_groups;

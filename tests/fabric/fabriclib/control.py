@@ -18,6 +18,8 @@ POST     /faults                install rules (list or object); ?mode=append
 DELETE   /faults                remove every rule
 POST     /pps/reprovision       switch /metadata/reprovisiondata on (body: an
                                 optional merge patch describing the new VM)
+POST     /pps/nic               NIC switch / detach / hot-attach on veth links
+                                (ppsnic.py)
 GET      /media/ovf-env.xml     the provisioning ovf-env.xml of the scenario
 =======  =====================  ===============================================
 """
@@ -100,6 +102,8 @@ class ControlService(Service):
                     return self._json(installed)
                 if path == "/pps/reprovision":
                     return self._json(fabric.enable_reprovision(body))
+                if path == "/pps/nic":
+                    return self._json(fabric.pps_nic.handle(body))
                 return self.error(404, "unknown control path %s" % path)
             if req.method == "DELETE" and path == "/faults":
                 fabric.faults.clear()

@@ -20,6 +20,7 @@ from .goalstate import GoalStateSnapshot
 from .hgap import HostGAPluginService
 from .httpbase import FabricServer
 from .imds import ImdsService
+from .ppsnic import PpsNic
 from .scenario import Scenario
 from .util import dotnet_ticks, merge_patch, sha256_hex, utc_iso
 from .wireserver import WireServerService
@@ -43,6 +44,7 @@ class Fabric:
         self.etag_serial = 1
         self.previous_container_ids = set()
         self.pps = {"reprovision": False, "fetched": 0}
+        self.pps_nic = PpsNic(self)  # POST /pps/nic: NIC switch / hot-attach on veth links
         self._log = collections.deque(maxlen=MAX_LOG)
         self._seq = 0
         self._health = []
@@ -98,6 +100,7 @@ class Fabric:
 
     def stop(self):
         self.stop_event.set()
+        self.pps_nic.close()
         for server in self.servers.values():
             server.shutdown()
         self._close_servers()

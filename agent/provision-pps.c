@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pre-provisioned VM pools (PPS). Azure boots pool VMs ahead of demand with a placeholder identity; the
+ * agent reports Ready for the pool, waits until the VM is handed to a customer, fetches the real
+ * provisioning document (an ovf-env.xml) from IMDS /metadata/reprovisiondata and provisions with it. Only
+ * cloud-init implements this among the peers; its DataSourceAzure is the model (peers-provisioning.md §2.3,
+ * §2.4):
+ *
+ *  - Running: report Ready (+ marker), watch netlink until the primary NIC's carrier goes down and comes
+ *    back (the VNet switch), then poll reprovisiondata;
+ *  - Savable: report Ready (+ marker; a failed report is expected, the VM may be suspended mid-call), wait
+ *    for the primary NIC's detach and a hot-attached NIC, bring that link up (10 s for carrier, then go on
+ *    anyway, as cloud-init), then poll;
+ *  - Legacy, PreprovisionedVm=true without a type: report Ready (+ marker) and poll at once (older
+ *    cloud-init; polling survives a NIC bounce because transport errors are retried);
+ *  - Resumed, the marker exists (a reboot or crash mid-wait; cloud-init's "Unknown"): no second Ready, poll.
+ *
+ * The netlink socket is opened and the links listed before Ready is reported, so a switch that follows the
+ * report at once is not missed. The wait is an sd-event loop (netlink io, deadline, unit-timeout keepalive).
+ * Polling uses the IMDS client: Metadata header, 404/410/429/500/503 and transport errors retried with a
+ * 1 s … 5 s backoff (cloud-init polls about every second and retries 404/410/429).
+ *
+ * Deadlines: [Timeouts] PreprovisionedWaitSec= bounds the wait for the handover (the NIC events; for Legacy
+ * and Resumed the polling itself); 0, the default, waits as long as the pool keeps the VM, as cloud-init
+ * does. After a NIC event the data must arrive within IMDSDeadlineSec=. While waiting the agent extends the
+ * oneshot unit's start timeout (EXTEND_TIMEOUT_USEC, NotifyAccess=main).
+ *
+ * The marker (<state_dir>/pps-reported-ready) is removed by the caller once the VM is provisioned, not when
+ * the data arrives: a crash in between must resume by polling (the data is still served), not wait for a NIC
+ * switch that already happened.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "media.h"
+#include "netlink-util.h"
+#include "network.h"
+#include "provision-internal.h"
+#include "provision-pps.h"
+
+static const char *const pps_type_table[_PPS_TYPE_MAX] = {
+        [PPS_NONE] = "None",     [PPS_RUNNING] = "Running", [PPS_SAVABLE] = "Savable",
+        [PPS_LEGACY] = "Legacy", [PPS_RESUMED] = "Resumed", [PPS_OS_DISK] = "PreprovisionedOSDisk",
+};
+
+const char *pps_type_to_string(PpsType t) {
+        return t >= 0 && t < _PPS_TYPE_MAX ? pps_type_table[t] : NULL;
+}
+
+PpsType pps_type_determine(bool marker, bool ovf_preprovisioned_vm, const char *ovf_type,
+                           ImdsPpsType imds_type) {
+        if (marker)
+                return PPS_RESUMED;
+        if (streq_ptr(ovf_type, "Savable") || imds_type == IMDS_PPS_SAVABLE)
+                return PPS_SAVABLE;
+        if (streq_ptr(ovf_type, "PreprovisionedOSDisk"))
+                return PPS_OS_DISK;
+        if (streq_ptr(ovf_type, "Running") || imds_type == IMDS_PPS_RUNNING)
+                return PPS_RUNNING;
+        if (ovf_preprovisioned_vm)
+                return PPS_LEGACY;
+        return PPS_NONE;
+}
+
+/* Running and Savable wait for a NIC event before polling; the others poll at once. */
+static bool waits_for_nic(PpsType t) {
+        return t == PPS_RUNNING || t == PPS_SAVABLE;
+}
+
+static int marker_path(const Context *c, char **ret) {
+        return asprintf(ret, "%s/%s", c->config.state_dir, PPS_MARKER) < 0 ? -ENOMEM : 0;
+}
+
+int pps_marker_exists(const Context *c) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = marker_path(c, &path);
+        if (r < 0)
+                return r;
+        r = access_in_root(c->root_fd, path);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+int pps_marker_write(const Context *c, PpsType type, const char *vm_id) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        char ts[64] = "";
+        int r;
+
+        r = marker_path(c, &path);
+        if (r < 0)
+                return r;
+        (void) format_timestamp_iso(now_usec(CLOCK_REALTIME), ts, sizeof ts);
+        if (asprintf(&text, "type=%s\nvm_id=%s\nreported_at=%s\n", pps_type_to_string(type), strna(vm_id),
+                     ts) < 0)
+                return -ENOMEM;
+        r = mkdir_p_in_root(c->root_fd, c->config.state_dir, 0700);
+        if (r < 0)
+                return r;
+        return write_string_file_atomic_in_root(c->root_fd, path, text, 0644, 0);
+}
+
+int pps_marker_remove(const Context *c) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = marker_path(c, &path);
+        if (r < 0)
+                return r;
+        r = unlink_in_root(c->root_fd, path);
+        return r == -ENOENT ? 0 : r;
+}
+
+/* azl-provision.service is a oneshot with TimeoutStartSec=30min; a pool VM may wait far longer. */
+static void extend_unit_timeout(usec_t by) {
+        (void) sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%" PRIu64, (uint64_t) by);
+}
+
+/* "3s" for whole seconds (configured deadlines), else format_timespan()'s "2.134s". */
+static const char *span(usec_t u, char *buf, size_t size) {
+        if (u % USEC_PER_SEC == 0)
+                (void) snprintf(buf, size, "%" PRIu64 "s", (uint64_t) (u / USEC_PER_SEC));
+        else if (format_timespan(u, buf, size) < 0)
+                (void) snprintf(buf, size, "%" PRIu64 "us", (uint64_t) u);
+        return buf;
+}
+
+/* ---- Waiting for the NIC events ---- */
+
+typedef enum NicPhase {
+        NIC_CARRIER_DOWN, /* Running: the primary's carrier has to drop … */
+        NIC_CARRIER_UP,   /* … and come back */
+        NIC_DETACH,       /* Savable: the primary NIC has to go away … */
+        NIC_ATTACH,       /* … and a new one appear … */
+        NIC_NEW_LINK_UP,  /* … and get carrier (PPS_LINK_UP_TIMEOUT, then we go on anyway) */
+        NIC_DONE,
+} NicPhase;
+
+typedef struct NicWait {
+        PpsType type;
+        int root_fd;
+        sd_event *event;
+        NetlinkMonitor *monitor;
+        sd_event_source *io, *deadline, *keepalive, *link_up;
+        NicPhase phase;
+        NlLink primary; /* ifindex 0: no link with the IMDS primary MAC (Savable only) */
+        char primary_mac[18];
+        NlLink pending;  /* Savable: a candidate that appeared before the detach was seen */
+        NlLink attached; /* Savable: the hot-attached NIC */
+        bool no_carrier; /* went on after PPS_LINK_UP_TIMEOUT without carrier */
+        int *known;      /* ifindexes present (to tell a new link from a state change) */
+        size_t n_known;
+        usec_t start, event_at, done_at;
+        int error;
+} NicWait;
+
+static void nic_wait_done(NicWait *w) {
+        sd_event_source_disable_unref(w->io);
+        sd_event_source_disable_unref(w->deadline);
+        sd_event_source_disable_unref(w->keepalive);
+        sd_event_source_disable_unref(w->link_up);
+        netlink_monitor_free(w->monitor);
+        sd_event_unref(w->event);
+        free(w->known);
+        *w = (NicWait){};
+}
+
+static ssize_t known_find(const NicWait *w, int ifindex) {
+        for (size_t i = 0; i < w->n_known; i++)
+                if (w->known[i] == ifindex)
+                        return (ssize_t) i;
+        return -1;
+}
+
+/* 1 when ifindex is new, 0 when it was known. */
+static int known_add(NicWait *w, int ifindex) {
+        int *n;
+
+        if (known_find(w, ifindex) >= 0)
+                return 0;
+        if (w->n_known >= NETLINK_LINKS_MAX)
+                return -E2BIG;
+        n = reallocarray(w->known, w->n_known + 1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        w->known = n;
+        w->known[w->n_known++] = ifindex;
+        return 1;
+}
+
+static void known_remove(NicWait *w, int ifindex) {
+        ssize_t i = known_find(w, ifindex);
+
+        if (i >= 0)
+                w->known[i] = w->known[--w->n_known];
+}
+
+static void nic_wait_finish(NicWait *w, int error) {
+        w->error = error;
+        if (error >= 0) {
+                w->phase = NIC_DONE;
+                w->done_at = now_usec(CLOCK_MONOTONIC);
+        }
+        (void) sd_event_exit(w->event, 0);
+}
+
+/* A hot-attached NIC: an Ethernet link with a MAC, not enslaved, not an Accelerated Networking VF. */
+static bool link_is_nic(const NicWait *w, const NlLink *l) {
+        _cleanup_free_ char *driver = NULL;
+
+        if ((l->flags & IFF_LOOPBACK) || !l->has_mac || l->arptype != ARPHRD_ETHER || l->master > 0)
+                return false;
+        return !(network_link_driver(w->root_fd, l->name, &driver) >= 0 && network_driver_is_vf(driver));
+}
+
+static int on_link_up_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        NicWait *w = userdata;
+        char buf[32];
+
+        /* cloud-init waits 100 × 0.1 s for the link and then tries DHCP anyway; polling retries meanwhile.
+         */
+        log_warning("Hot-attached NIC %s has no carrier after %s, continuing.", w->attached.name,
+                    span(PPS_LINK_UP_TIMEOUT, buf, sizeof buf));
+        w->no_carrier = true;
+        nic_wait_finish(w, 0);
+        return 0;
+}
+
+static void adopt_attached(NicWait *w, const NlLink *l) {
+        _cleanup_(netlink_context_freep) NetlinkContext *nl = NULL;
+        char mac[18];
+        int r;
+
+        w->attached = *l;
+        w->pending = (NlLink){};
+        w->phase = NIC_NEW_LINK_UP;
+        network_mac_format(l->mac, true, mac, sizeof mac);
+        log_info("NIC %s (%s) hot-attached, bringing it up.", l->name, mac);
+        r = netlink_context_new(&nl);
+        if (r >= 0)
+                r = netlink_link_set_up(nl, l->ifindex);
+        if (r < 0 && r != -EEXIST)
+                log_warning_errno(r, "Failed to bring %s up, waiting for it anyway: %m", l->name);
+        if (l->flags & IFF_RUNNING)
+                return nic_wait_finish(w, 0);
+        w->link_up = sd_event_source_disable_unref(w->link_up);
+        r = sd_event_add_time_relative(w->event, &w->link_up, CLOCK_MONOTONIC, PPS_LINK_UP_TIMEOUT, 0,
+                                       on_link_up_timeout, w);
+        if (r < 0)
+                nic_wait_finish(w, r);
+}
+
+/* Every RTM_NEWLINK (state changes included) and RTM_DELLINK, in order. */
+static void on_link(bool removed, const NlLink *link, void *userdata) {
+        NicWait *w = userdata;
+        bool added = false;
+        int r;
+
+        if (w->phase == NIC_DONE || w->error < 0 || link->ifindex <= 0)
+                return;
+        if (removed)
+                known_remove(w, link->ifindex);
+        else {
+                r = known_add(w, link->ifindex);
+                if (r < 0)
+                        return nic_wait_finish(w, r);
+                added = r > 0;
+        }
+
+        switch (w->phase) {
+        case NIC_CARRIER_DOWN:
+        case NIC_CARRIER_UP:
+                if (link->ifindex != w->primary.ifindex) {
+                        /* The NIC was re-created: follow its name, as cloud-init does. */
+                        if (removed || !added || !streq(link->name, w->primary.name))
+                                return;
+                        w->primary.ifindex = link->ifindex;
+                }
+                if (removed || !(link->flags & IFF_RUNNING)) {
+                        if (w->phase == NIC_CARRIER_DOWN) {
+                                w->phase = NIC_CARRIER_UP;
+                                w->event_at = now_usec(CLOCK_MONOTONIC);
+                                log_info("Primary NIC %s lost its carrier (VNet switch), waiting for it to "
+                                         "return.",
+                                         w->primary.name);
+                        }
+                } else if (w->phase == NIC_CARRIER_UP) {
+                        log_info("Primary NIC %s is up again.", w->primary.name);
+                        nic_wait_finish(w, 0);
+                }
+                return;
+        case NIC_DETACH:
+                if (removed && link->ifindex == w->primary.ifindex) {
+                        w->event_at = now_usec(CLOCK_MONOTONIC);
+                        log_info("Primary NIC %s detached, waiting for a hot-attached NIC.",
+                                 w->primary.name);
+                        if (w->pending.ifindex > 0)
+                                adopt_attached(w, &w->pending);
+                        else
+                                w->phase = NIC_ATTACH;
+                } else if (removed && link->ifindex == w->pending.ifindex)
+                        w->pending = (NlLink){};
+                else if (added && w->pending.ifindex == 0 && link_is_nic(w, link))
+                        w->pending = *link;
+                return;
+        case NIC_ATTACH:
+                if (added && link_is_nic(w, link))
+                        adopt_attached(w, link);
+                return;
+        case NIC_NEW_LINK_UP:
+                if (link->ifindex != w->attached.ifindex)
+                        return;
+                if (removed) {
+                        log_warning("Hot-attached NIC %s went away again, waiting for another one.",
+                                    link->name);
+                        w->link_up = sd_event_source_disable_unref(w->link_up);
+                        w->attached = (NlLink){};
+                        w->phase = NIC_ATTACH;
+                } else if (link->flags & IFF_RUNNING) {
+                        w->attached = *link;
+                        nic_wait_finish(w, 0);
+                }
+                return;
+        case NIC_DONE:
+                return;
+        }
+}
+
+/* The kernel dropped notifications (ENOBUFS): list the links and replay the difference. */
+static void resync(NicWait *w) {
+        _cleanup_(netlink_context_freep) NetlinkContext *nl = NULL;
+        _cleanup_free_ NlLink *links = NULL;
+        size_t n = 0;
+        int r;
+
+        r = netlink_context_new(&nl);
+        if (r >= 0)
+                r = netlink_link_list(nl, &links, &n);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to list links after a netlink overrun: %m");
+                return;
+        }
+        for (size_t i = 0; i < w->n_known;) {
+                bool present = false;
+
+                for (size_t j = 0; j < n && !present; j++)
+                        present = links[j].ifindex == w->known[i];
+                if (present) {
+                        i++;
+                        continue;
+                }
+                NlLink gone = {.ifindex = w->known[i]};
+
+                on_link(true, &gone, w); /* removes known[i] */
+        }
+        for (size_t j = 0; j < n; j++)
+                on_link(false, &links[j], w);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        NicWait *w = userdata;
+        int r;
+
+        r = netlink_monitor_receive(w->monitor);
+        if (r == -ENOBUFS)
+                resync(w);
+        else if (r < 0)
+                log_debug_errno(r, "Reading netlink notifications failed, continuing: %m");
+        return 0;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        nic_wait_finish(userdata, -ETIMEDOUT);
+        return 0;
+}
+
+static int on_keepalive(sd_event_source *s, uint64_t usec, void *userdata) {
+        extend_unit_timeout(2 * PPS_POLL_CHUNK);
+        if (sd_event_source_set_time_relative(s, PPS_POLL_CHUNK) >= 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/*
+ * Subscribes to link notifications and finds the primary NIC (IMDS network.interface[0], matched by MAC as
+ * the network step does). Done before Ready is reported. -ENODEV for Running without that link.
+ */
+static int nic_wait_prepare(NicWait *w, ProvisionRun *p, PpsType type) {
+        _cleanup_(network_config_done) NetworkConfig cfg = {};
+        _cleanup_(netlink_context_freep) NetlinkContext *nl = NULL;
+        NetworkLink *links = NULL;
+        size_t n = 0, idx;
+        JsonError err = {};
+        int r;
+
+        w->type = type;
+        w->root_fd = p->c->root_fd;
+        r = sd_event_new(&w->event);
+        if (r < 0)
+                return r;
+        r = netlink_monitor_new(on_link, w, &w->monitor);
+        if (r < 0)
+                return r;
+        r = netlink_context_new(&nl);
+        if (r < 0)
+                return r;
+        r = network_links_load(nl, w->root_fd, &links, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = known_add(w, links[i].link.ifindex);
+        if (r >= 0 && p->have_imds && p->imds.network &&
+            network_parse_imds(p->imds.network, &cfg, &err) >= 0 && cfg.n_interfaces > 0) {
+                network_mac_format(cfg.interfaces[0].mac, true, w->primary_mac, sizeof w->primary_mac);
+                if (network_link_pick(&cfg.interfaces[0], links, n, &idx, NULL) >= 0)
+                        w->primary = links[idx].link;
+        }
+        network_links_free(links, n);
+        if (r < 0)
+                return r;
+
+        if (type == PPS_RUNNING) {
+                if (w->primary.ifindex <= 0)
+                        return -ENODEV;
+                w->phase = w->primary.flags & IFF_RUNNING ? NIC_CARRIER_DOWN : NIC_CARRIER_UP;
+                if (w->phase == NIC_CARRIER_UP)
+                        log_info("Primary NIC %s has no carrier yet, waiting for it.", w->primary.name);
+        } else if (w->primary.ifindex > 0)
+                w->phase = NIC_DETACH;
+        else {
+                /* cloud-init: "Preprovisioned nic not detached as expected. Proceeding without waiting". */
+                log_warning("No link has the primary NIC's MAC %s: not waiting for its detach.",
+                            w->primary_mac[0] ? w->primary_mac : "(IMDS has no network data)");
+                w->phase = NIC_ATTACH;
+        }
+        return sd_event_add_io(w->event, &w->io, netlink_monitor_fd(w->monitor), EPOLLIN, on_io, w);
+}
+
+static int nic_wait_run(NicWait *w, usec_t deadline) {
+        int r;
+
+        w->start = now_usec(CLOCK_MONOTONIC);
+        if (deadline > 0) {
+                r = sd_event_add_time_relative(w->event, &w->deadline, CLOCK_MONOTONIC, deadline, 0,
+                                               on_deadline, w);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_add_time_relative(w->event, &w->keepalive, CLOCK_MONOTONIC, 0, 0, on_keepalive, w);
+        if (r < 0)
+                return r;
+        r = sd_event_loop(w->event);
+        if (r < 0)
+                return r;
+        return w->error < 0 ? w->error : 0;
+}
+
+/* What the wait was waiting for when it failed: the reason the fabric will see. */
+static int nic_wait_fail(ProvisionRun *p, const NicWait *w, int error, usec_t deadline) {
+        const char *t = pps_type_to_string(w->type);
+        char d[32];
+
+        if (error != -ETIMEDOUT)
+                return fail(p, "pps-wait", error, "Pre-provisioned VM (%s): watching the NICs failed: %s", t,
+                            strerror(-error));
+        (void) span(deadline, d, sizeof d);
+        switch (w->phase) {
+        case NIC_CARRIER_DOWN:
+                return fail(
+                        p, "pps-wait", error,
+                        "Pre-provisioned VM (Running): the primary NIC %s (%s) did not go down within %s of "
+                        "the pool Ready (no VNet switch)",
+                        w->primary.name, w->primary_mac, d);
+        case NIC_CARRIER_UP:
+                return fail(
+                        p, "pps-wait", error,
+                        "Pre-provisioned VM (Running): the primary NIC %s (%s) went down but did not come "
+                        "back up within %s of the pool Ready",
+                        w->primary.name, w->primary_mac, d);
+        case NIC_DETACH:
+                return fail(p, "pps-wait", error,
+                            "Pre-provisioned VM (Savable): the primary NIC %s (%s) was not detached within "
+                            "%s of "
+                            "the pool Ready",
+                            w->primary.name, w->primary_mac, d);
+        case NIC_ATTACH:
+                return fail(
+                        p, "pps-wait", error,
+                        "Pre-provisioned VM (Savable): no NIC was hot-attached within %s of the pool Ready",
+                        d);
+        case NIC_NEW_LINK_UP:
+        case NIC_DONE:
+                break;
+        }
+        return fail(p, "pps-wait", error,
+                    "Pre-provisioned VM (%s): the hot-attached NIC %s did not come up "
+                    "within %s of the pool Ready",
+                    t, w->attached.name, d);
+}
+
+static int nic_wait_summary(const NicWait *w, char **ret) {
+        char a[32], b[32], mac[18];
+
+        (void) span(w->event_at - w->start, a, sizeof a);
+        (void) span(w->done_at - w->start, b, sizeof b);
+        if (w->type == PPS_RUNNING)
+                return asprintf(ret, "VNet switch on %s (%s): carrier down after %s, up after %s",
+                                w->primary.name, w->primary_mac, a, b) < 0
+                               ? -ENOMEM
+                               : 0;
+        network_mac_format(w->attached.mac, true, mac, sizeof mac);
+        return asprintf(ret, "%s%s%s hot-attached (%s), %s after %s",
+                        w->primary.ifindex > 0 ? w->primary.name : "",
+                        w->primary.ifindex > 0 ? " detached, " : "", w->attached.name, mac,
+                        w->no_carrier ? "still without carrier" : "up", b) < 0
+                       ? -ENOMEM
+                       : 0;
+}
+
+/* ---- Ready for the pool, reprovisiondata ---- */
+
+static int report_pool_ready(ProvisionRun *p, PpsType type) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        const char *t = pps_type_to_string(type);
+        _cleanup_free_ char *summary = NULL;
+        int r;
+
+        r = report_health(p, HEALTH_STATE_READY, NULL, NULL);
+        if (r < 0 && type != PPS_SAVABLE) {
+                (void) record_step(p, "pps-report-ready", STEP_FAILED, start, NULL);
+                return fail(p, "pps-report-ready", r,
+                            "Pre-provisioned VM (%s): failed to report Ready for the pool: %s", t,
+                            strerror(-r));
+        }
+        if (r < 0)
+                log_warning_errno(r,
+                                  "Reporting Ready for the pool failed; expected for Savable (the VM may be "
+                                  "suspended mid-call), continuing: %m");
+        r = pps_marker_write(p->c, type, p->state.vm_id);
+        if (r < 0) {
+                (void) record_step(p, "pps-report-ready", STEP_FAILED, start, NULL);
+                return fail(p, "pps-report-ready", r, "Pre-provisioned VM (%s): failed to write %s/%s: %s",
+                            t, p->c->config.state_dir, PPS_MARKER, strerror(-r));
+        }
+        if (asprintf(&summary, "%s pool: Ready %s, marker %s written", t,
+                     streq_ptr(p->state.health_reported, "Ready") ? "reported" : "not confirmed",
+                     PPS_MARKER) < 0)
+                return -ENOMEM;
+        return record_step(p, "pps-report-ready", STEP_CHANGED, start, summary);
+}
+
+/* Polls until the data arrives; deadline 0 = none (in chunks, extending the unit's start timeout). */
+static int poll_reprovision_data(ProvisionRun *p, usec_t deadline, char **ret, size_t *ret_size) {
+        usec_t end = deadline > 0 ? now_usec(CLOCK_MONOTONIC) + deadline : USEC_INFINITY;
+
+        for (;;) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                ImdsOptions o;
+                int r;
+
+                if (end != USEC_INFINITY && now >= end)
+                        return -ETIMEDOUT;
+                imds_options_from_config(&p->c->config, &o);
+                o.policy.base = PPS_POLL_BASE;
+                o.policy.cap = PPS_POLL_CAP;
+                o.policy.deadline = end == USEC_INFINITY ? PPS_POLL_CHUNK : MIN(end - now, PPS_POLL_CHUNK);
+                extend_unit_timeout(o.policy.deadline + PPS_POLL_CHUNK);
+                r = imds_fetch_reprovision_data(&o, ret, ret_size);
+                if (r != -ETIMEDOUT)
+                        return r;
+        }
+}
+
+/* The reprovisioning data is an ovf-env.xml: it replaces the media's (pool) document. */
+static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, char **ret_error) {
+        OvfEnv ovf = {};
+        int r;
+
+        r = ovf_env_parse(buf, size, &ovf, ret_error);
+        if (r < 0)
+                return r;
+        if (p->have_ovf)
+                ovf_env_done(&p->ovf);
+        p->ovf = ovf;
+        p->have_ovf = true;
+        if (p->ovf.password)
+                (void) log_add_secret(p->ovf.password);
+        r = media_save_ovf_env(p->c, buf, size); /* the redacted copy now describes the real VM */
+        if (r < 0)
+                log_warning_errno(
+                        r, "Failed to keep a redacted copy of the reprovisioning ovf-env.xml, ignoring: %m");
+        return 0;
+}
+
+int provision_pps(ProvisionRun *p) {
+        _cleanup_(nic_wait_done) NicWait w = {};
+        _cleanup_free_ char *buf = NULL, *summary = NULL, *error = NULL;
+        const Config *config = &p->c->config;
+        usec_t start, poll_deadline;
+        size_t size = 0;
+        PpsType type;
+        const char *t;
+        char d[32];
+        int r;
+
+        r = pps_marker_exists(p->c);
+        if (r < 0)
+                log_warning_errno(r, "Cannot tell whether %s exists, assuming it does not: %m", PPS_MARKER);
+        type = pps_type_determine(r > 0, p->have_ovf && p->ovf.preprovisioned_vm,
+                                  p->have_ovf ? p->ovf.preprovisioned_vm_type : NULL,
+                                  p->have_imds ? p->imds.pps_type : IMDS_PPS_NONE);
+        if (type == PPS_NONE)
+                return 0;
+        t = pps_type_to_string(type);
+        log_info("Pre-provisioned VM (%s): waiting in the pool until the VM is handed out.", t);
+
+        start = now_usec(CLOCK_MONOTONIC);
+        if (type == PPS_OS_DISK) {
+                (void) record_step(p, "pps-wait", STEP_FAILED, start, NULL);
+                return fail(p, "pps-wait", -EOPNOTSUPP,
+                            "Pre-provisioned VM type PreprovisionedOSDisk is not supported");
+        }
+        if (waits_for_nic(type)) {
+                r = nic_wait_prepare(&w, p, type);
+                if (r < 0) {
+                        (void) record_step(p, "pps-wait", STEP_FAILED, start, NULL);
+                        if (r == -ENODEV)
+                                return fail(p, "pps-wait", r,
+                                            "Pre-provisioned VM (Running): no link has the primary "
+                                            "NIC's MAC %s (IMDS network.interface[0]), cannot watch the "
+                                            "VNet switch",
+                                            w.primary_mac[0] ? w.primary_mac : "(IMDS has no network data)");
+                        return fail(p, "pps-wait", r, "Pre-provisioned VM (%s): cannot watch the NICs: %s",
+                                    t, strerror(-r));
+                }
+        }
+
+        if (type == PPS_RESUMED)
+                r = record_step(p, "pps-report-ready", STEP_SKIPPED, start,
+                                "Ready was reported for the pool before a restart (" PPS_MARKER ")");
+        else
+                r = report_pool_ready(p, type);
+        if (r < 0)
+                return r;
+        (void) sd_notifyf(false, "STATUS=Pre-provisioned VM (%s): waiting to be handed out", t);
+
+        start = now_usec(CLOCK_MONOTONIC);
+        if (waits_for_nic(type)) {
+                r = nic_wait_run(&w, config->pps_wait_deadline);
+                if (r < 0) {
+                        (void) record_step(p, "pps-wait", STEP_FAILED, start, NULL);
+                        return nic_wait_fail(p, &w, r, config->pps_wait_deadline);
+                }
+                r = nic_wait_summary(&w, &summary);
+                if (r < 0)
+                        return r;
+                r = record_step(p, "pps-wait", STEP_CHANGED, start, summary);
+                if (r < 0)
+                        return r;
+                nic_wait_done(&w);
+                poll_deadline = config->imds_deadline;
+        } else {
+                r = record_step(p, "pps-wait", STEP_SKIPPED, start,
+                                type == PPS_LEGACY
+                                        ? "Legacy: reprovisiondata polled right after Ready"
+                                        : "Resumed: reprovisiondata polled, no NIC event expected");
+                if (r < 0)
+                        return r;
+                poll_deadline = config->pps_wait_deadline;
+        }
+
+        start = now_usec(CLOCK_MONOTONIC);
+        r = poll_reprovision_data(p, poll_deadline, &buf, &size);
+        if (r < 0) {
+                (void) record_step(p, "pps-reprovision", STEP_FAILED, start, NULL);
+                if (r == -ETIMEDOUT)
+                        return fail(p, "pps-reprovision", r,
+                                    "Pre-provisioned VM (%s): IMDS reprovisiondata did not "
+                                    "arrive within %s%s",
+                                    t, span(poll_deadline, d, sizeof d),
+                                    waits_for_nic(type) ? " of the NIC switch" : "");
+                return fail(p, "pps-reprovision", r,
+                            "Pre-provisioned VM (%s): fetching IMDS reprovisiondata failed: %s", t,
+                            strerror(-r));
+        }
+        r = use_reprovision_data(p, buf, size, &error);
+        explicit_bzero(buf, size);
+        if (r < 0) {
+                (void) record_step(p, "pps-reprovision", STEP_FAILED, start, NULL);
+                return fail(p, "pps-reprovision", r,
+                            "Pre-provisioned VM (%s): reprovisiondata is not a valid "
+                            "ovf-env.xml: %s",
+                            t, error ?: strerror(-r));
+        }
+        free(summary);
+        summary = NULL;
+        if (asprintf(&summary, "ovf-env.xml for user '%s' (%zu bytes) after %s", strna(p->ovf.username),
+                     size, span(now_usec(CLOCK_MONOTONIC) - start, d, sizeof d)) < 0)
+                return -ENOMEM;
+        r = record_step(p, "pps-reprovision", STEP_CHANGED, start, summary);
+        if (r < 0)
+                return r;
+
+        /* The VM belongs to someone now: IMDS, the goal state (new incarnation) and the network describe it.
+         */
+        if (p->have_imds)
+                imds_instance_done(&p->imds);
+        p->imds = (ImdsInstance){};
+        p->have_imds = false;
+        r = step_imds(p);
+        if (r < 0)
+                return r;
+        if (p->imds.pps_type != IMDS_PPS_NONE)
+                return fail(p, "imds", -EBADMSG,
+                            "IMDS still reports extended.compute.ppsType %s after "
+                            "reprovisioning",
+                            imds_pps_type_to_string(p->imds.pps_type));
+        if (free_and_strdup(&p->state.vm_id, p->imds.vm_id) < 0)
+                return -ENOMEM;
+        if (p->have_goal_state)
+                goal_state_done(&p->goal_state);
+        p->have_goal_state = false;
+        free(p->wire_endpoint);
+        p->wire_endpoint = NULL;
+        r = step_wireserver(p);
+        if (r < 0)
+                return r;
+        (void) sd_notify(false, "STATUS=Pre-provisioned VM handed out, provisioning");
+        return step_network(p);
+}
