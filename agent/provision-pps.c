@@ -160,8 +160,7 @@ typedef struct NicWait {
         NlLink pending;  /* Savable: a candidate that appeared before the detach was seen */
         NlLink attached; /* Savable: the hot-attached NIC */
         bool no_carrier; /* went on after PPS_LINK_UP_TIMEOUT without carrier */
-        int *known;      /* ifindexes present (to tell a new link from a state change) */
-        size_t n_known;
+        IfindexSet known; /* links present (to tell a new link from a state change) */
         usec_t start, event_at, done_at;
         int error;
 } NicWait;
@@ -173,38 +172,8 @@ static void nic_wait_done(NicWait *w) {
         sd_event_source_disable_unref(w->link_up);
         netlink_monitor_free(w->monitor);
         sd_event_unref(w->event);
-        free(w->known);
+        ifindex_set_done(&w->known);
         *w = (NicWait){};
-}
-
-static ssize_t known_find(const NicWait *w, int ifindex) {
-        for (size_t i = 0; i < w->n_known; i++)
-                if (w->known[i] == ifindex)
-                        return (ssize_t) i;
-        return -1;
-}
-
-/* 1 when ifindex is new, 0 when it was known. */
-static int known_add(NicWait *w, int ifindex) {
-        int *n;
-
-        if (known_find(w, ifindex) >= 0)
-                return 0;
-        if (w->n_known >= NETLINK_LINKS_MAX)
-                return -E2BIG;
-        n = reallocarray(w->known, w->n_known + 1, sizeof *n);
-        if (!n)
-                return -ENOMEM;
-        w->known = n;
-        w->known[w->n_known++] = ifindex;
-        return 1;
-}
-
-static void known_remove(NicWait *w, int ifindex) {
-        ssize_t i = known_find(w, ifindex);
-
-        if (i >= 0)
-                w->known[i] = w->known[--w->n_known];
 }
 
 static void nic_wait_finish(NicWait *w, int error) {
@@ -271,9 +240,9 @@ static void on_link(bool removed, const NlLink *link, void *userdata) {
         if (w->phase == NIC_DONE || w->error < 0 || link->ifindex <= 0)
                 return;
         if (removed)
-                known_remove(w, link->ifindex);
+                (void) ifindex_set_remove(&w->known, link->ifindex);
         else {
-                r = known_add(w, link->ifindex);
+                r = ifindex_set_add(&w->known, link->ifindex);
                 if (r < 0)
                         return nic_wait_finish(w, r);
                 added = r > 0;
@@ -352,16 +321,16 @@ static void resync(NicWait *w) {
                 log_debug_errno(r, "Failed to list links after a netlink overrun: %m");
                 return;
         }
-        for (size_t i = 0; i < w->n_known;) {
+        for (size_t i = 0; i < w->known.n;) {
                 bool present = false;
 
                 for (size_t j = 0; j < n && !present; j++)
-                        present = links[j].ifindex == w->known[i];
+                        present = links[j].ifindex == w->known.items[i];
                 if (present) {
                         i++;
                         continue;
                 }
-                NlLink gone = {.ifindex = w->known[i]};
+                NlLink gone = {.ifindex = w->known.items[i]};
 
                 on_link(true, &gone, w); /* removes known[i] */
         }
@@ -420,7 +389,7 @@ static int nic_wait_prepare(NicWait *w, ProvisionRun *p, PpsType type) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r >= 0; i++)
-                r = known_add(w, links[i].link.ifindex);
+                r = ifindex_set_add(&w->known, links[i].link.ifindex);
         if (r >= 0 && p->have_imds && p->imds.network &&
             network_parse_imds(p->imds.network, &cfg, &err) >= 0 && cfg.n_interfaces > 0) {
                 network_mac_format(cfg.interfaces[0].mac, true, w->primary_mac, sizeof w->primary_mac);

@@ -118,6 +118,46 @@ bool nl_route_equal(const NlRoute *a, const NlRoute *b) {
 }
 
 /* libnl (≥ 3.2.x) opens its sockets with SOCK_CLOEXEC; make sure of it anyway (house style rule 10). */
+static ssize_t ifindex_set_find(const IfindexSet *s, int ifindex) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->items[i] == ifindex)
+                        return (ssize_t) i;
+        return -1;
+}
+
+bool ifindex_set_contains(const IfindexSet *s, int ifindex) {
+        return ifindex_set_find(s, ifindex) >= 0;
+}
+
+int ifindex_set_add(IfindexSet *s, int ifindex) {
+        int *n;
+
+        if (ifindex_set_contains(s, ifindex))
+                return 0;
+        if (s->n >= NETLINK_LINKS_MAX)
+                return -E2BIG;
+        n = reallocarray(s->items, s->n + 1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        s->items = n;
+        s->items[s->n++] = ifindex;
+        return 1;
+}
+
+bool ifindex_set_remove(IfindexSet *s, int ifindex) {
+        ssize_t i = ifindex_set_find(s, ifindex);
+
+        if (i < 0)
+                return false;
+        s->items[i] = s->items[--s->n];
+        return true;
+}
+
+void ifindex_set_done(IfindexSet *s) {
+        free(s->items);
+        *s = (IfindexSet) {};
+}
+
 static int ensure_cloexec(struct nl_sock *sk) {
         int fd = nl_socket_get_fd(sk), flags;
 

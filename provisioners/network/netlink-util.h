@@ -55,6 +55,20 @@ typedef struct NlRoute {
         uint8_t protocol;        /* RTPROT_* */
 } NlRoute;
 
+/* A set of ifindexes (unsorted, at most NETLINK_LINKS_MAX): which links a watcher has seen, so that it can tell
+ * a new link from a state change of a known one. */
+typedef struct IfindexSet {
+        int *items;
+        size_t n;
+} IfindexSet;
+
+bool ifindex_set_contains(const IfindexSet *s, int ifindex);
+/* 1 when added, 0 when already there, -E2BIG/-ENOMEM. */
+int ifindex_set_add(IfindexSet *s, int ifindex);
+/* true when it was there. */
+bool ifindex_set_remove(IfindexSet *s, int ifindex);
+void ifindex_set_done(IfindexSet *s);
+
 typedef struct NetlinkContext NetlinkContext;
 
 int netlink_context_new(NetlinkContext **ret);

@@ -22,8 +22,7 @@ struct NetworkWatch {
         NetlinkMonitor *monitor;
         NetworkLinkHandler handler;
         void *userdata;
-        int *known;                  /* ifindexes, unsorted */
-        size_t n_known;
+        IfindexSet known;
 };
 
 static const char *const event_table[_NETWORK_LINK_EVENT_MAX] = {
@@ -35,37 +34,6 @@ const char *network_link_event_to_string(NetworkLinkEvent e) {
         return e >= 0 && e < _NETWORK_LINK_EVENT_MAX ? event_table[e] : NULL;
 }
 
-static ssize_t known_find(const NetworkWatch *w, int ifindex) {
-        for (size_t i = 0; i < w->n_known; i++)
-                if (w->known[i] == ifindex)
-                        return (ssize_t) i;
-        return -1;
-}
-
-static int known_add(NetworkWatch *w, int ifindex) {
-        int *n;
-
-        if (known_find(w, ifindex) >= 0)
-                return 0;
-        if (w->n_known >= NETLINK_LINKS_MAX)
-                return -E2BIG;
-        n = reallocarray(w->known, w->n_known + 1, sizeof *n);
-        if (!n)
-                return -ENOMEM;
-        w->known = n;
-        w->known[w->n_known++] = ifindex;
-        return 1;
-}
-
-static bool known_remove(NetworkWatch *w, int ifindex) {
-        ssize_t i = known_find(w, ifindex);
-
-        if (i < 0)
-                return false;
-        w->known[i] = w->known[--w->n_known];
-        return true;
-}
-
 /* Called for every link notification read from the monitor socket. */
 static void on_link(bool removed, const NlLink *link, void *userdata) {
         NetworkWatch *w = userdata;
@@ -73,9 +41,9 @@ static void on_link(bool removed, const NlLink *link, void *userdata) {
         if (link->ifindex <= 0)
                 return;
         if (removed) {
-                if (known_remove(w, link->ifindex))
+                if (ifindex_set_remove(&w->known, link->ifindex))
                         w->handler(w, NETWORK_LINK_REMOVED, link, w->userdata);
-        } else if (known_add(w, link->ifindex) > 0)
+        } else if (ifindex_set_add(&w->known, link->ifindex) > 0)
                 w->handler(w, NETWORK_LINK_ADDED, link, w->userdata);
 }
 
@@ -92,23 +60,23 @@ static int resync(NetworkWatch *w, bool report) {
         r = netlink_link_list(nl, &links, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < w->n_known;) {
+        for (size_t i = 0; i < w->known.n;) {
                 bool present = false;
 
                 for (size_t j = 0; j < n && !present; j++)
-                        present = links[j].ifindex == w->known[i];
+                        present = links[j].ifindex == w->known.items[i];
                 if (present) {
                         i++;
                         continue;
                 }
-                NlLink gone = { .ifindex = w->known[i] };
+                NlLink gone = { .ifindex = w->known.items[i] };
 
-                w->known[i] = w->known[--w->n_known];
+                (void) ifindex_set_remove(&w->known, gone.ifindex);
                 if (report)
                         w->handler(w, NETWORK_LINK_REMOVED, &gone, w->userdata);
         }
         for (size_t j = 0; j < n; j++) {
-                r = known_add(w, links[j].ifindex);
+                r = ifindex_set_add(&w->known, links[j].ifindex);
                 if (r < 0)
                         return r;
                 if (r > 0 && report)
@@ -159,7 +127,7 @@ NetworkWatch *network_watch_free(NetworkWatch *w) {
                 return NULL;
         sd_event_source_disable_unref(w->source);
         netlink_monitor_free(w->monitor);
-        free(w->known);
+        ifindex_set_done(&w->known);
         free(w);
         return NULL;
 }

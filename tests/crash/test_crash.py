@@ -51,6 +51,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
 import azltest  # noqa: E402
+from azltest import wait_for  # noqa: E402
 
 PASSWORD = "Crash-Consistency-Pw-4711"
 USER = "azureuser"
@@ -60,17 +61,6 @@ WORKERS = 2
 STRAY_RE = re.compile(r"^\.#(.+)[0-9a-f]{16}$")
 HANDLER_STATES = {"NotInstalled", "Installed", "Enabled", "FailedUpgrade"}
 VISUDO = shutil.which("visudo") or ("/usr/sbin/visudo" if os.path.exists("/usr/sbin/visudo") else None)
-
-
-def wait_for(what, fn, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(interval)
 
 
 def read_trace(path):

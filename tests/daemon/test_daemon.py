@@ -26,20 +26,10 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
 import azltest  # noqa: E402
+from azltest import wait_for  # noqa: E402
 
 PERIOD = 1.0
 EXT = "OSTCExtensions.ExampleHandlerLinux"
-
-
-def wait_for(what, fn, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(interval)
 
 
 class DaemonTest(azltest.FabricTestCase):

@@ -36,6 +36,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
 import azltest  # noqa: E402
+from azltest import wait_for  # noqa: E402
 from test_provision import validate  # noqa: E402  (the JSON Schema subset of docs/status.schema.json)
 
 NAME = "org.azurelinux.Agent1"
@@ -84,17 +85,6 @@ EXTRA_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   </policy>
 </busconfig>
 """
-
-
-def wait_for(what, fn, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(interval)
 
 
 class PrivateBus:

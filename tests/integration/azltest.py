@@ -176,3 +176,15 @@ def main():
         print("SKIP: azl-agent not built at " + AGENT)
         sys.exit(77)
     unittest.main(verbosity=2)
+
+
+def wait_for(what, fn, timeout=30.0, interval=0.1):
+    """Polls fn() until it returns something true (returned), or raises AssertionError after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)

@@ -40,23 +40,13 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
 import azltest  # noqa: E402
+from azltest import wait_for  # noqa: E402
 
 PASSWORD = "Secrets-Grep-Pw-93xqV"
 PROTECTED = "protected-plaintext-7Hq2ZkW"
 EXT = "OSTCExtensions.ExampleHandlerLinux"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 SEED = "/var/lib/azl-agent/seed/ovf-env.xml"
-
-
-def wait_for(what, fn, timeout=40.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(interval)
 
 
 def base64_cores(secret):
@@ -193,7 +183,7 @@ class SecretsTest(azltest.FabricTestCase):
                             if h.get("handlerName") == EXT and h.get("status") == "Ready":
                                 return True
                     return False
-                wait_for("the extension Ready in a status blob", ready)
+                wait_for("the extension Ready in a status blob", ready, timeout=40.0)
                 time.sleep(1.5)
             finally:
                 proc.send_signal(signal.SIGTERM)
