@@ -1,127 +1,200 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Markdown tables (medians) from bench/vmbench.py's JSON lines and bench/steady.py's JSON files.
+"""Markdown tables from the benchmarks' JSON lines: one row per figure, one column per agent (median over the
+successful runs, (min–max) when there are several), and a ratio column azl-agent / peer (of the medians) for every
+row where both have a number.
 
-    bench/table.py --vm results.jsonl [--steady waagent.json ...] [--azl-daemon-na REASON]
+    bench/table.py [--vm vm.jsonl] [--ext ext.jsonl] [--steady steady.jsonl ...]
+
+--vm: bench/vmbench.py; --ext: bench/extbench.py; --steady: bench/steady.py (JSON lines, or one JSON object per
+file as older steady.py runs wrote). A line {"agent": A, "na": REASON} marks an agent that could not run.
 """
 import argparse
 import json
 import statistics
 
+NAMES = {"azl-agent": "azl-agent", "cloudinit": "cloud-init", "waagent": "waagent"}
 
-def med(rows, key, fmt="%.1f"):
-    vals = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+
+def load(paths):
+    out = []
+    for p in paths:
+        text = open(p).read()
+        try:
+            obj = json.loads(text)
+            out.extend(obj if isinstance(obj, list) else [obj])
+            continue
+        except ValueError:
+            pass
+        out.extend(json.loads(l) for l in text.splitlines() if l.strip())
+    return out
+
+
+def get(r, key):
+    for k in key.split("."):
+        if not isinstance(r, dict):
+            return None
+        r = r.get(k)
+    return r if isinstance(r, (int, float)) and not isinstance(r, bool) else None
+
+
+def cell(vals, fmt):
     if not vals:
         return "–"
     m = statistics.median(vals)
-    if len(vals) > 1:
+    if len(vals) > 1 and min(vals) != max(vals):
         return (fmt + " (%s–%s)") % (m, fmt % min(vals), fmt % max(vals))
     return fmt % m
 
 
-def vm_table(path):
-    heads, rows = {}, {}
-    for line in open(path):
-        r = json.loads(line)
-        if r.get("header"):
-            heads[r["agent"]] = r
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    r = a / b
+    return ("%.0f×" if r >= 10 else "%.1f×" if r >= 1 else "%.2g×") % r
+
+
+def table(agents, rows_by_agent, metrics, peers, labels=None):
+    """agents: ordered; rows_by_agent: agent -> successful result dicts; metrics: (key, label, fmt);
+    peers: the agents azl-agent is divided by."""
+    labels = labels or {}
+    head = ["figure"] + [labels.get(a, NAMES.get(a, a)) for a in agents]
+    peers = [p for p in peers if p in agents and "azl-agent" in agents]
+    head += ["azl-agent / %s" % NAMES.get(p, p) for p in peers]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for key, label, fmt in metrics:
+        vals = {a: [v for v in (get(r, key) for r in rows_by_agent.get(a, [])) if v is not None] for a in agents}
+        if not any(vals.values()):
+            continue
+        meds = {a: statistics.median(v) if v else None for a, v in vals.items()}
+        line = [label] + [cell(vals[a], fmt) for a in agents]
+        line += [ratio(meds["azl-agent"], meds[p]) for p in peers]
+        print("| " + " | ".join(line) + " |")
+    print()
+
+
+def group(results):
+    order, ok, na, total, version = [], {}, {}, {}, {}
+    for r in results:
+        a = r.get("agent")
+        if a is None or r.get("header"):
+            if r.get("header"):
+                version[a] = r.get("version", version.get(a))
+                if "na" in r:
+                    na[a] = r["na"]
+                if a not in order:
+                    order.append(a)
+            continue
+        if a not in order:
+            order.append(a)
+        if "na" in r:
+            na[a] = r["na"]
+            continue
+        total[a] = total.get(a, 0) + 1
+        if r.get("version"):
+            version[a] = r["version"]
+        if "error" not in r:
+            ok.setdefault(a, []).append(r)
+    order.sort(key=lambda a: ("azl-agent", "cloudinit", "waagent").index(a)
+               if a in ("azl-agent", "cloudinit", "waagent") else 9)
+    return order, ok, na, total, version
+
+
+def footer(order, ok, na, total, version):
+    for a in order:
+        if a in na:
+            print("- %s: not measured (%s)" % (NAMES.get(a, a), na[a]))
         else:
-            rows.setdefault(r["agent"], []).append(r)
-    print("### First boot in the VM (qemu TCG, 2 vCPU, 1 GiB; default scenario; medians, (min–max))\n")
-    print("| agent | boots ok/run | kernel → Ready s | agent start → Ready s | kernel → sshd s | "
-          "kernel → 1st fabric request s | CPU s to Ready | memory peak MB to Ready | CPU s total | "
-          "memory peak MB total | fabric requests |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for agent in ("azl-agent", "cloudinit", "waagent"):
-        h = heads.get(agent)
-        if h is None:
-            continue
-        name = {"cloudinit": "cloud-init", "azl-agent": "azl-agent"}.get(agent, agent)
-        if "na" in h:
-            print("| %s | n/a (%s) |" % (name, h["na"]) + " n/a |" * 9)
-            continue
-        rs = rows.get(agent, [])
-        ok = [r for r in rs if r.get("ready") and r.get("ssh_user_ok") and "error" not in r]
-        print("| %s (%s) | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            name, h.get("version", "?"), len(ok), len(rs), med(ok, "kernel_to_ready"),
-            med(ok, "agent_start_to_ready"), med(ok, "kernel_to_sshd"), med(ok, "kernel_to_first_request"),
-            med(ok, "cpu_to_ready_s", "%.2f"), med(ok, "mem_peak_to_ready_mb", "%.0f"),
-            med(ok, "cpu_s", "%.2f"), med(ok, "mem_peak_mb", "%.0f"), med(ok, "requests", "%.0f")))
+            print("- %s: %s, %d/%d runs ok" % (NAMES.get(a, a), version.get(a, "?"), len(ok.get(a, [])),
+                                                total.get(a, 0)))
     print()
 
 
-def parse_daemon_idle(path):
-    """Text printed by bench/daemon-idle.sh (the daemon area's idle benchmark of `azl-agent daemon`)."""
-    r = {"agent": "azl-agent daemon", "version": "bench/daemon-idle.sh"}
-    idle = {}
-    for line in open(path):
-        k, _, v = line.partition(":")
-        k, v = k.strip(), v.strip()
-        f = v.replace("(", " ").replace(")", " ").split()
-        try:
-            if k == "startup to extension Ready":
-                r["startup"] = {"wall_to_ready_s": float(f[0])}
-            elif k == "idle period":
-                idle["seconds"] = float(f[0])
-            elif k == "RSS":
-                idle["rss_last_mb"] = int(f[0]) / 1024
-                idle["rss_peak_mb"] = int(f[3]) / 1024
-            elif k.startswith("CPU (user+sys) while idle"):
-                idle["cpu_s"] = float(f[0])
-            elif line.strip().endswith(" total"):
-                idle["requests"] = int(line.split()[0])
-            elif k == "status uploads while idle":
-                idle["status_uploads"] = int(f[0])
-        except (IndexError, ValueError):
-            pass
-    if "seconds" in idle and "cpu_s" in idle:
-        r["idle"] = idle
-        r["idle_minutes"] = idle["seconds"] / 60
-    return r
+def vm_table(path):
+    order, ok, na, total, version = group(load([path]))
+    for a in order:   # a boot counts when Ready was accepted and ssh as the scenario user worked
+        ok[a] = [r for r in ok.get(a, []) if r.get("ready") and r.get("ssh_user_ok")]
+    print("### First boot in the VM (qemu TCG, 2 vCPU, 1 GiB; default scenario)\n")
+    footer(order, ok, na, total, version)
+    table(order, ok, [
+        ("kernel_to_ready", "kernel → Ready s", "%.1f"),
+        ("agent_start_to_ready", "agent start → Ready s", "%.1f"),
+        ("kernel_to_sshd", "kernel → sshd s", "%.1f"),
+        ("kernel_to_first_request", "kernel → 1st fabric request s", "%.1f"),
+        ("cpu_to_ready_s", "CPU s to Ready", "%.2f"),
+        ("mem_peak_to_ready_mb", "memory peak MB to Ready", "%.0f"),
+        ("cpu_s", "CPU s total", "%.2f"),
+        ("mem_peak_mb", "memory peak MB total", "%.0f"),
+        ("requests", "fabric requests", "%.0f"),
+    ], ["cloudinit", "waagent"])
 
 
-def steady_table(paths, azl_na, azl_daemon=()):
-    res = [parse_daemon_idle(p) for p in azl_daemon] + [json.load(open(p)) for p in paths]
-    if res and any("idle" in r for r in res):
-        azl_na = "" if any(r["agent"] == "azl-agent daemon" for r in res) else azl_na
-    if not res and not azl_na:
-        return
-    print("### Guest agent daemon steady state (private network namespace on the host, no TCG; medians over "
-          "runs)\n")
-    print("waagent: bench/steady.py (process tree incl. reaped children, Provisioning.Agent=disabled); azl-agent: "
-          "bench/daemon-idle.sh (daemon process only, scratch root; startup = until the extension is Ready).\n")
-    print("| agent | startup → Ready s | startup CPU s | startup peak RSS MB | idle min | idle CPU s | "
-          "idle CPU % | RSS MB (peak / last) | requests | bytes uploaded | requests/min |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    if azl_na:
-        print("| azl-agent daemon | n/a (%s) | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |" % azl_na)
-    by = {}
-    for r in res:
-        by.setdefault(r["agent"], []).append(r)
-    for agent, rs in by.items():
-        ok = [r for r in rs if "idle" in r]
-        st = [r["startup"] for r in rs if "startup" in r]
-        idle = [dict(r["idle"], pct=100 * r["idle"]["cpu_s"] / r["idle"]["seconds"],
-                     rpm=60 * r["idle"].get("requests", 0) / r["idle"]["seconds"]) for r in ok]
-        print("| %s (%s; %d/%d runs) | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s |" % (
-            agent, rs[0].get("version", "?"), len(ok), len(rs), med(st, "wall_to_ready_s", "%.2f"),
-            med(st, "cpu_s", "%.2f"), med(st, "peak_rss_mb", "%.0f"),
-            ("%g" % rs[0]["idle_minutes"]) if "idle_minutes" in rs[0] else "?", med(idle, "cpu_s", "%.2f"),
-            med(idle, "pct", "%.2f"), med(idle, "rss_peak_mb", "%.0f"), med(idle, "rss_last_mb", "%.0f"),
-            med(idle, "requests", "%.0f"), med(idle, "bytes_up", "%.0f"), med(idle, "rpm", "%.1f")))
-    print()
+def ext_table(path):
+    res = load([path])
+    order, ok, na, total, version = group(res)
+    n = sorted({r.get("handlers") for r in res if r.get("handlers")})
+    print("### Extension goal state: %s quick shell handlers (bench/extbench.py; host, private netns)\n"
+          % "/".join(str(x) for x in n or ["?"]))
+    footer(order, ok, na, total, version)
+    table(order, ok, [
+        ("overhead_s", "**agent overhead s** (process − handlers)", "%.2f"),
+        ("process_s", "goal state fetched → all-success status blob s", "%.2f"),
+        ("handler_union_s", "handlers' own run time s (union = sum here)", "%.3f"),
+        ("detect_s", "published → fetched s (poll phase, 0–6)", "%.1f"),
+        ("agent_cpu_s", "**agent CPU s** (tree − handlers)", "%.2f"),
+        ("handler_cpu_s", "handlers' own CPU s", "%.3f"),
+        ("peak_rss_mb", "**peak RSS MB** (tree without handlers)", "%.0f"),
+        ("agent_write_kb", "disk writes kB (tree − handlers)", "%.0f"),
+        ("requests", "fabric requests", "%.0f"),
+        ("bytes_up", "bytes uploaded", "%.0f"),
+        ("handler_invocations", "handler invocations", "%.0f"),
+    ], ["waagent"])
+
+
+def steady_table(paths):
+    res = load(paths)
+    order, ok, na, total, version = group(res)
+    for a in order:
+        ok[a] = [dict(r, pct=100 * r["idle"]["cpu_s"] / r["idle"]["seconds"],
+                      rpm=60 * r["idle"]["requests"] / r["idle"]["seconds"],
+                      upm=60 * r["idle"].get("bytes_up", 0) / r["idle"]["seconds"] / 1024)
+                 for r in ok.get(a, []) if "idle" in r]
+    mins = sorted({r.get("idle_minutes") for r in res if isinstance(r.get("idle_minutes"), (int, float))})
+    print("### Guest agent daemon steady state (bench/steady.py; host, private netns; default scenario; "
+          "idle window %s min)\n" % "/".join("%g" % m for m in mins or ["?"]))
+    footer(order, ok, na, total, version)
+    table(order, ok, [
+        ("startup.wall_to_ready_s", "startup → extension Ready s", "%.2f"),
+        ("startup.cpu_s", "startup CPU s", "%.2f"),
+        ("startup.peak_rss_mb", "startup peak RSS MB", "%.0f"),
+        ("startup.requests", "startup requests", "%.0f"),
+        ("idle.cpu_s", "idle CPU s", "%.2f"),
+        ("pct", "idle CPU %", "%.3f"),
+        ("idle.rss_peak_mb", "idle RSS MB (peak)", "%.0f"),
+        ("idle.rss_last_mb", "idle RSS MB (last)", "%.0f"),
+        ("idle.requests", "idle requests", "%.0f"),
+        ("rpm", "requests/min", "%.1f"),
+        ("idle.bytes_up", "bytes uploaded", "%.0f"),
+        ("upm", "kB uploaded/min", "%.2f"),
+        ("idle.status_uploads", "status blob uploads", "%.0f"),
+        ("idle.write_kb", "disk writes kB (write_bytes)", "%.0f"),
+        ("idle.wchar_kb", "write() kB (wchar)", "%.0f"),
+    ], ["waagent"])
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vm")
+    ap.add_argument("--ext")
     ap.add_argument("--steady", nargs="*", default=[])
-    ap.add_argument("--azl-daemon-na", default="")
-    ap.add_argument("--azl-daemon", nargs="*", default=[], help="outputs of bench/daemon-idle.sh")
     args = ap.parse_args()
     if args.vm:
         vm_table(args.vm)
-    steady_table(args.steady, args.azl_daemon_na, args.azl_daemon)
+    if args.ext:
+        ext_table(args.ext)
+    if args.steady:
+        steady_table(args.steady)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,229 @@
+# SPDX-License-Identifier: MIT
+"""One guest agent daemon (azl-agent or Debian's waagent) against the simulated fabric, on the host, inside a
+private network + mount namespace — shared by bench/steady.py and bench/extbench.py.
+
+The recipe is tests/fabric/waagent-interop.sh's: `unshare --net --mount`, only `lo`, the fabric serving the real
+Azure addresses (169.254.169.254, 168.63.129.16:80/:32526) on `lo` (azfabric refuses unless the namespace has no
+default route), a host route for 168.63.129.16 (waagent 2.7 trusts the WireServer address only from DHCP option
+245 or a route), scratch mounts over /var/log and the udev rules directories (they die with the namespace).
+
+  waagent    `waagent -daemon` with Provisioning.Agent=disabled, Lib.Dir/Extension.LogDir/Pid.File in the
+             scratch dir, Logs.Verbose=n (its default), goal state period 6 s (its default)
+  azl-agent  `azl-agent --root <scratch root> daemon` (tests/integration/make-scratch-root.sh), [Endpoints] set
+             to the fabric's (real) addresses, every other key at its default (goal state period 6 s,
+             StatusKeepAliveSec 300); stdout+stderr go to a file in the scratch dir (under systemd they would go
+             to the journal), so its log writes count as its own disk writes like waagent's /var/log/waagent.log
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FABRIC = os.path.join(SRC, "tests", "fabric", "azfabric.py")
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+WAAGENT_CONF = """Provisioning.Agent=disabled
+Provisioning.MonitorHostName=n
+Provisioning.RegenerateSshHostKeyPair=n
+Provisioning.DeleteRootPassword=n
+ResourceDisk.Format=n
+Extensions.Enabled=y
+AutoUpdate.Enabled=n
+OS.AllowHTTP=y
+OS.EnableFirewall=n
+OS.EnableRDMA=n
+DetectScvmmEnv=n
+Logs.Verbose=n
+Logs.Collect=n
+CGroups.EnforceLimits=n
+Lib.Dir={w}/lib
+Extension.LogDir={w}/extlog
+Pid.File={w}/waagent.pid
+"""
+
+AGENTS = ("azl-agent", "waagent")
+
+
+def default_azl_agent():
+    for d in ("build-vm", "build-bench", "build"):
+        p = os.path.join(SRC, d, "agent", "azl-agent")
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def reexec_in_namespace(flag, argv):
+    """Outside: re-run argv inside `unshare --net --mount` with env flag=1 and return its exit status (77 when
+    namespaces are not permitted). Inside: return None."""
+    if os.environ.get(flag) == "1":
+        return None
+    if subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True).returncode != 0:
+        print("%s: cannot unshare --net --mount" % os.path.basename(argv[0]), file=sys.stderr)
+        return 77
+    env = dict(os.environ, **{flag: "1"})
+    return subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", sys.executable,
+                           os.path.abspath(argv[0])] + argv[1:], env=env).returncode
+
+
+def agent_available(agent, azl_path):
+    if agent == "waagent":
+        return shutil.which("waagent") is not None, "waagent not installed (apt-get install waagent)"
+    return bool(azl_path and os.access(azl_path, os.X_OK)), "azl-agent not built (--azl-agent PATH)"
+
+
+def http_json(url, body=None, method=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data is not None else "GET"),
+                                 headers={"Content-Type": "application/json"} if data is not None else {})
+    with _opener.open(req, timeout=15) as r:
+        text = r.read().decode()
+    return text
+
+
+class Rig:
+    """Scratch dir + fabric + one agent. Use as a context manager inside the namespace."""
+
+    def __init__(self, agent, scenario, azl_agent=None, keep=None, env=None):
+        assert agent in AGENTS
+        self.agent, self.scenario, self.azl_agent, self.keep = agent, scenario, azl_agent, keep
+        self.env = dict(os.environ, **(env or {}))
+        self.w = tempfile.mkdtemp(prefix="azl-bench-%s-" % agent)
+        self.fabric = self.proc = None
+        self.ready = None
+        self._mounted = []
+
+    # -- namespace + fabric ------------------------------------------------------------------------------------
+    def __enter__(self):
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        for fam in ("-4", "-6"):
+            routes = subprocess.run(["ip", fam, "route", "show", "default"], capture_output=True, text=True).stdout
+            if routes.strip():
+                raise RuntimeError("the namespace has a default route, refusing")
+        for d in ("lib", "varlog", "extlog", "state"):
+            os.makedirs(os.path.join(self.w, d), exist_ok=True)
+        self._mount(["--bind", os.path.join(self.w, "varlog"), "/var/log"], "/var/log")
+        for d in ("/etc/udev/rules.d", "/lib/udev/rules.d"):
+            if os.path.isdir(d):
+                self._mount(["-t", "tmpfs", "tmpfs", d], d)
+        self.fabric = subprocess.Popen(
+            [sys.executable, FABRIC, "serve", "--scenario", self.scenario, "--real-addresses",
+             "--state-dir", os.path.join(self.w, "state"), "--ready-file", os.path.join(self.w, "ready.json")],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.w, "fabric.err"), "w"))
+        for _ in range(300):
+            if os.path.exists(os.path.join(self.w, "ready.json")) or self.fabric.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not os.path.exists(os.path.join(self.w, "ready.json")):
+            raise RuntimeError("fabric did not start: " + open(os.path.join(self.w, "fabric.err")).read()[-2000:])
+        self.ready = json.load(open(os.path.join(self.w, "ready.json")))
+        subprocess.run(["ip", "route", "replace", "168.63.129.16/32", "dev", "lo"], check=True)
+        return self
+
+    def _mount(self, args, target):
+        subprocess.run(["mount"] + args, check=True)
+        self._mounted.append(target)
+
+    def tmpfs(self, name):
+        """A directory on tmpfs (not counted as anyone's disk writes)."""
+        d = os.path.join(self.w, name)
+        os.makedirs(d, exist_ok=True)
+        self._mount(["-t", "tmpfs", "-o", "size=16m", "tmpfs", d], d)
+        return d
+
+    def control(self, path, body=None, method=None):
+        text = http_json(self.ready["control"] + path, body, method)
+        if path.startswith("/requests"):
+            return [json.loads(l) for l in text.splitlines() if l.strip()]
+        return json.loads(text) if text.strip() else None
+
+    # -- agent ---------------------------------------------------------------------------------------------------
+    def version(self):
+        if self.agent == "waagent":
+            out = subprocess.run(["waagent", "-version"], capture_output=True, text=True).stdout
+            return out.split("\n")[0]
+        out = subprocess.run([self.azl_agent, "--version"], capture_output=True, text=True).stdout.strip()
+        return out.split("\n")[0] or "azl-agent"
+
+    def start_agent(self):
+        out = open(os.path.join(self.w, "agent.out"), "w")
+        if self.agent == "waagent":
+            conf = os.path.join(self.w, "waagent.conf")
+            open(conf, "w").write(WAAGENT_CONF.format(w=self.w))
+            cmd = ["waagent", "-daemon", "-configuration-path:" + conf]
+        else:
+            root = os.path.join(self.w, "root")
+            subprocess.run(["bash", os.path.join(SRC, "tests", "integration", "make-scratch-root.sh"), root],
+                           check=True, stdout=subprocess.DEVNULL)
+            os.makedirs(os.path.join(root, "etc", "azl-agent"), exist_ok=True)
+            with open(os.path.join(root, "etc", "azl-agent", "agent.conf"), "w") as f:
+                f.write("[Endpoints]\nIMDS=%s\nWireServer=%s\nHostGAPluginPort=%s\n"
+                        % (self.ready["imds"], self.ready["wireserver"], self.ready["hgap_port"]))
+            cmd = [self.azl_agent, "--root", root, "daemon"]
+        self.t_start = time.time()
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, env=self.env)
+        return self.proc
+
+    def stop_agent(self):
+        """SIGTERM to the agent's process group (waagent's ExtHandler child too), SIGKILL after 15 s; the exit
+        status, or None when it had to be killed."""
+        p, self.proc = self.proc, None
+        if p is None:
+            return None
+        if p.poll() is not None:
+            return p.returncode
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            return p.wait(15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+            return None
+
+    def __exit__(self, *exc):
+        self.stop_agent()
+        if self.fabric is not None:
+            self.fabric.terminate()
+            try:
+                self.fabric.wait(10)
+            except subprocess.TimeoutExpired:
+                self.fabric.kill()
+        if self.keep:
+            shutil.copytree(self.w, self.keep, dirs_exist_ok=True, ignore_dangling_symlinks=True,
+                            symlinks=True)
+        for m in reversed(self._mounted):
+            subprocess.run(["umount", "-l", m], check=False)
+        shutil.rmtree(self.w, ignore_errors=True)
+        return False
+
+
+def wait_first_status_blob(rig, timeout):
+    """Wait until the agent has uploaded a status blob (both agents upload one per goal state); its time or
+    None."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if rig.proc is not None and rig.proc.poll() is not None:
+            return None
+        try:
+            blobs = rig.control("/status-blobs")
+        except OSError:
+            blobs = []
+        if blobs:
+            return time.time()
+        time.sleep(0.2)
+    return None
+
+
+def iso_to_epoch(s):
+    import datetime
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Extension goal state with N quick shell handlers: the agent's own overhead, azl-agent vs Debian's waagent.
+
+Scenario bench/scenarios/ten-handlers.json: ten independent handlers AzlBench.Quick01..10, all the same
+bench/handlers/quick (install: nothing; enable: write a success status file; each invocation records its start
+and end time, its CPU (`times`) and its write_bytes into a tmpfs directory, without forking).
+
+Per run, on the host, in a private network + mount namespace (bench/agentrig.py): the fabric starts with the
+scenario minus its extensions; the agent daemon starts, uploads its first status blob, settles 10 s; then the
+extensions are published (POST /scenario, new incarnation) and the run ends at the first status blob the
+fabric receives in which all N handlers are Ready with settings status success.
+
+  detect s      publish → the agent's first goal-state or vmSettings request after it (start of the request):
+                the polling phase, 0–6 s for both agents (period 6 s), reported but not part of the overhead
+  process s     that request → the fabric has the all-success status blob
+  handlers s    union of the handler invocations' [start, end] intervals (= their sum when they run one after
+                the other, as both agents do here; the sum is reported too)
+  overhead s    process s − handlers s: the agent's own wall time for the goal state (documents, downloads,
+                unpacking, spawning, waiting for the processes, status, upload)
+  agent CPU s   CPU of the agent's process tree from publish to done (bench/proctree.py: reaped children
+                included) minus the handlers' own CPU as they report it (`times`: the shell and its children);
+                the `/bin/sh -c` each agent wraps a command in counts as the agent's
+  peak RSS MB   sum of the tree's RSS without the handler processes, sampled every 0.1 s
+  disk writes   write_bytes of the tree minus the handlers' own (their status files), kB
+  requests, bytes up   fabric requests between publish and done, and their request body bytes
+
+    bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--out results.jsonl]
+Prints one JSON line per run (and appends them to --out); exit 77 when no requested agent is available.
+"""
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import agentrig  # noqa: E402
+import proctree  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIO = os.path.join(HERE, "scenarios", "ten-handlers.json")
+MARKER = "azl-bench-quick.sh"
+
+
+def load_scenario(path, n):
+    sc = json.load(open(path))
+    base = os.path.dirname(os.path.abspath(path))
+    exts = sc.get("extensions", [])
+    if n > len(exts):
+        raise SystemExit("extbench: %s has only %d extensions" % (path, len(exts)))
+    exts = copy.deepcopy(exts[:n])
+    for e in exts:
+        if "source" in e and not os.path.isabs(e["source"]):
+            e["source"] = os.path.normpath(os.path.join(base, e["source"]))
+    empty = dict(sc, extensions=[])
+    return empty, exts
+
+
+def parse_handler_records(d):
+    recs = []
+    for name in sorted(os.listdir(d)):
+        try:
+            lines = open(os.path.join(d, name)).read().splitlines()
+            handler, op, t0, t1 = lines[0].split()
+            cpu = 0.0
+            for line in lines[1:3]:
+                for tok in line.split():
+                    m, _, s = tok.rstrip("s").partition("m")
+                    cpu += int(m) * 60 + float(s)
+            io = lines[3].split()
+            recs.append({"handler": handler, "op": op, "start": float(t0), "end": float(t1), "cpu_s": cpu,
+                         "write_bytes": int(io[1]), "wchar": int(io[2])})
+        except (IndexError, ValueError, OSError):
+            continue
+    return recs
+
+
+def union_length(intervals):
+    total, cur_s, cur_e = 0.0, None, None
+    for s, e in sorted(intervals):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
+def all_success(parsed, names):
+    try:
+        hs = parsed["aggregateStatus"]["handlerAggregateStatus"]
+    except (KeyError, TypeError):
+        return False
+    ok = set()
+    for h in hs:
+        try:
+            st = h["runtimeSettingsStatus"]["settingsStatus"]["status"]["status"]
+        except (KeyError, TypeError):
+            continue
+        if h.get("status") == "Ready" and st == "success":
+            ok.add(h.get("handlerName"))
+    return names <= ok
+
+
+def one_run(args, agent, azl_path, run, scenario_file, exts):
+    res = {"agent": agent, "run": run, "handlers": len(exts)}
+    names = {e["name"] for e in exts}
+    with agentrig.Rig(agent, scenario_file, azl_agent=azl_path, keep=args.keep and "%s/%s-%d" % (
+            args.keep, agent, run)) as rig:
+        hdir = rig.tmpfs("handler-records")
+        rig.env["AZL_BENCH_HANDLER_DIR"] = hdir
+        res["version"] = rig.version()
+        proc = rig.start_agent()
+        if agentrig.wait_first_status_blob(rig, args.startup_timeout) is None:
+            res["error"] = "no first status blob within %d s (agent rc %s)" % (args.startup_timeout, proc.poll())
+            return res
+        time.sleep(args.settle)
+        nblobs0 = len(rig.control("/status-blobs"))
+        seq0 = max([r["seq"] for r in rig.control("/requests")] or [0])
+        s0 = proctree.sample(proc.pid, (MARKER,))
+        t_pub = time.time()
+        rig.control("/scenario?mode=merge&bump=incarnation", {"extensions": exts})
+        rss_peak, done_blob, last_check = 0, None, 0.0
+        end = t_pub + args.timeout
+        while time.time() < end and done_blob is None:
+            if proc.poll() is not None:
+                res["error"] = "agent exited (rc %s)" % proc.returncode
+                return res
+            s = proctree.sample(proc.pid, (MARKER,))
+            rss_peak = max(rss_peak, s["rss"])
+            if time.time() - last_check >= 0.5:
+                last_check = time.time()
+                for b in rig.control("/status-blobs")[nblobs0:]:
+                    if all_success(b.get("parsed"), names):
+                        done_blob = b
+                        break
+            if done_blob is None:
+                time.sleep(0.1)
+        s1 = proctree.sample(proc.pid, (MARKER,))
+        if done_blob is None:
+            res["error"] = "no status blob with all %d handlers successful within %d s" % (len(exts), args.timeout)
+            return res
+        t_done = agentrig.iso_to_epoch(done_blob["time"])
+        reqs = [r for r in rig.control("/requests?since=%d" % seq0) if r["seq"] > seq0]
+        for r in reqs:          # the log's time is the request's end
+            r["start"] = agentrig.iso_to_epoch(r["time"]) - (r.get("duration_ms") or 0) / 1000
+        fetch = [r["start"] for r in reqs if r["start"] >= t_pub and (
+                 (r["endpoint"] == "wireserver" and "comp=goalstate" in (r.get("query") or ""))
+                 or (r["endpoint"] == "hgap" and r["path"].startswith("/vmSettings")))]
+        win = [r for r in reqs if r["start"] <= t_done]   # incl. the upload of the all-success blob
+        recs = parse_handler_records(hdir)
+        d = proctree.delta(s0, s1)
+        hcpu = sum(r["cpu_s"] for r in recs)
+        hwb = sum(r["write_bytes"] for r in recs)
+        union = union_length([(r["start"], r["end"]) for r in recs])
+        t_fetch = min(fetch) if fetch else t_pub
+        res.update({
+            "detect_s": t_fetch - t_pub,
+            "process_s": t_done - t_fetch,
+            "handler_union_s": union,
+            "handler_sum_s": sum(r["end"] - r["start"] for r in recs),
+            "overhead_s": (t_done - t_fetch) - union,
+            "handler_invocations": len(recs),
+            "handler_ops": sorted({r["op"] for r in recs}),
+            "tree_cpu_s": d["cpu_s"], "handler_cpu_s": hcpu, "agent_cpu_s": d["cpu_s"] - hcpu,
+            "peak_rss_mb": rss_peak / 2**20,
+            "tree_write_bytes": d["write_bytes"], "handler_write_bytes": hwb,
+            "agent_write_kb": (d["write_bytes"] - hwb) / 1024,
+            "tree_wchar": d["wchar"],
+            "requests": len(win), "bytes_up": sum(r.get("body_len") or 0 for r in win),
+        })
+        if len(recs) < len(exts):
+            res["warning"] = "only %d handler records for %d handlers" % (len(recs), len(exts))
+        res["exit_status"] = rig.stop_agent()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--agent", action="append", choices=agentrig.AGENTS,
+                    help="repeatable; default: both")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--handlers", type=int, default=10)
+    ap.add_argument("--scenario", default=SCENARIO)
+    ap.add_argument("--azl-agent", default=os.environ.get("AZL_AGENT") or agentrig.default_azl_agent())
+    ap.add_argument("--settle", type=float, default=10, help="seconds after the first status blob")
+    ap.add_argument("--startup-timeout", type=int, default=180)
+    ap.add_argument("--timeout", type=int, default=300, help="per goal state")
+    ap.add_argument("--out", help="append the JSON lines here")
+    ap.add_argument("--keep", help="copy each run's scratch dir (logs, fabric state) below this directory")
+    args = ap.parse_args()
+    if args.azl_agent:
+        args.azl_agent = os.path.abspath(args.azl_agent)
+    agents = args.agent or list(agentrig.AGENTS)
+    avail = []
+    for a in agents:
+        ok, why = agentrig.agent_available(a, args.azl_agent)
+        if ok:
+            avail.append(a)
+        else:
+            print("extbench: %s: %s, skipped" % (a, why), file=sys.stderr)
+            if args.out and os.environ.get("AZL_BENCH_EXT_INNER") != "1":
+                with open(args.out, "a") as f:
+                    f.write(json.dumps({"agent": a, "na": why}) + "\n")
+    if not avail:
+        return 77
+    rc = agentrig.reexec_in_namespace("AZL_BENCH_EXT_INNER", sys.argv)
+    if rc is not None:
+        return rc
+    empty, exts = load_scenario(args.scenario, args.handlers)
+    scen_dir = os.path.join("/tmp", "azl-bench-ext-scenario-%d" % os.getpid())
+    os.makedirs(scen_dir, exist_ok=True)
+    scen_file = os.path.join(scen_dir, "scenario.json")
+    json.dump(empty, open(scen_file, "w"))
+    failed = 0
+    try:
+        for agent in avail:
+            for i in range(1, args.runs + 1):
+                try:
+                    r = one_run(args, agent, args.azl_agent, i, scen_file, exts)
+                except Exception as exc:  # one broken run must not lose the others
+                    r = {"agent": agent, "run": i, "error": "%s: %s" % (type(exc).__name__, exc)}
+                failed += "error" in r
+                line = json.dumps(r, sort_keys=True)
+                print(line, flush=True)
+                if args.out:
+                    with open(args.out, "a") as f:
+                        f.write(line + "\n")
+    finally:
+        os.unlink(scen_file)
+        os.rmdir(scen_dir)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
