@@ -4,14 +4,17 @@
  * asks for, the manifest is fetched from the goal state's location, failoverlocation and additionalLocations
  * (each URI directly first, with the proxy settings, then through the HostGAPlugin's /extensionArtifact with
  * x-ms-artifact-location), the version is selected (manifest_select_version), and the zip is fetched the
- * same way (bounded by DAEMON_ARTIFACT_MAX) and handed to ext_executor_package_ready(). One download at a
- * time: the executor processes its operations in order.
+ * same way (bounded by DAEMON_ARTIFACT_MAX) and handed to ext_executor_package_ready(). The manifest (1 MiB at
+ * most) is read in memory; the zip is written to an anonymous file in the extensions directory
+ * (ext_package_download_file(), truncated before every attempt), so memory stays bounded whatever its size.
+ * One download at a time: the executor processes its operations in order.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon-internal.h"
+#include "ext-package.h"
 #include "log.h"
 #include "macro.h"
 #include "manifest.h"
@@ -31,6 +34,7 @@ struct Download {
         size_t attempt;                 /* uri = attempt / 2, via HostGAPlugin when attempt is odd */
         char *manifest_url;
         HttpCall *call;
+        int package_fd;                 /* the zip is downloaded into this file */
         char *last_error;
         unsigned round;                 /* passes over the URIs; another one only after a transient failure */
         bool round_transient;
@@ -41,6 +45,7 @@ Download *download_free(Download *dl) {
         if (!dl)
                 return NULL;
         http_call_cancel(dl->call);
+        closep(&dl->package_fd);
         sd_event_source_disable_unref(dl->retry_timer);
         free(dl->name);
         free(dl->version);
@@ -98,6 +103,11 @@ static void download_manifest_received(Download *dl, HttpResponse *resp, const c
                         return download_fail(dl, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Out of memory");
         if (free_and_strdup(&dl->manifest_url, url) < 0)
                 return download_fail(dl, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Out of memory");
+        r = ext_package_download_file(dl->daemon->context, &dl->package_fd);
+        if (r < 0)
+                return download_fail(dl, EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                                     "Cannot create a file for the package in the extensions directory: %s",
+                                     strerror(-r));
         dl->phase = DOWNLOAD_PACKAGE;
         dl->attempt = 0;
         dl->round = 0;
@@ -155,10 +165,11 @@ static void on_download(HttpCall *call, int error, HttpResponse *response, void 
 
         /* The executor may ask for the next package from within package_ready(): detach first. */
         ExtExecutor *e = dl->executor;
+        _cleanup_close_ int fd = TAKE_FD(dl->package_fd);
         log_info("Downloaded %s %s (%zu bytes%s).", dl->name, dl->version, resp->body_size,
                  via_hgap ? " via HostGAPlugin" : "");
         d->download = download_free(d->download);
-        ext_executor_package_ready(e, resp->body, resp->body_size);
+        ext_executor_package_ready(e, fd);
 }
 
 static int on_download_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -214,6 +225,8 @@ static int download_attempt(Download *dl) {
                         .url = uri,
                         .timeout = DAEMON_DOWNLOAD_TIMEOUT,
                         .max_response = dl->phase == DOWNLOAD_MANIFEST ? DAEMON_MANIFEST_MAX : DAEMON_ARTIFACT_MAX,
+                        .body_to_fd = dl->phase == DOWNLOAD_PACKAGE,
+                        .body_fd = dl->package_fd,
                         .use_proxy = true,
                         /* The 5 min timeout cannot catch a slow drip: below 1 KiB/s for HTTPTimeoutSec is a stall. */
                         .low_speed_time = d->context->config.http_timeout,
@@ -263,6 +276,7 @@ int daemon_package_request(ExtExecutor *e, const char *name, const char *version
                 .name = strdup(name),
                 .version = strdup(version),
                 .fast_track = d->current && d->current->channel == GOAL_STATE_CHANNEL_HOSTGAPLUGIN,
+                .package_fd = -EBADF,
         };
         if (!dl->name || !dl->version)
                 return -ENOMEM;

@@ -501,7 +501,7 @@ void ext_executor_package_failed(ExtExecutor *e, int code, const char *message) 
         (void) op_finished(e, -EIO, code ?: EXT_CODE_PACKAGE_DOWNLOAD_FAILED, message ?: "Package download failed");
 }
 
-void ext_executor_package_ready(ExtExecutor *e, const void *zip, size_t len) {
+void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         const ExtOp *op;
         ExtPlanGroup *g;
         ExtPackageOptions po;
@@ -519,7 +519,7 @@ void ext_executor_package_ready(ExtExecutor *e, const void *zip, size_t len) {
                 .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
                 .signing_root_pem = e->signing_root_pem,
         };
-        r = extension_package_install_from_zip(e->context, g->handler, op->version, zip, len, &po, &rep);
+        r = extension_package_install(e->context, g->handler, op->version, zip_fd, &po, &rep);
         if (rep.signature_error)
                 log_debug("Package signature of %s %s not validated: %s", g->handler, op->version,
                           rep.signature_error);

@@ -62,8 +62,9 @@ static inline void ext_executor_freep(ExtExecutor **e) {
 /* Plans and runs gs (which must stay alive until done is called). -EBUSY while a run is in progress. */
 int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done, void *userdata);
 
-/* Answers to a package request (zip is copied as needed; code is an EXT_CODE_* for the handler status). */
-void ext_executor_package_ready(ExtExecutor *e, const void *zip, size_t len);
+/* Answers to a package request: zip_fd is the zip in a regular file (borrowed: read before this returns); code is
+ * an EXT_CODE_* for the handler status. */
+void ext_executor_package_ready(ExtExecutor *e, int zip_fd);
 void ext_executor_package_failed(ExtExecutor *e, int code, const char *message);
 
 /* The plan of the last run (NULL before the first). */

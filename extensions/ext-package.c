@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Package verification and secure extraction; see ext-package.h for the design. Library code: debug logging
- * only, reasons go to the caller.
+ * only, reasons go to the caller. The zip is a file: the end of central directory is pread() from its tail,
+ * libarchive reads it through archive_read_open_fd() (seekable: the central directory first) and CMS_verify()
+ * digests it through a file BIO, each in small chunks, so no step holds the package in memory.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -27,6 +30,15 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
+
+/* APPNOTE 4.3.14–4.3.16 */
+#define ZIP_EOCD_SIZE 22U
+#define ZIP_COMMENT_MAX 65535U
+#define ZIP64_LOCATOR_SIZE 20U
+#define ZIP64_RECORD_SIZE 56U
+#define ZIP_TAIL_MAX (ZIP64_LOCATOR_SIZE + ZIP_EOCD_SIZE + ZIP_COMMENT_MAX)
+#define ZIP_NO_ZIP64 UINT64_MAX
+#define ZIP_READ_BLOCK (64U * 1024U)    /* libarchive's read size from the package file */
 
 static const ExtPackageLimits default_limits = {
         .max_entries = EXT_PACKAGE_ENTRIES_MAX,
@@ -52,31 +64,110 @@ static uint64_t le64(const uint8_t *p) {
         return (uint64_t) le32(p) | (uint64_t) le32(p + 4) << 32;
 }
 
-int ext_zip_declared_entries(const void *zip, size_t len, uint64_t *ret) {
-        const uint8_t *b = zip;
-        size_t lo = len > 22 + 65535 ? len - 22 - 65535 : 0;
+/* APPNOTE 4.3.16: the end of central directory record, searched backwards over the comment in tail, the last n
+ * bytes of a zip of len bytes. Gives its entry count, or (4.3.15 zip64 locator right before it) in *ret_zip64
+ * the offset of the zip64 record that holds the count, else ZIP_NO_ZIP64. */
+static int zip_scan_tail(const uint8_t *tail, size_t n, uint64_t len, uint64_t *ret_entries,
+                         uint64_t *ret_zip64) {
+        uint64_t base = len - n, lo = 0;
 
-        if (len < 22)
+        if (n < ZIP_EOCD_SIZE || n > len)
                 return -EBADMSG;
-        /* APPNOTE 4.3.16: end of central directory record, searched backwards over the comment. */
-        for (size_t i = len - 22 + 1; i-- > lo;) {
-                uint64_t n;
+        if (len > ZIP_EOCD_SIZE + ZIP_COMMENT_MAX)
+                lo = len - ZIP_EOCD_SIZE - ZIP_COMMENT_MAX;
+        for (uint64_t i = len - ZIP_EOCD_SIZE + 1; i-- > MAX(lo, base);) {
+                const uint8_t *p = tail + (i - base);
+                uint64_t off;
 
-                if (le32(b + i) != 0x06054b50)
+                if (le32(p) != 0x06054b50)
                         continue;
-                n = le16(b + i + 10);
-                /* 4.3.15 zip64 locator right before it; 4.3.14 zip64 record: total entries at offset 32. */
-                if (n == 0xFFFF && i >= 20 && le32(b + i - 20) == 0x07064b50) {
-                        uint64_t off = le64(b + i - 20 + 8);
-
-                        if (off > len || len - off < 56 || le32(b + off) != 0x06064b50)
+                *ret_entries = le16(p + 10);
+                *ret_zip64 = ZIP_NO_ZIP64;
+                if (*ret_entries == 0xFFFF && i >= base + ZIP64_LOCATOR_SIZE &&
+                    le32(p - ZIP64_LOCATOR_SIZE) == 0x07064b50) {
+                        off = le64(p - ZIP64_LOCATOR_SIZE + 8);
+                        if (off > len || len - off < ZIP64_RECORD_SIZE)
                                 return -EBADMSG;
-                        n = le64(b + off + 32);
+                        *ret_zip64 = off;
                 }
-                *ret = n;
                 return 0;
         }
         return -EBADMSG;
+}
+
+/* APPNOTE 4.3.14: total entries at offset 32 of the zip64 end of central directory record. */
+static int zip64_record_entries(const uint8_t *rec, uint64_t *ret) {
+        if (le32(rec) != 0x06064b50)
+                return -EBADMSG;
+        *ret = le64(rec + 32);
+        return 0;
+}
+
+int ext_zip_declared_entries(const void *zip, size_t len, uint64_t *ret) {
+        uint64_t n, zip64;
+        int r;
+
+        r = zip_scan_tail(zip, len, len, &n, &zip64);
+        if (r < 0)
+                return r;
+        if (zip64 != ZIP_NO_ZIP64)
+                return zip64_record_entries((const uint8_t *) zip + zip64, ret);
+        *ret = n;
+        return 0;
+}
+
+static int pread_exact(int fd, void *buf, size_t size, uint64_t offset) {
+        for (size_t done = 0; done < size;) {
+                ssize_t k = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return -EIO; /* the file shrank under us */
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t size, uint64_t offset) {
+        for (size_t done = 0; done < size;) {
+                ssize_t k = pwrite(fd, (const uint8_t *) buf + done, size - done, (off_t) (offset + done));
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+/* ext_zip_declared_entries() over a file of len bytes: only its tail (and a zip64 record) are read. */
+static int zip_fd_declared_entries(int fd, uint64_t len, uint64_t *ret) {
+        size_t n = (size_t) MIN(len, (uint64_t) ZIP_TAIL_MAX);
+        _cleanup_free_ uint8_t *tail = malloc(MAX(n, (size_t) 1));
+        uint8_t rec[ZIP64_RECORD_SIZE];
+        uint64_t entries, zip64;
+        int r;
+
+        if (!tail)
+                return -ENOMEM;
+        r = pread_exact(fd, tail, n, len - n);
+        if (r < 0)
+                return r;
+        r = zip_scan_tail(tail, n, len, &entries, &zip64);
+        if (r < 0)
+                return r;
+        if (zip64 == ZIP_NO_ZIP64) {
+                *ret = entries;
+                return 0;
+        }
+        r = pread_exact(fd, rec, sizeof rec, zip64);
+        if (r < 0)
+                return r;
+        return zip64_record_entries(rec, ret);
 }
 
 /* ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS / SECURE_NODOTDOT, on the entry name. Returns the name without
@@ -212,13 +303,9 @@ static int extract_data(struct archive *a, int fd, uint64_t max_entry, uint64_t 
                 if (*total > max_total)
                         return ext_error(ret_error, -EFBIG, "Package inflates beyond %" PRIu64 " bytes",
                                          max_total);
-                for (size_t done = 0; done < size;) {
-                        ssize_t k = pwrite(fd, (const uint8_t *) buf + done, size - done,
-                                           (off_t) offset + (off_t) done);
-                        if (k < 0)
-                                return -errno;
-                        done += (size_t) k;
-                }
+                r = pwrite_all(fd, buf, size, (uint64_t) offset);
+                if (r < 0)
+                        return r;
         }
 }
 
@@ -279,17 +366,24 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
         }
 }
 
-int ext_package_extract(int dir_fd, const void *zip, size_t len, const ExtPackageLimits *limits, char **ret_error) {
+int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, char **ret_error) {
         _cleanup_(archive_read_freep) struct archive *a = NULL;
         const ExtPackageLimits *lim = limits ?: &default_limits;
         uint64_t declared, entries = 0, total = 0;
+        struct stat st;
         int r;
 
-        if (len > EXT_PACKAGE_ZIP_MAX)
+        if (fstat(zip_fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > EXT_PACKAGE_ZIP_MAX)
                 return ext_error(ret_error, -EFBIG, "Package exceeds %llu bytes", EXT_PACKAGE_ZIP_MAX);
-        r = ext_zip_declared_entries(zip, len, &declared);
-        if (r < 0)
+        r = zip_fd_declared_entries(zip_fd, (uint64_t) st.st_size, &declared);
+        if (r == -EBADMSG)
                 return ext_error(ret_error, r, "Package is not a zip archive");
+        if (r < 0)
+                return ext_error(ret_error, r, "Cannot read the package: %s", strerror(-r));
         if (declared > lim->max_entries)
                 return ext_error(ret_error, -E2BIG, "Package declares %" PRIu64 " entries (limit %" PRIu64 ")",
                                  declared, lim->max_entries);
@@ -297,8 +391,10 @@ int ext_package_extract(int dir_fd, const void *zip, size_t len, const ExtPackag
         a = archive_read_new();
         if (!a)
                 return -ENOMEM;
+        if (lseek(zip_fd, 0, SEEK_SET) < 0)
+                return -errno;
         if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
-            archive_read_open_memory(a, zip, len) != ARCHIVE_OK)
+            archive_read_open_fd(a, zip_fd, ZIP_READ_BLOCK) != ARCHIVE_OK)
                 return ext_error(ret_error, -EBADMSG, "Cannot open package: %s", strna(archive_error_string(a)));
         for (;;) {
                 struct archive_entry *e;
@@ -430,11 +526,12 @@ int ext_package_make_executable(int dir_fd) {
         return r;
 }
 
-int ext_signature_verify(const void *zip, size_t len, const char *encoded_signature, const char *root_pem,
-                         char **ret_error) {
+/* content: the zip bytes, read (and digested) in chunks by CMS_verify(). */
+static int signature_verify_bio(BIO *content, const char *encoded_signature, const char *root_pem,
+                                char **ret_error) {
         _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
-        _cleanup_bio_ BIO *content = NULL, *roots = NULL;
+        _cleanup_bio_ BIO *roots = NULL;
         _cleanup_free_ void *der = NULL;
         const unsigned char *p;
         char oid[64];
@@ -470,9 +567,6 @@ int ext_signature_verify(const void *zip, size_t len, const char *encoded_signat
         if (X509_STORE_set_purpose(store, X509_PURPOSE_ANY) != 1)
                 return -EINVAL;
         X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME);
-        content = BIO_new_mem_buf(zip, (int) MIN(len, (size_t) INT32_MAX));
-        if (!content)
-                return -ENOMEM;
         if (CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) != 1) {
                 char buf[256];
 
@@ -481,6 +575,26 @@ int ext_signature_verify(const void *zip, size_t len, const char *encoded_signat
                 return ext_error(ret_error, -EBADMSG, "Signature verification failed: %s", buf);
         }
         return 0;
+}
+
+int ext_signature_verify(const void *zip, size_t len, const char *encoded_signature, const char *root_pem,
+                         char **ret_error) {
+        _cleanup_bio_ BIO *content = BIO_new_mem_buf(zip, (int) MIN(len, (size_t) INT32_MAX));
+
+        if (!content)
+                return -ENOMEM;
+        return signature_verify_bio(content, encoded_signature, root_pem, ret_error);
+}
+
+int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem, char **ret_error) {
+        _cleanup_bio_ BIO *content = NULL;
+
+        if (lseek(zip_fd, 0, SEEK_SET) < 0)
+                return -errno;
+        content = BIO_new_fd(zip_fd, BIO_NOCLOSE);
+        if (!content)
+                return -ENOMEM;
+        return signature_verify_bio(content, encoded_signature, root_pem, ret_error);
 }
 
 int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error) {
@@ -503,8 +617,51 @@ static int report_fail(ExtPackageReport *rep, int code, int r, const char *error
         return r;
 }
 
+int ext_package_download_file(Context *c, int *ret_fd) {
+        _cleanup_close_ int lib_fd = -EBADF, fd = -EBADF;
+        ExtLayout l;
+        int r;
+
+        ext_layout_init(&l, c, NULL);
+        r = mkdir_p_in_root(l.root_fd, l.lib_dir, 0755);
+        if (r < 0)
+                return r;
+        lib_fd = open_in_root(l.root_fd, l.lib_dir, O_RDONLY | O_DIRECTORY, 0);
+        if (lib_fd < 0)
+                return lib_fd;
+        fd = openat(lib_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+                /* No O_TMPFILE (e.g. overlayfs before Linux 6.6): a named file, unlinked at once. */
+                char name[64], uuid[37];
+
+                r = uuid_random(uuid);
+                if (r < 0)
+                        return r;
+                (void) snprintf(name, sizeof name, ".package-%s.tmp", uuid);
+                fd = openat(lib_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0 && unlinkat(lib_fd, name, 0) < 0)
+                        return -errno;
+        }
+        if (fd < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int extension_package_install_from_zip(Context *c, const char *name, const char *version, const void *zip,
                                        size_t len, const ExtPackageOptions *opts, ExtPackageReport *report) {
+        _cleanup_close_ int fd = memfd_create("package", MFD_CLOEXEC);
+        int r;
+
+        *report = (ExtPackageReport) {};
+        r = fd < 0 ? -errno : pwrite_all(fd, zip, len, 0);
+        if (r < 0)
+                return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r, "Cannot buffer the package");
+        return extension_package_install(c, name, version, fd, opts, report);
+}
+
+int extension_package_install(Context *c, const char *name, const char *version, int zip_fd,
+                              const ExtPackageOptions *opts, ExtPackageReport *report) {
         static const ExtPackageOptions no_opts = {};
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_free_ char *error = NULL, *dirname = NULL, *sig_error = NULL;
@@ -523,7 +680,7 @@ int extension_package_install_from_zip(Context *c, const char *name, const char 
         /* §4.11: validation before anything touches the disk, so that enforce mode writes nothing. */
         if (opts->encoded_signature && mode != SIGNATURE_MODE_OFF) {
                 report->signature_checked = true;
-                r = ext_signature_verify(zip, len, opts->encoded_signature, opts->signing_root_pem, &sig_error);
+                r = ext_signature_verify_fd(zip_fd, opts->encoded_signature, opts->signing_root_pem, &sig_error);
                 sig_ok = r >= 0;
                 if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
                         (void) free_and_strdup(&report->signature_error, sig_error);
@@ -548,7 +705,7 @@ int extension_package_install_from_zip(Context *c, const char *name, const char 
         if (dir_fd < 0)
                 return report_fail(report, code, -errno, "Cannot open the handler directory");
 
-        r = ext_package_extract(dir_fd, zip, len, opts->limits, &error);
+        r = ext_package_extract(dir_fd, zip_fd, opts->limits, &error);
         if (r >= 0)
                 r = ext_package_locate_manifest(dir_fd, &m, &code, &error);
         if (r >= 0)

@@ -14,6 +14,9 @@
  * directory; no hard links; limits on entry count (the zip's central directory is checked before anything is
  * written), per-entry and total size (declared sizes first, then the bytes actually inflated). On any failure
  * the handler directory is removed: nothing is left behind, nothing is written outside it.
+ *
+ * The zip is a file descriptor, read in chunks (verification and extraction alike): the daemon downloads
+ * packages of up to 256 MiB into ext_package_download_file() and its memory stays bounded whatever their size.
  */
 #pragma once
 
@@ -59,15 +62,23 @@ typedef struct ExtPackageReport {
 
 void ext_package_report_done(ExtPackageReport *r);
 
+/* An anonymous read-write file (O_TMPFILE, else created and unlinked at once) in the extensions directory, to
+ * download a package into: on the filesystem the handler directories are extracted to, never in memory. */
+int ext_package_download_file(Context *c, int *ret_fd);
+
 /*
- * Verifies (per Config.signature_mode), extracts and initializes the package of handler name/version.
- * An existing <Name>-<Version>/ is replaced. Returns 0, or a negative errno with report->code/error set.
+ * Verifies (per Config.signature_mode), extracts and initializes the package of handler name/version, the zip
+ * in the regular file zip_fd (read from offset 0; its file offset is not preserved). An existing
+ * <Name>-<Version>/ is replaced. Returns 0, or a negative errno with report->code/error set.
  */
+int extension_package_install(Context *c, const char *name, const char *version, int zip_fd,
+                              const ExtPackageOptions *opts, ExtPackageReport *report);
+/* The same for a zip in memory (copied to a memfd). */
 int extension_package_install_from_zip(Context *c, const char *name, const char *version, const void *zip,
                                        size_t len, const ExtPackageOptions *opts, ExtPackageReport *report);
 
-/* Lower layers, for tests and the daemon. Extraction into an already open directory fd. */
-int ext_package_extract(int dir_fd, const void *zip, size_t len, const ExtPackageLimits *limits, char **ret_error);
+/* Lower layers, for tests and the daemon. Extraction of the zip file zip_fd into an already open directory fd. */
+int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, char **ret_error);
 /* Finds HandlerManifest.json below dir_fd, copies it (BOM stripped) to the root, returns its parse. */
 int ext_package_locate_manifest(int dir_fd, HandlerManifest *ret, int *ret_code, char **ret_error);
 /* chmod u+x on every regular file below dir_fd (§4.1). */
@@ -79,5 +90,7 @@ int ext_zip_declared_entries(const void *zip, size_t len, uint64_t *ret);
 /* §4.11: detached CMS SignedData over the zip bytes, chain to a root in root_pem, purpose any, no time check. */
 int ext_signature_verify(const void *zip, size_t len, const char *encoded_signature, const char *root_pem,
                          char **ret_error);
+/* The same over the zip file zip_fd, digested in chunks. */
+int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem, char **ret_error);
 /* §4.11: signingInfo type/publisher/version == name.rsplit(".", 1) and version (case-insensitive). */
 int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error);

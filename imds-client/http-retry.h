@@ -81,7 +81,8 @@ bool retry_error_is_transient(int error);
  * uint64_t; ignored when jitter_percent is 0). */
 usec_t retry_policy_delay(const RetryPolicy *p, unsigned attempt, uint64_t random);
 
-/* Deep-copies req (url, headers, body) so the caller's buffers may go away. */
+/* Deep-copies req (url, headers, body) so the caller's buffers may go away; a body_fd is borrowed (keep it open
+ * until the callback) and truncated before every attempt. */
 int http_retry_start(HttpClient *c, const HttpRequest *req, const RetryPolicy *p, HttpRetryCallback cb,
                      void *userdata, HttpRetry **ret);
 HttpRetry *http_retry_cancel(HttpRetry *r);      /* callback not called; returns NULL */

@@ -7,6 +7,9 @@
  * one relative time source. Both event handlers call curl_multi_socket_action() and then collect finished
  * transfers with curl_multi_info_read(); user callbacks therefore never run inside a curl callback and may
  * start or cancel transfers freely. The client must not be freed from inside a callback.
+ *
+ * The body's destination is chosen at its first byte, when the status is known: the request's body_fd for a
+ * 2xx answer when it asked for one, memory otherwise.
  */
 #include <ctype.h>
 #include <curl/curl.h>
@@ -15,12 +18,19 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "log.h"
 #include "version.h"
 
 #define HTTP_USER_AGENT "azl-agent/" PACKAGE_VERSION
+
+typedef enum BodySink {
+        BODY_SINK_UNDECIDED,
+        BODY_SINK_MEMORY,
+        BODY_SINK_FD,
+} BodySink;
 
 struct HttpClient {
         sd_event *event;
@@ -39,9 +49,13 @@ struct HttpCall {
 
         char *body;
         size_t body_size, body_allocated, max_response;
+        size_t memory_max;      /* body bytes kept in memory (the rest of a non-2xx body for body_fd is dropped) */
+        size_t received;        /* body bytes received, wherever they went */
+        int body_fd;            /* the request's body_fd, or -EBADF */
+        BodySink sink;
         char **resp_headers;
         size_t n_resp_headers;
-        int error;              /* set by our curl callbacks to explain an abort (-E2BIG, -ENOMEM) */
+        int error;              /* set by our curl callbacks to explain an abort (-E2BIG, -ENOMEM, a write error) */
 };
 
 static const char *const http_method_table[_HTTP_METHOD_MAX] = {
@@ -190,31 +204,67 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata) {
         return n;
 }
 
-/* Called by curl with body bytes; aborts the transfer as soon as the response exceeds max_response. */
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        HttpCall *call = userdata;
-        size_t n = size * nmemb;
-
-        if (n > call->max_response - call->body_size) {
-                call->error = -E2BIG;
-                return 0; /* CURLE_WRITE_ERROR */
-        }
+static int body_append(HttpCall *call, const char *ptr, size_t n) {
         if (call->body_size + n + 1 > call->body_allocated) {
                 size_t a = MAX(call->body_allocated * 2, call->body_size + n + 1);
                 char *b;
 
-                a = MIN(a, call->max_response + 1);
+                a = MIN(a, call->memory_max + 1);
                 b = realloc(call->body, a);
-                if (!b) {
-                        call->error = -ENOMEM;
-                        return 0;
-                }
+                if (!b)
+                        return -ENOMEM;
                 call->body = b;
                 call->body_allocated = a;
         }
         memcpy(call->body + call->body_size, ptr, n);
         call->body_size += n;
         call->body[call->body_size] = 0;
+        return 0;
+}
+
+static int body_write_fd(int fd, const char *ptr, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, ptr, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                ptr += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+static void call_decide_sink(HttpCall *call) {
+        long status = 0;
+
+        if (call->sink != BODY_SINK_UNDECIDED)
+                return;
+        (void) curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+        call->sink = call->body_fd >= 0 && http_status_ok(status) ? BODY_SINK_FD : BODY_SINK_MEMORY;
+}
+
+/* Called by curl with body bytes; aborts the transfer as soon as the response exceeds max_response. */
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        HttpCall *call = userdata;
+        size_t n = size * nmemb;
+        int r;
+
+        if (n > call->max_response - call->received) {
+                call->error = -E2BIG;
+                return 0; /* CURLE_WRITE_ERROR */
+        }
+        call->received += n;
+        call_decide_sink(call); /* at the first body byte: the status is known */
+        if (call->sink == BODY_SINK_FD)
+                r = body_write_fd(call->body_fd, ptr, n);
+        else
+                r = body_append(call, ptr, MIN(n, call->memory_max - call->body_size));
+        if (r < 0) {
+                call->error = r;
+                return 0;
+        }
         return n;
 }
 
@@ -301,7 +351,9 @@ static int call_take_response(HttpCall *call, HttpResponse **ret) {
         r->status = status;
         r->headers = TAKE_PTR(call->resp_headers);
         r->body = TAKE_PTR(call->body);
-        r->body_size = call->body_size;
+        call_decide_sink(call); /* an empty body */
+        r->body_in_fd = call->sink == BODY_SINK_FD;
+        r->body_size = r->body_in_fd ? call->received : call->body_size;
         if (!r->body) {
                 r->body = strdup("");
                 if (!r->body)
@@ -580,6 +632,13 @@ int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, vo
                 return -EINVAL;
         if (req->method < 0 || req->method >= _HTTP_METHOD_MAX)
                 return -EINVAL;
+        if (req->body_to_fd) {
+                /* Only this attempt's answer in the file, written from its start. */
+                if (req->body_fd < 0)
+                        return -EBADF;
+                if (ftruncate(req->body_fd, 0) < 0 || lseek(req->body_fd, 0, SEEK_SET) < 0)
+                        return -errno;
+        }
 
         call = calloc(1, sizeof *call);
         if (!call)
@@ -587,6 +646,9 @@ int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, vo
         call->callback = cb;
         call->userdata = userdata;
         call->max_response = req->max_response ?: HTTP_RESPONSE_MAX_DEFAULT;
+        call->body_fd = req->body_to_fd ? req->body_fd : -EBADF;
+        call->memory_max = req->body_to_fd ? MIN(call->max_response, (size_t) HTTP_RESPONSE_MAX_DEFAULT) :
+                                             call->max_response;
         call->easy = curl_easy_init();
         if (!call->easy) {
                 call_free(call);

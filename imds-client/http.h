@@ -6,6 +6,8 @@
  * sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to wake it up (CURLMOPT_TIMERFUNCTION); we turn those
  * into sd-event io and time sources. One loop, no threads, no sleeping. Every transfer is bounded: a total
  * timeout and a maximum response size, enforced in the write callback (-E2BIG as soon as it is exceeded).
+ * Bodies are kept in memory, or (HttpRequest.body_to_fd: extension packages of up to 256 MiB) written to a file
+ * so that the agent's memory stays bounded whatever the size.
  * Proxies are only honoured for blob storage (use_proxy); the fabric endpoints are link-local and must never
  * go through a proxy (wire protocol ref §1.2, "use_proxy=False"). Every request carries "Connection: close"
  * (one TCP connection per request, as waagent's httplib does).
@@ -58,14 +60,22 @@ typedef struct HttpRequest {
         bool use_proxy;         /* honour http(s)_proxy/no_proxy: blob storage only */
         usec_t low_speed_time;  /* abort (-ETIMEDOUT) when slower than HTTP_LOW_SPEED_LIMIT for this long;
                                  * 0 = off. For long transfers whose timeout cannot catch a slow drip. */
+        /* A 2xx body goes to body_fd (a regular file opened read-write) instead of memory: the file is
+         * truncated (and its offset reset) when the transfer starts, so that after a retry it holds the last
+         * answer only; max_response still applies (-E2BIG), a failed write aborts with its errno (-ENOSPC, …).
+         * Any other status keeps its first HTTP_RESPONSE_MAX_DEFAULT body bytes in memory as usual (error
+         * documents, e.g. InvalidContainerConfiguration), so failure handling is the same in both modes. */
+        bool body_to_fd;
+        int body_fd;
 } HttpRequest;
 
 typedef struct HttpResponse {
         long status;
         char **headers;         /* selected headers as "name: value" (name lower-cased): etag, content-type,
                                  * content-length, retry-after, x-ms-* */
-        char *body;             /* always NUL-terminated (an empty body is "") */
-        size_t body_size;
+        char *body;             /* always NUL-terminated (an empty body is ""); "" when body_in_fd */
+        size_t body_size;       /* bytes in body, or written to the request's body_fd when body_in_fd */
+        bool body_in_fd;
 } HttpResponse;
 
 typedef struct HttpClient HttpClient;

@@ -6,7 +6,9 @@
  */
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "fake-server.h"
 #include "http-retry.h"
@@ -118,6 +120,11 @@ static void test_http_post_body(void **state) {
         fake_server_stop(&s);
 }
 
+/* 2,000,000 bytes, with and without Content-Length */
+#define ROUTES_OVERSIZED                                                                                    \
+        "{\"path\": \"/big\", \"responses\": [{\"body_size\": 2000000}]},"                                  \
+        "{\"path\": \"/bignolen\", \"responses\": [{\"body_size\": 2000000, \"no_length\": true}]},"
+
 static void test_http_errors(void **state) {
         FakeServer s;
         _cleanup_free_ char *big = NULL, *big_nolen = NULL, *reset = NULL, *slow = NULL, *refused = NULL;
@@ -125,8 +132,7 @@ static void test_http_errors(void **state) {
         usec_t t0;
 
         fake_server_start(&s, "{\"routes\": ["
-                              "{\"path\": \"/big\", \"responses\": [{\"body_size\": 2000000}]},"
-                              "{\"path\": \"/bignolen\", \"responses\": [{\"body_size\": 2000000, \"no_length\": true}]},"
+                              ROUTES_OVERSIZED
                               "{\"path\": \"/reset\", \"responses\": [{\"reset\": true}]},"
                               "{\"path\": \"/slow\", \"responses\": [{\"delay\": 3, \"body\": \"late\"}]}]}");
         big = url_of(&s, "/big");
@@ -162,6 +168,124 @@ static void test_http_errors(void **state) {
         HttpRequest r7 = { .url = slow, .headers = inject };
         assert_int_equal(http_request_sync(&r7, &resp), -EINVAL);
         assert_null(resp);
+        fake_server_stop(&s);
+}
+
+static size_t fd_size(int fd) {
+        struct stat st;
+
+        assert_int_equal(fstat(fd, &st), 0);
+        return (size_t) st.st_size;
+}
+
+/* The whole content of fd (from offset 0), NUL-terminated. */
+static char *fd_content(int fd) {
+        size_t size = fd_size(fd);
+        char *buf = calloc(1, size + 1);
+
+        assert_non_null(buf);
+        assert_int_equal(pread(fd, buf, size, 0), (ssize_t) size);
+        return buf;
+}
+
+/* body_to_fd: a 2xx body goes to the file (stale content truncated first), bounded by max_response; any other
+ * status keeps its body in memory and leaves the file empty. */
+static void test_http_body_fd(void **state) {
+        FakeServer s;
+        HttpResponse *resp = NULL;
+        _cleanup_free_ char *doc = NULL, *big = NULL, *big_nolen = NULL, *err = NULL, *big_err = NULL,
+                            *hello = NULL, *xs = NULL;
+        _cleanup_close_ int fd = memfd_create("body", MFD_CLOEXEC);
+
+        assert_true(fd >= 0);
+        fake_server_start(&s, "{\"routes\": ["
+                              "{\"path\": \"/doc\", \"responses\": [{\"body\": \"hello\", \"headers\": {\"ETag\": \"e1\"}}]},"
+                              ROUTES_OVERSIZED
+                              "{\"path\": \"/err\", \"responses\": [{\"status\": 400, \"body\": \"InvalidContainerConfiguration\"}]},"
+                              "{\"path\": \"/bigerr\", \"responses\": [{\"status\": 500, \"body_size\": 2000000}]}]}");
+        doc = url_of(&s, "/doc");
+        big = url_of(&s, "/big");
+        big_nolen = url_of(&s, "/bignolen");
+        err = url_of(&s, "/err");
+        big_err = url_of(&s, "/bigerr");
+
+        assert_int_equal(write(fd, "stale content, longer than the body", 35), 35);
+        HttpRequest r1 = { .url = doc, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_sync(&r1, &resp), 0);
+        assert_int_equal(resp->status, 200);
+        assert_true(resp->body_in_fd);
+        assert_string_equal(resp->body, "");
+        assert_int_equal(resp->body_size, 5);
+        assert_string_equal(http_response_header(resp, "etag"), "e1");
+        resp = http_response_free(resp);
+        assert_int_equal(fd_size(fd), 5);
+        hello = fd_content(fd);
+        assert_string_equal(hello, "hello");
+
+        /* over the limit, announced or counted: -E2BIG as in memory, never more than the limit on disk */
+        HttpRequest r2 = { .url = big, .max_response = 1024 * 1024, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_sync(&r2, &resp), -E2BIG);
+        HttpRequest r3 = { .url = big_nolen, .max_response = 1024 * 1024, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_sync(&r3, &resp), -E2BIG);
+        assert_null(resp);
+        assert_true(fd_size(fd) > 0 && fd_size(fd) <= 1024 * 1024);
+        HttpRequest r4 = { .url = big_nolen, .max_response = 2000000, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_sync(&r4, &resp), 0);
+        assert_int_equal(resp->body_size, 2000000);
+        resp = http_response_free(resp);
+        assert_int_equal(fd_size(fd), 2000000);
+        xs = fd_content(fd);
+        assert_true(xs[0] == 'x' && xs[2000000 - 1] == 'x');
+
+        /* an error answer: in memory (wire_status_to_errno() reads it), the file left empty */
+        HttpRequest r5 = { .url = err, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_sync(&r5, &resp), 0);
+        assert_int_equal(resp->status, 400);
+        assert_false(resp->body_in_fd);
+        assert_string_equal(resp->body, "InvalidContainerConfiguration");
+        assert_int_equal(wire_status_to_errno(resp), -ESTALE);
+        resp = http_response_free(resp);
+        assert_int_equal(fd_size(fd), 0);
+        /* … of which only the first HTTP_RESPONSE_MAX_DEFAULT bytes are kept */
+        HttpRequest r6 = { .url = big_err, .max_response = 4 * 1024 * 1024, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_sync(&r6, &resp), 0);
+        assert_int_equal(resp->status, 500);
+        assert_int_equal(resp->body_size, HTTP_RESPONSE_MAX_DEFAULT);
+        assert_int_equal(strlen(resp->body), HTTP_RESPONSE_MAX_DEFAULT);
+        resp = http_response_free(resp);
+
+        HttpRequest r7 = { .url = doc, .body_to_fd = true, .body_fd = -EBADF };
+        assert_int_equal(http_request_sync(&r7, &resp), -EBADF);
+        fake_server_stop(&s);
+}
+
+/* A retried body_to_fd request: the first answer is cut after 3000 of its 5000 bytes (-EPIPE, retried), the
+ * second is short; the file holds the final body only. */
+static void test_retry_body_fd(void **state) {
+        FakeServer s;
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        _cleanup_free_ char *url = NULL, *content = NULL;
+        _cleanup_close_ int fd = memfd_create("body", MFD_CLOEXEC);
+        RetryPolicy p = fast_policy();
+        HttpFailure f = {};
+        unsigned attempts = 0;
+
+        assert_true(fd >= 0);
+        fake_server_start(&s, "{\"routes\": [{\"path\": \"/r\", \"responses\": ["
+                              "{\"body_size\": 3000, \"no_length\": true, \"headers\": {\"Content-Length\": \"5000\"}},"
+                              "{\"body\": \"final\"}]}]}");
+        url = url_of(&s, "/r");
+        p.failure = &f;
+        HttpRequest req = { .url = url, .body_to_fd = true, .body_fd = fd };
+        assert_int_equal(http_request_retry_sync(&req, &p, &resp, &attempts), 0);
+        assert_int_equal(attempts, 2);
+        assert_int_equal(fake_server_count(&s, "/r"), 2);
+        assert_int_equal(resp->status, 200);
+        assert_true(resp->body_in_fd);
+        assert_int_equal(resp->body_size, 5);
+        assert_int_equal(fd_size(fd), 5);
+        content = fd_content(fd);
+        assert_string_equal(content, "final");
         fake_server_stop(&s);
 }
 
@@ -673,6 +797,8 @@ int main(void) {
                 cmocka_unit_test(test_http_post_body),
                 cmocka_unit_test(test_http_errors),
                 cmocka_unit_test(test_http_async),
+                cmocka_unit_test(test_http_body_fd),
+                cmocka_unit_test(test_retry_body_fd),
                 cmocka_unit_test(test_retry_then_success),
                 cmocka_unit_test(test_retry_exhausted_and_final),
                 cmocka_unit_test(test_retry_deadline),

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "context.h"
@@ -49,7 +50,13 @@ static int provide(ExtExecutor *e, const char *name, const char *version, const 
 
         for (size_t i = 0; i < env->n_packages; i++)
                 if (streq(env->packages[i].name, name) && streq(env->packages[i].version, version)) {
-                        ext_executor_package_ready(e, env->packages[i].zip, env->packages[i].len);
+                        /* as the daemon does: the zip in a file (here a memfd) */
+                        _cleanup_close_ int fd = memfd_create("package", MFD_CLOEXEC);
+
+                        assert_true(fd >= 0);
+                        assert_int_equal(write(fd, env->packages[i].zip, env->packages[i].len),
+                                         (ssize_t) env->packages[i].len);
+                        ext_executor_package_ready(e, fd);
                         return 0;
                 }
         ext_executor_package_failed(e, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "no such package");
