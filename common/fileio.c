@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "crash-point.h"
 #include "fileio.h"
 #include "macro.h"
 
@@ -28,20 +30,178 @@ static const char *skip_slashes(const char *path) {
         return *path ? path : ".";
 }
 
-int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+/*
+ * Userspace RESOLVE_IN_ROOT, for kernels without openat2() (< 5.6), seccomp profiles that refuse it and
+ * valgrind (which does not know the syscall): systemd's chase() with CHASE_PREFIX_ROOT semantics. The path
+ * is walked one component at a time, each opened O_PATH|O_NOFOLLOW relative to its parent; a symlink is read
+ * (readlinkat) and its text spliced in front of the rest of the path, an absolute one restarting at the
+ * root; ".." goes back to the directory the walk came from and is a no-op at the root, so the walk never
+ * holds an fd above the root. Magic links (/proc/self/fd/N) are resolved by their text, inside the root,
+ * never followed (RESOLVE_NO_MAGICLINKS). The last component is opened with the caller's flags plus
+ * O_NOFOLLOW after a symlink check: if it is swapped for a symlink in between, the open fails with ELOOP
+ * instead of following it.
+ */
+#define CHASE_SYMLINKS_MAX 40       /* the kernel's MAXSYMLINKS */
+#define CHASE_DEPTH_MAX 256U        /* directories held open at once */
+#define CHASE_TODO_MAX (4U * PATH_MAX)
+
+typedef struct ChaseStack {
+        int fds[CHASE_DEPTH_MAX];
+        size_t n;
+} ChaseStack;
+
+static void chase_stack_done(ChaseStack *s) {
+        while (s->n > 0)
+                closep(&s->fds[--s->n]);
+}
+
+static int chase_follow(ChaseStack *s, int dir_fd, const char *name, const char *rest, unsigned *hops,
+                        char **todo) {
+        char target[PATH_MAX];
+        ssize_t n;
+        char *t;
+
+        if (++*hops > CHASE_SYMLINKS_MAX)
+                return -ELOOP;
+        n = readlinkat(dir_fd, name, target, sizeof target);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t) n >= sizeof target)
+                return -ENAMETOOLONG;
+        if (n == 0)
+                return -ENOENT;
+        if ((size_t) n + strlen(rest) >= CHASE_TODO_MAX)
+                return -ENAMETOOLONG;
+        if (asprintf(&t, "%.*s%s", (int) n, target, rest) < 0)
+                return -ENOMEM;
+        if (target[0] == '/')
+                chase_stack_done(s); /* absolute: from the root again */
+        free(*todo);
+        *todo = t;
+        return 0;
+}
+
+static int open_in_root_chase(int root_fd, const char *path, int flags, mode_t mode) {
+        _cleanup_(chase_stack_done) ChaseStack s = { .n = 0 };
+        _cleanup_free_ char *todo = strdup(path);
+        unsigned hops = 0;
+        size_t pos = 0;
+
+        if (!todo)
+                return -ENOMEM;
+        if (strlen(todo) >= CHASE_TODO_MAX)
+                return -ENAMETOOLONG;
+        for (;;) {
+                int cur = s.n > 0 ? s.fds[s.n - 1] : root_fd, fd, r;
+                _cleanup_free_ char *name = NULL;
+                const char *p = todo + pos;
+                struct stat st;
+                size_t len;
+
+                p += strspn(p, "/");
+                len = strcspn(p, "/");
+                if (len == 0) /* end of the path, or a trailing slash: the directory reached */
+                        return RET_NERRNO(openat(cur, ".", flags | O_CLOEXEC, mode));
+                name = strndup(p, len);
+                if (!name)
+                        return -ENOMEM;
+                pos = (size_t) (p - todo) + len;
+
+                if (streq(name, ".") || streq(name, "..")) {
+                        if (streq(name, "..") && s.n > 0)
+                                closep(&s.fds[--s.n]);
+                        continue;
+                }
+
+                if (todo[pos] == 0) {
+                        /* The last component: followed unless O_NOFOLLOW, or O_CREAT|O_EXCL (like open()). */
+                        if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode) &&
+                            !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL)) {
+                                r = chase_follow(&s, cur, name, "", &hops, &todo);
+                                if (r < 0)
+                                        return r;
+                                pos = 0;
+                                continue;
+                        }
+                        return RET_NERRNO(openat(cur, name, flags | O_NOFOLLOW | O_CLOEXEC, mode));
+                }
+
+                fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return negative_errno();
+                if (fstat(fd, &st) < 0) {
+                        r = negative_errno();
+                        closep(&fd);
+                        return r;
+                }
+                if (S_ISLNK(st.st_mode)) {
+                        _cleanup_free_ char *rest = strdup(todo + pos);
+
+                        /* readlinkat() on the O_PATH fd itself: the link that was checked. */
+                        r = rest ? chase_follow(&s, fd, "", rest, &hops, &todo) : -ENOMEM;
+                        closep(&fd);
+                        if (r < 0)
+                                return r;
+                        pos = 0;
+                        continue;
+                }
+                if (!S_ISDIR(st.st_mode) || s.n >= CHASE_DEPTH_MAX) {
+                        closep(&fd);
+                        return S_ISDIR(st.st_mode) ? -ENAMETOOLONG : -ENOTDIR;
+                }
+                s.fds[s.n++] = fd;
+        }
+}
+
+/* Whether openat2() is usable: 0 not known yet, 1 yes, -1 no (ENOSYS, or refused by seccomp). */
+static int openat2_usable = 0;
+
+void open_in_root_force_fallback(bool b) {
+        openat2_usable = b ? -1 : 0;
+}
+
+static long openat2_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
+
+        return syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         long fd;
+        int r;
 
         if (!path)
                 return -EINVAL;
-        fd = syscall(SYS_openat2, root_fd, skip_slashes(path), &how, sizeof how);
-        if (fd < 0)
-                return negative_errno();
-        return (int) fd;
+        path = skip_slashes(path);
+        if (openat2_usable < 0)
+                return open_in_root_chase(root_fd, path, flags, mode);
+
+        fd = openat2_in_root(root_fd, path, flags, mode);
+        if (fd >= 0) {
+                openat2_usable = 1;
+                return (int) fd;
+        }
+        r = negative_errno();
+        /*
+         * ENOSYS: no openat2 (kernel < 5.6, valgrind, seccomp profiles answering ENOSYS for unknown
+         * syscalls). EPERM is ambiguous: older container profiles refuse unknown syscalls with it, but open()
+         * itself reports EPERM too (O_NOATIME, immutable or sealed files). So EPERM falls back only when
+         * openat2() also refuses the harmless O_PATH open of the root itself; a genuine EPERM is returned.
+         */
+        if (r == -EPERM && openat2_usable == 0) {
+                _cleanup_close_ int probe = (int) openat2_in_root(root_fd, ".", O_PATH | O_DIRECTORY, 0);
+
+                if (probe >= 0 || errno != EPERM)
+                        openat2_usable = 1;
+        }
+        if (r != -ENOSYS && (r != -EPERM || openat2_usable > 0))
+                return r;
+        openat2_usable = -1;
+        return open_in_root_chase(root_fd, path, flags, mode);
 }
 
 /* Splits "a/b/c" into "a/b" and "c"; rejects empty names, "." and "..". */
@@ -67,12 +227,16 @@ static int split_path(const char *path, char **ret_dir, char **ret_name) {
 }
 
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode) {
-        _cleanup_free_ char *copy = strdup(skip_slashes(path));
+        _cleanup_free_ char *copy = strdup(skip_slashes(path)), *done = strdup(copy ?: "");
         _cleanup_close_ int fd = -EBADF;
+        size_t n = 0;
 
-        if (!copy)
+        if (!copy || !done)
                 return -ENOMEM;
-        /* Walk component by component, each opened with RESOLVE_IN_ROOT relative to its parent. */
+        /*
+         * Walk component by component. Each prefix is resolved from the root (not from its parent's fd, which
+         * would resolve a symlink such as /var/run -> /run or ../run against /var).
+         */
         fd = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY, 0);
         if (fd < 0)
                 return fd;
@@ -85,7 +249,8 @@ int mkdir_p_in_root(int root_fd, const char *path, mode_t mode) {
                         return -EINVAL;
                 if (mkdirat(fd, c, mode) < 0 && errno != EEXIST)
                         return negative_errno();
-                next = open_in_root(fd, c, O_PATH | O_DIRECTORY, 0);
+                n += (size_t) sprintf(done + n, "%s%s", n > 0 ? "/" : "", c); /* never longer than path */
+                next = open_in_root(root_fd, done, O_PATH | O_DIRECTORY, 0);
                 if (next < 0)
                         return next;
                 closep(&fd);
@@ -241,6 +406,8 @@ int write_file_atomic_in_root(int root_fd, const char *path, const void *data, s
                 r = write_all(fd, data, size);
         if (r >= 0)
                 r = RET_NERRNO(fsync(fd));
+        if (r >= 0)
+                crash_pointf("write:%s:tmp-written", name); /* complete temporary file, target untouched */
         if (r >= 0)
                 r = RET_NERRNO(renameat(dir_fd, tmp, dir_fd, name));
         if (r < 0) {

@@ -2,7 +2,8 @@
 /*
  * File access under an alternate root. Every filesystem access of the agent goes through a root directory fd
  * (`--root DIR`, "/" by default) and openat2(RESOLVE_IN_ROOT), so that symlinks and ".." inside a scratch root
- * (a tests' fake tree, an image being prepared, a container host) can never escape it.
+ * (a tests' fake tree, an image being prepared, a container host) can never escape it. Without openat2()
+ * (old kernels, seccomp, valgrind) the same resolution is done in userspace, one component at a time.
  *
  * Writes are atomic and durable: a temporary file in the target directory, mode and owner set before any
  * content (secrets are never world-readable, not even for a moment), write, fsync, renameat, fsync(dir).
@@ -23,8 +24,14 @@ typedef enum WriteFlags {
 /* Opens DIR (or "/" when NULL) as a root directory fd (O_PATH|O_DIRECTORY|O_CLOEXEC). */
 int root_open(const char *dir, int *ret_fd);
 
-/* openat2() relative to root_fd with RESOLVE_IN_ROOT; path may be absolute (taken relative to the root). */
+/*
+ * openat2() relative to root_fd with RESOLVE_IN_ROOT; path may be absolute (taken relative to the root). Where
+ * openat2() is missing (ENOSYS) or refused by seccomp (EPERM), the same resolution is done in userspace.
+ */
 int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
+
+/* Tests: makes open_in_root() act as if openat2() returned ENOSYS (true), or probe it again (false). */
+void open_in_root_force_fallback(bool b);
 
 /* Opens the parent directory of path (O_DIRECTORY) and returns the last component in *ret_filename. */
 int open_parent_in_root(int root_fd, const char *path, bool mkdir_parents, char **ret_filename);

@@ -104,6 +104,126 @@ static void test_symlink_cannot_escape_root(void **state) {
         tmpdir_remove(outside);
 }
 
+/* A tree with every kind of hazard: absolute, relative, climbing, looping and dangling symlinks. */
+static char *hazard_tree(char **ret_outside) {
+        char *dir = tmpdir_new(), *outside = tmpdir_new();
+        static const char *const links[][2] = {
+                { "abs", "/victim" },
+                { "rel-up", "../../../../victim" },
+                { "etc", "/../.." },
+                { "a/b/up", "../.." },
+                { "a/b/abs-dir", "/a" },
+                { "loop1", "loop2" },
+                { "loop2", "loop1" },
+                { "self", "self" },
+                { "dangling", "/created-by-link" },
+                { "proc-fd", "/proc/self/fd/0" },
+                { "empty-dir-link", "a/b/" },
+        };
+
+        write_test_file(outside, "victim", "outside\n");
+        write_test_file(dir, "victim", "inside\n");
+        write_test_file(dir, "a/b/c", "c\n");
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                _cleanup_free_ char *p = NULL;
+
+                assert_true(asprintf(&p, "%s/%s", dir, links[i][0]) > 0);
+                assert_int_equal(symlink(links[i][1], p), 0);
+        }
+        *ret_outside = outside;
+        return dir;
+}
+
+/* Same file (or same error) from the kernel's RESOLVE_IN_ROOT and from the userspace fallback. */
+static void test_fallback_matches_openat2(void **state) {
+        static const struct {
+                const char *path;
+                int flags;
+        } cases[] = {
+                { "/victim", O_RDONLY },
+                { "/abs", O_RDONLY },
+                { "rel-up", O_RDONLY },
+                { "/../../../../victim", O_RDONLY },
+                { "etc/victim", O_RDONLY },
+                { "etc/etc/etc/a/b/c", O_RDONLY },
+                { "a/b/up/victim", O_RDONLY },
+                { "a/b/up/a/b/../b/./c", O_RDONLY },
+                { "a/b/abs-dir/b/c", O_RDONLY },
+                { "a/b/c/", O_RDONLY },
+                { "a/b/c/..", O_RDONLY },
+                { "a/b/", O_RDONLY | O_DIRECTORY },
+                { "empty-dir-link", O_RDONLY | O_DIRECTORY },
+                { "/", O_PATH | O_DIRECTORY },
+                { "", O_PATH | O_DIRECTORY },
+                { "a/../..", O_PATH | O_DIRECTORY },
+                { "loop1", O_RDONLY },
+                { "self/x", O_RDONLY },
+                { "abs", O_RDONLY | O_NOFOLLOW },
+                { "abs", O_PATH | O_NOFOLLOW },
+                { "missing/x", O_RDONLY },
+                { "victim/x", O_RDONLY },
+                { "proc-fd", O_RDONLY },
+                { "a/b/c", O_RDONLY | O_DIRECTORY },
+        };
+        char *outside = NULL, *dir = hazard_tree(&outside);
+        _cleanup_close_ int root = -EBADF;
+
+        assert_int_equal(root_open(dir, &root), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_close_ int a = -EBADF, b = -EBADF;
+                struct stat sa, sb;
+
+                open_in_root_force_fallback(false);
+                a = open_in_root(root, cases[i].path, cases[i].flags, 0);
+                open_in_root_force_fallback(true);
+                b = open_in_root(root, cases[i].path, cases[i].flags, 0);
+                open_in_root_force_fallback(false);
+                print_message("%-24s openat2 %d fallback %d\n", cases[i].path, a < 0 ? a : 0, b < 0 ? b : 0);
+                if (a < 0) {
+                        assert_int_equal(b, a);
+                        continue;
+                }
+                assert_true(b >= 0);
+                assert_int_equal(fstat(a, &sa), 0);
+                assert_int_equal(fstat(b, &sb), 0);
+                assert_true(sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+        }
+        tmpdir_remove(dir);
+        tmpdir_remove(outside);
+}
+
+/* Creating through a dangling symlink lands inside the root; O_CREAT|O_EXCL does not follow it. */
+static void test_fallback_create(void **state) {
+        char *outside = NULL, *dir = hazard_tree(&outside), *data = NULL;
+        _cleanup_close_ int root = -EBADF, fd = -EBADF;
+
+        assert_int_equal(root_open(dir, &root), 0);
+        assert_int_equal(open_in_root(root, "dangling", O_WRONLY | O_CREAT | O_EXCL, 0600), -EEXIST);
+        fd = open_in_root(root, "dangling", O_WRONLY | O_CREAT, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "x", 1), 1);
+        assert_int_equal(read_file_in_root(root, "/created-by-link", 10, &data, NULL), 0);
+        assert_string_equal(data, "x");
+        free(data);
+        assert_int_equal(open_in_root(root, "loop1", O_WRONLY | O_CREAT, 0600), -ELOOP);
+        assert_int_equal(write_string_file_atomic_in_root(root, "/a/b/up/etc/new", "n", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(read_file_in_root(root, "/new", 10, &data, NULL), 0);
+        assert_string_equal(data, "n");
+        free(data);
+        tmpdir_remove(dir);
+        tmpdir_remove(outside);
+}
+
+static int setup_fallback(void **state) {
+        open_in_root_force_fallback(true);
+        return 0;
+}
+
+static int teardown_fallback(void **state) {
+        open_in_root_force_fallback(false);
+        return 0;
+}
+
 static void test_mkdir_p_and_unlink(void **state) {
         _cleanup_close_ int root = -EBADF;
         char *dir = tmpdir_new();
@@ -116,6 +236,34 @@ static void test_mkdir_p_and_unlink(void **state) {
         assert_int_equal(unlink_in_root(root, "/var/lib/azl-agent/x"), 0);
         assert_int_equal(access_in_root(root, "/var/lib/azl-agent/x"), -ENOENT);
         assert_int_equal(mkdir_p_in_root(root, "/a/../b", 0755), -EINVAL);
+        tmpdir_remove(dir);
+}
+
+/* Symlinked parents resolve from the root: /var/run -> ../run (Azure Linux) and an absolute one. */
+static void test_mkdir_p_through_symlinks(void **state) {
+        _cleanup_close_ int root = -EBADF;
+        _cleanup_free_ char *p = NULL;
+        char *dir = tmpdir_new(), *data = NULL;
+        struct stat st;
+
+        assert_int_equal(root_open(dir, &root), 0);
+        assert_int_equal(mkdir_p_in_root(root, "/run", 0755), 0);
+        assert_int_equal(mkdir_p_in_root(root, "/var", 0755), 0);
+        assert_true(asprintf(&p, "%s/var/run", dir) > 0);
+        assert_int_equal(symlink("../run", p), 0);
+        free(p);
+        assert_true(asprintf(&p, "%s/var/abs", dir) > 0);
+        assert_int_equal(symlink("/run", p), 0);
+        assert_int_equal(write_string_file_atomic_in_root(root, "/var/run/azl/a/x", "1", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(mkdir_p_in_root(root, "/var/abs/azl/b", 0755), 0);
+        assert_int_equal(read_file_in_root(root, "/run/azl/a/x", 10, &data, NULL), 0);
+        assert_string_equal(data, "1");
+        free(data);
+        assert_int_equal(access_in_root(root, "/run/azl/b"), 0);
+        free(p);
+        assert_true(asprintf(&p, "%s/var/run", dir) > 0);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_true(S_ISLNK(st.st_mode)); /* still the link, nothing created beside it */
         tmpdir_remove(dir);
 }
 
@@ -136,7 +284,17 @@ int main(void) {
                 cmocka_unit_test(test_read_limit),
                 cmocka_unit_test(test_symlink_cannot_escape_root),
                 cmocka_unit_test(test_mkdir_p_and_unlink),
+                cmocka_unit_test(test_mkdir_p_through_symlinks),
                 cmocka_unit_test(test_path_join_root),
+                cmocka_unit_test(test_fallback_matches_openat2),
+                cmocka_unit_test(test_fallback_create),
+                /* The same tests with openat2() reported missing: the userspace resolution. */
+                cmocka_unit_test_setup_teardown(test_atomic_write_mode_and_bytes, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_read_limit, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_symlink_cannot_escape_root, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_mkdir_p_and_unlink, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_mkdir_p_through_symlinks, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_fallback_create, setup_fallback, teardown_fallback),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

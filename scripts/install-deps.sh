@@ -12,6 +12,8 @@ packages=(
         # tests: fabric, media, users, ssh, disks, networking, units, packaging
         python3 openssl xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
         passwd sudo openssh-client dbus systemd udev rpm scdoc tmux
+        # memcheck of a whole provisioning (suite valgrind); the ASan + UBSan build uses gcc's libasan/libubsan
+        valgrind
         # peers, run only inside private network namespaces by the interop tests and benchmarks
         waagent
         # the VM rig (tests/vm): qemu TCG, image build, guestfwd helpers

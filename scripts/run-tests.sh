@@ -5,6 +5,11 @@
 # 168.63.129.16 or any other address off this machine. Prints "N passed, N failed, N skipped" last and
 # exits non-zero on any failure.
 #
+# Then (AZL_SANITIZERS=1, the default when no meson test arguments are given) a second build dir,
+# AZL_SANITIZER_BUILD_DIR (default <build>-asan), configured with build-dev.ini (werror, ASan + UBSan), runs
+# the unit, integration and fuzz (corpus replay) suites in another such namespace with leaks and undefined
+# behaviour fatal; the last line then counts both runs. AZL_SANITIZERS=0 skips it.
+#
 #   scripts/run-tests.sh [meson test arguments, e.g. --suite unit]
 set -euo pipefail
 
@@ -38,33 +43,79 @@ fi
 echo "run-tests: inside a private network namespace (only lo, no routes out)"
 exec meson test -C "$1" --print-errorlogs --num-processes 2 "${@:2}"'
 
+run_suite() { # BUILDDIR [meson test arguments]
+        if unshare --net true 2>/dev/null; then
+                unshare --net bash -c "$inner" run-tests "$@"
+        elif unshare --user --map-root-user --net true 2>/dev/null; then
+                echo "run-tests: not root; using a user namespace (root-only tests will skip)"
+                unshare --user --map-root-user --net bash -c "$inner" run-tests "$@"
+        else
+                echo "run-tests: cannot create a network namespace; refusing to run tests on the host network" >&2
+                exit 1
+        fi
+}
+
 rc=0
-if unshare --net true 2>/dev/null; then
-        unshare --net bash -c "$inner" run-tests "$build" "$@" || rc=$?
-elif unshare --user --map-root-user --net true 2>/dev/null; then
-        echo "run-tests: not root; using a user namespace (root-only tests will skip)"
-        unshare --user --map-root-user --net bash -c "$inner" run-tests "$build" "$@" || rc=$?
-else
-        echo "run-tests: cannot create a network namespace; refusing to run tests on the host network" >&2
-        exit 1
+run_suite "$build" "$@" || rc=$?
+logs=("$build/meson-logs/testlog.json")
+
+if [ "${AZL_SANITIZERS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" != 0 ]; then
+        sanbuild=${AZL_SANITIZER_BUILD_DIR:-$build-asan}
+        start=$(date +%s)
+        echo "run-tests: ASan + UBSan build in $sanbuild (AZL_SANITIZERS=0 skips this)"
+        reconfigure=$([ -f "$sanbuild/build.ninja" ] && echo --reconfigure || true)
+        rm -f "$sanbuild/meson-logs/testlog.json"
+        if meson setup $reconfigure --native-file build-dev.ini -Dprefix=/usr "$sanbuild" >/dev/null &&
+           ninja -C "$sanbuild" >"$sanbuild/run-tests-build.log" 2>&1; then
+                # Reports go to files too: a daemon's exit status or stderr is not always checked by its test.
+                reports="$sanbuild/sanitizer-reports"
+                rm -rf "$reports" && mkdir -p "$reports"
+                export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:print_summary=1:log_path=$reports/asan
+                export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:print_summary=1:log_path=$reports/ubsan
+                # The same arguments when given (AZL_SANITIZERS=1 --suite X); by default unit + integration + fuzz.
+                if [ $# -gt 0 ]; then
+                        run_suite "$sanbuild" "$@" || rc=1
+                else
+                        run_suite "$sanbuild" --suite unit --suite integration --suite fuzz || rc=1
+                fi
+                logs+=("$sanbuild/meson-logs/testlog.json")
+                if [ -n "$(ls -A "$reports")" ]; then
+                        head -n 40 "$reports"/* >&2
+                        echo "run-tests: sanitizer reports in $reports (counted as one failure)" >&2
+                        echo '{"name": "sanitizer-reports", "result": "FAIL"}' >>"$sanbuild/meson-logs/testlog.json"
+                        rc=1
+                fi
+        else
+                tail -30 "$sanbuild/run-tests-build.log" >&2 2>/dev/null || true
+                echo "run-tests: the ASan + UBSan build failed" >&2
+                rc=1
+        fi
+        echo "run-tests: ASan + UBSan stage took $(($(date +%s) - start)) s"
 fi
 
-# The closing line CI reads, from meson's own record of this run.
-python3 - "$build/meson-logs/testlog.json" <<'PY'
+# The closing line CI reads, from meson's own record of this run (both runs when the sanitizers ran).
+python3 - "${logs[@]}" <<'PY'
 import json, sys
-counts = {"passed": 0, "failed": 0, "skipped": 0}
-try:
-    with open(sys.argv[1]) as f:
-        for line in f:
-            r = json.loads(line)["result"]
-            if r in ("OK", "EXPECTEDFAIL"):
-                counts["passed"] += 1
-            elif r == "SKIP":
-                counts["skipped"] += 1
-            else:
-                counts["failed"] += 1
-except FileNotFoundError:
-    pass
-print(f'{counts["passed"]} passed, {counts["failed"]} failed, {counts["skipped"]} skipped')
+total = {"passed": 0, "failed": 0, "skipped": 0}
+line = "{passed} passed, {failed} failed, {skipped} skipped"
+for i, path in enumerate(sys.argv[1:]):
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    try:
+        with open(path) as f:
+            for entry in f:
+                r = json.loads(entry)["result"]
+                if r in ("OK", "EXPECTEDFAIL"):
+                    counts["passed"] += 1
+                elif r == "SKIP":
+                    counts["skipped"] += 1
+                else:
+                    counts["failed"] += 1
+    except FileNotFoundError:
+        pass
+    for k in total:
+        total[k] += counts[k]
+    if len(sys.argv) > 2:
+        print(("main suite: " if i == 0 else "ASan+UBSan suite: ") + line.format(**counts))
+print(line.format(**total))
 PY
 exit $rc
