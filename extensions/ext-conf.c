@@ -90,6 +90,10 @@ static int parse_plugin(xmlNodePtr plugin, ExtensionHandler *h, char **reason) {
         h->state = extension_state_from_string(state);
         if (h->state < 0)
                 return ext_error(reason, HANDLER_INVALID, "Unknown ext handler state:%s", state);
+        /* Directories, downloads and the plan all need the version. Found by fuzz-ext-conf
+         * (corpus/ext-conf/crash-plugin-without-version). */
+        if (isempty(h->version))
+                return ext_error(reason, HANDLER_INVALID, "Plugin %s has no version", strna(h->name));
         return 0;
 }
 
@@ -312,8 +316,9 @@ static int parse_handlers(xmlNodePtr root, ExtensionsGoalState *gs, char **doc_e
                         return ext_error(doc_error, r, "Too many plugins (more than %u)", EXT_HANDLERS_MAX);
                 r = parse_plugin(p, h, &reason);
                 /* A handler is identified by its name everywhere (directories, plan, status): without one the
-                 * document is unusable. Found by fuzz-ext-conf (corpus/ext-conf/crash-plugin-without-name). */
-                if (r >= 0 && isempty(h->name))
+                 * document is unusable, whether or not the rest of the Plugin was valid. Found by fuzz-ext-conf
+                 * (corpus/ext-conf/crash-plugin-without-name, crash-invalid-plugin-without-name). */
+                if ((r >= 0 || r == HANDLER_INVALID) && isempty(h->name))
                         return ext_error(doc_error, -EBADMSG, "Plugin #%zu has no name", gs->n_handlers);
                 if (r >= 0)
                         r = parse_plugin_settings(h, settings, &reason, doc_error);

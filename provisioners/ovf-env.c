@@ -69,15 +69,37 @@ static int fail(char **ret_error, const char *what) {
         return -EBADMSG;
 }
 
-/* Text of child name of parent, or NULL (not an error) when absent. */
+/*
+ * Text of child name of parent (whitespace-trimmed), or NULL (not an error) when absent. Only its own text and
+ * CDATA count, as with waagent's gettext(): text inside a nested element (a stray <UserPassword> inside
+ * <CustomData>, say) is not part of the value. Found by fuzz-ovf-env (corpus/ovf-env/crash-nested-password):
+ * such a password was copied into custom_data_raw, and the redacted copy parsed differently.
+ */
 static int child_text(xmlNodePtr parent, const char *name, char **ret) {
         xmlNodePtr n = ovf_child(parent, name);
+        _cleanup_free_ char *s = NULL;
+        size_t len = 0;
 
         if (!n) {
                 *ret = NULL;
                 return 0;
         }
-        return xml_node_text(n, ret);
+        for (xmlNodePtr t = n->children; t; t = t->next) {
+                size_t l;
+                char *p;
+
+                if ((t->type != XML_TEXT_NODE && t->type != XML_CDATA_SECTION_NODE) || !t->content)
+                        continue;
+                l = strlen((const char *) t->content);
+                p = realloc(s, len + l + 1);
+                if (!p)
+                        return -ENOMEM;
+                s = p;
+                memcpy(s + len, t->content, l + 1);
+                len += l;
+        }
+        *ret = strdup(s ? strstrip(s) : "");
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int required_text(xmlNodePtr parent, const char *name, char **ret, char **ret_error) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ext-plan.h"
 #include "extensions-goal-state.h"
 #include "macro.h"
 #include "strutil.h"
@@ -1179,6 +1180,29 @@ static void test_invalid_settings_keep_seqno(void **state) {
         assert_int_equal(gs.status_upload_blob_type, STATUS_BLOB_TYPE_BLOCK);
 }
 
+/* A Plugin without a version is an invalid handler, reported with version "" (crashed the plan; fuzz-ext-conf). */
+static void test_plugin_without_version(void **state) {
+        static const char doc[] =
+                "<Extensions><Plugins><Plugin name=\"A\" state=\"enabled\"/></Plugins><PluginSettings>"
+                "<Plugin name=\"A\" version=\"1.0\"><RuntimeSettings seqNo=\"0\">{}</RuntimeSettings></Plugin>"
+                "</PluginSettings></Extensions>";
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        _cleanup_(ext_plan_done) ExtPlan plan = {};
+        _cleanup_free_ char *error = NULL;
+        InstalledHandler installed[] = { { .name = (char *) "A", .version = (char *) "0.9",
+                                           .state = HANDLER_STATE_ENABLED } };
+
+        assert_int_equal(ext_conf_parse(doc, strlen(doc), "3", &gs, &error), 0);
+        assert_int_equal(gs.n_handlers, 1);
+        assert_null(gs.handlers[0].version);
+        assert_string_equal(gs.handlers[0].invalid_reason, "Plugin A has no version");
+        assert_int_equal(ext_plan_compute(installed, ELEMENTSOF(installed), &gs, &plan), 0);
+        assert_int_equal(plan.n_groups, 1);
+        assert_string_equal(plan.groups[0].version, "");
+        assert_int_equal(plan.n_ops, 1);
+        assert_int_equal(plan.ops[0].type, EXT_OP_REPORT_ERROR);
+}
+
 static void test_rejected_documents(void **state) {
         static const char *const bad[] = {
                 "",
@@ -1195,6 +1219,8 @@ static void test_rejected_documents(void **state) {
                 "<Extensions><Plugins><Plugin version=\"1.0\" state=\"enabled\" location=\"http://x\"/></Plugins>"
                 "</Extensions>",
                 "<Extensions><Plugins><Plugin name=\"\" version=\"1.0\" state=\"enabled\"/></Plugins></Extensions>",
+                /* ... also when the Plugin is invalid anyway (fuzz-ext-conf) */
+                "<Extensions><Plugins><Plugin version=\"2.0\" state=\"bogus\"/></Plugins></Extensions>",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -1252,6 +1278,7 @@ int main(void) {
                 cmocka_unit_test(test_invalid_blob_type),
                 cmocka_unit_test(test_required_features),
                 cmocka_unit_test(test_invalid_settings_keep_seqno),
+                cmocka_unit_test(test_plugin_without_version),
                 cmocka_unit_test(test_rejected_documents),
                 cmocka_unit_test(test_too_many_handlers),
                 cmocka_unit_test(test_artifacts_profile),

@@ -203,6 +203,28 @@ static void test_redact(void **state) {
         }
 }
 
+/* A field's value is its own text: a UserPassword nested in CustomData is not part of it (fuzz-ovf-env). */
+static void test_nested_password(void **state) {
+        _cleanup_free_ char *buf = NULL, *red = NULL;
+        char *at, *doc = NULL;
+        size_t size, rsize;
+        OvfEnv e = {}, r = {};
+
+        buf = fixture_read("ovf-env.xml", &size);
+        at = strstr(buf, "</HostName>");
+        assert_non_null(at);
+        assert_true(asprintf(&doc, "%.*s<UserPassword>nested</UserPassword>%s", (int) (at - buf), buf, at) > 0);
+        assert_int_equal(ovf_env_parse(doc, strlen(doc), &e, NULL), 0);
+        assert_string_equal(e.hostname, "HostName");
+        assert_int_equal(ovf_env_redact(doc, strlen(doc), &red, &rsize), 0);
+        assert_null(strstr(red, "nested"));
+        assert_int_equal(ovf_env_parse(red, rsize, &r, NULL), 0);
+        assert_string_equal(r.hostname, e.hostname);
+        ovf_env_done(&e);
+        ovf_env_done(&r);
+        free(doc);
+}
+
 /* Every single-byte corruption of a fixture either parses or fails cleanly (run under ASan in CI). */
 static void test_corruptions(void **state) {
         static const char bytes[] = { 0, '<', '>', '/', '"', '&', 'x', (char) 0xff };
@@ -239,6 +261,7 @@ int main(void) {
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_password_too_long),
                 cmocka_unit_test(test_redact),
+                cmocka_unit_test(test_nested_password),
                 cmocka_unit_test(test_corruptions),
         };
 
