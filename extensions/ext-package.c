@@ -226,14 +226,65 @@ static bool symlink_target_is_contained(const char *link_path, const char *targe
         return true;
 }
 
+/* A symlink met where RESOLVE_NO_SYMLINKS would have refused it: ELOOP, as openat2() says. */
+static int nofollow_error(int dir_fd, const char *name, int error) {
+        struct stat st;
+
+        if ((error == ENOTDIR || error == ELOOP) && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+            S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return -error;
+}
+
+/* openat2_beneath() where openat2() is missing (kernel < 5.6, valgrind): one component at a time, never
+ * following a symlink. Entry paths are normalized (entry_path_normalize()), so ".." is refused outright. */
+static int open_beneath_walk(int dir_fd, const char *path, int flags, mode_t mode) {
+        _cleanup_free_ char *copy = strdup(path);
+        _cleanup_close_ int cur = -EBADF;
+        char *p, *slash;
+
+        if (!copy)
+                return -ENOMEM;
+        p = copy;
+        while ((slash = strchr(p, '/'))) {
+                int fd;
+
+                *slash = 0;
+                if (streq(p, ".."))
+                        return -EXDEV;
+                if (!isempty(p) && !streq(p, ".")) {
+                        fd = openat(cur >= 0 ? cur : dir_fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0)
+                                return nofollow_error(cur >= 0 ? cur : dir_fd, p, errno);
+                        closep(&cur);
+                        cur = fd;
+                }
+                p = slash + 1;
+        }
+        if (streq(p, ".."))
+                return -EXDEV;
+        int fd = openat(cur >= 0 ? cur : dir_fd, isempty(p) ? "." : p, flags | O_CLOEXEC | O_NOFOLLOW,
+                        (flags & O_CREAT) ? mode : 0);
+
+        return fd < 0 ? nofollow_error(cur >= 0 ? cur : dir_fd, p, errno) : fd;
+}
+
 static int openat2_beneath(int dir_fd, const char *path, int flags, mode_t mode) {
+        static bool no_openat2 = false;
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
                 .mode = (flags & O_CREAT) ? mode : 0,
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
-        long fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+        long fd;
 
+        if (no_openat2)
+                return open_beneath_walk(dir_fd, path, flags, mode);
+        fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+        if (fd < 0 && errno == ENOSYS) {
+                no_openat2 = true;
+                return open_beneath_walk(dir_fd, path, flags, mode);
+        }
         return fd < 0 ? negative_errno() : (int) fd;
 }
 
