@@ -314,6 +314,8 @@ static void resync(NicWait *w) {
         size_t n = 0;
         int r;
 
+        if (w->phase == NIC_DONE || w->error < 0)
+                return;
         r = netlink_context_new(&nl);
         if (r >= 0)
                 r = netlink_link_list(nl, &links, &n);
@@ -332,7 +334,10 @@ static void resync(NicWait *w) {
                 }
                 NlLink gone = {.ifindex = w->known.items[i]};
 
-                on_link(true, &gone, w); /* removes known[i] */
+                /* Removed here, not by on_link(): it returns early once the wait is over, and known[i] must
+                 * go either way or this loop never ends. */
+                (void) ifindex_set_remove(&w->known, gone.ifindex);
+                on_link(true, &gone, w);
         }
         for (size_t j = 0; j < n; j++)
                 on_link(false, &links[j], w);

@@ -163,21 +163,43 @@ void open_in_root_force_fallback(bool b) {
 static long openat2_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
-                .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0, /* O_TMPFILE has O_DIRECTORY's bit */
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
 
         return syscall(SYS_openat2, root_fd, path, &how, sizeof how);
 }
 
+bool openat2_known_unavailable(void) {
+        return openat2_usable < 0;
+}
+
+bool openat2_unavailable(int error, int dir_fd) {
+        /*
+         * ENOSYS: no openat2 (kernel < 5.6, valgrind, seccomp profiles answering ENOSYS for unknown
+         * syscalls). EPERM is ambiguous: older container profiles refuse unknown syscalls with it, but open()
+         * itself reports EPERM too (O_NOATIME, immutable or sealed files). So EPERM counts only when
+         * openat2() also refuses the harmless O_PATH open of dir_fd itself; a genuine EPERM is returned.
+         */
+        if (error == -EPERM && openat2_usable == 0) {
+                _cleanup_close_ int probe = (int) openat2_in_root(dir_fd, ".", O_PATH | O_DIRECTORY, 0);
+
+                if (probe >= 0 || errno != EPERM)
+                        openat2_usable = 1;
+        }
+        if (error != -ENOSYS && (error != -EPERM || openat2_usable > 0))
+                return false;
+        openat2_usable = -1;
+        return true;
+}
+
 int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         long fd;
-        int r;
 
         if (!path)
                 return -EINVAL;
         path = skip_slashes(path);
-        if (openat2_usable < 0)
+        if (openat2_known_unavailable())
                 return open_in_root_chase(root_fd, path, flags, mode);
 
         fd = openat2_in_root(root_fd, path, flags, mode);
@@ -185,22 +207,9 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
                 openat2_usable = 1;
                 return (int) fd;
         }
-        r = negative_errno();
-        /*
-         * ENOSYS: no openat2 (kernel < 5.6, valgrind, seccomp profiles answering ENOSYS for unknown
-         * syscalls). EPERM is ambiguous: older container profiles refuse unknown syscalls with it, but open()
-         * itself reports EPERM too (O_NOATIME, immutable or sealed files). So EPERM falls back only when
-         * openat2() also refuses the harmless O_PATH open of the root itself; a genuine EPERM is returned.
-         */
-        if (r == -EPERM && openat2_usable == 0) {
-                _cleanup_close_ int probe = (int) openat2_in_root(root_fd, ".", O_PATH | O_DIRECTORY, 0);
-
-                if (probe >= 0 || errno != EPERM)
-                        openat2_usable = 1;
-        }
-        if (r != -ENOSYS && (r != -EPERM || openat2_usable > 0))
+        int r = negative_errno();
+        if (!openat2_unavailable(r, root_fd))
                 return r;
-        openat2_usable = -1;
         return open_in_root_chase(root_fd, path, flags, mode);
 }
 

@@ -30,6 +30,12 @@ int root_open(const char *dir, int *ret_fd);
  */
 int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
 
+/* Whether openat2() is known to be missing or refused (then the userspace resolvers are used). */
+bool openat2_known_unavailable(void);
+/* After an openat2() relative to dir_fd failed with error (negative errno): true when that means openat2()
+ * is missing (ENOSYS) or refused by a seccomp filter (EPERM, told from a genuine EPERM by a probe of dir_fd);
+ * remembered for the process. */
+bool openat2_unavailable(int error, int dir_fd);
 /* Tests: makes open_in_root() act as if openat2() returned ENOSYS (true), or probe it again (false). */
 void open_in_root_force_fallback(bool b);
 

@@ -270,7 +270,6 @@ static int open_beneath_walk(int dir_fd, const char *path, int flags, mode_t mod
 }
 
 static int openat2_beneath(int dir_fd, const char *path, int flags, mode_t mode) {
-        static bool no_openat2 = false;
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
                 .mode = (flags & O_CREAT) ? mode : 0,
@@ -278,14 +277,14 @@ static int openat2_beneath(int dir_fd, const char *path, int flags, mode_t mode)
         };
         long fd;
 
-        if (no_openat2)
+        if (openat2_known_unavailable())
                 return open_beneath_walk(dir_fd, path, flags, mode);
         fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
-        if (fd < 0 && errno == ENOSYS) {
-                no_openat2 = true;
-                return open_beneath_walk(dir_fd, path, flags, mode);
-        }
-        return fd < 0 ? negative_errno() : (int) fd;
+        if (fd >= 0)
+                return (int) fd;
+        int r = negative_errno();
+        /* The same test as open_in_root(): ENOSYS, or a seccomp EPERM. */
+        return openat2_unavailable(r, dir_fd) ? open_beneath_walk(dir_fd, path, flags, mode) : r;
 }
 
 /* mkdir -p of the directory part of path (or all of it with whole=true), never through symlinks. */

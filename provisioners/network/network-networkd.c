@@ -111,6 +111,8 @@ static int remove_udev_rules_if_unused(int root_fd, const NetworkFile *files, si
         return r < 0 ? r : 1;
 }
 
+#define NETWORKD_RELOAD_TIMEOUT (5U * USEC_PER_SEC)
+
 static int networkd_reload(int *ret_error) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -121,6 +123,8 @@ static int networkd_reload(int *ret_error) {
                 *ret_error = r;
                 return NETWORK_RELOAD_SKIPPED_NO_BUS;
         }
+        /* The daemon calls this from its event loop: a hung networkd must not stall it for sd-bus's 25 s. */
+        (void) sd_bus_set_method_call_timeout(bus, NETWORKD_RELOAD_TIMEOUT);
         r = sd_bus_call_method(bus, "org.freedesktop.network1", "/org/freedesktop/network1",
                                "org.freedesktop.network1.Manager", "Reload", &error, NULL, NULL);
         if (r < 0) {
