@@ -10,11 +10,17 @@
  * getter and compared with what was last emitted, so a signal names exactly the properties that changed and
  * there is one code path for Get and for change detection.
  *
+ * Strings from data (extension output, state.json) go out through append_string(), which replaces what sd-bus
+ * would refuse as "s" (invalid UTF-8) with U+FFFD: one bad byte must not fail Get, GetAll and change detection.
+ * Extension messages may carry the handlers' captured output (secrets, e.g. of CustomScript): only root reads
+ * them in full, others get their first line, and Extensions changes are signalled by invalidation only.
+ *
  * Methods are root-only: no polkit, the caller's effective uid (from the bus, augmented from /proc) must be 0.
  * The bus policy (units/dbus/org.azurelinux.Agent1.conf) already keeps others out on a real system bus; the
  * check here holds whatever the policy says. RefreshGoalState() starts a poll now; Reprovision() starts
- * `azl-agent [same global options] provision --force` as a child of the loop and replies once it started; the
- * run's progress shows in the Provisioning* properties and Reprovisioning.
+ * `azl-agent [the daemon's --root/--config/-v] provision --force` as a child of the loop and replies once it
+ * started; the run's progress shows in the Provisioning* properties and Reprovisioning. The run is bounded:
+ * SIGTERM after 30 min, SIGKILL 10 s later.
  *
  * Without a system bus (none running, or the name is taken or refused) the daemon runs on without the API.
  */
@@ -41,7 +47,7 @@
 #define BUS_INTERFACE "org.azurelinux.Agent1"
 #define BUS_ERROR_BUSY "org.azurelinux.Agent1.Error.Busy"
 #define REPROVISION_TIMEOUT (30U * 60U * USEC_PER_SEC)  /* then SIGTERM: provisioning has its own deadlines */
-#define CMDLINE_MAX (64U * 1024U)
+#define REPROVISION_KILL_GRACE (10U * USEC_PER_SEC)     /* then SIGKILL */
 #define PROPERTIES_MAX 32U
 
 struct DaemonBus {
@@ -59,11 +65,107 @@ struct DaemonBus {
         usec_t upload_at;               /* CLOCK_REALTIME of the last accepted status upload */
 
         pid_t reprovision_pid;
+        bool reprovision_terminated;    /* SIGTERM sent at the timeout; SIGKILL next */
         sd_event_source *reprovision_child, *reprovision_timer;
+        bool serializing;               /* getters run for change detection, not for a caller */
 
         char *emitted[PROPERTIES_MAX];  /* serialized value per vtable slot, as last emitted */
 };
 
+
+/* ---- strings ---- */
+
+/* Length of the UTF-8 sequence at s (n bytes available) if sd-bus accepts it in an "s", else 0: no overlong
+ * forms, surrogates, code points above U+10FFFF or non-characters (systemd's utf8_encoded_valid_unichar()). */
+static size_t utf8_sequence_len(const unsigned char *s, size_t n) {
+        uint32_t c;
+        size_t len;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xC2 && s[0] <= 0xDF)
+                len = 2, c = s[0] & 0x1FU;
+        else if ((s[0] & 0xF0) == 0xE0)
+                len = 3, c = s[0] & 0x0FU;
+        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+                len = 4, c = s[0] & 0x07U;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3FU);
+        }
+        if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ||
+            (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
+                return 0;
+        return len;
+}
+
+/* Appends the first n bytes of s (up to its NUL) as an "s": as they are when they are valid UTF-8, else with
+ * every byte that starts no valid sequence replaced by U+FFFD. Every "s" that comes from data goes through
+ * here: sd-bus refuses invalid UTF-8 with -EINVAL, which would fail the whole Get/GetAll. */
+static int append_string_n(sd_bus_message *m, const char *s, size_t n) {
+        const unsigned char *u = (const unsigned char *) strempty(s);
+        _cleanup_free_ char *fixed = NULL;
+        size_t len = strnlen((const char *) u, n), i = 0, k;
+        char *o;
+
+        while (i < len && (k = utf8_sequence_len(u + i, len - i)) > 0)
+                i += k;
+        if (i == len && u[len] == 0)
+                return sd_bus_message_append_basic(m, 's', u);
+        o = fixed = malloc(len * 3 + 1);        /* each bad byte becomes 3 */
+        if (!fixed)
+                return -ENOMEM;
+        for (i = 0; i < len; )
+                if ((k = utf8_sequence_len(u + i, len - i)) > 0) {
+                        o = mempcpy(o, u + i, k);
+                        i += k;
+                } else {
+                        o = mempcpy(o, "\xEF\xBF\xBD", 3);     /* U+FFFD */
+                        i++;
+                }
+        *o = 0;
+        return sd_bus_message_append_basic(m, 's', fixed);
+}
+
+static int append_string(sd_bus_message *m, const char *s) {
+        return append_string_n(m, s, SIZE_MAX);
+}
+
+/* ---- callers ---- */
+
+static int sender_euid(sd_bus_message *m, uid_t *ret) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r < 0)
+                return r;
+        return sd_bus_creds_get_euid(creds, ret);
+}
+
+/* May whoever asked for the property being read see extension output? Root only; change detection sees all. */
+static bool reader_is_root(const DaemonBus *b, sd_bus *bus) {
+        sd_bus_message *m = sd_bus_get_current_message(bus);
+        uid_t euid;
+        int r;
+
+        if (b->serializing)
+                return true;
+        if (!m)
+                return false;
+        r = sender_euid(m, &euid);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot determine the uid of %s, treating it as unprivileged: %m",
+                                strna(sd_bus_message_get_sender(m)));
+                return false;
+        }
+        return euid == 0;
+}
 
 /* ---- properties ---- */
 
@@ -91,7 +193,7 @@ static const char *provisioning_string(const DaemonBus *b, const char *name) {
 
 static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", strempty(provisioning_string(userdata, property)));
+        return append_string(reply, provisioning_string(userdata, property));
 }
 
 static int property_get_usec(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -144,10 +246,19 @@ static int property_get_steps(sd_bus *bus, const char *path, const char *interfa
                 return r;
         for (size_t i = 0; b->have_prov && i < b->prov.n_steps; i++) {
                 const ProvisionStep *s = &b->prov.steps[i];
+                uint64_t duration = s->duration;
 
-                r = sd_bus_message_append(reply, "(ssts)", strempty(s->name),
-                                          strempty(step_result_to_string(s->result)), (uint64_t) s->duration,
-                                          strempty(s->summary));
+                r = sd_bus_message_open_container(reply, 'r', "ssts");
+                if (r >= 0)
+                        r = append_string(reply, s->name);
+                if (r >= 0)
+                        r = append_string(reply, step_result_to_string(s->result));
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 't', &duration);
+                if (r >= 0)
+                        r = append_string(reply, s->summary);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
                 if (r < 0)
                         return r;
         }
@@ -158,10 +269,26 @@ static int property_get_steps(sd_bus *bus, const char *path, const char *interfa
 static int property_get_health(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const DaemonBus *b = userdata;
+        uint64_t at = b->have_prov ? b->prov.health_at : 0;
+        int r;
 
-        return sd_bus_message_append(reply, "(sst)", b->have_prov ? strempty(b->prov.health_reported) : "",
-                                     b->have_prov ? strempty(b->prov.health_substatus) : "",
-                                     (uint64_t) (b->have_prov ? b->prov.health_at : 0));
+        r = sd_bus_message_open_container(reply, 'r', "sst");
+        if (r >= 0)
+                r = append_string(reply, b->have_prov ? b->prov.health_reported : NULL);
+        if (r >= 0)
+                r = append_string(reply, b->have_prov ? b->prov.health_substatus : NULL);
+        if (r >= 0)
+                r = sd_bus_message_append_basic(reply, 't', &at);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+/* A message as the reader may see it: whole for root; for others only up to the first line break, which drops
+ * the captured output the agent appends ("Non-zero exit code: 7, <cmd>\n[stdout]\n…", ref §4.5) or an extension
+ * puts in its status after a summary line. */
+static int append_message(sd_bus_message *m, const char *s, bool full) {
+        return append_string_n(m, s, full ? SIZE_MAX : strcspn(strempty(s), "\n"));
 }
 
 /* a(ssssissisu) per handler: name, version, extension (multi-config instance or ""), handler status, handler
@@ -171,6 +298,7 @@ static int property_get_extensions(sd_bus *bus, const char *path, const char *in
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const DaemonBus *b = userdata;
         const DaemonState *s = &b->daemon->state;
+        bool full = reader_is_root(b, bus);
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(ssssissisu)");
@@ -179,12 +307,32 @@ static int property_get_extensions(sd_bus *bus, const char *path, const char *in
         for (size_t i = 0; i < s->n_handlers; i++) {
                 const ExtHandlerResult *h = &s->handlers[i];
                 const ExtensionStatus *e = h->has_extension_status ? &h->extension_status : NULL;
+                int32_t code = h->code, scode = e ? e->code : 0;
+                uint32_t seq = h->seq_no;
 
-                r = sd_bus_message_append(reply, "(ssssissisu)", strempty(h->name), strempty(h->version),
-                                          strempty(h->extension), strempty(h->status), (int32_t) h->code,
-                                          strempty(h->message), e ? strempty(e->status) : "",
-                                          (int32_t) (e ? e->code : 0), e ? strempty(e->message) : "",
-                                          (uint32_t) h->seq_no);
+                r = sd_bus_message_open_container(reply, 'r', "ssssissisu");
+                if (r >= 0)
+                        r = append_string(reply, h->name);
+                if (r >= 0)
+                        r = append_string(reply, h->version);
+                if (r >= 0)
+                        r = append_string(reply, h->extension);
+                if (r >= 0)
+                        r = append_string(reply, h->status);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 'i', &code);
+                if (r >= 0)
+                        r = append_message(reply, h->message, full);
+                if (r >= 0)
+                        r = append_string(reply, e ? e->status : NULL);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 'i', &scode);
+                if (r >= 0)
+                        r = append_message(reply, e ? e->message : NULL, full);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 'u', &seq);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
                 if (r < 0)
                         return r;
         }
@@ -195,13 +343,10 @@ static int property_get_extensions(sd_bus *bus, const char *path, const char *in
 
 /* Polkit-free: the caller's effective uid must be 0. */
 static int check_root(sd_bus_message *m, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         uid_t euid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &euid);
+        r = sender_euid(m, &euid);
         if (r < 0) {
                 log_debug_errno(r, "Cannot determine the uid of %s: %m", strna(sd_bus_message_get_sender(m)));
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's uid.");
@@ -235,51 +380,53 @@ static int on_reprovision_exit(sd_event_source *s, const siginfo_t *si, void *us
         /* Reaped here, not by sd-event after this callback: the source is released right away. */
         (void) waitpid(b->reprovision_pid, NULL, WNOHANG);
         b->reprovision_pid = 0;
+        b->reprovision_terminated = false;
         b->reprovision_child = sd_event_source_disable_unref(b->reprovision_child);
         b->reprovision_timer = sd_event_source_disable_unref(b->reprovision_timer);
         daemon_bus_emit_changed(b->daemon);
         return 0;
 }
 
+/* SIGTERM at the timeout; if the run is still there after the grace period, SIGKILL (the timer stays armed
+ * until its exit is seen, so Reprovisioning cannot stay true for ever). */
 static int on_reprovision_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         DaemonBus *b = userdata;
+        int r;
 
-        log_warning("Provisioning run %d takes longer than %us, terminating it.", (int) b->reprovision_pid,
-                    (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
-        (void) kill(b->reprovision_pid, SIGTERM);
+        if (!b->reprovision_terminated) {
+                log_warning("Provisioning run %d takes longer than %us, terminating it.", (int) b->reprovision_pid,
+                            (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
+                (void) kill(b->reprovision_pid, SIGTERM);
+                b->reprovision_terminated = true;
+        } else {
+                log_warning("Provisioning run %d did not exit %us after SIGTERM, killing it.",
+                            (int) b->reprovision_pid, (unsigned) (REPROVISION_KILL_GRACE / USEC_PER_SEC));
+                (void) kill(b->reprovision_pid, SIGKILL);
+        }
+        r = sd_event_source_set_time_relative(s, REPROVISION_KILL_GRACE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "Failed to re-arm the timer of provisioning run %d: %m",
+                                  (int) b->reprovision_pid);
         return 0;
 }
 
-/* argv for `azl-agent <the daemon's global options> provision --force`: our own command line up to the verb
- * (getopt stops at the first non-option, and only --root and --config take a separate argument). */
-static int reprovision_argv(char ***ret) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
+/* argv for `azl-agent [--root DIR] [--config FILE] [-v] provision --force`, from what the daemon runs with
+ * (not re-parsed from /proc/self/cmdline, where getopt's abbreviations like --conf would be missed). */
+static int reprovision_argv(const Context *c, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
-        size_t size;
-        int r;
 
-        fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = read_full_fd(fd, CMDLINE_MAX, &buf, &size);
-        if (r < 0)
-                return r;
-        for (size_t i = 0, n = 0; i < size; i += strlen(buf + i) + 1, n++) {
-                const char *a = buf + i;
-                bool takes_arg = streq(a, "--root") || streq(a, "--config");
-
-                if (n > 0 && a[0] != '-')
-                        break;          /* the verb */
-                if (strv_extend(&argv, a) < 0)
-                        return -ENOMEM;
-                if (takes_arg && i + strlen(a) + 1 < size) {
-                        i += strlen(a) + 1;
-                        if (strv_extend(&argv, buf + i) < 0)
-                                return -ENOMEM;
-                }
-        }
-        if (!argv || strv_extend(&argv, "provision") < 0 || strv_extend(&argv, "--force") < 0)
+        if (strv_extend(&argv, "azl-agent") < 0)
+                return -ENOMEM;
+        if (c->root && !streq(c->root, "/") &&
+            (strv_extend(&argv, "--root") < 0 || strv_extend(&argv, c->root) < 0))
+                return -ENOMEM;
+        if (c->config_file && (strv_extend(&argv, "--config") < 0 || strv_extend(&argv, c->config_file) < 0))
+                return -ENOMEM;
+        if (log_get_max_level() >= LOG_DEBUG && strv_extend(&argv, "--verbose") < 0)
+                return -ENOMEM;
+        if (strv_extend(&argv, "provision") < 0 || strv_extend(&argv, "--force") < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(argv);
         return 0;
@@ -303,7 +450,7 @@ static int reprovision_env(char ***ret) {
         return 0;
 }
 
-static int reprovision_spawn(pid_t *ret) {
+static int reprovision_spawn(const Context *c, pid_t *ret) {
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -311,7 +458,7 @@ static int reprovision_spawn(pid_t *ret) {
         pid_t pid;
         int r;
 
-        r = reprovision_argv(&argv);
+        r = reprovision_argv(c, &argv);
         if (r >= 0)
                 r = reprovision_env(&env);
         if (r < 0)
@@ -357,20 +504,28 @@ static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (b->reprovision_pid > 0)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A provisioning run (PID %d) is in progress.",
                                          (int) b->reprovision_pid);
-        r = reprovision_spawn(&pid);
+        r = reprovision_spawn(b->daemon->context, &pid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to start azl-agent provision: %m");
         b->reprovision_pid = pid;
+        b->reprovision_terminated = false;
         r = sd_event_add_child(e, &b->reprovision_child, pid, WEXITED, on_reprovision_exit, b);
-        if (r >= 0)
-                r = sd_event_add_time_relative(e, &b->reprovision_timer, CLOCK_MONOTONIC, REPROVISION_TIMEOUT,
-                                               USEC_PER_SEC, on_reprovision_timeout, b);
         if (r < 0) {
-                /* It runs on unsupervised (and stays a zombie until we exit); it was started, so reply so. */
-                log_warning_errno(r, "Failed to watch provisioning run %d: %m", (int) pid);
+                /* Unsupervised it could run for ever while Reprovisioning says false: stop it right away (it
+                 * has only just started) and reap it here, nobody else will. */
+                log_warning_errno(r, "Failed to watch provisioning run %d, killing it: %m", (int) pid);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
                 b->reprovision_pid = 0;
-                b->reprovision_child = sd_event_source_disable_unref(b->reprovision_child);
-                b->reprovision_timer = sd_event_source_disable_unref(b->reprovision_timer);
+                return sd_bus_error_set_errnof(error, r, "Failed to supervise azl-agent provision: %m");
+        }
+        r = sd_event_add_time_relative(e, &b->reprovision_timer, CLOCK_MONOTONIC, REPROVISION_TIMEOUT,
+                                       USEC_PER_SEC, on_reprovision_timeout, b);
+        if (r < 0) {
+                /* Unbounded otherwise: stop it; its exit, seen by the child source, clears Reprovisioning. */
+                log_warning_errno(r, "Failed to arm the timeout of provisioning run %d, killing it: %m", (int) pid);
+                (void) kill(pid, SIGKILL);
+                return sd_bus_error_set_errnof(error, r, "Failed to supervise azl-agent provision: %m");
         }
         log_info("Provisioning run %d started, requested over D-Bus by %s.", (int) pid,
                  strna(sd_bus_message_get_sender(m)));
@@ -400,8 +555,9 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_PROPERTY("FastTrack", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExtensionsGoalState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExtensionsRunning", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Invalidation only: signals go to every reader, and the messages are root's alone (docs/dbus.md). */
         SD_BUS_PROPERTY("Extensions", "a(ssssissisu)", property_get_extensions, 0,
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("LastStatusUploadTimestamp", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StatusUploads", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("RefreshGoalState", NULL, NULL, method_refresh_goal_state, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -425,7 +581,9 @@ static int property_serialize(DaemonBus *b, const sd_bus_vtable *v, char **ret) 
         r = sd_bus_message_new_signal(b->bus, &m, BUS_PATH, BUS_INTERFACE, "Serialize");
         if (r < 0)
                 return r;
+        b->serializing = true;
         r = v->x.property.get(b->bus, BUS_PATH, BUS_INTERFACE, v->x.property.member, m, b, &error);
+        b->serializing = false;
         if (r < 0)
                 return r;
         r = sd_bus_message_seal(m, 1, 0);
@@ -459,7 +617,8 @@ static void track_daemon(DaemonBus *b) {
         }
 }
 
-/* Serializes every changing property; with emit, sends PropertiesChanged for those that differ from last time. */
+/* Serializes every changing property; with emit, sends PropertiesChanged for those that differ from last time
+ * (sd-bus puts the value of an emits-change property in the signal, only the name of an emits-invalidation one). */
 static void properties_compare(DaemonBus *b, bool emit) {
         _cleanup_strv_free_ char **changed = NULL;
         int r;
@@ -469,7 +628,8 @@ static void properties_compare(DaemonBus *b, bool emit) {
                 const sd_bus_vtable *v = &agent_vtable[i];
                 _cleanup_free_ char *text = NULL;
 
-                if (v->type != _SD_BUS_VTABLE_PROPERTY || !(v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
+                if (v->type != _SD_BUS_VTABLE_PROPERTY ||
+                    !(v->flags & (SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)))
                         continue;
                 r = property_serialize(b, v, &text);
                 if (r < 0) {
@@ -490,9 +650,14 @@ static void properties_compare(DaemonBus *b, bool emit) {
                 log_debug_errno(r, "Failed to emit PropertiesChanged: %m");
 }
 
+static void provisioning_reload(DaemonBus *b);
+
 void daemon_bus_emit_changed(Daemon *d) {
-        if (d->bus)
-                properties_compare(d->bus, true);
+        if (!d->bus)
+                return;
+        if (!d->bus->state_watch)
+                provisioning_reload(d->bus);    /* no inotify watch: read state.json at each check instead */
+        properties_compare(d->bus, true);
 }
 
 /* ---- state.json ---- */
@@ -511,10 +676,26 @@ static void provisioning_reload(DaemonBus *b) {
         b->have_prov = r >= 0;
 }
 
+static int state_watch_setup(DaemonBus *b);
+
 static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
         DaemonBus *b = userdata;
+        int r;
 
-        if (ev->len > 0 && !streq(ev->name, "state.json"))
+        if (ev->mask & (IN_IGNORED | IN_MOVE_SELF | IN_UNMOUNT)) {
+                /* The directory was removed or moved away (the watch is gone, or follows the old directory):
+                 * watch the one at the path again, created if need be; without a watch, emits re-read. */
+                if (ev->mask & IN_MOVE_SELF || b->state_watch == s)
+                        b->state_watch = sd_event_source_disable_unref(b->state_watch);
+                else
+                        return 0;       /* IN_IGNORED of the moved directory's watch, already replaced */
+                r = state_watch_setup(b);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch %s again, reading state.json at each change check: %m",
+                                          b->daemon->context->config.state_dir);
+                else
+                        log_debug("Watching %s again (it was removed or moved).", b->daemon->context->config.state_dir);
+        } else if (ev->len > 0 && !streq(ev->name, "state.json"))
                 return 0;
         provisioning_reload(b);
         daemon_bus_emit_changed(b->daemon);
@@ -533,7 +714,8 @@ static int state_watch_setup(DaemonBus *b) {
         if (r < 0)
                 return r;
         return sd_event_add_inotify(b->daemon->event, &b->state_watch, dir,
-                                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_ONLYDIR, on_state_dir, b);
+                                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVE_SELF | IN_ONLYDIR,
+                                    on_state_dir, b);
 }
 
 /* ---- setup ---- */
@@ -601,8 +783,8 @@ int daemon_bus_setup(Daemon *d) {
 
         r = state_watch_setup(b);
         if (r < 0)
-                log_warning_errno(r, "Cannot watch %s for provisioning changes, ignoring: %m",
-                                  d->context->config.state_dir);
+                log_warning_errno(r, "Cannot watch %s for provisioning changes, reading state.json at each "
+                                  "change check instead: %m", d->context->config.state_dir);
         provisioning_reload(b);
         properties_compare(b, false);
         log_info("D-Bus API " BUS_NAME " at " BUS_PATH " on the system bus.");

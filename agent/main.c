@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to open root directory '%s': %m", strna(root));
                 return EXIT_FAILURE;
         }
+        c.config_file = config_file;
         r = config_load(&c.config, c.root_fd, config_file);
         if (r < 0) {
                 log_error_errno(r, "Configuration is invalid, refusing to run.");

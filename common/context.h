@@ -13,6 +13,7 @@ typedef struct Context {
         Config config;
         int root_fd;
         char *root;              /* NULL or "/" for the real root */
+        const char *config_file; /* --config FILE as given (points into argv), or NULL */
         PlatformInfo platform;
         char *const *env;
 } Context;

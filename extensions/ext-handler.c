@@ -329,11 +329,37 @@ int ext_command_env_build(const ExtCommandEnv *e, char *const *agent_env, char *
         return 0;
 }
 
+/* len without an incomplete UTF-8 sequence at its end (output read up to EXT_OUTPUT_MESSAGE_MAX bytes). */
+static size_t utf8_complete_len(const char *s, size_t len) {
+        const unsigned char *u = (const unsigned char *) s;
+
+        /* The last byte that is no continuation byte, within 4 of the end: does its sequence fit? */
+        for (size_t i = len; i > 0 && len - i < 4; i--)
+                if ((u[i - 1] & 0xC0) != 0x80) {
+                        size_t need = u[i - 1] >= 0xF0 ? 4 : u[i - 1] >= 0xE0 ? 3 : u[i - 1] >= 0xC0 ? 2 : 1;
+
+                        return len - (i - 1) < need ? i - 1 : len;
+                }
+        return len;
+}
+
+/* The last n of the len bytes of s, shortened so that they start on a UTF-8 character boundary. */
+static size_t utf8_tail_len(const char *s, size_t len, size_t n) {
+        for (size_t i = 0; i < 3 && n > 0 && n < len && ((unsigned char) s[len - n] & 0xC0) == 0x80; i++)
+                n--;
+        return n;
+}
+
 int ext_format_output(const char *out, size_t out_len, const char *err, size_t err_len, char **ret) {
         /* waagent format_stdout_stderr(): template "[stdout]\n{0}\n\n[stderr]\n{1}", 26 characters of which
          * 6 are placeholders, max_len_each = (3200 - 26 + 6) / 2 = 1590; keep the tails. */
         const size_t max_len = EXT_OUTPUT_MESSAGE_MAX, max_each = (max_len - 26 + 6) / 2;
-        size_t o = out_len, e = err_len;
+        size_t o, e;
+
+        /* Cut on character boundaries: no incomplete sequence at the end, no tail starting inside one. */
+        out_len = utf8_complete_len(out, out_len);
+        err_len = utf8_complete_len(err, err_len);
+        o = out_len, e = err_len;
 
         if (out_len + err_len >= max_len) {
                 if (out_len < max_each)
@@ -343,6 +369,8 @@ int ext_format_output(const char *out, size_t out_len, const char *err, size_t e
                 else
                         o = e = max_each;
         }
+        o = utf8_tail_len(out, out_len, o);
+        e = utf8_tail_len(err, err_len, e);
         return asprintf(ret, "[stdout]\n%.*s\n\n[stderr]\n%.*s", (int) o, out + (out_len - o), (int) e,
                         err + (err_len - e)) < 0 ?
                        -ENOMEM :

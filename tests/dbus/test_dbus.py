@@ -12,12 +12,18 @@ every goal state request after the first one comes from RefreshGoalState(). Ever
   * introspection lists the interface, its properties and methods;
   * properties equal the fabric's: VM id, incarnation, vmSettings ETag, the sample extension Ready with its
     settings status and message, provisioning state, steps and last health report, status upload count;
-  * PropertiesChanged signals carry the new values (Extensions, GoalStateIncarnation after a bump);
+  * PropertiesChanged signals carry the new values (GoalStateIncarnation after a bump), Extensions only as
+    invalidated (its messages are root's alone);
   * RefreshGoalState() makes the fabric see a goal state request at once (period 600 s);
   * a non-root caller (uid nobody) reads properties but gets AccessDenied for both methods — from the bus
     policy, and, with the policy opened up for it (ReloadConfig), from the daemon's own uid check;
-  * Reprovision() runs `provision --force`: Reprovisioning goes true then false, the steps ran again (user,
-    ssh-keys), a new Ready health report reaches the fabric;
+  * an extension that prints invalid UTF-8 and a stand-in secret and fails (tests/dbus/handlers/noisy): Get and
+    GetAll still answer, the bad bytes read as U+FFFD, the captured output is cut on character boundaries; root
+    reads the whole message, uid nobody only its first line, and no signal carries it;
+  * Reprovision() runs `provision --force` with the daemon's own options even when they were given abbreviated
+    (--ro, --conf): Reprovisioning goes true then false, the steps ran again (user, ssh-keys) with the --config
+    file in effect, a new Ready health report reaches the fabric;
+  * the state directory removed and recreated: the daemon watches it again and sees the new state.json;
   * `azl-agent status` (no --root) reads the daemon over D-Bus — source "daemon", JSON valid against
     docs/status.schema.json, also for uid nobody — and falls back to the state file once the daemon is gone;
   * without a bus, or when the bus goes away, the daemon runs on (and says so).
@@ -45,6 +51,11 @@ IFACE = "org.azurelinux.Agent1"
 EXT = "OSTCExtensions.ExampleHandlerLinux"
 POLICY = os.path.join(azltest.SRC, "units", "dbus", "org.azurelinux.Agent1.conf")
 NOBODY = 65534
+NOISY = "AzlTest.Noisy"
+NOISY_PATCH = {"extensions": [{
+    "name": NOISY, "version": "1.0.0", "state": "enabled", "seqNo": 0, "publicSettings": {},
+    "source": os.path.join(os.path.dirname(os.path.abspath(__file__)), "handlers", "noisy")}]}
+SECRET = "secret-output-4f1c9"
 
 BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -155,8 +166,9 @@ class Monitor:
         self.proc = subprocess.Popen(["busctl", "--address=" + bus.address, "--json=short", "monitor", NAME],
                                      stdout=self.out, stderr=subprocess.DEVNULL)
 
-    def changes(self):
-        """Every PropertiesChanged of our interface as a dict of property → value, in order."""
+    def changes(self, invalidated=False):
+        """Every PropertiesChanged of our interface as a dict of property → value (with invalidated, the list of
+        invalidated property names instead), in order."""
         found = []
         with open(self.path) as f:
             for line in f:
@@ -166,9 +178,9 @@ class Monitor:
                     continue
                 if m.get("type") != "signal" or m.get("member") != "PropertiesChanged" or m.get("path") != PATH:
                     continue
-                iface, changed, _ = m["payload"]["data"]
+                iface, changed, names = m["payload"]["data"]
                 if iface == IFACE:
-                    found.append({k: v["data"] for k, v in changed.items()})
+                    found.append(names if invalidated else {k: v["data"] for k, v in changed.items()})
         return found
 
     def close(self):
@@ -198,7 +210,7 @@ class DbusTest(azltest.FabricTestCase):
         if self.daemon_log:
             self.daemon_log.close()
             if self._n_failed() > self.n_failed:
-                with open(self.daemon_log.name) as f:
+                with open(self.daemon_log.name, errors="replace") as f:
                     sys.stderr.write("---- daemon log ----\n" + f.read()[-8000:])
         if self.bus:
             self.bus.close()
@@ -208,8 +220,9 @@ class DbusTest(azltest.FabricTestCase):
         result = getattr(getattr(self, "_outcome", None), "result", None)
         return len(result.failures) + len(result.errors) if result else 0
 
-    def start_all(self, with_bus=True):
-        self.start(None, f"GoalStatePeriodSec={self.PERIOD}\n")
+    def start_all(self, with_bus=True, patch=None, options=None):
+        """options(root_path): the daemon's global options instead of --root ROOT -v."""
+        self.start(patch, f"GoalStatePeriodSec={self.PERIOD}\n")
         r = self.root.run("provision")
         self.assertEqual(r.returncode, 0, r.stderr)
         env = dict(os.environ)
@@ -220,7 +233,8 @@ class DbusTest(azltest.FabricTestCase):
         else:
             env["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=" + os.path.join(self.workdir, "no-such-bus")
         self.daemon_log = open(os.path.join(self.workdir, "daemon.log"), "w")
-        self.daemon = subprocess.Popen([azltest.AGENT, "--root", self.root.path, "-v", "daemon"],
+        options = options(self.root.path) if options else ["--root", self.root.path, "-v"]
+        self.daemon = subprocess.Popen([azltest.AGENT, *options, "daemon"],
                                        stdout=self.daemon_log, stderr=subprocess.STDOUT, env=env)
         if with_bus:
             wait_for("the daemon on the bus", lambda: self.bus.busctl(
@@ -233,11 +247,16 @@ class DbusTest(azltest.FabricTestCase):
     def fabric_state(self):
         return json.loads(self.fabric._control("GET", "/state"))
 
-    def extension(self):
-        for e in self.bus.get("Extensions"):
-            if e[0] == EXT:
+    def extension(self, name=EXT, uid=None):
+        for e in self.bus.get("Extensions", uid=uid):
+            if e[0] == name:
                 return e
         return None
+
+    def get_all(self, uid=None):
+        p = self.bus.busctl("--json=short", "call", NAME, PATH, "org.freedesktop.DBus.Properties", "GetAll", "s",
+                            IFACE, uid=uid)
+        return {k: v["data"] for k, v in json.loads(p.stdout)["data"][0].items()}
 
     def wait_extension_ready(self):
         return wait_for("the sample extension Ready over D-Bus",
@@ -296,10 +315,11 @@ class TestDbus(DbusTest):
         self.assertTrue(uploads)
         self.assertGreaterEqual(self.bus.get("LastStatusUploadTimestamp"), gs_at)
 
-        # PropertiesChanged carried the extension's result and the goal state.
-        changes = wait_for("PropertiesChanged with the extension", lambda: [
-            c for c in self.monitor.changes() if any(x[0] == EXT and x[3] == "Ready" for x in c.get("Extensions", []))])
-        self.assertTrue(changes)
+        # PropertiesChanged carried the goal state, and Extensions as invalidated only (no value: signals go to
+        # every reader).
+        wait_for("PropertiesChanged invalidating Extensions", lambda: [
+            names for names in self.monitor.changes(invalidated=True) if "Extensions" in names])
+        self.assertFalse([c for c in self.monitor.changes() if "Extensions" in c])
         self.assertTrue([c for c in self.monitor.changes()
                          if c.get("GoalStateIncarnation") == str(state["incarnation"])])
         self.stop_daemon()
@@ -355,8 +375,14 @@ class TestDbus(DbusTest):
         self.stop_daemon()
 
     def test_reprovision(self):
-        self.start_all()
+        # Global options as getopt_long accepts them abbreviated: the run must get the same root and config file.
+        extra = os.path.join(self.workdir, "extra.conf")
+        dropin = "/etc/ssh/sshd_config.d/60-azl-dbus-test.conf"
+        with open(extra, "w") as f:
+            f.write(f"[Provisioning]\nSSHDConfigDropIn={dropin}\n")
+        self.start_all(options=lambda root: ["--ro", root, "--conf", extra, "-v"])
         wait_for("the first goal state", lambda: self.bus.get("GoalStateIncarnation"))
+        self.assertFalse(os.path.exists(self.root.file(dropin)))
         started = self.bus.get("ProvisioningStartTimestamp")
         n_health = len(self.fabric.health_reports())
         r = self.bus.call("Reprovision")
@@ -375,8 +401,80 @@ class TestDbus(DbusTest):
         self.assertEqual(seen[-2:], [True, False])
         self.assertTrue([c for c in self.monitor.changes() if c.get("ProvisioningState") == "running"] or
                         [c for c in self.monitor.changes() if "ProvisioningSteps" in c])
-        with open(self.daemon_log.name) as f:
+        with open(self.daemon_log.name, errors="replace") as f:
             self.assertIn("running the steps again (--force)", f.read())
+        # The --config file was in effect for the run (on the scratch root, which it provisioned).
+        with open(self.root.file(dropin)) as f:
+            self.assertIn("PasswordAuthentication", f.read())
+        self.stop_daemon()
+
+    def test_extension_output(self):
+        self.start_all(patch=NOISY_PATCH)
+        e = wait_for("the noisy extension failed, over D-Bus", lambda: (
+            lambda e: e if e and e[3] == "NotReady" and "[stderr]" in e[5] else None)(self.extension(NOISY)),
+            timeout=60)
+        # Root reads it all: the agent's line, then the output; invalid bytes as U+FFFD, each tail cut on a
+        # character boundary (3200 bytes read, ending inside an "é"; the kept tail would start inside one).
+        first, _, rest = e[5].partition("\n")
+        self.assertRegex(first, r"^Non-zero exit code: 7, .*handler\.sh enable$")
+        self.assertIn("\ufffd\ufffd " + SECRET, rest)
+        stdout = rest.split("[stdout]\n", 1)[1].split("\n\n[stderr]\n", 1)[0]
+        self.assertRegex(stdout, r"^é{100,}$")
+        # GetAll answers too (it failed as a whole on one bad string), so does `azl-agent status`.
+        props = self.get_all()
+        self.assertEqual([x for x in props["Extensions"] if x[0] == NOISY][0][5], e[5])
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        r = subprocess.run([azltest.AGENT, "status", "--json"], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["source"], "daemon")
+
+        # Others get the first line only, through Get and GetAll alike.
+        n = self.extension(NOISY, uid=NOBODY)
+        self.assertEqual(n[:5], e[:5])
+        self.assertEqual(n[5], first)
+        self.assertEqual(n[6:], e[6:])
+        props = self.get_all(uid=NOBODY)
+        self.assertEqual([x for x in props["Extensions"] if x[0] == NOISY][0][5], first)
+        self.assertNotIn(SECRET, json.dumps(props))
+        r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                            azltest.AGENT, "status", "--json"], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["source"], "daemon")
+        self.assertNotIn(SECRET, r.stdout)
+
+        # Signals (which reach everyone) named Extensions but never carried the output.
+        wait_for("PropertiesChanged invalidating Extensions", lambda: [
+            names for names in self.monitor.changes(invalidated=True) if "Extensions" in names])
+        self.assertNotIn(SECRET, json.dumps(self.monitor.changes()))
+        self.stop_daemon()
+
+    def test_state_directory_recreated(self):
+        self.start_all()
+        wait_for("the first goal state", lambda: self.bus.get("GoalStateIncarnation"))
+        self.assertEqual(self.bus.get("ProvisioningState"), "ready")
+        statedir = self.root.file("/var/lib/azl-agent")
+        with open(os.path.join(statedir, "state.json")) as f:
+            record = json.load(f)
+
+        # Removed: the daemon sees state.json go, and watches the directory again (created anew).
+        shutil.rmtree(statedir)
+
+        def rewatched():
+            with open(self.daemon_log.name, errors="replace") as f:
+                return "again (it was removed or moved)" in f.read()
+        wait_for("the daemon to watch the state directory again", rewatched, timeout=10)
+        wait_for("ProvisioningState not-run", lambda: self.bus.get("ProvisioningState") == "not-run")
+        self.assertTrue(os.path.isdir(statedir))
+
+        # A new record in the new directory, written as the agent writes it (rename into place): seen at once,
+        # with no other reason for the daemon to look.
+        record.update(state="failed", reason="written by the test")
+        with open(os.path.join(statedir, "state.json.tmp"), "w") as f:
+            json.dump(record, f)
+        os.rename(os.path.join(statedir, "state.json.tmp"), os.path.join(statedir, "state.json"))
+        wait_for("ProvisioningState failed", lambda: self.bus.get("ProvisioningState") == "failed", timeout=10)
+        self.assertEqual(self.bus.get("ProvisioningReason"), "written by the test")
+        self.assertTrue([c for c in self.monitor.changes() if c.get("ProvisioningState") == "failed"])
         self.stop_daemon()
 
     def test_status_reads_the_daemon(self):
