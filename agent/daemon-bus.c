@@ -75,61 +75,17 @@ struct DaemonBus {
 
 /* ---- strings ---- */
 
-/* Length of the UTF-8 sequence at s (n bytes available) if sd-bus accepts it in an "s", else 0: no overlong
- * forms, surrogates, code points above U+10FFFF or non-characters (systemd's utf8_encoded_valid_unichar()). */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n) {
-        uint32_t c;
-        size_t len;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xC2 && s[0] <= 0xDF)
-                len = 2, c = s[0] & 0x1FU;
-        else if ((s[0] & 0xF0) == 0xE0)
-                len = 3, c = s[0] & 0x0FU;
-        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-                len = 4, c = s[0] & 0x07U;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xC0) != 0x80)
-                        return 0;
-                c = c << 6 | (s[i] & 0x3FU);
-        }
-        if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ||
-            (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
-                return 0;
-        return len;
-}
-
 /* Appends the first n bytes of s (up to its NUL) as an "s": as they are when they are valid UTF-8, else with
  * every byte that starts no valid sequence replaced by U+FFFD. Every "s" that comes from data goes through
  * here: sd-bus refuses invalid UTF-8 with -EINVAL, which would fail the whole Get/GetAll. */
 static int append_string_n(sd_bus_message *m, const char *s, size_t n) {
-        const unsigned char *u = (const unsigned char *) strempty(s);
-        _cleanup_free_ char *fixed = NULL;
-        size_t len = strnlen((const char *) u, n), i = 0, k;
-        char *o;
+        _cleanup_free_ char *valid = NULL;
+        int r;
 
-        while (i < len && (k = utf8_sequence_len(u + i, len - i)) > 0)
-                i += k;
-        if (i == len && u[len] == 0)
-                return sd_bus_message_append_basic(m, 's', u);
-        o = fixed = malloc(len * 3 + 1);        /* each bad byte becomes 3 */
-        if (!fixed)
-                return -ENOMEM;
-        for (i = 0; i < len; )
-                if ((k = utf8_sequence_len(u + i, len - i)) > 0) {
-                        o = mempcpy(o, u + i, k);
-                        i += k;
-                } else {
-                        o = mempcpy(o, "\xEF\xBF\xBD", 3);     /* U+FFFD */
-                        i++;
-                }
-        *o = 0;
-        return sd_bus_message_append_basic(m, 's', fixed);
+        r = utf8_make_valid(strempty(s), n, &valid);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append_basic(m, 's', valid);
 }
 
 static int append_string(sd_bus_message *m, const char *s) {

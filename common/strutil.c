@@ -355,6 +355,56 @@ int xml_escape(const char *s, char **ret) {
         return 0;
 }
 
+/* Length of the UTF-8 sequence at s (n bytes available) if sd-bus accepts it in an "s", else 0: no overlong
+ * forms, surrogates, code points above U+10FFFF or non-characters (systemd's utf8_encoded_valid_unichar()). */
+size_t utf8_sequence_len(const unsigned char *s, size_t n) {
+        uint32_t c;
+        size_t len;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xC2 && s[0] <= 0xDF)
+                len = 2, c = s[0] & 0x1FU;
+        else if ((s[0] & 0xF0) == 0xE0)
+                len = 3, c = s[0] & 0x0FU;
+        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+                len = 4, c = s[0] & 0x07U;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3FU);
+        }
+        if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ||
+            (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
+                return 0;
+        return len;
+}
+
+int utf8_make_valid(const char *s, size_t n, char **ret) {
+        const unsigned char *u = (const unsigned char *) s;
+        size_t len = strnlen(s, n), k;
+        char *o, *out;
+
+        o = out = malloc(len * 3 + 1);        /* each bad byte becomes 3 */
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < len;)
+                if ((k = utf8_sequence_len(u + i, len - i)) > 0) {
+                        o = mempcpy(o, u + i, k);
+                        i += k;
+                } else {
+                        o = mempcpy(o, "\xEF\xBF\xBD", 3);     /* U+FFFD */
+                        i++;
+                }
+        *o = 0;
+        *ret = out;
+        return 0;
+}
+
 int utf8_truncate(const char *s, size_t n, char **ret) {
         size_t len = strlen(s);
         char *out;

@@ -70,5 +70,11 @@ bool endswith(const char *s, const char *suffix);
 
 /* Escapes & < > " ' for XML text and attributes. */
 int xml_escape(const char *s, char **ret);
+/* Length of the UTF-8 sequence at s (n bytes available) if it is valid, else 0: no overlong forms,
+ * surrogates, code points above U+10FFFF or non-characters (what sd-bus accepts in an "s"). */
+size_t utf8_sequence_len(const unsigned char *s, size_t n);
+/* A copy of the first n bytes of s (up to its NUL) with every byte that starts no valid sequence replaced by
+ * U+FFFD. */
+int utf8_make_valid(const char *s, size_t n, char **ret);
 /* Truncates to at most n bytes without splitting a UTF-8 sequence; returns a new string. */
 int utf8_truncate(const char *s, size_t n, char **ret);

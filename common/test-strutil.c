@@ -127,6 +127,34 @@ static void test_xml_escape_and_truncate(void **state) {
         free(s);
 }
 
+static void test_utf8_make_valid(void **state) {
+        char *s;
+
+        /* Valid text is copied as it is, up to n bytes or the NUL. */
+        assert_int_equal(utf8_make_valid("h\xC3\xA9llo \xF0\x9F\x98\x80", SIZE_MAX, &s), 0);
+        assert_string_equal(s, "h\xC3\xA9llo \xF0\x9F\x98\x80");
+        free(s);
+        assert_int_equal(utf8_make_valid("abcdef", 3, &s), 0);
+        assert_string_equal(s, "abc");
+        free(s);
+        /* Each byte that starts no valid sequence becomes U+FFFD: stray bytes, an overlong '/', a surrogate,
+         * a sequence cut by n. */
+        assert_int_equal(utf8_make_valid("a\xFF\xFE" "b", SIZE_MAX, &s), 0);
+        assert_string_equal(s, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+        free(s);
+        assert_int_equal(utf8_make_valid("\xC0\xAF", SIZE_MAX, &s), 0);
+        assert_string_equal(s, "\xEF\xBF\xBD\xEF\xBF\xBD");
+        free(s);
+        assert_int_equal(utf8_make_valid("\xED\xA0\x80", SIZE_MAX, &s), 0);
+        assert_string_equal(s, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+        free(s);
+        assert_int_equal(utf8_make_valid("x\xC3\xA9", 2, &s), 0);
+        assert_string_equal(s, "x\xEF\xBF\xBD");
+        free(s);
+        assert_int_equal(utf8_sequence_len((const unsigned char *) "\xE2\x82\xAC", 3), 3U);
+        assert_int_equal(utf8_sequence_len((const unsigned char *) "\xE2\x82", 2), 0U);
+}
+
 static int fmt_into(char **p, const char *fmt, ...) _printf_(2, 3);
 static int fmt_into(char **p, const char *fmt, ...) {
         va_list ap;
@@ -153,6 +181,7 @@ int main(void) {
                 cmocka_unit_test(test_base64), cmocka_unit_test(test_hex),     cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_time),   cmocka_unit_test(test_numbers), cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_xml_escape_and_truncate),
+                cmocka_unit_test(test_utf8_make_valid),
                 cmocka_unit_test(test_strprintfv),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

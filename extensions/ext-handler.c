@@ -354,6 +354,7 @@ int ext_format_output(const char *out, size_t out_len, const char *err, size_t e
         /* waagent format_stdout_stderr(): template "[stdout]\n{0}\n\n[stderr]\n{1}", 26 characters of which
          * 6 are placeholders, max_len_each = (3200 - 26 + 6) / 2 = 1590; keep the tails. */
         const size_t max_len = EXT_OUTPUT_MESSAGE_MAX, max_each = (max_len - 26 + 6) / 2;
+        _cleanup_free_ char *msg = NULL;
         size_t o, e;
 
         /* Cut on character boundaries: no incomplete sequence at the end, no tail starting inside one. */
@@ -371,10 +372,11 @@ int ext_format_output(const char *out, size_t out_len, const char *err, size_t e
         }
         o = utf8_tail_len(out, out_len, o);
         e = utf8_tail_len(err, err_len, e);
-        return asprintf(ret, "[stdout]\n%.*s\n\n[stderr]\n%.*s", (int) o, out + (out_len - o), (int) e,
-                        err + (err_len - e)) < 0 ?
-                       -ENOMEM :
-                       0;
+        if (asprintf(&msg, "[stdout]\n%.*s\n\n[stderr]\n%.*s", (int) o, out + (out_len - o), (int) e,
+                     err + (err_len - e)) < 0)
+                return -ENOMEM;
+        /* Handler output is arbitrary bytes; the status blob, daemon.json and D-Bus need valid UTF-8. */
+        return utf8_make_valid(msg, SIZE_MAX, ret);
 }
 
 void installed_handlers_free(InstalledHandler *h, size_t n) {
