@@ -323,22 +323,9 @@ static void resync(NicWait *w) {
                 log_debug_errno(r, "Failed to list links after a netlink overrun: %m");
                 return;
         }
-        for (size_t i = 0; i < w->known.n;) {
-                bool present = false;
-
-                for (size_t j = 0; j < n && !present; j++)
-                        present = links[j].ifindex == w->known.items[i];
-                if (present) {
-                        i++;
-                        continue;
-                }
-                NlLink gone = {.ifindex = w->known.items[i]};
-
-                /* Removed here, not by on_link(): it returns early once the wait is over, and known[i] must
-                 * go either way or this loop never ends. */
-                (void) ifindex_set_remove(&w->known, gone.ifindex);
-                on_link(true, &gone, w);
-        }
+        /* Removed from the set here, not by on_link(): it returns early once the wait is over. */
+        for (int gone; ifindex_set_pop_missing(&w->known, links, n, &gone) > 0;)
+                on_link(true, &(NlLink) {.ifindex = gone}, w);
         for (size_t j = 0; j < n; j++)
                 on_link(false, &links[j], w);
 }

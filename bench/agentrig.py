@@ -227,3 +227,19 @@ def iso_to_epoch(s):
     import datetime
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=datetime.timezone.utc).timestamp()
+
+
+def available_agents(agents, azl_agent, out, inner_env, tool):
+    """The agents of `agents` that can run here; each one that can't is reported on stderr and, outside the
+    namespace re-exec (inner_env unset), recorded in `out` as {"agent", "na"} so the table says why."""
+    avail = []
+    for a in agents:
+        ok, why = agent_available(a, azl_agent)
+        if ok:
+            avail.append(a)
+            continue
+        print("%s: %s: %s, skipped" % (tool, a, why), file=sys.stderr)
+        if out and os.environ.get(inner_env) != "1":
+            with open(out, "a") as f:
+                f.write(json.dumps({"agent": a, "na": why}) + "\n")
+    return avail

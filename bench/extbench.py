@@ -196,17 +196,8 @@ def main():
     args = ap.parse_args()
     if args.azl_agent:
         args.azl_agent = os.path.abspath(args.azl_agent)
-    agents = args.agent or list(agentrig.AGENTS)
-    avail = []
-    for a in agents:
-        ok, why = agentrig.agent_available(a, args.azl_agent)
-        if ok:
-            avail.append(a)
-        else:
-            print("extbench: %s: %s, skipped" % (a, why), file=sys.stderr)
-            if args.out and os.environ.get("AZL_BENCH_EXT_INNER") != "1":
-                with open(args.out, "a") as f:
-                    f.write(json.dumps({"agent": a, "na": why}) + "\n")
+    avail = agentrig.available_agents(args.agent or list(agentrig.AGENTS), args.azl_agent, args.out,
+                                      "AZL_BENCH_EXT_INNER", "extbench")
     if not avail:
         return 77
     rc = agentrig.reexec_in_namespace("AZL_BENCH_EXT_INNER", sys.argv)

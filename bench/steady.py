@@ -121,16 +121,8 @@ def main():
     args = ap.parse_args()
     if args.azl_agent:
         args.azl_agent = os.path.abspath(args.azl_agent)
-    avail = []
-    for a in args.agent or list(agentrig.AGENTS):
-        ok, why = agentrig.agent_available(a, args.azl_agent)
-        if ok:
-            avail.append(a)
-        else:
-            print("steady: %s: %s, skipped" % (a, why), file=sys.stderr)
-            if args.out and os.environ.get("AZL_BENCH_STEADY_INNER") != "1":
-                with open(args.out, "a") as f:
-                    f.write(json.dumps({"agent": a, "na": why}) + "\n")
+    avail = agentrig.available_agents(args.agent or list(agentrig.AGENTS), args.azl_agent, args.out,
+                                      "AZL_BENCH_STEADY_INNER", "steady")
     if not avail:
         return 77
     rc = agentrig.reexec_in_namespace("AZL_BENCH_STEADY_INNER", sys.argv)

@@ -153,6 +153,21 @@ bool ifindex_set_remove(IfindexSet *s, int ifindex) {
         return true;
 }
 
+int ifindex_set_pop_missing(IfindexSet *s, const NlLink *links, size_t n, int *ret) {
+        for (size_t i = 0; i < s->n; i++) {
+                bool present = false;
+
+                for (size_t j = 0; j < n && !present; j++)
+                        present = links[j].ifindex == s->items[i];
+                if (!present) {
+                        *ret = s->items[i];
+                        s->items[i] = s->items[--s->n];
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 void ifindex_set_done(IfindexSet *s) {
         free(s->items);
         *s = (IfindexSet) {};

@@ -68,6 +68,9 @@ int ifindex_set_add(IfindexSet *s, int ifindex);
 /* true when it was there. */
 bool ifindex_set_remove(IfindexSet *s, int ifindex);
 void ifindex_set_done(IfindexSet *s);
+/* Removes one member that is not among links (a link that went away while notifications were lost):
+ * 1 and its ifindex in *ret, or 0 when every member is still there. */
+int ifindex_set_pop_missing(IfindexSet *s, const NlLink *links, size_t n, int *ret);
 
 typedef struct NetlinkContext NetlinkContext;
 

@@ -60,21 +60,9 @@ static int resync(NetworkWatch *w, bool report) {
         r = netlink_link_list(nl, &links, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < w->known.n;) {
-                bool present = false;
-
-                for (size_t j = 0; j < n && !present; j++)
-                        present = links[j].ifindex == w->known.items[i];
-                if (present) {
-                        i++;
-                        continue;
-                }
-                NlLink gone = { .ifindex = w->known.items[i] };
-
-                (void) ifindex_set_remove(&w->known, gone.ifindex);
+        for (int gone; ifindex_set_pop_missing(&w->known, links, n, &gone) > 0;)
                 if (report)
-                        w->handler(w, NETWORK_LINK_REMOVED, &gone, w->userdata);
-        }
+                        w->handler(w, NETWORK_LINK_REMOVED, &(NlLink) { .ifindex = gone }, w->userdata);
         for (size_t j = 0; j < n; j++) {
                 r = ifindex_set_add(&w->known, links[j].ifindex);
                 if (r < 0)
