@@ -243,3 +243,18 @@ def available_agents(agents, azl_agent, out, inner_env, tool):
             with open(out, "a") as f:
                 f.write(json.dumps({"agent": a, "na": why}) + "\n")
     return avail
+
+
+def enter(args, inner_env, tool):
+    """The common start of a benchmark: resolves --azl-agent, picks the available agents, then re-runs the
+    script in a private network + mount namespace. Returns (agents, None) inside it, or (None, exit status)
+    for the caller to return (77 when no agent can run)."""
+    if args.azl_agent:
+        args.azl_agent = os.path.abspath(args.azl_agent)
+    avail = available_agents(args.agent or list(AGENTS), args.azl_agent, args.out, inner_env, tool)
+    if not avail:
+        return None, 77
+    rc = reexec_in_namespace(inner_env, sys.argv)
+    if rc is not None:
+        return None, rc
+    return avail, None

@@ -194,13 +194,7 @@ def main():
     ap.add_argument("--out", help="append the JSON lines here")
     ap.add_argument("--keep", help="copy each run's scratch dir (logs, fabric state) below this directory")
     args = ap.parse_args()
-    if args.azl_agent:
-        args.azl_agent = os.path.abspath(args.azl_agent)
-    avail = agentrig.available_agents(args.agent or list(agentrig.AGENTS), args.azl_agent, args.out,
-                                      "AZL_BENCH_EXT_INNER", "extbench")
-    if not avail:
-        return 77
-    rc = agentrig.reexec_in_namespace("AZL_BENCH_EXT_INNER", sys.argv)
+    avail, rc = agentrig.enter(args, "AZL_BENCH_EXT_INNER", "extbench")
     if rc is not None:
         return rc
     empty, exts = load_scenario(args.scenario, args.handlers)

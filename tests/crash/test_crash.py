@@ -569,13 +569,7 @@ class CrashTest(unittest.TestCase):
 
 
 def main():
-    azltest.enter_private_netns()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (useradd on scratch roots)")
-        sys.exit(77)
-    if not os.path.exists(azltest.AGENT):
-        print("SKIP: azl-agent not built at " + azltest.AGENT)
-        sys.exit(77)
+    azltest.require("useradd on scratch roots")
     # A build without crash points (-Dcrash_points=false) ignores AZL_CRASH_POINT: probe with the first point
     # of any provisioning run (endpoints on a closed loopback port: nothing is ever contacted before it).
     with tempfile.TemporaryDirectory() as d:

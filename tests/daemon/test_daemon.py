@@ -422,11 +422,7 @@ class TestRestart(DaemonTest):
 
 
 def main():
-    azltest.enter_private_netns()
-    if not os.path.exists(azltest.AGENT):
-        print("SKIP: azl-agent not built at " + azltest.AGENT)
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    azltest.main(root_reason=None)
 
 
 if __name__ == "__main__":

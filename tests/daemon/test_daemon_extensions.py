@@ -367,11 +367,7 @@ class TestReadOnlyRoot(ExtensionsTest):
         return snap
 
 def main():
-    azltest.enter_private_netns()
-    if not os.path.exists(azltest.AGENT):
-        print("SKIP: azl-agent not built at " + azltest.AGENT)
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    azltest.main(root_reason=None)
 
 
 if __name__ == "__main__":

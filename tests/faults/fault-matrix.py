@@ -519,13 +519,7 @@ def main():
     # Paths given by the user are resolved before the re-exec changes nothing, but keep them absolute anyway.
     argv_cmd = "tests/faults/fault-matrix.py" + ("".join(" " + a for a in sys.argv[1:]) if sys.argv[1:] else "")
 
-    azltest.enter_private_netns()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (provision creates users on a scratch root)")
-        return 77
-    if not os.path.exists(azltest.AGENT):
-        print("SKIP: azl-agent not built at " + azltest.AGENT)
-        return 77
+    azltest.require("provision creates users on a scratch root")
 
     lock = threading.Lock()
     results = []

@@ -167,14 +167,20 @@ class FabricTestCase(unittest.TestCase):
         return self.fabric, self.root
 
 
-def main():
+def require(root_reason="useradd on a scratch root"):
+    """Enters a private network namespace; exits 77 (skip) without root when root_reason (why root is needed)
+    is given, or when the agent is not built."""
     enter_private_netns()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (useradd on a scratch root)")
+    if root_reason and os.geteuid() != 0:
+        print("SKIP: needs root (%s)" % root_reason)
         sys.exit(77)
     if not os.path.exists(AGENT):
         print("SKIP: azl-agent not built at " + AGENT)
         sys.exit(77)
+
+
+def main(root_reason="useradd on a scratch root"):
+    require(root_reason)
     unittest.main(verbosity=2)
 
 

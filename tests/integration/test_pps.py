@@ -279,10 +279,7 @@ class PpsTest(azltest.FabricTestCase):
 
 
 def main():
-    azltest.enter_private_netns()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (useradd on a scratch root, veth links)")
-        sys.exit(77)
+    azltest.require("useradd on a scratch root, veth links")
     for tool in ("ip", "nsenter", "unshare"):
         if shutil.which(tool) is None:
             print("SKIP: %s is not installed" % tool)
@@ -293,9 +290,6 @@ def main():
         print("SKIP: cannot create veth links (CAP_NET_ADMIN): " + probe.stderr.strip())
         sys.exit(77)
     subprocess.run(["ip", "link", "del", "azlppsprobe"], check=False)
-    if not os.path.exists(azltest.AGENT):
-        print("SKIP: azl-agent not built at " + azltest.AGENT)
-        sys.exit(77)
     unittest.main(verbosity=2)
 
 

@@ -342,13 +342,7 @@ def enter_private_mountns():
 
 
 def main():
-    azltest.enter_private_netns()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (useradd on a scratch root)")
-        sys.exit(77)
-    if not os.path.exists(azltest.AGENT):
-        print("SKIP: azl-agent not built at " + azltest.AGENT)
-        sys.exit(77)
+    azltest.require("useradd on a scratch root")
     enter_private_mountns()
     unittest.main(verbosity=2)
 
