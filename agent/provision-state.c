@@ -71,7 +71,7 @@ static int add_time(struct json_object *o, const char *key, usec_t t) {
 
         if (t == 0)
                 return 0;
-        if (format_timestamp_iso(t, buf, sizeof buf) < 0)
+        if (format_timestamp_iso_usec(t, buf, sizeof buf) < 0)
                 return -EINVAL;
         return add_string(o, key, buf);
 }
@@ -125,26 +125,20 @@ int provision_state_to_json(const ProvisionState *s, char **ret) {
         return 0;
 }
 
-/* Parses "2026-11-21T20:36:48Z" back to usec; 0 when absent. */
+/* Parses "2026-11-21T20:36:48.123456Z" (or the older form without a fraction) back to usec; 0 when absent. */
 static int parse_iso(struct json_object *o, const char *key, usec_t *ret) {
         struct json_object *v = json_get(o, key, false);
-        struct tm tm = {};
-        const char *end;
-        time_t t;
+        usec_t t;
 
         if (!v)
                 return 0;
         if (!json_object_is_type(v, json_type_string))
                 return -EBADMSG;
-        end = strptime(json_object_get_string(v), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (!end || *end)
-                return -EBADMSG;
-        t = timegm(&tm);
         /* 0 means "absent" here, and a negative time would wrap in usec_t and be saved in a form strptime
          * cannot read back (found by fuzz-provision-state). Nothing the agent writes predates 1970. */
-        if (t <= 0)
+        if (parse_timestamp_iso(json_object_get_string(v), &t) < 0 || t == 0)
                 return -EBADMSG;
-        *ret = (usec_t) t * USEC_PER_SEC;
+        *ret = t;
         return 0;
 }
 

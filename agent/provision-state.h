@@ -4,9 +4,11 @@
  * written atomically after every step so that a crash leaves the last completed step on disk) and the marker
  * <StateDirectory>/provisioned holding the VM id once the VM is provisioned.
  *
- * state.json (schema documented in docs/state.md):
+ * state.json (read by `azl-agent status`, docs/status.md; times RFC 3339 UTC with microseconds, so that the
+ * D-Bus µs timestamps tell two runs apart that started within one second; the form without a fraction, from
+ * older agents, still loads):
  *   { "version": 1, "state": "running"|"ready"|"failed", "vm_id": "…", "platform": "azure",
- *     "started_at": "…Z", "finished_at": "…Z", "reason": "…",
+ *     "started_at": "…T20:36:48.123456Z", "finished_at": "…Z", "reason": "…",
  *     "health": { "reported": "Ready"|"NotReady", "substatus": "…", "at": "…Z" },
  *     "steps": [ { "name": "imds", "result": "changed"|"unchanged"|"skipped"|"failed",
  *                  "duration_usec": 1234, "summary": "…" } ] }

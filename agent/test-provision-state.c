@@ -10,13 +10,14 @@
 static void test_roundtrip_and_files(void **state) {
         _cleanup_(provision_state_done) ProvisionState s = {}, back = {};
         char *dir = tmpdir_new(), *vm = NULL, *path = NULL;
+        _cleanup_free_ char *text = NULL;
         struct stat st;
         Context c;
 
         assert_int_equal(context_init(&c, dir, NULL), 0);
         s.state = strdup("ready");
         s.vm_id = strdup("d5e2d4a6-617e-334a-9c1e-0123456789ab");
-        s.started_at = 1700000000ULL * USEC_PER_SEC;
+        s.started_at = 1700000000ULL * USEC_PER_SEC + 123456;   /* µs kept: two runs can start within a second */
         s.finished_at = 1700000002ULL * USEC_PER_SEC;
         s.health_reported = strdup("Ready");
         s.health_at = 1700000002ULL * USEC_PER_SEC;
@@ -27,6 +28,8 @@ static void test_roundtrip_and_files(void **state) {
         assert_true(asprintf(&path, "%s/var/lib/azl-agent/state.json", dir) > 0);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(read_file_in_root(c.root_fd, "/var/lib/azl-agent/state.json", 65536, &text, NULL), 0);
+        assert_non_null(strstr(text, "\"started_at\":\"2023-11-14T22:13:20.123456Z\""));
         assert_int_equal(provision_state_load(&c, &back), 0);
         assert_string_equal(back.state, "ready");
         assert_string_equal(back.vm_id, s.vm_id);
@@ -58,12 +61,23 @@ static void test_rejects_bad_state(void **state) {
                 /* before/at the epoch: would wrap in usec_t (found by fuzz-provision-state) */
                 "{\"state\":\"ready\",\"started_at\":\"1969-12-31T23:59:59Z\"}",
                 "{\"state\":\"ready\",\"finished_at\":\"1970-01-01T00:00:00Z\"}",
+                "{\"state\":\"ready\",\"finished_at\":\"1969-12-31T23:59:59.999999Z\"}",
+                "{\"state\":\"ready\",\"started_at\":\"2023-11-14T22:13:20.Z\"}",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 ProvisionState s = {};
                 assert_true(provision_state_from_json(bad[i], strlen(bad[i]), &s) < 0);
                 assert_null(s.state);
         }
+}
+
+/* state.json written before timestamps had microseconds still loads. */
+static void test_reads_second_timestamps(void **state) {
+        static const char old[] = "{\"state\":\"ready\",\"started_at\":\"2023-11-14T22:13:20Z\"}";
+        _cleanup_(provision_state_done) ProvisionState s = {};
+
+        assert_int_equal(provision_state_from_json(old, strlen(old), &s), 0);
+        assert_true(s.started_at == 1700000000ULL * USEC_PER_SEC);
 }
 
 static void test_step_limit(void **state) {
@@ -79,6 +93,7 @@ int main(void) {
                 cmocka_unit_test(test_roundtrip_and_files),
                 cmocka_unit_test(test_rejects_bad_state),
                 cmocka_unit_test(test_step_limit),
+                cmocka_unit_test(test_reads_second_timestamps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

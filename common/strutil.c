@@ -158,6 +158,52 @@ int format_timestamp_iso(usec_t realtime_usec, char *buf, size_t size) {
         return 0;
 }
 
+int format_timestamp_iso_usec(usec_t realtime_usec, char *buf, size_t size) {
+        time_t t = (time_t) (realtime_usec / USEC_PER_SEC);
+        struct tm tm;
+        char date[32];
+        int n;
+
+        if (!gmtime_r(&t, &tm) || strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+                return -EINVAL;
+        n = snprintf(buf, size, "%s.%06" PRIu64 "Z", date, realtime_usec % USEC_PER_SEC);
+        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+}
+
+int parse_timestamp_iso(const char *s, usec_t *ret) {
+        struct tm tm = {};
+        usec_t frac = 0, scale = USEC_PER_SEC;
+        const char *p;
+        time_t t;
+
+        if (!s)
+                return -EINVAL;
+        p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!p)
+                return -EINVAL;
+        if (*p == '.') {
+                size_t n = 0;
+
+                for (p++; *p >= '0' && *p <= '9'; p++, n++) {
+                        if (n >= 9)
+                                return -EINVAL;
+                        if (scale > 1) {
+                                scale /= 10;
+                                frac += (usec_t) (*p - '0') * scale;
+                        }
+                }
+                if (n == 0)
+                        return -EINVAL;
+        }
+        if (!streq(p, "Z"))
+                return -EINVAL;
+        t = timegm(&tm);
+        if (t == (time_t) -1 || t < 0)
+                return -ERANGE;
+        *ret = (usec_t) t * USEC_PER_SEC + frac;
+        return 0;
+}
+
 int format_timespan(usec_t span, char *buf, size_t size) {
         int n;
 

@@ -69,9 +69,26 @@ static void test_uuid(void **state) {
 
 static void test_time(void **state) {
         char buf[64];
+        usec_t t;
 
         assert_int_equal(format_timestamp_iso(1700000000ULL * USEC_PER_SEC + 999, buf, sizeof buf), 0);
         assert_string_equal(buf, "2023-11-14T22:13:20Z");
+        assert_int_equal(format_timestamp_iso_usec(1700000000ULL * USEC_PER_SEC + 999, buf, sizeof buf), 0);
+        assert_string_equal(buf, "2023-11-14T22:13:20.000999Z");
+        assert_int_equal(format_timestamp_iso_usec(1700000000ULL * USEC_PER_SEC, buf, 20), -ENOBUFS);
+        assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20.000999Z", &t), 0);
+        assert_true(t == 1700000000ULL * USEC_PER_SEC + 999);
+        assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20Z", &t), 0);
+        assert_true(t == 1700000000ULL * USEC_PER_SEC);
+        assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20.5Z", &t), 0);
+        assert_true(t == 1700000000ULL * USEC_PER_SEC + 500000);
+        assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20.123456789Z", &t), 0);  /* ns: truncated */
+        assert_true(t == 1700000000ULL * USEC_PER_SEC + 123456);
+        static const char *const bad[] = { "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20.1234567890Z",
+                                           "2023-11-14T22:13:20", "2023-11-14T22:13:20Z ", "2023-11-14 22:13:20Z",
+                                           "", "2023-11-14T22:13:20.5+01:00" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse_timestamp_iso(bad[i], &t), -EINVAL);
         assert_int_equal(format_timespan(1234 * USEC_PER_MSEC, buf, sizeof buf), 0);
         assert_string_equal(buf, "1.234s");
         assert_int_equal(format_timespan(850 * USEC_PER_MSEC, buf, sizeof buf), 0);

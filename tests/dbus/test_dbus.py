@@ -244,6 +244,14 @@ class DbusTest(azltest.FabricTestCase):
         self.daemon.send_signal(signal.SIGTERM)
         self.assertEqual(self.daemon.wait(15), 0, "daemon exit status after SIGTERM")
 
+    def seen_instead(self, properties, **known):
+        """For a wait_for() timeout: the properties now, and the end of the daemon's log (with the output of the
+        provisioning runs it started)."""
+        props = {p: self.bus.get(p) for p in properties}
+        with open(self.daemon_log.name, errors="replace") as f:
+            lines = [line.rstrip() for line in f]
+        return json.dumps({"known": known, "properties": props, "log": lines[-15:]}, indent=1)
+
     def fabric_state(self):
         return json.loads(self.fabric._control("GET", "/state"))
 
@@ -389,7 +397,9 @@ class TestDbus(DbusTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         wait_for("the provisioning run to end", lambda: not self.bus.get("Reprovisioning") and
                  self.bus.get("ProvisioningStartTimestamp") > started and
-                 self.bus.get("ProvisioningState") == "ready", timeout=60)
+                 self.bus.get("ProvisioningState") == "ready", timeout=60, detail=lambda: self.seen_instead(
+                     ("Reprovisioning", "ProvisioningStartTimestamp", "ProvisioningState", "ProvisioningReason",
+                      "ProvisioningSteps"), started=started))
         steps = [s[0] for s in self.bus.get("ProvisioningSteps")]
         for name in ("user", "ssh-keys", "marker", "report-ready"):
             self.assertIn(name, steps)

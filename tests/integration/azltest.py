@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Shared harness for azl-agent's integration tests: the simulated fabric, scratch roots, running the agent.
 
-Every test module calls ``enter_private_netns()`` first: it re-executes the test under ``unshare --net`` (only
-``lo``) unless already inside a private namespace, and exits 77 (skip) when namespaces are not permitted. The
+Every test module calls ``enter_private_netns()`` first: it re-executes the test under ``unshare --net`` in a
+namespace of its own (only ``lo``; also inside the suite's), and exits 77 (skip) when namespaces are not permitted. The
 fabric listens on 127.0.0.1 only; the agent reaches it through explicit [Endpoints] in agent.conf.
 """
 import copy
@@ -17,6 +17,9 @@ import time
 import unittest
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fabric"))
+from fabriclib import netns  # noqa: E402
+
 SRC = os.environ.get("AZL_SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AGENT = os.environ.get("AZL_AGENT") or os.path.join(SRC, "build", "agent", "azl-agent")
 FABRIC = os.path.join(SRC, "tests", "fabric", "azfabric.py")
@@ -24,20 +27,28 @@ DEFAULT_SCENARIO = os.path.join(SRC, "tests", "fabric", "scenarios", "default.js
 MAKE_ROOT = os.path.join(SRC, "tests", "integration", "make-scratch-root.sh")
 
 
-def _netns_id(pid="self"):
-    return os.stat(f"/proc/{pid}/net/dev").st_ino
-
-
 def enter_private_netns():
-    """Re-exec under `unshare --net` unless already in a private namespace without routes out."""
-    if os.environ.get("AZL_IN_PRIVATE_NETNS") == "1":
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
-        return
-    if shutil.which("unshare") is None or subprocess.run(["unshare", "--net", "true"]).returncode != 0:
-        print("SKIP: cannot create a private network namespace")
-        sys.exit(77)
-    env = dict(os.environ, AZL_IN_PRIVATE_NETNS="1")
-    os.execvpe("unshare", ["unshare", "--net", sys.executable] + sys.argv, env)
+    """Re-exec this test module under `unshare --net` (once: the pid is kept across the two execs), then bring
+    up lo and refuse to run with a route out or any link besides lo.
+
+    Every module gets a namespace of its own even inside the suite's (scripts/run-tests.sh): the suite runs two
+    modules at a time, and links one makes (veths carrying the default scenario's MACs, PPS NIC bounces) must
+    not be seen by another's daemon, which would configure them or re-run its network step on them."""
+    if os.environ.get("AZL_NETNS_PID") != str(os.getpid()):
+        if shutil.which("unshare") is None or subprocess.run(["unshare", "--net", "true"]).returncode != 0:
+            print("SKIP: cannot create a private network namespace")
+            sys.exit(77)
+        env = dict(os.environ, AZL_NETNS_PID=str(os.getpid()), AZL_IN_PRIVATE_NETNS="1")
+        os.execvpe("unshare", ["unshare", "--net", sys.executable] + sys.argv, env)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
+    mine, init, how = netns.netns_ids()
+    if mine == init:
+        raise SystemExit("azltest: still in PID 1's network namespace after unshare (compared %s)" % how)
+    if netns.default_routes():
+        raise SystemExit("azltest: the test namespace has a default route, refusing to run")
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout.splitlines()
+    if any(": lo:" not in line for line in links):
+        raise SystemExit("azltest: the test namespace has links besides lo, refusing to run")
 
 
 def merge_patch(target, patch):
@@ -184,13 +195,14 @@ def main(root_reason="useradd on a scratch root"):
     unittest.main(verbosity=2)
 
 
-def wait_for(what, fn, timeout=30.0, interval=0.1):
-    """Polls fn() until it returns something true (returned), or raises AssertionError after timeout s."""
+def wait_for(what, fn, timeout=30.0, interval=0.1, detail=None):
+    """Polls fn() until it returns something true (returned), or raises AssertionError after timeout s; the
+    message then includes detail(), what was seen instead (CI logs keep the assertion, not always stderr)."""
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
+            raise AssertionError("timed out waiting for " + what + (": " + str(detail()) if detail else ""))
         time.sleep(interval)
