@@ -37,7 +37,7 @@ usec_t now_usec(clockid_t clock);
 /* "2026-11-21T20:36:48Z" (the waagent status-blob form, UTC, second precision) */
 int format_timestamp_iso(usec_t realtime_usec, char *buf, size_t size);
 /* "2026-11-21T20:36:48.123456Z" (RFC 3339, microseconds: the agent's own state files, where two runs can start
- * within one second). parse_timestamp_iso() reads both forms, with 0 to 9 fraction digits (truncated to µs). */
+ * within one second). parse_timestamp_iso() reads both forms: no fraction, or 1 to 9 digits (truncated to µs). */
 int format_timestamp_iso_usec(usec_t realtime_usec, char *buf, size_t size);
 int parse_timestamp_iso(const char *s, usec_t *ret);
 /* "1.234s" / "850ms" */
