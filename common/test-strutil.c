@@ -145,29 +145,28 @@ static void test_xml_escape_and_truncate(void **state) {
 }
 
 static void test_utf8_make_valid(void **state) {
-        char *s;
+        static const struct {
+                const char *in;
+                size_t n;
+                const char *out;
+        } cases[] = {
+                /* Valid text is copied as it is, up to n bytes or the NUL. */
+                { "h\xC3\xA9llo \xF0\x9F\x98\x80", SIZE_MAX, "h\xC3\xA9llo \xF0\x9F\x98\x80" },
+                { "abcdef", 3, "abc" },
+                /* Each byte that starts no valid sequence becomes U+FFFD: stray bytes, an overlong '/', a
+                 * surrogate, a sequence cut by n. */
+                { "a\xFF\xFE" "b", SIZE_MAX, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b" },
+                { "\xC0\xAF", SIZE_MAX, "\xEF\xBF\xBD\xEF\xBF\xBD" },
+                { "\xED\xA0\x80", SIZE_MAX, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+                { "x\xC3\xA9", 2, "x\xEF\xBF\xBD" },
+        };
 
-        /* Valid text is copied as it is, up to n bytes or the NUL. */
-        assert_int_equal(utf8_make_valid("h\xC3\xA9llo \xF0\x9F\x98\x80", SIZE_MAX, &s), 0);
-        assert_string_equal(s, "h\xC3\xA9llo \xF0\x9F\x98\x80");
-        free(s);
-        assert_int_equal(utf8_make_valid("abcdef", 3, &s), 0);
-        assert_string_equal(s, "abc");
-        free(s);
-        /* Each byte that starts no valid sequence becomes U+FFFD: stray bytes, an overlong '/', a surrogate,
-         * a sequence cut by n. */
-        assert_int_equal(utf8_make_valid("a\xFF\xFE" "b", SIZE_MAX, &s), 0);
-        assert_string_equal(s, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
-        free(s);
-        assert_int_equal(utf8_make_valid("\xC0\xAF", SIZE_MAX, &s), 0);
-        assert_string_equal(s, "\xEF\xBF\xBD\xEF\xBF\xBD");
-        free(s);
-        assert_int_equal(utf8_make_valid("\xED\xA0\x80", SIZE_MAX, &s), 0);
-        assert_string_equal(s, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-        free(s);
-        assert_int_equal(utf8_make_valid("x\xC3\xA9", 2, &s), 0);
-        assert_string_equal(s, "x\xEF\xBF\xBD");
-        free(s);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *s = NULL;
+
+                assert_int_equal(utf8_make_valid(cases[i].in, cases[i].n, &s), 0);
+                assert_string_equal(s, cases[i].out);
+        }
         assert_int_equal(utf8_sequence_len((const unsigned char *) "\xE2\x82\xAC", 3), 3U);
         assert_int_equal(utf8_sequence_len((const unsigned char *) "\xE2\x82", 2), 0U);
 }
