@@ -159,14 +159,15 @@ int format_timestamp_iso(usec_t realtime_usec, char *buf, size_t size) {
 }
 
 int format_timestamp_iso_usec(usec_t realtime_usec, char *buf, size_t size) {
-        time_t t = (time_t) (realtime_usec / USEC_PER_SEC);
-        struct tm tm;
-        char date[32];
-        int n;
+        char seconds[64];
+        int n, r;
 
-        if (!gmtime_r(&t, &tm) || strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-                return -EINVAL;
-        n = snprintf(buf, size, "%s.%06" PRIu64 "Z", date, realtime_usec % USEC_PER_SEC);
+        r = format_timestamp_iso(realtime_usec, seconds, sizeof seconds);
+        if (r < 0)
+                return r;
+        /* "…:48Z" → "…:48.123456Z" */
+        n = snprintf(buf, size, "%.*s.%06" PRIu64 "Z", (int) strlen(seconds) - 1, seconds,
+                     realtime_usec % USEC_PER_SEC);
         return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
 }
 
@@ -198,7 +199,7 @@ int parse_timestamp_iso(const char *s, usec_t *ret) {
         if (!streq(p, "Z"))
                 return -EINVAL;
         t = timegm(&tm);
-        if (t == (time_t) -1 || t < 0)
+        if (t < 0)      /* before 1970, or -1: cannot be represented */
                 return -ERANGE;
         *ret = (usec_t) t * USEC_PER_SEC + frac;
         return 0;
