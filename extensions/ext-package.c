@@ -241,32 +241,29 @@ static int nofollow_error(int dir_fd, const char *name, int error) {
 static int open_beneath_walk(int dir_fd, const char *path, int flags, mode_t mode) {
         _cleanup_free_ char *copy = strdup(path);
         _cleanup_close_ int cur = -EBADF;
+        int at = dir_fd, fd;    /* at: where the next component is opened, dir_fd or cur */
         char *p, *slash;
 
         if (!copy)
                 return -ENOMEM;
         p = copy;
         while ((slash = strchr(p, '/'))) {
-                int fd;
-
                 *slash = 0;
                 if (streq(p, ".."))
                         return -EXDEV;
                 if (!isempty(p) && !streq(p, ".")) {
-                        fd = openat(cur >= 0 ? cur : dir_fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        fd = openat(at, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (fd < 0)
-                                return nofollow_error(cur >= 0 ? cur : dir_fd, p, errno);
+                                return nofollow_error(at, p, errno);
                         closep(&cur);
-                        cur = fd;
+                        at = cur = fd;
                 }
                 p = slash + 1;
         }
         if (streq(p, ".."))
                 return -EXDEV;
-        int fd = openat(cur >= 0 ? cur : dir_fd, isempty(p) ? "." : p, flags | O_CLOEXEC | O_NOFOLLOW,
-                        (flags & O_CREAT) ? mode : 0);
-
-        return fd < 0 ? nofollow_error(cur >= 0 ? cur : dir_fd, p, errno) : fd;
+        fd = openat(at, isempty(p) ? "." : p, flags | O_CLOEXEC | O_NOFOLLOW, (flags & O_CREAT) ? mode : 0);
+        return fd < 0 ? nofollow_error(at, p, errno) : fd;
 }
 
 static int openat2_beneath(int dir_fd, const char *path, int flags, mode_t mode) {
