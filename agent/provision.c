@@ -199,22 +199,34 @@ int report_health(ProvisionRun *p, HealthState state, const char *substatus, con
 
 /*
  * Every boot: networking from IMDS (the networkd files live in /run and are regenerated each boot, as
- * cloud-init does; the netlink backend applies only the delta). A problem here is recorded but does not fail
- * provisioning: the primary NIC already works (IMDS answered through it) and Ready must still be reported.
+ * cloud-init does; the netlink backend applies only the delta). Bad entries (a NIC repeating another's MAC, an
+ * address outside its subnet) are skipped and reported, the rest configured. Only IMDS data without a usable
+ * primary NIC fails provisioning: the VM would have no network. Any other problem is recorded but not fatal:
+ * the primary NIC already works (IMDS answered through it) and Ready must still be reported.
  */
 int step_network(ProvisionRun *p) {
+        _cleanup_(network_config_done) NetworkConfig cfg = {};
         usec_t start = now_usec(CLOCK_MONOTONIC);
         _cleanup_free_ char *summary = NULL;
-        int r;
+        int r, k;
 
         if (p->c->config.network_backend == NETWORK_BACKEND_NONE)
                 return record_step(p, "network", STEP_SKIPPED, start, "[Network] Backend=none");
         if (!p->have_imds || !p->imds.network)
                 return record_step(p, "network", STEP_SKIPPED, start, "IMDS has no network data");
         /* The daemon re-applies with the same function when NICs are hot-plugged (agent/daemon-network.c). */
-        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, NULL, NULL, &summary);
+        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, &cfg, NULL, &summary);
         if (r == -ENOMEM)
                 return r;
+        for (size_t i = 0; i < cfg.n_skipped; i++) {
+                k = record_skipped(p, "network", cfg.skipped[i].item, cfg.skipped[i].reason);
+                if (k < 0)
+                        return k;
+        }
+        if (r == -EBADMSG || r == -E2BIG) {
+                (void) record_step(p, "network", STEP_FAILED, start, summary);
+                return fail(p, "network", r, "%s", summary);
+        }
         if (r < 0) {
                 log_warning("%s", summary);
                 return record_step(p, "network", STEP_FAILED, start, summary);
@@ -253,15 +265,18 @@ static int step_disks(ProvisionRun *p) {
 static int add_key_once(ProvisionData *d, const char *key, const char *path) {
         _cleanup_free_ char *id = NULL;
 
-        /* Keys that do not parse are added as they are: validation rejects them with a precise reason. */
-        if (ssh_key_identity(key, &id) >= 0)
-                for (size_t i = 0; i < d->n_ssh_keys; i++) {
-                        _cleanup_free_ char *other = NULL;
+        /* Keys that do not parse are added as they are (once): validation skips them with a precise reason. */
+        bool parsed = ssh_key_identity(key, &id) >= 0;
 
-                        if (ssh_key_identity(d->ssh_keys[i].key, &other) >= 0 && streq(id, other) &&
-                            streq_ptr(path, d->ssh_keys[i].path))
-                                return 0;
-                }
+        for (size_t i = 0; i < d->n_ssh_keys; i++) {
+                _cleanup_free_ char *other = NULL;
+
+                if (!streq_ptr(path, d->ssh_keys[i].path))
+                        continue;
+                if (parsed ? ssh_key_identity(d->ssh_keys[i].key, &other) >= 0 && streq(id, other) :
+                             streq(key, d->ssh_keys[i].key))
+                        return 0;
+        }
         return provision_data_add_ssh_key(d, key, path);
 }
 
@@ -302,11 +317,16 @@ static int build_data(ProvisionRun *p) {
         return 0;
 }
 
-/* Everything is checked before anything is written: a bad input must leave the system untouched. */
+static int on_bad_key(const char *label, const char *reason, void *userdata) {
+        return record_skipped(userdata, "validate", label, reason);
+}
+
+/* Everything is checked before anything is written: a bad input must leave the system untouched. A bad SSH
+ * key among good ones is dropped and reported; only a user who could not log in at all fails. */
 static int step_validate(ProvisionRun *p) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
-        const ProvisionData *d = &p->data;
-        int r;
+        ProvisionData *d = &p->data;
+        int r, dropped = 0;
 
         r = build_data(p);
         if (r < 0)
@@ -317,19 +337,29 @@ static int step_validate(ProvisionRun *p) {
                 r = fail(p, "validate", -EINVAL, "Invalid admin user name '%s'", d->username);
         else if (!isempty(d->hostname) && !hostname_is_valid_rfc1123(d->hostname))
                 r = fail(p, "validate", -EINVAL, "Invalid hostname '%s'", d->hostname);
-        else if (!d->password && d->n_ssh_keys == 0 && d->disable_password_auth)
-                r = fail(p, "validate", -EINVAL, "No SSH key and no password: the admin user could not log in");
-        for (size_t i = 0; r >= 0 && i < d->n_ssh_keys; i++) {
-                _cleanup_free_ char *norm = NULL;
-                int k = ssh_key_normalize(d->ssh_keys[i].key, &norm);
-
-                if (k < 0)
-                        r = fail(p, "validate", k, "Invalid SSH public key #%zu: %s", i + 1,
-                                 k == -EPROTONOSUPPORT ? "unsupported key type" : "malformed key");
+        else {
+                dropped = r = provision_data_drop_bad_ssh_keys(p->c, d, on_bad_key, p);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        r = fail(p, "validate", r, "Failed to check the SSH keys: %s", strerror(-r));
         }
+        if (r >= 0 && !d->password && d->n_ssh_keys == 0 && d->disable_password_auth)
+                r = dropped > 0 ?
+                        fail(p, "validate", -EINVAL, "No valid SSH key (%d skipped as invalid) and no password: "
+                             "the admin user could not log in", dropped) :
+                        fail(p, "validate", -EINVAL, "No SSH key and no password: the admin user could not log in");
         if (r < 0) {
                 (void) record_step(p, "validate", STEP_FAILED, start, p->state.reason);
                 return r;
+        }
+        (void) free_and_strdup(&p->state.admin_user, d->username);
+        if (dropped > 0) {
+                _cleanup_free_ char *summary = NULL;
+
+                if (asprintf(&summary, "%d invalid SSH key(s) skipped, %zu kept", dropped, d->n_ssh_keys) < 0)
+                        return -ENOMEM;
+                return record_step(p, "validate", STEP_UNCHANGED, start, summary);
         }
         return record_step(p, "validate", STEP_UNCHANGED, start, NULL);
 }

@@ -271,6 +271,11 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
                        strempty(s->steps[i].summary));
         }
+        /* Bad input items left out while the rest was provisioned. */
+        if (s->n_skipped > 0)
+                printf("skipped:\n");
+        for (size_t i = 0; i < s->n_skipped; i++)
+                printf("  %-16s %s: %s\n", s->skipped[i].step, s->skipped[i].item, s->skipped[i].reason);
         if (bus) {
                 print_daemon(bus);
                 printf("%-14s daemon (D-Bus)\n", "source:");

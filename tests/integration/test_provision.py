@@ -167,7 +167,7 @@ class ProvisionFaults(azltest.FabricTestCase):
         self.assert_untouched_failure(
             {"admin": {"sshKeys": [{"keyData": "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2",
                                     "path": "/home/azureuser/.ssh/authorized_keys"}]}},
-            "Invalid SSH public key #1: unsupported key type")
+            "No valid SSH key (1 skipped as invalid) and no password")
 
     def test_garbage_imds_json(self):
         self.assert_untouched_failure(None, "IMDS instance metadata is invalid",

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "context.h"
 #include "macro.h"
+#include "provisioner.h"
 #include "ssh.h"
 #include "test-keys.h"
 #include "tests.h"
@@ -141,6 +143,75 @@ static void test_dropin(void **state) {
         assert_null(strstr(yes, "Kbd"));
 }
 
+static void test_label(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        assert_int_equal(ssh_key_label(2, KEY_DSA, "/home/u/.ssh/authorized_keys", &a), 0);
+        assert_string_equal(a, "SSH public key #2 (ssh-dss, for /home/u/.ssh/authorized_keys)");
+        assert_int_equal(ssh_key_label(1, "  \r\n", NULL, &b), 0);
+        assert_string_equal(b, "SSH public key #1 (empty)");
+        /* Control characters never reach a report line; a long first token is cut. */
+        assert_int_equal(ssh_key_label(3, "ssh-rsa\x1b[31m", "/x\ny", &c), 0);
+        assert_string_equal(c, "SSH public key #3 (ssh-rsa?[31m, for /x?y)");
+        assert_int_equal(ssh_key_label(4, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, &d), 0);
+        assert_string_equal(d, "SSH public key #4 (AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA…)");
+        assert_non_null(strstr(ssh_key_error_reason(-EPROTONOSUPPORT), "unsupported key type"));
+        assert_non_null(strstr(ssh_key_error_reason(-EINVAL), "malformed key"));
+}
+
+typedef struct Skips {
+        char *labels[8];
+        char *reasons[8];
+        size_t n;
+} Skips;
+
+static int collect(const char *label, const char *reason, void *userdata) {
+        Skips *s = userdata;
+
+        assert_true(s->n < 8);
+        s->labels[s->n] = strdup(label);
+        s->reasons[s->n++] = strdup(reason);
+        return 0;
+}
+
+/* One bad key among good ones is dropped and reported; the good ones stay, in order. */
+static void test_drop_bad_keys(void **state) {
+        _cleanup_(provision_data_done) ProvisionData d = { .username = strdup("azureuser") };
+        char *dir = tmpdir_new();
+        Skips s = {};
+        Context c;
+
+        write_test_file(dir, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        assert_int_equal(context_init(&c, dir, NULL), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_ED25519, NULL), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, "ssh-rsa AAAA!!! broken", "/home/azureuser/.ssh/authorized_keys"), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_RSA, "/home/azureuser/.ssh/authorized_keys"), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_DSA, NULL), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_ECDSA256, "/etc/ssh/evil_keys"), 0);
+
+        assert_int_equal(provision_data_drop_bad_ssh_keys(&c, &d, collect, &s), 3);
+        assert_int_equal(d.n_ssh_keys, 2);
+        assert_string_equal(d.ssh_keys[0].key, KEY_ED25519);
+        assert_string_equal(d.ssh_keys[1].key, KEY_RSA);
+        assert_int_equal(s.n, 3);
+        assert_string_equal(s.labels[0], "SSH public key #2 (ssh-rsa, for /home/azureuser/.ssh/authorized_keys)");
+        assert_non_null(strstr(s.reasons[0], "malformed key"));
+        assert_string_equal(s.labels[1], "SSH public key #4 (ssh-dss)");
+        assert_non_null(strstr(s.reasons[1], "unsupported key type"));
+        /* No account yet: the home useradd will make (/home/<user>) confines the paths. */
+        assert_string_equal(s.labels[2], "SSH public key #5 (ecdsa-sha2-nistp256, for /etc/ssh/evil_keys)");
+        assert_string_equal(s.reasons[2], "path is not inside the home directory /home/azureuser");
+        /* Nothing left to drop: a second pass changes nothing. */
+        assert_int_equal(provision_data_drop_bad_ssh_keys(&c, &d, collect, &s), 0);
+        assert_int_equal(s.n, 3);
+        for (size_t i = 0; i < s.n; i++) {
+                free(s.labels[i]);
+                free(s.reasons[i]);
+        }
+        context_done(&c);
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_normalize_valid),
@@ -150,6 +221,8 @@ int main(void) {
                 cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_path),
                 cmocka_unit_test(test_dropin),
+                cmocka_unit_test(test_label),
+                cmocka_unit_test(test_drop_bad_keys),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
