@@ -34,8 +34,11 @@ int record_step(ProvisionRun *p, const char *name, StepResult result, usec_t sta
 /* Sets the run's failure reason (what the fabric and the user see) and the failed step; returns error (<0).
  */
 int fail(ProvisionRun *p, const char *step, int error, const char *fmt, ...) _printf_(4, 5);
+/* Appends a finished step (start: CLOCK_MONOTONIC) to the timeline for `analyze` (provision-report.c). */
+void record_timeline(ProvisionRun *p, const char *name, StepResult result, usec_t start, usec_t duration,
+                     const char *summary);
 /* Reports an input item that was left out while the rest is provisioned: journal, state.json "skipped",
- * KVP (provision-skipped.c). -ENOMEM only. */
+ * KVP (provision-report.c). -ENOMEM only. */
 int record_skipped(ProvisionRun *p, const char *step, const char *item, const char *reason);
 /* Reports health with the current goal state (refreshed once on 410). */
 int report_health(ProvisionRun *p, HealthState state, const char *substatus, const char *description);

@@ -48,6 +48,7 @@ int record_step(ProvisionRun *p, const char *name, StepResult result, usec_t sta
         r = provision_state_add_step(&p->state, name, result, duration, summary);
         if (r < 0)
                 return r;
+        record_timeline(p, name, result, start, duration, summary);
         (void) format_timespan(duration, dur, sizeof dur);
         log_full_errno_id(result == STEP_FAILED ? LOG_ERR : LOG_INFO, 0, MESSAGE_ID_PROVISIONING_STEP,
                           "Step %s: %s in %s%s%s", name, step_result_to_string(result), dur, summary ? ": " : "",

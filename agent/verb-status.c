@@ -154,8 +154,8 @@ static int daemon_json(const StatusBus *b, struct json_object **ret) {
         return 0;
 }
 
-static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                      const char *endpoints_reason, bool endpoints_allowed) {
+static int build_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
+                      const char *endpoints_reason, bool endpoints_allowed, char **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
@@ -199,8 +199,34 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
                         return log_oom();
                 json_object_object_add(o, "daemon", dj);
         }
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        *ret = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return *ret ? 0 : log_oom();
+}
+
+static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
+                      const char *endpoints_reason, bool endpoints_allowed) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = build_json(c, s, have_state, bus, endpoints_reason, endpoints_allowed, &text);
+        if (r < 0)
+                return r;
+        puts(text);
         return 0;
+}
+
+int status_json(Context *c, char **ret) {
+        _cleanup_(provision_state_done) ProvisionState s = {};
+        _cleanup_free_ char *reason = NULL;
+        int r, allowed;
+
+        allowed = context_endpoints_allowed(c, &reason);
+        if (allowed == -ENOMEM)
+                return -ENOMEM;
+        r = provision_state_load(c, &s);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return build_json(c, &s, r >= 0, NULL, reason, allowed >= 0, ret);
 }
 
 static void print_time(const char *label, usec_t t) {

@@ -49,6 +49,7 @@ struct ExtExecutor {
         char *dependency_error;
         size_t dependency_group;        /* the group whose WAIT failed */
         usec_t started;
+        usec_t op_started, op_started_mono;     /* the running operation's start (realtime, monotonic) */
         unsigned status_attempts;
 
         sd_event_source *defer_source, *timer_source;
@@ -489,6 +490,18 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
                         set_result(e, op->group, "NotReady", code, message ?: strerror(-r));
                 }
         }
+        if (e->options.op_done)
+                e->options.op_done(&(ExtOpRecord) {
+                        .handler = g->handler,
+                        .version = op->version,
+                        .extension = op->extension,
+                        .type = op->type,
+                        .start = e->op_started,
+                        .duration = now_usec(CLOCK_MONOTONIC) - e->op_started_mono,
+                        .error = r,
+                        .code = code,
+                        .message = r < 0 ? message : NULL,
+                }, e->options.op_done_userdata);
         e->op_index++;
         step(e);
         return 0;
@@ -660,6 +673,8 @@ static int run_op(ExtExecutor *e) {
         int r;
 
         crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
+        e->op_started = now_usec(CLOCK_REALTIME);
+        e->op_started_mono = now_usec(CLOCK_MONOTONIC);
         switch (op->type) {
         case EXT_OP_DOWNLOAD:
                 if (!e->options.package_request)

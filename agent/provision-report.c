@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reporting what provisioning left out. Partial input is not total failure: a malformed SSH key among good
+ * What a provisioning run reports besides its steps' state.json entries.
+ *
+ * The timeline: every step also goes into <StateDirectory>/timeline.jsonl (timeline.h) with its start time,
+ * for `azl-agent analyze`; state.json only holds the last run, the timeline every run of every boot.
+ *
+ * What provisioning left out. Partial input is not total failure: a malformed SSH key among good
  * ones, a secondary NIC repeating another's MAC, an address outside its subnet are skipped and the rest is
  * provisioned (cloud-init does the same). Each skipped item is reported in the three places an operator or
  * the platform looks: the journal (a warning with MESSAGE_ID_INPUT_SKIPPED), state.json's "skipped" list
@@ -13,6 +18,27 @@
 #include "log.h"
 #include "macro.h"
 #include "provision-internal.h"
+#include "timeline.h"
+
+void record_timeline(ProvisionRun *p, const char *name, StepResult result, usec_t start, usec_t duration,
+                     const char *summary) {
+        char run[64] = "";
+        int r;
+
+        (void) format_timestamp_iso_usec(p->state.started_at, run, sizeof run);
+        r = timeline_append(p->c, &(TimelineRecord) {
+                .source = (char *) "provision",
+                .run = run,
+                .name = (char *) name,
+                /* start is CLOCK_MONOTONIC; the record wants wall-clock time */
+                .start = now_usec(CLOCK_REALTIME) - (now_usec(CLOCK_MONOTONIC) - start),
+                .duration = duration,
+                .result = (char *) step_result_to_string(result),
+                .summary = (char *) summary,
+        });
+        if (r < 0)
+                log_debug_errno(r, "Failed to append step %s to the timeline, ignoring: %m", name);
+}
 
 /* KVP values are '|'-separated key=value pairs (as the PROVISIONING_REPORT): keep the separator out. */
 static void kvp_escape(char *s) {
