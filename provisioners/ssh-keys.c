@@ -135,12 +135,16 @@ int ssh_key_label(size_t n, const char *key, const char *path, char **ret) {
 }
 
 int ssh_key_identity(const char *line, char **ret) {
-        _cleanup_free_ char *s = strdup(line);
+        _cleanup_free_ char *s = NULL;
         char *prev = NULL, *save = NULL, *p;
+        int r;
 
-        if (!s)
-                return -ENOMEM;
-        p = strstrip(s);
+        /* CR/LF removed anywhere, as ssh_key_normalize() does, so that a key and its normalized form have the
+         * same identity (fuzz-ssh-key: a CR inside the blob gave the raw key another identity). */
+        r = strip_crlf(line, &s);
+        if (r < 0)
+                return r;
+        p = s;
         if (p[0] == '#' || p[0] == 0)
                 return -ENOENT;
         /* The first "known-type blob" pair; anything before it is options (sshd(8) AUTHORIZED_KEYS). */

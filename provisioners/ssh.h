@@ -28,7 +28,8 @@ const char *ssh_key_error_reason(int error);
  * "SSH public key #2 (ssh-dss, for /home/u/.ssh/authorized_keys)"; control characters become '?'. */
 int ssh_key_label(size_t n, const char *key, const char *path, char **ret);
 
-/* "type blob" of an authorized_keys line (options skipped), -ENOENT for comments/blank/unknown lines. */
+/* "type blob" of an authorized_keys line (options skipped, CR/LF ignored), -ENOENT for comments/blank/unknown
+ * lines. */
 int ssh_key_identity(const char *line, char **ret);
 
 /*

@@ -76,6 +76,18 @@ static void test_identity(void **state) {
         assert_null(c);
 }
 
+/* A key and its normalized form are the same key, CRs inside included (fuzz-ssh-key). */
+static void test_identity_of_normalized(void **state) {
+        static const char raw[] = "\rssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnPZ3WeGUin\r\royZ0E1BvVAYwMPrxXK2QCejh x";
+        _cleanup_free_ char *norm = NULL, *a = NULL, *b = NULL;
+
+        assert_int_equal(ssh_key_normalize(raw, &norm), 0);
+        assert_int_equal(ssh_key_identity(raw, &a), 0);
+        assert_int_equal(ssh_key_identity(norm, &b), 0);
+        assert_string_equal(a, b);
+        assert_string_equal(b, "ssh-ed25519 " KEY_ED25519_BLOB);
+}
+
 static void test_merge(void **state) {
         _cleanup_free_ char *out = NULL, *out2 = NULL, *out3 = NULL;
         char *none = NULL;
@@ -93,6 +105,9 @@ static void test_merge(void **state) {
         assert_string_equal(out2, "# mine\nno-pty " KEY_ECDSA256 "\n" KEY_ED25519 "\n" KEY_RSA "\n");
         assert_int_equal(ssh_authorized_keys_merge("no-pty " KEY_RSA "\n", keys, &out3), 1);
         assert_string_equal(out3, "no-pty " KEY_RSA "\n" KEY_ED25519 "\n");
+        /* A file with CRLF line ends (edited on Windows) holds the same keys: nothing is added twice. */
+        assert_int_equal(ssh_authorized_keys_merge("ssh-ed25519 " KEY_ED25519_BLOB "\r\n" KEY_RSA "\r\n", keys, &none), 0);
+        assert_null(none);
 }
 
 static void test_path(void **state) {
@@ -218,6 +233,7 @@ int main(void) {
                 cmocka_unit_test(test_normalize_cleanup),
                 cmocka_unit_test(test_normalize_invalid),
                 cmocka_unit_test(test_identity),
+                cmocka_unit_test(test_identity_of_normalized),
                 cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_path),
                 cmocka_unit_test(test_dropin),
