@@ -99,7 +99,13 @@ def make_iso(files, out_path, label=None):
             cmd = ["xorriso", "-as", "mkisofs", "-quiet", "-o", tmp_iso, "-V", label, "-J", "-R", root]
         else:
             raise RuntimeError("neither genisoimage nor xorriso is installed (apt-get install genisoimage)")
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # xorriso 1.5.4 (Debian 12) dies of SIGSEGV now and then under load ("UNIX-SIGNAL: SIGSEGV" on stderr,
+        # exit 1); a crash is retried, a refusal is not.
+        for _ in range(3):
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            crashed = proc.returncode < 0 or b"UNIX-SIGNAL" in proc.stderr
+            if proc.returncode == 0 or not crashed:
+                break
         if proc.returncode != 0:
             raise RuntimeError("%s failed: %s" % (cmd[0], proc.stderr.decode("utf-8", "replace")))
         with open(tmp_iso, "rb") as handle:
