@@ -157,7 +157,8 @@ class TestMultiConfig(ExtensionsTest):
 
         def settled():
             es = self.entries(self.NAME)
-            return es if (len(es) == 1 and es[0]["runtimeSettingsStatus"]["sequenceNumber"] == 3
+            # An entry without runtimeSettingsStatus is a handler between operations: not settled yet.
+            return es if (len(es) == 1 and es[0].get("runtimeSettingsStatus", {}).get("sequenceNumber") == 3
                           and self.settings_status(es[0]).get("status") == "success") else None
         entries = wait_for("only the first instance reported, with seqNo 3", settled, timeout=30)
         self.assertEqual(entries[0]["runtimeSettingsStatus"]["extensionName"], "first")
