@@ -32,6 +32,7 @@
 #include "daemon-state.h"
 #include "ext-executor.h"
 #include "extensions-goal-state.h"
+#include "firewall.h"
 #include "http-retry.h"
 #include "wireserver.h"
 
@@ -127,6 +128,14 @@ typedef struct Daemon {
         bool state_dirty;
 
         DaemonBus *bus;                 /* org.azurelinux.Agent1 (daemon-bus.c); NULL without a system bus */
+
+        /* the WireServer guard (daemon-firewall.c) */
+        Firewall *firewall;
+        FirewallStatus firewall_status; /* FirewallState/FirewallDetail on D-Bus, firewall.json */
+        unsigned n_firewall_restored;
+        usec_t proxy_agent_checked_at;  /* CLOCK_MONOTONIC */
+        bool proxy_agent_active;
+        char proxy_agent_detail[256];
         DaemonNetwork *network;         /* hot-plug re-apply (daemon-network.c); NULL with Backend=none */
 } Daemon;
 
@@ -151,6 +160,10 @@ void daemon_bus_emit_changed(Daemon *d);
  * fails the daemon; without netlink the daemon runs on without the watch. */
 int daemon_network_start(Daemon *d);
 DaemonNetwork *daemon_network_free(DaemonNetwork *n);
+
+/* daemon-firewall.c: checks the WireServer guard and installs it again when it is missing or changed; called at
+ * the start of every goal state pass. Never fails the daemon. */
+void daemon_firewall_reconcile(Daemon *d);
 
 /* daemon-download.c */
 int daemon_package_request(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *handler,
