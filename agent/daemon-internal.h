@@ -25,6 +25,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "context.h"
@@ -155,6 +156,9 @@ int daemon_bus_setup(Daemon *d);
 DaemonBus *daemon_bus_free(DaemonBus *b);
 /* Sends PropertiesChanged for the properties whose value changed since the last call; a no-op without a bus. */
 void daemon_bus_emit_changed(Daemon *d);
+/* The caller's effective uid only if the bus vouched for it (not read from /proc); -ENODATA/-EPERM otherwise. */
+int bus_creds_vouched_euid(sd_bus_creds *creds, uid_t *ret);
+bool bus_creds_is_root(sd_bus_creds *creds);
 
 /* daemon-network.c: re-applies the IMDS network configuration when NICs come and go (issue #5). Only -ENOMEM
  * fails the daemon; without netlink the daemon runs on without the watch. */
