@@ -155,18 +155,15 @@ static int daemon_json(const StatusBus *b, struct json_object **ret) {
         return 0;
 }
 
-/* "firewall": { "state", "detail", "updated_at" } (the WireServer guard, docs/security.md). */
+/* "firewall": { "state", "detail" } (the WireServer guard, docs/security.md). */
 static int firewall_json(const FirewallStatus *fw, struct json_object **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        char ts[64];
         int r = 0;
 
         if (!o)
                 return -ENOMEM;
         r = r ?: add_string(o, "state", firewall_state_to_string(fw->state));
         r = r ?: add_string(o, "detail", strempty(fw->detail));
-        r = r ?: add_string(o, "updated_at",
-                            fw->updated_at > 0 && format_timestamp_iso(fw->updated_at, ts, sizeof ts) >= 0 ? ts : NULL);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);

@@ -72,13 +72,11 @@ int firewall_status_set(FirewallStatus *s, FirewallState state, const char *fmt,
         free(s->detail);
         s->detail = TAKE_PTR(detail);
         s->state = state;
-        s->updated_at = now_usec(CLOCK_REALTIME);
         return 0;
 }
 
 int firewall_status_to_json(const FirewallStatus *s, char **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        char ts[64];
         char *text;
 
         if (!o || !firewall_state_to_string(s->state))
@@ -86,9 +84,6 @@ int firewall_status_to_json(const FirewallStatus *s, char **ret) {
         if (json_object_object_add(o, "version", json_object_new_int(1)) < 0 ||
             json_object_object_add(o, "state", json_object_new_string(firewall_state_to_string(s->state))) < 0 ||
             json_object_object_add(o, "detail", json_object_new_string(strempty(s->detail))) < 0)
-                return -ENOMEM;
-        if (s->updated_at > 0 && format_timestamp_iso_usec(s->updated_at, ts, sizeof ts) >= 0 &&
-            json_object_object_add(o, "updated_at", json_object_new_string(ts)) < 0)
                 return -ENOMEM;
         text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
@@ -117,8 +112,6 @@ int firewall_status_from_json(const char *buf, size_t len, FirewallStatus *ret) 
         if (json_object_object_get_ex(o, "detail", &v) && json_object_is_type(v, json_type_string) &&
             !(s.detail = strndup(json_object_get_string(v), FIREWALL_DETAIL_MAX)))
                 return -ENOMEM;
-        if (json_object_object_get_ex(o, "updated_at", &v) && json_object_is_type(v, json_type_string))
-                (void) parse_timestamp_iso(json_object_get_string(v), &s.updated_at);
         *ret = s;
         return 0;
 }

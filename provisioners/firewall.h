@@ -55,11 +55,11 @@ typedef enum FirewallState {
 const char *firewall_state_to_string(FirewallState s);
 FirewallState firewall_state_from_string(const char *s);
 
-/* What `azl-agent status` shows: "<state> (<detail>)". */
+/* What `azl-agent status` shows: "<state> (<detail>)". No timestamp: the file is rewritten only when this
+ * changes, and the same outcome gives the same bytes (crash consistency compares them). */
 typedef struct FirewallStatus {
         FirewallState state;
         char *detail;
-        usec_t updated_at;      /* CLOCK_REALTIME */
 } FirewallStatus;
 
 void firewall_status_done(FirewallStatus *s);

@@ -43,7 +43,6 @@ static void test_status_roundtrip(void **state) {
         assert_int_equal(firewall_status_load(root_fd, "/var/lib/azl-agent", &back), 0);
         assert_int_equal(back.state, FIREWALL_FAILED);
         assert_string_equal(back.detail, "Could not process rule: Operation not permitted");
-        assert_true(back.updated_at == s.updated_at);
         assert_int_equal(firewall_status_from_json("{\"state\":\"on fire\"}", 20, &back), -EBADMSG);
         assert_int_equal(firewall_status_from_json("[]", 2, &back), -EBADMSG);
         for (FirewallState i = 0; i < _FIREWALL_STATE_MAX; i++)
