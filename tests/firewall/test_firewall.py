@@ -305,8 +305,7 @@ class TestGuard(FirewallTest):
         # Flushed, then deleted: back within one period (plus the time of one poll), logged once each.
         for how, what in ((("flush", "table", "ip", TABLE), "flush"), (("delete", "table", "ip", TABLE), "delete")):
             before = self.daemon_text().count("restored it")
-            nft(*how)
-            self.assertNotIn("reject", our_table() or "")
+            nft(*how)   # (the daemon may already have restored it when we look: its log line proves it saw it)
             t0 = time.monotonic()
             wait_for("the table restored after " + what, lambda: "reject with tcp reset" in (our_table() or ""),
                      timeout=PERIOD + 3, interval=0.05)
