@@ -25,6 +25,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "context.h"
@@ -32,6 +33,7 @@
 #include "daemon-state.h"
 #include "ext-executor.h"
 #include "extensions-goal-state.h"
+#include "firewall.h"
 #include "http-retry.h"
 #include "wireserver.h"
 
@@ -127,6 +129,14 @@ typedef struct Daemon {
         bool state_dirty;
 
         DaemonBus *bus;                 /* org.azurelinux.Agent1 (daemon-bus.c); NULL without a system bus */
+
+        /* the WireServer guard (daemon-firewall.c) */
+        Firewall *firewall;
+        FirewallStatus firewall_status; /* FirewallState/FirewallDetail on D-Bus, firewall.json */
+        unsigned n_firewall_restored;
+        usec_t proxy_agent_checked_at;  /* CLOCK_MONOTONIC */
+        bool proxy_agent_active;
+        char proxy_agent_detail[256];
         DaemonNetwork *network;         /* hot-plug re-apply (daemon-network.c); NULL with Backend=none */
 } Daemon;
 
@@ -146,11 +156,18 @@ int daemon_bus_setup(Daemon *d);
 DaemonBus *daemon_bus_free(DaemonBus *b);
 /* Sends PropertiesChanged for the properties whose value changed since the last call; a no-op without a bus. */
 void daemon_bus_emit_changed(Daemon *d);
+/* The caller's effective uid only if the bus vouched for it (not read from /proc); -ENODATA/-EPERM otherwise. */
+int bus_creds_vouched_euid(sd_bus_creds *creds, uid_t *ret);
+bool bus_creds_is_root(sd_bus_creds *creds);
 
 /* daemon-network.c: re-applies the IMDS network configuration when NICs come and go (issue #5). Only -ENOMEM
  * fails the daemon; without netlink the daemon runs on without the watch. */
 int daemon_network_start(Daemon *d);
 DaemonNetwork *daemon_network_free(DaemonNetwork *n);
+
+/* daemon-firewall.c: checks the WireServer guard and installs it again when it is missing or changed; called at
+ * the start of every goal state pass. Never fails the daemon. */
+void daemon_firewall_reconcile(Daemon *d);
 
 /* daemon-download.c */
 int daemon_package_request(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *handler,

@@ -59,6 +59,8 @@ static void daemon_free(Daemon *d) {
         d->download = download_free(d->download);
         d->executor = ext_executor_free(d->executor);
         d->http = http_client_free(d->http);
+        d->firewall = firewall_free(d->firewall);
+        firewall_status_done(&d->firewall_status);
         sd_event_source_disable_unref(d->poll_timer);
         sd_event_unref(d->event);
         free(d->wire_endpoint);
@@ -574,6 +576,7 @@ static int cycle_start(Daemon *d) {
 
         d->n_cycles++;
         d->failure[0] = 0;
+        daemon_firewall_reconcile(d);   /* before this pass's first WireServer request */
         r = wire_url(d->wire_endpoint, "/machine/?comp=goalstate", &url);
         if (r < 0)
                 return r;

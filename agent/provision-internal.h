@@ -27,6 +27,8 @@ typedef struct ProvisionRun {
         bool have_goal_state;
         ProvisionData data;
         char *failed_step;
+        bool proxy_agent_active;        /* Azure's Guest Proxy Agent guards the WireServer (provision-firewall.c) */
+        char proxy_agent_detail[256];
 } ProvisionRun;
 
 /* Records a step in state.json (saved at once) and logs it. */
@@ -41,3 +43,8 @@ int report_health(ProvisionRun *p, HealthState state, const char *substatus, con
 int step_imds(ProvisionRun *p);
 int step_wireserver(ProvisionRun *p);
 int step_network(ProvisionRun *p);
+
+/* provision-firewall.c: the Guest Proxy Agent check (after the media) and the WireServer guard (before the first
+ * WireServer request). */
+int step_proxy_agent(ProvisionRun *p);
+int step_firewall(ProvisionRun *p);

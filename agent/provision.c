@@ -447,8 +447,13 @@ int provision_run(Context *c, bool force) {
 
         r = step_media(&p);
         if (r >= 0)
+                r = step_proxy_agent(&p);       /* ProvisionGuestProxyAgent=true: before IMDS, as cloud-init */
+        if (r >= 0)
                 r = step_imds(&p);
         if (r >= 0 && free_and_strdup(&p.state.vm_id, p.imds.vm_id) < 0)
+                return log_oom();
+        /* The WireServer guard goes up before the first WireServer request (provision-firewall.c). */
+        if (step_firewall(&p) == -ENOMEM)
                 return log_oom();
         /* The goal state is needed to report anything, failures included. */
         if (step_wireserver(&p) < 0 && r >= 0)

@@ -252,7 +252,7 @@ static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
 }
 
 static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, char **ret_error) {
-        _cleanup_free_ char *pps = NULL;
+        _cleanup_free_ char *pps = NULL, *proxy = NULL;
         xmlNodePtr section, settings;
         int r;
 
@@ -276,7 +276,14 @@ static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, char **ret_error) 
         r = child_text(settings, "PreprovisionedVMType", &e->preprovisioned_vm_type);
         if (r >= 0 && !e->preprovisioned_vm_type)
                 r = child_text(settings, "PreprovisionedVmType", &e->preprovisioned_vm_type);
-        return r;
+        if (r < 0)
+                return r;
+        /* The platform expects Azure's Guest Proxy Agent (agent/provision-firewall.c). */
+        r = child_text(settings, "ProvisionGuestProxyAgent", &proxy);
+        if (r < 0)
+                return r;
+        e->provision_guest_proxy_agent = text_is(proxy, "true");
+        return 0;
 }
 
 static int parse_doc(xmlNodePtr env, OvfEnv *e, char **ret_error) {

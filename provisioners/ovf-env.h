@@ -47,6 +47,7 @@ typedef struct OvfEnv {
         char *provision_guest_agent_raw;
         bool preprovisioned_vm;         /* PreprovisionedVm == "true" (any case) */
         char *preprovisioned_vm_type;   /* PreprovisionedVMType (or PreprovisionedVmType); NULL when absent */
+        bool provision_guest_proxy_agent; /* ProvisionGuestProxyAgent == "true" (any case), as cloud-init */
 } OvfEnv;
 
 void ovf_env_done(OvfEnv *e);

@@ -51,6 +51,7 @@ static void check_common(const OvfEnv *e) {
         assert_null(e->custom_data);
         assert_false(e->preprovisioned_vm);
         assert_null(e->preprovisioned_vm_type);
+        assert_false(e->provision_guest_proxy_agent);
 }
 
 static void test_fixtures(void **state) {
@@ -98,7 +99,8 @@ static void test_values(void **state) {
                 "<CustomData>IyEvYmluL3NoCmVjaG8gaGkK</CustomData>",
                 "<wa:ProvisionGuestAgent>FALSE</wa:ProvisionGuestAgent>"
                 "<wa:PreprovisionedVm>true</wa:PreprovisionedVm>"
-                "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>");
+                "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
+                "<wa:ProvisionGuestProxyAgent>True</wa:ProvisionGuestProxyAgent>");
         OvfEnv e = {};
 
         assert_int_equal(parse(doc, &e, NULL), 0);
@@ -111,6 +113,7 @@ static void test_values(void **state) {
         assert_false(e.provision_guest_agent);
         assert_true(e.preprovisioned_vm);
         assert_string_equal(e.preprovisioned_vm_type, "Savable");
+        assert_true(e.provision_guest_proxy_agent);
         assert_int_equal(e.n_public_keys, 0);
         assert_null(e.public_keys);
         ovf_env_done(&e);
