@@ -762,7 +762,7 @@ static void cycle_finish(Daemon *d, int r) {
 /* ---- setup ---- */
 
 static int endpoints_setup(Daemon *d) {
-        _cleanup_free_ char *reason = NULL;
+        _cleanup_error_ Error reason = ERROR_NULL;
         WireEndpointSource source;
         const char *colon;
         int r;
@@ -770,7 +770,7 @@ static int endpoints_setup(Daemon *d) {
         r = context_endpoints_allowed(d->context, &reason);
         if (r < 0) {
                 (void) log_full_errno_id(LOG_NOTICE, r, MESSAGE_ID_REFUSED_ENDPOINT,
-                                  "Not talking to the Azure fabric: %s", strna(reason));
+                                  "Not talking to the Azure fabric: %s", error_reason(&reason));
                 return r;
         }
         r = wire_endpoint_discover(&d->context->config, d->context->root_fd, &d->wire_endpoint, &source);

@@ -26,13 +26,12 @@ typedef struct ProvisionRun {
         GoalState goal_state;
         bool have_goal_state;
         ProvisionData data;
-        char *failed_step;
+        Error error; /* why the run failed: what the fabric and the user see */
 } ProvisionRun;
 
 /* Records a step in state.json (saved at once) and logs it. */
 int record_step(ProvisionRun *p, const char *name, StepResult result, usec_t start, const char *summary);
-/* Sets the run's failure reason (what the fabric and the user see) and the failed step; returns error (<0).
- */
+/* Sets the run's failure (p->error) with a formatted reason; returns error (<0; 0 becomes -EINVAL). */
 int fail(ProvisionRun *p, const char *step, int error, const char *fmt, ...) _printf_(4, 5);
 /* Reports health with the current goal state (refreshed once on 410). */
 int report_health(ProvisionRun *p, HealthState state, const char *substatus, const char *description);

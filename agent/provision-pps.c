@@ -545,11 +545,11 @@ static int poll_reprovision_data(ProvisionRun *p, usec_t deadline, char **ret, s
 }
 
 /* The reprovisioning data is an ovf-env.xml: it replaces the media's (pool) document. */
-static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, char **ret_error) {
+static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, Error *error) {
         OvfEnv ovf = {};
         int r;
 
-        r = ovf_env_parse(buf, size, &ovf, ret_error);
+        r = ovf_env_parse(buf, size, &ovf, error);
         if (r < 0)
                 return r;
         if (p->have_ovf)
@@ -567,7 +567,8 @@ static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, char **
 
 int provision_pps(ProvisionRun *p) {
         _cleanup_(nic_wait_done) NicWait w = {};
-        _cleanup_free_ char *buf = NULL, *summary = NULL, *error = NULL;
+        _cleanup_free_ char *buf = NULL, *summary = NULL;
+        _cleanup_error_ Error error = ERROR_NULL;
         const Config *config = &p->c->config;
         usec_t start, poll_deadline;
         size_t size = 0;
@@ -663,7 +664,7 @@ int provision_pps(ProvisionRun *p) {
                 return fail(p, "pps-reprovision", r,
                             "Pre-provisioned VM (%s): reprovisiondata is not a valid "
                             "ovf-env.xml: %s",
-                            t, error ?: strerror(-r));
+                            t, error_reason(&error));
         }
         free(summary);
         summary = NULL;

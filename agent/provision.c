@@ -36,7 +36,7 @@ static void provision_run_done(ProvisionRun *p) {
                 goal_state_done(&p->goal_state);
         free(p->wire_endpoint);
         provision_data_done(&p->data);
-        free(p->failed_step);
+        error_clear(&p->error);
 }
 
 /* Records a step and saves state.json so that `status` (and a crash) sees it at once. */
@@ -61,23 +61,18 @@ int record_step(ProvisionRun *p, const char *name, StepResult result, usec_t sta
 
 /* Fails the run with a reason (formatted). The reason is what the fabric and the user will see. */
 int fail(ProvisionRun *p, const char *step, int error, const char *fmt, ...) {
-        _cleanup_free_ char *reason = NULL;
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        if (vasprintf(&reason, fmt, ap) < 0)
-                reason = NULL;
+        r = error_setfv(&p->error, error < 0 ? error : -EINVAL, fmt, ap);
         va_end(ap);
-        if (!reason)
-                return -ENOMEM;
-        free(p->state.reason);
-        p->state.reason = TAKE_PTR(reason);
-        (void) free_and_strdup(&p->failed_step, step);
-        return error < 0 ? error : -EINVAL;
+        return r;
 }
 
 static int step_media(ProvisionRun *p) {
-        _cleanup_free_ char *buf = NULL, *error = NULL;
+        _cleanup_error_ Error error = ERROR_NULL;
+        _cleanup_free_ char *buf = NULL;
         usec_t start = now_usec(CLOCK_MONOTONIC);
         size_t size;
         int r;
@@ -93,7 +88,7 @@ static int step_media(ProvisionRun *p) {
         if (r < 0) {
                 explicit_bzero(buf, size);
                 (void) record_step(p, "media", STEP_FAILED, start, NULL);
-                return fail(p, "media", r, "ovf-env.xml is invalid: %s", error ?: strerror(-r));
+                return fail(p, "media", r, "ovf-env.xml is invalid: %s", error_reason(&error));
         }
         p->have_ovf = true;
         if (p->ovf.password)
@@ -328,7 +323,7 @@ static int step_validate(ProvisionRun *p) {
                                  k == -EPROTONOSUPPORT ? "unsupported key type" : "malformed key");
         }
         if (r < 0) {
-                (void) record_step(p, "validate", STEP_FAILED, start, p->state.reason);
+                (void) record_step(p, "validate", STEP_FAILED, start, p->error.reason);
                 return r;
         }
         return record_step(p, "validate", STEP_UNCHANGED, start, NULL);
@@ -364,7 +359,7 @@ static void kvp_final_report(ProvisionRun *p, bool success) {
                              PACKAGE_VERSION, p->have_imds ? imds_pps_type_to_string(p->imds.pps_type) : "None",
                              strna(p->state.vm_id), ts) < 0 ? -ENOMEM : 0;
         else
-                r = provisioning_failure_description(p->state.reason, NULL, p->state.vm_id,
+                r = provisioning_failure_description(error_reason(&p->error), NULL, p->state.vm_id,
                                                      now_usec(CLOCK_REALTIME), &value);
         if (r >= 0)
                 r = kvp_report(p->c, KVP_KEY_PROVISIONING_REPORT, value);
@@ -376,15 +371,16 @@ static int finish_failed(ProvisionRun *p, int error) {
         _cleanup_free_ char *description = NULL;
         int r;
 
-        if (!p->state.reason)
-                (void) fail(p, "provision", error, "%s", strerror(-error));
+        if (!p->error.reason)
+                (void) error_set(&p->error, error, strerror(-error));
         (void) free_and_strdup(&p->state.state, "failed");
+        (void) free_and_strdup(&p->state.reason, p->error.reason);
         p->state.finished_at = now_usec(CLOCK_REALTIME);
         log_full_errno_id(LOG_ERR, error, MESSAGE_ID_PROVISIONING_FAILED, "Provisioning failed: %s",
-                          p->state.reason);
+                          error_reason(&p->error));
 
-        r = provisioning_failure_description(p->state.reason, NULL, p->state.vm_id, now_usec(CLOCK_REALTIME),
-                                             &description);
+        r = provisioning_failure_description(error_reason(&p->error), NULL, p->state.vm_id,
+                                             now_usec(CLOCK_REALTIME), &description);
         if (r >= 0)
                 r = report_health(p, HEALTH_STATE_NOT_READY, "ProvisioningFailed", description);
         if (r < 0)
@@ -425,7 +421,8 @@ static int finish_ready(ProvisionRun *p, const char *what) {
 
 int provision_run(Context *c, bool force) {
         _cleanup_(provision_run_done) ProvisionRun p = { .c = c };
-        _cleanup_free_ char *reason = NULL, *marker = NULL;
+        _cleanup_error_ Error reason = ERROR_NULL;
+        _cleanup_free_ char *marker = NULL;
         usec_t start;
         bool again;
         int r;
@@ -435,10 +432,11 @@ int provision_run(Context *c, bool force) {
                 return log_oom();
         if (r < 0) {
                 log_full_errno_id(LOG_NOTICE, 0, MESSAGE_ID_REFUSED_ENDPOINT,
-                                  "Not provisioning: %s", reason);
+                                  "Not provisioning: %s", error_reason(&reason));
                 return EXIT_NOT_APPLICABLE;
         }
-        log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_PROVISIONING_STARTED, "Provisioning (%s).", reason);
+        log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_PROVISIONING_STARTED, "Provisioning (%s).",
+                          error_reason(&reason));
 
         if (free_and_strdup(&p.state.state, "running") < 0 ||
             free_and_strdup(&p.state.platform, platform_to_string(c->platform.platform)) < 0)
