@@ -52,14 +52,16 @@ int error_setf(Error *e, int error, const char *format, ...) {
         return r;
 }
 
-int error_prefixf(Error *e, const char *format, ...) {
+int error_prefixf(Error *e, int error, const char *format, ...) {
         _cleanup_free_ char *prefix = NULL;
         char *reason;
         va_list ap;
         int r;
 
         if (!e)
-                return 0;
+                return error > 0 ? -error : error;
+        if (e->error >= 0)
+                e->error = error > 0 ? -error : error;
         va_start(ap, format);
         r = vasprintf(&prefix, format, ap);
         va_end(ap);

@@ -52,10 +52,11 @@ int error_setf(Error *e, int error, const char *format, ...) _printf_(3, 4);
 int error_setfv(Error *e, int error, const char *format, va_list ap) _printf_(3, 0);
 
 /*
- * Puts "<formatted prefix>: " in front of e's reason (strerror() of its errno when it has no reason).
- * e may be NULL. Returns e's error (0 for NULL), or -ENOMEM.
+ * Puts "<formatted prefix>: " in front of e's reason (strerror() of its errno when it has no reason). error
+ * is the errno that came with e: it is stored when e holds none (a callee that did not explain itself).
+ * e may be NULL. Returns e's error, or -ENOMEM.
  */
-int error_prefixf(Error *e, const char *format, ...) _printf_(2, 3);
+int error_prefixf(Error *e, int error, const char *format, ...) _printf_(3, 4);
 
 /* Moves src into dst (replacing it; dst may be NULL: src is only cleared). Returns the moved error. */
 int error_move(Error *dst, Error *src);

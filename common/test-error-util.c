@@ -46,7 +46,7 @@ static void test_null_error(void **state) {
         /* The caller who wants the errno only. */
         assert_int_equal(parse_thing(NULL, NULL), -EBADMSG);
         assert_int_equal(error_set(NULL, EPERM, "x"), -EPERM);
-        assert_int_equal(error_prefixf(NULL, "p"), 0);
+        assert_int_equal(error_prefixf(NULL, -EIO, "p"), -EIO);
         assert_false(error_is_set(NULL));
         assert_string_equal(error_reason(NULL), "");
 }
@@ -65,13 +65,18 @@ static void test_prefix(void **state) {
         _cleanup_error_ Error e = ERROR_NULL;
 
         assert_int_equal(parse_thing(NULL, &e), -EBADMSG);
-        assert_int_equal(error_prefixf(&e, "ovf-env.xml is %s", "invalid"), -EBADMSG);
+        assert_int_equal(error_prefixf(&e, -EBADMSG, "ovf-env.xml is %s", "invalid"), -EBADMSG);
         assert_string_equal(e.reason, "ovf-env.xml is invalid: Thing not found");
 
         /* No reason yet: the errno's text is prefixed. */
         assert_int_equal(error_set(&e, -ETIMEDOUT, NULL), -ETIMEDOUT);
-        assert_int_equal(error_prefixf(&e, "IMDS"), -ETIMEDOUT);
+        assert_int_equal(error_prefixf(&e, -EIO, "IMDS"), -ETIMEDOUT); /* e's errno is kept */
         assert_string_equal(e.reason, "IMDS: Connection timed out");
+
+        /* A callee that failed without explaining: the caller's errno and its text. */
+        error_clear(&e);
+        assert_int_equal(error_prefixf(&e, -E2BIG, "ovf-env.xml is invalid"), -E2BIG);
+        assert_string_equal(e.reason, "ovf-env.xml is invalid: Argument list too long");
 }
 
 static void test_move(void **state) {
