@@ -47,15 +47,14 @@
 #include "network.h"
 #include "provision-engine.h"
 #include "provision-pps.h"
+#include "string-table.h"
 
 static const char *const pps_type_table[_PPS_TYPE_MAX] = {
         [PPS_NONE] = "None",     [PPS_RUNNING] = "Running", [PPS_SAVABLE] = "Savable",
         [PPS_LEGACY] = "Legacy", [PPS_RESUMED] = "Resumed", [PPS_OS_DISK] = "PreprovisionedOSDisk",
 };
 
-const char *pps_type_to_string(PpsType t) {
-        return t >= 0 && t < _PPS_TYPE_MAX ? pps_type_table[t] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pps_type, PpsType);
 
 PpsType pps_type_determine(bool marker, bool ovf_preprovisioned_vm, const char *ovf_type,
                            ImdsPpsType imds_type) {
