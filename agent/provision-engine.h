@@ -57,8 +57,8 @@ typedef enum ProvisionStepFlags {
         PROVISION_STEP_REQUIRED = 1 << 0,    /* a failure fails the run (else: recorded, the run goes on) */
         PROVISION_STEP_ALWAYS = 1 << 1,      /* runs even after a required step failed */
         PROVISION_STEP_CRASH_START = 1 << 2, /* crash point provision:<name>:start before it runs */
-        PROVISION_STEP_FAILURE_SUMMARY = 1 << 3, /* a required step's reason is its summary too (optional
-                                                  * steps' always is: it is recorded nowhere else) */
+        PROVISION_STEP_FAILURE_SUMMARY = 1 << 3, /* a required step's reason is its summary too (an optional
+                                                  * step's always is: it is recorded nowhere else) */
 } ProvisionStepFlags;
 
 typedef struct ProvisionStepDef ProvisionStepDef;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The provisioning run (provision.h): its step tables and the steps. provision-engine.c runs the tables,
- * records every step and makes the health and KVP reports; provision-pps.c has the pre-provisioned pools'
- * table. The run:
+ * records every step and makes the health and KVP reports; provision-pps.c has the pool's table. The run
+ * (docs/architecture.md has the picture):
  *
- *   provision_boot_steps         every boot; a failure ends the run (wireserver runs regardless: it is
- * needed to report the failure) marker names this VM id?  → provision_again_steps (unless --force) pool VM
- * (provision_pps)?  → pps_steps, then provision_handover_steps (the owner's IMDS, goal state, network)
- *   NotReady/Provisioning     → provision_first_boot_steps, ending in Ready
+ *   provision_boot_steps          every boot; a failure ends the run, but the goal state is still fetched
+ *   marker holds this VM id?      provision_again_steps (without --force)
+ *   else a pool VM?               provision_pps(), then provision_handover_steps
+ *   else                          NotReady/Provisioning, provision_first_boot_steps, ending in Ready
  */
 #include <stdio.h>
 #include <string.h>
@@ -291,30 +291,36 @@ static int step_marker_found(ProvisionRun *p, const ProvisionStepDef *step, char
         return provision_engine_summaryf(ret_summary, STEP_UNCHANGED, "already provisioned for this VM id");
 }
 
-/* clang-format off: the tables read as tables */
+/* clang-format off */
 #define REQUIRED PROVISION_STEP_REQUIRED
-#define PROVISIONER_STEP(name, provisioner)                                                                 \
+#define PROVISIONER_STEP(name, provisioner) \
         { name, step_provisioner, REQUIRED | PROVISION_STEP_CRASH_START, .userdata = &(provisioner) }
 
 /* Every boot, before anything else (azure-wire-protocol.md §5.2). */
 const ProvisionStepDef provision_boot_steps[] = {
-        {"media", step_media, REQUIRED, "Failed to read the provisioning media"},
-        {"imds", step_imds, REQUIRED},
-        {"wireserver", step_wireserver, REQUIRED | PROVISION_STEP_ALWAYS},
-        {"network", step_network},
-        {"disks", step_disks},
-        {}};
+        { "media",      step_media,      REQUIRED, "Failed to read the provisioning media" },
+        { "imds",       step_imds,       REQUIRED },
+        { "wireserver", step_wireserver, REQUIRED | PROVISION_STEP_ALWAYS },
+        { "network",    step_network },
+        { "disks",      step_disks },
+        {}
+};
 
-/* The marker names this VM id: provisioned before (a reboot); only tell the fabric. */
+/* The marker holds this VM id: provisioned before (a reboot); only tell the fabric. */
 const ProvisionStepDef provision_again_steps[] = {
-        {"marker", step_marker_found}, {"report-ready", provision_engine_report_ready, REQUIRED}, {}};
+        { "marker",       step_marker_found },
+        { "report-ready", provision_engine_report_ready, REQUIRED },
+        {}
+};
 
 /* A pool VM was handed out (provision-pps.c): IMDS, the goal state (a new incarnation) and the network
  * describe the owner's VM now. */
-const ProvisionStepDef provision_handover_steps[] = {{"imds", step_imds, REQUIRED},
-                                                     {"wireserver", step_wireserver, REQUIRED},
-                                                     {"network", step_network},
-                                                     {}};
+const ProvisionStepDef provision_handover_steps[] = {
+        { "imds",       step_imds,       REQUIRED },
+        { "wireserver", step_wireserver, REQUIRED },
+        { "network",    step_network },
+        {}
+};
 
 /*
  * First boot of this VM id: validation first, nothing is written before it passes. The user must exist
@@ -322,16 +328,16 @@ const ProvisionStepDef provision_handover_steps[] = {{"imds", step_imds, REQUIRE
  * sees everything.
  */
 const ProvisionStepDef provision_first_boot_steps[] = {
-        {"validate", step_validate, REQUIRED | PROVISION_STEP_FAILURE_SUMMARY},
-        PROVISIONER_STEP("hostname", provisioner_hostname),
-        PROVISIONER_STEP("user", provisioner_user),
-        PROVISIONER_STEP("ssh-keys", provisioner_ssh_keys),
-        PROVISIONER_STEP("sshd-config", provisioner_sshd_config),
+        { "validate", step_validate, REQUIRED | PROVISION_STEP_FAILURE_SUMMARY },
+        PROVISIONER_STEP("hostname",      provisioner_hostname),
+        PROVISIONER_STEP("user",          provisioner_user),
+        PROVISIONER_STEP("ssh-keys",      provisioner_ssh_keys),
+        PROVISIONER_STEP("sshd-config",   provisioner_sshd_config),
         PROVISIONER_STEP("ssh-host-keys", provisioner_ssh_host_keys),
-        {"marker", step_marker, REQUIRED, "Failed to write the provisioned marker"},
-        {"report-ready", provision_engine_report_ready, REQUIRED},
-        {}};
-
+        { "marker",       step_marker,                   REQUIRED, "Failed to write the provisioned marker" },
+        { "report-ready", provision_engine_report_ready, REQUIRED },
+        {}
+};
 /* clang-format on */
 
 int provision_run(Context *c, bool force) {
