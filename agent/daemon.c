@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-table.h"
 
 static void cycle_finish(Daemon *d, int r);
 static int cycle_start(Daemon *d);
@@ -32,9 +33,7 @@ static const char *const cycle_step_table[_CYCLE_STEP_MAX] = {
         [CYCLE_EXTENSIONS_CONFIG] = "ExtensionsConfig",
 };
 
-static const char *cycle_step_to_string(CycleStep s) {
-        return s >= 0 && s < _CYCLE_STEP_MAX ? cycle_step_table[s] : NULL;
-}
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_TO_STRING(cycle_step, CycleStep);
 
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) _printf_(2, 3);
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) {
@@ -765,7 +764,7 @@ static void cycle_finish(Daemon *d, int r) {
 /* ---- setup ---- */
 
 static int endpoints_setup(Daemon *d) {
-        _cleanup_free_ char *reason = NULL;
+        _cleanup_error_ Error reason = ERROR_NULL;
         WireEndpointSource source;
         const char *colon;
         int r;
@@ -773,7 +772,7 @@ static int endpoints_setup(Daemon *d) {
         r = context_endpoints_allowed(d->context, &reason);
         if (r < 0) {
                 (void) log_full_errno_id(LOG_NOTICE, r, MESSAGE_ID_REFUSED_ENDPOINT,
-                                  "Not talking to the Azure fabric: %s", strna(reason));
+                                  "Not talking to the Azure fabric: %s", error_reason(&reason));
                 return r;
         }
         r = wire_endpoint_discover(&d->context->config, d->context->root_fd, &d->wire_endpoint, &source);

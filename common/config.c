@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define CONFIG_FILE_MAX (256U * 1024U)
@@ -29,25 +30,8 @@ static const char *const signature_mode_table[_SIGNATURE_MODE_MAX] = {
         [SIGNATURE_MODE_ENFORCE] = "enforce",
 };
 
-static int string_table_lookup(const char *const *table, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && strcasecmp(table[i], s) == 0)
-                        return (int) i;
-        return -EINVAL;
-}
-
-const char *network_backend_to_string(NetworkBackend b) {
-        return b >= 0 && b < _NETWORK_BACKEND_MAX ? network_backend_table[b] : NULL;
-}
-NetworkBackend network_backend_from_string(const char *s) {
-        return (NetworkBackend) string_table_lookup(network_backend_table, _NETWORK_BACKEND_MAX, s);
-}
-const char *signature_mode_to_string(SignatureMode m) {
-        return m >= 0 && m < _SIGNATURE_MODE_MAX ? signature_mode_table[m] : NULL;
-}
-SignatureMode signature_mode_from_string(const char *s) {
-        return (SignatureMode) string_table_lookup(signature_mode_table, _SIGNATURE_MODE_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP_CASE(network_backend, NetworkBackend);
+DEFINE_STRING_TABLE_LOOKUP_CASE(signature_mode, SignatureMode);
 
 /* ---- value parsers: (value, pointer into Config) → 0 or -EINVAL/-ERANGE ---- */
 

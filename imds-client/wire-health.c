@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "string-table.h"
 #include "version.h"
 #include "wireserver.h"
 
@@ -22,11 +23,7 @@ static const char *const health_state_table[_HEALTH_STATE_MAX] = {
         [HEALTH_STATE_NOT_READY] = "NotReady",
 };
 
-const char *health_state_to_string(HealthState s) {
-        if (s < 0 || s >= _HEALTH_STATE_MAX)
-                return NULL;
-        return health_state_table[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(health_state, HealthState);
 
 /* saxutils.escape(): & < > only (quotes stay as they are in element text). */
 static int xml_escape_text(const char *s, char **ret) {

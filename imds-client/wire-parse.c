@@ -10,22 +10,19 @@
 #include <time.h>
 
 #include "json-util.h"
+#include "string-table.h"
 #include "strutil.h"
 #include "wireserver.h"
 #include "xml-util.h"
 
-static const char *const endpoint_source_table[_WIRE_ENDPOINT_SOURCE_MAX] = {
+static const char *const wire_endpoint_source_table[_WIRE_ENDPOINT_SOURCE_MAX] = {
         [WIRE_ENDPOINT_CONFIG] = "config",
         [WIRE_ENDPOINT_NETWORKD_LEASE] = "networkd-lease",
         [WIRE_ENDPOINT_DHCLIENT_LEASE] = "dhclient-lease",
         [WIRE_ENDPOINT_DEFAULT] = "default",
 };
 
-const char *wire_endpoint_source_to_string(WireEndpointSource s) {
-        if (s < 0 || s >= _WIRE_ENDPOINT_SOURCE_MAX)
-                return NULL;
-        return endpoint_source_table[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(wire_endpoint_source, WireEndpointSource);
 
 /* ---- leases ---- */
 
