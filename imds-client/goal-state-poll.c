@@ -3,9 +3,15 @@
  * The goal-state pass of the daemon (ref §1.4, §2.1), every WirePollerOptions.period, as a chain of asynchronous
  * requests; one request of the pass is in flight at a time:
  *
- *   pass_start() hook ─► GET goalstate ─► GET vmSettings (if-none-match) ─┬─ nothing changed ──────► done
- *                                                                          └─ new incarnation ─►
- *      HostingEnvironmentConfig ─► Certificates ─► ExtensionsConfig ─► choice ─► done
+ *   pass_start() hook ─► GET goalstate ─► GET vmSettings (if-none-match) ─┬─ nothing changed ───────────────► done
+ *                                                                          └─ new incarnation or container ─►
+ *      HostingEnvironmentConfig ─► Certificates (when needed) ─► ExtensionsConfig (new incarnation) ─►
+ *      Certificates (when a handler references one we do not hold) ─► choice ─► done
+ *
+ * Certificates are fetched for a new incarnation, when the container id changed (a hibernate-resume or a live
+ * migration keeps the incarnation but may bring new certificates), and whenever the settings of a handler in a
+ * new ExtensionsConfig or vmSettings reference a thumbprint we do not hold — Fast Track goal states change
+ * without an incarnation. At most once per pass.
  *
  * Failures end the pass early and move the next one: 410 (or 400 InvalidContainerConfiguration) refreshes the
  * goal state at once (3 times per pass at most), throttling (403/429/503) retries after 1 s, anything else backs
@@ -278,12 +284,37 @@ static int fetch_extensions_config(WirePoller *p) {
 
 /* ---- Certificates (ref §1.6) ---- */
 
-/* Why this pass must fetch the Certificates, or NULL. */
+static bool gs_references_unknown_certificate(WirePoller *p, const ExtensionsGoalState *gs, const char **ret) {
+        for (size_t i = 0; gs && i < gs->n_handlers; i++)
+                for (size_t k = 0; k < gs->handlers[i].n_settings; k++) {
+                        const char *t = gs->handlers[i].settings[k].protected_settings_cert_thumbprint;
+
+                        if (t && !azure_client_has_certificate(p->client, t)) {
+                                *ret = t;
+                                return true;
+                        }
+                }
+        return false;
+}
+
+/* Why this pass must fetch the Certificates, or NULL (ref §1.6; issue #19). */
 static const char *certificates_needed(WirePoller *p) {
+        const char *t;
+
         if (p->certificates_done || !p->client->goal_state.certificates_url)
                 return NULL;
         if (p->new_incarnation)
                 return "new incarnation";
+        /* A hibernate-resume or another container change keeps the incarnation but may bring new certificates. */
+        if (p->container_changed)
+                return "container id changed";
+        /* Fast Track goal states come without a new incarnation: their settings may name a certificate that only a
+         * new Certificates document holds. */
+        if (gs_references_unknown_certificate(p, p->new_vm_settings, &t) ||
+            gs_references_unknown_certificate(p, p->new_ext_conf, &t)) {
+                log_debug("A handler's settings reference certificate %s, which we do not hold.", t);
+                return "a handler references a certificate we do not hold";
+        }
         return NULL;
 }
 
@@ -364,7 +395,7 @@ static int fetch_hosting_env(WirePoller *p) {
 static int pass_next(WirePoller *p) {
         const char *why;
 
-        if (p->new_incarnation && !p->hosting_env_done) {
+        if ((p->new_incarnation || p->container_changed) && !p->hosting_env_done) {
                 p->hosting_env_done = true;
                 strv_free(p->stored_certificates);
                 p->stored_certificates = NULL;
