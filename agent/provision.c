@@ -15,6 +15,7 @@
 #include "network.h"
 #include "ovf-env.h"
 #include "provision-internal.h"
+#include "provision-keys.h"
 #include "provision-pps.h"
 #include "provision-state.h"
 #include "provision.h"
@@ -292,7 +293,8 @@ static int build_data(ProvisionRun *p) {
                         return r;
         }
         for (size_t i = 0; p->have_ovf && i < p->ovf.n_public_keys; i++) {
-                /* Keys given only by fingerprint refer to a certificate; their value comes from IMDS. */
+                /* A key given only by fingerprint got its value from its certificate (step_validate), unless
+                 * that was reported as impossible. */
                 if (isempty(p->ovf.public_keys[i].value))
                         continue;
                 r = add_key_once(d, p->ovf.public_keys[i].value, p->ovf.public_keys[i].path);
@@ -306,8 +308,14 @@ static int build_data(ProvisionRun *p) {
 static int step_validate(ProvisionRun *p) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
         const ProvisionData *d = &p->data;
+        _cleanup_free_ char *keys = NULL;
         int r;
 
+        /* SSH keys given only by fingerprint: from the goal state's certificates (provision-keys.c). */
+        r = provision_resolve_key_fingerprints(&p->wire, p->have_goal_state ? &p->goal_state : NULL,
+                                               p->have_ovf ? &p->ovf : NULL, &keys);
+        if (r < 0)
+                return r;
         r = build_data(p);
         if (r < 0)
                 return r;
@@ -331,7 +339,7 @@ static int step_validate(ProvisionRun *p) {
                 (void) record_step(p, "validate", STEP_FAILED, start, p->state.reason);
                 return r;
         }
-        return record_step(p, "validate", STEP_UNCHANGED, start, NULL);
+        return record_step(p, "validate", STEP_UNCHANGED, start, keys);
 }
 
 static int step_provisioners(ProvisionRun *p) {

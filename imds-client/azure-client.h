@@ -123,6 +123,9 @@ typedef void (*WireCertificatesCallback)(WireCertificates *op, int error, Certif
 int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolicy *p, WireCertificatesCallback cb,
                             void *userdata, WireCertificates **ret);
 WireCertificates *wire_certificates_cancel(WireCertificates *op);
+/* The same, synchronously (a private loop, a transport certificate generated in memory): for provisioning, whose
+ * ovf-env.xml may name SSH keys by certificate thumbprint. ret_reason (optional) says why it failed. */
+int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret, char **ret_reason);
 /* Writes <THUMB>.crt/.prv (0600) into the storage directory and records the thumbprints as held. */
 int azure_client_certificates_store(AzureClient *c, const CertificateList *l);
 /* true when <thumb>.crt is in the storage directory, written by this client or before (ref §1.6). */

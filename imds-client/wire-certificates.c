@@ -196,6 +196,52 @@ int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolic
         return 0;
 }
 
+typedef struct CertificatesSync {
+        bool done;
+        int error;
+        CertificateList *list;
+        char *reason;
+} CertificatesSync;
+
+static void on_certificates_sync(WireCertificates *op, int error, CertificateList *list, const char *reason,
+                                 void *userdata) {
+        CertificatesSync *s = userdata;
+
+        s->done = true;
+        s->error = error;
+        s->list = list;
+        s->reason = reason ? strdup(reason) : NULL;
+}
+
+int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret, char **ret_reason) {
+        _cleanup_azure_client_ AzureClient *c = NULL;
+        CertificatesSync s = {};
+        int r;
+
+        if (!o || !g || !ret)
+                return -EINVAL;
+        /* The same request as the daemon's, on a private loop, with a transport certificate made for it. */
+        r = azure_client_new(NULL, o, &c);
+        if (r < 0)
+                return r;
+        r = wire_certificates_start(c, g, &o->policy, on_certificates_sync, &s, NULL);
+        if (r < 0)
+                return r;
+        r = azure_client_run(c, &s.done);
+        if (r >= 0)
+                r = s.error;
+        if (r < 0) {
+                if (ret_reason)
+                        *ret_reason = TAKE_PTR(s.reason);
+                free(s.reason);
+                return r;
+        }
+        free(s.reason);
+        *ret = *s.list;
+        free(s.list);
+        return 0;
+}
+
 int azure_client_certificates_store(AzureClient *c, const CertificateList *l) {
         _cleanup_strv_free_ char **thumbs = NULL;
         int r;
