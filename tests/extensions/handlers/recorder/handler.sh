@@ -35,8 +35,8 @@ thumb=$(sed -n 's/.*"protectedSettingsCertThumbprint": *"\([0-9A-Fa-f]*\)".*/\1/
 blob=$(sed -n 's/.*"protectedSettings": *"\([A-Za-z0-9+\/=\\]*\)".*/\1/p' "$settings" 2>/dev/null | tr -d '\\')
 if [ -n "$thumb" ] && [ -n "$blob" ] && command -v openssl > /dev/null; then
         rm -f "$dir/protected-seen-$op$inst.json" "$dir/protected-error-$op$inst.txt"
-        if ! printf '%s' "$blob" | base64 -d | openssl smime -decrypt -inform DER -recip "$dir/../$thumb.crt" \
-                        -inkey "$dir/../$thumb.prv" > "$dir/protected-seen-$op$inst.json" \
+        if ! { printf '%s' "$blob" | base64 -d | openssl smime -decrypt -inform DER -recip "$dir/../$thumb.crt" \
+                        -inkey "$dir/../$thumb.prv"; } > "$dir/protected-seen-$op$inst.json" \
                         2> "$dir/protected-error-$op$inst.txt"; then
                 rm -f "$dir/protected-seen-$op$inst.json"
         fi
