@@ -31,6 +31,19 @@
 typedef struct DaemonBus DaemonBus;
 typedef struct DaemonNetwork DaemonNetwork;
 
+/* Where the time of one extensions goal state goes (CLOCK_MONOTONIC µs; issue #21), written to daemon.json as
+ * "timings" once its status is uploaded. Downloads run concurrently: manifests and packages are sums. */
+typedef struct DaemonTimings {
+        usec_t run_started;
+        bool fetch_pending;             /* the pass that brought the goal state has not reported yet */
+        bool upload_pending;            /* the run is done, its status upload is not */
+        usec_t fetch, certificates;     /* the goal-state pass; its Certificates step (0: not fetched) */
+        usec_t manifests, packages, extraction;
+        unsigned downloads;
+        usec_t run;                     /* the executor's whole run (plan, downloads, commands, status files) */
+        usec_t upload;
+} DaemonTimings;
+
 typedef struct Daemon {
         Context *context;
         sd_event *event;
@@ -44,6 +57,7 @@ typedef struct Daemon {
         ExtExecutor *executor;
         bool executor_running;
         bool executor_has_results;      /* the executor ran since the start (state.handlers is its outcome) */
+        DaemonTimings timings;          /* of the run in progress or the last one */
 
         /* status (ref §4.9) */
         usec_t status_uploaded_at;      /* CLOCK_MONOTONIC of the last accepted upload, 0 = never */
@@ -60,6 +74,8 @@ typedef struct Daemon {
 
 /* daemon.c */
 void daemon_save_state(Daemon *d);
+/* The status upload after a run ended: its timings are complete (daemon.json "timings", the journal). */
+void daemon_timings_uploaded(Daemon *d, usec_t upload);
 /* The next goal-state pass starts right away (D-Bus RefreshGoalState). */
 void daemon_refresh_goal_state_soon(Daemon *d);
 
@@ -77,6 +93,8 @@ void daemon_bus_emit_changed(Daemon *d);
 int daemon_network_start(Daemon *d);
 DaemonNetwork *daemon_network_free(DaemonNetwork *n);
 
-/* daemon-download.c: the executor's package requests, answered by the client. */
+/* daemon-download.c: the executor's package requests, answered by the client; every package the plan of the
+ * run just started will need is fetched at once, a few at a time. */
 int daemon_package_request(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *handler,
                            void *userdata);
+void daemon_prefetch_packages(Daemon *d);

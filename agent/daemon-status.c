@@ -138,6 +138,7 @@ static void on_status_uploaded(const StatusUploadResult *res, void *userdata) {
                                          changed ? "" : " (keep-alive)");
                 d->n_uploads++;
                 d->status_uploaded_at = now_usec(CLOCK_MONOTONIC);
+                daemon_timings_uploaded(d, res->duration);
                 if (changed) {
                         if (free_and_strdup(&d->state.status_hash, res->hash) < 0)
                                 log_oom();
@@ -185,8 +186,10 @@ void daemon_status_request(Daemon *d) {
                 return (void) log_warning_errno(r, "Failed to hash the status blob: %m");
         keepalive_due = d->status_uploaded_at == 0 ||
                         now_usec(CLOCK_MONOTONIC) >= d->status_uploaded_at + d->context->config.status_keepalive;
-        if (streq_ptr(hash, d->state.status_hash) && !keepalive_due)
+        if (streq_ptr(hash, d->state.status_hash) && !keepalive_due) {
+                daemon_timings_uploaded(d, 0);  /* the run changed nothing to report */
                 return;
+        }
         r = status_build(d, now_usec(CLOCK_REALTIME), &blob);
         if (r < 0)
                 return (void) log_warning_errno(r, "Failed to build the status blob: %m");

@@ -16,6 +16,7 @@
 
 #include "daemon-internal.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -79,6 +80,85 @@ void daemon_refresh_goal_state_soon(Daemon *d) {
         azure_client_poll_now(d->client);
 }
 
+/* ---- timings (issue #21) ---- */
+
+static int timings_add(struct json_object *o, const char *key, uint64_t v) {
+        return json_object_object_add(o, key, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX))) < 0 ?
+                       -ENOMEM : 0;
+}
+
+/* daemon.json "timings": the phases of the last run, in µs (the benchmarks print them). */
+static int timings_to_json(Daemon *d, struct json_object **ret) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        const ExtExecutorTimings *x = d->executor ? ext_executor_timings(d->executor) : &(ExtExecutorTimings) {};
+        const DaemonTimings *t = &d->timings;
+        usec_t commands = 0;
+        unsigned n_commands = 0;
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        for (ExtOpType k = 0; k < _EXT_OP_MAX; k++)
+                if (k == EXT_OP_INSTALL || k == EXT_OP_UPDATE || k == EXT_OP_ENABLE || k == EXT_OP_DISABLE ||
+                    k == EXT_OP_UNINSTALL) {
+                        commands += x->op[k];
+                        n_commands += x->n_ops[k];
+                }
+        if (d->state.executed_id &&
+            json_object_object_add(o, "goalStateId", json_object_new_string(d->state.executed_id)) < 0)
+                return -ENOMEM;
+        r = r ?: timings_add(o, "fetchUsec", t->fetch);
+        r = r ?: timings_add(o, "certificatesUsec", t->certificates);
+        r = r ?: timings_add(o, "planUsec", x->plan);
+        r = r ?: timings_add(o, "manifestsUsec", t->manifests);
+        r = r ?: timings_add(o, "packagesUsec", t->packages);
+        r = r ?: timings_add(o, "downloads", t->downloads);
+        r = r ?: timings_add(o, "extractionUsec", t->extraction);
+        r = r ?: timings_add(o, "settingsUsec", x->op[EXT_OP_SETTINGS]);
+        r = r ?: timings_add(o, "commandsUsec", commands);
+        r = r ?: timings_add(o, "commands", n_commands);
+        r = r ?: timings_add(o, "statusReadUsec", x->status_read);
+        r = r ?: timings_add(o, "runUsec", t->run);
+        if (!t->upload_pending)         /* present once the run's status upload is done */
+                r = r ?: timings_add(o, "uploadUsec", t->upload);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static void timings_record(Daemon *d) {
+        struct json_object *o;
+
+        if (timings_to_json(d, &o) < 0)
+                return (void) log_oom();
+        json_object_put(d->state.timings);
+        d->state.timings = o;
+        d->state_dirty = true;
+}
+
+void daemon_timings_uploaded(Daemon *d, usec_t upload) {
+        const DaemonTimings *t = &d->timings;
+        char f[32], c[32], m[32], p[32], x[32], r[32], u[32];
+
+        if (!t->upload_pending)
+                return;
+        d->timings.upload_pending = false;
+        d->timings.upload = upload;
+        timings_record(d);
+        daemon_save_state(d);
+        (void) format_timespan(t->fetch, f, sizeof f);
+        (void) format_timespan(t->certificates, c, sizeof c);
+        (void) format_timespan(t->manifests, m, sizeof m);
+        (void) format_timespan(t->packages, p, sizeof p);
+        (void) format_timespan(t->extraction, x, sizeof x);
+        (void) format_timespan(t->run, r, sizeof r);
+        (void) format_timespan(t->upload, u, sizeof u);
+        log_debug("Extensions goal state %s: goal state %s, certificates %s, manifests %s, %u package(s) %s, "
+                  "extraction %s, run %s, status upload %s.", strna(d->state.executed_id), f, c, m, t->downloads, p,
+                  x, r, u);
+}
+
 /* ---- extensions ---- */
 
 static void executor_maybe_start(Daemon *d);
@@ -90,6 +170,8 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
 
         d->executor_running = false;
         d->executor_has_results = true;
+        d->timings.run = now_usec(CLOCK_MONOTONIC) - d->timings.run_started;
+        d->timings.upload_pending = true;
         if (r < 0)
                 log_warning_errno(r, "Extensions goal state %s: the run failed: %m", d->current->id);
         else
@@ -101,6 +183,7 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
         for (size_t i = 0; i < n; i++)
                 if (!results[i].removed)
                         (void) daemon_state_add_handler(&d->state, &results[i]);
+        timings_record(d);
         d->state_dirty = true;
         daemon_save_state(d);
         daemon_notify_status(d, "Goal state %s, extensions goal state %s processed.",
@@ -147,12 +230,14 @@ static void executor_maybe_start(Daemon *d) {
         }
         (void) log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_EXTENSION, "Processing extensions goal state %s (%zu handler(s)).",
                           d->current->id, d->current->n_handlers);
+        d->timings = (DaemonTimings) { .run_started = now_usec(CLOCK_MONOTONIC) };
         r = ext_executor_run(d->executor, d->current, on_executor_done, d);
         if (r < 0) {
                 log_error_errno(r, "Failed to run extensions goal state %s: %m", d->current->id);
                 return;
         }
         d->executor_running = true;
+        daemon_prefetch_packages(d);
 }
 
 /* The client chose a newer extensions goal state (or re-fetched the newest one: same). */
@@ -172,8 +257,11 @@ static void on_extensions_goal_state(ExtensionsGoalState *gs, bool same, void *u
         } else {
                 extensions_goal_state_free(d->current);
                 d->current = gs;
-                if (!same || !d->executor_has_results)
+                if (!same || !d->executor_has_results) {
                         executor_maybe_start(d);
+                        /* It came with this pass: the pass is the run's fetch time (on_pass_done). */
+                        d->timings.fetch_pending = d->executor_running;
+                }
         }
 }
 
@@ -204,6 +292,8 @@ static void log_pass(Daemon *d, const WirePollResult *res) {
         if (res->new_vm_settings)
                 log_info("New vmSettings, ETag %s, source %s.", strna(res->etag),
                          goal_state_source_to_string(res->vm_settings_source));
+        if (res->certificates_skipped)
+                log_debug("Certificates not fetched: HostingEnvironmentConfig lists the thumbprints we hold.");
         if (res->certificates > 0)
                 log_info("Wrote %zd certificate(s) to %s (%s).", res->certificates, dir, strna(res->certificates_why));
         else if (res->certificates == 0)
@@ -229,6 +319,12 @@ static void on_pass_done(const WirePollResult *res, void *userdata) {
 
         log_pass(d, res);
         d->n_failures = res->n_failures;
+        if (d->timings.fetch_pending) {
+                /* The run that started in this pass: what fetching its goal state took. */
+                d->timings.fetch_pending = false;
+                d->timings.fetch = res->duration;
+                d->timings.certificates = res->certificates_usec;
+        }
         if (res->error >= 0) {
                 if (res->new_incarnation)
                         state_set(d, &d->state.incarnation, res->incarnation);

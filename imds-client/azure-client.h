@@ -155,6 +155,9 @@ typedef struct WirePollResult {
         const char *hgap_version;       /* that vmSettings' hostGAPluginVersion */
         ssize_t certificates;           /* certificates written in this pass; -1 not fetched */
         const char *certificates_why;   /* why they were fetched ("new incarnation", "container id changed", …) */
+        bool certificates_skipped;      /* not fetched: HostingEnvironmentConfig lists the thumbprints we hold */
+        usec_t certificates_usec;       /* request, decryption and files, when fetched */
+        usec_t duration;                /* the whole pass (CLOCK_MONOTONIC) */
         char *const *warnings;          /* problems that did not fail the pass */
 } WirePollResult;
 
@@ -193,6 +196,7 @@ typedef struct StatusUploadResult {
         const char *sas;                /* where it went (log it through http_url_for_log()) */
         const char *hash;               /* the caller's hash of the blob (see azure_client_upload_status) */
         bool again;                     /* another upload was asked for while this one ran */
+        usec_t duration;                /* CLOCK_MONOTONIC, both channels */
 } StatusUploadResult;
 typedef void (*StatusUploadCallback)(const StatusUploadResult *result, void *userdata);
 

@@ -11,7 +11,9 @@
  * Certificates are fetched for a new incarnation, when the container id changed (a hibernate-resume or a live
  * migration keeps the incarnation but may bring new certificates), and whenever the settings of a handler in a
  * new ExtensionsConfig or vmSettings reference a thumbprint we do not hold — Fast Track goal states change
- * without an incarnation. At most once per pass.
+ * without an incarnation. At most once per pass. They are skipped when the HostingEnvironmentConfig lists exactly
+ * the thumbprints we hold and listed the same ones when we last fetched them (so it is known to enumerate them):
+ * an incarnation that changed only the extensions costs no Certificates round trip and no decryption.
  *
  * Failures end the pass early and move the next one: 410 (or 400 InvalidContainerConfiguration) refreshes the
  * goal state at once (3 times per pass at most), throttling (403/429/503) retries after 1 s, anything else backs
@@ -68,6 +70,8 @@ struct WirePoller {
         bool container_changed;
         bool hosting_env_done, certificates_done, ext_conf_done;
         const char *certificates_why;
+        bool certificates_skipped;      /* the thumbprints did not change */
+        usec_t pass_started, certificates_started, certificates_usec;
         char *previous_incarnation, *previous_container_id;
         ssize_t ext_conf_handlers, n_certificates;
         const char *fast_track_change;
@@ -98,6 +102,8 @@ static void pass_reset(WirePoller *p) {
         p->new_incarnation = p->container_changed = false;
         p->hosting_env_done = p->certificates_done = p->ext_conf_done = false;
         p->certificates_why = NULL;
+        p->certificates_skipped = false;
+        p->pass_started = p->certificates_started = p->certificates_usec = 0;
         free(p->previous_incarnation);
         free(p->previous_container_id);
         p->previous_incarnation = p->previous_container_id = NULL;
@@ -297,16 +303,36 @@ static bool gs_references_unknown_certificate(WirePoller *p, const ExtensionsGoa
         return false;
 }
 
+/* The HostingEnvironmentConfig of this pass lists exactly the thumbprints we hold, and listed exactly those when
+ * we fetched them: it is known to enumerate the certificates, and they did not change. */
+static bool stored_certificates_unchanged(WirePoller *p) {
+        char *const *held = azure_client_thumbprints(p->client);
+        size_t n = strv_length(p->stored_certificates);
+
+        if (n == 0 || n != strv_length(held) || n != strv_length(p->stored_at_fetch))
+                return false;
+        for (char **t = p->stored_certificates; *t; t++)
+                if (!strv_contains(held, *t) || !strv_contains(p->stored_at_fetch, *t) ||
+                    !azure_client_has_certificate(p->client, *t))
+                        return false;
+        return true;
+}
+
 /* Why this pass must fetch the Certificates, or NULL (ref §1.6; issue #19). */
 static const char *certificates_needed(WirePoller *p) {
         const char *t;
 
         if (p->certificates_done || !p->client->goal_state.certificates_url)
                 return NULL;
-        if (p->new_incarnation)
+        if ((p->new_incarnation || p->container_changed) && stored_certificates_unchanged(p))
+                /* Same thumbprints as the ones we hold: nothing new to decrypt (issue #21). A handler naming
+                 * another one still makes us ask, below. */
+                p->certificates_skipped = true;
+        else if (p->new_incarnation)
                 return "new incarnation";
-        /* A hibernate-resume or another container change keeps the incarnation but may bring new certificates. */
-        if (p->container_changed)
+        else if (p->container_changed)
+                /* A hibernate-resume or another container change keeps the incarnation but may bring new
+                 * certificates. */
                 return "container id changed";
         /* Fast Track goal states come without a new incarnation: their settings may name a certificate that only a
          * new Certificates document holds. */
@@ -325,11 +351,13 @@ static void on_certificates(WireCertificates *op, int error, CertificateList *li
         int r = error;
 
         p->certificates_call = NULL;
+        p->certificates_usec = now_usec(CLOCK_MONOTONIC) - p->certificates_started;
         if (r < 0) {
                 set_failure(p, "Certificates request: %s", strna(reason));
                 return pass_finish(p, r);
         }
         r = azure_client_certificates_store(p->client, l);
+        p->certificates_usec = now_usec(CLOCK_MONOTONIC) - p->certificates_started;
         if (r >= 0) {
                 p->n_certificates = (ssize_t) l->n;
                 strv_free(p->stored_at_fetch);
@@ -353,6 +381,7 @@ static int fetch_certificates(WirePoller *p, const char *why) {
         wire_single_attempt_policy(&once);
         p->step = POLL_CERTIFICATES;
         p->certificates_why = why;
+        p->certificates_started = now_usec(CLOCK_MONOTONIC);
         r = wire_certificates_start(p->client, &p->client->goal_state, &once, on_certificates, p,
                                     &p->certificates_call);
         if (r < 0)
@@ -558,6 +587,7 @@ static int pass_start(WirePoller *p) {
 
         p->n_passes++;
         pass_reset(p);
+        p->pass_started = now_usec(CLOCK_MONOTONIC);
         /* The hook point: whatever the pass relies on is reconciled before its first request. */
         if (p->options.callbacks.pass_start)
                 p->options.callbacks.pass_start(p->options.callbacks.userdata);
@@ -660,6 +690,9 @@ static void pass_finish(WirePoller *p, int r) {
                 .hgap_version = p->hgap_version,
                 .certificates = p->n_certificates,
                 .certificates_why = p->n_certificates >= 0 ? p->certificates_why : NULL,
+                .certificates_skipped = p->certificates_skipped && p->n_certificates < 0,
+                .certificates_usec = p->certificates_usec,
+                .duration = p->pass_started > 0 ? now_usec(CLOCK_MONOTONIC) - p->pass_started : 0,
                 .warnings = p->warnings,
         };
         /* Still not idle: a refresh asked for from the callbacks (or during the pass) sets refresh_soon. */

@@ -43,6 +43,7 @@ struct StatusUpload {
         char failure[2 * HTTP_FAILURE_STRING_MAX + 64]; /* each channel's failure */
         StatusUploadCallback callback;
         void *userdata;
+        usec_t started;
 };
 
 static void blob_puts_free(BlobPut *p, size_t n) {
@@ -236,6 +237,7 @@ static void upload_done(StatusUpload *u, int r) {
                 .sas = u->sas,
                 .hash = u->hash,
                 .again = c->upload_again,
+                .duration = now_usec(CLOCK_MONOTONIC) - u->started,
         };
         StatusUploadCallback cb = u->callback;
         void *userdata = u->userdata;
@@ -361,6 +363,7 @@ int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType t
                 .sas = strdup(sas),
                 .callback = cb,
                 .userdata = userdata,
+                .started = now_usec(CLOCK_MONOTONIC),
         };
         if (!u->sas || !u->blob || (hash && !u->hash)) {
                 status_upload_free(u);
