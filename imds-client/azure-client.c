@@ -99,6 +99,10 @@ HttpClient *azure_client_get_http(AzureClient *c) {
         return c->http;
 }
 
+const char *azure_client_wire_endpoint(const AzureClient *c) {
+        return c->endpoint;
+}
+
 const char *azure_client_wire_host(const AzureClient *c) {
         return c->wire_host;
 }

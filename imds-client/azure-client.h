@@ -49,6 +49,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AzureClient *, azure_client_free);
 
 sd_event *azure_client_get_event(AzureClient *c);
 HttpClient *azure_client_get_http(AzureClient *c);     /* IMDS requests (imds.h) run on it too */
+const char *azure_client_wire_endpoint(const AzureClient *c);        /* the WireServer "host[:port]" */
 const char *azure_client_wire_host(const AzureClient *c);    /* the WireServer host, for the handler environment */
 const char *azure_client_hgap_base(const AzureClient *c);    /* "http://<host>:<hgap port>" */
 
