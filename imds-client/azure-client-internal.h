@@ -25,7 +25,7 @@ struct AzureClient {
         usec_t http_timeout;
         RetryPolicy policy;             /* for requests given no policy */
 
-        GoalState goal_state;           /* the one in effect (HostGAPlugin headers, health) */
+        GoalState goal_state;           /* the one in effect: HostGAPlugin headers (the poller keeps it) */
         bool have_goal_state;
 
         int root_fd;                    /* storage: certificates, packages; -EBADF = none */
@@ -47,6 +47,3 @@ WirePoller *wire_poller_free(WirePoller *p);
 StatusUpload *status_upload_free(StatusUpload *u);
 void package_fetches_free(AzureClient *c);
 void wire_certificates_done(AzureClient *c);
-
-/* Copies of what a request was given, for the callbacks. */
-int goal_state_copy(const GoalState *g, GoalState *ret);

@@ -116,48 +116,6 @@ void azure_client_set_storage(AzureClient *c, int root_fd, const char *lib_dir) 
         c->lib_dir = lib_dir;
 }
 
-const GoalState *azure_client_goal_state(const AzureClient *c) {
-        return c->have_goal_state ? &c->goal_state : NULL;
-}
-
-int goal_state_copy(const GoalState *g, GoalState *ret) {
-        _cleanup_(goal_state_done) GoalState n = {};
-        const struct {
-                char *const *src;
-                char **dst;
-        } fields[] = {
-                { &g->incarnation, &n.incarnation },
-                { &g->container_id, &n.container_id },
-                { &g->instance_id, &n.instance_id },
-                { &g->config_name, &n.config_name },
-                { &g->extensions_config_url, &n.extensions_config_url },
-                { &g->hosting_env_url, &n.hosting_env_url },
-                { &g->shared_config_url, &n.shared_config_url },
-                { &g->certificates_url, &n.certificates_url },
-                { &g->remote_access_url, &n.remote_access_url },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-                if (*fields[i].src && !(*fields[i].dst = strdup(*fields[i].src)))
-                        return -ENOMEM;
-        *ret = n;
-        n = (GoalState) {};
-        return 0;
-}
-
-int azure_client_set_goal_state(AzureClient *c, const GoalState *g) {
-        GoalState n;
-        int r;
-
-        r = goal_state_copy(g, &n);
-        if (r < 0)
-                return r;
-        goal_state_done(&c->goal_state);
-        c->goal_state = n;
-        c->have_goal_state = true;
-        return 0;
-}
-
 int azure_client_run(AzureClient *c, const bool *done) {
         int r;
 

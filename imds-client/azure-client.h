@@ -58,11 +58,6 @@ const char *azure_client_hgap_base(const AzureClient *c);    /* "http://<host>:<
  * downloaded. */
 void azure_client_set_storage(AzureClient *c, int root_fd, const char *lib_dir);
 
-/* The goal state in effect: its container id and config name go into every HostGAPlugin request, its ids into
- * health reports. NULL before the first one. The poller (below) keeps it current; otherwise set it. */
-const GoalState *azure_client_goal_state(const AzureClient *c);
-int azure_client_set_goal_state(AzureClient *c, const GoalState *g);   /* copies */
-
 /* Runs the client's event loop until *done is true (the synchronous path). */
 int azure_client_run(AzureClient *c, const bool *done);
 

@@ -68,6 +68,7 @@ struct WirePoller {
         char failure[HTTP_FAILURE_STRING_MAX + 256];
         bool new_incarnation;           /* (or first pass): fetch the documents */
         bool container_changed;
+        bool container_retry;           /* a pass that saw the container change failed: treat the next as one */
         bool hosting_env_done, certificates_done, ext_conf_done;
         const char *certificates_why;
         bool certificates_skipped;      /* the thumbprints did not change */
@@ -76,7 +77,7 @@ struct WirePoller {
         ssize_t ext_conf_handlers, n_certificates;
         const char *fast_track_change;
         char **warnings;
-        ExtensionsGoalState *new_ext_conf;      /* fetched this pass, not yet chosen */
+        ExtensionsGoalState *new_ext_conf;      /* fetched, not yet chosen (kept across failed passes) */
         ExtensionsGoalState *new_vm_settings;
         char *hgap_version;             /* of the new vmSettings */
 
@@ -112,8 +113,8 @@ static void pass_reset(WirePoller *p) {
         p->ext_conf_handlers = p->n_certificates = -1;
         p->fast_track_change = NULL;
         p->warnings = strv_free(p->warnings);
-        p->new_ext_conf = extensions_goal_state_free(p->new_ext_conf);
-        p->new_vm_settings = extensions_goal_state_free(p->new_vm_settings);
+        /* new_ext_conf and new_vm_settings stay until a pass succeeds and the choice takes them: the vmSettings
+         * of a failed pass is not sent again (if-none-match), its goal state must not be lost. */
 }
 
 WirePoller *wire_poller_free(WirePoller *p) {
@@ -123,6 +124,8 @@ WirePoller *wire_poller_free(WirePoller *p) {
         wire_certificates_cancel(p->certificates_call);
         sd_event_source_disable_unref(p->timer);
         pass_reset(p);
+        extensions_goal_state_free(p->new_ext_conf);
+        extensions_goal_state_free(p->new_vm_settings);
         free(p->incarnation);
         strv_free(p->stored_certificates);
         strv_free(p->stored_at_fetch);
@@ -256,6 +259,7 @@ static void on_extensions_config(HttpRetry *call, int error, HttpResponse *respo
                 return pass_finish(p, r);
         }
         p->ext_conf_handlers = (ssize_t) gs->n_handlers;
+        extensions_goal_state_free(p->new_ext_conf);
         p->new_ext_conf = TAKE_PTR(gs);
         r = pass_next(p);
         if (r < 0)
@@ -279,6 +283,7 @@ static int fetch_extensions_config(WirePoller *p) {
                 if (r < 0)
                         return r;
                 p->ext_conf_handlers = 0;
+                extensions_goal_state_free(p->new_ext_conf);
                 p->new_ext_conf = TAKE_PTR(gs);
                 return pass_next(p);
         }
@@ -481,6 +486,7 @@ static int vm_settings_received(WirePoller *p, const HttpResponse *resp) {
         fast_track_set(p, true, "the HostGAPlugin serves vmSettings");
         if (free_and_strdup(&p->etag, etag) < 0 || free_and_strdup(&p->hgap_version, gs->host_ga_plugin_version) < 0)
                 return -ENOMEM;
+        extensions_goal_state_free(p->new_vm_settings);
         p->new_vm_settings = TAKE_PTR(gs);
         return 0;
 }
@@ -569,6 +575,7 @@ static void on_goal_state(HttpRetry *call, int error, HttpResponse *response, vo
                 if (free_and_strdup(&p->previous_container_id, old_cid) < 0)
                         return pass_finish(p, -ENOMEM);
         }
+        p->container_changed = p->container_changed || p->container_retry;
         p->new_incarnation = !p->incarnation || !streq(p->incarnation, gs.incarnation);
         if (p->new_incarnation && p->incarnation && free_and_strdup(&p->previous_incarnation, p->incarnation) < 0)
                 return pass_finish(p, -ENOMEM);
@@ -598,8 +605,16 @@ static int pass_start(WirePoller *p) {
 
 /* ---- the choice (ref §1.4 / §2.1) and the end of a pass ---- */
 
-/* Picks the extensions goal state from what this pass fetched and hands it out. */
+static void goal_state_pick(WirePoller *p);
+
+/* Picks the extensions goal state from what this pass fetched and hands it out; drops the rest. */
 static void choose_goal_state(WirePoller *p) {
+        goal_state_pick(p);
+        p->new_ext_conf = extensions_goal_state_free(p->new_ext_conf);
+        p->new_vm_settings = extensions_goal_state_free(p->new_vm_settings);
+}
+
+static void goal_state_pick(WirePoller *p) {
         ExtensionsGoalState newest = { .id = p->newest_id, .created_on_ticks = p->newest_ticks };
         const ExtensionsGoalState *chosen;
         ExtensionsGoalState **owner = NULL;
@@ -637,6 +652,8 @@ static void pass_finish(WirePoller *p, int r) {
 
         p->call = http_retry_cancel(p->call);
         p->certificates_call = wire_certificates_cancel(p->certificates_call);
+        /* A container change whose documents were not all fetched: the next pass treats it as one again. */
+        p->container_retry = r < 0 && (p->container_retry || p->container_changed);
         if (r == -ESTALE && p->n_stale++ < POLL_STALE_REFRESH_MAX) {
                 p->step = POLL_IDLE;
                 log_debug("Goal state is stale (410), refreshing it.");

@@ -331,6 +331,36 @@ class TestCertificateRefresh(ExtensionsTest):
         self.assertEqual(self.certificate_requests(seq), [], "the certificate was already there")
         self.stop_daemon()
 
+    CERTIFICATES_FAIL_TWICE = [{"endpoint": "wireserver", "query": {"comp": "certificates"}, "nth": [1, 2],
+                                "status": 500}]
+
+    def test_container_change_certificates_fail_then_succeed(self):
+        # The pass that sees the new container id cannot get the Certificates (AES and 3DES both answer 500): the
+        # next pass, with the same container id, still fetches them.
+        self.start_with_one_certificate()
+        self.fabric.set_faults(self.CERTIFICATES_FAIL_TWICE)
+        self.fabric.patch_scenario({"wire": {"containerId": "6f3c2b1a-9e8d-4c7b-a6f5-0e1d2c3b4a59"},
+                                    "tenantCertificates": self.certs("TenantCert0", "ResumeCert")}, bump="none")
+        new_thumb = self.thumbprints()[1]
+        libdir = self.root.file("/var/lib/waagent")
+        wait_for("the new certificate's files", lambda: os.path.exists(os.path.join(libdir, new_thumb + ".prv")),
+                 timeout=30)
+        self.assert_certificate_files(new_thumb)
+        statuses = [r["status"] for r in self.fabric.requests("wireserver") if "comp=certificates" in r["query"]]
+        self.assertEqual(statuses[-3:], [500, 500, 200], statuses)
+        self.stop_daemon()
+
+    def test_fast_track_certificates_fail_then_succeed(self):
+        # The Fast Track goal state's vmSettings is not sent again after the failed pass (if-none-match): the goal
+        # state must still run, once its certificate is there.
+        self.start_with_one_certificate()
+        self.fabric.set_faults(self.CERTIFICATES_FAIL_TWICE)
+        self.fabric.patch_scenario({"extensions": [self.ext(1, "fast track", 1)],
+                                    "tenantCertificates": self.certs("TenantCert0", "FastTrackCert")}, bump="etag")
+        wait_for("the handler to decrypt with the new certificate", lambda: self.protected_seen(1), timeout=60)
+        self.assertEqual(self.protected_seen(1), {"secret": "fast track"})
+        self.stop_daemon()
+
     def test_fast_track_settings_reference_unknown_certificate(self):
         # A Fast Track goal state (bump=etag: same incarnation and container) whose protected settings are encrypted
         # to a certificate the agent has not fetched yet.
