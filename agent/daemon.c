@@ -155,8 +155,8 @@ void daemon_timings_uploaded(Daemon *d, usec_t upload) {
         (void) format_timespan(t->run, r, sizeof r);
         (void) format_timespan(t->upload, u, sizeof u);
         log_debug("Extensions goal state %s: goal state %s, certificates %s, manifests %s, %u package(s) %s, "
-                  "extraction %s, run %s, status upload %s.", strna(d->state.executed_id), f, c, m, t->downloads, p,
-                  x, r, u);
+                  "extraction %s, run %s, status upload %s.", strna(d->state.executed_id), f, c, m, t->downloads,
+                  p, x, r, u);
 }
 
 /* ---- extensions ---- */
@@ -286,7 +286,8 @@ static void log_pass(Daemon *d, const WirePollResult *res) {
                 log_full(res->previous_incarnation ? LOG_INFO : LOG_DEBUG, "Goal state incarnation %s (was %s).",
                          strna(res->incarnation), strna(res->previous_incarnation));
         if (res->fast_track_change && res->fast_track)
-                log_info("HostGAPlugin supports Fast Track (vmSettings, HostGAPlugin %s).", strna(res->hgap_version));
+                log_info("HostGAPlugin supports Fast Track (vmSettings, HostGAPlugin %s).",
+                         strna(res->hgap_version));
         else if (res->fast_track_change)
                 log_info("No Fast Track: %s; using ExtensionsConfig.", res->fast_track_change);
         if (res->new_vm_settings)
@@ -295,7 +296,8 @@ static void log_pass(Daemon *d, const WirePollResult *res) {
         if (res->certificates_skipped)
                 log_debug("Certificates not fetched: HostingEnvironmentConfig lists the thumbprints we hold.");
         if (res->certificates > 0)
-                log_info("Wrote %zd certificate(s) to %s (%s).", res->certificates, dir, strna(res->certificates_why));
+                log_info("Wrote %zd certificate(s) to %s (%s).", res->certificates, dir,
+                         strna(res->certificates_why));
         else if (res->certificates == 0)
                 log_info("Goal state %s has no certificates (%s).", strna(res->incarnation),
                          strna(res->certificates_why));

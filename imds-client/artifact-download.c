@@ -414,8 +414,8 @@ int azure_client_prefetch_package(AzureClient *c, const ExtensionHandler *handle
         return 0;
 }
 
-int azure_client_fetch_package(AzureClient *c, const ExtensionHandler *handler, const char *version, bool fast_track,
-                               PackageCallback cb, void *userdata) {
+int azure_client_fetch_package(AzureClient *c, const ExtensionHandler *handler, const char *version,
+                               bool fast_track, PackageCallback cb, void *userdata) {
         PackageFetch *f;
         int r;
 

@@ -111,8 +111,8 @@ int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated);
 typedef struct WireCertificates WireCertificates;
 /* list is NULL on failure; reason says why ("HTTP 500", "Certificates document is invalid: …"). The callee owns
  * list (certificate_list_done() + free()). The WireCertificates is freed after the callback. */
-typedef void (*WireCertificatesCallback)(WireCertificates *op, int error, CertificateList *list, const char *reason,
-                                         void *userdata);
+typedef void (*WireCertificatesCallback)(WireCertificates *op, int error, CertificateList *list,
+                                         const char *reason, void *userdata);
 /* GET the goal state's Certificates with the transport certificate, AES128_CBC first and DES_EDE3_CBC when that
  * request or its decryption fails (as waagent), and decrypt. g without a Certificates URL → an empty list at
  * once (the callback runs before this returns). */
@@ -210,7 +210,7 @@ bool azure_client_upload_busy(AzureClient *c);
 #define AZURE_ARTIFACT_MAX (256U * 1024U * 1024U)     /* zip download bound (HTTP_RESPONSE_MAX_LIMIT) */
 #define AZURE_MANIFEST_MAX (1024U * 1024U)
 #define AZURE_DOWNLOAD_TIMEOUT (5U * 60U * USEC_PER_SEC) /* _DOWNLOAD_TIMEOUT per artifact, ref §2.2 */
-#define AZURE_DOWNLOAD_ROUNDS 3U                        /* passes over an artifact's locations (transient errors) */
+#define AZURE_DOWNLOAD_ROUNDS 3U                        /* passes over an artifact's locations (transient) */
 #define AZURE_DOWNLOAD_RETRY_DELAY (2U * USEC_PER_SEC)  /* × pass number */
 #define AZURE_DOWNLOADS_MAX 4U                          /* packages fetched at the same time */
 
@@ -231,8 +231,8 @@ typedef void (*PackageCallback)(const char *name, const char *version, const Pac
  * blob header to HostGAPlugin requests. A package already being fetched (prefetch) is joined rather than fetched
  * twice; at most AZURE_DOWNLOADS_MAX run at once, the rest queue. cb runs once (perhaps before this returns when
  * it fails at once). */
-int azure_client_fetch_package(AzureClient *c, const ExtensionHandler *handler, const char *version, bool fast_track,
-                               PackageCallback cb, void *userdata);
+int azure_client_fetch_package(AzureClient *c, const ExtensionHandler *handler, const char *version,
+                               bool fast_track, PackageCallback cb, void *userdata);
 /* Starts the same fetch without a callback: azure_client_fetch_package() later picks up the result. */
 int azure_client_prefetch_package(AzureClient *c, const ExtensionHandler *handler, const char *version,
                                   bool fast_track);

@@ -178,8 +178,9 @@ static int schedule(WirePoller *p, usec_t delay) {
         int r;
 
         if (!p->timer)
+                /* accuracy: coalesce wakeups */
                 return sd_event_add_time_relative(p->client->event, &p->timer, CLOCK_MONOTONIC, delay,
-                                                  /* accuracy: coalesce wakeups */ 50 * USEC_PER_MSEC, on_timer, p);
+                                                  50 * USEC_PER_MSEC, on_timer, p);
         r = sd_event_source_set_time_relative(p->timer, delay);
         if (r < 0)
                 return r;
@@ -484,7 +485,8 @@ static int vm_settings_received(WirePoller *p, const HttpResponse *resp) {
                 return 0;
         }
         fast_track_set(p, true, "the HostGAPlugin serves vmSettings");
-        if (free_and_strdup(&p->etag, etag) < 0 || free_and_strdup(&p->hgap_version, gs->host_ga_plugin_version) < 0)
+        if (free_and_strdup(&p->etag, etag) < 0 ||
+            free_and_strdup(&p->hgap_version, gs->host_ga_plugin_version) < 0)
                 return -ENOMEM;
         extensions_goal_state_free(p->new_vm_settings);
         p->new_vm_settings = TAKE_PTR(gs);
@@ -542,8 +544,8 @@ static int fetch_vm_settings(WirePoller *p) {
                 return -ENOMEM;
         wire_single_attempt_policy(&once);
         p->step = POLL_VM_SETTINGS;
-        r = hgap_request_start(p->client, HTTP_METHOD_GET, "/vmSettings", (char *const[]) { corr, inm }, 2, NULL, 0,
-                               EXT_GOAL_STATE_DOCUMENT_MAX, &once, on_vm_settings, p, &p->call);
+        r = hgap_request_start(p->client, HTTP_METHOD_GET, "/vmSettings", (char *const[]) { corr, inm }, 2,
+                               NULL, 0, EXT_GOAL_STATE_DOCUMENT_MAX, &once, on_vm_settings, p, &p->call);
         if (r == -ESTALE)
                 return pass_next(p);
         return r;

@@ -49,7 +49,8 @@ int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated) {
                         return r;
                 r = transport_cert_load(c->root_fd, c->lib_dir, &c->transport_key, &c->transport_cert);
                 if (r < 0)
-                        log_debug_errno(r, "No usable transport certificate in %s, generating one: %m", c->lib_dir);
+                        log_debug_errno(r, "No usable transport certificate in %s, generating one: %m",
+                                        c->lib_dir);
         } else
                 r = -ENOENT;
         if (r < 0) {
