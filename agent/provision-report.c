@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a provisioning run reports besides its steps' state.json entries.
+ * What a provisioning run reports besides its steps' state.json entries (provision-report.h).
  *
  * The timeline: every step also goes into <StateDirectory>/timeline.jsonl (timeline.h) with its start time,
  * for `azl-agent analyze`; state.json only holds the last run, the timeline every run of every boot.
@@ -17,11 +17,11 @@
 #include "kvp.h"
 #include "log.h"
 #include "macro.h"
-#include "provision-internal.h"
+#include "provision-report.h"
 #include "timeline.h"
 
-void record_timeline(ProvisionRun *p, const char *name, StepResult result, usec_t start, usec_t duration,
-                     const char *summary) {
+void provision_report_timeline(ProvisionRun *p, const char *name, StepResult result, usec_t start,
+                               usec_t duration, const char *summary) {
         char run[64] = "";
         int r;
 
@@ -47,14 +47,15 @@ static void kvp_escape(char *s) {
                         *s = '/';
 }
 
-int record_skipped(ProvisionRun *p, const char *step, const char *item, const char *reason) {
+int provision_report_skipped(ProvisionRun *p, const char *step, const char *item, const char *reason) {
         _cleanup_free_ char *value = NULL, *i = strdup(item), *why = strdup(reason);
         int r;
 
         if (!i || !why)
                 return -ENOMEM;
 
-        log_full_errno_id(LOG_WARNING, 0, MESSAGE_ID_INPUT_SKIPPED, "Step %s: skipped %s: %s", step, item, reason);
+        log_full_errno_id(LOG_WARNING, 0, MESSAGE_ID_INPUT_SKIPPED, "Step %s: skipped %s: %s", step, item,
+                          reason);
         r = provision_state_add_skipped(&p->state, step, item, reason);
         if (r == -ENOMEM)
                 return r;

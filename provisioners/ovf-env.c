@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error-util.h"
 #include "macro.h"
 #include "ovf-env.h"
 #include "strutil.h"
@@ -63,32 +64,21 @@ static xmlNodePtr ovf_sibling(xmlNodePtr n, const char *name) {
         return ovf_next(xml_next(n, name), name);
 }
 
-static int fail(char **ret_error, const char *what) {
-        if (ret_error)
-                *ret_error = strdup(what);
-        return -EBADMSG;
-}
-
 /*
  * The child name of parent, which must appear at most once: a second HostName (or UserName, or
  * ProvisioningSection…) makes the document ambiguous, and which copy a reader takes is arbitrary (libxml2
  * order here, the last one for some XML-to-dict readers). cloud-init refuses such a document ("multiple
  * configuration matches"); so do we, naming the element and its parent. *ret is NULL when absent.
  */
-static int unique_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, char **ret_error) {
+static int unique_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, Error *error) {
         xmlNodePtr first = ovf_child(parent, name);
         unsigned n = 0;
 
         for (xmlNodePtr k = first; k; k = ovf_sibling(k, name))
                 n++;
-        if (n > 1) {
-                _cleanup_free_ char *msg = NULL;
-
-                if (asprintf(&msg, "%s appears %u times in %s (at most once is allowed)", name, n,
-                             (const char *) parent->name) < 0)
-                        return -ENOMEM;
-                return fail(ret_error, msg);
-        }
+        if (n > 1)
+                return error_setf(error, -EBADMSG, "%s appears %u times in %s (at most once is allowed)",
+                                  name, n, (const char *) parent->name);
         *ret = first;
         return 0;
 }
@@ -99,13 +89,13 @@ static int unique_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, ch
  * <CustomData>, say) is not part of the value. Found by fuzz-ovf-env (corpus/ovf-env/crash-nested-password):
  * such a password was copied into custom_data_raw, and the redacted copy parsed differently.
  */
-static int child_text(xmlNodePtr parent, const char *name, char **ret, char **ret_error) {
+static int child_text(xmlNodePtr parent, const char *name, char **ret, Error *error) {
         _cleanup_free_ char *s = NULL;
         size_t len = 0;
         xmlNodePtr n;
         int r;
 
-        r = unique_child(parent, name, &n, ret_error);
+        r = unique_child(parent, name, &n, error);
         if (r < 0)
                 return r;
         if (!n) {
@@ -130,17 +120,14 @@ static int child_text(xmlNodePtr parent, const char *name, char **ret, char **re
         return *ret ? 0 : -ENOMEM;
 }
 
-static int required_text(xmlNodePtr parent, const char *name, char **ret, char **ret_error) {
-        _cleanup_free_ char *msg = NULL;
-        int r = child_text(parent, name, ret, ret_error);
+static int required_text(xmlNodePtr parent, const char *name, char **ret, Error *error) {
+        int r = child_text(parent, name, ret, error);
 
         if (r < 0)
                 return r;
         if (*ret)
                 return 0;
-        if (asprintf(&msg, "%s not found", name) < 0)
-                return -ENOMEM;
-        return fail(ret_error, msg);
+        return error_setf(error, -EBADMSG, "%s not found", name);
 }
 
 /* Overwrites the text of every text node below n (the password) before the tree is freed or serialized. */
@@ -151,14 +138,14 @@ static void wipe_text(xmlNodePtr n) {
 }
 
 /* The password is taken verbatim (no whitespace trimming: it is the user's secret, not layout). */
-static int parse_password(xmlNodePtr conf, char **ret, char **ret_error) {
+static int parse_password(xmlNodePtr conf, char **ret, Error *error) {
         xmlChar *content;
         xmlNodePtr n;
         char *s;
         int r;
 
         *ret = NULL;
-        r = unique_child(conf, "UserPassword", &n, ret_error);
+        r = unique_child(conf, "UserPassword", &n, error);
         if (r < 0 || !n)
                 return r;
         content = xmlNodeGetContent(n);
@@ -179,25 +166,25 @@ static int parse_password(xmlNodePtr conf, char **ret, char **ret_error) {
 }
 
 /* The unique child name of the unique child section of conf (SSH/PublicKeys, SSH/KeyPairs); NULL when absent. */
-static int ssh_list(xmlNodePtr conf, const char *name, xmlNodePtr *ret, char **ret_error) {
+static int ssh_list(xmlNodePtr conf, const char *name, xmlNodePtr *ret, Error *error) {
         xmlNodePtr ssh;
         int r;
 
-        r = unique_child(conf, "SSH", &ssh, ret_error);
+        r = unique_child(conf, "SSH", &ssh, error);
         if (r < 0)
                 return r;
         if (!ssh) {
                 *ret = NULL;
                 return 0;
         }
-        return unique_child(ssh, name, ret, ret_error);
+        return unique_child(ssh, name, ret, error);
 }
 
-static int parse_public_keys(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
+static int parse_public_keys(xmlNodePtr conf, OvfEnv *e, Error *error) {
         xmlNodePtr keys;
         int r;
 
-        r = ssh_list(conf, "PublicKeys", &keys, ret_error);
+        r = ssh_list(conf, "PublicKeys", &keys, error);
         if (r < 0)
                 return r;
         for (xmlNodePtr k = ovf_child(keys, "PublicKey"); k; k = ovf_sibling(k, "PublicKey")) {
@@ -211,22 +198,22 @@ static int parse_public_keys(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
                 e->public_keys = a;
                 pk = &a[e->n_public_keys++];
                 *pk = (OvfPublicKey) {};
-                r = child_text(k, "Fingerprint", &pk->fingerprint, ret_error);
+                r = child_text(k, "Fingerprint", &pk->fingerprint, error);
                 if (r >= 0)
-                        r = child_text(k, "Path", &pk->path, ret_error);
+                        r = child_text(k, "Path", &pk->path, error);
                 if (r >= 0)
-                        r = child_text(k, "Value", &pk->value, ret_error);
+                        r = child_text(k, "Value", &pk->value, error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
+static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e, Error *error) {
         xmlNodePtr pairs;
         int r;
 
-        r = ssh_list(conf, "KeyPairs", &pairs, ret_error);
+        r = ssh_list(conf, "KeyPairs", &pairs, error);
         if (r < 0)
                 return r;
         for (xmlNodePtr k = ovf_child(pairs, "KeyPair"); k; k = ovf_sibling(k, "KeyPair")) {
@@ -240,21 +227,21 @@ static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
                 e->key_pairs = a;
                 kp = &a[e->n_key_pairs++];
                 *kp = (OvfKeyPair) {};
-                r = child_text(k, "Fingerprint", &kp->fingerprint, ret_error);
+                r = child_text(k, "Fingerprint", &kp->fingerprint, error);
                 if (r >= 0)
-                        r = child_text(k, "Path", &kp->path, ret_error);
+                        r = child_text(k, "Path", &kp->path, error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_custom_data(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
+static int parse_custom_data(xmlNodePtr conf, OvfEnv *e, Error *error) {
         void *data = NULL;
         size_t size = 0;
         int r;
 
-        r = child_text(conf, "CustomData", &e->custom_data_raw, ret_error);
+        r = child_text(conf, "CustomData", &e->custom_data_raw, error);
         if (r < 0 || !e->custom_data_raw)
                 return r;
         /* Azure sends CustomData base64-encoded. Text that does not decode is kept raw (waagent stores it
@@ -273,101 +260,103 @@ static bool text_is(const char *s, const char *word) {
         return s && strcasecmp(s, word) == 0;
 }
 
-static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
+static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, Error *error) {
         _cleanup_free_ char *auth = NULL;
         int r;
 
-        r = required_text(conf, "HostName", &e->hostname, ret_error);
+        r = required_text(conf, "HostName", &e->hostname, error);
         if (r < 0)
                 return r;
-        r = required_text(conf, "UserName", &e->username, ret_error);
+        r = required_text(conf, "UserName", &e->username, error);
         if (r < 0)
                 return r;
-        r = parse_password(conf, &e->password, ret_error);
+        r = parse_password(conf, &e->password, error);
         if (r == -E2BIG)
-                return fail(ret_error, "UserPassword is longer than 72 bytes");
+                return error_set(error, -EBADMSG, "UserPassword is longer than 72 bytes");
         if (r < 0)
                 return r;
-        r = child_text(conf, "DisableSshPasswordAuthentication", &auth, ret_error);
+        r = child_text(conf, "DisableSshPasswordAuthentication", &auth, error);
         if (r < 0)
                 return r;
         e->disable_ssh_password_auth = text_is(auth, "true");
-        r = parse_public_keys(conf, e, ret_error);
+        r = parse_public_keys(conf, e, error);
         if (r >= 0)
-                r = parse_key_pairs(conf, e, ret_error);
+                r = parse_key_pairs(conf, e, error);
         if (r == -E2BIG)
-                return fail(ret_error, "too many SSH keys");
+                return error_set(error, -EBADMSG, "too many SSH keys");
         if (r < 0)
                 return r;
-        return parse_custom_data(conf, e, ret_error);
+        return parse_custom_data(conf, e, error);
 }
 
 /* A section that must be there exactly once. */
-static int required_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, char **ret_error) {
-        _cleanup_free_ char *msg = NULL;
+static int required_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, Error *error) {
         int r;
 
-        r = unique_child(parent, name, ret, ret_error);
+        r = unique_child(parent, name, ret, error);
         if (r < 0 || *ret)
                 return r;
-        if (asprintf(&msg, "%s not found", name) < 0)
-                return -ENOMEM;
-        return fail(ret_error, msg);
+        return error_setf(error, -EBADMSG, "%s not found", name);
 }
 
-static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, char **ret_error) {
-        _cleanup_free_ char *pps = NULL, *vm_type = NULL;
+static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, Error *error) {
+        _cleanup_free_ char *pps = NULL, *vm_type = NULL, *proxy = NULL;
         xmlNodePtr section, settings;
         int r;
 
-        r = required_child(env, "PlatformSettingsSection", &section, ret_error);
+        r = required_child(env, "PlatformSettingsSection", &section, error);
         if (r >= 0)
-                r = required_child(section, "PlatformSettings", &settings, ret_error);
+                r = required_child(section, "PlatformSettings", &settings, error);
         if (r < 0)
                 return r;
         /* Optional, as for cloud-init (which does not read it): absent, empty or garbage all mean "true";
          * only a literal "false" disables the guest agent, as waagent (fixtures ovf-env-3.xml, -4.xml). */
-        r = child_text(settings, "ProvisionGuestAgent", &e->provision_guest_agent_raw, ret_error);
+        r = child_text(settings, "ProvisionGuestAgent", &e->provision_guest_agent_raw, error);
         if (r < 0)
                 return r;
         e->provision_guest_agent = !text_is(e->provision_guest_agent_raw, "false");
-        r = child_text(settings, "PreprovisionedVm", &pps, ret_error);
+        r = child_text(settings, "PreprovisionedVm", &pps, error);
         if (r < 0)
                 return r;
         e->preprovisioned_vm = text_is(pps, "true");
         /* cloud-init reads "PreprovisionedVMType", azure-init "PreprovisionedVmType": accept either; both
          * only when they agree. */
-        r = child_text(settings, "PreprovisionedVMType", &e->preprovisioned_vm_type, ret_error);
+        r = child_text(settings, "PreprovisionedVMType", &e->preprovisioned_vm_type, error);
         if (r >= 0)
-                r = child_text(settings, "PreprovisionedVmType", &vm_type, ret_error);
+                r = child_text(settings, "PreprovisionedVmType", &vm_type, error);
         if (r < 0)
                 return r;
         if (e->preprovisioned_vm_type && vm_type && !streq(e->preprovisioned_vm_type, vm_type))
-                return fail(ret_error, "PreprovisionedVMType and PreprovisionedVmType disagree");
+                return error_set(error, -EBADMSG, "PreprovisionedVMType and PreprovisionedVmType disagree");
         if (!e->preprovisioned_vm_type)
                 e->preprovisioned_vm_type = TAKE_PTR(vm_type);
+        /* The platform expects Azure's Guest Proxy Agent (agent/provision-firewall.c). */
+        r = child_text(settings, "ProvisionGuestProxyAgent", &proxy, error);
+        if (r < 0)
+                return r;
+        e->provision_guest_proxy_agent = text_is(proxy, "true");
         return 0;
 }
 
-static int parse_doc(xmlNodePtr env, OvfEnv *e, char **ret_error) {
+static int parse_doc(xmlNodePtr env, OvfEnv *e, Error *error) {
         xmlNodePtr section, conf;
         int r;
 
         if (!env || !streq((const char *) env->name, "Environment") || !node_in_our_ns(env))
-                return fail(ret_error, "Environment not found");
-        r = required_child(env, "ProvisioningSection", &section, ret_error);
+                return error_set(error, -EBADMSG, "Environment not found");
+        r = required_child(env, "ProvisioningSection", &section, error);
         if (r < 0)
                 return r;
-        r = required_text(section, "Version", &e->version, ret_error);
+        r = required_text(section, "Version", &e->version, error);
         if (r < 0)
                 return r;
-        r = required_child(section, "LinuxProvisioningConfigurationSet", &conf, ret_error);
+        r = required_child(section, "LinuxProvisioningConfigurationSet", &conf, error);
         if (r < 0)
                 return r;
-        r = parse_linux_conf(conf, e, ret_error);
+        r = parse_linux_conf(conf, e, error);
         if (r < 0)
                 return r;
-        return parse_platform_settings(env, e, ret_error);
+        return parse_platform_settings(env, e, error);
 }
 
 /* Wipes every UserPassword's text in the tree (the document may be kept in memory by libxml2's pools). */
@@ -382,7 +371,7 @@ static void wipe_passwords(xmlNodePtr n) {
         }
 }
 
-int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, char **ret_error) {
+int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error) {
         _cleanup_(ovf_env_donep) OvfEnv e = {};
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         int r;
@@ -391,10 +380,10 @@ int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, char **ret_error) {
                 return -E2BIG;
         r = xml_parse_buffer(buf, len, &doc);
         if (r == -EBADMSG)
-                return fail(ret_error, "not a well-formed XML document (or it has a DOCTYPE)");
+                return error_set(error, -EBADMSG, "not a well-formed XML document (or it has a DOCTYPE)");
         if (r < 0)
                 return r;
-        r = parse_doc(xmlDocGetRootElement(doc), &e, ret_error);
+        r = parse_doc(xmlDocGetRootElement(doc), &e, error);
         wipe_passwords(xmlDocGetRootElement(doc));
         if (r < 0)
                 return r;

@@ -380,7 +380,8 @@ class Analyze(DaemonRun):
         self.assertEqual(len(doc["boots"]), 1)
         recs = doc["boots"][0]["records"]
         prov = [x["name"] for x in recs if x["source"] == "provision"]
-        self.assertEqual(prov[:4], ["media", "imds", "wireserver", "network"])
+        # provision_boot_steps (agent/provision.c); proxy-agent records nothing without ProvisionGuestProxyAgent
+        self.assertEqual(prov[:5], ["media", "imds", "firewall", "wireserver", "network"])
         self.assertIn("report-ready", prov)
         ext = [x for x in recs if x["source"] == "extension"]
         ops = [x["name"].rsplit(" ", 1)[1] for x in ext]
