@@ -17,9 +17,15 @@ typedef struct Verb {
 #define EXIT_NOT_IMPLEMENTED 3
 #define EXIT_NOT_APPLICABLE 4   /* not on a platform this verb serves */
 
+/* The document of `status --json` from the state file (not the daemon), for collect-logs. */
+int status_json(Context *c, char **ret);
+
 int verb_detect(Context *c, int argc, char **argv);
 int verb_config(Context *c, int argc, char **argv);
 int verb_provision(Context *c, int argc, char **argv);
 int verb_daemon(Context *c, int argc, char **argv);
 int verb_status(Context *c, int argc, char **argv);
 int verb_wsl_setup(Context *c, int argc, char **argv);
+int verb_deprovision(Context *c, int argc, char **argv);
+int verb_collect_logs(Context *c, int argc, char **argv);
+int verb_analyze(Context *c, int argc, char **argv);

@@ -256,6 +256,21 @@ static int property_get_steps(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
+/* a(sss): step, item, reason — the input items provisioning left out while it provisioned the rest. */
+static int property_get_skipped(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && b->have_prov && i < b->prov.n_skipped; i++)
+                r = sd_bus_message_append(reply, "(sss)", b->prov.skipped[i].step, b->prov.skipped[i].item,
+                                          b->prov.skipped[i].reason);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 /* (sst): the last health report of the provisioning run: state, substatus, time (µs since the epoch). */
 static int property_get_health(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -536,6 +551,7 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_PROPERTY("ProvisioningFinishTimestamp", "t", property_get_usec, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ProvisioningSteps", "a(ssts)", property_get_steps, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningSkipped", "a(sss)", property_get_skipped, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastHealth", "(sst)", property_get_health, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Reprovisioning", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("GoalStateIncarnation", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

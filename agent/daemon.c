@@ -19,6 +19,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "timeline.h"
 
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) _printf_(2, 3);
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) {
@@ -200,6 +201,34 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
         daemon_bus_emit_changed(d);
 }
 
+/* Every extension operation goes to the timeline (`azl-agent analyze`). Only the first line of a failure
+ * message: the rest is the handler's captured output, which stays in root-only files; secrets are masked. */
+static void daemon_op_done(const ExtOpRecord *rec, void *userdata) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *name = NULL, *first = NULL, *summary = NULL, *result = NULL;
+        int r;
+
+        if (asprintf(&name, "%s-%s%s%s %s", rec->handler, strna(rec->version), rec->extension ? "." : "",
+                     strempty(rec->extension), ext_op_type_to_string(rec->type)) < 0 ||
+            asprintf(&result, rec->error < 0 ? "failed (%d)" : "success", rec->code) < 0)
+                return (void) log_oom();
+        if (rec->message) {
+                first = strndup(rec->message, strcspn(rec->message, "\n"));
+                summary = first ? log_redact(first) : NULL;
+        }
+        r = timeline_append(d->context, &(TimelineRecord) {
+                .source = (char *) "extension",
+                .run = d->current ? d->current->id : NULL,
+                .name = name,
+                .start = rec->start,
+                .duration = rec->duration,
+                .result = result,
+                .summary = summary,
+        });
+        if (r < 0)
+                log_debug_errno(r, "Failed to append %s to the timeline, ignoring: %m", name);
+}
+
 static void executor_maybe_start(Daemon *d) {
         int r;
 
@@ -218,6 +247,8 @@ static void executor_maybe_start(Daemon *d) {
                         .wire_protocol_address = azure_client_wire_host(d->client),
                         .package_request = daemon_package_request,
                         .package_request_userdata = d,
+                        .op_done = daemon_op_done,
+                        .op_done_userdata = d,
                         /* With a scratch root (tests, images) handlers must not become host units. */
                         .spawner = {
                                 .use_systemd = isempty(d->context->root) || streq(d->context->root, "/"),

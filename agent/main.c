@@ -27,6 +27,9 @@ static const Verb verbs[] = {
         { "detect", "print the platform detected and why", verb_detect },
         { "config", "print the effective configuration", verb_config },
         { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
+        { "deprovision", "remove this VM's identity before capturing an image", verb_deprovision },
+        { "collect-logs", "one redacted tarball of logs and state for support", verb_collect_logs },
+        { "analyze", "time spent per provisioning step and extension operation", verb_analyze },
 };
 
 static void help(void) {
@@ -35,7 +38,7 @@ static void help(void) {
                "Verbs:\n",
                PACKAGE_VERSION);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+                printf("  %-13s %s\n", verbs[i].name, verbs[i].summary);
         printf("\nOptions:\n"
                "  -h --help          show this help\n"
                "     --version       show the version\n"

@@ -11,6 +11,7 @@
 #include "kvp.h"
 #include "log.h"
 #include "provision-engine.h"
+#include "provision-report.h"
 #include "version.h"
 
 void provision_run_done(ProvisionRun *p) {
@@ -43,6 +44,7 @@ int provision_engine_record(ProvisionRun *p, const char *name, StepResult result
         r = provision_state_add_step(&p->state, name, result, duration, summary);
         if (r < 0)
                 return r;
+        provision_report_timeline(p, name, result, start, duration, summary);
         (void) format_timespan(duration, dur, sizeof dur);
         log_full_errno_id(result == STEP_FAILED ? LOG_ERR : LOG_INFO, 0, MESSAGE_ID_PROVISIONING_STEP,
                           "Step %s: %s in %s%s%s", name, step_result_to_string(result), dur,
@@ -70,7 +72,7 @@ static int provision_engine_step(ProvisionRun *p, const ProvisionStepDef *s) {
         _cleanup_error_ Error error = ERROR_NULL;
         _cleanup_free_ char *summary = NULL;
         usec_t start = now_usec(CLOCK_MONOTONIC);
-        bool required;
+        bool required, bad_input;
         int r;
 
         if (s->flags & PROVISION_STEP_CRASH_START)
@@ -83,10 +85,11 @@ static int provision_engine_step(ProvisionRun *p, const ProvisionStepDef *s) {
 
         r = provision_engine_explain(s, r, &error);
         /* Out of memory is fatal anywhere: nothing after it would go better. */
-        required = (s->flags & PROVISION_STEP_REQUIRED) || r == -ENOMEM;
+        bad_input = (s->flags & PROVISION_STEP_REQUIRED_INPUT) && (r == -EBADMSG || r == -E2BIG);
+        required = (s->flags & PROVISION_STEP_REQUIRED) || r == -ENOMEM || bad_input;
         (void) provision_engine_record(
                 p, s->name, STEP_FAILED, start,
-                !required || (s->flags & PROVISION_STEP_FAILURE_SUMMARY) ? error.reason : NULL);
+                !required || bad_input || (s->flags & PROVISION_STEP_FAILURE_SUMMARY) ? error.reason : NULL);
         if (!required)
                 return 0;
         return error_move(&p->error, &error);

@@ -61,6 +61,9 @@ typedef enum ProvisionStepFlags {
         PROVISION_STEP_CRASH_START = 1 << 2, /* crash point provision:<name>:start before it runs */
         PROVISION_STEP_FAILURE_SUMMARY = 1 << 3, /* a required step's reason is its summary too (an optional
                                                   * step's always is: it is recorded nowhere else) */
+        PROVISION_STEP_REQUIRED_INPUT = 1 << 4,  /* an optional step whose invalid input (-EBADMSG, -E2BIG)
+                                                  * fails the run: what is left of it would leave the VM
+                                                  * unusable (the IMDS network without a primary NIC) */
 } ProvisionStepFlags;
 
 typedef struct ProvisionStepDef ProvisionStepDef;
@@ -96,7 +99,8 @@ int provision_engine_run(ProvisionRun *p, const ProvisionStepDef *steps);
 /* For step functions: sets *ret_summary to the formatted text and returns result (or -ENOMEM). */
 int provision_engine_summaryf(char **ret_summary, StepResult result, const char *format, ...) _printf_(3, 4);
 
-/* Records a step in state.json (saved at once), logs it and hits provision:<name>:recorded. */
+/* Records a step in state.json (saved at once) and in the timeline (provision-report.h), logs it and hits
+ * provision:<name>:recorded. */
 int provision_engine_record(ProvisionRun *p, const char *name, StepResult result, usec_t start,
                             const char *summary);
 

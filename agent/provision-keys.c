@@ -36,45 +36,75 @@ static bool key_needs_certificate(const OvfPublicKey *k) {
         return isempty(k->value) && !isempty(k->fingerprint);
 }
 
+/* "SSH key <thumbprint> for <path>" (the fingerprint as given when it is no thumbprint), for reports. */
+static int key_label(const OvfPublicKey *k, const char *thumb, char **ret) {
+        if (asprintf(ret, "SSH key %s for %s", thumb ?: "given by fingerprint", strna(k->path)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Reports a key that is left out: to on_skip and, as "<label>: <reason>", to *skipped. -ENOMEM only. */
+static int key_skipped(const OvfPublicKey *k, const char *thumb, const char *reason, SshKeySkipFunc on_skip,
+                       void *userdata, char ***skipped) {
+        _cleanup_free_ char *label = NULL, *why = NULL;
+        int r;
+
+        if (key_label(k, thumb, &label) < 0 || asprintf(&why, "%s: %s", label, reason) < 0)
+                return -ENOMEM;
+        if (on_skip) {
+                r = on_skip(label, reason, userdata);
+                if (r < 0)
+                        return r;
+        }
+        if (strv_push(skipped, why) < 0)
+                return -ENOMEM;
+        why = NULL;
+        return 0;
+}
+
 /* Fills in the value of each fingerprint-only key from list; returns how many were filled, or -ENOMEM. */
-static int keys_from_certificates(OvfEnv *ovf, const CertificateList *list, char ***skipped) {
+static int keys_from_certificates(OvfEnv *ovf, const CertificateList *list, SshKeySkipFunc on_skip,
+                                  void *userdata, char ***skipped) {
         int n = 0, r;
 
         for (size_t i = 0; i < ovf->n_public_keys; i++) {
                 OvfPublicKey *k = &ovf->public_keys[i];
-                _cleanup_free_ char *line = NULL, *why = NULL;
+                _cleanup_free_ char *line = NULL, *reason = NULL;
                 const Certificate *cert;
                 char thumb[41];
+                bool is_thumb;
 
                 if (!key_needs_certificate(k))
                         continue;
-                if (fingerprint_normalize(k->fingerprint, thumb) < 0)
-                        r = asprintf(&why, "SSH key for %s: fingerprint '%.64s' is not a certificate thumbprint",
-                                     strna(k->path), k->fingerprint);
+                is_thumb = fingerprint_normalize(k->fingerprint, thumb) >= 0;
+                if (!is_thumb)
+                        r = asprintf(&reason, "fingerprint '%.64s' is not a certificate thumbprint",
+                                     k->fingerprint);
                 else if (!(cert = certificate_list_find(list, thumb)))
-                        r = asprintf(&why, "SSH key %s for %s: no goal-state certificate has that thumbprint", thumb,
-                                     strna(k->path));
+                        r = asprintf(&reason, "no goal-state certificate has that thumbprint");
                 else if ((r = certificate_openssh_public_key(cert->cert, &line)) < 0)
-                        r = asprintf(&why, "SSH key %s for %s: the certificate's key cannot be an SSH key (%s)", thumb,
-                                     strna(k->path), r == -EPROTONOSUPPORT ? "unsupported key type" : strerror(-r));
+                        r = asprintf(&reason, "the certificate's key cannot be an SSH key (%s)",
+                                     r == -EPROTONOSUPPORT ? "unsupported key type" : strerror(-r));
                 else {
                         free(k->value);
                         k->value = TAKE_PTR(line);
                         n++;
                         continue;
                 }
-                if (r < 0 || strv_push(skipped, why) < 0)
+                if (r < 0)
                         return -ENOMEM;
-                why = NULL;
+                r = key_skipped(k, is_thumb ? thumb : NULL, reason, on_skip, userdata, skipped);
+                if (r < 0)
+                        return r;
         }
         return n;
 }
 
 int provision_resolve_key_fingerprints(const WireOptions *wire, const GoalState *g, OvfEnv *ovf,
-                                       char **ret_summary) {
+                                       SshKeySkipFunc on_skip, void *userdata, char **ret_summary) {
         _cleanup_(certificate_list_done) CertificateList list = {};
         _cleanup_strv_free_ char **skipped = NULL;
-        _cleanup_free_ char *reason = NULL, *summary = NULL;
+        _cleanup_free_ char *reason = NULL, *summary = NULL, *why = NULL;
         size_t wanted = 0;
         int n = 0, r;
 
@@ -97,15 +127,31 @@ int provision_resolve_key_fingerprints(const WireOptions *wire, const GoalState 
                 (void) snprintf(what, sizeof what, "%s", r == -ENOENT ? "the goal state has no certificates" :
                                                          reason ?: strerror(-r));
                 log_warning("SSH keys given by fingerprint: cannot get the goal state's certificates: %s", what);
+                if (asprintf(&why, "cannot get the goal state's certificates: %s", what) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; on_skip && i < ovf->n_public_keys; i++) {
+                        const OvfPublicKey *k = &ovf->public_keys[i];
+                        _cleanup_free_ char *label = NULL;
+                        char thumb[41];
+
+                        if (!key_needs_certificate(k))
+                                continue;
+                        if (key_label(k, fingerprint_normalize(k->fingerprint, thumb) >= 0 ? thumb : NULL,
+                                      &label) < 0)
+                                return -ENOMEM;
+                        r = on_skip(label, why, userdata);
+                        if (r < 0)
+                                return r;
+                }
                 if (asprintf(&summary, "%zu SSH key(s) given by fingerprint skipped: %s", wanted, what) < 0)
                         return -ENOMEM;
                 *ret_summary = TAKE_PTR(summary);
                 return 0;
         }
-        n = keys_from_certificates(ovf, &list, &skipped);
+        n = keys_from_certificates(ovf, &list, on_skip, userdata, &skipped);
         if (n < 0)
                 return n;
-        for (char **s = skipped; s && *s; s++)
+        for (char **s = skipped; !on_skip && s && *s; s++) /* on_skip reports them itself */
                 log_warning("%s; skipped.", *s);
         log_info("%d SSH key(s) given by fingerprint taken from %zu goal-state certificate(s).", n, list.n);
         if (asprintf(&summary, "%d SSH key(s) from goal-state certificates%s%s", n, skipped ? "; skipped: " : "",

@@ -6,11 +6,13 @@
 #pragma once
 
 #include "ovf-env.h"
+#include "provisioner.h"
 #include "wireserver.h"
 
 /* Fills in the Value of every fingerprint-only key of ovf whose certificate the goal state g has (fetched
- * through wire, once, only when there is such a key). Keys that cannot be resolved keep no value and are logged;
- * ret_summary (NULL when there was no such key) says what happened, for the provisioning record. Only -ENOMEM
- * fails. */
+ * through wire, once, only when there is such a key). Keys that cannot be resolved keep no value, are
+ * logged and reported to on_skip (optional; label "SSH key <thumbprint> for <path>", reason); ret_summary
+ * (NULL when there was no such key) says what happened, for the provisioning record. Fails only with
+ * -ENOMEM or on_skip's error. */
 int provision_resolve_key_fingerprints(const WireOptions *wire, const GoalState *g, OvfEnv *ovf,
-                                       char **ret_summary);
+                                       SshKeySkipFunc on_skip, void *userdata, char **ret_summary);

@@ -27,11 +27,37 @@ void provision_state_done(ProvisionState *s) {
         free(s->reason);
         free(s->health_reported);
         free(s->health_substatus);
+        free(s->admin_user);
         for (size_t i = 0; i < s->n_steps; i++) {
                 free(s->steps[i].name);
                 free(s->steps[i].summary);
         }
+        for (size_t i = 0; i < s->n_skipped; i++) {
+                free(s->skipped[i].step);
+                free(s->skipped[i].item);
+                free(s->skipped[i].reason);
+        }
         *s = (ProvisionState) {};
+}
+
+int provision_state_add_skipped(ProvisionState *s, const char *step, const char *item, const char *reason) {
+        ProvisionSkipped *k;
+
+        if (!step || !item || !reason)
+                return -EINVAL;
+        if (s->n_skipped >= PROVISION_SKIPPED_MAX)
+                return -E2BIG;
+        k = &s->skipped[s->n_skipped];
+        *k = (ProvisionSkipped) { .step = strdup(step), .item = strdup(item), .reason = strdup(reason) };
+        if (!k->step || !k->item || !k->reason) {
+                free(k->step);
+                free(k->item);
+                free(k->reason);
+                *k = (ProvisionSkipped) {};
+                return -ENOMEM;
+        }
+        s->n_skipped++;
+        return 0;
 }
 
 int provision_state_add_step(ProvisionState *s, const char *name, StepResult result, usec_t duration,
@@ -83,6 +109,7 @@ int provision_state_to_json(const ProvisionState *s, char **ret) {
         r = r ?: add_time(o, "started_at", s->started_at);
         r = r ?: add_time(o, "finished_at", s->finished_at);
         r = r ?: add_string(o, "reason", s->reason);
+        r = r ?: add_string(o, "admin_user", s->admin_user);
         if (r < 0)
                 return r;
         if (s->health_reported) {
@@ -110,6 +137,26 @@ int provision_state_to_json(const ProvisionState *s, char **ret) {
                         return r;
         }
         json_object_object_add(o, "steps", TAKE_PTR(steps));
+        if (s->n_skipped > 0) {
+                _cleanup_json_ struct json_object *skipped = json_object_new_array();
+
+                if (!skipped)
+                        return -ENOMEM;
+                for (size_t i = 0; i < s->n_skipped; i++) {
+                        struct json_object *k = json_object_new_object();
+
+                        if (!k || json_object_array_add(skipped, k) < 0) {
+                                json_object_put(k);
+                                return -ENOMEM;
+                        }
+                        r = r ?: add_string(k, "step", s->skipped[i].step);
+                        r = r ?: add_string(k, "item", s->skipped[i].item);
+                        r = r ?: add_string(k, "reason", s->skipped[i].reason);
+                        if (r < 0)
+                                return r;
+                }
+                json_object_object_add(o, "skipped", TAKE_PTR(skipped));
+        }
         text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
                 return -ENOMEM;
@@ -151,17 +198,29 @@ static int parse_step(struct json_object *st, ProvisionState *s) {
                                         summary ? json_object_get_string(summary) : NULL);
 }
 
+static int parse_skipped(struct json_object *k, ProvisionState *s) {
+        struct json_object *step = json_get(k, "step", false), *item = json_get(k, "item", false),
+                           *reason = json_get(k, "reason", false);
+
+        if (!json_object_is_type(step, json_type_string) || !json_object_is_type(item, json_type_string) ||
+            !json_object_is_type(reason, json_type_string))
+                return -EBADMSG;
+        return provision_state_add_skipped(s, json_object_get_string(step), json_object_get_string(item),
+                                           json_object_get_string(reason));
+}
+
 int provision_state_from_json(const char *buf, size_t len, ProvisionState *ret) {
         static const JsonDispatch table[] = {
                 { "state", json_dispatch_string, offsetof(ProvisionState, state), JSON_MANDATORY },
                 { "vm_id", json_dispatch_string, offsetof(ProvisionState, vm_id), 0 },
                 { "platform", json_dispatch_string, offsetof(ProvisionState, platform), 0 },
                 { "reason", json_dispatch_string, offsetof(ProvisionState, reason), 0 },
+                { "admin_user", json_dispatch_string, offsetof(ProvisionState, admin_user), 0 },
                 {}
         };
         _cleanup_json_ struct json_object *o = NULL;
         _cleanup_(provision_state_done) ProvisionState s = {};
-        struct json_object *steps, *health;
+        struct json_object *steps, *health, *skipped;
         int r;
 
         r = json_parse_buffer(buf, len, &o, NULL);
@@ -189,6 +248,16 @@ int provision_state_from_json(const char *buf, size_t len, ProvisionState *ret) 
                         return -EBADMSG;
                 for (size_t i = 0; i < json_object_array_length(steps); i++) {
                         r = parse_step(json_object_array_get_idx(steps, i), &s);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        skipped = json_get(o, "skipped", false);
+        if (skipped) {
+                if (!json_object_is_type(skipped, json_type_array))
+                        return -EBADMSG;
+                for (size_t i = 0; i < json_object_array_length(skipped); i++) {
+                        r = parse_skipped(json_object_array_get_idx(skipped, i), &s);
                         if (r < 0)
                                 return r;
                 }

@@ -10,8 +10,13 @@
  *   { "version": 1, "state": "running"|"ready"|"failed", "vm_id": "…", "platform": "azure",
  *     "started_at": "…T20:36:48.123456Z", "finished_at": "…Z", "reason": "…",
  *     "health": { "reported": "Ready"|"NotReady", "substatus": "…", "at": "…Z" },
+ *     "admin_user": "azureuser",
  *     "steps": [ { "name": "imds", "result": "changed"|"unchanged"|"skipped"|"failed",
- *                  "duration_usec": 1234, "summary": "…" } ] }
+ *                  "duration_usec": 1234, "summary": "…" } ],
+ *     "skipped": [ { "step": "network", "item": "network.interface[1]", "reason": "…" } ] }
+ *
+ * "skipped" lists the bad items of otherwise good input that were left out (a malformed SSH key, a NIC
+ * repeating another's MAC, an address outside its subnet): provisioning went on without them.
  */
 #pragma once
 
@@ -21,6 +26,7 @@
 #include "strutil.h"
 
 #define PROVISION_STEPS_MAX 32
+#define PROVISION_SKIPPED_MAX 64
 
 typedef enum StepResult {
         STEP_CHANGED,
@@ -38,6 +44,12 @@ typedef struct ProvisionStep {
         char *summary;
 } ProvisionStep;
 
+typedef struct ProvisionSkipped {
+        char *step;
+        char *item;
+        char *reason;
+} ProvisionSkipped;
+
 typedef struct ProvisionState {
         char *state;          /* running, ready, failed */
         char *vm_id;
@@ -48,8 +60,11 @@ typedef struct ProvisionState {
         char *health_reported;
         char *health_substatus;
         usec_t health_at;
+        char *admin_user;     /* the account provisioned (deprovision --user removes it) */
         ProvisionStep steps[PROVISION_STEPS_MAX];
         size_t n_steps;
+        ProvisionSkipped skipped[PROVISION_SKIPPED_MAX];
+        size_t n_skipped;
 } ProvisionState;
 
 void provision_state_done(ProvisionState *s);
@@ -59,6 +74,9 @@ StepResult step_result_from_string(const char *s);
 /* Appends a step (copies name and summary). -E2BIG past PROVISION_STEPS_MAX. */
 int provision_state_add_step(ProvisionState *s, const char *name, StepResult result, usec_t duration,
                              const char *summary);
+
+/* Appends a skipped item (copies). -E2BIG past PROVISION_SKIPPED_MAX. */
+int provision_state_add_skipped(ProvisionState *s, const char *step, const char *item, const char *reason);
 
 int provision_state_to_json(const ProvisionState *s, char **ret);
 int provision_state_from_json(const char *buf, size_t len, ProvisionState *ret);

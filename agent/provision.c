@@ -25,6 +25,7 @@
 #include "provision-firewall.h"
 #include "provision-keys.h"
 #include "provision-pps.h"
+#include "provision-report.h"
 #include "provision-state.h"
 #include "provision.h"
 #include "provisioner.h"
@@ -130,12 +131,16 @@ static int step_wireserver(ProvisionRun *p, const ProvisionStepDef *step, char *
 
 /*
  * Every boot: networking from IMDS (the networkd files live in /run and are regenerated each boot, as
- * cloud-init does; the netlink backend applies only the delta). Optional: the primary NIC already works
- * (IMDS answered through it) and Ready must still be reported.
+ * cloud-init does; the netlink backend applies only the delta). Bad entries (a NIC repeating another's
+ * MAC, an address outside its subnet) are skipped and reported, the rest configured. Only IMDS data
+ * without a usable primary NIC fails provisioning (the row's PROVISION_STEP_REQUIRED_INPUT): the VM would
+ * have no network. Any other problem is recorded but not fatal: the primary NIC already works (IMDS
+ * answered through it) and Ready must still be reported.
  */
 static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
+        _cleanup_(network_config_done) NetworkConfig cfg = {};
         _cleanup_free_ char *summary = NULL;
-        int r;
+        int r, k;
 
         if (p->c->config.network_backend == NETWORK_BACKEND_NONE)
                 return provision_engine_summaryf(ret_summary, STEP_SKIPPED, "[Network] Backend=none");
@@ -143,9 +148,14 @@ static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **re
                 return provision_engine_summaryf(ret_summary, STEP_SKIPPED, "IMDS has no network data");
         /* The daemon re-applies with the same function when NICs are hot-plugged (agent/daemon-network.c).
          */
-        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, NULL, NULL, &summary);
+        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, &cfg, NULL, &summary);
         if (r == -ENOMEM)
                 return r;
+        for (size_t i = 0; i < cfg.n_skipped; i++) {
+                k = provision_report_skipped(p, step->name, cfg.skipped[i].item, cfg.skipped[i].reason);
+                if (k < 0)
+                        return k;
+        }
         if (r < 0) {
                 log_warning("%s", summary);
                 return error_set(error, r, summary);
@@ -187,15 +197,19 @@ static int step_disks(ProvisionRun *p, const ProvisionStepDef *step, char **ret_
 static int add_key_once(ProvisionData *d, const char *key, const char *path) {
         _cleanup_free_ char *id = NULL;
 
-        /* Keys that do not parse are added as they are: validation rejects them with a precise reason. */
-        if (ssh_key_identity(key, &id) >= 0)
-                for (size_t i = 0; i < d->n_ssh_keys; i++) {
-                        _cleanup_free_ char *other = NULL;
+        /* Keys that do not parse are added as they are (once): validation skips them with a precise
+         * reason. */
+        bool parsed = ssh_key_identity(key, &id) >= 0;
 
-                        if (ssh_key_identity(d->ssh_keys[i].key, &other) >= 0 && streq(id, other) &&
-                            streq_ptr(path, d->ssh_keys[i].path))
-                                return 0;
-                }
+        for (size_t i = 0; i < d->n_ssh_keys; i++) {
+                _cleanup_free_ char *other = NULL;
+
+                if (!streq_ptr(path, d->ssh_keys[i].path))
+                        continue;
+                if (parsed ? ssh_key_identity(d->ssh_keys[i].key, &other) >= 0 && streq(id, other) :
+                             streq(key, d->ssh_keys[i].key))
+                        return 0;
+        }
         return provision_data_add_ssh_key(d, key, path);
 }
 
@@ -237,15 +251,20 @@ static int build_data(ProvisionRun *p) {
         return 0;
 }
 
-/* Everything is checked before anything is written: a bad input must leave the system untouched. */
+static int on_skipped_key(const char *label, const char *reason, void *userdata) {
+        return provision_report_skipped(userdata, "validate", label, reason);
+}
+
+/* Everything is checked before anything is written: a bad input must leave the system untouched. A bad SSH
+ * key among good ones is dropped and reported; only a user who could not log in at all fails. */
 static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
-        const ProvisionData *d = &p->data;
+        ProvisionData *d = &p->data;
         _cleanup_free_ char *keys = NULL;
-        int r;
+        int r, dropped;
 
         /* SSH keys given only by fingerprint: from the goal state's certificates (provision-keys.c). */
         r = provision_resolve_key_fingerprints(&p->wire, p->have_goal_state ? &p->goal_state : NULL,
-                                               p->have_ovf ? &p->ovf : NULL, &keys);
+                                               p->have_ovf ? &p->ovf : NULL, on_skipped_key, p, &keys);
         if (r < 0)
                 return r;
         r = build_data(p);
@@ -257,17 +276,27 @@ static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **r
                 return error_setf(error, -EINVAL, "Invalid admin user name '%s'", d->username);
         if (!isempty(d->hostname) && !hostname_is_valid_rfc1123(d->hostname))
                 return error_setf(error, -EINVAL, "Invalid hostname '%s'", d->hostname);
-        if (!d->password && d->n_ssh_keys == 0 && d->disable_password_auth)
+        dropped = provision_data_drop_bad_ssh_keys(p->c, d, on_skipped_key, p);
+        if (dropped == -ENOMEM)
+                return dropped;
+        if (dropped < 0)
+                return error_setf(error, dropped, "Failed to check the SSH keys: %s", strerror(-dropped));
+        if (!d->password && d->n_ssh_keys == 0 && d->disable_password_auth) {
+                if (dropped > 0)
+                        return error_setf(error, -EINVAL,
+                                          "No valid SSH key (%d skipped as invalid) and no password: "
+                                          "the admin user could not log in",
+                                          dropped);
                 return error_set(error, -EINVAL,
                                  "No SSH key and no password: the admin user could not log in");
-        for (size_t i = 0; i < d->n_ssh_keys; i++) {
-                _cleanup_free_ char *norm = NULL;
-
-                r = ssh_key_normalize(d->ssh_keys[i].key, &norm);
-                if (r < 0)
-                        return error_setf(error, r, "Invalid SSH public key #%zu: %s", i + 1,
-                                          r == -EPROTONOSUPPORT ? "unsupported key type" : "malformed key");
         }
+        /* deprovision --user removes this user (verb-deprovision.c) */
+        if (free_and_strdup(&p->state.admin_user, d->username) < 0)
+                return -ENOMEM;
+        if (dropped > 0)
+                return provision_engine_summaryf(ret_summary, STEP_UNCHANGED,
+                                                 "%d invalid SSH key(s) skipped, %zu kept%s%s", dropped,
+                                                 d->n_ssh_keys, keys ? "; " : "", strempty(keys));
         *ret_summary = TAKE_PTR(keys);
         return STEP_UNCHANGED;
 }
@@ -315,8 +344,9 @@ const ProvisionStepDef provision_boot_steps[] = {
         /* The WireServer guard goes up before the first WireServer request, failures included */
         { "firewall",    step_firewall,    PROVISION_STEP_ALWAYS },
         { "wireserver",  step_wireserver,  REQUIRED | PROVISION_STEP_ALWAYS },
-        { "network",    step_network },
-        { "disks",      step_disks },
+        /* Only IMDS data without a usable primary NIC fails the run (the VM would have no network) */
+        { "network",     step_network,     PROVISION_STEP_REQUIRED_INPUT },
+        { "disks",       step_disks },
         {}
 };
 
@@ -332,7 +362,7 @@ const ProvisionStepDef provision_again_steps[] = {
 const ProvisionStepDef provision_handover_steps[] = {
         { "imds",       step_imds,       REQUIRED },
         { "wireserver", step_wireserver, REQUIRED },
-        { "network",    step_network },
+        { "network",    step_network,    PROVISION_STEP_REQUIRED_INPUT },
         {}
 };
 

@@ -40,6 +40,23 @@ static int dup_nonempty(const char *v, char **ret) {
         return free_and_strdup(ret, isempty(v) ? NULL : v);
 }
 
+static int read_skipped(sd_bus_message *m, ProvisionState *p) {
+        const char *step, *item, *reason;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(sss)", &step, &item, &reason)) > 0) {
+                r = provision_state_add_skipped(p, step, item, reason);
+                if (r < 0 && r != -E2BIG)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 static int read_steps(sd_bus_message *m, ProvisionState *p) {
         const char *name, *result, *summary;
         uint64_t duration;
@@ -136,6 +153,8 @@ static int read_property(sd_bus_message *m, const char *name, const char *type, 
                 }
         if (streq(name, "ProvisioningSteps") && streq(type, "a(ssts)"))
                 return read_steps(m, &s->prov);
+        if (streq(name, "ProvisioningSkipped") && streq(type, "a(sss)"))
+                return read_skipped(m, &s->prov);
         if (streq(name, "Extensions") && streq(type, "a(ssssissisu)"))
                 return read_extensions(m, s);
         if (streq(name, "LastHealth") && streq(type, "(sst)")) {

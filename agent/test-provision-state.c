@@ -88,12 +88,52 @@ static void test_step_limit(void **state) {
         assert_int_equal(provision_state_add_step(&s, "x", STEP_SKIPPED, 0, NULL), -E2BIG);
 }
 
+/* Skipped items and the admin user survive the round trip; the list is bounded. */
+static void test_skipped(void **state) {
+        _cleanup_(provision_state_done) ProvisionState s = {}, back = {};
+        _cleanup_free_ char *text = NULL;
+
+        s.state = strdup("ready");
+        s.admin_user = strdup("azureuser");
+        assert_int_equal(provision_state_add_skipped(&s, "network", "network.interface[1]",
+                                                     "network.interface[1].macAddress: also the MAC of [0]"), 0);
+        assert_int_equal(provision_state_add_skipped(&s, "validate", "SSH public key #2", "malformed key"), 0);
+        assert_int_equal(provision_state_add_skipped(&s, "validate", NULL, "x"), -EINVAL);
+        assert_int_equal(provision_state_to_json(&s, &text), 0);
+        assert_non_null(strstr(text, "\"skipped\":["));
+        assert_int_equal(provision_state_from_json(text, strlen(text), &back), 0);
+        assert_string_equal(back.admin_user, "azureuser");
+        assert_int_equal(back.n_skipped, 2);
+        assert_string_equal(back.skipped[0].step, "network");
+        assert_string_equal(back.skipped[0].item, "network.interface[1]");
+        assert_string_equal(back.skipped[1].reason, "malformed key");
+
+        for (size_t i = s.n_skipped; i < PROVISION_SKIPPED_MAX; i++)
+                assert_int_equal(provision_state_add_skipped(&s, "x", "y", "z"), 0);
+        assert_int_equal(provision_state_add_skipped(&s, "x", "y", "z"), -E2BIG);
+
+        /* An entry missing a member, or not a list: the file is refused. */
+        {
+                static const char *const bad[] = {
+                        "{\"state\":\"ready\",\"skipped\":{}}",
+                        "{\"state\":\"ready\",\"skipped\":[{\"step\":\"network\",\"item\":\"x\"}]}",
+                        "{\"state\":\"ready\",\"skipped\":[{\"step\":1,\"item\":\"x\",\"reason\":\"y\"}]}",
+                };
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                        ProvisionState b = {};
+
+                        assert_true(provision_state_from_json(bad[i], strlen(bad[i]), &b) < 0);
+                }
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip_and_files),
                 cmocka_unit_test(test_rejects_bad_state),
                 cmocka_unit_test(test_step_limit),
                 cmocka_unit_test(test_reads_second_timestamps),
+                cmocka_unit_test(test_skipped),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

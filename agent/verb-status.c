@@ -170,8 +170,8 @@ static int firewall_json(const FirewallStatus *fw, struct json_object **ret) {
         return 0;
 }
 
-static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                      const FirewallStatus *fw, const char *endpoints_reason, bool endpoints_allowed) {
+static int build_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
+                      const FirewallStatus *fw, const char *endpoints_reason, bool endpoints_allowed, char **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
@@ -223,8 +223,37 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
                         return log_oom();
                 json_object_object_add(o, "daemon", dj);
         }
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        *ret = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return *ret ? 0 : log_oom();
+}
+
+static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
+                      const FirewallStatus *fw, const char *endpoints_reason, bool endpoints_allowed) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = build_json(c, s, have_state, bus, fw, endpoints_reason, endpoints_allowed, &text);
+        if (r < 0)
+                return r;
+        puts(text);
         return 0;
+}
+
+int status_json(Context *c, char **ret) {
+        _cleanup_(provision_state_done) ProvisionState s = {};
+        _cleanup_(firewall_status_done) FirewallStatus fw = {};
+        _cleanup_error_ Error endpoints = ERROR_NULL;
+        int r, allowed, have_fw;
+
+        allowed = context_endpoints_allowed(c, &endpoints);
+        if (allowed == -ENOMEM)
+                return -ENOMEM;
+        r = provision_state_load(c, &s);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        have_fw = firewall_status_load(c->root_fd, c->config.state_dir, &fw);
+        return build_json(c, &s, r >= 0, NULL, have_fw >= 0 ? &fw : NULL, error_reason(&endpoints), allowed >= 0,
+                          ret);
 }
 
 static void print_time(const char *label, usec_t t) {
@@ -299,6 +328,11 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
                        strempty(s->steps[i].summary));
         }
+        /* Bad input items left out while the rest was provisioned. */
+        if (s->n_skipped > 0)
+                printf("skipped:\n");
+        for (size_t i = 0; i < s->n_skipped; i++)
+                printf("  %-16s %s: %s\n", s->skipped[i].step, s->skipped[i].item, s->skipped[i].reason);
         if (bus) {
                 print_daemon(bus);
                 printf("%-14s daemon (D-Bus)\n", "source:");

@@ -33,6 +33,7 @@ typedef enum LogTarget {
 #define MESSAGE_ID_PLATFORM              "62d7ce9a398a417cb968aa95dd9d5e08"
 #define MESSAGE_ID_REFUSED_ENDPOINT      "d72582c228be466c91f6c59b74d8285f"
 #define MESSAGE_ID_STATUS_UPLOADED       "ea30dabd0df248f295c51c47a1481fe7"
+#define MESSAGE_ID_INPUT_SKIPPED         "7145d627bc0140d6ab997387ace82c03"
 
 void log_setup(const char *ident, LogTarget target);
 void log_set_max_level(int level);

@@ -50,7 +50,8 @@ struct ExtExecutor {
         size_t dependency_group;        /* the group whose WAIT failed */
         usec_t started;
         unsigned status_attempts;
-        usec_t op_started;
+        usec_t op_started;                      /* the running operation's start (CLOCK_MONOTONIC) */
+        usec_t op_started_realtime;             /* the same, CLOCK_REALTIME (ExtOpRecord.start) */
         ExtExecutorTimings timings;
 
         sd_event_source *defer_source, *timer_source;
@@ -496,6 +497,18 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
                         set_result(e, op->group, "NotReady", code, message ?: strerror(-r));
                 }
         }
+        if (e->options.op_done)
+                e->options.op_done(&(ExtOpRecord) {
+                        .handler = g->handler,
+                        .version = op->version,
+                        .extension = op->extension,
+                        .type = op->type,
+                        .start = e->op_started_realtime,
+                        .duration = now_usec(CLOCK_MONOTONIC) - e->op_started,
+                        .error = r,
+                        .code = code,
+                        .message = r < 0 ? message : NULL,
+                }, e->options.op_done_userdata);
         e->op_index++;
         step(e);
         return 0;
@@ -668,6 +681,7 @@ static int run_op(ExtExecutor *e) {
 
         crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
         e->op_started = now_usec(CLOCK_MONOTONIC);
+        e->op_started_realtime = now_usec(CLOCK_REALTIME);
         switch (op->type) {
         case EXT_OP_DOWNLOAD:
                 if (!e->options.package_request)

@@ -41,6 +41,20 @@ typedef int (*ExtPackageRequestFunc)(ExtExecutor *e, const char *name, const cha
 
 typedef void (*ExtExecutorDoneFunc)(ExtExecutor *e, int r, void *userdata);
 
+/* One finished operation of a run (download, install, enable, wait…), for the agent's timeline. */
+typedef struct ExtOpRecord {
+        const char *handler;
+        const char *version;
+        const char *extension;          /* multi-config instance, NULL otherwise */
+        ExtOpType type;
+        usec_t start;                   /* CLOCK_REALTIME */
+        usec_t duration;
+        int error;                      /* < 0: the operation failed */
+        int code;                       /* EXT_CODE_* when it failed */
+        const char *message;            /* why it failed; NULL on success */
+} ExtOpRecord;
+typedef void (*ExtOpDoneFunc)(const ExtOpRecord *r, void *userdata);
+
 typedef struct ExtExecutorOptions {
         const char *log_dir;                    /* in-root; NULL: /var/log/azure */
         const char *wire_protocol_address;      /* NULL: 168.63.129.16 */
@@ -51,6 +65,8 @@ typedef struct ExtExecutorOptions {
         ExtSpawnerOptions spawner;
         ExtPackageRequestFunc package_request;
         void *package_request_userdata;
+        ExtOpDoneFunc op_done;                  /* optional: called after every operation */
+        void *op_done_userdata;
 } ExtExecutorOptions;
 
 int ext_executor_new(Context *c, sd_event *event, const ExtExecutorOptions *o, ExtExecutor **ret);

@@ -65,16 +65,39 @@ static xmlNodePtr ovf_sibling(xmlNodePtr n, const char *name) {
 }
 
 /*
+ * The child name of parent, which must appear at most once: a second HostName (or UserName, or
+ * ProvisioningSection…) makes the document ambiguous, and which copy a reader takes is arbitrary (libxml2
+ * order here, the last one for some XML-to-dict readers). cloud-init refuses such a document ("multiple
+ * configuration matches"); so do we, naming the element and its parent. *ret is NULL when absent.
+ */
+static int unique_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, Error *error) {
+        xmlNodePtr first = ovf_child(parent, name);
+        unsigned n = 0;
+
+        for (xmlNodePtr k = first; k; k = ovf_sibling(k, name))
+                n++;
+        if (n > 1)
+                return error_setf(error, -EBADMSG, "%s appears %u times in %s (at most once is allowed)",
+                                  name, n, (const char *) parent->name);
+        *ret = first;
+        return 0;
+}
+
+/*
  * Text of child name of parent (whitespace-trimmed), or NULL (not an error) when absent. Only its own text and
  * CDATA count, as with waagent's gettext(): text inside a nested element (a stray <UserPassword> inside
  * <CustomData>, say) is not part of the value. Found by fuzz-ovf-env (corpus/ovf-env/crash-nested-password):
  * such a password was copied into custom_data_raw, and the redacted copy parsed differently.
  */
-static int child_text(xmlNodePtr parent, const char *name, char **ret) {
-        xmlNodePtr n = ovf_child(parent, name);
+static int child_text(xmlNodePtr parent, const char *name, char **ret, Error *error) {
         _cleanup_free_ char *s = NULL;
         size_t len = 0;
+        xmlNodePtr n;
+        int r;
 
+        r = unique_child(parent, name, &n, error);
+        if (r < 0)
+                return r;
         if (!n) {
                 *ret = NULL;
                 return 0;
@@ -98,7 +121,7 @@ static int child_text(xmlNodePtr parent, const char *name, char **ret) {
 }
 
 static int required_text(xmlNodePtr parent, const char *name, char **ret, Error *error) {
-        int r = child_text(parent, name, ret);
+        int r = child_text(parent, name, ret, error);
 
         if (r < 0)
                 return r;
@@ -115,14 +138,16 @@ static void wipe_text(xmlNodePtr n) {
 }
 
 /* The password is taken verbatim (no whitespace trimming: it is the user's secret, not layout). */
-static int parse_password(xmlNodePtr conf, char **ret) {
-        xmlNodePtr n = ovf_child(conf, "UserPassword");
+static int parse_password(xmlNodePtr conf, char **ret, Error *error) {
         xmlChar *content;
+        xmlNodePtr n;
         char *s;
+        int r;
 
         *ret = NULL;
-        if (!n)
-                return 0;
+        r = unique_child(conf, "UserPassword", &n, error);
+        if (r < 0 || !n)
+                return r;
         content = xmlNodeGetContent(n);
         s = strdup(content ? (const char *) content : "");
         if (content) {
@@ -140,12 +165,30 @@ static int parse_password(xmlNodePtr conf, char **ret) {
         return 0;
 }
 
-static int parse_public_keys(xmlNodePtr conf, OvfEnv *e) {
-        xmlNodePtr keys = ovf_child(ovf_child(conf, "SSH"), "PublicKeys");
+/* The unique child name of the unique child section of conf (SSH/PublicKeys, SSH/KeyPairs); NULL when absent. */
+static int ssh_list(xmlNodePtr conf, const char *name, xmlNodePtr *ret, Error *error) {
+        xmlNodePtr ssh;
+        int r;
 
+        r = unique_child(conf, "SSH", &ssh, error);
+        if (r < 0)
+                return r;
+        if (!ssh) {
+                *ret = NULL;
+                return 0;
+        }
+        return unique_child(ssh, name, ret, error);
+}
+
+static int parse_public_keys(xmlNodePtr conf, OvfEnv *e, Error *error) {
+        xmlNodePtr keys;
+        int r;
+
+        r = ssh_list(conf, "PublicKeys", &keys, error);
+        if (r < 0)
+                return r;
         for (xmlNodePtr k = ovf_child(keys, "PublicKey"); k; k = ovf_sibling(k, "PublicKey")) {
                 OvfPublicKey *a, *pk;
-                int r;
 
                 if (e->n_public_keys >= OVF_KEYS_MAX)
                         return -E2BIG;
@@ -155,23 +198,26 @@ static int parse_public_keys(xmlNodePtr conf, OvfEnv *e) {
                 e->public_keys = a;
                 pk = &a[e->n_public_keys++];
                 *pk = (OvfPublicKey) {};
-                r = child_text(k, "Fingerprint", &pk->fingerprint);
+                r = child_text(k, "Fingerprint", &pk->fingerprint, error);
                 if (r >= 0)
-                        r = child_text(k, "Path", &pk->path);
+                        r = child_text(k, "Path", &pk->path, error);
                 if (r >= 0)
-                        r = child_text(k, "Value", &pk->value);
+                        r = child_text(k, "Value", &pk->value, error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e) {
-        xmlNodePtr pairs = ovf_child(ovf_child(conf, "SSH"), "KeyPairs");
+static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e, Error *error) {
+        xmlNodePtr pairs;
+        int r;
 
+        r = ssh_list(conf, "KeyPairs", &pairs, error);
+        if (r < 0)
+                return r;
         for (xmlNodePtr k = ovf_child(pairs, "KeyPair"); k; k = ovf_sibling(k, "KeyPair")) {
                 OvfKeyPair *a, *kp;
-                int r;
 
                 if (e->n_key_pairs >= OVF_KEYS_MAX)
                         return -E2BIG;
@@ -181,21 +227,21 @@ static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e) {
                 e->key_pairs = a;
                 kp = &a[e->n_key_pairs++];
                 *kp = (OvfKeyPair) {};
-                r = child_text(k, "Fingerprint", &kp->fingerprint);
+                r = child_text(k, "Fingerprint", &kp->fingerprint, error);
                 if (r >= 0)
-                        r = child_text(k, "Path", &kp->path);
+                        r = child_text(k, "Path", &kp->path, error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_custom_data(xmlNodePtr conf, OvfEnv *e) {
+static int parse_custom_data(xmlNodePtr conf, OvfEnv *e, Error *error) {
         void *data = NULL;
         size_t size = 0;
         int r;
 
-        r = child_text(conf, "CustomData", &e->custom_data_raw);
+        r = child_text(conf, "CustomData", &e->custom_data_raw, error);
         if (r < 0 || !e->custom_data_raw)
                 return r;
         /* Azure sends CustomData base64-encoded. Text that does not decode is kept raw (waagent stores it
@@ -224,54 +270,68 @@ static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, Error *error) {
         r = required_text(conf, "UserName", &e->username, error);
         if (r < 0)
                 return r;
-        r = parse_password(conf, &e->password);
+        r = parse_password(conf, &e->password, error);
         if (r == -E2BIG)
                 return error_set(error, -EBADMSG, "UserPassword is longer than 72 bytes");
         if (r < 0)
                 return r;
-        r = child_text(conf, "DisableSshPasswordAuthentication", &auth);
+        r = child_text(conf, "DisableSshPasswordAuthentication", &auth, error);
         if (r < 0)
                 return r;
         e->disable_ssh_password_auth = text_is(auth, "true");
-        r = parse_public_keys(conf, e);
+        r = parse_public_keys(conf, e, error);
         if (r >= 0)
-                r = parse_key_pairs(conf, e);
+                r = parse_key_pairs(conf, e, error);
         if (r == -E2BIG)
                 return error_set(error, -EBADMSG, "too many SSH keys");
         if (r < 0)
                 return r;
-        return parse_custom_data(conf, e);
+        return parse_custom_data(conf, e, error);
+}
+
+/* A section that must be there exactly once. */
+static int required_child(xmlNodePtr parent, const char *name, xmlNodePtr *ret, Error *error) {
+        int r;
+
+        r = unique_child(parent, name, ret, error);
+        if (r < 0 || *ret)
+                return r;
+        return error_setf(error, -EBADMSG, "%s not found", name);
 }
 
 static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, Error *error) {
-        _cleanup_free_ char *pps = NULL, *proxy = NULL;
+        _cleanup_free_ char *pps = NULL, *vm_type = NULL, *proxy = NULL;
         xmlNodePtr section, settings;
         int r;
 
-        section = ovf_child(env, "PlatformSettingsSection");
-        if (!section)
-                return error_set(error, -EBADMSG, "PlatformSettingsSection not found");
-        settings = ovf_child(section, "PlatformSettings");
-        if (!settings)
-                return error_set(error, -EBADMSG, "PlatformSettings not found");
-        /* The element must exist; empty or garbage values are tolerated and mean "true" (waagent only
-         * disables the agent for a literal "false"; fixtures ovf-env-3.xml and ovf-env-4.xml). */
-        r = required_text(settings, "ProvisionGuestAgent", &e->provision_guest_agent_raw, error);
+        r = required_child(env, "PlatformSettingsSection", &section, error);
+        if (r >= 0)
+                r = required_child(section, "PlatformSettings", &settings, error);
+        if (r < 0)
+                return r;
+        /* Optional, as for cloud-init (which does not read it): absent, empty or garbage all mean "true";
+         * only a literal "false" disables the guest agent, as waagent (fixtures ovf-env-3.xml, -4.xml). */
+        r = child_text(settings, "ProvisionGuestAgent", &e->provision_guest_agent_raw, error);
         if (r < 0)
                 return r;
         e->provision_guest_agent = !text_is(e->provision_guest_agent_raw, "false");
-        r = child_text(settings, "PreprovisionedVm", &pps);
+        r = child_text(settings, "PreprovisionedVm", &pps, error);
         if (r < 0)
                 return r;
         e->preprovisioned_vm = text_is(pps, "true");
-        /* cloud-init reads "PreprovisionedVMType", azure-init "PreprovisionedVmType": accept both. */
-        r = child_text(settings, "PreprovisionedVMType", &e->preprovisioned_vm_type);
-        if (r >= 0 && !e->preprovisioned_vm_type)
-                r = child_text(settings, "PreprovisionedVmType", &e->preprovisioned_vm_type);
+        /* cloud-init reads "PreprovisionedVMType", azure-init "PreprovisionedVmType": accept either; both
+         * only when they agree. */
+        r = child_text(settings, "PreprovisionedVMType", &e->preprovisioned_vm_type, error);
+        if (r >= 0)
+                r = child_text(settings, "PreprovisionedVmType", &vm_type, error);
         if (r < 0)
                 return r;
+        if (e->preprovisioned_vm_type && vm_type && !streq(e->preprovisioned_vm_type, vm_type))
+                return error_set(error, -EBADMSG, "PreprovisionedVMType and PreprovisionedVmType disagree");
+        if (!e->preprovisioned_vm_type)
+                e->preprovisioned_vm_type = TAKE_PTR(vm_type);
         /* The platform expects Azure's Guest Proxy Agent (agent/provision-firewall.c). */
-        r = child_text(settings, "ProvisionGuestProxyAgent", &proxy);
+        r = child_text(settings, "ProvisionGuestProxyAgent", &proxy, error);
         if (r < 0)
                 return r;
         e->provision_guest_proxy_agent = text_is(proxy, "true");
@@ -284,15 +344,15 @@ static int parse_doc(xmlNodePtr env, OvfEnv *e, Error *error) {
 
         if (!env || !streq((const char *) env->name, "Environment") || !node_in_our_ns(env))
                 return error_set(error, -EBADMSG, "Environment not found");
-        section = ovf_child(env, "ProvisioningSection");
-        if (!section)
-                return error_set(error, -EBADMSG, "ProvisioningSection not found");
+        r = required_child(env, "ProvisioningSection", &section, error);
+        if (r < 0)
+                return r;
         r = required_text(section, "Version", &e->version, error);
         if (r < 0)
                 return r;
-        conf = ovf_child(section, "LinuxProvisioningConfigurationSet");
-        if (!conf)
-                return error_set(error, -EBADMSG, "LinuxProvisioningConfigurationSet not found");
+        r = required_child(section, "LinuxProvisioningConfigurationSet", &conf, error);
+        if (r < 0)
+                return r;
         r = parse_linux_conf(conf, e, error);
         if (r < 0)
                 return r;

@@ -46,7 +46,7 @@ typedef struct OvfEnv {
         char *custom_data;              /* base64-decoded (NUL-terminated); NULL when absent or not base64 */
         size_t custom_data_size;
         bool provision_guest_agent;     /* false only for a literal "false" (any case), as waagent */
-        char *provision_guest_agent_raw;
+        char *provision_guest_agent_raw; /* NULL when the element is absent (then the agent is provisioned) */
         bool preprovisioned_vm;         /* PreprovisionedVm == "true" (any case) */
         char *preprovisioned_vm_type;   /* PreprovisionedVMType (or PreprovisionedVmType); NULL when absent */
         bool provision_guest_proxy_agent; /* ProvisionGuestProxyAgent == "true" (any case), as cloud-init */
@@ -55,10 +55,13 @@ typedef struct OvfEnv {
 void ovf_env_done(OvfEnv *e);
 
 /*
- * Parses buf. Required (as waagent): Environment, ProvisioningSection, Version,
- * LinuxProvisioningConfigurationSet, HostName, UserName, PlatformSettingsSection, PlatformSettings,
- * ProvisionGuestAgent. Returns -EBADMSG, explained in *error (may be NULL; set on failure only), when the
- * document is malformed or incomplete (too many keys or a password above 72 bytes too); -E2BIG above
+ * Parses buf. Required: Environment, ProvisioningSection, Version, LinuxProvisioningConfigurationSet, HostName,
+ * UserName, PlatformSettingsSection, PlatformSettings; ProvisionGuestAgent is optional (cloud-init does not
+ * require it; absent means true). Every element we read may appear at most once in its parent: a second
+ * HostName, UserName, ProvisioningSection, PublicKey/Value… is an ambiguous document and rejected, as
+ * cloud-init does ("HostName appears 2 times in LinuxProvisioningConfigurationSet"). PublicKey and KeyPair are
+ * lists. Returns -EBADMSG, explained in *error (may be NULL; set on failure only), when the document is
+ * malformed, ambiguous or incomplete (too many keys or a password above 72 bytes too); -E2BIG above
  * OVF_ENV_MAX.
  * A CustomData that is not valid base64 is kept in custom_data_raw only (waagent saves it undecoded).
  */

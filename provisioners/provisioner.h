@@ -42,6 +42,16 @@ extern const Provisioner provisioner_ssh_keys;
 extern const Provisioner provisioner_sshd_config;
 extern const Provisioner provisioner_ssh_host_keys;
 
+/*
+ * Partial input is not total failure (cloud-init drops a malformed key and installs the others): removes from
+ * d every SSH key that is malformed, of an unsupported type, or whose path does not resolve inside the admin
+ * user's home (its home in <root>/etc/passwd, or /home/<user> before the account exists), calling on_skip
+ * with a label naming the key (ssh_key_label()) and the reason for each. Returns the number removed. Whether
+ * the user can still log in (a key left, or a password) is the caller's question.
+ */
+typedef int (*SshKeySkipFunc)(const char *label, const char *reason, void *userdata);
+int provision_data_drop_bad_ssh_keys(Context *c, ProvisionData *d, SshKeySkipFunc on_skip, void *userdata);
+
 /* Releases every member (the password is wiped) and zeroes *d. */
 void provision_data_done(ProvisionData *d);
 

@@ -94,13 +94,57 @@ int ssh_key_normalize(const char *key, char **ret) {
         return 0;
 }
 
-int ssh_key_identity(const char *line, char **ret) {
-        _cleanup_free_ char *s = strdup(line);
-        char *prev = NULL, *save = NULL, *p;
+const char *ssh_key_error_reason(int error) {
+        switch (error) {
+        case -EPROTONOSUPPORT:
+                return "unsupported key type (ssh-dss and unknown types are refused)";
+        case -E2BIG:
+                return "longer than 16 KiB";
+        case -ENOMEM:
+                return "out of memory";
+        default:
+                return "malformed key (not \"type base64-blob [comment]\", or the blob does not decode to that type)";
+        }
+}
 
-        if (!s)
+/* Copies at most max bytes of s, control characters replaced by '?'. */
+static char *printable_prefix(const char *s, size_t max) {
+        char *c = strndup(s, max);
+
+        for (char *p = c; p && *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return c;
+}
+
+int ssh_key_label(size_t n, const char *key, const char *path, char **ret) {
+        _cleanup_free_ char *type = NULL, *where = NULL;
+        size_t len;
+
+        key = strempty(key);
+        key += strspn(key, " \t\r\n");
+        len = strcspn(key, " \t\r\n");
+        type = printable_prefix(key, MIN(len, (size_t) 48));
+        where = printable_prefix(strempty(path), 256);
+        if (!type || !where)
                 return -ENOMEM;
-        p = strstrip(s);
+        if (asprintf(ret, "SSH public key #%zu (%s%s%s%s)", n, isempty(type) ? "empty" : type,
+                     len > 48 ? "…" : "", isempty(where) ? "" : ", for ", where) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int ssh_key_identity(const char *line, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        char *prev = NULL, *save = NULL, *p;
+        int r;
+
+        /* CR/LF removed anywhere, as ssh_key_normalize() does, so that a key and its normalized form have the
+         * same identity (fuzz-ssh-key: a CR inside the blob gave the raw key another identity). */
+        r = strip_crlf(line, &s);
+        if (r < 0)
+                return r;
+        p = s;
         if (p[0] == '#' || p[0] == 0)
                 return -ENOENT;
         /* The first "known-type blob" pair; anything before it is options (sshd(8) AUTHORIZED_KEYS). */

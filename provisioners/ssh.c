@@ -3,7 +3,8 @@
  * The SSH provisioning steps.
  *
  * "ssh-keys": every key of ProvisionData is validated and its path resolved inside the user's home before
- * anything is written (one bad key → error, nothing written). Keys are merged into each file without
+ * anything is written (one bad key → error, nothing written; the provisioning run has already removed bad
+ * keys with provision_data_drop_bad_ssh_keys() and reported them, so this is a second line of defence). Keys are merged into each file without
  * duplicates; the directories below the home are walked with O_NOFOLLOW from a home directory fd, so a
  * symlinked ~/.ssh planted by the user cannot make us chown or write outside the home; directories we create
  * and ~/.ssh itself are 0700, the file 0600, all owned by the user (uid/gid from <root>/etc/passwd).
@@ -102,6 +103,85 @@ static int plan_keys(const ProvisionData *d, const char *home, KeyFile **ret_fil
         *ret_files = files;
         *ret_n = n;
         return 0;
+}
+
+/* The home the admin user has, or will get from useradd (HOME=/home, the shadow default). */
+static int expected_home(Context *c, const char *user, char **ret) {
+        _cleanup_(passwd_entry_done) PasswdEntry u = {};
+        int r;
+
+        r = passwd_find_in_root(c->root_fd, user, &u);
+        if (r >= 0 && !isempty(u.home))
+                return (*ret = strdup(u.home)) ? 0 : -ENOMEM;
+        return asprintf(ret, "/home/%s", user) < 0 ? -ENOMEM : 0;
+}
+
+/* Why key k cannot be installed for a user whose home is home: NULL when it can; *ret_why owns the text. */
+static int key_problem(const ProvisionSshKey *k, const char *home, const char **ret_reason, char **ret_why) {
+        _cleanup_free_ char *norm = NULL, *rel = NULL;
+        int r;
+
+        *ret_reason = NULL;
+        *ret_why = NULL;
+        r = ssh_key_normalize(k->key, &norm);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                *ret_reason = ssh_key_error_reason(r);
+                return 0;
+        }
+        r = ssh_key_path_resolve(k->path, home, &rel);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                if (asprintf(ret_why, "path is not inside the home directory %s", home) < 0)
+                        return -ENOMEM;
+                *ret_reason = *ret_why;
+        }
+        return 0;
+}
+
+int provision_data_drop_bad_ssh_keys(Context *c, ProvisionData *d, SshKeySkipFunc on_skip, void *userdata) {
+        _cleanup_free_ bool *bad = NULL;
+        _cleanup_free_ char *home = NULL;
+        size_t kept = 0, n = d->n_ssh_keys;
+        int r;
+
+        if (isempty(d->username))
+                return -EINVAL;
+        r = expected_home(c, d->username, &home);
+        if (r < 0)
+                return r;
+        bad = calloc(n + 1, sizeof *bad);
+        if (!bad)
+                return -ENOMEM;
+        /* First decide and report, then remove: an error on the way leaves d as it was. */
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *why = NULL, *label = NULL;
+                const char *reason;
+
+                r = key_problem(&d->ssh_keys[i], home, &reason, &why);
+                if (r < 0)
+                        return r;
+                if (!reason)
+                        continue;
+                bad[i] = true;
+                r = ssh_key_label(i + 1, d->ssh_keys[i].key, d->ssh_keys[i].path, &label);
+                if (r >= 0 && on_skip)
+                        r = on_skip(label, reason, userdata);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!bad[i]) {
+                        d->ssh_keys[kept++] = d->ssh_keys[i];
+                        continue;
+                }
+                free(d->ssh_keys[i].key);
+                free(d->ssh_keys[i].path);
+        }
+        d->n_ssh_keys = kept;
+        return (int) (n - kept);
 }
 
 /* Opens (creating if needed, 0700) the directory comp below dir_fd, never following a symlink. Directories

@@ -21,7 +21,15 @@
  */
 int ssh_key_normalize(const char *key, char **ret);
 
-/* "type blob" of an authorized_keys line (options skipped), -ENOENT for comments/blank/unknown lines. */
+/* A short reason for an ssh_key_normalize() error, for reports: "malformed key", "unsupported key type"… */
+const char *ssh_key_error_reason(int error);
+
+/* A one-line label for key #n (1-based) that names it without quoting it whole, e.g.
+ * "SSH public key #2 (ssh-dss, for /home/u/.ssh/authorized_keys)"; control characters become '?'. */
+int ssh_key_label(size_t n, const char *key, const char *path, char **ret);
+
+/* "type blob" of an authorized_keys line (options skipped, CR/LF ignored), -ENOENT for comments/blank/unknown
+ * lines. */
 int ssh_key_identity(const char *line, char **ret);
 
 /*

@@ -10,9 +10,19 @@
  *
  * Every address takes its prefix from the listed subnet of its family that contains it (cloud-init uses
  * subnet[0] blindly; an address outside every listed subnet is treated as bad data instead). IPv6 addresses
- * without any ipv6.subnet get /128, cloud-init's default. Nothing is applied on any error: the whole document
- * is validated before the caller sees a NetworkConfig. Error fields are full paths such as
- * "network.interface[1].ipv4.subnet[0].prefix".
+ * without any ipv6.subnet get /128, cloud-init's default.
+ *
+ * Partial input is not total failure (cloud-init configures the valid parts too): a bad entry is skipped and
+ * recorded in NetworkConfig.skipped with its path and the reason, and the rest is configured —
+ *   - a secondary interface with a bad or duplicate MAC (or that is not an object): the interface;
+ *   - a bad "mtu": only the MTU;
+ *   - ipv4/ipv6 not an object, or more addresses/subnets than accepted: that family of the interface;
+ *   - a bad subnet entry: the subnet (addresses that needed it are skipped in turn);
+ *   - an address that is not usable, listed twice, on another interface too, or outside every subnet: the
+ *     address; when that is ipAddress[0], the primary IP configuration (the one Azure's DHCP hands out), the
+ *     secondaries of the family are skipped with it, since the renderers treat [0] as the DHCP address.
+ * Only a document without a usable primary interface (interface[0]) fails, with -EBADMSG: the VM would have no
+ * network. Error fields and skipped items are full paths such as "network.interface[1].ipv4.subnet[0].prefix".
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -43,9 +53,9 @@ typedef struct ImdsFamily {
 
 typedef struct ImdsInterface {
         char *mac;
-        struct json_object *ipv4;
-        struct json_object *ipv6;
-        unsigned mtu;
+        struct json_object *ipv4;       /* any JSON type: checked by parse_family, so that a bad one skips */
+        struct json_object *ipv6;       /* only that family, not the interface */
+        struct json_object *mtu;        /* likewise */
 } ImdsInterface;
 
 static void imds_subnet_done(ImdsSubnet *s) {
@@ -66,6 +76,16 @@ static void imds_interface_done(ImdsInterface *i) {
         free(i->mac);
         json_object_put(i->ipv4);
         json_object_put(i->ipv6);
+        json_object_put(i->mtu);
+}
+
+/* Keeps a reference to a value of any type, for a later check of its own. */
+static int dispatch_keep(const char *name, struct json_object *v, void *dest, JsonError *err) {
+        struct json_object **p = dest;
+
+        json_object_put(*p);
+        *p = json_object_get(v);
+        return 0;
 }
 
 static void network_interface_done(NetworkInterface *i) {
@@ -79,6 +99,11 @@ void network_config_done(NetworkConfig *c) {
         for (size_t i = 0; i < c->n_interfaces; i++)
                 network_interface_done(&c->interfaces[i]);
         free(c->interfaces);
+        for (size_t i = 0; i < c->n_skipped; i++) {
+                free(c->skipped[i].item);
+                free(c->skipped[i].reason);
+        }
+        free(c->skipped);
         *c = (NetworkConfig) {};
 }
 
@@ -200,8 +225,50 @@ static const char *family_key(int family) {
         return family == AF_INET ? "ipv4" : "ipv6";
 }
 
-static int parse_subnets(struct json_object *array, int family, const char *path, ImdsSubnet **ret_subnets,
-                         uint8_t (**ret_nets)[16], size_t *ret_n, JsonError *err) {
+/* Records one skipped entry (bounded: past NETWORK_SKIPPED_MAX only counted). -ENOMEM only. The reason quotes
+ * IMDS text and ends up in a networkd file comment, the state file and KVP: control characters become '?'
+ * (a newline would end the comment and start a directive of its own). */
+static int skip_add(NetworkConfig *c, const char *item, const char *reason) {
+        NetworkSkip *a;
+        char *i, *r;
+
+        c->n_skipped_total++;
+        if (c->n_skipped >= NETWORK_SKIPPED_MAX)
+                return 0;
+        a = reallocarray(c->skipped, c->n_skipped + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        c->skipped = a;
+        i = strdup(item);
+        r = strndup(reason, NETWORK_SKIP_REASON_MAX);
+        if (!i || !r) {
+                free(i);
+                free(r);
+                return -ENOMEM;
+        }
+        for (char *p = r; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        a[c->n_skipped++] = (NetworkSkip) { .item = i, .reason = r };
+        return 0;
+}
+
+_printf_(3, 4) static int skipf(NetworkConfig *c, const char *item, const char *fmt, ...) {
+        _cleanup_free_ char *reason = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&reason, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        return skip_add(c, item, reason);
+}
+
+/* The valid subnets of one family; bad entries are skipped. -E2BIG (with err) when there are too many. */
+static int parse_subnets(struct json_object *array, int family, const char *path, NetworkConfig *c,
+                         ImdsSubnet **ret_subnets, uint8_t (**ret_nets)[16], size_t *ret_n, JsonError *err) {
         static const JsonDispatch table[] = {
                 { "address", json_dispatch_string, offsetof(ImdsSubnet, address), JSON_MANDATORY },
                 { "prefix", json_dispatch_uintish, offsetof(ImdsSubnet, prefix), JSON_MANDATORY },
@@ -210,7 +277,7 @@ static int parse_subnets(struct json_object *array, int family, const char *path
         unsigned max_prefix = family == AF_INET ? 32 : 128;
         _cleanup_free_ ImdsSubnet *subnets = NULL;
         _cleanup_free_ uint8_t(*nets)[16] = NULL;
-        size_t n = array ? json_object_array_length(array) : 0, done = 0;
+        size_t n = array ? json_object_array_length(array) : 0, kept = 0;
         int r = 0;
 
         if (n > NETWORK_SUBNETS_MAX) {
@@ -221,194 +288,239 @@ static int parse_subnets(struct json_object *array, int family, const char *path
         nets = calloc(n + 1, sizeof *nets);
         if (!subnets || !nets)
                 return -ENOMEM;
-        for (; done < n; done++) {
+        for (size_t i = 0; i < n && r != -ENOMEM; i++) {
+                ImdsSubnet *s = &subnets[kept];
+                JsonError e = {};
                 char p[128], f[144];
 
-                snprintf(p, sizeof p, "%s[%zu]", path, done);
-                r = dispatch_at(json_object_array_get_idx(array, done), table, &subnets[done], p, err);
-                if (r < 0)
-                        break;
-                if (subnets[done].prefix > max_prefix) {
+                snprintf(p, sizeof p, "%s[%zu]", path, i);
+                r = dispatch_at(json_object_array_get_idx(array, i), table, s, p, &e);
+                if (r >= 0 && s->prefix > max_prefix) {
                         snprintf(f, sizeof f, "%s.prefix", p);
-                        r = field_error(err, f, "%u is larger than %u", subnets[done].prefix, max_prefix);
-                        break;
+                        r = field_error(&e, f, "%u is larger than %u", s->prefix, max_prefix);
                 }
-                if (inet_pton(family, subnets[done].address, nets[done]) != 1) {
+                if (r >= 0 && inet_pton(family, s->address, nets[kept]) != 1) {
                         snprintf(f, sizeof f, "%s.address", p);
-                        r = field_error(err, f, "'%s' is not an %s network address", subnets[done].address,
+                        r = field_error(&e, f, "'%s' is not an %s network address", s->address,
                                         family_key(family));
-                        break;
                 }
+                if (r >= 0) {
+                        kept++;
+                        continue;
+                }
+                imds_subnet_done(s);
+                *s = (ImdsSubnet) {};
+                if (r != -ENOMEM)
+                        r = skip_add(c, p, e.message);
         }
-        if (r < 0) {
-                for (size_t i = 0; i <= done && i < n; i++)
+        if (r == -ENOMEM) {
+                for (size_t i = 0; i < kept; i++)
                         imds_subnet_done(&subnets[i]);
                 return r;
         }
         *ret_subnets = TAKE_PTR(subnets);
         *ret_nets = TAKE_PTR(nets);
-        *ret_n = n;
+        *ret_n = kept;
         return 0;
 }
 
-/* Parses ipv4 or ipv6 of one interface into addresses with prefixes. */
-static int parse_family(struct json_object *o, int family, const char *ifpath, NetworkAddress **ret,
-                        size_t *ret_n, JsonError *err) {
-        static const JsonDispatch family_table[] = {
-                { "ipAddress", json_dispatch_array, offsetof(ImdsFamily, ip_address), JSON_NULLABLE },
-                { "subnet", json_dispatch_array, offsetof(ImdsFamily, subnet), JSON_NULLABLE },
-                {},
-        };
+/* Is addr (of family) already assigned to one of the interfaces accepted before? Returns its index or -1. */
+static ssize_t assigned_before(const NetworkConfig *c, int family, const uint8_t addr[static 16]) {
+        for (size_t k = 0; k < c->n_interfaces; k++) {
+                const NetworkInterface *o = &c->interfaces[k];
+                const NetworkAddress *l = family == AF_INET ? o->ipv4 : o->ipv6;
+                size_t n = family == AF_INET ? o->n_ipv4 : o->n_ipv6;
+
+                for (size_t j = 0; j < n; j++)
+                        if (memcmp(l[j].addr, addr, 16) == 0)
+                                return (ssize_t) o->index;
+        }
+        return -1;
+}
+
+/* Checks entry i of a family's ipAddress[] into *a. Returns 0 when usable, -EBADMSG (reason in e) when not. */
+static int parse_one_address(struct json_object *o, int family, const char *p, const NetworkConfig *c,
+                             const NetworkAddress *accepted, size_t n_accepted, const ImdsSubnet *subnets,
+                             uint8_t (*nets)[16], size_t n_subnets, const char *family_path, NetworkAddress *a,
+                             JsonError *e) {
         static const JsonDispatch ip_table[] = {
                 { "privateIpAddress", json_dispatch_string, offsetof(ImdsIp, private_ip), JSON_MANDATORY },
                 { "publicIpAddress", json_dispatch_string, offsetof(ImdsIp, public_ip), JSON_NULLABLE },
+                {},
+        };
+        _cleanup_(imds_ip_done) ImdsIp ip = {};
+        char f[144];
+        ssize_t other;
+        int r;
+
+        snprintf(f, sizeof f, "%s.privateIpAddress", p);
+        r = dispatch_at(o, ip_table, &ip, p, e);
+        if (r < 0)
+                return r;
+        *a = (NetworkAddress) { .family = family };
+        if (parse_ip(family, ip.private_ip, a->addr) < 0)
+                return field_error(e, f, "'%s' is not a usable %s address", ip.private_ip, family_key(family));
+        for (size_t j = 0; j < n_accepted; j++)
+                if (memcmp(accepted[j].addr, a->addr, 16) == 0)
+                        return field_error(e, f, "'%s' is listed twice", ip.private_ip);
+        other = assigned_before(c, family, a->addr);
+        if (other >= 0)
+                return field_error(e, f, "'%s' is also assigned to network.interface[%zd]", ip.private_ip, other);
+        if (n_subnets == 0 && family == AF_INET6) {
+                a->prefixlen = 128;
+                return 0;
+        }
+        for (size_t j = 0; j < n_subnets; j++)
+                if (prefix_contains(family, nets[j], subnets[j].prefix, a->addr)) {
+                        a->prefixlen = (unsigned char) subnets[j].prefix;
+                        return 0;
+                }
+        return field_error(e, f, "'%s' is not inside any %s.subnet", ip.private_ip, family_path);
+}
+
+/* Parses ipv4 or ipv6 of one interface into addresses with prefixes, skipping (and recording) bad entries. */
+static int parse_family(struct json_object *o, int family, const char *ifpath, NetworkConfig *c,
+                        NetworkAddress **ret, size_t *ret_n) {
+        static const JsonDispatch family_table[] = {
+                { "ipAddress", json_dispatch_array, offsetof(ImdsFamily, ip_address), JSON_NULLABLE },
+                { "subnet", json_dispatch_array, offsetof(ImdsFamily, subnet), JSON_NULLABLE },
                 {},
         };
         _cleanup_(imds_family_done) ImdsFamily fam = {};
         _cleanup_free_ ImdsSubnet *subnets = NULL;
         _cleanup_free_ uint8_t(*nets)[16] = NULL;
         _cleanup_free_ NetworkAddress *addrs = NULL;
-        size_t n_subnets = 0, n = 0;
+        size_t n_subnets = 0, n = 0, kept = 0;
+        bool primary_skipped = false;
         char path[80], p[112], f[144];
-        int r;
+        JsonError e = {};
+        int r = 0;
 
+        *ret = NULL;
+        *ret_n = 0;
         snprintf(path, sizeof path, "%s.%s", ifpath, family_key(family));
+        if (o && !json_object_is_type(o, json_type_object))
+                return skipf(c, path, "%s: not an object", path);
         if (o) {
-                r = dispatch_at(o, family_table, &fam, path, err);
-                if (r < 0)
+                r = dispatch_at(o, family_table, &fam, path, &e);
+                if (r == -ENOMEM)
                         return r;
+                if (r < 0)
+                        return skip_add(c, path, e.message);
         }
         n = fam.ip_address ? json_object_array_length(fam.ip_address) : 0;
         if (n > NETWORK_ADDRESSES_MAX) {
                 snprintf(f, sizeof f, "%s.ipAddress", path);
-                (void) field_error(err, f, "%zu addresses, at most %u are accepted", n, NETWORK_ADDRESSES_MAX);
-                return -E2BIG;
+                return skipf(c, path, "%s: %zu addresses, at most %u are accepted", f, n, NETWORK_ADDRESSES_MAX);
         }
         snprintf(p, sizeof p, "%s.subnet", path);
-        r = parse_subnets(fam.subnet, family, p, &subnets, &nets, &n_subnets, err);
-        if (r < 0)
+        r = parse_subnets(fam.subnet, family, p, c, &subnets, &nets, &n_subnets, &e);
+        if (r == -ENOMEM)
                 return r;
+        if (r < 0)
+                return skip_add(c, path, e.message);
         addrs = calloc(n + 1, sizeof *addrs);
         if (!addrs)
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                _cleanup_(imds_ip_done) ImdsIp ip = {};
-                NetworkAddress *a = &addrs[i];
-                bool found = false;
-
                 snprintf(p, sizeof p, "%s.ipAddress[%zu]", path, i);
-                snprintf(f, sizeof f, "%s.privateIpAddress", p);
-                r = dispatch_at(json_object_array_get_idx(fam.ip_address, i), ip_table, &ip, p, err);
-                if (r < 0)
-                        break;
-                *a = (NetworkAddress) { .family = family };
-                if (parse_ip(family, ip.private_ip, a->addr) < 0) {
-                        r = field_error(err, f, "'%s' is not a usable %s address", ip.private_ip,
-                                        family_key(family));
-                        break;
-                }
-                for (size_t j = 0; j < i; j++)
-                        if (memcmp(addrs[j].addr, a->addr, 16) == 0) {
-                                r = field_error(err, f, "'%s' is listed twice", ip.private_ip);
-                                break;
-                        }
-                if (r < 0)
-                        break;
-                if (n_subnets == 0 && family == AF_INET6) {
-                        a->prefixlen = 128;
+                if (primary_skipped) {
+                        r = skipf(c, p, "not configured: %s.ipAddress[0], the primary IP configuration of the "
+                                  "family, was skipped", path);
                         continue;
                 }
-                for (size_t j = 0; j < n_subnets && !found; j++)
-                        if (prefix_contains(family, nets[j], subnets[j].prefix, a->addr)) {
-                                a->prefixlen = (unsigned char) subnets[j].prefix;
-                                found = true;
-                        }
-                if (!found) {
-                        r = field_error(err, f, "'%s' is not inside any %s.subnet", ip.private_ip, path);
-                        break;
+                e = (JsonError) {};
+                r = parse_one_address(json_object_array_get_idx(fam.ip_address, i), family, p, c, addrs, kept,
+                                      subnets, nets, n_subnets, path, &addrs[kept], &e);
+                if (r >= 0) {
+                        kept++;
+                        continue;
                 }
+                if (r == -ENOMEM)
+                        break;
+                r = skip_add(c, p, e.message);
+                primary_skipped = i == 0;
         }
         for (size_t i = 0; i < n_subnets; i++)
                 imds_subnet_done(&subnets[i]);
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(addrs);
-        *ret_n = n;
+        if (!primary_skipped) {
+                *ret = TAKE_PTR(addrs);
+                *ret_n = kept;
+        }
         return 0;
 }
 
-static int parse_interface(struct json_object *o, unsigned index, NetworkInterface *ret, JsonError *err) {
+/* Returns the index of an accepted interface with that MAC, or -1. */
+static ssize_t mac_taken(const NetworkConfig *c, const uint8_t mac[static 6]) {
+        for (size_t k = 0; k < c->n_interfaces; k++)
+                if (memcmp(c->interfaces[k].mac, mac, 6) == 0)
+                        return (ssize_t) c->interfaces[k].index;
+        return -1;
+}
+
+/*
+ * Parses interface index against the interfaces accepted before it (c). Returns 1 and *ret when accepted, 0
+ * when skipped (recorded in c), -EBADMSG (err set) when it is the primary interface and unusable.
+ */
+static int parse_interface(struct json_object *o, unsigned index, NetworkConfig *c, NetworkInterface *ret,
+                           JsonError *err) {
         static const JsonDispatch table[] = {
                 { "macAddress", json_dispatch_string, offsetof(ImdsInterface, mac), JSON_MANDATORY },
-                { "ipv4", json_dispatch_object, offsetof(ImdsInterface, ipv4), JSON_NULLABLE },
-                { "ipv6", json_dispatch_object, offsetof(ImdsInterface, ipv6), JSON_NULLABLE },
-                { "mtu", json_dispatch_uintish, offsetof(ImdsInterface, mtu), JSON_NULLABLE },
+                { "ipv4", dispatch_keep, offsetof(ImdsInterface, ipv4), JSON_NULLABLE },
+                { "ipv6", dispatch_keep, offsetof(ImdsInterface, ipv6), JSON_NULLABLE },
+                { "mtu", dispatch_keep, offsetof(ImdsInterface, mtu), JSON_NULLABLE },
                 {},
         };
         _cleanup_(imds_interface_done) ImdsInterface imds = {};
         _cleanup_(network_interface_done) NetworkInterface i = { .index = index, .primary = index == 0 };
-        char path[48], f[64];
+        char path[48], f[64], mac[18];
+        unsigned mtu = 0;
+        JsonError e = {};
+        ssize_t other;
         int r;
 
         snprintf(path, sizeof path, "network.interface[%u]", index);
-        r = dispatch_at(o, table, &imds, path, err);
-        if (r < 0)
-                return r;
-        if (parse_mac(imds.mac, i.mac) < 0) {
+        r = dispatch_at(o, table, &imds, path, &e);
+        if (r >= 0 && parse_mac(imds.mac, i.mac) < 0) {
                 snprintf(f, sizeof f, "%s.macAddress", path);
-                return field_error(err, f, "'%s' is not a unicast MAC address (12 hex digits)", imds.mac);
+                r = field_error(&e, f, "'%s' is not a unicast MAC address (12 hex digits)", imds.mac);
         }
-        if (imds.mtu != 0 && (imds.mtu < 68 || imds.mtu > 65535)) {
-                snprintf(f, sizeof f, "%s.mtu", path);
-                return field_error(err, f, "%u is outside 68…65535", imds.mtu);
+        if (r >= 0 && (other = mac_taken(c, i.mac)) >= 0) {
+                network_mac_format(i.mac, true, mac, sizeof mac);
+                snprintf(f, sizeof f, "%s.macAddress", path);
+                r = field_error(&e, f, "%s is also the MAC of network.interface[%zd]", mac, other);
         }
-        i.mtu = imds.mtu;
-        r = parse_family(imds.ipv4, AF_INET, path, &i.ipv4, &i.n_ipv4, err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && index == 0) {
+                /* No primary interface: nothing else can make up for it. */
+                if (err)
+                        *err = e;
+                return r;
+        }
+        if (r < 0)
+                return skip_add(c, path, e.message);
+
+        snprintf(f, sizeof f, "%s.mtu", path);
+        e = (JsonError) {};
+        if (imds.mtu && json_dispatch_uintish("mtu", imds.mtu, &mtu, &e) < 0)
+                r = skipf(c, f, "%s: %s; the link keeps its MTU", f, e.message);
+        else if (mtu != 0 && (mtu < 68 || mtu > 65535))
+                r = skipf(c, f, "%s: %u is outside 68…65535; the link keeps its MTU", f, mtu);
+        else
+                i.mtu = mtu;
         if (r < 0)
                 return r;
-        r = parse_family(imds.ipv6, AF_INET6, path, &i.ipv6, &i.n_ipv6, err);
+        r = parse_family(imds.ipv4, AF_INET, path, c, &i.ipv4, &i.n_ipv4);
+        if (r >= 0)
+                r = parse_family(imds.ipv6, AF_INET6, path, c, &i.ipv6, &i.n_ipv6);
         if (r < 0)
                 return r;
         *ret = i;
         i = (NetworkInterface) {};
-        return 0;
-}
-
-/* Same address family list overlap between two interfaces: returns the index in a or -1. */
-static ssize_t find_shared_address(const NetworkAddress *a, size_t n_a, const NetworkAddress *b, size_t n_b) {
-        for (size_t x = 0; x < n_a; x++)
-                for (size_t y = 0; y < n_b; y++)
-                        if (memcmp(a[x].addr, b[y].addr, 16) == 0)
-                                return (ssize_t) x;
-        return -1;
-}
-
-/* The same MAC or the same address on two interfaces cannot be right: refuse rather than guess. */
-static int check_unique(const NetworkConfig *c, JsonError *err) {
-        for (size_t i = 0; i < c->n_interfaces; i++)
-                for (size_t j = 0; j < i; j++) {
-                        const NetworkInterface *a = &c->interfaces[i], *b = &c->interfaces[j];
-                        char f[96], mac[18];
-                        ssize_t x;
-
-                        if (memcmp(a->mac, b->mac, 6) == 0) {
-                                network_mac_format(a->mac, true, mac, sizeof mac);
-                                snprintf(f, sizeof f, "network.interface[%u].macAddress", a->index);
-                                return field_error(err, f, "%s is also the MAC of network.interface[%u]", mac,
-                                                   b->index);
-                        }
-                        x = find_shared_address(a->ipv4, a->n_ipv4, b->ipv4, b->n_ipv4);
-                        if (x >= 0) {
-                                snprintf(f, sizeof f, "network.interface[%u].ipv4.ipAddress[%zd]", a->index, x);
-                                return field_error(err, f, "also assigned to network.interface[%u]", b->index);
-                        }
-                        x = find_shared_address(a->ipv6, a->n_ipv6, b->ipv6, b->n_ipv6);
-                        if (x >= 0) {
-                                snprintf(f, sizeof f, "network.interface[%u].ipv6.ipAddress[%zd]", a->index, x);
-                                return field_error(err, f, "also assigned to network.interface[%u]", b->index);
-                        }
-                }
-        return 0;
+        return 1;
 }
 
 int network_parse_imds(struct json_object *network, NetworkConfig *ret, JsonError *err) {
@@ -434,14 +546,13 @@ int network_parse_imds(struct json_object *network, NetworkConfig *ret, JsonErro
         if (!c.interfaces)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                r = parse_interface(json_object_array_get_idx(array, i), (unsigned) i, &c.interfaces[i], err);
+                r = parse_interface(json_object_array_get_idx(array, i), (unsigned) i, &c,
+                                    &c.interfaces[c.n_interfaces], err);
                 if (r < 0)
                         return r;
-                c.n_interfaces++;
+                if (r > 0)
+                        c.n_interfaces++;
         }
-        r = check_unique(&c, err);
-        if (r < 0)
-                return r;
         *ret = c;
         c = (NetworkConfig) {};
         return 0;

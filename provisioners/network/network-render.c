@@ -2,8 +2,8 @@
 /*
  * Pure rendering of a NetworkConfig as systemd-networkd .network files and a udev rule (no I/O).
  *
- * Per IMDS interface i with MAC m (file names use the MAC, never the index, so a reordered IMDS list does not
- * rename files):
+ * Per usable IMDS interface i with MAC m (file names use the MAC, never the index, so a reordered IMDS list
+ * does not rename files; entries the parser skipped are named in a comment of their interface's file):
  *   05-azl-vf-<m>.network  [Match] MACAddress=m + Driver=<VF drivers>  → [Link] Unmanaged=yes.
  *   10-azl-<m>.network     [Match] MACAddress=m + Driver=!<VF drivers> → DHCP (the primary IP configuration
  *                          of every NIC comes from Azure's DHCP), secondary IPs as static Address=, DHCP route
@@ -104,7 +104,18 @@ static int put_addresses(FILE *f, const NetworkAddress *addrs, size_t n) {
         return 0;
 }
 
-static int render_interface(const NetworkInterface *i, char **ret) {
+/* "# Left out: …" for each skipped entry of interface i (its MTU, a family, an address), so that whoever reads
+ * the file sees what IMDS asked for and was not configured, and why. */
+static void put_skipped(FILE *f, const NetworkConfig *c, const NetworkInterface *i) {
+        char prefix[48];
+
+        (void) snprintf(prefix, sizeof prefix, "network.interface[%u].", i->index);
+        for (size_t k = 0; k < c->n_skipped; k++)
+                if (startswith(c->skipped[k].item, prefix))
+                        fprintf(f, "# Left out (bad IMDS data): %s\n", c->skipped[k].reason);
+}
+
+static int render_interface(const NetworkConfig *c, const NetworkInterface *i, char **ret) {
         _cleanup_(mem_stream_done) MemStream m = {};
         const char *dns = i->primary ? "yes" : "no";
         unsigned metric = network_interface_metric(i);
@@ -115,7 +126,9 @@ static int render_interface(const NetworkInterface *i, char **ret) {
         if (r < 0)
                 return r;
         network_mac_format(i->mac, true, mac, sizeof mac);
-        fprintf(m.f, HEADER "# network.interface[%u]%s\n\n", i->index, i->primary ? ", the primary NIC" : "");
+        fprintf(m.f, HEADER "# network.interface[%u]%s\n", i->index, i->primary ? ", the primary NIC" : "");
+        put_skipped(m.f, c, i);
+        fputc('\n', m.f);
         fprintf(m.f, "[Match]\nMACAddress=%s\n", mac);
         fputs("# Never the Accelerated Networking VF sharing this MAC.\n", m.f);
         fputs("Driver=!" VF_DRIVERS_SPACE "\n", m.f);
@@ -216,7 +229,7 @@ int network_render_networkd(const NetworkConfig *c, NetworkFile **ret, size_t *r
                 path = contents = NULL;
                 if (asprintf(&path, NETWORKD_DIR "/10-azl-%s.network", mac) < 0)
                         path = NULL;
-                r = render_interface(i, &contents);
+                r = render_interface(c, i, &contents);
                 if (r >= 0)
                         r = add_file(files, &n, path, contents);
                 else

@@ -49,33 +49,40 @@ int network_apply_imds(Context *c, struct json_object *network, NetworkBackend b
         _cleanup_(network_config_done) NetworkConfig cfg = {};
         NetworkApplyResult res = {};
         JsonError err = {};
+        char skipped[64] = "";
+        bool parsed;
         int r, k;
 
         if (!c || !network || !summary)
                 return -EINVAL;
         r = network_parse_imds(network, &cfg, &err);
+        parsed = r >= 0;
+        if (parsed && cfg.n_skipped_total > 0)
+                (void) snprintf(skipped, sizeof skipped, ", %zu IMDS entr%s skipped", cfg.n_skipped_total,
+                                cfg.n_skipped_total == 1 ? "y" : "ies");
         if (r < 0)
                 k = asprintf(summary, "IMDS network data is invalid, links left as they are: %s",
                              err.message[0] ? err.message : strerror(-r));
         else {
                 r = network_apply(c, &cfg, backend, &res);
                 if (r < 0)
-                        k = asprintf(summary, "Failed to configure the network: %s", strerror(-r));
+                        k = asprintf(summary, "Failed to configure the network: %s%s", strerror(-r), skipped);
                 else
-                        k = asprintf(summary, "%s: %u interface(s), %u change(s), reload %s",
+                        k = asprintf(summary, "%s: %u interface(s), %u change(s), reload %s%s",
                                      network_backend_to_string(res.backend), res.n_configured, res.n_changes,
-                                     network_reload_to_string(res.reload));
+                                     network_reload_to_string(res.reload), skipped);
         }
         if (k < 0) {
                 *summary = NULL;
                 return -ENOMEM;
         }
-        if (r < 0)
-                return r;
-        if (ret_config) {
+        /* The skipped entries are worth reporting even when applying failed. */
+        if (ret_config && parsed) {
                 *ret_config = cfg;
                 cfg = (NetworkConfig) {};
         }
+        if (r < 0)
+                return r;
         if (ret)
                 *ret = res;
         return r;

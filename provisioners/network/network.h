@@ -63,17 +63,31 @@ typedef struct NetworkInterface {
         size_t n_ipv6;
 } NetworkInterface;
 
+/* An IMDS entry left out because it is bad (network-parse.c says which entries can be). */
+typedef struct NetworkSkip {
+        char *item;                 /* JSON path of what was left out, e.g. "network.interface[1]" */
+        char *reason;               /* why, starting with the offending field's path; no control characters */
+} NetworkSkip;
+
+#define NETWORK_SKIPPED_MAX 64U     /* skipped entries recorded; more are only counted */
+#define NETWORK_SKIP_REASON_MAX 512U
+
 typedef struct NetworkConfig {
-        NetworkInterface *interfaces;
+        NetworkInterface *interfaces;   /* the usable ones, in IMDS order; interfaces[0] is the primary */
         size_t n_interfaces;
+        NetworkSkip *skipped;
+        size_t n_skipped;
+        size_t n_skipped_total;         /* ≥ n_skipped */
 } NetworkConfig;
 
 void network_config_done(NetworkConfig *c);
 
 /*
  * network is the IMDS "network" object ({"interface": [...]}). On success *ret is filled (release with
- * network_config_done()). Bad data fails with -EBADMSG and err names the interface index and field, e.g.
- * field "network.interface[1].ipv4.subnet[0].prefix"; too many interfaces/addresses fail with -E2BIG.
+ * network_config_done()): the usable interfaces and addresses, and in ret->skipped each bad entry that was
+ * left out (a secondary NIC with a duplicate MAC, an address outside its subnet…). The document fails only
+ * when the primary interface (interface[0]) is unusable or the list itself is malformed: -EBADMSG, err naming
+ * the field, e.g. "network.interface[0].macAddress"; more than NETWORK_INTERFACES_MAX interfaces: -E2BIG.
  */
 int network_parse_imds(struct json_object *network, NetworkConfig *ret, JsonError *err);
 /* Accepts the whole instance document ({"compute":…, "network":…}) or the network object itself. */
@@ -169,9 +183,10 @@ int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApply
 /*
  * IMDS network object → parse → network_apply(): the provisioning step "network" and the daemon's hot-plug
  * re-apply share this. *summary always receives one line for the state file and the log (unless -ENOMEM),
- * e.g. "netlink: 2 interface(s), 4 change(s), reload not-needed" or why nothing was applied. Returns like
- * network_apply(); -EBADMSG/-E2BIG when the IMDS data is invalid (then nothing was touched). ret_config and
- * ret (both optional) receive the parsed configuration and the result on success.
+ * e.g. "netlink: 2 interface(s), 4 change(s), reload not-needed, 1 IMDS entry skipped" or why nothing was
+ * applied. Returns like network_apply(); -EBADMSG/-E2BIG when the IMDS data has no usable primary interface
+ * (then nothing was touched). ret_config (optional) receives the parsed configuration, with its skipped
+ * entries, whenever parsing succeeded — also when applying then failed; ret (optional) the result on success.
  */
 int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend, NetworkConfig *ret_config,
                        NetworkApplyResult *ret, char **summary);

@@ -20,6 +20,8 @@ to the code is exercised automatically. For each point, on a fresh copy of a scr
         found the marker ("already provisioned");
       - the KVP pool is append-only by design (each run appends its report, as on every boot): the last
         value of each key is compared, with its timestamp= field masked;
+      - timeline.jsonl (the records of `analyze`) is append-only with times: every line must parse and the last
+        one be the run's report-ready;
       - a SIGKILL between a temporary file's write and its rename leaves that complete temporary file
         (".#<name><16 hex>", same mode) next to its intact target: allowed only for that point's file;
   * the fabric's last health report is Ready and every report was accepted.
@@ -316,6 +318,19 @@ class CrashTest(unittest.TestCase):
         except ValueError as e:
             p.append(f"state.json does not parse: {e}")
         snap["/var/lib/azl-agent/state.json"] = (k, m, u, g, b"<semantic>")
+        # timeline.jsonl (analyze's records): append-only with times; every line a whole record, the last run
+        # ending in a successful Ready report.
+        tl_path = "/var/lib/azl-agent/timeline.jsonl"
+        if tl_path in snap:
+            k, m, u, g, d = snap[tl_path]
+            try:
+                recs = [json.loads(line) for line in d.decode().splitlines()]
+                last = recs[-1] if recs else {}
+                if (last.get("name"), last.get("result")) != ("report-ready", "changed"):
+                    p.append(f"timeline.jsonl ends with {last}")
+            except ValueError as e:
+                p.append(f"timeline.jsonl has a line that does not parse: {e}")
+            snap[tl_path] = (k, m, u, g, b"<semantic>")
         # KVP: the last value of each key, timestamps masked.
         kvp_path = "/var/lib/hyperv/.kvp_pool_1"
         if kvp_path in snap:

@@ -161,8 +161,9 @@ class TestMultiConfig(ExtensionsTest):
         self.fabric.patch_scenario({"extensions": patch["extensions"]})
 
         def settled():
+            # A blob uploaded mid-run may carry the entry before its new settings status: not settled yet.
             es = self.entries(self.NAME)
-            # An entry without runtimeSettingsStatus is a handler between operations: not settled yet.
+            # An entry without runtimeSettingsStatus is a handler between operations: not settled yet either.
             return es if (len(es) == 1 and es[0].get("runtimeSettingsStatus", {}).get("sequenceNumber") == 3
                           and self.settings_status(es[0]).get("status") == "success") else None
         entries = wait_for("only the first instance reported, with seqNo 3", settled, timeout=30)

@@ -535,6 +535,24 @@ class TestDbus(DbusTest):
         self.assertTrue([c for c in self.monitor.changes() if c.get("ProvisioningState") == "failed"])
         self.stop_daemon()
 
+    def test_skipped_items(self):
+        """ProvisioningSkipped carries state.json's skipped list (issue #19); status --json through D-Bus has it."""
+        with open(azltest.DEFAULT_SCENARIO) as f:
+            good = json.load(f)["admin"]["sshKeys"][0]["keyData"]
+        self.start_all(patch={"admin": {"sshKeys": [good, "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4Edd old@example"]}})
+        with open(self.root.file("/var/lib/azl-agent/state.json")) as f:
+            prov = json.load(f)
+        self.assertEqual(len(prov["skipped"]), 1)
+        self.assertEqual(self.bus.get("ProvisioningSkipped"),
+                         [[s["step"], s["item"], s["reason"]] for s in prov["skipped"]])
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        r = subprocess.run([azltest.AGENT, "status", "--json"], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["source"], "daemon")
+        self.assertEqual(doc["provisioning"]["skipped"], prov["skipped"])
+        self.stop_daemon()
+
     def test_status_reads_the_daemon(self):
         self.start_all()
         self.wait_extension_ready()

@@ -2,8 +2,9 @@
 /*
  * network.interface[] of the IMDS document (provisioners/network/network-parse.c network_parse_imds_buffer),
  * the input of the networkd renderer and the netlink backend. Invariants: the NETWORK_*_MAX bounds, address
- * families and prefix lengths consistent, primary == (index 0), and the formatting helpers the backends use
- * succeed on every parsed address.
+ * families and prefix lengths consistent, interfaces[0] is the primary (index 0) and indexes increase, MACs
+ * and addresses unique across the kept interfaces, skipped entries bounded and free of control characters
+ * (they go into networkd comments), and the formatting helpers the backends use succeed on every address.
  */
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -30,6 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (network_parse_imds_buffer((const char *) data, size, &c, &err) >= 0) {
                 fuzz_check(c.n_interfaces <= NETWORK_INTERFACES_MAX);
                 fuzz_check(c.n_interfaces == 0 || c.interfaces);
+                fuzz_check(c.n_interfaces == 0 || c.interfaces[0].primary);
+                fuzz_check(c.n_skipped <= NETWORK_SKIPPED_MAX && c.n_skipped <= c.n_skipped_total);
+                for (size_t i = 0; i < c.n_skipped; i++) {
+                        fuzz_check(fuzz_string_ok(c.skipped[i].item, 256));
+                        fuzz_check(fuzz_string_ok(c.skipped[i].reason, NETWORK_SKIP_REASON_MAX));
+                        for (const char *p = c.skipped[i].reason; *p; p++)
+                                fuzz_check((unsigned char) *p >= 0x20 && *p != 0x7f);
+                }
+                for (size_t i = 1; i < c.n_interfaces; i++) {
+                        fuzz_check(c.interfaces[i].index > c.interfaces[i - 1].index);
+                        for (size_t j = 0; j < i; j++)
+                                fuzz_check(memcmp(c.interfaces[i].mac, c.interfaces[j].mac, 6) != 0);
+                }
                 for (size_t i = 0; i < c.n_interfaces; i++) {
                         const NetworkInterface *nic = &c.interfaces[i];
                         NetworkAddress gw;

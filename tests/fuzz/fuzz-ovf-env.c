@@ -2,7 +2,7 @@
 /*
  * ovf-env.xml from the provisioning media (provisioners/ovf-env.c, azure-wire-protocol.md §5.3): the parser
  * and the redaction that produces the copy kept on disk. Invariants: a parsed document has its mandatory
- * fields, a password of at most OVF_PASSWORD_MAX bytes and at most OVF_KEYS_MAX keys; CustomData decodes to
+ * fields (ProvisionGuestAgent may be absent, then true), a password of at most OVF_PASSWORD_MAX bytes and at most OVF_KEYS_MAX keys; CustomData decodes to
  * exactly custom_data_size bytes plus a NUL. Whenever the input parses, its redaction parses too, without a
  * password and with the same identity and CustomData.
  */
@@ -10,7 +10,8 @@
 #include "ovf-env.h"
 
 static void check_env(const OvfEnv *e) {
-        fuzz_check(e->version && e->hostname && e->username && e->provision_guest_agent_raw);
+        fuzz_check(e->version && e->hostname && e->username);
+        fuzz_check(e->provision_guest_agent || e->provision_guest_agent_raw);
         fuzz_check(fuzz_string_ok(e->password, OVF_PASSWORD_MAX));
         fuzz_check(e->n_public_keys <= OVF_KEYS_MAX && e->n_key_pairs <= OVF_KEYS_MAX);
         fuzz_check(e->n_public_keys == 0 || e->public_keys);

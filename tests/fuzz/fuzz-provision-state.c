@@ -15,6 +15,9 @@ static void check_state(const ProvisionState *s) {
                 fuzz_check(fuzz_string_ok(s->steps[i].summary, FUZZ_INPUT_MAX));
                 fuzz_check(step_result_to_string(s->steps[i].result));
         }
+        fuzz_check(s->n_skipped <= PROVISION_SKIPPED_MAX);
+        for (size_t i = 0; i < s->n_skipped; i++)
+                fuzz_check(s->skipped[i].step && s->skipped[i].item && s->skipped[i].reason);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -167,7 +167,7 @@ class ProvisionFaults(azltest.FabricTestCase):
         self.assert_untouched_failure(
             {"admin": {"sshKeys": [{"keyData": "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2",
                                     "path": "/home/azureuser/.ssh/authorized_keys"}]}},
-            "Invalid SSH public key #1: unsupported key type")
+            "No valid SSH key (1 skipped as invalid) and no password")
 
     def test_garbage_imds_json(self):
         self.assert_untouched_failure(None, "IMDS instance metadata is invalid",
@@ -229,6 +229,10 @@ class ProvisionKeysByFingerprint(azltest.FabricTestCase):
         validate_step = [s for s in state["steps"] if s["name"] == "validate"][0]
         self.assertIn("3 SSH key(s) from goal-state certificates; skipped: SSH key 0123456789ABCDEF0123456789ABCDEF"
                       "01234567", validate_step["summary"])
+        # and listed with the other skipped input items (state.json "skipped", status, D-Bus, KVP)
+        self.assertEqual([(s["step"], s["item"], s["reason"]) for s in state["skipped"]],
+                         [("validate", "SSH key 0123456789ABCDEF0123456789ABCDEF01234567 for "
+                           "/home/azureuser/.ssh/authorized_keys", "no goal-state certificate has that thumbprint")])
         # one Certificates request, with the transport certificate it needs (ref §1.6), nothing written to disk
         certs = [q for q in fabric.requests("wireserver") if "comp=certificates" in q["query"]]
         self.assertEqual(len(certs), 1, certs)

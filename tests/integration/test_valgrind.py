@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""`azl-agent provision` under valgrind memcheck against the simulated fabric, on a scratch root (issue #12).
+"""`azl-agent provision` under valgrind memcheck against the simulated fabric, on a scratch root (issue #12),
+then the operator verbs on that root (status, analyze, collect-logs, deprovision; issue #19).
 
 valgrind does not know openat2() (3.19 answers ENOSYS), so this also runs every file access of a full
 provisioning through common/fileio.c's userspace RESOLVE_IN_ROOT fallback. A memory error or a definite leak
@@ -36,6 +37,23 @@ class ProvisionUnderValgrind(azltest.FabricTestCase):
         self.assertEqual([h["state"] for h in fabric.health_reports()], ["NotReady", "Ready"])
         self.assertIsNotNone(root.passwd_entry("azureuser"))
         self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
+
+        # The operator verbs (issue #19) on that root: status, analyze, collect-logs, deprovision.
+        archive = os.path.join(self.workdir, "logs.tar.gz")
+        for i, args in enumerate((["status", "--json"], ["analyze"], ["analyze", "blame", "--json"],
+                                  ["collect-logs", "-o", archive], ["deprovision", "--user", "--dry-run"],
+                                  ["deprovision", "--user", "--force"])):
+            vlog = os.path.join(self.workdir, "valgrind-%d.log" % i)
+            r = azltest.subprocess.run(VALGRIND + ["--log-file=" + vlog, azltest.AGENT, "--root", root.path, *args],
+                                       capture_output=True, text=True, timeout=600)
+            with open(vlog) as f:
+                report = f.read()
+            self.assertEqual(r.returncode, 0, " ".join(args) + "\n" + report + r.stderr[-4000:])
+            self.assertRegex(report, r"ERROR SUMMARY: 0 errors from 0 contexts", " ".join(args))
+            m = re.search(r"definitely lost: ([\d,]+) bytes", report)
+            self.assertTrue(m is None or m.group(1) == "0", " ".join(args) + "\n" + report)
+        self.assertTrue(os.path.exists(archive))
+        self.assertIsNone(root.passwd_entry("azureuser"))
 
 
 if __name__ == "__main__":

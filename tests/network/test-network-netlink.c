@@ -291,12 +291,12 @@ static void test_foreign_addresses_survive(void **state) {
         assert_int_equal(st.n, 2);
 }
 
-static void test_bad_imds_changes_nothing(void **state) {
+static void test_bad_primary_changes_nothing(void **state) {
         static const char bad[] =
-                "{\"network\":{\"interface\":[{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":"
+                "{\"network\":{\"interface\":[{\"macAddress\":\"000D3A3382E\",\"ipv4\":{\"ipAddress\":"
                 "[{\"privateIpAddress\":\"10.0.1.4\"}],\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}},"
                 "{\"macAddress\":\"000D3A0A0B0C\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.2.4\"}],"
-                "\"subnet\":[{\"address\":\"10.0.2.0\",\"prefix\":\"99\"}]}}]}}";
+                "\"subnet\":[{\"address\":\"10.0.2.0\",\"prefix\":\"24\"}]}}]}}";
         Fixture *f = *state;
         _cleanup_free_ char *before = NULL, *after = NULL;
         NetworkConfig config;
@@ -305,13 +305,52 @@ static void test_bad_imds_changes_nothing(void **state) {
         veth_add("eth0", MAC_A);
         veth_add("eth1", MAC_B);
         before = snapshot();
-        /* interface[0] is fine, interface[1] is not: the whole document is refused before anything is applied. */
+        /* interface[1] is fine, the primary is not: nothing can stand in for it, nothing is applied. */
         assert_int_equal(network_parse_imds_buffer(bad, strlen(bad), &config, &err), -EBADMSG);
-        assert_string_equal(err.field, "network.interface[1].ipv4.subnet[0].prefix");
-        assert_non_null(strstr(err.message, "99 is larger than 32"));
+        assert_string_equal(err.field, "network.interface[0].macAddress");
         after = snapshot();
         assert_string_equal(before, after);
         assert_int_equal(access_in_root(f->ctx.root_fd, "/var/lib/azl-agent/network.json"), -ENOENT);
+}
+
+/* Two NICs sharing a MAC, a secondary IP outside its subnet, a bad MTU: the valid parts are configured. */
+static void test_partial_imds_configures_the_rest(void **state) {
+        static const char doc[] =
+                "{\"interface\":["
+                "{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.1.4\"},"
+                "{\"privateIpAddress\":\"10.0.1.5\"},{\"privateIpAddress\":\"10.0.9.9\"}],"
+                "\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}},"
+                "{\"macAddress\":\"00:0d:3a:33:82:e8\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.3.4\"}],"
+                "\"subnet\":[{\"address\":\"10.0.3.0\",\"prefix\":\"24\"}]}},"
+                "{\"macAddress\":\"000D3A0A0B0C\",\"mtu\":12,\"ipv4\":{\"ipAddress\":"
+                "[{\"privateIpAddress\":\"10.0.2.4\"}],\"subnet\":[{\"address\":\"10.0.2.0\",\"prefix\":\"24\"}]}}]}";
+        _cleanup_(network_config_done) NetworkConfig config = {};
+        _cleanup_strv_free_ char **a0 = NULL, **a1 = NULL, **routes = NULL;
+        Fixture *f = *state;
+        NetworkApplyResult res = {};
+        JsonError err = {};
+
+        veth_add("eth0", MAC_A);
+        veth_add("eth1", MAC_B);
+        assert_int_equal(network_parse_imds_buffer(doc, strlen(doc), &config, &err), 0);
+        assert_int_equal(config.n_interfaces, 2);
+        assert_int_equal(config.n_skipped, 3);
+        assert_string_equal(config.skipped[0].item, "network.interface[0].ipv4.ipAddress[2]");
+        assert_string_equal(config.skipped[1].item, "network.interface[1]");
+        assert_non_null(strstr(config.skipped[1].reason, "also the MAC of network.interface[0]"));
+        assert_string_equal(config.skipped[2].item, "network.interface[2].mtu");
+
+        assert_int_equal(network_apply(&f->ctx, &config, NETWORK_BACKEND_NETLINK, &res), 1);
+        assert_int_equal(res.n_configured, 2);
+        a0 = link_addresses("eth0");
+        assert_strv_equal(a0, (const char *const[]) { "10.0.1.4/24", "10.0.1.5/24", NULL });
+        a1 = link_addresses("eth1");
+        assert_strv_equal(a1, (const char *const[]) { "10.0.2.4/24", NULL });
+        routes = default_routes();
+        assert_strv_equal(routes, (const char *const[]) { "eth0 via 10.0.1.1 metric 100",
+                                                         "eth1 via 10.0.2.1 metric 300", NULL });
+        /* The bad MTU was not applied: the veth keeps its default. */
+        assert_int_equal(sh("ip -o link show dev eth1 | grep -q \" mtu 1500 \""), 0);
 }
 
 static void test_mtu_and_missing_nic(void **state) {
@@ -342,7 +381,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_shuffled_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rerun_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_foreign_addresses_survive, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_imds_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_primary_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_partial_imds_configures_the_rest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mtu_and_missing_nic, setup, teardown),
         };
 

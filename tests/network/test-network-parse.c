@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the IMDS network parser: the WALinuxAgent fixture, multi-NIC documents, and a table of bad
- * documents, each of which must fail with -EBADMSG (or -E2BIG) naming the interface index and field, and
- * leave the output untouched.
+ * Unit tests of the IMDS network parser: the WALinuxAgent fixture, multi-NIC documents, a table of documents
+ * without a usable primary interface, each of which must fail with -EBADMSG (or -E2BIG) naming the field and
+ * leave the output untouched, and a table of documents with one bad entry among good ones, which is skipped
+ * and reported while the rest is kept.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -141,6 +142,7 @@ typedef struct BadCase {
 #define DOC(...) "{\"network\":{\"interface\":[" __VA_ARGS__ "]}}"
 #define GOOD_NIC NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))
 
+/* What makes the whole document unusable: no usable primary interface, or no interface list. */
 static const BadCase bad_cases[] = {
         { "short MAC", DOC(NIC("000D3A3382E", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))), -EBADMSG,
           "network.interface[0].macAddress", "not a unicast MAC" },
@@ -152,49 +154,99 @@ static const BadCase bad_cases[] = {
           "network.interface[0].macAddress", "mandatory field 'macAddress' is missing" },
         { "MAC not a string", DOC("{\"macAddress\":12}"), -EBADMSG, "network.interface[0].macAddress",
           "not a string" },
-        { "IPv4 prefix 33", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"33\"")))),
-          -EBADMSG, "network.interface[0].ipv4.subnet[0].prefix", "33 is larger than 32" },
-        { "IPv6 prefix 129",
-          DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv6\":{\"ipAddress\":[" IP("fd00::4") "],\"subnet\":["
-              SUBNET("fd00::", "\"129\"") "]}}"),
-          -EBADMSG, "network.interface[0].ipv6.subnet[0].prefix", "129 is larger than 128" },
-        { "prefix not a number", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"2x\"")))),
-          -EBADMSG, "network.interface[0].ipv4.subnet[0].prefix", "not an unsigned number" },
-        { "missing prefix", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), "{\"address\":\"10.0.1.0\"}"))),
-          -EBADMSG, "network.interface[0].ipv4.subnet[0].prefix", "missing" },
-        { "missing privateIpAddress",
-          DOC(NIC("000D3A3382E8", V4("{\"publicIpAddress\":\"1.2.3.4\"}", SUBNET("10.0.1.0", "\"24\"")))),
-          -EBADMSG, "network.interface[0].ipv4.ipAddress[0].privateIpAddress", "missing" },
-        { "bad IPv4", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.256"), SUBNET("10.0.1.0", "\"24\"")))), -EBADMSG,
-          "network.interface[0].ipv4.ipAddress[0].privateIpAddress", "'10.0.1.256' is not a usable ipv4" },
-        { "IPv6 literal in ipv4", DOC(NIC("000D3A3382E8", V4(IP("fd00::1"), SUBNET("10.0.1.0", "\"24\"")))),
-          -EBADMSG, "network.interface[0].ipv4.ipAddress[0].privateIpAddress", "not a usable" },
-        { "address outside its subnet",
-          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.9.5"), SUBNET("10.0.1.0", "\"24\"")))),
-          -EBADMSG, "network.interface[0].ipv4.ipAddress[1].privateIpAddress", "not inside any" },
-        { "IPv4 address without subnet", DOC(NIC("000D3A3382E8", "\"ipv4\":{\"ipAddress\":[" IP("10.0.1.4") "]}")),
-          -EBADMSG, "network.interface[0].ipv4.ipAddress[0].privateIpAddress", "not inside any" },
-        { "duplicate address in one NIC",
-          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
-          -EBADMSG, "network.interface[0].ipv4.ipAddress[1].privateIpAddress", "listed twice" },
-        { "second NIC bad", DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"40\"")))),
-          -EBADMSG, "network.interface[1].ipv4.subnet[0].prefix", "network.interface[1]" },
-        { "duplicate MAC", DOC(GOOD_NIC "," NIC("000d3a3382e8", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
-          -EBADMSG, "network.interface[1].macAddress", "also the MAC of network.interface[0]" },
-        { "address on two NICs", DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
-          -EBADMSG, "network.interface[1].ipv4.ipAddress[0]", "also assigned" },
-        { "loopback address", DOC(NIC("000D3A3382E8", V4(IP("127.0.0.2"), SUBNET("127.0.0.0", "\"8\"")))),
-          -EBADMSG, "network.interface[0].ipv4.ipAddress[0].privateIpAddress", "not a usable" },
-        { "mtu too small", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":12}"), -EBADMSG,
-          "network.interface[0].mtu", "outside" },
+        { "primary bad, second fine",
+          DOC(NIC("010D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\""))) ","
+              NIC("000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
+          -EBADMSG, "network.interface[0].macAddress", "unicast" },
         { "interface not an array", "{\"network\":{\"interface\":{}}}", -EBADMSG, "network.interface",
           "not an array" },
         { "interface entry not an object", DOC("[]"), -EBADMSG, "network.interface[0]", "expected a JSON object" },
-        { "ipv4 not an object", DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv4\":[]}"), -EBADMSG,
-          "network.interface[0].ipv4", "not an object" },
         { "no network", "{\"compute\":{}}", -EBADMSG, "network", "neither" },
         { "not JSON", "{\"network\":", -EBADMSG, "", "truncated" },
 };
+
+typedef struct SkipCase {
+        const char *name;
+        const char *json;
+        const char *item;             /* the first skipped entry */
+        const char *reason;           /* substring of its reason */
+        size_t n_skipped;
+        size_t n_interfaces;
+        size_t n_ipv4_0;              /* IPv4 addresses kept on the primary */
+} SkipCase;
+
+/* One bad entry among good ones: skipped (and said so), the rest kept. */
+static const SkipCase skip_cases[] = {
+        { "IPv4 prefix 33", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"33\"")))),
+          "network.interface[0].ipv4.subnet[0]", "33 is larger than 32", 2, 1, 0 },
+        { "IPv6 prefix 129",
+          DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv6\":{\"ipAddress\":[" IP("fd00::4") "],\"subnet\":["
+              SUBNET("fd00::", "\"129\"") "]}}"),
+          "network.interface[0].ipv6.subnet[0]", "129 is larger than 128", 1, 1, 0 }, /* fd00::4/128 kept */
+        { "prefix not a number",
+          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"2x\"") "," SUBNET("10.0.1.0", "24")))),
+          "network.interface[0].ipv4.subnet[0]", "not an unsigned number", 1, 1, 1 },
+        { "missing prefix", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), "{\"address\":\"10.0.1.0\"}"))),
+          "network.interface[0].ipv4.subnet[0]", "missing", 2, 1, 0 },
+        { "missing privateIpAddress",
+          DOC(NIC("000D3A3382E8", V4("{\"publicIpAddress\":\"1.2.3.4\"}", SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[0].ipv4.ipAddress[0]", "missing", 1, 1, 0 },
+        { "bad IPv4", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.256"), SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[0].ipv4.ipAddress[0]", "'10.0.1.256' is not a usable ipv4", 1, 1, 0 },
+        { "IPv6 literal in ipv4", DOC(NIC("000D3A3382E8", V4(IP("fd00::1"), SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[0].ipv4.ipAddress[0]", "not a usable", 1, 1, 0 },
+        { "secondary outside its subnet",
+          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.9.5") "," IP("10.0.1.6"),
+                                     SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[0].ipv4.ipAddress[1]", "'10.0.9.5' is not inside any network.interface[0].ipv4.subnet",
+          1, 1, 2 },
+        { "primary IP outside its subnet takes its secondaries along",
+          DOC(NIC("000D3A3382E8", V4(IP("10.0.9.4") "," IP("10.0.1.5"), SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[0].ipv4.ipAddress[0]", "not inside any", 2, 1, 0 },
+        { "IPv4 address without subnet", DOC(NIC("000D3A3382E8", "\"ipv4\":{\"ipAddress\":[" IP("10.0.1.4") "]}")),
+          "network.interface[0].ipv4.ipAddress[0]", "not inside any", 1, 1, 0 },
+        { "duplicate address in one NIC",
+          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[0].ipv4.ipAddress[1]", "listed twice", 1, 1, 1 },
+        { "second NIC bad subnet", DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"40\"")))),
+          "network.interface[1].ipv4.subnet[0]", "network.interface[1].ipv4.subnet[0].prefix: 40 is larger", 2, 2, 1 },
+        { "duplicate MAC", DOC(GOOD_NIC "," NIC("000d3a3382e8", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
+          "network.interface[1]", "network.interface[1].macAddress: 00:0d:3a:33:82:e8 is also the MAC of "
+          "network.interface[0]", 1, 1, 1 },
+        { "second NIC not an object", DOC(GOOD_NIC ",[]"), "network.interface[1]", "expected a JSON object", 1, 1, 1 },
+        { "address on two NICs", DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
+          "network.interface[1].ipv4.ipAddress[0]", "also assigned to network.interface[0]", 1, 2, 1 },
+        { "loopback address", DOC(NIC("000D3A3382E8", V4(IP("127.0.0.2"), SUBNET("127.0.0.0", "\"8\"")))),
+          "network.interface[0].ipv4.ipAddress[0]", "not a usable", 1, 1, 0 },
+        { "mtu too small", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":12}"), "network.interface[0].mtu",
+          "outside", 1, 1, 0 },
+        { "mtu not a number", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":\"big\"}"), "network.interface[0].mtu",
+          "not an unsigned number", 1, 1, 0 },
+        { "ipv4 not an object", DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv4\":[]}"),
+          "network.interface[0].ipv4", "not an object", 1, 1, 0 },
+};
+
+static void test_skipped_entries(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(skip_cases); i++) {
+                const SkipCase *t = &skip_cases[i];
+                _cleanup_(network_config_done) NetworkConfig c = {};
+                JsonError err = {};
+                int r;
+
+                r = network_parse_imds_buffer(t->json, strlen(t->json), &c, &err);
+                if (r < 0)
+                        fail_msg("case '%s': r=%d field='%s' message='%s'", t->name, r, err.field, err.message);
+                if (c.n_skipped != t->n_skipped || c.n_skipped_total != t->n_skipped ||
+                    c.n_interfaces != t->n_interfaces || c.interfaces[0].n_ipv4 != t->n_ipv4_0 ||
+                    !streq(c.skipped[0].item, t->item) || !strstr(c.skipped[0].reason, t->reason))
+                        fail_msg("case '%s': %zu skipped, first '%s' (%s); %zu interfaces, %zu IPv4 on the primary",
+                                 t->name, c.n_skipped, c.n_skipped ? c.skipped[0].item : "-",
+                                 c.n_skipped ? c.skipped[0].reason : "-", c.n_interfaces, c.interfaces[0].n_ipv4);
+                /* The kept interfaces keep their IMDS index (route metrics, file comments). */
+                assert_true(c.interfaces[0].primary);
+                assert_int_equal(c.interfaces[0].index, 0);
+        }
+}
 
 static void test_bad_documents(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++) {
@@ -237,8 +289,14 @@ static void test_too_many(void **state) {
                 fprintf(f, "%s{\"privateIpAddress\":\"10.1.%u.%u\"}", i ? "," : "", i / 200, i % 200 + 1);
         fputs("],\"subnet\":[{\"address\":\"10.1.0.0\",\"prefix\":\"16\"}]}}]}", f);
         fclose(f);
-        assert_int_equal(network_parse_imds_buffer(doc, size, &c, &err), -E2BIG);
-        assert_string_equal(err.field, "network.interface[0].ipv4.ipAddress");
+        /* Too many addresses on one NIC: that family is skipped, the NIC stays (with DHCP). */
+        assert_int_equal(network_parse_imds_buffer(doc, size, &c, &err), 0);
+        assert_int_equal(c.n_interfaces, 1);
+        assert_int_equal(c.interfaces[0].n_ipv4, 0);
+        assert_int_equal(c.n_skipped, 1);
+        assert_string_equal(c.skipped[0].item, "network.interface[0].ipv4");
+        assert_non_null(strstr(c.skipped[0].reason, "257 addresses, at most 256"));
+        network_config_done(&c);
 }
 
 int main(void) {
@@ -248,6 +306,7 @@ int main(void) {
                 cmocka_unit_test(test_network_object_and_subnet_choice),
                 cmocka_unit_test(test_ipv6_without_subnet_and_mtu),
                 cmocka_unit_test(test_bad_documents),
+                cmocka_unit_test(test_skipped_entries),
                 cmocka_unit_test(test_too_many),
         };
 

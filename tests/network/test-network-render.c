@@ -27,6 +27,9 @@ static const char *const scenarios[][2] = {
         { "two-nics", "two-nics.json" },
         { "three-nics", "three-nics.json" },
         { "three-nics-shuffled", "three-nics-shuffled.json" },
+        /* interface[1] repeats the MAC of [0], [0] lists a secondary IP outside its subnet: both are left out,
+         * the good NICs and addresses are rendered (interface[2] keeps metric 300 and its MTU). */
+        { "partial", "partial.json" },
 };
 
 static char *read_path(const char *path, size_t *ret_size) {
@@ -297,11 +300,34 @@ static void test_shuffled_same_files(void **state) {
         tmpdir_remove(rb);
 }
 
+/* A skipped entry's reason quotes IMDS text into a comment: a newline in it must not start a directive. */
+static void test_skipped_comment_injection(void **state) {
+        static const char doc[] =
+                "{\"interface\":[{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":["
+                "{\"privateIpAddress\":\"10.0.1.4\"},{\"privateIpAddress\":\"1.2.3.4\\n[Network]\\nDNS=6.6.6.6\"}],"
+                "\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}}]}";
+        _cleanup_(network_config_done) NetworkConfig c = {};
+        NetworkFile *files = NULL;
+        JsonError err = {};
+        size_t n = 0;
+
+        assert_int_equal(network_parse_imds_buffer(doc, strlen(doc), &c, &err), 0);
+        assert_int_equal(c.n_skipped, 1);
+        assert_int_equal(network_render_networkd(&c, &files, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(files[1].path, "/run/systemd/network/10-azl-000d3a3382e8.network");
+        assert_non_null(strstr(files[1].contents, "# Left out (bad IMDS data): network.interface[0].ipv4.ipAddress[1]"
+                                                  ".privateIpAddress: '1.2.3.4?[Network]?DNS=6.6.6.6' is not a usable"));
+        assert_null(strstr(files[1].contents, "\nDNS="));
+        network_files_free(files, n);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_scenarios),
                 cmocka_unit_test(test_stale_files),
                 cmocka_unit_test(test_shuffled_same_files),
+                cmocka_unit_test(test_skipped_comment_injection),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

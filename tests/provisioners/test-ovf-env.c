@@ -150,10 +150,131 @@ static void test_required(void **state) {
 
         expect_error("<UserName>u</UserName>", pga, "HostName not found");
         expect_error("<HostName>h</HostName>", pga, "UserName not found");
-        expect_error("<HostName>h</HostName><UserName>u</UserName>", "", "ProvisionGuestAgent not found");
         /* An element of another namespace does not count. */
         expect_error("<x:HostName xmlns:x=\"urn:other\">h</x:HostName><UserName>u</UserName>", pga,
                      "HostName not found");
+}
+
+/* ProvisionGuestAgent is optional (cloud-init): absent means the guest agent is provisioned. */
+static void test_provision_guest_agent_absent(void **state) {
+        _cleanup_free_ char *doc = make_doc("<HostName>h</HostName><UserName>u</UserName>", "");
+        _cleanup_error_ Error error = ERROR_NULL;
+        OvfEnv e = {};
+
+        assert_int_equal(parse(doc, &e, &error), 0);
+        assert_false(error_is_set(&error));
+        assert_true(e.provision_guest_agent);
+        assert_null(e.provision_guest_agent_raw);
+        assert_string_equal(e.hostname, "h");
+        ovf_env_done(&e);
+}
+
+/* The whole document with its sections spelled out, for duplicating a section. */
+static char *make_sections(const char *provisioning, const char *platform) {
+        char *s = NULL;
+
+        assert_true(asprintf(&s,
+                             "<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" "
+                             "xmlns:wa=\"http://schemas.microsoft.com/windowsazure\">%s%s</Environment>",
+                             provisioning, platform) > 0);
+        return s;
+}
+
+#define PROV_SECTION(user)                                                                                 \
+        "<wa:ProvisioningSection><wa:Version>1.0</wa:Version><wa:LinuxProvisioningConfigurationSet>"       \
+        "<wa:HostName>h</wa:HostName><wa:UserName>" user "</wa:UserName>"                                   \
+        "</wa:LinuxProvisioningConfigurationSet></wa:ProvisioningSection>"
+#define PLAT_SECTION                                                                                        \
+        "<wa:PlatformSettingsSection><wa:PlatformSettings><wa:ProvisionGuestAgent>true"                     \
+        "</wa:ProvisionGuestAgent></wa:PlatformSettings></wa:PlatformSettingsSection>"
+
+/* An element that may appear once but appears twice makes the document ambiguous: rejected, as cloud-init
+ * does, with the element and its parent named — never first-wins. */
+static void test_duplicates(void **state) {
+        const char *pga = "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>";
+        static const char *const key =
+                "<SSH><PublicKeys><PublicKey><Path>/home/u/.ssh/authorized_keys</Path>"
+                "<Value>ssh-ed25519 AAAA</Value><Value>ssh-ed25519 BBBB</Value></PublicKey></PublicKeys></SSH>";
+
+        expect_error("<HostName>a</HostName><UserName>u</UserName><HostName>b</HostName>", pga,
+                     "HostName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error("<HostName>h</HostName><UserName>u</UserName><UserName>evil</UserName>", pga,
+                     "UserName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        /* Also when the copies are identical, and across the two namespace spellings. */
+        expect_error("<HostName>h</HostName><UserName>u</UserName>"
+                     "<wa:UserName xmlns:wa=\"http://schemas.microsoft.com/windowsazure\">u</wa:UserName>", pga,
+                     "UserName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error("<HostName>h</HostName><UserName>u</UserName><UserPassword>a1b2c3d4</UserPassword>"
+                     "<UserPassword>e5f6g7h8</UserPassword>", pga,
+                     "UserPassword appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error("<HostName>h</HostName><UserName>u</UserName><CustomData>YQ==</CustomData>"
+                     "<CustomData>Yg==</CustomData>", pga,
+                     "CustomData appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error("<HostName>h</HostName><UserName>u</UserName>"
+                     "<DisableSshPasswordAuthentication>true</DisableSshPasswordAuthentication>"
+                     "<DisableSshPasswordAuthentication>false</DisableSshPasswordAuthentication>", pga,
+                     "DisableSshPasswordAuthentication appears 2 times in LinuxProvisioningConfigurationSet "
+                     "(at most once is allowed)");
+        {
+                _cleanup_free_ char *conf = NULL;
+
+                assert_true(asprintf(&conf, "<HostName>h</HostName><UserName>u</UserName>%s", key) > 0);
+                expect_error(conf, pga, "Value appears 2 times in PublicKey (at most once is allowed)");
+        }
+        expect_error("<HostName>h</HostName><UserName>u</UserName><SSH/><SSH/>", pga,
+                     "SSH appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error("<HostName>h</HostName><UserName>u</UserName>",
+                     "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>"
+                     "<wa:ProvisionGuestAgent>false</wa:ProvisionGuestAgent>",
+                     "ProvisionGuestAgent appears 2 times in PlatformSettings (at most once is allowed)");
+        expect_error("<HostName>h</HostName><UserName>u</UserName>",
+                     "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>"
+                     "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
+                     "<wa:PreprovisionedVmType>Running</wa:PreprovisionedVmType>",
+                     "PreprovisionedVMType and PreprovisionedVmType disagree");
+
+        /* Whole sections twice. */
+        {
+                static const struct {
+                        const char *prov, *plat, *error;
+                } cases[] = {
+                        { PROV_SECTION("u") PROV_SECTION("evil"), PLAT_SECTION,
+                          "ProvisioningSection appears 2 times in Environment (at most once is allowed)" },
+                        { PROV_SECTION("u"), PLAT_SECTION PLAT_SECTION,
+                          "PlatformSettingsSection appears 2 times in Environment (at most once is allowed)" },
+                        { "<wa:ProvisioningSection><wa:Version>1.0</wa:Version><wa:Version>2.0</wa:Version>"
+                          "<wa:LinuxProvisioningConfigurationSet><wa:HostName>h</wa:HostName>"
+                          "<wa:UserName>u</wa:UserName></wa:LinuxProvisioningConfigurationSet>"
+                          "</wa:ProvisioningSection>", PLAT_SECTION,
+                          "Version appears 2 times in ProvisioningSection (at most once is allowed)" },
+                };
+
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        _cleanup_free_ char *doc = make_sections(cases[i].prov, cases[i].plat);
+                        _cleanup_error_ Error error = ERROR_NULL;
+                        OvfEnv e = {};
+
+                        assert_int_equal(parse(doc, &e, &error), -EBADMSG);
+                        assert_string_equal(error.reason, cases[i].error);
+                }
+        }
+
+        /* Lists stay lists; one element of another namespace is not a duplicate; agreeing spellings pass. */
+        {
+                _cleanup_free_ char *doc = make_doc(
+                        "<HostName>h</HostName><UserName>u</UserName><x:UserName xmlns:x=\"urn:other\">v</x:UserName>"
+                        "<SSH><PublicKeys><PublicKey><Value>ssh-ed25519 AAAA</Value></PublicKey>"
+                        "<PublicKey><Value>ssh-ed25519 BBBB</Value></PublicKey></PublicKeys></SSH>",
+                        "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
+                        "<wa:PreprovisionedVmType>Savable</wa:PreprovisionedVmType>");
+                OvfEnv e = {};
+
+                assert_int_equal(parse(doc, &e, NULL), 0);
+                assert_string_equal(e.username, "u");
+                assert_int_equal(e.n_public_keys, 2);
+                assert_string_equal(e.preprovisioned_vm_type, "Savable");
+                ovf_env_done(&e);
+        }
 }
 
 static void test_malformed(void **state) {
@@ -264,6 +385,8 @@ int main(void) {
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_optional_absent),
                 cmocka_unit_test(test_required),
+                cmocka_unit_test(test_provision_guest_agent_absent),
+                cmocka_unit_test(test_duplicates),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_password_too_long),
                 cmocka_unit_test(test_redact),

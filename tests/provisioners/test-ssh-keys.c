@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "context.h"
 #include "macro.h"
+#include "provisioner.h"
 #include "ssh.h"
 #include "test-keys.h"
 #include "tests.h"
@@ -74,6 +76,18 @@ static void test_identity(void **state) {
         assert_null(c);
 }
 
+/* A key and its normalized form are the same key, CRs inside included (fuzz-ssh-key). */
+static void test_identity_of_normalized(void **state) {
+        static const char raw[] = "\rssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnPZ3WeGUin\r\royZ0E1BvVAYwMPrxXK2QCejh x";
+        _cleanup_free_ char *norm = NULL, *a = NULL, *b = NULL;
+
+        assert_int_equal(ssh_key_normalize(raw, &norm), 0);
+        assert_int_equal(ssh_key_identity(raw, &a), 0);
+        assert_int_equal(ssh_key_identity(norm, &b), 0);
+        assert_string_equal(a, b);
+        assert_string_equal(b, "ssh-ed25519 " KEY_ED25519_BLOB);
+}
+
 static void test_merge(void **state) {
         _cleanup_free_ char *out = NULL, *out2 = NULL, *out3 = NULL;
         char *none = NULL;
@@ -91,6 +105,9 @@ static void test_merge(void **state) {
         assert_string_equal(out2, "# mine\nno-pty " KEY_ECDSA256 "\n" KEY_ED25519 "\n" KEY_RSA "\n");
         assert_int_equal(ssh_authorized_keys_merge("no-pty " KEY_RSA "\n", keys, &out3), 1);
         assert_string_equal(out3, "no-pty " KEY_RSA "\n" KEY_ED25519 "\n");
+        /* A file with CRLF line ends (edited on Windows) holds the same keys: nothing is added twice. */
+        assert_int_equal(ssh_authorized_keys_merge("ssh-ed25519 " KEY_ED25519_BLOB "\r\n" KEY_RSA "\r\n", keys, &none), 0);
+        assert_null(none);
 }
 
 static void test_path(void **state) {
@@ -141,15 +158,87 @@ static void test_dropin(void **state) {
         assert_null(strstr(yes, "Kbd"));
 }
 
+static void test_label(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        assert_int_equal(ssh_key_label(2, KEY_DSA, "/home/u/.ssh/authorized_keys", &a), 0);
+        assert_string_equal(a, "SSH public key #2 (ssh-dss, for /home/u/.ssh/authorized_keys)");
+        assert_int_equal(ssh_key_label(1, "  \r\n", NULL, &b), 0);
+        assert_string_equal(b, "SSH public key #1 (empty)");
+        /* Control characters never reach a report line; a long first token is cut. */
+        assert_int_equal(ssh_key_label(3, "ssh-rsa\x1b[31m", "/x\ny", &c), 0);
+        assert_string_equal(c, "SSH public key #3 (ssh-rsa?[31m, for /x?y)");
+        assert_int_equal(ssh_key_label(4, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, &d), 0);
+        assert_string_equal(d, "SSH public key #4 (AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA…)");
+        assert_non_null(strstr(ssh_key_error_reason(-EPROTONOSUPPORT), "unsupported key type"));
+        assert_non_null(strstr(ssh_key_error_reason(-EINVAL), "malformed key"));
+}
+
+typedef struct Skips {
+        char *labels[8];
+        char *reasons[8];
+        size_t n;
+} Skips;
+
+static int collect(const char *label, const char *reason, void *userdata) {
+        Skips *s = userdata;
+
+        assert_true(s->n < 8);
+        s->labels[s->n] = strdup(label);
+        s->reasons[s->n++] = strdup(reason);
+        return 0;
+}
+
+/* One bad key among good ones is dropped and reported; the good ones stay, in order. */
+static void test_drop_bad_keys(void **state) {
+        _cleanup_(provision_data_done) ProvisionData d = { .username = strdup("azureuser") };
+        char *dir = tmpdir_new();
+        Skips s = {};
+        Context c;
+
+        write_test_file(dir, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        assert_int_equal(context_init(&c, dir, NULL), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_ED25519, NULL), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, "ssh-rsa AAAA!!! broken", "/home/azureuser/.ssh/authorized_keys"), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_RSA, "/home/azureuser/.ssh/authorized_keys"), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_DSA, NULL), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, KEY_ECDSA256, "/etc/ssh/evil_keys"), 0);
+
+        assert_int_equal(provision_data_drop_bad_ssh_keys(&c, &d, collect, &s), 3);
+        assert_int_equal(d.n_ssh_keys, 2);
+        assert_string_equal(d.ssh_keys[0].key, KEY_ED25519);
+        assert_string_equal(d.ssh_keys[1].key, KEY_RSA);
+        assert_int_equal(s.n, 3);
+        assert_string_equal(s.labels[0], "SSH public key #2 (ssh-rsa, for /home/azureuser/.ssh/authorized_keys)");
+        assert_non_null(strstr(s.reasons[0], "malformed key"));
+        assert_string_equal(s.labels[1], "SSH public key #4 (ssh-dss)");
+        assert_non_null(strstr(s.reasons[1], "unsupported key type"));
+        /* No account yet: the home useradd will make (/home/<user>) confines the paths. */
+        assert_string_equal(s.labels[2], "SSH public key #5 (ecdsa-sha2-nistp256, for /etc/ssh/evil_keys)");
+        assert_string_equal(s.reasons[2], "path is not inside the home directory /home/azureuser");
+        /* Nothing left to drop: a second pass changes nothing. */
+        assert_int_equal(provision_data_drop_bad_ssh_keys(&c, &d, collect, &s), 0);
+        assert_int_equal(s.n, 3);
+        for (size_t i = 0; i < s.n; i++) {
+                free(s.labels[i]);
+                free(s.reasons[i]);
+        }
+        context_done(&c);
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_normalize_valid),
                 cmocka_unit_test(test_normalize_cleanup),
                 cmocka_unit_test(test_normalize_invalid),
                 cmocka_unit_test(test_identity),
+                cmocka_unit_test(test_identity_of_normalized),
                 cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_path),
                 cmocka_unit_test(test_dropin),
+                cmocka_unit_test(test_label),
+                cmocka_unit_test(test_drop_bad_keys),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

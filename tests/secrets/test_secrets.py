@@ -8,7 +8,9 @@ artifacts. The agent runs as it would on a VM, at debug level:
 
   * `provision` on scratch root A (logs to stderr) and on scratch root B (logs to the journal);
   * `daemon` on root A until the extension is Ready (journal), then again after a restart (stderr);
-  * `status` and `status --json --long` on root A.
+  * `status` and `status --json --long`, `analyze` and `analyze blame --json` on root A;
+  * `collect-logs` on root A: every member of the tarball (the seed ovf-env.xml, which holds the password in
+    clear, included) is grepped too.
 
 Collected, and grepped for every needle: every stdout/stderr; every journal field (the native journal protocol
 is received on /run/systemd/journal/socket inside a private mount namespace, so no journald is needed; that
@@ -32,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import unittest
@@ -231,10 +234,18 @@ class SecretsTest(azltest.FabricTestCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
         self.daemon_until_ready(root_a, "daemon A (journal)", journal=True)
         self.daemon_until_ready(root_a, "daemon A restarted", journal=False)
-        for args in (("status",), ("status", "--json", "--long")):
-            r = self.agent(root_a, "status " + " ".join(args[1:]), *args)
+        for args in (("status",), ("status", "--json", "--long"), ("analyze",), ("analyze", "blame", "--json")):
+            r = self.agent(root_a, " ".join(args), *args)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(r.stdout)
+        # The support tarball (issue #19): every member is grepped like the files it came from.
+        archive = os.path.join(self.workdir, "collect-logs.tar.gz")
+        r = self.agent(root_a, "collect-logs", "collect-logs", "-o", archive)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with tarfile.open(archive) as t:
+            for m in t.getmembers():
+                if m.isfile():
+                    self.outputs.append(("collect-logs:" + m.name, t.extractfile(m).read()))
 
         # ---- the needles are real ----
         shadow = [l for l in root_a.read("/etc/shadow").splitlines() if l.startswith("azureuser:")][0].split(":")[1]
@@ -286,7 +297,11 @@ class SecretsTest(azltest.FabricTestCase):
         # ---- the sources are not empty ----
         items = collect()
         labels = {label for label, data in items if data}
-        for must in ("provision A stderr", "daemon A restarted output",
+        for must in ("provision A stderr", "daemon A restarted output", "analyze stdout",
+                     "collect-logs:azl-agent-logs/MANIFEST.txt", "collect-logs:azl-agent-logs/var/lib/azl-agent/ovf-env.xml",
+                     f"collect-logs:azl-agent-logs/var/lib/waagent/{EXT}-1.3.0/config/0.settings",
+                     "collect-logs:azl-agent-logs/var/lib/azl-agent/seed/ovf-env.xml",
+                     "A:/var/lib/azl-agent/timeline.jsonl",
                      "A:/var/lib/azl-agent/state.json", "A:/var/lib/azl-agent/daemon.json",
                      "A:/var/lib/hyperv/.kvp_pool_1", "A:/var/lib/azl-agent/ovf-env.xml",
                      f"A:/var/lib/waagent/{EXT}-1.3.0/config/HandlerState",

@@ -53,9 +53,15 @@ expect "--json --wait --long" azl-agent status -
 expect "--json" azl-agent -v status --j
 expect "" azl-agent detect -
 expect "" azl-agent config -
+expect "--user --force --dry-run" azl-agent deprovision -
+expect "-o --output --max-size" azl-agent collect-logs -
+expect "show blame" azl-agent analyze ""
+expect "" azl-agent analyze show ""
+expect "--json" azl-agent analyze blame -
 
 cd "$scratch" || exit 1
 mkdir -p subdir
 touch a.conf b.txt
 expect "a.conf subdir" azl-agent --config ""
 expect "subdir" azl-agent --root ""
+expect "a.conf b.txt subdir" azl-agent collect-logs -o ""

@@ -180,7 +180,8 @@ class VM:
         return json.loads(r.stdout)
 
     # ------------------------------------------------------------------ start / stop
-    def start(self, inject_tar=None, extra_append=""):
+    def start(self, inject_tar=None, extra_append="", disk=None):
+        """disk: boot this existing overlay (a second boot of the same machine) instead of a fresh one."""
         out = self.out
         ready = os.path.join(out, "fabric-ready.json")
         self.fabric = subprocess.Popen(
@@ -202,9 +203,11 @@ class VM:
         media = json.loads(subprocess.run(
             [sys.executable, FABRIC, "media", "--scenario", self.scenario, "--out", os.path.join(out, "media")],
             check=True, capture_output=True, text=True).stdout)
-        disk = os.path.join(out, "disk.qcow2")
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-                        os.path.join(self.img, "base.qcow2"), disk], check=True)
+        if disk is None:
+            disk = os.path.join(out, "disk.qcow2")
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                            os.path.join(self.img, "base.qcow2"), disk], check=True)
+        self.disk = disk
         vm_uuid = ep.get("vm_id") or self.fabric_scenario()["vm"]["vmId"]
         sock = os.path.join(out, "serial.sock")
         # the cmd form forks one socat per guest connection (the tcp: chardev form is a single shared stream)
@@ -255,7 +258,7 @@ class VM:
     def alive(self):
         return self.qemu is not None and self.qemu.poll() is None
 
-    def stop(self):
+    def stop(self, keep_disk=False):
         if self.alive():
             # a clean poweroff keeps the overlay consistent for a post-mortem; kill if it takes too long
             self.ssh("systemctl poweroff", root=True, timeout=20, check=False)
@@ -275,8 +278,8 @@ class VM:
                         pass
         if self.serial:
             self.serial.join(5)
-        disk = os.path.join(self.out, "disk.qcow2")
-        if os.path.exists(disk) and not os.environ.get("AZL_VM_KEEP_DISK"):
+        disk = getattr(self, "disk", os.path.join(self.out, "disk.qcow2"))
+        if os.path.exists(disk) and not keep_disk and not os.environ.get("AZL_VM_KEEP_DISK"):
             os.unlink(disk)
 
     # ------------------------------------------------------------------ fabric
