@@ -23,8 +23,8 @@ static void test_roundtrip(void **state) {
         s.executed_id = strdup("incarnation_3");
         s.status_hash = strdup("ab12");
         s.fast_track = true;
-        r1.name = strdup("OSTCExtensions.ExampleHandlerLinux");
-        r1.version = strdup("1.3.0");
+        r1.name = strdup("AzlAgent.SampleHandler");
+        r1.version = strdup("1.0.0");
         r1.status = strdup("Ready");
         r1.message = strdup("Plugin enabled");
         r1.has_settings = true;
@@ -55,7 +55,7 @@ static void test_roundtrip(void **state) {
         assert_string_equal(back.status_hash, "ab12");
         assert_true(back.fast_track);
         assert_int_equal(back.n_handlers, 2);
-        assert_string_equal(back.handlers[0].name, "OSTCExtensions.ExampleHandlerLinux");
+        assert_string_equal(back.handlers[0].name, "AzlAgent.SampleHandler");
         assert_int_equal(back.handlers[0].seq_no, 7);
         assert_true(back.handlers[0].has_settings);
         assert_true(back.handlers[0].has_extension_status);
