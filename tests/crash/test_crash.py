@@ -56,7 +56,7 @@ from azltest import wait_for  # noqa: E402
 PASSWORD = "Crash-Consistency-Pw-4711"
 USER = "azureuser"
 PATCH = {"admin": {"password": PASSWORD, "disablePasswordAuthentication": False}}
-EXT = "OSTCExtensions.ExampleHandlerLinux"
+EXT = "AzlAgent.SampleHandler"
 WORKERS = 2
 STRAY_RE = re.compile(r"^\.#(.+)[0-9a-f]{16}$")
 HANDLER_STATES = {"NotInstalled", "Installed", "Enabled", "FailedUpgrade"}
@@ -506,7 +506,7 @@ class CrashTest(unittest.TestCase):
             self.assertEqual(rc, 0)
             self.assertEqual(self.waagent_check(root), [])
             thumb = self.thumbprint(w)
-            with open(root.file(f"/var/lib/waagent/{EXT}-1.3.0/config/HandlerState")) as f:
+            with open(root.file(f"/var/lib/waagent/{EXT}-1.0.0/config/HandlerState")) as f:
                 self.assertEqual(f.read(), "Enabled")
             return {"points": [x.replace(thumb, "<THUMB>") for x in points], "thumb": thumb,
                     "blob": self.normalize_blob(blob, thumb), "snap": self.waagent_normalize(root, thumb)}

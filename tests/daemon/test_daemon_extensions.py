@@ -31,7 +31,7 @@ from test_daemon import PERIOD, DaemonTest, wait_for  # noqa: E402
 
 SCENARIOS = os.path.join(azltest.SRC, "tests", "fabric", "scenarios")
 RECORDER = os.path.join(azltest.SRC, "tests", "extensions", "handlers", "recorder")
-SAMPLE = "OSTCExtensions.ExampleHandlerLinux"
+SAMPLE = "AzlAgent.SampleHandler"
 FEATURES = '[{"Key": "ExtensionTelemetryPipeline", "Value": "1.0"}]'
 
 
@@ -157,7 +157,8 @@ class TestMultiConfig(ExtensionsTest):
 
         def settled():
             es = self.entries(self.NAME)
-            return es if (len(es) == 1 and es[0]["runtimeSettingsStatus"]["sequenceNumber"] == 3
+            # an entry may be reported without runtimeSettingsStatus for one upload while its status is re-read
+            return es if (len(es) == 1 and es[0].get("runtimeSettingsStatus", {}).get("sequenceNumber") == 3
                           and self.settings_status(es[0]).get("status") == "success") else None
         entries = wait_for("only the first instance reported, with seqNo 3", settled, timeout=30)
         self.assertEqual(entries[0]["runtimeSettingsStatus"]["extensionName"], "first")
@@ -333,7 +334,7 @@ class TestReadOnlyRoot(ExtensionsTest):
         self.daemon = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                                         CONTAINER_HOST_SH], stdout=self.daemon_log, stderr=subprocess.STDOUT, env=env)
 
-        sample = self.wait_success(SAMPLE, version="1.3.0")[0]
+        sample = self.wait_success(SAMPLE, version="1.0.0")[0]
         self.assertEqual(self.settings_status(sample)["formattedMessage"]["message"], "hello from azfabric")
         self.wait_success(TestDependencies.A, version="1.0.0")
         self.wait_success(TestDependencies.B, version="2.0.0")
@@ -343,7 +344,7 @@ class TestReadOnlyRoot(ExtensionsTest):
         self.stop_daemon()
 
         # Everything landed below /var (the waagent layout, the agent's state, extension logs) ...
-        for path in ("/var/lib/waagent/%s-1.3.0/config/0.settings" % SAMPLE, "/var/lib/waagent/TransportPrivate.pem",
+        for path in ("/var/lib/waagent/%s-1.0.0/config/0.settings" % SAMPLE, "/var/lib/waagent/TransportPrivate.pem",
                      "/var/lib/azl-agent/daemon.json", "/var/log/azure/%s/CommandExecution.log" % SAMPLE,
                      "/var/lib/waagent/%s-1.0.0/status/0.status" % TestDependencies.A):
             self.assertTrue(os.path.exists(self.var(path)), path)
