@@ -61,8 +61,11 @@ echo "\$ azl-agent --root $root status"
 "$agent" --root "$root" status
 echo
 echo "The fabric's health reports:"
-curl -s "$(get control)/health-reports" | python3 -c '
-import json, sys
-for h in json.load(sys.stdin):
-    sub = "/" + h["subStatus"] if h["subStatus"] else ""
-    print("  %s  %s%s  accepted=%s" % (h["time"], h["state"], sub, h["accepted"]))'
+python3 - "$(get control)/health-reports" <<'PY'
+import json, sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+with opener.open(sys.argv[1], timeout=10) as resp:
+    for h in json.load(resp):
+        sub = "/" + h["subStatus"] if h["subStatus"] else ""
+        print("  %s  %s%s  accepted=%s" % (h["time"], h["state"], sub, h["accepted"]))
+PY
