@@ -15,10 +15,11 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
 fi
 [ "${AZL_SKIP_DEPS:-0}" = 1 ] || scripts/install-deps.sh >/dev/null
+# --prefix=/usr as scripts/run-tests.sh configures it: the two README commands share one build.
 if [ -f "$build/build.ninja" ]; then
-        meson setup --reconfigure "$build" >/dev/null
+        meson setup --reconfigure -Dprefix=/usr "$build" >/dev/null
 else
-        meson setup "$build" >/dev/null
+        meson setup -Dprefix=/usr "$build" >/dev/null
 fi
 ninja -C "$build" >/dev/null
 
