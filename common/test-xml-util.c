@@ -1,26 +1,36 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <string.h>
 
 #include "tests.h"
 #include "xml-util.h"
 
-static void test_goal_state_fixture(void **state) {
+static void check_goal_state(TestReadFn read, const char *rel, const char *incarnation, const char *container_id) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
-        _cleanup_free_ char *data = NULL, *inc = NULL, *cid = NULL, *url = NULL;
+        _cleanup_free_ char *data = NULL, *inc = NULL, *cid = NULL, *url = NULL, *query = NULL;
         size_t size;
 
-        data = fixture_read("wire/goal_state.xml", &size);
+        data = read(rel, &size);
         assert_int_equal(xml_parse_buffer(data, size, &doc), 0);
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Incarnation", &inc), 0);
-        assert_string_equal(inc, "1");
+        assert_string_equal(inc, incarnation);
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Container/ContainerId", &cid), 0);
-        assert_string_equal(cid, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_string_equal(cid, container_id);
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc),
                                        "Container/RoleInstanceList/RoleInstance/Configuration/ExtensionsConfig",
                                        &url), 0);
         /* &amp; is unescaped: the URL is used verbatim (protocol reference §1.4). */
-        assert_non_null(strstr(url, "?comp=config&type=extensionsConfig&incarnation=1"));
+        assert_true(asprintf(&query, "?comp=config&type=extensionsConfig&incarnation=%s", incarnation) > 0);
+        assert_non_null(strstr(url, query));
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Container/Nope", &url), -ENOENT);
+}
+
+static void test_goal_state(void **state) {
+        check_goal_state(test_data_read, "wire/goal-state.xml", "3", "4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6");
+}
+
+static void interop_goal_state(void **state) {
+        check_goal_state(fixture_read, "wire/goal_state.xml", "1", "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
 }
 
 static void test_bom_namespaces_and_attrs(void **state) {
@@ -56,11 +66,17 @@ static void test_rejects_doctype_and_garbage(void **state) {
         assert_null(doc);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_goal_state_fixture),
+                cmocka_unit_test(test_goal_state),
                 cmocka_unit_test(test_bom_namespaces_and_attrs),
                 cmocka_unit_test(test_rejects_doctype_and_garbage),
         };
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_goal_state),
+        };
+
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

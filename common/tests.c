@@ -11,6 +11,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "strutil.h"
 #include "tests.h"
 
 char *tmpdir_new(void) {
@@ -33,6 +34,73 @@ void tmpdir_remove(char *dir) {
         free(dir);
 }
 
+static char *read_or_fail(const char *what, const char *p, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        char *data = NULL;
+
+        assert_non_null(p);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                fail_msg("cannot open %s %s: %s", what, p, strerror(errno));
+        assert_int_equal(read_full_fd(fd, 64U * 1024U * 1024U, &data, ret_size), 0);
+        return data;
+}
+
+char *test_source_path(const char *rel) {
+        const char *base = getenv("AZL_SOURCE_ROOT");
+        char *p = NULL;
+
+        if (!base)
+                fail_msg("AZL_SOURCE_ROOT is not set (run the tests with meson test)");
+        assert_true(asprintf(&p, "%s/%s", base, rel) > 0);
+        return p;
+}
+
+char *test_source_read(const char *rel, size_t *ret_size) {
+        _cleanup_free_ char *p = test_source_path(rel);
+
+        return read_or_fail("source file", p, ret_size);
+}
+
+char *test_data_path(const char *rel) {
+        _cleanup_free_ char *r = NULL;
+
+        assert_true(asprintf(&r, "tests/data/%s", rel) > 0);
+        return test_source_path(r);
+}
+
+char *test_data_read(const char *rel, size_t *ret_size) {
+        _cleanup_free_ char *p = test_data_path(rel);
+
+        return read_or_fail("test data", p, ret_size);
+}
+
+/* Set once main() entered the interop group: only then may peer fixtures be read. */
+static bool interop_mode = false;
+
+bool test_interop_mode(int argc, char *argv[]) {
+        const char *dir = getenv("AZL_FIXTURES");
+        struct stat st;
+
+        if (argc < 2)
+                return false;
+        if (argc > 2 || !streq(argv[1], "interop")) {
+                fprintf(stderr, "usage: %s [interop]\n", argv[0]);
+                exit(2);
+        }
+        if (isempty(dir)) {
+                printf("%s\n", INTEROP_SKIP_LINE);
+                exit(EXIT_TEST_SKIP);
+        }
+        /* Asked for and not there is a mistake, not a skip. */
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "interop: the fixtures directory %s does not exist\n", dir);
+                exit(EXIT_FAILURE);
+        }
+        interop_mode = true;
+        return true;
+}
+
 char *fixture_path(const char *rel) {
         const char *base = getenv("AZL_FIXTURES");
         char *p = NULL;
@@ -45,16 +113,12 @@ char *fixture_path(const char *rel) {
 }
 
 char *fixture_read(const char *rel, size_t *ret_size) {
-        _cleanup_free_ char *p = fixture_path(rel);
-        _cleanup_close_ int fd = -EBADF;
-        char *data = NULL;
+        _cleanup_free_ char *p = NULL;
 
-        assert_non_null(p);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                fail_msg("cannot open fixture %s: %s", p, strerror(errno));
-        assert_int_equal(read_full_fd(fd, 64U * 1024U * 1024U, &data, ret_size), 0);
-        return data;
+        if (!interop_mode)
+                fail_msg("peer fixture %s read outside the interop group", rel);
+        p = fixture_path(rel);
+        return read_or_fail("peer fixture", p, ret_size);
 }
 
 void write_test_file(const char *dir, const char *rel, const char *content) {

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test helpers shared by every module's cmocka tests: scratch directories, fixture paths, skipping.
+ * Test helpers shared by every module's cmocka tests: scratch directories, test data, skipping.
  * Exit code 77 tells meson a test was skipped (a needed privilege or kernel feature is missing).
+ *
+ * Test data comes from two places. The repository's own documents (tests/data/, tests/data/README.md) feed
+ * every default test. The peer fixtures (WALinuxAgent's test data, a directory given with -Dfixtures_dir= or
+ * $AZL_FIXTURES) feed only the interop suite: a test binary started with the argument "interop" runs its
+ * interop group, and exits 77 with INTEROP_SKIP_LINE when no such directory was given (tests/interop/README.md).
  */
 #pragma once
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,9 +24,26 @@
 char *tmpdir_new(void);
 void tmpdir_remove(char *dir);
 
-/* Absolute path of a WALinuxAgent fixture ($AZL_FIXTURES/<rel>); NULL when not configured. */
+/* A reader of test documents by relative path: test_data_read() or fixture_read(). */
+typedef char *(*TestReadFn)(const char *rel, size_t *ret_size);
+
+/* Absolute path of a document of the repository's own test data ($AZL_SOURCE_ROOT/tests/data/<rel>). */
+char *test_data_path(const char *rel);
+/* Reads it fully (NUL-terminated); fails the test if it cannot. */
+char *test_data_read(const char *rel, size_t *ret_size);
+/* The same for any file of the source tree ($AZL_SOURCE_ROOT/<rel>). */
+char *test_source_path(const char *rel);
+char *test_source_read(const char *rel, size_t *ret_size);
+
+#define INTEROP_SKIP_LINE "interop: no fixtures directory given (-Dfixtures_dir= or AZL_FIXTURES); skipping"
+
+/* true when started as "<test> interop": then exits 77 with INTEROP_SKIP_LINE when $AZL_FIXTURES is empty or
+ * unset, and fails (exit 1) when it names no directory. false (own data) without arguments; any other argument
+ * is a usage error (exit 2). */
+bool test_interop_mode(int argc, char *argv[]);
+/* Absolute path of a peer fixture ($AZL_FIXTURES/<rel>); NULL when not configured. Interop tests only. */
 char *fixture_path(const char *rel);
-/* Reads a fixture fully; fails the test if it cannot. */
+/* Reads a peer fixture fully; fails the test if it cannot. Interop tests only. */
 char *fixture_read(const char *rel, size_t *ret_size);
 
 /* Writes a file below dir (creating parents), failing the test on error. */

@@ -539,7 +539,7 @@ static void test_imds_fetch_no_proxy(void **state) {
 
         fake_server_start(&s, "{\"routes\": [{\"path\": \"/metadata/instance\", \"query\": \"api-version=2023-07-01\","
                               " \"responses\": [{\"require_header\": [\"Metadata\", \"true\"],"
-                              " \"body_file\": \"@FIXTURES@/imds/valid.json\"}]}]}");
+                              " \"body_file\": \"@DATA@/imds/instance.json\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         /* A proxy nobody listens on: any use of it would fail with -ECONNREFUSED. */
         assert_true(asprintf(&proxy, "http://127.0.0.1:%u", closed_port()) > 0);
@@ -547,8 +547,8 @@ static void test_imds_fetch_no_proxy(void **state) {
         assert_int_equal(setenv("ALL_PROXY", proxy, 1), 0);
 
         assert_int_equal(imds_fetch_instance(&o, &i, &err), 0);
-        assert_string_equal(i.vm_id, "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e");
-        assert_string_equal(i.vm_size, "Standard_D2_V2");
+        assert_string_equal(i.vm_id, "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f");
+        assert_string_equal(i.vm_size, "Standard_D4s_v5");
         imds_instance_done(&i);
 
         log = fake_server_requests(&s);
@@ -580,13 +580,13 @@ static void test_imds_api_fallback(void **state) {
 
         fake_server_start(&s, "{\"routes\": ["
                               "{\"path\": \"/metadata/instance\", \"query\": \"api-version=2019-06-01\","
-                              " \"responses\": [{\"body_file\": \"@FIXTURES@/imds/valid.json\"}]},"
+                              " \"responses\": [{\"body_file\": \"@DATA@/imds/instance.json\"}]},"
                               "{\"path\": \"/metadata/instance\", \"responses\": [{\"status\": 400,"
                               " \"body\": \"{\\\"error\\\": \\\"Bad request. api-version is invalid\\\"}\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         assert_int_equal(imds_fetch_instance_raw(&o, &body, &size, &version), 0);
         assert_string_equal(version, "2019-06-01");
-        assert_non_null(strstr(body, "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e"));
+        assert_non_null(strstr(body, "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"));
         log = fake_server_requests(&s);
         assert_int_equal(json_object_array_length(log), 3);
         assert_string_equal(req_field(req_at(log, 0), "query"), "api-version=2023-07-01&extended=true");
@@ -605,10 +605,10 @@ static void test_imds_retry_and_deadline(void **state) {
         fake_server_start(&s, "{\"routes\": [{\"path\": \"/metadata/instance\", \"responses\": ["
                               "{\"status\": 500}, {\"status\": 500}, {\"status\": 500}, {\"status\": 404}, {\"status\": 429},"
                               "{\"body\": \"{not json\"},"
-                              "{\"body_file\": \"@FIXTURES@/imds/valid.json\"}]}]}");
+                              "{\"body_file\": \"@DATA@/imds/instance.json\"}]}]}");
         imds_test_options(&s, &o, 10 * USEC_PER_SEC);
         assert_int_equal(imds_fetch_instance(&o, &i, &err), 0);
-        assert_string_equal(i.location, "westus");
+        assert_string_equal(i.location, "northeurope");
         imds_instance_done(&i);
         assert_int_equal(fake_server_count(&s, "/metadata/instance"), 7);
         fake_server_stop(&s);
@@ -653,7 +653,7 @@ static void test_imds_user_data_and_reprovision(void **state) {
                               " \"responses\": [{\"body\": \"I2Nsb3VkLWNvbmZpZwo=\"}, {\"body\": \"\"}]},"
                               "{\"path\": \"/metadata/reprovisiondata\", \"query\": \"api-version=2019-06-01\","
                               " \"responses\": [{\"status\": 404}, {\"status\": 404},"
-                              " {\"body_file\": \"@FIXTURES@/ovf-env.xml\"}]}]}");
+                              " {\"body_file\": \"@DATA@/media/ovf-env.xml\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         assert_int_equal(imds_fetch_user_data(&o, &ud, &size), 0);
         assert_int_equal(size, 14);
@@ -662,7 +662,7 @@ static void test_imds_user_data_and_reprovision(void **state) {
         assert_null(none);
 
         assert_int_equal(imds_fetch_reprovision_data(&o, &ovf, &size), 0);
-        expected = fixture_read("ovf-env.xml", &esize);
+        expected = test_data_read("media/ovf-env.xml", &esize);
         assert_int_equal(size, esize);
         assert_memory_equal(ovf, expected, esize);
         assert_int_equal(fake_server_count(&s, "/metadata/reprovisiondata"), 3);
@@ -691,23 +691,23 @@ static void test_wire_goal_state(void **state) {
         /* the goal state's URLs point at 168.63.129.16: rewrite the HostingEnvironmentConfig one below */
         fake_server_start(&s, "{\"routes\": ["
                               "{\"path\": \"/\", \"query\": \"comp=versions\", \"responses\": [{\"status\": 503},"
-                              " {\"body_file\": \"@FIXTURES@/wire/version_info.xml\"}]},"
+                              " {\"body_file\": \"@DATA@/wire/versions.xml\"}]},"
                               "{\"path\": \"/machine/\", \"query\": \"comp=goalstate\", \"responses\": ["
-                              " {\"status\": 500}, {\"body_file\": \"@FIXTURES@/wire/goal_state_noop.xml\"},"
-                              " {\"body_file\": \"@FIXTURES@/wire/goal_state_noop.xml\"},"
-                              " {\"body_file\": \"@FIXTURES@/wire/goal_state.xml\"}]},"
-                              "{\"path\": \"/hosting\", \"responses\": [{\"body_file\": \"@FIXTURES@/wire/hosting_env.xml\"}]}]}");
+                              " {\"status\": 500}, {\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"},"
+                              " {\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"},"
+                              " {\"body_file\": \"@DATA@/wire/goal-state.xml\"}]},"
+                              "{\"path\": \"/hosting\", \"responses\": [{\"body_file\": \"@DATA@/wire/hosting-environment.xml\"}]}]}");
         wire_test_options(&s, &o);
 
         assert_int_equal(wire_check_version(&o, &v), 0);
-        assert_string_equal(v.preferred, "2012-11-30");
+        assert_string_equal(v.preferred, "2015-04-05");
         wire_versions_done(&v);
 
         t0 = now_mono();
         assert_int_equal(wire_fetch_goal_state(&o, &g), 0);
         /* two RoleInstance-less answers → two 0.5 s pauses (ref §1.4) */
         assert_true(now_mono() - t0 >= 1 * USEC_PER_SEC);
-        assert_string_equal(g.container_id, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_string_equal(g.container_id, "4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6");
         assert_int_equal(fake_server_count(&s, "/machine/"), 4);
 
         log = fake_server_requests(&s);
@@ -720,7 +720,7 @@ static void test_wire_goal_state(void **state) {
         free(g.hosting_env_url);
         assert_true(asprintf(&g.hosting_env_url, "%s/hosting?comp=config&type=hostingEnvironmentConfig", s.base) > 0);
         assert_int_equal(wire_fetch_hosting_env(&o, &g, &h), 0);
-        assert_string_equal(h.vm_name, "MachineRole_IN_0");
+        assert_string_equal(h.vm_name, "azl-test-vm_IN_0");
         fake_server_stop(&s);
 }
 
@@ -731,7 +731,7 @@ static void test_wire_version_unsupported(void **state) {
 
         fake_server_start(&s, "{\"routes\": [{\"path\": \"/\", \"query\": \"comp=versions\", \"responses\": [{\"body\":"
                               " \"<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>\"}]},"
-                              "{\"path\": \"/machine/\", \"responses\": [{\"body_file\": \"@FIXTURES@/wire/goal_state_noop.xml\"}]}]}");
+                              "{\"path\": \"/machine/\", \"responses\": [{\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"}]}]}");
         wire_test_options(&s, &o);
         assert_int_equal(wire_check_version(&o, NULL), -EPROTONOSUPPORT);
         /* never a RoleInstance: 6 attempts, then -ENODATA */
@@ -752,7 +752,7 @@ static void test_health_send(void **state) {
                               " \"responses\": [{\"status\": 503}, {\"status\": 500}, {\"status\": 200},"
                               " {\"status\": 410}, {\"status\": 400, \"body\": \"InvalidContainerConfiguration\"}, {\"status\": 400}]}]}");
         wire_test_options(&s, &o);
-        gs = fixture_read("wire/goal_state.xml", &size);
+        gs = test_data_read("wire/goal-state.xml", &size);
         assert_int_equal(goal_state_parse(gs, size, &g), 0);
 
         assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_NOT_READY, "Provisioning", "Starting",

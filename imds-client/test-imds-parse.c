@@ -1,14 +1,91 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * imds_parse_instance() against the WALinuxAgent fixtures (imds/valid.json, imds/unicode.json; the values
- * are those waagent's test_imds.py derives) and against broken documents, which must fail naming the field.
+ * imds_parse_instance() against our own instance documents (tests/data/imds/: a full one and one with UTF-8
+ * values and a vmId that is not a UUID) and against broken documents, which must fail naming the field. The
+ * interop group parses WALinuxAgent's imds/valid.json and imds/unicode.json to the values its test_imds.py
+ * derives.
  */
 #include <string.h>
 
 #include "imds.h"
 #include "tests.h"
 
-static void test_valid_fixture(void **state) {
+/* tests/data/imds/instance.json: a current document with osProfile, keys, zone and a network section. */
+static void test_instance_document(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        ImdsInstance i = {};
+        JsonError err = {};
+        size_t size;
+        struct json_object *ifaces;
+
+        buf = test_data_read("imds/instance.json", &size);
+        assert_int_equal(imds_parse_instance(buf, size, &i, &err), 0);
+        assert_string_equal(i.vm_id, "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f");
+        assert_string_equal(i.name, "azl-test-vm");
+        assert_string_equal(i.location, "northeurope");
+        assert_string_equal(i.os_type, "Linux");
+        assert_string_equal(i.resource_group_name, "azl-test-rg");
+        assert_string_equal(i.subscription_id, "3f2e1d0c-9b8a-4765-8432-10fedcba9876");
+        assert_string_equal(i.vm_size, "Standard_D4s_v5");
+        assert_string_equal(i.tags, "owner:azl;purpose:test");
+        assert_string_equal(i.zone, "2");
+        assert_string_equal(i.admin_username, "azltest");
+        assert_string_equal(i.computer_name, "azl-test-host");
+        assert_true(i.disable_password_authentication);
+        assert_string_equal(i.user_data, "");
+        assert_int_equal(i.n_public_keys, 1);
+        assert_true(startswith(i.public_keys[0].key_data, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6akTzHzdf12dzv"));
+        assert_string_equal(i.public_keys[0].path, "/home/azltest/.ssh/authorized_keys");
+        assert_int_equal(i.pps_type, IMDS_PPS_NONE);
+        /* network is kept for the networking module */
+        assert_non_null(i.network);
+        assert_true(json_object_object_get_ex(i.network, "interface", &ifaces));
+        assert_int_equal(json_object_array_length(ifaces), 1);
+        assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(ifaces, 0),
+                                                                          "macAddress")),
+                            "000D3A5C6D7E");
+        imds_instance_done(&i);
+}
+
+/* Replaces the value of "vmId" in buf (in place; the new value is not longer than the old one). */
+static void replace_vm_id(char *buf, const char *vm_id) {
+        char *vm = strstr(buf, "\"vmId\": \""), *end;
+
+        assert_non_null(vm);
+        vm += strlen("\"vmId\": \"");
+        end = strchr(vm, '"');
+        assert_non_null(end);
+        assert_true(strlen(vm_id) <= (size_t) (end - vm));
+        memmove(vm + strlen(vm_id), end, strlen(end) + 1);
+        memcpy(vm, vm_id, strlen(vm_id));
+}
+
+/* tests/data/imds/instance-unicode.json: UTF-8 in names, tags and location; a vmId that is not a UUID. */
+static void test_unicode_document(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        ImdsInstance i = {};
+        JsonError err = {};
+        size_t size;
+
+        buf = test_data_read("imds/instance-unicode.json", &size);
+        /* waagent accepts anything as vmId; we compare it with the SMBIOS UUID, so it must be a UUID. */
+        assert_int_equal(imds_parse_instance(buf, size, &i, &err), -EBADMSG);
+        assert_string_equal(err.field, "compute.vmId");
+
+        /* With a real vmId every other UTF-8 value must survive byte for byte. */
+        replace_vm_id(buf, "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f");
+        assert_int_equal(imds_parse_instance(buf, strlen(buf), &i, &err), 0);
+        assert_string_equal(i.vm_id, "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f");
+        assert_string_equal(i.name, "vm-\xc3\xa9t\xc3\xa9");
+        assert_string_equal(i.location, "nordeurop\xc3\xa9");
+        assert_string_equal(i.resource_group_name, "groupe-d-essai-\xc3\xa0-\xc3\xa9");
+        assert_string_equal(i.tags, "propri\xc3\xa9taire:\xc3\x85sa;\xe6\x97\xa5\xe6\x9c\xac:"
+                                    "\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88");
+        assert_null(i.admin_username);
+        imds_instance_done(&i);
+}
+
+static void interop_valid(void **state) {
         _cleanup_free_ char *buf = NULL;
         ImdsInstance i = {};
         JsonError err = {};
@@ -40,7 +117,7 @@ static void test_valid_fixture(void **state) {
         imds_instance_done(&i);
 }
 
-static void test_unicode_fixture(void **state) {
+static void interop_unicode(void **state) {
         _cleanup_free_ char *buf = NULL;
         ImdsInstance i = {};
         JsonError err = {};
@@ -183,8 +260,8 @@ static void test_garbage(void **state) {
         expect_error("", -EBADMSG, NULL);
         expect_error("<html>502 Bad Gateway</html>", -EBADMSG, NULL);
         expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}} trailing", -EBADMSG, NULL);
-        /* truncated fixture */
-        buf = fixture_read("imds/valid.json", &size);
+        /* truncated document */
+        buf = test_data_read("imds/instance.json", &size);
         for (size_t cut = 1; cut < size; cut += 37) {
                 ImdsInstance i = {};
                 JsonError err = {};
@@ -250,10 +327,14 @@ static void test_urls(void **state) {
         assert_null(h[2]);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_valid),
+                cmocka_unit_test(interop_unicode),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_valid_fixture),
-                cmocka_unit_test(test_unicode_fixture),
+                cmocka_unit_test(test_instance_document),
+                cmocka_unit_test(test_unicode_document),
                 cmocka_unit_test(test_full_document),
                 cmocka_unit_test(test_bool_forms),
                 cmocka_unit_test(test_wrong_types),
@@ -263,5 +344,7 @@ int main(void) {
                 cmocka_unit_test(test_urls),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

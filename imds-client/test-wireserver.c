@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pure WireServer/HostGAPlugin parsers and builders against the WALinuxAgent fixtures, with the values
- * waagent derives from them (tests/common/osutil/test_default.py, tests/common/protocol/test_goal_state.py,
- * test_wire.py), the exact health bytes of ref §1.5, and the retry backoff arithmetic.
+ * Pure WireServer/HostGAPlugin parsers and builders against our own documents (tests/data/wire/, dhcp/: DHCP
+ * leases, versions, goal states with and without their parts, HostingEnvironmentConfig), the exact health bytes
+ * of ref §1.5, and the retry backoff arithmetic. The interop group runs the same parsers over WALinuxAgent's
+ * fixtures with the values waagent derives from them (tests/common/osutil/test_default.py,
+ * tests/common/protocol/test_goal_state.py, test_wire.py) and compares the health bytes waagent sent.
  */
 #include <string.h>
 
@@ -17,24 +19,33 @@
 /* 2026-01-01T00:00:00Z: after the 2015 expiries, before the 2152 ones. */
 #define NOW_2026 ((usec_t) 1767225600 * USEC_PER_SEC)
 
-static void lease_case(const char *fixture, const char *expected) {
+static void lease_case(TestReadFn read, const char *rel, const char *expected) {
         _cleanup_free_ char *buf = NULL, *ep = NULL;
         size_t size;
 
-        buf = fixture_read(fixture, &size);
+        buf = read(rel, &size);
         assert_int_equal(wire_lease_parse_dhclient(buf, size, NOW_2026, &ep), 0);
         assert_string_equal(ep, expected);
+}
+
+static void interop_dhclient_leases(void **state) {
+        /* waagent test_default.py: dhcp.leases → 168.63.129.16 */
+        lease_case(fixture_read, "dhcp.leases", "168.63.129.16");
+        /* custom.dns: first lease never expires (…:01), second expired (…:02), last valid …:10 wins */
+        lease_case(fixture_read, "dhcp.leases.custom.dns", "168.63.129.16");
+        /* multi: :01 and :02 valid, :03 expired in 2012 → the last valid one, 168.63.129.2 */
+        lease_case(fixture_read, "dhcp.leases.multi", "168.63.129.2");
 }
 
 static void test_dhclient_leases(void **state) {
         _cleanup_free_ char *ep = NULL;
 
-        /* waagent test_default.py: dhcp.leases → 168.63.129.16 */
-        lease_case("dhcp.leases", "168.63.129.16");
-        /* custom.dns: first lease never expires (…:01), second expired (…:02), last valid …:10 wins */
-        lease_case("dhcp.leases.custom.dns", "168.63.129.16");
-        /* multi: :01 and :02 valid, :03 expired in 2012 → the last valid one, 168.63.129.2 */
-        lease_case("dhcp.leases.multi", "168.63.129.2");
+        /* one lease, valid until 2150 */
+        lease_case(test_data_read, "dhcp/dhclient.leases", "168.63.129.16");
+        /* never (…:05), expired 2014 (…:06), valid (…:10), expired 2013 (…:07): the last valid one wins */
+        lease_case(test_data_read, "dhcp/dhclient.leases.expired-last", "168.63.129.16");
+        /* valid (…:10), never expires (…:02), expired 2012 (…:03) → 168.63.129.2 */
+        lease_case(test_data_read, "dhcp/dhclient.leases.multi", "168.63.129.2");
 
         assert_int_equal(wire_lease_parse_dhclient("lease {\n  option routers 10.0.0.1;\n}\n", 38, NOW_2026, &ep),
                          -ENOENT);
@@ -78,7 +89,7 @@ static void test_endpoint_discovery(void **state) {
         assert_int_equal(src, WIRE_ENDPOINT_DEFAULT);
 
         /* dhclient lease under the root (multi → 168.63.129.2); a non-matching name is ignored */
-        leases = fixture_read("dhcp.leases.multi", &size);
+        leases = test_data_read("dhcp/dhclient.leases.multi", &size);
         write_test_file(dir, "var/lib/dhcp/dhclient.eth0.leases", leases);
         write_test_file(dir, "var/lib/dhcp/other.leases", "lease {\n option unknown-245 a8:3f:81:63;\n expire 0 never;\n}\n");
         assert_int_equal(wire_endpoint_discover(&c, root, &ep2, &src), 0);
@@ -101,14 +112,10 @@ static void test_endpoint_discovery(void **state) {
         tmpdir_remove(dir);
 }
 
-static void test_versions(void **state) {
+static void interop_versions(void **state) {
         _cleanup_free_ char *buf = NULL;
         WireVersions v = {};
         size_t size;
-        static const char newer[] = "<?xml version=\"1.0\"?><Versions><Preferred><Version>2015-04-05</Version>"
-                                    "</Preferred><Supported><Version>2015-04-05</Version><Version>2012-11-30</Version>"
-                                    "</Supported></Versions>";
-        static const char old[] = "<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>";
 
         buf = fixture_read("wire/version_info.xml", &size);
         assert_int_equal(wire_versions_parse(buf, size, &v), 0);
@@ -118,8 +125,27 @@ static void test_versions(void **state) {
         assert_string_equal(v.supported[1], "2010-28-10");
         assert_true(wire_versions_supports(&v, WIRE_PROTOCOL_VERSION));
         wire_versions_done(&v);
+}
 
-        /* what real Azure answers today (ref §1.3) */
+static void test_versions(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        WireVersions v = {};
+        size_t size;
+        static const char newer[] = "<?xml version=\"1.0\"?><Versions><Preferred><Version>2015-04-05</Version>"
+                                    "</Preferred><Supported><Version>2015-04-05</Version><Version>2012-11-30</Version>"
+                                    "</Supported></Versions>";
+        static const char old[] = "<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>";
+
+        /* what real Azure answers today (ref §1.3): preferred 2015-04-05, ours among the supported */
+        buf = test_data_read("wire/versions.xml", &size);
+        assert_int_equal(wire_versions_parse(buf, size, &v), 0);
+        assert_string_equal(v.preferred, "2015-04-05");
+        assert_int_equal(strv_length(v.supported), 3);
+        assert_string_equal(v.supported[1], "2012-11-30");
+        assert_true(wire_versions_supports(&v, WIRE_PROTOCOL_VERSION));
+        wire_versions_done(&v);
+
+        /* the same, inline without whitespace */
         assert_int_equal(wire_versions_parse(newer, strlen(newer), &v), 0);
         assert_string_equal(v.preferred, "2015-04-05");
         assert_true(wire_versions_supports(&v, WIRE_PROTOCOL_VERSION));
@@ -133,9 +159,63 @@ static void test_versions(void **state) {
         assert_int_equal(wire_versions_parse("<Versions>", 10, &v), -EBADMSG);
 }
 
-#define FIXTURE_BASE "http://168.63.129.16:80/machine/865a6683-91d8-450f-99ae/bc8b9d47%2Db5ed%2D4704%2D85d9%2Dfd74cc967ec2.%5Fcanary"
+#define OWN_BASE "http://168.63.129.16:80/machine/4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6/" \
+        "7f3c2a10%2D5e4d%2D4b6a%2D8c9d%2D0e1f2a3b4c5d.azl%2Dtest%2Dvm"
 
 static void test_goal_state(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(goal_state_done) GoalState g = {};
+        size_t size;
+
+        buf = test_data_read("wire/goal-state.xml", &size);
+        assert_int_equal(goal_state_parse(buf, size, &g), 0);
+        assert_string_equal(g.incarnation, "3");
+        assert_string_equal(g.container_id, "4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6");
+        assert_string_equal(g.instance_id, "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.azl-test-vm");
+        assert_string_equal(g.config_name, "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.0."
+                                           "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.3.azl-test-vm.1.xml");
+        /* &amp; unescaped */
+        assert_string_equal(g.extensions_config_url, OWN_BASE "?comp=config&type=extensionsConfig&incarnation=3");
+        assert_string_equal(g.hosting_env_url, OWN_BASE "?comp=config&type=hostingEnvironmentConfig&incarnation=3");
+        assert_string_equal(g.shared_config_url, OWN_BASE "?comp=config&type=sharedConfig&incarnation=3");
+        assert_string_equal(g.certificates_url, OWN_BASE "?comp=certificates&incarnation=3");
+        assert_null(g.remote_access_url);
+}
+
+static void test_goal_state_variants(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        GoalState g = {};
+        size_t size;
+
+        a = test_data_read("wire/goal-state-no-extensions.xml", &size);
+        assert_int_equal(goal_state_parse(a, size, &g), 0);
+        assert_null(g.extensions_config_url);
+        assert_non_null(g.certificates_url);
+        goal_state_done(&g);
+
+        b = test_data_read("wire/goal-state-no-certificates.xml", &size);
+        assert_int_equal(goal_state_parse(b, size, &g), 0);
+        assert_null(g.certificates_url);
+        assert_non_null(g.extensions_config_url);
+        goal_state_done(&g);
+
+        /* no RoleInstance: the caller refetches (ref §1.4); ret untouched */
+        c = test_data_read("wire/goal-state-no-role-instance.xml", &size);
+        assert_int_equal(goal_state_parse(c, size, &g), -ENODATA);
+        assert_null(g.container_id);
+
+        d = test_data_read("wire/goal-state-remote-access.xml", &size);
+        assert_int_equal(goal_state_parse(d, size, &g), 0);
+        assert_string_equal(g.remote_access_url, "http://168.63.129.16:80/remoteaccessinfouri/");
+        /* two ConfigName elements: the first wins, as with waagent's findtext() */
+        assert_string_equal(g.config_name, "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.0."
+                                           "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.3.azl-test-vm.1.xml");
+        goal_state_done(&g);
+}
+
+#define FIXTURE_BASE "http://168.63.129.16:80/machine/865a6683-91d8-450f-99ae/bc8b9d47%2Db5ed%2D4704%2D85d9%2Dfd74cc967ec2.%5Fcanary"
+
+static void interop_goal_state(void **state) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(goal_state_done) GoalState g = {};
         size_t size;
@@ -155,7 +235,7 @@ static void test_goal_state(void **state) {
         assert_null(g.remote_access_url);
 }
 
-static void test_goal_state_variants(void **state) {
+static void interop_goal_state_variants(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
         GoalState g = {};
         size_t size;
@@ -235,6 +315,23 @@ static void test_hosting_env(void **state) {
         HostingEnvironment h2 = {};
         size_t size;
 
+        /* Incarnation@instance, Role@name, Deployment@name */
+        buf = test_data_read("wire/hosting-environment.xml", &size);
+        assert_int_equal(hosting_env_parse(buf, size, &h), 0);
+        assert_string_equal(h.vm_name, "azl-test-vm_IN_0");
+        assert_string_equal(h.role_name, "azl-test-vm");
+        assert_string_equal(h.deployment_name, "5b8e2f0c9d1a4e7f8a6b3c2d1e0f9a8b");
+        /* StoredCertificate@certificateId "sha1:<thumbprint>" */
+        assert_int_equal(strv_length(h.stored_certificates), 1);
+        assert_string_equal(h.stored_certificates[0], "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D");
+        assert_int_equal(hosting_env_parse("<HostingEnvironmentConfig/>", 27, &h2), -EBADMSG);
+}
+
+static void interop_hosting_env(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(hosting_env_done) HostingEnvironment h = {};
+        size_t size;
+
         /* waagent test_wire.py: vm_name MachineRole_IN_0, role_name MachineRole, deployment db00a775… */
         buf = fixture_read("wire/hosting_env.xml", &size);
         assert_int_equal(hosting_env_parse(buf, size, &h), 0);
@@ -243,7 +340,6 @@ static void test_hosting_env(void **state) {
         assert_string_equal(h.deployment_name, "db00a7755a5e4e8a8fe4b19bc3b330c3");
         assert_int_equal(strv_length(h.stored_certificates), 1);
         assert_string_equal(h.stored_certificates[0], "C093FA5CD3AAE057CB7C4E04532B2E16E07C26CA");
-        assert_int_equal(hosting_env_parse("<HostingEnvironmentConfig/>", 27, &h2), -EBADMSG);
 }
 
 /* StoredCertificates (the thumbprints the Certificates hold): upper case, sorted, unique; anything but a sha1
@@ -299,19 +395,43 @@ static const char health_ready[] =
         "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>Ready</State></Health>"
         "</Role></RoleInstanceList></Container></Health>";
 
-static void test_health_bytes(void **state) {
+/* The same documents for tests/data/wire/goal-state.xml (incarnation 3, our container and instance). */
+static const char own_health_not_ready[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>3</GoalStateIncarnation><Container>"
+        "<ContainerId>4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6</ContainerId><RoleInstanceList><Role><InstanceId>"
+        "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.azl-test-vm</InstanceId><Health><State>NotReady</State><Details>"
+        "<SubStatus>Provisioning</SubStatus><Description>Starting</Description></Details></Health></Role>"
+        "</RoleInstanceList></Container></Health>";
+static const char own_health_ready[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>3</GoalStateIncarnation><Container>"
+        "<ContainerId>4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6</ContainerId><RoleInstanceList><Role><InstanceId>"
+        "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.azl-test-vm</InstanceId><Health><State>Ready</State></Health>"
+        "</Role></RoleInstanceList></Container></Health>";
+
+static void check_health_bytes(TestReadFn read, const char *rel, const char *not_ready, const char *ready) {
         _cleanup_free_ char *buf = NULL, *a = NULL, *b = NULL;
         _cleanup_(goal_state_done) GoalState g = {};
         size_t size;
 
-        buf = fixture_read("wire/goal_state.xml", &size);
+        buf = read(rel, &size);
         assert_int_equal(goal_state_parse(buf, size, &g), 0);
         assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_NOT_READY,
                                              "Provisioning", "Starting", &a), 0);
-        assert_string_equal(a, health_not_ready);
+        assert_string_equal(a, not_ready);
         assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_READY,
                                              NULL, NULL, &b), 0);
-        assert_string_equal(b, health_ready);
+        assert_string_equal(b, ready);
+}
+
+static void test_health_bytes(void **state) {
+        check_health_bytes(test_data_read, "wire/goal-state.xml", own_health_not_ready, own_health_ready);
+}
+
+/* The bytes waagent sent for its goal_state.xml. */
+static void interop_health_bytes(void **state) {
+        check_health_bytes(fixture_read, "wire/goal_state.xml", health_not_ready, health_ready);
 }
 
 static void test_health_description(void **state) {
@@ -450,7 +570,15 @@ static void test_url_for_log(void **state) {
         assert_string_equal(c, "http://168.63.129.16/machine/");
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_dhclient_leases),
+                cmocka_unit_test(interop_versions),
+                cmocka_unit_test(interop_goal_state),
+                cmocka_unit_test(interop_goal_state_variants),
+                cmocka_unit_test(interop_hosting_env),
+                cmocka_unit_test(interop_health_bytes),
+        };
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dhclient_leases),
                 cmocka_unit_test(test_networkd_lease),
@@ -470,5 +598,7 @@ int main(void) {
                 cmocka_unit_test(test_url_for_log),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,10 +15,11 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
 fi
 [ "${AZL_SKIP_DEPS:-0}" = 1 ] || scripts/install-deps.sh >/dev/null
+# --prefix=/usr as scripts/run-tests.sh configures it: the two README commands share one build.
 if [ -f "$build/build.ninja" ]; then
-        meson setup --reconfigure "$build" >/dev/null
+        meson setup --reconfigure -Dprefix=/usr "$build" >/dev/null
 else
-        meson setup "$build" >/dev/null
+        meson setup -Dprefix=/usr "$build" >/dev/null
 fi
 ninja -C "$build" >/dev/null
 
@@ -61,8 +62,11 @@ echo "\$ azl-agent --root $root status"
 "$agent" --root "$root" status
 echo
 echo "The fabric's health reports:"
-curl -s "$(get control)/health-reports" | python3 -c '
-import json, sys
-for h in json.load(sys.stdin):
-    sub = "/" + h["subStatus"] if h["subStatus"] else ""
-    print("  %s  %s%s  accepted=%s" % (h["time"], h["state"], sub, h["accepted"]))'
+python3 - "$(get control)/health-reports" <<'PY'
+import json, sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+with opener.open(sys.argv[1], timeout=10) as resp:
+    for h in json.load(resp):
+        sub = "/" + h["subStatus"] if h["subStatus"] else ""
+        print("  %s  %s%s  accepted=%s" % (h["time"], h["state"], sub, h["accepted"]))
+PY

@@ -25,8 +25,8 @@ static void test_roundtrip(void **state) {
         s.fast_track = true;
         s.timings = json_tokener_parse("{\"goalStateId\": \"incarnation_3\", \"runUsec\": 1234}");
         assert_non_null(s.timings);
-        r1.name = strdup("OSTCExtensions.ExampleHandlerLinux");
-        r1.version = strdup("1.3.0");
+        r1.name = strdup("AzlAgent.SampleHandler");
+        r1.version = strdup("1.0.0");
         r1.status = strdup("Ready");
         r1.message = strdup("Plugin enabled");
         r1.has_settings = true;
@@ -59,7 +59,7 @@ static void test_roundtrip(void **state) {
         assert_non_null(back.timings);
         assert_int_equal(json_object_get_int64(json_object_object_get(back.timings, "runUsec")), 1234);
         assert_int_equal(back.n_handlers, 2);
-        assert_string_equal(back.handlers[0].name, "OSTCExtensions.ExampleHandlerLinux");
+        assert_string_equal(back.handlers[0].name, "AzlAgent.SampleHandler");
         assert_int_equal(back.handlers[0].seq_no, 7);
         assert_true(back.handlers[0].has_settings);
         assert_true(back.handlers[0].has_extension_status);

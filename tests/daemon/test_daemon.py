@@ -6,7 +6,8 @@ Each test starts a fresh fabric (default scenario: the sample extension, one ten
 runs the built daemon with --root <scratch root>, explicit endpoints in agent.conf and GoalStatePeriodSec=1, and
 stops it with SIGTERM (exit 0 expected). Asserted from the fabric's control API and request log:
 
-  * a status blob the fabric accepts, guestAgentStatus Ready, the sample extension Ready with its settings status;
+  * a status blob the fabric accepts, guestAgentStatus Ready, the sample extension Ready with its settings status,
+    its heartbeat as the handler status and its protected settings decrypted with the tenant certificate;
   * the tenant certificates written as <THUMB>.crt/.prv (0600, directory 0700) with the thumbprints of GET /state,
     the transport key 0600, daemon.json 0600;
   * an incarnation bump is picked up within one poll (the new ExtensionsConfig is fetched, the unchanged
@@ -30,7 +31,7 @@ import azltest  # noqa: E402
 from azltest import wait_for  # noqa: E402
 
 PERIOD = 1.0
-EXT = "OSTCExtensions.ExampleHandlerLinux"
+EXT = "AzlAgent.SampleHandler"
 
 
 class DaemonTest(azltest.FabricTestCase):
@@ -111,10 +112,15 @@ class TestDaemon(DaemonTest):
         blob = self.status_blob()
         ga = blob["aggregateStatus"]["guestAgentStatus"]
         self.assertEqual(ga["status"], "Ready")
-        self.assertEqual(h["handlerVersion"], "1.3.0")
+        self.assertEqual(h["handlerVersion"], "1.0.0")
         settings = h["runtimeSettingsStatus"]["settingsStatus"]["status"]
         self.assertEqual(settings["status"], "success")
         self.assertEqual(settings["formattedMessage"]["message"], "hello from azfabric")
+        # The sample handler's heartbeat is the handler status (reportHeartbeat), and it opened the protected
+        # settings with the tenant certificate the daemon wrote (it reports the key names, never a value).
+        self.assertEqual(h["formattedMessage"]["message"], EXT + " enabled with settings 0")
+        sub = settings.get("substatus") or []
+        self.assertEqual([s["name"] for s in sub], ["ProtectedSettings"], settings)
         features = [f["Key"] for f in blob["supportedFeatures"]]
         self.assertIn("FastTrack", features)
         gs = blob["aggregateStatus"]["vmArtifactsAggregateStatus"]["goalStateAggregateStatus"]
@@ -127,6 +133,8 @@ class TestDaemon(DaemonTest):
         state = self.control_json("/state")
         thumbs = [c["thumbprint"] for c in state["goalState"]["tenantCertificates"]]
         self.assertTrue(thumbs)
+        self.assertEqual(sub[0]["formattedMessage"]["message"],
+                         "decrypted with certificate %s: 1 key(s): secret" % thumbs[0])
         libdir = self.root.file("/var/lib/waagent")
         self.assertEqual(stat.S_IMODE(os.stat(libdir).st_mode), 0o700)
         for t in thumbs:
@@ -186,7 +194,7 @@ class TestDaemon(DaemonTest):
         # An extension updating status/<seq>.status after its enable (ref §4.7) is reported at the next poll.
         self.start_all()
         self.wait_extension_ready()
-        path = self.root.file("/var/lib/waagent/%s-1.3.0/status/0.status" % EXT)
+        path = self.root.file("/var/lib/waagent/%s-1.0.0/status/0.status" % EXT)
         with open(path) as f:
             doc = json.load(f)
         doc[0]["status"]["formattedMessage"]["message"] = "updated later"
@@ -428,7 +436,7 @@ class TestRestart(DaemonTest):
         # The plan after the restart: the settings file and enable, nothing downloaded or installed again.
         after = log[log.index("Loaded daemon state"):]
         plan = after[after.index("Extensions plan for incarnation_1:"):].split("\n\n")[0]
-        self.assertEqual(plan.splitlines()[1:], ["settings %s-1.3.0" % EXT, "enable %s-1.3.0" % EXT])
+        self.assertEqual(plan.splitlines()[1:], ["settings %s-1.0.0" % EXT, "enable %s-1.0.0" % EXT])
 
 
 def main():

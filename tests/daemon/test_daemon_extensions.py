@@ -36,7 +36,7 @@ from test_daemon import PERIOD, DaemonTest, wait_for  # noqa: E402
 
 SCENARIOS = os.path.join(azltest.SRC, "tests", "fabric", "scenarios")
 RECORDER = os.path.join(azltest.SRC, "tests", "extensions", "handlers", "recorder")
-SAMPLE = "OSTCExtensions.ExampleHandlerLinux"
+SAMPLE = "AzlAgent.SampleHandler"
 FEATURES = '[{"Key": "ExtensionTelemetryPipeline", "Value": "1.0"}]'
 
 
@@ -461,7 +461,7 @@ class TestReadOnlyRoot(ExtensionsTest):
         self.daemon = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                                         CONTAINER_HOST_SH], stdout=self.daemon_log, stderr=subprocess.STDOUT, env=env)
 
-        sample = self.wait_success(SAMPLE, version="1.3.0")[0]
+        sample = self.wait_success(SAMPLE, version="1.0.0")[0]
         self.assertEqual(self.settings_status(sample)["formattedMessage"]["message"], "hello from azfabric")
         self.wait_success(TestDependencies.A, version="1.0.0")
         self.wait_success(TestDependencies.B, version="2.0.0")
@@ -471,7 +471,7 @@ class TestReadOnlyRoot(ExtensionsTest):
         self.stop_daemon()
 
         # Everything landed below /var (the waagent layout, the agent's state, extension logs) ...
-        for path in ("/var/lib/waagent/%s-1.3.0/config/0.settings" % SAMPLE, "/var/lib/waagent/TransportPrivate.pem",
+        for path in ("/var/lib/waagent/%s-1.0.0/config/0.settings" % SAMPLE, "/var/lib/waagent/TransportPrivate.pem",
                      "/var/lib/azl-agent/daemon.json", "/var/log/azure/%s/CommandExecution.log" % SAMPLE,
                      "/var/lib/waagent/%s-1.0.0/status/0.status" % TestDependencies.A):
             self.assertTrue(os.path.exists(self.var(path)), path)

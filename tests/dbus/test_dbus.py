@@ -51,7 +51,7 @@ from test_provision import validate  # noqa: E402  (the JSON Schema subset of do
 NAME = "org.azurelinux.Agent1"
 PATH = "/org/azurelinux/Agent1"
 IFACE = "org.azurelinux.Agent1"
-EXT = "OSTCExtensions.ExampleHandlerLinux"
+EXT = "AzlAgent.SampleHandler"
 POLICY = os.path.join(azltest.SRC, "units", "dbus", "org.azurelinux.Agent1.conf")
 NOBODY = 65534
 NOISY = "AzlTest.Noisy"
@@ -307,7 +307,7 @@ class TestDbus(DbusTest):
         gs_at = self.bus.get("GoalStateTimestamp")
         self.assertGreaterEqual(gs_at, int(t0 * 1e6))
         self.assertLessEqual(gs_at, int(time.time() * 1e6))
-        self.assertEqual(e[1], "1.3.0")
+        self.assertEqual(e[1], "1.0.0")
         self.assertEqual(e[8], "hello from azfabric")
         self.assertEqual(self.bus.get("Platform"), "none")
         # The WireServer guard: nothing to guard on a loopback test fabric (tests/firewall covers the real address).
@@ -581,7 +581,7 @@ class TestDbus(DbusTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"(?m)^source:\s+daemon \(D-Bus\)$")
         self.assertRegex(r.stdout, r"(?m)^vm-id:\s+" + state["vm_id"] + "$")
-        self.assertRegex(r.stdout, r"(?m)^  " + EXT + r"\s+1\.3\.0\s+Ready\s+success: hello from azfabric$")
+        self.assertRegex(r.stdout, r"(?m)^  " + EXT + r"\s+1\.0\.0\s+Ready\s+success: hello from azfabric$")
 
         # Daemon gone: status falls back to the state file (of the real root, not the daemon's).
         self.stop_daemon()

@@ -181,3 +181,7 @@ char *test_handler_dir(const char *name) {
         assert_true(asprintf(&p, "%s/tests/extensions/handlers/%s", src, name) > 0);
         return p;
 }
+
+char *test_sample_handler_dir(void) {
+        return test_source_path("tests/fabric/ext/sample-handler");
+}

@@ -25,3 +25,5 @@ void test_zip_many(size_t n, void **ret, size_t *ret_size);
 void test_zip_declared_size(const char *name, uint64_t declared, void **ret, size_t *ret_size);
 /* The source tree path of a test handler (tests/extensions/handlers/<name>). */
 char *test_handler_dir(const char *name);
+/* The source tree path of the sample extension of the default scenario (tests/fabric/ext/sample-handler). */
+char *test_sample_handler_dir(void);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Certificates tests: the fixture Certificates.xml (PKCS#1 v1.5 + DES-EDE3-CBC, PKCS#12 with one key and two
- * certificates) decrypted with the fixture transport key to the thumbprints waagent derives
- * (F6ABAA61… with its key — referenced by ext_conf.xml's protectedSettingsCertThumbprint — and 8979F1AC…
- * without), the Format rules, a blob not addressed to us, and round trips through a freshly generated
- * transport certificate with EnvelopedData built here (AES-128-CBC + RSAES-OAEP and DES-EDE3-CBC +
- * PKCS#1 v1.5, recipient by SubjectKeyIdentifier). Written files are cross-checked with the openssl command.
+ * Certificates tests: our own Certificates documents (tests/data/wire/certificates*.xml, made by
+ * tests/data/make-certificates.sh: PKCS#1 v1.5 + DES-EDE3-CBC, a PKCS#12 with one key and two certificates)
+ * decrypted with our transport key to the thumbprints of the tenant certificates (E4884896… with its key,
+ * 15EBEC74… without), the Format rules, a blob addressed to another transport certificate, and round trips
+ * through a freshly generated transport certificate with EnvelopedData built here (AES-128-CBC + RSAES-OAEP
+ * and DES-EDE3-CBC + PKCS#1 v1.5, recipient by SubjectKeyIdentifier). Written files are cross-checked with
+ * the openssl command. The interop group decrypts WALinuxAgent's certs*.xml with its transport key to the
+ * thumbprints waagent derives (F6ABAA61… with its key, 8979F1AC… without).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,72 +23,104 @@
 #include "strutil.h"
 #include "tests.h"
 
-#define THUMB_WITH_KEY "F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9"
-#define THUMB_NO_KEY "8979F1AC8C4215827BF3B5A403E6137B504D02A4"
+/* One set of Certificates documents with its transport key and the thumbprints they must decrypt to. */
+typedef struct CertData {
+        TestReadFn read;
+        const char *transport_key, *transport_cert;
+        const char *certs, *certs_no_format, *certs_not_pfx, *certs_undecryptable;
+        const char *thumb_with_key, *thumb_no_key;
+} CertData;
 
-static void load_fixture_transport(EVP_PKEY **ret_key, X509 **ret_cert) {
+static const CertData own_data = {
+        .read = test_data_read,
+        .transport_key = "wire/transport-key.pem",
+        .transport_cert = "wire/transport-cert.pem",
+        .certs = "wire/certificates.xml",
+        .certs_no_format = "wire/certificates-no-format.xml",
+        .certs_not_pfx = "wire/certificates-not-pfx.xml",
+        .certs_undecryptable = "wire/certificates-other-recipient.xml",
+        .thumb_with_key = "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D",
+        .thumb_no_key = "15EBEC74C36C0B59812AF3A3D7B2FE7DC0D2A6EF",
+};
+
+/* WALinuxAgent's fixtures; F6ABAA61… is what its ext_conf.xml names as protectedSettingsCertThumbprint. */
+static const CertData peer_data = {
+        .read = fixture_read,
+        .transport_key = "wire/trans_prv",
+        .transport_cert = "wire/trans_cert",
+        .certs = "wire/certs.xml",
+        .certs_no_format = "wire/certs_no_format_specified.xml",
+        .certs_not_pfx = "wire/certs_format_not_pfx.xml",
+        .certs_undecryptable = "wire/incorrect-certs.xml",
+        .thumb_with_key = "F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9",
+        .thumb_no_key = "8979F1AC8C4215827BF3B5A403E6137B504D02A4",
+};
+
+static void load_transport(const CertData *d, EVP_PKEY **ret_key, X509 **ret_cert) {
         _cleanup_free_ char *k = NULL, *c = NULL;
         size_t nk, nc;
 
-        k = fixture_read("wire/trans_prv", &nk);
-        c = fixture_read("wire/trans_cert", &nc);
+        k = d->read(d->transport_key, &nk);
+        c = d->read(d->transport_cert, &nc);
         assert_int_equal(pem_load_private_key(k, nk, ret_key), 0);
         assert_int_equal(pem_load_certificate(c, nc, ret_cert), 0);
 }
 
-static void decrypt_fixture(const char *rel, CertificateList *ret) {
+static void decrypt_document(const CertData *d, const char *rel, CertificateList *ret) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         _cleanup_(certificates_xml_done) CertificatesXml x = {};
         _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
         _cleanup_x509_ X509 *cert = NULL;
         size_t size;
 
-        buf = fixture_read(rel, &size);
+        buf = d->read(rel, &size);
         assert_int_equal(certificates_xml_parse(buf, size, &x, &error), 0);
         assert_true(x.format_supported);
         assert_non_null(x.data);
-        load_fixture_transport(&key, &cert);
+        load_transport(d, &key, &cert);
         if (certificates_decrypt(x.data, x.data_size, key, cert, ret, &error) < 0)
                 fail_msg("%s: %s", rel, error);
 }
 
-static void check_fixture_list(const CertificateList *l) {
+static void check_list(const CertData *d, const CertificateList *l) {
         const Certificate *c;
 
         assert_int_equal(l->n, 2);
-        c = certificate_list_find(l, THUMB_WITH_KEY);
+        c = certificate_list_find(l, d->thumb_with_key);
         assert_non_null(c);
         assert_non_null(c->key);
         assert_int_equal(X509_check_private_key(c->cert, c->key), 1);
-        c = certificate_list_find(l, THUMB_NO_KEY);
+        c = certificate_list_find(l, d->thumb_no_key);
         assert_non_null(c);
         assert_null(c->key);
 }
 
-static void test_fixture_certs(void **state) {
+static void check_certs(const CertData *d) {
         _cleanup_(certificate_list_done) CertificateList l = {};
-        _cleanup_free_ char *summary = NULL;
+        _cleanup_free_ char *summary = NULL, *with = NULL, *without = NULL;
 
-        decrypt_fixture("wire/certs.xml", &l);
-        check_fixture_list(&l);
+        decrypt_document(d, d->certs, &l);
+        check_list(d, &l);
         assert_int_equal(certificates_summary_json(&l, &summary), 0);
-        assert_non_null(strstr(summary, "{\"thumbprint\": \"" THUMB_WITH_KEY "\", \"hasPrivateKey\": true}"));
-        assert_non_null(strstr(summary, "{\"thumbprint\": \"" THUMB_NO_KEY "\", \"hasPrivateKey\": false}"));
+        assert_true(asprintf(&with, "{\"thumbprint\": \"%s\", \"hasPrivateKey\": true}", d->thumb_with_key) > 0);
+        assert_true(asprintf(&without, "{\"thumbprint\": \"%s\", \"hasPrivateKey\": false}", d->thumb_no_key) > 0);
+        assert_non_null(strstr(summary, with));
+        assert_non_null(strstr(summary, without));
 }
 
-static void test_no_format_specified(void **state) {
+static void check_no_format_specified(const CertData *d) {
         _cleanup_(certificate_list_done) CertificateList l = {};
 
-        decrypt_fixture("wire/certs_no_format_specified.xml", &l);
-        check_fixture_list(&l);
+        decrypt_document(d, d->certs_no_format, &l);
+        check_list(d, &l);
 }
 
-static void test_format_not_pfx(void **state) {
+static void check_format_not_pfx(const CertData *d) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(certificates_xml_done) CertificatesXml x = {};
         size_t size;
 
-        buf = fixture_read("wire/certs_format_not_pfx.xml", &size);
+        buf = d->read(d->certs_not_pfx, &size);
         assert_int_equal(certificates_xml_parse(buf, size, &x, NULL), 0);
         assert_string_equal(x.format, "CertificatesNonPfxPackage");
         assert_false(x.format_supported);
@@ -103,7 +137,7 @@ static void test_no_data(void **state) {
         assert_null(x.data);
 }
 
-static void test_incorrect_certs(void **state) {
+static void check_undecryptable(const CertData *d) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         _cleanup_(certificates_xml_done) CertificatesXml x = {};
         _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
@@ -112,13 +146,13 @@ static void test_incorrect_certs(void **state) {
         size_t size;
         int r;
 
-        buf = fixture_read("wire/incorrect-certs.xml", &size);
+        buf = d->read(d->certs_undecryptable, &size);
         assert_int_equal(certificates_xml_parse(buf, size, &x, NULL), 0);
-        load_fixture_transport(&key, &cert);
+        load_transport(d, &key, &cert);
         r = certificates_decrypt(x.data, x.data_size, key, cert, &l, &error);
         assert_true(r == -EKEYREJECTED || r == -EBADMSG);
         assert_non_null(error);
-        print_message("incorrect-certs.xml: %s\n", error);
+        print_message("%s: %s\n", d->certs_undecryptable, error);
         assert_int_equal(l.n, 4242);
         /* Not a CMS blob at all. */
         free(error);
@@ -267,21 +301,31 @@ static void openssl_cmd(const char *cmd, char *out, size_t size) {
         assert_int_equal(pclose(p), 0);
 }
 
-static void test_write_files(void **state) {
+/* "sha1 Fingerprint=AB:CD:…\n", as `openssl x509 -fingerprint -sha1` prints a thumbprint. */
+static void fingerprint_line(const char *thumb, char *out, size_t size) {
+        size_t n = 0;
+
+        n += snprintf(out, size, "sha1 Fingerprint=");
+        for (size_t i = 0; thumb[i] && n + 4 < size; i += 2)
+                n += snprintf(out + n, size - n, "%s%.2s", i ? ":" : "", thumb + i);
+        snprintf(out + n, size - n, "\n");
+}
+
+static void check_write_files(const CertData *d) {
         _cleanup_(certificate_list_done) CertificateList l = {};
         _cleanup_close_ int root = -EBADF;
         _cleanup_free_ char *crt = NULL, *prv = NULL, *nokey_prv = NULL, *cmd = NULL, *cmd2 = NULL;
         char *dir = tmpdir_new();
-        char out[4096], out2[4096];
+        char out[4096], out2[4096], expected[128];
         struct stat st;
 
-        decrypt_fixture("wire/certs.xml", &l);
+        decrypt_document(d, d->certs, &l);
         assert_int_equal(root_open(dir, &root), 0);
         assert_int_equal(certificates_write(root, "/var/lib/waagent", &l), 0);
 
-        assert_true(asprintf(&crt, "%s/var/lib/waagent/" THUMB_WITH_KEY ".crt", dir) > 0);
-        assert_true(asprintf(&prv, "%s/var/lib/waagent/" THUMB_WITH_KEY ".prv", dir) > 0);
-        assert_true(asprintf(&nokey_prv, "%s/var/lib/waagent/" THUMB_NO_KEY ".prv", dir) > 0);
+        assert_true(asprintf(&crt, "%s/var/lib/waagent/%s.crt", dir, d->thumb_with_key) > 0);
+        assert_true(asprintf(&prv, "%s/var/lib/waagent/%s.prv", dir, d->thumb_with_key) > 0);
+        assert_true(asprintf(&nokey_prv, "%s/var/lib/waagent/%s.prv", dir, d->thumb_no_key) > 0);
         assert_int_equal(stat(crt, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
         assert_int_equal(stat(prv, &st), 0);
@@ -300,7 +344,8 @@ static void test_write_files(void **state) {
         }
         assert_true(asprintf(&cmd, "openssl x509 -in '%s' -noout -fingerprint -sha1", crt) > 0);
         openssl_cmd(cmd, out, sizeof out);
-        assert_string_equal(out, "sha1 Fingerprint=F6:AB:AA:61:09:8A:30:1E:BB:8A:57:1C:3C:7C:F7:7F:35:5F:7F:A9\n");
+        fingerprint_line(d->thumb_with_key, expected, sizeof expected);
+        assert_string_equal(out, expected);
         free(cmd);
         cmd = NULL;
         assert_true(asprintf(&cmd, "openssl pkey -in '%s' -pubout", prv) > 0);
@@ -423,13 +468,30 @@ static void test_openssh_generated_keys(void **state) {
         assert_null(unsupported);
 }
 
-int main(void) {
+#define DATA_TESTS(prefix, data)                                                                        \
+        static void prefix##_certs(void **state) { check_certs(&data); }                                  \
+        static void prefix##_no_format_specified(void **state) { check_no_format_specified(&data); }      \
+        static void prefix##_format_not_pfx(void **state) { check_format_not_pfx(&data); }                \
+        static void prefix##_undecryptable(void **state) { check_undecryptable(&data); }                  \
+        static void prefix##_write_files(void **state) { check_write_files(&data); }
+
+DATA_TESTS(test, own_data)
+DATA_TESTS(interop, peer_data)
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_certs),
+                cmocka_unit_test(interop_no_format_specified),
+                cmocka_unit_test(interop_format_not_pfx),
+                cmocka_unit_test(interop_undecryptable),
+                cmocka_unit_test(interop_write_files),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_fixture_certs),
+                cmocka_unit_test(test_certs),
                 cmocka_unit_test(test_no_format_specified),
                 cmocka_unit_test(test_format_not_pfx),
                 cmocka_unit_test(test_no_data),
-                cmocka_unit_test(test_incorrect_certs),
+                cmocka_unit_test(test_undecryptable),
                 cmocka_unit_test(test_round_trip_aes_oaep),
                 cmocka_unit_test(test_round_trip_3des_pkcs1),
                 cmocka_unit_test(test_transport_cert),
@@ -439,5 +501,7 @@ int main(void) {
                 cmocka_unit_test(test_openssh_generated_keys),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

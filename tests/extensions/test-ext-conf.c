@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ExtensionsConfig parser tests. Every ExtensionsConfig fixture of waagent (wire/, wire/multi-config/,
- * wire/invalid_config/, hostgaplugin/) is parsed and compared with a table of the values waagent derives from
- * it (extensions_goal_state_from_extensions_config.py: handlers in Plugins order, PluginSettings matched by
- * name case-insensitively, single-config settings named after the handler, multi-config settings per
- * ExtensionRuntimeSettings with their own seqNo/state and DependsOn@name levels, invalid configurations
- * kept as handlers carrying waagent's error text). Public settings are compared as compact JSON.
+ * ExtensionsConfig parser tests. Our own documents (tests/data/wire/ext-conf*.xml: the canonical single
+ * handler, multi-config with dependencies and every requested state, one invalid configuration of each kind
+ * beside a valid handler, and an empty goal state) are parsed and compared with a table of the values waagent's
+ * rules give (extensions_goal_state_from_extensions_config.py: handlers in Plugins order, PluginSettings matched
+ * by name case-insensitively, single-config settings named after the handler, multi-config settings per
+ * ExtensionRuntimeSettings with their own seqNo/state and DependsOn@name levels, invalid configurations kept
+ * as handlers carrying waagent's error text). Public settings are compared as compact JSON. The interop group
+ * does the same for every ExtensionsConfig fixture of waagent (wire/, wire/multi-config/, wire/invalid_config/,
+ * hostgaplugin/) with the values waagent derives from them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +42,7 @@ typedef struct ExpHandler {
 } ExpHandler;
 
 typedef struct ExpGoalState {
-        const char *fixture;
+        const char *file;
         StatusBlobType blob_type;
         bool has_blob;
         bool profile;
@@ -51,11 +54,89 @@ typedef struct ExpGoalState {
         ExpHandler handlers[8];
 } ExpGoalState;
 
+#define OWN_THUMB "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D"
+
+/* tests/data/wire/ext-conf*.xml with waagent's rules. */
+static const ExpGoalState own_expected[] = {
+        {
+                .file = "wire/ext-conf.xml",
+                .blob_type = STATUS_BLOB_TYPE_PAGE,
+                .has_blob = true,
+                .profile = true,
+                .ticks = UINT64_C(639090000001234567),
+                .activity_id = "6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+                .n_families = 2,
+                .n_handlers = 1,
+                .handlers = {
+                        { "AzlAgent.SampleHandler", "1.0.0", EXTENSION_STATE_ENABLED, false, 4, true, NULL, 1, {
+                                { "AzlAgent.SampleHandler", 4, EXTENSION_STATE_ENABLED, 0,
+                                  "{\"message\":\"hello from the tests\",\"items\":[1,2]}", OWN_THUMB, true },
+                        } },
+                },
+        },
+        {
+                .file = "wire/ext-conf-multi-config.xml",
+                .blob_type = STATUS_BLOB_TYPE_BLOCK,     /* "AppendBlob" is not a status blob type */
+                .has_blob = true,
+                .n_required_features = 1,
+                .n_families = 1,
+                .n_handlers = 4,
+                .handlers = {
+                        { "AzlTest.RunCommand", "2.1.0", EXTENSION_STATE_ENABLED, true, 2, false, NULL, 3, {
+                                { "first", 1, EXTENSION_STATE_ENABLED, 0, "{\"script\":\"echo first\"}", NULL, false },
+                                { "second", 5, EXTENSION_STATE_ENABLED, 2, "{\"script\":\"echo second\",\"timeout\":30}", NULL, false },
+                                { "third", 2, EXTENSION_STATE_DISABLED, 3, "{\"script\":\"echo third\"}", NULL, false },
+                        } },
+                        { "AzlTest.Monitor", "1.4.0", EXTENSION_STATE_ENABLED, false, 1, false, NULL, 1, {
+                                { "AzlTest.Monitor", 0, EXTENSION_STATE_ENABLED, 1, "{}", NULL, false },
+                        } },
+                        { "AzlTest.Retired", "0.9", EXTENSION_STATE_UNINSTALL, false, 2, false, NULL, 0, {
+                        } },
+                        /* single-config settings carry no state of their own: the handler's decides */
+                        { "AzlTest.Legacy", "3.0", EXTENSION_STATE_DISABLED, false, 2, false, NULL, 1, {
+                                { "AzlTest.Legacy", 2, EXTENSION_STATE_ENABLED, 0, NULL, OWN_THUMB, true },
+                        } },
+                },
+        },
+        {
+                .file = "wire/ext-conf-invalid.xml",
+                .blob_type = STATUS_BLOB_TYPE_BLOCK,
+                .has_blob = false,
+                .n_required_features = 2,
+                .n_families = 2,
+                .n_handlers = 7,
+                .handlers = {
+                        { "AzlTest.Both", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, "Both RuntimeSettings and ExtensionRuntimeSettings found for the same extension: AzlTest.Both and version: 1.0", 0, {
+                        } },
+                        { "AzlTest.Mismatch", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, "Extension PluginSettings Version Mismatch! Expected PluginSettings version: 1.0 for Extension: AzlTest.Mismatch but found versions: (1.1, 1.2)", 0, {
+                        } },
+                        { "AzlTest.TwoSettings", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, "Multiple RuntimeSettings found for the same extension: AzlTest.TwoSettings and version: 1.0 (Expected: 1; Available: 2)", 0, {
+                        } },
+                        { "AzlTest.TwoPlugins", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, "Multiple plugin settings found for the same extension: AzlTest.TwoPlugins and version: 1.0 (Expected: 1; Available: 2)", 0, {
+                        } },
+                        { "AzlTest.TwoDependsOn", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, "Extension Handler can only have a single dependsOn node for Single config extensions. Found: 2", 0, {
+                        } },
+                        { "AzlTest.EmptyState", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, "Received empty Extensions.Plugins.Plugin.state, failing Handler", 0, {
+                        } },
+                        { "AzlTest.Valid", "1.0", EXTENSION_STATE_ENABLED, false, 1, false, NULL, 1, {
+                                { "AzlTest.Valid", 3, EXTENSION_STATE_ENABLED, 0, "{\"n\":3}", NULL, false },
+                        } },
+                },
+        },
+        {
+                .file = "wire/ext-conf-empty.xml",
+                .blob_type = STATUS_BLOB_TYPE_PAGE,
+                .has_blob = true,
+                .n_families = 1,
+                .n_handlers = 0,
+        },
+};
+
 /* Derived from the fixtures with waagent's rules. The version list of a PluginSettings version mismatch is a
  * Python set in waagent (unordered); it is given here in document order. */
-static const ExpGoalState expected[] = {
+static const ExpGoalState peer_expected[] = {
         {
-                .fixture = "wire/ext_conf-no_encoded_signature.xml",
+                .file = "wire/ext_conf-no_encoded_signature.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -71,7 +152,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf-no_gs_metadata.xml",
+                .file = "wire/ext_conf-no_gs_metadata.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -87,7 +168,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf-vm_access_with_invalid_signature.xml",
+                .file = "wire/ext_conf-vm_access_with_invalid_signature.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -103,7 +184,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf-vm_access_with_signature.xml",
+                .file = "wire/ext_conf-vm_access_with_signature.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -119,7 +200,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf.xml",
+                .file = "wire/ext_conf.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -135,7 +216,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_additional_locations.xml",
+                .file = "wire/ext_conf_additional_locations.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -151,7 +232,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_aks_extension.xml",
+                .file = "wire/ext_conf_aks_extension.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -175,7 +256,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_autoupgrade.xml",
+                .file = "wire/ext_conf_autoupgrade.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -191,7 +272,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_autoupgrade_internalversion.xml",
+                .file = "wire/ext_conf_autoupgrade_internalversion.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -207,7 +288,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_dependencies_with_empty_settings.xml",
+                .file = "wire/ext_conf_dependencies_with_empty_settings.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -225,7 +306,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_downgrade_rsm_version.xml",
+                .file = "wire/ext_conf_downgrade_rsm_version.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -241,7 +322,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_in_vm_artifacts_profile.xml",
+                .file = "wire/ext_conf_in_vm_artifacts_profile.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -257,7 +338,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_in_vm_empty_artifacts_profile.xml",
+                .file = "wire/ext_conf_in_vm_empty_artifacts_profile.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -273,7 +354,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_in_vm_metadata.xml",
+                .file = "wire/ext_conf_in_vm_metadata.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -289,7 +370,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_internalversion.xml",
+                .file = "wire/ext_conf_internalversion.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -305,7 +386,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_invalid_and_valid_handlers.xml",
+                .file = "wire/ext_conf_invalid_and_valid_handlers.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -323,7 +404,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_invalid_vm_metadata.xml",
+                .file = "wire/ext_conf_invalid_vm_metadata.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -339,7 +420,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_missing_family.xml",
+                .file = "wire/ext_conf_missing_family.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -352,7 +433,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_multiple_extensions.xml",
+                .file = "wire/ext_conf_multiple_extensions.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -380,7 +461,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_no_extensions-block_blob.xml",
+                .file = "wire/ext_conf_no_extensions-block_blob.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -393,7 +474,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_no_extensions-no_status_blob.xml",
+                .file = "wire/ext_conf_no_extensions-no_status_blob.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = false,
                 .profile = false,
@@ -406,7 +487,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_no_extensions-page_blob.xml",
+                .file = "wire/ext_conf_no_extensions-page_blob.xml",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = false,
@@ -419,7 +500,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_no_public.xml",
+                .file = "wire/ext_conf_no_public.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -435,7 +516,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_no_settings.xml",
+                .file = "wire/ext_conf_no_settings.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -450,7 +531,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_redact.xml",
+                .file = "wire/ext_conf_redact.xml",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = true,
@@ -472,7 +553,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_required_features.xml",
+                .file = "wire/ext_conf_required_features.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -488,7 +569,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_rsm_version.xml",
+                .file = "wire/ext_conf_rsm_version.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -504,7 +585,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_sequencing.xml",
+                .file = "wire/ext_conf_sequencing.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -523,7 +604,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_settings_case_mismatch.xml",
+                .file = "wire/ext_conf_settings_case_mismatch.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -551,7 +632,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_upgradeguid.xml",
+                .file = "wire/ext_conf_upgradeguid.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -567,7 +648,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_version_missing_in_agent_family.xml",
+                .file = "wire/ext_conf_version_missing_in_agent_family.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -583,7 +664,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_version_missing_in_manifest.xml",
+                .file = "wire/ext_conf_version_missing_in_manifest.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -599,7 +680,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_version_not_from_rsm.xml",
+                .file = "wire/ext_conf_version_not_from_rsm.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -615,7 +696,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/ext_conf_vm_not_enabled_for_rsm_upgrades.xml",
+                .file = "wire/ext_conf_vm_not_enabled_for_rsm_upgrades.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -631,7 +712,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/multi-config/ext_conf_mc_disabled_extensions.xml",
+                .file = "wire/multi-config/ext_conf_mc_disabled_extensions.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -653,7 +734,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/multi-config/ext_conf_mc_update_extensions.xml",
+                .file = "wire/multi-config/ext_conf_mc_update_extensions.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -674,7 +755,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/multi-config/ext_conf_multi_config_no_dependencies.xml",
+                .file = "wire/multi-config/ext_conf_multi_config_no_dependencies.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -695,7 +776,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/multi-config/ext_conf_with_disabled_multi_config.xml",
+                .file = "wire/multi-config/ext_conf_with_disabled_multi_config.xml",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = true,
@@ -725,7 +806,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/multi-config/ext_conf_with_multi_config.xml",
+                .file = "wire/multi-config/ext_conf_with_multi_config.xml",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = true,
@@ -755,7 +836,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/multi-config/ext_conf_with_multi_config_dependencies.xml",
+                .file = "wire/multi-config/ext_conf_with_multi_config_dependencies.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -779,7 +860,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/invalid_config/ext_conf_multiple_depends_on_for_single_handler.xml",
+                .file = "wire/invalid_config/ext_conf_multiple_depends_on_for_single_handler.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -797,7 +878,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/invalid_config/ext_conf_multiple_runtime_settings_same_plugin.xml",
+                .file = "wire/invalid_config/ext_conf_multiple_runtime_settings_same_plugin.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -812,7 +893,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/invalid_config/ext_conf_multiple_settings_for_same_handler.xml",
+                .file = "wire/invalid_config/ext_conf_multiple_settings_for_same_handler.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -827,7 +908,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/invalid_config/ext_conf_plugin_settings_version_mismatch.xml",
+                .file = "wire/invalid_config/ext_conf_plugin_settings_version_mismatch.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -842,7 +923,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "wire/invalid_config/ext_conf_single_and_multi_config_settings_same_plugin.xml",
+                .file = "wire/invalid_config/ext_conf_single_and_multi_config_settings_same_plugin.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -857,7 +938,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/ext_conf-agent_family_version.xml",
+                .file = "hostgaplugin/ext_conf-agent_family_version.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -887,7 +968,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/ext_conf-empty_depends_on.xml",
+                .file = "hostgaplugin/ext_conf-empty_depends_on.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -903,7 +984,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/ext_conf-invalid_blob_type.xml",
+                .file = "hostgaplugin/ext_conf-invalid_blob_type.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -924,7 +1005,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/ext_conf-no_status_upload_blob.xml",
+                .file = "hostgaplugin/ext_conf-no_status_upload_blob.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = false,
                 .profile = true,
@@ -940,7 +1021,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/ext_conf-rsm_version_properties_false.xml",
+                .file = "hostgaplugin/ext_conf-rsm_version_properties_false.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -970,7 +1051,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/ext_conf.xml",
+                .file = "hostgaplugin/ext_conf.xml",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = true,
@@ -1005,14 +1086,14 @@ static size_t handler_locations(const ExtensionHandler *h) {
         return !!h->location + !!h->failover_location + strv_length(h->additional_locations);
 }
 
-static void check_goal_state(const ExpGoalState *e) {
+static void check_goal_state(TestReadFn read, const ExpGoalState *e) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
 
-        buf = fixture_read(e->fixture, &size);
+        buf = read(e->file, &size);
         if (ext_conf_parse(buf, size, "1", &gs, &error) < 0)
-                fail_msg("%s: %s", e->fixture, strna(error));
+                fail_msg("%s: %s", e->file, strna(error));
         assert_string_equal(gs.id, "incarnation_1");
         assert_int_equal(gs.channel, GOAL_STATE_CHANNEL_WIRESERVER);
         assert_int_equal(gs.source, GOAL_STATE_SOURCE_FABRIC);
@@ -1027,13 +1108,13 @@ static void check_goal_state(const ExpGoalState *e) {
         assert_int_equal(strv_length(gs.required_features), e->n_required_features);
         assert_int_equal(gs.n_agent_families, e->n_families);
         if (gs.n_handlers != e->n_handlers)
-                fail_msg("%s: %zu handlers, expected %zu", e->fixture, gs.n_handlers, e->n_handlers);
+                fail_msg("%s: %zu handlers, expected %zu", e->file, gs.n_handlers, e->n_handlers);
 
         for (size_t i = 0; i < e->n_handlers; i++) {
                 const ExpHandler *eh = &e->handlers[i];
                 const ExtensionHandler *h = &gs.handlers[i];
 
-                print_message("  %s: %s %s\n", e->fixture, eh->name, eh->version);
+                print_message("  %s: %s %s\n", e->file, eh->name, eh->version);
                 assert_string_equal(h->name, eh->name);
                 assert_string_equal(h->version, eh->version);
                 if (eh->invalid_reason) {
@@ -1070,13 +1151,66 @@ static void check_goal_state(const ExpGoalState *e) {
         }
 }
 
-static void test_all_fixtures(void **state) {
-        for (size_t i = 0; i < ELEMENTSOF(expected); i++)
-                check_goal_state(&expected[i]);
+static void test_all_documents(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(own_expected); i++)
+                check_goal_state(test_data_read, &own_expected[i]);
+}
+
+static void interop_all_fixtures(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(peer_expected); i++)
+                check_goal_state(fixture_read, &peer_expected[i]);
+}
+
+/* tests/data/wire/ext-conf.xml in full: the canonical single-handler document. */
+static void test_ext_conf_details(void **state) {
+        _cleanup_free_ char *buf = NULL, *error = NULL, *protected = NULL;
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        const ExtensionHandler *h;
+        char ts[64];
+        size_t size;
+
+        buf = test_data_read("wire/ext-conf.xml", &size);
+        assert_int_equal(ext_conf_parse(buf, size, NULL, &gs, &error), 0);
+        /* Without an incarnation the document's goalStateIncarnation is used. */
+        assert_string_equal(gs.id, "incarnation_3");
+        /* &amp; unescaped; the URL is used verbatim */
+        assert_string_equal(gs.status_upload_blob,
+                            "https://azlteststatus.blob.core.windows.net/vhds/azl-test-vm.status?sv=2024-01-01&sr=b"
+                            "&sp=rw&se=9999-12-31&sig=QXpsVGVzdFNpZw%3D%3D");
+        assert_false(gs.status_upload_blob_type_defaulted);
+        assert_string_equal(gs.artifacts_profile_blob,
+                            "https://azlteststatus.blob.core.windows.net/profiles/azl-test-vm.profile?sv=2024-01-01"
+                            "&sr=b&sp=r&sig=UHJvZmlsZVNpZw%3D%3D");
+        assert_string_equal(gs.correlation_id, "0a1b2c3d-4e5f-4a6b-9c8d-7e6f5a4b3c2d");
+        /* For ExtensionsConfig the reported inSvdSeqNo is the incarnation; the attribute is kept for reference. */
+        assert_string_equal(gs.in_svd_seq_no, "12");
+        assert_int_equal(ticks_format_timestamp(gs.created_on_ticks, ts, sizeof ts), 0);
+        /* float(ticks) / 10**7 as waagent computes it: .1234567 becomes .123459 */
+        assert_string_equal(ts, "2026-03-13T12:00:00.123459Z");
+
+        assert_int_equal(gs.n_agent_families, 2);
+        assert_string_equal(gs.agent_families[0].name, "Prod");
+        assert_null(gs.agent_families[0].version);
+        assert_int_equal(strv_length(gs.agent_families[0].uris), 2);
+        assert_string_equal(gs.agent_families[0].uris[1],
+                            "https://azltestmirror.blob.core.windows.net/agent/AzlAgent_Prod_northeurope_manifest.xml");
+        assert_string_equal(gs.agent_families[1].name, "Test");
+        assert_string_equal(gs.agent_families[1].version, "9.1.2.3");
+
+        /* the PluginSettings name differs in case from the Plugin name: matched all the same */
+        h = extensions_goal_state_find_handler(&gs, "azlagent.samplehandler");
+        assert_non_null(h);
+        assert_string_equal(h->location,
+                            "https://azltestartifacts.blob.core.windows.net/handlers/AzlAgent.SampleHandler_manifest.xml");
+        assert_string_equal(h->failover_location,
+                            "https://azltestmirror.blob.core.windows.net/handlers/AzlAgent.SampleHandler_manifest.xml");
+        assert_string_equal(h->encoded_signature, "MIIBYXpsLWFnZW50IHRlc3Qgc2lnbmF0dXJlIHBsYWNlaG9sZGVy");
+        protected = test_data_read("wire/protected-settings.txt", &size);
+        assert_string_equal(h->settings[0].protected_settings, strstrip(protected));
 }
 
 /* wire/ext_conf.xml in full: the canonical single-handler document. */
-static void test_ext_conf_details(void **state) {
+static void interop_ext_conf_details(void **state) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         const ExtensionHandler *h;
@@ -1121,6 +1255,44 @@ static void test_additional_locations(void **state) {
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
 
+        buf = test_data_read("wire/ext-conf.xml", &size);
+        assert_int_equal(ext_conf_parse(buf, size, "1", &gs, NULL), 0);
+        assert_int_equal(strv_length(gs.handlers[0].additional_locations), 2);
+        assert_string_equal(gs.handlers[0].additional_locations[0],
+                            "https://azltestthird.blob.core.windows.net/handlers/AzlAgent.SampleHandler_manifest.xml");
+        assert_string_equal(gs.handlers[0].additional_locations[1],
+                            "https://azltestfourth.blob.core.windows.net/handlers/AzlAgent.SampleHandler_manifest.xml");
+}
+
+static void test_invalid_blob_type(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        size_t size;
+
+        /* waagent: "Status Blob type 'AppendBlob' is not valid, assuming BlockBlob" — not an error. */
+        buf = test_data_read("wire/ext-conf-multi-config.xml", &size);
+        assert_int_equal(ext_conf_parse(buf, size, "1", &gs, NULL), 0);
+        assert_int_equal(gs.status_upload_blob_type, STATUS_BLOB_TYPE_BLOCK);
+        assert_true(gs.status_upload_blob_type_defaulted);
+}
+
+static void test_required_features(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        size_t size;
+
+        buf = test_data_read("wire/ext-conf-invalid.xml", &size);
+        assert_int_equal(ext_conf_parse(buf, size, "1", &gs, NULL), 0);
+        assert_int_equal(strv_length(gs.required_features), 2);
+        assert_string_equal(gs.required_features[0], "AzlTestFeatureA");
+        assert_string_equal(gs.required_features[1], "AzlTestFeatureB");
+}
+
+static void interop_additional_locations(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        size_t size;
+
         buf = fixture_read("wire/ext_conf_additional_locations.xml", &size);
         assert_int_equal(ext_conf_parse(buf, size, "1", &gs, NULL), 0);
         assert_int_equal(strv_length(gs.handlers[0].additional_locations), 2);
@@ -1130,7 +1302,7 @@ static void test_additional_locations(void **state) {
                             "http://mock-goal-state/additionalLocation/4/manifest.xml");
 }
 
-static void test_invalid_blob_type(void **state) {
+static void interop_invalid_blob_type(void **state) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
@@ -1142,7 +1314,7 @@ static void test_invalid_blob_type(void **state) {
         assert_true(gs.status_upload_blob_type_defaulted);
 }
 
-static void test_required_features(void **state) {
+static void interop_required_features(void **state) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
@@ -1252,14 +1424,25 @@ static void test_too_many_handlers(void **state) {
         assert_non_null(strstr(error, "Too many plugins"));
 }
 
-static void test_artifacts_profile(void **state) {
-        _cleanup_free_ char *buf = NULL, *error = NULL;
+static void check_artifacts_profile(TestReadFn read, const char *rel) {
+        _cleanup_free_ char *buf = NULL;
         bool on_hold = false;
         size_t size;
 
-        buf = fixture_read("wire/in_vm_artifacts_profile.json", &size);
+        buf = read(rel, &size);
         assert_int_equal(artifacts_profile_parse(buf, size, &on_hold, NULL), 0);
         assert_true(on_hold);
+}
+
+static void interop_artifacts_profile(void **state) {
+        check_artifacts_profile(fixture_read, "wire/in_vm_artifacts_profile.json");
+}
+
+static void test_artifacts_profile(void **state) {
+        _cleanup_free_ char *error = NULL;
+        bool on_hold = false;
+
+        check_artifacts_profile(test_data_read, "wire/in-vm-artifacts-profile.json");
         assert_int_equal(artifacts_profile_parse("{\"onHold\": \"False\"}", 19, &on_hold, NULL), 0);
         assert_false(on_hold);
         assert_int_equal(artifacts_profile_parse("{}", 2, &on_hold, NULL), 0);
@@ -1270,9 +1453,17 @@ static void test_artifacts_profile(void **state) {
         assert_true(on_hold);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_all_fixtures),
+                cmocka_unit_test(interop_ext_conf_details),
+                cmocka_unit_test(interop_additional_locations),
+                cmocka_unit_test(interop_invalid_blob_type),
+                cmocka_unit_test(interop_required_features),
+                cmocka_unit_test(interop_artifacts_profile),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_all_fixtures),
+                cmocka_unit_test(test_all_documents),
                 cmocka_unit_test(test_ext_conf_details),
                 cmocka_unit_test(test_additional_locations),
                 cmocka_unit_test(test_invalid_blob_type),
@@ -1284,5 +1475,7 @@ int main(void) {
                 cmocka_unit_test(test_artifacts_profile),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Extension handlers really run (§4.3–§4.8): on a scratch root, packages are zipped here from the fixture
- * sample_ext-1.3.0 and from tests/extensions/handlers/ (recorder, hanger, burner), a goal state is parsed
- * from ExtensionsConfig XML, and the executor runs the plan on an sd-event loop. Asserted: the
+ * Extension handlers really run (§4.3–§4.8): on a scratch root, packages are zipped here from the sample
+ * extension (tests/fabric/ext/sample-handler) and from tests/extensions/handlers/ (recorder, hanger, burner), a
+ * goal state is parsed from ExtensionsConfig XML, and the executor runs the plan on an sd-event loop. The sample
+ * extension decrypts its protected settings with the tenant certificate written from our Certificates
+ * document, reports its status file and heartbeat, and no secret reaches a log or the blob. Asserted: the
  * HandlerEnvironment/settings bytes and the exact environment each handler saw, operation order for
  * install/enable, re-enable after restart, update 1.0.0 → 1.1.0 and uninstall (as recorded by the handler
  * itself), exit codes → handler status and codes, a hanging handler killed at its timeout (1011) with its
  * background children — its process group always, a child that left the group only with a cgroup — and a
  * CPU-burning handler throttled by cpu.max where cgroup v2 controllers are available (skipped otherwise).
+ * The interop group runs WALinuxAgent's sample_ext-1.3.0.zip the same way.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -16,11 +19,13 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "certificates.h"
 #include "context.h"
 #include "ext-executor.h"
 #include "ext-test-zip.h"
 #include "fileio.h"
 #include "macro.h"
+#include "openssl-util.h"
 #include "status-blob.h"
 #include "tests.h"
 
@@ -162,7 +167,102 @@ static const ExtHandlerResult *result_for(Env *env, const char *name) {
         "{\"protectedSettingsCertThumbprint\":\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\",\"protectedSettings\":\"MIICWgYJK\"," \
         "\"publicSettings\":" public "}}]}</RuntimeSettings></Plugin>"
 
-static void test_sample_ext(void **state) {
+/* The tenant certificates of tests/data/wire/certificates.xml, as the daemon writes them: <THUMB>.crt/.prv. */
+static void write_tenant_certificates(Env *env) {
+        _cleanup_free_ char *xml = NULL, *k = NULL, *c = NULL, *error = NULL;
+        _cleanup_(certificates_xml_done) CertificatesXml x = {};
+        _cleanup_(certificate_list_done) CertificateList l = {};
+        _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
+        _cleanup_x509_ X509 *cert = NULL;
+        size_t size;
+
+        xml = test_data_read("wire/certificates.xml", &size);
+        assert_int_equal(certificates_xml_parse(xml, size, &x, &error), 0);
+        k = test_data_read("wire/transport-key.pem", &size);
+        assert_int_equal(pem_load_private_key(k, size, &key), 0);
+        c = test_data_read("wire/transport-cert.pem", &size);
+        assert_int_equal(pem_load_certificate(c, size, &cert), 0);
+        assert_int_equal(certificates_decrypt(x.data, x.data_size, key, cert, &l, &error), 0);
+        assert_int_equal(certificates_write(env->c.root_fd, "/var/lib/waagent", &l), 0);
+}
+
+#define SAMPLE "AzlAgent.SampleHandler"
+#define SAMPLE_DIR "/var/lib/waagent/" SAMPLE "-1.0.0"
+#define TENANT_THUMB "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D"
+
+static void test_sample_handler(void **state) {
+        Env *env = env_new(NULL);
+        _cleanup_free_ char *protected = NULL, *plugin_settings = NULL, *settings = NULL, *expected = NULL,
+                            *hs = NULL, *blob = NULL, *log = NULL, *own_log = NULL, *hb = NULL, *dir = NULL;
+        _cleanup_free_ HandlerStatusReport *reports = NULL;
+        const ExtHandlerResult *r;
+        Package *p = &env->packages[env->n_packages++];
+        size_t n, size;
+
+        write_tenant_certificates(env);
+        dir = test_sample_handler_dir();
+        p->name = SAMPLE;
+        p->version = "1.0.0";
+        test_zip_dir(dir, NULL, &p->zip, &p->len);
+        protected = test_data_read("wire/protected-settings.txt", &size);
+        assert_true(asprintf(&plugin_settings,
+                             "<Plugin name=\"" SAMPLE "\" version=\"1.0.0\"><RuntimeSettings seqNo=\"0\">"
+                             "{\"runtimeSettings\":[{\"handlerSettings\":{\"protectedSettingsCertThumbprint\":"
+                             "\"" TENANT_THUMB "\",\"protectedSettings\":\"%s\",\"publicSettings\":"
+                             "{\"message\":\"hello from the executor\"}}}]}</RuntimeSettings></Plugin>",
+                             strstrip(protected)) > 0);
+        run_xml(env, PLUGIN(SAMPLE, "1.0.0", "enabled"), plugin_settings);
+
+        /* §4.3: the settings file the handler read, protected settings still encrypted */
+        settings = read_rel(env, SAMPLE_DIR "/config/0.settings");
+        assert_true(asprintf(&expected, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": "
+                                        "{\"message\": \"hello from the executor\"}, \"protectedSettings\": \"%s\", "
+                                        "\"protectedSettingsCertThumbprint\": \"" TENANT_THUMB "\"}}]}",
+                             protected) > 0);
+        assert_string_equal(settings, expected);
+        hs = read_rel(env, SAMPLE_DIR "/config/HandlerState");
+        assert_string_equal(hs, "Enabled");
+        log = read_rel(env, "/var/log/azure/" SAMPLE "/CommandExecution.log");
+        assert_non_null(strstr(log, "sample-handler.py install"));
+        assert_non_null(strstr(log, "sample-handler.py enable"));
+        /* the handler's own log: both operations, with the §4.4 version and sequence number */
+        own_log = read_rel(env, "/var/log/azure/" SAMPLE "/sample-handler.log");
+        assert_non_null(strstr(own_log, " install 1.0.0 seq 0: done\n"));
+        assert_non_null(strstr(own_log, " enable 1.0.0 seq 0: success: hello from the executor; decrypted with "
+                                        "certificate " TENANT_THUMB ": 2 key(s): count, secret\n"));
+
+        r = result_for(env, SAMPLE);
+        /* reportHeartbeat: the heartbeat (§4.8) is the handler status */
+        hb = read_rel(env, SAMPLE_DIR "/heartbeat.log");
+        assert_non_null(strstr(hb, "\"status\": \"Ready\""));
+        assert_string_equal(r->status, "Ready");
+        assert_int_equal(r->code, 0);
+        assert_string_equal(r->message, SAMPLE " enabled with settings 0");
+        /* the status file it wrote (§4.7): success, the public message, the names of the decrypted keys */
+        assert_true(r->has_extension_status);
+        assert_string_equal(r->extension_status.status, "success");
+        assert_string_equal(r->extension_status.operation, "Enable");
+        assert_string_equal(r->extension_status.message, "hello from the executor");
+        assert_int_equal(r->extension_status.n_substatus, 1);
+        assert_string_equal(r->extension_status.substatus[0].name, "ProtectedSettings");
+        assert_string_equal(r->extension_status.substatus[0].message,
+                            "decrypted with certificate " TENANT_THUMB ": 2 key(s): count, secret");
+
+        assert_int_equal(ext_executor_reports(env->e, &reports, &n), 0);
+        assert_int_equal(n, 1);
+        VmStatusReport vm = { .agent_version = "9.9.9.9", .agent_status = "Ready", .agent_message = "Guest Agent is running",
+                              .handlers = reports, .n_handlers = n };
+        assert_int_equal(status_blob_build(&vm, &blob), 0);
+        assert_non_null(strstr(blob, "\"handlerName\": \"" SAMPLE "\", \"status\": \"Ready\""));
+        assert_non_null(strstr(blob, "\"sequenceNumber\": 0"));
+        /* the decrypted value is nowhere: not in the blob, the agent's log of the commands, or the handler's */
+        assert_null(strstr(blob, "azl-test-protected-value"));
+        assert_null(strstr(log, "azl-test-protected-value"));
+        assert_null(strstr(own_log, "azl-test-protected-value"));
+        env_free(env);
+}
+
+static void interop_sample_ext(void **state) {
         Env *env = env_new(NULL);
         _cleanup_free_ char *settings = NULL, *hs = NULL, *blob = NULL, *log = NULL;
         _cleanup_free_ HandlerStatusReport *reports = NULL;
@@ -465,9 +565,12 @@ static void test_cpu_throttled(void **state) {
         env_free(env);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_sample_ext),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_sample_ext),
+                cmocka_unit_test(test_sample_handler),
                 cmocka_unit_test(test_recorder_env_and_settings),
                 cmocka_unit_test(test_exit_codes),
                 cmocka_unit_test(test_restart_reenables),
@@ -484,5 +587,7 @@ int main(void) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Extension packages (wire protocol §4.1, §4.11): the real sample_ext-1.3.0.zip extracted on a scratch root
- * (files, u+x, HandlerManifest.json, HandlerEnvironment.json bytes), a manifest found in a subdirectory, and
+ * Extension packages (wire protocol §4.1, §4.11): the sample extension (tests/fabric/ext/sample-handler, zipped
+ * here without modes) extracted on a scratch root (files, u+x, HandlerManifest.json, HandlerEnvironment.json
+ * bytes), a manifest found in a subdirectory, and
  * hostile packages — zip-slip "../x", an absolute path, a symlink escaping the directory, an entry declaring
  * 10 GB, a million tiny files, an entry inflating beyond the limit — each refused with a clear reason and
  * nothing written anywhere (the scratch root is compared before and after). Signatures: a CMS SignedData made
  * here the way Microsoft's are (detached, eContentType 2.123.456.7.8.9, sha384) verifies against its root and
- * fails on a tampered zip or another root; the real signature of the fixture ext_conf-vm_access_with_signature
- * parses and its signer chain verifies against the shipped data/microsoft_root_certificate.pem ("Microsoft Root
- * Certificate Authority 2011"); enforce mode refuses with 1007 as waagent does.
+ * fails on a tampered zip or another root; enforce mode refuses with 1007 as waagent does. The interop group
+ * installs WALinuxAgent's sample_ext-1.3.0.zip the same way, and checks that the real signature of its
+ * ext_conf-vm_access_with_signature parses and its signer chain verifies against the shipped
+ * data/microsoft_root_certificate.pem ("Microsoft Root Certificate Authority 2011").
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -71,21 +73,19 @@ static mode_t mode_of(const char *root, const char *rel) {
         return st.st_mode;
 }
 
-static void test_sample_ext_install(void **state) {
-        Fixture *f = *state;
-        _cleanup_free_ char *zip = NULL, *env = NULL, *expected = NULL;
+static void check_install(Fixture *f, const void *zip, size_t len, const char *name, const char *version,
+                          const char *script) {
+        _cleanup_free_ char *env = NULL, *expected = NULL, *d = NULL, *logdir = NULL;
         ExtPackageReport rep = {};
-        size_t len;
-        const char *d = "var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.3.0";
+        char *p;
 
-        zip = fixture_read("ext/sample_ext-1.3.0.zip", &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "OSTCExtensions.ExampleHandlerLinux", "1.3.0",
-                                                            zip, len, NULL, &rep), 0);
+        assert_true(asprintf(&d, "var/lib/waagent/%s-%s", name, version) > 0);
+        assert_true(asprintf(&logdir, "var/log/azure/%s", name) > 0);
+        assert_int_equal(extension_package_install_from_zip(&f->c, name, version, zip, len, NULL, &rep), 0);
         assert_int_equal(rep.code, 0);
         assert_false(rep.signature_checked);
         /* every file u+x (§4.1); config/ and status/ 0700 (§4.6 initialize) */
-        char *p;
-        assert_true(asprintf(&p, "%s/sample.py", d) > 0);
+        assert_true(asprintf(&p, "%s/%s", d, script) > 0);
         assert_true(mode_of(f->root, p) & S_IXUSR);
         free(p);
         assert_true(asprintf(&p, "%s/HandlerManifest.json", d) > 0);
@@ -97,22 +97,41 @@ static void test_sample_ext_install(void **state) {
         assert_true(asprintf(&p, "%s/status", d) > 0);
         assert_int_equal(mode_of(f->root, p) & 07777, 0700);
         free(p);
-        assert_true(S_ISDIR(mode_of(f->root, "var/log/azure/OSTCExtensions.ExampleHandlerLinux/events")));
+        assert_true(asprintf(&p, "%s/events", logdir) > 0);
+        assert_true(S_ISDIR(mode_of(f->root, p)));
+        free(p);
 
         assert_true(asprintf(&p, "%s/HandlerEnvironment.json", d) > 0);
         env = read_text(f->root, p);
         free(p);
         /* §4.3, byte for byte (host paths: the scratch root's prefix) */
         assert_true(asprintf(&expected,
-                             "[{\"name\": \"OSTCExtensions.ExampleHandlerLinux\", \"version\": 1.0, \"handlerEnvironment\": "
-                             "{\"logFolder\": \"%1$s/var/log/azure/OSTCExtensions.ExampleHandlerLinux\", "
+                             "[{\"name\": \"%3$s\", \"version\": 1.0, \"handlerEnvironment\": "
+                             "{\"logFolder\": \"%1$s/%4$s\", "
                              "\"configFolder\": \"%1$s/%2$s/config\", \"statusFolder\": \"%1$s/%2$s/status\", "
                              "\"heartbeatFile\": \"%1$s/%2$s/heartbeat.log\", "
-                             "\"eventsFolder\": \"%1$s/var/log/azure/OSTCExtensions.ExampleHandlerLinux/events\", "
-                             "\"eventsFolder_preview\": \"%1$s/var/log/azure/OSTCExtensions.ExampleHandlerLinux/events\"}}]",
-                             f->c.root, d) > 0);
+                             "\"eventsFolder\": \"%1$s/%4$s/events\", "
+                             "\"eventsFolder_preview\": \"%1$s/%4$s/events\"}}]",
+                             f->c.root, d, name, logdir) > 0);
         assert_string_equal(env, expected);
         ext_package_report_done(&rep);
+}
+
+static void test_sample_handler_install(void **state) {
+        _cleanup_free_ char *dir = test_sample_handler_dir();
+        _cleanup_free_ void *zip = NULL;
+        size_t len;
+
+        test_zip_dir(dir, NULL, &zip, &len);
+        check_install(*state, zip, len, "AzlAgent.SampleHandler", "1.0.0", "sample-handler.py");
+}
+
+static void interop_sample_ext_install(void **state) {
+        _cleanup_free_ char *zip = NULL;
+        size_t len;
+
+        zip = fixture_read("ext/sample_ext-1.3.0.zip", &len);
+        check_install(*state, zip, len, "OSTCExtensions.ExampleHandlerLinux", "1.3.0", "sample.py");
 }
 
 static void test_handler_environment_real_root(void **state) {
@@ -500,7 +519,7 @@ static void test_signature_modes(void **state) {
         signer_done(&s);
 }
 
-static void test_fixture_signature(void **state) {
+static void interop_vm_access_signature(void **state) {
         _cleanup_free_ char *xml = NULL, *err = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         _cleanup_free_ void *der = NULL;
@@ -566,9 +585,13 @@ static void test_fixture_signature(void **state) {
         }
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test_setup_teardown(interop_sample_ext_install, setup, teardown),
+                cmocka_unit_test(interop_vm_access_signature),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_sample_ext_install, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sample_handler_install, setup, teardown),
                 cmocka_unit_test(test_handler_environment_real_root),
                 cmocka_unit_test(test_settings_format),
                 cmocka_unit_test_setup_teardown(test_manifest_in_subdirectory, setup, teardown),
@@ -584,8 +607,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_not_a_zip, setup, teardown),
                 cmocka_unit_test(test_signature_verify),
                 cmocka_unit_test_setup_teardown(test_signature_modes, setup, teardown),
-                cmocka_unit_test(test_fixture_signature),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PluginVersionManifest tests (wire/manifest*.xml, ga_manifest*.xml) and waagent's version selection: the
- * highest package whose version has the requested version as a component-wise prefix.
+ * PluginVersionManifest tests (tests/data/wire/manifest*.xml) and waagent's version selection: the highest
+ * package whose version has the requested version as a component-wise prefix. The interop group parses
+ * WALinuxAgent's wire/manifest*.xml and ga_manifest*.xml.
  */
 #include <string.h>
 
@@ -10,22 +11,79 @@
 #include "strutil.h"
 #include "tests.h"
 
-static void parse(const char *rel, Manifest *ret) {
+static void parse_with(TestReadFn read, const char *rel, Manifest *ret) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         size_t size;
 
-        buf = fixture_read(rel, &size);
+        buf = read(rel, &size);
         if (manifest_parse(buf, size, ret, &error) < 0)
                 fail_msg("%s: %s", rel, error);
 }
 
 static void test_manifest(void **state) {
         _cleanup_(manifest_done) Manifest m = {};
+        static const char *const versions[] = { "1.0.0", "1.0.2", "1.1.0", "1.1.4", "2.0", "2.0.0.1", "3.2.1",
+                                                "1.2.0", "2.5.0" };
+
+        parse_with(test_data_read, "wire/manifest.xml", &m);
+        assert_int_equal(m.n_packages, ELEMENTSOF(versions));
+        for (size_t i = 0; i < m.n_packages; i++) {
+                assert_string_equal(m.packages[i].version, versions[i]);
+                assert_int_equal(m.packages[i].is_internal, i >= 7);
+                assert_int_equal(strv_length(m.packages[i].uris), 2);
+        }
+        assert_string_equal(m.packages[0].uris[0],
+                            "https://azltestartifacts.blob.core.windows.net/handlers/AzlAgent.SampleHandler__1.0.0");
+        assert_string_equal(m.packages[0].uris[1],
+                            "https://azltestmirror.blob.core.windows.net/handlers/AzlAgent.SampleHandler__1.0.0");
+        assert_true(m.packages[2].disallow_major_version_upgrade);
+        assert_false(m.packages[3].disallow_major_version_upgrade);
+}
+
+static void test_select(void **state) {
+        _cleanup_(manifest_done) Manifest m = {};
+        _cleanup_free_ char *error = NULL;
+        const ManifestPackage *p = NULL;
+        static const struct {
+                const char *requested, *selected;
+        } cases[] = {
+                { "1.0.0", "1.0.0" },   /* exact (useExactVersion) */
+                { "1.0", "1.0.2" },     /* prefix: highest 1.0.x */
+                { "1.1", "1.1.4" },
+                { "1", "1.2.0" },       /* internal packages take part */
+                { "2", "2.5.0" },
+                { "2.0", "2.0.0.1" },   /* "2.0" and "2.0.0.1" both match; the higher wins */
+                { "3.2.1", "3.2.1" },
+        };
+
+        parse_with(test_data_read, "wire/manifest.xml", &m);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(manifest_select_version(&m, cases[i].requested, &p, NULL), 0);
+                assert_string_equal(p->version, cases[i].selected);
+        }
+        p = NULL;
+        assert_int_equal(manifest_select_version(&m, "1.0.1", &p, &error), -ENOENT);
+        assert_string_equal(error, "Unable to find version 1.0.1 in manifest");
+        assert_null(p);
+}
+
+static void test_no_uris(void **state) {
+        _cleanup_(manifest_done) Manifest m = {};
+
+        /* a package without URIs parses; downloading it is the caller's failure */
+        parse_with(test_data_read, "wire/manifest-no-uris.xml", &m);
+        assert_int_equal(m.n_packages, 2);
+        assert_int_equal(strv_length(m.packages[0].uris), 0);
+        assert_int_equal(strv_length(m.packages[1].uris), 0);
+}
+
+static void interop_manifest(void **state) {
+        _cleanup_(manifest_done) Manifest m = {};
         static const char *const versions[] = { "1.0.0", "1.1.0", "1.1.1", "1.2.0", "2.0.0", "2.1.0", "2.1.1",
                                                 "2.2.0", "3.0", "3.1", "4.0.0.0", "4.0.0.1", "4.1.0.0",
                                                 "1.3.0", "2.3.0", "2.4.0" };
 
-        parse("wire/manifest.xml", &m);
+        parse_with(fixture_read, "wire/manifest.xml", &m);
         assert_int_equal(m.n_packages, ELEMENTSOF(versions));
         for (size_t i = 0; i < m.n_packages; i++) {
                 assert_string_equal(m.packages[i].version, versions[i]);
@@ -37,7 +95,7 @@ static void test_manifest(void **state) {
         assert_false(m.packages[4].disallow_major_version_upgrade);
 }
 
-static void test_select(void **state) {
+static void interop_select(void **state) {
         _cleanup_(manifest_done) Manifest m = {};
         _cleanup_free_ char *error = NULL;
         const ManifestPackage *p = NULL;
@@ -53,7 +111,7 @@ static void test_select(void **state) {
                 { "1.3.0", "1.3.0" },
         };
 
-        parse("wire/manifest.xml", &m);
+        parse_with(fixture_read, "wire/manifest.xml", &m);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 assert_int_equal(manifest_select_version(&m, cases[i].requested, &p, NULL), 0);
                 assert_string_equal(p->version, cases[i].selected);
@@ -64,19 +122,19 @@ static void test_select(void **state) {
         assert_null(p);
 }
 
-static void test_other_manifests(void **state) {
+static void interop_other_manifests(void **state) {
         _cleanup_(manifest_done) Manifest ga = {}, no_uris = {}, vm_access = {}, deletion = {};
         const ManifestPackage *p;
 
-        parse("wire/ga_manifest.xml", &ga);
+        parse_with(fixture_read, "wire/ga_manifest.xml", &ga);
         assert_int_equal(ga.n_packages, 8);
-        parse("wire/ga_manifest_no_uris.xml", &no_uris);
+        parse_with(fixture_read, "wire/ga_manifest_no_uris.xml", &no_uris);
         assert_int_equal(no_uris.n_packages, 7);
-        parse("wire/manifest_vm_access.xml", &vm_access);
+        parse_with(fixture_read, "wire/manifest_vm_access.xml", &vm_access);
         assert_int_equal(vm_access.n_packages, 1);
         assert_int_equal(manifest_select_version(&vm_access, "1.7.0", &p, NULL), 0);
         assert_true(strv_length(p->uris) >= 1);
-        parse("wire/manifest_deletion.xml", &deletion);
+        parse_with(fixture_read, "wire/manifest_deletion.xml", &deletion);
         assert_int_equal(deletion.n_packages, 1);
 }
 
@@ -92,13 +150,20 @@ static void test_bad(void **state) {
         assert_int_equal(m.n_packages, 0);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_manifest),
+                cmocka_unit_test(interop_select),
+                cmocka_unit_test(interop_other_manifests),
+        };
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manifest),
                 cmocka_unit_test(test_select),
-                cmocka_unit_test(test_other_manifests),
+                cmocka_unit_test(test_no_uris),
                 cmocka_unit_test(test_bad),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

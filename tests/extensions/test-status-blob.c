@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Status documents: the aggregate status blob compared byte for byte (key order included) with the blob the
- * real waagent produced (reference sample-status-blob.json, re-serialized with json.dumps' rules) for the same
- * inputs; extension status files (ext/sample-status*.json: valid, invalid JSON, missing status/status key,
- * empty key, and the >128 KB truncation), heartbeat, and HandlerManifest.json (every file of ext/handler_manifest).
+ * Status documents: the aggregate status blob compared byte for byte (key order included) with
+ * tests/data/status/status-blob.json (written from docs/protocol/status-blob.md, re-serialized with json.dumps'
+ * rules) for the same inputs; extension status files (tests/data/ext/status-*.json: valid, invalid JSON,
+ * missing status/status key, empty key; the >128 KB truncation on documents built here), heartbeat, and
+ * HandlerManifest.json (tests/data/ext/handler-manifest-*.json and the sample handler's). The interop group
+ * compares with the blob the real waagent produced for the same inputs (tests/interop/data/
+ * waagent-status-blob.json) and parses WALinuxAgent's ext/ status files and handler manifests.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,26 +19,68 @@
 #include "status-blob.h"
 #include "tests.h"
 
-static char *read_reference(const char *name, size_t *ret_size) {
-        _cleanup_free_ char *path = NULL;
-        const char *src = getenv("AZL_SOURCE_ROOT");
-        _cleanup_close_ int fd = -EBADF;
-        char *data = NULL;
+/* Parses a pretty-printed expected blob and prints it back with json.dumps' rules. */
+static char *expected_blob(TestReadFn read, const char *rel) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ struct json_object *obj = NULL;
+        char *dump = NULL;
+        size_t size;
 
-        assert_non_null(src);
-        assert_true(asprintf(&path, "%s/../shared/reference/%s", src, name) > 0);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                print_message("reference %s not available, skipping\n", path);
-                skip();
-        }
-        assert_int_equal(read_full_fd(fd, 1024 * 1024, &data, ret_size), 0);
-        return data;
+        text = read(rel, &size);
+        assert_int_equal(json_parse_buffer(text, size, &obj, NULL), 0);
+        assert_int_equal(json_dumps_python(obj, &dump), 0);
+        return dump;
 }
 
-static void test_status_blob_matches_waagent(void **state) {
-        _cleanup_free_ char *ref = NULL, *ref_dump = NULL, *blob = NULL;
-        _cleanup_json_ struct json_object *ref_obj = NULL, *blob_obj = NULL;
+/* 2026-03-14T09:26:53Z */
+#define OWN_TIMESTAMP ((usec_t) 1773480413 * USEC_PER_SEC)
+
+static void test_status_blob_bytes(void **state) {
+        _cleanup_free_ char *expected = NULL, *blob = NULL;
+        _cleanup_json_ struct json_object *blob_obj = NULL;
+        char *features[] = { (char *) "MultipleExtensionsPerHandler", (char *) "FastTrack", NULL };
+        SubStatus sub = { .name = (char *) "ProtectedSettings", .status = (char *) "success",
+                          .message = (char *) "decrypted with certificate E488489693D19133A637CCF4E1B5BFFFB1ABDF3D: "
+                                              "2 key(s): count, secret" };
+        ExtensionStatus es = { .name = (char *) "AzlAgent.SampleHandler", .operation = (char *) "Enable",
+                               .status = (char *) "success", .message = (char *) "hello from the tests",
+                               .substatus = &sub, .n_substatus = 1 };
+        HandlerStatusReport h[] = {
+                { .name = "AzlAgent.SampleHandler", .version = "1.0.0", .status = "Ready",
+                  .message = "AzlAgent.SampleHandler enabled with settings 0", .extension_status = &es },
+                { .name = "AzlTest.Failing", .version = "2.1.0", .status = "NotReady", .code = 1009,
+                  .message = "Non-zero exit code: 7, /var/lib/waagent/AzlTest.Failing-2.1.0/enable.sh" },
+        };
+        VmStatusReport r = {
+                .timestamp = OWN_TIMESTAMP,
+                .agent_version = "0.1.0",
+                .agent_status = "Ready",
+                .agent_message = "Guest Agent is running",
+                .handlers = h,
+                .n_handlers = ELEMENTSOF(h),
+                .has_goal_state_status = true,
+                .goal_state_status = "Success",
+                .goal_state_message = "GoalState executed successfully",
+                .in_svd_seq_no = "3",
+                .computer_name = "azl-test-host",
+                .os_name = "azurelinux",
+                .os_version = "4.0",
+                .supported_features = features,
+        };
+
+        expected = expected_blob(test_data_read, "status/status-blob.json");
+        assert_int_equal(status_blob_build(&r, &blob), 0);
+        assert_string_equal(blob, expected);
+        /* json.dumps' separators and Python's float 1.0, literally */
+        assert_true(startswith(blob, "{\"version\": \"1.1\", \"timestampUTC\": \"2026-03-14T09:26:53Z\", "
+                                     "\"aggregateStatus\": {\"guestAgentStatus\": {\"version\": \"0.1.0\""));
+        assert_non_null(strstr(blob, "\"version\": 1.0, \"timestampUTC\""));
+        assert_int_equal(json_parse_buffer(blob, strlen(blob), &blob_obj, NULL), 0);
+}
+
+/* The blob the real waagent produced against its own mock fabric, for these inputs. */
+static void interop_status_blob_matches_waagent(void **state) {
+        _cleanup_free_ char *ref_dump = NULL, *blob = NULL;
         struct tm tm = { .tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 21, .tm_hour = 19, .tm_min = 2, .tm_sec = 32 };
         char *features[] = { (char *) "MultipleExtensionsPerHandler", (char *) "VersioningGovernance", NULL };
         ExtensionStatus es = { .name = (char *) "OSTCExtensions.ExampleHandlerLinux", .status = (char *) "success" };
@@ -63,18 +108,10 @@ static void test_status_blob_matches_waagent(void **state) {
                 .os_version = "22.04",
                 .supported_features = features,
         };
-        size_t size;
 
-        ref = read_reference("sample-status-blob.json", &size);
-        assert_int_equal(json_parse_buffer(ref, size, &ref_obj, NULL), 0);
-        assert_int_equal(json_dumps_python(ref_obj, &ref_dump), 0);
-
+        ref_dump = expected_blob(test_source_read, "tests/interop/data/waagent-status-blob.json");
         assert_int_equal(status_blob_build(&r, &blob), 0);
         assert_string_equal(blob, ref_dump);
-        assert_true(startswith(blob, "{\"version\": \"1.1\", \"timestampUTC\": \"2026-11-21T19:02:32Z\", "
-                                     "\"aggregateStatus\": {\"guestAgentStatus\": {\"version\": \"2.15.0.1\""));
-        assert_non_null(strstr(blob, "\"version\": 1.0, \"timestampUTC\""));
-        assert_int_equal(json_parse_buffer(blob, strlen(blob), &blob_obj, NULL), 0);
 }
 
 static void test_status_blob_multi_config(void **state) {
@@ -107,6 +144,30 @@ static void test_ext_status_valid(void **state) {
         _cleanup_(ext_status_done) ExtensionStatus s = {};
         size_t size;
 
+        buf = test_data_read("ext/status-valid.json", &size);
+        assert_int_equal(ext_status_parse(buf, size, &s, NULL), 0);
+        assert_string_equal(s.status, "success");
+        assert_int_equal(s.code, 2);
+        assert_string_equal(s.name, "AzlTest.Backup");
+        assert_string_equal(s.operation, "Enable");
+        assert_string_equal(s.configuration_applied_time, "2026-03-14T09:26:50Z");
+        assert_string_equal(s.message, "Snapshot of 3 disks taken in 4.2 s; consistency: application.");
+        assert_int_equal(s.n_substatus, 2);
+        assert_string_equal(s.substatus[0].name, "DiskSnapshots");
+        assert_string_equal(s.substatus[0].status, "success");
+        assert_int_equal(s.substatus[0].code, 0);   /* "code": "0" */
+        assert_null(s.substatus[0].message);         /* "formattedMessage": null */
+        assert_string_equal(s.substatus[1].status, "warning");
+        assert_int_equal(s.substatus[1].code, 17);
+        assert_string_equal(s.substatus[1].message, "one retry");
+        assert_false(s.truncated);
+}
+
+static void interop_ext_status_valid(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(ext_status_done) ExtensionStatus s = {};
+        size_t size;
+
         buf = fixture_read("ext/sample-status.json", &size);
         assert_int_equal(ext_status_parse(buf, size, &s, NULL), 0);
         assert_string_equal(s.status, "success");
@@ -124,25 +185,40 @@ static void test_ext_status_valid(void **state) {
         assert_false(s.truncated);
 }
 
-static void test_ext_status_invalid(void **state) {
-        static const char *const files[] = {
-                "ext/sample-status-invalid-json-format.json",
-                "ext/sample-status-invalid-format-emptykey-line7.json",
-                "ext/sample-status-invalid-status-no-status-status-key.json",
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+static void check_ext_status_invalid(TestReadFn read, const char *const *files, size_t n) {
+        for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *buf = NULL, *error = NULL;
                 ExtensionStatus s = { .code = 77 };
                 size_t size;
 
-                buf = fixture_read(files[i], &size);
+                buf = read(files[i], &size);
                 /* → status "error", code 1012 (PluginSettingsStatusInvalid) in the blob */
                 assert_int_equal(ext_status_parse(buf, size, &s, &error), -EBADMSG);
                 assert_non_null(error);
                 print_message("%s: %s\n", files[i], error);
                 assert_int_equal(s.code, 77);
         }
+}
+
+static void test_ext_status_invalid(void **state) {
+        static const char *const files[] = {
+                "ext/status-invalid-json.json",
+                "ext/status-empty-key.json",
+                "ext/status-bare-key.json",
+                "ext/status-no-status-key.json",
+        };
+
+        check_ext_status_invalid(test_data_read, files, ELEMENTSOF(files));
+}
+
+static void interop_ext_status_invalid(void **state) {
+        static const char *const files[] = {
+                "ext/sample-status-invalid-json-format.json",
+                "ext/sample-status-invalid-format-emptykey-line7.json",
+                "ext/sample-status-invalid-status-no-status-status-key.json",
+        };
+
+        check_ext_status_invalid(fixture_read, files, ELEMENTSOF(files));
 }
 
 static void test_ext_status_shapes(void **state) {
@@ -165,7 +241,63 @@ static void test_ext_status_shapes(void **state) {
         assert_string_equal(e3, "Missing status/formattedMessage/lang key");
 }
 
+/* Status files above 128 KB, built here: one long message; many substatuses with long names and messages. */
+static char *very_large_status(bool many_substatus, size_t *ret_size) {
+        char *doc = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&doc, &size);
+
+        assert_non_null(f);
+        fputs("[{\"version\": 1.0, \"timestampUTC\": \"2026-03-14T09:26:53Z\", \"status\": {\"name\": \"AzlTest.Big\", "
+              "\"operation\": \"Enable\", \"status\": \"success\", \"code\": 0, "
+              "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"", f);
+        for (size_t i = 0; i < (many_substatus ? 100 : 140000); i++)
+                fputc('m', f);
+        fputs("\"}, \"substatus\": [", f);
+        for (size_t k = 0; many_substatus && k < 8; k++) {
+                fprintf(f, "%s{\"name\": \"", k ? ", " : "");
+                for (size_t i = 0; i < 12000; i++)
+                        fputc('n', f);
+                fputs("\", \"status\": \"success\", \"code\": 0, \"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"", f);
+                for (size_t i = 0; i < 12000; i++)
+                        fputc('s', f);
+                fputs("\"}}", f);
+        }
+        fputs("]}}]", f);
+        assert_int_equal(fclose(f), 0);
+        *ret_size = size;
+        return doc;
+}
+
+static void check_very_large(const char *what, char *buf, size_t size) {
+        _cleanup_(ext_status_done) ExtensionStatus s = {};
+
+        assert_true(size > EXT_STATUS_FILE_MAX_SIZE);
+        assert_int_equal(ext_status_parse(buf, size, &s, NULL), 0);
+        assert_true(s.truncated);
+        assert_true(s.message == NULL ||
+                    strlen(s.message) <= EXT_STATUS_MESSAGE_TRUNCATED_LEN + strlen(EXT_STATUS_TRUNCATED_SUFFIX));
+        for (size_t j = 0; j < s.n_substatus; j++) {
+                size_t max = EXT_SUBSTATUS_FIELD_TRUNCATED_LEN + strlen(EXT_STATUS_TRUNCATED_SUFFIX);
+
+                assert_true(!s.substatus[j].name || strlen(s.substatus[j].name) <= max);
+                assert_true(!s.substatus[j].message || strlen(s.substatus[j].message) <= max);
+        }
+        print_message("%s: %zu bytes, %zu substatus, message %zu bytes\n", what, size, s.n_substatus,
+                      s.message ? strlen(s.message) : 0);
+}
+
 static void test_ext_status_very_large(void **state) {
+        for (int many = 0; many <= 1; many++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t size;
+
+                buf = very_large_status(many, &size);
+                check_very_large(many ? "8 large substatus" : "one large message", buf, size);
+        }
+}
+
+static void interop_ext_status_very_large(void **state) {
         static const char *const files[] = {
                 "ext/sample-status-very-large.json",
                 "ext/sample-status-very-large-multiple-substatuses.json",
@@ -173,23 +305,10 @@ static void test_ext_status_very_large(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_free_ char *buf = NULL;
-                _cleanup_(ext_status_done) ExtensionStatus s = {};
                 size_t size;
 
                 buf = fixture_read(files[i], &size);
-                assert_true(size > EXT_STATUS_FILE_MAX_SIZE);
-                assert_int_equal(ext_status_parse(buf, size, &s, NULL), 0);
-                assert_true(s.truncated);
-                assert_true(s.message == NULL ||
-                            strlen(s.message) <= EXT_STATUS_MESSAGE_TRUNCATED_LEN + strlen(EXT_STATUS_TRUNCATED_SUFFIX));
-                for (size_t j = 0; j < s.n_substatus; j++) {
-                        size_t max = EXT_SUBSTATUS_FIELD_TRUNCATED_LEN + strlen(EXT_STATUS_TRUNCATED_SUFFIX);
-
-                        assert_true(!s.substatus[j].name || strlen(s.substatus[j].name) <= max);
-                        assert_true(!s.substatus[j].message || strlen(s.substatus[j].message) <= max);
-                }
-                print_message("%s: %zu bytes, %zu substatus, message %zu bytes\n", files[i], size, s.n_substatus,
-                              s.message ? strlen(s.message) : 0);
+                check_very_large(files[i], buf, size);
         }
 }
 
@@ -208,21 +327,37 @@ static void test_heartbeat(void **state) {
         assert_int_equal(heartbeat_parse("[]", 2, &t, NULL), -EBADMSG);
 }
 
-static void check_manifest(const char *rel, bool heartbeat, bool cont, bool multi) {
+/* One set of handler manifests: their name, and the commands as <prefix><operation><suffix>. */
+typedef struct ManifestData {
+        TestReadFn read;
+        const char *name, *prefix, *suffix;
+} ManifestData;
+
+static const ManifestData own_manifests = { test_data_read, "AzlTestHandler", "bin/handler ", "" };
+static const ManifestData peer_manifests = { fixture_read, "ExampleHandlerLinux", "", "_cmd" };
+
+static void check_command(const ManifestData *d, const char *command, const char *op) {
+        _cleanup_free_ char *expected = NULL;
+
+        assert_true(asprintf(&expected, "%s%s%s", d->prefix, op, d->suffix) > 0);
+        assert_string_equal(command, expected);
+}
+
+static void check_manifest(const ManifestData *d, const char *rel, bool heartbeat, bool cont, bool multi) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         size_t size;
 
-        buf = fixture_read(rel, &size);
+        buf = d->read(rel, &size);
         if (handler_manifest_parse(buf, size, &m, &error) < 0)
                 fail_msg("%s: %s", rel, error);
-        assert_string_equal(m.name, "ExampleHandlerLinux");
+        assert_string_equal(m.name, d->name);
         assert_string_equal(m.version, "1.0");
-        assert_string_equal(m.install_command, "install_cmd");
-        assert_string_equal(m.uninstall_command, "uninstall_cmd");
-        assert_string_equal(m.update_command, "update_cmd");
-        assert_string_equal(m.enable_command, "enable_cmd");
-        assert_string_equal(m.disable_command, "disable_cmd");
+        check_command(d, m.install_command, "install");
+        check_command(d, m.uninstall_command, "uninstall");
+        check_command(d, m.update_command, "update");
+        check_command(d, m.enable_command, "enable");
+        check_command(d, m.disable_command, "disable");
         assert_int_equal(m.report_heartbeat, heartbeat);
         assert_int_equal(m.continue_on_update_failure, cont);
         assert_int_equal(m.supports_multiple_extensions, multi);
@@ -231,15 +366,39 @@ static void check_manifest(const char *rel, bool heartbeat, bool cont, bool mult
 }
 
 static void test_handler_manifests(void **state) {
-        check_manifest("ext/handler_manifest/valid_manifest.json", true, true, true);
-        check_manifest("ext/handler_manifest/manifest_no_optional_fields.json", false, false, false);
-        check_manifest("ext/handler_manifest/manifest_boolean_fields_strings.json", true, true, true);
-        check_manifest("ext/handler_manifest/manifest_boolean_fields_false.json", false, false, false);
-        /* "invalid" and 1 are not booleans: false (waagent only sends a telemetry event). */
-        check_manifest("ext/handler_manifest/manifest_boolean_fields_invalid.json", false, false, false);
+        const ManifestData *d = &own_manifests;
+
+        check_manifest(d, "ext/handler-manifest-all-true.json", true, true, true);
+        check_manifest(d, "ext/handler-manifest-no-optional.json", false, false, false);
+        /* "True", "TRUE", "true": case-insensitive strings count as true */
+        check_manifest(d, "ext/handler-manifest-boolean-strings.json", true, true, true);
+        check_manifest(d, "ext/handler-manifest-boolean-false.json", false, false, false);
+        /* "yes", 1 and [] are not booleans: false (waagent only sends a telemetry event). */
+        check_manifest(d, "ext/handler-manifest-boolean-invalid.json", false, false, false);
 }
 
-static void test_handler_manifest_sample_ext(void **state) {
+static void interop_handler_manifests(void **state) {
+        const ManifestData *d = &peer_manifests;
+
+        check_manifest(d, "ext/handler_manifest/valid_manifest.json", true, true, true);
+        check_manifest(d, "ext/handler_manifest/manifest_no_optional_fields.json", false, false, false);
+        check_manifest(d, "ext/handler_manifest/manifest_boolean_fields_strings.json", true, true, true);
+        check_manifest(d, "ext/handler_manifest/manifest_boolean_fields_false.json", false, false, false);
+        /* "invalid" and 1 are not booleans: false (waagent only sends a telemetry event). */
+        check_manifest(d, "ext/handler_manifest/manifest_boolean_fields_invalid.json", false, false, false);
+}
+
+static void interop_handler_manifest_sample_ext(void **state) {
+        _cleanup_(handler_manifest_done) HandlerManifest m = {};
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+
+        buf = fixture_read("ext/sample_ext-1.3.0/HandlerManifest.json", &size);
+        assert_int_equal(handler_manifest_parse(buf, size, &m, NULL), 0);
+        assert_string_equal(m.enable_command, "sample.py -enable");
+}
+
+static void test_handler_manifest_sample_handler(void **state) {
         static const char with_limits[] =
                 "\xEF\xBB\xBF[{\"name\": \"X\", \"version\": \"1.7.0\", \"handlerManifest\": {\"enableCommand\": \"e\", "
                 "\"updateMode\": \"UpdateWithoutInstall\"}, \"resourceLimits\": {\"cpuQuotaPercentage\": 50}, "
@@ -256,17 +415,32 @@ static void test_handler_manifest_sample_ext(void **state) {
         assert_string_equal(m.signing_publisher, "Microsoft.OSTCExtensions.Edp");
         handler_manifest_done(&m);
 
-        buf = fixture_read("ext/sample_ext-1.3.0/HandlerManifest.json", &size);
+        /* the default scenario's extension (tests/fabric/ext/sample-handler) */
+        buf = test_source_read("tests/fabric/ext/sample-handler/HandlerManifest.json", &size);
         assert_int_equal(handler_manifest_parse(buf, size, &m, NULL), 0);
-        assert_non_null(m.enable_command);
+        assert_string_equal(m.name, "SampleHandler");
+        assert_string_equal(m.enable_command, "sample-handler.py enable");
+        assert_string_equal(m.update_command, "sample-handler.py update");
+        assert_true(m.report_heartbeat);
+        assert_true(m.supports_multiple_extensions);
+        assert_false(m.continue_on_update_failure);
+        assert_int_equal(m.update_mode, HANDLER_UPDATE_WITH_INSTALL);
 
         assert_int_equal(handler_manifest_parse("[{\"name\": \"x\"}]", 15, &t, &error), -EBADMSG);
         assert_string_equal(error, "Malformed manifest file.");
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_status_blob_matches_waagent),
+                cmocka_unit_test(interop_ext_status_valid),
+                cmocka_unit_test(interop_ext_status_invalid),
+                cmocka_unit_test(interop_ext_status_very_large),
+                cmocka_unit_test(interop_handler_manifests),
+                cmocka_unit_test(interop_handler_manifest_sample_ext),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_status_blob_matches_waagent),
+                cmocka_unit_test(test_status_blob_bytes),
                 cmocka_unit_test(test_status_blob_multi_config),
                 cmocka_unit_test(test_ext_status_valid),
                 cmocka_unit_test(test_ext_status_invalid),
@@ -274,8 +448,10 @@ int main(void) {
                 cmocka_unit_test(test_ext_status_very_large),
                 cmocka_unit_test(test_heartbeat),
                 cmocka_unit_test(test_handler_manifests),
-                cmocka_unit_test(test_handler_manifest_sample_ext),
+                cmocka_unit_test(test_handler_manifest_sample_handler),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

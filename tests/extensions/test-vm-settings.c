@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmSettings (Fast Track) parser tests, and the goal-state choice between ExtensionsConfig and vmSettings.
- * wire/invalid_config/, hostgaplugin/) is parsed and compared with a table of the values waagent derives from
- * it (extensions_goal_state_from_extensions_config.py: handlers in Plugins order, PluginSettings matched by
- * name case-insensitively, single-config settings named after the handler, multi-config settings per
- * ExtensionRuntimeSettings with their own seqNo/state and DependsOn@name levels, invalid configurations
- * kept as handlers carrying waagent's error text). Public settings are compared as compact JSON.
+ * Our own documents (tests/data/hostgaplugin/vm-settings*.json: the canonical one with single- and
+ * multi-config handlers, dependencies and an uninstall; an HGAP too old for signatures; a Fabric copy; a newer
+ * one on hold with keys in other cases, an unknown blob type and no manifests; an HGAP too old for Fast Track;
+ * a parse error) are compared with a table of the values waagent's rules give
+ * (extensions_goal_state_from_vm_settings.py: single-config settings take settingsSeqNo and the handler
+ * state, multi-config ones their own extensionName/seqNo/extensionState; dependsOn sets levels; keys are
+ * case-insensitive). Public settings are compared as compact JSON. The interop group does the same for
+ * WALinuxAgent's hostgaplugin/ fixtures with the values waagent derives from them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +41,7 @@ typedef struct ExpHandler {
 } ExpHandler;
 
 typedef struct ExpGoalState {
-        const char *fixture;
+        const char *file;
         StatusBlobType blob_type;
         bool has_blob;
         bool profile;
@@ -52,11 +55,96 @@ typedef struct ExpGoalState {
         ExpHandler handlers[8];
 } ExpGoalState;
 
+#define OWN_THUMB "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D"
+#define OWN_ACTIVITY "1d2c3b4a-5f6e-4a7b-8c9d-0e1f2a3b4c5d"
+
+/* tests/data/hostgaplugin/vm-settings*.json with waagent's rules (§3.2). */
+static const ExpGoalState own_expected[] = {
+        {
+                .file = "hostgaplugin/vm-settings.json",
+                .blob_type = STATUS_BLOB_TYPE_PAGE,
+                .has_blob = true,
+                .ticks = UINT64_C(639090000001234600),
+                .activity_id = OWN_ACTIVITY,
+                .n_required_features = 1,
+                .n_families = 2,
+                .source = GOAL_STATE_SOURCE_FAST_TRACK,
+                .on_hold = false,
+                .n_handlers = 4,
+                .handlers = {
+                        { "AzlAgent.SampleHandler", "1.0.0", EXTENSION_STATE_ENABLED, false, 3, true, NULL, 1, {
+                                { "AzlAgent.SampleHandler", 4, EXTENSION_STATE_ENABLED, 0, "{\"message\":\"hello from fast track\"}", OWN_THUMB, true },
+                        } },
+                        { "AzlTest.RunCommand", "2.1.0", EXTENSION_STATE_ENABLED, true, 2, false, NULL, 2, {
+                                { "first", 1, EXTENSION_STATE_ENABLED, 0, "{\"script\":\"echo first\"}", NULL, false },
+                                { "second", 3, EXTENSION_STATE_DISABLED, 2, "{\"script\":\"echo second\"}", NULL, false },
+                        } },
+                        { "AzlTest.Monitor", "1.4.0", EXTENSION_STATE_ENABLED, false, 1, false, NULL, 1, {
+                                { "AzlTest.Monitor", 0, EXTENSION_STATE_ENABLED, 1, "{}", NULL, false },
+                        } },
+                        { "AzlTest.Retired", "0.9", EXTENSION_STATE_UNINSTALL, false, 2, false, NULL, 0, {
+                        } },
+                },
+        },
+        {
+                /* HGAPs before 1.0.8.159 send no encodedSignature */
+                .file = "hostgaplugin/vm-settings-hgap-1.0.8.158.json",
+                .blob_type = STATUS_BLOB_TYPE_PAGE,
+                .has_blob = true,
+                .ticks = UINT64_C(639090000001234600),
+                .activity_id = OWN_ACTIVITY,
+                .n_required_features = 1,
+                .n_families = 2,
+                .source = GOAL_STATE_SOURCE_FAST_TRACK,
+                .n_handlers = 1,
+                .handlers = {
+                        { "AzlAgent.SampleHandler", "1.0.0", EXTENSION_STATE_ENABLED, false, 3, false, NULL, 1, {
+                                { "AzlAgent.SampleHandler", 4, EXTENSION_STATE_ENABLED, 0, "{\"message\":\"hello from fast track\"}", OWN_THUMB, true },
+                        } },
+                },
+        },
+        {
+                .file = "hostgaplugin/vm-settings-fabric.json",
+                .blob_type = STATUS_BLOB_TYPE_PAGE,
+                .has_blob = true,
+                .ticks = UINT64_C(639090000000000000),
+                .activity_id = OWN_ACTIVITY,
+                .n_required_features = 1,
+                .n_families = 2,
+                .source = GOAL_STATE_SOURCE_FABRIC,
+                .n_handlers = 1,
+                .handlers = {
+                        { "AzlTest.Monitor", "1.4.0", EXTENSION_STATE_ENABLED, false, 1, false, NULL, 1, {
+                                { "AzlTest.Monitor", 0, EXTENSION_STATE_ENABLED, 1, "{}", NULL, false },
+                        } },
+                },
+        },
+        {
+                .file = "hostgaplugin/vm-settings-newer.json",
+                .blob_type = STATUS_BLOB_TYPE_BLOCK,
+                .has_blob = true,
+                .ticks = UINT64_C(639095000000000000),
+                .activity_id = OWN_ACTIVITY,
+                .n_required_features = 1,
+                .n_families = 1,
+                .source = GOAL_STATE_SOURCE_FAST_TRACK,
+                .on_hold = true,
+                .n_handlers = 2,
+                .handlers = {
+                        { "AzlTest.NoManifest", "1.0", EXTENSION_STATE_ENABLED, false, 0, false, NULL, 1, {
+                                { "AzlTest.NoManifest", 2, EXTENSION_STATE_ENABLED, 0, "{\"k\":\"v\"}", NULL, false },
+                        } },
+                        { "AzlTest.EmptyLocations", "1.1", EXTENSION_STATE_ENABLED, false, 0, false, NULL, 0, {
+                        } },
+                },
+        },
+};
+
 /* Derived from the fixtures with waagent's rules (§3.2): single-config settings take settingsSeqNo and the
  * handler state, multi-config ones their own extensionName/seqNo/extensionState; dependsOn sets levels. */
-static const ExpGoalState expected[] = {
+static const ExpGoalState peer_expected[] = {
         {
-                .fixture = "hostgaplugin/vm_settings-agent_family_version.json",
+                .file = "hostgaplugin/vm_settings-agent_family_version.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -85,7 +173,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-difference_in_required_features.json",
+                .file = "hostgaplugin/vm_settings-difference_in_required_features.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -117,7 +205,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-empty_depends_on.json",
+                .file = "hostgaplugin/vm_settings-empty_depends_on.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -135,7 +223,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-fabric-no_thumbprints.json",
+                .file = "hostgaplugin/vm_settings-fabric-no_thumbprints.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -166,7 +254,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-invalid_blob_type.json",
+                .file = "hostgaplugin/vm_settings-invalid_blob_type.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -189,7 +277,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-missing_cert.json",
+                .file = "hostgaplugin/vm_settings-missing_cert.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -207,7 +295,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-no_manifests.json",
+                .file = "hostgaplugin/vm_settings-no_manifests.json",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = false,
@@ -229,7 +317,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-no_status_upload_blob.json",
+                .file = "hostgaplugin/vm_settings-no_status_upload_blob.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = false,
                 .profile = false,
@@ -247,7 +335,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-out-of-sync.json",
+                .file = "hostgaplugin/vm_settings-out-of-sync.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -265,7 +353,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-redact.json",
+                .file = "hostgaplugin/vm_settings-redact.json",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = false,
@@ -289,7 +377,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-redact_formatted.json",
+                .file = "hostgaplugin/vm_settings-redact_formatted.json",
                 .blob_type = STATUS_BLOB_TYPE_PAGE,
                 .has_blob = true,
                 .profile = false,
@@ -313,7 +401,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-requested_version_properties_false.json",
+                .file = "hostgaplugin/vm_settings-requested_version_properties_false.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -342,7 +430,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-supported_hgap_version_for_signature.json",
+                .file = "hostgaplugin/vm_settings-supported_hgap_version_for_signature.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -363,7 +451,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings-unsupported_hgap_version_for_signature.json",
+                .file = "hostgaplugin/vm_settings-unsupported_hgap_version_for_signature.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -381,7 +469,7 @@ static const ExpGoalState expected[] = {
                 },
         },
         {
-                .fixture = "hostgaplugin/vm_settings.json",
+                .file = "hostgaplugin/vm_settings.json",
                 .blob_type = STATUS_BLOB_TYPE_BLOCK,
                 .has_blob = true,
                 .profile = false,
@@ -418,14 +506,14 @@ static size_t handler_locations(const ExtensionHandler *h) {
         return !!h->location + !!h->failover_location + strv_length(h->additional_locations);
 }
 
-static void check_goal_state(const ExpGoalState *e) {
+static void check_goal_state(TestReadFn read, const ExpGoalState *e) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
 
-        buf = fixture_read(e->fixture, &size);
+        buf = read(e->file, &size);
         if (vm_settings_parse(buf, size, "123", &gs, &error) < 0)
-                fail_msg("%s: %s", e->fixture, strna(error));
+                fail_msg("%s: %s", e->file, strna(error));
         assert_string_equal(gs.id, "etag_123");
         assert_int_equal(gs.channel, GOAL_STATE_CHANNEL_HOSTGAPLUGIN);
         assert_int_equal(gs.source, e->source);
@@ -437,13 +525,13 @@ static void check_goal_state(const ExpGoalState *e) {
         assert_int_equal(strv_length(gs.required_features), e->n_required_features);
         assert_int_equal(gs.n_agent_families, e->n_families);
         if (gs.n_handlers != e->n_handlers)
-                fail_msg("%s: %zu handlers, expected %zu", e->fixture, gs.n_handlers, e->n_handlers);
+                fail_msg("%s: %zu handlers, expected %zu", e->file, gs.n_handlers, e->n_handlers);
 
         for (size_t i = 0; i < e->n_handlers; i++) {
                 const ExpHandler *eh = &e->handlers[i];
                 const ExtensionHandler *h = &gs.handlers[i];
 
-                print_message("  %s: %s %s\n", e->fixture, eh->name, eh->version);
+                print_message("  %s: %s %s\n", e->file, eh->name, eh->version);
                 assert_string_equal(h->name, eh->name);
                 assert_string_equal(h->version, eh->version);
                 assert_null(h->invalid_reason);
@@ -473,12 +561,85 @@ static void check_goal_state(const ExpGoalState *e) {
         }
 }
 
-static void test_all_fixtures(void **state) {
-        for (size_t i = 0; i < ELEMENTSOF(expected); i++)
-                check_goal_state(&expected[i]);
+static void test_all_documents(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(own_expected); i++)
+                check_goal_state(test_data_read, &own_expected[i]);
+}
+
+static void interop_all_fixtures(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(peer_expected); i++)
+                check_goal_state(fixture_read, &peer_expected[i]);
 }
 
 static void test_vm_settings_details(void **state) {
+        _cleanup_free_ char *buf = NULL, *protected = NULL;
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        const ExtensionHandler *h;
+        size_t size;
+
+        buf = test_data_read("hostgaplugin/vm-settings.json", &size);
+        assert_int_equal(vm_settings_parse(buf, size, "0123456789", &gs, NULL), 0);
+        assert_string_equal(gs.id, "etag_0123456789");
+        assert_string_equal(gs.host_ga_plugin_version, "1.0.8.159");
+        assert_string_equal(gs.in_svd_seq_no, "6");
+        assert_string_equal(gs.correlation_id, "9e8d7c6b-5a4f-4e3d-2c1b-0a9f8e7d6c5b");
+        assert_string_equal(gs.required_features[0], "MultipleExtensionsPerHandler");
+        assert_string_equal(gs.status_upload_blob,
+                            "https://azlteststatus.blob.core.windows.net/vhds/azl-test-vm.status?sv=2024-01-01&sr=b"
+                            "&sp=rw&sig=QXpsVGVzdFNpZw%3D%3D");
+        assert_string_equal(gs.agent_families[1].version, "9.1.2.3");
+        /* "failoverlocation" for one handler, "failoverLocation" for the next: keys are case-folded. */
+        h = &gs.handlers[0];
+        assert_string_equal(h->failover_location,
+                            "https://azltestmirror.blob.core.windows.net/handlers/AzlAgent.SampleHandler_manifest.xml");
+        assert_string_equal(gs.handlers[1].failover_location,
+                            "https://azltestmirror.blob.core.windows.net/handlers/AzlTest.RunCommand_manifest.xml");
+        assert_string_equal(h->encoded_signature, "MIIBYXpsLWFnZW50IHRlc3Qgc2lnbmF0dXJlIHBsYWNlaG9sZGVy");
+        protected = test_data_read("wire/protected-settings.txt", &size);
+        assert_string_equal(h->settings[0].protected_settings, strstrip(protected));
+}
+
+static void test_no_manifests(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
+        size_t size;
+
+        /* no manifest locations at all, for the agent family and for the handlers */
+        buf = test_data_read("hostgaplugin/vm-settings-newer.json", &size);
+        assert_int_equal(vm_settings_parse(buf, size, "1", &gs, NULL), 0);
+        assert_int_equal(gs.n_agent_families, 1);
+        assert_int_equal(strv_length(gs.agent_families[0].uris), 0);
+        assert_int_equal(gs.n_handlers, 2);
+        assert_int_equal(handler_locations(&gs.handlers[0]), 0);
+        assert_int_equal(handler_locations(&gs.handlers[1]), 0);
+        /* and an unknown blob type is BlockBlob */
+        assert_int_equal(gs.status_upload_blob_type, STATUS_BLOB_TYPE_BLOCK);
+        assert_true(gs.status_upload_blob_type_defaulted);
+}
+
+static void test_parse_error(void **state) {
+        _cleanup_free_ char *buf = NULL, *error = NULL;
+        ExtensionsGoalState gs = { .id = (char *) "untouched" };
+        size_t size;
+
+        buf = test_data_read("hostgaplugin/vm-settings-parse-error.json", &size);
+        assert_int_equal(vm_settings_parse(buf, size, "1", &gs, &error), -EBADMSG);
+        assert_true(startswith(error, "Error parsing vmSettings [HGAP: 0.0.0.0]: "));
+        assert_string_equal(gs.id, "untouched");
+}
+
+static void test_unsupported_version(void **state) {
+        _cleanup_free_ char *buf = NULL, *error = NULL;
+        ExtensionsGoalState gs = { .id = (char *) "untouched" };
+        size_t size;
+
+        buf = test_data_read("hostgaplugin/vm-settings-old-hgap.json", &size);
+        assert_int_equal(vm_settings_parse(buf, size, "1", &gs, &error), -EOPNOTSUPP);
+        assert_string_equal(error, "HostGAPlugin 1.0.8.120 does not support the vmSettings API. Will not use FastTrack.");
+        assert_string_equal(gs.id, "untouched");
+}
+
+static void interop_vm_settings_details(void **state) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         const ExtensionHandler *h;
@@ -500,7 +661,7 @@ static void test_vm_settings_details(void **state) {
         assert_true(startswith(h->settings[0].protected_settings, "MIIBsAYJKoZIhvcNAQcDoIIBoTCCAZ0CAQAxggFpMIIBZQIBADBN"));
 }
 
-static void test_no_manifests(void **state) {
+static void interop_no_manifests(void **state) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
@@ -521,7 +682,7 @@ static void test_no_manifests(void **state) {
                             "deeb2df6-c025-e6fb-b015-449ed6a676bc_manifest.xml");
 }
 
-static void test_invalid_blob_type(void **state) {
+static void interop_invalid_blob_type(void **state) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         size_t size;
@@ -532,7 +693,7 @@ static void test_invalid_blob_type(void **state) {
         assert_true(gs.status_upload_blob_type_defaulted);
 }
 
-static void test_parse_error(void **state) {
+static void interop_parse_error(void **state) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         ExtensionsGoalState gs = { .id = (char *) "untouched" };
         size_t size;
@@ -543,7 +704,7 @@ static void test_parse_error(void **state) {
         assert_string_equal(gs.id, "untouched");
 }
 
-static void test_unsupported_version(void **state) {
+static void interop_unsupported_version(void **state) {
         _cleanup_free_ char *buf = NULL, *error = NULL;
         ExtensionsGoalState gs = { .id = (char *) "untouched" };
         size_t size;
@@ -598,26 +759,29 @@ static void test_rejected_documents(void **state) {
         }
 }
 
-static void parse_fixture(const char *rel, const char *tag, bool vm, ExtensionsGoalState *ret) {
+static void parse_document(TestReadFn read, const char *rel, const char *tag, bool vm, ExtensionsGoalState *ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size;
 
-        buf = fixture_read(rel, &size);
+        buf = read(rel, &size);
         if (vm)
                 assert_int_equal(vm_settings_parse(buf, size, tag, ret, NULL), 0);
         else
                 assert_int_equal(ext_conf_parse(buf, size, tag, ret, NULL), 0);
 }
 
-static void test_goal_state_choose(void **state) {
+typedef struct ChooseDocuments {
+        TestReadFn read;
+        const char *ext_conf, *vm_settings, *vm_settings_newer, *vm_settings_fabric;
+} ChooseDocuments;
+
+static void check_goal_state_choose(const ChooseDocuments *d) {
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState ec = {}, vm = {}, vm_newer = {}, fabric = {};
 
-        /* hostgaplugin/ext_conf.xml: 637726657706205217; vm_settings.json: ...299 (82 ticks later);
-         * vm_settings-agent_family_version.json: 637726699999999999; -fabric-no_thumbprints: source Fabric. */
-        parse_fixture("hostgaplugin/ext_conf.xml", "1", false, &ec);
-        parse_fixture("hostgaplugin/vm_settings.json", "e1", true, &vm);
-        parse_fixture("hostgaplugin/vm_settings-agent_family_version.json", "e2", true, &vm_newer);
-        parse_fixture("hostgaplugin/vm_settings-fabric-no_thumbprints.json", "e3", true, &fabric);
+        parse_document(d->read, d->ext_conf, "1", false, &ec);
+        parse_document(d->read, d->vm_settings, "e1", true, &vm);
+        parse_document(d->read, d->vm_settings_newer, "e2", true, &vm_newer);
+        parse_document(d->read, d->vm_settings_fabric, "e3", true, &fabric);
 
         /* Both new: the more recent by createdOnTicks wins. */
         assert_ptr_equal(goal_state_choose(NULL, &ec, &vm), &vm);
@@ -637,6 +801,23 @@ static void test_goal_state_choose(void **state) {
         assert_ptr_equal(goal_state_choose(NULL, &ec, &vm), &ec);
 }
 
+/* wire/ext-conf.xml: 639090000001234567; vm-settings.json: …600 (33 ticks later); vm-settings-newer.json:
+ * 639095000000000000; vm-settings-fabric.json: source Fabric. */
+static void test_goal_state_choose(void **state) {
+        check_goal_state_choose(&(ChooseDocuments) { test_data_read, "wire/ext-conf.xml", "hostgaplugin/vm-settings.json",
+                                                     "hostgaplugin/vm-settings-newer.json",
+                                                     "hostgaplugin/vm-settings-fabric.json" });
+}
+
+/* hostgaplugin/ext_conf.xml: 637726657706205217; vm_settings.json: ...299 (82 ticks later);
+ * vm_settings-agent_family_version.json: 637726699999999999; -fabric-no_thumbprints: source Fabric. */
+static void interop_goal_state_choose(void **state) {
+        check_goal_state_choose(&(ChooseDocuments) { fixture_read, "hostgaplugin/ext_conf.xml",
+                                                     "hostgaplugin/vm_settings.json",
+                                                     "hostgaplugin/vm_settings-agent_family_version.json",
+                                                     "hostgaplugin/vm_settings-fabric-no_thumbprints.json" });
+}
+
 static void test_versions(void **state) {
         assert_true(flexible_version_compare("1.0.8.116", HGAP_MIN_VERSION_FOR_VM_SETTINGS) < 0);
         assert_true(flexible_version_compare("1.0.8.133", HGAP_MIN_VERSION_FOR_VM_SETTINGS) == 0);
@@ -650,12 +831,20 @@ static void test_versions(void **state) {
         assert_false(flexible_version_has_prefix("1", "1.0.1"));
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_all_fixtures),
+                cmocka_unit_test(interop_vm_settings_details),
+                cmocka_unit_test(interop_no_manifests),
+                cmocka_unit_test(interop_invalid_blob_type),
+                cmocka_unit_test(interop_parse_error),
+                cmocka_unit_test(interop_unsupported_version),
+                cmocka_unit_test(interop_goal_state_choose),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_all_fixtures),
+                cmocka_unit_test(test_all_documents),
                 cmocka_unit_test(test_vm_settings_details),
                 cmocka_unit_test(test_no_manifests),
-                cmocka_unit_test(test_invalid_blob_type),
                 cmocka_unit_test(test_parse_error),
                 cmocka_unit_test(test_unsupported_version),
                 cmocka_unit_test(test_rejected_documents),
@@ -663,5 +852,7 @@ int main(void) {
                 cmocka_unit_test(test_versions),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,10 @@ from fabriclib.scenario import DEFAULT_FIXTURE_ROOT, Scenario, load  # noqa: E40
 
 SKIP = 77
 ENV_FLAG = "AZFABRIC_TEST_NETNS"
-FIXTURES = DEFAULT_FIXTURE_ROOT
+DATA = DEFAULT_FIXTURE_ROOT
 AZFABRIC = os.path.join(HERE, "azfabric.py")
+# The default scenario's extension, our own sample handler.
+SAMPLE_HANDLER = os.path.join(HERE, "ext", "sample-handler")
 
 
 def ensure_netns():
@@ -62,8 +64,9 @@ def main():
     sys.exit(0 if result.wasSuccessful() else 1)
 
 
-def fixture(rel):
-    return os.path.join(FIXTURES, rel)
+def data(rel):
+    """A document of the fabric's fixture root (the repository's tests/data by default)."""
+    return os.path.join(DATA, rel)
 
 
 def scenario(overrides=None, base="default"):

@@ -9,7 +9,7 @@ import fabric_testlib as ftl
 
 ftl.ensure_netns()
 
-with open(os.path.join(ftl.HERE, "testdata", "sample-status-blob.json"), "rb") as _fh:
+with open(ftl.data("status/status-blob.json"), "rb") as _fh:
     STATUS = _fh.read()
 DATE = "2026-11-21T19:02:51Z"
 
@@ -102,7 +102,7 @@ class BlobStore(ftl.FabricCase):
             status, _, body = self.request("blob", ftl.url_path(snap.manifest_url(ext, failover)))
             self.assertEqual(status, 200)
             root = ET.fromstring(body)
-            self.assertEqual(root.findtext("Plugins/Plugin/Version"), "1.3.0")
+            self.assertEqual(root.findtext("Plugins/Plugin/Version"), "1.0.0")
         self.assertEqual(self.request("blob", "/extensions/nope")[0], 404)
 
 

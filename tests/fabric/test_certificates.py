@@ -131,18 +131,20 @@ class NoCertificates(ftl.FabricCase):
 
 
 class FixtureCertificates(ftl.FabricCase):
-    scenario_overrides = {"certificatesFixture": "wire/certs.xml"}
+    """certificatesFixture: a Certificates document served verbatim (ours, tests/data/wire/certificates.xml)."""
+    scenario_overrides = {"certificatesFixture": "wire/certificates.xml"}
 
-    def test_fixture_blob_decrypts_with_fixture_transport_key(self):
+    def test_fixture_blob_decrypts_with_its_transport_key(self):
         urls = self.control("/state")["goalState"]["goalStateUrls"]
         _, _, body = self.wire(ftl.url_path(urls["certificates"]))
-        with open(ftl.fixture("wire/certs.xml"), "rb") as handle:
+        with open(ftl.data("wire/certificates.xml"), "rb") as handle:
             self.assertEqual(body, handle.read())
         data = base64.b64decode(ET.fromstring(body).findtext("Data"))
-        pfx = ftl.openssl("cms", "-decrypt", "-inform", "DER", "-inkey", ftl.fixture("wire/trans_prv"),
-                          "-recip", ftl.fixture("wire/trans_cert"), data=data)
+        pfx = ftl.openssl("cms", "-decrypt", "-inform", "DER", "-inkey", ftl.data("wire/transport-key.pem"),
+                          "-recip", ftl.data("wire/transport-cert.pem"), data=data)
         pem = ftl.openssl("pkcs12", "-nodes", "-password", "pass:", data=pfx).decode()
-        self.assertIn("F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9", thumbprints(pem))
+        self.assertEqual(sorted(thumbprints(pem)), ["15EBEC74C36C0B59812AF3A3D7B2FE7DC0D2A6EF",
+                                                    "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D"])
 
 
 if __name__ == "__main__":

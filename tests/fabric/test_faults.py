@@ -133,10 +133,11 @@ class Faults(ftl.FabricCase):
 
     def test_fixture_body(self):
         self.control("/faults", method="POST", body={"endpoint": "wireserver", "query": {"comp": "goalstate"},
-                                                     "nth": [1], "status": 200, "bodyFixture": "wire/goal_state_noop.xml",
+                                                     "nth": [1], "status": 200,
+                                                     "bodyFixture": "wire/goal-state-no-role-instance.xml",
                                                      "contentType": "text/xml; charset=utf-8"})
         _, _, body = self.wire("/machine/?comp=goalstate")
-        with open(ftl.fixture("wire/goal_state_noop.xml"), "rb") as handle:
+        with open(ftl.data("wire/goal-state-no-role-instance.xml"), "rb") as handle:
             self.assertEqual(body, handle.read())
         _, _, body = self.wire("/machine/?comp=goalstate")
         self.assertIn(b"<RoleInstanceList>", body)

@@ -11,8 +11,8 @@ import fabric_testlib as ftl
 
 ftl.ensure_netns()
 
-# A status blob produced by the real waagent (reference/sample-status-blob.json).
-with open(os.path.join(ftl.HERE, "testdata", "sample-status-blob.json"), "rb") as _fh:
+# A status blob in the format of docs/protocol/status-blob.md (tests/data/status/status-blob.json).
+with open(ftl.data("status/status-blob.json"), "rb") as _fh:
     STATUS = _fh.read()
 
 
@@ -32,7 +32,7 @@ class HostGAPlugin(ftl.FabricCase):
         self.assertEqual(doc["inSvdSeqNo"], self.fabric.snapshot.incarnation)
         ext = doc["extensionGoalStates"][0]
         self.assertEqual((ext["name"], ext["version"], ext["state"]),
-                         ("OSTCExtensions.ExampleHandlerLinux", "1.3.0", "enabled"))
+                         ("AzlAgent.SampleHandler", "1.0.0", "enabled"))
         self.assertEqual(json.loads(ext["settings"][0]["publicSettings"]), {"message": "hello from azfabric"})
         self.assertIsInstance(ext["settings"][0]["publicSettings"], str, "publicSettings is a JSON string")
         self.assertTrue(doc["statusUploadBlob"]["value"].startswith(self.urls["blob"]))
@@ -41,8 +41,8 @@ class HostGAPlugin(ftl.FabricCase):
         # a Fast-Track-only change: new etag, same incarnation
         inc = self.control("/state")["incarnation"]
         state = self.control("/scenario?bump=etag", method="POST",
-                             body={"extensions": [{"name": "OSTCExtensions.ExampleHandlerLinux", "version": "1.3.0",
-                                                   "source": "ext/sample_ext-1.3.0", "seqNo": 5}]})
+                             body={"extensions": [{"name": "AzlAgent.SampleHandler", "version": "1.0.0",
+                                                   "source": ftl.SAMPLE_HANDLER, "seqNo": 5}]})
         self.assertEqual(state["incarnation"], inc)
         self.assertNotEqual(state["etag"], etag)
         status, headers, body = self.request("hgap", "/vmSettings", headers=self.hgap_headers(**{"if-none-match": etag}))
@@ -70,7 +70,7 @@ class HostGAPlugin(ftl.FabricCase):
         self.assertEqual(status, 200)
         names = zipfile.ZipFile(io.BytesIO(data)).namelist()
         self.assertIn("HandlerManifest.json", names)
-        info = zipfile.ZipFile(io.BytesIO(data)).getinfo("sample.py")
+        info = zipfile.ZipFile(io.BytesIO(data)).getinfo("sample-handler.py")
         self.assertTrue((info.external_attr >> 16) & 0o111, "executable bit kept")
         status, _, _ = self.request("hgap", "/extensionArtifact", headers=self.hgap_headers(
             **{"x-ms-artifact-location": "https://example.blob.core.windows.net/x/y"}))

@@ -168,14 +168,14 @@ class ImdsRateLimit(ftl.FabricCase):
 
 
 class ImdsFixture(ftl.FabricCase):
-    scenario_overrides = {"imdsFixture": "imds/valid.json"}
+    scenario_overrides = {"imdsFixture": "imds/instance.json"}
 
     def test_fixture_document_is_walkable(self):
         _, _, body = self.imds("/metadata/instance?" + V)
-        with open(ftl.fixture("imds/valid.json")) as handle:
+        with open(ftl.data("imds/instance.json")) as handle:
             self.assertEqual(json.loads(body), json.load(handle))
         _, _, body = self.imds("/metadata/instance/network/interface/0/macAddress?%s&format=text" % V)
-        self.assertEqual(body, b"000D3A3382E8")
+        self.assertEqual(body, b"000D3A5C6D7E")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ class WireServerDocuments(ftl.FabricCase):
         ext = ET.fromstring(ext)
         plugin = ext.find("Plugins/Plugin")
         self.assertEqual((plugin.get("name"), plugin.get("version"), plugin.get("state")),
-                         ("OSTCExtensions.ExampleHandlerLinux", "1.3.0", "enabled"))
+                         ("AzlAgent.SampleHandler", "1.0.0", "enabled"))
         self.assertTrue(plugin.get("location").startswith(self.urls["blob"]))
         settings = json.loads(ext.find("PluginSettings/Plugin/RuntimeSettings").text)
         handler = settings["runtimeSettings"][0]["handlerSettings"]
@@ -111,8 +111,8 @@ class WireServerDocuments(ftl.FabricCase):
         old_inc = int(ET.fromstring(before).findtext("Incarnation"))
         old_urls = goal_state_urls(before)
         state = self.control("/scenario", method="POST",
-                             body={"extensions": [{"name": "OSTCExtensions.ExampleHandlerLinux", "version": "1.3.0",
-                                                   "source": "ext/sample_ext-1.3.0", "seqNo": 1,
+                             body={"extensions": [{"name": "AzlAgent.SampleHandler", "version": "1.0.0",
+                                                   "source": ftl.SAMPLE_HANDLER, "seqNo": 1,
                                                    "publicSettings": {"message": "second"}}]})
         self.assertEqual(state["incarnation"], old_inc + 1)
         _, _, after = self.wire("/machine/?comp=goalstate")

@@ -11,10 +11,12 @@
 #     with Lib.Dir, Extension.LogDir and Pid.File in the scratch dir.
 #
 # Passes when the fabric has (1) an accepted health report State=Ready and
-# (2) a parsed status blob in which OSTCExtensions.ExampleHandlerLinux is
-# Ready with settings status "success" and the message from the scenario's
-# publicSettings (proving the extension was downloaded, installed, enabled
-# and ran).  Exit 77 when waagent or unshare is unavailable.
+# (2) a parsed status blob in which the sample extension AzlAgent.SampleHandler
+# (tests/fabric/ext/sample-handler) is Ready with settings status "success",
+# the message from the scenario's publicSettings and a ProtectedSettings
+# substatus naming the decrypted key (proving the extension was downloaded,
+# installed, enabled, ran and read the tenant certificate waagent wrote).
+# Exit 77 when waagent or unshare is unavailable.
 #
 # Env: AZFABRIC_INTEROP_TIMEOUT (s, default 240), AZFABRIC_INTEROP_KEEP=DIR
 # (copy logs, fabric state and waagent's lib dir there).
@@ -112,15 +114,18 @@ health = get("/health-reports") or []
 ready = [h for h in health if h.get("accepted") and h.get("state") == "Ready"]
 status = get("/status-blob") or {}
 handlers = status.get("aggregateStatus", {}).get("handlerAggregateStatus", [])
-ok_ext = [h for h in handlers if h.get("handlerName") == "OSTCExtensions.ExampleHandlerLinux"
+ok_ext = [h for h in handlers if h.get("handlerName") == "AzlAgent.SampleHandler"
           and h.get("status") == "Ready"
           and h.get("runtimeSettingsStatus", {}).get("settingsStatus", {}).get("status", {}).get("status") == "success"]
-msg = ok_ext and ok_ext[0]["runtimeSettingsStatus"]["settingsStatus"]["status"].get("formattedMessage", {}).get("message")
+settings = ok_ext and ok_ext[0]["runtimeSettingsStatus"]["settingsStatus"]["status"]
+msg = settings and settings.get("formattedMessage", {}).get("message")
+sub = [s.get("formattedMessage", {}).get("message", "") for s in (settings and settings.get("substatus") or [])]
+decrypted = any(m.startswith("decrypted with certificate ") and m.endswith(": 1 key(s): secret") for m in sub)
 print(json.dumps({"health_ready": len(ready), "health_reports": len(health), "handlers": handlers and [
     {k: h.get(k) for k in ("handlerName", "handlerVersion", "status", "code")} for h in handlers],
-    "extension_message": msg,
+    "extension_message": msg, "substatus": sub,
     "agent": status.get("aggregateStatus", {}).get("guestAgentStatus")}))
-sys.exit(0 if ready and ok_ext and msg == "hello from azfabric" else 1)
+sys.exit(0 if ready and ok_ext and msg == "hello from azfabric" and decrypted else 1)
 PY
 }
 
@@ -152,4 +157,4 @@ if [ $result -ne 0 ]; then
     echo "FAIL: waagent did not reach Ready with a successful sample extension within ${TIMEOUT}s"
     exit 1
 fi
-echo "PASS: waagent reported Ready, ran OSTCExtensions.ExampleHandlerLinux and uploaded a status blob the fabric parsed"
+echo "PASS: waagent reported Ready, ran AzlAgent.SampleHandler (protected settings decrypted) and uploaded a status blob the fabric parsed"

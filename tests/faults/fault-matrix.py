@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import azltest  # noqa: E402
 
-EXT = "OSTCExtensions.ExampleHandlerLinux"
+EXT = "AzlAgent.SampleHandler"
 
 # Short deadlines so a cell ends in seconds ([Timeouts] in agent.conf, docs/agent.conf.md).
 HTTP_TIMEOUT = 2

@@ -38,8 +38,8 @@ static char *replace_all(const char *s, const char *what, const char *with) {
 }
 
 void fake_server_start(FakeServer *s, const char *scenario) {
-        const char *src = getenv("AZL_SOURCE_ROOT"), *fixtures = getenv("AZL_FIXTURES");
-        _cleanup_free_ char *script = NULL, *scenario_path = NULL, *text = NULL;
+        const char *src = getenv("AZL_SOURCE_ROOT");
+        _cleanup_free_ char *script = NULL, *scenario_path = NULL, *text = NULL, *data = NULL;
         char line[32] = {};
         int pipefd[2];
         ssize_t n;
@@ -50,7 +50,8 @@ void fake_server_start(FakeServer *s, const char *scenario) {
         }
         *s = (FakeServer) { .pid = -1 };
         s->dir = tmpdir_new();
-        text = replace_all(scenario, "@FIXTURES@", fixtures ?: "");
+        assert_true(asprintf(&data, "%s/tests/data", src) > 0);
+        text = replace_all(scenario, "@DATA@", data);
         write_test_file(s->dir, "scenario.json", text);
         assert_true(asprintf(&scenario_path, "%s/scenario.json", s->dir) > 0);
         assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);

@@ -16,7 +16,7 @@ typedef struct FakeServer {
         char hostport[32];      /* "127.0.0.1:<port>" */
 } FakeServer;
 
-/* scenario is the JSON text described in fake-server.py; "@FIXTURES@" is replaced by $AZL_FIXTURES. */
+/* scenario is the JSON text described in fake-server.py; "@DATA@" is replaced by the path of tests/data. */
 void fake_server_start(FakeServer *s, const char *scenario);
 void fake_server_stop(FakeServer *s);
 

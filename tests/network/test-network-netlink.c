@@ -54,13 +54,9 @@ static void load(const char *source, NetworkConfig *ret) {
                 assert_int_equal(network_parse_imds_buffer(source, strlen(source), ret, &err), 0);
                 return;
         }
-        if (startswith(source, "@waagent/"))
-                buf = fixture_read(source + strlen("@waagent/"), &size);
-        else {
-                assert_true(asprintf(&path, "%s/tests/network/imds/%s", getenv("AZL_SOURCE_ROOT"), source) > 0);
-                buf = capture("cat '%s'", path);
-                size = strlen(buf);
-        }
+        assert_true(asprintf(&path, "%s/tests/network/imds/%s", getenv("AZL_SOURCE_ROOT"), source) > 0);
+        buf = capture("cat '%s'", path);
+        size = strlen(buf);
         if (network_parse_imds_buffer(buf, size, ret, &err) < 0)
                 fail_msg("%s: %s", source, err.message);
 }
@@ -82,7 +78,7 @@ static void test_single_nic(void **state) {
         fake_driver(f->root, "eth0", "hv_netvsc");
         assert_false(link_is_up("eth0"));
 
-        assert_int_equal(apply(f, "@waagent/imds/valid.json", &res), 1);
+        assert_int_equal(apply(f, "single-nic.json", &res), 1);
         assert_int_equal(res.backend, NETWORK_BACKEND_NETLINK);
         assert_int_equal(res.n_configured, 1);
         assert_int_equal(res.n_missing, 0);
@@ -138,7 +134,7 @@ static void test_vf_twin_untouched(void **state) {
         vf_link = capture("ip -j link show dev vf0");
         vf_addr = capture("ip -j addr show dev vf0");
 
-        assert_int_equal(apply(f, "@waagent/imds/valid.json", &res), 1);
+        assert_int_equal(apply(f, "single-nic.json", &res), 1);
         assert_int_equal(res.n_configured, 1);
         assert_int_equal(res.n_vfs, 1);
         syn = link_addresses("syn0");
@@ -162,7 +158,7 @@ static void test_vf_without_netvsc(void **state) {
         veth_add("vf0", MAC_A);
         fake_driver(f->root, "vf0", "mana");
         before = snapshot();
-        assert_int_equal(apply(f, "@waagent/imds/valid.json", &res), 0);
+        assert_int_equal(apply(f, "single-nic.json", &res), 0);
         assert_int_equal(res.n_missing, 1);
         assert_int_equal(res.n_vfs, 1);
         assert_int_equal(res.n_changes, 0);
@@ -171,7 +167,7 @@ static void test_vf_without_netvsc(void **state) {
 
         /* A twin without any device (no driver) next to a VF driver: the driverless one is the NIC. */
         veth_add("syn0", MAC_A);
-        assert_int_equal(apply(f, "@waagent/imds/valid.json", &res), 1);
+        assert_int_equal(apply(f, "single-nic.json", &res), 1);
         assert_int_equal(res.n_vfs, 1);
         syn = link_addresses("syn0");
         assert_strv_equal(syn, (const char *const[]) { "10.0.1.4/24", NULL });
@@ -188,7 +184,7 @@ static void test_ambiguous_twins(void **state) {
         veth_add("a0", MAC_A);
         veth_add("a1", MAC_A);
         before = snapshot();
-        load("@waagent/imds/valid.json", &config);
+        load("single-nic.json", &config);
         assert_int_equal(network_apply(&f->ctx, &config, NETWORK_BACKEND_NETLINK, &res), -ENOTUNIQ);
         assert_int_equal(res.n_changes, 12345);      /* ret untouched on failure */
         after = snapshot();

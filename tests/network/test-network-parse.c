@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the IMDS network parser: the WALinuxAgent fixture, multi-NIC documents, a table of documents
- * without a usable primary interface, each of which must fail with -EBADMSG (or -E2BIG) naming the field and
- * leave the output untouched, and a table of documents with one bad entry among good ones, which is skipped
- * and reported while the rest is kept.
+ * Unit tests of the IMDS network parser: single- and multi-NIC documents (tests/network/imds/), a table of
+ * documents without a usable primary interface, each of which must fail with -EBADMSG (or -E2BIG) naming the
+ * field and leave the output untouched, and a table of documents with one bad entry among good ones, which is
+ * skipped and reported while the rest is kept. The interop group parses WALinuxAgent's imds/valid.json.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,14 +40,11 @@ static void assert_address(const NetworkAddress *a, const char *expected) {
         assert_string_equal(s, expected);
 }
 
-static void test_waagent_fixture(void **state) {
+static void check_single_nic(char *doc, size_t size) {
         _cleanup_(network_config_done) NetworkConfig c = {};
-        _cleanup_free_ char *doc = NULL;
         JsonError err = {};
-        size_t size;
         char mac[18];
 
-        doc = fixture_read("imds/valid.json", &size);
         assert_int_equal(network_parse_imds_buffer(doc, size, &c, &err), 0);
         assert_int_equal(c.n_interfaces, 1);
         network_mac_format(c.interfaces[0].mac, true, mac, sizeof mac);
@@ -57,6 +54,23 @@ static void test_waagent_fixture(void **state) {
         assert_address(&c.interfaces[0].ipv4[0], "10.0.1.4/24");
         assert_int_equal(c.interfaces[0].n_ipv6, 0);
         assert_int_equal(c.interfaces[0].mtu, 0);
+}
+
+static void test_single_nic(void **state) {
+        _cleanup_free_ char *doc = NULL;
+        size_t size;
+
+        doc = network_fixture("single-nic.json", &size);
+        check_single_nic(doc, size);
+}
+
+/* waagent's imds/valid.json describes the same NIC */
+static void interop_waagent_imds(void **state) {
+        _cleanup_free_ char *doc = NULL;
+        size_t size;
+
+        doc = fixture_read("imds/valid.json", &size);
+        check_single_nic(doc, size);
 }
 
 static void test_two_nics(void **state) {
@@ -299,9 +313,12 @@ static void test_too_many(void **state) {
         network_config_done(&c);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_waagent_imds),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_waagent_fixture),
+                cmocka_unit_test(test_single_nic),
                 cmocka_unit_test(test_two_nics),
                 cmocka_unit_test(test_network_object_and_subnet_choice),
                 cmocka_unit_test(test_ipv6_without_subnet_and_mtu),
@@ -310,5 +327,7 @@ int main(void) {
                 cmocka_unit_test(test_too_many),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

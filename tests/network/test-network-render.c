@@ -23,7 +23,7 @@
 #include "tests.h"
 
 static const char *const scenarios[][2] = {
-        { "single", "@waagent/imds/valid.json" },
+        { "single", "single-nic.json" },
         { "two-nics", "two-nics.json" },
         { "three-nics", "three-nics.json" },
         { "three-nics-shuffled", "three-nics-shuffled.json" },
@@ -48,12 +48,8 @@ static void load_scenario(const char *source, NetworkConfig *ret) {
         JsonError err = {};
         size_t size = 0;
 
-        if (startswith(source, "@waagent/"))
-                buf = fixture_read(source + strlen("@waagent/"), &size);
-        else {
-                assert_true(asprintf(&path, "%s/tests/network/imds/%s", getenv("AZL_SOURCE_ROOT"), source) > 0);
-                buf = read_path(path, &size);
-        }
+        assert_true(asprintf(&path, "%s/tests/network/imds/%s", getenv("AZL_SOURCE_ROOT"), source) > 0);
+        buf = read_path(path, &size);
         assert_non_null(buf);
         if (network_parse_imds_buffer(buf, size, ret, &err) < 0)
                 fail_msg("%s: %s", source, err.message);
@@ -231,7 +227,7 @@ static void test_stale_files(void **state) {
         _cleanup_free_ char *p = NULL;
 
         load_scenario("three-nics.json", &three);
-        load_scenario("@waagent/imds/valid.json", &one);
+        load_scenario("single-nic.json", &one);
         write_test_file(root, "run/systemd/network/20-admin.network", "[Match]\nName=eth9\n");
         write_test_file(root, "run/systemd/network/10-azl-notes.txt", "not ours\n");
         apply_in(root, &three, 1, &res);

@@ -19,16 +19,16 @@
 #include "spawn-util.h"
 #include "strutil.h"
 
-static char *fixture;
-static size_t fixture_size;
+static char *ovf_env;
+static size_t ovf_env_size;
 
-/* Builds <dir>/src/ovf-env.xml from the fixture. */
+/* Builds <dir>/src/ovf-env.xml from tests/data/media/ovf-env.xml. */
 static char *make_source(const char *dir) {
         char *src = NULL;
 
         assert_true(asprintf(&src, "%s/src", dir) > 0);
         assert_int_equal(mkdir(src, 0755), 0);
-        write_test_file(src, "ovf-env.xml", fixture);
+        write_test_file(src, "ovf-env.xml", ovf_env);
         return src;
 }
 
@@ -80,8 +80,8 @@ static int read_image(const char *image, const char *const *fstypes) {
                 return EXIT_TEST_SKIP;
         }
         assert_int_equal(r, 0);
-        assert_int_equal(size, fixture_size);
-        assert_memory_equal(buf, fixture, size);
+        assert_int_equal(size, ovf_env_size);
+        assert_memory_equal(buf, ovf_env, size);
         return 0;
 }
 
@@ -100,21 +100,21 @@ static void test_seed_dir(void **state) {
         Context c;
 
         scratch_context(&c, root);
-        write_test_file(root, "var/lib/azl-agent/seed/ovf-env.xml", fixture);
+        write_test_file(root, "var/lib/azl-agent/seed/ovf-env.xml", ovf_env);
         assert_int_equal(media_read_ovf_env(&c, &buf, &size), 0);
-        assert_int_equal(size, fixture_size);
-        assert_string_equal(buf, fixture);
+        assert_int_equal(size, ovf_env_size);
+        assert_string_equal(buf, ovf_env);
         free(buf);
         buf = NULL;
         assert_int_equal(media_read_dir(c.root_fd, "/var/lib/azl-agent/seed", &buf, &size), 0);
-        assert_string_equal(buf, fixture);
+        assert_string_equal(buf, ovf_env);
 
         /* The copy we keep: password gone, 0600, root-owned. */
         assert_int_equal(media_save_ovf_env(&c, buf, size), 0);
         saved = scratch_read(root, "/var/lib/azl-agent/ovf-env.xml");
         assert_non_null(saved);
-        assert_null(strstr(saved, ">UserPassword<"));
-        assert_non_null(strstr(saved, "<UserName>UserName</UserName>"));
+        assert_null(strstr(saved, ">Med1a-Pa55word!<"));
+        assert_non_null(strstr(saved, "<UserName>azlmedia</UserName>"));
         scratch_stat(root, "/var/lib/azl-agent/ovf-env.xml", &st);
         assert_int_equal(st.st_mode & 07777, 0600);
         assert_int_equal(st.st_uid, 0);
@@ -190,7 +190,7 @@ int main(int argc, char *argv[]) {
 
         require_root_or_skip("mount(2) and loop devices");
         require_program_or_skip("losetup");
-        fixture = fixture_read("ovf-env.xml", &fixture_size);
+        ovf_env = test_data_read("media/ovf-env.xml", &ovf_env_size);
         if (argc > 1 && streq(argv[1], "iso"))
                 return cmocka_run_group_tests_name("media-iso", iso_tests, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);

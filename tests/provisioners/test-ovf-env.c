@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ovf-env.xml parser: every WALinuxAgent fixture parses to the values waagent derives from it
- * (azurelinuxagent/common/protocol/ovfenv.py, azure-wire-protocol.md §5.3), plus the edge cases.
+ * ovf-env.xml parser: our own documents (tests/data/media/ovf-env*.xml) parse to the values waagent's rules
+ * give (azurelinuxagent/common/protocol/ovfenv.py, azure-wire-protocol.md §5.3), plus the edge cases. The
+ * interop group does the same for every ovf-env fixture of WALinuxAgent.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,56 +20,111 @@ static void *memdup(const void *p, size_t n) {
 }
 
 typedef struct Expected {
-        const char *fixture;
+        const char *file;
         bool provision_guest_agent;
         const char *provision_guest_agent_raw;
 } Expected;
 
-/* The four fixtures differ only in ProvisionGuestAgent: waagent disables the agent only for "false". */
-static const Expected fixtures[] = {
-        { "ovf-env.xml", false, "false" },
-        { "ovf-env-2.xml", true, "true" },
-        { "ovf-env-3.xml", true, "" },
-        { "ovf-env-4.xml", true, "bad data" },
+/* A set of documents that differ only in ProvisionGuestAgent, and the values they all share. */
+typedef struct OvfData {
+        TestReadFn read;
+        Expected files[4];
+        const char *hostname, *username, *password;
+        const char *key_fingerprint, *key_path, *key_value, *pair_fingerprint, *pair_path;
+        const char *custom_data_raw, *custom_data;
+} OvfData;
+
+/* waagent disables the agent only for a literal "false". */
+static const OvfData own_data = {
+        .read = test_data_read,
+        .files = {
+                { "media/ovf-env.xml", false, "false" },
+                { "media/ovf-env-agent-true.xml", true, "true" },
+                { "media/ovf-env-agent-empty.xml", true, "" },
+                { "media/ovf-env-agent-garbage.xml", true, "not a boolean" },
+        },
+        .hostname = "azl-media-host",
+        .username = "azlmedia",
+        .password = "Med1a-Pa55word!",
+        .key_fingerprint = "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D",
+        .key_path = "$HOME/azlmedia/.ssh/authorized_keys",
+        .key_value = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIADZLOS4WZn6UHzr0sBft+0X38fFhdVu7Op0LW1YUbUn "
+                     "azlmedia@azl-media-host (TEST KEY)",
+        .pair_fingerprint = "15EBEC74C36C0B59812AF3A3D7B2FE7DC0D2A6EF",
+        .pair_path = "$HOME/azlmedia/.ssh/id_rsa",
+        .custom_data_raw = "I2Nsb3VkLWNvbmZpZwpydW5jbWQ6CiAgLSBlY2hvIGZyb20gdGhlIG1lZGlhCg==",
+        .custom_data = "#cloud-config\nruncmd:\n  - echo from the media\n",
 };
 
-static void check_common(const OvfEnv *e) {
+static const OvfData peer_data = {
+        .read = fixture_read,
+        .files = {
+                { "ovf-env.xml", false, "false" },
+                { "ovf-env-2.xml", true, "true" },
+                { "ovf-env-3.xml", true, "" },
+                { "ovf-env-4.xml", true, "bad data" },
+        },
+        .hostname = "HostName",
+        .username = "UserName",
+        .password = "UserPassword",
+        .key_fingerprint = "EB0C0AB4B2D5FC35F2F0658D19F44C8283E2DD62",
+        .key_path = "$HOME/UserName/.ssh/authorized_keys",
+        .key_value = "ssh-rsa AAAANOTAREALKEY== foo@bar.local",
+        .pair_fingerprint = "EB0C0AB4B2D5FC35F2F0658D19F44C8283E2DD62",
+        .pair_path = "$HOME/UserName/.ssh/id_rsa",
+        /* "CustomData" is not base64 (10 characters): kept raw, as waagent saves it undecoded. */
+        .custom_data_raw = "CustomData",
+        .custom_data = NULL,
+};
+
+static void check_common(const OvfData *d, const OvfEnv *e) {
         assert_string_equal(e->version, "1.0");
-        assert_string_equal(e->hostname, "HostName");
-        assert_string_equal(e->username, "UserName");
+        assert_string_equal(e->hostname, d->hostname);
+        assert_string_equal(e->username, d->username);
         assert_non_null(e->password);
-        assert_string_equal(e->password, "UserPassword");
+        assert_string_equal(e->password, d->password);
         assert_false(e->disable_ssh_password_auth);
         assert_int_equal(e->n_public_keys, 1);
-        assert_string_equal(e->public_keys[0].fingerprint, "EB0C0AB4B2D5FC35F2F0658D19F44C8283E2DD62");
-        assert_string_equal(e->public_keys[0].path, "$HOME/UserName/.ssh/authorized_keys");
-        assert_string_equal(e->public_keys[0].value, "ssh-rsa AAAANOTAREALKEY== foo@bar.local");
+        assert_string_equal(e->public_keys[0].fingerprint, d->key_fingerprint);
+        assert_string_equal(e->public_keys[0].path, d->key_path);
+        assert_string_equal(e->public_keys[0].value, d->key_value);
         assert_int_equal(e->n_key_pairs, 1);
-        assert_string_equal(e->key_pairs[0].fingerprint, "EB0C0AB4B2D5FC35F2F0658D19F44C8283E2DD62");
-        assert_string_equal(e->key_pairs[0].path, "$HOME/UserName/.ssh/id_rsa");
-        /* "CustomData" is not base64 (10 characters): kept raw, as waagent saves it undecoded. */
-        assert_string_equal(e->custom_data_raw, "CustomData");
-        assert_null(e->custom_data);
+        assert_string_equal(e->key_pairs[0].fingerprint, d->pair_fingerprint);
+        assert_string_equal(e->key_pairs[0].path, d->pair_path);
+        assert_string_equal(e->custom_data_raw, d->custom_data_raw);
+        if (d->custom_data) {
+                assert_int_equal(e->custom_data_size, strlen(d->custom_data));
+                assert_memory_equal(e->custom_data, d->custom_data, e->custom_data_size);
+        } else
+                assert_null(e->custom_data);
         assert_false(e->preprovisioned_vm);
         assert_null(e->preprovisioned_vm_type);
         assert_false(e->provision_guest_proxy_agent);
 }
 
-static void test_fixtures(void **state) {
-        for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
+static void check_documents(const OvfData *d) {
+        for (size_t i = 0; i < ELEMENTSOF(d->files); i++) {
                 _cleanup_error_ Error error = ERROR_NULL;
                 _cleanup_free_ char *buf = NULL;
                 OvfEnv e = {};
                 size_t size;
 
-                buf = fixture_read(fixtures[i].fixture, &size);
+                buf = d->read(d->files[i].file, &size);
                 assert_int_equal(ovf_env_parse(buf, size, &e, &error), 0);
                 assert_false(error_is_set(&error));
-                check_common(&e);
-                assert_int_equal(e.provision_guest_agent, fixtures[i].provision_guest_agent);
-                assert_string_equal(e.provision_guest_agent_raw, fixtures[i].provision_guest_agent_raw);
+                check_common(d, &e);
+                assert_int_equal(e.provision_guest_agent, d->files[i].provision_guest_agent);
+                assert_string_equal(e.provision_guest_agent_raw, d->files[i].provision_guest_agent_raw);
                 ovf_env_done(&e);
         }
+}
+
+/* ">password<", which must be gone after redaction */
+static char *password_element_text(const OvfData *d) {
+        char *s = NULL;
+
+        assert_true(asprintf(&s, ">%s<", d->password) > 0);
+        return s;
 }
 
 /* A minimal document in the same shape; %s slots: conf set contents, platform settings contents. */
@@ -308,40 +364,42 @@ static void test_password_too_long(void **state) {
         assert_string_equal(error.reason, "UserPassword is longer than 72 bytes");
 }
 
-static void test_redact(void **state) {
-        for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
+static void check_redact(const OvfData *d) {
+        _cleanup_free_ char *pw = password_element_text(d);
+
+        for (size_t i = 0; i < ELEMENTSOF(d->files); i++) {
                 _cleanup_free_ char *buf = NULL, *red = NULL;
                 size_t size, rsize;
                 OvfEnv e = {};
 
-                buf = fixture_read(fixtures[i].fixture, &size);
-                assert_non_null(strstr(buf, ">UserPassword<"));
+                buf = d->read(d->files[i].file, &size);
+                assert_non_null(strstr(buf, pw));
                 assert_int_equal(ovf_env_redact(buf, size, &red, &rsize), 0);
                 assert_int_equal(strlen(red), rsize);
-                assert_null(strstr(red, ">UserPassword<"));
+                assert_null(strstr(red, pw));
                 /* Still a valid ovf-env with everything else intact, and an empty password. */
                 assert_int_equal(ovf_env_parse(red, rsize, &e, NULL), 0);
                 assert_string_equal(e.password, "");
-                assert_string_equal(e.username, "UserName");
-                assert_string_equal(e.public_keys[0].value, "ssh-rsa AAAANOTAREALKEY== foo@bar.local");
-                assert_int_equal(e.provision_guest_agent, fixtures[i].provision_guest_agent);
+                assert_string_equal(e.username, d->username);
+                assert_string_equal(e.public_keys[0].value, d->key_value);
+                assert_int_equal(e.provision_guest_agent, d->files[i].provision_guest_agent);
                 ovf_env_done(&e);
         }
 }
 
 /* A field's value is its own text: a UserPassword nested in CustomData is not part of it (fuzz-ovf-env). */
-static void test_nested_password(void **state) {
+static void check_nested_password(const OvfData *d) {
         _cleanup_free_ char *buf = NULL, *red = NULL;
         char *at, *doc = NULL;
         size_t size, rsize;
         OvfEnv e = {}, r = {};
 
-        buf = fixture_read("ovf-env.xml", &size);
+        buf = d->read(d->files[0].file, &size);
         at = strstr(buf, "</HostName>");
         assert_non_null(at);
         assert_true(asprintf(&doc, "%.*s<UserPassword>nested</UserPassword>%s", (int) (at - buf), buf, at) > 0);
         assert_int_equal(ovf_env_parse(doc, strlen(doc), &e, NULL), 0);
-        assert_string_equal(e.hostname, "HostName");
+        assert_string_equal(e.hostname, d->hostname);
         assert_int_equal(ovf_env_redact(doc, strlen(doc), &red, &rsize), 0);
         assert_null(strstr(red, "nested"));
         assert_int_equal(ovf_env_parse(red, rsize, &r, NULL), 0);
@@ -351,13 +409,13 @@ static void test_nested_password(void **state) {
         free(doc);
 }
 
-/* Every single-byte corruption of a fixture either parses or fails cleanly (run under ASan in CI). */
-static void test_corruptions(void **state) {
+/* Every single-byte corruption of a document either parses or fails cleanly (run under ASan in CI). */
+static void check_corruptions(const OvfData *d) {
         static const char bytes[] = { 0, '<', '>', '/', '"', '&', 'x', (char) 0xff };
-        _cleanup_free_ char *orig = NULL;
+        _cleanup_free_ char *orig = NULL, *pw = password_element_text(d);
         size_t size;
 
-        orig = fixture_read("ovf-env.xml", &size);
+        orig = d->read(d->files[0].file, &size);
         for (size_t pos = 0; pos < size; pos++)
                 for (size_t b = 0; b < ELEMENTSOF(bytes); b++) {
                         _cleanup_free_ char *copy = memdup(orig, size), *red = NULL;
@@ -375,13 +433,28 @@ static void test_corruptions(void **state) {
                         } else
                                 assert_true(r == -EBADMSG || r == -E2BIG);
                         if (ovf_env_redact(copy, size, &red, NULL) >= 0)
-                                assert_null(strstr(red, ">UserPassword<"));
+                                assert_null(strstr(red, pw));
                 }
 }
 
-int main(void) {
+#define DATA_TESTS(prefix, data)                                                                        \
+        static void prefix##_documents(void **state) { check_documents(&data); }                          \
+        static void prefix##_redact(void **state) { check_redact(&data); }                                \
+        static void prefix##_nested_password(void **state) { check_nested_password(&data); }              \
+        static void prefix##_corruptions(void **state) { check_corruptions(&data); }
+
+DATA_TESTS(test, own_data)
+DATA_TESTS(interop, peer_data)
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest interop[] = {
+                cmocka_unit_test(interop_documents),
+                cmocka_unit_test(interop_redact),
+                cmocka_unit_test(interop_nested_password),
+                cmocka_unit_test(interop_corruptions),
+        };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_fixtures),
+                cmocka_unit_test(test_documents),
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_optional_absent),
                 cmocka_unit_test(test_required),
@@ -394,5 +467,7 @@ int main(void) {
                 cmocka_unit_test(test_corruptions),
         };
 
+        if (test_interop_mode(argc, argv))
+                return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,7 @@ from azltest import wait_for  # noqa: E402
 
 PASSWORD = "Secrets-Grep-Pw-93xqV"
 PROTECTED = "protected-plaintext-7Hq2ZkW"
-EXT = "OSTCExtensions.ExampleHandlerLinux"
+EXT = "AzlAgent.SampleHandler"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 SEED = "/var/lib/azl-agent/seed/ovf-env.xml"
 
@@ -253,7 +253,7 @@ class SecretsTest(azltest.FabricTestCase):
         out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=PASSWORD,
                              capture_output=True, text=True).stdout.strip()
         self.assertEqual(out, shadow, "the password in shadow is not the scenario's: the needle would be wrong")
-        hdir = root_a.file(f"/var/lib/waagent/{EXT}-1.3.0")
+        hdir = root_a.file(f"/var/lib/waagent/{EXT}-1.0.0")
         with open(os.path.join(hdir, "config", "0.settings")) as f:
             hs = json.load(f)["runtimeSettings"][0]["handlerSettings"]
         thumb = hs["protectedSettingsCertThumbprint"]
@@ -304,9 +304,9 @@ class SecretsTest(azltest.FabricTestCase):
                      "A:/var/lib/azl-agent/timeline.jsonl",
                      "A:/var/lib/azl-agent/state.json", "A:/var/lib/azl-agent/daemon.json",
                      "A:/var/lib/hyperv/.kvp_pool_1", "A:/var/lib/azl-agent/ovf-env.xml",
-                     f"A:/var/lib/waagent/{EXT}-1.3.0/config/HandlerState",
-                     f"A:/var/lib/waagent/{EXT}-1.3.0/config/0.settings",
-                     f"A:/var/lib/waagent/{EXT}-1.3.0/status/0.status",
+                     f"A:/var/lib/waagent/{EXT}-1.0.0/config/HandlerState",
+                     f"A:/var/lib/waagent/{EXT}-1.0.0/config/0.settings",
+                     f"A:/var/lib/waagent/{EXT}-1.0.0/status/0.status",
                      f"A:/var/log/azure/{EXT}/CommandExecution.log", "A:/etc/shadow",
                      "fabric /status-blobs", "fabric /status-blob raw", "fabric /health-reports"):
             self.assertTrue(must in labels, f"nothing collected from {must}")

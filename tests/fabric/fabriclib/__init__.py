@@ -2,9 +2,9 @@
 
 The package is driven by ``tests/fabric/azfabric.py``.  Every protocol detail
 implemented here is taken from ``../shared/reference/azure-wire-protocol.md``
-(cited as "ref §N") and from WALinuxAgent's test fixtures
-(``../shared/fixtures/walinuxagent``); the IMDS behaviour follows the public
-Azure IMDS documentation (cited as "IMDS doc").
+(cited as "ref §N"); documents a scenario names verbatim come from the
+repository's tests/data (or any other fixture root); the IMDS behaviour follows
+the public Azure IMDS documentation (cited as "IMDS doc").
 
 Only the Python standard library and the ``openssl`` command are used.
 """

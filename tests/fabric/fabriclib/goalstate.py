@@ -2,14 +2,14 @@
 
 A ``GoalStateSnapshot`` is built every time the scenario or the incarnation /
 etag changes, so that every document served for one incarnation is
-consistent.  Shapes follow the WALinuxAgent fixtures:
+consistent.  Shapes (our own samples in tests/data; the interop suite serves WALinuxAgent's):
 
-* goal state            - ref §1.4, fixture wire/goal_state.xml
-* HostingEnvironment    - ref §1.4, fixture wire/hosting_env.xml
-* SharedConfig          - fixture wire/shared_config.xml
-* ExtensionsConfig      - ref §3.1, fixture wire/ext_conf.xml (+ multi-config/)
-* vmSettings (HGAP)     - ref §3.2, fixture hostgaplugin/vm_settings.json
-* PluginVersionManifest - ref §3.3, fixture wire/manifest.xml
+* goal state            - ref §1.4, tests/data/wire/goal-state.xml
+* HostingEnvironment    - ref §1.4, tests/data/wire/hosting-environment.xml
+* SharedConfig          - ref §1.4 (fetched, not interpreted by the guest)
+* ExtensionsConfig      - ref §3.1, tests/data/wire/ext-conf*.xml
+* vmSettings (HGAP)     - ref §3.2, tests/data/hostgaplugin/vm-settings*.json
+* PluginVersionManifest - ref §3.3, tests/data/wire/manifest.xml
 """
 
 import base64
@@ -38,8 +38,8 @@ def build_zip(source_dir):
     """Zip an extension folder deterministically.
 
     Modes: the source file's mode plus rw-r--r--, and rwxr-xr-x for files that
-    start with ``#!`` (the published packages carry executable scripts, e.g.
-    ext/sample_ext-1.3.0.zip, even when a checked-out folder lost the bits).
+    start with ``#!`` (published packages carry executable scripts, even when
+    a checked-out folder lost the bits).
     """
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -17,11 +17,12 @@ from .util import merge_patch, stable_uuid
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIO_DIR = os.path.join(HERE, "scenarios")
-# The fixtures live in ../shared beside the repository (tests/fabric → repo → ..); AZL_FIXTURES (set by meson)
-# or AZFABRIC_FIXTURES override.
+# Relative document paths resolve against the scenario's folder, then against the fixture root: the repository's
+# own test data (tests/data, tests/data/README.md) unless AZFABRIC_FIXTURES or a scenario's "fixtureRoot" names
+# another directory (the interop suite points it at the peer fixtures, tests/interop/README.md), then against
+# tests/fabric itself (resolve_path()).
 _REPO = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_FIXTURE_ROOT = (os.environ.get("AZFABRIC_FIXTURES") or os.environ.get("AZL_FIXTURES")
-                        or os.path.join(os.path.dirname(_REPO), "shared", "fixtures", "walinuxagent"))
+DEFAULT_FIXTURE_ROOT = os.environ.get("AZFABRIC_FIXTURES") or os.path.join(_REPO, "tests", "data")
 
 # Scenario keys that name a fixture file served verbatim (path relative to the
 # scenario's directory or to the fixture root).
@@ -155,11 +156,13 @@ class Scenario:
 
     # -- helpers -----------------------------------------------------------
     def resolve_path(self, rel, what):
-        """Resolve *rel* against the scenario dir, then the fixture root."""
+        """Resolve *rel* against the scenario dir, the fixture root, then the fabric's own folder (its sample
+        extension, ext/sample-handler, resolves from a copy of a scenario anywhere)."""
         if os.path.isabs(rel):
             candidates = [rel]
         else:
-            candidates = [os.path.join(self.base_dir, rel), os.path.join(self.fixture_root, rel)]
+            candidates = [os.path.join(self.base_dir, rel), os.path.join(self.fixture_root, rel),
+                          os.path.join(HERE, rel)]
         for cand in candidates:
             if os.path.exists(cand):
                 return cand

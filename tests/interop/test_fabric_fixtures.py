@@ -1,10 +1,30 @@
 #!/usr/bin/env python3
-"""Every WALinuxAgent fixture class in wire/ and hostgaplugin/ can be served verbatim."""
+# SPDX-License-Identifier: MIT
+"""Interop: every WALinuxAgent fixture class in wire/ and hostgaplugin/ can be served verbatim by the fabric.
 
+Reads the peer fixtures named by $AZL_FIXTURES (meson -Dfixtures_dir=, tests/interop/README.md); without them
+it prints one line and exits 77 (skipped). The fabric's fixture root is pointed at them for this test only.
+"""
+
+import base64
 import glob
 import os
+import re
+import sys
+import xml.etree.ElementTree as ET
 
-import fabric_testlib as ftl
+INTEROP_SKIP_LINE = "interop: no fixtures directory given (-Dfixtures_dir= or AZL_FIXTURES); skipping"
+PEER = os.environ.get("AZL_FIXTURES", "")
+if not PEER:
+    print(INTEROP_SKIP_LINE)
+    sys.exit(77)
+if not os.path.isdir(PEER):
+    print("interop: the fixtures directory %s does not exist" % PEER, file=sys.stderr)
+    sys.exit(1)
+os.environ["AZFABRIC_FIXTURES"] = PEER
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fabric"))
+
+import fabric_testlib as ftl  # noqa: E402
 
 ftl.ensure_netns()
 
@@ -40,9 +60,9 @@ def classify(rel):
 def all_fixtures():
     files = []
     for pattern in ("wire/*", "wire/*/*", "hostgaplugin/*"):
-        for path in sorted(glob.glob(ftl.fixture(pattern))):
+        for path in sorted(glob.glob(ftl.data(pattern))):
             if os.path.isfile(path):
-                files.append(os.path.relpath(path, ftl.FIXTURES))
+                files.append(os.path.relpath(path, ftl.DATA))
     return files
 
 
@@ -87,7 +107,7 @@ class FixturesVerbatim(ftl.FabricCase):
                     status, headers, body = self.fetch(key, rel)
                 finally:
                     self.fabric.update_scenario(undo, bump="none")
-                with open(ftl.fixture(rel), "rb") as handle:
+                with open(ftl.data(rel), "rb") as handle:
                     expected = handle.read()
                 self.assertEqual(status, 200, rel)
                 self.assertEqual(body, expected, rel)
@@ -95,6 +115,26 @@ class FixturesVerbatim(ftl.FabricCase):
                     self.assertTrue(headers.get("etag"), "vmSettings needs an ETag")
                 served += 1
         self.assertGreaterEqual(served, 70)
+
+
+class PeerCertificates(ftl.FabricCase):
+    """waagent's Certificates document, served verbatim, opens with waagent's transport key."""
+    scenario_overrides = {"certificatesFixture": "wire/certs.xml"}
+
+    def test_blob_decrypts_with_the_peer_transport_key(self):
+        urls = self.control("/state")["goalState"]["goalStateUrls"]
+        _, _, body = self.wire(ftl.url_path(urls["certificates"]))
+        with open(ftl.data("wire/certs.xml"), "rb") as handle:
+            self.assertEqual(body, handle.read())
+        data = base64.b64decode(ET.fromstring(body).findtext("Data"))
+        pfx = ftl.openssl("cms", "-decrypt", "-inform", "DER", "-inkey", ftl.data("wire/trans_prv"),
+                          "-recip", ftl.data("wire/trans_cert"), data=data)
+        pem = ftl.openssl("pkcs12", "-nodes", "-password", "pass:", data=pfx).decode()
+        prints = []
+        for block in re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S):
+            out = ftl.openssl("x509", "-fingerprint", "-noout", data=block.encode()).decode()
+            prints.append(out.strip().split("=", 1)[1].replace(":", "").upper())
+        self.assertIn("F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9", prints)
 
 
 if __name__ == "__main__":
