@@ -6,14 +6,17 @@
 #
 #   bench/run.sh [--runs N] [--ext-runs E] [--handlers H] [--steady-runs K] [--idle-minutes M]
 #                [--agents "azl-agent cloudinit waagent"] [--no-vm] [--no-ext] [--no-steady]
-#                [--build DIR] [--keep DIR] [--quick]
+#                [--build DIR] [--keep DIR] [--out DIR] [--settle S] [--quick]
 #
 #   --runs N          VM first boots per agent (default 3)
 #   --ext-runs E      extension goal state runs per agent (default 3), H handlers (default 10)
 #   --steady-runs K   daemon steady-state runs per agent (default 1)
 #   --idle-minutes M  daemon steady-state idle window (default 2; the full measurement is 10)
 #   --quick           = --runs 1 --ext-runs 1 --steady-runs 1 --idle-minutes 1
-#   --build DIR       azl-agent build dir, configured --prefix=/usr (default build-vm; set up and built if missing)
+#   --build DIR       azl-agent build dir, configured --prefix=/usr (default build-vm; set up if missing, and
+#                     every installed target built — the VM rig installs it with --no-rebuild)
+#   --out DIR         raw results (JSON lines) here instead of a new /tmp/azl-bench.XXXXXX
+#   --settle S        seconds the host benchmarks let a daemon settle before measuring (default: theirs, 10/30)
 #
 # Steps: (1) tests/vm/build-image.sh — the ONLY step that uses the network (Debian's mirror), only with the VM
 # part, skipped when the images are cached; (2) ninja in the build dir; (3) everything else inside `unshare --net`
@@ -23,7 +26,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 runs=3 ext_runs=3 handlers=10 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
-do_vm=1 do_ext=1 do_steady=1 build=$src/build-vm keep=""
+do_vm=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle=""
 while [ $# -gt 0 ]; do
         case $1 in
         --runs) runs=$2; shift ;;
@@ -37,8 +40,10 @@ while [ $# -gt 0 ]; do
         --no-steady) do_steady=0 ;;
         --build) build=$(realpath -m "$2"); shift ;;
         --keep) keep=$(realpath -m "$2"); shift ;;
+        --out) out=$(realpath -m "$2"); shift ;;
+        --settle) settle=$2; shift ;;
         --quick) runs=1 ext_runs=1 steady_runs=1 idle=1 ;;
-        -h|--help) sed -n '3,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,25p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
         esac
         shift
@@ -47,16 +52,26 @@ for n in "$runs" "$ext_runs" "$handlers" "$steady_runs"; do
         [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: not a count: $n" >&2; exit 2; }
 done
 [[ $idle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of minutes: $idle" >&2; exit 2; }
+[[ -z $settle || $settle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of seconds: $settle" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (debootstrap, namespaces)" >&2; exit 1; }
-out=$(mktemp -d /tmp/azl-bench.XXXXXX)
+if [ -n "$out" ]; then mkdir -p "$out"; else out=$(mktemp -d /tmp/azl-bench.XXXXXX); fi
 echo "run.sh: results in $out" >&2
 
 [ $do_vm = 1 ] && "$src/tests/vm/build-image.sh" >&2
 if [[ " $agents " == *" azl-agent "* ]]; then
-        [ -f "$build/build.ninja" ] || meson setup "$build" --prefix=/usr >&2
-        # a failure elsewhere in the tree (e.g. another area's fuzzers) must not stop the benchmark as long as the
-        # agent itself built
-        ninja -C "$build" agent/azl-agent >&2 || echo "run.sh: ninja failed; using what was built" >&2
+        [ -f "$build/build.ninja" ] || meson setup "$build" "$src" --prefix=/usr >&2
+        # Everything `meson install` installs (the VM rig installs the build with --no-rebuild: binary, manual
+        # pages, generated units), and nothing else: the tests and fuzzers of other areas are not the benchmark's.
+        # The list comes from the build's own introspection, so a new installed target cannot be forgotten here.
+        mapfile -t targets < <(meson introspect "$build" --targets | python3 -c '
+import json, os, sys
+build = os.path.realpath(sys.argv[1])
+for t in json.load(sys.stdin):
+    if t.get("installed"):
+        for f in t["filename"]:
+            print(os.path.relpath(f, build))' "$build")
+        [ ${#targets[@]} -gt 0 ] || { echo "run.sh: $build has no installed targets" >&2; exit 1; }
+        ninja -C "$build" "${targets[@]}" >&2 || { echo "run.sh: building the agent failed" >&2; exit 1; }
 fi
 
 # the host benchmarks know azl-agent and waagent; cloud-init has no guest agent daemon
@@ -71,9 +86,10 @@ if ip -4 route show default | grep -q . || ip -6 route show default | grep -q .;
         echo "run.sh: the namespace has a default route, refusing" >&2; exit 1
 fi
 src=$1 out=$2 build=$3 keep=$4 agents=$5 do_vm=$6 runs=$7 do_ext=$8 ext_runs=$9 handlers=${10} do_steady=${11}
-steady_runs=${12} idle=${13}
-shift 13
+steady_runs=${12} idle=${13} settle=${14}
+shift 14
 keeparg=""; [ -n "$keep" ] && keeparg="--keep $keep"
+settlearg=""; [ -n "$settle" ] && settlearg="--settle $settle"
 if [ "$do_vm" = 1 ]; then
         for a in $agents; do
                 AZL_VM_NETNS=1 python3 "$src/bench/vmbench.py" --agent "$a" --runs "$runs" --build "$build" \
@@ -82,14 +98,14 @@ if [ "$do_vm" = 1 ]; then
 fi
 if [ "$do_ext" = 1 ] && [ $# -gt 0 ]; then
         python3 "$src/bench/extbench.py" "$@" --runs "$ext_runs" --handlers "$handlers" \
-                --azl-agent "$build/agent/azl-agent" --out "$out/ext.jsonl" $keeparg >&2 || true
+                --azl-agent "$build/agent/azl-agent" --out "$out/ext.jsonl" $keeparg $settlearg >&2 || true
 fi
 if [ "$do_steady" = 1 ] && [ $# -gt 0 ]; then
         python3 "$src/bench/steady.py" "$@" --runs "$steady_runs" --minutes "$idle" \
-                --azl-agent "$build/agent/azl-agent" --out "$out/steady.jsonl" $keeparg >&2 || true
+                --azl-agent "$build/agent/azl-agent" --out "$out/steady.jsonl" $keeparg $settlearg >&2 || true
 fi'
 unshare --net bash -c "$inner" run.sh "$src" "$out" "$build" "$keep" "$agents" "$do_vm" "$runs" "$do_ext" \
-        "$ext_runs" "$handlers" "$do_steady" "$steady_runs" "$idle" "${host_agents[@]}"
+        "$ext_runs" "$handlers" "$do_steady" "$steady_runs" "$idle" "$settle" "${host_agents[@]}"
 
 echo
 cmd="bench/run.sh"

@@ -162,7 +162,7 @@ def steady_table(paths):
                  for r in ok.get(a, []) if "idle" in r]
     mins = sorted({r.get("idle_minutes") for r in res if isinstance(r.get("idle_minutes"), (int, float))})
     print("### Guest agent daemon steady state (bench/steady.py; host, private netns; default scenario; "
-          "idle window %s min)\n" % "/".join("%g" % m for m in mins or ["?"]))
+          "idle window %s min)\n" % ("/".join("%g" % m for m in mins) or "?"))
     footer(order, ok, na, total, version)
     table(order, ok, [
         ("startup.wall_to_ready_s", "startup → extension Ready s", "%.2f"),
