@@ -4,6 +4,8 @@
  * cannot carry syntax: the address is formatted by inet_ntop() from a parsed in_addr, cgroup paths are checked
  * against the characters of systemd unit names before they are quoted. Everything goes through one nft_ctx with
  * buffered output and errors, so nothing reaches our stdout/stderr and the error text becomes the status reason.
+ * The context lives for one reconcile or remove, not for the daemon's life: libnftables keeps its cache (five
+ * 128 KiB hash tables, every bucket written) in the context, ≈ 660 KiB of private memory between passes.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -301,10 +303,17 @@ struct Firewall {
 };
 
 int firewall_new(Firewall **ret) {
-        _cleanup_(firewall_freep) Firewall *f = calloc(1, sizeof(Firewall));
+        Firewall *f = calloc(1, sizeof(Firewall));
 
         if (!f)
                 return -ENOMEM;
+        *ret = f;
+        return 0;
+}
+
+static int nft_open(Firewall *f) {
+        if (f->nft)
+                return 0;
         f->nft = nft_ctx_new(NFT_CTX_DEFAULT);
         if (!f->nft)
                 return -ENOMEM;
@@ -312,15 +321,19 @@ int firewall_new(Firewall **ret) {
         nft_ctx_clear_include_paths(f->nft);
         if (nft_ctx_buffer_output(f->nft) != 0 || nft_ctx_buffer_error(f->nft) != 0)
                 return -ENOMEM;
-        *ret = TAKE_PTR(f);
         return 0;
+}
+
+static void nft_close(Firewall *f) {
+        if (f->nft)
+                nft_ctx_free(f->nft);
+        f->nft = NULL;
 }
 
 Firewall *firewall_free(Firewall *f) {
         if (!f)
                 return NULL;
-        if (f->nft)
-                nft_ctx_free(f->nft);
+        nft_close(f);
         free(f->listing);
         free(f->cgroups);
         free(f);
@@ -346,6 +359,9 @@ static int error_line(const char *text, char **ret) {
 static int nft_run(Firewall *f, const char *cmd, char **ret_output, char **ret_error) {
         int r;
 
+        r = nft_open(f);
+        if (r < 0)
+                return r;
         /* Reading a buffer rewinds it: start from empty buffers. */
         (void) nft_ctx_get_output_buffer(f->nft);
         (void) nft_ctx_get_error_buffer(f->nft);
@@ -554,6 +570,7 @@ done:
         r = (int) change;
 finish:
         allowed_cgroups_free(a, n);
+        nft_close(f);
         return r;
 }
 
@@ -563,14 +580,16 @@ int firewall_remove(Firewall *f, char **ret_error) {
 
         r = list_table(f, &now);
         if (r < 0)
-                return r;
+                goto finish;
         free(f->listing);
         free(f->cgroups);
         f->listing = f->cgroups = NULL;
         if (!now)
-                return 0;
+                goto finish;
         r = nft_run(f, "delete table " FIREWALL_FAMILY " " FIREWALL_TABLE "\n", NULL, ret_error);
-        if (r < 0)
-                return r;
-        return 1;
+        if (r >= 0)
+                r = 1;
+finish:
+        nft_close(f);
+        return r;
 }
