@@ -29,10 +29,12 @@ SRC = os.path.dirname(HERE)
 HANDLERS = 2
 EXT_ROWS = ["**agent overhead s** (process − handlers)", "goal state fetched → all-success status blob s",
             "handlers' own run time s (union = sum here)", "**agent CPU s** (tree − handlers)",
-            "**peak RSS MB** (tree without handlers)", "disk writes kB (tree − handlers)", "fabric requests",
+            "**peak RSS MB** (tree without handlers)", "peak Pss MiB (tree without handlers)",
+            "peak private dirty MiB (tree without handlers)", "disk writes kB (tree − handlers)", "fabric requests",
             "bytes uploaded", "handler invocations"]
-STEADY_ROWS = ["startup → extension Ready s", "startup CPU s", "startup peak RSS MB", "idle CPU s", "idle CPU %",
-               "idle RSS MB (peak)", "idle requests", "requests/min", "bytes uploaded",
+STEADY_ROWS = ["startup → extension Ready s", "startup CPU s", "startup peak RSS MB", "startup peak Pss MiB",
+               "startup peak private dirty MiB", "idle CPU s", "idle CPU %", "idle RSS MB (peak)",
+               "**idle Pss MiB** (last)", "**idle private dirty MiB** (last)", "idle requests", "requests/min", "bytes uploaded",
                "disk writes kB (write_bytes)", "write() kB (wchar)"]
 NUM = re.compile(r"^-?[0-9]+(\.[0-9]+)?( \(-?[0-9.]+–-?[0-9.]+\))?$")
 RATIO = re.compile(r"^([0-9.e+-]+×|–)$")
@@ -151,11 +153,14 @@ def main():
                     if r["handler_invocations"] != 2 * HANDLERS or r["handler_ops"] != ["enable", "install"]:
                         fail("%s: handlers ran %d times (%s), expected install + enable of %d"
                              % (a, r["handler_invocations"], r["handler_ops"], HANDLERS))
-                    if r["requests"] < 1 or r["tree_cpu_s"] < 0 or r["peak_rss_mb"] <= 0:
+                    if r["requests"] < 1 or r["tree_cpu_s"] < 0 or r["peak_rss_mb"] <= 0 \
+                            or not 0 < r["peak_private_dirty_mib"] <= r["peak_pss_mib"] <= r["peak_rss_mb"]:
                         fail("%s: implausible extbench result %s" % (a, r))
                 else:
                     st = r["startup"]
-                    if st["requests"] < 1 or st["peak_rss_mb"] <= 0 or r["idle"]["seconds"] <= 0:
+                    idle = r["idle"]
+                    if st["requests"] < 1 or st["peak_rss_mb"] <= 0 or idle["seconds"] <= 0 \
+                            or not 0 < idle["private_dirty_last_mib"] <= idle["pss_last_mib"] <= idle["rss_last_mb"]:
                         fail("%s: implausible steady result %s" % (a, r))
         check_table(text, "Extension goal state", EXT_ROWS, agents)
         check_table(text, "daemon steady state", STEADY_ROWS, agents)

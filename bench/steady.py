@@ -12,6 +12,8 @@ Phases, host clock:
            success (the sample extension ran); CPU s, peak RSS (sampled every 0.2 s) and fabric requests up to
            then. waagent's accepted health report Ready is recorded too (azl-agent's daemon does not send one:
            that is `azl-agent provision`'s job).
+  memory   RSS, and Pss and private dirty from smaps_rollup (bench/proctree.py): peak during startup, and over
+           the idle window peak and last (every 5 s)
   idle     from then + --settle s, for --minutes: CPU s, RSS (peak and last, every 5 s), fabric requests and
            the bytes they upload (request bodies) by endpoint, status blob uploads, disk writes (write_bytes:
            block-device bytes the tree caused, incl. its log file) and wchar (all write()/send() bytes).
@@ -51,7 +53,7 @@ def one_run(args, agent, run):
                       keep=args.keep and "%s/%s-%d" % (args.keep, agent, run)) as rig:
         res["version"] = rig.version()
         proc = rig.start_agent()
-        t0, peak, done_t = rig.t_start, 0, None
+        t0, peak, pss_peak, pd_peak, done_t = rig.t_start, 0, 0, 0, None
         s = None
         while time.time() - t0 < args.startup_timeout:
             if proc.poll() is not None:
@@ -59,6 +61,8 @@ def one_run(args, agent, run):
                 return res
             s = proctree.sample(proc.pid)
             peak = max(peak, s["rss"])
+            pss_peak = max(pss_peak, s["pss"])
+            pd_peak = max(pd_peak, s["private_dirty"])
             blobs = rig.control("/status-blobs")
             hit = [b for b in blobs if extensions_done(b.get("parsed"))]
             if hit:
@@ -69,6 +73,7 @@ def one_run(args, agent, run):
             res["error"] = "no status blob with every extension successful within %d s" % args.startup_timeout
             return res
         res["startup"] = {"wall_to_ready_s": done_t - t0, "cpu_s": s["cpu_s"], "peak_rss_mb": peak / 2**20,
+                          "peak_pss_mib": pss_peak / 2**20, "peak_private_dirty_mib": pd_peak / 2**20,
                           "requests": len(rig.control("/requests"))}
         hr = [h for h in rig.control("/health-reports") if h.get("accepted") and h.get("state") == "Ready"]
         if hr:
@@ -80,6 +85,8 @@ def one_run(args, agent, run):
         ts = time.time()
         end = ts + args.minutes * 60
         rss_peak = rss_last = s0["rss"]
+        mem_peak = {k: s0[k] for k in ("pss", "private_dirty")}
+        mem_last = dict(mem_peak)
         while time.time() < end:
             if proc.poll() is not None:
                 res["error"] = "agent exited while idle (rc %s)" % proc.returncode
@@ -88,6 +95,9 @@ def one_run(args, agent, run):
             s = proctree.sample(proc.pid)
             rss_last = s["rss"]
             rss_peak = max(rss_peak, rss_last)
+            for k in mem_peak:
+                mem_last[k] = s[k]
+                mem_peak[k] = max(mem_peak[k], s[k])
         s1 = proctree.sample(proc.pid)
         dur = time.time() - ts
         reqs = [r for r in rig.control("/requests?since=%d" % seq0) if r["seq"] > seq0]
@@ -99,6 +109,9 @@ def one_run(args, agent, run):
         d = proctree.delta(s0, s1)
         res["idle"] = {"seconds": dur, "cpu_s": d["cpu_s"], "rss_peak_mb": rss_peak / 2**20,
                        "rss_last_mb": rss_last / 2**20, "requests": len(reqs),
+                       "pss_peak_mib": mem_peak["pss"] / 2**20, "pss_last_mib": mem_last["pss"] / 2**20,
+                       "private_dirty_peak_mib": mem_peak["private_dirty"] / 2**20,
+                       "private_dirty_last_mib": mem_last["private_dirty"] / 2**20,
                        "bytes_up": sum(e["bytes_up"] for e in by_ep.values()), "by_endpoint": by_ep,
                        "status_uploads": len(rig.control("/status-blobs")) - uploads0,
                        "write_kb": d["write_bytes"] / 1024, "wchar_kb": d["wchar"] / 1024,
