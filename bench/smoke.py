@@ -5,12 +5,12 @@
 What a user does with BENCHMARKS.md, in miniature: the source tree is exported on its own (the files git tracks,
 as they are in the working tree, into an empty directory — no build dir, nothing beside it such as ../shared),
 and that copy's `bench/run.sh --no-vm` runs with a fresh build dir: run.sh sets up and builds it itself, then
-bench/extbench.py (2 handlers, 1 run) and bench/steady.py (6 s idle window), for azl-agent and (when installed)
-waagent, and bench/table.py. Then the VM rig's install step (tests/vm/vmrig.py make_inject_tar(): `meson install
+bench/provbench.py (1 run), bench/extbench.py (2 handlers, 1 run) and bench/steady.py (6 s idle window), for
+azl-agent and (when installed) waagent, and bench/table.py. Then the VM rig's install step (tests/vm/vmrig.py make_inject_tar(): `meson install
 --no-rebuild` of that build, as bench/vmbench.py does before a boot) must succeed and carry the binary, the manual
 pages and the units — so a build step that builds too little fails here, not in the middle of a benchmark.
 Asserts what the runs did — every handler installed and enabled once, fabric requests recorded, a status blob
-with the extension Ready — and that every figure row of both tables is there with a number per agent (and a
+with the extension Ready — and that every figure row of the three tables is there with a number per agent (and a
 ratio when waagent ran). No timing is asserted.
 
     bench/smoke.py [AZL_AGENT_BINARY]      (the argument only keeps meson's dependency; the clone builds its own)
@@ -36,6 +36,8 @@ STEADY_ROWS = ["startup → extension Ready s", "startup CPU s", "startup peak R
                "startup peak private dirty MiB", "idle CPU s", "idle CPU %", "idle RSS MB (peak)",
                "**idle Pss MiB** (last)", "**idle private dirty MiB** (last)", "idle requests", "requests/min", "bytes uploaded",
                "disk writes kB (write_bytes)", "write() kB (wchar)"]
+PROV_ROWS = ["start → Ready accepted s", "CPU s (tree)", "peak Pss MiB (agent process)",
+             "**peak private dirty MiB** (agent process)", "fabric requests"]
 NUM = re.compile(r"^-?[0-9]+(\.[0-9]+)?( \(-?[0-9.]+–-?[0-9.]+\))?$")
 RATIO = re.compile(r"^([0-9.e+-]+×|–)$")
 
@@ -132,7 +134,8 @@ def main():
             print("SKIP: %s is not a git checkout (nothing to export)" % SRC)
             return 77
         build, out = os.path.join(clone, "build-vm"), os.path.join(w, "out")
-        r = subprocess.run([os.path.join(clone, "bench", "run.sh"), "--no-vm", "--ext-runs", "1", "--handlers",
+        r = subprocess.run([os.path.join(clone, "bench", "run.sh"), "--no-vm", "--prov-runs", "1", "--ext-runs", "1",
+                            "--handlers",
                             str(HANDLERS), "--steady-runs", "1", "--idle-minutes", "0.1", "--settle", "1",
                             "--agents", " ".join(agents), "--out", out],
                            stdout=subprocess.PIPE, text=True, cwd=w)
@@ -142,6 +145,11 @@ def main():
             fail("bench/run.sh of a clean clone exited %d" % r.returncode)
         check_inject(clone, build, w)
         ext, steady = os.path.join(out, "ext.jsonl"), os.path.join(out, "steady.jsonl")
+        prov = [json.loads(l) for l in open(os.path.join(out, "prov.jsonl")) if l.strip()] \
+            if os.path.exists(os.path.join(out, "prov.jsonl")) else []
+        if len(prov) != 1 or "error" in prov[0] or prov[0]["exit_status"] != 0 \
+                or not 0 < prov[0]["peak_private_dirty_mib"] <= prov[0]["peak_pss_mib"]:
+            fail("provbench: %s" % prov)
         for path, kind in ((ext, "extbench"), (steady, "steady")):
             res = [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
             for a in agents:
@@ -162,6 +170,7 @@ def main():
                     if st["requests"] < 1 or st["peak_rss_mb"] <= 0 or idle["seconds"] <= 0 \
                             or not 0 < idle["private_dirty_last_mib"] <= idle["pss_last_mib"] <= idle["rss_last_mb"]:
                         fail("%s: implausible steady result %s" % (a, r))
+        check_table(text, "`azl-agent provision` on the host", PROV_ROWS, ["azl-agent"])
         check_table(text, "Extension goal state", EXT_ROWS, agents)
         check_table(text, "daemon steady state", STEADY_ROWS, agents)
     finally:

@@ -4,10 +4,10 @@
 successful runs, (min–max) when there are several), and a ratio column azl-agent / peer (of the medians) for every
 row where both have a number.
 
-    bench/table.py [--vm vm.jsonl] [--ext ext.jsonl] [--steady steady.jsonl ...]
+    bench/table.py [--vm vm.jsonl] [--prov prov.jsonl] [--ext ext.jsonl] [--steady steady.jsonl ...]
 
---vm: bench/vmbench.py; --ext: bench/extbench.py; --steady: bench/steady.py (JSON lines, or one JSON object per
-file as older steady.py runs wrote). A line {"agent": A, "na": REASON} marks an agent that could not run.
+--vm: bench/vmbench.py; --prov: bench/provbench.py; --ext: bench/extbench.py; --steady: bench/steady.py (JSON
+lines, or one JSON object per file as older steady.py runs wrote). A line {"agent": A, "na": REASON} marks an agent that could not run.
 """
 import argparse
 import json
@@ -126,6 +126,12 @@ def vm_table(path):
         ("mem_peak_to_ready_mb", "memory peak MB to Ready", "%.0f"),
         ("cpu_s", "CPU s total", "%.2f"),
         ("mem_peak_mb", "memory peak MB total", "%.0f"),
+        ("pss_peak_to_ready_mib", "agent Pss peak MiB to Ready", "%.1f"),
+        ("private_dirty_peak_to_ready_mib", "agent private dirty peak MiB to Ready", "%.1f"),
+        ("pss_peak_mib", "agent Pss peak MiB total", "%.1f"),
+        ("private_dirty_peak_mib", "agent private dirty peak MiB total", "%.1f"),
+        ("daemon_pss_mib", "daemon Pss MiB (boot settled)", "%.1f"),
+        ("daemon_private_dirty_mib", "daemon private dirty MiB (boot settled)", "%.2f"),
         ("requests", "fabric requests", "%.0f"),
     ], ["cloudinit", "waagent"])
 
@@ -191,14 +197,43 @@ def steady_table(paths):
     ], ["waagent"])
 
 
+def prov_table(path):
+    res = load([path])
+    order, ok, na, total, version = group(res)
+    print("### `azl-agent provision` on the host (bench/provbench.py; scratch root, private netns; default "
+          "scenario)\n")
+    footer(order, ok, na, total, version)
+    metrics = [
+        ("start_to_ready_s", "start → Ready accepted s", "%.2f"),
+        ("wall_s", "start → exit s", "%.2f"),
+        ("cpu_s", "CPU s (tree)", "%.2f"),
+        ("peak_rss_mb", "peak RSS MB (agent process)", "%.0f"),
+        ("peak_pss_mib", "peak Pss MiB (agent process)", "%.1f"),
+        ("peak_private_dirty_mib", "**peak private dirty MiB** (agent process)", "%.2f"),
+        ("tree_peak_pss_mib", "peak Pss MiB (tree)", "%.1f"),
+        ("tree_peak_private_dirty_mib", "peak private dirty MiB (tree)", "%.2f"),
+        ("requests", "fabric requests", "%.0f"),
+    ]
+    steps = []
+    for r in ok.get("azl-agent", []):
+        for name in r.get("steps", {}):
+            if name not in steps:
+                steps.append(name)
+    metrics += [("steps." + n, "step %s s" % n, "%.3f") for n in steps]
+    table(order, ok, metrics, [])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vm")
     ap.add_argument("--ext")
     ap.add_argument("--steady", nargs="*", default=[])
+    ap.add_argument("--prov")
     args = ap.parse_args()
     if args.vm:
         vm_table(args.vm)
+    if args.prov:
+        prov_table(args.prov)
     if args.ext:
         ext_table(args.ext)
     if args.steady:
