@@ -17,6 +17,9 @@ Phases, host clock:
   idle     from then + --settle s, for --minutes: CPU s, RSS (peak and last, every 5 s), fabric requests and
            the bytes they upload (request bodies) by endpoint, status blob uploads, disk writes (write_bytes:
            block-device bytes the tree caused, incl. its log file) and wchar (all write()/send() bytes).
+  libweight  azl-agent only, at the end of the idle window: the daemon's memory by what loads it
+           (bench/libweight.py: each direct dependency with what only it loads, the heap, libxml2 with ICU,
+           what a libcurl-minimal would not load)
 
     bench/steady.py [--agent azl-agent|waagent ...] [--minutes 10] [--runs 1] [--out results.jsonl]
 Prints one JSON line per agent and run (appended to --out); exit 77 when no requested agent is available.
@@ -29,6 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agentrig  # noqa: E402
+import libweight  # noqa: E402
 import proctree  # noqa: E402
 
 
@@ -100,6 +104,11 @@ def one_run(args, agent, run):
                 mem_peak[k] = max(mem_peak[k], s[k])
         s1 = proctree.sample(proc.pid)
         dur = time.time() - ts
+        if agent == "azl-agent":
+            try:
+                res["libweight"] = libweight.report(proc.pid, args.azl_agent)
+            except (OSError, ValueError) as exc:
+                res["libweight_error"] = str(exc)
         reqs = [r for r in rig.control("/requests?since=%d" % seq0) if r["seq"] > seq0]
         by_ep = {}
         for r in reqs:

@@ -223,6 +223,47 @@ def prov_table(path):
     table(order, ok, metrics, [])
 
 
+def libweight_table(paths):
+    """The idle daemon's memory by what loads it (bench/libweight.py via steady.py), median over the runs."""
+    rows = [r["libweight"] for r in load(paths) if r.get("agent") == "azl-agent" and "libweight" in r]
+    if not rows:
+        return
+    print("### The idle daemon's memory by what loads it (bench/libweight.py; azl-agent, smaps, kB)\n")
+    print("Each direct dependency with the libraries only it loads; \"shared\": reached through several. "
+          "Private dirty is paid per process whatever else runs; Pss depends on what else maps the same "
+          "libraries. Median over %d run(s).\n" % len(rows))
+    print("| what | libraries | RSS kB | Pss kB | private dirty kB | private clean kB |")
+    print("|---|---|---|---|---|---|")
+
+    def med(key, k):
+        vals = [x[k] for x in (pick(r, key) for r in rows) if x]
+        return "%.0f" % statistics.median(vals) if vals else "–"
+
+    def pick(r, key):
+        node = r
+        for part in key:
+            node = (node or {}).get(part)
+        return node
+    lines = [(("total",), "all %s libraries + heap + stacks" % rows[0]["libraries_loaded"]),
+             (("heap",), "[heap]"), (("anon",), "other anonymous"), (("stack",), "[stack]"),
+             (("binary",), "azl-agent itself")]
+    groups = sorted(rows[0]["groups"], key=lambda g: -rows[0]["groups"][g]["pss"])
+    lines += [(("groups", g), ", ".join(rows[0]["groups"][g]["libraries"])) for g in groups
+              if rows[0]["groups"][g]["libraries"]]
+    lines += [(("shared",), ", ".join(rows[0]["shared"]["libraries"])),
+              (("libxml2_everywhere",), "if nothing loaded libxml2 (loaded by %s): %s" % (
+                  ", ".join(rows[0]["libxml2_everywhere"]["loaded_by"]),
+                  ", ".join(rows[0]["libxml2_everywhere"]["libraries"]))),
+              (("curl_minimal_drops",), "what a libcurl-minimal build would not load: %s" % ", ".join(
+                  rows[0]["curl_minimal_drops"]["libraries"]))]
+    lines += [(("each", n), "(one library)") for n in sorted(rows[0].get("each", {}))]
+    for key, libs in lines:
+        name = key[-1] if key[0] in ("groups", "each") else key[0]
+        print("| %s | %s | %s | %s | %s | %s |" % (name, libs, med(key, "rss"), med(key, "pss"),
+                                                   med(key, "private_dirty"), med(key, "private_clean")))
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vm")
@@ -238,6 +279,7 @@ def main():
         ext_table(args.ext)
     if args.steady:
         steady_table(args.steady)
+        libweight_table(args.steady)
 
 
 if __name__ == "__main__":
