@@ -40,6 +40,8 @@
 #define DAEMON_STALE_REFRESH_MAX 3U                     /* 410 → goal state refreshes per cycle */
 #define DAEMON_BACKOFF_CAP (5U * 60U * USEC_PER_SEC)
 #define DAEMON_THROTTLE_DELAY (1U * USEC_PER_SEC)       /* THROTTLE_DELAY_IN_SECONDS, ref §1.2 */
+/* Each goal state period is drawn from period ± this (mean unchanged), see daemon_poll_period() */
+#define DAEMON_POLL_JITTER_PERCENT 10U
 #define DAEMON_FAST_TRACK_RECHECK (6U * 3600U * USEC_PER_SEC) /* vmSettings 404: re-check in 6 h, ref §2.1 */
 #define DAEMON_ARTIFACT_MAX (256U * 1024U * 1024U)      /* zip download bound (HTTP_RESPONSE_MAX_LIMIT) */
 #define DAEMON_MANIFEST_MAX (1024U * 1024U)

@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 #include <systemd/sd-daemon.h>
@@ -172,6 +174,28 @@ void daemon_refresh_goal_state_soon(Daemon *d) {
 
 /* Delay before the next cycle after a failure (ref §1.2): throttling → 1 s, else Fibonacci × 1 s, capped;
  * never shorter than the period. */
+/* Jitter only: any value will do when the kernel's pool cannot answer without blocking. Not random(): unseeded, it
+ * gives every VM the same sequence, so a fleet that failed together would retry together. */
+static uint64_t daemon_random(void) {
+        uint64_t v = 0;
+
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t) sizeof v)
+                v = now_usec(CLOCK_MONOTONIC) ^ ((uint64_t) getpid() << 32);
+        return v;
+}
+
+/* The delay to the next goal state pass: GoalStatePeriodSec= ± DAEMON_POLL_JITTER_PERCENT, drawn anew every pass.
+ * With a fixed period (waagent 2.7 sleeps exactly Extensions.GoalStatePeriod after each pass) VMs that boot
+ * together — a fleet reboot, a scale set — poll the WireServer in the same instant for as long as they run. Drawn
+ * per pass, the phases drift apart as a random walk (σ ≈ 0.35 s per 6 s pass): spread over the whole period after
+ * a few minutes. The mean, and with it the request rate, stays the period. */
+static usec_t daemon_poll_period(Daemon *d) {
+        usec_t period = d->context->config.goal_state_period;
+        usec_t span = period / 100 * DAEMON_POLL_JITTER_PERCENT;
+
+        return span > 0 ? period - span + daemon_random() % (2 * span + 1) : period;
+}
+
 static usec_t failure_delay(Daemon *d, int r) {
         RetryPolicy p;
         usec_t delay;
@@ -181,7 +205,7 @@ static usec_t failure_delay(Daemon *d, int r) {
         wire_retry_policy(0, &p);
         p.cap = DAEMON_BACKOFF_CAP;
         p.jitter_percent = 10;
-        delay = retry_policy_delay(&p, MIN(d->n_failures, 30U) + 1, (uint64_t) random());
+        delay = retry_policy_delay(&p, MIN(d->n_failures, 30U) + 1, daemon_random());
         return MAX(delay, d->context->config.goal_state_period);
 }
 
@@ -705,7 +729,7 @@ static void choose_goal_state(Daemon *d) {
 /* ---- end of a cycle ---- */
 
 static void cycle_finish(Daemon *d, int r) {
-        usec_t delay = d->context->config.goal_state_period;
+        usec_t delay = daemon_poll_period(d);
 
         d->step = CYCLE_IDLE;
         if (r == -ESTALE && d->n_stale++ < DAEMON_STALE_REFRESH_MAX) {
