@@ -11,7 +11,7 @@
  *     "started_at": "…T20:36:48.123456Z", "finished_at": "…Z", "reason": "…",
  *     "health": { "reported": "Ready"|"NotReady", "substatus": "…", "at": "…Z" },
  *     "steps": [ { "name": "imds", "result": "changed"|"unchanged"|"skipped"|"failed",
- *                  "duration_usec": 1234, "summary": "…" } ] }
+ *                  "duration_usec": 1234, "start_usec": 14301234, "summary": "…" } ] }
  */
 #pragma once
 
@@ -35,6 +35,7 @@ typedef struct ProvisionStep {
         char *name;
         StepResult result;
         usec_t duration;
+        usec_t start;           /* CLOCK_BOOTTIME when it started: time since the kernel started; 0 = unknown */
         char *summary;
 } ProvisionStep;
 

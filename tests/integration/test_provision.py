@@ -2,6 +2,7 @@
 """`azl-agent provision` end to end against the simulated fabric, on scratch roots (issue #4)."""
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -229,6 +230,20 @@ class Status(azltest.FabricTestCase):
         text = root.run("status")
         self.assertIn("provisioning:  ready", text.stdout)
         self.assertNotIn("\033[", text.stdout)  # no colour when not on a TTY
+
+        # Each step carries when it started (CLOCK_BOOTTIME, time since the kernel started), in order, and
+        # --long prints the timeline from them.
+        steps = doc["provisioning"]["steps"]
+        starts = [s["start_usec"] for s in steps]
+        self.assertEqual(starts, sorted(starts))
+        with open("/proc/uptime") as f:
+            uptime_usec = float(f.read().split()[0]) * 1e6
+        self.assertTrue(0 < starts[0] <= uptime_usec, (starts[0], uptime_usec))
+        self.assertNotIn("timeline", text.stdout)
+        long = root.run("status", "--long").stdout
+        self.assertIn("timeline (seconds since the kernel started):", long)
+        for s in steps:
+            self.assertRegex(long, r"\n  %s +%.3f → " % (re.escape(s["name"]), s["start_usec"] / 1e6))
 
     def test_wait_after_failure(self):
         fabric, root = self.start({"admin": {"username": "Bad User"}})
