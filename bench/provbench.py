@@ -32,16 +32,16 @@ import proctree  # noqa: E402
 
 
 def step_times(azl, root):
-    """{step name: seconds} from the agent's own status, or {} when it does not record durations."""
+    """{step name: seconds} from the agent's own status (`status --json`: provisioning.steps[].duration_usec)."""
     r = subprocess.run([azl, "--root", root, "status", "--json", "--long"], capture_output=True, text=True)
     try:
         st = json.loads(r.stdout)
     except ValueError:
         return {}
     out = {}
-    for s in (st.get("provisioning") or st).get("steps", []):
-        if isinstance(s, dict) and isinstance(s.get("durationUsec"), int):
-            out[s["name"]] = s["durationUsec"] / 1e6
+    for s in (st.get("provisioning") or {}).get("steps", []):
+        if isinstance(s, dict) and isinstance(s.get("duration_usec"), int):
+            out[s["name"]] = s["duration_usec"] / 1e6
     return out
 
 
