@@ -391,6 +391,9 @@ echo '=== hostname'; cat /proc/sys/kernel/hostname
 echo '=== uptime'; cat /proc/uptime
 echo '=== analyze'; systemd-analyze time 2>&1
 echo '=== chain'; systemd-analyze critical-chain ssh.service 2>&1
+echo '=== chain-agent'; for u in azl-provision.service cloud-init-local.service walinuxagent.service; do
+  [ "$(systemctl show -p LoadState --value $u)" = loaded ] && systemd-analyze critical-chain $u 2>&1; done
+echo '=== blame'; systemd-analyze blame 2>&1 | head -40
 echo '=== failed'; systemctl --failed --no-legend
 echo '=== azl-status'; command -v azl-agent >/dev/null && azl-agent status --json --long; echo "rc=$?"
 echo '=== cloud-init'; command -v cloud-init >/dev/null && cloud-init status --long
