@@ -15,7 +15,8 @@ Phases, host clock:
   memory   RSS, and Pss and private dirty from smaps_rollup (bench/proctree.py): peak during startup, and over
            the idle window peak and last (every 5 s)
   idle     from then + --settle s, for --minutes: CPU s, RSS (peak and last, every 5 s), fabric requests and
-           the bytes they upload (request bodies) by endpoint, status blob uploads, disk writes (write_bytes:
+           their bytes (request bodies up, response bodies down, request headers) by endpoint, the request trace
+           (bench/fleet.py), status blob uploads, disk writes (write_bytes:
            block-device bytes the tree caused, incl. its log file) and wchar (all write()/send() bytes).
   libweight  azl-agent only, at the end of the idle window: the daemon's memory by what loads it
            (bench/libweight.py: each direct dependency with what only it loads, the heap, libxml2 with ICU,
@@ -49,6 +50,26 @@ def extensions_done(parsed):
         if h.get("status") != "Ready" or st != "success":
             return False
     return True
+
+
+def request_kind(r):
+    """A short name of what the request was for (the trace keeps no URLs)."""
+    q, p = r.get("query") or "", r.get("path") or ""
+    if "comp=goalstate" in q:
+        return "goalstate"
+    for key in ("comp=health", "comp=telemetrydata", "comp=versions", "comp=certificates", "comp=config"):
+        if key in q:
+            return key.split("=")[1]
+    for key in ("/vmSettings", "/status", "/HealthService", "/versions", "/extensionArtifact", "/metadata"):
+        if p.startswith(key):
+            return key.strip("/")
+    return p.split("?")[0][:40]
+
+
+def header_bytes(r):
+    """Bytes of the request line and headers as sent (the fabric logs them; response headers are not logged)."""
+    line = len(r.get("method") or "") + len(r.get("path") or "") + len(r.get("query") or "") + 12
+    return line + sum(len(k) + len(str(v)) + 4 for k, v in (r.get("headers") or {}).items()) + 2
 
 
 def one_run(args, agent, run):
@@ -110,18 +131,28 @@ def one_run(args, agent, run):
             except (OSError, ValueError) as exc:
                 res["libweight_error"] = str(exc)
         reqs = [r for r in rig.control("/requests?since=%d" % seq0) if r["seq"] > seq0]
-        by_ep = {}
+        by_ep, trace = {}, []
         for r in reqs:
-            e = by_ep.setdefault(r["endpoint"], {"requests": 0, "bytes_up": 0})
+            e = by_ep.setdefault(r["endpoint"], {"requests": 0, "bytes_up": 0, "bytes_down": 0, "header_bytes": 0})
             e["requests"] += 1
             e["bytes_up"] += r.get("body_len") or 0
+            e["bytes_down"] += r.get("response_len") or 0
+            hdr = header_bytes(r)
+            e["header_bytes"] += hdr
+            # the per-VM trace bench/fleet.py replays: start time in the window, endpoint, what, bytes
+            start = agentrig.iso_to_epoch(r["time"]) - (r.get("duration_ms") or 0) / 1000 - ts
+            trace.append([round(start, 3), r["endpoint"], r["method"], request_kind(r), r.get("body_len") or 0,
+                          r.get("response_len") or 0, hdr])
         d = proctree.delta(s0, s1)
         res["idle"] = {"seconds": dur, "cpu_s": d["cpu_s"], "rss_peak_mb": rss_peak / 2**20,
                        "rss_last_mb": rss_last / 2**20, "requests": len(reqs),
                        "pss_peak_mib": mem_peak["pss"] / 2**20, "pss_last_mib": mem_last["pss"] / 2**20,
                        "private_dirty_peak_mib": mem_peak["private_dirty"] / 2**20,
                        "private_dirty_last_mib": mem_last["private_dirty"] / 2**20,
-                       "bytes_up": sum(e["bytes_up"] for e in by_ep.values()), "by_endpoint": by_ep,
+                       "bytes_up": sum(e["bytes_up"] for e in by_ep.values()),
+                       "bytes_down": sum(e["bytes_down"] for e in by_ep.values()),
+                       "header_bytes": sum(e["header_bytes"] for e in by_ep.values()),
+                       "by_endpoint": by_ep, "trace": trace,
                        "status_uploads": len(rig.control("/status-blobs")) - uploads0,
                        "write_kb": d["write_bytes"] / 1024, "wchar_kb": d["wchar"] / 1024,
                        "processes": s1["procs"]}
