@@ -6,7 +6,7 @@
 #
 #   bench/run.sh [--runs N] [--prov-runs P] [--ext-runs E] [--handlers H] [--steady-runs K] [--idle-minutes M]
 #                [--agents "azl-agent cloudinit waagent"] [--no-vm] [--no-prov] [--no-ext] [--no-steady]
-#                [--build DIR] [--keep DIR] [--out DIR] [--settle S] [--quick]
+#                [--build DIR] [--keep DIR] [--out DIR] [--settle S] [--fleet-vms V] [--quick]
 #
 #   --runs N          VM first boots per agent (default 3)
 #   --prov-runs P     `azl-agent provision` on a scratch root on the host (default 3; azl-agent only)
@@ -18,17 +18,19 @@
 #                     every installed target built — the VM rig installs it with --no-rebuild)
 #   --out DIR         raw results (JSON lines) here instead of a new /tmp/azl-bench.XXXXXX
 #   --settle S        seconds the host benchmarks let a daemon settle before measuring (default: theirs, 10/30)
+#   --fleet-vms V     VMs in the fleet simulation from the steady-state trace (bench/fleet.py; default 10000)
 #
 # Steps: (1) tests/vm/build-image.sh — the ONLY step that uses the network (Debian's mirror), only with the VM
 # part, skipped when the images are cached; (2) ninja in the build dir; (3) everything else inside `unshare --net`
 # (only lo; the VM rig and the host benchmarks add their own namespaces): first boots in the VM rig
 # (bench/vmbench.py), `azl-agent provision` on a scratch root (bench/provbench.py), the extension goal state
 # (bench/extbench.py), the daemons' steady state (bench/steady.py);
-# (4) bench/table.py. Raw results (JSON lines) stay in the output directory it prints.
+# (4) bench/table.py, and bench/fleet.py from the steady-state idle trace. Raw results (JSON lines) stay in the
+# output directory it prints.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 runs=3 prov_runs=3 ext_runs=3 handlers=10 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
-do_vm=1 do_prov=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle=""
+do_vm=1 do_prov=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle="" fleet_vms=10000
 while [ $# -gt 0 ]; do
         case $1 in
         --runs) runs=$2; shift ;;
@@ -46,13 +48,14 @@ while [ $# -gt 0 ]; do
         --keep) keep=$(realpath -m "$2"); shift ;;
         --out) out=$(realpath -m "$2"); shift ;;
         --settle) settle=$2; shift ;;
+        --fleet-vms) fleet_vms=$2; shift ;;
         --quick) runs=1 prov_runs=1 ext_runs=1 steady_runs=1 idle=1 ;;
-        -h|--help) sed -n '3,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,28p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
         esac
         shift
 done
-for n in "$runs" "$prov_runs" "$ext_runs" "$handlers" "$steady_runs"; do
+for n in "$runs" "$prov_runs" "$ext_runs" "$handlers" "$steady_runs" "$fleet_vms"; do
         [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: not a count: $n" >&2; exit 2; }
 done
 [[ $idle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of minutes: $idle" >&2; exit 2; }
@@ -132,4 +135,5 @@ args=()
 [ -s "$out/ext.jsonl" ] && args+=(--ext "$out/ext.jsonl")
 [ -s "$out/steady.jsonl" ] && args+=(--steady "$out/steady.jsonl")
 python3 "$src/bench/table.py" "${args[@]}"
+[ -s "$out/steady.jsonl" ] && { python3 "$src/bench/fleet.py" --vms "$fleet_vms" "$out/steady.jsonl" || true; }
 echo "raw results: $out"

@@ -6,11 +6,12 @@ What a user does with BENCHMARKS.md, in miniature: the source tree is exported o
 as they are in the working tree, into an empty directory — no build dir, nothing beside it such as ../shared),
 and that copy's `bench/run.sh --no-vm` runs with a fresh build dir: run.sh sets up and builds it itself, then
 bench/provbench.py (1 run), bench/extbench.py (2 handlers, 1 run) and bench/steady.py (6 s idle window), for
-azl-agent and (when installed) waagent, and bench/table.py. Then the VM rig's install step (tests/vm/vmrig.py make_inject_tar(): `meson install
---no-rebuild` of that build, as bench/vmbench.py does before a boot) must succeed and carry the binary, the manual
-pages and the units — so a build step that builds too little fails here, not in the middle of a benchmark.
-Asserts what the runs did — every handler installed and enabled once, fabric requests recorded, a status blob
-with the extension Ready — and that every figure row of the three tables is there with a number per agent (and a
+azl-agent and (when installed) waagent, bench/table.py and bench/fleet.py (50 VMs). Then the VM rig's install
+step (tests/vm/vmrig.py make_inject_tar(): `meson install --no-rebuild` of that build, as bench/vmbench.py does
+before a boot) must succeed and carry the binary, the manual pages and the units — so a build step that builds
+too little fails here, not in the middle of a benchmark. Asserts what the runs did — every handler installed and
+enabled once, fabric requests recorded, a status blob with the extension Ready — and that every figure row of the
+four tables (provision, extensions, steady state, fleet per VM-hour) is there with a number per agent (and a
 ratio when waagent ran). No timing is asserted.
 
     bench/smoke.py [AZL_AGENT_BINARY]      (the argument only keeps meson's dependency; the clone builds its own)
@@ -38,6 +39,9 @@ STEADY_ROWS = ["startup → extension Ready s", "startup CPU s", "startup peak R
                "disk writes kB (write_bytes)", "write() kB (wchar)"]
 PROV_ROWS = ["start → Ready accepted s", "CPU s (tree)", "peak Pss MiB (agent process)",
              "**peak private dirty MiB** (agent process)", "fabric requests"]
+FLEET_ROWS = ["WireServer + HostGAPlugin requests / VM-hour",
+              "WireServer + HostGAPlugin kB (bodies both ways + request headers) / VM-hour",
+              "IMDS requests / VM-hour", "IMDS kB (bodies both ways + request headers) / VM-hour"]
 NUM = re.compile(r"^-?[0-9]+(\.[0-9]+)?( \(-?[0-9.]+–-?[0-9.]+\))?$")
 RATIO = re.compile(r"^([0-9.e+-]+×|–)$")
 
@@ -137,6 +141,7 @@ def main():
         r = subprocess.run([os.path.join(clone, "bench", "run.sh"), "--no-vm", "--prov-runs", "1", "--ext-runs", "1",
                             "--handlers",
                             str(HANDLERS), "--steady-runs", "1", "--idle-minutes", "0.1", "--settle", "1",
+                            "--fleet-vms", "50",
                             "--agents", " ".join(agents), "--out", out],
                            stdout=subprocess.PIPE, text=True, cwd=w)
         text = r.stdout
@@ -173,6 +178,7 @@ def main():
         check_table(text, "`azl-agent provision` on the host", PROV_ROWS, ["azl-agent"])
         check_table(text, "Extension goal state", EXT_ROWS, agents)
         check_table(text, "daemon steady state", STEADY_ROWS, agents)
+        check_table(text, "Fleet cost: per idle VM-hour", FLEET_ROWS, agents)
     finally:
         shutil.rmtree(w, ignore_errors=True)
     print("ok: %s" % ", ".join(agents))
