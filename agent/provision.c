@@ -23,6 +23,7 @@
 #include "ovf-env.h"
 #include "provision-engine.h"
 #include "provision-firewall.h"
+#include "provision-keys.h"
 #include "provision-pps.h"
 #include "provision-state.h"
 #include "provision.h"
@@ -225,7 +226,8 @@ static int build_data(ProvisionRun *p) {
                         return r;
         }
         for (size_t i = 0; p->have_ovf && i < p->ovf.n_public_keys; i++) {
-                /* Keys given only by fingerprint refer to a certificate; their value comes from IMDS. */
+                /* A key given only by fingerprint got its value from its certificate (step_validate), unless
+                 * that was reported as impossible. */
                 if (isempty(p->ovf.public_keys[i].value))
                         continue;
                 r = add_key_once(d, p->ovf.public_keys[i].value, p->ovf.public_keys[i].path);
@@ -238,8 +240,14 @@ static int build_data(ProvisionRun *p) {
 /* Everything is checked before anything is written: a bad input must leave the system untouched. */
 static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         const ProvisionData *d = &p->data;
+        _cleanup_free_ char *keys = NULL;
         int r;
 
+        /* SSH keys given only by fingerprint: from the goal state's certificates (provision-keys.c). */
+        r = provision_resolve_key_fingerprints(&p->wire, p->have_goal_state ? &p->goal_state : NULL,
+                                               p->have_ovf ? &p->ovf : NULL, &keys);
+        if (r < 0)
+                return r;
         r = build_data(p);
         if (r < 0)
                 return r;
@@ -260,6 +268,7 @@ static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **r
                         return error_setf(error, r, "Invalid SSH public key #%zu: %s", i + 1,
                                           r == -EPROTONOSUPPORT ? "unsupported key type" : "malformed key");
         }
+        *ret_summary = TAKE_PTR(keys);
         return STEP_UNCHANGED;
 }
 

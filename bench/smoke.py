@@ -169,6 +169,11 @@ def main():
                     if r["requests"] < 1 or r["tree_cpu_s"] < 0 or r["peak_rss_mb"] <= 0 \
                             or not 0 < r["peak_private_dirty_mib"] <= r["peak_pss_mib"] <= r["peak_rss_mb"]:
                         fail("%s: implausible extbench result %s" % (a, r))
+                    ph = r.get("phases") if a == "azl-agent" else {}
+                    if ph is None or (a == "azl-agent" and (ph.get("downloads") != HANDLERS or
+                                                            ph.get("commands") != 2 * HANDLERS or
+                                                            ph.get("runUsec", 0) <= 0)):
+                        fail("%s: the daemon's phase timings do not describe the run: %s" % (a, ph))
                 else:
                     st = r["startup"]
                     idle = r["idle"]
