@@ -42,6 +42,10 @@ extern const Provisioner provisioner_ssh_keys;
 extern const Provisioner provisioner_sshd_config;
 extern const Provisioner provisioner_ssh_host_keys;
 
+/* Waits for the ssh-keygen -A that provisioner_ssh_host_keys started for the RSA and ECDSA host keys, if it did,
+ * and reloads sshd: 1 and *ret_summary when it made them, 0 when nothing was started, <0 when it failed. */
+int ssh_host_keys_finish(Context *c, char **ret_summary);
+
 /* Releases every member (the password is wiped) and zeroes *d. */
 void provision_data_done(ProvisionData *d);
 
