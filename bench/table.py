@@ -160,6 +160,39 @@ def ext_table(path):
     ], ["waagent"])
 
 
+PHASES = [("fetchUsec", "goal-state pass (documents; the certificates within it)"),
+          ("certificatesUsec", "certificates (0: thumbprints unchanged, skipped)"),
+          ("planUsec", "plan"),
+          ("manifestsUsec", "manifests (summed over concurrent downloads)"),
+          ("packagesUsec", "zip packages (summed over concurrent downloads)"),
+          ("extractionUsec", "extraction"),
+          ("settingsUsec", "settings files"),
+          ("commandsUsec", "handler commands, spawn → exit (handlers' own time included)"),
+          ("statusReadUsec", "status files read"),
+          ("runUsec", "the whole run (plan → last status read)"),
+          ("uploadUsec", "status blob upload")]
+
+
+def ext_phase_table(path):
+    """azl-agent's own per-phase timers (daemon.json "timings", bench/extbench.py "phases"), median over runs."""
+    runs = [r for r in load([path]) if r.get("agent") == "azl-agent" and isinstance(r.get("phases"), dict)
+            and "error" not in r]
+    if not runs:
+        return
+    n = sorted({r.get("handlers") for r in runs if r.get("handlers")})
+    print("### Extension goal state, azl-agent per phase (daemon.json timings; %s handlers; %d runs)\n"
+          % ("/".join(str(x) for x in n) or "?", len(runs)))
+    print("| phase | ms | per handler ms |")
+    print("|---|---|---|")
+    for key, label in PHASES:
+        vals = [r["phases"][key] / 1000.0 for r in runs if isinstance(r["phases"].get(key), (int, float))]
+        if not vals:
+            continue
+        per = [v / r["handlers"] for v, r in zip(vals, runs) if r.get("handlers")]
+        print("| %s | %s | %s |" % (label, cell(vals, "%.1f"), cell(per, "%.2f") if per else "–"))
+    print()
+
+
 def steady_table(paths):
     res = load(paths)
     order, ok, na, total, version = group(res)
@@ -277,6 +310,7 @@ def main():
         prov_table(args.prov)
     if args.ext:
         ext_table(args.ext)
+        ext_phase_table(args.ext)
     if args.steady:
         steady_table(args.steady)
         libweight_table(args.steady)
