@@ -30,7 +30,7 @@ static const Verb verbs[] = {
         { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
 };
 
-/* Memory that is ours (docs/architecture.md, "Memory"). glibc's thresholds are dynamic by default: freeing a
+/* Memory that is ours (BENCHMARKS.md, "Memory"). glibc's thresholds are dynamic by default: freeing a
  * block above the mmap threshold raises that threshold to the block's size (up to 32 MiB) and the trim threshold
  * to twice that, so one 2 MiB buffer (libnftables allocates one per command) moves every later large block onto
  * the heap, and the heap never shrinks below it again: ≈ 1 MiB of freed pages stayed dirty in the idle daemon.
