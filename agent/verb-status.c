@@ -297,7 +297,7 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 char dur[32] = "";
 
                 (void) format_timespan(s->steps[i].duration, dur, sizeof dur);
-                printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
+                printf("  %-18s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
                        strempty(s->steps[i].summary));
         }
         if (bus) {
@@ -321,7 +321,7 @@ static void print_timeline(const ProvisionState *s) {
                 if (!any)
                         printf("\ntimeline (seconds since the kernel started):\n");
                 any = true;
-                printf("  %-16s %9.3f → %9.3f  (%.3f s)\n", st->name, (double) st->start / USEC_PER_SEC,
+                printf("  %-18s %9.3f → %9.3f  (%.3f s)\n", st->name, (double) st->start / USEC_PER_SEC,
                        (double) (st->start + st->duration) / USEC_PER_SEC, (double) st->duration / USEC_PER_SEC);
         }
 }
