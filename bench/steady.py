@@ -3,13 +3,13 @@
 """Daemon steady state: `azl-agent daemon` and Debian's `waagent -daemon` against the fabric, then N idle minutes.
 
 Both agents run the same way (bench/agentrig.py): on the host, in a private network + mount namespace, the fabric
-serving the real Azure addresses on `lo`, the default scenario (one extension: the sample handler, one tenant
-certificate, Fast Track), a scratch directory; both are measured the same way (bench/proctree.py: the agent's
+serving the real Azure addresses on `lo`, bench/scenarios/steady.json (the default scenario with one extension
+from this tree, bench/handlers/quick; one tenant certificate, Fast Track), a scratch directory; both are measured the same way (bench/proctree.py: the agent's
 whole process tree, reaped children included).
 
 Phases, host clock:
   startup  agent start → the first status blob the fabric receives in which every handler is Ready with status
-           success (the sample extension ran); CPU s, peak RSS (sampled every 0.2 s) and fabric requests up to
+           success (the extension ran); CPU s, peak RSS (sampled every 0.2 s) and fabric requests up to
            then. waagent's accepted health report Ready is recorded too (azl-agent's daemon does not send one:
            that is `azl-agent provision`'s job).
   memory   RSS, and Pss and private dirty from smaps_rollup (bench/proctree.py): peak during startup, and over
@@ -36,6 +36,8 @@ import agentrig  # noqa: E402
 import libweight  # noqa: E402
 import proctree  # noqa: E402
 
+
+SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "steady.json")
 
 def extensions_done(parsed):
     try:
@@ -73,7 +75,8 @@ def header_bytes(r):
 
 
 def one_run(args, agent, run):
-    res = {"agent": agent, "run": run, "tier": "netns", "idle_minutes": args.minutes, "scenario": args.scenario}
+    res = {"agent": agent, "run": run, "tier": "netns", "idle_minutes": args.minutes,
+           "scenario": os.path.basename(args.scenario)}
     with agentrig.Rig(agent, args.scenario, azl_agent=args.azl_agent,
                       keep=args.keep and "%s/%s-%d" % (args.keep, agent, run)) as rig:
         res["version"] = rig.version()
@@ -166,7 +169,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--settle", type=float, default=30, help="seconds between startup and the idle window")
-    ap.add_argument("--scenario", default="default")
+    ap.add_argument("--scenario", default=SCENARIO)
     ap.add_argument("--azl-agent", default=os.environ.get("AZL_AGENT") or agentrig.default_azl_agent())
     ap.add_argument("--startup-timeout", type=int, default=240)
     ap.add_argument("--out", help="append the JSON lines here")

@@ -202,8 +202,9 @@ def steady_table(paths):
                       upm=60 * r["idle"].get("bytes_up", 0) / r["idle"]["seconds"] / 1024)
                  for r in ok.get(a, []) if "idle" in r]
     mins = sorted({r.get("idle_minutes") for r in res if isinstance(r.get("idle_minutes"), (int, float))})
-    print("### Guest agent daemon steady state (bench/steady.py; host, private netns; default scenario; "
-          "idle window %s min)\n" % ("/".join("%g" % m for m in mins) or "?"))
+    scen = sorted({str(r.get("scenario")) for r in res if r.get("scenario")})
+    print("### Guest agent daemon steady state (bench/steady.py; host, private netns; scenario %s; "
+          "idle window %s min)\n" % ("/".join(scen) or "?", "/".join("%g" % m for m in mins) or "?"))
     footer(order, ok, na, total, version)
     table(order, ok, [
         ("startup.wall_to_ready_s", "startup → extension Ready s", "%.2f"),
