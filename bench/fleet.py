@@ -41,7 +41,8 @@ def load(paths):
         for line in open(p):
             if line.strip():
                 r = json.loads(line)
-                if r.get("idle", {}).get("trace") and "error" not in r:
+                # an empty trace counts (a short window may hold no request): 0 per hour, no passes to replay
+                if isinstance(r.get("idle", {}).get("trace"), list) and "error" not in r:
                     out.append(r)
     return out
 
@@ -155,6 +156,9 @@ def main():
             bins = simulate(plist, fn, args.vms, args.hours, args.start_spread, rng)
             cols.append(("%s, %s" % (NAMES[a], m), rates(bins, 0.1, args.hours),
                          statistics.median(intervals), dur))
+    if not cols:
+        print("(no agent's idle window held two goal state passes: nothing to replay; use a longer window)\n")
+        return 0
     print("| figure | " + " | ".join(c[0] for c in cols) + " |")
     print("|---|" + "---|" * len(cols))
     print("| pass interval s (trace median) | " + " | ".join("%.2f" % c[2] for c in cols) + " |")
