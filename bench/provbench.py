@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: MIT
 """`azl-agent provision` on the host: its own memory sampled finely, and the time of each provisioning step.
 
-The VM rig (bench/vmbench.py) times the real first boot but samples memory once a second; this runs the same
-verb on a scratch root (tests/integration/make-scratch-root.sh, the default scenario's ovf-env.xml in its seed
+The VM rig (bench/vmbench.py) times the real first boot but samples memory once a second; this runs the same verb
+on a scratch root (tests/integration/make-scratch-root.sh, bench/scenarios/default.json's ovf-env.xml in its seed
 directory) against the fabric on the real Azure addresses, in a private network + mount namespace
 (bench/agentrig.py), and samples /proc/<pid>/smaps_rollup every 5 ms — the agent process itself (what the
-`provision` verb holds) and its whole tree (with useradd, ssh-keygen, … while they run). Only azl-agent: cloud-init
-and waagent cannot provision a scratch root. The disks step is skipped under --root (never the host's disks).
+`provision` verb holds) and its whole tree (with useradd, ssh-keygen, … while they run). Only azl-agent:
+cloud-init and waagent cannot provision a scratch root. The disks step is skipped under --root (never the host's
+disks).
 
   wall_s                     start → exit
   cpu_s                      the tree's CPU (reaped children included, bench/proctree.py)
@@ -29,6 +30,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agentrig  # noqa: E402
 import proctree  # noqa: E402
+
+# the default scenario with a handler from this tree (the fabric loads every extension source at start)
+SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "default.json")
 
 
 def step_times(azl, root):
@@ -88,7 +92,7 @@ def one_run(args, run):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--scenario", default="default")
+    ap.add_argument("--scenario", default=SCENARIO)
     ap.add_argument("--azl-agent", default=os.environ.get("AZL_AGENT") or agentrig.default_azl_agent())
     ap.add_argument("--agent", action="append", choices=["azl-agent"], help="only azl-agent")
     ap.add_argument("--out", help="append the JSON lines here")

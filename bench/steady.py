@@ -3,7 +3,7 @@
 """Daemon steady state: `azl-agent daemon` and Debian's `waagent -daemon` against the fabric, then N idle minutes.
 
 Both agents run the same way (bench/agentrig.py): on the host, in a private network + mount namespace, the fabric
-serving the real Azure addresses on `lo`, bench/scenarios/steady.json (the default scenario with one extension
+serving the real Azure addresses on `lo`, bench/scenarios/default.json (the default scenario with one extension
 from this tree, bench/handlers/quick; one tenant certificate, Fast Track), a scratch directory; both are measured the same way (bench/proctree.py: the agent's
 whole process tree, reaped children included).
 
@@ -37,7 +37,7 @@ import libweight  # noqa: E402
 import proctree  # noqa: E402
 
 
-SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "steady.json")
+SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "default.json")
 
 def extensions_done(parsed):
     try:
