@@ -17,7 +17,7 @@ start time, endpoint, method, kind, body bytes up, response bytes down, request 
      nominal    each agent's own schedule for identical VMs: waagent 2.7 sleeps exactly Extensions.GoalStatePeriod
                 (6 s) after a pass, so its period is 6 s + the pass's duration (the trace's median), the same on
                 every VM; azl-agent arms its timer for GoalStatePeriodSec= ± 10 % drawn anew every pass
-                (agent/daemon.c daemon_poll_period()) after the pass
+                (imds-client/goal-state-poll.c poll_period()) after the pass
    The host's requests per second: the mean over the hour, the busiest second and the busiest 100 ms (as a rate)
    in the first 10 minutes after the reboot and in the last 10 minutes of the hour.
 
