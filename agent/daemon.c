@@ -7,6 +7,7 @@
  * it once in the journal.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -380,6 +381,9 @@ static void on_pass_done(const WirePollResult *res, void *userdata) {
                 daemon_status_request(d);
         }
         daemon_bus_emit_changed(d);
+        /* What the pass freed goes back to the kernel now, not when the heap top happens to be free: the idle
+         * daemon's private memory stays what it holds (BENCHMARKS.md, "Memory"). Microseconds. */
+        (void) malloc_trim(0);
 }
 
 /* ---- setup ---- */

@@ -9,6 +9,7 @@
  * into the process exit status.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,19 @@ static const Verb verbs[] = {
         { "collect-logs", "one redacted tarball of logs and state for support", verb_collect_logs },
         { "analyze", "time spent per provisioning step and extension operation", verb_analyze },
 };
+
+/* Memory that is ours (BENCHMARKS.md, "Memory"). glibc's thresholds are dynamic by default: freeing a
+ * block above the mmap threshold raises that threshold to the block's size (up to 32 MiB) and the trim threshold
+ * to twice that, so one 2 MiB buffer (libnftables allocates one per command) moves every later large block onto
+ * the heap, and the heap never shrinks below it again: ≈ 1 MiB of freed pages stayed dirty in the idle daemon.
+ * Fixed thresholds (setting one turns the adjustment off) keep large blocks in their own mappings, returned at
+ * free(), and let the heap top go back to the kernel; one arena, since the agent is single-threaded apart from
+ * curl's short-lived resolver threads. */
+static void malloc_setup(void) {
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+        (void) mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+        (void) mallopt(M_ARENA_MAX, 1);
+}
 
 static void help(void) {
         printf("azl-agent %s — provisioning and guest agent for Azure Linux\n\n"
@@ -64,6 +78,7 @@ int main(int argc, char **argv) {
         Context c;
         int opt, r;
 
+        malloc_setup();
         log_setup("azl-agent", LOG_TARGET_AUTO);
 
         /* '+' stops at the first non-option: everything after the verb belongs to the verb. */

@@ -132,6 +132,8 @@ int provision_state_to_json(const ProvisionState *s, char **ret) {
                 r = r ?: add_string(st, "name", s->steps[i].name);
                 r = r ?: add_string(st, "result", step_result_to_string(s->steps[i].result));
                 json_object_object_add(st, "duration_usec", json_object_new_int64((int64_t) s->steps[i].duration));
+                if (s->steps[i].start > 0)
+                        json_object_object_add(st, "start_usec", json_object_new_int64((int64_t) s->steps[i].start));
                 r = r ?: add_string(st, "summary", s->steps[i].summary);
                 if (r < 0)
                         return r;
@@ -183,19 +185,25 @@ static int parse_iso(struct json_object *o, const char *key, usec_t *ret) {
 
 static int parse_step(struct json_object *st, ProvisionState *s) {
         struct json_object *name = json_get(st, "name", false), *result = json_get(st, "result", false),
-                           *summary = json_get(st, "summary", false), *dur = json_get(st, "duration_usec", false);
+                           *summary = json_get(st, "summary", false), *dur = json_get(st, "duration_usec", false),
+                           *start = json_get(st, "start_usec", false);
         StepResult res;
+        int r;
 
         if (!json_object_is_type(name, json_type_string) || !json_object_is_type(result, json_type_string) ||
             (dur && !json_object_is_type(dur, json_type_int)) ||
+            (start && (!json_object_is_type(start, json_type_int) || json_object_get_int64(start) < 0)) ||
             (summary && !json_object_is_type(summary, json_type_string)))
                 return -EBADMSG;
         res = step_result_from_string(json_object_get_string(result));
         if (res < 0)
                 return -EBADMSG;
-        return provision_state_add_step(s, json_object_get_string(name), res,
-                                        dur ? (usec_t) json_object_get_int64(dur) : 0,
-                                        summary ? json_object_get_string(summary) : NULL);
+        r = provision_state_add_step(s, json_object_get_string(name), res,
+                                     dur ? (usec_t) json_object_get_int64(dur) : 0,
+                                     summary ? json_object_get_string(summary) : NULL);
+        if (r >= 0 && start)
+                s->steps[s->n_steps - 1].start = (usec_t) json_object_get_int64(start);
+        return r;
 }
 
 static int parse_skipped(struct json_object *k, ProvisionState *s) {

@@ -12,7 +12,7 @@
  *     "health": { "reported": "Ready"|"NotReady", "substatus": "…", "at": "…Z" },
  *     "admin_user": "azureuser",
  *     "steps": [ { "name": "imds", "result": "changed"|"unchanged"|"skipped"|"failed",
- *                  "duration_usec": 1234, "summary": "…" } ],
+ *                  "duration_usec": 1234, "start_usec": 14301234, "summary": "…" } ],
  *     "skipped": [ { "step": "network", "item": "network.interface[1]", "reason": "…" } ] }
  *
  * "skipped" lists the bad items of otherwise good input that were left out (a malformed SSH key, a NIC
@@ -41,6 +41,7 @@ typedef struct ProvisionStep {
         char *name;
         StepResult result;
         usec_t duration;
+        usec_t start;           /* CLOCK_BOOTTIME when it started: time since the kernel started; 0 = unknown */
         char *summary;
 } ProvisionStep;
 

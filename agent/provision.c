@@ -330,6 +330,18 @@ static int step_marker_found(ProvisionRun *p, const ProvisionStepDef *step, char
         return provision_engine_summaryf(ret_summary, STEP_UNCHANGED, "already provisioned for this VM id");
 }
 
+/* After Ready: the RSA and ECDSA host keys the "ssh-host-keys" step left to a child (provisioners/ssh.c); the
+ * unit, and with it sshd, waits for them. Not recorded when nothing was started. */
+static int step_host_keys_rest(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary,
+                               Error *error) {
+        int r;
+
+        r = ssh_host_keys_finish(p->c, ret_summary);
+        if (r < 0)
+                return r;
+        return r > 0 ? STEP_CHANGED : PROVISION_STEP_UNRECORDED;
+}
+
 /* clang-format off */
 #define REQUIRED PROVISION_STEP_REQUIRED
 #define PROVISIONER_STEP(name, provisioner) \
@@ -380,6 +392,8 @@ const ProvisionStepDef provision_first_boot_steps[] = {
         PROVISIONER_STEP("ssh-host-keys", provisioner_ssh_host_keys),
         { "marker",       step_marker,                   REQUIRED, "Failed to write the provisioned marker" },
         { "report-ready", provision_engine_report_ready, REQUIRED },
+        { "ssh-host-keys-rest", step_host_keys_rest, PROVISION_STEP_ALWAYS,
+          "Failed to make the RSA and ECDSA host keys" },
         {}
 };
 /* clang-format on */

@@ -23,6 +23,7 @@ static void test_roundtrip_and_files(void **state) {
         s.health_at = 1700000002ULL * USEC_PER_SEC;
         assert_int_equal(provision_state_add_step(&s, "imds", STEP_CHANGED, 1234, "IMDS answered"), 0);
         assert_int_equal(provision_state_add_step(&s, "hostname", STEP_UNCHANGED, 10, NULL), 0);
+        s.steps[0].start = 14301234;    /* 14.3 s after the kernel started */
         assert_int_equal(provision_state_save(&c, &s), 0);
 
         assert_true(asprintf(&path, "%s/var/lib/azl-agent/state.json", dir) > 0);
@@ -41,7 +42,11 @@ static void test_roundtrip_and_files(void **state) {
         assert_int_equal(back.steps[0].result, STEP_CHANGED);
         assert_true(back.steps[0].duration == 1234);
         assert_string_equal(back.steps[0].summary, "IMDS answered");
+        assert_true(back.steps[0].start == 14301234);
         assert_null(back.steps[1].summary);
+        assert_true(back.steps[1].start == 0); /* unknown: not written, read back as 0 */
+        assert_non_null(strstr(text, "\"start_usec\":14301234"));
+        assert_null(strstr(strstr(text, "start_usec") + 1, "start_usec")); /* once: only the step that has it */
 
         assert_int_equal(provisioned_marker_read(&c, &vm), 0);
         assert_int_equal(provisioned_marker_write(&c, s.vm_id), 0);
@@ -63,6 +68,8 @@ static void test_rejects_bad_state(void **state) {
                 "{\"state\":\"ready\",\"finished_at\":\"1970-01-01T00:00:00Z\"}",
                 "{\"state\":\"ready\",\"finished_at\":\"1969-12-31T23:59:59.999999Z\"}",
                 "{\"state\":\"ready\",\"started_at\":\"2023-11-14T22:13:20.Z\"}",
+                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"changed\",\"start_usec\":-1}]}",
+                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"changed\",\"start_usec\":\"1\"}]}",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 ProvisionState s = {};

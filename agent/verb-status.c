@@ -7,7 +7,8 @@
  * provision-state.h). --json prints the schema of docs/status.md; --wait blocks until provisioning has ended
  * (inotify on the state directory, no polling) and exits 0 when Ready, 1 when it failed — like
  * `cloud-init status --wait`; on a machine the agent does not provision it returns 4 at once. --long adds
- * the agent's recent journal lines (sd-journal). Colour only on a TTY.
+ * when each step ran (seconds since the kernel started) and the agent's recent journal lines (sd-journal).
+ * Colour only on a TTY.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -325,7 +326,7 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 char dur[32] = "";
 
                 (void) format_timespan(s->steps[i].duration, dur, sizeof dur);
-                printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
+                printf("  %-18s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
                        strempty(s->steps[i].summary));
         }
         /* Bad input items left out while the rest was provisioned. */
@@ -339,6 +340,24 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 return;
         }
         printf("%-14s state file %s/state.json\n", "source:", c->config.state_dir);
+}
+
+/* --long: when each step ran, as seconds since the kernel started (the steps' start_usec, CLOCK_BOOTTIME) —
+ * where the first boot's time went. Steps recorded without a start (an older state file, D-Bus) are left out. */
+static void print_timeline(const ProvisionState *s) {
+        bool any = false;
+
+        for (size_t i = 0; i < s->n_steps; i++) {
+                const ProvisionStep *st = &s->steps[i];
+
+                if (st->start == 0)
+                        continue;
+                if (!any)
+                        printf("\ntimeline (seconds since the kernel started):\n");
+                any = true;
+                printf("  %-18s %9.3f → %9.3f  (%.3f s)\n", st->name, (double) st->start / USEC_PER_SEC,
+                       (double) (st->start + st->duration) / USEC_PER_SEC, (double) st->duration / USEC_PER_SEC);
+        }
 }
 
 /* The agent's last journal lines; the journal of --root when one is given. */
@@ -451,8 +470,11 @@ int verb_status(Context *c, int argc, char **argv) {
                 print_text(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, error_reason(&endpoints));
         if (r < 0)
                 return r;
-        if (a.lines && !a.json)
+        if (a.lines && !a.json) {
+                if (have_state)
+                        print_timeline(&s);
                 print_journal(c);
+        }
         if (a.wait)
                 return streq_ptr(s.state, "ready") ? 0 : 1;
         return 0;

@@ -150,21 +150,35 @@ class Rig:
         out = subprocess.run([self.azl_agent, "--version"], capture_output=True, text=True).stdout.strip()
         return out.split("\n")[0] or "azl-agent"
 
-    def start_agent(self):
+    def make_root(self, media=False):
+        """azl-agent's scratch root (tests/integration/make-scratch-root.sh) with [Endpoints] set to the fabric;
+        media: the provisioning media's ovf-env.xml in its seed directory, as `azl-agent provision` reads it."""
+        root = os.path.join(self.w, "root")
+        if os.path.isdir(root):
+            return root
+        subprocess.run(["bash", os.path.join(SRC, "tests", "integration", "make-scratch-root.sh"), root],
+                       check=True, stdout=subprocess.DEVNULL)
+        os.makedirs(os.path.join(root, "etc", "azl-agent"), exist_ok=True)
+        with open(os.path.join(root, "etc", "azl-agent", "agent.conf"), "w") as f:
+            f.write("[Endpoints]\nIMDS=%s\nWireServer=%s\nHostGAPluginPort=%s\n"
+                    % (self.ready["imds"], self.ready["wireserver"], self.ready["hgap_port"]))
+        if media:
+            out = os.path.join(self.w, "media")
+            subprocess.run([sys.executable, FABRIC, "media", "--scenario", self.scenario, "--out", out],
+                           check=True, stdout=subprocess.DEVNULL)
+            seed = os.path.join(root, "var", "lib", "azl-agent", "seed")
+            os.makedirs(seed, exist_ok=True)
+            shutil.copy(os.path.join(out, "ovf-env.xml"), seed)
+        return root
+
+    def start_agent(self, verb="daemon"):
         out = open(os.path.join(self.w, "agent.out"), "w")
         if self.agent == "waagent":
             conf = os.path.join(self.w, "waagent.conf")
             open(conf, "w").write(WAAGENT_CONF.format(w=self.w))
             cmd = ["waagent", "-daemon", "-configuration-path:" + conf]
         else:
-            root = os.path.join(self.w, "root")
-            subprocess.run(["bash", os.path.join(SRC, "tests", "integration", "make-scratch-root.sh"), root],
-                           check=True, stdout=subprocess.DEVNULL)
-            os.makedirs(os.path.join(root, "etc", "azl-agent"), exist_ok=True)
-            with open(os.path.join(root, "etc", "azl-agent", "agent.conf"), "w") as f:
-                f.write("[Endpoints]\nIMDS=%s\nWireServer=%s\nHostGAPluginPort=%s\n"
-                        % (self.ready["imds"], self.ready["wireserver"], self.ready["hgap_port"]))
-            cmd = [self.azl_agent, "--root", root, "daemon"]
+            cmd = [self.azl_agent, "--root", self.make_root(media=verb == "provision"), verb]
         self.t_start = time.time()
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True, env=self.env)

@@ -22,6 +22,8 @@ fabric receives in which all N handlers are Ready with settings status success.
                 included) minus the handlers' own CPU as they report it (`times`: the shell and its children);
                 the `/bin/sh -c` each agent wraps a command in counts as the agent's
   peak RSS MB   sum of the tree's RSS without the handler processes, sampled every 0.1 s
+  peak Pss / private dirty MiB   the same processes' smaps_rollup Pss and Private_Dirty (bench/proctree.py),
+                same samples
   disk writes   write_bytes of the tree minus the handlers' own (their status files), kB
   requests, bytes up   fabric requests between publish and done, and their request body bytes
   phases        azl-agent only: where its time went, as the daemon records it in daemon.json "timings" (µs):
@@ -146,7 +148,7 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
         s0 = proctree.sample(proc.pid, (MARKER,))
         t_pub = time.time()
         rig.control("/scenario?mode=merge&bump=incarnation", {"extensions": exts})
-        rss_peak, done_blob, last_check = 0, None, 0.0
+        rss_peak, pss_peak, pd_peak, done_blob, last_check = 0, 0, 0, None, 0.0
         end = t_pub + args.timeout
         while time.time() < end and done_blob is None:
             if proc.poll() is not None:
@@ -154,6 +156,8 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
                 return res
             s = proctree.sample(proc.pid, (MARKER,))
             rss_peak = max(rss_peak, s["rss"])
+            pss_peak = max(pss_peak, s["pss"])
+            pd_peak = max(pd_peak, s["private_dirty"])
             if time.time() - last_check >= 0.5:
                 last_check = time.time()
                 for b in rig.control("/status-blobs")[nblobs0:]:
@@ -189,7 +193,8 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
             "handler_invocations": len(recs),
             "handler_ops": sorted({r["op"] for r in recs}),
             "tree_cpu_s": d["cpu_s"], "handler_cpu_s": hcpu, "agent_cpu_s": d["cpu_s"] - hcpu,
-            "peak_rss_mb": rss_peak / 2**20,
+            "peak_rss_mb": rss_peak / 2**20, "peak_pss_mib": pss_peak / 2**20,
+            "peak_private_dirty_mib": pd_peak / 2**20,
             "tree_write_bytes": d["write_bytes"], "handler_write_bytes": hwb,
             "agent_write_kb": (d["write_bytes"] - hwb) / 1024,
             "tree_wchar": d["wchar"],

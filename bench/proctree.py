@@ -16,6 +16,11 @@ Counting, per sample:
                  counted); wchar = every write()/send() byte, sockets and pipes included.
   rss            sum of the resident set of the live tree, minus the subtrees whose command line contains one
                  of the `exclude` markers (extension handlers). RSS counts shared pages once per process.
+  pss,           the same processes' /proc/<pid>/smaps_rollup: Pss (each page divided by the number of processes
+  private_dirty, mapping it, so a library shared with the rest of the system counts only in part — it depends on
+  private_clean  what else runs), Private_Dirty (pages only this process has written: heap, stacks, relocated
+                 library data — the memory that is really the agent's) and Private_Clean (file pages no other
+                 process maps, e.g. a library only the agent uses). Bytes.
 """
 import os
 
@@ -67,6 +72,19 @@ def _stat(pid):
             "rss": int(f[21]) * PAGE}
 
 
+ROLLUP_KEYS = {b"Pss:": "pss", b"Private_Dirty:": "private_dirty", b"Private_Clean:": "private_clean"}
+
+
+def rollup(pid):
+    """{pss, private_dirty, private_clean} in bytes from /proc/<pid>/smaps_rollup (zeros when it is gone)."""
+    out = dict.fromkeys(ROLLUP_KEYS.values(), 0)
+    for line in (_read("/proc/%d/smaps_rollup" % pid) or b"").splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] in ROLLUP_KEYS:
+            out[ROLLUP_KEYS[f[0]]] = int(f[1]) * 1024
+    return out
+
+
 def _io(pid):
     data = _read("/proc/%d/io" % pid)
     out = dict.fromkeys(IO_KEYS, 0)
@@ -78,11 +96,13 @@ def _io(pid):
 
 
 def sample(root, exclude=()):
-    """One reading of the tree of root: {cpu_s, rss, rss_excluded, procs, excluded_procs, <io keys>}."""
+    """One reading of the tree of root: {cpu_s, rss, pss, private_dirty, private_clean, rss_excluded, procs,
+    excluded_procs, <io keys>}."""
     pids = tree(root)
     excluded = set()
     res = dict.fromkeys(IO_KEYS, 0)
     res.update(cpu_s=0.0, rss=0, rss_excluded=0, procs=0, excluded_procs=0)
+    res.update(dict.fromkeys(ROLLUP_KEYS.values(), 0))
     ticks = 0
     for pid in pids:
         st = _stat(pid)
@@ -104,6 +124,8 @@ def sample(root, exclude=()):
             res["rss_excluded"] += st["rss"]
         else:
             res["rss"] += st["rss"]
+            for k, v in rollup(pid).items():
+                res[k] += v
     res["cpu_s"] = ticks / CLK
     return res
 

@@ -4,10 +4,10 @@
 successful runs, (min–max) when there are several), and a ratio column azl-agent / peer (of the medians) for every
 row where both have a number.
 
-    bench/table.py [--vm vm.jsonl] [--ext ext.jsonl] [--steady steady.jsonl ...]
+    bench/table.py [--vm vm.jsonl] [--prov prov.jsonl] [--ext ext.jsonl] [--steady steady.jsonl ...]
 
---vm: bench/vmbench.py; --ext: bench/extbench.py; --steady: bench/steady.py (JSON lines, or one JSON object per
-file as older steady.py runs wrote). A line {"agent": A, "na": REASON} marks an agent that could not run.
+--vm: bench/vmbench.py; --prov: bench/provbench.py; --ext: bench/extbench.py; --steady: bench/steady.py (JSON
+lines, or one JSON object per file as older steady.py runs wrote). A line {"agent": A, "na": REASON} marks an agent that could not run.
 """
 import argparse
 import json
@@ -126,6 +126,12 @@ def vm_table(path):
         ("mem_peak_to_ready_mb", "memory peak MB to Ready", "%.0f"),
         ("cpu_s", "CPU s total", "%.2f"),
         ("mem_peak_mb", "memory peak MB total", "%.0f"),
+        ("pss_peak_to_ready_mib", "agent Pss peak MiB to Ready", "%.1f"),
+        ("private_dirty_peak_to_ready_mib", "agent private dirty peak MiB to Ready", "%.1f"),
+        ("pss_peak_mib", "agent Pss peak MiB total", "%.1f"),
+        ("private_dirty_peak_mib", "agent private dirty peak MiB total", "%.1f"),
+        ("daemon_pss_mib", "daemon Pss MiB (boot settled)", "%.1f"),
+        ("daemon_private_dirty_mib", "daemon private dirty MiB (boot settled)", "%.2f"),
         ("requests", "fabric requests", "%.0f"),
     ], ["cloudinit", "waagent"])
 
@@ -145,11 +151,46 @@ def ext_table(path):
         ("agent_cpu_s", "**agent CPU s** (tree − handlers)", "%.2f"),
         ("handler_cpu_s", "handlers' own CPU s", "%.3f"),
         ("peak_rss_mb", "**peak RSS MB** (tree without handlers)", "%.0f"),
+        ("peak_pss_mib", "peak Pss MiB (tree without handlers)", "%.1f"),
+        ("peak_private_dirty_mib", "peak private dirty MiB (tree without handlers)", "%.1f"),
         ("agent_write_kb", "disk writes kB (tree − handlers)", "%.0f"),
         ("requests", "fabric requests", "%.0f"),
         ("bytes_up", "bytes uploaded", "%.0f"),
         ("handler_invocations", "handler invocations", "%.0f"),
     ], ["waagent"])
+
+
+PHASES = [("fetchUsec", "goal-state pass (documents; the certificates within it)"),
+          ("certificatesUsec", "certificates (0: thumbprints unchanged, skipped)"),
+          ("planUsec", "plan"),
+          ("manifestsUsec", "manifests (summed over concurrent downloads)"),
+          ("packagesUsec", "zip packages (summed over concurrent downloads)"),
+          ("extractionUsec", "extraction"),
+          ("settingsUsec", "settings files"),
+          ("commandsUsec", "handler commands, spawn → exit (handlers' own time included)"),
+          ("statusReadUsec", "status files read"),
+          ("runUsec", "the whole run (plan → last status read)"),
+          ("uploadUsec", "status blob upload")]
+
+
+def ext_phase_table(path):
+    """azl-agent's own per-phase timers (daemon.json "timings", bench/extbench.py "phases"), median over runs."""
+    runs = [r for r in load([path]) if r.get("agent") == "azl-agent" and isinstance(r.get("phases"), dict)
+            and "error" not in r]
+    if not runs:
+        return
+    n = sorted({r.get("handlers") for r in runs if r.get("handlers")})
+    print("### Extension goal state, azl-agent per phase (daemon.json timings; %s handlers; %d runs)\n"
+          % ("/".join(str(x) for x in n) or "?", len(runs)))
+    print("| phase | ms | per handler ms |")
+    print("|---|---|---|")
+    for key, label in PHASES:
+        vals = [r["phases"][key] / 1000.0 for r in runs if isinstance(r["phases"].get(key), (int, float))]
+        if not vals:
+            continue
+        per = [v / r["handlers"] for v, r in zip(vals, runs) if r.get("handlers")]
+        print("| %s | %s | %s |" % (label, cell(vals, "%.1f"), cell(per, "%.2f") if per else "–"))
+    print()
 
 
 def steady_table(paths):
@@ -161,18 +202,25 @@ def steady_table(paths):
                       upm=60 * r["idle"].get("bytes_up", 0) / r["idle"]["seconds"] / 1024)
                  for r in ok.get(a, []) if "idle" in r]
     mins = sorted({r.get("idle_minutes") for r in res if isinstance(r.get("idle_minutes"), (int, float))})
-    print("### Guest agent daemon steady state (bench/steady.py; host, private netns; default scenario; "
-          "idle window %s min)\n" % "/".join("%g" % m for m in mins or ["?"]))
+    scen = sorted({str(r.get("scenario")) for r in res if r.get("scenario")})
+    print("### Guest agent daemon steady state (bench/steady.py; host, private netns; scenario %s; "
+          "idle window %s min)\n" % ("/".join(scen) or "?", "/".join("%g" % m for m in mins) or "?"))
     footer(order, ok, na, total, version)
     table(order, ok, [
         ("startup.wall_to_ready_s", "startup → extension Ready s", "%.2f"),
         ("startup.cpu_s", "startup CPU s", "%.2f"),
         ("startup.peak_rss_mb", "startup peak RSS MB", "%.0f"),
+        ("startup.peak_pss_mib", "startup peak Pss MiB", "%.1f"),
+        ("startup.peak_private_dirty_mib", "startup peak private dirty MiB", "%.1f"),
         ("startup.requests", "startup requests", "%.0f"),
         ("idle.cpu_s", "idle CPU s", "%.2f"),
         ("pct", "idle CPU %", "%.3f"),
         ("idle.rss_peak_mb", "idle RSS MB (peak)", "%.0f"),
         ("idle.rss_last_mb", "idle RSS MB (last)", "%.0f"),
+        ("idle.pss_peak_mib", "idle Pss MiB (peak)", "%.1f"),
+        ("idle.pss_last_mib", "**idle Pss MiB** (last)", "%.1f"),
+        ("idle.private_dirty_peak_mib", "idle private dirty MiB (peak)", "%.2f"),
+        ("idle.private_dirty_last_mib", "**idle private dirty MiB** (last)", "%.2f"),
         ("idle.requests", "idle requests", "%.0f"),
         ("rpm", "requests/min", "%.1f"),
         ("idle.bytes_up", "bytes uploaded", "%.0f"),
@@ -183,18 +231,90 @@ def steady_table(paths):
     ], ["waagent"])
 
 
+def prov_table(path):
+    res = load([path])
+    order, ok, na, total, version = group(res)
+    print("### `azl-agent provision` on the host (bench/provbench.py; scratch root, private netns; default "
+          "scenario)\n")
+    footer(order, ok, na, total, version)
+    metrics = [
+        ("start_to_ready_s", "start → Ready accepted s", "%.2f"),
+        ("wall_s", "start → exit s", "%.2f"),
+        ("cpu_s", "CPU s (tree)", "%.2f"),
+        ("peak_rss_mb", "peak RSS MB (agent process)", "%.0f"),
+        ("peak_pss_mib", "peak Pss MiB (agent process)", "%.1f"),
+        ("peak_private_dirty_mib", "**peak private dirty MiB** (agent process)", "%.2f"),
+        ("tree_peak_pss_mib", "peak Pss MiB (tree)", "%.1f"),
+        ("tree_peak_private_dirty_mib", "peak private dirty MiB (tree)", "%.2f"),
+        ("requests", "fabric requests", "%.0f"),
+    ]
+    steps = []
+    for r in ok.get("azl-agent", []):
+        for name in r.get("steps", {}):
+            if name not in steps:
+                steps.append(name)
+    metrics += [("steps." + n, "step %s s" % n, "%.3f") for n in steps]
+    table(order, ok, metrics, [])
+
+
+def libweight_table(paths):
+    """The idle daemon's memory by what loads it (bench/libweight.py via steady.py), median over the runs."""
+    rows = [r["libweight"] for r in load(paths) if r.get("agent") == "azl-agent" and "libweight" in r]
+    if not rows:
+        return
+    print("### The idle daemon's memory by what loads it (bench/libweight.py; azl-agent, smaps, kB)\n")
+    print("Each direct dependency with the libraries only it loads; \"shared\": reached through several. "
+          "Private dirty is paid per process whatever else runs; Pss depends on what else maps the same "
+          "libraries. Median over %d run(s).\n" % len(rows))
+    print("| what | libraries | RSS kB | Pss kB | private dirty kB | private clean kB |")
+    print("|---|---|---|---|---|---|")
+
+    def med(key, k):
+        vals = [x[k] for x in (pick(r, key) for r in rows) if x]
+        return "%.0f" % statistics.median(vals) if vals else "–"
+
+    def pick(r, key):
+        node = r
+        for part in key:
+            node = (node or {}).get(part)
+        return node
+    lines = [(("total",), "all %s libraries + heap + stacks" % rows[0]["libraries_loaded"]),
+             (("heap",), "[heap]"), (("anon",), "other anonymous"), (("stack",), "[stack]"),
+             (("binary",), "azl-agent itself")]
+    groups = sorted(rows[0]["groups"], key=lambda g: -rows[0]["groups"][g]["pss"])
+    lines += [(("groups", g), ", ".join(rows[0]["groups"][g]["libraries"])) for g in groups
+              if rows[0]["groups"][g]["libraries"]]
+    lines += [(("shared",), ", ".join(rows[0]["shared"]["libraries"])),
+              (("libxml2_everywhere",), "if nothing loaded libxml2 (loaded by %s): %s" % (
+                  ", ".join(rows[0]["libxml2_everywhere"]["loaded_by"]),
+                  ", ".join(rows[0]["libxml2_everywhere"]["libraries"]))),
+              (("curl_minimal_drops",), "what a libcurl-minimal build would not load: %s" % ", ".join(
+                  rows[0]["curl_minimal_drops"]["libraries"]))]
+    lines += [(("each", n), "(one library)") for n in sorted(rows[0].get("each", {}))]
+    for key, libs in lines:
+        name = key[-1] if key[0] in ("groups", "each") else key[0]
+        print("| %s | %s | %s | %s | %s | %s |" % (name, libs, med(key, "rss"), med(key, "pss"),
+                                                   med(key, "private_dirty"), med(key, "private_clean")))
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vm")
     ap.add_argument("--ext")
     ap.add_argument("--steady", nargs="*", default=[])
+    ap.add_argument("--prov")
     args = ap.parse_args()
     if args.vm:
         vm_table(args.vm)
+    if args.prov:
+        prov_table(args.prov)
     if args.ext:
         ext_table(args.ext)
+        ext_phase_table(args.ext)
     if args.steady:
         steady_table(args.steady)
+        libweight_table(args.steady)
 
 
 if __name__ == "__main__":

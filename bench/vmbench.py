@@ -14,6 +14,11 @@ Each boot: fresh qcow2 overlay, fresh fabric (default scenario), qemu TCG. Measu
                          includes page cache) at the last 1 s guest sample before Ready (rig-sampler, injected)
   cpu_s, mem_peak_mb     the same in total: ExecStartPost= meter of oneshot units (cloud-init's four stages,
                          azl-provision), or for waagent's daemon read once the boot settled (includes extensions)
+  pss_peak_to_ready_mib, private_dirty_peak_to_ready_mib   the agent's own memory: the sums of smaps_rollup Pss
+                         and Private_Dirty over the processes of the agent's units, peak of the 1 s samples
+                         before Ready (pss_peak_mib, private_dirty_peak_mib: of all samples)
+  daemon_pss_mib, daemon_private_dirty_mib   the same for the guest agent daemon (azl-agent.service,
+                         walinuxagent.service), its last sample when the rig collects (boot settled)
   requests               requests the fabric received until collection
 Runs in a private network namespace (re-exec under unshare --net; see tests/vm/vmrig.py). No assertions.
 """
@@ -30,6 +35,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "vm"))
 import vmrig  # noqa: E402
 
 FLAVOUR = {"azl-agent": "base", "cloudinit": "cloudinit", "waagent": "waagent"}
+DAEMON = {"azl-agent": "azl-agent.service", "waagent": "walinuxagent.service"}
 UNITS = {"azl-agent": ["azl-provision.service"],
          "cloudinit": ["cloud-init-local.service", "cloud-init.service", "cloud-config.service",
                        "cloud-final.service"],
@@ -61,6 +67,30 @@ def meters(sections):
     return out
 
 
+def own_memory(samples, units, daemon, ready):
+    """Pss / private dirty of the agent's processes from the sampler's rounds (one line per unit per round, the
+    same uptime): per round the sum over the agent's units; the peak before Ready and overall; the daemon's last."""
+    out, rounds = {}, {}
+    for u in units:
+        for up, _, _, pss, pd in samples.get(u, []):
+            if pss is not None:
+                r = rounds.setdefault(up, [0, 0])
+                r[0] += pss
+                r[1] += pd
+    if rounds:
+        out["pss_peak_mib"] = max(r[0] for r in rounds.values()) / 2**20
+        out["private_dirty_peak_mib"] = max(r[1] for r in rounds.values()) / 2**20
+        before = [r for up, r in rounds.items() if ready is not None and up <= ready + 0.5]
+        if before:
+            out["pss_peak_to_ready_mib"] = max(r[0] for r in before) / 2**20
+            out["private_dirty_peak_to_ready_mib"] = max(r[1] for r in before) / 2**20
+    last = [x for x in samples.get(daemon, []) if x[3] is not None] if daemon else []
+    if last:
+        out["daemon_pss_mib"] = last[-1][3] / 2**20
+        out["daemon_private_dirty_mib"] = last[-1][4] / 2**20
+    return out
+
+
 def version(agent, flavour, build):
     if agent == "azl-agent":
         import subprocess
@@ -80,10 +110,11 @@ def one_boot(agent, build, keep):
     vm = vmrig.VM(flavour, out)
     res = {"agent": agent}
     try:
+        sampled = UNITS[agent] + [u for u in [DAEMON.get(agent)] if u and u not in UNITS[agent]]
         if agent == "azl-agent":
-            inject, _, _ = vmrig.make_inject_tar(build, out, sampler_units=UNITS[agent])
+            inject, _, _ = vmrig.make_inject_tar(build, out, sampler_units=sampled)
         else:
-            inject = vmrig.make_sampler_tar(out, UNITS[agent])
+            inject = vmrig.make_sampler_tar(out, sampled)
         vm.start(inject_tar=inject)
         ready = vm.wait_ready(480, settled_unit="azl-provision.service" if agent == "azl-agent" else None)
         res["ready"] = ready is not None
@@ -119,6 +150,7 @@ def one_boot(agent, build, keep):
                     peak = max(peak, before[-1][2])
             res["cpu_to_ready_s"] = cpu / 1e6
             res["mem_peak_to_ready_mb"] = peak / 2**20
+        res.update(own_memory(samples, UNITS[agent], DAEMON.get(agent), tl.get("kernel_to_ready")))
         analyze = " ".join(facts["sections"].get("analyze", []))
         res["systemd_analyze"] = analyze[:200]
         return res

@@ -153,3 +153,26 @@ int spawn_and_wait_full(char *const *argv, int pass_fd, char **ret_output) {
 int spawn_and_wait(char *const *argv, char **ret_output) {
         return spawn_and_wait_full(argv, -EBADF, ret_output);
 }
+
+int spawn_background(char *const *argv, pid_t *ret_pid) {
+        _cleanup_free_ char *path = NULL;
+        pid_t pid;
+        int r;
+
+        if (!argv || !argv[0])
+                return -EINVAL;
+        r = find_program(argv[0], &path);
+        if (r < 0)
+                return r;
+        r = spawn_child(path, argv, -EBADF, -EBADF, &pid);
+        if (r < 0)
+                return r;
+        *ret_pid = pid;
+        return 0;
+}
+
+int spawn_wait(pid_t pid) {
+        if (pid <= 0)
+                return -EINVAL;
+        return wait_child(pid);
+}

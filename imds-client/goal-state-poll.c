@@ -23,6 +23,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "azure-client-internal.h"
 #include "log.h"
@@ -30,6 +32,8 @@
 #define POLL_STALE_REFRESH_MAX 3U                       /* 410 → goal state refreshes per pass */
 #define POLL_BACKOFF_CAP (5U * 60U * USEC_PER_SEC)
 #define POLL_THROTTLE_DELAY (1U * USEC_PER_SEC)         /* THROTTLE_DELAY_IN_SECONDS, ref §1.2 */
+/* Each period is drawn from period ± this (mean unchanged), see poll_period() */
+#define POLL_JITTER_PERCENT 10U
 #define POLL_FAST_TRACK_RECHECK (6U * 3600U * USEC_PER_SEC) /* vmSettings 404: re-check in 6 h, ref §2.1 */
 
 typedef enum PollStep {
@@ -203,6 +207,28 @@ void azure_client_goal_state_stale(AzureClient *c) {
         azure_client_poll_now(c);
 }
 
+/* Jitter only: any value will do when the kernel's pool cannot answer without blocking. Not random(): unseeded, it
+ * gives every VM the same sequence, so a fleet that failed together would retry together. */
+static uint64_t poll_random(void) {
+        uint64_t v = 0;
+
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t) sizeof v)
+                v = now_usec(CLOCK_MONOTONIC) ^ ((uint64_t) getpid() << 32);
+        return v;
+}
+
+/* The delay to the next pass: the period ± POLL_JITTER_PERCENT, drawn anew every pass. With a fixed period
+ * (waagent 2.7 sleeps exactly Extensions.GoalStatePeriod after each pass) VMs that boot together — a fleet reboot,
+ * a scale set — poll the WireServer in the same instant for as long as they run. Drawn per pass, the phases drift
+ * apart as a random walk (σ ≈ 0.35 s per 6 s pass): spread over the whole period after a few minutes. The mean,
+ * and with it the request rate, stays the period. */
+static usec_t poll_period(WirePoller *p) {
+        usec_t period = p->options.period;
+        usec_t span = period / 100 * POLL_JITTER_PERCENT;
+
+        return span > 0 ? period - span + poll_random() % (2 * span + 1) : period;
+}
+
 /* Delay before the next pass after a failure (ref §1.2): throttling → 1 s, else Fibonacci × 1 s, capped; never
  * shorter than the period. */
 static usec_t failure_delay(WirePoller *p, int r) {
@@ -214,7 +240,7 @@ static usec_t failure_delay(WirePoller *p, int r) {
         wire_retry_policy(0, &policy);
         policy.cap = POLL_BACKOFF_CAP;
         policy.jitter_percent = 10;
-        delay = retry_policy_delay(&policy, MIN(p->n_failures, 30U) + 1, (uint64_t) random());
+        delay = retry_policy_delay(&policy, MIN(p->n_failures, 30U) + 1, poll_random());
         return MAX(delay, p->options.period);
 }
 
@@ -649,7 +675,7 @@ static void goal_state_pick(WirePoller *p) {
 }
 
 static void pass_finish(WirePoller *p, int r) {
-        usec_t delay = p->options.period;
+        usec_t delay = poll_period(p);
         unsigned recovered = 0;
 
         p->call = http_retry_cancel(p->call);

@@ -52,6 +52,10 @@ extern const Provisioner provisioner_ssh_host_keys;
 typedef int (*SshKeySkipFunc)(const char *label, const char *reason, void *userdata);
 int provision_data_drop_bad_ssh_keys(Context *c, ProvisionData *d, SshKeySkipFunc on_skip, void *userdata);
 
+/* Waits for the ssh-keygen -A that provisioner_ssh_host_keys started for the RSA and ECDSA host keys, if it did,
+ * and reloads sshd: 1 and *ret_summary when it made them, 0 when nothing was started, <0 when it failed. */
+int ssh_host_keys_finish(Context *c, char **ret_summary);
+
 /* Releases every member (the password is wiped) and zeroes *d. */
 void provision_data_done(ProvisionData *d);
 

@@ -14,8 +14,10 @@
  *
  * "ssh-host-keys": when Config.regenerate_ssh_host_keys and the VM id differs from the one recorded in
  * <state_dir>/ssh-host-keys.vmid (a captured image booting as a new VM), /etc/ssh/ssh_host_*key* are removed
- * and regenerated with ssh-keygen -A (waagent §5.2 step 11 with SshHostKeyPairType=auto), then the id is
- * recorded.
+ * and regenerated (waagent §5.2 step 11 with SshHostKeyPairType=auto: every default type), then the id is
+ * recorded. The ed25519 key is made in-process (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by
+ * sshd-keygen@.service where the image has it, otherwise by ssh-keygen -A in a child that
+ * ssh_host_keys_finish() waits for after Ready (see regenerate_host_keys()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include "passwd-util.h"
 #include "provisioner.h"
 #include "spawn-util.h"
+#include "ssh-hostkey.h"
 #include "ssh.h"
 #include "strutil.h"
 
@@ -399,28 +402,90 @@ static int remove_host_keys(int root_fd) {
         return r;
 }
 
-static int generate_host_keys(Context *c) {
-        _cleanup_free_ char *output = NULL;
-        const char *argv[5] = { "ssh-keygen", "-A", NULL, NULL, NULL };
-        int r;
+/* The ssh-keygen -A that "ssh-host-keys" started for the RSA and ECDSA keys, reaped after Ready by
+ * ssh_host_keys_finish(). Module state: provisioning runs once per process. */
+static pid_t keygen_pid;
 
-        r = mkdir_p_in_root(c->root_fd, "/etc/ssh", 0755);
-        if (r < 0)
-                return r;
+/* Where the image has sshd-keygen@.service (Fedora, Azure Linux, RHEL) it makes the missing RSA and ECDSA keys
+ * after us (azl-provision.service is Before=sshd-keygen.target) and before sshd. */
+static bool have_sshd_keygen_unit(int root_fd) {
+        static const char *const units[] = {
+                "/etc/systemd/system/sshd-keygen@.service",
+                "/usr/lib/systemd/system/sshd-keygen@.service",
+                "/lib/systemd/system/sshd-keygen@.service",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                _cleanup_close_ int fd = open_in_root(root_fd, units[i], O_RDONLY | O_CLOEXEC, 0);
+
+                if (fd >= 0)
+                        return true;
+        }
+        return false;
+}
+
+/* ssh-keygen -A makes every default key type that is missing: with ed25519 written, RSA 3072 and ECDSA. */
+static int start_keygen(Context *c) {
+        const char *argv[5] = { "ssh-keygen", "-A", NULL, NULL, NULL };
+
         if (c->root) {
                 argv[2] = "-f";
                 argv[3] = c->root;
         }
-        r = spawn_and_wait((char *const *) argv, &output);
+        return spawn_background((char *const *) argv, &keygen_pid);
+}
+
+/*
+ * The image's host keys are removed and the ed25519 key is made in-process (microseconds: sshd can start with
+ * it). RSA and ECDSA (RSA 3072 alone takes seconds, 3–15 s under emulation) are off Ready's path: left to
+ * sshd-keygen@.service where the image has it, otherwise made by ssh-keygen -A in a child that runs beside the
+ * remaining steps and the Ready report and is waited for by ssh_host_keys_finish() — before the unit ends, so
+ * sshd (ordered after it) finds every key.
+ */
+static int regenerate_host_keys(Context *c, const ProvisionData *d, const char **ret_rest) {
+        _cleanup_free_ char *comment = NULL;
+        int r;
+
+        r = remove_host_keys(c->root_fd);
         if (r < 0)
                 return r;
-        if (r != 0)
-                return log_debug_errno(EIO, "ssh-keygen -A failed with exit status %d: %s", r, strempty(output));
+        if (!isempty(d->hostname) && asprintf(&comment, "root@%s", d->hostname) < 0)
+                return -ENOMEM;
+        r = ssh_host_key_ed25519_write(c->root_fd, comment);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to make the ed25519 host key: %m");
+        if (have_sshd_keygen_unit(c->root_fd)) {
+                *ret_rest = "RSA and ECDSA left to sshd-keygen@.service";
+                return 0;
+        }
+        r = start_keygen(c);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to start ssh-keygen -A: %m");
+        *ret_rest = "RSA and ECDSA being made by ssh-keygen -A";
         return 0;
+}
+
+int ssh_host_keys_finish(Context *c, char **ret_summary) {
+        pid_t pid = keygen_pid;
+        int r;
+
+        if (pid <= 0)
+                return 0;
+        keygen_pid = 0;
+        r = spawn_wait(pid);
+        if (r < 0)
+                return log_debug_errno(r, "ssh-keygen -A: %m");
+        if (r != 0)
+                return log_debug_errno(EIO, "ssh-keygen -A failed with exit status %d.", r);
+        (void) sshd_reload(c);
+        if (ret_summary && !(*ret_summary = strdup("RSA and ECDSA host keys made (ssh-keygen -A)")))
+                return -ENOMEM;
+        return 1;
 }
 
 static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_summary) {
         _cleanup_free_ char *state = NULL, *recorded = NULL, *content = NULL;
+        const char *rest = NULL;
         int r;
 
         if (!c->config.regenerate_ssh_host_keys) {
@@ -440,9 +505,7 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
                         *ret_summary = strdup("host keys already generated for this VM");
                 return 0;
         }
-        r = remove_host_keys(c->root_fd);
-        if (r >= 0)
-                r = generate_host_keys(c);
+        r = regenerate_host_keys(c, d, &rest);
         if (r < 0)
                 return r;
         if (asprintf(&content, "%s\n", d->vm_id) < 0)
@@ -450,8 +513,10 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
         r = write_string_file_atomic_in_root(c->root_fd, state, content, 0644, WRITE_MKDIR);
         if (r < 0)
                 return r;
-        (void) sshd_reload(c);
-        if (ret_summary && asprintf(ret_summary, "SSH host keys regenerated for VM %s", d->vm_id) < 0)
+        if (keygen_pid <= 0)    /* else once ssh-keygen is done */
+                (void) sshd_reload(c);
+        if (ret_summary && asprintf(ret_summary, "SSH host keys regenerated for VM %s: ed25519 made, %s",
+                                    d->vm_id, rest) < 0)
                 return -ENOMEM;
         return 1;
 }

@@ -2,6 +2,7 @@
 """`azl-agent provision` end to end against the simulated fabric, on scratch roots (issue #4)."""
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -74,7 +75,7 @@ class ProvisionDefault(azltest.FabricTestCase):
         self.assertEqual(state["state"], "ready")
         self.assertEqual([s["name"] for s in state["steps"]],
                          ["media", "imds", "firewall", "wireserver", "network", "disks", "validate", "hostname", "user", "ssh-keys", "sshd-config",
-                          "ssh-host-keys", "marker", "report-ready"])
+                          "ssh-host-keys", "marker", "report-ready", "ssh-host-keys-rest"])
         self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
         steps = {s["name"]: s for s in state["steps"]}
         self.assertEqual(steps["disks"]["result"], "skipped")  # never the host's disks under --root
@@ -304,6 +305,20 @@ class Status(azltest.FabricTestCase):
         text = root.run("status")
         self.assertIn("provisioning:  ready", text.stdout)
         self.assertNotIn("\033[", text.stdout)  # no colour when not on a TTY
+
+        # Each step carries when it started (CLOCK_BOOTTIME, time since the kernel started), in order, and
+        # --long prints the timeline from them.
+        steps = doc["provisioning"]["steps"]
+        starts = [s["start_usec"] for s in steps]
+        self.assertEqual(starts, sorted(starts))
+        with open("/proc/uptime") as f:
+            uptime_usec = float(f.read().split()[0]) * 1e6
+        self.assertTrue(0 < starts[0] <= uptime_usec, (starts[0], uptime_usec))
+        self.assertNotIn("timeline", text.stdout)
+        long = root.run("status", "--long").stdout
+        self.assertIn("timeline (seconds since the kernel started):", long)
+        for s in steps:
+            self.assertRegex(long, r"\n  %s +%.3f → " % (re.escape(s["name"]), s["start_usec"] / 1e6))
 
     def test_wait_after_failure(self):
         fabric, root = self.start({"admin": {"username": "Bad User"}})

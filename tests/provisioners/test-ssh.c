@@ -174,8 +174,8 @@ static void test_sshd_dropin(void **state) {
 
 static void test_host_keys(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .vm_id = strdup("0a1b2c3d-0000-4000-8000-000000000001") };
-        _cleanup_free_ char *old = NULL, *pub1 = NULL, *pub2 = NULL, *vmid = NULL;
+        ProvisionData d = { .vm_id = strdup("0a1b2c3d-0000-4000-8000-000000000001"), .hostname = strdup("vm1") };
+        _cleanup_free_ char *old = NULL, *pub1 = NULL, *pub2 = NULL, *vmid = NULL, *summary = NULL, *after = NULL;
         struct stat st, st2;
 
         require_program_or_skip("ssh-keygen");
@@ -188,8 +188,25 @@ static void test_host_keys(void **state) {
         assert_false(scratch_exists(f->root, "/etc/ssh/ssh_host_dsa_key.pub"));
         pub1 = scratch_read(f->root, "/etc/ssh/ssh_host_ed25519_key.pub");
         assert_true(startswith(pub1, "ssh-ed25519 "));
+        assert_true(endswith(pub1, " root@vm1\n"));
         vmid = scratch_read(f->root, "/var/lib/azl-agent/ssh-host-keys.vmid");
         assert_string_equal(vmid, "0a1b2c3d-0000-4000-8000-000000000001\n");
+
+        /* RSA and ECDSA come from the ssh-keygen -A child the step started (no sshd-keygen@.service in this
+         * root): there once it is waited for, as ssh-keygen writes them; the ed25519 key is left as we made it. */
+        assert_int_equal(ssh_host_keys_finish(&f->c, &summary), 1);
+        assert_non_null(strstr(summary, "RSA and ECDSA"));
+        after = scratch_read(f->root, "/etc/ssh/ssh_host_rsa_key.pub");
+        assert_true(startswith(after, "ssh-rsa "));
+        free(after);
+        after = scratch_read(f->root, "/etc/ssh/ssh_host_ecdsa_key.pub");
+        assert_true(startswith(after, "ecdsa-sha2-nistp256 "));
+        scratch_stat(f->root, "/etc/ssh/ssh_host_rsa_key", &st);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        free(after);
+        after = scratch_read(f->root, "/etc/ssh/ssh_host_ed25519_key.pub");
+        assert_string_equal(after, pub1);
+        assert_int_equal(ssh_host_keys_finish(&f->c, NULL), 0); /* nothing left to wait for */
 
         /* Same VM: nothing regenerated. */
         scratch_stat(f->root, "/etc/ssh/ssh_host_ed25519_key.pub", &st);
@@ -204,6 +221,17 @@ static void test_host_keys(void **state) {
         assert_int_equal(provisioner_ssh_host_keys.apply(&f->c, &d, NULL), 1);
         pub2 = scratch_read(f->root, "/etc/ssh/ssh_host_ed25519_key.pub");
         assert_string_not_equal(pub1, pub2);
+        assert_int_equal(ssh_host_keys_finish(&f->c, NULL), 1);
+
+        /* An image with sshd-keygen@.service: RSA and ECDSA are left to it, nothing is started. */
+        write_test_file(f->root, "usr/lib/systemd/system/sshd-keygen@.service", "[Unit]\n");
+        free(d.vm_id);
+        d.vm_id = strdup("0a1b2c3d-0000-4000-8000-000000000004");
+        assert_int_equal(provisioner_ssh_host_keys.apply(&f->c, &d, NULL), 1);
+        assert_true(scratch_exists(f->root, "/etc/ssh/ssh_host_ed25519_key"));
+        assert_false(scratch_exists(f->root, "/etc/ssh/ssh_host_rsa_key"));
+        assert_int_equal(ssh_host_keys_finish(&f->c, NULL), 0);
+        assert_false(scratch_exists(f->root, "/etc/ssh/ssh_host_rsa_key"));
 
         /* Disabled by configuration. */
         f->c.config.regenerate_ssh_host_keys = false;

@@ -394,6 +394,9 @@ echo '=== hostname'; cat /proc/sys/kernel/hostname
 echo '=== uptime'; cat /proc/uptime
 echo '=== analyze'; systemd-analyze time 2>&1
 echo '=== chain'; systemd-analyze critical-chain ssh.service 2>&1
+echo '=== chain-agent'; for u in azl-provision.service cloud-init-local.service walinuxagent.service; do
+  [ "$(systemctl show -p LoadState --value $u)" = loaded ] && systemd-analyze critical-chain $u 2>&1; done
+echo '=== blame'; systemd-analyze blame 2>&1 | head -40
 echo '=== failed'; systemctl --failed --no-legend
 echo '=== azl-status'; command -v azl-agent >/dev/null && azl-agent status --json --long; echo "rc=$?"
 echo '=== cloud-init'; command -v cloud-init >/dev/null && cloud-init status --long
@@ -466,8 +469,10 @@ ExecStart=/usr/local/sbin/rig-sampler %s
 [Install]
 WantedBy=sysinit.target
 """
-# Shell builtins only (one fork per second, for sleep): "<uptime> <unit> <usage_usec> <memory.peak>" per unit
-# whose cgroup exists, once a second, into /run/rig-meter/samples.
+# Shell builtins only (one fork per second, for sleep): "<uptime> <unit> <usage_usec> <memory.peak> <Pss kB>
+# <Private_Dirty kB>" per unit whose cgroup exists, once a second, into /run/rig-meter/samples. Pss and private
+# dirty are the sums of /proc/<pid>/smaps_rollup over the unit's processes (cgroup.procs): the agent's own memory,
+# where memory.peak also counts the page cache its cgroup caused.
 SAMPLER = """#!/bin/sh
 mkdir -p /run/rig-meter
 while :; do
@@ -477,8 +482,18 @@ while :; do
                 [ -r "$cg/cpu.stat" ] || continue
                 read k usec < "$cg/cpu.stat"
                 read peak < "$cg/memory.peak"
-                echo "$up $u $usec $peak"
-        done >> /run/rig-meter/samples
+                pss=0 pd=0
+                while read pid; do
+                        [ -r /proc/$pid/smaps_rollup ] || continue
+                        while read k v _; do
+                                case $k in
+                                Pss:) pss=$((pss + v)) ;;
+                                Private_Dirty:) pd=$((pd + v)) ;;
+                                esac
+                        done < /proc/$pid/smaps_rollup
+                done < "$cg/cgroup.procs"
+                echo "$up $u $usec $peak $pss $pd"
+        done >> /run/rig-meter/samples 2>/dev/null
         sleep 1
 done
 """
@@ -519,12 +534,14 @@ def make_sampler_tar(out_dir, units):
 
 
 def parse_samples(text):
-    """/run/rig-meter/samples → {unit: [(uptime, usage_usec, memory_peak)]}"""
+    """/run/rig-meter/samples → {unit: [(uptime, usage_usec, memory_peak, pss_bytes, private_dirty_bytes)]}
+    (the last two None in samples of an older sampler)"""
     out = {}
     for line in text.splitlines():
         f = line.split()
-        if len(f) == 4 and f[2].isdigit():
-            out.setdefault(f[1], []).append((float(f[0]), int(f[2]), int(f[3]) if f[3].isdigit() else 0))
+        if len(f) in (4, 6) and f[2].isdigit():
+            mem = [int(x) * 1024 if x.isdigit() else None for x in f[4:6]] if len(f) == 6 else [None, None]
+            out.setdefault(f[1], []).append((float(f[0]), int(f[2]), int(f[3]) if f[3].isdigit() else 0, *mem))
     return out
 
 
