@@ -32,7 +32,7 @@ CUSTOM = "#cloud-config\nruncmd:\n  - echo CUSTOMDATA-SECRET-7d1f\n"
 PROTECTED_PLAIN = "PROTECTED-SECRET-9c2e"
 SAS_SIG = "SASSIGSECRETd0b2Xq%3D"
 CANARY = "CANARY-VISIBLE-LINE-42"
-EXT = "OSTCExtensions.ExampleHandlerLinux"
+EXT = "AzlAgent.SampleHandler"    # tests/fabric/ext/sample-handler
 
 # Files whose content is variable by nature, compared by what two provisionings of one instance must share.
 RANDOM_KEYS = "etc/ssh/ssh_host_"            # host keys: fresh random keys each time; existence and mode only
@@ -87,6 +87,7 @@ def normalized_state(data):
     s["health"].pop("at")
     for step in s["steps"]:
         step.pop("duration_usec")
+        step.pop("start_usec", None)
     return s
 
 
@@ -132,7 +133,7 @@ class Deprovision(OperatorCase):
             f.write("sudo waagent -force -deprovision+user\n")
         with open(r2.file("/var/lib/dhclient/dhclient--eth0.lease"), "w") as f:
             f.write("lease { fixed-address 10.0.0.4; }\n")
-        os.makedirs(r2.file("/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.3.0/status"), exist_ok=True)
+        os.makedirs(r2.file("/var/lib/waagent/" + EXT + "-1.0.0/status"), exist_ok=True)
 
         r = r2.run("deprovision", "--user", "--force")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -243,7 +244,7 @@ class DaemonRun(OperatorCase):
         super().setUp()
         fabric, root = self.start({"admin": {"password": PASSWORD, "disablePasswordAuthentication": False},
                                    "customData": CUSTOM,
-                                   "extensions": [{"name": EXT, "version": "1.3.0", "source": "ext/sample_ext-1.3.0",
+                                   "extensions": [{"name": EXT, "version": "1.0.0", "source": "ext/sample-handler",
                                                    "state": "enabled", "seqNo": 0,
                                                    "publicSettings": {"message": "hello from azfabric"},
                                                    "protectedSettings": {"secret": PROTECTED_PLAIN},
@@ -336,7 +337,7 @@ class CollectLogs(DaemonRun):
         self.assertIn(b"sig=***", members["azl-agent-logs/var/log/azure/%s/extension.log" % EXT])
         manifest = members["azl-agent-logs/MANIFEST.txt"].decode()
         self.assertRegex(manifest, r"var/lib/waagent/[0-9A-F]{40}\.prv +private key or certificate material")
-        self.assertRegex(manifest, r"var/lib/waagent/%s-1.3.0/\S+ +handler package file" % EXT)
+        self.assertRegex(manifest, r"var/lib/waagent/%s-1.0.0/\S+ +handler package file" % EXT)
 
     def test_size_cap_and_zstd(self):
         root = self.root

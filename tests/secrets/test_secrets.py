@@ -299,7 +299,7 @@ class SecretsTest(azltest.FabricTestCase):
         labels = {label for label, data in items if data}
         for must in ("provision A stderr", "daemon A restarted output", "analyze stdout",
                      "collect-logs:azl-agent-logs/MANIFEST.txt", "collect-logs:azl-agent-logs/var/lib/azl-agent/ovf-env.xml",
-                     f"collect-logs:azl-agent-logs/var/lib/waagent/{EXT}-1.3.0/config/0.settings",
+                     f"collect-logs:azl-agent-logs/var/lib/waagent/{EXT}-1.0.0/config/0.settings",
                      "collect-logs:azl-agent-logs/var/lib/azl-agent/seed/ovf-env.xml",
                      "A:/var/lib/azl-agent/timeline.jsonl",
                      "A:/var/lib/azl-agent/state.json", "A:/var/lib/azl-agent/daemon.json",
