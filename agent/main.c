@@ -118,6 +118,12 @@ int main(int argc, char **argv) {
                 context_done(&c);
                 return EXIT_FAILURE;
         }
+        r = context_confidential_setup(&c);     /* confidential-VM defaults (docs/security.md) */
+        if (r < 0) {
+                log_oom();
+                context_done(&c);
+                return EXIT_FAILURE;
+        }
 
         /* getopt may permute; hand the verb its own argv starting at the verb name. */
         r = verb->run(&c, argc - optind, argv + optind);
