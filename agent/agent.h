@@ -18,6 +18,7 @@ typedef struct Verb {
 #define EXIT_NOT_APPLICABLE 4   /* not on a platform this verb serves */
 
 int verb_detect(Context *c, int argc, char **argv);
+int verb_attest(Context *c, int argc, char **argv);
 int verb_config(Context *c, int argc, char **argv);
 int verb_provision(Context *c, int argc, char **argv);
 int verb_daemon(Context *c, int argc, char **argv);

@@ -18,6 +18,7 @@
 #include "daemon-internal.h"
 #include "fileio.h"
 #include "log.h"
+#include "secret-file.h"
 #include "macro.h"
 
 static void cycle_finish(Daemon *d, int r);
@@ -279,6 +280,20 @@ static int fetch_extensions_config(Daemon *d) {
 
 /* ---- certificates (ref §1.6) ---- */
 
+/* Where decrypted private keys go: [Confidential] SecretsDirectory= on a confidential VM, else beside the
+ * certificates (common/confidential.h). */
+static const char *daemon_secrets_dir(const Daemon *d) {
+        return d->context->confidential.secrets_on_tmpfs ? d->context->config.secrets_dir : NULL;
+}
+
+static bool transport_key_on_disk(const Daemon *d) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/" TRANSPORT_KEY_FILE, d->context->config.extensions_dir) < 0)
+                return true;
+        return secret_file_is_linked(d->context->root_fd, path, daemon_secrets_dir(d)) <= 0;
+}
+
 static int transport_cert_setup(Daemon *d) {
         const char *dir = d->context->config.extensions_dir;
         int r;
@@ -287,6 +302,15 @@ static int transport_cert_setup(Daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", dir);
         r = transport_cert_load(d->context->root_fd, dir, &d->transport_key, &d->transport_cert);
+        if (r >= 0 && daemon_secrets_dir(d) && transport_key_on_disk(d)) {
+                /* A key of an earlier, non-confidential run lies on the disk: replaced (and wiped) below. */
+                log_info("Confidential VM: replacing the transport key on disk with one on tmpfs.");
+                EVP_PKEY_free(d->transport_key);
+                X509_free(d->transport_cert);
+                d->transport_key = NULL;
+                d->transport_cert = NULL;
+                r = -ENOENT;
+        }
         if (r < 0) {
                 if (r != -ENOENT)
                         log_warning_errno(r, "Cannot use the transport certificate in %s, generating a new one: %m",
@@ -294,10 +318,15 @@ static int transport_cert_setup(Daemon *d) {
                 r = transport_cert_generate(&d->transport_key, &d->transport_cert);
                 if (r < 0)
                         return log_error_errno(r, "Failed to generate the transport certificate: %m");
-                r = transport_cert_save(d->context->root_fd, dir, d->transport_key, d->transport_cert);
-                if (r < 0)
+                r = transport_cert_save_to(d->context->root_fd, dir, daemon_secrets_dir(d), d->transport_key,
+                                           d->transport_cert);
+                if (r == -EMEDIUMTYPE)  /* the WireServer takes a new one any time: keep it in memory only */
+                        log_error_errno(r, "Confidential VM: %s is not on tmpfs, the transport key stays in memory "
+                                        "([Confidential] SecretsDirectory=).", daemon_secrets_dir(d));
+                else if (r < 0)
                         return log_error_errno(r, "Failed to save the transport certificate in %s: %m", dir);
-                log_info("Generated the transport certificate in %s.", dir);
+                else
+                        log_info("Generated the transport certificate in %s.", dir);
         }
         r = transport_cert_header_value(d->transport_cert, &d->transport_cert_header);
         if (r < 0)
@@ -329,7 +358,12 @@ static int certificates_process(Daemon *d, const HttpResponse *resp) {
                 return log_warning_errno(r, "Failed to decrypt the certificates (%s): %s",
                                          d->cert_cipher_3des ? CERTIFICATES_CIPHER_3DES : CERTIFICATES_CIPHER_AES128,
                                          strna(reason));
-        r = certificates_write(d->context->root_fd, d->context->config.extensions_dir, &list);
+        r = certificates_write_to(d->context->root_fd, d->context->config.extensions_dir, daemon_secrets_dir(d), &list);
+        if (r == -EMEDIUMTYPE) {
+                (void) snprintf(d->failure, sizeof d->failure, "Confidential VM: %s is not on tmpfs, the tenant "
+                                "certificates' private keys are not written", daemon_secrets_dir(d));
+                return log_error_errno(r, "%s ([Confidential] SecretsDirectory=).", d->failure);
+        }
         if (r < 0)
                 return log_error_errno(r, "Failed to write the certificates to %s: %m",
                                        d->context->config.extensions_dir);

@@ -25,6 +25,8 @@ static const Verb verbs[] = {
         { "daemon", "run the guest agent: goal state, extensions, status blob", verb_daemon },
         { "status", "show provisioning and agent state", verb_status },
         { "detect", "print the platform detected and why", verb_detect },
+        { "attest", "verify IMDS attested data (signature, nonce, VM id); --evidence adds the vTPM's HCL report",
+          verb_attest },
         { "config", "print the effective configuration", verb_config },
         { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
 };

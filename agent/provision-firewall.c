@@ -10,7 +10,8 @@
  *   "firewall"     before the first WireServer request: our nftables table (provisioners/firewall.h), unless
  *                  [Firewall] Enable=no, the Proxy Agent is active (it guards the WireServer; we step aside) or the
  *                  endpoint is a loopback test fabric. A table that cannot be installed does not fail provisioning:
- *                  the step is recorded failed and `azl-agent status` shows "firewall: failed (<reason>)".
+ *                  the step is recorded failed and `azl-agent status` shows "firewall: failed (<reason>)" — except on
+ *                  a confidential VM (common/confidential.h), where the guard is required: provisioning fails.
  *
  * Either way the outcome is written to <StateDirectory>/firewall.json for `status`; the daemon keeps it current.
  */
@@ -112,7 +113,8 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
         return firewall_status_set(st, FIREWALL_ACTIVE, "%s", summary);
 }
 
-/* Never fails the run (only -ENOMEM): provisioning goes on without the guard, and status says why. */
+/* Fails the run only on a confidential VM whose guard cannot be installed (and on -ENOMEM): elsewhere provisioning
+ * goes on without the guard, and status says why. */
 int step_firewall(ProvisionRun *p) {
         _cleanup_(firewall_status_done) FirewallStatus st = {};
         usec_t start = now_usec(CLOCK_MONOTONIC);
@@ -129,5 +131,9 @@ int step_firewall(ProvisionRun *p) {
                                   p->c->config.state_dir);
         if (asprintf(&summary, "%s: %s", firewall_state_to_string(st.state), strempty(st.detail)) < 0)
                 return -ENOMEM;
-        return record_step(p, "firewall", result, start, summary);
+        r = record_step(p, "firewall", result, start, summary);
+        if (r < 0 || st.state != FIREWALL_FAILED || !p->c->confidential.firewall_required)
+                return r;
+        return fail(p, "firewall", -EPERM, "Confidential VM: the WireServer guard is required but could not be "
+                    "installed: %s", strempty(st.detail));
 }

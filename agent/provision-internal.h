@@ -48,3 +48,7 @@ int step_network(ProvisionRun *p);
  * WireServer request). */
 int step_proxy_agent(ProvisionRun *p);
 int step_firewall(ProvisionRun *p);
+
+/* provision-confidential.c: records IMDS' securityProfile and the vTPM's HCL report (confidential.json) and applies
+ * the confidential-VM verdict (common/confidential.h), right after IMDS. -ENOMEM only. */
+int step_confidential(ProvisionRun *p);

@@ -428,7 +428,7 @@ int provision_run(Context *c, bool force) {
         _cleanup_free_ char *reason = NULL, *marker = NULL;
         usec_t start;
         bool again;
-        int r;
+        int r, k;
 
         r = context_endpoints_allowed(c, &reason);
         if (r == -ENOMEM)
@@ -452,9 +452,16 @@ int provision_run(Context *c, bool force) {
                 r = step_imds(&p);
         if (r >= 0 && free_and_strdup(&p.state.vm_id, p.imds.vm_id) < 0)
                 return log_oom();
-        /* The WireServer guard goes up before the first WireServer request (provision-firewall.c). */
-        if (step_firewall(&p) == -ENOMEM)
+        /* Confidential VM? Decides the defaults of what follows (provision-confidential.c). */
+        if (step_confidential(&p) == -ENOMEM)
                 return log_oom();
+        /* The WireServer guard goes up before the first WireServer request (provision-firewall.c); a confidential
+         * VM requires it. */
+        k = step_firewall(&p);
+        if (k == -ENOMEM)
+                return log_oom();
+        if (k < 0 && r >= 0)
+                r = k;
         /* The goal state is needed to report anything, failures included. */
         if (step_wireserver(&p) < 0 && r >= 0)
                 r = -ENOTCONN;

@@ -291,3 +291,61 @@ int confidential_describe_secrets(const ConfidentialState *s, const Config *conf
                                 config->extensions_dir) < 0 ? -ENOMEM : 0;
         return asprintf(ret, "%s (default)", config->extensions_dir) < 0 ? -ENOMEM : 0;
 }
+
+int confidential_detail(const ConfidentialState *s, char **ret) {
+        return asprintf(ret, "%s (IMDS and guest: %s)", strna(s->reason), strna(s->agreement)) < 0 ? -ENOMEM : 0;
+}
+
+static int add_string(struct json_object *o, const char *key, const char *v) {
+        return json_object_object_add(o, key, v ? json_object_new_string(v) : NULL) < 0 ? -ENOMEM : 0;
+}
+
+int confidential_status_json(const ConfidentialState *s, const PlatformInfo *platform, const Config *config,
+                             struct json_object **ret) {
+        _cleanup_json_ struct json_object *o = json_object_new_object(), *guest = json_object_new_object(),
+                                          *policies = json_object_new_object(), *imds = NULL;
+        _cleanup_free_ char *sig = NULL, *fw = NULL, *sec = NULL;
+        char ts[64];
+        int r = 0;
+
+        if (!o || !guest || !policies)
+                return -ENOMEM;
+        json_object_object_add(o, "active", json_object_new_boolean(s->active));
+        r = r ?: add_string(o, "mode", confidential_mode_to_string(config->confidential_mode));
+        r = r ?: add_string(o, "reason", s->reason);
+        r = r ?: add_string(o, "agreement", s->agreement);
+        if (s->imds_known) {
+                imds = json_object_new_object();
+                if (!imds)
+                        return -ENOMEM;
+                r = r ?: add_string(imds, "security_type", strempty(s->security_type));
+                json_object_object_add(imds, "secure_boot", tristate_json(s->secure_boot));
+                json_object_object_add(imds, "virtual_tpm", tristate_json(s->virtual_tpm));
+                json_object_object_add(imds, "encryption_at_host", tristate_json(s->encryption_at_host));
+                r = r ?: add_string(imds, "recorded_at", s->recorded_at > 0 &&
+                                    format_timestamp_iso(s->recorded_at, ts, sizeof ts) >= 0 ? ts : NULL);
+        }
+        json_object_object_add(o, "imds", TAKE_PTR(imds));
+        r = r ?: add_string(guest, "tee", confidential_tech_to_string(platform->confidential));
+        r = r ?: add_string(guest, "evidence", platform->confidential_evidence);
+        r = r ?: add_string(guest, "hcl_report", s->hcl_report);
+        r = r ?: add_string(guest, "hcl_detail", s->hcl_detail);
+        json_object_object_add(o, "guest", TAKE_PTR(guest));
+        if (r < 0)
+                return r;
+        r = confidential_describe_signatures(s, config, &sig);
+        if (r >= 0)
+                r = confidential_describe_firewall(s, config, &fw);
+        if (r >= 0)
+                r = confidential_describe_secrets(s, config, &sec);
+        if (r < 0)
+                return r;
+        r = r ?: add_string(policies, "extension_signatures", sig);
+        r = r ?: add_string(policies, "wireserver_guard", fw);
+        r = r ?: add_string(policies, "secrets", sec);
+        json_object_object_add(o, "policies", TAKE_PTR(policies));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}

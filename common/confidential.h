@@ -32,6 +32,8 @@
 #include "platform.h"
 #include "strutil.h"
 
+struct json_object;
+
 #define CONFIDENTIAL_STATE_FILE "confidential.json"
 #define CONFIDENTIAL_STATE_MAX (16U * 1024U)
 #define SECURITY_TYPE_CONFIDENTIAL_VM "ConfidentialVM"
@@ -70,6 +72,12 @@ int confidential_state_save(int root_fd, const char *state_dir, const Confidenti
  * recorded the IMDS view. Returns 0 or -ENOMEM.
  */
 int confidential_evaluate(ConfidentialState *s, const PlatformInfo *platform, Config *config);
+
+/* The "confidential" object of `status --json` (docs/status.schema.json). */
+int confidential_status_json(const ConfidentialState *s, const PlatformInfo *platform, const Config *config,
+                             struct json_object **ret);
+/* One line for D-Bus ConfidentialDetail and the log: "<reason> (IMDS and guest: <agreement>)". */
+int confidential_detail(const ConfidentialState *s, char **ret);
 
 /* One line per policy for `status` and D-Bus: "enforce (confidential-VM default)". */
 int confidential_describe_signatures(const ConfidentialState *s, const Config *config, char **ret);

@@ -113,3 +113,22 @@ int secret_file_write(int root_fd, const char *path, const char *secrets_dir, co
                 return r;
         return link_contract_path(root_fd, path, target);
 }
+
+int secret_file_is_linked(int root_fd, const char *path, const char *secrets_dir) {
+        _cleanup_free_ char *name = NULL, *target = NULL, *current = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        ssize_t n;
+
+        dir_fd = open_parent_in_root(root_fd, path, false, &name);
+        if (dir_fd < 0)
+                return dir_fd == -ENOENT ? 0 : dir_fd;
+        if (asprintf(&target, "%s/%s", secrets_dir, name) < 0)
+                return -ENOMEM;
+        current = calloc(1, PATH_MAX);
+        if (!current)
+                return -ENOMEM;
+        n = readlinkat(dir_fd, name, current, PATH_MAX - 1);
+        if (n < 0)
+                return errno == ENOENT || errno == EINVAL ? 0 : -errno;
+        return streq(current, target);
+}

@@ -22,3 +22,6 @@
 int dir_is_tmpfs(int root_fd, const char *dir);
 
 int secret_file_write(int root_fd, const char *path, const char *secrets_dir, const void *data, size_t size);
+
+/* Whether path is already what secret_file_write() makes of it: a symlink to <secrets_dir>/<name>. 1/0 or -errno. */
+int secret_file_is_linked(int root_fd, const char *path, const char *secrets_dir);

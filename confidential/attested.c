@@ -533,13 +533,20 @@ static int verify_chain(const AttestedTrust *t, X509 *signer, STACK_OF(X509) *un
         if (t->verify_time > 0)
                 X509_STORE_CTX_set_time(ctx, 0, t->verify_time);
         if (X509_verify_cert(ctx) != 1) {
+                _cleanup_free_ char *at = NULL;
+                X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
+                int depth = X509_STORE_CTX_get_error_depth(ctx);
+
                 err = X509_STORE_CTX_get_error(ctx);
                 ERR_clear_error();
+                if (cur && depth > 0 && name_oneline(X509_get_subject_name(cur), &at) < 0)
+                        return -ENOMEM;
+                /* Nothing that issued the signer itself: the case of Azure's leaf-only messages. */
                 return set_error(ret_error, -EKEYREJECTED,
-                                 "the signing certificate (%s) does not chain to a trusted root: %s%s", v->signer,
-                                 X509_verify_cert_error_string(err),
-                                 err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-                                                 err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ?
+                                 "the signing certificate (%s) does not chain to a trusted root: %s%s%s%s", v->signer,
+                                 X509_verify_cert_error_string(err), at ? " at " : "", strempty(at),
+                                 depth == 0 && (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                                                err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ?
                                          " (the message carries no certificate that issued it; give Azure's "
                                          "intermediate CAs in [Attestation] Intermediates= or set "
                                          "FetchIntermediates=yes)" :
