@@ -124,7 +124,7 @@ def _err(path, message):
 def load(spec):
     """Load a scenario by path or by name (``default`` -> scenarios/default.json)."""
     path = spec
-    if not os.path.exists(path):
+    if not os.path.isfile(path):    # a directory of that name in the cwd is no scenario (e.g. "confidential")
         candidate = os.path.join(SCENARIO_DIR, spec if spec.endswith(".json") else spec + ".json")
         if os.path.exists(candidate):
             path = candidate
