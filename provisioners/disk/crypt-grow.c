@@ -254,8 +254,9 @@ static int load_volume_key(int root_fd, struct crypt_device *cd, const char *nam
                         *ret_keydata_slot = slot;
                         return 0;
                 }
+                /* libcryptsetup says -EPERM for a passphrase that does not open the keyslot */
                 if (asprintf(&keydata_why, "the key in " CRYPT_KEYDATA_FILE " does not open keyslot %d (%s; the file "
-                             "was removed, the keyslot kept)", slot, strerror(-r)) < 0)
+                             "was removed, the keyslot kept)", slot, r == -EPERM ? "wrong key" : strerror(-r)) < 0)
                         return -ENOMEM;
         }
         (void) set_summary(summary, "its volume key is in the kernel keyring, which does not give it back: no LUKS2 "
