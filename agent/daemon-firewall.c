@@ -64,9 +64,9 @@ static int firewall_pass(Daemon *d, FirewallStatus *st) {
                         remove_table(d, "[Firewall] Enable=no");
                 return firewall_status_set(st, FIREWALL_DISABLED, "[Firewall] Enable=no");
         }
-        r = firewall_address_from_endpoint(d->wire_endpoint, &address);
+        r = firewall_address_from_endpoint(azure_client_wire_endpoint(d->client), &address);
         if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
-                return firewall_status_set(st, FIREWALL_SKIPPED, "WireServer %s is %s", d->wire_endpoint,
+                return firewall_status_set(st, FIREWALL_SKIPPED, "WireServer %s is %s", azure_client_wire_endpoint(d->client),
                                            r == -EADDRNOTAVAIL ? "a loopback address (test fabric)" :
                                                                  "not an IPv4 address");
         if (r < 0)

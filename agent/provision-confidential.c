@@ -4,8 +4,9 @@
  * "Confidential VMs"): right after IMDS answered, record what it says (compute.securityProfile) and whether the
  * vTPM holds an HCL report (confidential/evidence.h) in <StateDirectory>/confidential.json, then evaluate again, so
  * that the steps after it — the WireServer guard first — run with the confidential-VM defaults when they apply.
- * Recorded every boot (the VM may have been redeployed as another type). No step of its own: `status` shows the
- * verdict in its "confidential" section. Never fails the run (only -ENOMEM).
+ * Recorded every boot (the VM may have been redeployed as another type). A row of the boot table that runs even
+ * after IMDS failed (the guest's own view still counts) and records no step of its own: `status` shows the verdict in
+ * its "confidential" section. Never fails the run (only -ENOMEM).
  */
 #include <stdlib.h>
 
@@ -13,7 +14,7 @@
 #include "evidence.h"
 #include "log.h"
 #include "macro.h"
-#include "provision-internal.h"
+#include "provision-confidential.h"
 
 static int record_hcl_report(ProvisionRun *p, ConfidentialState *s) {
         _cleanup_free_ char *reason = NULL;
@@ -35,7 +36,7 @@ static int record_hcl_report(ProvisionRun *p, ConfidentialState *s) {
                        0;
 }
 
-int step_confidential(ProvisionRun *p) {
+int step_confidential(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         ConfidentialState *s = &p->c->confidential;
         bool was_active = s->active;
         int r;
@@ -75,5 +76,5 @@ int step_confidential(ProvisionRun *p) {
                 log_info("Not a confidential VM any more (%s).", s->reason);
         else
                 log_debug("Not a confidential VM: %s (%s).", s->reason, s->agreement);
-        return 0;
+        return PROVISION_STEP_UNRECORDED;
 }

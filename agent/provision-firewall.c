@@ -20,13 +20,12 @@
 #include "firewall.h"
 #include "log.h"
 #include "macro.h"
-#include "provision-internal.h"
+#include "provision-firewall.h"
 #include "proxy-agent.h"
 
-int step_proxy_agent(ProvisionRun *p) {
+int step_proxy_agent(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(proxy_agent_status_done) ProxyAgentStatus st = {};
         bool expected = p->have_ovf && p->ovf.provision_guest_proxy_agent;
-        usec_t start = now_usec(CLOCK_MONOTONIC);
         _cleanup_free_ char *what = NULL;
         int r;
 
@@ -38,23 +37,18 @@ int step_proxy_agent(ProvisionRun *p) {
                         return -ENOMEM;
         } else if (proxy_agent_describe(&st, &what) < 0)
                 return -ENOMEM;
-        if (!expected) {
-                if (r >= 0 && !st.installed)
-                        return 0;       /* neither requested nor installed: nothing to say */
-                p->proxy_agent_active = r >= 0 && st.exit_status == 0;
-                (void) snprintf(p->proxy_agent_detail, sizeof p->proxy_agent_detail, "%s", what);
-                return record_step(p, "proxy-agent", STEP_UNCHANGED, start, what);
-        }
-        if (r < 0 || !st.installed || st.exit_status != 0) {
+        if (!expected && r >= 0 && !st.installed)
+                return PROVISION_STEP_UNRECORDED; /* neither requested nor installed: nothing to say */
+        if (expected && (r < 0 || !st.installed || st.exit_status != 0)) {
                 if (r >= 0 && st.installed)
                         log_error("%s; its output: %s", what, strna(st.output));
-                (void) record_step(p, "proxy-agent", STEP_FAILED, start, what);
-                return fail(p, "proxy-agent", r < 0 ? r : !st.installed ? -ENOENT : -EPROTO,
-                            "ProvisionGuestProxyAgent=true: %s", what);
+                return error_setf(error, r < 0 ? r : !st.installed ? -ENOENT : -EPROTO,
+                                  "ProvisionGuestProxyAgent=true: %s", what);
         }
-        p->proxy_agent_active = true;
+        p->proxy_agent_active = r >= 0 && st.exit_status == 0;
         (void) snprintf(p->proxy_agent_detail, sizeof p->proxy_agent_detail, "%s", what);
-        return record_step(p, "proxy-agent", STEP_UNCHANGED, start, what);
+        *ret_summary = TAKE_PTR(what);
+        return STEP_UNCHANGED;
 }
 
 static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret_result) {
@@ -113,12 +107,10 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
         return firewall_status_set(st, FIREWALL_ACTIVE, "%s", summary);
 }
 
-/* Fails the run only on a confidential VM whose guard cannot be installed (and on -ENOMEM): elsewhere provisioning
- * goes on without the guard, and status says why. */
-int step_firewall(ProvisionRun *p) {
+/* An optional row, required on a confidential VM (PROVISION_STEP_REQUIRED_CONFIDENTIAL): elsewhere a table that
+ * cannot be installed is recorded failed and the run goes on without the guard; status says why. */
+int step_firewall(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(firewall_status_done) FirewallStatus st = {};
-        usec_t start = now_usec(CLOCK_MONOTONIC);
-        _cleanup_free_ char *summary = NULL;
         StepResult result;
         int r;
 
@@ -129,11 +121,12 @@ int step_firewall(ProvisionRun *p) {
         if (r < 0)
                 log_warning_errno(r, "Failed to write %s/" FIREWALL_STATUS_FILE ", ignoring: %m",
                                   p->c->config.state_dir);
-        if (asprintf(&summary, "%s: %s", firewall_state_to_string(st.state), strempty(st.detail)) < 0)
-                return -ENOMEM;
-        r = record_step(p, "firewall", result, start, summary);
-        if (r < 0 || st.state != FIREWALL_FAILED || !p->c->confidential.firewall_required)
-                return r;
-        return fail(p, "firewall", -EPERM, "Confidential VM: the WireServer guard is required but could not be "
-                    "installed: %s", strempty(st.detail));
+        if (result == STEP_FAILED && p->c->confidential.firewall_required)
+                return error_setf(error, -EPERM, "Confidential VM: the WireServer guard is required but could "
+                                  "not be installed: %s", strempty(st.detail));
+        if (result == STEP_FAILED)
+                return error_setf(error, -ENOPROTOOPT, "%s: %s", firewall_state_to_string(st.state),
+                                  strempty(st.detail));
+        return provision_engine_summaryf(ret_summary, result, "%s: %s", firewall_state_to_string(st.state),
+                                         strempty(st.detail));
 }

@@ -375,7 +375,8 @@ static int print_evidence(Context *c, const AttestedVerified *v, const char *sig
 int verb_attest(Context *c, int argc, char **argv) {
         _cleanup_(attested_verified_done) AttestedVerified v = {};
         _cleanup_(attested_trust_done) AttestedTrust t = {};
-        _cleanup_free_ char *reason = NULL, *signature = NULL;
+        _cleanup_error_ Error reason = ERROR_NULL;
+        _cleanup_free_ char *signature = NULL;
         const char *vm_id_source = NULL;
         char vm_id[37];
         AttestArgs a;
@@ -389,7 +390,7 @@ int verb_attest(Context *c, int argc, char **argv) {
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0) {
-                        log_error("Not asking IMDS: %s", reason);
+                        log_error("Not asking IMDS: %s", error_reason(&reason));
                         return EXIT_NOT_APPLICABLE;
                 }
         }

@@ -378,7 +378,7 @@ int verb_status(Context *c, int argc, char **argv) {
         _cleanup_(provision_state_done) ProvisionState s = {};
         _cleanup_(status_bus_done) StatusBus bus = {};
         _cleanup_(firewall_status_done) FirewallStatus fw = {};
-        _cleanup_free_ char *endpoints_reason = NULL;
+        _cleanup_error_ Error endpoints = ERROR_NULL;
         bool have_state, allowed, from_bus = false, have_fw = false;
         StatusArgs a = {};
         int r;
@@ -386,7 +386,7 @@ int verb_status(Context *c, int argc, char **argv) {
         r = parse_args(argc, argv, &a);
         if (r < 0)
                 return r;
-        r = context_endpoints_allowed(c, &endpoints_reason);
+        r = context_endpoints_allowed(c, &endpoints);
         if (r == -ENOMEM)
                 return log_oom();
         allowed = r >= 0;
@@ -411,7 +411,8 @@ int verb_status(Context *c, int argc, char **argv) {
 
         if (a.wait && !(have_state && state_is_final(&s))) {
                 if (!allowed) {
-                        log_error("Not waiting: this machine is not provisioned by azl-agent (%s).", endpoints_reason);
+                        log_error("Not waiting: this machine is not provisioned by azl-agent (%s).",
+                                  error_reason(&endpoints));
                         return EXIT_NOT_APPLICABLE;
                 }
                 r = wait_for_final_state(c, &s);
@@ -435,10 +436,10 @@ int verb_status(Context *c, int argc, char **argv) {
         r = 0;
 
         if (a.json)
-                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, endpoints_reason,
+                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, error_reason(&endpoints),
                                allowed);
         else
-                print_text(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, endpoints_reason);
+                print_text(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, error_reason(&endpoints));
         if (r < 0)
                 return r;
         if (a.lines && !a.json)

@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define CONFIG_FILE_MAX (256U * 1024U)
@@ -36,31 +37,9 @@ static const char *const confidential_mode_table[_CONFIDENTIAL_MODE_MAX] = {
         [CONFIDENTIAL_MODE_NO] = "no",
 };
 
-static int string_table_lookup(const char *const *table, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && strcasecmp(table[i], s) == 0)
-                        return (int) i;
-        return -EINVAL;
-}
-
-const char *network_backend_to_string(NetworkBackend b) {
-        return b >= 0 && b < _NETWORK_BACKEND_MAX ? network_backend_table[b] : NULL;
-}
-NetworkBackend network_backend_from_string(const char *s) {
-        return (NetworkBackend) string_table_lookup(network_backend_table, _NETWORK_BACKEND_MAX, s);
-}
-const char *signature_mode_to_string(SignatureMode m) {
-        return m >= 0 && m < _SIGNATURE_MODE_MAX ? signature_mode_table[m] : NULL;
-}
-SignatureMode signature_mode_from_string(const char *s) {
-        return (SignatureMode) string_table_lookup(signature_mode_table, _SIGNATURE_MODE_MAX, s);
-}
-const char *confidential_mode_to_string(ConfidentialMode m) {
-        return m >= 0 && m < _CONFIDENTIAL_MODE_MAX ? confidential_mode_table[m] : NULL;
-}
-ConfidentialMode confidential_mode_from_string(const char *s) {
-        return (ConfidentialMode) string_table_lookup(confidential_mode_table, _CONFIDENTIAL_MODE_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP_CASE(network_backend, NetworkBackend);
+DEFINE_STRING_TABLE_LOOKUP_CASE(signature_mode, SignatureMode);
+DEFINE_STRING_TABLE_LOOKUP_CASE(confidential_mode, ConfidentialMode);
 
 /* ---- value parsers: (value, pointer into Config) → 0 or -EINVAL/-ERANGE ---- */
 

@@ -8,6 +8,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "platform.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define SYSFS_ATTR_MAX 4096U
@@ -20,9 +21,7 @@ static const char *const platform_table[_PLATFORM_MAX] = {
         [PLATFORM_WSL] = "wsl",
 };
 
-const char *platform_to_string(Platform p) {
-        return p >= 0 && p < _PLATFORM_MAX ? platform_table[p] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(platform, Platform);
 
 static const char *const confidential_tech_table[_CONFIDENTIAL_TECH_MAX] = {
         [CONFIDENTIAL_TECH_NONE] = "none",

@@ -312,22 +312,22 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
                 res->refused = gp.refused;
                 changed |= r > 0;
                 if (gp.refused)
-                        return set_summary(&res->summary, "%s", gp.reason);
+                        return set_summary(&res->summary, "%s", gp.summary);
         }
 
         /* 2. the mapping */
         r = crypt_init_by_name(&cd, res->crypt_name);
         if (r < 0)
                 return set_summary(&res->summary, "%s; the dm-crypt mapping %s cannot be opened by libcryptsetup (%s)",
-                                   strempty(gp.reason), res->crypt_name, strerror(-r)) < 0 ? -ENOMEM : changed;
+                                   strempty(gp.summary), res->crypt_name, strerror(-r)) < 0 ? -ENOMEM : changed;
         crypt_set_log_callback(cd, crypt_log_debug, NULL);
         if (!streq_ptr(crypt_get_type(cd), CRYPT_LUKS1) && !streq_ptr(crypt_get_type(cd), CRYPT_LUKS2))
                 return set_summary(&res->summary, "%s; the dm-crypt mapping %s is %s, not LUKS: left as it is",
-                                   strempty(gp.reason), res->crypt_name, strna(crypt_get_type(cd))) < 0 ? -ENOMEM :
+                                   strempty(gp.summary), res->crypt_name, strna(crypt_get_type(cd))) < 0 ? -ENOMEM :
                                                                                                            changed;
         r = crypt_get_active_device(cd, res->crypt_name, &cad);
         if (r < 0)
-                return set_summary(&res->summary, "%s; the dm-crypt mapping %s is not active (%s)", strempty(gp.reason),
+                return set_summary(&res->summary, "%s; the dm-crypt mapping %s is not active (%s)", strempty(gp.summary),
                                    res->crypt_name, strerror(-r)) < 0 ? -ENOMEM : changed;
         (void) device_sectors(dm->devnum, &before);
         if (cad.flags & CRYPT_ACTIVATE_KEYRING_KEY) {
@@ -337,7 +337,7 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
                 if (r < 0) {
                         res->crypt_old_size = res->crypt_new_size = before * 512;
                         return set_summary(&res->summary, "%s%sthe dm-crypt mapping %s keeps its size: %s",
-                                           strempty(gp.reason), gp.reason ? "; " : "", res->crypt_name, why) < 0 ?
+                                           strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name, why) < 0 ?
                                        -ENOMEM :
                                        changed;
                 }
@@ -353,7 +353,7 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
         if (r < 0) {
                 res->crypt_old_size = res->crypt_new_size = before * 512;
                 return set_summary(&res->summary, "%s%sresizing the dm-crypt mapping %s failed (%s): it keeps its size",
-                                   strempty(gp.reason), gp.reason ? "; " : "", res->crypt_name, strerror(-r)) < 0 ?
+                                   strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name, strerror(-r)) < 0 ?
                                -ENOMEM :
                                changed;
         }
@@ -362,8 +362,8 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
         res->crypt_new_size = after * 512;
         res->crypt_grown = after > before;
         changed |= res->crypt_grown;
-        if (set_summary(&res->summary, "%s%sdm-crypt mapping %s %s (volume key from %s)", strempty(gp.reason),
-                        gp.reason ? "; " : "", res->crypt_name, res->crypt_grown ? "grown" : "already fills its partition",
+        if (set_summary(&res->summary, "%s%sdm-crypt mapping %s %s (volume key from %s)", strempty(gp.summary),
+                        gp.summary ? "; " : "", res->crypt_name, res->crypt_grown ? "grown" : "already fills its partition",
                         source) < 0)
                 return -ENOMEM;
         return changed;
