@@ -114,6 +114,27 @@ int secret_file_write(int root_fd, const char *path, const char *secrets_dir, co
         return link_contract_path(root_fd, path, target);
 }
 
+int secret_file_discard(int root_fd, const char *path) {
+        _cleanup_free_ char *name = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        struct stat st;
+        int r;
+
+        dir_fd = open_parent_in_root(root_fd, path, false, &name);
+        if (dir_fd < 0)
+                return dir_fd == -ENOENT ? 0 : dir_fd;
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISREG(st.st_mode))
+                return 0;
+        r = wipe_regular_file(dir_fd, name);
+        if (r < 0)
+                return r;
+        if (unlinkat(dir_fd, name, 0) < 0)
+                return -errno;
+        return fsync(dir_fd) < 0 ? -errno : 1;
+}
+
 int secret_file_is_linked(int root_fd, const char *path, const char *secrets_dir) {
         _cleanup_free_ char *name = NULL, *target = NULL, *current = NULL;
         _cleanup_close_ int dir_fd = -EBADF;

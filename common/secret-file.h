@@ -23,5 +23,10 @@ int dir_is_tmpfs(int root_fd, const char *dir);
 
 int secret_file_write(int root_fd, const char *path, const char *secrets_dir, const void *data, size_t size);
 
+/* A secret left at path as a regular file (by a run without a secrets directory): its bytes overwritten with zeros
+ * and synced, then the file removed. A symlink or nothing there: nothing to do. 1 when a file was removed, 0, or
+ * -errno. */
+int secret_file_discard(int root_fd, const char *path);
+
 /* Whether path is already what secret_file_write() makes of it: a symlink to <secrets_dir>/<name>. 1/0 or -errno. */
 int secret_file_is_linked(int root_fd, const char *path, const char *secrets_dir);

@@ -256,6 +256,22 @@ static void test_secret_file(void **state) {
         assert_int_equal(secret_file_write(root, path, secrets, "KEY", 3), -EMEDIUMTYPE);
         assert_int_equal(lstat(path, &st), -1);
 
+        /* A key a run without a secrets directory left on the disk: zeros, then gone; a link is left alone. */
+        assert_int_equal(secret_file_write(root, path, NULL, "OLD-KEY", 7), 0);
+        (void) close(old);
+        old = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(old >= 0);
+        assert_int_equal(secret_file_discard(root, path), 1);
+        assert_int_equal(lstat(path, &st), -1);
+        assert_int_equal(pread(old, buf, sizeof buf, 0), 7);
+        assert_memory_equal(buf, "\0\0\0\0\0\0\0", 7);
+        assert_int_equal(secret_file_discard(root, path), 0);
+        free(target);
+        assert_true(asprintf(&target, "%s/waagent/ABCDEF.prv", dir) > 0);
+        assert_int_equal(secret_file_discard(root, target), 0);
+        assert_int_equal(lstat(target, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+
         free(target);
         assert_true(asprintf(&target, "rm -rf %s", shm) > 0);
         assert_int_equal(system(target), 0);

@@ -132,7 +132,8 @@ WireCertificates *wire_certificates_cancel(WireCertificates *op);
  * ovf-env.xml may name SSH keys by certificate thumbprint. ret_reason (optional) says why it failed. */
 int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret, char **ret_reason);
 /* Writes <THUMB>.crt/.prv (0600) into the storage directory (each .prv into the secrets directory, if set, and a
- * symlink to it; -EMEDIUMTYPE when that is not on tmpfs) and records the thumbprints as held. */
+ * symlink to it; -EMEDIUMTYPE when that is not on tmpfs, and the .prv files an earlier run left on the disk are
+ * zeroed and removed) and records the thumbprints as held. */
 int azure_client_certificates_store(AzureClient *c, const CertificateList *l);
 /* true when <thumb>.crt is in the storage directory, written by this client or before (ref §1.6). */
 bool azure_client_has_certificate(AzureClient *c, const char *thumbprint);

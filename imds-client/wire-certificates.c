@@ -85,6 +85,16 @@ int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated) {
                                 in_memory = true;
                         else if (r < 0)
                                 return r;
+                        if (in_memory && replaced) {
+                                /* Neither the new key nor the old one on the disk. */
+                                _cleanup_free_ char *path = NULL;
+
+                                if (asprintf(&path, "%s/" TRANSPORT_KEY_FILE, c->lib_dir) < 0)
+                                        return -ENOMEM;
+                                r = secret_file_discard(c->root_fd, path);
+                                if (r < 0)
+                                        return r;
+                        }
                 }
         }
         r = transport_cert_header_value(c->transport_cert, &c->transport_cert_header);
@@ -273,6 +283,15 @@ int azure_client_certificates_store(AzureClient *c, const CertificateList *l) {
         if (c->root_fd < 0 || !c->lib_dir)
                 return -ENODEV;
         r = certificates_write_to(c->root_fd, c->lib_dir, c->secrets_dir, l);
+        if (r == -EMEDIUMTYPE)
+                /* No key is written; none that an earlier run without a secrets directory wrote stays either. */
+                for (size_t i = 0; i < l->n; i++) {
+                        _cleanup_free_ char *path = NULL;
+
+                        if (asprintf(&path, "%s/%s.prv", c->lib_dir, l->certs[i].thumbprint) < 0)
+                                return -ENOMEM;
+                        (void) secret_file_discard(c->root_fd, path);
+                }
         if (r < 0)
                 return r;
         for (size_t i = 0; i < l->n; i++)

@@ -612,6 +612,37 @@ class Secrets(CvmCase):
         finally:
             os.close(old)
 
+    def test_key_on_disk_no_tmpfs(self):
+        """A non-confidential run left TransportPrivate.pem and the tenant keys on the disk; on a confidential VM
+        without tmpfs for the secrets the new transport key stays in memory, and the old keys are zeroed and removed,
+        not left behind."""
+        fabric, root = self.start_cvm(conf_extra="[Timeouts]\nGoalStatePeriodSec=1\n")
+        self.start_daemon(root)
+        key = root.file("/var/lib/waagent/TransportPrivate.pem")
+        thumbs = self.thumbprints()
+        self.assertTrue(thumbs)
+        prv = [root.file("/var/lib/waagent/%s.prv" % t) for t in thumbs]
+        wait_for("the keys", lambda: all(os.path.isfile(p) for p in [key] + prv), timeout=60,
+                 detail=lambda: self.daemon_text()[-2000:])
+        self.stop_daemon()
+        old = os.open(key, os.O_RDONLY)
+        try:
+            with open(root.file("/etc/azl-agent/agent.conf"), "a") as f:
+                f.write("[Confidential]\nMode=yes\n")
+            self.start_daemon(root)
+            wait_for("the refusal", lambda: "private keys are not written" in self.daemon_text(), timeout=60,
+                     detail=lambda: self.daemon_text()[-2000:])
+            self.assertIn("the transport key stays in memory", self.daemon_text())
+            self.assertFalse(os.path.lexists(key), "the old transport key is removed")
+            for p in prv:
+                self.assertFalse(os.path.lexists(p), p + " is removed")
+            data = os.pread(old, 8192, 0)
+            self.assertTrue(data and data == bytes(len(data)), "the old key's bytes are zeros")
+            self.assertIsNone(self.daemon.poll(), "the daemon keeps running")
+            self.stop_daemon()
+        finally:
+            os.close(old)
+
 
 # ---------------------------------------------------------------------------------------------------------------
 def skip(why):
