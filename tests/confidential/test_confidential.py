@@ -605,7 +605,9 @@ class Secrets(CvmCase):
                 f.write("[Confidential]\nMode=yes\n")
             self.start_daemon(root)
             wait_for("the link", lambda: os.path.islink(key), timeout=60, detail=lambda: self.daemon_text()[-2000:])
-            self.assertIn("replacing the transport key on disk with one on tmpfs", self.daemon_text())
+            # logged once the new key is in place: after the link appeared
+            wait_for("the log line", lambda: "replacing the transport key on disk with one on tmpfs" in
+                     self.daemon_text(), timeout=30, detail=lambda: self.daemon_text()[-2000:])
             data = os.pread(old, 8192, 0)
             self.assertTrue(data and data == bytes(len(data)), "the old key's bytes are zeros")
             self.stop_daemon()
