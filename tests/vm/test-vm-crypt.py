@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmrig  # noqa: E402
@@ -96,6 +97,15 @@ def main():
         ready = vm.wait_ready(args.ready_timeout, settled_unit="azl-provision.service")
         check(ready is not None, "the confidential VM was provisioned (accepted Ready)",
               json.dumps(vm.health_reports())[:600])
+        # sshd comes up (host keys, the provisioning's reload) after Ready under TCG: wait for it, bounded, as
+        # test-vm-boot.py does before its first login.
+        deadline = time.time() + 300
+        while True:
+            r = vm.ssh("true", root=True, check=False, timeout=40)
+            if r.returncode == 0 or time.time() > deadline or not vm.alive():
+                break
+            time.sleep(3)
+        check(r.returncode == 0, "ssh into the guest", r.stderr[-400:])
         r = vm.ssh("azl-agent status --json", root=True, check=False, timeout=90)
         try:
             doc = json.loads(r.stdout)
