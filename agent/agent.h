@@ -21,6 +21,7 @@ typedef struct Verb {
 int status_json(Context *c, char **ret);
 
 int verb_detect(Context *c, int argc, char **argv);
+int verb_attest(Context *c, int argc, char **argv);
 int verb_config(Context *c, int argc, char **argv);
 int verb_provision(Context *c, int argc, char **argv);
 int verb_daemon(Context *c, int argc, char **argv);

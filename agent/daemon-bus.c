@@ -187,6 +187,26 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
         return append_string(reply, provisioning_string(userdata, property));
 }
 
+/* ConfidentialDetail: the verdict's reason and agreement, then the defaults when they apply (one line each). */
+static int property_get_confidential_detail(sd_bus *bus, const char *path, const char *interface,
+                                            const char *property, sd_bus_message *reply, void *userdata,
+                                            sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        const Context *c = b->daemon->context;
+        _cleanup_free_ char *detail = NULL, *sig = NULL, *fw = NULL, *sec = NULL, *text = NULL;
+
+        if (confidential_detail(&c->confidential, &detail) < 0)
+                return -ENOMEM;
+        if (!c->confidential.active)
+                return append_string(reply, detail);
+        if (confidential_describe_signatures(&c->confidential, &c->config, &sig) < 0 ||
+            confidential_describe_firewall(&c->confidential, &c->config, &fw) < 0 ||
+            confidential_describe_secrets(&c->confidential, &c->config, &sec) < 0 ||
+            asprintf(&text, "%s\nsignatures: %s\nwire guard: %s\nsecrets: %s", detail, sig, fw, sec) < 0)
+                return -ENOMEM;
+        return append_string(reply, text);
+}
+
 static int property_get_usec(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const DaemonBus *b = userdata;
@@ -216,6 +236,8 @@ static int property_get_bool(sd_bus *bus, const char *path, const char *interfac
                 v = b->daemon->executor_running;
         else if (streq(property, "Reprovisioning"))
                 v = b->reprovision_pid > 0;
+        else if (streq(property, "Confidential"))
+                v = b->daemon->context->confidential.active;
         return sd_bus_message_append(reply, "b", v);
 }
 
@@ -569,6 +591,9 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_PROPERTY("StatusUploads", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("FirewallState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("FirewallDetail", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* The confidential-VM verdict is settled when the daemon starts (common/confidential.h). */
+        SD_BUS_PROPERTY("Confidential", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConfidentialDetail", "s", property_get_confidential_detail, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD("RefreshGoalState", NULL, NULL, method_refresh_goal_state, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reprovision", NULL, NULL, method_reprovision, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

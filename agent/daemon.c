@@ -408,6 +408,9 @@ static int client_setup(Daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Bad WireServer endpoint '%s': %m", endpoint);
         azure_client_set_storage(d->client, d->context->root_fd, dir);
+        /* A confidential VM keeps decrypted private keys on tmpfs (common/confidential.h). */
+        if (d->context->confidential.secrets_on_tmpfs)
+                azure_client_set_secrets_dir(d->client, d->context->config.secrets_dir);
         log_info("WireServer %s (%s), HostGAPlugin %s.", endpoint, wire_endpoint_source_to_string(source),
                  azure_client_hgap_base(d->client));
 
@@ -415,7 +418,13 @@ static int client_setup(Daemon *d) {
         r = azure_client_transport_cert_setup(d->client, &generated);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the transport certificate in %s: %m", dir);
-        if (generated)
+        if (r == TRANSPORT_CERT_IN_MEMORY) /* the WireServer takes a new one any time */
+                log_error("Confidential VM: %s is not on tmpfs, the transport key stays in memory "
+                          "([Confidential] SecretsDirectory=).", d->context->config.secrets_dir);
+        else if (r == TRANSPORT_CERT_REPLACED)
+                log_info("Confidential VM: replacing the transport key on disk with one on tmpfs (%s).",
+                         d->context->config.secrets_dir);
+        else if (generated)
                 log_info("Generated the transport certificate in %s.", dir);
         return 0;
 }

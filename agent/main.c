@@ -26,6 +26,8 @@ static const Verb verbs[] = {
         { "daemon", "run the guest agent: goal state, extensions, status blob", verb_daemon },
         { "status", "show provisioning and agent state", verb_status },
         { "detect", "print the platform detected and why", verb_detect },
+        { "attest", "verify IMDS attested data (signature, nonce, VM id); --evidence adds the vTPM's HCL report",
+          verb_attest },
         { "config", "print the effective configuration", verb_config },
         { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
         { "deprovision", "remove this VM's identity before capturing an image", verb_deprovision },
@@ -133,6 +135,12 @@ int main(int argc, char **argv) {
         r = platform_detect(c.root_fd, environ, &c.platform);
         if (r < 0) {
                 log_error_errno(r, "Failed to detect the platform: %m");
+                context_done(&c);
+                return EXIT_FAILURE;
+        }
+        r = context_confidential_setup(&c);     /* confidential-VM defaults (docs/security.md) */
+        if (r < 0) {
+                log_oom();
                 context_done(&c);
                 return EXIT_FAILURE;
         }

@@ -10,7 +10,8 @@
  * crash see it), logs it and hits provision:<name>:recorded. A failing optional step is recorded with its
  * reason as the summary and the table goes on; a failing required step makes its reason the run's
  * (p->error) and ends the table — only PROVISION_STEP_ALWAYS rows still run (the goal state, without which
- * no failure can be reported). The engine also makes the run's reports: the health reports to the
+ * no failure can be reported). A PROVISION_STEP_REQUIRED_CONFIDENTIAL row is required on a confidential VM (the
+ * verdict as the rows before it left it) and optional elsewhere. The engine also makes the run's reports: the health reports to the
  * WireServer (NotReady/Provisioning, Ready, NotReady/ProvisioningFailed with the reason) and the KVP
  * PROVISIONING_REPORT.
  *
@@ -64,6 +65,8 @@ typedef enum ProvisionStepFlags {
         PROVISION_STEP_REQUIRED_INPUT = 1 << 4,  /* an optional step whose invalid input (-EBADMSG, -E2BIG)
                                                   * fails the run: what is left of it would leave the VM
                                                   * unusable (the IMDS network without a primary NIC) */
+        PROVISION_STEP_REQUIRED_CONFIDENTIAL = 1 << 5, /* required when the confidential-VM defaults apply
+                                                        * (common/confidential.h), else optional */
 } ProvisionStepFlags;
 
 typedef struct ProvisionStepDef ProvisionStepDef;

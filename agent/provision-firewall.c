@@ -10,7 +10,8 @@
  *   "firewall"     before the first WireServer request: our nftables table (provisioners/firewall.h), unless
  *                  [Firewall] Enable=no, the Proxy Agent is active (it guards the WireServer; we step aside) or the
  *                  endpoint is a loopback test fabric. A table that cannot be installed does not fail provisioning:
- *                  the step is recorded failed and `azl-agent status` shows "firewall: failed (<reason>)".
+ *                  the step is recorded failed and `azl-agent status` shows "firewall: failed (<reason>)" — except on
+ *                  a confidential VM (common/confidential.h), where the guard is required: provisioning fails.
  *
  * Either way the outcome is written to <StateDirectory>/firewall.json for `status`; the daemon keeps it current.
  */
@@ -106,8 +107,8 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
         return firewall_status_set(st, FIREWALL_ACTIVE, "%s", summary);
 }
 
-/* An optional row: a table that cannot be installed is recorded failed and the run goes on without the guard;
- * status says why. */
+/* An optional row, required on a confidential VM (PROVISION_STEP_REQUIRED_CONFIDENTIAL): elsewhere a table that
+ * cannot be installed is recorded failed and the run goes on without the guard; status says why. */
 int step_firewall(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(firewall_status_done) FirewallStatus st = {};
         StepResult result;
@@ -120,6 +121,9 @@ int step_firewall(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summ
         if (r < 0)
                 log_warning_errno(r, "Failed to write %s/" FIREWALL_STATUS_FILE ", ignoring: %m",
                                   p->c->config.state_dir);
+        if (result == STEP_FAILED && p->c->confidential.firewall_required)
+                return error_setf(error, -EPERM, "Confidential VM: the WireServer guard is required but could "
+                                  "not be installed: %s", strempty(st.detail));
         if (result == STEP_FAILED)
                 return error_setf(error, -ENOPROTOOPT, "%s: %s", firewall_state_to_string(st.state),
                                   strempty(st.detail));

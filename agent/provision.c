@@ -21,6 +21,7 @@
 #include "media.h"
 #include "network.h"
 #include "ovf-env.h"
+#include "provision-confidential.h"
 #include "provision-engine.h"
 #include "provision-firewall.h"
 #include "provision-keys.h"
@@ -349,16 +350,19 @@ static int step_host_keys_rest(ProvisionRun *p, const ProvisionStepDef *step, ch
 
 /* Every boot, before anything else (azure-wire-protocol.md §5.2). */
 const ProvisionStepDef provision_boot_steps[] = {
-        { "media",       step_media,       REQUIRED, "Failed to read the provisioning media" },
+        { "media",        step_media,        REQUIRED, "Failed to read the provisioning media" },
         /* ProvisionGuestProxyAgent=true: the Proxy Agent must be healthy before IMDS, as cloud-init */
-        { "proxy-agent", step_proxy_agent, REQUIRED },
-        { "imds",        step_imds,        REQUIRED },
-        /* The WireServer guard goes up before the first WireServer request, failures included */
-        { "firewall",    step_firewall,    PROVISION_STEP_ALWAYS },
-        { "wireserver",  step_wireserver,  REQUIRED | PROVISION_STEP_ALWAYS },
+        { "proxy-agent",  step_proxy_agent,  REQUIRED },
+        { "imds",         step_imds,         REQUIRED },
+        /* Confidential VM? Sets the defaults of what follows, with or without IMDS (provision-confidential.c) */
+        { "confidential", step_confidential, PROVISION_STEP_ALWAYS },
+        /* The WireServer guard goes up before the first WireServer request, failures included; a
+         * confidential VM requires it */
+        { "firewall",     step_firewall,     PROVISION_STEP_ALWAYS | PROVISION_STEP_REQUIRED_CONFIDENTIAL },
+        { "wireserver",   step_wireserver,   REQUIRED | PROVISION_STEP_ALWAYS },
         /* Only IMDS data without a usable primary NIC fails the run (the VM would have no network) */
-        { "network",     step_network,     PROVISION_STEP_REQUIRED_INPUT },
-        { "disks",       step_disks },
+        { "network",      step_network,      PROVISION_STEP_REQUIRED_INPUT },
+        { "disks",        step_disks },
         {}
 };
 

@@ -212,6 +212,39 @@ static void test_required_failure_stops(void **state) {
         assert_non_null(strstr(kvp, "documentation_url=https://aka.ms/linuxprovisioningerror"));
 }
 
+/* PROVISION_STEP_REQUIRED_CONFIDENTIAL: optional on a VM that is not confidential, required on one — the run
+ * fails with the step's reason, which is its summary too; (A) rows still run. */
+static void test_required_confidential(void **state) {
+        static const ProvisionStepDef table[] = {
+                STEP("guard", fake_explained, PROVISION_STEP_REQUIRED_CONFIDENTIAL | PROVISION_STEP_ALWAYS, NULL, 0),
+                STEP("after", fake_changed, PROVISION_STEP_REQUIRED, NULL, 1),
+                STEP("always", fake_changed, PROVISION_STEP_REQUIRED | PROVISION_STEP_ALWAYS, NULL, 2),
+                {},
+        };
+        Fixture *f = *state;
+        _cleanup_(provision_state_done) ProvisionState s = {};
+
+        f->c.confidential.active = false;
+        assert_int_equal(provision_engine_run(&f->p, table), 0);
+        assert_false(error_is_set(&f->p.error));
+        assert_int_equal(calls[1], 1);
+        s = load(f);
+        assert_int_equal(s.n_steps, 3);
+        assert_step(&s, 0, "guard", STEP_FAILED, "guard broke (call 1)");
+        assert_step(&s, 1, "after", STEP_CHANGED, "after did it");
+        provision_state_done(&s);
+
+        f->c.confidential.active = true;
+        assert_int_equal(provision_engine_run(&f->p, table), -EIO);
+        assert_string_equal(f->p.error.reason, "guard broke (call 2)");
+        assert_int_equal(calls[1], 1); /* not again */
+        assert_int_equal(calls[2], 2);
+        s = load(f);
+        assert_int_equal(s.n_steps, 5);
+        assert_step(&s, 3, "guard", STEP_FAILED, "guard broke (call 2)");
+        assert_step(&s, 4, "always", STEP_CHANGED, "always did it");
+}
+
 /* The step's own reason wins over the row's; without either: "Step <name> failed"; FAILURE_SUMMARY;
  * an ALWAYS row failing after a failure has the last word; a later table does not run over a failed one. */
 static void test_reasons(void **state) {
@@ -296,8 +329,8 @@ static void test_real_tables(void **state) {
         static const char *const first_boot[] = {"validate",      "hostname", "user",         "ssh-keys",
                                                  "sshd-config",   "ssh-host-keys", "marker", "report-ready",
                                                  "ssh-host-keys-rest"};
-        static const char *const boot[] = {"media",      "proxy-agent", "imds", "firewall",
-                                           "wireserver", "network",     "disks"};
+        static const char *const boot[] = {"media",    "proxy-agent", "imds",    "confidential",
+                                           "firewall", "wireserver",  "network", "disks"};
         size_t n = 0;
 
         for (const ProvisionStepDef *s = provision_first_boot_steps; s->name; s++, n++) {
@@ -325,10 +358,14 @@ static void test_real_tables(void **state) {
                 assert_string_equal(s->name, boot[n]);
         }
         assert_int_equal(n, ELEMENTSOF(boot));
-        /* The goal state is needed to report any failure, and the WireServer guard goes up before it. */
+        /* The goal state is needed to report any failure, and the WireServer guard goes up before it, required
+         * on a confidential VM only: the verdict comes first, after IMDS failed too. */
         assert_true(provision_boot_steps[3].flags & PROVISION_STEP_ALWAYS);
         assert_false(provision_boot_steps[3].flags & PROVISION_STEP_REQUIRED);
         assert_true(provision_boot_steps[4].flags & PROVISION_STEP_ALWAYS);
+        assert_false(provision_boot_steps[4].flags & PROVISION_STEP_REQUIRED);
+        assert_true(provision_boot_steps[4].flags & PROVISION_STEP_REQUIRED_CONFIDENTIAL);
+        assert_true(provision_boot_steps[5].flags & PROVISION_STEP_ALWAYS);
 }
 
 int main(void) {
@@ -337,6 +374,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_required_failure_stops, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reasons, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_required_confidential, setup, teardown),
                 cmocka_unit_test(test_real_tables),
         };
         char *dir = tmpdir_new();

@@ -173,6 +173,7 @@ static int firewall_json(const FirewallStatus *fw, struct json_object **ret) {
 
 static int build_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
                       const FirewallStatus *fw, const char *endpoints_reason, bool endpoints_allowed, char **ret) {
+        struct json_object *cj = NULL;
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
@@ -216,6 +217,11 @@ static int build_json(const Context *c, const ProvisionState *s, bool have_state
                         return log_oom();
                 json_object_object_add(o, "firewall", fj);
         }
+        /* The confidential-VM verdict: this process evaluates it exactly as the daemon does (same inputs). */
+        r = confidential_status_json(&c->confidential, &c->platform, &c->config, &cj);
+        if (r < 0)
+                return log_oom();
+        json_object_object_add(o, "confidential", cj);
         if (bus) {
                 struct json_object *dj = NULL;
 
@@ -291,12 +297,31 @@ static void print_daemon(const StatusBus *b) {
         }
 }
 
+/* "confidential: yes — <reason> (IMDS and guest: <agreement>)", and on a confidential VM the defaults it brings. */
+static void print_confidential(const Context *c) {
+        const ConfidentialState *cs = &c->confidential;
+        _cleanup_free_ char *sig = NULL, *fw = NULL, *sec = NULL;
+
+        printf("%-14s %s — %s (IMDS and guest: %s)\n", "confidential:", cs->active ? "yes" : "no", strna(cs->reason),
+               strna(cs->agreement));
+        if (!cs->active)
+                return;
+        if (confidential_describe_signatures(cs, &c->config, &sig) < 0 ||
+            confidential_describe_firewall(cs, &c->config, &fw) < 0 ||
+            confidential_describe_secrets(cs, &c->config, &sec) < 0)
+                return;
+        printf("  %-12s %s\n", "signatures:", sig);
+        printf("  %-12s %s\n", "wire guard:", fw);
+        printf("  %-12s %s\n", "secrets:", sec);
+}
+
 static void print_text(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
                        const FirewallStatus *fw, const char *endpoints_reason) {
         bool tty = isatty(STDOUT_FILENO);
 
         printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
         printf("%-14s %s\n", "endpoints:", endpoints_reason);
+        print_confidential(c);
         if (fw)
                 printf("%-14s %s%s%s (%s)\n", "firewall:", tty && fw->state == FIREWALL_FAILED ? "\033[0;31m" : "",
                        firewall_state_to_string(fw->state), tty && fw->state == FIREWALL_FAILED ? "\033[0m" : "",

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -30,8 +31,15 @@ static const char *const signature_mode_table[_SIGNATURE_MODE_MAX] = {
         [SIGNATURE_MODE_ENFORCE] = "enforce",
 };
 
+static const char *const confidential_mode_table[_CONFIDENTIAL_MODE_MAX] = {
+        [CONFIDENTIAL_MODE_AUTO] = "auto",
+        [CONFIDENTIAL_MODE_YES] = "yes",
+        [CONFIDENTIAL_MODE_NO] = "no",
+};
+
 DEFINE_STRING_TABLE_LOOKUP_CASE(network_backend, NetworkBackend);
 DEFINE_STRING_TABLE_LOOKUP_CASE(signature_mode, SignatureMode);
+DEFINE_STRING_TABLE_LOOKUP_CASE(confidential_mode, ConfidentialMode);
 
 /* ---- value parsers: (value, pointer into Config) → 0 or -EINVAL/-ERANGE ---- */
 
@@ -220,6 +228,46 @@ static int parse_signature_mode(const char *v, void *data) {
         return 0;
 }
 
+static int parse_confidential_mode(const char *v, void *data) {
+        ConfidentialMode m = confidential_mode_from_string(v);
+
+        if (m < 0)
+                return m;
+        *(ConfidentialMode *) data = m;
+        return 0;
+}
+
+/* An absolute path or empty (unset). */
+static int parse_path_or_empty(const char *v, void *data) {
+        if (isempty(v))
+                return parse_string(v, data);
+        return parse_path(v, data);
+}
+
+/* DNS domains: lower-case letters, digits, '-' and '.', no empty label; at most 16 of them. */
+static int parse_domain_list(const char *v, void *data) {
+        _cleanup_strv_free_ char **n = NULL;
+        char ***l = data;
+        int r = strv_split(v, ", \t", &n);
+
+        if (r < 0)
+                return r;
+        if (strv_length(n) > 16)
+                return -E2BIG;
+        for (char **d = n; d && *d; d++) {
+                if (strlen(*d) > 253 || (*d)[0] == '.' || endswith(*d, ".") || strstr(*d, ".."))
+                        return -EINVAL;
+                for (char *p = *d; *p; p++) {
+                        *p = (char) tolower((unsigned char) *p);
+                        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-.", *p))
+                                return -EINVAL;
+                }
+        }
+        strv_free(*l);
+        *l = TAKE_PTR(n);
+        return 0;
+}
+
 static int parse_filesystem(const char *v, void *data) {
         static const char *const allowed[] = { "ext4", "xfs", "btrfs" };
 
@@ -274,6 +322,14 @@ static const ConfigItem config_items[] = {
         ITEM("Extensions", "MemoryMaxMiB", parse_u64, memory_max_mib),
         ITEM("Firewall", "Enable", parse_bool, firewall),
         ITEM("Firewall", "AllowUnits", parse_unit_list, firewall_allow_units),
+        ITEM("Confidential", "Mode", parse_confidential_mode, confidential_mode),
+        ITEM("Confidential", "SecretsDirectory", parse_path, secrets_dir),
+        ITEM("Attestation", "TrustAnchors", parse_path_or_empty, attestation_trust_anchors),
+        ITEM("Attestation", "Intermediates", parse_path_or_empty, attestation_intermediates),
+        ITEM("Attestation", "FetchIntermediates", parse_bool, attestation_fetch_intermediates),
+        ITEM("Attestation", "SignerDomains", parse_domain_list, attestation_signer_domains),
+        ITEM("Attestation", "ClockSkewSec", parse_sec, attestation_clock_skew),
+        ITEM("Attestation", "TPMDevice", parse_path, tpm_device),
 };
 
 int config_init(Config *c) {
@@ -299,6 +355,8 @@ int config_init(Config *c) {
                 .cpu_quota_percent = 0,
                 .memory_max_mib = 0,
                 .firewall = true,
+                .confidential_mode = CONFIDENTIAL_MODE_AUTO,
+                .attestation_clock_skew = 60 * USEC_PER_SEC,
         };
         if (free_and_strdup(&c->state_dir, "/var/lib/azl-agent") < 0 ||
             free_and_strdup(&c->imds_url, "http://169.254.169.254") < 0 ||
@@ -307,6 +365,10 @@ int config_init(Config *c) {
             free_and_strdup(&c->resource_disk_filesystem, "ext4") < 0 ||
             free_and_strdup(&c->resource_disk_mount_point, "/mnt") < 0 ||
             free_and_strdup(&c->extensions_dir, "/var/lib/waagent") < 0 ||
+            free_and_strdup(&c->secrets_dir, "/run/azl-agent/secrets") < 0 ||
+            free_and_strdup(&c->tpm_device, "/dev/tpmrm0") < 0 ||
+            parse_domain_list("metadata.azure.com,metadata.azure.us,metadata.azure.cn,metadata.microsoftazure.de",
+                              &c->attestation_signer_domains) < 0 ||
             strv_extend(&c->admin_groups, "wheel") < 0) {
                 config_done(c);
                 return -ENOMEM;
@@ -325,7 +387,37 @@ void config_done(Config *c) {
         free(c->extensions_dir);
         strv_free(c->admin_groups);
         strv_free(c->firewall_allow_units);
+        free(c->secrets_dir);
+        free(c->attestation_trust_anchors);
+        free(c->attestation_intermediates);
+        strv_free(c->attestation_signer_domains);
+        free(c->tpm_device);
+        strv_free(c->keys_set);
         *c = (Config) {};
+}
+
+bool config_key_is_set(const Config *c, const char *section, const char *key) {
+        size_t n = strlen(section);
+
+        for (char *const *k = c->keys_set; k && *k; k++)
+                if (strncasecmp(*k, section, n) == 0 && (*k)[n] == '.' && strcasecmp(*k + n + 1, key) == 0)
+                        return true;
+        return false;
+}
+
+static int config_key_mark_set(Config *c, const ConfigItem *item) {
+        _cleanup_free_ char *k = NULL;
+        int r;
+
+        if (config_key_is_set(c, item->section, item->key))
+                return 0;
+        if (asprintf(&k, "%s.%s", item->section, item->key) < 0)
+                return -ENOMEM;
+        r = strv_push(&c->keys_set, k);
+        if (r < 0)
+                return r;
+        k = NULL;
+        return 0;
 }
 
 static const ConfigItem *config_item_find(const char *section, const char *key) {
@@ -408,6 +500,8 @@ int config_parse_buffer(Config *c, const char *filename, const char *data, size_
                 }
                 if (item->is_endpoint)
                         c->endpoints_configured = true;
+                if (config_key_mark_set(c, item) < 0)
+                        return -ENOMEM;
         }
         return ret;
 }
@@ -519,7 +613,8 @@ static int format_item(const Config *c, const ConfigItem *item, FILE *f) {
         if (item->parse == parse_bool)
                 fputs(*(const bool *) p ? "yes" : "no", f);
         else if (item->parse == parse_string || item->parse == parse_path || item->parse == parse_url ||
-                 item->parse == parse_host_port || item->parse == parse_filesystem)
+                 item->parse == parse_host_port || item->parse == parse_filesystem ||
+                 item->parse == parse_path_or_empty)
                 fputs(strempty(*(char *const *) p), f);
         else if (item->parse == parse_port || item->parse == parse_percent)
                 fprintf(f, "%u", *(const unsigned *) p);
@@ -527,7 +622,7 @@ static int format_item(const Config *c, const ConfigItem *item, FILE *f) {
                 fprintf(f, "%llu", (unsigned long long) *(const uint64_t *) p);
         else if (item->parse == parse_sec)
                 fprintf(f, "%llu", (unsigned long long) (*(const usec_t *) p / USEC_PER_SEC));
-        else if (item->parse == parse_strv || item->parse == parse_unit_list) {
+        else if (item->parse == parse_strv || item->parse == parse_unit_list || item->parse == parse_domain_list) {
                 char *const *l = *(char **const *) p;
                 for (size_t i = 0; l && l[i]; i++)
                         fprintf(f, "%s%s", i ? "," : "", l[i]);
@@ -537,6 +632,8 @@ static int format_item(const Config *c, const ConfigItem *item, FILE *f) {
                 fputs(strna(network_backend_to_string(*(const NetworkBackend *) p)), f);
         else if (item->parse == parse_signature_mode)
                 fputs(strna(signature_mode_to_string(*(const SignatureMode *) p)), f);
+        else if (item->parse == parse_confidential_mode)
+                fputs(strna(confidential_mode_to_string(*(const ConfidentialMode *) p)), f);
         fputc('\n', f);
         return 0;
 }

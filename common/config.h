@@ -32,6 +32,14 @@ typedef enum SignatureMode {
         _SIGNATURE_MODE_INVALID = -EINVAL,
 } SignatureMode;
 
+typedef enum ConfidentialMode {
+        CONFIDENTIAL_MODE_AUTO,         /* the confidential-VM defaults apply when IMDS or the guest says so */
+        CONFIDENTIAL_MODE_YES,          /* always */
+        CONFIDENTIAL_MODE_NO,           /* never */
+        _CONFIDENTIAL_MODE_MAX,
+        _CONFIDENTIAL_MODE_INVALID = -EINVAL,
+} ConfidentialMode;
+
 typedef struct Config {
         /* [Agent] */
         int log_level;
@@ -82,6 +90,22 @@ typedef struct Config {
         /* [Firewall] (provisioners/firewall.h) */
         bool firewall;
         char **firewall_allow_units;  /* unit names or cgroup paths, validated by parse_unit_list */
+
+        /* [Confidential] (common/confidential.h, docs/security.md "Confidential VMs") */
+        ConfidentialMode confidential_mode;
+        char *secrets_dir;            /* where decrypted secrets live on a confidential VM: tmpfs only */
+
+        /* [Attestation] (`azl-agent attest`, confidential/attested.h) */
+        char *attestation_trust_anchors;      /* PEM bundle; NULL = the system trust store */
+        char *attestation_intermediates;      /* PEM bundle of untrusted intermediates; NULL = none */
+        bool attestation_fetch_intermediates; /* AIA caIssuers over http:// when the chain is incomplete */
+        char **attestation_signer_domains;
+        usec_t attestation_clock_skew;
+        char *tpm_device;                     /* /dev/tpmrm0, or a unix socket speaking raw TPM 2.0 (swtpm) */
+
+        /* "Section.Key" of every key a configuration file set (config_key_is_set()): the confidential-VM defaults
+         * replace only what nobody configured. */
+        char **keys_set;
 } Config;
 
 int config_init(Config *c);          /* defaults */
@@ -97,6 +121,11 @@ const char *network_backend_to_string(NetworkBackend b);
 NetworkBackend network_backend_from_string(const char *s);
 const char *signature_mode_to_string(SignatureMode m);
 SignatureMode signature_mode_from_string(const char *s);
+const char *confidential_mode_to_string(ConfidentialMode m);
+ConfidentialMode confidential_mode_from_string(const char *s);
+
+/* Whether a configuration file set [section] key (case-insensitive, as the parser matches). */
+bool config_key_is_set(const Config *c, const char *section, const char *key);
 
 /* Writes every key with its current value as an agent.conf (for `azl-agent config` and docs). */
 int config_dump(const Config *c, char **ret);

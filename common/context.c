@@ -4,6 +4,7 @@
 
 #include "context.h"
 #include "fileio.h"
+#include "log.h"
 #include "macro.h"
 
 int context_init(Context *c, const char *root, char *const *env) {
@@ -31,6 +32,7 @@ int context_init(Context *c, const char *root, char *const *env) {
 
 void context_done(Context *c) {
         config_done(&c->config);
+        confidential_state_done(&c->confidential);
         closep(&c->root_fd);
         c->root_fd = -EBADF;
         free(c->root);
@@ -53,4 +55,19 @@ int context_endpoints_allowed(const Context *c, Error *reason) {
                           "not running on Azure (%s) and no endpoint configured in [Endpoints]; refusing to "
                           "contact 169.254.169.254 or 168.63.129.16",
                           c->platform.reason);
+}
+
+int context_confidential_setup(Context *c) {
+        int r;
+
+        confidential_state_done(&c->confidential);
+        r = confidential_state_load(c->root_fd, c->config.state_dir, &c->confidential);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Ignoring %s/" CONFIDENTIAL_STATE_FILE ": %m", c->config.state_dir);
+        if (r < 0)
+                c->confidential = (ConfidentialState) { .secure_boot = -1, .virtual_tpm = -1,
+                                                        .encryption_at_host = -1 };
+        return confidential_evaluate(&c->confidential, &c->platform, &c->config);
 }

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "confidential.h"
 #include "config.h"
 #include "error-util.h"
 #include "platform.h"
@@ -16,6 +17,7 @@ typedef struct Context {
         char *root;              /* NULL or "/" for the real root */
         const char *config_file; /* --config FILE as given (points into argv), or NULL */
         PlatformInfo platform;
+        ConfidentialState confidential; /* context_confidential_setup() */
         char *const *env;
 } Context;
 
@@ -29,3 +31,10 @@ void context_done(Context *c);
  * cannot be allocated.
  */
 int context_endpoints_allowed(const Context *c, Error *reason);
+
+/*
+ * After the configuration and the platform: reads what the provisioning run recorded (<StateDirectory>/
+ * confidential.json; absent or unreadable = nothing recorded) and applies the confidential-VM verdict and
+ * defaults (common/confidential.h). -ENOMEM only.
+ */
+int context_confidential_setup(Context *c);

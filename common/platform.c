@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -11,6 +13,7 @@
 
 #define SYSFS_ATTR_MAX 4096U
 #define MOUNTINFO_MAX (1024U * 1024U)
+#define CPUINFO_PREFIX_MAX (64U * 1024U)  /* the first processor's block holds the flags line */
 
 static const char *const platform_table[_PLATFORM_MAX] = {
         [PLATFORM_NONE] = "none",
@@ -19,6 +22,18 @@ static const char *const platform_table[_PLATFORM_MAX] = {
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(platform, Platform);
+
+static const char *const confidential_tech_table[_CONFIDENTIAL_TECH_MAX] = {
+        [CONFIDENTIAL_TECH_NONE] = "none",
+        [CONFIDENTIAL_TECH_SEV] = "sev",
+        [CONFIDENTIAL_TECH_SEV_SNP] = "sev-snp",
+        [CONFIDENTIAL_TECH_TDX] = "tdx",
+        [CONFIDENTIAL_TECH_TSM] = "tsm",
+};
+
+const char *confidential_tech_to_string(ConfidentialTech t) {
+        return t >= 0 && t < _CONFIDENTIAL_TECH_MAX ? confidential_tech_table[t] : NULL;
+}
 
 static const char *env_get(char *const *env, const char *name) {
         size_t n = strlen(name);
@@ -124,6 +139,95 @@ static void detect_container_host(int root_fd, PlatformInfo *info) {
         }
 }
 
+/* The "flags" line of the first processor in /proc/cpuinfo (x86), read from a bounded prefix of the file. */
+static int read_cpu_flags(int root_fd, char **ret) {
+        _cleanup_free_ char *buf = malloc(CPUINFO_PREFIX_MAX + 1);
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        fd = open_in_root(root_fd, "/proc/cpuinfo", O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+        if (fd < 0)
+                return fd;
+        while (n < CPUINFO_PREFIX_MAX) {
+                ssize_t k = read(fd, buf + n, CPUINFO_PREFIX_MAX - n);
+
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *colon = strchr(l, ':');
+
+                if (!startswith(l, "flags") || !colon)
+                        continue;
+                *colon = 0;
+                if (!streq(strstrip(l), "flags"))
+                        continue;
+                *ret = strdup(strstrip(colon + 1));
+                return *ret ? 0 : -ENOMEM;
+        }
+        return -ENOENT;
+}
+
+static bool flag_listed(const char *flags, const char *flag) {
+        size_t n = strlen(flag);
+
+        for (const char *p = flags; p && *p; p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL)
+                if (strncmp(p, flag, n) == 0 && (p[n] == ' ' || p[n] == 0))
+                        return true;
+        return false;
+}
+
+static void evidence_add(PlatformInfo *info, const char *what) {
+        size_t n = strlen(info->confidential_evidence);
+
+        (void) snprintf(info->confidential_evidence + n, sizeof info->confidential_evidence - n, "%s%s",
+                        n > 0 ? ", " : "", what);
+}
+
+/* The strongest evidence wins: a TDX or SNP guest interface or CPU flag over a bare SEV flag over configfs-tsm. */
+static void detect_confidential_guest(int root_fd, PlatformInfo *info) {
+        _cleanup_free_ char *flags = NULL;
+        bool guest_flags;
+
+        info->confidential = CONFIDENTIAL_TECH_NONE;
+        info->confidential_evidence[0] = 0;
+        if (access_in_root(root_fd, "/sys/kernel/config/tsm/report") >= 0) {
+                info->confidential = CONFIDENTIAL_TECH_TSM;
+                evidence_add(info, "/sys/kernel/config/tsm/report");
+        }
+        guest_flags = read_cpu_flags(root_fd, &flags) >= 0 && flag_listed(flags, "hypervisor");
+        if (guest_flags && (flag_listed(flags, "sev") || flag_listed(flags, "sev_es"))) {
+                info->confidential = CONFIDENTIAL_TECH_SEV;
+                evidence_add(info, flag_listed(flags, "sev_es") ? "CPU flag sev_es" : "CPU flag sev");
+        }
+        if (access_in_root(root_fd, "/dev/sev-guest") >= 0) {
+                info->confidential = CONFIDENTIAL_TECH_SEV_SNP;
+                evidence_add(info, "/dev/sev-guest");
+        }
+        if (guest_flags && flag_listed(flags, "sev_snp")) {
+                info->confidential = CONFIDENTIAL_TECH_SEV_SNP;
+                evidence_add(info, "CPU flag sev_snp");
+        }
+        if (access_in_root(root_fd, "/dev/tdx_guest") >= 0) {
+                info->confidential = CONFIDENTIAL_TECH_TDX;
+                evidence_add(info, "/dev/tdx_guest");
+        }
+        if (flags && flag_listed(flags, "tdx_guest")) {        /* a guest-only flag */
+                info->confidential = CONFIDENTIAL_TECH_TDX;
+                evidence_add(info, "CPU flag tdx_guest");
+        }
+        if (info->confidential == CONFIDENTIAL_TECH_NONE)
+                (void) snprintf(info->confidential_evidence, sizeof info->confidential_evidence,
+                                "no /dev/sev-guest, /dev/tdx_guest, /sys/kernel/config/tsm/report or guest CPU flag "
+                                "sev/sev_es/sev_snp/tdx_guest");
+}
+
 static int read_vm_id(int root_fd, PlatformInfo *info) {
         _cleanup_free_ char *uuid = NULL;
         int r;
@@ -149,6 +253,7 @@ int platform_detect(int root_fd, char *const *env, PlatformInfo *ret) {
         int r;
 
         detect_container_host(root_fd, &info);
+        detect_confidential_guest(root_fd, &info);
 
         /* WSL first: a WSL kernel never runs on Azure's Hyper-V chassis from the guest's point of view. */
         if (is_wsl(root_fd, env, info.reason, sizeof info.reason)) {

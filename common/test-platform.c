@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -109,6 +110,71 @@ static void test_container_host(void **state) {
         tmpdir_remove(dir);
 }
 
+/* The guest's own view of a TEE, from files beneath the root (a fake tree here). */
+static void test_confidential_guest(void **state) {
+        static const char cpuinfo_fmt[] = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu vme %s\n"
+                                          "bogomips\t: 4890.85\n\nprocessor\t: 1\nflags\t\t: fpu\n";
+        char cpuinfo[512], *dir = tmpdir_new();
+        PlatformInfo p;
+
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_NONE);
+        assert_non_null(strstr(p.confidential_evidence, "no /dev/sev-guest"));
+
+        /* A host CPU that supports SNP shows sev_snp too: without "hypervisor" it is not a guest. */
+        (void) snprintf(cpuinfo, sizeof cpuinfo, cpuinfo_fmt, "sev sev_es sev_snp");
+        write_test_file(dir, "proc/cpuinfo", cpuinfo);
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_NONE);
+
+        (void) snprintf(cpuinfo, sizeof cpuinfo, cpuinfo_fmt, "hypervisor sev sev_es");
+        write_test_file(dir, "proc/cpuinfo", cpuinfo);
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_SEV);
+        assert_string_equal(p.confidential_evidence, "CPU flag sev_es");
+
+        (void) snprintf(cpuinfo, sizeof cpuinfo, cpuinfo_fmt, "hypervisor sev sev_es sev_snp");
+        write_test_file(dir, "proc/cpuinfo", cpuinfo);
+        write_test_file(dir, "dev/sev-guest", "");
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_SEV_SNP);
+        assert_string_equal(p.confidential_evidence, "CPU flag sev_es, /dev/sev-guest, CPU flag sev_snp");
+        assert_string_equal(confidential_tech_to_string(p.confidential), "sev-snp");
+        tmpdir_remove(dir);
+
+        /* Only the second processor has the flag: the first processor's line is the one read. A prefix match
+         * ("sev_snpx") is no flag. */
+        dir = tmpdir_new();
+        write_test_file(dir, "proc/cpuinfo", "processor\t: 0\nflags\t\t: hypervisor sev_snpx\n\n"
+                                             "processor\t: 1\nflags\t\t: hypervisor sev_snp\n");
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_NONE);
+        tmpdir_remove(dir);
+
+        dir = tmpdir_new();
+        write_test_file(dir, "sys/kernel/config/tsm/report/.keep", "");
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_TSM);
+        assert_string_equal(p.confidential_evidence, "/sys/kernel/config/tsm/report");
+        (void) snprintf(cpuinfo, sizeof cpuinfo, cpuinfo_fmt, "tdx_guest");
+        write_test_file(dir, "proc/cpuinfo", cpuinfo);
+        write_test_file(dir, "dev/tdx_guest", "");
+        detect(dir, NULL, &p);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_TDX);
+        assert_string_equal(p.confidential_evidence,
+                            "/sys/kernel/config/tsm/report, /dev/tdx_guest, CPU flag tdx_guest");
+        tmpdir_remove(dir);
+
+        /* Seen on WSL and off Azure alike: the guest view does not depend on the platform. */
+        dir = tmpdir_new();
+        write_test_file(dir, "proc/sys/kernel/osrelease", "5.15.167.4-microsoft-standard-WSL2\n");
+        write_test_file(dir, "dev/sev-guest", "");
+        detect(dir, NULL, &p);
+        assert_int_equal(p.platform, PLATFORM_WSL);
+        assert_int_equal(p.confidential, CONFIDENTIAL_TECH_SEV_SNP);
+        tmpdir_remove(dir);
+}
+
 static void test_endpoint_policy(void **state) {
         _cleanup_error_ Error reason = ERROR_NULL;
         char *dir = tmpdir_new();
@@ -137,7 +203,7 @@ int main(void) {
                 cmocka_unit_test(test_not_azure),      cmocka_unit_test(test_azure_gen1_byte_swap),
                 cmocka_unit_test(test_azure_gen2_no_swap), cmocka_unit_test(test_swap_roundtrip),
                 cmocka_unit_test(test_wsl),            cmocka_unit_test(test_container_host),
-                cmocka_unit_test(test_endpoint_policy),
+                cmocka_unit_test(test_endpoint_policy), cmocka_unit_test(test_confidential_guest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

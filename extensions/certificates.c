@@ -15,6 +15,7 @@
 #include "certificates.h"
 #include "ext-util.h"
 #include "fileio.h"
+#include "secret-file.h"
 #include "json-util.h"
 #include "openssl-util.h"
 #include "strutil.h"
@@ -144,6 +145,10 @@ static int path_in_dir(const char *dir, const char *name, char **ret) {
 }
 
 int transport_cert_save(int root_fd, const char *dir, EVP_PKEY *key, X509 *cert) {
+        return transport_cert_save_to(root_fd, dir, NULL, key, cert);
+}
+
+int transport_cert_save_to(int root_fd, const char *dir, const char *secrets_dir, EVP_PKEY *key, X509 *cert) {
         _cleanup_free_ char *cert_pem = NULL, *key_path = NULL, *cert_path = NULL;
         _cleanup_erase_ char *key_pem = NULL;
         int r;
@@ -155,7 +160,7 @@ int transport_cert_save(int root_fd, const char *dir, EVP_PKEY *key, X509 *cert)
         r = mkdir_p_in_root(root_fd, dir, 0700);
         if (r < 0)
                 return r;
-        r = write_string_file_atomic_in_root(root_fd, key_path, key_pem, 0600, WRITE_SYNC);
+        r = secret_file_write(root_fd, key_path, secrets_dir, key_pem, strlen(key_pem));
         if (r < 0)
                 return r;
         return write_string_file_atomic_in_root(root_fd, cert_path, cert_pem, 0644, WRITE_SYNC);
@@ -593,6 +598,10 @@ int certificates_decrypt(const void *cms_der, size_t len, EVP_PKEY *key, X509 *c
 }
 
 int certificates_write(int root_fd, const char *dir, const CertificateList *l) {
+        return certificates_write_to(root_fd, dir, NULL, l);
+}
+
+int certificates_write_to(int root_fd, const char *dir, const char *secrets_dir, const CertificateList *l) {
         int r;
 
         r = mkdir_p_in_root(root_fd, dir, 0700);
@@ -619,8 +628,9 @@ int certificates_write(int root_fd, const char *dir, const CertificateList *l) {
                 r = pem_format_private_key(l->certs[i].key, &key_pem);
                 if (r < 0)
                         return r;
-                /* Created 0600 before the first byte of the key is written (write_file_atomic_in_root). */
-                r = write_string_file_atomic_in_root(root_fd, path, key_pem, 0600, WRITE_SYNC);
+                /* Created 0600 before the first byte of the key is written (write_file_atomic_in_root); on a
+                 * confidential VM on tmpfs, the contract path a symlink to it (secret-file.h). */
+                r = secret_file_write(root_fd, path, secrets_dir, key_pem, strlen(key_pem));
                 if (r < 0)
                         return r;
         }

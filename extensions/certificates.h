@@ -39,6 +39,9 @@ int pem_format_private_key(EVP_PKEY *key, char **ret);   /* secret: free with er
 
 /* Saves TransportPrivate.pem (0600) and TransportCert.pem (0644) in dir under root_fd; loads them back. */
 int transport_cert_save(int root_fd, const char *dir, EVP_PKEY *key, X509 *cert);
+/* The same; with secrets_dir (tmpfs, docs/security.md "Confidential VMs") the key goes there and
+ * TransportPrivate.pem is a symlink to it (common/secret-file.h). -EMEDIUMTYPE when secrets_dir is not tmpfs. */
+int transport_cert_save_to(int root_fd, const char *dir, const char *secrets_dir, EVP_PKEY *key, X509 *cert);
 int transport_cert_load(int root_fd, const char *dir, EVP_PKEY **ret_key, X509 **ret_cert);
 /* Value of the x-ms-guest-agent-public-x509-cert header: base64 of the DER certificate, no newlines. */
 int transport_cert_header_value(X509 *cert, char **ret);
@@ -99,6 +102,9 @@ int certificates_decrypt(const void *cms_der, size_t len, EVP_PKEY *key, X509 *c
  * under root_fd.
  */
 int certificates_write(int root_fd, const char *dir, const CertificateList *l);
+/* The same; with secrets_dir the <THUMB>.prv keys go there (tmpfs, or -EMEDIUMTYPE before any key is written
+ * elsewhere) and the <THUMB>.prv paths in dir are symlinks to them (common/secret-file.h). */
+int certificates_write_to(int root_fd, const char *dir, const char *secrets_dir, const CertificateList *l);
 
 /* waagent's Certificates.json summary: [{"thumbprint": "…", "hasPrivateKey": true|false}, …] */
 int certificates_summary_json(const CertificateList *l, char **ret);

@@ -30,6 +30,7 @@ struct AzureClient {
 
         int root_fd;                    /* storage: certificates, packages; -EBADF = none */
         const char *lib_dir;
+        const char *secrets_dir;        /* decrypted private keys (tmpfs, common/secret-file.h); NULL: lib_dir */
 
         /* certificates (wire-certificates.c) */
         EVP_PKEY *transport_key;

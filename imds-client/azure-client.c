@@ -116,6 +116,10 @@ void azure_client_set_storage(AzureClient *c, int root_fd, const char *lib_dir) 
         c->lib_dir = lib_dir;
 }
 
+void azure_client_set_secrets_dir(AzureClient *c, const char *secrets_dir) {
+        c->secrets_dir = secrets_dir;
+}
+
 int azure_client_run(AzureClient *c, const bool *done) {
         int r;
 

@@ -57,6 +57,10 @@ const char *azure_client_hgap_base(const AzureClient *c);    /* "http://<host>:<
  * borrowed and must outlive c. Without it, certificates are decrypted but not written, and packages cannot be
  * downloaded. */
 void azure_client_set_storage(AzureClient *c, int root_fd, const char *lib_dir);
+/* On a confidential VM: the private keys (transport key, tenant certificates' .prv) go to secrets_dir, which must
+ * be on tmpfs, and their paths in lib_dir become symlinks to them (common/secret-file.h). Borrowed; NULL (the
+ * default): beside the certificates. */
+void azure_client_set_secrets_dir(AzureClient *c, const char *secrets_dir);
 
 /* Runs the client's event loop until *done is true (the synchronous path). */
 int azure_client_run(AzureClient *c, const bool *done);
@@ -105,7 +109,12 @@ int wire_health_result(int error, const HttpResponse *response);
 /* ---- certificates (ref §1.6) ---- */
 
 /* Loads the transport certificate from the storage directory, or generates one and saves it there (in memory
- * only without storage). ret_generated (optional) says which. Idempotent. */
+ * only without storage). ret_generated (optional) says which. With a secrets directory, a key that lies on the
+ * disk (of a run without one) is not used: a new one replaces it, and the old file is zeroed. Returns 0,
+ * TRANSPORT_CERT_REPLACED when that happened, or TRANSPORT_CERT_IN_MEMORY when the secrets directory is not on
+ * tmpfs and the new key stays in memory only (the WireServer accepts a new one any time). Idempotent. */
+#define TRANSPORT_CERT_REPLACED 1
+#define TRANSPORT_CERT_IN_MEMORY 2
 int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated);
 
 typedef struct WireCertificates WireCertificates;
@@ -122,7 +131,9 @@ WireCertificates *wire_certificates_cancel(WireCertificates *op);
 /* The same, synchronously (a private loop, a transport certificate generated in memory): for provisioning, whose
  * ovf-env.xml may name SSH keys by certificate thumbprint. ret_reason (optional) says why it failed. */
 int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret, char **ret_reason);
-/* Writes <THUMB>.crt/.prv (0600) into the storage directory and records the thumbprints as held. */
+/* Writes <THUMB>.crt/.prv (0600) into the storage directory (each .prv into the secrets directory, if set, and a
+ * symlink to it; -EMEDIUMTYPE when that is not on tmpfs, and the .prv files an earlier run left on the disk are
+ * zeroed and removed) and records the thumbprints as held. */
 int azure_client_certificates_store(AzureClient *c, const CertificateList *l);
 /* true when <thumb>.crt is in the storage directory, written by this client or before (ref §1.6). */
 bool azure_client_has_certificate(AzureClient *c, const char *thumbprint);

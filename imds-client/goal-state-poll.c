@@ -396,7 +396,10 @@ static void on_certificates(WireCertificates *op, int error, CertificateList *li
                 p->stored_at_fetch = NULL;
                 for (char **t = p->stored_certificates; t && *t && r >= 0; t++)
                         r = strv_extend(&p->stored_at_fetch, *t);
-        } else
+        } else if (r == -EMEDIUMTYPE)
+                set_failure(p, "Confidential VM: %s is not on tmpfs, the tenant certificates' private keys are not "
+                            "written ([Confidential] SecretsDirectory=)", strna(p->client->secrets_dir));
+        else
                 set_failure(p, "Failed to write the certificates to %s: %s", strna(p->client->lib_dir),
                             strerror(-r));
         certificate_list_done(l);

@@ -46,6 +46,7 @@ void imds_instance_done(ImdsInstance *i) {
         free(i->os_type);
         free(i->tags);
         free(i->user_data);
+        free(i->security.security_type);
         json_object_put(i->network);
         *i = (ImdsInstance) {};
 }
@@ -90,7 +91,50 @@ typedef struct ComputeFields {
         char *vm_id;
         struct json_object *os_profile;
         struct json_object *public_keys;
+        struct json_object *security_profile;
 } ComputeFields;
+
+/*
+ * The security profile only informs (docs/security.md "Confidential VMs"): it never fails provisioning. A boolean
+ * that is "" (IMDS sends "" for inapplicable values), of another type or another word stays unknown (-1), and so
+ * does a security type that is not a short string; a securityProfile that is not an object is ignored.
+ */
+static int dispatch_tristate(const char *name, struct json_object *v, void *dest, JsonError *err) {
+        bool b;
+
+        if (json_dispatch_boolish(name, v, &b, NULL) >= 0)
+                *(int *) dest = b;
+        return 0;
+}
+
+#define IMDS_SECURITY_TYPE_MAX 64U
+
+static int dispatch_security_type(const char *name, struct json_object *v, void *dest, JsonError *err) {
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > (int) IMDS_SECURITY_TYPE_MAX)
+                return 0;
+        return json_dispatch_string(name, v, dest, err);
+}
+
+static int dispatch_object_or_ignore(const char *name, struct json_object *v, void *dest, JsonError *err) {
+        if (!json_object_is_type(v, json_type_object))
+                return 0;
+        return json_dispatch_object(name, v, dest, err);
+}
+
+static int parse_security_profile(struct json_object *o, ImdsInstance *i, JsonError *err) {
+        static const JsonDispatch table[] = {
+                { "securityType", dispatch_security_type, offsetof(ImdsSecurityProfile, security_type),
+                  JSON_NULLABLE },
+                { "secureBootEnabled", dispatch_tristate, offsetof(ImdsSecurityProfile, secure_boot), JSON_NULLABLE },
+                { "virtualTpmEnabled", dispatch_tristate, offsetof(ImdsSecurityProfile, virtual_tpm), JSON_NULLABLE },
+                { "encryptionAtHost", dispatch_tristate, offsetof(ImdsSecurityProfile, encryption_at_host),
+                  JSON_NULLABLE },
+                {},
+        };
+
+        i->security.present = true;
+        return error_scope(json_dispatch(o, table, 0, &i->security, err), err, "securityProfile");
+}
 
 static int parse_public_keys(struct json_object *array, ImdsInstance *i, JsonError *err) {
         static const JsonDispatch table[] = {
@@ -149,6 +193,8 @@ static int parse_compute(struct json_object *o, ImdsInstance *i, JsonError *err)
                 { "vmId", dispatch_imds_string, offsetof(ComputeFields, vm_id), JSON_MANDATORY },
                 { "osProfile", json_dispatch_object, offsetof(ComputeFields, os_profile), 0 },
                 { "publicKeys", json_dispatch_array, offsetof(ComputeFields, public_keys), JSON_NULLABLE },
+                { "securityProfile", dispatch_object_or_ignore, offsetof(ComputeFields, security_profile),
+                  JSON_NULLABLE },
                 {},
         };
         ComputeFields f = {};
@@ -163,9 +209,12 @@ static int parse_compute(struct json_object *o, ImdsInstance *i, JsonError *err)
                 r = parse_os_profile(f.os_profile, i, err);
         if (r >= 0 && f.public_keys)
                 r = parse_public_keys(f.public_keys, i, err);
+        if (r >= 0 && f.security_profile)
+                r = parse_security_profile(f.security_profile, i, err);
         free(f.vm_id);
         json_object_put(f.os_profile);
         json_object_put(f.public_keys);
+        json_object_put(f.security_profile);
         return error_scope(r, err, "compute");
 }
 
@@ -207,7 +256,10 @@ int imds_parse_instance(const char *buf, size_t len, ImdsInstance *ret, JsonErro
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         struct json_object *parts[3] = {}; /* compute, network, extended */
-        ImdsInstance i = { .pps_type = IMDS_PPS_NONE };
+        ImdsInstance i = {
+                .pps_type = IMDS_PPS_NONE,
+                .security = { .secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1 },
+        };
         int r;
 
         if (!buf || !ret)

@@ -229,6 +229,26 @@ int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_si
         return 0;
 }
 
+int imds_fetch_attested(const ImdsOptions *o, const char *nonce, char **ret_body, size_t *ret_size) {
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        _cleanup_free_ char *path = NULL;
+        size_t n = nonce ? strlen(nonce) : 0;
+        int r;
+
+        if (n == 0 || n > IMDS_ATTESTED_NONCE_MAX || strspn(nonce, "0123456789") != n || !ret_body)
+                return -EINVAL;
+        if (asprintf(&path, "/metadata/attested/document?api-version=" IMDS_ATTESTED_API_VERSION "&nonce=%s",
+                     nonce) < 0)
+                return -ENOMEM;
+        r = imds_fetch_simple(o, path, &resp);
+        if (r < 0)
+                return r;
+        if (ret_size)
+                *ret_size = resp->body_size;
+        *ret_body = TAKE_PTR(resp->body);
+        return 0;
+}
+
 /* ---- the instance document on an event loop (the daemon) ---- */
 
 struct ImdsFetch {

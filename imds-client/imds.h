@@ -42,6 +42,17 @@ typedef enum ImdsPpsType {
         _IMDS_PPS_TYPE_INVALID = -EINVAL,
 } ImdsPpsType;
 
+/* compute.securityProfile (api-version 2020-06-01: secureBootEnabled, virtualTpmEnabled; 2021-11-01:
+ * encryptionAtHost; 2021-12-13: securityType). Booleans are strings on the wire; -1 = absent. securityType is
+ * "TrustedLaunch", "ConfidentialVM", or "" for a standard VM. */
+typedef struct ImdsSecurityProfile {
+        bool present;
+        char *security_type;            /* NULL when absent */
+        int secure_boot;
+        int virtual_tpm;
+        int encryption_at_host;
+} ImdsSecurityProfile;
+
 typedef struct ImdsPublicKey {
         char *key_data;
         char *path;
@@ -65,6 +76,7 @@ typedef struct ImdsInstance {
         char *tags;
         char *user_data;                /* compute.userData, still base64 (NULL if absent) */
         ImdsPpsType pps_type;           /* extended.compute.ppsType */
+        ImdsSecurityProfile security;   /* compute.securityProfile */
         /* network, for the networking module (it parses network.interface[] itself); a reference */
         struct json_object *network;
 } ImdsInstance;
@@ -117,3 +129,12 @@ int imds_fetch_user_data(const ImdsOptions *o, void **ret, size_t *ret_size);
 
 /* Pre-provisioned VMs: the real ovf-env.xml bytes. */
 int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_size);
+
+/*
+ * Attested data (IMDS doc "Attested data"): GET /metadata/attested/document?api-version=…&nonce=<nonce>, the
+ * JSON {"encoding": "pkcs7", "signature": "<base64 PKCS#7>"} as it came (parsed and verified by
+ * confidential/attested.h). nonce: 1–IMDS_ATTESTED_NONCE_MAX decimal digits (IMDS: "a 10-digit string").
+ */
+#define IMDS_ATTESTED_API_VERSION "2020-09-01"
+#define IMDS_ATTESTED_NONCE_MAX 10U
+int imds_fetch_attested(const ImdsOptions *o, const char *nonce, char **ret_body, size_t *ret_size);

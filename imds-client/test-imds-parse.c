@@ -214,6 +214,59 @@ static void test_bool_forms(void **state) {
         }
 }
 
+/* compute.securityProfile (docs/security.md "Confidential VMs"): informational, never a parse failure. */
+static void test_security_profile(void **state) {
+        static const struct {
+                const char *profile;
+                const char *type;
+                int secure_boot, vtpm, host_encryption;
+        } cases[] = {
+                { "{\"secureBootEnabled\": \"true\", \"virtualTpmEnabled\": \"true\", \"encryptionAtHost\": \"false\","
+                  " \"securityType\": \"ConfidentialVM\"}", "ConfidentialVM", 1, 1, 0 },
+                { "{\"secureBootEnabled\": \"false\", \"virtualTpmEnabled\": \"false\"}", NULL, 0, 0, -1 },
+                /* IMDS sends "" for what does not apply; other words and types stay unknown too */
+                { "{\"secureBootEnabled\": \"\", \"virtualTpmEnabled\": 7, \"encryptionAtHost\": \"maybe\","
+                  " \"securityType\": \"\"}", "", -1, -1, -1 },
+                { "{\"securityType\": 12, \"secureBootEnabled\": true}", NULL, 1, -1, -1 },
+                { "{\"securityType\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+                  NULL, -1, -1, -1 },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                _cleanup_free_ char *doc = NULL;
+                ImdsInstance i = {};
+                JsonError err = {};
+
+                assert_true(asprintf(&doc, "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                                     " \"securityProfile\": %s}}", cases[k].profile) > 0);
+                assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, &err), 0);
+                assert_true(i.security.present);
+                if (cases[k].type)
+                        assert_string_equal(i.security.security_type, cases[k].type);
+                else
+                        assert_null(i.security.security_type);
+                assert_int_equal(i.security.secure_boot, cases[k].secure_boot);
+                assert_int_equal(i.security.virtual_tpm, cases[k].vtpm);
+                assert_int_equal(i.security.encryption_at_host, cases[k].host_encryption);
+                imds_instance_done(&i);
+        }
+
+        /* Absent, or not an object (ignored): not present, everything unknown. */
+        for (size_t k = 0; k < 2; k++) {
+                const char *doc = k == 0 ? "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}}" :
+                                           "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                                           " \"securityProfile\": \"ConfidentialVM\"}}";
+                ImdsInstance i = {};
+
+                assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, NULL), 0);
+                assert_false(i.security.present);
+                assert_null(i.security.security_type);
+                assert_int_equal(i.security.secure_boot, -1);
+                assert_int_equal(i.security.encryption_at_host, -1);
+                imds_instance_done(&i);
+        }
+}
+
 static void expect_error(const char *doc, int error, const char *field) {
         ImdsInstance i = { .name = NULL };
         JsonError err = {};
@@ -337,6 +390,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_unicode_document),
                 cmocka_unit_test(test_full_document),
                 cmocka_unit_test(test_bool_forms),
+                cmocka_unit_test(test_security_profile),
                 cmocka_unit_test(test_wrong_types),
                 cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_oversized),

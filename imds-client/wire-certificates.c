@@ -13,6 +13,7 @@
 #include "azure-client-internal.h"
 #include "fileio.h"
 #include "log.h"
+#include "secret-file.h"
 
 struct WireCertificates {
         AzureClient *client;
@@ -34,8 +35,17 @@ void wire_certificates_done(AzureClient *c) {
         c->thumbprints = strv_free(c->thumbprints);
 }
 
+/* A transport key of an earlier run without a secrets directory: a regular file on the disk. */
+static bool transport_key_on_disk(AzureClient *c) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/" TRANSPORT_KEY_FILE, c->lib_dir) < 0)
+                return true;
+        return secret_file_is_linked(c->root_fd, path, c->secrets_dir) <= 0;
+}
+
 int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated) {
-        bool generated = false;
+        bool generated = false, replaced = false, in_memory = false;
         int r;
 
         if (c->transport_cert_header) {
@@ -48,6 +58,16 @@ int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated) {
                 if (r < 0)
                         return r;
                 r = transport_cert_load(c->root_fd, c->lib_dir, &c->transport_key, &c->transport_cert);
+                if (r >= 0 && c->secrets_dir && transport_key_on_disk(c)) {
+                        log_debug("The transport key in %s is on the disk: replacing it with one in %s.",
+                                  c->lib_dir, c->secrets_dir);
+                        EVP_PKEY_free(c->transport_key);
+                        X509_free(c->transport_cert);
+                        c->transport_key = NULL;
+                        c->transport_cert = NULL;
+                        replaced = true;
+                        r = -ENOENT;
+                }
                 if (r < 0)
                         log_debug_errno(r, "No usable transport certificate in %s, generating one: %m",
                                         c->lib_dir);
@@ -59,9 +79,22 @@ int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated) {
                         return r;
                 generated = true;
                 if (c->root_fd >= 0 && c->lib_dir) {
-                        r = transport_cert_save(c->root_fd, c->lib_dir, c->transport_key, c->transport_cert);
-                        if (r < 0)
+                        r = transport_cert_save_to(c->root_fd, c->lib_dir, c->secrets_dir, c->transport_key,
+                                                   c->transport_cert);
+                        if (r == -EMEDIUMTYPE)
+                                in_memory = true;
+                        else if (r < 0)
                                 return r;
+                        if (in_memory && replaced) {
+                                /* Neither the new key nor the old one on the disk. */
+                                _cleanup_free_ char *path = NULL;
+
+                                if (asprintf(&path, "%s/" TRANSPORT_KEY_FILE, c->lib_dir) < 0)
+                                        return -ENOMEM;
+                                r = secret_file_discard(c->root_fd, path);
+                                if (r < 0)
+                                        return r;
+                        }
                 }
         }
         r = transport_cert_header_value(c->transport_cert, &c->transport_cert_header);
@@ -69,7 +102,7 @@ int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated) {
                 return r;
         if (ret_generated)
                 *ret_generated = generated;
-        return 0;
+        return in_memory ? TRANSPORT_CERT_IN_MEMORY : replaced ? TRANSPORT_CERT_REPLACED : 0;
 }
 
 WireCertificates *wire_certificates_cancel(WireCertificates *op) {
@@ -249,7 +282,16 @@ int azure_client_certificates_store(AzureClient *c, const CertificateList *l) {
 
         if (c->root_fd < 0 || !c->lib_dir)
                 return -ENODEV;
-        r = certificates_write(c->root_fd, c->lib_dir, l);
+        r = certificates_write_to(c->root_fd, c->lib_dir, c->secrets_dir, l);
+        if (r == -EMEDIUMTYPE)
+                /* No key is written; none that an earlier run without a secrets directory wrote stays either. */
+                for (size_t i = 0; i < l->n; i++) {
+                        _cleanup_free_ char *path = NULL;
+
+                        if (asprintf(&path, "%s/%s.prv", c->lib_dir, l->certs[i].thumbprint) < 0)
+                                return -ENOMEM;
+                        (void) secret_file_discard(c->root_fd, path);
+                }
         if (r < 0)
                 return r;
         for (size_t i = 0; i < l->n; i++)

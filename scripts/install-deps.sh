@@ -9,12 +9,14 @@ packages=(
         meson ninja-build pkg-config gcc
         libcurl4-openssl-dev libjson-c-dev libxml2-dev libnl-3-dev libnl-route-3-dev
         libsystemd-dev libudev-dev libssl-dev libarchive-dev libfdisk-dev libcrypt-dev libcmocka-dev
-        libnftables-dev
+        libnftables-dev libcryptsetup-dev
         # tests: fabric, media, users, ssh, disks, networking, units, packaging; the man page, unit and
         # completion checks (groff, man/lexgrog, bash-completion's _init_completion)
         python3 openssl genisoimage xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
         passwd sudo openssh-client dbus systemd udev rpm scdoc tmux groff-base man-db bash-completion
         nftables
+        # confidential VMs (issue #22): the vTPM's HCL report from swtpm (NV index written with tpm2-tools)
+        swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
         # memcheck of a whole provisioning (suite valgrind); the ASan + UBSan build uses gcc's libasan/libubsan
         valgrind
         # peers, run only inside private network namespaces by the interop tests and benchmarks

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "disk.h"
 #include "error-util.h"
 #include "macro.h"
 
@@ -120,6 +121,15 @@ int fdisk_verify(struct fdisk_context *cxt, bool gpt_relocated, Error *error);
  * the program does not exist.
  */
 int disk_spawn(char *const argv[], int pass_fd, char **ret_output);
+
+/* ---- dm-crypt (crypt-grow.c) ---- */
+
+/*
+ * The root is the dm-crypt (LUKS) mapping dm: grows the partition under it, then the mapping (libcryptsetup
+ * crypt_resize(), the volume key as crypt-grow.c describes; root_fd: where /cc_growpart_keydata is looked for).
+ * Fills res (summary included); returns <0 on errors that are not the disk's, 1 when something grew, else 0.
+ */
+int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res);
 
 /* ---- misc ---- */
 

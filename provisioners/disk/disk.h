@@ -48,8 +48,14 @@ typedef struct DiskGrowResult {
         bool partition_grown;
         bool filesystem_grown;
         bool refused;               /* see GrowPartResult.refused; the caller should warn */
+        char *crypt_name;           /* dm-crypt (LUKS) root: the mapping's name (crypt-grow.c), else NULL */
+        uint64_t crypt_old_size, crypt_new_size;
+        bool crypt_grown;
         char *summary;              /* one human-readable line: what changed, or why nothing did */
 } DiskGrowResult;
+
+/* cloud-init cc_growpart's one-time key for an encrypted root: {"key": "<base64>", "slot": N} (crypt-grow.c) */
+#define CRYPT_KEYDATA_FILE "/cc_growpart_keydata"
 
 void grow_part_result_done(GrowPartResult *r);
 void fs_resize_result_done(FsResizeResult *r);
@@ -57,9 +63,10 @@ void disk_grow_result_done(DiskGrowResult *r);
 
 /*
  * Grows the partition and filesystem holding the root (c->root_fd) to fill its disk. Honours
- * [Disks] GrowRootPartition= and /etc/growroot-disabled (cloud-init's opt-out file). Skips, with a reason,
- * LVM, dm-crypt, md RAID, non-block roots, logical MBR partitions, partitions followed by another partition,
- * and refuses tables that libfdisk (or the GPT header/CRC check) reports as inconsistent.
+ * [Disks] GrowRootPartition= and /etc/growroot-disabled (cloud-init's opt-out file). A LUKS (dm-crypt) root on one
+ * partition grows in three steps: partition, mapping, filesystem (crypt-grow.c). Skips, with a reason,
+ * LVM, other device-mapper devices, md RAID, non-block roots, logical MBR partitions, partitions followed by another
+ * partition, and refuses tables that libfdisk (or the GPT header/CRC check) reports as inconsistent.
  */
 int disk_grow_root(Context *c, DiskGrowResult *ret);
 

@@ -2,8 +2,10 @@
 /*
  * Grow the root: find the block device under the root filesystem (the mount root_fd lives on, from
  * /proc/self/mountinfo; then sysfs through libudev for its parent disk and partition number), grow that
- * partition (growpart.c) and then the filesystem (resizefs.c). Stacked devices are skipped, as cloud-init
- * does for non-LUKS mapped devices: LVM, dm-crypt (its key is not ours), md RAID.
+ * partition (growpart.c) and then the filesystem (resizefs.c). A LUKS (dm-crypt) root grows its partition, then
+ * its mapping, then the filesystem (crypt-grow.c), as cloud-init's growpart does for encrypted roots. Other
+ * stacked devices are skipped, as cloud-init does for non-LUKS mapped devices: LVM, other device-mapper targets,
+ * md RAID.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ void disk_grow_result_done(DiskGrowResult *r) {
         free(r->device);
         free(r->disk);
         free(r->fstype);
+        free(r->crypt_name);
         free(r->summary);
         *r = (DiskGrowResult) {};
 }
@@ -62,13 +65,18 @@ static int mount_devnum(const MountInfo *m, dev_t *ret) {
         return 0;
 }
 
+/* A LUKS mapping (libcryptsetup names them CRYPT-LUKS1-… / CRYPT-LUKS2-…): crypt-grow.c grows it. */
+static bool is_luks_mapping(const BlockDevice *bd) {
+        return bd->dm_uuid && (startswith(bd->dm_uuid, "CRYPT-LUKS1-") || startswith(bd->dm_uuid, "CRYPT-LUKS2-"));
+}
+
 /* Returns a reason (static string) when the device is stacked and must not be grown, else NULL. */
 static const char *stacked_reason(const BlockDevice *bd) {
         if (bd->dm_uuid) {
                 if (startswith(bd->dm_uuid, "LVM-"))
                         return "it is an LVM logical volume (grow the PV/LV with LVM tools)";
                 if (startswith(bd->dm_uuid, "CRYPT-"))
-                        return "it is a dm-crypt mapping (resizing needs the volume key)";
+                        return "it is a dm-crypt mapping that is not LUKS (plain, TCRYPT, BitLocker)";
                 return "it is a device-mapper device";
         }
         if (bd->is_md)
@@ -119,10 +127,15 @@ static int grow_block_device(int fs_fd, const MountInfo *m, DiskGrowResult *res)
         if (free_and_strdup(&res->device, bd.node) < 0 || free_and_strdup(&res->disk, bd.disk_node) < 0)
                 return -ENOMEM;
         res->partno = bd.partno;
-        why = stacked_reason(&bd);
-        if (why)
+        if (is_luks_mapping(&bd)) {
+                r = disk_grow_crypt(fs_fd, &bd, res);
+                if (r < 0 || res->refused)
+                        return r < 0 ? r : 0;
+                changed |= r;
+                part_summary = TAKE_PTR(res->summary);
+        } else if ((why = stacked_reason(&bd)))
                 return set_summary(res, "not growing root on %s: %s", bd.node, why);
-        if (bd.partno > 0) {
+        else if (bd.partno > 0) {
                 r = grow_root_partition(&bd, res);
                 if (r < 0 || res->refused)
                         return r < 0 ? r : 0;

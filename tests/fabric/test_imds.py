@@ -3,6 +3,8 @@
 
 import base64
 import json
+import os
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 
@@ -165,6 +167,111 @@ class ImdsRateLimit(ftl.FabricCase):
         self.assertIn(429, statuses[5:])
         time.sleep(1.1)
         self.assertEqual(self.imds("/metadata/instance/compute/vmId?%s&format=text" % V)[0], 200)
+
+
+class ImdsSecurityProfile(ftl.FabricCase):
+    scenario_overrides = {"vm": {"securityType": "ConfidentialVM", "encryptionAtHost": True}}
+
+    def test_fields_by_api_version(self):
+        def profile(version):
+            _, _, body = self.imds("/metadata/instance/compute/securityProfile?api-version=" + version)
+            return json.loads(body)
+        self.assertEqual(profile("2023-07-01"), {"secureBootEnabled": "true", "virtualTpmEnabled": "true",
+                                                 "encryptionAtHost": "true", "securityType": "ConfidentialVM"})
+        self.assertEqual(profile("2021-11-01"), {"secureBootEnabled": "true", "virtualTpmEnabled": "true",
+                                                 "encryptionAtHost": "true"})
+        self.assertEqual(profile("2021-02-01"), {"secureBootEnabled": "true", "virtualTpmEnabled": "true"})
+        # no attested key in the scenario: no attested document
+        status, _, _ = self.imds("/metadata/attested/document?api-version=2020-09-01&nonce=1")
+        self.assertEqual(status, 404)
+
+
+class ImdsAttested(ftl.FabricCase):
+    """/metadata/attested/document: IMDS' response form, a PKCS#7 signature the openssl command verifies against
+    the fabric's own root (and only with the intermediate), the document's fields, and the refusable modes."""
+    scenario_overrides = {"attested": {"mode": "good", "validitySeconds": 600}}
+
+    def fetch(self, query):
+        status, _, body = self.imds("/metadata/attested/document?" + query)
+        self.assertEqual(status, 200, body)
+        resp = json.loads(body)
+        self.assertEqual(set(resp), {"encoding", "signature"})
+        self.assertEqual(resp["encoding"], "pkcs7")
+        return base64.b64decode(resp["signature"])
+
+    def verify(self, der, ca="root.pem", untrusted=None, check=True):
+        """The verified content, or None when `openssl smime -verify` fails (it may print the content anyway).
+        untrusted: an intermediate given besides the message (the 3.0 command line has no -untrusted for smime: it
+        goes into the CA file, which builds the same chain)."""
+        pki = self.info["attestation_pki"]
+        cafile = pki + "/" + ca
+        if untrusted:
+            cafile = os.path.join(self.state_dir, "ca-bundle.pem")
+            with open(cafile, "w") as out:
+                for name in (ca, untrusted):
+                    with open(pki + "/" + name) as f:
+                        out.write(f.read())
+        args = ["openssl", "smime", "-verify", "-inform", "DER", "-purpose", "any", "-CAfile", cafile]
+        p = subprocess.run(args, input=der, capture_output=True)
+        if check and p.returncode != 0:
+            raise AssertionError("openssl smime -verify failed: " + p.stderr.decode())
+        return p.stdout if p.returncode == 0 else None
+
+    def set_mode(self, mode):
+        self.control("/scenario?bump=none", method="POST", body={"attested": {"mode": mode}})
+
+    def test_good_document(self):
+        self.set_mode("good")
+        doc = json.loads(self.verify(self.fetch("api-version=2020-09-01&nonce=1234567890")))
+        vm = self.fabric.scenario.vm
+        self.assertEqual(doc["nonce"], "1234567890")
+        self.assertEqual(doc["vmId"], vm["vmId"])
+        self.assertEqual(doc["subscriptionId"], vm["subscriptionId"])
+        self.assertIn("licenseType", doc)
+        created = time.strptime(doc["timeStamp"]["createdOn"], "%m/%d/%y %H:%M:%S -0000")
+        expires = time.strptime(doc["timeStamp"]["expiresOn"], "%m/%d/%y %H:%M:%S -0000")
+        self.assertEqual(time.mktime(expires) - time.mktime(created), 600)
+        # fields by api-version: sku from 2019-11-01, licenseType from 2020-09-01, subscriptionId from 2019-04-30
+        doc = json.loads(self.verify(self.fetch("api-version=2019-06-01&nonce=2")))
+        self.assertNotIn("sku", doc)
+        self.assertNotIn("licenseType", doc)
+        self.assertIn("subscriptionId", doc)
+        # without a nonce: the UTC time
+        doc = json.loads(self.verify(self.fetch("api-version=2020-09-01")))
+        self.assertRegex(doc["nonce"], r"^\d{8}-\d{6}$")
+        # a nonce that is not 1-10 digits, an api-version before attested data
+        self.assertEqual(self.imds("/metadata/attested/document?api-version=2020-09-01&nonce=12345678901")[0], 400)
+        self.assertEqual(self.imds("/metadata/attested/document?api-version=2018-04-02&nonce=1")[0], 400)
+
+    def test_refusable_modes(self):
+        self.set_mode("tampered")
+        self.assertIsNone(self.verify(self.fetch("api-version=2020-09-01&nonce=1"), check=False))
+        self.set_mode("untrusted-root")
+        self.assertIsNone(self.verify(self.fetch("api-version=2020-09-01&nonce=1"), check=False))
+        self.assertTrue(self.verify(self.fetch("api-version=2020-09-01&nonce=1"), ca="rogue-root.pem"))
+        self.set_mode("no-intermediate")
+        der = self.fetch("api-version=2020-09-01&nonce=1")
+        self.assertIsNone(self.verify(der, check=False))
+        self.assertTrue(self.verify(der, untrusted="inter.pem"))
+        self.set_mode("wrong-nonce")
+        self.assertNotEqual(json.loads(self.verify(self.fetch("api-version=2020-09-01&nonce=1")))["nonce"], "1")
+        self.set_mode("wrong-vm-id")
+        self.assertNotEqual(json.loads(self.verify(self.fetch("api-version=2020-09-01&nonce=1")))["vmId"],
+                            self.fabric.scenario.vm["vmId"])
+        self.set_mode("expired")
+        doc = json.loads(self.verify(self.fetch("api-version=2020-09-01&nonce=1")))
+        expires = time.mktime(time.strptime(doc["timeStamp"]["expiresOn"], "%m/%d/%y %H:%M:%S -0000"))
+        self.assertLess(expires, time.mktime(time.gmtime()) - 3000)
+        self.set_mode("good")
+
+    def test_aia_on_the_blob_store(self):
+        der = ftl.openssl("x509", "-in", self.info["attestation_pki"] + "/leaf.pem", "-noout", "-text")
+        self.assertIn(("URI:" + self.urls["blob"] + "/pki/inter.crt").encode(), der)
+        status, headers, body = self.request("blob", "/pki/inter.crt")
+        self.assertEqual(status, 200)
+        with open(self.info["attestation_pki"] + "/inter.crt", "rb") as f:
+            self.assertEqual(body, f.read())
+        self.assertEqual(self.request("blob", "/pki/inter.key")[0], 404)
 
 
 class ImdsFixture(ftl.FabricCase):

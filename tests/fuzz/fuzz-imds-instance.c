@@ -34,6 +34,12 @@ static void check_instance(const ImdsInstance *i) {
                 fuzz_check(fuzz_string_ok(i->public_keys[k].path, IMDS_STRING_MAX));
         }
         fuzz_check(imds_pps_type_to_string(i->pps_type));
+        /* compute.securityProfile: never a parse failure, bounded type, booleans unknown (-1), 0 or 1 */
+        fuzz_check(fuzz_string_ok(i->security.security_type, 64));
+        fuzz_check(i->security.present || !i->security.security_type);
+        fuzz_check(i->security.secure_boot >= -1 && i->security.secure_boot <= 1);
+        fuzz_check(i->security.virtual_tpm >= -1 && i->security.virtual_tpm <= 1);
+        fuzz_check(i->security.encryption_at_host >= -1 && i->security.encryption_at_host <= 1);
         fuzz_check(!i->network || json_object_is_type(i->network, json_type_object));
 }
 

@@ -25,4 +25,5 @@ check /var/lib/azl-agent 700
 check /var/lib/waagent 700
 check /var/log/azure 755
 check /run/azl-agent 755
+check /run/azl-agent/secrets 700
 

@@ -107,6 +107,10 @@ class BlobStoreService(Service):
             return Response(200, art.data, art.content_type, headers=self._blob_headers(art.data, "BlockBlob"))
         if path.startswith("/$system/"):
             return self._system_blob(req, snap)
+        if req.method in ("GET", "HEAD") and path.startswith("/pki/"):
+            data = self.fabric.attestation_pki_file(path[len("/pki/"):])
+            if data is not None:    # the attested-data chain's AIA caIssuers URLs (crypto.py)
+                return Response(200, data, "application/pkix-cert")
         if req.method in ("GET", "HEAD"):
             return self.storage_error(404, "BlobNotFound")
         return self.storage_error(403, "AuthenticationFailed", "Writes are only allowed to SAS blobs under /$system/")

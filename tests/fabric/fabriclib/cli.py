@@ -1,4 +1,4 @@
-"""Command line: ``serve``, ``media``, ``check-netns``, ``scenario``.
+"""Command line: ``serve``, ``media``, ``check-netns``, ``scenario``, ``pki``.
 
 ``serve`` prints one JSON line when every socket listens (and writes it to
 ``--ready-file`` atomically), then runs until SIGTERM/SIGINT.
@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from . import media, netns
+from . import crypto, media, netns
 from .fabric import Fabric
 from .faults import FaultError
 from .scenario import ScenarioError, load
@@ -39,6 +39,10 @@ def _parser():
 
     scen = sub.add_parser("scenario", help="print the normalized scenario")
     scen.add_argument("--scenario", required=True)
+
+    pki = sub.add_parser("pki", help="write the attested-data CA chains (TEST ONLY) into a directory")
+    pki.add_argument("--out", required=True, help="output directory")
+    pki.add_argument("--aia-base", help="URL prefix for the caIssuers (AIA) extensions")
     return parser
 
 
@@ -61,6 +65,9 @@ def main(argv=None):
             return 0
         if args.command == "scenario":
             print(json.dumps(load(args.scenario).data_for_output(), indent=2))
+            return 0
+        if args.command == "pki":
+            print(json.dumps(crypto.make_attestation_pki(args.out, args.aia_base)))
             return 0
     except (ScenarioError, FaultError, netns.UnsafeNetwork) as exc:
         print("azfabric: %s" % exc, file=sys.stderr)

@@ -294,3 +294,99 @@ def encrypt_for_cert(content, cert_pem):
             handle.write(cert_pem)
         return run_openssl(["cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-recip", recip],
                            data=content)
+
+
+# --------------------------------------------------------------------------
+# IMDS attested data: the fabric's own CA chain (TEST ONLY) and PKCS#7 signing
+# --------------------------------------------------------------------------
+#
+# Azure signs /metadata/attested/document with a TLS certificate for metadata.azure.com (IMDS doc, "Signature
+# Validation Guidance": the subjectAltName is what a verifier checks). The fabric makes a chain of its own at
+# start: root -> issuing CA (intermediate) -> leaf with the same names and key usages, plus a "rogue" chain with
+# identical subject names and other keys (an untrusted root), and two leaves under the real intermediate that a
+# verifier must refuse: one for another domain, one whose key usage forbids signatures.
+
+# P-256 keys: RSA key generation takes seconds each on a loaded machine (Azure's chain is RSA; the verifier does
+# not care which).
+PKI_NEWKEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+PKI_FILES = ("root", "inter", "leaf", "rogue-root", "rogue-inter", "rogue-leaf", "wrongsan-leaf", "nodsig-leaf")
+
+
+def _pki_ext(path, lines):
+    with open(path, "w") as handle:
+        handle.write("[v3]\n" + "\n".join(lines) + "\n")
+
+
+def _pki_cert(out, name, subject, issuer, ext_lines, days):
+    key, pem = os.path.join(out, name + ".key"), os.path.join(out, name + ".pem")
+    if issuer is None:
+        ext = os.path.join(out, name + ".ext")
+        _pki_ext(ext, ext_lines)
+        run_openssl(["req", "-x509"] + PKI_NEWKEY + ["-nodes", "-keyout", key, "-out", pem, "-days", str(days),
+                     "-subj", subject, "-config", ext, "-extensions", "v3", "-sha256"])
+        return
+    csr, ext = os.path.join(out, name + ".csr"), os.path.join(out, name + ".ext")
+    _pki_ext(ext, ext_lines)
+    run_openssl(["req", "-new"] + PKI_NEWKEY + ["-nodes", "-keyout", key, "-out", csr, "-subj", subject])
+    run_openssl(["x509", "-req", "-in", csr, "-CA", os.path.join(out, issuer + ".pem"),
+                 "-CAkey", os.path.join(out, issuer + ".key"), "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+                 "-days", str(days), "-sha256", "-extfile", ext, "-extensions", "v3", "-out", pem])
+    os.unlink(csr)
+
+
+def make_attestation_pki(out, aia_base=None, days=3650):
+    """Write the chains (PEM: <name>.pem, <name>.key; DER: <name>.crt for the AIA URLs) into *out*; returns
+    {name: pem path}. aia_base: the URL prefix the certificates' caIssuers point to (<aia_base>/<issuer>.crt)."""
+    os.makedirs(out, exist_ok=True)
+    done = os.path.join(out, ".complete")
+    if not os.path.exists(done):
+        ca = ["basicConstraints = critical, CA:TRUE", "keyUsage = critical, keyCertSign, cRLSign",
+              "subjectKeyIdentifier = hash"]
+        inter = ["basicConstraints = critical, CA:TRUE, pathlen:0", "keyUsage = critical, keyCertSign, cRLSign",
+                 "subjectKeyIdentifier = hash", "authorityKeyIdentifier = keyid"]
+        leaf = ["basicConstraints = critical, CA:FALSE", "keyUsage = critical, digitalSignature, keyAgreement",
+                "extendedKeyUsage = serverAuth, clientAuth", "subjectKeyIdentifier = hash",
+                "authorityKeyIdentifier = keyid",
+                "subjectAltName = DNS:metadata.azure.com, DNS:eastus.metadata.azure.com"]
+
+        def aia(issuer):
+            return ["authorityInfoAccess = caIssuers;URI:%s/%s.crt" % (aia_base.rstrip("/"), issuer)] if aia_base else []
+
+        root_subj, inter_subj = "/CN=azfabric Test Root CA (TEST ONLY)", "/CN=azfabric Test Issuing CA 01 (TEST ONLY)"
+        _pki_cert(out, "root", root_subj, None, ca, days)
+        _pki_cert(out, "inter", inter_subj, "root", inter + aia("root"), days)
+        _pki_cert(out, "leaf", "/CN=metadata.azure.com", "inter", leaf + aia("inter"), days)
+        _pki_cert(out, "rogue-root", root_subj, None, ca, days)
+        _pki_cert(out, "rogue-inter", inter_subj, "rogue-root", inter, days)
+        _pki_cert(out, "rogue-leaf", "/CN=metadata.azure.com", "rogue-inter", leaf, days)
+        _pki_cert(out, "wrongsan-leaf", "/CN=metadata.example.net", "inter",
+                  leaf[:-1] + ["subjectAltName = DNS:metadata.example.net"] + aia("inter"), days)
+        _pki_cert(out, "nodsig-leaf", "/CN=metadata.azure.com", "inter",
+                  [line.replace("digitalSignature, ", "") for line in leaf] + aia("inter"), days)
+        for name in PKI_FILES:
+            with open(os.path.join(out, name + ".pem")) as handle:
+                der = pem_to_der(handle.read())
+            with open(os.path.join(out, name + ".crt"), "wb") as handle:
+                handle.write(der)
+        with open(done, "w") as handle:
+            handle.write("ok\n")
+    return {name: os.path.join(out, name + ".pem") for name in PKI_FILES}
+
+
+def sign_attested(content, out, leaf="leaf", chain=("inter",)):
+    """PKCS#7 SignedData (DER) of *content* by <leaf>, carrying <leaf> and the certificates in *chain*; no signed
+    attributes and SHA-256, like IMDS' documents."""
+    with tempfile.TemporaryDirectory(prefix="azfabric-sign-") as tmp:
+        data = os.path.join(tmp, "doc.json")
+        with open(data, "wb") as handle:
+            handle.write(content)
+        args = ["smime", "-sign", "-binary", "-nodetach", "-noattr", "-md", "sha256", "-outform", "DER",
+                "-in", data, "-signer", os.path.join(out, leaf + ".pem"), "-inkey", os.path.join(out, leaf + ".key")]
+        if chain:
+            extra = os.path.join(tmp, "chain.pem")
+            with open(extra, "w") as handle:
+                for name in chain:
+                    with open(os.path.join(out, name + ".pem")) as src:
+                        handle.write(src.read())
+            args += ["-certfile", extra]
+        return run_openssl(args)

@@ -56,6 +56,7 @@ class Fabric:
         self.urls = {}
         self.snapshot = None
         self.tenant_certs = []
+        self.attestation_pki = None     # directory of the attested-data chains (crypto.make_attestation_pki)
         self.imds_service = ImdsService(self)
         self.wire_service = WireServerService(self)
         self.hgap_service = HostGAPluginService(self)
@@ -90,6 +91,8 @@ class Fabric:
             host, port = server.server_address[:2]
             self.urls[name] = "http://%s:%d" % (host, port)
         self.tenant_certs = self._make_tenant_certs(self.scenario)
+        if self.scenario.data.get("attested") is not None:
+            self.ensure_attestation_pki()
         self.snapshot = self._build_snapshot(self.scenario, new_ticks=True)
         self.faults.set(self.scenario.data["faults"], self.scenario.resolve_path)
         for name, server in self.servers.items():
@@ -120,11 +123,31 @@ class Fabric:
 
     def ready_info(self):
         wire_host, wire_port = self.servers["wire"].server_address[:2]
-        return {"imds": self.urls["imds"], "wireserver": "%s:%d" % (wire_host, wire_port),
+        info = {"imds": self.urls["imds"], "wireserver": "%s:%d" % (wire_host, wire_port),
                 "hgap_port": self.servers["hgap"].server_address[1], "blob": self.urls["blob"],
                 "control": self.urls["control"], "vm_id": self.scenario.vm["vmId"],
                 "incarnation": self.snapshot.incarnation, "hgap": self.urls["hgap"],
                 "state_dir": self.state_dir, "pid": os.getpid()}
+        if self.attestation_pki:
+            info["attestation_pki"] = self.attestation_pki
+        return info
+
+    # -- attested data -------------------------------------------------------------
+    def ensure_attestation_pki(self):
+        """The attested-data chains in <state dir>/attestation-pki (made once; AIA URLs on the blob store)."""
+        with self.lock:
+            if self.attestation_pki is None:
+                out = os.path.join(self.state_dir, "attestation-pki")
+                crypto.make_attestation_pki(out, aia_base=self.urls["blob"] + "/pki")
+                self.attestation_pki = out
+            return self.attestation_pki
+
+    def attestation_pki_file(self, name):
+        """DER bytes of <name> ("inter.crt", "root.crt") for the AIA caIssuers URLs, or None."""
+        if self.attestation_pki is None or name not in [n + ".crt" for n in crypto.PKI_FILES]:
+            return None
+        with open(os.path.join(self.attestation_pki, name), "rb") as handle:
+            return handle.read()
 
     # -- goal state --------------------------------------------------------------
     def _make_tenant_certs(self, scenario):

@@ -16,14 +16,23 @@ clients (peers-provisioning.md §1.3, §2.3, §3.1):
 * 5 requests/s rate limit -> 429 (scenario ``imds.rateLimit``).
 * ``/metadata/reprovisiondata`` (pre-provisioned VMs): 404 until the control
   API switches it on, then the new ovf-env.xml (peers §2.4).
+* ``/metadata/attested/document`` (IMDS doc "Attested data", api-version >=
+  2018-10-01): ``{"encoding": "pkcs7", "signature": base64}``, a PKCS#7
+  SignedData of the document (nonce: the query's, else the UTC time
+  "YYYYMMDD-HHMMSS"; timeStamp "MM/DD/YY HH:MM:SS -0000", valid
+  ``attested.validitySeconds``) signed by the fabric's own chain (crypto.py);
+  ``attested.mode`` makes it one a verifier must refuse.  404 when the scenario
+  has no ``attested`` key.
 """
 
 import base64
 import collections
+import datetime
 import json
 import threading
 import time
 
+from . import crypto
 from .httpbase import Response, Service
 from .util import bool_str
 
@@ -52,6 +61,12 @@ COMPUTE_SINCE = {
     "vmScaleSetName": "2017-12-01", "vmSize": "2017-04-02", "zone": "2017-12-01",
 }
 EXTENDED_SINCE = "2021-01-01"
+ATTESTED_SINCE = "2018-10-01"
+# attested document field -> api-version that introduced it (IMDS doc, "Attested data")
+ATTESTED_FIELD_SINCE = {"subscriptionId": "2019-04-30", "sku": "2019-11-01", "licenseType": "2020-09-01"}
+# securityProfile field -> api-version (IMDS doc, "Compute")
+SECURITY_SINCE = {"secureBootEnabled": "2020-06-01", "virtualTpmEnabled": "2020-06-01",
+                  "encryptionAtHost": "2021-11-01", "securityType": "2021-12-13"}
 
 ERR_HEADER = "Bad request. Required metadata header not specified"
 ERR_XFF = "Bad request. Requests with an X-Forwarded-For header are not allowed"
@@ -117,6 +132,8 @@ class ImdsService(Service):
             return self.error(400, "Bad request. format must be json or text")
         if path == "/metadata/reprovisiondata":
             return self._reprovision_data()
+        if path == "/metadata/attested/document":
+            return self._attested(version, req.q("nonce"))
         if path == "/metadata/scheduledevents":
             return self._json({"DocumentIncarnation": 0, "Events": []})
         if path == "/metadata/instance" or path.startswith("/metadata/instance/"):
@@ -203,8 +220,7 @@ class ImdsService(Service):
             "publisher": image.get("publisher", ""),
             "resourceGroupName": vm["resourceGroup"],
             "resourceId": resource_id,
-            "securityProfile": {"secureBootEnabled": bool_str(vm["securityType"] == "TrustedLaunch"),
-                                "virtualTpmEnabled": bool_str(vm["securityType"] == "TrustedLaunch")},
+            "securityProfile": ImdsService._security_profile(vm, version),
             "sku": image.get("sku", ""),
             "storageProfile": {
                 "dataDisks": [],
@@ -232,6 +248,59 @@ class ImdsService(Service):
         if version < "2020-10-01":
             compute["osProfile"].pop("disablePasswordAuthentication")
         return {k: v for k, v in compute.items() if version >= COMPUTE_SINCE.get(k, "0")}
+
+    @staticmethod
+    def _security_profile(vm, version):
+        launch = vm["securityType"] in ("TrustedLaunch", "ConfidentialVM")
+        profile = {"secureBootEnabled": bool_str(launch), "virtualTpmEnabled": bool_str(launch),
+                   "encryptionAtHost": bool_str(vm.get("encryptionAtHost", False)),
+                   "securityType": "" if vm["securityType"] == "Standard" else vm["securityType"]}
+        return {k: v for k, v in profile.items() if version >= SECURITY_SINCE[k]}
+
+    # ------------------------------------------------------------------
+    def _attested(self, version, nonce):
+        """The attested document, signed; attested.mode turns it into one a verifier must refuse."""
+        att = self.fabric.scenario.data.get("attested")
+        if att is None:
+            return self.error(404, "Not found")
+        pki = self.fabric.ensure_attestation_pki()
+        if version < ATTESTED_SINCE:
+            return self.error(400, ERR_BAD_VERSION, **{"newest-versions": self._newest()})
+        if nonce is not None and (not nonce.isdigit() or len(nonce) > 10):
+            return self.error(400, "Bad request. nonce must be a string of at most 10 digits")
+        vm = self.fabric.scenario.vm
+        mode = att["mode"]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        created = now - datetime.timedelta(seconds=5)
+        if mode == "expired":
+            created = now - datetime.timedelta(seconds=att["validitySeconds"] + 3600)
+        expires = created + datetime.timedelta(seconds=att["validitySeconds"])
+        image = vm["image"]
+        doc = {"licenseType": vm["licenseType"],
+               "nonce": nonce if nonce is not None else now.strftime("%Y%m%d-%H%M%S"),
+               "plan": {"name": "", "product": "", "publisher": ""},
+               "sku": image.get("sku", ""),
+               "subscriptionId": vm["subscriptionId"],
+               "timeStamp": {"createdOn": created.strftime("%m/%d/%y %H:%M:%S -0000"),
+                             "expiresOn": expires.strftime("%m/%d/%y %H:%M:%S -0000")},
+               "vmId": vm["vmId"]}
+        doc = {k: v for k, v in doc.items() if version >= ATTESTED_FIELD_SINCE.get(k, "0")}
+        if mode == "wrong-nonce":   # IMDS may answer with a cached document (IMDS doc, "Attested data" note)
+            doc["nonce"] = "0000000001" if doc["nonce"] != "0000000001" else "0000000002"
+        if mode == "wrong-vm-id":
+            doc["vmId"] = "0f0f0f0f-1111-4222-8333-444455556666"
+        content = json.dumps(doc, separators=(",", ":")).encode("utf-8")
+        leaf, chain = {"untrusted-root": ("rogue-leaf", ("rogue-inter",)),
+                       "wrong-san": ("wrongsan-leaf", ("inter",)),
+                       "no-digital-signature": ("nodsig-leaf", ("inter",)),
+                       "no-intermediate": ("leaf", ())}.get(mode, ("leaf", ("inter",)))
+        der = crypto.sign_attested(content, pki, leaf, chain)
+        if mode == "tampered":      # the signed bytes changed after signing: the vmId's first digit
+            at = der.find(content)
+            assert at >= 0, "the signed content is not contiguous in the DER"
+            pos = at + content.find(b'"vmId":"') + len(b'"vmId":"')
+            der = der[:pos] + (b"a" if der[pos:pos + 1] != b"a" else b"b") + der[pos + 1:]
+        return self._json({"encoding": "pkcs7", "signature": base64.b64encode(der).decode("ascii")})
 
     @staticmethod
     def _network(scenario):

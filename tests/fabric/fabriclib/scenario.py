@@ -43,7 +43,7 @@ TOP_LEVEL_KEYS = {
     "name", "description", "fixtureRoot", "vm", "admin", "customData", "userData",
     "network", "extensions", "tenantCertificates", "fastTrack", "ppsType", "onHold",
     "provisionGuestAgent", "statusBlobType", "wire", "hgap", "imds", "faults",
-    "blobFixtures", "gaFamilies", "reprovision",
+    "blobFixtures", "gaFamilies", "reprovision", "attested",
 } | set(FIXTURE_KEYS)
 
 EXTENSION_KEYS = {
@@ -54,6 +54,10 @@ EXTENSION_KEYS = {
 MULTI_CONFIG_KEYS = {"name", "seqNo", "state", "publicSettings", "protectedSettings",
                      "protectedSettingsCert", "dependsOn", "dependencyLevel"}
 PPS_TYPES = ("None", "Running", "Savable", "PreprovisionedOSDisk")
+SECURITY_TYPES = ("Standard", "TrustedLaunch", "ConfidentialVM")
+# /metadata/attested/document behaviours (imds.py): a good document, or one a verifier must refuse
+ATTESTED_MODES = ("good", "no-intermediate", "tampered", "wrong-nonce", "expired", "untrusted-root", "wrong-vm-id",
+                  "wrong-san", "no-digital-signature")
 EXT_STATES = ("enabled", "disabled", "uninstall")
 
 
@@ -83,6 +87,7 @@ DEFAULTS = {
         "priority": "",
         "licenseType": "",
         "securityType": "TrustedLaunch",
+        "encryptionAtHost": False,
         "azEnvironment": "AzurePublicCloud",
     },
     "admin": {"username": "azureuser", "password": None, "disablePasswordAuthentication": True,
@@ -109,6 +114,7 @@ DEFAULTS = {
     "blobFixtures": {},
     "gaFamilies": ["Prod", "Test"],
     "reprovision": None,
+    "attested": None,
 }
 
 
@@ -119,7 +125,7 @@ def _err(path, message):
 def load(spec):
     """Load a scenario by path or by name (``default`` -> scenarios/default.json)."""
     path = spec
-    if not os.path.exists(path):
+    if not os.path.isfile(path):    # a directory of that name in the cwd is no scenario (e.g. "confidential")
         candidate = os.path.join(SCENARIO_DIR, spec if spec.endswith(".json") else spec + ".json")
         if os.path.exists(candidate):
             path = candidate
@@ -274,6 +280,18 @@ class Scenario:
             if nic.get("ipv6Subnet"):
                 nic["ipv6Subnet"] = {"address": nic["ipv6Subnet"]["address"],
                                      "prefix": str(nic["ipv6Subnet"]["prefix"])}
+        if vm.get("securityType") not in SECURITY_TYPES:
+            _err("vm.securityType", "must be one of %s" % ", ".join(SECURITY_TYPES))
+        att = d.get("attested")
+        if att is not None:
+            if not isinstance(att, dict) or set(att) - {"mode", "validitySeconds"}:
+                _err("attested", "must be an object with mode and validitySeconds")
+            att.setdefault("mode", "good")
+            att.setdefault("validitySeconds", 21600)
+            if att["mode"] not in ATTESTED_MODES:
+                _err("attested.mode", "must be one of %s" % ", ".join(ATTESTED_MODES))
+            if not isinstance(att["validitySeconds"], int) or att["validitySeconds"] < 1:
+                _err("attested.validitySeconds", "must be a positive integer")
         if d["ppsType"] not in PPS_TYPES:
             _err("ppsType", "must be one of %s" % ", ".join(PPS_TYPES))
         if d["statusBlobType"] not in ("BlockBlob", "PageBlob"):
