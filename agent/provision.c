@@ -286,6 +286,7 @@ static int build_data(ProvisionRun *p) {
                 return -ENOMEM;
         if (p->have_ovf && p->ovf.password && !(d->password = strdup(p->ovf.password)))
                 return -ENOMEM;
+        d->password_scrubbed = p->have_ovf && p->ovf.password_scrubbed;
         for (size_t i = 0; p->have_imds && i < p->imds.n_public_keys; i++) {
                 r = add_key_once(d, p->imds.public_keys[i].key_data, p->imds.public_keys[i].path);
                 if (r < 0)
@@ -317,7 +318,7 @@ static int step_validate(ProvisionRun *p) {
                 r = fail(p, "validate", -EINVAL, "Invalid admin user name '%s'", d->username);
         else if (!isempty(d->hostname) && !hostname_is_valid_rfc1123(d->hostname))
                 r = fail(p, "validate", -EINVAL, "Invalid hostname '%s'", d->hostname);
-        else if (!d->password && d->n_ssh_keys == 0 && d->disable_password_auth)
+        else if (!d->password && !d->password_scrubbed && d->n_ssh_keys == 0 && d->disable_password_auth)
                 r = fail(p, "validate", -EINVAL, "No SSH key and no password: the admin user could not log in");
         for (size_t i = 0; r >= 0 && i < d->n_ssh_keys; i++) {
                 _cleanup_free_ char *norm = NULL;
@@ -343,8 +344,8 @@ static int step_provisioners(ProvisionRun *p) {
                 crash_pointf("provision:%s:start", (*pr)->name);
                 r = (*pr)->apply(p->c, &p->data, &summary);
                 if (r < 0) {
-                        (void) record_step(p, (*pr)->name, STEP_FAILED, start, NULL);
-                        return fail(p, (*pr)->name, r, "Step %s failed: %s", (*pr)->name, strerror(-r));
+                        (void) record_step(p, (*pr)->name, STEP_FAILED, start, summary);
+                        return fail(p, (*pr)->name, r, "Step %s failed: %s", (*pr)->name, summary ?: strerror(-r));
                 }
                 r = record_step(p, (*pr)->name, r > 0 ? STEP_CHANGED : STEP_UNCHANGED, start, summary);
                 if (r < 0)

@@ -122,13 +122,26 @@ static void wipe_text(xmlNodePtr n) {
                         explicit_bzero(t->content, strlen((char *) t->content));
 }
 
-/* The password is taken verbatim (no whitespace trimming: it is the user's secret, not layout). */
-static int parse_password(xmlNodePtr conf, char **ret) {
+static bool password_is_scrubbed(xmlNodePtr n) {
+        xmlChar *v = xmlGetNoNsProp(n, BAD_CAST OVF_SCRUBBED_ATTR);
+        bool b = v && streq((const char *) v, OVF_SCRUBBED_VALUE);
+
+        xmlFree(v);
+        return b;
+}
+
+/*
+ * The password is taken verbatim (no whitespace trimming: it is the user's secret, not layout). An empty
+ * element is no password (waagent's gettext() gives None for it), never an empty password; one we scrubbed
+ * says so with an attribute (*ret_scrubbed).
+ */
+static int parse_password(xmlNodePtr conf, char **ret, bool *ret_scrubbed) {
         xmlNodePtr n = ovf_child(conf, "UserPassword");
         xmlChar *content;
         char *s;
 
         *ret = NULL;
+        *ret_scrubbed = false;
         if (!n)
                 return 0;
         content = xmlNodeGetContent(n);
@@ -143,6 +156,11 @@ static int parse_password(xmlNodePtr conf, char **ret) {
         if (strlen(s) > OVF_PASSWORD_MAX) {
                 erase_and_free(s);
                 return -E2BIG;
+        }
+        if (isempty(s)) {
+                free(s);
+                *ret_scrubbed = password_is_scrubbed(n);
+                return 0;
         }
         *ret = s;
         return 0;
@@ -232,7 +250,7 @@ static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
         r = required_text(conf, "UserName", &e->username, ret_error);
         if (r < 0)
                 return r;
-        r = parse_password(conf, &e->password);
+        r = parse_password(conf, &e->password, &e->password_scrubbed);
         if (r == -E2BIG)
                 return fail(ret_error, "UserPassword is longer than 72 bytes");
         if (r < 0)
@@ -333,15 +351,17 @@ int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, char **ret_error) {
         return 0;
 }
 
-/* Removes the children of every UserPassword element (the element itself stays, empty). */
-static void redact_passwords(xmlNodePtr n) {
-        for (; n; n = n->next) {
+/* Removes the children of every non-empty UserPassword element (the element itself stays, empty and marked). */
+static void redact_passwords(xmlNodePtr n, int *removed) {
+        for (; n && *removed >= 0; n = n->next) {
                 if (n->type != XML_ELEMENT_NODE)
                         continue;
                 if (!streq((const char *) n->name, "UserPassword")) {
-                        redact_passwords(n->children);
+                        redact_passwords(n->children, removed);
                         continue;
                 }
+                if (!n->children)
+                        continue; /* empty: there was no password, nothing to mark */
                 wipe_text(n);
                 while (n->children) {
                         xmlNodePtr c = n->children;
@@ -349,13 +369,16 @@ static void redact_passwords(xmlNodePtr n) {
                         xmlUnlinkNode(c);
                         xmlFreeNode(c);
                 }
+                (*removed)++;
+                if (!xmlSetProp(n, BAD_CAST OVF_SCRUBBED_ATTR, BAD_CAST OVF_SCRUBBED_VALUE))
+                        *removed = -ENOMEM;
         }
 }
 
 int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         xmlChar *out = NULL;
-        int size = 0, r;
+        int size = 0, removed = 0, r;
         char *s;
 
         if (len > OVF_ENV_MAX)
@@ -363,7 +386,9 @@ int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
                 return r;
-        redact_passwords(xmlDocGetRootElement(doc));
+        redact_passwords(xmlDocGetRootElement(doc), &removed);
+        if (removed < 0)
+                return removed;
         xmlDocDumpMemoryEnc(doc, &out, &size, "utf-8");
         if (!out || size < 0) {
                 xmlFree(out);
@@ -376,5 +401,5 @@ int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         *ret = s;
         if (ret_size)
                 *ret_size = (size_t) size;
-        return 0;
+        return removed > 0;
 }

@@ -14,7 +14,11 @@
  * "ssh-host-keys": when Config.regenerate_ssh_host_keys and the VM id differs from the one recorded in
  * <state_dir>/ssh-host-keys.vmid (a captured image booting as a new VM), /etc/ssh/ssh_host_*key* are removed
  * and regenerated with ssh-keygen -A (waagent §5.2 step 11 with SshHostKeyPairType=auto), then the id is
- * recorded.
+ * recorded. ssh-keygen is the target's: on an alternate root it runs chrooted into it (ssh-keygen -A -f <root>
+ * would follow an /etc/ssh symlink of the root to the host's directory).
+ *
+ * A path that does not resolve inside the root fails the step with a reason naming it (and the symlink on the
+ * way, if any: provisioner_path_error()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -216,6 +220,8 @@ static int ssh_keys_apply(Context *c, const ProvisionData *d, char **ret_summary
         if (r < 0)
                 return r;
         home_fd = open_in_root(c->root_fd, u.home, O_PATH | O_DIRECTORY, 0);
+        if (home_fd < 0 && ret_summary && provisioner_path_error(c, u.home, home_fd, ret_summary) < 0)
+                home_fd = -ENOMEM;
         for (size_t i = 0; i < n && home_fd >= 0; i++) {
                 r = apply_key_file(home_fd, &files[i], &u);
                 if (r < 0)
@@ -279,8 +285,11 @@ static int sshd_config_apply(Context *c, const ProvisionData *d, char **ret_summ
                 return 0;
         }
         r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0, WRITE_MKDIR);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_summary && provisioner_path_error(c, path, r, ret_summary) < 0)
+                        return -ENOMEM;
                 return r;
+        }
         reloaded = sshd_reload(c);
         if (ret_summary && asprintf(ret_summary, "%s written (PasswordAuthentication %s)%s", path,
                                     d->disable_password_auth ? "no" : "yes",
@@ -319,24 +328,17 @@ static int remove_host_keys(int root_fd) {
         return r;
 }
 
-static int generate_host_keys(Context *c) {
-        _cleanup_free_ char *output = NULL;
-        const char *argv[5] = { "ssh-keygen", "-A", NULL, NULL, NULL };
+static int generate_host_keys(Context *c, char **ret_error) {
         int r;
 
         r = mkdir_p_in_root(c->root_fd, "/etc/ssh", 0755);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_error && provisioner_path_error(c, "/etc/ssh", r, ret_error) < 0)
+                        return -ENOMEM;
                 return r;
-        if (c->root) {
-                argv[2] = "-f";
-                argv[3] = c->root;
         }
-        r = spawn_and_wait((char *const *) argv, &output);
-        if (r < 0)
-                return r;
-        if (r != 0)
-                return log_debug_errno(EIO, "ssh-keygen -A failed with exit status %d: %s", r, strempty(output));
-        return 0;
+        return provisioner_run_tool(c, (char *const[]) { (char *) "ssh-keygen", (char *) "-A", NULL }, NULL, 0,
+                                    ret_error);
 }
 
 static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_summary) {
@@ -361,8 +363,12 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
                 return 0;
         }
         r = remove_host_keys(c->root_fd);
-        if (r >= 0)
-                r = generate_host_keys(c);
+        if (r < 0) {
+                if (ret_summary && provisioner_path_error(c, "/etc/ssh", r, ret_summary) < 0)
+                        return -ENOMEM;
+                return r;
+        }
+        r = generate_host_keys(c, ret_summary);
         if (r < 0)
                 return r;
         if (asprintf(&content, "%s\n", d->vm_id) < 0)
