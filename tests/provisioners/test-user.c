@@ -107,11 +107,11 @@ static void test_create_with_password(void **state) {
         assert_true(atoi(w[2]) < 1000);
         assert_string_equal(w[3], "azureuser");
 
-        /* /etc/shadow: a SHA-512 crypt hash that verifies against the password. */
+        /* /etc/shadow: a yescrypt hash that verifies against the password. */
         sh = scratch_db_line(f->root, "/etc/shadow", "azureuser");
         assert_non_null(sh);
         s = fields(sh);
-        assert_true(startswith(s[1], "$6$"));
+        assert_true(startswith(s[1], "$y$"));
         assert_string_equal(crypt(PASSWORD, s[1]), s[1]);
         assert_string_not_equal(crypt("wrong", s[1]), s[1]);
 
