@@ -14,6 +14,9 @@ A scratch root whose /home, /etc/sudoers.d and /etc/ssh are absolute symlinks to
 
 A root without useradd: a clear error, the host's useradd is not run on the root's files.
 
+The state directory an absolute symlink: `status --wait` watches it beneath the root and returns once provisioning
+wrote state.json there (a host-path watch looked at the host's directory and waited forever).
+
 Every tool in the root wrapped by a shell script that appends its argv and environment to a log in the root:
 provisioning with a password runs useradd and chpasswd through the wrappers, and neither the password nor its
 hash is in any argv or environment.
@@ -22,8 +25,10 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -127,6 +132,31 @@ class RootConfinementTest(azltest.FabricTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(sudoers).st_mode), 0o440)
         self.assertTrue(os.path.isfile(root.file(targets["/etc/ssh"] + "/ssh_host_ed25519_key")))
         self.assertTrue(os.path.isfile(root.file(targets["/etc/ssh"] + "/sshd_config.d/50-azl-agent.conf")))
+
+    def test_state_dir_symlink_watched_inside_root(self):
+        """status --wait watches the state directory through an fd opened beneath the root: with the directory an
+        absolute symlink, the old host-path watch looked at the host's directory and never saw state.json."""
+        fabric, root = self.start(PATCH)
+        host_state = os.path.join(self.host, "state")
+        os.makedirs(host_state)
+        self.host_tree = tree(self.host)
+        shutil.move(root.file("/var/lib/azl-agent"), root.file(host_state))
+        os.symlink(host_state, root.file("/var/lib/azl-agent"))
+        waiter = subprocess.Popen([azltest.AGENT, "--root", root.path, "status", "--wait"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(1)
+            self.assertIsNone(waiter.poll(), "status --wait returned before provisioning")
+            r = root.run("provision")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out, _ = waiter.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            waiter.kill()
+            waiter.communicate()
+            self.fail("status --wait did not see state.json written beneath the root")
+        self.assertEqual(waiter.returncode, 0, out)
+        self.assertTrue(os.path.isfile(root.file(host_state + "/state.json")))
+        self.assert_host_untouched()
 
     def test_tool_missing_in_root(self):
         fabric, root = self.start(PATCH)
