@@ -45,7 +45,7 @@ def run(cmd, cache, **env):
 
 
 def status(cache):
-    for d in os.listdir(cache):
+    for d in os.listdir(cache) if os.path.isdir(cache) else []:
         p = os.path.join(cache, d, "build-status")
         if os.path.exists(p):
             with open(p) as f:
