@@ -210,12 +210,18 @@ def wait_for(what, fn, timeout=30.0, interval=0.1, detail=None):
         time.sleep(interval)
 
 
+CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data), libxcrypt's crypt.h
+
+
 def crypt_matches(password, hashed):
     """Does the crypt(5) hash (yescrypt "$y$" as the agent writes, or any other libcrypt knows) verify password?
     libcrypt's own crypt() (python3's crypt module is deprecated; openssl passwd has no yescrypt)."""
     if not hashed or hashed[0] in "!*":
         return False
+    # crypt_rn() with a buffer of our own: crypt() keeps its state in one static buffer, and the crash test calls
+    # this from two threads at once (which crashed the interpreter).
     libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
-    libcrypt.crypt.restype = ctypes.c_char_p
-    libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    return libcrypt.crypt(password.encode(), hashed.encode()) == hashed.encode()
+    libcrypt.crypt_rn.restype = ctypes.c_char_p
+    libcrypt.crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    data = ctypes.create_string_buffer(CRYPT_DATA_SIZE)
+    return libcrypt.crypt_rn(password.encode(), hashed.encode(), data, CRYPT_DATA_SIZE) == hashed.encode()

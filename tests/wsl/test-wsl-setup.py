@@ -108,9 +108,10 @@ def hash_matches(password, hashed):
     if not hashed.startswith("$y$"):
         return False
     libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
-    libcrypt.crypt.restype = ctypes.c_char_p
-    libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    return libcrypt.crypt(password.encode(), hashed.encode()) == hashed.encode()
+    libcrypt.crypt_rn.restype = ctypes.c_char_p
+    libcrypt.crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    data = ctypes.create_string_buffer(32768)  # sizeof(struct crypt_data): crypt_rn() keeps no static state
+    return libcrypt.crypt_rn(password.encode(), hashed.encode(), data, len(data)) == hashed.encode()
 
 
 def check_user(root, name, password, label):
