@@ -111,10 +111,11 @@ int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_
         if (r == 0)
                 return 0;
         if (r == -ENOENT || r == -EACCES) {
-                if (ret_error &&
-                    (alt ? asprintf(ret_error, "%s is not installed in the target root %s (its tools run chrooted "
-                                               "into it; the host's are never used on its files)", argv[0], c->root) :
-                           asprintf(ret_error, "%s is not installed", argv[0])) < 0)
+                if (ret_error && alt &&
+                    asprintf(ret_error, "%s is not installed in the target root %s (its tools run chrooted into "
+                                        "it; the host's are never used on its files)", argv[0], c->root) < 0)
+                        return -ENOMEM;
+                if (ret_error && !alt && asprintf(ret_error, "%s is not installed", argv[0]) < 0)
                         return -ENOMEM;
                 return -ENOENT;
         }

@@ -306,8 +306,9 @@ int user_ensure_account(Context *c, const char *name, char *const *groups, char 
         }
         if (!missing)
                 return 0;
-        r = shadow_tool(c, "usermod", (char *const[]) { (char *) "-a", (char *) "-G", missing, (char *) name, NULL },
-                        NULL, ret_error);
+        r = shadow_tool(c, "usermod",
+                        (char *const[]) { (char *) "-a", (char *) "-G", missing, (char *) name, NULL }, NULL,
+                        ret_error);
         return r < 0 ? r : 1;
 }
 
@@ -423,8 +424,9 @@ static bool sudoers_up_to_date(Context *c, const char *content) {
 static int sudoers_validate(Context *c, char **ret_error) {
         int r;
 
-        r = provisioner_run_tool(c, (char *const[]) { (char *) "visudo", (char *) "-c", (char *) "-q", (char *) "-f",
-                                                      (char *) SUDOERS_DIR "/" SUDOERS_TMP_NAME, NULL },
+        r = provisioner_run_tool(c,
+                                 (char *const[]) { (char *) "visudo", (char *) "-c", (char *) "-q", (char *) "-f",
+                                                   (char *) SUDOERS_DIR "/" SUDOERS_TMP_NAME, NULL },
                                  NULL, 0, ret_error);
         if (r == -ENOENT) {
                 if (ret_error) {
@@ -549,8 +551,9 @@ static int user_apply_full(Context *c, const ProvisionData *d, char **ret_summar
         if (d->password) {
                 /* Used: the seed's copy of the cleartext goes. Not fatal (the account is right), but said. */
                 scrubbed = media_seed_scrub_password(c);
-                if (scrubbed < 0 && asprintf(&scrub_note, "; the seed copy of the password could not be scrubbed: %s",
-                                             strerror(-scrubbed)) < 0)
+                if (scrubbed < 0 &&
+                    asprintf(&scrub_note, "; the seed copy of the password could not be scrubbed: %s",
+                             strerror(-scrubbed)) < 0)
                         return -ENOMEM;
         }
         has_password = d->password || (d->password_scrubbed && has_usable_password(c, d->username));

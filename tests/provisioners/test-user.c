@@ -262,8 +262,8 @@ static char *make_hash(const char *prefix, const char *password) {
 }
 
 static void test_password_is_hash(void **state) {
-        _cleanup_free_ char *y = make_hash("$y$", "pw"), *six = make_hash("$6$", "pw"), *md5 = make_hash("$1$", "pw"),
-                            *cut = NULL, *colon = NULL, *nl = NULL;
+        _cleanup_free_ char *y = make_hash("$y$", "pw"), *six = make_hash("$6$", "pw"),
+                            *md5 = make_hash("$1$", "pw"), *cut = NULL, *colon = NULL, *nl = NULL;
 
         assert_true(user_password_is_hash(y));
         assert_true(user_password_is_hash(six));
