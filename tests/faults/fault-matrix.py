@@ -472,8 +472,9 @@ class Cell:
         if agent.maxrss_kib is None and agent.status is not None and \
                 not (os.WIFSIGNALED(agent.status) and os.WTERMSIG(agent.status) == signal.SIGKILL):
             self.problems.append("harness: no peak RSS from rusage-run")
-        # The sampled high-water mark is the same mm's: it can never exceed what wait4 reports for the agent.
-        if agent.maxrss_kib and agent.peak["VmHWM"] > agent.maxrss_kib + 64:
+        # The sampled high-water mark is the same mm's: it cannot exceed what wait4 reports for the agent by more
+        # than the kernel's RSS counters lag (per-thread caches, synced in batches: ~150 KiB seen in a daemon cell).
+        if agent.maxrss_kib and agent.peak["VmHWM"] > agent.maxrss_kib + max(1024, agent.maxrss_kib // 20):
             self.problems.append("harness: sampled VmHWM %d KiB above the reported peak %d KiB" % (
                 agent.peak["VmHWM"], agent.maxrss_kib))
         if agent.status is not None and os.WIFSIGNALED(agent.status) and \
