@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The default provisioning order, ProvisionData's lifetime, and what the steps share for acting on the target:
- * running its tools and explaining a path that does not resolve. The order matters: the user must exist before
- * its keys are installed; sshd's configuration and host keys come last so that sshd, reloaded once, sees
- * everything.
+ * ProvisionData's lifetime, and what the steps share for acting on the target: running its tools and
+ * explaining a path that does not resolve. (The order the Provisioners run in is agent/provision.c's step
+ * table.)
  *
  * On an alternate root (--root) every external tool runs chrooted into it (docs/security.md, "--root
  * confinement"): useradd --prefix, ssh-keygen -f and visudo -f on host paths would follow the root's absolute
@@ -24,15 +23,6 @@
 #include "strutil.h"
 
 #define TOOL_ERROR_OUTPUT_MAX 400U
-
-const Provisioner *const provisioners_default[] = {
-        &provisioner_hostname,
-        &provisioner_user,
-        &provisioner_ssh_keys,
-        &provisioner_sshd_config,
-        &provisioner_ssh_host_keys,
-        NULL,
-};
 
 void provision_data_done(ProvisionData *d) {
         free(d->vm_id);
