@@ -738,16 +738,18 @@ static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void
 
 static int state_watch_setup(DaemonBus *b) {
         const Context *c = b->daemon->context;
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        char dir[PROC_FD_PATH_MAX];
         int r;
 
         r = mkdir_p_in_root(c->root_fd, c->config.state_dir, 0700);
         if (r < 0)
                 return r;
-        r = path_join_root(c->root, c->config.state_dir, &dir);
-        if (r < 0)
-                return r;
-        return sd_event_add_inotify(b->daemon->event, &b->state_watch, dir,
+        /* Watched through an fd opened beneath the root, never a host path a symlink could redirect. */
+        dir_fd = open_in_root(c->root_fd, c->config.state_dir, O_PATH | O_DIRECTORY, 0);
+        if (dir_fd < 0)
+                return dir_fd;
+        return sd_event_add_inotify(b->daemon->event, &b->state_watch, proc_fd_path(dir, dir_fd),
                                     IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVE_SELF | IN_ONLYDIR,
                                     on_state_dir, b);
 }

@@ -235,6 +235,7 @@ static int build_data(ProvisionRun *p) {
                 return -ENOMEM;
         if (p->have_ovf && p->ovf.password && !(d->password = strdup(p->ovf.password)))
                 return -ENOMEM;
+        d->password_scrubbed = p->have_ovf && p->ovf.password_scrubbed;
         for (size_t i = 0; p->have_imds && i < p->imds.n_public_keys; i++) {
                 r = add_key_once(d, p->imds.public_keys[i].key_data, p->imds.public_keys[i].path);
                 if (r < 0)
@@ -282,7 +283,7 @@ static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **r
                 return dropped;
         if (dropped < 0)
                 return error_setf(error, dropped, "Failed to check the SSH keys: %s", strerror(-dropped));
-        if (!d->password && d->n_ssh_keys == 0 && d->disable_password_auth) {
+        if (!d->password && !d->password_scrubbed && d->n_ssh_keys == 0 && d->disable_password_auth) {
                 if (dropped > 0)
                         return error_setf(error, -EINVAL,
                                           "No valid SSH key (%d skipped as invalid) and no password: "
@@ -309,8 +310,12 @@ static int step_provisioner(ProvisionRun *p, const ProvisionStepDef *step, char 
         int r;
 
         r = provisioner->apply(p->c, &p->data, ret_summary);
-        if (r < 0)
+        if (r < 0) {
+                /* A Provisioner may explain its failure in the summary (which path, which tool said what) */
+                if (*ret_summary)
+                        return error_setf(error, r, "Step %s failed: %s", step->name, *ret_summary);
                 return r;
+        }
         return r > 0 ? STEP_CHANGED : STEP_UNCHANGED;
 }
 
@@ -346,7 +351,8 @@ static int step_host_keys_rest(ProvisionRun *p, const ProvisionStepDef *step, ch
 /* clang-format off */
 #define REQUIRED PROVISION_STEP_REQUIRED
 #define PROVISIONER_STEP(name, provisioner) \
-        { name, step_provisioner, REQUIRED | PROVISION_STEP_CRASH_START, .userdata = &(provisioner) }
+        { name, step_provisioner, REQUIRED | PROVISION_STEP_CRASH_START | PROVISION_STEP_FAILURE_SUMMARY, \
+          .userdata = &(provisioner) }
 
 /* Every boot, before anything else (azure-wire-protocol.md §5.2). */
 const ProvisionStepDef provision_boot_steps[] = {

@@ -10,6 +10,7 @@
  * when each step ran (seconds since the kernel started) and the agent's recent journal lines (sd-journal).
  * Colour only on a TTY.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,21 +81,22 @@ static bool state_is_final(const ProvisionState *s) {
 /* Waits until state.json says ready/failed: inotify on the state directory (created if missing), re-reading
  * the file on every write or rename into the directory. */
 static int wait_for_final_state(Context *c, ProvisionState *s) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int fd = -EBADF, dir_fd = -EBADF;
+        char dir[PROC_FD_PATH_MAX];
         int r;
 
         r = mkdir_p_in_root(c->root_fd, c->config.state_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", c->config.state_dir);
-        r = path_join_root(c->root, c->config.state_dir, &dir);
-        if (r < 0)
-                return log_oom();
+        /* Watched through an fd opened beneath the root: a symlinked state dir cannot point the watch at the host. */
+        dir_fd = open_in_root(c->root_fd, c->config.state_dir, O_PATH | O_DIRECTORY, 0);
+        if (dir_fd < 0)
+                return log_error_errno(dir_fd, "Failed to open %s: %m", c->config.state_dir);
         fd = inotify_init1(IN_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create an inotify instance: %m");
-        if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
-                return log_error_errno(errno, "Failed to watch %s: %m", dir);
+        if (inotify_add_watch(fd, proc_fd_path(dir, dir_fd), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
+                return log_error_errno(errno, "Failed to watch %s: %m", c->config.state_dir);
         for (;;) {
                 char buf[sizeof(struct inotify_event) + NAME_MAX + 1] __attribute__((aligned(8)));
 
@@ -106,7 +108,7 @@ static int wait_for_final_state(Context *c, ProvisionState *s) {
                 if (r < 0 && r != -ENOENT && r != -EBADMSG) /* -EBADMSG: never with atomic writes; retry */
                         return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
                 if (read(fd, buf, sizeof buf) < 0 && errno != EINTR)
-                        return log_error_errno(errno, "Failed to wait for %s: %m", dir);
+                        return log_error_errno(errno, "Failed to wait for %s: %m", c->config.state_dir);
         }
 }
 
@@ -387,14 +389,14 @@ static void print_timeline(const ProvisionState *s) {
 
 /* The agent's last journal lines; the journal of --root when one is given. */
 static void print_journal(const Context *c) {
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
         sd_journal *j = NULL;
         int r;
 
         if (c->root) {
-                if (path_join_root(c->root, "/var/log/journal", &dir) < 0)
-                        return;
-                r = sd_journal_open_directory(&j, dir, 0);
+                /* Opened beneath the root (sd-journal reads relative to the fd), not by a host path. */
+                dir_fd = open_in_root(c->root_fd, "/var/log/journal", O_RDONLY | O_DIRECTORY, 0);
+                r = dir_fd < 0 ? dir_fd : sd_journal_open_directory_fd(&j, dir_fd, 0);
         } else
                 r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         printf("\nrecent log (journal, SYSLOG_IDENTIFIER=azl-agent):\n");

@@ -457,3 +457,8 @@ int path_join_root(const char *root, const char *path, char **ret) {
         *ret = s;
         return 0;
 }
+
+char *proc_fd_path(char buf[static PROC_FD_PATH_MAX], int fd) {
+        (void) snprintf(buf, PROC_FD_PATH_MAX, "/proc/self/fd/%d", fd);
+        return buf;
+}

@@ -65,5 +65,11 @@ int write_string_file_atomic_in_root(int root_fd, const char *path, const char *
 int unlink_in_root(int root_fd, const char *path);
 int access_in_root(int root_fd, const char *path); /* 0 if it exists, -ENOENT otherwise */
 
-/* Joins the textual root path and path (for external tools given --root/--prefix, e.g. useradd). */
+/* Joins the textual root path and path. Only for text shown to people or handed to a process that sees the
+ * same tree: any access through it follows the root's absolute symlinks out to the host. */
 int path_join_root(const char *root, const char *path, char **ret);
+
+/* "/proc/self/fd/<fd>", a path naming exactly the file fd refers to (resolved like the fd was, beneath the
+ * root), for interfaces that take only a path (inotify_add_watch(), sd_event_add_inotify()). */
+#define PROC_FD_PATH_MAX (sizeof("/proc/self/fd/") + 3 * sizeof(int))
+char *proc_fd_path(char buf[static PROC_FD_PATH_MAX], int fd);

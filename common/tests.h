@@ -7,6 +7,12 @@
  * every default test. The peer fixtures (WALinuxAgent's test data, a directory given with -Dfixtures_dir= or
  * $AZL_FIXTURES) feed only the interop suite: a test binary started with the argument "interop" runs its
  * interop group, and exits 77 with INTEROP_SKIP_LINE when no such directory was given (tests/interop/README.md).
+ *
+ * cmocka itself counts a skip() as a pass: its run returns the number of failures only, so a binary whose
+ * cases all skipped exited 0 and meson said OK. Here skip() also counts the skip, and cmocka_run_group_tests()
+ * returns 77 when any case was skipped and none failed: the binary shows as SKIP in the meson summary (the
+ * cases that did pass are listed in its log), never as a pass of something that did not run. A failure still
+ * makes it FAIL. docs/security.md, "Tests that tell the truth".
  */
 #pragma once
 
@@ -19,6 +25,25 @@
 #include <cmocka.h>
 
 #define EXIT_TEST_SKIP 77
+
+/* Skips counted by skip() in this process. */
+extern unsigned tests_skipped;
+
+#undef skip
+#define skip()                                                                                             \
+        do {                                                                                               \
+                tests_skipped++;                                                                           \
+                _skip(__FILE__, __LINE__);                                                                 \
+        } while (0)
+
+/* cmocka's run, then: failures → 1, else skips → EXIT_TEST_SKIP (with a line saying how many), else 0. */
+int tests_run_group(const char *name, const struct CMUnitTest *tests, size_t n, CMFixtureFunction setup,
+                    CMFixtureFunction teardown);
+
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                                   \
+        tests_run_group(#group_tests, group_tests, sizeof(group_tests) / sizeof((group_tests)[0]), group_setup, \
+                        group_teardown)
 
 /* Creates a fresh directory under $TMPDIR (or /tmp); removed with its contents by tmpdir_remove(). */
 char *tmpdir_new(void);

@@ -126,11 +126,12 @@ int ext_executor_new(Context *c, sd_event *event, const ExtExecutorOptions *o, E
                 if (!(e->signing_root_pem = strdup(o->signing_root_pem)))
                         return -ENOMEM;
         } else {
-                /* The root is agent data, not part of the (alternate) root being managed: a host path. */
-                _cleanup_close_ int fd = open(EXT_SIGNING_ROOT_PATH_DEFAULT, O_RDONLY | O_CLOEXEC);
-                size_t size;
-                if (fd >= 0)
-                        (void) read_full_fd(fd, 64U * 1024U, &e->signing_root_pem, &size);
+                /* The managed system's own trust anchor: under --root the target's, never the host's
+                 * (docs/security.md, "--root confinement"). None: every signature fails to verify. */
+                r = ext_signing_root_read(c->root_fd, &e->signing_root_pem);
+                if (r < 0 && r != -ENOENT)
+                        (void) log_debug_errno(r, "Cannot read the extension signing root %s: %m",
+                                               EXT_SIGNING_ROOT_PATH_DEFAULT);
         }
         e->options.signing_root_pem = e->signing_root_pem;
         ext_layout_init(&e->layout, c, e->log_dir);

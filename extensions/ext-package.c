@@ -644,6 +644,10 @@ int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const cha
         return signature_verify_bio(content, encoded_signature, root_pem, ret_error);
 }
 
+int ext_signing_root_read(int root_fd, char **ret) {
+        return read_file_in_root(root_fd, EXT_SIGNING_ROOT_PATH_DEFAULT, 64U * 1024U, ret, NULL);
+}
+
 int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error) {
         const char *dot = strrchr(name, '.');
         size_t plen = dot ? (size_t) (dot - name) : 0;

@@ -93,5 +93,11 @@ int ext_signature_verify(const void *zip, size_t len, const char *encoded_signat
                          char **ret_error);
 /* The same over the zip file zip_fd, digested in chunks. */
 int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem, char **ret_error);
+/*
+ * The trusted root(s) for package signatures: EXT_SIGNING_ROOT_PATH_DEFAULT beneath root_fd (the system the
+ * agent manages: under --root the target's copy, with its symlinks resolved inside it, never the host's).
+ * -ENOENT when that system has none.
+ */
+int ext_signing_root_read(int root_fd, char **ret);
 /* §4.11: signingInfo type/publisher/version == name.rsplit(".", 1) and version (case-insensitive). */
 int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error);

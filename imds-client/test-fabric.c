@@ -60,8 +60,13 @@ static void fabric_start(void) {
                         break;
                 if (waitpid(fabric.pid, &status, WNOHANG) == fabric.pid) {
                         fabric.pid = -1;
-                        fprintf(stderr, "skipped: the fabric exited before it was ready\n");
-                        exit(EXIT_TEST_SKIP);
+                        /* No python3 (the exec failed) is a missing tool; a fabric that dies is a failure
+                         * of the rig, and a rig failure fails (issue #17 §8). */
+                        if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TEST_SKIP) {
+                                fprintf(stderr, "skipped: python3 cannot be run\n");
+                                exit(EXIT_TEST_SKIP);
+                        }
+                        fail_msg("the fabric exited before it was ready (wait status 0x%x)", (unsigned) status);
                 }
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
         }

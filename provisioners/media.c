@@ -4,6 +4,10 @@
  * helpers): MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC on a mkdtemp() directory (0700) under /run, unmounted and
  * removed before returning on every path. The medium is the host's device, so this is independent of
  * --root, except for the seed directory which lives under the root.
+ *
+ * The seed copy is the one copy of the password we would otherwise keep: once the password is applied it is
+ * rewritten without it (ovf_env_redact(), marked as scrubbed so that a later run keeps the account's password
+ * instead of locking it) and the old bytes are zeroed (common/scrub.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +25,7 @@
 #include "macro.h"
 #include "media.h"
 #include "ovf-env.h"
+#include "scrub.h"
 #include "strutil.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
@@ -153,7 +158,7 @@ int media_read_ovf_env(Context *c, char **ret, size_t *ret_size) {
         _cleanup_free_ char *seed = NULL;
         int r;
 
-        if (asprintf(&seed, "%s/seed", c->config.state_dir) < 0)
+        if (asprintf(&seed, "%s/" MEDIA_SEED_DIR, c->config.state_dir) < 0)
                 return -ENOMEM;
         r = media_read_dir(c->root_fd, seed, ret, ret_size);
         if (r != -ENOENT)
@@ -182,4 +187,24 @@ int media_save_ovf_env(Context *c, const char *buf, size_t len) {
         if (asprintf(&path, "%s/" OVF_ENV_FILENAME, c->config.state_dir) < 0)
                 return -ENOMEM;
         return write_file_atomic_in_root(c->root_fd, path, redacted, size, 0600, 0, 0, WRITE_MKDIR);
+}
+
+int media_seed_scrub_password(Context *c) {
+        _cleanup_free_ char *path = NULL, *buf = NULL, *redacted = NULL;
+        size_t size = 0, rsize = 0;
+        int r;
+
+        if (asprintf(&path, "%s/" MEDIA_SEED_DIR "/" OVF_ENV_FILENAME, c->config.state_dir) < 0)
+                return -ENOMEM;
+        r = read_file_in_root(c->root_fd, path, OVF_ENV_MAX, &buf, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = ovf_env_redact(buf, size, &redacted, &rsize);
+        explicit_bzero(buf, size);
+        if (r <= 0)
+                return r; /* no password in it (scrubbed before), or not a document we can rewrite */
+        r = scrub_file_replace_in_root(c->root_fd, path, redacted, rsize, 0600);
+        return r < 0 ? r : 1;
 }

@@ -16,6 +16,7 @@
 #include "context.h"
 
 #define OVF_ENV_FILENAME "ovf-env.xml"
+#define MEDIA_SEED_DIR "seed"           /* below the state dir */
 
 /* Candidate device nodes, udev's first, then /dev/sr*; -ENOENT when there is none. */
 int media_find_devices(char ***ret);
@@ -35,3 +36,10 @@ int media_read_ovf_env(Context *c, char **ret, size_t *ret_size);
 /* Saves buf with the password removed (ovf_env_redact) as <state_dir>/ovf-env.xml, 0600 root:root, for
  * later inspection and for the tools that read waagent's copy. */
 int media_save_ovf_env(Context *c, const char *buf, size_t len);
+
+/*
+ * Once the password is applied: rewrites the seed copy (<state_dir>/seed/ovf-env.xml) with the password removed
+ * and marked as scrubbed, zeroing the old bytes (scrub_file_replace_in_root()). 1 when a password was scrubbed,
+ * 0 when there was no seed or no password in it.
+ */
+int media_seed_scrub_password(Context *c);

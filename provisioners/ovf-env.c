@@ -137,14 +137,27 @@ static void wipe_text(xmlNodePtr n) {
                         explicit_bzero(t->content, strlen((char *) t->content));
 }
 
-/* The password is taken verbatim (no whitespace trimming: it is the user's secret, not layout). */
-static int parse_password(xmlNodePtr conf, char **ret, Error *error) {
+static bool password_is_scrubbed(xmlNodePtr n) {
+        xmlChar *v = xmlGetNoNsProp(n, BAD_CAST OVF_SCRUBBED_ATTR);
+        bool b = v && streq((const char *) v, OVF_SCRUBBED_VALUE);
+
+        xmlFree(v);
+        return b;
+}
+
+/*
+ * The password is taken verbatim (no whitespace trimming: it is the user's secret, not layout). An empty
+ * element is no password (waagent's gettext() gives None for it), never an empty password; one we scrubbed
+ * says so with an attribute (*ret_scrubbed).
+ */
+static int parse_password(xmlNodePtr conf, char **ret, bool *ret_scrubbed, Error *error) {
         xmlChar *content;
         xmlNodePtr n;
         char *s;
         int r;
 
         *ret = NULL;
+        *ret_scrubbed = false;
         r = unique_child(conf, "UserPassword", &n, error);
         if (r < 0 || !n)
                 return r;
@@ -160,6 +173,11 @@ static int parse_password(xmlNodePtr conf, char **ret, Error *error) {
         if (strlen(s) > OVF_PASSWORD_MAX) {
                 erase_and_free(s);
                 return -E2BIG;
+        }
+        if (isempty(s)) {
+                free(s);
+                *ret_scrubbed = password_is_scrubbed(n);
+                return 0;
         }
         *ret = s;
         return 0;
@@ -270,7 +288,7 @@ static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, Error *error) {
         r = required_text(conf, "UserName", &e->username, error);
         if (r < 0)
                 return r;
-        r = parse_password(conf, &e->password, error);
+        r = parse_password(conf, &e->password, &e->password_scrubbed, error);
         if (r == -E2BIG)
                 return error_set(error, -EBADMSG, "UserPassword is longer than 72 bytes");
         if (r < 0)
@@ -392,15 +410,17 @@ int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error) {
         return 0;
 }
 
-/* Removes the children of every UserPassword element (the element itself stays, empty). */
-static void redact_passwords(xmlNodePtr n) {
-        for (; n; n = n->next) {
+/* Removes the children of every non-empty UserPassword element (the element itself stays, empty and marked). */
+static void redact_passwords(xmlNodePtr n, int *removed) {
+        for (; n && *removed >= 0; n = n->next) {
                 if (n->type != XML_ELEMENT_NODE)
                         continue;
                 if (!streq((const char *) n->name, "UserPassword")) {
-                        redact_passwords(n->children);
+                        redact_passwords(n->children, removed);
                         continue;
                 }
+                if (!n->children)
+                        continue; /* empty: there was no password, nothing to mark */
                 wipe_text(n);
                 while (n->children) {
                         xmlNodePtr c = n->children;
@@ -408,13 +428,16 @@ static void redact_passwords(xmlNodePtr n) {
                         xmlUnlinkNode(c);
                         xmlFreeNode(c);
                 }
+                (*removed)++;
+                if (!xmlSetProp(n, BAD_CAST OVF_SCRUBBED_ATTR, BAD_CAST OVF_SCRUBBED_VALUE))
+                        *removed = -ENOMEM;
         }
 }
 
 int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         xmlChar *out = NULL;
-        int size = 0, r;
+        int size = 0, removed = 0, r;
         char *s;
 
         if (len > OVF_ENV_MAX)
@@ -422,7 +445,9 @@ int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
                 return r;
-        redact_passwords(xmlDocGetRootElement(doc));
+        redact_passwords(xmlDocGetRootElement(doc), &removed);
+        if (removed < 0)
+                return removed;
         xmlDocDumpMemoryEnc(doc, &out, &size, "utf-8");
         if (!out || size < 0) {
                 xmlFree(out);
@@ -435,5 +460,5 @@ int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         *ret = s;
         if (ret_size)
                 *ret_size = (size_t) size;
-        return 0;
+        return removed > 0;
 }

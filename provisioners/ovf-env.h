@@ -36,7 +36,8 @@ typedef struct OvfEnv {
         char *version;                  /* ProvisioningSection/Version, "1.0" today */
         char *hostname;
         char *username;
-        char *password;                 /* secret (erased on free); NULL when absent */
+        char *password;                 /* secret (erased on free); NULL when absent or empty */
+        bool password_scrubbed;         /* no password: we applied it before and scrubbed it from this copy */
         bool disable_ssh_password_auth; /* only a literal "true" (any case) disables, as waagent */
         OvfPublicKey *public_keys;
         size_t n_public_keys;
@@ -67,5 +68,13 @@ void ovf_env_done(OvfEnv *e);
  */
 int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error);
 
-/* Returns the document with the text of every UserPassword element removed (what we keep on disk, 0600). */
+/* The attribute ovf_env_redact() puts on a UserPassword element it emptied (ours; Azure sends none). */
+#define OVF_SCRUBBED_ATTR "scrubbed-by"
+#define OVF_SCRUBBED_VALUE "azl-agent"
+
+/*
+ * Returns the document with the text of every UserPassword element removed and the element marked with
+ * OVF_SCRUBBED_ATTR (what we keep on disk, 0600; parsed again, it reads as password_scrubbed). Returns 1 when
+ * a password was removed, 0 when there was none.
+ */
 int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size);

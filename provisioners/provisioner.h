@@ -24,6 +24,7 @@ typedef struct ProvisionData {
         char *hostname;
         char *username;
         char *password;             /* secret: erase_and_free; NULL = lock the password */
+        bool password_scrubbed;     /* the media's password was applied before and scrubbed: keep the account's */
         bool disable_password_auth;
         ProvisionSshKey *ssh_keys;
         size_t n_ssh_keys;
@@ -32,7 +33,8 @@ typedef struct ProvisionData {
 
 typedef struct Provisioner {
         const char *name;
-        /* <0 error, 0 unchanged, 1 changed. *ret_summary (may be NULL) is set on success only. */
+        /* <0 error, 0 unchanged, 1 changed. *ret_summary (may be NULL) is set on success, and may be set on
+         * failure to the reason (which path, which tool said what); callers free it either way. */
         int (*apply)(Context *c, const ProvisionData *d, char **ret_summary);
 } Provisioner;
 
@@ -61,3 +63,27 @@ void provision_data_done(ProvisionData *d);
 
 /* Appends a copy of key/path to d->ssh_keys. */
 int provision_data_add_ssh_key(ProvisionData *d, const char *key, const char *path);
+
+/* Provisioning a root other than the running system's (--root DIR, DIR ≠ "/")? */
+bool provisioner_alt_root(const Context *c);
+
+/*
+ * Runs a tool of the target system with argv: on an alternate root, the root's own tool chrooted into it
+ * (absolute symlinks inside the root then resolve inside the root, never to the host); a root without the
+ * tool is an error, the host's tool is never run on the root's files. On the running system, as is. input
+ * (may be NULL) becomes its stdin (secrets go there, never into argv). 0 on exit status 0; otherwise -ENOENT
+ * (no such tool) or -EIO, with *ret_error (may be NULL; set on failure only) saying which tool failed how,
+ * with the start of its output.
+ */
+int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_t input_size, char **ret_error);
+
+/*
+ * A one-line reason for error (negative errno) on path inside the root: "<path>: <strerror>", and, when a
+ * component of path is a symlink, which one and where it points ("resolved inside <root>"): a symlink to a
+ * host path is followed inside the root, so it is usually why the path is missing.
+ */
+int provisioner_path_error(Context *c, const char *path, int error, char **ret);
+
+/* open_in_root(path, O_PATH|O_DIRECTORY) as a check: 0, or the error with provisioner_path_error()'s reason.
+ * missing_ok: a path that does not exist (and has no symlink on the way) is fine too (we will create it). */
+int provisioner_check_dir(Context *c, const char *path, bool missing_ok, char **ret_error);

@@ -17,7 +17,12 @@
  * and regenerated (waagent §5.2 step 11 with SshHostKeyPairType=auto: every default type), then the id is
  * recorded. The ed25519 key is made in-process (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by
  * sshd-keygen@.service where the image has it, otherwise by ssh-keygen -A in a child that
- * ssh_host_keys_finish() waits for after Ready (see regenerate_host_keys()).
+ * ssh_host_keys_finish() waits for after Ready (see regenerate_host_keys()). ssh-keygen is the target's: on
+ * an alternate root it runs chrooted into it (ssh-keygen -A -f <root> would follow an /etc/ssh symlink of
+ * the root to the host's directory).
+ *
+ * A path that does not resolve inside the root fails the step with a reason naming it (and the symlink on the
+ * way, if any: provisioner_path_error()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -299,6 +304,8 @@ static int ssh_keys_apply(Context *c, const ProvisionData *d, char **ret_summary
         if (r < 0)
                 return r;
         home_fd = open_in_root(c->root_fd, u.home, O_PATH | O_DIRECTORY, 0);
+        if (home_fd < 0 && ret_summary && provisioner_path_error(c, u.home, home_fd, ret_summary) < 0)
+                home_fd = -ENOMEM;
         for (size_t i = 0; i < n && home_fd >= 0; i++) {
                 r = apply_key_file(home_fd, &files[i], &u);
                 if (r < 0)
@@ -362,8 +369,11 @@ static int sshd_config_apply(Context *c, const ProvisionData *d, char **ret_summ
                 return 0;
         }
         r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0, WRITE_MKDIR);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_summary && provisioner_path_error(c, path, r, ret_summary) < 0)
+                        return -ENOMEM;
                 return r;
+        }
         reloaded = sshd_reload(c);
         if (ret_summary && asprintf(ret_summary, "%s written (PasswordAuthentication %s)%s", path,
                                     d->disable_password_auth ? "no" : "yes",
@@ -426,13 +436,8 @@ static bool have_sshd_keygen_unit(int root_fd) {
 
 /* ssh-keygen -A makes every default key type that is missing: with ed25519 written, RSA 3072 and ECDSA. */
 static int start_keygen(Context *c) {
-        const char *argv[5] = { "ssh-keygen", "-A", NULL, NULL, NULL };
-
-        if (c->root) {
-                argv[2] = "-f";
-                argv[3] = c->root;
-        }
-        return spawn_background((char *const *) argv, &keygen_pid);
+        return spawn_background((char *const[]) { (char *) "ssh-keygen", (char *) "-A", NULL },
+                                provisioner_alt_root(c) ? c->root_fd : -EBADF, &keygen_pid);
 }
 
 /*
@@ -442,13 +447,16 @@ static int start_keygen(Context *c) {
  * remaining steps and the Ready report and is waited for by ssh_host_keys_finish() — before the unit ends, so
  * sshd (ordered after it) finds every key.
  */
-static int regenerate_host_keys(Context *c, const ProvisionData *d, const char **ret_rest) {
+static int regenerate_host_keys(Context *c, const ProvisionData *d, const char **ret_rest, char **ret_error) {
         _cleanup_free_ char *comment = NULL;
         int r;
 
         r = remove_host_keys(c->root_fd);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_error && provisioner_path_error(c, "/etc/ssh", r, ret_error) < 0)
+                        return -ENOMEM;
                 return r;
+        }
         if (!isempty(d->hostname) && asprintf(&comment, "root@%s", d->hostname) < 0)
                 return -ENOMEM;
         r = ssh_host_key_ed25519_write(c->root_fd, comment);
@@ -459,6 +467,11 @@ static int regenerate_host_keys(Context *c, const ProvisionData *d, const char *
                 return 0;
         }
         r = start_keygen(c);
+        if (r == -ENOENT && provisioner_alt_root(c)) {
+                if (ret_error && asprintf(ret_error, "ssh-keygen is not installed in the target root %s", c->root) < 0)
+                        return -ENOMEM;
+                return r;
+        }
         if (r < 0)
                 return log_debug_errno(r, "Failed to start ssh-keygen -A: %m");
         *ret_rest = "RSA and ECDSA being made by ssh-keygen -A";
@@ -505,7 +518,7 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
                         *ret_summary = strdup("host keys already generated for this VM");
                 return 0;
         }
-        r = regenerate_host_keys(c, d, &rest);
+        r = regenerate_host_keys(c, d, &rest, ret_summary);
         if (r < 0)
                 return r;
         if (asprintf(&content, "%s\n", d->vm_id) < 0)

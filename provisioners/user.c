@@ -1,24 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The "user" provisioning step: the administrator account from IMDS osProfile / ovf-env.xml.
+ * The "user" provisioning step: the administrator account from IMDS osProfile / ovf-env.xml, and the account
+ * functions the other user sources (WSL setup, cloud-config users) build on.
  *
  *  - The name is validated (syntax, reserved system names, existing system accounts with UID < UID_MIN are
  *    refused as waagent does without Provisioning.AllowResetSysUser).
+ *  - Before anything changes, the directories the step will write are checked to resolve inside the root (the
+ *    home base directory, /etc/sudoers.d): a symlink to a host path fails here with a reason that names it.
  *  - Missing admin groups (Config.admin_groups, default "wheel"; Debian has none) are created as system
  *    groups with groupadd -r, as cloud-init creates missing groups: without them useradd -G would fail.
- *  - A new account: useradd -m -U -s /bin/bash -G <groups> (--prefix <root> for a scratch root, which makes
- *    shadow's tools use <root>/etc/{passwd,group,shadow,login.defs} without chroot()ing into it). An
- *    existing account is never recreated: only missing group memberships are added (usermod -a -G).
- *  - Password: SHA-512 crypt with a random salt (libxcrypt), set with usermod -p <hash>; the cleartext is
- *    never in an argv or environment and is registered with log_add_secret() before anything else. No
- *    password → the password is locked (usermod -L), login is by SSH key only.
+ *  - A new account: useradd -m -U -s /bin/bash -G <groups>. An existing account is never recreated: only
+ *    missing group memberships are added (usermod -a -G). Every shadow tool is the target's own: on an
+ *    alternate root it runs chrooted into it (provisioner_run_tool()), so /etc/skel, /home and /etc/shadow are
+ *    the root's, whatever absolute symlinks the root holds (useradd --prefix followed them to the host).
+ *  - Password: yescrypt ("$y$", libxcrypt's default cost, random salt), or a pre-hashed "$y$"/"$6$" string as
+ *    given (cloud-config), set with chpasswd -e reading "name:hash" on its stdin: neither the cleartext nor
+ *    the hash is ever in an argv (/proc/<pid>/cmdline is world-readable) or environment; both are registered
+ *    with log_add_secret() first. No password → the password is locked (usermod -L), login is by SSH key
+ *    only. Once the media's password is applied, its seed copy is scrubbed (media_seed_scrub_password()); a
+ *    later run that reads the scrubbed seed keeps the account's password instead of locking it.
  *  - /etc/sudoers.d/azl-agent, 0440 root:root: "<user> ALL=(ALL) NOPASSWD:ALL" without a password,
  *    "<user> ALL=(ALL) ALL" with one (waagent §5.2 step 6). Written to a hidden temporary file (sudo
- *    ignores names with a '.'), checked with visudo -c when visudo exists, then renamed into place.
+ *    ignores names with a '.'), checked with the target's visudo -c when it has one, then renamed into place.
  *
- * Each part checks the current state first; a second run changes nothing and returns 0.
+ * Each part checks the current state first; a second run changes nothing and returns 0. Failures come with a
+ * one-line reason (which path, which tool said what) for the provisioning status.
  */
 #include <crypt.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +41,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "media.h"
 #include "passwd-util.h"
 #include "provisioner.h"
 #include "spawn-util.h"
@@ -40,6 +50,7 @@
 
 #define SUDOERS_DIR "/etc/sudoers.d"
 #define SUDOERS_TMP_NAME ".azl-agent.new"
+#define USERADD_DEFAULTS "/etc/default/useradd"
 
 bool user_name_is_valid(const char *name) {
         size_t n;
@@ -96,8 +107,8 @@ int user_hash_password(const char *password, char **ret) {
 
         if (!password)
                 return -EINVAL;
-        /* NULL random bytes: libxcrypt reads them from the kernel (getrandom). */
-        salt = crypt_gensalt_ra("$6$", 0, NULL, 0);
+        /* Count 0: libxcrypt's default cost for yescrypt; NULL random bytes: it reads them from getrandom(). */
+        salt = crypt_gensalt_ra(USER_HASH_PREFIX, 0, NULL, 0);
         if (!salt)
                 return negative_errno();
         h = crypt_ra(password, salt, &data, &size);
@@ -111,6 +122,33 @@ int user_hash_password(const char *password, char **ret) {
                 return -ENOMEM;
         *ret = copy;
         return 0;
+}
+
+bool user_password_is_hash(const char *s) {
+        const char *last;
+        void *data = NULL;
+        int size = 0;
+        const char *h;
+        bool ok;
+
+        if (isempty(s) || strlen(s) > USER_HASH_MAX)
+                return false;
+        if (!startswith(s, "$y$") && !startswith(s, "$6$"))
+                return false;
+        /* crypt(5)'s alphabet; never ':' or a newline, which would split a shadow or chpasswd line. */
+        for (const char *p = s; *p; p++)
+                if (!isascii(*p) || !(isalnum(*p) || strchr("./$=", *p)))
+                        return false;
+        if (crypt_checksalt(s) != CRYPT_SALT_OK)
+                return false;
+        /* Complete, not just a setting: hashing with it as the setting gives a string of the same shape. */
+        last = strrchr(s, '$');
+        if (!last || last[1] == 0)
+                return false;
+        h = crypt_ra("", s, &data, &size);
+        ok = h && h[0] != '*' && strlen(h) == strlen(s) && strncmp(h, s, (size_t) (last - s + 1)) == 0;
+        crypt_free(data, size);
+        return ok;
 }
 
 bool user_password_matches(const char *password, const char *hash) {
@@ -137,36 +175,34 @@ int user_sudoers_content(const char *user, bool has_password, char **ret) {
         return 0;
 }
 
-int run_shadow_tool(Context *c, const char *tool, char *const *args) {
-        _cleanup_free_ char *output = NULL;
+/* tool, then args (NULL-terminated), through provisioner_run_tool(); input on its stdin. */
+static int shadow_tool(Context *c, const char *tool, char *const *args, const char *input, char **ret_error) {
         const char *argv[32];
         size_t n = 0;
-        int r;
 
         argv[n++] = tool;
-        if (c->root) {
-                argv[n++] = "--prefix";
-                argv[n++] = c->root;
-        }
         for (size_t i = 0; args[i]; i++) {
                 if (n >= ELEMENTSOF(argv) - 1)
                         return -E2BIG;
                 argv[n++] = args[i];
         }
         argv[n] = NULL;
-        r = spawn_and_wait((char *const *) argv, &output);
+        return provisioner_run_tool(c, (char *const *) argv, input, input ? strlen(input) : 0, ret_error);
+}
+
+int run_shadow_tool(Context *c, const char *tool, char *const *args) {
+        _cleanup_free_ char *error = NULL;
+        int r = shadow_tool(c, tool, args, NULL, &error);
+
         if (r < 0)
-                return r;
-        if (r != 0)
-                return log_debug_errno(EIO, "%s failed with exit status %d: %s", tool, r, strempty(output));
+                return log_debug_errno(r, "%s", strna(error));
         return 0;
 }
 
-/* Creates the missing admin groups; returns 1 if any was created. */
-static int ensure_groups(Context *c) {
+int user_ensure_groups(Context *c, char *const *groups, char **ret_error) {
         int changed = 0;
 
-        for (char **g = c->config.admin_groups; g && *g; g++) {
+        for (char *const *g = groups; g && *g; g++) {
                 GroupEntry e = {};
                 int r = group_find_in_root(c->root_fd, *g, &e);
 
@@ -175,7 +211,7 @@ static int ensure_groups(Context *c) {
                         continue;
                 if (r != -ENOENT)
                         return r;
-                r = run_shadow_tool(c, "groupadd", (char *const[]) { (char *) "-r", *g, NULL });
+                r = shadow_tool(c, "groupadd", (char *const[]) { (char *) "-r", *g, NULL }, NULL, ret_error);
                 if (r < 0)
                         return r;
                 changed = 1;
@@ -183,11 +219,11 @@ static int ensure_groups(Context *c) {
         return changed;
 }
 
-/* Comma-separated admin groups the user is not yet a member of (all of them for a new user). */
-static int missing_groups(Context *c, const PasswdEntry *user, char **ret) {
+/* Comma-separated groups the user is not yet a member of (all of them for a new user). */
+static int missing_groups(Context *c, char *const *groups, const PasswdEntry *user, char **ret) {
         _cleanup_free_ char *list = NULL;
 
-        for (char **g = c->config.admin_groups; g && *g; g++) {
+        for (char *const *g = groups; g && *g; g++) {
                 GroupEntry e = {};
                 bool member;
                 char *n;
@@ -208,8 +244,27 @@ static int missing_groups(Context *c, const PasswdEntry *user, char **ret) {
         return 0;
 }
 
-static int create_user(Context *c, const char *name, const char *groups) {
-        _cleanup_free_ char *skel = NULL;
+/* useradd's base directory for homes: HOME= of the root's /etc/default/useradd, "/home" without one. */
+static int home_base(Context *c, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        r = read_file_in_root(c->root_fd, USERADD_DEFAULTS, 64U * 1024U, &buf, NULL);
+        if (r >= 0)
+                r = strv_split(buf, "\n", &lines);
+        for (char **l = lines; r >= 0 && l && *l; l++) {
+                const char *v = startswith(*l, "HOME=") ? *l + 5 : NULL;
+
+                if (v && v[0] == '/')
+                        return (*ret = strdup(v)) ? 0 : -ENOMEM;
+        }
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return (*ret = strdup("/home")) ? 0 : -ENOMEM;
+}
+
+static int create_user(Context *c, const char *name, const char *groups, char **ret_error) {
         const char *args[16];
         size_t n = 0;
 
@@ -221,36 +276,39 @@ static int create_user(Context *c, const char *name, const char *groups) {
                 args[n++] = "-G";
                 args[n++] = groups;
         }
-        /* useradd --prefix still copies the host's /etc/skel; point it at the root's own. */
-        if (c->root && access_in_root(c->root_fd, "/etc/skel") >= 0) {
-                if (path_join_root(c->root, "/etc/skel", &skel) < 0)
-                        return -ENOMEM;
-                args[n++] = "-k";
-                args[n++] = skel;
-        }
         args[n++] = name;
         args[n] = NULL;
-        return run_shadow_tool(c, "useradd", (char *const *) args);
+        return shadow_tool(c, "useradd", (char *const *) args, NULL, ret_error);
 }
 
-/* Creates the account or adds missing groups; 1 when something changed. */
-static int ensure_account(Context *c, const char *name) {
+int user_ensure_account(Context *c, const char *name, char *const *groups, char **ret_error) {
         _cleanup_(passwd_entry_done) PasswdEntry user = {};
-        _cleanup_free_ char *groups = NULL;
+        _cleanup_free_ char *missing = NULL, *base = NULL;
         int r;
 
+        if (!user_name_is_valid(name))
+                return -EINVAL;
         r = passwd_find_in_root(c->root_fd, name, &user);
         if (r < 0 && r != -ENOENT)
                 return r;
-        r = missing_groups(c, r >= 0 ? &user : NULL, &groups);
+        r = missing_groups(c, groups, user.name ? &user : NULL, &missing);
         if (r < 0)
                 return r;
-        if (!user.name)
-                return create_user(c, name, groups) ?: 1;
-        if (!groups)
+        if (!user.name) {
+                /* useradd -m would create the account, then fail on the home: check first, change nothing. */
+                r = home_base(c, &base);
+                if (r < 0)
+                        return r;
+                r = provisioner_check_dir(c, base, false, ret_error);
+                if (r < 0)
+                        return r;
+                return create_user(c, name, missing, ret_error) ?: 1;
+        }
+        if (!missing)
                 return 0;
-        r = run_shadow_tool(c, "usermod", (char *const[]) { (char *) "-a", (char *) "-G", groups,
-                                                             (char *) name, NULL });
+        r = shadow_tool(c, "usermod",
+                        (char *const[]) { (char *) "-a", (char *) "-G", missing, (char *) name, NULL }, NULL,
+                        ret_error);
         return r < 0 ? r : 1;
 }
 
@@ -270,28 +328,80 @@ static int refuse_system_account(Context *c, const char *name) {
         return 0;
 }
 
-static int ensure_password(Context *c, const char *name, const char *password) {
-        _cleanup_erase_ char *current = NULL, *hash = NULL;
+/* chpasswd -e with "name:hash" on its stdin (a memfd): the hash is in no argv, no environment, no file. */
+static int set_hash(Context *c, const char *name, const char *hash, char **ret_error) {
+        _cleanup_erase_ char *line = NULL;
+
+        if (strchr(name, ':') || strchr(name, '\n') || strchr(hash, ':') || strchr(hash, '\n'))
+                return -EINVAL;
+        if (asprintf(&line, "%s:%s\n", name, hash) < 0)
+                return -ENOMEM;
+        return shadow_tool(c, "chpasswd", (char *const[]) { (char *) "-e", NULL }, line, ret_error);
+}
+
+int user_set_password_hash(Context *c, const char *name, const char *hash, char **ret_error) {
+        _cleanup_erase_ char *current = NULL;
         int r;
 
+        if (!user_password_is_hash(hash))
+                return -EINVAL;
+        r = log_add_secret(hash);
+        if (r < 0)
+                return r;
         r = shadow_find_hash_in_root(c->root_fd, name, &current);
         if (r < 0)
                 return r;
-        if (!password) {
-                /* '!' or '*' prefixed: no password can match, already locked. */
-                if (current[0] == '!' || current[0] == '*')
-                        return 0;
-                r = run_shadow_tool(c, "usermod", (char *const[]) { (char *) "-L", (char *) name, NULL });
-                return r < 0 ? r : 1;
-        }
+        if (streq(current, hash))
+                return 0;
+        r = set_hash(c, name, hash, ret_error);
+        return r < 0 ? r : 1;
+}
+
+int user_ensure_password(Context *c, const char *name, const char *password, char **ret_error) {
+        _cleanup_erase_ char *current = NULL, *hash = NULL;
+        int r;
+
+        if (!password)
+                return -EINVAL;
+        r = log_add_secret(password);
+        if (r < 0)
+                return r;
+        r = shadow_find_hash_in_root(c->root_fd, name, &current);
+        if (r < 0)
+                return r;
         if (user_password_matches(password, current))
                 return 0;
         r = user_hash_password(password, &hash);
         if (r < 0)
                 return r;
-        (void) log_add_secret(hash);
-        r = run_shadow_tool(c, "usermod", (char *const[]) { (char *) "-p", hash, (char *) name, NULL });
+        r = log_add_secret(hash);
+        if (r < 0)
+                return r;
+        r = set_hash(c, name, hash, ret_error);
         return r < 0 ? r : 1;
+}
+
+int user_lock_password(Context *c, const char *name, char **ret_error) {
+        _cleanup_erase_ char *current = NULL;
+        int r;
+
+        r = shadow_find_hash_in_root(c->root_fd, name, &current);
+        if (r < 0)
+                return r;
+        /* '!' or '*' prefixed: no password can match, already locked. */
+        if (current[0] == '!' || current[0] == '*')
+                return 0;
+        r = shadow_tool(c, "usermod", (char *const[]) { (char *) "-L", (char *) name, NULL }, NULL, ret_error);
+        return r < 0 ? r : 1;
+}
+
+/* Can the account log in with a password (a usable hash in shadow)? */
+static bool has_usable_password(Context *c, const char *name) {
+        _cleanup_erase_ char *current = NULL;
+
+        if (shadow_find_hash_in_root(c->root_fd, name, &current) < 0)
+                return false;
+        return !isempty(current) && current[0] != '!' && current[0] != '*';
 }
 
 /* Is the drop-in already exactly content, 0440, root-owned? */
@@ -310,21 +420,22 @@ static bool sudoers_up_to_date(Context *c, const char *content) {
         return streq(buf, content);
 }
 
-/* visudo -c -f on the temporary file; -ENOENT from find_program means "no visudo": skip the check. */
-static int sudoers_validate(Context *c) {
-        _cleanup_free_ char *path = NULL, *visudo = NULL;
+/* The target's visudo -c -f on the temporary file; no visudo in the target: no check (sudo is not there). */
+static int sudoers_validate(Context *c, char **ret_error) {
         int r;
 
-        if (find_program("visudo", &visudo) < 0)
+        r = provisioner_run_tool(c,
+                                 (char *const[]) { (char *) "visudo", (char *) "-c", (char *) "-q", (char *) "-f",
+                                                   (char *) SUDOERS_DIR "/" SUDOERS_TMP_NAME, NULL },
+                                 NULL, 0, ret_error);
+        if (r == -ENOENT) {
+                if (ret_error) {
+                        free(*ret_error);
+                        *ret_error = NULL;
+                }
                 return 0;
-        r = path_join_root(c->root, SUDOERS_DIR "/" SUDOERS_TMP_NAME, &path);
-        if (r < 0)
-                return r;
-        r = spawn_and_wait((char *const[]) { visudo, (char *) "-c", (char *) "-q", (char *) "-f", path, NULL },
-                           NULL);
-        if (r < 0)
-                return r;
-        return r == 0 ? 0 : -EINVAL;
+        }
+        return r < 0 ? -EINVAL : 0;
 }
 
 /* A run killed while staging leaves write_file_atomic_in_root()'s ".#.azl-agent.new<random>" behind; sudo
@@ -343,7 +454,7 @@ static void remove_stale_staging(int dir_fd) {
         closedir(d);
 }
 
-static int ensure_sudoers(Context *c, const char *name, bool has_password) {
+int user_ensure_sudoers(Context *c, const char *name, bool has_password, char **ret_error) {
         _cleanup_free_ char *content = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         int r;
@@ -354,17 +465,19 @@ static int ensure_sudoers(Context *c, const char *name, bool has_password) {
         if (sudoers_up_to_date(c, content))
                 return 0;
         r = mkdir_p_in_root(c->root_fd, SUDOERS_DIR, 0750);
-        if (r < 0)
+        if (r >= 0)
+                r = dir_fd = open_in_root(c->root_fd, SUDOERS_DIR, O_RDONLY | O_DIRECTORY, 0);
+        if (r < 0) {
+                if (ret_error && provisioner_path_error(c, SUDOERS_DIR, r, ret_error) < 0)
+                        return -ENOMEM;
                 return r;
-        dir_fd = open_in_root(c->root_fd, SUDOERS_DIR, O_RDONLY | O_DIRECTORY, 0);
-        if (dir_fd < 0)
-                return dir_fd;
+        }
         remove_stale_staging(dir_fd);
         r = write_file_atomic_in_root(c->root_fd, SUDOERS_DIR "/" SUDOERS_TMP_NAME, content, strlen(content),
                                       0440, 0, 0, 0);
         if (r < 0)
                 return r;
-        r = sudoers_validate(c);
+        r = sudoers_validate(c, ret_error);
         if (r >= 0)
                 crash_point("user:sudoers-validated");
         if (r >= 0)
@@ -377,8 +490,29 @@ static int ensure_sudoers(Context *c, const char *name, bool has_password) {
         return 1;
 }
 
-static int user_apply(Context *c, const ProvisionData *d, char **ret_summary) {
-        int r, account, password, sudoers, groups;
+/* Everything checked before the first change: a path that cannot be written fails with nothing changed (the
+ * home's base directory only matters for an account still to be created). */
+static int preflight(Context *c, const char *name, char **ret_error) {
+        _cleanup_(passwd_entry_done) PasswdEntry user = {};
+        _cleanup_free_ char *base = NULL;
+        int r;
+
+        r = provisioner_check_dir(c, SUDOERS_DIR, true, ret_error);
+        if (r < 0)
+                return r;
+        r = passwd_find_in_root(c->root_fd, name, &user);
+        if (r != -ENOENT)
+                return r < 0 ? r : 0;
+        r = home_base(c, &base);
+        if (r < 0)
+                return r;
+        return provisioner_check_dir(c, base, false, ret_error);
+}
+
+static int user_apply_full(Context *c, const ProvisionData *d, char **ret_summary, char **ret_error) {
+        _cleanup_free_ char *scrub_note = NULL;
+        int r, account, password, sudoers, groups, scrubbed = 0;
+        bool has_password;
 
         /* First of all, so that no later log line (ours or a tool's output) can carry it. */
         if (d->password) {
@@ -394,27 +528,57 @@ static int user_apply(Context *c, const ProvisionData *d, char **ret_summary) {
         r = refuse_system_account(c, d->username);
         if (r < 0)
                 return r;
-        groups = ensure_groups(c);
+        r = preflight(c, d->username, ret_error);
+        if (r < 0)
+                return r;
+        groups = user_ensure_groups(c, c->config.admin_groups, ret_error);
         if (groups < 0)
                 return groups;
         crash_point("user:groups-done"); /* between the shadow tool calls (tests/crash) */
-        account = ensure_account(c, d->username);
+        account = user_ensure_account(c, d->username, c->config.admin_groups, ret_error);
         if (account < 0)
                 return account;
         crash_point("user:account-done");
-        password = ensure_password(c, d->username, d->password);
+        if (d->password)
+                password = user_ensure_password(c, d->username, d->password, ret_error);
+        else if (d->password_scrubbed)
+                password = 0; /* applied by an earlier run from this seed; the account keeps it */
+        else
+                password = user_lock_password(c, d->username, ret_error);
         if (password < 0)
                 return password;
         crash_point("user:password-done");
-        sudoers = ensure_sudoers(c, d->username, d->password);
+        if (d->password) {
+                /* Used: the seed's copy of the cleartext goes. Not fatal (the account is right), but said. */
+                scrubbed = media_seed_scrub_password(c);
+                if (scrubbed < 0 &&
+                    asprintf(&scrub_note, "; the seed copy of the password could not be scrubbed: %s",
+                             strerror(-scrubbed)) < 0)
+                        return -ENOMEM;
+        }
+        has_password = d->password || (d->password_scrubbed && has_usable_password(c, d->username));
+        sudoers = user_ensure_sudoers(c, d->username, has_password, ret_error);
         if (sudoers < 0)
                 return sudoers;
-        if (ret_summary && asprintf(ret_summary, "user '%s': account %s, password %s, sudoers %s",
+        if (ret_summary && asprintf(ret_summary, "user '%s': account %s, password %s, sudoers %s%s%s",
                                     d->username, account ? "created/updated" : "unchanged",
-                                    password ? (d->password ? "set" : "locked") : "unchanged",
-                                    sudoers ? "written" : "unchanged") < 0)
+                                    password ? (d->password ? "set (yescrypt)" : "locked") :
+                                    d->password_scrubbed ? "kept (applied before; scrubbed from the seed)" :
+                                                           "unchanged",
+                                    sudoers ? "written" : "unchanged",
+                                    scrubbed > 0 ? "; seed copy scrubbed" : "", strempty(scrub_note)) < 0)
                 return -ENOMEM;
-        return groups || account || password || sudoers;
+        return groups || account || password || sudoers || scrubbed > 0;
+}
+
+static int user_apply(Context *c, const ProvisionData *d, char **ret_summary) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = user_apply_full(c, d, ret_summary, &error);
+        if (r < 0 && ret_summary)
+                *ret_summary = TAKE_PTR(error);
+        return r;
 }
 
 const Provisioner provisioner_user = {

@@ -316,21 +316,13 @@ int wsl_read_line(int fd, size_t max, char **ret) {
         return 0;
 }
 
-/* Runs a shadow-utils tool with --prefix <root> on a scratch root; 0 on exit status 0, else -EIO. */
-/* useradd with the fixed UID; groups, password and sudoers are the user provisioner's. */
+/* useradd with the fixed UID; groups, password and sudoers are the user provisioner's. The target's useradd
+ * (chrooted into an alternate root, see run_shadow_tool()) copies the target's own /etc/skel. */
 static int wsl_useradd(Context *c, const char *name) {
-        _cleanup_free_ char *skel = NULL;
         const char *args[16] = { "-u", "1000", "-m", "-U", "-s", "/bin/bash" };
         size_t n = 6;
 
         _Static_assert(WSL_DEFAULT_UID == 1000U, "the -u argument below");
-        /* useradd --prefix still copies the host's /etc/skel; use the root's own (as user.c does). */
-        if (c->root && !streq(c->root, "/") && access_in_root(c->root_fd, "/etc/skel") >= 0) {
-                if (path_join_root(c->root, "/etc/skel", &skel) < 0)
-                        return -ENOMEM;
-                args[n++] = "-k";
-                args[n++] = skel;
-        }
         args[n++] = name;
         args[n] = NULL;
         return run_shadow_tool(c, "useradd", (char *const *) args);

@@ -8,7 +8,7 @@
  *  - a regular user (WSL_DEFAULT_UID ≤ UID < WSL_REGULAR_UID_END, not "nobody") already in /etc/passwd means
  *    there is nothing to do (an earlier run, or an image that ships its user);
  *  - otherwise the user is created with UID 1000 (the [oobe] defaultUid), the configured admin groups
- *    (Config.admin_groups, default wheel), a SHA-512 password hash or a locked password with sudo NOPASSWD,
+ *    (Config.admin_groups, default wheel), a yescrypt password hash or a locked password with sudo NOPASSWD,
  *    and "[user] default=<name>" is written into /etc/wsl.conf, keeping every other section and key;
  *  - creation is all or nothing: if any step fails after useradd, the user is removed again (userdel -r).
  *

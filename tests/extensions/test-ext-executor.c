@@ -359,6 +359,40 @@ static void test_exit_codes(void **state) {
         env_free(env2);
 }
 
+/*
+ * Without a trust anchor in the options the executor reads the managed system's: under --root the root's
+ * /usr/share/azl-agent/…, not the host's (issue #17 §5). Under enforce a signature that is not CMS is refused
+ * either way, but for a different reason: with the root's anchor it is looked at ("not a CMS SignedData"),
+ * without one there is nothing to verify against ("No trusted root certificate available").
+ */
+#define PLUGIN_SIGNED(name, version, sig)                                                                   \
+        "<Plugin name=\"" name "\" version=\"" version "\" location=\"http://127.0.0.1/m\" state=\"enabled\" " \
+        "encodedSignature=\"" sig "\"/>"
+
+static void test_signing_root_from_root(void **state) {
+        Env *with = env_new(NULL), *without = env_new(NULL);
+        const ExtHandlerResult *r;
+
+        write_test_file(with->root, EXT_SIGNING_ROOT_PATH_DEFAULT + 1,
+                        "-----BEGIN CERTIFICATE-----\nnot parsed before the signature\n-----END CERTIFICATE-----\n");
+        for (Env **e = (Env *[]) { with, without, NULL }; *e; e++) {
+                (*e)->options.signing_root_pem = NULL;
+                (*e)->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
+                add_handler_package(*e, "Test.Recorder", "1.0.0", "recorder");
+                run_xml(*e, PLUGIN_SIGNED("Test.Recorder", "1.0.0", "AAAA"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
+        }
+        r = result_for(with, "Test.Recorder");
+        print_message("with the root's anchor: %s\n", r->message);
+        assert_int_equal(r->code, EXT_CODE_SIGNATURE_VALIDATION_FAILED);
+        assert_non_null(strstr(r->message, "not a CMS SignedData"));
+        r = result_for(without, "Test.Recorder");
+        print_message("without: %s\n", r->message);
+        assert_int_equal(r->code, EXT_CODE_SIGNATURE_VALIDATION_FAILED);
+        assert_non_null(strstr(r->message, "No trusted root certificate available"));
+        env_free(with);
+        env_free(without);
+}
+
 static void test_restart_reenables(void **state) {
         Env *env = env_new(NULL);
         _cleanup_free_ char *rec = NULL;
@@ -573,6 +607,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_sample_handler),
                 cmocka_unit_test(test_recorder_env_and_settings),
                 cmocka_unit_test(test_exit_codes),
+                cmocka_unit_test(test_signing_root_from_root),
                 cmocka_unit_test(test_restart_reenables),
                 cmocka_unit_test(test_update_sequence),
                 cmocka_unit_test(test_failed_update),

@@ -453,6 +453,46 @@ static void test_signature_verify(void **state) {
         signer_done(&other);
 }
 
+/*
+ * The trust anchor is the managed system's (issue #17 §5): under --root it is read beneath the root, its
+ * absolute symlinks resolved inside it, never from the host. The root's /usr/share/azl-agent is a symlink to
+ * a host directory holding another anchor (a decoy): the anchor read is the one inside the root, and
+ * signatures verify against it only; without one inside the root there is none, whatever the host has.
+ */
+static void test_signing_root_in_root(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *dir = test_handler_dir("recorder"), *sig = NULL, *pem = NULL, *err = NULL,
+                            *link = NULL, *inside = NULL, *none = NULL;
+        _cleanup_free_ void *zip = NULL;
+        char *host = tmpdir_new();
+        Signer s = {}, decoy = {};
+        size_t len;
+
+        test_zip_dir(dir, NULL, &zip, &len);
+        signer_init(&s, "Root's Root");
+        signer_init(&decoy, "Host's Root");
+        sig = sign_zip(&s, zip, len);
+        write_test_file(host, "microsoft_root_certificate.pem", decoy.root_pem);
+        assert_true(asprintf(&link, "%s/usr/share/azl-agent", f->root) > 0);
+        write_test_file(f->root, "usr/share/.keep", "");
+        assert_int_equal(symlink(host, link), 0);
+
+        /* Only the host has an anchor (through the root's symlink): the root has none. */
+        assert_int_equal(ext_signing_root_read(f->c.root_fd, &none), -ENOENT);
+        assert_null(none);
+
+        assert_true(asprintf(&inside, "%s/microsoft_root_certificate.pem", host + 1) > 0);
+        write_test_file(f->root, inside, s.root_pem);
+        assert_int_equal(ext_signing_root_read(f->c.root_fd, &pem), 0);
+        assert_string_equal(pem, s.root_pem);
+        assert_int_equal(ext_signature_verify(zip, len, sig, pem, NULL), 0);
+        assert_int_equal(ext_signature_verify(zip, len, sig, decoy.root_pem, &err), -EBADMSG);
+
+        signer_done(&s);
+        signer_done(&decoy);
+        tmpdir_remove(host);
+}
+
 static void test_signature_modes(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *sig = NULL;
@@ -606,6 +646,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_million_files, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_a_zip, setup, teardown),
                 cmocka_unit_test(test_signature_verify),
+                cmocka_unit_test_setup_teardown(test_signing_root_in_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signature_modes, setup, teardown),
         };
 

@@ -6,6 +6,8 @@ namespace of its own (only ``lo``; also inside the suite's), and exits 77 (skip)
 fabric listens on 127.0.0.1 only; the agent reaches it through explicit [Endpoints] in agent.conf.
 """
 import copy
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -207,3 +209,20 @@ def wait_for(what, fn, timeout=30.0, interval=0.1, detail=None):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for " + what + (": " + str(detail()) if detail else ""))
         time.sleep(interval)
+
+
+CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data), libxcrypt's crypt.h
+
+
+def crypt_matches(password, hashed):
+    """Does the crypt(5) hash (yescrypt "$y$" as the agent writes, or any other libcrypt knows) verify password?
+    libcrypt's own crypt() (python3's crypt module is deprecated; openssl passwd has no yescrypt)."""
+    if not hashed or hashed[0] in "!*":
+        return False
+    # crypt_rn() with a buffer of our own: crypt() keeps its state in one static buffer, and the crash test calls
+    # this from two threads at once (which crashed the interpreter).
+    libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
+    libcrypt.crypt_rn.restype = ctypes.c_char_p
+    libcrypt.crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    data = ctypes.create_string_buffer(CRYPT_DATA_SIZE)
+    return libcrypt.crypt_rn(password.encode(), hashed.encode(), data, CRYPT_DATA_SIZE) == hashed.encode()

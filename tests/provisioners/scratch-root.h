@@ -2,7 +2,9 @@
 /*
  * Scratch roots for the provisioners' tests: a temporary directory with a minimal /etc (passwd, group,
  * shadow, gshadow and login.defs copied from the host with their modes and owners), /etc/skel,
- * /etc/sudoers.d, /etc/ssh/sshd_config.d and /home, on which the real shadow tools run with --prefix.
+ * /etc/sudoers.d, /etc/ssh/sshd_config.d, /home, empty /dev and /proc, and copies of the real shadow tools,
+ * visudo, ssh-keygen and sh with their libraries (tests/integration/install-root-tools.sh): the agent runs a
+ * root's own tools chrooted into it.
  */
 #pragma once
 
@@ -13,6 +15,8 @@
 #include "tests.h"
 
 char *scratch_root_new(void);
+/* Copies the tools into root (install-root-tools.sh); fails the test on error. */
+void scratch_install_tools(const char *root);
 
 /* context_init() on root, platform "none", KVP on. Fails the test on error. */
 void scratch_context(Context *c, const char *root);

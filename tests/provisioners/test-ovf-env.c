@@ -364,6 +364,36 @@ static void test_password_too_long(void **state) {
         assert_string_equal(error.reason, "UserPassword is longer than 72 bytes");
 }
 
+/* An empty UserPassword is no password (waagent), never an empty one; our scrubbed marker says it was one. */
+static void test_password_empty_and_scrubbed(void **state) {
+        static const struct {
+                const char *element;
+                bool scrubbed;
+        } cases[] = {
+                { "<UserPassword></UserPassword>", false },
+                { "<UserPassword/>", false },
+                { "<UserPassword " OVF_SCRUBBED_ATTR "=\"" OVF_SCRUBBED_VALUE "\"/>", true },
+                { "<UserPassword " OVF_SCRUBBED_ATTR "=\"someone-else\"/>", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *body = NULL, *doc = NULL, *red = NULL;
+                OvfEnv e = {};
+
+                assert_true(asprintf(&body, "<HostName>h</HostName><UserName>u</UserName>%s", cases[i].element) > 0);
+                doc = make_doc(body, "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>");
+                assert_int_equal(parse(doc, &e, NULL), 0);
+                assert_null(e.password);
+                assert_int_equal(e.password_scrubbed, cases[i].scrubbed);
+                ovf_env_done(&e);
+                /* Nothing to redact: 0, and no marker added to an element that held no password. */
+                assert_int_equal(ovf_env_redact(doc, strlen(doc), &red, NULL), 0);
+                assert_int_equal(parse(red, &e, NULL), 0);
+                assert_int_equal(e.password_scrubbed, cases[i].scrubbed);
+                ovf_env_done(&e);
+        }
+}
+
 static void check_redact(const OvfData *d) {
         _cleanup_free_ char *pw = password_element_text(d);
 
@@ -374,12 +404,13 @@ static void check_redact(const OvfData *d) {
 
                 buf = d->read(d->files[i].file, &size);
                 assert_non_null(strstr(buf, pw));
-                assert_int_equal(ovf_env_redact(buf, size, &red, &rsize), 0);
+                assert_int_equal(ovf_env_redact(buf, size, &red, &rsize), 1);
                 assert_int_equal(strlen(red), rsize);
                 assert_null(strstr(red, pw));
-                /* Still a valid ovf-env with everything else intact, and an empty password. */
+                /* Still a valid ovf-env with everything else intact, no password, marked as scrubbed. */
                 assert_int_equal(ovf_env_parse(red, rsize, &e, NULL), 0);
-                assert_string_equal(e.password, "");
+                assert_null(e.password);
+                assert_true(e.password_scrubbed);
                 assert_string_equal(e.username, d->username);
                 assert_string_equal(e.public_keys[0].value, d->key_value);
                 assert_int_equal(e.provision_guest_agent, d->files[i].provision_guest_agent);
@@ -400,7 +431,7 @@ static void check_nested_password(const OvfData *d) {
         assert_true(asprintf(&doc, "%.*s<UserPassword>nested</UserPassword>%s", (int) (at - buf), buf, at) > 0);
         assert_int_equal(ovf_env_parse(doc, strlen(doc), &e, NULL), 0);
         assert_string_equal(e.hostname, d->hostname);
-        assert_int_equal(ovf_env_redact(doc, strlen(doc), &red, &rsize), 0);
+        assert_int_equal(ovf_env_redact(doc, strlen(doc), &red, &rsize), 1);
         assert_null(strstr(red, "nested"));
         assert_int_equal(ovf_env_parse(red, rsize, &r, NULL), 0);
         assert_string_equal(r.hostname, e.hostname);
@@ -462,6 +493,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_duplicates),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_password_too_long),
+                cmocka_unit_test(test_password_empty_and_scrubbed),
                 cmocka_unit_test(test_redact),
                 cmocka_unit_test(test_nested_password),
                 cmocka_unit_test(test_corruptions),

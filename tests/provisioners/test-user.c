@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The "user" step with the real shadow tools (useradd/usermod/groupadd --prefix) on scratch roots.
+ * The "user" step with the real shadow tools (useradd/usermod/groupadd/chpasswd chrooted into the root) on scratch
+ * roots: yescrypt hashes, pre-hashed passwords as given, the seed's password scrubbed once applied.
  * Needs root (the tools refuse otherwise, and files are chowned); exits 77 without it.
  */
 #include <crypt.h>
@@ -107,11 +108,11 @@ static void test_create_with_password(void **state) {
         assert_true(atoi(w[2]) < 1000);
         assert_string_equal(w[3], "azureuser");
 
-        /* /etc/shadow: a SHA-512 crypt hash that verifies against the password. */
+        /* /etc/shadow: a yescrypt hash that verifies against the password. */
         sh = scratch_db_line(f->root, "/etc/shadow", "azureuser");
         assert_non_null(sh);
         s = fields(sh);
-        assert_true(startswith(s[1], "$6$"));
+        assert_true(startswith(s[1], "$y$"));
         assert_string_equal(crypt(PASSWORD, s[1]), s[1]);
         assert_string_not_equal(crypt("wrong", s[1]), s[1]);
 
@@ -249,6 +250,108 @@ static void test_system_account_refused(void **state) {
         provision_data_done(&d);
 }
 
+/* A hash made here with libxcrypt, for the pre-hashed cases. */
+static char *make_hash(const char *prefix, const char *password) {
+        _cleanup_free_ char *salt = crypt_gensalt_ra(prefix, 0, NULL, 0);
+        char *h;
+
+        assert_non_null(salt);
+        h = strdup(crypt(password, salt));
+        assert_non_null(h);
+        return h;
+}
+
+static void test_password_is_hash(void **state) {
+        _cleanup_free_ char *y = make_hash("$y$", "pw"), *six = make_hash("$6$", "pw"),
+                            *md5 = make_hash("$1$", "pw"), *cut = NULL, *colon = NULL, *nl = NULL;
+
+        assert_true(user_password_is_hash(y));
+        assert_true(user_password_is_hash(six));
+        assert_false(user_password_is_hash(md5));           /* only $y$ and $6$ */
+        cut = strndup(y, strlen(y) - 5);                     /* a truncated hash */
+        assert_false(user_password_is_hash(cut));
+        assert_false(user_password_is_hash("$y$j9T$salt$"));  /* a setting, no hash */
+        assert_true(asprintf(&colon, "%s:0", six) > 0);
+        assert_false(user_password_is_hash(colon));          /* would split the shadow/chpasswd line */
+        assert_true(asprintf(&nl, "%s\nroot::0", y) > 0);
+        assert_false(user_password_is_hash(nl));
+        assert_false(user_password_is_hash("S3cret-Passw0rd!"));
+        assert_false(user_password_is_hash(""));
+        assert_false(user_password_is_hash(NULL));
+}
+
+/* Pre-hashed passwords (cloud-config passwd:) are set exactly as given, through chpasswd -e in the root. */
+static void test_prehashed(void **state) {
+        Fixture *f = *state;
+        ProvisionData d = { .username = strdup("prehashed") };
+        _cleanup_free_ char *y = make_hash("$y$", PASSWORD), *six = make_hash("$6$", PASSWORD), *err = NULL,
+                            *shadow = NULL, *after = NULL;
+        _cleanup_strv_free_ char **s = NULL;
+
+        assert_int_equal(provisioner_user.apply(&f->c, &d, NULL), 1);
+        for (const char *h = six; h; h = h == six ? y : NULL) {
+                _cleanup_free_ char *line = NULL;
+
+                assert_int_equal(user_set_password_hash(&f->c, "prehashed", h, &err), 1);
+                line = scratch_db_line(f->root, "/etc/shadow", "prehashed");
+                strv_free(s);
+                s = fields(line);
+                assert_string_equal(s[1], h);
+                assert_int_equal(user_set_password_hash(&f->c, "prehashed", h, &err), 0);
+        }
+        shadow = scratch_read(f->root, "/etc/shadow");
+        assert_int_equal(user_set_password_hash(&f->c, "prehashed", "$1$abc$def", &err), -EINVAL);
+        assert_int_equal(user_set_password_hash(&f->c, "prehashed", PASSWORD, &err), -EINVAL);
+        after = scratch_read(f->root, "/etc/shadow");
+        assert_string_equal(shadow, after);
+        /* The hash is registered as a secret: no log line can carry it. */
+        free(after);
+        after = log_redact(y);
+        assert_string_equal(after, "***");
+        provision_data_done(&d);
+}
+
+#define SEED_PATH "/var/lib/azl-agent/seed/ovf-env.xml"
+#define SEED_DOC(pw)                                                                                       \
+        "<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" "                                 \
+        "xmlns:wa=\"http://schemas.microsoft.com/windowsazure\"><wa:ProvisioningSection>"                   \
+        "<wa:LinuxProvisioningConfigurationSet><wa:UserName>seeded</wa:UserName>"                          \
+        "<wa:UserPassword>" pw "</wa:UserPassword></wa:LinuxProvisioningConfigurationSet>"                 \
+        "</wa:ProvisioningSection></Environment>\n"
+
+/* Once applied, the password leaves the seed copy; a run from the scrubbed seed keeps it (never locks it). */
+static void test_seed_scrubbed(void **state) {
+        Fixture *f = *state;
+        ProvisionData d = { .username = strdup("seeded"), .password = strdup(PASSWORD) };
+        _cleanup_free_ char *seed = NULL, *summary = NULL, *line = NULL, *line2 = NULL;
+        struct stat st;
+
+        write_test_file(f->root, SEED_PATH, SEED_DOC(PASSWORD));
+        assert_int_equal(provisioner_user.apply(&f->c, &d, &summary), 1);
+        assert_non_null(strstr(summary, "seed copy scrubbed"));
+        seed = scratch_read(f->root, SEED_PATH);
+        assert_null(strstr(seed, PASSWORD));
+        assert_non_null(strstr(seed, "scrubbed-by=\"azl-agent\""));
+        assert_non_null(strstr(seed, "UserName>seeded<"));
+        scratch_stat(f->root, SEED_PATH, &st);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        line = scratch_db_line(f->root, "/etc/shadow", "seeded");
+
+        /* The next run reads the scrubbed seed: no password, but "scrubbed": the account keeps its password
+         * and sudo still asks for it. */
+        erase_and_free(d.password);
+        d.password = NULL;
+        d.password_scrubbed = true;
+        free(summary);
+        summary = NULL;
+        assert_int_equal(provisioner_user.apply(&f->c, &d, &summary), 0);
+        assert_non_null(strstr(summary, "password kept"));
+        line2 = scratch_db_line(f->root, "/etc/shadow", "seeded");
+        assert_string_equal(line, line2);
+        check_sudoers(f->root, "seeded ALL=(ALL) ALL");
+        provision_data_done(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_with_password, setup, teardown),
@@ -256,6 +359,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_existing_user_gets_groups, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_system_account_refused, setup, teardown),
+                cmocka_unit_test(test_password_is_hash),
+                cmocka_unit_test_setup_teardown(test_prehashed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_seed_scrubbed, setup, teardown),
         };
 
         require_root_or_skip("useradd --prefix and chown");

@@ -16,11 +16,13 @@ Collected, and grepped for every needle: every stdout/stderr; every journal fiel
 is received on /run/systemd/journal/socket inside a private mount namespace, so no journald is needed; that
 part is skipped when a mount namespace cannot be made); every file of both roots (state.json, daemon.json,
 HandlerState, extension config and status dirs including the still-encrypted *.settings, certificates, logs,
-KVP pool, the redacted ovf-env.xml copy, /etc/shadow), except the provisioning medium the test itself put in
-the seed directory; every status blob the fabric received, its health reports and telemetry events.
+KVP pool, the redacted ovf-env.xml copy, /etc/shadow, and the provisioning medium the test put in the seed
+directory, which held the password until provisioning used it and must have been scrubbed since (issue #17));
+every status blob the fabric received, its health reports and telemetry events.
 
-Needles: the password and the protected settings plaintext (each also as its three base64 alignments), each SAS
-signature (as sent, percent-encoded, and decoded). The test cannot pass vacuously: every needle is checked to be
+Needles: the password and the protected settings plaintext (each also as its three base64 alignments), the
+password's hash in each root (allowed in /etc/shadow and its backup only), each SAS signature (as sent,
+percent-encoded, and decoded). The test cannot pass vacuously: every needle is checked to be
 real (the password verifies the shadow hash, the plaintext is what `openssl cms -decrypt` makes of the
 .settings ciphertext with the tenant key, the status blob URL's signature is among the SAS needles), every
 source is checked to be non-empty, and the same collect-and-grep routine must find every needle in a canary file
@@ -50,6 +52,7 @@ PROTECTED = "protected-plaintext-7Hq2ZkW"
 EXT = "AzlAgent.SampleHandler"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 SEED = "/var/lib/azl-agent/seed/ovf-env.xml"
+SHADOW_FILES = ("/etc/shadow", "/etc/shadow-")  # where a password hash belongs (shadow-: the tools' backup)
 
 
 def base64_cores(secret):
@@ -227,6 +230,9 @@ class SecretsTest(azltest.FabricTestCase):
         os.makedirs(os.path.join(self.workdir, "b"))
         root_b = azltest.ScratchRoot(os.path.join(self.workdir, "b"), fabric)
 
+        # The medium in the seed directory holds the password until it is used (so its absence later is news).
+        for root in (root_a, root_b):
+            self.assertIn(PASSWORD, root.read(SEED))
         r = self.agent(root_a, "provision A", "provision")
         self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
         self.assertIn(b"Provisioned:", r.stderr)
@@ -247,12 +253,18 @@ class SecretsTest(azltest.FabricTestCase):
                 if m.isfile():
                     self.outputs.append(("collect-logs:" + m.name, t.extractfile(m).read()))
 
+        # ---- the seed copies are scrubbed, not deleted: still the medium, the password marked as applied ----
+        for root in (root_a, root_b):
+            seed = root.read(SEED)
+            self.assertIn("UserName>azureuser<", seed)
+            self.assertIn('scrubbed-by="azl-agent"', seed)
+            self.assertEqual(os.stat(root.file(SEED)).st_mode & 0o7777, 0o600)
+
         # ---- the needles are real ----
         shadow = [l for l in root_a.read("/etc/shadow").splitlines() if l.startswith("azureuser:")][0].split(":")[1]
-        salt = shadow.split("$")[2]
-        out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=PASSWORD,
-                             capture_output=True, text=True).stdout.strip()
-        self.assertEqual(out, shadow, "the password in shadow is not the scenario's: the needle would be wrong")
+        self.assertTrue(shadow.startswith("$y$"), shadow[:3])
+        self.assertTrue(azltest.crypt_matches(PASSWORD, shadow),
+                        "the password in shadow is not the scenario's: the needle would be wrong")
         hdir = root_a.file(f"/var/lib/waagent/{EXT}-1.0.0")
         with open(os.path.join(hdir, "config", "0.settings")) as f:
             hs = json.load(f)["runtimeSettings"][0]["handlerSettings"]
@@ -269,7 +281,11 @@ class SecretsTest(azltest.FabricTestCase):
         sigs, status_sig = self.sas_signatures()
         self.assertIn(status_sig, sigs)
 
-        needles = [("password", PASSWORD.encode()), ("protected-settings", PROTECTED.encode())]
+        # The hash is a secret too (offline guessing): only the shadow files may hold it.
+        hash_b = [l for l in root_b.read("/etc/shadow").splitlines()
+                                  if l.startswith("azureuser:")][0].split(":")[1]
+        needles = [("password", PASSWORD.encode()), ("protected-settings", PROTECTED.encode()),
+                   ("password-hash-A", shadow.encode()), ("password-hash-B", hash_b.encode())]
         needles += [(f"password-base64-{i}", c) for i, c in enumerate(base64_cores(PASSWORD.encode()))]
         needles += [(f"protected-base64-{i}", c) for i, c in enumerate(base64_cores(PROTECTED.encode()))]
         for i, s in enumerate(sorted(sigs)):
@@ -282,8 +298,8 @@ class SecretsTest(azltest.FabricTestCase):
         # ---- collect ----
         def collect():
             items = list(self.outputs)
-            items += collect_tree("A", root_a.path, exclude={SEED})
-            items += collect_tree("B", root_b.path, exclude={SEED})
+            items += collect_tree("A", root_a.path)
+            items += collect_tree("B", root_b.path)
             for path in ("/status-blobs", "/health-reports", "/events"):
                 items.append(("fabric " + path, fabric._control("GET", path).encode()))
             with urllib.request.urlopen(fabric.endpoints["control"] + "/status-blob?raw=1", timeout=10) as r:
@@ -307,7 +323,7 @@ class SecretsTest(azltest.FabricTestCase):
                      f"A:/var/lib/waagent/{EXT}-1.0.0/config/HandlerState",
                      f"A:/var/lib/waagent/{EXT}-1.0.0/config/0.settings",
                      f"A:/var/lib/waagent/{EXT}-1.0.0/status/0.status",
-                     f"A:/var/log/azure/{EXT}/CommandExecution.log", "A:/etc/shadow",
+                     f"A:/var/log/azure/{EXT}/CommandExecution.log", "A:/etc/shadow", "A:" + SEED, "B:" + SEED,
                      "fabric /status-blobs", "fabric /status-blob raw", "fabric /health-reports"):
             self.assertTrue(must in labels, f"nothing collected from {must}")
         self.assertIn(b'"Ready"', dict(items)["fabric /status-blob raw"])
@@ -332,7 +348,8 @@ class SecretsTest(azltest.FabricTestCase):
             self.assertTrue(scan([("log", dict(items)["daemon A restarted output"] + n)], [(name, n)]))
 
         # ---- and nothing else holds a secret ----
-        hits = scan(collect(), needles)
+        hits = [h for h in scan(collect(), needles)
+                if not (h[1].startswith("password-hash-") and h[0].split(":", 1)[1] in SHADOW_FILES)]
         report = "\n".join(f"  {label}: {name}: {ctx!r}" for label, name, ctx in hits[:50])
         self.assertEqual(hits, [], f"{len(hits)} secret(s) found:\n{report}")
         print(f"\nno secret in {len(items)} items, {sum(len(d) for _, d in items)} bytes; {len(needles)} needles; "

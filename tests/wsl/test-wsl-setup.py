@@ -10,10 +10,12 @@ the host's regular users removed, as on a fresh WSL image with /etc/wsl.conf "[b
                             Ctrl-C leave no user, three bad names fail, a second run does nothing, the default
                             name forwarded through $WSLENV.
 
-A created user must have UID 1000, be in wheel, have a SHA-512 hash that `openssl passwd -6` reproduces
+A created user must have UID 1000, be in wheel, have a yescrypt hash that libcrypt's crypt() reproduces
 from the password and salt, and be "[user] default=" in /etc/wsl.conf next to the kept [boot] section.
 Exit 77 when root or tmux (tty mode) is missing.
 """
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import shutil
@@ -101,13 +103,15 @@ def db_entry(root, db, name):
 
 
 def hash_matches(password, hashed):
-    # $6$<salt>$<digest>; openssl reproduces it from password and salt (python3's crypt is deprecated).
-    if not hashed.startswith("$6$"):
+    # yescrypt ($y$, issue #17); libcrypt's own crypt() reproduces it from the password and the hash (python3's
+    # crypt module is deprecated, and openssl passwd has no yescrypt).
+    if not hashed.startswith("$y$"):
         return False
-    salt = hashed.split("$")[2]
-    out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=password + "\n",
-                         capture_output=True, text=True, check=True).stdout.strip()
-    return out == hashed
+    libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
+    libcrypt.crypt_rn.restype = ctypes.c_char_p
+    libcrypt.crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    data = ctypes.create_string_buffer(32768)  # sizeof(struct crypt_data): crypt_rn() keeps no static state
+    return libcrypt.crypt_rn(password.encode(), hashed.encode(), data, len(data)) == hashed.encode()
 
 
 def check_user(root, name, password, label):
@@ -123,7 +127,7 @@ def check_user(root, name, password, label):
         check(f"{label}: password locked", sh is not None and sh[1][:1] in ("!", "*"), str(sh and sh[1][:3]))
         check(f"{label}: sudo without password", f"{name} ALL=(ALL) NOPASSWD:ALL" in sudoers, sudoers)
     else:
-        check(f"{label}: SHA-512 hash verifies with openssl", sh is not None and hash_matches(password, sh[1]))
+        check(f"{label}: yescrypt hash verifies with libcrypt", sh is not None and hash_matches(password, sh[1]))
         check(f"{label}: sudo with password", f"{name} ALL=(ALL) ALL" in sudoers, sudoers)
     conf = read(root, "etc/wsl.conf")
     check(f"{label}: wsl.conf keeps the image's sections and gains [user] default",
@@ -372,8 +376,8 @@ def run_tty(tmp):
 
 def main():
     if os.geteuid() != 0:
-        skip("needs root (useradd --prefix, chown)")
-    for prog in ("useradd", "userdel", "openssl"):
+        skip("needs root (useradd in a scratch root, chown)")
+    for prog in ("useradd", "userdel"):
         if not shutil.which(prog):
             skip(f"{prog} not installed")
     if MODE == "tty" and not shutil.which("tmux"):

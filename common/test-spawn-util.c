@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawn-util: stdin from the caller's bytes, and programs run chrooted into a root fd — the root's own
+ * program (never the host's), its absolute symlinks resolved inside it, a private /dev and /proc that vanish
+ * with the child. The chroot cases need root (chroot(2), mount(2)); they skip without it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "spawn-util.h"
+#include "tests.h"
+
+static void test_input_on_stdin(void **state) {
+        static const char secret[] = "user:$y$j9T$not-in-argv\n";
+        _cleanup_free_ char *out = NULL;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+
+        o.input = secret;
+        o.input_size = strlen(secret);
+        assert_int_equal(spawn_and_wait_opts((char *const[]) { (char *) "cat", NULL }, &o, &out), 0);
+        assert_string_equal(out, "user:$y$j9T$not-in-argv");
+        /* Without input, stdin is /dev/null. */
+        free(out);
+        out = NULL;
+        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "cat", NULL }, &out), 0);
+        assert_string_equal(out, "");
+        o.input_size = SPAWN_INPUT_MAX + 1;
+        assert_int_equal(spawn_and_wait_opts((char *const[]) { (char *) "cat", NULL }, &o, NULL), -E2BIG);
+}
+
+static void test_exit_status_and_missing(void **state) {
+        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "sh", (char *) "-c", (char *) "exit 3", NULL },
+                                        NULL),
+                         3);
+        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "azl-no-such-program", NULL }, NULL), -ENOENT);
+}
+
+/* A root with only sh (and its libraries) in it. */
+static char *root_with_sh(void) {
+        _cleanup_free_ char *script = NULL;
+        const char *src = getenv("AZL_SOURCE_ROOT");
+        char *root = tmpdir_new();
+
+        assert_non_null(src);
+        assert_int_equal(chmod(root, 0755), 0);
+        assert_true(asprintf(&script, "%s/tests/integration/install-root-tools.sh", src) > 0);
+        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "bash", script, root, (char *) "sh", NULL }, NULL),
+                         0);
+        write_test_file(root, "dev/.keep", "");
+        write_test_file(root, "proc/.keep", "");
+        return root;
+}
+
+static int sh_in_root(int root_fd, const char *script, char **ret_output) {
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+
+        o.root_fd = root_fd;
+        return spawn_and_wait_opts((char *const[]) { (char *) "sh", (char *) "-c", (char *) script, NULL }, &o,
+                                   ret_output);
+}
+
+static bool host_exists(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        assert_true(asprintf(&p, "%s/%s", dir, rel) > 0);
+        return lstat(p, &st) >= 0;
+}
+
+static void test_chroot(void **state) {
+        _cleanup_free_ char *out = NULL, *link = NULL, *inside = NULL, *path = NULL;
+        _cleanup_close_ int root_fd = -EBADF;
+        char *root, *host;
+
+        if (geteuid() != 0)
+                skip();
+        root = root_with_sh();
+        host = tmpdir_new();
+        assert_int_equal(root_open(root, &root_fd), 0);
+
+        /* The root's sh, in the root, with a private /dev and /proc mounted on the root's own directories. */
+        assert_int_equal(sh_in_root(root_fd, "echo /dev/null /dev/urandom; echo $PWD; test -e /proc/self/status "
+                                             "&& echo proc; read x < /dev/null; echo ok",
+                                    &out),
+                         0);
+        assert_string_equal(out, "/dev/null /dev/urandom\n/\nproc\nok");
+        /* ... which vanish with the child: the root's directories are as empty as before. */
+        assert_false(host_exists(root, "dev/null"));
+        assert_false(host_exists(root, "proc/self"));
+
+        /* A program only the host has is not found in the root: never the host's program on the root. */
+        {
+                SpawnOptions o = SPAWN_OPTIONS_INIT;
+
+                o.root_fd = root_fd;
+                assert_int_equal(spawn_and_wait_opts((char *const[]) { (char *) "cat", NULL }, &o, NULL), -ENOENT);
+                assert_int_equal(find_program_in_root(root_fd, "cat", &path), -ENOENT);
+                assert_int_equal(find_program_in_root(root_fd, "sh", &path), 0);
+                assert_string_equal(path, "/usr/bin/sh");
+        }
+
+        /* An absolute symlink to a host directory is resolved inside the root: a dangling link there… */
+        assert_true(asprintf(&link, "%s/data", root) > 0);
+        assert_int_equal(symlink(host, link), 0);
+        free(out);
+        out = NULL;
+        assert_int_not_equal(sh_in_root(root_fd, "echo escaped > /data/file", &out), 0);
+        assert_false(host_exists(host, "file"));
+        /* …and, once the target exists inside the root, the write lands there, never on the host. */
+        assert_true(asprintf(&inside, "%s%s", root, host) > 0);
+        assert_int_equal(mkdir_p_in_root(root_fd, host, 0755), 0);
+        assert_int_equal(sh_in_root(root_fd, "echo inside > /data/file", NULL), 0);
+        assert_false(host_exists(host, "file"));
+        assert_true(host_exists(inside, "file"));
+
+        /* A file without an execute bit is not run. */
+        write_test_file(root, "usr/bin/notexec", "#!/bin/sh\n");
+        free(path);
+        path = NULL;
+        assert_int_equal(find_program_in_root(root_fd, "notexec", &path), -EACCES);
+
+        tmpdir_remove(host);
+        tmpdir_remove(root);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_input_on_stdin),
+                cmocka_unit_test(test_exit_status_and_missing),
+                cmocka_unit_test(test_chroot),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
