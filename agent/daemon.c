@@ -602,9 +602,19 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
         state_set(d, &d->state.executed_id, d->current->id);
         daemon_state_clear_handlers(&d->state);
         results = ext_executor_results(e, &n);
-        for (size_t i = 0; i < n; i++)
-                if (!results[i].removed)
-                        (void) daemon_state_add_handler(&d->state, &results[i]);
+        for (size_t i = 0; i < n; i++) {
+                const ExtHandlerResult *h = &results[i];
+
+                /* §4.11, once per package (or refusal): SignatureValidation=report warns, enforce refused it. */
+                if (h->signature_new && h->signature_problem)
+                        (void) log_full_errno_id(h->signature_refused ? LOG_ERR : LOG_WARNING, 0, MESSAGE_ID_EXTENSION,
+                                                 h->signature_refused ?
+                                                         "Extension %s %s: package %s, refused (SignatureValidation=enforce)." :
+                                                         "Extension %s %s: package %s, installed anyway (SignatureValidation=report).",
+                                                 h->name, h->version, h->signature_problem);
+                if (!h->removed)
+                        (void) daemon_state_add_handler(&d->state, h);
+        }
         d->state_dirty = true;
         daemon_save_state(d);
         daemon_notify_status(d, "Goal state %s, extensions goal state %s processed.", strna(d->incarnation),
