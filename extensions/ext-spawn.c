@@ -66,7 +66,7 @@ struct ExtProcess {
         char *cgroup;                   /* leaf path relative to the cgroup mount (cgroup isolation) */
         ExtProcessResult result;
         bool service;                   /* systemd spawned it: exit status from the unit's properties */
-        bool job_done, job_failed, refresh_again, exited;
+        bool job_done, job_failed, refresh_again, exited, unrefed;
 };
 
 static const char *const isolation_table[_EXT_ISOLATION_MAX] = {
@@ -356,9 +356,11 @@ static void process_kill(ExtProcess *p) {
 
 /* The service's reference (AddRef=yes) is dropped: systemd may now collect the unit. */
 static void service_unref(ExtProcess *p) {
-        if (p->service && p->unit && p->spawner->bus)
-                (void) sd_bus_call_method_async(p->spawner->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                                "UnrefUnit", NULL, NULL, "s", p->unit);
+        if (p->unrefed || !p->service || !p->unit || !p->spawner->bus)
+                return;
+        (void) sd_bus_call_method_async(p->spawner->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                        "UnrefUnit", NULL, NULL, "s", p->unit);
+        p->unrefed = true;
 }
 
 ExtProcess *ext_process_free(ExtProcess *p) {
@@ -418,6 +420,7 @@ static void process_finish(ExtProcess *p, int exit_code) {
         p->grace_source = sd_event_source_disable_unref(p->grace_source);
         p->props_slot = sd_bus_slot_unref(p->props_slot);
         p->job_slot = sd_bus_slot_unref(p->job_slot);
+        service_unref(p);       /* the exit status is read: systemd may collect the unit */
         r = p->result;
         p->cb(p, &r, p->userdata);
 }
