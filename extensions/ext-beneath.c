@@ -340,7 +340,8 @@ int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, si
         return 0;
 }
 
-int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode, bool mkdir_parents) {
+int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode,
+                                     bool mkdir_parents) {
         return write_file_atomic_beneath(dir_fd, path, s, strlen(s), mode, mkdir_parents);
 }
 

@@ -402,8 +402,8 @@ static int check_symlinks(int dir_fd, const char *prefix, unsigned depth, char *
                 if (r == -EXDEV) {
                         n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
                         target[MAX(n, (ssize_t) 0)] = 0;
-                        r = ext_error(ret_error, -EXDEV, "Refusing symlink '%s' -> '%s': it resolves outside the package",
-                                      p, target);
+                        r = ext_error(ret_error, -EXDEV,
+                                      "Refusing symlink '%s' -> '%s': it resolves outside the package", p, target);
                 } else if (r == -ELOOP || r == -ENOTDIR || r == -ENAMETOOLONG)
                         r = 0;  /* resolves nowhere: harmless */
         }
@@ -748,9 +748,9 @@ static bool signature_precheck(ExtPackageReport *rep, SignatureMode mode, int zi
         return rep->signature == EXT_SIGNATURE_VALID || mode != SIGNATURE_MODE_ENFORCE;
 }
 
-/* enforce: the package is refused, nothing of it stays (§4.11, waagent's PackageValidationError path). An unsigned
- * package is what waagent's policy refuses with PluginEnableProcessingFailed ("must be signed"), a bad one with
- * PluginInstallProcessingFailed. */
+/* enforce: the package is refused, nothing of it stays (§4.11, waagent's PackageValidationError path). An
+ * unsigned package is what waagent's policy refuses with PluginEnableProcessingFailed ("must be signed"), a bad
+ * one with PluginInstallProcessingFailed. */
 static int signature_refuse(ExtPackageReport *rep, const char *name, const char *version) {
         _cleanup_free_ char *msg = NULL;
 

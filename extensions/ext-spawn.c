@@ -441,7 +441,8 @@ static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata) {
 static int on_kill_grace(sd_event_source *src, uint64_t usec, void *userdata) {
         ExtProcess *p = userdata;
 
-        log_debug("%s: no exit reported %us after SIGKILL", strna(p->unit), (unsigned) (EXT_KILL_GRACE / USEC_PER_SEC));
+        log_debug("%s: no exit reported %us after SIGKILL", strna(p->unit),
+                  (unsigned) (EXT_KILL_GRACE / USEC_PER_SEC));
         process_finish(p, 128 + SIGKILL);
         return 0;
 }
@@ -996,8 +997,8 @@ int ext_spawner_kill_handler(ExtSpawner *s, const char *handler_name) {
                     asprintf(&path, EXT_SLICE_PARENT_CGROUP "/%s", slice) >= 0)
                         cgroup_kill_procs_tree(cg, path, 0);
                 path = mfree_str(path);
-                (void) sd_bus_call_method_async(s->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
-                                                NULL, NULL, "ss", slice, "replace");
+                (void) sd_bus_call_method_async(s->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                                "StopUnit", NULL, NULL, "ss", slice, "replace");
         }
         if (s->cgroup_fd < 0)
                 return 0;
