@@ -27,6 +27,7 @@ typedef struct StatusBus {
         uint64_t n_uploads;
         StatusBusExtension *extensions;
         size_t n_extensions;
+        char *firewall_state, *firewall_detail;   /* the WireServer guard; NULL before the daemon's first pass */
 } StatusBus;
 
 void status_bus_done(StatusBus *s);

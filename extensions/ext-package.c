@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "openssl-util.h"
+#include "string-table.h"
 #include "strutil.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
@@ -668,7 +669,7 @@ static int report_fail(ExtPackageReport *rep, int code, int r, const char *error
         return r;
 }
 
-static const char *const signature_state_table[_EXT_SIGNATURE_STATE_MAX] = {
+static const char *const ext_signature_state_table[_EXT_SIGNATURE_STATE_MAX] = {
         [EXT_SIGNATURE_NOT_CHECKED] = "not checked",
         [EXT_SIGNATURE_VALID] = "valid",
         [EXT_SIGNATURE_NOT_SIGNED] = "not signed",
@@ -677,16 +678,7 @@ static const char *const signature_state_table[_EXT_SIGNATURE_STATE_MAX] = {
         [EXT_SIGNATURE_SIGNING_INFO] = "signingInfo does not match",
 };
 
-const char *ext_signature_state_to_string(ExtSignatureState s) {
-        return s >= 0 && s < _EXT_SIGNATURE_STATE_MAX ? signature_state_table[s] : NULL;
-}
-
-ExtSignatureState ext_signature_state_from_string(const char *s) {
-        for (int i = 0; s && i < _EXT_SIGNATURE_STATE_MAX; i++)
-                if (streq(s, signature_state_table[i]))
-                        return (ExtSignatureState) i;
-        return _EXT_SIGNATURE_STATE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(ext_signature_state, ExtSignatureState);
 
 int ext_package_signature_read(int handler_dir_fd, ExtSignatureState *ret, char **ret_detail) {
         _cleanup_free_ char *text = NULL;
@@ -793,16 +785,14 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep) {
         return -EINVAL;
 }
 
-int ext_package_download_file(Context *c, int *ret_fd) {
+int ext_package_download_file(int root_fd, const char *lib_dir, int *ret_fd) {
         _cleanup_close_ int lib_fd = -EBADF, fd = -EBADF;
-        ExtLayout l;
         int r;
 
-        ext_layout_init(&l, c, NULL);
-        r = mkdir_p_in_root(l.root_fd, l.lib_dir, 0755);
+        r = mkdir_p_in_root(root_fd, lib_dir, 0755);
         if (r < 0)
                 return r;
-        lib_fd = open_in_root(l.root_fd, l.lib_dir, O_RDONLY | O_DIRECTORY, 0);
+        lib_fd = open_in_root(root_fd, lib_dir, O_RDONLY | O_DIRECTORY, 0);
         if (lib_fd < 0)
                 return lib_fd;
         fd = openat(lib_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
