@@ -436,6 +436,11 @@ class TestHostileNames(ExtensionsTest):
         self.assertIn("Downloading AzlTest.Good 1.0.0.", log)
         for name, _ in self.HOSTILE:
             self.assertNotIn("Downloading %s" % name, log)
+        # Nor prefetched (the daemon fetches a run's packages concurrently): the fabric saw no request for their
+        # manifests or zips, directly or through the HostGAPlugin.
+        gets = [json.dumps(r) for r in self.fabric.requests() if r["method"] == "GET"]
+        self.assertEqual([r for r in gets if "Evil" in r or "Hostile" in r], [])
+        self.assertTrue([r for r in gets if "AzlTest_Good" in r], "the good one's manifest was fetched")
         self.assertEqual([d for d in os.listdir(self.root.file("/var/lib/waagent"))
                           if d.startswith(("Evil", "AzlTest.Hostile"))], [])
 
