@@ -171,11 +171,13 @@ static void log_signature_outcome(const ExtHandlerResult *h) {
                 return;
         if (h->signature_refused)
                 (void) log_full_errno_id(LOG_ERR, 0, MESSAGE_ID_EXTENSION,
-                                         "Extension %s %s: package %s, refused (SignatureValidation=enforce).",
+                                         "Extension %s %s: package %s, refused "
+                                         "(SignatureValidation=enforce).",
                                          h->name, h->version, h->signature_problem);
         else
                 (void) log_full_errno_id(LOG_WARNING, 0, MESSAGE_ID_EXTENSION,
-                                         "Extension %s %s: package %s, installed anyway (SignatureValidation=report).",
+                                         "Extension %s %s: package %s, installed anyway "
+                                         "(SignatureValidation=report).",
                                          h->name, h->version, h->signature_problem);
 }
 
