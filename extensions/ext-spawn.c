@@ -50,7 +50,7 @@ struct ExtProcess {
         ExtSpawner *spawner;
         /* What to run, kept for a service start that falls back to forking. */
         char **argv, **env;
-        char *cwd, *handler_name, *operation;
+        char *cwd, *handler_name, *operation, *slice;
         int cwd_fd, stdout_fd, stderr_fd;
         unsigned cpu_quota_percent;
         uint64_t memory_max;
@@ -173,6 +173,14 @@ int ext_handler_slice_name(const char *handler_name, char **ret) {
         return 0;
 }
 
+/* The slice of a process: the one its caller named, else its handler's. */
+static int process_slice_name(const ExtProcess *p, char **ret) {
+        if (!p->slice)
+                return ext_handler_slice_name(p->handler_name, ret);
+        *ret = strdup(p->slice);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* ---- cgroup files ---- */
 
 static int write_cg(int dir_fd, const char *file, const char *value) {
@@ -234,7 +242,7 @@ static int cgroup_prepare(ExtSpawner *s, ExtProcess *proc) {
         _cleanup_free_ char *slice = NULL, *leaf = NULL;
         int r;
 
-        r = ext_handler_slice_name(proc->handler_name, &slice);
+        r = process_slice_name(proc, &slice);
         if (r < 0)
                 return r;
         /* Controllers must be enabled top-down; on a hybrid hierarchy there are none (writes fail, ignored). */
@@ -387,12 +395,19 @@ ExtProcess *ext_process_free(ExtProcess *p) {
         strv_free(p->env);
         free(p->cwd);
         free(p->handler_name);
+        free(p->slice);
         free(p->operation);
         free(p->unit);
         free(p->unit_path);
         free(p->cgroup);
         free(p);
         return NULL;
+}
+
+ExtProcess *ext_process_forget(ExtProcess *p) {
+        if (p)
+                p->exited = true;       /* nothing is killed: the command goes on without us */
+        return ext_process_free(p);
 }
 
 pid_t ext_process_pid(const ExtProcess *p) {
@@ -547,7 +562,7 @@ static int scope_start(ExtProcess *p) {
         sd_bus *bus = p->spawner->bus;
         int r;
 
-        if ((r = ext_handler_slice_name(p->handler_name, &slice)) < 0 || (r = transient_unit_name(p, "scope")) < 0)
+        if ((r = process_slice_name(p, &slice)) < 0 || (r = transient_unit_name(p, "scope")) < 0)
                 return r;
         r = sd_bus_match_signal_async(bus, &p->job_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
                                       on_job_removed, NULL, p);
@@ -761,7 +776,7 @@ static int service_start(ExtProcess *p, usec_t timeout) {
         sd_bus *bus = p->spawner->bus;
         int r;
 
-        if ((r = ext_handler_slice_name(p->handler_name, &slice)) < 0 ||
+        if ((r = process_slice_name(p, &slice)) < 0 ||
             (r = transient_unit_name(p, "service")) < 0 ||
             (r = sd_bus_path_encode(SYSTEMD_PATH "/unit", p->unit, &p->unit_path)) < 0)
                 return r;
@@ -916,7 +931,8 @@ static int process_new(ExtSpawner *s, const ExtSpawnParams *params, ExtProcessHa
                 return -EINVAL;
         if (strv_copy(params->argv, &p->argv) < 0 || strv_copy(params->env, &p->env) < 0 ||
             !(p->handler_name = strdup(params->handler_name)) || !(p->operation = strdup(params->operation)) ||
-            (params->cwd && !(p->cwd = strdup(params->cwd))))
+            (params->cwd && !(p->cwd = strdup(params->cwd))) ||
+            (params->slice && !(p->slice = strdup(params->slice))))
                 return -ENOMEM;
         if ((p->cwd_fd = fcntl(params->cwd_fd, F_DUPFD_CLOEXEC, 3)) < 0 ||
             (p->stdout_fd = fcntl(params->stdout_fd, F_DUPFD_CLOEXEC, 3)) < 0 ||

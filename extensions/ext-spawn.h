@@ -97,6 +97,7 @@ typedef struct ExtSpawnParams {
         int stdout_fd, stderr_fd;
         const char *handler_name;
         const char *operation;          /* "install", "enable", … (unit and cgroup names) */
+        const char *slice;              /* NULL: azure-vmextensions-<handler>.slice; else this slice (name) */
         unsigned cpu_quota_percent;     /* 0: none */
         uint64_t memory_max;            /* bytes, 0: none */
         usec_t timeout;                 /* 0: none */
@@ -122,6 +123,9 @@ ExtProcess *ext_process_free(ExtProcess *p);
 static inline void ext_process_freep(ExtProcess **p) {
         ext_process_free(*p);
 }
+/* Frees without killing: a command the caller no longer watches (the agent exits) goes on; a transient service
+ * is collected by systemd once it ends. */
+ExtProcess *ext_process_forget(ExtProcess *p);
 pid_t ext_process_pid(const ExtProcess *p);
 /* Host path of the command's cgroup leaf (cgroup isolation), NULL when none. */
 const char *ext_process_cgroup(const ExtProcess *p);

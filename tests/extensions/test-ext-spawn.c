@@ -13,6 +13,8 @@
  *   * a timeout: KillUnit(all, SIGKILL), timed_out;
  *   * a manager that refuses transient services: the command is forked in a transient scope (PIDs= its PID) and
  *     runs all the same;
+ *   * a caller's own slice (the daemon's Reprovision() in azure.slice), and ext_process_forget(): the service is
+ *     left running, not killed, its reference given back;
  *   * handler removal: StopUnit of the slice;
  *   * the whole executor over this path: the recorder extension installed and enabled, with exactly the §4.4
  *     environment and the handler directory as working directory.
@@ -252,6 +254,46 @@ static void test_service_refused_scope_fallback(void **state) {
         assert_string_equal(out, "in-scope\n");
 }
 
+/* A caller's own slice and operation (the daemon's Reprovision(): azure.slice/azl-reprovision_<uuid>.service, outside
+ * its sandbox), and ext_process_forget(): the caller stops watching (the agent exits), the service goes on —
+ * nothing killed, the callback never called — and the AddRef= reference is given back. */
+static void test_service_own_slice_forget(void **state) {
+        Env *env = *state;
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "sleep 5", NULL };
+        char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+        ExtSpawnParams params = {
+                .argv = argv, .cwd_fd = env->dir_fd, .cwd = "/", .env = envp, .stdout_fd = env->out_fd,
+                .stderr_fd = env->err_fd, .handler_name = "azl-agent", .operation = "azl-reprovision",
+                .slice = "azure.slice", .timeout = 60 * USEC_PER_SEC,
+        };
+        ExtProcess *proc = NULL;
+        Run run = {};
+        FakeUnit *u;
+        pid_t pid;
+
+        spawner_new(env);
+        assert_int_equal(ext_process_spawn(env->spawner, &params, on_exit_cb, &run, &proc), 0);
+        for (int i = 0; i < 500 && (env->fake.n_units == 0 || env->fake.units[0].main_pid <= 0); i++)
+                assert_true(sd_event_run(env->event, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(env->fake.n_units, 1);
+        u = &env->fake.units[0];
+        print_message("unit %s in %s\n", u->name, u->slice);
+        assert_true(startswith(u->name, "azl-reprovision_") && endswith(u->name, ".service"));
+        assert_string_equal(ext_process_unit(proc), u->name);
+        assert_string_equal(u->slice, "azure.slice");
+        assert_string_equal(u->working_directory, "/");
+        assert_string_equal(u->exec_path, "/bin/sh");
+        pid = u->main_pid;
+        assert_true(pid > 0);
+
+        ext_process_forget(proc);
+        settle(env->event);
+        assert_int_equal(u->killed_with, 0);
+        assert_true(u->unrefed);
+        assert_int_equal(kill(pid, 0), 0);      /* still running; the teardown's manager stop kills it */
+        assert_false(run.done);
+}
+
 static void test_kill_handler(void **state) {
         Env *env = *state;
 
@@ -364,6 +406,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_service_limits_not_applied, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_service_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_service_refused_scope_fallback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_service_own_slice_forget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_handler, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_executor_over_services, setup, teardown),
         };
