@@ -15,7 +15,8 @@ enable as a transient service azure-vmextensions-<Name>.slice/enable_<uuid>.serv
 [Extensions] CPUQuotaPercent=50 / MemoryMaxMiB=128 on the unit (recorded by the handler itself while running), and
 the privileged test extension wrote /etc and ran a setgid tool as another user, without no_new_privs or a seccomp
 filter — while azl-agent.service itself runs confined (issue #17 §7: no_new_privs, seccomp, its capability bounding
-set; `systemd-analyze security` of both units is printed). cloudinit additionally checks that the root partition
+set; `systemd-analyze security` of both units is printed); Reprovision() over D-Bus runs `provision --force` as a
+transient service azure.slice/azl-reprovision_<uuid>.service, outside that sandbox, and it exits 0. cloudinit additionally checks that the root partition
 grew.
 
 Exit 77 when qemu/socat/ssh are missing, the image is not built (tests/vm/build-image.sh needs the mirror and
@@ -148,6 +149,7 @@ def main():
                     "azl-provision active at %.2f s, ssh started at %.2f s" % (prov_done / 1e6, ssh_start / 1e6))
             check_status(c, vm, sec)
             check_extensions(c, vm)
+            check_reprovision(c, vm)
         if args.agent in ("azl-agent", "cloudinit"):
             size = root_partition_size(sec.get("rootfs", []))
             c.check(size is not None and size > INITIAL_ROOT, "root partition grew",
@@ -320,6 +322,24 @@ def check_extensions(c, vm):
     scores = dict(re.findall(r"for (\S+): ([0-9.]+)", ra.stdout))
     c.check(float(scores.get("azl-agent.service", "10")) <= 4.5, "azl-agent.service exposure at most 4.5",
             str(scores))
+
+
+def check_reprovision(c, vm):
+    """Reprovision() under systemd (issue #17 §7): the run writes /etc and /home, which the confined daemon cannot, so
+    systemd spawns it as a transient service; it must end with exit status 0 and Reprovisioning false."""
+    obj = "org.azurelinux.Agent1 /org/azurelinux/Agent1 org.azurelinux.Agent1"
+    r = vm.ssh("busctl call %s Reprovision" % obj, root=True, check=False, timeout=120)
+    c.check(r.returncode == 0, "Reprovision() accepted", (r.stdout + r.stderr).strip()[:300])
+    line, deadline = "", time.monotonic() + 600
+    while r.returncode == 0 and time.monotonic() < deadline:
+        q = vm.ssh("busctl get-property %s Reprovisioning; journalctl -b -u azl-agent --no-pager -o cat | "
+                   "grep -E '^Provisioning run azl-reprovision_' | tail -n 1" % obj, root=True, check=False, timeout=120)
+        if q.stdout.startswith("b false") and "exited" in q.stdout:
+            line = q.stdout.splitlines()[-1]
+            break
+        time.sleep(10)
+    c.check(re.fullmatch(r"Provisioning run azl-reprovision_[0-9a-f-]{36}\.service exited with status 0\.", line)
+            is not None, "the reprovisioning run was a transient service and succeeded", line or "no exit seen")
 
 
 if __name__ == "__main__":
