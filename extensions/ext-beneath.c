@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "crash-point.h"
 #include "ext-beneath.h"
 #include "fileio.h"
 #include "macro.h"
@@ -330,6 +331,8 @@ int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, si
                 r = write_all(fd, data, size);
         if (r >= 0)
                 r = RET_NERRNO(fsync(fd));
+        if (r >= 0)
+                crash_pointf("write:%s:tmp-written", name); /* as write_file_atomic_in_root(): tests/crash */
         /* renameat() replaces the name itself, never what a symlink of that name points to. */
         if (r >= 0)
                 r = RET_NERRNO(renameat(parent, tmp, parent, name));
@@ -337,7 +340,7 @@ int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, si
                 (void) unlinkat(parent, tmp, 0);
                 return r;
         }
-        return 0;
+        return RET_NERRNO(fsync(parent));
 }
 
 int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode,
