@@ -281,7 +281,7 @@ def check_extensions(c, vm):
                "cat %s/cgroup-enable.txt; echo ---; "
                "grep -E '^(NoNewPrivs|Seccomp|CapBnd):' /proc/$(systemctl show -p MainPID --value azl-agent)/status; "
                "echo ---; journalctl -b -u azl-agent --no-pager -o cat | grep -m1 '^container-host:'; "
-               "echo ---; grep -A1 ' enable ' /var/log/azure/%s/CommandExecution.log | tail -n 2"
+               "echo ---; grep -E ' enable .*isolation ' /var/log/azure/%s/CommandExecution.log | tail -n 1"
                % (d, d, dp, dp, dp, PROBE), root=True, check=False, timeout=300)
     parts = (r.stdout.split("---\n") + [""] * 11)[:11]
     # systemd-analyze security loads every unit: slow under TCG, on its own with room to finish
