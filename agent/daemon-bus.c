@@ -20,13 +20,15 @@
  * would fill in what the bus did not say from a racy /proc/<pid> read); no uid from the bus means no access.
  * The bus policy (units/dbus/org.azurelinux.Agent1.conf) already keeps others out on a real system bus; the
  * check here holds whatever the policy says. RefreshGoalState() starts a poll now; Reprovision() starts
- * `azl-agent [the daemon's --root/--config/-v] provision --force` as a child of the loop and replies once it
- * started; the run's progress shows in the Provisioning* properties and Reprovisioning. The run is bounded:
- * SIGTERM after 30 min, SIGKILL 10 s later.
+ * `azl-agent [the daemon's --root/--config/-v] provision --force` and replies once it started; the run's progress
+ * shows in the Provisioning* properties and Reprovisioning. Under systemd the run is a transient service systemd
+ * spawns (outside this daemon's sandbox, which cannot write /etc or /home), killed after 30 min; without systemd
+ * or under --root it is a child of the loop: SIGTERM after 30 min, SIGKILL 10 s later.
  *
  * Without a system bus (none running, or the name is taken or refused) the daemon runs on without the API.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@
 #include <systemd/sd-bus.h>
 
 #include "daemon-internal.h"
+#include "ext-spawn.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -66,9 +69,11 @@ struct DaemonBus {
         uint64_t seen_uploads;
         usec_t upload_at;               /* CLOCK_REALTIME of the last accepted status upload */
 
-        pid_t reprovision_pid;
+        pid_t reprovision_pid;          /* forked run (no systemd) */
         bool reprovision_terminated;    /* SIGTERM sent at the timeout; SIGKILL next */
         sd_event_source *reprovision_child, *reprovision_timer;
+        ExtSpawner *spawner;            /* systemd: the run as a transient service */
+        ExtProcess *reprovision_service;
         bool serializing;               /* getters run for change detection, not for a caller */
 
         char *emitted[PROPERTIES_MAX];  /* serialized value per vtable slot, as last emitted */
@@ -235,7 +240,7 @@ static int property_get_bool(sd_bus *bus, const char *path, const char *interfac
         else if (streq(property, "ExtensionsRunning"))
                 v = b->daemon->executor_running;
         else if (streq(property, "Reprovisioning"))
-                v = b->reprovision_pid > 0;
+                v = b->reprovision_pid > 0 || b->reprovision_service;
         else if (streq(property, "Confidential"))
                 v = b->daemon->context->confidential.active;
         return sd_bus_message_append(reply, "b", v);
@@ -519,6 +524,87 @@ static int reprovision_spawn(const Context *c, pid_t *ret) {
         return 0;
 }
 
+static void on_reprovision_service_exit(ExtProcess *p, const ExtProcessResult *res, void *userdata) {
+        DaemonBus *b = userdata;
+
+        if (res->timed_out)
+                log_warning("Provisioning run %s took longer than %us and was killed.", strna(ext_process_unit(p)),
+                            (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
+        else
+                log_full(res->exit_code == 0 ? LOG_INFO : LOG_WARNING, "Provisioning run %s exited with status %d.",
+                         strna(ext_process_unit(p)), res->exit_code);
+        b->reprovision_service = ext_process_free(b->reprovision_service);
+        daemon_bus_emit_changed(b->daemon);
+}
+
+/* The daemon's own executable as a path systemd can run (not /proc/self/exe, which would be systemd's there). */
+static int self_exe(char **ret) {
+        static const char deleted[] = " (deleted)";     /* upgraded while running: the new one at that path */
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        if (endswith(buf, deleted))
+                buf[(size_t) n - strlen(deleted)] = 0;
+        if (buf[0] != '/')
+                return -EINVAL;
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/*
+ * Under systemd the run is a transient service that systemd itself spawns, azure.slice/azl-reprovision_<uuid>
+ * .service (extensions/ext-spawn.h, as extension commands): this daemon's sandbox (units/azl-agent.service.in:
+ * ProtectSystem=strict, ProtectHome=, no_new_privs, …) would keep a forked run from writing /etc and /home. Its
+ * output goes where the daemon's goes (the journal). Bounded by REPROVISION_TIMEOUT (KillUnit, then the unit's
+ * RuntimeMaxSec=). -EOPNOTSUPP without systemd or under --root: the run is forked then (reprovision_spawn()).
+ */
+static int reprovision_start_service(DaemonBus *b) {
+        const Context *c = b->daemon->context;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_close_ int cwd_fd = -EBADF, null_fd = -EBADF;
+        int r, out = STDOUT_FILENO, err = STDERR_FILENO;
+
+        if (!isempty(c->root) && !streq(c->root, "/"))
+                return -EOPNOTSUPP;     /* a scratch root (tests, images) never becomes a host unit */
+        if (!b->spawner) {
+                ExtSpawnerOptions o = { .use_systemd = true, .cgroup_root = "" };
+
+                r = ext_spawner_new(b->daemon->event, &o, &b->spawner);
+                if (r < 0)
+                        return r;
+        }
+        if (ext_spawner_isolation(b->spawner) != EXT_ISOLATION_SERVICE)
+                return -EOPNOTSUPP;
+        r = reprovision_argv(c, &argv);
+        if (r >= 0)
+                r = reprovision_env(&env);
+        if (r >= 0) {
+                free(argv[0]);
+                argv[0] = NULL;
+                r = self_exe(&argv[0]);
+        }
+        if (r < 0)
+                return r;
+        cwd_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cwd_fd < 0)
+                return -errno;
+        if (fcntl(out, F_GETFD) < 0 || fcntl(err, F_GETFD) < 0) {
+                null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null_fd < 0)
+                        return -errno;
+                out = err = null_fd;
+        }
+        ExtSpawnParams params = {
+                .argv = argv, .cwd_fd = cwd_fd, .cwd = "/", .env = env, .stdout_fd = out, .stderr_fd = err,
+                .handler_name = "azl-agent", .operation = "azl-reprovision", .slice = "azure.slice",
+                .timeout = REPROVISION_TIMEOUT,
+        };
+        return ext_process_spawn(b->spawner, &params, on_reprovision_service_exit, b, &b->reprovision_service);
+}
+
 /* Replies once the run started; its progress and result show in the properties (docs/dbus.md). */
 static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DaemonBus *b = userdata;
@@ -532,6 +618,18 @@ static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (b->reprovision_pid > 0)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A provisioning run (PID %d) is in progress.",
                                          (int) b->reprovision_pid);
+        if (b->reprovision_service)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A provisioning run (%s) is in progress.",
+                                         strna(ext_process_unit(b->reprovision_service)));
+        r = reprovision_start_service(b);
+        if (r >= 0) {
+                log_info("Provisioning run %s started, requested over D-Bus by %s.",
+                         strna(ext_process_unit(b->reprovision_service)), strna(sd_bus_message_get_sender(m)));
+                daemon_bus_emit_changed(b->daemon);
+                return sd_bus_reply_method_return(m, NULL);
+        }
+        if (r != -EOPNOTSUPP)
+                return sd_bus_error_set_errnof(error, r, "Failed to start azl-agent provision: %m");
         r = reprovision_spawn(b->daemon->context, &pid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to start azl-agent provision: %m");
@@ -762,6 +860,8 @@ DaemonBus *daemon_bus_free(DaemonBus *b) {
         /* A provisioning run goes on by itself (systemd stops it with the unit); we only stop watching. */
         sd_event_source_disable_unref(b->reprovision_child);
         sd_event_source_disable_unref(b->reprovision_timer);
+        ext_process_forget(b->reprovision_service);
+        ext_spawner_free(b->spawner);
         sd_event_source_disable_unref(b->state_watch);
         sd_bus_slot_unref(b->vtable_slot);
         if (b->bus) {

@@ -167,6 +167,22 @@ void daemon_timings_uploaded(Daemon *d, usec_t upload) {
 
 static void executor_maybe_start(Daemon *d);
 
+/* §4.11, once per package (or refusal): SignatureValidation=report warns, enforce refused it. */
+static void log_signature_outcome(const ExtHandlerResult *h) {
+        if (!h->signature_new || !h->signature_problem)
+                return;
+        if (h->signature_refused)
+                (void) log_full_errno_id(LOG_ERR, 0, MESSAGE_ID_EXTENSION,
+                                         "Extension %s %s: package %s, refused "
+                                         "(SignatureValidation=enforce).",
+                                         h->name, h->version, h->signature_problem);
+        else
+                (void) log_full_errno_id(LOG_WARNING, 0, MESSAGE_ID_EXTENSION,
+                                         "Extension %s %s: package %s, installed anyway "
+                                         "(SignatureValidation=report).",
+                                         h->name, h->version, h->signature_problem);
+}
+
 static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
         Daemon *d = userdata;
         const ExtHandlerResult *results;
@@ -184,9 +200,11 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
         state_set(d, &d->state.executed_id, d->current->id);
         daemon_state_clear_handlers(&d->state);
         results = ext_executor_results(e, &n);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                log_signature_outcome(&results[i]);
                 if (!results[i].removed)
                         (void) daemon_state_add_handler(&d->state, &results[i]);
+        }
         timings_record(d);
         d->state_dirty = true;
         daemon_save_state(d);

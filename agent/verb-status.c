@@ -296,6 +296,10 @@ static void print_daemon(const StatusBus *b) {
 
                 printf("  %-34s %-9s %-10s %s%s%s\n", strna(e->name), strna(e->version), strna(e->status),
                        strempty(e->settings_status), e->settings_message ? ": " : "", strempty(e->settings_message));
+                /* The handler's own message when it says something is wrong: not Ready, or a warning such as a
+                 * package signature not validated (SignatureValidation=report). First line only. */
+                if (e->message && (!streq_ptr(e->status, "Ready") || strstr(e->message, "Warning: ")))
+                        printf("  %-34s %.*s\n", "", (int) strcspn(e->message, "\n"), e->message);
         }
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "crash-point.h"
+#include "ext-beneath.h"
 #include "ext-executor.h"
 #include "ext-util.h"
 #include "fileio.h"
@@ -58,6 +59,8 @@ struct ExtExecutor {
         ExtProcess *process;
         int out_fd, err_fd;
         char *command;                  /* host path command line of the running operation */
+        unsigned cpu_quota_percent;     /* its limits (ext_resource_limits()) */
+        uint64_t memory_max;
         bool waiting_for_package;
 
         ExtExecutorDoneFunc done;
@@ -278,7 +281,7 @@ static void on_command_exit(ExtProcess *proc, const ExtProcessResult *res, void 
         const ExtOp *op = current_op(e);
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
-        _cleanup_free_ char *out = NULL, *err = NULL, *output = NULL, *message = NULL, *line = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *output = NULL, *message = NULL, *line = NULL, *limits = NULL;
         size_t out_len, err_len;
         int r = 0, code = 0;
 
@@ -311,10 +314,13 @@ static void on_command_exit(ExtProcess *proc, const ExtProcessResult *res, void 
                                 strempty(output));
         }
         record_exit_code(e, op, gs, res->timed_out ? -1 : res->exit_code);
-        if (asprintf(&line, "%s %s-%s: %s (exit %d%s, isolation %s, throttled %" PRIu64 ")\n%s",
+        if (e->cpu_quota_percent > 0 || e->memory_max > 0)
+                (void) asprintf(&limits, "cpu %u%% memory %" PRIu64 " MiB %s", e->cpu_quota_percent,
+                                e->memory_max / (1024U * 1024U), res->limits_applied ? "applied" : "not applied");
+        if (asprintf(&line, "%s %s-%s: %s (exit %d%s, isolation %s, limits %s, throttled %" PRIu64 ")\n%s",
                      ext_op_type_to_string(op->type), g->handler, op->version, e->command, res->exit_code,
                      res->timed_out ? ", timed out" : "", ext_isolation_to_string(res->isolation),
-                     res->nr_throttled, strempty(output)) >= 0)
+                     limits ?: "none", res->nr_throttled, strempty(output)) >= 0)
                 command_log_append(e, g->handler, op->extension, line);
         log_debug("Extension %s %s finished: exit %d%s", g->handler, ext_op_type_to_string(op->type),
                   res->exit_code, res->timed_out ? " (timed out)" : "");
@@ -322,10 +328,59 @@ static void on_command_exit(ExtProcess *proc, const ExtProcessResult *res, void 
         (void) op_finished(e, r, code, message);
 }
 
+void ext_resource_limits(const HandlerManifest *m, unsigned config_cpu_percent, uint64_t config_memory_mib,
+                         unsigned *ret_cpu_percent, uint64_t *ret_memory_max) {
+        unsigned cpu = m && m->cpu_quota_percentage > 0 ? (unsigned) m->cpu_quota_percentage : 0;
+        uint64_t mem = m ? (uint64_t) m->memory_quota_mb : 0, cfg_mem = config_memory_mib;
+
+        /* §4.10: [Extensions] CPUQuotaPercent=/MemoryMaxMiB= are the administrator's ceiling; a manifest's
+         * resourceLimits may only lower them. A MiB count whose byte count does not fit 64 bits is no ceiling. */
+        cpu = MIN(cpu, EXT_CPU_QUOTA_PERCENT_MAX);
+        if (config_cpu_percent > 0)
+                cpu = cpu > 0 ? MIN(cpu, config_cpu_percent) : config_cpu_percent;
+        if (cfg_mem > UINT64_MAX / (1024U * 1024U))
+                cfg_mem = 0;
+        if (cfg_mem > 0)
+                mem = mem > 0 ? MIN(mem, cfg_mem) : cfg_mem;
+        *ret_cpu_percent = cpu;
+        *ret_memory_max = mem * 1024U * 1024U;
+}
+
+/* §4.11 under SignatureValidation=enforce: a handler whose package was not validated when it was installed (under
+ * report or off, before enforce was set) does not run any command, as waagent's policy refuses an extension whose
+ * signature_validated state is false. Returns 0 to go on, 1 when the operation was finished here. */
+static int signature_gate(ExtExecutor *e, const ExtOp *op, int dir_fd) {
+        _cleanup_free_ char *detail = NULL, *msg = NULL;
+        ExtPlanGroup *g = current_group(e);
+        GroupState *gs = &e->groups[op->group];
+        ExtSignatureState state;
+        int r;
+
+        if (e->context->config.signature_mode != SIGNATURE_MODE_ENFORCE)
+                return 0;
+        r = ext_package_signature_read(dir_fd, &state, &detail);
+        if (r < 0)
+                state = EXT_SIGNATURE_BAD;
+        if (state == EXT_SIGNATURE_VALID)
+                return 0;
+        if (asprintf(&msg, "Extension %s %s not run (SignatureValidation=enforce): its package was installed "
+                           "without a validated signature (%s%s%s)", g->handler, op->version,
+                     ext_signature_state_to_string(state), detail ? ": " : "", strempty(detail)) < 0)
+                msg = NULL;
+        if (gs->result) {
+                (void) free_and_strdup(&gs->result->signature_problem, ext_signature_state_to_string(state));
+                gs->result->signature_refused = gs->result->signature_new = true;
+        }
+        (void) op_finished(e, -EKEYREJECTED, op_error_code(op->type), msg ?: "Package signature not validated");
+        return 1;
+}
+
 static int run_command(ExtExecutor *e, const ExtOp *op) {
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_(handler_paths_done) HandlerPaths paths = {};
         _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *shell = NULL;
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", NULL, (char *) "/bin/sh", NULL, NULL };
         _cleanup_close_ int dir_fd = -EBADF;
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
@@ -361,12 +416,22 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         r = handler_paths_build(&e->layout, g->handler, op->version, &paths);
         if (r < 0)
                 return op_finished(e, r, op_error_code(op->type), "Invalid handler name");
-        /* §4.2: relative to the handler directory, a leading '/' stripped (issue #1170). */
+        dir_fd = open_handler_dir(e, g->handler, op->version);
+        if (dir_fd < 0)
+                return op_finished(e, dir_fd, op_error_code(op->type), "Handler directory missing");
+        if (signature_gate(e, op, dir_fd) > 0)
+                return 0;
+        /* §4.2: relative to the handler directory, a leading '/' stripped (issue #1170). The manifest's command is
+         * a shell command line by contract (waagent: shell=True); the directory is not spliced into it but given
+         * as "$1" (the shell's $0 stays /bin/sh, as for waagent), so no path, name or version is ever parsed as
+         * shell text. e->command is the display form waagent reports: "<dir>/<cmd>". */
         while (*cmd == '/')
                 cmd++;
         free(e->command);
-        if (asprintf(&e->command, "%s/%s", paths.host_dir, cmd) < 0)
+        if (asprintf(&e->command, "%s/%s", paths.host_dir, cmd) < 0 || asprintf(&shell, "\"$1\"/%s", cmd) < 0)
                 return op_finished(e, -ENOMEM, op_error_code(op->type), "Out of memory");
+        argv[2] = shell;
+        argv[4] = paths.host_dir;
 
         ce = (ExtCommandEnv) {
                 .handler_host_dir = paths.host_dir,
@@ -391,27 +456,26 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         if (r < 0)
                 return op_finished(e, r, op_error_code(op->type), "Out of memory");
 
-        dir_fd = open_handler_dir(e, g->handler, op->version);
-        if (dir_fd < 0)
-                return op_finished(e, dir_fd, op_error_code(op->type), "Handler directory missing");
         e->out_fd = capture_file(dir_fd);
         e->err_fd = capture_file(dir_fd);
         if (e->out_fd < 0 || e->err_fd < 0)
                 return op_finished(e, -EIO, op_error_code(op->type), "Cannot create the output capture files");
 
         sp = (ExtSpawnParams) {
-                .command = e->command,
+                .argv = argv,
                 .cwd_fd = dir_fd,
+                .cwd = paths.host_dir,
                 .env = env,
                 .stdout_fd = e->out_fd,
                 .stderr_fd = e->err_fd,
                 .handler_name = g->handler,
                 .operation = ext_op_type_to_string(op->type),
-                .cpu_quota_percent = m.cpu_quota_percentage > 0 ? (unsigned) m.cpu_quota_percentage :
-                                                                  e->context->config.cpu_quota_percent,
-                .memory_max = (m.memory_quota_mb ?: e->context->config.memory_max_mib) * 1024ULL * 1024ULL,
                 .timeout = op_timeout(e, op->type),
         };
+        ext_resource_limits(&m, e->context->config.cpu_quota_percent, e->context->config.memory_max_mib,
+                            &sp.cpu_quota_percent, &sp.memory_max);
+        e->cpu_quota_percent = sp.cpu_quota_percent;
+        e->memory_max = sp.memory_max;
         log_debug("Extension %s: %s", g->handler, e->command);
         r = ext_process_spawn(e->spawner, &sp, on_command_exit, e, &e->process);
         if (r < 0)
@@ -525,6 +589,7 @@ void ext_executor_package_failed(ExtExecutor *e, int code, const char *message) 
 void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         const ExtOp *op;
         ExtPlanGroup *g;
+        GroupState *gs;
         ExtPackageOptions po;
         ExtPackageReport rep = {};
         int r;
@@ -534,6 +599,7 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         e->waiting_for_package = false;
         op = current_op(e);
         g = current_group(e);
+        gs = &e->groups[op->group];
         po = (ExtPackageOptions) {
                 .limits = e->options.limits,
                 .log_dir = e->layout.log_dir,
@@ -542,8 +608,18 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         };
         r = extension_package_install(e->context, g->handler, op->version, zip_fd, &po, &rep);
         if (rep.signature_error)
-                log_debug("Package signature of %s %s not validated: %s", g->handler, op->version,
-                          rep.signature_error);
+                log_debug("Package signature of %s %s: %s: %s", g->handler, op->version,
+                          ext_signature_state_to_string(rep.signature), rep.signature_error);
+        if (gs->result && rep.signature != EXT_SIGNATURE_NOT_CHECKED && rep.signature != EXT_SIGNATURE_VALID) {
+                (void) free_and_strdup(&gs->result->signature_problem, ext_signature_state_to_string(rep.signature));
+                gs->result->signature_refused = rep.signature_refused;
+                gs->result->signature_new = true;
+        }
+        /* waagent __handle_ext_disallowed_error(): a refused package of an extension with settings is also
+         * reported at the extension level, so that CRP matches it to this sequence number. */
+        if (rep.signature_refused && gs->result && gs->result->has_settings)
+                (void) ext_handler_result_set_extension_status(gs->result, "error", rep.code, "Download",
+                                                               rep.error);
         if (r >= 0)
                 crash_point("ext:download:extracted");
         if (r >= 0)
@@ -712,8 +788,10 @@ static int run_op(ExtExecutor *e) {
                 return run_wait(e);
         case EXT_OP_REPORT_ERROR: {
                 _cleanup_free_ char *msg = NULL;
-                (void) asprintf(&msg, "Ran into config errors: %s", strna(g->handler_gs->invalid_reason));
-                return op_finished(e, -EINVAL, EXT_CODE_PLUGIN_PROCESSING_ERROR, msg);
+
+                if (g->handler_gs->invalid_reason)
+                        (void) asprintf(&msg, "Ran into config errors: %s", g->handler_gs->invalid_reason);
+                return op_finished(e, -EINVAL, EXT_CODE_PLUGIN_PROCESSING_ERROR, msg ?: g->error);
         }
         case _EXT_OP_MAX:
         case _EXT_OP_INVALID:
@@ -723,6 +801,34 @@ static int run_op(ExtExecutor *e) {
 }
 
 static int on_status_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* §4.11 under SignatureValidation=report: a package that is installed but not validated runs, and its handler
+ * status says so on every report (the state is read from the handler directory, so it survives restarts). */
+static void signature_warnings(ExtExecutor *e) {
+        if (e->context->config.signature_mode != SIGNATURE_MODE_REPORT)
+                return;
+        for (size_t i = 0; i < e->n_results; i++) {
+                ExtHandlerResult *r = &e->results[i];
+                _cleanup_free_ char *msg = NULL;
+                _cleanup_close_ int dir = -EBADF;
+                ExtSignatureState state;
+
+                /* A failure keeps its own message (its output follows it); the journal has the warning. */
+                if (r->removed || r->signature_refused || (r->message && strchr(r->message, '\n')))
+                        continue;
+                dir = open_handler_dir(e, r->name, r->version);
+                if (dir < 0 || ext_package_signature_read(dir, &state, NULL) < 0 || state == EXT_SIGNATURE_VALID ||
+                    state == EXT_SIGNATURE_NOT_CHECKED)
+                        continue;
+                if (asprintf(&msg, "%s%sWarning: package %s (SignatureValidation=report)", strempty(r->message),
+                             isempty(r->message) ? "" : ". ", ext_signature_state_to_string(state)) < 0)
+                        continue;
+                free(r->message);
+                r->message = TAKE_PTR(msg);
+                if (!r->signature_problem)
+                        (void) free_and_strdup(&r->signature_problem, ext_signature_state_to_string(state));
+        }
+}
 
 /* Final phase: status files of every extension whose enable ran (§4.7, 5 attempts 2 s apart). */
 static void collect_status(ExtExecutor *e) {
@@ -744,6 +850,7 @@ static void collect_status(ExtExecutor *e) {
             sd_event_add_time_relative(e->event, &e->timer_source, CLOCK_MONOTONIC,
                                        e->options.status_retry_delay ?: EXT_STATUS_RETRY_USEC, 0, on_status_retry, e) >= 0)
                 return;
+        signature_warnings(e);
         e->running = false;
         if (e->done)
                 e->done(e, 0, e->done_userdata);

@@ -32,6 +32,13 @@
 #define EXT_STATUS_RETRIES         5U
 #define EXT_STATUS_RETRY_USEC      (2U * USEC_PER_SEC)
 
+/* §4.10: the limits one command runs with — resourceLimits of the manifest (cpuQuotaPercentage, memoryQuotaInMB)
+ * capped by [Extensions] CPUQuotaPercent=/MemoryMaxMiB= (0: no ceiling), each 0 for none; CPU at most
+ * EXT_CPU_QUOTA_PERCENT_MAX, memory in bytes without overflow. */
+#define EXT_CPU_QUOTA_PERCENT_MAX (100U * 1024U)
+void ext_resource_limits(const HandlerManifest *m, unsigned config_cpu_percent, uint64_t config_memory_mib,
+                         unsigned *ret_cpu_percent, uint64_t *ret_memory_max);
+
 typedef struct ExtExecutor ExtExecutor;
 
 /* Asks for the package zip of name/version; the answer comes (synchronously or later) through

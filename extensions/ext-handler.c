@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "ext-beneath.h"
 #include "ext-handler.h"
 #include "ext-util.h"
 #include "fileio.h"
@@ -34,6 +35,47 @@ bool ext_name_is_valid(const char *s) {
         return true;
 }
 
+static bool ascii_isalnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool ext_handler_name_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > EXT_HANDLER_NAME_MAX || !ascii_isalnum(s[0]) || !ascii_isalnum(s[n - 1]))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!ascii_isalnum(*p) && !strchr(".-_", *p))
+                        return false;
+        return true;
+}
+
+bool ext_handler_version_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        bool digit = false;
+
+        if (n == 0 || n > EXT_HANDLER_VERSION_MAX)
+                return false;
+        for (const char *p = s; *p; p++) {
+                if (*p == '.' && digit)
+                        digit = false;
+                else if (*p >= '0' && *p <= '9')
+                        digit = true;
+                else
+                        return false;
+        }
+        return digit;
+}
+
+const char *ext_handler_name_check(const char *name, const char *version) {
+        if (!ext_handler_name_is_valid(name))
+                return "Invalid extension handler name: only ASCII letters, digits, '.', '-' and '_' are allowed "
+                       "(starting and ending with a letter or digit, at most 128 characters)";
+        if (!ext_handler_version_is_valid(version))
+                return "Invalid extension handler version: dot-separated decimal numbers expected";
+        return NULL;
+}
+
 void handler_paths_done(HandlerPaths *p) {
         char **all[] = { &p->dir, &p->config_dir, &p->status_dir, &p->heartbeat_file, &p->log_dir,
                          &p->events_dir, &p->host_dir, &p->host_config_dir, &p->host_status_dir,
@@ -47,7 +89,7 @@ int handler_paths_build(const ExtLayout *l, const char *name, const char *versio
         _cleanup_(handler_paths_done) HandlerPaths p = {};
         int r;
 
-        if (!ext_name_is_valid(name) || !ext_name_is_valid(version))
+        if (!ext_handler_name_is_valid(name) || !ext_handler_version_is_valid(version))
                 return -EINVAL;
         if (asprintf(&p.dir, "%s/%s-%s", l->lib_dir, name, version) < 0 ||
             asprintf(&p.config_dir, "%s/config", p.dir) < 0 || asprintf(&p.status_dir, "%s/status", p.dir) < 0 ||
@@ -76,22 +118,68 @@ static const char *const handler_state_table[_HANDLER_STATE_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP_CASE(handler_state, HandlerState);
 
-static int config_file_path(const ExtLayout *l, const char *name, const char *version, const char *file,
-                            char **ret) {
-        if (!ext_name_is_valid(name) || !ext_name_is_valid(version) || !ext_name_is_valid(file))
+int handler_dir_open(const ExtLayout *l, const char *name, const char *version, int flags) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!ext_handler_name_is_valid(name) || !ext_handler_version_is_valid(version))
                 return -EINVAL;
-        return asprintf(ret, "%s/%s-%s/config/%s", l->lib_dir, name, version, file) < 0 ? -ENOMEM : 0;
+        if (asprintf(&path, "%s/%s-%s", l->lib_dir, name, version) < 0)
+                return -ENOMEM;
+        /* The directory itself is the agent's (extension_package_install() made it); below it, beneath. */
+        return open_in_root(l->root_fd, path, flags | O_DIRECTORY, 0);
+}
+
+static int config_file_path(const char *file, char **ret) {
+        if (!ext_name_is_valid(file))
+                return -EINVAL;
+        return asprintf(ret, "config/%s", file) < 0 ? -ENOMEM : 0;
+}
+
+static int config_read_line(const ExtLayout *l, const char *name, const char *version, const char *file,
+                            char **ret) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_close_ int dir = -EBADF;
+        size_t size;
+        int r;
+
+        r = config_file_path(file, &path);
+        if (r < 0)
+                return r;
+        dir = handler_dir_open(l, name, version, O_PATH);
+        if (dir < 0)
+                return dir;
+        r = read_file_beneath(dir, path, 256, &text, &size);
+        if (r < 0)
+                return r;
+        text[strcspn(text, "\n")] = 0;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+static int config_write(const ExtLayout *l, const char *name, const char *version, const char *file,
+                        const char *text) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dir = -EBADF;
+        int r;
+
+        r = config_file_path(file, &path);
+        if (r < 0)
+                return r;
+        dir = handler_dir_open(l, name, version, O_PATH);
+        if (dir < 0)
+                return dir;
+        r = mkdir_p_beneath(dir, "config", 0700);
+        if (r < 0)
+                return r;
+        return write_string_file_atomic_beneath(dir, path, text, 0600, false);
 }
 
 int handler_state_read(const ExtLayout *l, const char *name, const char *version, HandlerState *ret) {
-        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_free_ char *line = NULL;
         HandlerState s;
         int r;
 
-        r = config_file_path(l, name, version, "HandlerState", &path);
-        if (r < 0)
-                return r;
-        r = read_one_line_in_root(l->root_fd, path, 256, &line);
+        r = config_read_line(l, name, version, "HandlerState", &line);
         if (r == -ENOENT) {
                 *ret = HANDLER_STATE_NOT_INSTALLED;
                 return 0;
@@ -106,25 +194,17 @@ int handler_state_read(const ExtLayout *l, const char *name, const char *version
 }
 
 int handler_state_write(const ExtLayout *l, const char *name, const char *version, HandlerState s) {
-        _cleanup_free_ char *path = NULL;
-        int r = config_file_path(l, name, version, "HandlerState", &path);
-
-        if (r < 0)
-                return r;
-        return write_string_file_atomic_in_root(l->root_fd, path, handler_state_to_string(s), 0600, WRITE_MKDIR);
+        return config_write(l, name, version, "HandlerState", handler_state_to_string(s));
 }
 
 int handler_ext_state_read(const ExtLayout *l, const char *name, const char *version, const char *ext,
                            bool *ret_enabled) {
-        _cleanup_free_ char *file = NULL, *path = NULL, *line = NULL;
+        _cleanup_free_ char *file = NULL, *line = NULL;
         int r;
 
         if (asprintf(&file, "%s.HandlerState", ext) < 0)
                 return -ENOMEM;
-        r = config_file_path(l, name, version, file, &path);
-        if (r < 0)
-                return r;
-        r = read_one_line_in_root(l->root_fd, path, 256, &line);
+        r = config_read_line(l, name, version, file, &line);
         if (r == -ENOENT) {
                 *ret_enabled = false;
                 return 0;
@@ -137,16 +217,11 @@ int handler_ext_state_read(const ExtLayout *l, const char *name, const char *ver
 
 int handler_ext_state_write(const ExtLayout *l, const char *name, const char *version, const char *ext,
                             bool enabled) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
-        int r;
+        _cleanup_free_ char *file = NULL;
 
         if (asprintf(&file, "%s.HandlerState", ext) < 0)
                 return -ENOMEM;
-        r = config_file_path(l, name, version, file, &path);
-        if (r < 0)
-                return r;
-        return write_string_file_atomic_in_root(l->root_fd, path, enabled ? "enabled" : "disabled", 0600,
-                                                WRITE_MKDIR);
+        return config_write(l, name, version, file, enabled ? "enabled" : "disabled");
 }
 
 int handler_environment_format(const HandlerPaths *p, const char *name, char **ret) {
@@ -173,24 +248,27 @@ int handler_environment_format(const HandlerPaths *p, const char *name, char **r
 
 int handler_environment_write(const ExtLayout *l, const char *name, const char *version) {
         _cleanup_(handler_paths_done) HandlerPaths p = {};
-        _cleanup_free_ char *text = NULL, *file = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int dir = -EBADF;
         int r;
 
         r = handler_paths_build(l, name, version, &p);
         if (r < 0)
                 return r;
-        /* config/ and status/ hold (encrypted) settings: 0700 (§4.6 "initialize"). */
         if ((r = mkdir_p_in_root(l->root_fd, p.dir, 0755)) < 0 ||
-            (r = mkdir_p_in_root(l->root_fd, p.config_dir, 0700)) < 0 ||
-            (r = mkdir_p_in_root(l->root_fd, p.status_dir, 0700)) < 0 ||
             (r = mkdir_p_in_root(l->root_fd, p.events_dir, 0700)) < 0)
+                return r;
+        dir = handler_dir_open(l, name, version, O_PATH);
+        if (dir < 0)
+                return dir;
+        /* config/ and status/ hold (encrypted) settings: 0700 (§4.6 "initialize"); the package may have brought
+         * them, possibly as symlinks: beneath the handler directory or refused. */
+        if ((r = mkdir_p_beneath(dir, "config", 0700)) < 0 || (r = mkdir_p_beneath(dir, "status", 0700)) < 0)
                 return r;
         r = handler_environment_format(&p, name, &text);
         if (r < 0)
                 return r;
-        if (asprintf(&file, "%s/HandlerEnvironment.json", p.dir) < 0)
-                return -ENOMEM;
-        return write_string_file_atomic_in_root(l->root_fd, file, text, 0644, 0);
+        return write_string_file_atomic_beneath(dir, "HandlerEnvironment.json", text, 0644, false);
 }
 
 int ext_settings_file_name(const char *ext, unsigned seq, char **ret) {
@@ -243,20 +321,17 @@ int ext_settings_format(const ExtensionSettings *s, char **ret) {
 
 int ext_settings_write(const ExtLayout *l, const char *name, const char *version, const char *ext,
                        const ExtensionSettings *s) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
+        _cleanup_free_ char *file = NULL;
         _cleanup_erase_ char *text = NULL;
         int r;
 
         r = ext_settings_file_name(ext, s ? s->seq_no : 0, &file);
         if (r < 0)
                 return r;
-        r = config_file_path(l, name, version, file, &path);
-        if (r < 0)
-                return r;
         r = ext_settings_format(s, &text);
         if (r < 0)
                 return r;
-        return write_string_file_atomic_in_root(l->root_fd, path, text, 0600, WRITE_MKDIR);
+        return config_write(l, name, version, file, text);
 }
 
 static int env_set(char ***env, const char *key, const char *value) {
@@ -397,14 +472,14 @@ static int split_handler_dir(const char *d, char **ret_name, char **ret_version)
 }
 
 static int scan_enabled_extensions(const ExtLayout *l, InstalledHandler *h) {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dir = handler_dir_open(l, h->name, h->version, O_PATH);
         DIR *d;
         int fd;
 
-        if (asprintf(&path, "%s/%s-%s/config", l->lib_dir, h->name, h->version) < 0)
-                return -ENOMEM;
-        fd = open_in_root(l->root_fd, path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd == -ENOENT)
+        if (dir < 0)
+                return dir;
+        fd = open_beneath(dir, "config", O_RDONLY | O_DIRECTORY, 0);
+        if (fd == -ENOENT || fd == -EXDEV)
                 return 0;
         if (fd < 0)
                 return fd;
@@ -458,7 +533,8 @@ int installed_handlers_scan(const ExtLayout *l, InstalledHandler **ret, size_t *
                 InstalledHandler *h;
 
                 if (de->d_name[0] == '.' || startswith(de->d_name, "WALinuxAgent-") ||
-                    split_handler_dir(de->d_name, &name, &version) < 0 || !ext_name_is_valid(name))
+                    split_handler_dir(de->d_name, &name, &version) < 0 || !ext_handler_name_is_valid(name) ||
+                    !ext_handler_version_is_valid(version))
                         continue;
                 if (asprintf(&manifest, "%s/%s/HandlerManifest.json", l->lib_dir, de->d_name) < 0) {
                         r = -ENOMEM;
@@ -495,6 +571,7 @@ void ext_handler_result_done(ExtHandlerResult *r) {
         free(r->extension);
         free(r->status);
         free(r->message);
+        free(r->signature_problem);
         ext_status_done(&r->extension_status);
         *r = (ExtHandlerResult) {};
 }
@@ -508,14 +585,16 @@ int ext_handler_result_set(ExtHandlerResult *r, const char *status, int code, co
         return 0;
 }
 
-static int set_agent_status(ExtHandlerResult *r, const char *status, int code, const char *msg) {
+int ext_handler_result_set_extension_status(ExtHandlerResult *r, const char *status, int code,
+                                            const char *operation, const char *msg) {
         ExtensionStatus s = {};
 
         s.name = strdup(r->extension ?: r->name);
         s.status = strdup(status);
         s.message = msg ? strdup(msg) : NULL;
+        s.operation = operation ? strdup(operation) : NULL;
         s.code = code;
-        if (!s.name || !s.status || (msg && !s.message)) {
+        if (!s.name || !s.status || (msg && !s.message) || (operation && !s.operation)) {
                 ext_status_done(&s);
                 return -ENOMEM;
         }
@@ -526,18 +605,17 @@ static int set_agent_status(ExtHandlerResult *r, const char *status, int code, c
 }
 
 static int read_heartbeat(const ExtLayout *l, ExtHandlerResult *r, usec_t now) {
-        _cleanup_(handler_paths_done) HandlerPaths p = {};
         _cleanup_(heartbeat_done) Heartbeat hb = {};
         _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int dir = -EBADF, fd = -EBADF;
         struct stat st;
         size_t size;
         int k;
 
-        k = handler_paths_build(l, r->name, r->version, &p);
-        if (k < 0)
-                return k;
-        fd = open_in_root(l->root_fd, p.heartbeat_file, O_RDONLY | O_NOFOLLOW, 0);
+        dir = handler_dir_open(l, r->name, r->version, O_PATH);
+        if (dir < 0)
+                return dir;
+        fd = open_beneath(dir, "heartbeat.log", O_RDONLY | O_NOFOLLOW, 0);
         if (fd < 0)
                 return ext_handler_result_set(r, "NotReady", EXT_CODE_PLUGIN_PROCESSING_ERROR,
                                               "Failed to get heart beat file");
@@ -557,6 +635,7 @@ static int read_heartbeat(const ExtLayout *l, ExtHandlerResult *r, usec_t now) {
 int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool report_heartbeat,
                                    usec_t now_realtime) {
         _cleanup_free_ char *path = NULL, *buf = NULL, *error = NULL, *msg = NULL;
+        _cleanup_close_ int dir = -EBADF;
         ExtensionStatus s = {};
         size_t size;
         int k;
@@ -568,33 +647,37 @@ int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool
         }
         if (!r->has_settings)
                 return 0;       /* no runtimeSettingsStatus for a handler without settings (§4.9) */
-        if (!ext_name_is_valid(r->name) || !ext_name_is_valid(r->version) ||
-            (r->extension && !ext_name_is_valid(r->extension)))
+        if (r->extension && !ext_name_is_valid(r->extension))
                 return -EINVAL;
-        k = r->extension ? asprintf(&path, "%s/%s-%s/status/%s.%u.status", l->lib_dir, r->name, r->version,
-                                    r->extension, r->seq_no) :
-                           asprintf(&path, "%s/%s-%s/status/%u.status", l->lib_dir, r->name, r->version,
-                                    r->seq_no);
+        k = r->extension ? asprintf(&path, "status/%s.%u.status", r->extension, r->seq_no) :
+                           asprintf(&path, "status/%u.status", r->seq_no);
         if (k < 0)
                 return -ENOMEM;
-        k = read_file_in_root(l->root_fd, path, EXT_STATUS_PARSE_MAX, &buf, &size);
+        dir = handler_dir_open(l, r->name, r->version, O_PATH);
+        /* No handler directory (a package refused under SignatureValidation=enforce): what the agent reported on
+         * the extension's behalf stays (waagent keeps it as a placeholder status file). */
+        if (dir == -ENOENT && r->has_extension_status)
+                return 0;
+        k = dir < 0 ? dir : read_file_beneath(dir, path, EXT_STATUS_PARSE_MAX, &buf, &size);
         if (k == -ENOENT) {
                 if (asprintf(&msg, "This status is being reported by the Guest Agent since no status file was "
                                    "reported by extension %s", r->extension ?: r->name) < 0)
                         return -ENOMEM;
-                return set_agent_status(r, "transitioning", 0, msg);
+                return ext_handler_result_set_extension_status(r, "transitioning", 0, NULL, msg);
         }
         if (k < 0) {
-                (void) set_agent_status(r, "error", EXT_ERROR_CODE_UNKNOWN, "Failed to get status file");
+                (void) ext_handler_result_set_extension_status(r, "error", EXT_ERROR_CODE_UNKNOWN, NULL,
+                                                              "Failed to get status file");
                 return -EAGAIN;
         }
         k = ext_status_parse(buf, size, &s, &error);
         if (k == -ENODATA)
-                return set_agent_status(r, "transitioning", 0, "Extension has not reported status yet");
+                return ext_handler_result_set_extension_status(r, "transitioning", 0, NULL,
+                                                              "Extension has not reported status yet");
         if (k < 0) {
                 if (asprintf(&msg, "Malformed status file [%s]", strna(error)) < 0)
                         return -ENOMEM;
-                (void) set_agent_status(r, "error", EXT_CODE_SETTINGS_STATUS_INVALID, msg);
+                (void) ext_handler_result_set_extension_status(r, "error", EXT_CODE_SETTINGS_STATUS_INVALID, NULL, msg);
                 return -EAGAIN;
         }
         ext_status_done(&r->extension_status);

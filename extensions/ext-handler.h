@@ -46,6 +46,10 @@
  * (exthandlers.py handle_ext_handler, except PackageValidationError); earlier drafts of its
  * signature_validation_util.py used PluginPackageExtractionFailed (1005). */
 #define EXT_CODE_SIGNATURE_VALIDATION_FAILED EXT_CODE_INSTALL_FAILED
+/* An unsigned package under enforce: waagent's policy path ("must be signed, but extension package signature
+ * could not be found", ExtensionSignaturePolicyError) reports PluginEnableProcessingFailed for an extension to
+ * enable, which is when a package is downloaded. */
+#define EXT_CODE_SIGNATURE_REQUIRED EXT_CODE_ENABLE_FAILED
 
 typedef struct ExtLayout {
         int root_fd;
@@ -64,10 +68,27 @@ typedef struct HandlerPaths {
 } HandlerPaths;
 
 void handler_paths_done(HandlerPaths *p);
+/* Opens <lib_dir>/<Name>-<Version> (O_DIRECTORY | flags); what is below it is reached with ext-beneath.h. */
+int handler_dir_open(const ExtLayout *l, const char *name, const char *version, int flags);
 int handler_paths_build(const ExtLayout *l, const char *name, const char *version, HandlerPaths *ret);
 
-/* Handler names and versions become path components: refuse '/', "..", control characters, empty. */
+/* Names that become path components (extension instances, file names): refuse '/', "..", control characters,
+ * empty. */
 bool ext_name_is_valid(const char *s);
+
+/* What Azure allows in a handler's Name (publisher.type, e.g. Microsoft.Azure.Extensions.CustomScript,
+ * Microsoft.AKS.Compute.AKS-Engine.Linux.Billing): ASCII letters and digits, '.', '-', '_', starting and ending
+ * with a letter or digit, at most EXT_HANDLER_NAME_MAX characters. Anything else — a space, a quote, ';', '$',
+ * '/', non-ASCII — is refused before the handler is planned: a name reaches paths, unit names and the
+ * environment of every command. */
+#define EXT_HANDLER_NAME_MAX 128U
+bool ext_handler_name_is_valid(const char *s);
+/* A handler Version: dot-separated decimal numbers (1.0, 2.1.6, 1.0.0.0), at most EXT_HANDLER_VERSION_MAX
+ * characters. */
+#define EXT_HANDLER_VERSION_MAX 64U
+bool ext_handler_version_is_valid(const char *s);
+/* A reason for the handler status when name/version is not valid, NULL when both are. */
+const char *ext_handler_name_check(const char *name, const char *version);
 
 typedef enum HandlerState {
         HANDLER_STATE_NOT_INSTALLED,
@@ -149,10 +170,19 @@ typedef struct ExtHandlerResult {
         bool has_extension_status;
         ExtensionStatus extension_status;
         bool removed;                   /* uninstalled: not reported any more (§4.6) */
+        /* §4.11: why the package is not validated (SignatureValidation=report: installed and run, with a warning
+         * in message) or was refused (enforce), NULL otherwise; signature_new: found in this run (a download, or
+         * a refusal), so the daemon logs it once. */
+        char *signature_problem;
+        bool signature_refused;
+        bool signature_new;
 } ExtHandlerResult;
 
 void ext_handler_result_done(ExtHandlerResult *r);
 int ext_handler_result_set(ExtHandlerResult *r, const char *status, int code, const char *message);
+/* A runtimeSettingsStatus reported by the agent on the extension's behalf (waagent create_status_file()). */
+int ext_handler_result_set_extension_status(ExtHandlerResult *r, const char *status, int code,
+                                            const char *operation, const char *msg);
 
 /*
  * Reads status/<seq>.status (§4.7) into r: missing → transitioning with the agent's message; invalid →

@@ -20,12 +20,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "ext-beneath.h"
 #include "ext-handler.h"
 #include "ext-package.h"
 #include "ext-util.h"
 #include "fileio.h"
 #include "log.h"
 #include "openssl-util.h"
+#include "string-table.h"
 #include "strutil.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
@@ -226,64 +228,6 @@ static bool symlink_target_is_contained(const char *link_path, const char *targe
         return true;
 }
 
-/* A symlink met where RESOLVE_NO_SYMLINKS would have refused it: ELOOP, as openat2() says. */
-static int nofollow_error(int dir_fd, const char *name, int error) {
-        struct stat st;
-
-        if ((error == ENOTDIR || error == ELOOP) && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
-            S_ISLNK(st.st_mode))
-                return -ELOOP;
-        return -error;
-}
-
-/* openat2_beneath() where openat2() is missing (kernel < 5.6, valgrind): one component at a time, never
- * following a symlink. Entry paths are normalized (entry_path_normalize()), so ".." is refused outright. */
-static int open_beneath_walk(int dir_fd, const char *path, int flags, mode_t mode) {
-        _cleanup_free_ char *copy = strdup(path);
-        _cleanup_close_ int cur = -EBADF;
-        int at = dir_fd, fd;    /* at: where the next component is opened, dir_fd or cur */
-        char *p, *slash;
-
-        if (!copy)
-                return -ENOMEM;
-        p = copy;
-        while ((slash = strchr(p, '/'))) {
-                *slash = 0;
-                if (streq(p, ".."))
-                        return -EXDEV;
-                if (!isempty(p) && !streq(p, ".")) {
-                        fd = openat(at, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd < 0)
-                                return nofollow_error(at, p, errno);
-                        closep(&cur);
-                        at = cur = fd;
-                }
-                p = slash + 1;
-        }
-        if (streq(p, ".."))
-                return -EXDEV;
-        fd = openat(at, isempty(p) ? "." : p, flags | O_CLOEXEC | O_NOFOLLOW, (flags & O_CREAT) ? mode : 0);
-        return fd < 0 ? nofollow_error(at, p, errno) : fd;
-}
-
-static int openat2_beneath(int dir_fd, const char *path, int flags, mode_t mode) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
-                .mode = (flags & O_CREAT) ? mode : 0,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        long fd;
-
-        if (openat2_known_unavailable())
-                return open_beneath_walk(dir_fd, path, flags, mode);
-        fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
-        if (fd >= 0)
-                return (int) fd;
-        int r = negative_errno();
-        /* The same test as open_in_root(): ENOSYS, or a seccomp EPERM. */
-        return openat2_unavailable(r, dir_fd) ? open_beneath_walk(dir_fd, path, flags, mode) : r;
-}
-
 /* mkdir -p of the directory part of path (or all of it with whole=true), never through symlinks. */
 static int mkdir_parents_beneath(int dir_fd, const char *path, bool whole) {
         _cleanup_free_ char *copy = strdup(path);
@@ -312,7 +256,7 @@ static int mkdir_parents_beneath(int dir_fd, const char *path, bool whole) {
 
                                 if (!parent)
                                         return -ENOMEM;
-                                fd = openat2_beneath(dir_fd, parent, O_PATH | O_DIRECTORY, 0);
+                                fd = open_nofollow_beneath(dir_fd, parent, O_PATH | O_DIRECTORY, 0);
                                 if (fd < 0)
                                         return fd;
                         }
@@ -391,7 +335,7 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
                         parent = strndup(path, (size_t) (slash - path));
                         if (!parent)
                                 return -ENOMEM;
-                        pfd = openat2_beneath(dir_fd, parent, O_PATH | O_DIRECTORY, 0);
+                        pfd = open_nofollow_beneath(dir_fd, parent, O_PATH | O_DIRECTORY, 0);
                         if (pfd < 0)
                                 return ext_error(ret_error, pfd, "Cannot open '%s'", parent);
                 }
@@ -401,7 +345,7 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
         }
         case AE_IFREG:
                 /* 0644 + u+x: what zipfile.extractall() + waagent's chmod produce (§4.1). */
-                fd = openat2_beneath(dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0744);
+                fd = open_nofollow_beneath(dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0744);
                 if (fd < 0)
                         return ext_error(ret_error, fd, "Cannot create '%s': %s", path, strerror(-fd));
                 if (fchmod(fd, 0744) < 0)
@@ -411,6 +355,63 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
                 return ext_error(ret_error, -EBADMSG, "Refusing special file entry '%s' (type 0%o)", path,
                                  (unsigned) type);
         }
+}
+
+/* Every symlink of the extracted tree, resolved beneath it now that all entries exist: a chain such as
+ * a -> b/.., b -> . passes the lexical check of each link alone but leads outside. */
+static int check_symlinks(int dir_fd, const char *prefix, unsigned depth, char **ret_error) {
+        _cleanup_strv_free_ char **subdirs = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+        int r = 0;
+
+        if (depth > EXT_PACKAGE_PATH_MAX / 2)
+                return ext_error(ret_error, -ELOOP, "Package nests directories too deeply");
+        fd = prefix ? open_nofollow_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0) :
+                      openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return fd;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        fd = -EBADF;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                _cleanup_free_ char *p = NULL, *resolved = NULL;
+                char target[EXT_PACKAGE_PATH_MAX + 1];
+                struct stat st;
+                ssize_t n;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (asprintf(&p, "%s%s%s", strempty(prefix), prefix ? "/" : "", de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        r = strv_push(&subdirs, p);
+                        if (r >= 0)
+                                p = NULL;
+                        continue;
+                }
+                if (!S_ISLNK(st.st_mode))
+                        continue;
+                r = resolve_beneath(dir_fd, p, true, &resolved);
+                if (r == -EXDEV) {
+                        n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+                        target[MAX(n, (ssize_t) 0)] = 0;
+                        r = ext_error(ret_error, -EXDEV,
+                                      "Refusing symlink '%s' -> '%s': it resolves outside the package", p, target);
+                } else if (r == -ELOOP || r == -ENOTDIR || r == -ENAMETOOLONG)
+                        r = 0;  /* resolves nowhere: harmless */
+        }
+        closedir(d);
+        for (char **s = subdirs; r >= 0 && s && *s; s++)
+                r = check_symlinks(dir_fd, *s, depth + 1, ret_error);
+        return r;
 }
 
 int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, char **ret_error) {
@@ -458,7 +459,7 @@ int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, 
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return check_symlinks(dir_fd, NULL, 0, ret_error);
 }
 
 /* Breadth-first search for HandlerManifest.json (waagent: anywhere in the tree; the shallowest wins). */
@@ -469,7 +470,7 @@ static int find_manifest(int dir_fd, const char *prefix, unsigned depth, char **
 
         if (depth > 16)
                 return -ENOENT;
-        fd = prefix ? openat2_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0) :
+        fd = prefix ? open_nofollow_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0) :
                       openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return fd;
@@ -513,7 +514,7 @@ int ext_package_locate_manifest(int dir_fd, HandlerManifest *ret, int *ret_code,
                 *ret_code = EXT_CODE_HANDLER_MANIFEST_NOT_FOUND;
                 return ext_error(ret_error, -ENOENT, "HandlerManifest.json not found in the package");
         }
-        fd = openat2_beneath(dir_fd, path, O_RDONLY, 0);
+        fd = open_nofollow_beneath(dir_fd, path, O_RDONLY, 0);
         if (fd < 0)
                 return fd;
         r = read_full_fd(fd, HANDLER_MANIFEST_MAX, &buf, &size);
@@ -529,7 +530,7 @@ int ext_package_locate_manifest(int dir_fd, HandlerManifest *ret, int *ret_code,
         }
         if (!streq(path, "HandlerManifest.json")) {
                 /* Copied to the root with the BOM stripped (§4.1). */
-                out = openat2_beneath(dir_fd, "HandlerManifest.json", O_WRONLY | O_CREAT | O_TRUNC, 0744);
+                out = open_nofollow_beneath(dir_fd, "HandlerManifest.json", O_WRONLY | O_CREAT | O_TRUNC, 0744);
                 if (out < 0)
                         return out;
                 if (n > 0 && write(out, data, n) != (ssize_t) n)
@@ -615,10 +616,14 @@ static int signature_verify_bio(BIO *content, const char *encoded_signature, con
                 return -EINVAL;
         X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME);
         if (CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) != 1) {
+                unsigned long e = ERR_peek_last_error();
                 char buf[256];
 
-                ERR_error_string_n(ERR_peek_last_error(), buf, sizeof buf);
+                /* The signer's chain is checked first (CMS_R_CERTIFICATE_VERIFY_ERROR), then the digest. */
+                ERR_error_string_n(e, buf, sizeof buf);
                 ERR_clear_error();
+                if (ERR_GET_LIB(e) == ERR_LIB_CMS && ERR_GET_REASON(e) == CMS_R_CERTIFICATE_VERIFY_ERROR)
+                        return ext_error(ret_error, -EKEYREJECTED, "Signature verification failed: %s", buf);
                 return ext_error(ret_error, -EBADMSG, "Signature verification failed: %s", buf);
         }
         return 0;
@@ -668,6 +673,122 @@ static int report_fail(ExtPackageReport *rep, int code, int r, const char *error
         return r;
 }
 
+static const char *const ext_signature_state_table[_EXT_SIGNATURE_STATE_MAX] = {
+        [EXT_SIGNATURE_NOT_CHECKED] = "not checked",
+        [EXT_SIGNATURE_VALID] = "valid",
+        [EXT_SIGNATURE_NOT_SIGNED] = "not signed",
+        [EXT_SIGNATURE_BAD] = "signature does not verify",
+        [EXT_SIGNATURE_UNTRUSTED] = "signer not trusted",
+        [EXT_SIGNATURE_SIGNING_INFO] = "signingInfo does not match",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(ext_signature_state, ExtSignatureState);
+
+int ext_package_signature_read(int handler_dir_fd, ExtSignatureState *ret, char **ret_detail) {
+        _cleanup_free_ char *text = NULL;
+        ExtSignatureState s;
+        size_t size;
+        char *nl;
+        int r;
+
+        if (faccessat(handler_dir_fd, EXT_SIGNATURE_VALIDATED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                *ret = EXT_SIGNATURE_VALID;
+                if (ret_detail)
+                        *ret_detail = NULL;
+                return 0;
+        }
+        r = read_file_beneath(handler_dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, 4096, &text, &size);
+        if (r == -ENOENT) {
+                *ret = EXT_SIGNATURE_NOT_CHECKED;
+                if (ret_detail)
+                        *ret_detail = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        nl = strchr(text, '\n');
+        if (nl)
+                *nl++ = 0;
+        s = ext_signature_state_from_string(text);
+        if (s < 0 || s == EXT_SIGNATURE_VALID || s == EXT_SIGNATURE_NOT_CHECKED)
+                return -EBADMSG;
+        if (ret_detail) {
+                *ret_detail = nl && !isempty(strstrip(nl)) ? strdup(nl) : NULL;
+                if (nl && !isempty(nl) && !*ret_detail)
+                        return -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* §4.11 before anything is written: the CMS signature over the zip (the signingInfo check needs the manifest and
+ * comes after extraction). Sets rep->signature/signature_error; returns whether the package may go on. */
+static bool signature_precheck(ExtPackageReport *rep, SignatureMode mode, int zip_fd, const ExtPackageOptions *o) {
+        _cleanup_free_ char *detail = NULL;
+        int r;
+
+        if (mode == SIGNATURE_MODE_OFF) {
+                rep->signature = EXT_SIGNATURE_NOT_CHECKED;
+                return true;
+        }
+        if (isempty(o->encoded_signature)) {
+                rep->signature = EXT_SIGNATURE_NOT_SIGNED;
+                detail = strdup("the goal state carries no encodedSignature for it");
+        } else {
+                r = ext_signature_verify_fd(zip_fd, o->encoded_signature, o->signing_root_pem, &detail);
+                rep->signature = r >= 0 ? EXT_SIGNATURE_VALID :
+                                 r == -EKEYREJECTED || r == -ENOKEY ? EXT_SIGNATURE_UNTRUSTED :
+                                                                        EXT_SIGNATURE_BAD;
+        }
+        rep->signature_error = TAKE_PTR(detail);
+        return rep->signature == EXT_SIGNATURE_VALID || mode != SIGNATURE_MODE_ENFORCE;
+}
+
+/* enforce: the package is refused, nothing of it stays (§4.11, waagent's PackageValidationError path). An
+ * unsigned package is what waagent's policy refuses with PluginEnableProcessingFailed ("must be signed"), a bad
+ * one with PluginInstallProcessingFailed. */
+static int signature_refuse(ExtPackageReport *rep, const char *name, const char *version) {
+        _cleanup_free_ char *msg = NULL;
+
+        rep->signature_refused = true;
+        if (asprintf(&msg, "Package %s %s refused (SignatureValidation=enforce): %s%s%s", name, version,
+                     ext_signature_state_to_string(rep->signature), rep->signature_error ? ": " : "",
+                     strempty(rep->signature_error)) < 0)
+                msg = NULL;
+        return report_fail(rep,
+                           rep->signature == EXT_SIGNATURE_NOT_SIGNED ? EXT_CODE_SIGNATURE_REQUIRED :
+                                                                       EXT_CODE_SIGNATURE_VALIDATION_FAILED,
+                           -EKEYREJECTED, msg ?: "Package refused (SignatureValidation=enforce)");
+}
+
+/* Replaces whatever the package brought under the marker names with the recorded state (see ExtSignatureState). */
+static int signature_record(int dir_fd, const ExtPackageReport *rep) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if ((r = ext_rm_rf_at(dir_fd, EXT_SIGNATURE_VALIDATED_FILE)) < 0 ||
+            (r = ext_rm_rf_at(dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE)) < 0)
+                return r;
+        switch (rep->signature) {
+        case EXT_SIGNATURE_NOT_CHECKED:
+                return 0;
+        case EXT_SIGNATURE_VALID:
+                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0644, false);
+        case EXT_SIGNATURE_NOT_SIGNED:
+        case EXT_SIGNATURE_BAD:
+        case EXT_SIGNATURE_UNTRUSTED:
+        case EXT_SIGNATURE_SIGNING_INFO:
+                if (asprintf(&text, "%s\n%s\n", ext_signature_state_to_string(rep->signature),
+                             strempty(rep->signature_error)) < 0)
+                        return -ENOMEM;
+                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text, 0644, false);
+        case _EXT_SIGNATURE_STATE_MAX:
+        case _EXT_SIGNATURE_STATE_INVALID:
+                break;
+        }
+        return -EINVAL;
+}
+
 int ext_package_download_file(int root_fd, const char *lib_dir, int *ret_fd) {
         _cleanup_close_ int lib_fd = -EBADF, fd = -EBADF;
         int r;
@@ -713,29 +834,21 @@ int extension_package_install(Context *c, const char *name, const char *version,
                               const ExtPackageOptions *opts, ExtPackageReport *report) {
         static const ExtPackageOptions no_opts = {};
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
-        _cleanup_free_ char *error = NULL, *dirname = NULL, *sig_error = NULL;
+        _cleanup_free_ char *error = NULL, *dirname = NULL, *info_error = NULL;
         _cleanup_close_ int lib_fd = -EBADF, dir_fd = -EBADF;
         SignatureMode mode = c->config.signature_mode;
-        bool sig_ok = false;
         ExtLayout l;
         int r, code = EXT_CODE_PACKAGE_EXTRACTION_FAILED;
 
         opts = opts ?: &no_opts;
         *report = (ExtPackageReport) {};
-        if (!ext_name_is_valid(name) || !ext_name_is_valid(version))
+        if (!ext_handler_name_is_valid(name) || !ext_handler_version_is_valid(version))
                 return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, -EINVAL, "Invalid handler name");
         ext_layout_init(&l, c, opts->log_dir);
 
         /* §4.11: validation before anything touches the disk, so that enforce mode writes nothing. */
-        if (opts->encoded_signature && mode != SIGNATURE_MODE_OFF) {
-                report->signature_checked = true;
-                r = ext_signature_verify_fd(zip_fd, opts->encoded_signature, opts->signing_root_pem, &sig_error);
-                sig_ok = r >= 0;
-                if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
-                        (void) free_and_strdup(&report->signature_error, sig_error);
-                        return report_fail(report, EXT_CODE_SIGNATURE_VALIDATION_FAILED, r, sig_error);
-                }
-        }
+        if (!signature_precheck(report, mode, zip_fd, opts))
+                return signature_refuse(report, name, version);
 
         if (asprintf(&dirname, "%s-%s", name, version) < 0)
                 return -ENOMEM;
@@ -757,31 +870,27 @@ int extension_package_install(Context *c, const char *name, const char *version,
         r = ext_package_extract(dir_fd, zip_fd, opts->limits, &error);
         if (r >= 0)
                 r = ext_package_locate_manifest(dir_fd, &m, &code, &error);
+        if (r >= 0 && report->signature == EXT_SIGNATURE_VALID &&
+            ext_signing_info_check(&m, name, version, &info_error) < 0) {
+                report->signature = EXT_SIGNATURE_SIGNING_INFO;
+                free(report->signature_error);
+                report->signature_error = TAKE_PTR(info_error);
+                if (mode == SIGNATURE_MODE_ENFORCE) {
+                        closep(&dir_fd);
+                        (void) ext_rm_rf_at(lib_fd, dirname);
+                        return signature_refuse(report, name, version);
+                }
+        }
         if (r >= 0)
                 r = ext_package_make_executable(dir_fd);
+        if (r >= 0)
+                r = signature_record(dir_fd, report);
         if (r >= 0)
                 r = handler_environment_write(&l, name, version);
         if (r < 0) {
                 closep(&dir_fd);
-                dir_fd = -EBADF;
                 (void) ext_rm_rf_at(lib_fd, dirname);
                 return report_fail(report, code, r, error);
         }
-
-        if (sig_ok) {
-                r = ext_signing_info_check(&m, name, version, &sig_error);
-                if (r < 0 && mode == SIGNATURE_MODE_ENFORCE) {
-                        (void) ext_rm_rf_at(lib_fd, dirname);
-                        (void) free_and_strdup(&report->signature_error, sig_error);
-                        return report_fail(report, EXT_CODE_SIGNATURE_VALIDATION_FAILED, r, sig_error);
-                }
-                if (r >= 0) {
-                        _cleanup_close_ int fd = openat(dir_fd, "package_validated",
-                                                        O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-                        report->validated = fd >= 0;
-                }
-        }
-        if (sig_error)
-                report->signature_error = TAKE_PTR(sig_error);
         return 0;
 }

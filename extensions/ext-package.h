@@ -51,13 +51,39 @@ typedef struct ExtPackageOptions {
         const char *signing_root_pem;           /* PEM text of the trusted root(s), NULL: none available */
 } ExtPackageOptions;
 
+/*
+ * The outcome of §4.11 validation for one package. It is kept next to the extracted package, so that later runs
+ * (an agent restart, SignatureValidation= changed to enforce) know it without the zip: an empty
+ * EXT_SIGNATURE_VALIDATED_FILE when valid (waagent's name), else EXT_SIGNATURE_NOT_VALIDATED_FILE holding the
+ * state's string and the detail on two lines; neither when validation was off. Files of these names that the
+ * package itself carries are removed before either is written.
+ */
+typedef enum ExtSignatureState {
+        EXT_SIGNATURE_NOT_CHECKED,              /* SignatureValidation=off */
+        EXT_SIGNATURE_VALID,                    /* CMS signature, signer chain and signingInfo verified */
+        EXT_SIGNATURE_NOT_SIGNED,               /* no encodedSignature in the goal state */
+        EXT_SIGNATURE_BAD,                      /* malformed, or not a signature of these bytes */
+        EXT_SIGNATURE_UNTRUSTED,                /* the signer does not chain to the trust anchor (or there is none) */
+        EXT_SIGNATURE_SIGNING_INFO,             /* HandlerManifest.json signingInfo missing or another extension's */
+        _EXT_SIGNATURE_STATE_MAX,
+        _EXT_SIGNATURE_STATE_INVALID = -EINVAL,
+} ExtSignatureState;
+
+#define EXT_SIGNATURE_VALIDATED_FILE "package_validated"
+#define EXT_SIGNATURE_NOT_VALIDATED_FILE "package_not_validated"
+
+/* "not checked", "valid", "not signed", "signature does not verify", "signer not trusted",
+ * "signingInfo does not match". */
+const char *ext_signature_state_to_string(ExtSignatureState s);
+ExtSignatureState ext_signature_state_from_string(const char *s);
+
 /* What happened; filled whether or not the installation succeeded (it is a report, not a ret_ value). */
 typedef struct ExtPackageReport {
         int code;                               /* EXT_CODE_* for the handler status, 0 on success */
         char *error;                            /* why it failed */
-        bool signature_checked;
-        bool validated;                         /* signature + signingInfo verified: package_validated written */
-        char *signature_error;                  /* why validation failed (report mode keeps going) */
+        ExtSignatureState signature;
+        char *signature_error;                  /* detail of a state other than VALID/NOT_CHECKED */
+        bool signature_refused;                 /* enforce: the package was refused for its signature */
 } ExtPackageReport;
 
 void ext_package_report_done(ExtPackageReport *r);
@@ -66,6 +92,10 @@ void ext_package_report_done(ExtPackageReport *r);
  * beneath root_fd, to download a package into: on the filesystem the handler directories are extracted to, never
  * in memory. */
 int ext_package_download_file(int root_fd, const char *lib_dir, int *ret_fd);
+
+/* The validation state recorded in an installed handler directory (NOT_CHECKED when nothing is recorded);
+ * ret_detail (may be NULL) gets the recorded detail. */
+int ext_package_signature_read(int handler_dir_fd, ExtSignatureState *ret, char **ret_detail);
 
 /*
  * Verifies (per Config.signature_mode), extracts and initializes the package of handler name/version, the zip
@@ -88,7 +118,9 @@ int ext_package_make_executable(int dir_fd);
 /* Number of entries the zip's (zip64) end of central directory declares; -EBADMSG if not a zip. */
 int ext_zip_declared_entries(const void *zip, size_t len, uint64_t *ret);
 
-/* §4.11: detached CMS SignedData over the zip bytes, chain to a root in root_pem, purpose any, no time check. */
+/* §4.11: detached CMS SignedData over the zip bytes, chain to a root in root_pem, purpose any, no time check.
+ * -EBADMSG: the signature is malformed or does not verify; -EKEYREJECTED: the signer does not chain to a root in
+ * root_pem; -ENOKEY: root_pem holds no certificate. */
 int ext_signature_verify(const void *zip, size_t len, const char *encoded_signature, const char *root_pem,
                          char **ret_error);
 /* The same over the zip file zip_fd, digested in chunks. */

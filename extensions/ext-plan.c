@@ -182,7 +182,9 @@ static int plan_item(ExtPlan *p, const Item *it, int max_key, const InstalledHan
         r = add_group(p, name, version, it, it->h->state != EXTENSION_STATE_UNINSTALL, &g);
         if (r < 0)
                 return r;
-        if (it->h->invalid_reason)
+        /* A Name or Version Azure would not send never reaches a path, a unit name or a command: reported only. */
+        p->groups[g].error = ext_handler_name_check(name, version);
+        if (it->h->invalid_reason || p->groups[g].error)
                 return add_op(p, EXT_OP_REPORT_ERROR, g, version, NULL, ext, p->groups[g].seq_no, 0);
 
         switch (it->h->state) {

@@ -35,7 +35,7 @@ typedef enum ExtOpType {
         EXT_OP_REMOVE,            /* delete the handler directory (and its cgroup); stop reporting it */
         EXT_OP_DELETE_EXTENSION,  /* multi-config: delete <ext>.*.settings, <ext>.*.status, <ext>.HandlerState */
         EXT_OP_WAIT,              /* wait for status/<seq>.status to reach success|error (dependencies) */
-        EXT_OP_REPORT_ERROR,      /* the goal state is invalid for this handler: report, run nothing */
+        EXT_OP_REPORT_ERROR,      /* the goal state is invalid for this handler (or its Name/Version): report only */
         _EXT_OP_MAX,
         _EXT_OP_INVALID = -EINVAL,
 } ExtOpType;
@@ -66,6 +66,7 @@ typedef struct ExtPlanGroup {
         const ExtensionHandler *handler_gs;     /* NULL for handlers absent from the goal state */
         const ExtensionSettings *settings;      /* NULL when the handler has no settings */
         bool reported;                          /* produces a handler status (not for removals) */
+        const char *error;                      /* static: why the handler is only reported (invalid Name/Version) */
 } ExtPlanGroup;
 
 typedef struct ExtPlan {

@@ -24,9 +24,11 @@ operation it runs to $AZL_TEST_RECORD and dumps the §4.4 environment and the se
 import base64
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -256,6 +258,192 @@ class TestUpdateUninstall(ExtensionsTest):
         self.assertEqual(self.recorded(), "disable 1.1.0\nuninstall 1.1.0\n")
         self.assertFalse(os.path.exists(self.handler_dir(self.NAME, "1.1.0")))
         self.stop_daemon()
+
+
+SIGNING_ROOT = "/usr/share/azl-agent/microsoft_root_certificate.pem"      # read from the daemon's --root
+
+
+class TestSignatures(ExtensionsTest):
+    """SignatureValidation= (issue #17 §2): three packages built from the recorder — unsigned, signed but tampered
+    (the zip served is not the one signed), validly signed by a test CA whose root is the root's trust anchor —
+    under off, report and enforce. Asserted per cell: the handler directory on disk and its marker, whether the
+    handler ran (the recorder's log), the entry in the fabric's status blob (status, code, message, settings
+    status) and the daemon's log line."""
+    # name → (version, kind); versions differ so that the recorder's log tells the handlers apart
+    HANDLERS = {"AzlTest.Unsigned": ("1.0.1", "unsigned"), "AzlTest.Tampered": ("1.0.2", "tampered"),
+                "AzlTest.Signed": ("1.0.3", "valid")}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.mkdtemp(prefix="azl-sig-")
+        p = lambda *a: os.path.join(cls.pki, *a)  # noqa: E731
+        with open(p("ca.cnf"), "w") as f:
+            f.write("[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,CA:TRUE\n"
+                    "keyUsage=critical,keyCertSign\n[leaf]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n")
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p("root.key"), "-out",
+            p("root.pem"), "-days", "2", "-subj", "/CN=AzlTest Signing Root", "-config", p("ca.cnf"),
+            "-extensions", "ca")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", p("leaf.key"), "-out", p("leaf.csr"),
+            "-subj", "/CN=AzlTest Publisher", "-config", p("ca.cnf"))
+        run("openssl", "x509", "-req", "-in", p("leaf.csr"), "-CA", p("root.pem"), "-CAkey", p("root.key"),
+            "-CAcreateserial", "-out", p("leaf.pem"), "-days", "2", "-extfile", p("ca.cnf"), "-extensions", "leaf")
+        cls.packages = {}
+        for name, (version, kind) in cls.HANDLERS.items():
+            publisher, typ = name.rsplit(".", 1)
+            with open(os.path.join(RECORDER, "HandlerManifest.json")) as f:
+                manifest = json.load(f)
+            manifest[0]["signingInfo"] = {"type": typ, "publisher": publisher, "version": version}
+            signed = p(name + ".zip")
+            cls.make_zip(signed, manifest, extra=None)
+            sig = None
+            if kind != "unsigned":
+                run("openssl", "cms", "-sign", "-binary", "-in", signed, "-signer", p("leaf.pem"), "-inkey",
+                    p("leaf.key"), "-md", "sha384", "-outform", "DER", "-out", signed + ".p7s")
+                with open(signed + ".p7s", "rb") as f:
+                    sig = base64.b64encode(f.read()).decode()
+            served = signed
+            if kind == "tampered":
+                served = p(name + "-served.zip")
+                cls.make_zip(served, manifest, extra=("tampered.txt", "not what was signed\n"))
+            cls.packages[name] = (version, kind, served, sig)
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["rm", "-rf", cls.pki])
+
+    @staticmethod
+    def make_zip(path, manifest, extra):
+        import zipfile
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("HandlerManifest.json", json.dumps(manifest))
+            with open(os.path.join(RECORDER, "handler.sh"), "rb") as f:
+                z.writestr("handler.sh", f.read())
+            if extra:
+                z.writestr(*extra)
+
+    def run_mode(self, mode):
+        exts = []
+        for name, (version, kind, served, sig) in self.packages.items():
+            e = {"name": name, "version": version, "source": served, "state": "enabled", "seqNo": 0,
+                 "publicSettings": {"kind": kind}}
+            if sig:
+                e["encodedSignature"] = sig
+            exts.append(e)
+        self.start({"extensions": exts}, f"GoalStatePeriodSec={PERIOD:g}\n[Extensions]\nSignatureValidation={mode}\n")
+        anchor = self.root.file(SIGNING_ROOT)
+        os.makedirs(os.path.dirname(anchor), exist_ok=True)
+        shutil.copy(os.path.join(self.pki, "root.pem"), anchor)
+        self.start_daemon()
+
+        def settled():
+            es = {n: self.entries(n) for n in self.packages}
+            if not all(len(v) == 1 for v in es.values()):
+                return None
+            done = all(e[0]["status"] == "Ready" and self.settings_status(e[0]).get("status") == "success"
+                       or e[0]["status"] == "NotReady" and e[0]["code"] != 0 for e in es.values())
+            return {n: v[0] for n, v in es.items()} if done else None
+        entries = wait_for("three handlers reported under SignatureValidation=" + mode, settled, timeout=90)
+        self.stop_daemon()
+        with open(self.daemon_log.name) as f:
+            log = f.read()
+        return entries, log
+
+    def check_installed(self, name, entries, log, marker, warning):
+        version = self.packages[name][0]
+        e = entries[name]
+        self.assertEqual(e["status"], "Ready", e)
+        self.assertEqual(e["code"], 0)
+        self.assertEqual(self.settings_status(e)["status"], "success")
+        self.assertIn("install %s\nenable %s\n" % (version, version), self.recorded())
+        d = self.handler_dir(name, version)
+        self.assertTrue(os.path.exists(os.path.join(d, "handler.sh")))
+        for m in ("package_validated", "package_not_validated"):
+            self.assertEqual(os.path.exists(os.path.join(d, m)), m == marker, "%s %s" % (name, m))
+        msg = e["formattedMessage"]["message"]
+        if warning:
+            self.assertEqual(msg, "Plugin enabled. Warning: package %s (SignatureValidation=report)" % warning)
+            self.assertIn("Extension %s %s: package %s, installed anyway (SignatureValidation=report)."
+                          % (name, version, warning), log)
+            self.assertEqual(self.read_handler_file(name, version, "package_not_validated").splitlines()[0], warning)
+        else:
+            self.assertEqual(msg, "Plugin enabled")
+            self.assertNotIn("Extension %s %s: package" % (name, version), log)
+
+    def check_refused(self, name, entries, log, code, reason):
+        version = self.packages[name][0]
+        e = entries[name]
+        self.assertEqual(e["status"], "NotReady", e)
+        self.assertEqual(e["code"], code)
+        msg = e["formattedMessage"]["message"]
+        self.assertTrue(msg.startswith("Package %s %s refused (SignatureValidation=enforce): %s"
+                                       % (name, version, reason)), msg)
+        # waagent reports the refusal at the extension level too, for CRP to match the sequence number
+        st = self.settings_status(e)
+        self.assertEqual((st["status"], st["code"], st["operation"]), ("error", code, "Download"))
+        self.assertEqual(st["formattedMessage"]["message"], msg)
+        self.assertFalse(os.path.exists(self.handler_dir(name, version)), "nothing put in place")
+        self.assertNotIn(" %s\n" % version, self.recorded(), "nothing of it ran")
+        self.assertIn("Extension %s %s: package %s, refused (SignatureValidation=enforce)." % (name, version, reason),
+                      log)
+
+    def test_off(self):
+        entries, log = self.run_mode("off")
+        for name in self.packages:
+            self.check_installed(name, entries, log, marker=None, warning=None)
+
+    def test_report(self):
+        entries, log = self.run_mode("report")
+        self.check_installed("AzlTest.Unsigned", entries, log, "package_not_validated", "not signed")
+        self.check_installed("AzlTest.Tampered", entries, log, "package_not_validated", "signature does not verify")
+        self.check_installed("AzlTest.Signed", entries, log, "package_validated", None)
+
+    def test_enforce(self):
+        entries, log = self.run_mode("enforce")
+        self.check_refused("AzlTest.Unsigned", entries, log, 1009, "not signed")
+        self.check_refused("AzlTest.Tampered", entries, log, 1007, "signature does not verify")
+        self.check_installed("AzlTest.Signed", entries, log, "package_validated", None)
+        self.assertEqual(self.recorded(), "install 1.0.3\nenable 1.0.3\n")
+
+
+class TestHostileNames(ExtensionsTest):
+    """Names and versions Azure would not send (issue #17 §6), in ExtensionsConfig and vmSettings alike (the fabric
+    serves both): each reported as the handler's error, its package never downloaded, nothing run; a good handler
+    in the same goal state runs."""
+    HOSTILE = [("Evil.$(touch${IFS}$AZL_TEST_PWNED)", "1.0.0"), ("AzlTest.Hostile", "1.0;touch${IFS}$AZL_TEST_PWNED;#"),
+               ("Evil Space.Ext", "1.0.0")]
+
+    def test_hostile_names(self):
+        exts = [{"name": n, "version": v, "source": RECORDER, "state": "enabled", "seqNo": 0, "publicSettings": {},
+                 "unsafeName": True} for n, v in self.HOSTILE]
+        exts.append({"name": "AzlTest.Good", "version": "1.0.0", "source": RECORDER, "state": "enabled",
+                     "seqNo": 0, "publicSettings": {}})
+        pwned = os.path.join(self.workdir, "pwned")
+        self.start({"extensions": exts}, f"GoalStatePeriodSec={PERIOD:g}\n")
+        self.start_daemon({"AZL_TEST_PWNED": pwned})
+        self.wait_success("AzlTest.Good")
+
+        def reported():
+            es = [self.entries(n) for n, _ in self.HOSTILE]
+            return es if all(len(e) == 1 for e in es) else None
+        for (name, version), e in zip(self.HOSTILE, wait_for("the hostile handlers reported", reported)):
+            self.assertEqual((e[0]["status"], e[0]["code"]), ("NotReady", 1000), name)
+            self.assertTrue(e[0]["formattedMessage"]["message"].startswith("Invalid extension handler "), e[0])
+        self.stop_daemon()
+        self.assertEqual(self.recorded(), "install 1.0.0\nenable 1.0.0\n")
+        self.assertFalse(os.path.exists(pwned))
+        with open(self.daemon_log.name) as f:
+            log = f.read()
+        self.assertIn("Downloading AzlTest.Good 1.0.0.", log)
+        for name, _ in self.HOSTILE:
+            self.assertNotIn("Downloading %s" % name, log)
+        # Nor prefetched (the daemon fetches a run's packages concurrently): the fabric saw no request for their
+        # manifests or zips, directly or through the HostGAPlugin.
+        gets = [json.dumps(r) for r in self.fabric.requests() if r["method"] == "GET"]
+        self.assertEqual([r for r in gets if "Evil" in r or "Hostile" in r], [])
+        self.assertTrue([r for r in gets if "AzlTest_Good" in r], "the good one's manifest was fetched")
+        self.assertEqual([d for d in os.listdir(self.root.file("/var/lib/waagent"))
+                          if d.startswith(("Evil", "AzlTest.Hostile"))], [])
 
 
 class TestCertificateRefresh(ExtensionsTest):

@@ -574,6 +574,8 @@ class TestDbus(DbusTest):
         ext = [e for e in doc["daemon"]["extensions"] if e["name"] == EXT]
         self.assertEqual(ext[0]["status"], "Ready")
         self.assertEqual(ext[0]["settings_message"], "hello from azfabric")
+        # The scenario's sample package carries no signature; SignatureValidation=report (default) says so.
+        self.assertEqual(ext[0]["message"], "Plugin enabled. Warning: package not signed (SignatureValidation=report)")
 
         # Text, as an unprivileged user (reading is open to everyone).
         r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
@@ -581,7 +583,8 @@ class TestDbus(DbusTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"(?m)^source:\s+daemon \(D-Bus\)$")
         self.assertRegex(r.stdout, r"(?m)^vm-id:\s+" + state["vm_id"] + "$")
-        self.assertRegex(r.stdout, r"(?m)^  " + EXT + r"\s+1\.0\.0\s+Ready\s+success: hello from azfabric$")
+        self.assertRegex(r.stdout, r"(?m)^  " + EXT + r"\s+1\.0\.0\s+Ready\s+success: hello from azfabric\n"
+                                   r"\s+Plugin enabled\. Warning: package not signed \(SignatureValidation=report\)$")
 
         # Daemon gone: status falls back to the state file (of the real root, not the daemon's).
         self.stop_daemon()

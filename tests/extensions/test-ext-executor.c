@@ -13,6 +13,7 @@
  * The interop group runs WALinuxAgent's sample_ext-1.3.0.zip the same way.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,9 @@ typedef struct Package {
 } Package;
 
 typedef struct Env {
-        char *root;
+        char *top;                      /* the scratch directory removed at the end */
+        char *root;                     /* the agent's root: top, or a directory inside it */
+        unsigned requests;              /* package requests seen by provide() */
         Context c;
         sd_event *event;
         ExtExecutor *e;
@@ -53,6 +56,7 @@ typedef struct Env {
 static int provide(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h, void *userdata) {
         Env *env = userdata;
 
+        env->requests++;
         for (size_t i = 0; i < env->n_packages; i++)
                 if (streq(env->packages[i].name, name) && streq(env->packages[i].version, version)) {
                         /* as the daemon does: the zip in a file (here a memfd) */
@@ -77,13 +81,21 @@ static void add_handler_package(Env *env, const char *name, const char *version,
         test_zip_dir(dir, NULL, &p->zip, &p->len);
 }
 
-static Env *env_new(const char *fail_ops) {
+/* An agent whose root is <scratch>/<sub> (sub NULL: the scratch directory itself). */
+static Env *env_new_in(const char *fail_ops, const char *sub) {
         Env *env = calloc(1, sizeof *env);
         size_t n = 0;
 
-        env->root = tmpdir_new();
+        env->top = tmpdir_new();
+        if (sub) {
+                assert_true(asprintf(&env->root, "%s/%s", env->top, sub) > 0);
+                assert_int_equal(mkdir(env->root, 0755), 0);
+        } else
+                env->root = strdup(env->top);
         assert_true(asprintf(&env->agent_env[n++], "PATH=%s", getenv("PATH") ?: "/usr/bin:/bin") > 0);
         assert_true(asprintf(&env->agent_env[n++], "AZL_TEST_RECORD=%s/record.txt", env->root) > 0);
+        /* where a name or version that got parsed as shell text would leave its mark */
+        assert_true(asprintf(&env->agent_env[n++], "AZL_TEST_PWNED=%s/pwned", env->top) > 0);
         if (fail_ops)
                 assert_true(asprintf(&env->agent_env[n++], "AZL_TEST_FAIL=%s", fail_ops) > 0);
         assert_int_equal(context_init(&env->c, env->root, env->agent_env), 0);
@@ -98,6 +110,10 @@ static Env *env_new(const char *fail_ops) {
         return env;
 }
 
+static Env *env_new(const char *fail_ops) {
+        return env_new_in(fail_ops, NULL);
+}
+
 static void env_free(Env *env) {
         ext_executor_free(env->e);
         if (env->have_gs)
@@ -108,7 +124,8 @@ static void env_free(Env *env) {
                 free(env->packages[i].zip);
         for (size_t i = 0; env->agent_env[i]; i++)
                 free(env->agent_env[i]);
-        tmpdir_remove(env->root);
+        tmpdir_remove(env->top);
+        free(env->root);
         free(env);
 }
 
@@ -288,7 +305,11 @@ static void interop_sample_ext(void **state) {
         r = result_for(env, "OSTCExtensions.ExampleHandlerLinux");
         assert_string_equal(r->status, "Ready");
         assert_int_equal(r->code, 0);
-        assert_string_equal(r->message, "Plugin enabled");
+        /* SignatureValidation=report (the default) and no encodedSignature: it runs, and its status says so */
+        assert_string_equal(r->message, "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
+        assert_string_equal(r->signature_problem, "not signed");
+        assert_true(r->signature_new);
+        assert_false(r->signature_refused);
         /* sample.py wrote status/0.status itself */
         assert_true(r->has_extension_status);
         assert_string_equal(r->extension_status.status, "success");
@@ -442,8 +463,8 @@ static void test_failed_update(void **state) {
         add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
         add_handler_package(env, "Test.Recorder", "1.1.0", "recorder");
         run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
-        free(env->agent_env[2]);
-        assert_true(asprintf(&env->agent_env[2], "AZL_TEST_FAIL=update") > 0);
+        free(env->agent_env[3]);
+        assert_true(asprintf(&env->agent_env[3], "AZL_TEST_FAIL=update") > 0);
         run_xml(env, PLUGIN("Test.Recorder", "1.1.0", "enabled"), PSET("Test.Recorder", "1.1.0", "1", "{}"));
         assert_int_equal(result_for(env, "Test.Recorder")->code, EXT_CODE_UPDATE_FAILED);
         hs = read_rel(env, "/var/lib/waagent/Test.Recorder-1.1.0/config/HandlerState");
@@ -599,6 +620,243 @@ static void test_cpu_throttled(void **state) {
         env_free(env);
 }
 
+
+/* ---- §4.10 limits, §4.11 signatures, hostile names (issue #17) ---- */
+
+static void test_resource_limits(void **state) {
+        static const struct {
+                int manifest_cpu;
+                unsigned manifest_mem_mb, config_cpu;
+                uint64_t config_mem_mib;
+                unsigned want_cpu;
+                uint64_t want_mem;
+        } rows[] = {
+                /* the manifest alone */
+                { 10, 64, 0, 0, 10, 64ULL << 20 },
+                /* the administrator's values alone */
+                { -1, 0, 50, 128, 50, 128ULL << 20 },
+                /* config is a ceiling: the manifest may lower it ... */
+                { 10, 64, 50, 128, 10, 64ULL << 20 },
+                /* ... never raise it */
+                { 400, 4096, 50, 128, 50, 128ULL << 20 },
+                /* absurd manifest values are bounded, not wrapped */
+                { INT32_MAX, UINT32_MAX, 0, 0, EXT_CPU_QUOTA_PERCENT_MAX, (uint64_t) UINT32_MAX << 20 },
+                /* a MiB count whose bytes do not fit 64 bits is no ceiling (it would wrap to a tiny limit) */
+                { -1, 64, 0, UINT64_MAX / 1024, 0, 64ULL << 20 },
+                { -1, 0, 0, (UINT64_MAX >> 20) + 1, 0, 0 },
+                { 0, 0, 0, 0, 0, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                HandlerManifest m = { .cpu_quota_percentage = rows[i].manifest_cpu,
+                                      .memory_quota_mb = rows[i].manifest_mem_mb };
+                unsigned cpu;
+                uint64_t mem;
+
+                ext_resource_limits(&m, rows[i].config_cpu, rows[i].config_mem_mib, &cpu, &mem);
+                print_message("row %zu: cpu %u%% memory %" PRIu64 "\n", i, cpu, mem);
+                assert_int_equal(cpu, rows[i].want_cpu);
+                assert_int_equal(mem, rows[i].want_mem);
+        }
+}
+
+static bool exists(const char *path) {
+        return access(path, F_OK) == 0;
+}
+
+/* Names and versions Azure would not send, each with a payload that a shell would run: reported as the handler's
+ * error, never downloaded, never run; a good handler of the same goal state runs. The packages exist, so the old
+ * code (names spliced into "sh -c <dir>/<cmd>") ran the payloads. */
+static void test_hostile_names(void **state) {
+        Env *env = env_new(NULL);
+        static const char *const hostile[][2] = {
+                { "Evil.$(touch${IFS}$AZL_TEST_PWNED)", "1.0.0" },
+                { "Test.Hostile", "1.0;touch${IFS}$AZL_TEST_PWNED;#" },
+                { "Evil Space.Ext", "1.0.0" },
+                { "Evil.Quote'\"", "1.0.0" },
+                { "-Evil.Dash", "1.0.0" },
+        };
+        _cleanup_free_ char *plugins = NULL, *settings = NULL, *pwned = NULL, *rec = NULL;
+        size_t n1, n2;
+        FILE *f = open_memstream(&plugins, &n1);
+        FILE *g;
+
+        assert_non_null(f);
+        for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
+                add_handler_package(env, hostile[i][0], hostile[i][1], "recorder");
+                fprintf(f, "<Plugin name=\"%s\" version=\"%s\" location=\"http://127.0.0.1/m\" state=\"enabled\"/>",
+                        hostile[i][0], hostile[i][1]);
+        }
+        fputs(PLUGIN("Test.Recorder", "1.0.0", "enabled"), f);
+        assert_int_equal(fclose(f), 0);
+        add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
+        g = open_memstream(&settings, &n2);
+        for (size_t i = 0; i < ELEMENTSOF(hostile); i++)
+                fprintf(g, "<Plugin name=\"%s\" version=\"%s\"><RuntimeSettings seqNo=\"0\">{\"runtimeSettings\":[{"
+                           "\"handlerSettings\":{\"publicSettings\":{}}}]}</RuntimeSettings></Plugin>",
+                        hostile[i][0], hostile[i][1]);
+        fputs(PSET("Test.Recorder", "1.0.0", "0", "{}"), g);
+        assert_int_equal(fclose(g), 0);
+        /* XML-escape the quote example */
+        {
+                _cleanup_free_ char *a = NULL, *b = NULL;
+                const char *from = "Evil.Quote'\"", *to = "Evil.Quote&apos;&quot;";
+                char *p;
+
+                while ((p = strstr(plugins, from))) {
+                        assert_true(asprintf(&a, "%.*s%s%s", (int) (p - plugins), plugins, to, p + strlen(from)) > 0);
+                        free(plugins);
+                        plugins = TAKE_PTR(a);
+                }
+                while ((p = strstr(settings, from))) {
+                        assert_true(asprintf(&b, "%.*s%s%s", (int) (p - settings), settings, to, p + strlen(from)) > 0);
+                        free(settings);
+                        settings = TAKE_PTR(b);
+                }
+        }
+        run_xml(env, plugins, settings);
+
+        for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
+                const ExtHandlerResult *r = result_for(env, hostile[i][0]);
+
+                print_message("%s %s: %s %d %s\n", hostile[i][0], hostile[i][1], r->status, r->code, r->message);
+                assert_string_equal(r->status, "NotReady");
+                assert_int_equal(r->code, EXT_CODE_PLUGIN_PROCESSING_ERROR);
+                assert_true(startswith(r->message, "Invalid extension handler "));
+        }
+        /* only the good handler's package was asked for, and only it ran */
+        assert_int_equal(env->requests, 1);
+        rec = read_rel(env, "/record.txt");
+        assert_string_equal(rec, "install 1.0.0\nenable 1.0.0\n");
+        assert_string_equal(result_for(env, "Test.Recorder")->status, "Ready");
+        assert_true(asprintf(&pwned, "%s/pwned", env->top) > 0);
+        assert_false(exists(pwned));
+        env_free(env);
+}
+
+/* The root's path (an image mounted somewhere odd) holds shell metacharacters: the handler still runs, since the
+ * directory reaches the shell as "$1", not as text. */
+static void test_shell_chars_in_root(void **state) {
+        Env *env = env_new_in(NULL, "ro ot;$(touch${IFS}$AZL_TEST_PWNED)'\"`x`");
+        _cleanup_free_ char *rec = NULL, *pwned = NULL, *cwd = NULL, *log = NULL;
+        const ExtHandlerResult *r;
+
+        add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
+        r = result_for(env, "Test.Recorder");
+        print_message("%s: %s\n", r->status, r->message);
+        assert_string_equal(r->status, "Ready");
+        rec = read_rel(env, "/record.txt");
+        assert_string_equal(rec, "install 1.0.0\nenable 1.0.0\n");
+        cwd = read_rel(env, "/var/lib/waagent/Test.Recorder-1.0.0/cwd-enable.txt");
+        assert_true(startswith(cwd, env->root));
+        /* the status message keeps waagent's "<dir>/<cmd>" display form */
+        log = read_rel(env, "/var/log/azure/Test.Recorder/CommandExecution.log");
+        assert_non_null(strstr(log, "/var/lib/waagent/Test.Recorder-1.0.0/handler.sh enable"));
+        assert_true(asprintf(&pwned, "%s/pwned", env->top) > 0);
+        assert_false(exists(pwned));
+        env_free(env);
+}
+
+/* SignatureValidation=enforce with an unsigned package: not downloaded into place, not run, the handler and its
+ * settings status say why (waagent: "must be signed", PluginEnableProcessingFailed, status file with operation
+ * Download). */
+static void test_enforce_unsigned(void **state) {
+        Env *env = env_new(NULL);
+        const ExtHandlerResult *r;
+
+        env->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
+        add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
+        r = result_for(env, "Test.Recorder");
+        print_message("%s %d: %s\n", r->status, r->code, r->message);
+        assert_string_equal(r->status, "NotReady");
+        assert_int_equal(r->code, EXT_CODE_SIGNATURE_REQUIRED);
+        assert_non_null(strstr(r->message, "refused (SignatureValidation=enforce): not signed"));
+        assert_true(r->signature_refused);
+        assert_true(r->signature_new);
+        assert_string_equal(r->signature_problem, "not signed");
+        assert_true(r->has_extension_status);
+        assert_string_equal(r->extension_status.status, "error");
+        assert_string_equal(r->extension_status.operation, "Download");
+        assert_int_equal(r->extension_status.code, EXT_CODE_SIGNATURE_REQUIRED);
+        assert_int_equal(access_in_root(env->c.root_fd, "/var/lib/waagent/Test.Recorder-1.0.0"), -ENOENT);
+        assert_int_equal(access_in_root(env->c.root_fd, "/record.txt"), -ENOENT);
+        env_free(env);
+}
+
+/* A handler installed under report without a valid signature keeps running under report, with the warning in its
+ * status every time; once the administrator sets enforce it is not run any more. */
+static void test_enforce_after_report(void **state) {
+        Env *env = env_new(NULL);
+        const ExtHandlerResult *r;
+        _cleanup_free_ char *rec = NULL;
+
+        add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
+        assert_string_equal(result_for(env, "Test.Recorder")->message,
+                            "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
+        /* a restart: enable only, no download; the warning comes from the handler directory */
+        env->e = ext_executor_free(env->e);
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "1", "{}"));
+        r = result_for(env, "Test.Recorder");
+        assert_string_equal(r->message, "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
+        assert_false(r->signature_new);         /* nothing new to log */
+        assert_int_equal(unlink_in_root(env->c.root_fd, "/record.txt"), 0);
+
+        env->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "2", "{}"));
+        r = result_for(env, "Test.Recorder");
+        print_message("%s %d: %s\n", r->status, r->code, r->message);
+        assert_string_equal(r->status, "NotReady");
+        assert_int_equal(r->code, EXT_CODE_ENABLE_FAILED);
+        assert_non_null(strstr(r->message, "not run (SignatureValidation=enforce)"));
+        assert_non_null(strstr(r->message, "(not signed: "));
+        assert_true(r->signature_refused);
+        assert_int_equal(access_in_root(env->c.root_fd, "/record.txt"), -ENOENT);
+
+        /* off: no check, no warning */
+        env->c.config.signature_mode = SIGNATURE_MODE_OFF;
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "3", "{}"));
+        r = result_for(env, "Test.Recorder");
+        assert_string_equal(r->message, "Plugin enabled");
+        rec = read_rel(env, "/record.txt");
+        assert_string_equal(rec, "enable 1.0.0\n");
+        env_free(env);
+}
+
+/* limits_applied is what the cgroup holds, read back: "applied" with the cpu controller, "not applied" where the
+ * hierarchy has none (hybrid) — never assumed from having asked. The manifest (10 %, 64 MiB) is capped by the
+ * administrator's 5 % / 32 MiB. */
+static void test_limits_reported(void **state) {
+        const char *cg = find_cgroup2();
+        _cleanup_free_ char *log = NULL, *ctl = NULL, *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        bool cpu_controller;
+        size_t size;
+        Env *env;
+
+        if (geteuid() != 0 || !cg) {
+                print_message("skipped: needs root and a writable cgroup2 mount\n");
+                skip();
+        }
+        assert_true(asprintf(&path, "%s/cgroup.controllers", cg) > 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cpu_controller = fd >= 0 && read_full_fd(fd, 4096, &ctl, &size) >= 0 && strstr(ctl, "cpu") &&
+                         strstr(ctl, "memory");
+        env = env_new(NULL);
+        env->options.spawner.cgroup_root = cg;
+        env->c.config.cpu_quota_percent = 5;
+        env->c.config.memory_max_mib = 32;
+        add_handler_package(env, "Test.Burner", "1.0", "burner");
+        run_xml(env, PLUGIN("Test.Burner", "1.0", "enabled"), PSET("Test.Burner", "1.0", "0", "{}"));
+        log = read_rel(env, "/var/log/azure/Test.Burner/CommandExecution.log");
+        print_message("%.200s\n", strstr(log, "enable "));
+        assert_non_null(strstr(log, cpu_controller ? "limits cpu 5% memory 32 MiB applied" :
+                                                     "limits cpu 5% memory 32 MiB not applied"));
+        env_free(env);
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest interop[] = {
                 cmocka_unit_test(interop_sample_ext),
@@ -615,6 +873,12 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_hang_timeout_process_group),
                 cmocka_unit_test(test_hang_timeout_cgroup),
                 cmocka_unit_test(test_cpu_throttled),
+                cmocka_unit_test(test_resource_limits),
+                cmocka_unit_test(test_hostile_names),
+                cmocka_unit_test(test_shell_chars_in_root),
+                cmocka_unit_test(test_enforce_unsigned),
+                cmocka_unit_test(test_enforce_after_report),
+                cmocka_unit_test(test_limits_reported),
         };
         sigset_t mask;
 

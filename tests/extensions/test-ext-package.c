@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 
 #include "context.h"
+#include "ext-beneath.h"
 #include "ext-handler.h"
 #include "ext-package.h"
 #include "ext-test-zip.h"
@@ -83,7 +84,8 @@ static void check_install(Fixture *f, const void *zip, size_t len, const char *n
         assert_true(asprintf(&logdir, "var/log/azure/%s", name) > 0);
         assert_int_equal(extension_package_install_from_zip(&f->c, name, version, zip, len, NULL, &rep), 0);
         assert_int_equal(rep.code, 0);
-        assert_false(rep.signature_checked);
+        /* report (the default) without an encodedSignature: installed, and recorded as not signed */
+        assert_int_equal(rep.signature, EXT_SIGNATURE_NOT_SIGNED);
         /* every file u+x (§4.1); config/ and status/ 0700 (§4.6 initialize) */
         assert_true(asprintf(&p, "%s/%s", d, script) > 0);
         assert_true(mode_of(f->root, p) & S_IXUSR);
@@ -348,6 +350,157 @@ static void test_not_a_zip(void **state) {
         expect_refused(f, "garbage garbage garbage garbage", 31, NULL, "not a zip");
 }
 
+
+/* ---- symlinks that only escape together (issue #17 §6) ---- */
+
+static void test_symlink_chain(void **state) {
+        Fixture *f = *state;
+        /* each link alone stays inside; resolved together, a = ./.. = the directory above the package */
+        TestZipEntry chain[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
+                                 { .name = "a", .symlink = "b/.." },
+                                 { .name = "b", .symlink = "." } };
+        /* the same, links in the other order, and deeper */
+        TestZipEntry reversed[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
+                                    { .name = "b", .symlink = "." },
+                                    { .name = "d/e/a", .symlink = "../../b/.." } };
+        /* status/ as such a chain: the agent would write status files through it */
+        TestZipEntry status[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
+                                  { .name = "status", .symlink = "x/.." },
+                                  { .name = "x", .symlink = "y" },
+                                  { .name = "y", .symlink = "." } };
+        _cleanup_free_ void *z1 = NULL, *z2 = NULL, *z3 = NULL;
+        size_t l1, l2, l3;
+
+        test_zip_entries(chain, ELEMENTSOF(chain), &z1, &l1);
+        expect_refused(f, z1, l1, NULL, "Refusing symlink 'a' -> 'b/..': it resolves outside the package");
+        test_zip_entries(reversed, ELEMENTSOF(reversed), &z2, &l2);
+        expect_refused(f, z2, l2, NULL, "Refusing symlink 'd/e/a' -> '../../b/..': it resolves outside");
+        test_zip_entries(status, ELEMENTSOF(status), &z3, &l3);
+        expect_refused(f, z3, l3, NULL, "Refusing symlink 'status' -> 'x/..': it resolves outside");
+}
+
+static void test_symlink_chain_inside_ok(void **state) {
+        Fixture *f = *state;
+        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
+                             { .name = "bin/tool", .content = "#!/bin/sh\n" },
+                             { .name = "b", .symlink = "." },
+                             { .name = "c", .symlink = "b/bin/../bin/tool" },
+                             { .name = "dangling", .symlink = "b/missing/../nothing" },
+                             { .name = "loop1", .symlink = "loop2" },
+                             { .name = "loop2", .symlink = "loop1" } };
+        _cleanup_free_ void *zip = NULL;
+        ExtPackageReport rep = {};
+        size_t len;
+
+        test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
+        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Links", "1.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Test.Links-1.0/c"), 0);
+        ext_package_report_done(&rep);
+}
+
+static void test_resolve_beneath(void **state) {
+        Fixture *f = *state;
+        _cleanup_close_ int d = -EBADF;
+        static const struct {
+                const char *path;
+                bool follow;
+                int r;
+                const char *want;
+        } rows[] = {
+                { "x/file", true, 0, "x/file" },
+                { "b/x/file", true, 0, "x/file" },
+                { "a", false, 0, "a" },                 /* the link itself */
+                { "a", true, -EXDEV, NULL },            /* a -> b/.. with b -> . */
+                { "a/anything", true, -EXDEV, NULL },
+                { "../x", true, -EXDEV, NULL },
+                { "/etc/passwd", true, -EXDEV, NULL },
+                { "abs", true, -EXDEV, NULL },          /* abs -> /etc */
+                { "x/../x/./file", true, 0, "x/file" },
+                { "missing/../x", true, 0, "x" },       /* lexical below a missing component */
+                { "missing/../../x", true, -EXDEV, NULL },
+                { "loop", true, -ELOOP, NULL },
+                { ".", true, 0, "." },
+                { "x/file/y", true, -ENOTDIR, NULL },
+        };
+
+        assert_int_equal(mkdir_p_in_root(f->c.root_fd, "/h/x", 0755), 0);
+        write_test_file(f->root, "h/x/file", "data");
+        d = open_in_root(f->c.root_fd, "/h", O_RDONLY | O_DIRECTORY, 0);
+        assert_true(d >= 0);
+        assert_int_equal(symlinkat(".", d, "b"), 0);
+        assert_int_equal(symlinkat("b/..", d, "a"), 0);
+        assert_int_equal(symlinkat("/etc", d, "abs"), 0);
+        assert_int_equal(symlinkat("loop", d, "loop"), 0);
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                _cleanup_free_ char *got = NULL;
+                int r = resolve_beneath(d, rows[i].path, rows[i].follow, &got);
+
+                print_message("%s → %d %s\n", rows[i].path, r, strna(got));
+                assert_int_equal(r, rows[i].r);
+                if (rows[i].want)
+                        assert_string_equal(got, rows[i].want);
+        }
+}
+
+/* The agent's own writes into a handler directory (config/HandlerState, settings, HandlerEnvironment.json) go
+ * beneath it: a config/ that leads outside (here planted after installation, as a handler or an older agent could
+ * leave it) makes the write fail with EXDEV and nothing outside changes — with openat2() and without. */
+static void agent_writes_beneath(Fixture *f, bool fallback) {
+        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" } };
+        _cleanup_free_ void *zip = NULL;
+        _cleanup_free_ char *victim = NULL;
+        _cleanup_close_ int d = -EBADF;
+        ExtPackageReport rep = {};
+        ExtensionSettings set = { .seq_no = 0, .public_settings = (char *) "{}" };
+        ExtLayout l;
+        HandlerState hs;
+        size_t len, before;
+
+        open_beneath_force_fallback(fallback);
+        test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
+        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Planted", "1.0", zip, len, NULL, &rep), 0);
+        ext_package_report_done(&rep);
+        ext_layout_init(&l, &f->c, NULL);
+        assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_INSTALLED), 0);
+
+        /* config -> b/../.. with b -> . : the directory above the handler's, i.e. /var/lib/waagent */
+        d = open_in_root(f->c.root_fd, "/var/lib/waagent/Test.Planted-1.0", O_RDONLY | O_DIRECTORY, 0);
+        assert_true(d >= 0);
+        assert_int_equal(ext_rm_rf_at(d, "config"), 0);
+        assert_int_equal(symlinkat(".", d, "b"), 0);
+        assert_int_equal(symlinkat("b/../..", d, "config"), 0);
+        assert_true(asprintf(&victim, "%s/var/lib/waagent/HandlerState", f->root) > 0);
+        before = count_tree(f->root);
+
+        assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_ENABLED), -EXDEV);
+        assert_int_equal(handler_ext_state_write(&l, "Test.Planted", "1.0", "inst", true), -EXDEV);
+        assert_int_equal(ext_settings_write(&l, "Test.Planted", "1.0", NULL, &set), -EXDEV);
+        assert_int_equal(handler_state_read(&l, "Test.Planted", "1.0", &hs), -EXDEV);
+        assert_int_equal(handler_environment_write(&l, "Test.Planted", "1.0"), -EXDEV);
+        assert_int_equal(access(victim, F_OK), -1);
+        assert_int_equal(count_tree(f->root), before);
+
+        /* a HandlerEnvironment.json symlinked outside is replaced, not written through */
+        assert_int_equal(unlinkat(d, "config", 0), 0);
+        assert_int_equal(unlinkat(d, "HandlerEnvironment.json", 0), 0);
+        assert_int_equal(symlinkat("../../../../etc/passwd", d, "HandlerEnvironment.json"), 0);
+        assert_int_equal(handler_environment_write(&l, "Test.Planted", "1.0"), 0);
+        {
+                struct stat st;
+                assert_int_equal(fstatat(d, "HandlerEnvironment.json", &st, AT_SYMLINK_NOFOLLOW), 0);
+                assert_true(S_ISREG(st.st_mode));
+        }
+        open_beneath_force_fallback(false);
+}
+
+static void test_agent_writes_beneath(void **state) {
+        agent_writes_beneath(*state, false);
+}
+
+static void test_agent_writes_beneath_fallback(void **state) {
+        agent_writes_beneath(*state, true);
+}
+
 /* ---- signatures (§4.11) ---- */
 
 static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *issuer_key, X509 *issuer, const char *cn, bool ca) {
@@ -441,8 +594,8 @@ static void test_signature_verify(void **state) {
         sig = sign_zip(&s, zip, len);
 
         assert_int_equal(ext_signature_verify(zip, len, sig, s.root_pem, NULL), 0);
-        /* another root */
-        assert_int_equal(ext_signature_verify(zip, len, sig, other.root_pem, &err), -EBADMSG);
+        /* another root: the signer is not trusted (told apart from a signature that does not verify) */
+        assert_int_equal(ext_signature_verify(zip, len, sig, other.root_pem, &err), -EKEYREJECTED);
         print_message("other root: %s\n", err);
         /* one flipped byte of the zip: "content verify error" in openssl cms terms */
         ((char *) zip)[len / 2] ^= 1;
@@ -516,14 +669,13 @@ static void test_signature_modes(void **state) {
         /* report (default): valid signature + matching signingInfo → package_validated */
         assert_int_equal(f->c.config.signature_mode, SIGNATURE_MODE_REPORT);
         assert_int_equal(extension_package_install_from_zip(&f->c, name, "1.7.0", zip, len, &o, &rep), 0);
-        assert_true(rep.signature_checked);
-        assert_true(rep.validated);
+        assert_int_equal(rep.signature, EXT_SIGNATURE_VALID);
         assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.0/package_validated"), 0);
         ext_package_report_done(&rep);
 
         /* signingInfo version mismatch: installed in report mode, not validated */
         assert_int_equal(extension_package_install_from_zip(&f->c, name, "1.8.0", zip, len, &o, &rep), 0);
-        assert_false(rep.validated);
+        assert_int_equal(rep.signature, EXT_SIGNATURE_SIGNING_INFO);
         assert_non_null(strstr(rep.signature_error, "does not match"));
         ext_package_report_done(&rep);
 
@@ -532,13 +684,14 @@ static void test_signature_modes(void **state) {
         memcpy(bad, zip, len);
         ((char *) bad)[len - 30] ^= 0x55;
         assert_int_equal(extension_package_install_from_zip(&f->c, name, "1.7.1", bad, len, &o, &rep), 0);
-        assert_false(rep.validated);
+        assert_int_equal(rep.signature, EXT_SIGNATURE_BAD);
         assert_non_null(rep.signature_error);
         ext_package_report_done(&rep);
 
         f->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
         assert_true(extension_package_install_from_zip(&f->c, name, "1.7.2", bad, len, &o, &rep) < 0);
-        assert_non_null(strstr(rep.error, "Signature verification failed"));
+        assert_true(rep.signature_refused);
+        assert_non_null(strstr(rep.error, "refused (SignatureValidation=enforce): signature does not verify"));
         /* waagent's enforcing path: PluginInstallProcessingFailed */
         assert_int_equal(rep.code, 1007);
         assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.2"), -ENOENT);
@@ -546,7 +699,7 @@ static void test_signature_modes(void **state) {
 
         /* enforce, good signature but signingInfo of another version: refused the same way, directory removed */
         assert_true(extension_package_install_from_zip(&f->c, name, "1.8.1", zip, len, &o, &rep) < 0);
-        assert_non_null(strstr(rep.error, "does not match"));
+        assert_non_null(strstr(rep.error, "signingInfo does not match"));
         assert_int_equal(rep.code, 1007);
         assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.8.1"), -ENOENT);
         ext_package_report_done(&rep);
@@ -554,9 +707,138 @@ static void test_signature_modes(void **state) {
         /* off: not even looked at */
         f->c.config.signature_mode = SIGNATURE_MODE_OFF;
         assert_int_equal(extension_package_install_from_zip(&f->c, name, "1.7.3", bad, len, &o, &rep), 0);
-        assert_false(rep.signature_checked);
+        assert_int_equal(rep.signature, EXT_SIGNATURE_NOT_CHECKED);
         ext_package_report_done(&rep);
         signer_done(&s);
+}
+
+/* The 3×3 table at the package layer: unsigned / tampered / valid × off / report / enforce. Asserted: the return,
+ * the state, the code and message of a refusal, and the disk (handler directory, markers, nothing when refused). */
+static void test_signature_table(void **state) {
+        Fixture *f = *state;
+        static const char *const name = "Azl.Test.Signed";
+        const char *manifest = "[{\"name\": \"Signed\", \"version\": 1.0, \"handlerManifest\": "
+                               "{\"enableCommand\": \"x.sh\"}, \"signingInfo\": {\"type\": \"Signed\", "
+                               "\"publisher\": \"Azl.Test\", \"version\": \"1.0.0\"}}]";
+        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = manifest },
+                             { .name = "x.sh", .content = "exit 0\n" } };
+        _cleanup_free_ void *zip = NULL, *tampered = NULL;
+        _cleanup_free_ char *sig = NULL;
+        Signer s = {}, other = {};
+        size_t len;
+
+        signer_init(&s, "Table Root");
+        signer_init(&other, "Untrusted Root");
+        test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
+        sig = sign_zip(&s, zip, len);
+        tampered = malloc(len);
+        memcpy(tampered, zip, len);
+        ((char *) tampered)[len - 30] ^= 0x55;
+
+        static const struct {
+                SignatureMode mode;
+                int package;            /* 0 unsigned, 1 tampered, 2 valid, 3 valid but signer not trusted */
+                bool installed;
+                ExtSignatureState state;
+                int code;
+                const char *marker;     /* file in the handler directory, NULL: none */
+                const char *reason;
+        } rows[] = {
+                { SIGNATURE_MODE_OFF, 0, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL },
+                { SIGNATURE_MODE_OFF, 1, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL },
+                { SIGNATURE_MODE_OFF, 2, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL },
+                { SIGNATURE_MODE_REPORT, 0, true, EXT_SIGNATURE_NOT_SIGNED, 0, "package_not_validated", "not signed" },
+                { SIGNATURE_MODE_REPORT, 1, true, EXT_SIGNATURE_BAD, 0, "package_not_validated", "signature does not verify" },
+                { SIGNATURE_MODE_REPORT, 2, true, EXT_SIGNATURE_VALID, 0, "package_validated", NULL },
+                { SIGNATURE_MODE_REPORT, 3, true, EXT_SIGNATURE_UNTRUSTED, 0, "package_not_validated", "signer not trusted" },
+                { SIGNATURE_MODE_ENFORCE, 0, false, EXT_SIGNATURE_NOT_SIGNED, 1009, NULL, "not signed" },
+                { SIGNATURE_MODE_ENFORCE, 1, false, EXT_SIGNATURE_BAD, 1007, NULL, "signature does not verify" },
+                { SIGNATURE_MODE_ENFORCE, 2, true, EXT_SIGNATURE_VALID, 0, "package_validated", NULL },
+                { SIGNATURE_MODE_ENFORCE, 3, false, EXT_SIGNATURE_UNTRUSTED, 1007, NULL, "signer not trusted" },
+        };
+
+        assert_int_equal(mkdir_p_in_root(f->c.root_fd, "/var/lib/waagent", 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                ExtPackageOptions o = {
+                        .encoded_signature = rows[i].package == 0 ? NULL : sig,
+                        .signing_root_pem = rows[i].package == 3 ? other.root_pem : s.root_pem,
+                };
+                const char *dir = "/var/lib/waagent/Azl.Test.Signed-1.0.0";
+                ExtPackageReport rep = {};
+                ExtSignatureState st;
+                size_t before = count_tree(f->root);
+                int r;
+
+                f->c.config.signature_mode = rows[i].mode;
+                r = extension_package_install_from_zip(&f->c, name, "1.0.0", rows[i].package == 1 ? tampered : zip,
+                                                       len, &o, &rep);
+                print_message("%s × %d: r=%d state '%s' %s\n", signature_mode_to_string(rows[i].mode), rows[i].package,
+                              r, ext_signature_state_to_string(rep.signature), strna(rep.error));
+                assert_int_equal(rep.signature, rows[i].state);
+                if (rows[i].installed) {
+                        _cleanup_close_ int d = -EBADF;
+                        _cleanup_free_ char *detail = NULL;
+
+                        assert_int_equal(r, 0);
+                        assert_false(rep.signature_refused);
+                        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Azl.Test.Signed-1.0.0/x.sh"), 0);
+                        d = open_in_root(f->c.root_fd, dir, O_PATH | O_DIRECTORY, 0);
+                        assert_true(d >= 0);
+                        /* what a later run reads back: the state, and for report the reason */
+                        assert_int_equal(ext_package_signature_read(d, &st, &detail), 0);
+                        assert_int_equal(st, rows[i].state);
+                        assert_int_equal(faccessat(d, "package_validated", F_OK, AT_SYMLINK_NOFOLLOW) == 0,
+                                         rows[i].marker && streq(rows[i].marker, "package_validated"));
+                        assert_int_equal(faccessat(d, "package_not_validated", F_OK, AT_SYMLINK_NOFOLLOW) == 0,
+                                         rows[i].marker && streq(rows[i].marker, "package_not_validated"));
+                        if (rows[i].reason)
+                                assert_string_equal(ext_signature_state_to_string(st), rows[i].reason);
+                        assert_int_equal(ext_rm_rf_at(f->c.root_fd, "var/lib/waagent/Azl.Test.Signed-1.0.0"), 0);
+                } else {
+                        /* refused before anything was written (or removed again): the tree is as it was */
+                        assert_true(r < 0);
+                        assert_true(rep.signature_refused);
+                        assert_int_equal(rep.code, rows[i].code);
+                        assert_non_null(strstr(rep.error, "refused (SignatureValidation=enforce)"));
+                        assert_non_null(strstr(rep.error, rows[i].reason));
+                        assert_int_equal(access_in_root(f->c.root_fd, dir), -ENOENT);
+                        assert_int_equal(count_tree(f->root), before);
+                }
+                ext_package_report_done(&rep);
+        }
+        signer_done(&s);
+        signer_done(&other);
+}
+
+/* A package cannot vouch for itself: files named like the markers that it carries are replaced by the truth. */
+static void test_signature_marker_in_package(void **state) {
+        Fixture *f = *state;
+        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
+                             { .name = "package_validated", .content = "" },
+                             { .name = "package_not_validated/x", .content = "" } };
+        _cleanup_free_ void *zip = NULL;
+        _cleanup_close_ int d = -EBADF;
+        ExtPackageReport rep = {};
+        ExtSignatureState st;
+        size_t len;
+
+        test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
+        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Forged", "1.0", zip, len, NULL, &rep), 0);
+        d = open_in_root(f->c.root_fd, "/var/lib/waagent/Test.Forged-1.0", O_PATH | O_DIRECTORY, 0);
+        assert_true(d >= 0);
+        assert_int_equal(faccessat(d, "package_validated", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(ext_package_signature_read(d, &st, NULL), 0);
+        assert_int_equal(st, EXT_SIGNATURE_NOT_SIGNED);
+        ext_package_report_done(&rep);
+
+        /* off: nothing recorded, and the forged marker is gone all the same */
+        f->c.config.signature_mode = SIGNATURE_MODE_OFF;
+        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Forged", "1.0", zip, len, NULL, &rep), 0);
+        closep(&d);
+        d = open_in_root(f->c.root_fd, "/var/lib/waagent/Test.Forged-1.0", O_PATH | O_DIRECTORY, 0);
+        assert_int_equal(ext_package_signature_read(d, &st, NULL), 0);
+        assert_int_equal(st, EXT_SIGNATURE_NOT_CHECKED);
+        ext_package_report_done(&rep);
 }
 
 static void interop_vm_access_signature(void **state) {
@@ -600,7 +882,8 @@ static void interop_vm_access_signature(void **state) {
         assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, NULL, &err), -ENOKEY);
         signer_init(&s, "Not Microsoft");
         err = mfree_str(err);
-        assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, s.root_pem, &err), -EBADMSG);
+        assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, s.root_pem, &err),
+                         -EKEYREJECTED);
         print_message("other root: %s\n", err);
         assert_null(strstr(err, "content verify error"));
         signer_done(&s);
@@ -641,6 +924,11 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_absolute_path, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_escaping_symlink, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_internal_symlink_ok, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_symlink_chain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_symlink_chain_inside_ok, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_resolve_beneath, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_agent_writes_beneath, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_agent_writes_beneath_fallback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_declared_10gb, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_inflates_beyond_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_million_files, setup, teardown),
@@ -648,6 +936,8 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_signature_verify),
                 cmocka_unit_test_setup_teardown(test_signing_root_in_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signature_modes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_table, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_marker_in_package, setup, teardown),
         };
 
         if (test_interop_mode(argc, argv))

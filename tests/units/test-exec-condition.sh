@@ -13,6 +13,7 @@ condition_of() { # unit-template bindir
         line=$(grep '^ExecCondition=' "$1") || fail "$1 has no ExecCondition="
         [[ $(grep -c '^ExecCondition=' "$1") -eq 1 ]] || fail "$1 has more than one ExecCondition="
         line=${line#ExecCondition=}
+        line=${line#+}  # '+': run outside the unit's sandbox (azl-agent.service); the command line is the same
         line=${line//@bindir@/$2}
         # systemd turns "$$" into "$" before handing the command line over; other "$" would be expanded by it.
         grep -q '\$[^$]' <<<"${line//\$\$/}" && fail "$1: unescaped \$ in ExecCondition= (systemd would expand it)"

@@ -49,7 +49,7 @@ TOP_LEVEL_KEYS = {
 EXTENSION_KEYS = {
     "name", "version", "source", "state", "seqNo", "publicSettings", "protectedSettings",
     "protectedSettingsCert", "dependsOn", "dependencyLevel", "multiConfig", "manifestVersions",
-    "autoUpgrade", "encodedSignature", "additionalLocations", "failover",
+    "autoUpgrade", "encodedSignature", "additionalLocations", "failover", "unsafeName",
 }
 MULTI_CONFIG_KEYS = {"name", "seqNo", "state", "publicSettings", "protectedSettings",
                      "protectedSettingsCert", "dependsOn", "dependencyLevel"}
@@ -359,9 +359,11 @@ class Scenario:
         unknown = set(ext) - EXTENSION_KEYS
         if unknown:
             _err(where, "unknown key(s) %s; known: %s" % (", ".join(sorted(unknown)), ", ".join(sorted(EXTENSION_KEYS))))
-        if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+", ext.get("name", "")):
+        # unsafeName: a name/version the platform would never send, served as given (the agent's own checks).
+        unsafe = bool(ext.get("unsafeName"))
+        if not unsafe and not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+", ext.get("name", "")):
             _err(where + ".name", "must look like Publisher.Type (got %r)" % ext.get("name"))
-        if not re.fullmatch(r"\d+(\.\d+){1,3}", str(ext.get("version", ""))):
+        if not unsafe and not re.fullmatch(r"\d+(\.\d+){1,3}", str(ext.get("version", ""))):
             _err(where + ".version", "must be a dotted version")
         ext["version"] = str(ext["version"])
         ext.setdefault("state", "enabled")

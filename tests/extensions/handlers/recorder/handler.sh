@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Test extension "recorder": appends "<operation> <version>[ <instance>]" to $AZL_TEST_RECORD (the agent's
 # own environment is merged over the handler's, wire protocol §4.4), dumps the §4.4 variables and the
-# settings file it was given and its cgroup (plus, under systemd, its scope's limits) into its directory,
+# settings file it was given and its cgroup (plus, under systemd, its unit's limits) into its directory,
 # reports success on enable, and fails (exit 7) for the operations listed in $AZL_TEST_FAIL. With
 # $AZL_TEST_STATUS_DELAY=<seconds>, enable reports "transitioning" and a background process turns it into
 # "success" that much later, recording "status-success <version>[ <instance>]".
@@ -17,12 +17,12 @@ fi
 env | grep -E '^(AZURE_GUEST_AGENT_|ConfigSequenceNumber=|ConfigExtensionName=|VERSION=)' | LC_ALL=C sort \
         > "$dir/env-$op$inst.txt"
 pwd > "$dir/cwd-$op$inst.txt"
-# Where the command runs (§4.10): the cgroup, and with systemd as PID 1 the limits of its transient scope, read
-# while the scope exists.
+# Where the command runs (§4.10): the cgroup, and with systemd as PID 1 the limits of its transient unit, read
+# while the unit exists.
 cat /proc/self/cgroup > "$dir/cgroup-$op$inst.txt" 2>/dev/null
 if [ -d /run/systemd/system ] && command -v systemctl > /dev/null; then
         unit=$(sed -n 's|^0::.*/||p' /proc/self/cgroup)
-        systemctl show -p Id -p Slice -p MemoryMax -p CPUQuotaPerSecUSec "$unit" > "$dir/scope-$op$inst.txt" 2>&1
+        systemctl show -p Id -p Slice -p MemoryMax -p CPUQuotaPerSecUSec -p KillMode "$unit" > "$dir/unit-$op$inst.txt" 2>&1
 fi
 settings="config/$prefix$ConfigSequenceNumber.settings"
 if [ -f "$settings" ]; then
