@@ -1018,10 +1018,10 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
                                      doc.parts.parts[i].type == UD_PART_SCRIPT_PER_BOOT ||
                                      doc.parts.parts[i].type == UD_PART_SCRIPT_PER_INSTANCE ||
                                      doc.parts.parts[i].type == UD_PART_SCRIPT_PER_ONCE;
-                if (asprintf(&summary, "%s user data: %zu part(s), %u cloud-config, %zu unsupported, %zu problem(s)%s; "
+                if (asprintf(&summary, "%s user data%s: %zu part(s), %u cloud-config, %zu unsupported, %zu problem(s)%s; "
                              "after Ready: %zu script(s)%s%s",
                              streq(source, "ovf") ? "CustomData" : streq(source, "imds") ? "IMDS" : "saved",
-                             doc.parts.n_parts, doc.n_cloud_config, strv_length(doc.config.unsupported),
+                             fresh ? "" : " (saved copy)", doc.parts.n_parts, doc.n_cloud_config, strv_length(doc.config.unsupported),
                              doc.config.n_problems, pm.run.failed ? ", a module failed" : "", n_scripts,
                              doc.config.runcmd ? ", runcmd" : "",
                              doc.config.packages || doc.config.package_update || doc.config.package_upgrade ?
@@ -1146,12 +1146,16 @@ static int final_packages(Run *run, const UserDataConfig *cfg, UdLog *log) {
 /* $UPTIME, $TIMESTAMP, $VERSION, $DATASOURCE (also lower case, also ${…}), as cloud-init's basic templater. */
 static int render_final_message(const char *tmpl, char **ret) {
         char uptime[32] = "", ts[64] = "", *out = NULL;
-        _cleanup_free_ char *up = NULL;
         size_t size = 0;
         FILE *f;
 
-        if (read_one_line_in_root(AT_FDCWD, "/proc/uptime", 128, &up) >= 0)
-                snprintf(uptime, sizeof uptime, "%.*s", (int) strcspn(up, " "), up);
+        {
+                _cleanup_fclose_ FILE *u = fopen("/proc/uptime", "re");
+                double secs;
+
+                if (u && fscanf(u, "%lf", &secs) == 1)
+                        snprintf(uptime, sizeof uptime, "%.2f", secs);
+        }
         {
                 time_t t = time(NULL);
                 struct tm tm;
@@ -1169,7 +1173,7 @@ static int render_final_message(const char *tmpl, char **ret) {
                 if (*p == '$') {
                         bool brace = p[1] == '{';
                         const char *n = p + 1 + brace;
-                        size_t len = strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.");
+                        size_t len = strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
 
                         for (size_t i = 0; i < ELEMENTSOF(names) && !done; i++) {
                                 if (len != strlen(names[i]) || (strncmp(n, names[i], len) != 0 &&
