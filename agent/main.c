@@ -27,6 +27,7 @@ static const Verb verbs[] = {
         { "detect", "print the platform detected and why", verb_detect },
         { "config", "print the effective configuration", verb_config },
         { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
+        { "userdata", "user data (custom data): validate a file, show this VM's, run it after Ready", verb_userdata },
 };
 
 static void help(void) {

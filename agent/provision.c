@@ -21,6 +21,7 @@
 #include "provisioner.h"
 #include "ssh.h"
 #include "user.h"
+#include "userdata.h"
 #include "version.h"
 #include "wireserver.h"
 
@@ -334,6 +335,34 @@ static int step_validate(ProvisionRun *p) {
         return record_step(p, "validate", STEP_UNCHANGED, start, NULL);
 }
 
+/*
+ * User data (issue #18, provisioners/userdata/): every boot its boothooks and bootcmd; on the instance's first
+ * run also the cloud-config modules that belong before sshd, and the hostname, ssh_pwauth and administrator keys
+ * it hands to the provisioners through p->data. Its problems are reported, never fatal.
+ */
+static int step_userdata(ProvisionRun *p, bool boot_only) {
+        _cleanup_free_ char *summary = NULL, *warning = NULL;
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        UserDataInput in = {
+                .vm_id = p->imds.vm_id[0] ? p->imds.vm_id : NULL,
+                .custom_data = p->have_ovf ? p->ovf.custom_data : NULL,
+                .custom_data_size = p->have_ovf ? p->ovf.custom_data_size : 0,
+                .custom_data_raw = p->have_ovf && !p->ovf.custom_data ? p->ovf.custom_data_raw : NULL,
+                .imds_user_data = p->have_imds ? p->imds.user_data : NULL,
+                .boot_only = boot_only,
+        };
+        int r;
+
+        r = userdata_provision(p->c, &in, &p->data, &summary, &warning);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (warning)
+                log_warning("%s", warning);     /* journal and console: unsupported keys, problem locations */
+        return record_step(p, "userdata", r < 0 ? STEP_FAILED : r == USERDATA_NONE ? STEP_SKIPPED :
+                                          r == USERDATA_CHANGED ? STEP_CHANGED : STEP_UNCHANGED, start,
+                           r < 0 ? strerror(-r) : summary);
+}
+
 static int step_provisioners(ProvisionRun *p) {
         for (const Provisioner *const *pr = provisioners_default; *pr; pr++) {
                 _cleanup_free_ char *summary = NULL;
@@ -466,6 +495,7 @@ int provision_run(Context *c, bool force) {
         r = provisioned_marker_read(c, &marker);
         again = r > 0 && streq(marker, p.imds.vm_id);
         if (again && !force) {
+                (void) step_userdata(&p, /* boot_only= */ true);
                 start = now_usec(CLOCK_MONOTONIC);
                 (void) record_step(&p, "marker", STEP_UNCHANGED, start, "already provisioned for this VM id");
                 return finish_ready(&p, "Already provisioned:");
@@ -489,6 +519,8 @@ int provision_run(Context *c, bool force) {
         }
 
         r = step_validate(&p);
+        if (r >= 0)
+                r = step_userdata(&p, /* boot_only= */ false);
         if (r >= 0)
                 r = step_provisioners(&p);
         if (r < 0)
