@@ -6,7 +6,8 @@
  * --root), else the state file the provisioning run writes after every step (<StateDirectory>/state.json, see
  * provision-state.h). --json prints the schema of docs/status.md; --wait blocks until provisioning has ended
  * (inotify on the state directory, no polling) and exits 0 when Ready, 1 when it failed — like
- * `cloud-init status --wait`; on a machine the agent does not provision it returns 4 at once. --long adds
+ * `cloud-init status --wait` (and, once Ready, until the user data's after-Ready phase has run; 2 when it is
+ * degraded); on a machine the agent does not provision it returns 4 at once. --long adds
  * the agent's recent journal lines (sd-journal). Colour only on a TTY.
  */
 #include <getopt.h>
@@ -27,6 +28,7 @@
 #include "macro.h"
 #include "provision-state.h"
 #include "status-bus.h"
+#include "userdata-status.h"
 
 #define JOURNAL_LINES 20
 
@@ -75,9 +77,15 @@ static bool state_is_final(const ProvisionState *s) {
         return streq_ptr(s->state, "ready") || streq_ptr(s->state, "failed");
 }
 
-/* Waits until state.json says ready/failed: inotify on the state directory (created if missing), re-reading
- * the file on every write or rename into the directory. */
-static int wait_for_final_state(Context *c, ProvisionState *s) {
+/* Has the user data's after-Ready phase yet to end (azl-userdata.service)? */
+static bool userdata_pending(const UserDataStatus *u) {
+        return streq_ptr(u->state, "pending") || streq_ptr(u->state, "running");
+}
+
+/* Waits until state.json says ready/failed and, once ready, until userdata.json no longer says pending/running
+ * (`cloud-init status --wait` waits for cloud-final too): inotify on the state directory (created if missing),
+ * re-reading the files on every write or rename into the directory. */
+static int wait_for_final_state(Context *c, ProvisionState *s, UserDataStatus *u) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -99,10 +107,13 @@ static int wait_for_final_state(Context *c, ProvisionState *s) {
                 /* Check after the watch is armed, so that a write in between is not missed. */
                 provision_state_done(s);
                 r = provision_state_load(c, s);
-                if (r >= 0 && state_is_final(s))
-                        return 0;
                 if (r < 0 && r != -ENOENT && r != -EBADMSG) /* -EBADMSG: never with atomic writes; retry */
                         return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
+                if (r >= 0 && state_is_final(s)) {
+                        userdata_status_done(u);
+                        if (!streq_ptr(s->state, "ready") || userdata_status_load(c, u) < 0 || !userdata_pending(u))
+                                return 0;
+                }
                 if (read(fd, buf, sizeof buf) < 0 && errno != EINTR)
                         return log_error_errno(errno, "Failed to wait for %s: %m", dir);
         }
@@ -155,7 +166,7 @@ static int daemon_json(const StatusBus *b, struct json_object **ret) {
 }
 
 static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                      const char *endpoints_reason, bool endpoints_allowed) {
+                      const UserDataStatus *u, const char *endpoints_reason, bool endpoints_allowed) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
@@ -190,6 +201,15 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
                         return log_oom();
                 json_object_object_add(p, "state", json_object_new_string("not-run"));
                 json_object_object_add(o, "provisioning", p);
+        }
+        {
+                /* the scripts' output is root's (userdata.json is 0600; the daemon gives it to root only) */
+                struct json_object *uj = NULL;
+
+                r = userdata_status_to_json(u, geteuid() == 0, &uj);
+                if (r < 0)
+                        return log_oom();
+                json_object_object_add(o, "userdata", uj);
         }
         if (bus) {
                 struct json_object *dj = NULL;
@@ -237,8 +257,47 @@ static void print_daemon(const StatusBus *b) {
         }
 }
 
+static void print_userdata(const UserDataStatus *u, bool tty) {
+        if (!u->state || streq(u->state, "none"))
+                return;
+        printf("%-14s %s%s%s", "userdata:", colour(streq(u->state, "done") ? "ready" :
+                                                  streq(u->state, "degraded") ? "failed" : u->state, tty),
+               u->state, tty ? "\033[0m" : "");
+        if (u->source)
+                printf(" (%s, %zu part(s))", streq(u->source, "ovf") ? "CustomData" :
+                                             streq(u->source, "imds") ? "IMDS userData" : u->source, u->n_parts);
+        printf("\n");
+        if (u->unsupported) {
+                printf("  not supported:");
+                for (char **x = u->unsupported; *x; x++)
+                        printf("%s %s", x == u->unsupported ? "" : ",", *x);
+                printf("\n");
+        }
+        for (size_t i = 0; i < u->n_problems; i++)
+                printf("  problem:       %s%s%s line %u (see 'azl-agent userdata show')\n", u->problems[i].path,
+                       isempty(u->problems[i].path) ? "" : " in ", strna(u->problems[i].part), u->problems[i].line);
+        for (size_t i = 0; i < u->n_modules; i++)
+                if (streq_ptr(u->modules[i].result, "failed"))
+                        printf("  module failed: %s: %s\n", u->modules[i].name, strna(u->modules[i].summary));
+        for (size_t i = 0; i < u->n_scripts; i++) {
+                const UdScriptStatus *sc = &u->scripts[i];
+                char code[16] = "";
+
+                if (sc->exit_status >= 0)
+                        snprintf(code, sizeof code, "exit %d", sc->exit_status);
+                printf("  %-24s %-9s %-8s %s\n", sc->name, strna(sc->frequency), strna(sc->state), code);
+                if (streq_ptr(sc->state, "failed") && !isempty(sc->output))
+                        for (const char *l = sc->output; *l;) {
+                                size_t n = strcspn(l, "\n");
+
+                                printf("      | %.*s\n", (int) n, l);
+                                l += n + (l[n] == '\n');
+                        }
+        }
+}
+
 static void print_text(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                       const char *endpoints_reason) {
+                       const UserDataStatus *u, const char *endpoints_reason) {
         bool tty = isatty(STDOUT_FILENO);
 
         printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
@@ -271,6 +330,7 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 printf("  %-16s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
                        strempty(s->steps[i].summary));
         }
+        print_userdata(u, tty);
         if (bus) {
                 print_daemon(bus);
                 printf("%-14s daemon (D-Bus)\n", "source:");
@@ -324,6 +384,7 @@ static void print_journal(const Context *c) {
 int verb_status(Context *c, int argc, char **argv) {
         _cleanup_(provision_state_done) ProvisionState s = {};
         _cleanup_(status_bus_done) StatusBus bus = {};
+        _cleanup_(userdata_status_done) UserDataStatus ud = {};
         _cleanup_free_ char *endpoints_reason = NULL;
         bool have_state, allowed, from_bus = false;
         StatusArgs a = {};
@@ -355,12 +416,22 @@ int verb_status(Context *c, int argc, char **argv) {
                 have_state = r >= 0;
         }
 
-        if (a.wait && !(have_state && state_is_final(&s))) {
+        if (from_bus) {
+                ud = bus.userdata;
+                bus.userdata = (UserDataStatus) {};
+        } else {
+                r = userdata_status_load(c, &ud);
+                if (r < 0 && r != -ENOENT && r != -EACCES)
+                        log_debug_errno(r, "Ignoring %s/userdata.json: %m", c->config.state_dir);
+        }
+
+        if (a.wait && !(have_state && state_is_final(&s) &&
+                        !(streq_ptr(s.state, "ready") && userdata_pending(&ud)))) {
                 if (!allowed) {
                         log_error("Not waiting: this machine is not provisioned by azl-agent (%s).", endpoints_reason);
                         return EXIT_NOT_APPLICABLE;
                 }
-                r = wait_for_final_state(c, &s);
+                r = wait_for_final_state(c, &s, &ud);
                 if (r < 0)
                         return r;
                 have_state = true;
@@ -368,14 +439,15 @@ int verb_status(Context *c, int argc, char **argv) {
         }
 
         if (a.json)
-                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, endpoints_reason, allowed);
+                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, &ud, endpoints_reason, allowed);
         else
-                print_text(c, &s, have_state, from_bus ? &bus : NULL, endpoints_reason);
+                print_text(c, &s, have_state, from_bus ? &bus : NULL, &ud, endpoints_reason);
         if (r < 0)
                 return r;
         if (a.lines && !a.json)
                 print_journal(c);
         if (a.wait)
-                return streq_ptr(s.state, "ready") ? 0 : 1;
+                /* like cloud-init status --wait: 0 done, 1 failed, 2 done with errors (user data degraded) */
+                return !streq_ptr(s.state, "ready") ? 1 : streq_ptr(ud.state, "degraded") ? EXIT_DEGRADED : 0;
         return 0;
 }
