@@ -9,6 +9,7 @@ packages=(
         meson ninja-build pkg-config gcc
         libcurl4-openssl-dev libjson-c-dev libxml2-dev libnl-3-dev libnl-route-3-dev
         libsystemd-dev libudev-dev libssl-dev libarchive-dev libfdisk-dev libcrypt-dev libcmocka-dev
+        libyaml-dev
         # tests: fabric, media, users, ssh, disks, networking, units, packaging
         python3 openssl xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
         passwd sudo openssh-client dbus systemd udev rpm scdoc tmux
