@@ -208,6 +208,44 @@ class DefaultScenario(UserDataTestCase):
         self.assertEqual(self.status_json(root)["userdata"]["state"], "none")
 
 
+class Include(UserDataTestCase):
+    def test_include_over_http(self):
+        # #include-once of a blob the fabric serves on 127.0.0.1 (plain http: allowed by AllowHTTPInclude=yes),
+        # and an https URL that refuses the connection: reported, the rest used.
+        with open(os.path.join(self.workdir, "included.yaml"), "w") as f:
+            f.write("#cloud-config\nwrite_files:\n  - path: /etc/included\n    content: from an include\n")
+        self.fabric = fabric = azltest.Fabric(self.workdir, {"blobFixtures": {"/userdata/included.yaml":
+                                                                              "included.yaml"}})
+        fabric.scenario["customData"] = ("#include-once %s/userdata/included.yaml\nhttps://127.0.0.1:1/nothing\n"
+                                         % fabric.endpoints["blob"])
+        with open(fabric.scenario_path, "w") as f:
+            json.dump(fabric.scenario, f)
+        root = azltest.ScratchRoot(self.workdir, fabric, "[UserData]\nAllowHTTPInclude=yes\n")
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(root.read("/etc/included"), "from an include")
+        fetched = [q for q in fabric.requests() if q.get("path") == "/userdata/included.yaml"]
+        self.assertEqual(len(fetched), 1)
+        ud = self.status_json(root)["userdata"]
+        self.assertEqual(len(ud["problems"]), 1)                # the refused https include
+        self.assertEqual(ud["parts"][0]["type"], "cloud-config")
+        cache = root.file("/var/lib/azl-agent/userdata/includes")
+        self.assertEqual(len(os.listdir(cache)), 1)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(cache, os.listdir(cache)[0])).st_mode), 0o600)
+        # #include-once: never fetched again (a later boot, --force)
+        self.assertEqual(root.run("provision").returncode, 0)
+        self.assertEqual(root.run("provision", "--force").returncode, 0)
+        self.assertEqual(len([q for q in fabric.requests() if q.get("path") == "/userdata/included.yaml"]), 1)
+
+        # without AllowHTTPInclude=yes: http is refused, nothing is fetched, the problem is reported
+        os.makedirs(os.path.join(self.workdir, "b"))
+        root_b = azltest.ScratchRoot(os.path.join(self.workdir, "b"), fabric)
+        self.assertEqual(root_b.run("provision").returncode, 0)
+        self.assertFalse(os.path.exists(root_b.file("/etc/included")))
+        self.assertEqual(len([q for q in fabric.requests() if q.get("path") == "/userdata/included.yaml"]), 1)
+        self.assertEqual(len(self.status_json(root_b)["userdata"]["problems"]), 2)
+
+
 class MultipartScenario(UserDataTestCase):
     def run_multipart(self, patch):
         fabric, root = self.start(patch)
