@@ -99,6 +99,7 @@ static YNode *copy_budget(const YNode *n, size_t *budget) {
         c->big = n->big;
         c->f = n->f;
         c->merge_key = n->merge_key;
+        c->value_key = n->value_key;
         if (n->text) {
                 c->text = malloc(n->size + 1);
                 if (!c->text)
@@ -779,12 +780,10 @@ static int anchor_add(Builder *b, const char *name, YNode *n) {
         Anchor *a;
         char *copy;
 
-        /* Redefinition: the latest wins (PyYAML's composer keeps the last). */
+        /* PyYAML's composer refuses a second anchor of the same name */
         for (size_t i = b->n_anchors; i > 0; i--)
-                if (streq(b->anchors[i - 1].name, name)) {
-                        b->anchors[i - 1].node = n;
-                        return 0;
-                }
+                if (streq(b->anchors[i - 1].name, name))
+                        return fail_at(b, n->line, n->column, -EBADMSG, "found duplicate anchor '%s'", name);
         copy = strdup(name);
         a = copy ? reallocarray(b->anchors, b->n_anchors + 1, sizeof *a) : NULL;
         if (!a) {
@@ -816,6 +815,19 @@ static int attach(Builder *b, YNode *n) {
         Frame *f;
         YNode **items;
         YNodePair *pairs;
+        bool key = b->depth > 0 && b->stack[b->depth - 1].node->type == YNODE_MAP && !b->stack[b->depth - 1].key;
+
+        /* "<<" and "=" resolve to tag:yaml.org,2002:merge / :value, which only a mapping key may carry: SafeLoader
+         * has no constructor for them anywhere else */
+        if ((n->merge_key || n->value_key) && !key) {
+                unsigned line = n->line, column = n->column;
+                bool merge = n->merge_key;
+
+                ynode_free(n);
+                return fail_at(b, line, column, -EBADMSG, "could not determine a constructor for the tag '%s'",
+                               merge ? TAG_PREFIX "merge" : TAG_PREFIX "value");
+        }
+        n->value_key = false;   /* a value key reads as a string key (flatten_mapping) */
 
         if (b->depth == 0) {
                 if (b->root) {
@@ -891,6 +903,8 @@ static int build_scalar(Builder *b, const yaml_event_t *ev) {
                         r = construct_int(s, n);
                 else if (streq(s, "<<"))
                         n->merge_key = true;
+                else if (streq(s, "="))
+                        n->value_key = true;
                 else if (match_null(s))
                         n->type = YNODE_NULL;
                 else if (match_timestamp(s, &y, &m, &d)) {
@@ -1140,13 +1154,96 @@ static void builder_done(Builder *b) {
 }
 
 static void clear_merge_flags(YNode *n) {
-        n->merge_key = false;
+        n->merge_key = n->value_key = false;
         for (size_t i = 0; i < n->n_items; i++)
                 clear_merge_flags(n->items[i]);
         for (size_t i = 0; i < n->n_pairs; i++) {
                 clear_merge_flags(n->pairs[i].key);
                 clear_merge_flags(n->pairs[i].value);
         }
+}
+
+/* A position in the document: 0-based line and column in characters, as libyaml's marks count them. */
+typedef struct Pos {
+        size_t line, column;
+} Pos;
+
+static int pos_cmp(Pos a, Pos b) {
+        return a.line != b.line ? (a.line < b.line ? -1 : 1) : a.column < b.column ? -1 : a.column > b.column;
+}
+
+typedef struct Range {
+        Pos start, end;
+} Range;
+
+/*
+ * PyYAML's scanner takes a tab only inside quoted and block scalars and inside comments; anywhere else ("key:\tv",
+ * a trailing tab, a tab-only line, a tab before a comment) it stops with "found character '\t' that cannot start
+ * any token", where libyaml reads on. cloud-init reads with PyYAML, so a tab there is an error here too. The
+ * quoted and block scalars are found with libyaml's scanner; a comment starts at a '#' at the start of a line or
+ * after a space. Returns 0, or -EBADMSG with *ret the tab's position.
+ */
+static int check_tabs(const char *buf, size_t len, Pos *ret) {
+        _cleanup_free_ Range *ranges = NULL;
+        size_t n_ranges = 0, r = 0;
+        yaml_parser_t parser;
+        Pos p = {};
+        bool comment = false, scan_ok = true;
+
+        if (!memchr(buf, '\t', len))
+                return 0;
+        if (!yaml_parser_initialize(&parser))
+                return -ENOMEM;
+        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
+        for (;;) {
+                yaml_token_t t;
+
+                if (!yaml_parser_scan(&parser, &t)) {
+                        scan_ok = false;        /* the event parser reports the syntax error */
+                        break;
+                }
+                if (t.type == YAML_STREAM_END_TOKEN) {
+                        yaml_token_delete(&t);
+                        break;
+                }
+                if (t.type == YAML_SCALAR_TOKEN && t.data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+                        Range *a = reallocarray(ranges, n_ranges + 1, sizeof *a);
+
+                        if (!a) {
+                                yaml_token_delete(&t);
+                                yaml_parser_delete(&parser);
+                                return -ENOMEM;
+                        }
+                        ranges = a;
+                        a[n_ranges++] = (Range) { { t.start_mark.line, t.start_mark.column },
+                                                  { t.end_mark.line, t.end_mark.column } };
+                }
+                yaml_token_delete(&t);
+        }
+        yaml_parser_delete(&parser);
+        if (!scan_ok)
+                return 0;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) buf[i];
+
+                while (r < n_ranges && pos_cmp(ranges[r].end, p) <= 0)
+                        r++;
+                bool in_scalar = r < n_ranges && pos_cmp(ranges[r].start, p) <= 0;
+
+                if (c == '#' && !in_scalar && (p.column == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\t'))
+                        comment = true;
+                if (c == '\t' && !in_scalar && !comment) {
+                        *ret = p;
+                        return -EBADMSG;
+                }
+                if (c == '\n' || (c == '\r' && (i + 1 >= len || buf[i + 1] != '\n'))) {
+                        p.line++;
+                        p.column = 0;
+                        comment = false;
+                } else if ((c & 0xc0) != 0x80 && c != '\r')
+                        p.column++;     /* one per character: UTF-8 continuation bytes do not count */
+        }
+        return 0;
 }
 
 int yaml_parse(const char *buf, size_t len, YNode **ret, YamlError *err) {
@@ -1159,6 +1256,17 @@ int yaml_parse(const char *buf, size_t len, YNode **ret, YamlError *err) {
                 *err = (YamlError) {};
         if (len > YAML_DOCUMENT_MAX)
                 return fail_at(&b, 0, 0, -E2BIG, "document larger than %u bytes", YAML_DOCUMENT_MAX);
+        {
+                Pos tab;
+                int k = check_tabs(buf, len, &tab);
+
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        return fail_at(&b, (unsigned) tab.line + 1, (unsigned) tab.column + 1, -EBADMSG,
+                                       "while scanning for the next token: found character '\\t' that cannot "
+                                       "start any token");
+        }
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
         yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);

@@ -13,6 +13,9 @@
  * maps of a merge list over later ones, the last of duplicate keys wins (at the first one's position). Map keys
  * compare as Python's dict does (1, 1.0 and true are the same key); a sequence or map as key is an error.
  *
+ * Tabs are refused where PyYAML's scanner refuses them (outside quoted and block scalars and comments), a
+ * second anchor of a name is an error, and "<<" or "=" anywhere but as a mapping key has no constructor.
+ *
  * Every node keeps its 1-based line and column (and the index of the user-data part it came from) for error
  * messages. The parser is a pure function over a buffer (fuzzed): no I/O, no logging.
  */
@@ -62,6 +65,7 @@ struct YNode {
         YNodePair *pairs;       /* YNODE_MAP, in document order */
         size_t n_pairs;
         bool merge_key;         /* internal to the parser: a plain "<<" (tag:yaml.org,2002:merge) */
+        bool value_key;         /* internal to the parser: a plain "=" (tag:yaml.org,2002:value) */
 };
 
 typedef struct YamlError {
