@@ -618,6 +618,26 @@ static int user_keys(Context *c, const UdUser *u, char **s, size_t idx) {
         return r;
 }
 
+/* A run killed while staging leaves ".90-cloud-init-users.new" or write_file_atomic_in_root()'s
+ * ".#.90-cloud-init-users.new<random>" behind: sudo ignores both (they hold a '.'), but nothing else would ever
+ * remove them. Those names are only ever ours. */
+static void sudoers_remove_stale(Context *c) {
+        _cleanup_close_ int fd = open_in_root(c->root_fd, "/etc/sudoers.d", O_RDONLY | O_DIRECTORY, 0);
+        DIR *d;
+
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d)
+                return;
+        fd = -EBADF;
+        for (struct dirent *de; (de = readdir(d));)
+                if (streq(de->d_name, ".90-cloud-init-users.new") ||
+                    startswith(de->d_name, ".#.90-cloud-init-users.new"))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+}
+
 /* /etc/sudoers.d/90-cloud-init-users: "# User rules for <name>" and "<name> <rule>" per rule, 0440, checked
  * with visudo when it is there (cloud-init's write_sudo_rules, as one atomic write). */
 static int write_sudoers(Context *c, const UserDataConfig *cfg, const char *admin, char **s) {
@@ -653,6 +673,7 @@ static int write_sudoers(Context *c, const UserDataConfig *cfg, const char *admi
         }
         if (!any)
                 return 0;
+        sudoers_remove_stale(c);
         if (read_file_in_root(c->root_fd, UD_SUDOERS_FILE, 1024 * 1024, &current, NULL) >= 0 &&
             streq(current, content))
                 return 0;

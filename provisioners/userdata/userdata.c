@@ -4,9 +4,10 @@
  * order in which the modules run — cloud-init's cloud_init_modules for the provisioning phase, its
  * cloud_final_modules for the after-Ready one. On disk, under <StateDirectory>/userdata/ (0700):
  *
- *   user-data, source, vm-id          the bytes as received (0600), where from, for which VM
+ *   user-data, origin                 the bytes as received (0600); "<source> <VM id>" (rewritten only on change)
  *   includes/<sha256 of the URL>      what #include fetched (0600): the final phase and `show` read it back
- *   instances/<VM id>/sem/<module>    "ran for this instance" markers (written before the module runs)
+ *   instances/<VM id>/sem/<module>    "ran for this instance" markers: after an (idempotent) configuration
+ *                                     module ran; before a script or power_state runs, as cloud-init does
  *   instances/<VM id>/scripts/        the user's scripts and runcmd (0700)
  *   instances/<VM id>/boothooks/      the boothooks (0700)
  *   scripts/per-{boot,instance,once}/ the text/x-shellscript-per-* parts (0700)
@@ -41,6 +42,11 @@
 #define USERDATA_INCLUDE_BODY_MAX (1024U * 1024U)
 #define USERDATA_FETCH_TIMEOUT (10U * USEC_PER_SEC)
 #define KVP_KEY_USERDATA "PROVISIONING_USERDATA"
+
+static void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
 
 /* ---- the document ---- */
 
@@ -204,15 +210,12 @@ static bool sem_has(const Context *c, const char *vm_id, const char *module) {
 }
 
 static int sem_set(const Context *c, const char *vm_id, const char *module) {
-        _cleanup_free_ char *p = NULL, *content = NULL;
-        char ts[64] = "";
+        _cleanup_free_ char *p = NULL;
 
+        /* the file's existence is the record (its mtime says when): the same bytes every time */
         if (sem_path(c, vm_id, module, &p) < 0)
                 return -ENOMEM;
-        (void) format_timestamp_iso(now_usec(CLOCK_REALTIME), ts, sizeof ts);
-        if (asprintf(&content, "%s\n", ts) < 0)
-                return -ENOMEM;
-        return write_string_file_atomic_in_root(c->root_fd, p, content, 0600, WRITE_MKDIR);
+        return write_string_file_atomic_in_root(c->root_fd, p, "done\n", 0600, WRITE_MKDIR);
 }
 
 /* ---- includes ---- */
@@ -293,44 +296,72 @@ static int fetch_cached(const char *url, bool once, void *userdata, char **ret, 
 
 /* ---- the bytes ---- */
 
-static int save_bytes(Context *c, const void *data, size_t size, const char *source, const char *vm_id) {
-        _cleanup_free_ char *p = NULL, *src = NULL, *id = NULL, *cur = NULL;
+/* Writes path (0600) unless it already holds exactly data: a later boot rewrites nothing. */
+static int write_if_changed(Context *c, const char *path, const void *data, size_t size) {
+        _cleanup_free_ char *cur = NULL;
+        size_t cur_size;
         int r;
 
-        r = state_path(c, &p, "user-data");
-        if (r < 0)
-                return r;
+        if (read_file_in_root(c->root_fd, path, USERDATA_MAX, &cur, &cur_size) >= 0 && cur_size == size &&
+            memcmp(cur, data, size) == 0) {
+                explicit_bzero(cur, cur_size);
+                return 0;
+        }
+        if (cur)
+                explicit_bzero(cur, strlen(cur));
+        r = write_file_atomic_in_root(c->root_fd, path, data, size, 0600, 0, 0, WRITE_MKDIR | WRITE_SYNC);
+        return r < 0 ? r : 1;
+}
+
+/* user-data (the bytes) and origin ("<source> <VM id>"). */
+static int save_bytes(Context *c, const void *data, size_t size, const char *source, const char *vm_id) {
+        _cleanup_free_ char *p = NULL, *o = NULL, *line = NULL, *dir = NULL;
+        int r;
+
         r = mkdir_p_in_root(c->root_fd, c->config.state_dir, 0700);
         if (r < 0)
                 return r;
-        r = state_path(c, &id, "vm-id");
+        r = state_path(c, &dir, "includes");
         if (r < 0)
                 return r;
-        {
-                _cleanup_free_ char *dir = NULL;
+        r = mkdir_p_in_root(c->root_fd, dir, 0700);
+        if (r < 0)
+                return r;
+        r = state_path(c, &p, "user-data");
+        if (r < 0)
+                return r;
+        r = write_if_changed(c, p, data, size);
+        if (r < 0)
+                return r;
+        if (state_path(c, &o, "origin") < 0 || asprintf(&line, "%s %s\n", source, vm_id) < 0)
+                return -ENOMEM;
+        return write_if_changed(c, o, line, strlen(line));
+}
 
-                r = state_path(c, &dir, "includes");
-                if (r < 0)
-                        return r;
-                r = mkdir_p_in_root(c->root_fd, dir, 0700);
-                if (r < 0)
-                        return r;
-        }
-        r = write_file_atomic_in_root(c->root_fd, p, data, size, 0600, 0, 0, WRITE_MKDIR | WRITE_SYNC);
-        if (r < 0)
-                return r;
-        r = state_path(c, &src, "source");
-        if (r < 0)
-                return r;
-        r = write_string_file_atomic_in_root(c->root_fd, src, source, 0600, 0);
-        if (r >= 0 && vm_id && (read_one_line_in_root(c->root_fd, id, 128, &cur) < 0 || !streq(cur, vm_id))) {
-                _cleanup_free_ char *line = NULL;
+/* The origin file: source and VM id of the saved user data. */
+static int read_origin(Context *c, char **ret_source, char **ret_vm_id) {
+        _cleanup_free_ char *p = NULL, *line = NULL;
+        char *space;
+        int r;
 
-                if (asprintf(&line, "%s\n", vm_id) < 0)
-                        return -ENOMEM;
-                r = write_string_file_atomic_in_root(c->root_fd, id, line, 0600, 0);
+        r = state_path(c, &p, "origin");
+        if (r < 0)
+                return r;
+        r = read_one_line_in_root(c->root_fd, p, 256, &line);
+        if (r < 0)
+                return r;
+        space = strchr(line, ' ');
+        if (!space)
+                return -EBADMSG;
+        *space = 0;
+        if (ret_source && !(*ret_source = strdup(line)))
+                return -ENOMEM;
+        if (ret_vm_id && !(*ret_vm_id = strdup(space + 1))) {
+                if (ret_source)
+                        *ret_source = mfree(*ret_source);
+                return -ENOMEM;
         }
-        return r;
+        return 0;
 }
 
 int userdata_load_saved(Context *c, char **ret, size_t *ret_size, char **ret_source) {
@@ -344,13 +375,8 @@ int userdata_load_saved(Context *c, char **ret, size_t *ret_size, char **ret_sou
         r = read_file_in_root(c->root_fd, p, USERDATA_MAX, &data, &size);
         if (r < 0)
                 return r;
-        free(p);
-        p = NULL;
         if (ret_source) {
-                r = state_path(c, &p, "source");
-                if (r < 0)
-                        return r;
-                if (read_one_line_in_root(c->root_fd, p, 64, &src) < 0 && !(src = strdup("saved")))
+                if (read_origin(c, &src, NULL) < 0 && !(src = strdup("saved")))
                         return -ENOMEM;
                 *ret_source = TAKE_PTR(src);
         }
@@ -360,12 +386,7 @@ int userdata_load_saved(Context *c, char **ret, size_t *ret_size, char **ret_sou
 }
 
 static int saved_vm_id(Context *c, char **ret) {
-        _cleanup_free_ char *p = NULL;
-        int r = state_path(c, &p, "vm-id");
-
-        if (r < 0)
-                return r;
-        return read_one_line_in_root(c->root_fd, p, 128, ret);
+        return read_origin(c, NULL, ret);
 }
 
 /* The user data of this boot: the configured sources in order, else this instance's saved copy. */
@@ -426,11 +447,6 @@ static int pick_source(Context *c, const UserDataInput *in, void **ret, size_t *
 /* ---- status ---- */
 
 /* The record's description of the user data; its module and script records are kept for the same VM id. */
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 static int status_fill(UserDataStatus *s, const UserDataDoc *doc, const char *source, const char *vm_id, size_t size) {
         if (!streq_ptr(s->vm_id, vm_id))
                 userdata_status_done(s);
@@ -616,33 +632,31 @@ typedef struct Run {
         bool failed;
 } Run;
 
-/* Runs a module unless its per-instance marker says it ran; records it. */
+/*
+ * Runs a module unless its per-instance marker says it ran, and records it in the status. The marker is written
+ * after the module ran (cloud-init writes it before): these modules are idempotent, so a run killed in between
+ * (power loss, kill -9) does the module again and ends where an uninterrupted run would have.
+ */
 static int run_module(Run *run, const char *name, bool per_instance, int (*fn)(Run *run, char **summary)) {
         _cleanup_free_ char *summary = NULL;
-        int r;
+        int r, k;
 
         if (per_instance && sem_has(run->c, run->vm_id, name))
                 return 0;
-        if (per_instance) {
-                r = sem_set(run->c, run->vm_id, name);
-                if (r < 0)
-                        return r;
-        }
         r = fn(run, &summary);
         if (r == -ENOMEM)
                 return r;
-        if (r == -ENODATA)      /* nothing to do for this module */
+        if (r == -ENODATA)      /* nothing to do for this module: no marker either */
                 return 0;
         if (r < 0)
                 run->failed = true;
         if (r > 0)
                 run->changed = true;
-        r = userdata_status_set_module(run->status, name, r < 0 ? "failed" : r > 0 ? "changed" : "unchanged",
+        k = userdata_status_set_module(run->status, name, r < 0 ? "failed" : r > 0 ? "changed" : "unchanged",
                                        summary);
-        if (r < 0)
-                return r;
-        (void) userdata_status_save(run->c, run->status);
-        return 0;
+        if (k < 0)
+                return k;
+        return per_instance ? sem_set(run->c, run->vm_id, name) : 0;
 }
 
 typedef struct ProvisionModules {
@@ -928,8 +942,7 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
                         /* waagent's copy, for extensions and scripts that read it there */
                         r = mkdir_p_in_root(c->root_fd, "/var/lib/waagent", 0700);
                         if (r >= 0)
-                                r = write_file_atomic_in_root(c->root_fd, USERDATA_WAAGENT_COPY, data, size, 0600, 0,
-                                                              0, 0);
+                                r = write_if_changed(c, USERDATA_WAAGENT_COPY, data, size);
                         if (r < 0)
                                 return r;
                 }
@@ -990,10 +1003,8 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
                 for (size_t i = 0; r >= 0 && i < ELEMENTSOF(modules); i++)
                         r = run_module(&pm.run, modules[i].name, !streq(modules[i].name, "update_etc_hosts"),
                                        modules[i].fn);
-                if (r >= 0 && !sem_has(c, vm_id, "report")) {
-                        (void) sem_set(c, vm_id, "report");
+                if (r >= 0)
                         (void) kvp_report_userdata(c, &doc, source);
-                }
         }
         if (r >= 0)
                 r = write_final_scripts(c, &doc, vm_id, &pm.run.failed);

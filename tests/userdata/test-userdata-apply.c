@@ -475,13 +475,13 @@ static void test_imds_source_and_sources_config(void **state) {
         assert_int_equal(userdata_status_load(&f->c, &st), 0);
         assert_string_equal(st.source, "imds");
         assert_false(scratch_exists(f->root, USERDATA_WAAGENT_COPY));  /* waagent's copy is CustomData's */
-        hello = scratch_read(f->root, "/var/lib/azl-agent/userdata/source");
-        assert_string_equal(hello, "imds");
+        hello = scratch_read(f->root, "/var/lib/azl-agent/userdata/origin");
+        assert_string_equal(hello, "imds " VM_ID "\n");
 
         /* Sources=ovf only: IMDS userData is not used */
         f->c.config.userdata_sources = strv_free(f->c.config.userdata_sources);
         assert_int_equal(strv_extend(&f->c.config.userdata_sources, "ovf"), 0);
-        assert_int_equal(unlink_in_root(f->c.root_fd, "/var/lib/azl-agent/userdata/vm-id"), 0);
+        assert_int_equal(unlink_in_root(f->c.root_fd, "/var/lib/azl-agent/userdata/origin"), 0);
         free(d.hostname);
         d.hostname = NULL;
         assert_int_equal(userdata_provision(&f->c, &in, &d, &s2, &w2), USERDATA_NONE);
