@@ -15,7 +15,9 @@
  * Extension messages may carry the handlers' captured output (secrets, e.g. of CustomScript): only root reads
  * them in full, others get their first line, and Extensions changes are signalled by invalidation only.
  *
- * Methods are root-only: no polkit, the caller's effective uid (from the bus, augmented from /proc) must be 0.
+ * Methods are root-only: no polkit, the caller's effective uid must be 0 as the bus itself vouches for it (the
+ * UnixUserID dbus-daemon/dbus-broker took from SO_PEERCRED at connect time; never SD_BUS_CREDS_AUGMENT, which
+ * would fill in what the bus did not say from a racy /proc/<pid> read); no uid from the bus means no access.
  * The bus policy (units/dbus/org.azurelinux.Agent1.conf) already keeps others out on a real system bus; the
  * check here holds whatever the policy says. RefreshGoalState() starts a poll now; Reprovision() starts
  * `azl-agent [the daemon's --root/--config/-v] provision --force` as a child of the loop and replies once it
@@ -96,14 +98,43 @@ static int append_string(sd_bus_message *m, const char *s) {
 
 /* ---- callers ---- */
 
+/* The effective uid in creds, if the bus vouched for it: dbus-daemon and dbus-broker give the uid the connection
+ * had when it connected (SO_PEERCRED), and it cannot change after that. A value sd-bus "augmented" from
+ * /proc/<pid> is refused: the process may have exited and its pid been reused, or exec'd a setuid program that
+ * inherited the connection, between sending the message and the read. -ENODATA when the bus did not say. */
+int bus_creds_vouched_euid(sd_bus_creds *creds, uid_t *ret) {
+        uint64_t augmented;
+        uid_t euid;
+        int r;
+
+        if (!creds)
+                return -ENODATA;
+        augmented = sd_bus_creds_get_augmented_mask(creds);
+        if (augmented & SD_BUS_CREDS_EUID)
+                return -EPERM;
+        r = sd_bus_creds_get_euid(creds, &euid);
+        if (r < 0)
+                return r;
+        *ret = euid;
+        return 0;
+}
+
+/* Deny by default: anything but a vouched-for euid 0 is not root. */
+bool bus_creds_is_root(sd_bus_creds *creds) {
+        uid_t euid;
+
+        return bus_creds_vouched_euid(creds, &euid) >= 0 && euid == 0;
+}
+
+/* The sender's credentials as the bus knows them: no SD_BUS_CREDS_AUGMENT, so nothing is read from /proc. */
 static int sender_euid(sd_bus_message *m, uid_t *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
         if (r < 0)
                 return r;
-        return sd_bus_creds_get_euid(creds, ret);
+        return bus_creds_vouched_euid(creds, ret);
 }
 
 /* May whoever asked for the property being read see extension output? Root only; change detection sees all. */
@@ -146,6 +177,10 @@ static const char *provisioning_string(const DaemonBus *b, const char *name) {
                 return d->current ? d->current->id : d->state.executed_id;
         if (streq(name, "Version"))
                 return PACKAGE_VERSION;
+        if (streq(name, "FirewallState"))       /* "" until the first goal state pass */
+                return d->firewall_status.detail ? firewall_state_to_string(d->firewall_status.state) : NULL;
+        if (streq(name, "FirewallDetail"))
+                return d->firewall_status.detail;
         return NULL;
 }
 
@@ -583,6 +618,8 @@ static const sd_bus_vtable agent_vtable[] = {
         /* Invalidation only: the scripts' output is root's alone, like the extensions' messages */
         SD_BUS_PROPERTY("UserDataScripts", "a(sssitts)", property_get_userdata_scripts, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("FirewallState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FirewallDetail", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("RefreshGoalState", NULL, NULL, method_refresh_goal_state, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reprovision", NULL, NULL, method_reprovision, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

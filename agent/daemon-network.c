@@ -316,7 +316,7 @@ static void fetch_start(DaemonNetwork *n) {
         n->again = false;
         n->fetch_changes = n->n_changes;
         n->fetch_dropped = n->n_dropped;
-        r = imds_fetch_instance_start(d->http, &o, on_imds, n, &n->fetch);
+        r = imds_fetch_instance_start(azure_client_get_http(d->client), &o, on_imds, n, &n->fetch);
         if (r < 0) {
                 log_warning_errno(r, "Network: failed to ask IMDS: %m");
                 retry_or_give_up(n, "IMDS could not be asked");

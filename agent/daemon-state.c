@@ -22,6 +22,7 @@ void daemon_state_done(DaemonState *s) {
         free(s->executed_id);
         free(s->status_hash);
         daemon_state_clear_handlers(s);
+        json_object_put(s->timings);
         *s = (DaemonState) {};
 }
 
@@ -145,6 +146,8 @@ int daemon_state_to_json(const DaemonState *s, char **ret) {
         }
         if (json_object_object_add(o, "handlers", TAKE_PTR(a)) < 0)
                 return -ENOMEM;
+        if (s->timings && json_object_object_add(o, "timings", json_object_get(s->timings)) < 0)
+                return -ENOMEM;
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 return -ENOMEM;
@@ -204,6 +207,7 @@ int daemon_state_from_json(const char *buf, size_t len, DaemonState *ret) {
                 { "executedGoalStateId", json_dispatch_string, offsetof(DaemonState, executed_id), JSON_NULLABLE },
                 { "statusHash", json_dispatch_string, offsetof(DaemonState, status_hash), JSON_NULLABLE },
                 { "fastTrack", json_dispatch_bool, offsetof(DaemonState, fast_track), 0 },
+                { "timings", json_dispatch_object, offsetof(DaemonState, timings), JSON_NULLABLE },
                 {}
         };
         _cleanup_json_ struct json_object *o = NULL;

@@ -8,7 +8,10 @@
  *     "handlers": [ { "name": "…", "version": "…", "extensionName": "…", "sequenceNumber": 0,
  *                     "hasSettings": true, "status": "Ready", "code": 0, "message": "…",
  *                     "settingsStatus": { "name": "…", "operation": "…", "status": "success", "code": 0,
- *                                         "message": "…", "configurationAppliedTime": "…" } } ] }
+ *                                         "message": "…", "configurationAppliedTime": "…" } } ],
+ *     "timings": { "goalStateId": "…", "fetchUsec": …, … } }
+ *
+ * "timings" says where the time of the last extensions goal state went (µs; see daemon.c), for benchmarks.
  *
  * With it, a restarted daemon does not run the extensions of a goal state it already executed (it reports
  * the recorded handler statuses instead) and does not upload a status blob whose content is unchanged.
@@ -17,6 +20,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <json-c/json.h>
 
 #include "ext-handler.h"
 
@@ -32,6 +37,7 @@ typedef struct DaemonState {
         bool fast_track;
         ExtHandlerResult *handlers;     /* substatus is kept in memory, not persisted */
         size_t n_handlers;
+        struct json_object *timings;    /* where the last run's time went (daemon.c), kept as it is */
 } DaemonState;
 
 void daemon_state_done(DaemonState *s);

@@ -45,17 +45,16 @@
 #include "media.h"
 #include "netlink-util.h"
 #include "network.h"
-#include "provision-internal.h"
+#include "provision-engine.h"
 #include "provision-pps.h"
+#include "string-table.h"
 
 static const char *const pps_type_table[_PPS_TYPE_MAX] = {
         [PPS_NONE] = "None",     [PPS_RUNNING] = "Running", [PPS_SAVABLE] = "Savable",
         [PPS_LEGACY] = "Legacy", [PPS_RESUMED] = "Resumed", [PPS_OS_DISK] = "PreprovisionedOSDisk",
 };
 
-const char *pps_type_to_string(PpsType t) {
-        return t >= 0 && t < _PPS_TYPE_MAX ? pps_type_table[t] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pps_type, PpsType);
 
 PpsType pps_type_determine(bool marker, bool ovf_preprovisioned_vm, const char *ovf_type,
                            ImdsPpsType imds_type) {
@@ -157,9 +156,9 @@ typedef struct NicWait {
         NicPhase phase;
         NlLink primary; /* ifindex 0: no link with the IMDS primary MAC (Savable only) */
         char primary_mac[18];
-        NlLink pending;  /* Savable: a candidate that appeared before the detach was seen */
-        NlLink attached; /* Savable: the hot-attached NIC */
-        bool no_carrier; /* went on after PPS_LINK_UP_TIMEOUT without carrier */
+        NlLink pending;   /* Savable: a candidate that appeared before the detach was seen */
+        NlLink attached;  /* Savable: the hot-attached NIC */
+        bool no_carrier;  /* went on after PPS_LINK_UP_TIMEOUT without carrier */
         IfindexSet known; /* links present (to tell a new link from a state change) */
         usec_t start, event_at, done_at;
         int error;
@@ -325,7 +324,7 @@ static void resync(NicWait *w) {
         }
         /* Removed from the set here, not by on_link(): it returns early once the wait is over. */
         for (int gone; ifindex_set_pop_missing(&w->known, links, n, &gone) > 0;)
-                on_link(true, &(NlLink) {.ifindex = gone}, w);
+                on_link(true, &(NlLink){.ifindex = gone}, w);
         for (size_t j = 0; j < n; j++)
                 on_link(false, &links[j], w);
 }
@@ -429,46 +428,48 @@ static int nic_wait_run(NicWait *w, usec_t deadline) {
 }
 
 /* What the wait was waiting for when it failed: the reason the fabric will see. */
-static int nic_wait_fail(ProvisionRun *p, const NicWait *w, int error, usec_t deadline) {
+static int nic_wait_fail(const NicWait *w, int r, usec_t deadline, Error *error) {
         const char *t = pps_type_to_string(w->type);
         char d[32];
 
-        if (error != -ETIMEDOUT)
-                return fail(p, "pps-wait", error, "Pre-provisioned VM (%s): watching the NICs failed: %s", t,
-                            strerror(-error));
+        if (r != -ETIMEDOUT)
+                return error_setf(error, r, "Pre-provisioned VM (%s): watching the NICs failed: %s", t,
+                                  strerror(-r));
         (void) span(deadline, d, sizeof d);
         switch (w->phase) {
         case NIC_CARRIER_DOWN:
-                return fail(
-                        p, "pps-wait", error,
-                        "Pre-provisioned VM (Running): the primary NIC %s (%s) did not go down within %s of "
-                        "the pool Ready (no VNet switch)",
+                return error_setf(
+                        error, r,
+                        "Pre-provisioned VM (Running): the primary NIC %s (%s) did not go down within %s "
+                        "of the pool Ready (no VNet switch)",
                         w->primary.name, w->primary_mac, d);
         case NIC_CARRIER_UP:
-                return fail(
-                        p, "pps-wait", error,
-                        "Pre-provisioned VM (Running): the primary NIC %s (%s) went down but did not come "
-                        "back up within %s of the pool Ready",
+                return error_setf(
+                        error, r,
+                        "Pre-provisioned VM (Running): the primary NIC %s (%s) went down but did not "
+                        "come back up within %s of the pool Ready",
                         w->primary.name, w->primary_mac, d);
         case NIC_DETACH:
-                return fail(p, "pps-wait", error,
-                            "Pre-provisioned VM (Savable): the primary NIC %s (%s) was not detached within "
-                            "%s of "
-                            "the pool Ready",
-                            w->primary.name, w->primary_mac, d);
+                return error_setf(
+                        error, r,
+                        "Pre-provisioned VM (Savable): the primary NIC %s (%s) was not detached within "
+                        "%s of the pool Ready",
+                        w->primary.name, w->primary_mac, d);
         case NIC_ATTACH:
-                return fail(
-                        p, "pps-wait", error,
-                        "Pre-provisioned VM (Savable): no NIC was hot-attached within %s of the pool Ready",
+                return error_setf(
+                        error, r,
+                        "Pre-provisioned VM (Savable): no NIC was hot-attached within %s of the pool "
+                        "Ready",
                         d);
         case NIC_NEW_LINK_UP:
         case NIC_DONE:
                 break;
         }
-        return fail(p, "pps-wait", error,
-                    "Pre-provisioned VM (%s): the hot-attached NIC %s did not come up "
-                    "within %s of the pool Ready",
-                    t, w->attached.name, d);
+        return error_setf(
+                error, r,
+                "Pre-provisioned VM (%s): the hot-attached NIC %s did not come up within %s of the pool "
+                "Ready",
+                t, w->attached.name, d);
 }
 
 static int nic_wait_summary(const NicWait *w, char **ret) {
@@ -490,36 +491,92 @@ static int nic_wait_summary(const NicWait *w, char **ret) {
                        : 0;
 }
 
-/* ---- Ready for the pool, reprovisiondata ---- */
+/* ---- The steps: watch, Ready for the pool, wait, reprovisiondata ---- */
 
-static int report_pool_ready(ProvisionRun *p, PpsType type) {
-        usec_t start = now_usec(CLOCK_MONOTONIC);
-        const char *t = pps_type_to_string(type);
-        _cleanup_free_ char *summary = NULL;
+struct PpsRun {
+        PpsType type;
+        NicWait wait;
+        usec_t poll_deadline; /* for reprovisiondata, from the NIC event (or from Ready) */
+};
+
+static void pps_run_done(PpsRun *pps) {
+        nic_wait_done(&pps->wait);
+}
+
+/* Before Ready: a NIC switch that follows the report at once must not be missed. Recorded if it fails. */
+static int pps_step_watch(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
+        PpsRun *pps = p->pps;
+        NicWait *w = &pps->wait;
         int r;
 
-        r = report_health(p, HEALTH_STATE_READY, NULL, NULL);
-        if (r < 0 && type != PPS_SAVABLE) {
-                (void) record_step(p, "pps-report-ready", STEP_FAILED, start, NULL);
-                return fail(p, "pps-report-ready", r,
-                            "Pre-provisioned VM (%s): failed to report Ready for the pool: %s", t,
-                            strerror(-r));
-        }
+        if (pps->type == PPS_OS_DISK)
+                return error_set(error, -EOPNOTSUPP,
+                                 "Pre-provisioned VM type PreprovisionedOSDisk is not supported");
+        if (!waits_for_nic(pps->type))
+                return PROVISION_STEP_UNRECORDED;
+        r = nic_wait_prepare(w, p, pps->type);
+        if (r == -ENODEV)
+                return error_setf(error, r,
+                                  "Pre-provisioned VM (Running): no link has the primary NIC's MAC %s (IMDS "
+                                  "network.interface[0]), cannot watch the VNet switch",
+                                  w->primary_mac[0] ? w->primary_mac : "(IMDS has no network data)");
+        if (r < 0)
+                return error_setf(error, r, "Pre-provisioned VM (%s): cannot watch the NICs: %s",
+                                  pps_type_to_string(pps->type), strerror(-r));
+        return PROVISION_STEP_UNRECORDED;
+}
+
+static int pps_step_report_ready(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary,
+                                 Error *error) {
+        PpsType type = p->pps->type;
+        const char *t = pps_type_to_string(type);
+        int r;
+
+        if (type == PPS_RESUMED)
+                return provision_engine_summaryf(
+                        ret_summary, STEP_SKIPPED,
+                        "Ready was reported for the pool before a restart (" PPS_MARKER ")");
+        r = provision_engine_report_health(p, HEALTH_STATE_READY, NULL, NULL);
+        if (r < 0 && type != PPS_SAVABLE)
+                return error_setf(error, r,
+                                  "Pre-provisioned VM (%s): failed to report Ready for the pool: %s", t,
+                                  strerror(-r));
         if (r < 0)
                 log_warning_errno(r,
                                   "Reporting Ready for the pool failed; expected for Savable (the VM may be "
                                   "suspended mid-call), continuing: %m");
         r = pps_marker_write(p->c, type, p->state.vm_id);
-        if (r < 0) {
-                (void) record_step(p, "pps-report-ready", STEP_FAILED, start, NULL);
-                return fail(p, "pps-report-ready", r, "Pre-provisioned VM (%s): failed to write %s/%s: %s",
-                            t, p->c->config.state_dir, PPS_MARKER, strerror(-r));
+        if (r < 0)
+                return error_setf(error, r, "Pre-provisioned VM (%s): failed to write %s/%s: %s", t,
+                                  p->c->config.state_dir, PPS_MARKER, strerror(-r));
+        return provision_engine_summaryf(
+                ret_summary, STEP_CHANGED, "%s pool: Ready %s, marker %s written", t,
+                streq_ptr(p->state.health_reported, "Ready") ? "reported" : "not confirmed", PPS_MARKER);
+}
+
+static int pps_step_wait(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
+        const Config *config = &p->c->config;
+        PpsRun *pps = p->pps;
+        int r;
+
+        (void) sd_notifyf(false, "STATUS=Pre-provisioned VM (%s): waiting to be handed out",
+                          pps_type_to_string(pps->type));
+        if (!waits_for_nic(pps->type)) {
+                pps->poll_deadline = config->pps_wait_deadline;
+                return provision_engine_summaryf(
+                        ret_summary, STEP_SKIPPED, "%s",
+                        pps->type == PPS_LEGACY ? "Legacy: reprovisiondata polled right after Ready"
+                                                : "Resumed: reprovisiondata polled, no NIC event expected");
         }
-        if (asprintf(&summary, "%s pool: Ready %s, marker %s written", t,
-                     streq_ptr(p->state.health_reported, "Ready") ? "reported" : "not confirmed",
-                     PPS_MARKER) < 0)
-                return -ENOMEM;
-        return record_step(p, "pps-report-ready", STEP_CHANGED, start, summary);
+        r = nic_wait_run(&pps->wait, config->pps_wait_deadline);
+        if (r < 0)
+                return nic_wait_fail(&pps->wait, r, config->pps_wait_deadline, error);
+        r = nic_wait_summary(&pps->wait, ret_summary);
+        if (r < 0)
+                return r;
+        nic_wait_done(&pps->wait);
+        pps->poll_deadline = config->imds_deadline;
+        return STEP_CHANGED;
 }
 
 /* Polls until the data arrives; deadline 0 = none (in chunks, extending the unit's start timeout). */
@@ -545,11 +602,11 @@ static int poll_reprovision_data(ProvisionRun *p, usec_t deadline, char **ret, s
 }
 
 /* The reprovisioning data is an ovf-env.xml: it replaces the media's (pool) document. */
-static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, char **ret_error) {
+static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, Error *error) {
         OvfEnv ovf = {};
         int r;
 
-        r = ovf_env_parse(buf, size, &ovf, ret_error);
+        r = ovf_env_parse(buf, size, &ovf, error);
         if (r < 0)
                 return r;
         if (p->have_ovf)
@@ -565,139 +622,66 @@ static int use_reprovision_data(ProvisionRun *p, char *buf, size_t size, char **
         return 0;
 }
 
-int provision_pps(ProvisionRun *p) {
-        _cleanup_(nic_wait_done) NicWait w = {};
-        _cleanup_free_ char *buf = NULL, *summary = NULL, *error = NULL;
-        const Config *config = &p->c->config;
-        usec_t start, poll_deadline;
+static int pps_step_reprovision(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary,
+                                Error *error) {
+        usec_t start = now_usec(CLOCK_MONOTONIC), deadline = p->pps->poll_deadline;
+        const char *t = pps_type_to_string(p->pps->type);
+        _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        PpsType type;
-        const char *t;
         char d[32];
+        int r;
+
+        r = poll_reprovision_data(p, deadline, &buf, &size);
+        if (r == -ETIMEDOUT)
+                return error_setf(error, r,
+                                  "Pre-provisioned VM (%s): IMDS reprovisiondata did not arrive within %s%s",
+                                  t, span(deadline, d, sizeof d),
+                                  waits_for_nic(p->pps->type) ? " of the NIC switch" : "");
+        if (r < 0)
+                return error_setf(error, r,
+                                  "Pre-provisioned VM (%s): fetching IMDS reprovisiondata failed: %s", t,
+                                  strerror(-r));
+        r = use_reprovision_data(p, buf, size, error);
+        explicit_bzero(buf, size);
+        if (r < 0)
+                return error_prefixf(
+                        error, r, "Pre-provisioned VM (%s): reprovisiondata is not a valid ovf-env.xml", t);
+        /* The VM belongs to someone now: provision.c refreshes IMDS, the goal state and the network. */
+        p->handed_over = true;
+        (void) sd_notify(false, "STATUS=Pre-provisioned VM handed out, provisioning");
+        return provision_engine_summaryf(
+                ret_summary, STEP_CHANGED, "ovf-env.xml for user '%s' (%zu bytes) after %s",
+                strna(p->ovf.username), size, span(now_usec(CLOCK_MONOTONIC) - start, d, sizeof d));
+}
+
+/* clang-format off */
+/* The pool's phases, in order (docs/pps.md). pps-wait's first row only prepares: recorded only if it fails. */
+static const ProvisionStepDef pps_steps[] = {
+        { "pps-wait",         pps_step_watch,        PROVISION_STEP_REQUIRED },
+        { "pps-report-ready", pps_step_report_ready, PROVISION_STEP_REQUIRED },
+        { "pps-wait",         pps_step_wait,         PROVISION_STEP_REQUIRED },
+        { "pps-reprovision",  pps_step_reprovision,  PROVISION_STEP_REQUIRED },
+        {}
+};
+/* clang-format on */
+
+int provision_pps(ProvisionRun *p) {
+        _cleanup_(pps_run_done) PpsRun pps = {};
         int r;
 
         r = pps_marker_exists(p->c);
         if (r < 0)
                 log_warning_errno(r, "Cannot tell whether %s exists, assuming it does not: %m", PPS_MARKER);
-        type = pps_type_determine(r > 0, p->have_ovf && p->ovf.preprovisioned_vm,
-                                  p->have_ovf ? p->ovf.preprovisioned_vm_type : NULL,
-                                  p->have_imds ? p->imds.pps_type : IMDS_PPS_NONE);
-        if (type == PPS_NONE)
+        pps.type = pps_type_determine(r > 0, p->have_ovf && p->ovf.preprovisioned_vm,
+                                      p->have_ovf ? p->ovf.preprovisioned_vm_type : NULL,
+                                      p->have_imds ? p->imds.pps_type : IMDS_PPS_NONE);
+        if (pps.type == PPS_NONE)
                 return 0;
-        t = pps_type_to_string(type);
-        log_info("Pre-provisioned VM (%s): waiting in the pool until the VM is handed out.", t);
+        log_info("Pre-provisioned VM (%s): waiting in the pool until the VM is handed out.",
+                 pps_type_to_string(pps.type));
 
-        start = now_usec(CLOCK_MONOTONIC);
-        if (type == PPS_OS_DISK) {
-                (void) record_step(p, "pps-wait", STEP_FAILED, start, NULL);
-                return fail(p, "pps-wait", -EOPNOTSUPP,
-                            "Pre-provisioned VM type PreprovisionedOSDisk is not supported");
-        }
-        if (waits_for_nic(type)) {
-                r = nic_wait_prepare(&w, p, type);
-                if (r < 0) {
-                        (void) record_step(p, "pps-wait", STEP_FAILED, start, NULL);
-                        if (r == -ENODEV)
-                                return fail(p, "pps-wait", r,
-                                            "Pre-provisioned VM (Running): no link has the primary "
-                                            "NIC's MAC %s (IMDS network.interface[0]), cannot watch the "
-                                            "VNet switch",
-                                            w.primary_mac[0] ? w.primary_mac : "(IMDS has no network data)");
-                        return fail(p, "pps-wait", r, "Pre-provisioned VM (%s): cannot watch the NICs: %s",
-                                    t, strerror(-r));
-                }
-        }
-
-        if (type == PPS_RESUMED)
-                r = record_step(p, "pps-report-ready", STEP_SKIPPED, start,
-                                "Ready was reported for the pool before a restart (" PPS_MARKER ")");
-        else
-                r = report_pool_ready(p, type);
-        if (r < 0)
-                return r;
-        (void) sd_notifyf(false, "STATUS=Pre-provisioned VM (%s): waiting to be handed out", t);
-
-        start = now_usec(CLOCK_MONOTONIC);
-        if (waits_for_nic(type)) {
-                r = nic_wait_run(&w, config->pps_wait_deadline);
-                if (r < 0) {
-                        (void) record_step(p, "pps-wait", STEP_FAILED, start, NULL);
-                        return nic_wait_fail(p, &w, r, config->pps_wait_deadline);
-                }
-                r = nic_wait_summary(&w, &summary);
-                if (r < 0)
-                        return r;
-                r = record_step(p, "pps-wait", STEP_CHANGED, start, summary);
-                if (r < 0)
-                        return r;
-                nic_wait_done(&w);
-                poll_deadline = config->imds_deadline;
-        } else {
-                r = record_step(p, "pps-wait", STEP_SKIPPED, start,
-                                type == PPS_LEGACY
-                                        ? "Legacy: reprovisiondata polled right after Ready"
-                                        : "Resumed: reprovisiondata polled, no NIC event expected");
-                if (r < 0)
-                        return r;
-                poll_deadline = config->pps_wait_deadline;
-        }
-
-        start = now_usec(CLOCK_MONOTONIC);
-        r = poll_reprovision_data(p, poll_deadline, &buf, &size);
-        if (r < 0) {
-                (void) record_step(p, "pps-reprovision", STEP_FAILED, start, NULL);
-                if (r == -ETIMEDOUT)
-                        return fail(p, "pps-reprovision", r,
-                                    "Pre-provisioned VM (%s): IMDS reprovisiondata did not "
-                                    "arrive within %s%s",
-                                    t, span(poll_deadline, d, sizeof d),
-                                    waits_for_nic(type) ? " of the NIC switch" : "");
-                return fail(p, "pps-reprovision", r,
-                            "Pre-provisioned VM (%s): fetching IMDS reprovisiondata failed: %s", t,
-                            strerror(-r));
-        }
-        r = use_reprovision_data(p, buf, size, &error);
-        explicit_bzero(buf, size);
-        if (r < 0) {
-                (void) record_step(p, "pps-reprovision", STEP_FAILED, start, NULL);
-                return fail(p, "pps-reprovision", r,
-                            "Pre-provisioned VM (%s): reprovisiondata is not a valid "
-                            "ovf-env.xml: %s",
-                            t, error ?: strerror(-r));
-        }
-        free(summary);
-        summary = NULL;
-        if (asprintf(&summary, "ovf-env.xml for user '%s' (%zu bytes) after %s", strna(p->ovf.username),
-                     size, span(now_usec(CLOCK_MONOTONIC) - start, d, sizeof d)) < 0)
-                return -ENOMEM;
-        r = record_step(p, "pps-reprovision", STEP_CHANGED, start, summary);
-        if (r < 0)
-                return r;
-
-        /* The VM belongs to someone now: IMDS, the goal state (new incarnation) and the network describe it.
-         */
-        if (p->have_imds)
-                imds_instance_done(&p->imds);
-        p->imds = (ImdsInstance){};
-        p->have_imds = false;
-        r = step_imds(p);
-        if (r < 0)
-                return r;
-        if (p->imds.pps_type != IMDS_PPS_NONE)
-                return fail(p, "imds", -EBADMSG,
-                            "IMDS still reports extended.compute.ppsType %s after "
-                            "reprovisioning",
-                            imds_pps_type_to_string(p->imds.pps_type));
-        if (free_and_strdup(&p->state.vm_id, p->imds.vm_id) < 0)
-                return -ENOMEM;
-        if (p->have_goal_state)
-                goal_state_done(&p->goal_state);
-        p->have_goal_state = false;
-        free(p->wire_endpoint);
-        p->wire_endpoint = NULL;
-        r = step_wireserver(p);
-        if (r < 0)
-                return r;
-        (void) sd_notify(false, "STATUS=Pre-provisioned VM handed out, provisioning");
-        return step_network(p);
+        p->pps = &pps;
+        r = provision_engine_run(p, pps_steps);
+        p->pps = NULL;
+        return r < 0 ? r : 1;
 }

@@ -11,7 +11,7 @@
 #include "context.h"
 #include "imds.h"
 
-typedef struct ProvisionRun ProvisionRun; /* provision-internal.h */
+typedef struct ProvisionRun ProvisionRun; /* provision-engine.h */
 
 #define PPS_MARKER          "pps-reported-ready" /* in the state directory; cloud-init's reported_ready */
 #define PPS_MARKER_MAX      4096U
@@ -48,9 +48,10 @@ int pps_marker_write(const Context *c, PpsType type, const char *vm_id);
 int pps_marker_remove(const Context *c);
 
 /*
- * Runs after the per-VM-id marker check. Not a pre-provisioned VM: returns 0 at once. Otherwise reports the
- * pool Ready, waits for the handover, replaces p->ovf with the reprovisioning data and refreshes p->imds,
- * the goal state and the network, recording each phase as a step; returns 0 when the caller can provision,
- * <0 with p->state.reason set on failure. The marker is removed by the caller once the VM is provisioned.
+ * Runs after the per-VM-id marker check. Not a pre-provisioned VM: returns 0 at once. Otherwise runs the
+ * pool's step table through the engine — watch the NICs, report the pool Ready, wait for the handover, fetch
+ * the reprovisioning data into p->ovf — and returns 1 with p->handed_over set: the caller then refreshes
+ * IMDS, the goal state and the network (provision.c's handover table). <0 with p->error set on failure. The
+ * marker is removed by the caller once the VM is provisioned.
  */
 int provision_pps(ProvisionRun *p);

@@ -6,6 +6,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "provision-state.h"
+#include "string-table.h"
 
 #define STATE_FILE_MAX (1024U * 1024U)
 #define MARKER_MAX 256U
@@ -17,16 +18,7 @@ static const char *const step_result_table[_STEP_RESULT_MAX] = {
         [STEP_FAILED] = "failed",
 };
 
-const char *step_result_to_string(StepResult r) {
-        return r >= 0 && r < _STEP_RESULT_MAX ? step_result_table[r] : NULL;
-}
-
-StepResult step_result_from_string(const char *s) {
-        for (size_t i = 0; i < _STEP_RESULT_MAX; i++)
-                if (streq(step_result_table[i], s))
-                        return (StepResult) i;
-        return _STEP_RESULT_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(step_result, StepResult);
 
 void provision_state_done(ProvisionState *s) {
         free(s->state);

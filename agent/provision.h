@@ -16,8 +16,15 @@
 #include <stdbool.h>
 
 #include "context.h"
+#include "provision-engine.h"
 
 /* Returns 0 when the VM is Ready, EXIT_NOT_APPLICABLE when this is not a VM we provision, or -errno. With force
  * the provisioning steps run even when the marker names this VM id (each step is idempotent; the SSH host keys
  * keep their own per-VM-id record): `provision --force`, the daemon's Reprovision() D-Bus method. */
 int provision_run(Context *c, bool force);
+
+/* The run's step tables (provision.c), each ending with an empty row; see provision-engine.h. */
+extern const ProvisionStepDef provision_boot_steps[];
+extern const ProvisionStepDef provision_again_steps[];
+extern const ProvisionStepDef provision_handover_steps[];
+extern const ProvisionStepDef provision_first_boot_steps[];

@@ -27,6 +27,8 @@ void status_bus_done(StatusBus *s) {
         free(s->incarnation);
         free(s->etag);
         free(s->extensions_goal_state);
+        free(s->firewall_state);
+        free(s->firewall_detail);
         for (size_t i = 0; i < s->n_extensions; i++)
                 extension_done(&s->extensions[i]);
         free(s->extensions);
@@ -147,6 +149,8 @@ static int read_property(sd_bus_message *m, const char *name, const char *type, 
                 { "GoalStateEtag", offsetof(StatusBus, etag) },
                 { "ExtensionsGoalState", offsetof(StatusBus, extensions_goal_state) },
                 { "UserDataState", offsetof(StatusBus, userdata.state) },
+                { "FirewallState", offsetof(StatusBus, firewall_state) },
+                { "FirewallDetail", offsetof(StatusBus, firewall_detail) },
         }, times[] = {
                 { "ProvisioningStartTimestamp", offsetof(StatusBus, prov.started_at) },
                 { "ProvisioningFinishTimestamp", offsetof(StatusBus, prov.finished_at) },

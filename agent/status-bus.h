@@ -29,6 +29,7 @@ typedef struct StatusBus {
         StatusBusExtension *extensions;
         size_t n_extensions;
         UserDataStatus userdata;        /* state, unsupported and scripts (the rest is in userdata.json) */
+        char *firewall_state, *firewall_detail;   /* the WireServer guard; NULL before the daemon's first pass */
 } StatusBus;
 
 void status_bus_done(StatusBus *s);

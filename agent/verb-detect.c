@@ -10,11 +10,11 @@
 #include "macro.h"
 
 int verb_detect(Context *c, int argc, char **argv) {
-        _cleanup_free_ char *reason = NULL;
+        _cleanup_error_ Error endpoints = ERROR_NULL;
         const PlatformInfo *p = &c->platform;
         int r;
 
-        r = context_endpoints_allowed(c, &reason);
+        r = context_endpoints_allowed(c, &endpoints);
         if (r == -ENOMEM)
                 return r;
 
@@ -26,7 +26,8 @@ int verb_detect(Context *c, int argc, char **argv) {
         }
         printf("container-host: %s%s%s%s\n", p->container_host ? "yes" : "no", p->container_host ? " (" : "",
                p->container_host ? p->container_reason : "", p->container_host ? ")" : "");
-        printf("azure-endpoints: %s (%s)\n", r >= 0 ? "allowed" : "refused", reason);
+        printf("azure-endpoints: %s (%s)\n", r >= 0 ? "allowed" : "refused",
+               error_reason(&endpoints));
 
         return r >= 0 ? 0 : EXIT_NOT_APPLICABLE;
 }

@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "fileio.h"
+#include "firewall.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -165,8 +166,24 @@ static int daemon_json(const StatusBus *b, struct json_object **ret) {
         return 0;
 }
 
+/* "firewall": { "state", "detail" } (the WireServer guard, docs/security.md). */
+static int firewall_json(const FirewallStatus *fw, struct json_object **ret) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        r = r ?: add_string(o, "state", firewall_state_to_string(fw->state));
+        r = r ?: add_string(o, "detail", strempty(fw->detail));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                      const UserDataStatus *u, const char *endpoints_reason, bool endpoints_allowed) {
+                      const UserDataStatus *u, const FirewallStatus *fw, const char *endpoints_reason,
+                      bool endpoints_allowed) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
@@ -210,6 +227,14 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
                 if (r < 0)
                         return log_oom();
                 json_object_object_add(o, "userdata", uj);
+        }
+        if (fw) {
+                struct json_object *fj = NULL;
+
+                r = firewall_json(fw, &fj);
+                if (r < 0)
+                        return log_oom();
+                json_object_object_add(o, "firewall", fj);
         }
         if (bus) {
                 struct json_object *dj = NULL;
@@ -297,11 +322,15 @@ static void print_userdata(const UserDataStatus *u, bool tty) {
 }
 
 static void print_text(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                       const UserDataStatus *u, const char *endpoints_reason) {
+                       const UserDataStatus *u, const FirewallStatus *fw, const char *endpoints_reason) {
         bool tty = isatty(STDOUT_FILENO);
 
         printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
         printf("%-14s %s\n", "endpoints:", endpoints_reason);
+        if (fw)
+                printf("%-14s %s%s%s (%s)\n", "firewall:", tty && fw->state == FIREWALL_FAILED ? "\033[0;31m" : "",
+                       firewall_state_to_string(fw->state), tty && fw->state == FIREWALL_FAILED ? "\033[0m" : "",
+                       strempty(fw->detail));
         if (!have_state && bus) {
                 printf("%-14s not run\n", "provisioning:");
                 print_daemon(bus);
@@ -385,15 +414,16 @@ int verb_status(Context *c, int argc, char **argv) {
         _cleanup_(provision_state_done) ProvisionState s = {};
         _cleanup_(status_bus_done) StatusBus bus = {};
         _cleanup_(userdata_status_done) UserDataStatus ud = {};
-        _cleanup_free_ char *endpoints_reason = NULL;
-        bool have_state, allowed, from_bus = false;
+        _cleanup_(firewall_status_done) FirewallStatus fw = {};
+        _cleanup_error_ Error endpoints = ERROR_NULL;
+        bool have_state, allowed, from_bus = false, have_fw = false;
         StatusArgs a = {};
         int r;
 
         r = parse_args(argc, argv, &a);
         if (r < 0)
                 return r;
-        r = context_endpoints_allowed(c, &endpoints_reason);
+        r = context_endpoints_allowed(c, &endpoints);
         if (r == -ENOMEM)
                 return log_oom();
         allowed = r >= 0;
@@ -428,7 +458,8 @@ int verb_status(Context *c, int argc, char **argv) {
         if (a.wait && !(have_state && state_is_final(&s) &&
                         !(streq_ptr(s.state, "ready") && userdata_pending(&ud)))) {
                 if (!allowed) {
-                        log_error("Not waiting: this machine is not provisioned by azl-agent (%s).", endpoints_reason);
+                        log_error("Not waiting: this machine is not provisioned by azl-agent (%s).",
+                                  error_reason(&endpoints));
                         return EXIT_NOT_APPLICABLE;
                 }
                 r = wait_for_final_state(c, &s, &ud);
@@ -438,10 +469,25 @@ int verb_status(Context *c, int argc, char **argv) {
                 from_bus = false;       /* what is printed now comes from the state file */
         }
 
+        /* The WireServer guard: the daemon's current view, else what the last provisioning run or daemon wrote. */
+        if (from_bus && bus.firewall_state && firewall_state_from_string(bus.firewall_state) >= 0) {
+                fw.state = firewall_state_from_string(bus.firewall_state);
+                fw.detail = TAKE_PTR(bus.firewall_detail);
+                have_fw = true;
+        } else {
+                r = firewall_status_load(c->root_fd, c->config.state_dir, &fw);
+                if (r < 0 && r != -ENOENT)
+                        log_debug_errno(r, "Ignoring %s/" FIREWALL_STATUS_FILE ": %m", c->config.state_dir);
+                have_fw = r >= 0;
+        }
+        r = 0;
+
         if (a.json)
-                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, &ud, endpoints_reason, allowed);
+                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, &ud, have_fw ? &fw : NULL,
+                               error_reason(&endpoints), allowed);
         else
-                print_text(c, &s, have_state, from_bus ? &bus : NULL, &ud, endpoints_reason);
+                print_text(c, &s, have_state, from_bus ? &bus : NULL, &ud, have_fw ? &fw : NULL,
+                           error_reason(&endpoints));
         if (r < 0)
                 return r;
         if (a.lines && !a.json)

@@ -24,6 +24,11 @@ fabric receives in which all N handlers are Ready with settings status success.
   peak RSS MB   sum of the tree's RSS without the handler processes, sampled every 0.1 s
   disk writes   write_bytes of the tree minus the handlers' own (their status files), kB
   requests, bytes up   fabric requests between publish and done, and their request body bytes
+  phases        azl-agent only: where its time went, as the daemon records it in daemon.json "timings" (µs):
+                the goal-state pass (fetchUsec), certificatesUsec (0 when the thumbprints did not change),
+                planUsec, manifestsUsec/packagesUsec (summed over concurrent downloads), extractionUsec,
+                settingsUsec, commandsUsec (spawn to exit, the handlers' own time included), statusReadUsec,
+                runUsec (the whole run) and uploadUsec
 
     bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--out results.jsonl]
 Prints one JSON line per run (and appends them to --out); exit 77 when no requested agent is available.
@@ -107,6 +112,22 @@ def all_success(parsed, names):
     return names <= ok
 
 
+def daemon_timings(rig, incarnation, timeout=5.0):
+    """azl-agent's daemon.json "timings" of the published goal state (written right after its status upload)."""
+    path = os.path.join(rig.w, "root", "var", "lib", "azl-agent", "daemon.json")
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                t = json.load(f).get("timings") or {}
+            if t.get("goalStateId") == "incarnation_%s" % incarnation and "uploadUsec" in t:
+                return t
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    return None
+
+
 def one_run(args, agent, azl_path, run, scenario_file, exts):
     res = {"agent": agent, "run": run, "handlers": len(exts)}
     names = {e["name"] for e in exts}
@@ -176,6 +197,8 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
         })
         if len(recs) < len(exts):
             res["warning"] = "only %d handler records for %d handlers" % (len(recs), len(exts))
+        if agent == "azl-agent":
+            res["phases"] = daemon_timings(rig, rig.control("/state")["incarnation"])
         res["exit_status"] = rig.stop_agent()
     return res
 

@@ -104,6 +104,11 @@ def main():
                              % (a, r["handler_invocations"], r["handler_ops"], HANDLERS))
                     if r["requests"] < 1 or r["tree_cpu_s"] < 0 or r["peak_rss_mb"] <= 0:
                         fail("%s: implausible extbench result %s" % (a, r))
+                    ph = r.get("phases") if a == "azl-agent" else {}
+                    if ph is None or (a == "azl-agent" and (ph.get("downloads") != HANDLERS or
+                                                            ph.get("commands") != 2 * HANDLERS or
+                                                            ph.get("runUsec", 0) <= 0)):
+                        fail("%s: the daemon's phase timings do not describe the run: %s" % (a, ph))
                 else:
                     st = r["startup"]
                     if st["requests"] < 1 or st["peak_rss_mb"] <= 0 or r["idle"]["seconds"] <= 0:

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define CONFIG_FILE_MAX (256U * 1024U)
@@ -29,25 +30,8 @@ static const char *const signature_mode_table[_SIGNATURE_MODE_MAX] = {
         [SIGNATURE_MODE_ENFORCE] = "enforce",
 };
 
-static int string_table_lookup(const char *const *table, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && strcasecmp(table[i], s) == 0)
-                        return (int) i;
-        return -EINVAL;
-}
-
-const char *network_backend_to_string(NetworkBackend b) {
-        return b >= 0 && b < _NETWORK_BACKEND_MAX ? network_backend_table[b] : NULL;
-}
-NetworkBackend network_backend_from_string(const char *s) {
-        return (NetworkBackend) string_table_lookup(network_backend_table, _NETWORK_BACKEND_MAX, s);
-}
-const char *signature_mode_to_string(SignatureMode m) {
-        return m >= 0 && m < _SIGNATURE_MODE_MAX ? signature_mode_table[m] : NULL;
-}
-SignatureMode signature_mode_from_string(const char *s) {
-        return (SignatureMode) string_table_lookup(signature_mode_table, _SIGNATURE_MODE_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP_CASE(network_backend, NetworkBackend);
+DEFINE_STRING_TABLE_LOOKUP_CASE(signature_mode, SignatureMode);
 
 /* ---- value parsers: (value, pointer into Config) → 0 or -EINVAL/-ERANGE ---- */
 
@@ -171,6 +155,44 @@ static int parse_strv(const char *v, void *data) {
         return 0;
 }
 
+/* A unit name ("foo.service", "foo.scope", "foo.slice") or a cgroup v2 path ("system.slice/foo.service", a
+ * leading '/' allowed): the characters of systemd unit names, no "." or ".." component. These strings end up
+ * quoted in an nftables rule (provisioners/firewall.c), so nothing else may pass. */
+static bool unit_or_cgroup_is_valid(const char *s) {
+        const char *p = s[0] == '/' ? s + 1 : s;
+
+        if (isempty(p) || strlen(p) > 256 || p[strlen(p) - 1] == '/')
+                return false;
+        if (!strchr(p, '/') && !endswith(p, ".service") && !endswith(p, ".scope") && !endswith(p, ".slice"))
+                return false;
+        for (const char *c = p; *c; c++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-/", *c))
+                        return false;
+        for (const char *c = p; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
+                if (c[0] == '/' || startswith(c, "./") || startswith(c, "../") || streq(c, ".") || streq(c, ".."))
+                        return false;
+        return true;
+}
+
+#define UNIT_LIST_MAX 32U
+
+static int parse_unit_list(const char *v, void *data) {
+        _cleanup_strv_free_ char **n = NULL;
+        char ***l = data;
+        int r = strv_split(v, ", \t", &n);
+
+        if (r < 0)
+                return r;
+        if (strv_length(n) > UNIT_LIST_MAX)
+                return -E2BIG;
+        for (char **u = n; u && *u; u++)
+                if (!unit_or_cgroup_is_valid(*u))
+                        return -EINVAL;
+        strv_free(*l);
+        *l = TAKE_PTR(n);
+        return 0;
+}
+
 static int parse_log_level(const char *v, void *data) {
         int l = log_level_from_string(v);
 
@@ -269,6 +291,8 @@ static const ConfigItem config_items[] = {
         ITEM("Extensions", "SignatureValidation", parse_signature_mode, signature_mode),
         ITEM("Extensions", "CPUQuotaPercent", parse_percent, cpu_quota_percent),
         ITEM("Extensions", "MemoryMaxMiB", parse_u64, memory_max_mib),
+        ITEM("Firewall", "Enable", parse_bool, firewall),
+        ITEM("Firewall", "AllowUnits", parse_unit_list, firewall_allow_units),
 };
 
 int config_init(Config *c) {
@@ -293,6 +317,7 @@ int config_init(Config *c) {
                 .signature_mode = SIGNATURE_MODE_REPORT,
                 .cpu_quota_percent = 0,
                 .memory_max_mib = 0,
+                .firewall = true,
         };
         if (free_and_strdup(&c->state_dir, "/var/lib/azl-agent") < 0 ||
             free_and_strdup(&c->imds_url, "http://169.254.169.254") < 0 ||
@@ -320,6 +345,7 @@ void config_done(Config *c) {
         free(c->extensions_dir);
         strv_free(c->admin_groups);
         strv_free(c->userdata_sources);
+        strv_free(c->firewall_allow_units);
         *c = (Config) {};
 }
 
@@ -522,7 +548,7 @@ static int format_item(const Config *c, const ConfigItem *item, FILE *f) {
                 fprintf(f, "%llu", (unsigned long long) *(const uint64_t *) p);
         else if (item->parse == parse_sec)
                 fprintf(f, "%llu", (unsigned long long) (*(const usec_t *) p / USEC_PER_SEC));
-        else if (item->parse == parse_strv) {
+        else if (item->parse == parse_strv || item->parse == parse_unit_list) {
                 char *const *l = *(char **const *) p;
                 for (size_t i = 0; l && l[i]; i++)
                         fprintf(f, "%s%s", i ? "," : "", l[i]);

@@ -82,6 +82,10 @@ typedef struct Config {
         SignatureMode signature_mode;
         unsigned cpu_quota_percent;
         uint64_t memory_max_mib;
+
+        /* [Firewall] (provisioners/firewall.h) */
+        bool firewall;
+        char **firewall_allow_units;  /* unit names or cgroup paths, validated by parse_unit_list */
 } Config;
 
 int config_init(Config *c);          /* defaults */

@@ -37,33 +37,20 @@ void context_done(Context *c) {
         c->root = NULL;
 }
 
-int context_endpoints_allowed(const Context *c, char **ret_reason) {
-        char *reason = NULL;
-        int r = 0;
-
-        if (c->platform.platform == PLATFORM_WSL) {
-                r = asprintf(&reason, "running under WSL (%s): Azure endpoints are never contacted there; "
-                                      "'azl-agent wsl-setup' creates the user",
-                             c->platform.reason);
-                r = r < 0 ? -ENOMEM : -EHOSTUNREACH;
-        } else if (c->platform.platform == PLATFORM_AZURE)
-                r = asprintf(&reason, "Azure detected: %s", c->platform.reason) < 0 ? -ENOMEM : 0;
-        else if (c->config.endpoints_configured)
-                r = asprintf(&reason, "endpoints configured explicitly in [Endpoints]") < 0 ? -ENOMEM : 0;
-        else if (c->config.allow_non_azure)
-                r = asprintf(&reason, "[Endpoints] AllowNonAzure=yes") < 0 ? -ENOMEM : 0;
-        else {
-                r = asprintf(&reason,
-                             "not running on Azure (%s) and no endpoint configured in [Endpoints]; refusing to "
-                             "contact 169.254.169.254 or 168.63.129.16",
-                             c->platform.reason);
-                r = r < 0 ? -ENOMEM : -EHOSTUNREACH;
-        }
-        if (r == -ENOMEM)
-                return r;
-        if (ret_reason)
-                *ret_reason = reason;
-        else
-                free(reason);
-        return r;
+int context_endpoints_allowed(const Context *c, Error *reason) {
+        if (c->platform.platform == PLATFORM_WSL)
+                return error_setf(reason, -EHOSTUNREACH,
+                                  "running under WSL (%s): Azure endpoints are never contacted there; "
+                                  "'azl-agent wsl-setup' creates the user",
+                                  c->platform.reason);
+        if (c->platform.platform == PLATFORM_AZURE)
+                return error_setf(reason, 0, "Azure detected: %s", c->platform.reason);
+        if (c->config.endpoints_configured)
+                return error_set(reason, 0, "endpoints configured explicitly in [Endpoints]");
+        if (c->config.allow_non_azure)
+                return error_set(reason, 0, "[Endpoints] AllowNonAzure=yes");
+        return error_setf(reason, -EHOSTUNREACH,
+                          "not running on Azure (%s) and no endpoint configured in [Endpoints]; refusing to "
+                          "contact 169.254.169.254 or 168.63.129.16",
+                          c->platform.reason);
 }

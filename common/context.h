@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config.h"
+#include "error-util.h"
 #include "platform.h"
 
 typedef struct Context {
@@ -23,7 +24,8 @@ void context_done(Context *c);
 
 /*
  * May the agent talk to Azure endpoints (IMDS, WireServer, HostGAPlugin)? Only on Azure, or when endpoints
- * were configured explicitly, or with [Endpoints] AllowNonAzure=yes; never on WSL. On refusal returns
- * -EHOSTUNREACH and a human reason.
+ * were configured explicitly, or with [Endpoints] AllowNonAzure=yes; never on WSL. Returns 0 or, on refusal,
+ * -EHOSTUNREACH; either way *reason (may be NULL) says why (error 0 when allowed). -ENOMEM when the reason
+ * cannot be allocated.
  */
-int context_endpoints_allowed(const Context *c, char **ret_reason);
+int context_endpoints_allowed(const Context *c, Error *reason);

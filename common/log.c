@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "string-table.h"
 
 #define LOG_LINE_MAX (8U * 1024U)
 #define LOG_SECRETS_MAX 64U
@@ -27,7 +28,7 @@ static struct {
         .max_level = LOG_INFO,
 };
 
-static const char *const level_names[] = {
+static const char *const log_level_table[] = {
         [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
         [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
@@ -49,19 +50,14 @@ int log_get_max_level(void) {
         return log_state.max_level;
 }
 
-int log_level_from_string(const char *s) {
-        for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
-                if (level_names[i] && streq(level_names[i], s))
-                        return (int) i;
-        if (streq(s, "error"))
-                return LOG_ERR;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(log_level, int);
 
-const char *log_level_to_string(int level) {
-        if (level < 0 || (size_t) level >= ELEMENTSOF(level_names))
-                return NULL;
-        return level_names[level];
+int log_level_from_string(const char *s) {
+        int level = string_table_lookup_from_string(log_level_table, ELEMENTSOF(log_level_table), s, false);
+
+        if (level < 0 && streq_ptr(s, "error")) /* an alias, as systemd's */
+                return LOG_ERR;
+        return level;
 }
 
 void log_set_capture(LogCaptureFunc func, void *userdata) {

@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "platform.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define SYSFS_ATTR_MAX 4096U
@@ -17,9 +18,7 @@ static const char *const platform_table[_PLATFORM_MAX] = {
         [PLATFORM_WSL] = "wsl",
 };
 
-const char *platform_to_string(Platform p) {
-        return p >= 0 && p < _PLATFORM_MAX ? platform_table[p] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(platform, Platform);
 
 static const char *env_get(char *const *env, const char *name) {
         size_t n = strlen(name);

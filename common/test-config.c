@@ -25,6 +25,8 @@ static void test_defaults(void **state) {
         assert_true(c.health_deadline == 1200 * USEC_PER_SEC);
         assert_string_equal(c.admin_groups[0], "wheel");
         assert_false(c.endpoints_configured);
+        assert_true(c.firewall);
+        assert_null(c.firewall_allow_units);
         config_done(&c);
 }
 
@@ -62,7 +64,9 @@ static void test_values(void **state) {
                                    "[Network]\nBackend=netlink\n"
                                    "[Disks]\nResourceDiskFilesystem=xfs\nSwapSizeMiB=2048\n"
                                    "[Extensions]\nSignatureValidation=enforce\nCPUQuotaPercent=50%\n"
-                                   "[Timeouts]\nGoalStatePeriodSec=2min\n";
+                                   "[Timeouts]\nGoalStatePeriodSec=2min\n"
+                                   "[Firewall]\nEnable=no\n"
+                                   "AllowUnits=monitor.service /system.slice/x@1.service,a.slice/b-c.scope\n";
         Config c;
 
         assert_int_equal(config_init(&c), 0);
@@ -78,6 +82,9 @@ static void test_values(void **state) {
         assert_int_equal(c.signature_mode, SIGNATURE_MODE_ENFORCE);
         assert_int_equal(c.cpu_quota_percent, 50);
         assert_true(c.goal_state_period == 120 * USEC_PER_SEC);
+        assert_false(c.firewall);
+        assert_int_equal(strv_length(c.firewall_allow_units), 3);
+        assert_string_equal(c.firewall_allow_units[1], "/system.slice/x@1.service");
         config_done(&c);
 }
 
@@ -89,6 +96,11 @@ static void test_invalid_values(void **state) {
                 "[Disks]\nResourceDiskMountPoint=mnt\n", "[Agent]\nProvisioning=perhaps\n",
                 "Key=Value\n",                         "[Agent\n",
                 "[Agent]\nno equals sign\n",           "[Agent]\nStateDirectory=/var/../etc\n",
+                /* AllowUnits= ends up quoted in an nftables rule: only unit-name characters, no dot components */
+                "[Firewall]\nAllowUnits=foo\n",        "[Firewall]\nAllowUnits=a\"b.service\n",
+                "[Firewall]\nAllowUnits=../x.service\n", "[Firewall]\nAllowUnits=a//b.service\n",
+                "[Firewall]\nAllowUnits=a/./b\n",      "[Firewall]\nAllowUnits=a\\x2db.service\n",
+                "[Firewall]\nAllowUnits=a.slice/\n",   "[Firewall]\nEnable=maybe\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 Config c;

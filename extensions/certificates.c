@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -207,6 +208,172 @@ int certificate_thumbprint(X509 *cert, char ret[static 41]) {
                 return r;
         memcpy(ret, hex, 41);
         return 0;
+}
+
+/* ---- OpenSSH public keys (RFC 4253 §6.6, RFC 5656 §3.1, RFC 8709 §4) ---- */
+
+typedef struct SshBuf {
+        unsigned char *data;
+        size_t size;
+} SshBuf;
+
+static int ssh_buf_put(SshBuf *b, const void *p, size_t n) {
+        unsigned char *d;
+
+        if (n > 16U * 1024U || b->size > 64U * 1024U)
+                return -E2BIG;
+        d = realloc(b->data, b->size + 4 + n);
+        if (!d)
+                return -ENOMEM;
+        b->data = d;
+        d += b->size;
+        d[0] = (unsigned char) (n >> 24);
+        d[1] = (unsigned char) (n >> 16);
+        d[2] = (unsigned char) (n >> 8);
+        d[3] = (unsigned char) n;
+        if (n > 0)
+                memcpy(d + 4, p, n);
+        b->size += 4 + n;
+        return 0;
+}
+
+static int ssh_buf_put_string(SshBuf *b, const char *s) {
+        return ssh_buf_put(b, s, strlen(s));
+}
+
+/* mpint: big-endian two's complement, minimal, a leading zero byte when the top bit is set — what BN_bn2mpi()
+ * writes after its own 4-byte length. */
+static int ssh_buf_put_mpint(SshBuf *b, const BIGNUM *bn) {
+        _cleanup_free_ unsigned char *mpi = NULL;
+        int n;
+
+        if (BN_is_negative(bn))
+                return -EINVAL;
+        n = BN_bn2mpi(bn, NULL);
+        if (n < 4)
+                return -EIO;
+        mpi = malloc((size_t) n);
+        if (!mpi)
+                return -ENOMEM;
+        if (BN_bn2mpi(bn, mpi) != n)
+                return -EIO;
+        return ssh_buf_put(b, mpi + 4, (size_t) n - 4);
+}
+
+static int ssh_blob_rsa(EVP_PKEY *key, SshBuf *b, const char **ret_type) {
+        _cleanup_(BN_freep) BIGNUM *n = NULL, *e = NULL;
+        int r;
+
+        if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+            EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+                return -EIO;
+        *ret_type = "ssh-rsa";
+        r = ssh_buf_put_string(b, *ret_type);
+        if (r >= 0)
+                r = ssh_buf_put_mpint(b, e);
+        if (r >= 0)
+                r = ssh_buf_put_mpint(b, n);
+        return r;
+}
+
+static int ssh_blob_ecdsa(EVP_PKEY *key, SshBuf *b, const char **ret_type) {
+        static const struct {
+                const char *group;      /* OpenSSL's name */
+                const char *curve;      /* the SSH identifier */
+                const char *type;
+                size_t field_bytes;
+        } curves[] = {
+                { "prime256v1", "nistp256", "ecdsa-sha2-nistp256", 32 },
+                { "secp384r1", "nistp384", "ecdsa-sha2-nistp384", 48 },
+                { "secp521r1", "nistp521", "ecdsa-sha2-nistp521", 66 },
+        };
+        _cleanup_(BN_freep) BIGNUM *x = NULL, *y = NULL;
+        unsigned char point[1 + 2 * 66];
+        char group[64];
+        size_t i, f;
+        int r;
+
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) != 1)
+                return -EIO;
+        for (i = 0; i < ELEMENTSOF(curves); i++)
+                if (streq(group, curves[i].group))
+                        break;
+        if (i >= ELEMENTSOF(curves))
+                return -EPROTONOSUPPORT;        /* OpenSSH knows these three curves only */
+        if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+            EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1)
+                return -EIO;
+        /* Q as the uncompressed SEC1 point, whatever form the certificate used. */
+        f = curves[i].field_bytes;
+        point[0] = 0x04;
+        if (BN_bn2binpad(x, point + 1, (int) f) < 0 || BN_bn2binpad(y, point + 1 + f, (int) f) < 0)
+                return -EIO;
+        *ret_type = curves[i].type;
+        r = ssh_buf_put_string(b, curves[i].type);
+        if (r >= 0)
+                r = ssh_buf_put_string(b, curves[i].curve);
+        if (r >= 0)
+                r = ssh_buf_put(b, point, 1 + 2 * f);
+        return r;
+}
+
+static int ssh_blob_ed25519(EVP_PKEY *key, SshBuf *b, const char **ret_type) {
+        unsigned char pk[32];
+        size_t n = sizeof pk;
+        int r;
+
+        if (EVP_PKEY_get_raw_public_key(key, pk, &n) != 1 || n != sizeof pk)
+                return -EIO;
+        *ret_type = "ssh-ed25519";
+        r = ssh_buf_put_string(b, *ret_type);
+        if (r >= 0)
+                r = ssh_buf_put(b, pk, n);
+        return r;
+}
+
+int openssh_public_key_format(EVP_PKEY *key, char **ret) {
+        _cleanup_free_ char *b64 = NULL;
+        SshBuf b = {};
+        const char *type = NULL;
+        char *line;
+        int r;
+
+        if (!key || !ret)
+                return -EINVAL;
+        switch (EVP_PKEY_get_base_id(key)) {
+        case EVP_PKEY_RSA:
+                r = ssh_blob_rsa(key, &b, &type);
+                break;
+        case EVP_PKEY_EC:
+                r = ssh_blob_ecdsa(key, &b, &type);
+                break;
+        case EVP_PKEY_ED25519:
+                r = ssh_blob_ed25519(key, &b, &type);
+                break;
+        default:
+                r = -EPROTONOSUPPORT;
+                break;
+        }
+        if (r >= 0)
+                r = base64_encode(b.data, b.size, &b64);
+        free(b.data);
+        if (r < 0)
+                return r;
+        if (asprintf(&line, "%s %s", type, b64) < 0)
+                return -ENOMEM;
+        *ret = line;
+        return 0;
+}
+
+int certificate_openssh_public_key(X509 *cert, char **ret) {
+        EVP_PKEY *key;
+
+        if (!cert)
+                return -EINVAL;
+        key = X509_get0_pubkey(cert);
+        if (!key)
+                return -EBADMSG;
+        return openssh_public_key_format(key, ret);
 }
 
 void certificates_xml_done(CertificatesXml *c) {

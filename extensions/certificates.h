@@ -46,6 +46,16 @@ int transport_cert_header_value(X509 *cert, char **ret);
 /* Thumbprint: SHA-1 over the DER certificate, 40 upper-case hex characters. */
 int certificate_thumbprint(X509 *cert, char ret[static 41]);
 
+/*
+ * The public key as an OpenSSH authorized_keys line without a comment, byte for byte what `ssh-keygen -i -m
+ * PKCS8` prints for it: "ssh-rsa <base64>", "ecdsa-sha2-nistp256|384|521 <base64>" (the point uncompressed) or
+ * "ssh-ed25519 <base64>". -EPROTONOSUPPORT for any other key type or curve. certificate_openssh_public_key()
+ * does it for a certificate's key: ovf-env.xml may name an SSH key only by the thumbprint of a goal-state
+ * certificate (waagent and cloud-init take the key from that certificate).
+ */
+int openssh_public_key_format(EVP_PKEY *key, char **ret);
+int certificate_openssh_public_key(X509 *cert, char **ret);
+
 typedef struct CertificatesXml {
         char *format;           /* NULL or "" when not specified */
         bool format_supported;  /* Format absent/empty or Pkcs7BlobWithPfxContents */

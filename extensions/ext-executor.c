@@ -50,6 +50,8 @@ struct ExtExecutor {
         size_t dependency_group;        /* the group whose WAIT failed */
         usec_t started;
         unsigned status_attempts;
+        usec_t op_started;
+        ExtExecutorTimings timings;
 
         sd_event_source *defer_source, *timer_source;
         ExtProcess *process;
@@ -462,6 +464,11 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
 
+        if (op->type >= 0 && op->type < _EXT_OP_MAX) {
+                e->timings.op[op->type] += now_usec(CLOCK_MONOTONIC) - e->op_started;
+                e->timings.n_ops[op->type]++;
+        }
+
         /* tests/crash: the operation's outcome is known, then recorded (HandlerState). */
         crash_pointf("ext:%s:finished", ext_op_type_to_string(op->type));
         if (r >= 0) {
@@ -660,6 +667,7 @@ static int run_op(ExtExecutor *e) {
         int r;
 
         crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
+        e->op_started = now_usec(CLOCK_MONOTONIC);
         switch (op->type) {
         case EXT_OP_DOWNLOAD:
                 if (!e->options.package_request)
@@ -703,6 +711,7 @@ static int on_status_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 /* Final phase: status files of every extension whose enable ran (§4.7, 5 attempts 2 s apart). */
 static void collect_status(ExtExecutor *e) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
         bool again = false;
 
         e->status_attempts++;
@@ -715,6 +724,7 @@ static void collect_status(ExtExecutor *e) {
                                                    now_usec(CLOCK_REALTIME)) == -EAGAIN)
                         again = true;
         }
+        e->timings.status_read += now_usec(CLOCK_MONOTONIC) - start;
         if (again && e->status_attempts < EXT_STATUS_RETRIES &&
             sd_event_add_time_relative(e->event, &e->timer_source, CLOCK_MONOTONIC,
                                        e->options.status_retry_delay ?: EXT_STATUS_RETRY_USEC, 0, on_status_retry, e) >= 0)
@@ -801,6 +811,8 @@ int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorD
         if (e->running)
                 return -EBUSY;
         reset_run(e);
+        e->timings = (ExtExecutorTimings) {};
+        e->started = now_usec(CLOCK_MONOTONIC);
         r = installed_handlers_scan(&e->layout, &inst, &n);
         if (r < 0)
                 return r;
@@ -808,6 +820,7 @@ int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorD
         installed_handlers_free(inst, n);
         if (r < 0)
                 return r;
+        e->timings.plan = now_usec(CLOCK_MONOTONIC) - e->started;
         e->have_plan = true;
         r = results_init(e);
         if (r < 0)
@@ -821,9 +834,12 @@ int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorD
         e->done = done;
         e->done_userdata = userdata;
         e->running = true;
-        e->started = now_usec(CLOCK_MONOTONIC);
         step(e);
         return 0;
+}
+
+const ExtExecutorTimings *ext_executor_timings(const ExtExecutor *e) {
+        return &e->timings;
 }
 
 const ExtPlan *ext_executor_plan(const ExtExecutor *e) {

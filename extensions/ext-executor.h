@@ -74,3 +74,15 @@ const ExtHandlerResult *ext_executor_results(const ExtExecutor *e, size_t *ret_n
 /* The reports for status_blob_build (removed handlers omitted); the array points into e. */
 int ext_executor_reports(const ExtExecutor *e, HandlerStatusReport **ret, size_t *ret_n);
 ExtSpawner *ext_executor_spawner(ExtExecutor *e);
+
+/* Where the last run's wall time went (CLOCK_MONOTONIC µs), for the benchmarks (issue #21): scanning the handlers
+ * on disk and planning; each operation type (a command from spawning it to the exit of its process, the handler's
+ * own time included; a download from the request to its answer, verification and extraction included); reading
+ * the status files at the end. */
+typedef struct ExtExecutorTimings {
+        usec_t plan;
+        usec_t op[_EXT_OP_MAX];
+        unsigned n_ops[_EXT_OP_MAX];
+        usec_t status_read;
+} ExtExecutorTimings;
+const ExtExecutorTimings *ext_executor_timings(const ExtExecutor *e);

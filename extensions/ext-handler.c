@@ -14,6 +14,7 @@
 #include "ext-util.h"
 #include "fileio.h"
 #include "json-util.h"
+#include "string-table.h"
 
 void ext_layout_init(ExtLayout *l, const Context *c, const char *log_dir) {
         *l = (ExtLayout) {
@@ -73,16 +74,7 @@ static const char *const handler_state_table[_HANDLER_STATE_MAX] = {
         [HANDLER_STATE_FAILED_UPGRADE] = "FailedUpgrade",
 };
 
-const char *handler_state_to_string(HandlerState s) {
-        return s >= 0 && s < _HANDLER_STATE_MAX ? handler_state_table[s] : NULL;
-}
-
-HandlerState handler_state_from_string(const char *s) {
-        for (int i = 0; s && i < _HANDLER_STATE_MAX; i++)
-                if (strcasecmp(s, handler_state_table[i]) == 0)
-                        return (HandlerState) i;
-        return _HANDLER_STATE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP_CASE(handler_state, HandlerState);
 
 static int config_file_path(const ExtLayout *l, const char *name, const char *version, const char *file,
                             char **ret) {

@@ -664,16 +664,14 @@ static int report_fail(ExtPackageReport *rep, int code, int r, const char *error
         return r;
 }
 
-int ext_package_download_file(Context *c, int *ret_fd) {
+int ext_package_download_file(int root_fd, const char *lib_dir, int *ret_fd) {
         _cleanup_close_ int lib_fd = -EBADF, fd = -EBADF;
-        ExtLayout l;
         int r;
 
-        ext_layout_init(&l, c, NULL);
-        r = mkdir_p_in_root(l.root_fd, l.lib_dir, 0755);
+        r = mkdir_p_in_root(root_fd, lib_dir, 0755);
         if (r < 0)
                 return r;
-        lib_fd = open_in_root(l.root_fd, l.lib_dir, O_RDONLY | O_DIRECTORY, 0);
+        lib_fd = open_in_root(root_fd, lib_dir, O_RDONLY | O_DIRECTORY, 0);
         if (lib_fd < 0)
                 return lib_fd;
         fd = openat(lib_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

@@ -62,9 +62,10 @@ typedef struct ExtPackageReport {
 
 void ext_package_report_done(ExtPackageReport *r);
 
-/* An anonymous read-write file (O_TMPFILE, else created and unlinked at once) in the extensions directory, to
- * download a package into: on the filesystem the handler directories are extracted to, never in memory. */
-int ext_package_download_file(Context *c, int *ret_fd);
+/* An anonymous read-write file (O_TMPFILE, else created and unlinked at once) in the extensions directory lib_dir
+ * beneath root_fd, to download a package into: on the filesystem the handler directories are extracted to, never
+ * in memory. */
+int ext_package_download_file(int root_fd, const char *lib_dir, int *ret_fd);
 
 /*
  * Verifies (per Config.signature_mode), extracts and initializes the package of handler name/version, the zip

@@ -9,10 +9,11 @@
 
 #include "ext-plan.h"
 #include "ext-util.h"
+#include "string-table.h"
 
 #define EXT_PLAN_OPS_MAX (EXT_HANDLERS_MAX * EXT_SETTINGS_PER_HANDLER_MAX * 4U)
 
-static const char *const op_table[_EXT_OP_MAX] = {
+static const char *const ext_op_type_table[_EXT_OP_MAX] = {
         [EXT_OP_DOWNLOAD] = "download",   [EXT_OP_SETTINGS] = "settings", [EXT_OP_INSTALL] = "install",
         [EXT_OP_UPDATE] = "update",       [EXT_OP_ENABLE] = "enable",     [EXT_OP_DISABLE] = "disable",
         [EXT_OP_UNINSTALL] = "uninstall", [EXT_OP_COPY_STATE] = "copy",   [EXT_OP_REMOVE] = "remove",
@@ -20,9 +21,7 @@ static const char *const op_table[_EXT_OP_MAX] = {
         [EXT_OP_REPORT_ERROR] = "report-error",
 };
 
-const char *ext_op_type_to_string(ExtOpType t) {
-        return t >= 0 && t < _EXT_OP_MAX ? op_table[t] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(ext_op_type, ExtOpType);
 
 void ext_plan_done(ExtPlan *p) {
         if (!p)

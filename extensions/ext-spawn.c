@@ -22,6 +22,7 @@
 #include "ext-spawn.h"
 #include "ext-util.h"
 #include "log.h"
+#include "string-table.h"
 
 #define EXT_SLICE_ROOT "azure-vmextensions.slice"
 
@@ -48,15 +49,13 @@ struct ExtProcess {
         bool exited;
 };
 
-static const char *const isolation_table[_EXT_ISOLATION_MAX] = {
+static const char *const ext_isolation_table[_EXT_ISOLATION_MAX] = {
         [EXT_ISOLATION_SYSTEMD] = "systemd",
         [EXT_ISOLATION_CGROUP] = "cgroup",
         [EXT_ISOLATION_PROCESS_GROUP] = "process-group",
 };
 
-const char *ext_isolation_to_string(ExtIsolation i) {
-        return i >= 0 && i < _EXT_ISOLATION_MAX ? isolation_table[i] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(ext_isolation, ExtIsolation);
 
 static int is_writable_cgroup2(const char *path) {
         struct statfs sfs;

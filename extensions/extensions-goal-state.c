@@ -12,6 +12,7 @@
 
 #include "extensions-goal-state.h"
 #include "macro.h"
+#include "string-table.h"
 #include "strutil.h"
 
 static void extension_settings_done(ExtensionSettings *s) {
@@ -67,55 +68,29 @@ ExtensionsGoalState *extensions_goal_state_free(ExtensionsGoalState *gs) {
         return NULL;
 }
 
-static const char *const channel_table[_GOAL_STATE_CHANNEL_MAX] = {
+static const char *const goal_state_channel_table[_GOAL_STATE_CHANNEL_MAX] = {
         [GOAL_STATE_CHANNEL_WIRESERVER] = "WireServer",
         [GOAL_STATE_CHANNEL_HOSTGAPLUGIN] = "HostGAPlugin",
 };
-static const char *const source_table[_GOAL_STATE_SOURCE_MAX] = {
+static const char *const goal_state_source_table[_GOAL_STATE_SOURCE_MAX] = {
         [GOAL_STATE_SOURCE_FABRIC] = "Fabric",
         [GOAL_STATE_SOURCE_FAST_TRACK] = "FastTrack",
         [GOAL_STATE_SOURCE_UNKNOWN] = "UNKNOWN",
 };
-static const char *const blob_type_table[_STATUS_BLOB_TYPE_MAX] = {
+static const char *const status_blob_type_table[_STATUS_BLOB_TYPE_MAX] = {
         [STATUS_BLOB_TYPE_BLOCK] = "BlockBlob",
         [STATUS_BLOB_TYPE_PAGE] = "PageBlob",
 };
-static const char *const state_table[_EXTENSION_STATE_MAX] = {
+static const char *const extension_state_table[_EXTENSION_STATE_MAX] = {
         [EXTENSION_STATE_ENABLED] = "enabled",
         [EXTENSION_STATE_DISABLED] = "disabled",
         [EXTENSION_STATE_UNINSTALL] = "uninstall",
 };
 
-static int table_lookup(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
-
-const char *goal_state_channel_to_string(GoalStateChannel c) {
-        return c >= 0 && c < _GOAL_STATE_CHANNEL_MAX ? channel_table[c] : NULL;
-}
-const char *goal_state_source_to_string(GoalStateSource s) {
-        return s >= 0 && s < _GOAL_STATE_SOURCE_MAX ? source_table[s] : NULL;
-}
-GoalStateSource goal_state_source_from_string(const char *s) {
-        return table_lookup(source_table, _GOAL_STATE_SOURCE_MAX, s);
-}
-const char *status_blob_type_to_string(StatusBlobType t) {
-        return t >= 0 && t < _STATUS_BLOB_TYPE_MAX ? blob_type_table[t] : NULL;
-}
-StatusBlobType status_blob_type_from_string(const char *s) {
-        return table_lookup(blob_type_table, _STATUS_BLOB_TYPE_MAX, s);
-}
-const char *extension_state_to_string(ExtensionState s) {
-        return s >= 0 && s < _EXTENSION_STATE_MAX ? state_table[s] : NULL;
-}
-ExtensionState extension_state_from_string(const char *s) {
-        return table_lookup(state_table, _EXTENSION_STATE_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(goal_state_channel, GoalStateChannel);
+DEFINE_STRING_TABLE_LOOKUP(goal_state_source, GoalStateSource);
+DEFINE_STRING_TABLE_LOOKUP(status_blob_type, StatusBlobType);
+DEFINE_STRING_TABLE_LOOKUP(extension_state, ExtensionState);
 
 const ExtensionHandler *extensions_goal_state_find_handler(const ExtensionsGoalState *gs, const char *name) {
         for (size_t i = 0; gs && name && i < gs->n_handlers; i++)

@@ -22,6 +22,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "string-table.h"
 #include "version.h"
 
 #define HTTP_USER_AGENT "azl-agent/" PACKAGE_VERSION
@@ -64,11 +65,7 @@ static const char *const http_method_table[_HTTP_METHOD_MAX] = {
         [HTTP_METHOD_PUT] = "PUT",
 };
 
-const char *http_method_to_string(HttpMethod m) {
-        if (m < 0 || m >= _HTTP_METHOD_MAX)
-                return NULL;
-        return http_method_table[m];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(http_method, HttpMethod);
 
 HttpResponse *http_response_free(HttpResponse *r) {
         if (!r)

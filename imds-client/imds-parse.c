@@ -14,30 +14,18 @@
 #include <string.h>
 
 #include "imds.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define IMDS_USER_DATA_BASE64_MAX (IMDS_USER_DATA_MAX / 3 * 4 + 8)
 
-static const char *const pps_type_table[_IMDS_PPS_TYPE_MAX] = {
+static const char *const imds_pps_type_table[_IMDS_PPS_TYPE_MAX] = {
         [IMDS_PPS_NONE] = "None",
         [IMDS_PPS_RUNNING] = "Running",
         [IMDS_PPS_SAVABLE] = "Savable",
 };
 
-const char *imds_pps_type_to_string(ImdsPpsType t) {
-        if (t < 0 || t >= _IMDS_PPS_TYPE_MAX)
-                return NULL;
-        return pps_type_table[t];
-}
-
-ImdsPpsType imds_pps_type_from_string(const char *s) {
-        if (!s)
-                return _IMDS_PPS_TYPE_INVALID;
-        for (ImdsPpsType t = 0; t < _IMDS_PPS_TYPE_MAX; t++)
-                if (streq(pps_type_table[t], s))
-                        return t;
-        return _IMDS_PPS_TYPE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(imds_pps_type, ImdsPpsType);
 
 void imds_instance_done(ImdsInstance *i) {
         if (!i)

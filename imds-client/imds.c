@@ -2,7 +2,8 @@
 /*
  * IMDS requests: URL and header construction, the retry policy, api-version fallback, the synchronous
  * fetch helpers used by the oneshot provisioning verb, and the instance fetch on an event loop for the daemon
- * (imds_fetch_instance_start(): the same request, policy and fallback, run with http_retry_start()).
+ * (imds_fetch_instance_start()); imds_fetch_instance_raw() runs that same fetch on a private loop, so the
+ * api-version fallback exists once.
  */
 #include <string.h>
 
@@ -158,47 +159,6 @@ static size_t instance_versions(const char *preferred, const char *versions[stat
                 if (strcmp(imds_fallback_versions[i], preferred) < 0)
                         versions[n++] = imds_fallback_versions[i];
         return n;
-}
-
-int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size, char **ret_api_version) {
-        const char *versions[INSTANCE_VERSIONS_MAX];
-        usec_t deadline_at;
-        size_t n;
-        int r;
-
-        if (!o || isempty(o->api_version) || !ret_body)
-                return -EINVAL;
-        deadline_at = deadline_from(o);
-        n = instance_versions(o->api_version, versions);
-
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_http_response_ HttpResponse *resp = NULL;
-                _cleanup_free_ char *url = NULL;
-
-                r = imds_instance_url(o->url, versions[i], &url);
-                if (r < 0)
-                        return r;
-                r = imds_get(o, url, deadline_at, validate_json, &resp);
-                if (r < 0)
-                        return r;
-                /* 400: this IMDS does not know the api-version; try an older one. */
-                if (resp->status == 400 && i + 1 < n)
-                        continue;
-                if (!http_status_ok(resp->status))
-                        return http_status_to_errno(resp->status);
-                if (ret_api_version) {
-                        char *v = strdup(versions[i]);
-
-                        if (!v)
-                                return -ENOMEM;
-                        *ret_api_version = v;
-                }
-                if (ret_size)
-                        *ret_size = resp->body_size;
-                *ret_body = TAKE_PTR(resp->body);
-                return 0;
-        }
-        return -EINVAL;
 }
 
 int imds_fetch_instance(const ImdsOptions *o, ImdsInstance *ret, JsonError *err) {
@@ -369,5 +329,65 @@ int imds_fetch_instance_start(HttpClient *client, const ImdsOptions *o, ImdsFetc
                 return r;
         }
         *ret = f;
+        return 0;
+}
+
+/* ---- the same fetch, synchronously (the oneshot provisioning) ---- */
+
+typedef struct ImdsSync {
+        bool done;
+        int error;
+        char *body;
+        size_t size;
+        char *api_version;
+} ImdsSync;
+
+static void on_instance_sync(ImdsFetch *f, int error, char *body, size_t size, void *userdata) {
+        ImdsSync *s = userdata;
+
+        s->done = true;
+        s->error = error;
+        s->body = body;
+        s->size = size;
+        if (error >= 0 && !(s->api_version = strdup(f->versions[f->i])))
+                s->error = -ENOMEM;
+}
+
+int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size, char **ret_api_version) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_http_client_ HttpClient *c = NULL;
+        _cleanup_free_ char *body = NULL, *version = NULL;
+        ImdsFetch *f = NULL;
+        ImdsSync s = {};
+        int r;
+
+        if (!o || isempty(o->api_version) || !ret_body)
+                return -EINVAL;
+        /* imds_fetch_instance_start() on a private event loop: one request, policy and api-version fallback. */
+        r = sd_event_new(&e);
+        if (r < 0)
+                return r;
+        r = http_client_new(e, &c);
+        if (r < 0)
+                return r;
+        r = imds_fetch_instance_start(c, o, on_instance_sync, &s, &f);
+        if (r < 0)
+                return r;
+        while (!s.done) {
+                r = sd_event_run(e, UINT64_MAX);
+                if (r < 0) {
+                        imds_fetch_cancel(f);
+                        return r;
+                }
+        }
+        body = s.body;
+        version = s.api_version;
+        if (s.error < 0)
+                return s.error;
+        if (ret_api_version)
+                *ret_api_version = TAKE_PTR(version);
+        if (ret_size)
+                *ret_size = s.size;
+        *ret_body = TAKE_PTR(body);
         return 0;
 }

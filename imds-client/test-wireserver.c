@@ -241,7 +241,47 @@ static void test_hosting_env(void **state) {
         assert_string_equal(h.vm_name, "MachineRole_IN_0");
         assert_string_equal(h.role_name, "MachineRole");
         assert_string_equal(h.deployment_name, "db00a7755a5e4e8a8fe4b19bc3b330c3");
+        assert_int_equal(strv_length(h.stored_certificates), 1);
+        assert_string_equal(h.stored_certificates[0], "C093FA5CD3AAE057CB7C4E04532B2E16E07C26CA");
         assert_int_equal(hosting_env_parse("<HostingEnvironmentConfig/>", 27, &h2), -EBADMSG);
+}
+
+/* StoredCertificates (the thumbprints the Certificates hold): upper case, sorted, unique; anything but a sha1
+ * thumbprint is skipped; too many is an error. */
+static void test_hosting_env_stored_certificates(void **state) {
+        static const char head[] = "<HostingEnvironmentConfig><StoredCertificates>";
+        static const char tail[] = "</StoredCertificates><Deployment name=\"d\"/><Incarnation instance=\"i\"/>"
+                                   "<Role name=\"r\"/></HostingEnvironmentConfig>";
+        _cleanup_(hosting_env_done) HostingEnvironment h = {};
+        _cleanup_free_ char *doc = NULL, *many = NULL;
+        HostingEnvironment h2 = {};
+
+        assert_true(asprintf(&doc, "%s"
+                             "<StoredCertificate certificateId=\"sha1:ffeeddccbbaa99887766554433221100ffeeddcc\"/>"
+                             "<StoredCertificate certificateId=\"sha1:0123456789ABCDEF0123456789ABCDEF01234567\"/>"
+                             "<StoredCertificate certificateId=\"sha1:FFEEDDCCBBAA99887766554433221100FFEEDDCC\"/>"
+                             "<StoredCertificate certificateId=\"sha256:0123456789ABCDEF0123456789ABCDEF01234567\"/>"
+                             "<StoredCertificate certificateId=\"sha1:../../etc/passwd0123456789ABCDEF01234567\"/>"
+                             "<StoredCertificate certificateId=\"sha1:0123\"/><StoredCertificate/>%s",
+                             head, tail) > 0);
+        assert_int_equal(hosting_env_parse(doc, strlen(doc), &h), 0);
+        assert_int_equal(strv_length(h.stored_certificates), 2);
+        assert_string_equal(h.stored_certificates[0], "0123456789ABCDEF0123456789ABCDEF01234567");
+        assert_string_equal(h.stored_certificates[1], "FFEEDDCCBBAA99887766554433221100FFEEDDCC");
+
+        /* WIRE_STORED_CERTIFICATES_MAX + 1 entries */
+        many = strdup(head);
+        assert_non_null(many);
+        for (unsigned i = 0; i <= WIRE_STORED_CERTIFICATES_MAX; i++) {
+                char *n = NULL;
+
+                assert_true(asprintf(&n, "%s<StoredCertificate certificateId=\"sha1:%040X\"/>", many, i) > 0);
+                free(many);
+                many = n;
+        }
+        free(doc);
+        assert_true(asprintf(&doc, "%s%s", many, tail) > 0);
+        assert_int_equal(hosting_env_parse(doc, strlen(doc), &h2), -E2BIG);
 }
 
 /* ref §1.5, captured from waagent (waagent-request-trace.txt) */
@@ -420,6 +460,7 @@ int main(void) {
                 cmocka_unit_test(test_goal_state_variants),
                 cmocka_unit_test(test_goal_state_bad),
                 cmocka_unit_test(test_hosting_env),
+                cmocka_unit_test(test_hosting_env_stored_certificates),
                 cmocka_unit_test(test_health_bytes),
                 cmocka_unit_test(test_health_description),
                 cmocka_unit_test(test_failure_description),

@@ -6,11 +6,14 @@
  * waagent-request-trace.txt): XML declaration, no whitespace, <Details> only with a substatus. waagent trims
  * the description to 3686 characters (Python str, i.e. code points) *before* escaping it with
  * saxutils.escape, which escapes only & < >; we do the same so that the WireServer's 4096-byte limit holds.
+ * The report is a request of the Azure client (azure-client.h); health_report_send() runs it on a private loop.
  */
 #include <string.h>
 #include <time.h>
 
+#include "azure-client-internal.h"
 #include "log.h"
+#include "string-table.h"
 #include "version.h"
 #include "wireserver.h"
 
@@ -22,11 +25,7 @@ static const char *const health_state_table[_HEALTH_STATE_MAX] = {
         [HEALTH_STATE_NOT_READY] = "NotReady",
 };
 
-const char *health_state_to_string(HealthState s) {
-        if (s < 0 || s >= _HEALTH_STATE_MAX)
-                return NULL;
-        return health_state_table[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(health_state, HealthState);
 
 /* saxutils.escape(): & < > only (quotes stay as they are in element text). */
 static int xml_escape_text(const char *s, char **ret) {
@@ -116,51 +115,74 @@ int health_report_build(const char *incarnation, const char *container_id, const
         return 0;
 }
 
-int health_report_send(const WireOptions *o, const GoalState *g, HealthState state, const char *substatus,
-                       const char *description, usec_t deadline) {
-        _cleanup_http_response_ HttpResponse *resp = NULL;
-        _cleanup_strv_free_ char **headers = NULL;
-        _cleanup_free_ char *xml = NULL, *url = NULL;
+int wire_health_start(AzureClient *c, const GoalState *g, HealthState state, const char *substatus,
+                      const char *description, const RetryPolicy *p, HttpRetryCallback cb, void *userdata,
+                      HttpRetry **ret) {
         static char *const extra[] = { (char *) "Content-Type: text/xml;charset=utf-8", NULL };
-        RetryPolicy p;
-        HttpRequest req;
+        _cleanup_free_ char *xml = NULL, *url = NULL;
         int r;
 
-        if (!o || !g)
+        if (!c || !g)
                 return -EINVAL;
         r = health_report_build(g->incarnation, g->container_id, g->instance_id, state, substatus, description,
                                 &xml);
         if (r < 0)
                 return r;
-        r = wire_url(o->endpoint, "/machine?comp=health", &url);
+        r = wire_url(c->endpoint, "/machine?comp=health", &url);
         if (r < 0)
                 return r;
-        r = wire_request_headers(extra, &headers);
-        if (r < 0)
-                return r;
+        return wire_request_start(c, HTTP_METHOD_POST, url, extra, xml, strlen(xml), WIRE_RESPONSE_MAX, p, cb,
+                                  userdata, ret);
+}
+
+int wire_health_result(int error, const HttpResponse *response) {
+        if (error < 0)
+                return error;
+        /* ref §1.5: success = 200/201/202; 410 → the caller refreshes the goal state and reports again */
+        if (response->status == 200 || response->status == 201 || response->status == 202)
+                return 0;
+        return wire_response_errno(0, response);
+}
+
+typedef struct HealthSync {
+        bool done;
+        int error;
+} HealthSync;
+
+static void on_health_sync(HttpRetry *retry, int error, HttpResponse *response, void *userdata) {
+        _cleanup_http_response_ HttpResponse *resp = response;
+        HealthSync *s = userdata;
+
+        s->done = true;
+        s->error = wire_health_result(error, resp);
+}
+
+int health_report_send(const WireOptions *o, const GoalState *g, HealthState state, const char *substatus,
+                       const char *description, usec_t deadline) {
+        _cleanup_azure_client_ AzureClient *c = NULL;
+        HealthSync s = {};
+        RetryPolicy p;
+        int r;
+
+        if (!o || !g)
+                return -EINVAL;
         p = o->policy;
         if (deadline > 0) {
                 /* waagent: max_retry=30 with Fibonacci back-off (~5 min); we bound by time instead. */
                 p.deadline = deadline;
                 p.max_attempts = 0;
         }
-        req = (HttpRequest) {
-                .method = HTTP_METHOD_POST,
-                .url = url,
-                .headers = headers,
-                .body = xml,
-                .body_size = strlen(xml),
-                .timeout = o->http_timeout,
-                .max_response = WIRE_RESPONSE_MAX,
-                .use_proxy = false,
-        };
-        r = http_request_retry_sync(&req, &p, &resp, NULL);
+        /* The same request as the daemon's, on a private event loop. */
+        r = azure_client_new(NULL, o, &c);
         if (r < 0)
                 return r;
-        /* ref §1.5: success = 200/201/202; 410 → the caller refreshes the goal state and reports again */
-        if (resp->status == 200 || resp->status == 201 || resp->status == 202)
-                return 0;
-        return wire_status_to_errno(resp);
+        r = wire_health_start(c, g, state, substatus, description, &p, on_health_sync, &s, NULL);
+        if (r < 0)
+                return r;
+        r = azure_client_run(c, &s.done);
+        if (r < 0)
+                return r;
+        return s.error;
 }
 
 /* Appends one CSV field the way Rust's csv crate writes it with QuoteStyle::Necessary (azure-init's

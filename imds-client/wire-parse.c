@@ -10,22 +10,19 @@
 #include <time.h>
 
 #include "json-util.h"
+#include "string-table.h"
 #include "strutil.h"
 #include "wireserver.h"
 #include "xml-util.h"
 
-static const char *const endpoint_source_table[_WIRE_ENDPOINT_SOURCE_MAX] = {
+static const char *const wire_endpoint_source_table[_WIRE_ENDPOINT_SOURCE_MAX] = {
         [WIRE_ENDPOINT_CONFIG] = "config",
         [WIRE_ENDPOINT_NETWORKD_LEASE] = "networkd-lease",
         [WIRE_ENDPOINT_DHCLIENT_LEASE] = "dhclient-lease",
         [WIRE_ENDPOINT_DEFAULT] = "default",
 };
 
-const char *wire_endpoint_source_to_string(WireEndpointSource s) {
-        if (s < 0 || s >= _WIRE_ENDPOINT_SOURCE_MAX)
-                return NULL;
-        return endpoint_source_table[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(wire_endpoint_source, WireEndpointSource);
 
 /* ---- leases ---- */
 
@@ -351,7 +348,12 @@ void hosting_env_done(HostingEnvironment *h) {
         free(h->vm_name);
         free(h->role_name);
         free(h->deployment_name);
+        strv_free(h->stored_certificates);
         *h = (HostingEnvironment) {};
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 static int attr_bounded(xmlNodePtr node, const char *name, char **dest) {
@@ -368,6 +370,37 @@ static int attr_bounded(xmlNodePtr node, const char *name, char **dest) {
         if (strlen(s) > WIRE_FIELD_MAX)
                 return -E2BIG;
         *dest = TAKE_PTR(s);
+        return 0;
+}
+
+/* StoredCertificates/StoredCertificate@certificateId="sha1:<thumbprint>" → upper-case thumbprints, sorted;
+ * others (another hash, malformed) are skipped: they only make the agent fetch Certificates. */
+static int stored_certificates_parse(xmlNodePtr stored, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        XML_FOREACH_CHILD(sc, stored, "StoredCertificate") {
+                _cleanup_free_ char *id = NULL;
+                const char *t;
+                bool valid;
+
+                if (xml_attr(sc, "certificateId", &id) < 0)
+                        continue;
+                t = startswith(id, "sha1:") ? id + 5 : NULL;
+                valid = t && strlen(t) == 40 && strspn(t, "0123456789ABCDEFabcdef") == 40;
+                if (!valid)
+                        continue;
+                if (++n > WIRE_STORED_CERTIFICATES_MAX)
+                        return -E2BIG;
+                for (char *c = (char *) t; *c; c++)
+                        if (*c >= 'a' && *c <= 'f')
+                                *c -= 'a' - 'A';
+                if (!strv_contains(l, t) && strv_extend(&l, t) < 0)
+                        return -ENOMEM;
+        }
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), cmp_strp);
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
@@ -388,6 +421,8 @@ int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret) {
                 r = attr_bounded(xml_child(root, "Role"), "name", &h.role_name);
         if (r >= 0)
                 r = attr_bounded(xml_child(root, "Deployment"), "name", &h.deployment_name);
+        if (r >= 0)
+                r = stored_certificates_parse(xml_child(root, "StoredCertificates"), &h.stored_certificates);
         if (r < 0)
                 return r;
         *ret = h;

@@ -3,6 +3,10 @@
  * WireServer requests and endpoint discovery: lease-file scanning under the root fd, the version check, the
  * goal state (with waagent's "RoleInstance missing → refetch up to 6 times, 0.5 s apart" rule expressed as a
  * validate() hook of the retry engine, so no sleeping), HostingEnvironmentConfig, and HostGAPlugin /versions.
+ *
+ * The requests are the Azure client's (azure-client.h). The synchronous functions the oneshot provisioning
+ * calls start the same request on a client with a private event loop and run that loop until it is answered
+ * (sync_run()), so both verbs share URLs, headers, the retry policy and the parsers.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "azure-client-internal.h"
 #include "fileio.h"
 #include "log.h"
 #include "wireserver.h"
@@ -217,42 +222,88 @@ int wire_status_to_errno(const HttpResponse *resp) {
         return http_status_to_errno(resp->status);
 }
 
-/* One GET with retries; returns the final response only when it is 2xx. */
-static int wire_get(const WireOptions *o, const char *url, char *const *headers, const RetryPolicy *policy,
-                    HttpResponse **ret) {
+/* ---- the same requests for the oneshot provisioning: on a private loop (azure-client.h) ---- */
+
+typedef struct SyncCall {
+        bool done;
+        int error;
+        HttpResponse *response;
+} SyncCall;
+
+static void sync_call_done(HttpRetry *retry, int error, HttpResponse *response, void *userdata) {
+        SyncCall *s = userdata;
+
+        s->done = true;
+        s->error = error;
+        s->response = response;
+}
+
+typedef int (*SyncStartFunc)(AzureClient *c, const WireOptions *o, const void *args, SyncCall *s);
+
+/* Runs one request of the Azure client to completion on a private event loop; the final response (any
+ * status) in *ret. */
+static int sync_run(const WireOptions *o, SyncStartFunc start, const void *args, HttpResponse **ret) {
+        _cleanup_azure_client_ AzureClient *c = NULL;
+        SyncCall s = {};
+        int r;
+
+        if (!o)
+                return -EINVAL;
+        r = azure_client_new(NULL, o, &c);
+        if (r < 0)
+                return r;
+        r = start(c, o, args, &s);
+        if (r < 0)
+                return r;
+        r = azure_client_run(c, &s.done);
+        if (r < 0) {
+                http_response_free(s.response);
+                return r;
+        }
+        if (s.error < 0)
+                return s.error;
+        *ret = s.response;
+        return 0;
+}
+
+/* Runs it and keeps only a 2xx answer. */
+static int sync_run_ok(const WireOptions *o, SyncStartFunc start, const void *args, HttpResponse **ret) {
         _cleanup_http_response_ HttpResponse *resp = NULL;
+        int r;
+
+        r = sync_run(o, start, args, &resp);
+        if (r < 0)
+                return r;
+        r = wire_response_errno(0, resp);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(resp);
+        return 0;
+}
+
+static int start_versions(AzureClient *c, const WireOptions *o, const void *args, SyncCall *s) {
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        r = wire_url(o->endpoint, "/?comp=versions", &url);
+        if (r < 0)
+                return r;
+        /* ref §1.3: no x-ms headers on this request */
         HttpRequest req = {
                 .method = HTTP_METHOD_GET,
                 .url = url,
-                .headers = headers,
                 .timeout = o->http_timeout,
                 .max_response = WIRE_RESPONSE_MAX,
-                .use_proxy = false, /* never for the WireServer, ref §1.2 */
         };
-        int r;
-
-        r = http_request_retry_sync(&req, policy ?: &o->policy, &resp, NULL);
-        if (r < 0)
-                return r;
-        if (!http_status_ok(resp->status))
-                return wire_status_to_errno(resp);
-        *ret = TAKE_PTR(resp);
-        return 0;
+        return http_retry_start(azure_client_get_http(c), &req, &o->policy, sync_call_done, s, NULL);
 }
 
 int wire_check_version(const WireOptions *o, WireVersions *ret_versions) {
         _cleanup_http_response_ HttpResponse *resp = NULL;
         _cleanup_(wire_versions_done) WireVersions v = {};
-        _cleanup_free_ char *url = NULL;
         int r;
 
-        if (!o)
-                return -EINVAL;
-        r = wire_url(o->endpoint, "/?comp=versions", &url);
-        if (r < 0)
-                return r;
-        /* ref §1.3: no x-ms headers on this request */
-        r = wire_get(o, url, NULL, NULL, &resp);
+        r = sync_run_ok(o, start_versions, NULL, &resp);
         if (r < 0)
                 return r;
         r = wire_versions_parse(resp->body, resp->body_size, &v);
@@ -274,50 +325,58 @@ static int validate_goal_state(const HttpResponse *response, void *userdata) {
         return goal_state_parse(response->body, response->body_size, &g) == -ENODATA ? 1 : 0;
 }
 
-int wire_fetch_goal_state(const WireOptions *o, GoalState *ret) {
-        _cleanup_http_response_ HttpResponse *resp = NULL;
-        _cleanup_strv_free_ char **headers = NULL;
+int wire_goal_state_start(AzureClient *c, const RetryPolicy *p, bool retry_gone, HttpRetryCallback cb,
+                          void *userdata, HttpRetry **ret) {
         _cleanup_free_ char *url = NULL;
-        RetryPolicy p;
+        RetryPolicy policy = p ? *p : c->policy;
         int r;
 
-        if (!o || !ret)
-                return -EINVAL;
-        r = wire_url(o->endpoint, "/machine/?comp=goalstate", &url);
+        r = wire_url(c->endpoint, "/machine/?comp=goalstate", &url);
         if (r < 0)
                 return r;
-        r = wire_request_headers(NULL, &headers);
-        if (r < 0)
-                return r;
-        p = o->policy;
         /* 410 on the goal state itself: it changed while we asked (ref §1.2); asking again is the refresh. */
-        for (size_t i = 0; i < RETRY_STATUS_MAX - 1; i++)
-                if (p.retry_status[i] == 0 || p.retry_status[i] == 410) {
-                        p.retry_status[i] = 410;
+        for (size_t i = 0; retry_gone && i < RETRY_STATUS_MAX - 1; i++)
+                if (policy.retry_status[i] == 0 || policy.retry_status[i] == 410) {
+                        policy.retry_status[i] = 410;
                         break;
                 }
-        p.validate = validate_goal_state;
-        p.validate_delay = WIRE_GOAL_STATE_DELAY;
-        p.validate_max_attempts = WIRE_GOAL_STATE_ATTEMPTS;
-        if (p.max_attempts > 0)
-                p.max_attempts += WIRE_GOAL_STATE_ATTEMPTS;
-        r = wire_get(o, url, headers, &p, &resp);
+        policy.validate = validate_goal_state;
+        policy.validate_delay = WIRE_GOAL_STATE_DELAY;
+        policy.validate_max_attempts = WIRE_GOAL_STATE_ATTEMPTS;
+        if (policy.max_attempts > 0)
+                policy.max_attempts += WIRE_GOAL_STATE_ATTEMPTS;
+        return wire_request_start(c, HTTP_METHOD_GET, url, NULL, NULL, 0, WIRE_RESPONSE_MAX, &policy, cb, userdata,
+                                  ret);
+}
+
+static int start_goal_state(AzureClient *c, const WireOptions *o, const void *args, SyncCall *s) {
+        return wire_goal_state_start(c, &o->policy, /* retry_gone= */ true, sync_call_done, s, NULL);
+}
+
+int wire_fetch_goal_state(const WireOptions *o, GoalState *ret) {
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = sync_run_ok(o, start_goal_state, NULL, &resp);
         if (r < 0)
                 return r;
         return goal_state_parse(resp->body, resp->body_size, ret);
 }
 
+static int start_document(AzureClient *c, const WireOptions *o, const void *args, SyncCall *s) {
+        return wire_request_start(c, HTTP_METHOD_GET, args, NULL, NULL, 0, WIRE_RESPONSE_MAX, &o->policy,
+                                  sync_call_done, s, NULL);
+}
+
 int wire_fetch_document(const WireOptions *o, const char *url, char **ret, size_t *ret_size) {
         _cleanup_http_response_ HttpResponse *resp = NULL;
-        _cleanup_strv_free_ char **headers = NULL;
         int r;
 
-        if (!o || !url || !ret)
+        if (!url || !ret)
                 return -EINVAL;
-        r = wire_request_headers(NULL, &headers);
-        if (r < 0)
-                return r;
-        r = wire_get(o, url, headers, NULL, &resp);
+        r = sync_run_ok(o, start_document, url, &resp);
         if (r < 0)
                 return r;
         if (ret_size)
@@ -366,49 +425,35 @@ int hgap_request_headers(const char *container_id, const char *config_name, char
         return 0;
 }
 
-/* "host[:port]" or "[v6]:port" → the host part with the HostGAPlugin port. */
-static int hgap_endpoint(const WireOptions *o, char **ret) {
-        const char *ep = o->endpoint;
-        size_t n;
-        char *s;
-
-        if (!endpoint_is_valid(ep) || o->hgap_port == 0 || o->hgap_port > 65535)
-                return -EINVAL;
-        if (ep[0] == '[') {
-                const char *end = strchr(ep, ']');
-
-                if (!end)
-                        return -EINVAL;
-                n = (size_t) (end - ep + 1);
-        } else
-                n = strcspn(ep, ":");
-        if (asprintf(&s, "%.*s:%u", (int) n, ep, o->hgap_port) < 0)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
-int hgap_check_versions(const WireOptions *o, const char *container_id) {
-        _cleanup_http_response_ HttpResponse *resp = NULL;
+static int start_hgap_versions(AzureClient *c, const WireOptions *o, const void *args, SyncCall *s) {
         _cleanup_strv_free_ char **headers = NULL;
-        _cleanup_free_ char *host = NULL, *url = NULL, *line = NULL;
-        int r;
+        _cleanup_free_ char *url = NULL, *line = NULL;
 
-        if (!o || isempty(container_id))
-                return -EINVAL;
-        r = hgap_endpoint(o, &host);
-        if (r < 0)
-                return r;
-        r = wire_url(host, "/versions", &url);
-        if (r < 0)
-                return r;
+        if (asprintf(&url, "%s/versions", azure_client_hgap_base(c)) < 0)
+                return -ENOMEM;
         /* waagent sends only x-ms-containerid here (waagent-request-trace.txt) */
-        if (asprintf(&line, "x-ms-containerid: %s", container_id) < 0)
+        if (asprintf(&line, "x-ms-containerid: %s", (const char *) args) < 0)
                 return -ENOMEM;
         if (strv_push(&headers, line) < 0)
                 return -ENOMEM;
         line = NULL;
-        r = wire_get(o, url, headers, NULL, &resp);
+        HttpRequest req = {
+                .method = HTTP_METHOD_GET,
+                .url = url,
+                .headers = headers,
+                .timeout = o->http_timeout,
+                .max_response = WIRE_RESPONSE_MAX,
+        };
+        return http_retry_start(azure_client_get_http(c), &req, &o->policy, sync_call_done, s, NULL);
+}
+
+int hgap_check_versions(const WireOptions *o, const char *container_id) {
+        _cleanup_http_response_ HttpResponse *resp = NULL;
+        int r;
+
+        if (!o || isempty(container_id) || strlen(container_id) > WIRE_FIELD_MAX)
+                return -EINVAL;
+        r = sync_run_ok(o, start_hgap_versions, container_id, &resp);
         if (r < 0)
                 return r;
         return hgap_versions_parse(resp->body, resp->body_size);

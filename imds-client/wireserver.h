@@ -12,9 +12,9 @@
  *    cloud-init and azure-init (peers-provisioning.md §1.6, §2.7);
  *  - HostGAPlugin common headers and /versions (ref §2).
  *
- * Parsers are pure functions over (buf, len). Request helpers are synchronous (a private sd-event loop via
- * http_request_retry_sync) for the oneshot provisioning; the daemon can run the same requests asynchronously
- * with wire_request_headers()/wire_retry_policy() and http_retry_start().
+ * Parsers are pure functions over (buf, len). The request helpers below are synchronous, for the oneshot
+ * provisioning: each starts the Azure client's asynchronous request (azure-client.h, which the daemon runs on
+ * its own loop) on a private sd-event loop and runs that loop until the answer is in.
  */
 #pragma once
 
@@ -35,6 +35,7 @@
 #define WIRE_VERSIONS_MAX 64U
 #define WIRE_LEASE_FILE_MAX (1024U * 1024U)
 #define WIRE_LEASE_FILES_MAX 64U
+#define WIRE_STORED_CERTIFICATES_MAX 64U
 #define WIRE_GOAL_STATE_ATTEMPTS 6U     /* _GET_GOAL_STATE_MAX_ATTEMPTS, ref §1.4 */
 #define WIRE_GOAL_STATE_DELAY (500 * USEC_PER_MSEC)
 #define HEALTH_DESCRIPTION_MAX_CHARS 3686U      /* ref §1.5: 4096-byte limit minus 10 % */
@@ -95,6 +96,8 @@ typedef struct HostingEnvironment {
         char *vm_name;          /* Incarnation@instance */
         char *role_name;        /* Role@name */
         char *deployment_name;  /* Deployment@name */
+        char **stored_certificates;     /* StoredCertificates/StoredCertificate@certificateId "sha1:…": the
+                                         * thumbprints (upper case, sorted, unique) the Certificates hold */
 } HostingEnvironment;
 
 void hosting_env_done(HostingEnvironment *h);

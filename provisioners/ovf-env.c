@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error-util.h"
 #include "macro.h"
 #include "ovf-env.h"
 #include "strutil.h"
@@ -63,12 +64,6 @@ static xmlNodePtr ovf_sibling(xmlNodePtr n, const char *name) {
         return ovf_next(xml_next(n, name), name);
 }
 
-static int fail(char **ret_error, const char *what) {
-        if (ret_error)
-                *ret_error = strdup(what);
-        return -EBADMSG;
-}
-
 /*
  * Text of child name of parent (whitespace-trimmed), or NULL (not an error) when absent. Only its own text and
  * CDATA count, as with waagent's gettext(): text inside a nested element (a stray <UserPassword> inside
@@ -102,17 +97,14 @@ static int child_text(xmlNodePtr parent, const char *name, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int required_text(xmlNodePtr parent, const char *name, char **ret, char **ret_error) {
-        _cleanup_free_ char *msg = NULL;
+static int required_text(xmlNodePtr parent, const char *name, char **ret, Error *error) {
         int r = child_text(parent, name, ret);
 
         if (r < 0)
                 return r;
         if (*ret)
                 return 0;
-        if (asprintf(&msg, "%s not found", name) < 0)
-                return -ENOMEM;
-        return fail(ret_error, msg);
+        return error_setf(error, -EBADMSG, "%s not found", name);
 }
 
 /* Overwrites the text of every text node below n (the password) before the tree is freed or serialized. */
@@ -222,19 +214,19 @@ static bool text_is(const char *s, const char *word) {
         return s && strcasecmp(s, word) == 0;
 }
 
-static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
+static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, Error *error) {
         _cleanup_free_ char *auth = NULL;
         int r;
 
-        r = required_text(conf, "HostName", &e->hostname, ret_error);
+        r = required_text(conf, "HostName", &e->hostname, error);
         if (r < 0)
                 return r;
-        r = required_text(conf, "UserName", &e->username, ret_error);
+        r = required_text(conf, "UserName", &e->username, error);
         if (r < 0)
                 return r;
         r = parse_password(conf, &e->password);
         if (r == -E2BIG)
-                return fail(ret_error, "UserPassword is longer than 72 bytes");
+                return error_set(error, -EBADMSG, "UserPassword is longer than 72 bytes");
         if (r < 0)
                 return r;
         r = child_text(conf, "DisableSshPasswordAuthentication", &auth);
@@ -245,26 +237,26 @@ static int parse_linux_conf(xmlNodePtr conf, OvfEnv *e, char **ret_error) {
         if (r >= 0)
                 r = parse_key_pairs(conf, e);
         if (r == -E2BIG)
-                return fail(ret_error, "too many SSH keys");
+                return error_set(error, -EBADMSG, "too many SSH keys");
         if (r < 0)
                 return r;
         return parse_custom_data(conf, e);
 }
 
-static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, char **ret_error) {
-        _cleanup_free_ char *pps = NULL;
+static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, Error *error) {
+        _cleanup_free_ char *pps = NULL, *proxy = NULL;
         xmlNodePtr section, settings;
         int r;
 
         section = ovf_child(env, "PlatformSettingsSection");
         if (!section)
-                return fail(ret_error, "PlatformSettingsSection not found");
+                return error_set(error, -EBADMSG, "PlatformSettingsSection not found");
         settings = ovf_child(section, "PlatformSettings");
         if (!settings)
-                return fail(ret_error, "PlatformSettings not found");
+                return error_set(error, -EBADMSG, "PlatformSettings not found");
         /* The element must exist; empty or garbage values are tolerated and mean "true" (waagent only
          * disables the agent for a literal "false"; fixtures ovf-env-3.xml and ovf-env-4.xml). */
-        r = required_text(settings, "ProvisionGuestAgent", &e->provision_guest_agent_raw, ret_error);
+        r = required_text(settings, "ProvisionGuestAgent", &e->provision_guest_agent_raw, error);
         if (r < 0)
                 return r;
         e->provision_guest_agent = !text_is(e->provision_guest_agent_raw, "false");
@@ -276,28 +268,35 @@ static int parse_platform_settings(xmlNodePtr env, OvfEnv *e, char **ret_error) 
         r = child_text(settings, "PreprovisionedVMType", &e->preprovisioned_vm_type);
         if (r >= 0 && !e->preprovisioned_vm_type)
                 r = child_text(settings, "PreprovisionedVmType", &e->preprovisioned_vm_type);
-        return r;
+        if (r < 0)
+                return r;
+        /* The platform expects Azure's Guest Proxy Agent (agent/provision-firewall.c). */
+        r = child_text(settings, "ProvisionGuestProxyAgent", &proxy);
+        if (r < 0)
+                return r;
+        e->provision_guest_proxy_agent = text_is(proxy, "true");
+        return 0;
 }
 
-static int parse_doc(xmlNodePtr env, OvfEnv *e, char **ret_error) {
+static int parse_doc(xmlNodePtr env, OvfEnv *e, Error *error) {
         xmlNodePtr section, conf;
         int r;
 
         if (!env || !streq((const char *) env->name, "Environment") || !node_in_our_ns(env))
-                return fail(ret_error, "Environment not found");
+                return error_set(error, -EBADMSG, "Environment not found");
         section = ovf_child(env, "ProvisioningSection");
         if (!section)
-                return fail(ret_error, "ProvisioningSection not found");
-        r = required_text(section, "Version", &e->version, ret_error);
+                return error_set(error, -EBADMSG, "ProvisioningSection not found");
+        r = required_text(section, "Version", &e->version, error);
         if (r < 0)
                 return r;
         conf = ovf_child(section, "LinuxProvisioningConfigurationSet");
         if (!conf)
-                return fail(ret_error, "LinuxProvisioningConfigurationSet not found");
-        r = parse_linux_conf(conf, e, ret_error);
+                return error_set(error, -EBADMSG, "LinuxProvisioningConfigurationSet not found");
+        r = parse_linux_conf(conf, e, error);
         if (r < 0)
                 return r;
-        return parse_platform_settings(env, e, ret_error);
+        return parse_platform_settings(env, e, error);
 }
 
 /* Wipes every UserPassword's text in the tree (the document may be kept in memory by libxml2's pools). */
@@ -312,7 +311,7 @@ static void wipe_passwords(xmlNodePtr n) {
         }
 }
 
-int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, char **ret_error) {
+int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error) {
         _cleanup_(ovf_env_donep) OvfEnv e = {};
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         int r;
@@ -321,10 +320,10 @@ int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, char **ret_error) {
                 return -E2BIG;
         r = xml_parse_buffer(buf, len, &doc);
         if (r == -EBADMSG)
-                return fail(ret_error, "not a well-formed XML document (or it has a DOCTYPE)");
+                return error_set(error, -EBADMSG, "not a well-formed XML document (or it has a DOCTYPE)");
         if (r < 0)
                 return r;
-        r = parse_doc(xmlDocGetRootElement(doc), &e, ret_error);
+        r = parse_doc(xmlDocGetRootElement(doc), &e, error);
         wipe_passwords(xmlDocGetRootElement(doc));
         if (r < 0)
                 return r;

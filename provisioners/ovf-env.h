@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error-util.h"
+
 #define OVF_NAMESPACE "http://schemas.dmtf.org/ovf/environment/1"
 #define WA_NAMESPACE "http://schemas.microsoft.com/windowsazure"
 
@@ -47,6 +49,7 @@ typedef struct OvfEnv {
         char *provision_guest_agent_raw;
         bool preprovisioned_vm;         /* PreprovisionedVm == "true" (any case) */
         char *preprovisioned_vm_type;   /* PreprovisionedVMType (or PreprovisionedVmType); NULL when absent */
+        bool provision_guest_proxy_agent; /* ProvisionGuestProxyAgent == "true" (any case), as cloud-init */
 } OvfEnv;
 
 void ovf_env_done(OvfEnv *e);
@@ -54,11 +57,12 @@ void ovf_env_done(OvfEnv *e);
 /*
  * Parses buf. Required (as waagent): Environment, ProvisioningSection, Version,
  * LinuxProvisioningConfigurationSet, HostName, UserName, PlatformSettingsSection, PlatformSettings,
- * ProvisionGuestAgent. Returns -EBADMSG with a reason in *ret_error (may be NULL; set on failure only) when
- * the document is malformed or incomplete, -E2BIG above OVF_ENV_MAX or OVF_KEYS_MAX.
+ * ProvisionGuestAgent. Returns -EBADMSG, explained in *error (may be NULL; set on failure only), when the
+ * document is malformed or incomplete (too many keys or a password above 72 bytes too); -E2BIG above
+ * OVF_ENV_MAX.
  * A CustomData that is not valid base64 is kept in custom_data_raw only (waagent saves it undecoded).
  */
-int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, char **ret_error);
+int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error);
 
 /* Returns the document with the text of every UserPassword element removed (what we keep on disk, 0600). */
 int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size);

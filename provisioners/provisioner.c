@@ -1,23 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The default provisioning order and ProvisionData's lifetime. The order matters: the user must exist before
- * its keys are installed; sshd's configuration and host keys come last so that sshd, reloaded once, sees
- * everything.
- */
+/* ProvisionData's lifetime. (The order the Provisioners run in is agent/provision.c's step table.) */
 #include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
 #include "provisioner.h"
-
-const Provisioner *const provisioners_default[] = {
-        &provisioner_hostname,
-        &provisioner_user,
-        &provisioner_ssh_keys,
-        &provisioner_sshd_config,
-        &provisioner_ssh_host_keys,
-        NULL,
-};
 
 void provision_data_done(ProvisionData *d) {
         free(d->vm_id);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Provisioning steps. The provision verb (agent/) fills a ProvisionData from IMDS and the provisioning media
- * (ovf-env.xml), then runs every Provisioner of provisioners_default[] in order. Each step first checks
+ * (ovf-env.xml), then runs each Provisioner as a row of its step table (agent/provision.c, which also fixes
+ * their order). Each step first checks
  * whether anything needs doing (idempotent: a second run returns 0 and touches nothing), then applies its
  * change through c->root_fd (and c->root as text for external tools such as useradd). Steps never log above
  * debug level: they return -errno and a one-line human summary; the verb logs once.
@@ -42,9 +43,6 @@ extern const Provisioner provisioner_user;
 extern const Provisioner provisioner_ssh_keys;
 extern const Provisioner provisioner_sshd_config;
 extern const Provisioner provisioner_ssh_host_keys;
-
-/* Ordered, NULL-terminated: hostname, user, ssh-keys, sshd-config, ssh-host-keys. */
-extern const Provisioner *const provisioners_default[];
 
 /* Releases every member (the password is wiped) and zeroes *d. */
 void provision_data_done(ProvisionData *d);

@@ -10,9 +10,11 @@ packages=(
         libcurl4-openssl-dev libjson-c-dev libxml2-dev libnl-3-dev libnl-route-3-dev
         libsystemd-dev libudev-dev libssl-dev libarchive-dev libfdisk-dev libcrypt-dev libcmocka-dev
         libyaml-dev
+        libnftables-dev
         # tests: fabric, media, users, ssh, disks, networking, units, packaging
-        python3 openssl xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
+        python3 openssl genisoimage xorriso iproute2 util-linux fdisk gdisk e2fsprogs xfsprogs btrfs-progs ntfs-3g
         passwd sudo openssh-client dbus systemd udev rpm scdoc tmux
+        nftables
         # memcheck of a whole provisioning (suite valgrind); the ASan + UBSan build uses gcc's libasan/libubsan
         valgrind
         # peers, run only inside private network namespaces by the interop tests and benchmarks

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "error-util.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_context *, fdisk_unref_context);
@@ -92,10 +93,10 @@ int gpt_alternate_lba(int fd, unsigned sector_size, uint64_t *ret, uint64_t *ret
 
 /*
  * Validates both GPT headers and their entry arrays on fd: signature, header CRC32, MyLBA, AlternateLBA
- * pairing, partition-entry-array CRC32. Returns 0 when consistent, -EUCLEAN with a description in
- * *ret_problem when not, other negative errno on I/O errors.
+ * pairing, partition-entry-array CRC32. Returns 0 when consistent, -EUCLEAN explained in *error when not,
+ * other negative errno on I/O errors.
  */
-int gpt_check_headers(int fd, unsigned sector_size, uint64_t total_sectors, char **ret_problem);
+int gpt_check_headers(int fd, unsigned sector_size, uint64_t total_sectors, Error *error);
 
 uint32_t disk_crc32(const void *data, size_t size);
 
@@ -104,11 +105,11 @@ uint32_t disk_crc32(const void *data, size_t size);
 /*
  * Opens a libfdisk context on fd (read-only or not) whose messages go to the debug log; the context does
  * not own fd. fdisk_verify() runs fdisk_verify_disklabel() and counts the warnings it reports, less the
- * expected ones (see warning_is_benign()); *ret_problem is the first problem (for the reason text).
- * gpt_relocated: the GPT backup header is not at the end of a disk that grew.
+ * expected ones (see warning_is_benign()): 0 when there are none, else -EUCLEAN explained in *error as
+ * "N problem(s): <the first>". gpt_relocated: the GPT backup header is not at the end of a disk that grew.
  */
 int fdisk_open_fd(int fd, bool readonly, struct fdisk_context **ret);
-int fdisk_verify(struct fdisk_context *cxt, bool gpt_relocated, unsigned *ret_problems, char **ret_problem);
+int fdisk_verify(struct fdisk_context *cxt, bool gpt_relocated, Error *error);
 
 /* ---- child processes ---- */
 

@@ -418,8 +418,9 @@ int fdisk_open_fd(int fd, bool readonly, struct fdisk_context **ret) {
         return 0;
 }
 
-int fdisk_verify(struct fdisk_context *cxt, bool gpt_relocated, unsigned *ret_problems, char **ret_problem) {
+int fdisk_verify(struct fdisk_context *cxt, bool gpt_relocated, Error *error) {
         _cleanup_strv_free_ char **warnings = NULL;
+        const char *first = NULL;
         AskState s = {};
         unsigned n = 0;
         int r;
@@ -435,10 +436,14 @@ int fdisk_verify(struct fdisk_context *cxt, bool gpt_relocated, unsigned *ret_pr
         /* verify returns its error count and warns once per error; count the warnings so that the benign
          * ones can be discounted, and trust the return value only if no warning came through */
         for (char **w = warnings; w && *w; w++)
-                if (!warning_is_benign(*w, gpt_relocated) && n++ == 0 && ret_problem)
-                        *ret_problem = strdup(*w);
-        *ret_problems = warnings ? n : (unsigned) r;
-        return 0;
+                if (!warning_is_benign(*w, gpt_relocated) && n++ == 0)
+                        first = *w;
+        if (!warnings)
+                n = (unsigned) r;
+        if (n == 0)
+                return 0;
+        return error_setf(error, -EUCLEAN, "%u problem%s%s%s", n, n == 1 ? "" : "s", first ? ": " : "",
+                          strempty(first));
 }
 
 /* ---- GPT (UEFI 2.10 §5.3.2 GPT Header, §5.3.3 GPT Partition Entry Array) ---- */
@@ -483,20 +488,9 @@ static int pread_full(int fd, void *buf, size_t size, uint64_t offset) {
         return (size_t) n == size ? 0 : -EIO;
 }
 
-static int problem(char **ret, const char *fmt, ...) _printf_(2, 3);
-static int problem(char **ret, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(ret, fmt, ap);
-        va_end(ap);
-        return r < 0 ? -ENOMEM : -EUCLEAN;
-}
-
 /* Reads and checks the header at lba; on success *ret_entries_crc is the CRC of its entry array. */
 static int gpt_read_header(int fd, unsigned ss, uint64_t total, uint64_t lba, const char *which, GptHeader *ret,
-                           char **ret_problem) {
+                           Error *error) {
         _cleanup_free_ uint8_t *sector = malloc(ss), *ents = NULL;
         GptHeader h;
         uint32_t crc;
@@ -506,25 +500,25 @@ static int gpt_read_header(int fd, unsigned ss, uint64_t total, uint64_t lba, co
         if (!sector)
                 return -ENOMEM;
         if (lba >= total)
-                return problem(ret_problem, "%s GPT header LBA %" PRIu64 " is beyond the disk", which, lba);
+                return error_setf(error, -EUCLEAN, "%s GPT header LBA %" PRIu64 " is beyond the disk", which, lba);
         r = pread_full(fd, sector, ss, lba * ss);
         if (r < 0)
                 return r;
         memcpy(&h, sector, sizeof h);
         if (memcmp(h.signature, "EFI PART", 8) != 0)
-                return problem(ret_problem, "%s GPT header at LBA %" PRIu64 " has no signature", which, lba);
+                return error_setf(error, -EUCLEAN, "%s GPT header at LBA %" PRIu64 " has no signature", which, lba);
         if (le32toh(h.header_size) < sizeof h || le32toh(h.header_size) > ss)
-                return problem(ret_problem, "%s GPT header has a bad size", which);
+                return error_setf(error, -EUCLEAN, "%s GPT header has a bad size", which);
         crc = le32toh(h.header_crc32);
         memset(sector + offsetof(GptHeader, header_crc32), 0, sizeof(uint32_t));
         if (disk_crc32(sector, le32toh(h.header_size)) != crc)
-                return problem(ret_problem, "%s GPT header CRC32 mismatch", which);
+                return error_setf(error, -EUCLEAN, "%s GPT header CRC32 mismatch", which);
         if (le64toh(h.my_lba) != lba)
-                return problem(ret_problem, "%s GPT header MyLBA does not match its position", which);
+                return error_setf(error, -EUCLEAN, "%s GPT header MyLBA does not match its position", which);
         esize = (size_t) le32toh(h.n_entries) * le32toh(h.entry_size);
         if (le32toh(h.entry_size) < 128 || esize == 0 || esize > GPT_ENTRIES_MAX_BYTES ||
             le64toh(h.entries_lba) >= total)
-                return problem(ret_problem, "%s GPT header has a bad partition entry array", which);
+                return error_setf(error, -EUCLEAN, "%s GPT header has a bad partition entry array", which);
         ents = malloc(esize);
         if (!ents)
                 return -ENOMEM;
@@ -532,7 +526,7 @@ static int gpt_read_header(int fd, unsigned ss, uint64_t total, uint64_t lba, co
         if (r < 0)
                 return r;
         if (disk_crc32(ents, esize) != le32toh(h.entries_crc32))
-                return problem(ret_problem, "%s GPT partition entry array CRC32 mismatch", which);
+                return error_setf(error, -EUCLEAN, "%s GPT partition entry array CRC32 mismatch", which);
         *ret = h;
         return 0;
 }
@@ -551,24 +545,24 @@ int gpt_alternate_lba(int fd, unsigned sector_size, uint64_t *ret, uint64_t *ret
         return 0;
 }
 
-int gpt_check_headers(int fd, unsigned sector_size, uint64_t total_sectors, char **ret_problem) {
+int gpt_check_headers(int fd, unsigned sector_size, uint64_t total_sectors, Error *error) {
         GptHeader p, b;
         int r;
 
         if (sector_size < 512)
                 return -EINVAL;
-        r = gpt_read_header(fd, sector_size, total_sectors, 1, "primary", &p, ret_problem);
+        r = gpt_read_header(fd, sector_size, total_sectors, 1, "primary", &p, error);
         if (r < 0)
                 return r;
-        r = gpt_read_header(fd, sector_size, total_sectors, le64toh(p.alternate_lba), "backup", &b, ret_problem);
+        r = gpt_read_header(fd, sector_size, total_sectors, le64toh(p.alternate_lba), "backup", &b, error);
         if (r < 0)
                 return r;
         if (le64toh(b.alternate_lba) != 1)
-                return problem(ret_problem, "backup GPT header does not point back to the primary");
+                return error_setf(error, -EUCLEAN, "backup GPT header does not point back to the primary");
         if (p.entries_crc32 != b.entries_crc32 || p.n_entries != b.n_entries || p.entry_size != b.entry_size ||
             memcmp(p.disk_guid, b.disk_guid, sizeof p.disk_guid) != 0 ||
             p.first_usable_lba != b.first_usable_lba || p.last_usable_lba != b.last_usable_lba)
-                return problem(ret_problem, "primary and backup GPT differ");
+                return error_setf(error, -EUCLEAN, "primary and backup GPT differ");
         return 0;
 }
 

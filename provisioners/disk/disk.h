@@ -8,7 +8,7 @@
  * argv, never a shell.
  *
  * Every entry point runs on first boot and on every later boot and is idempotent: it returns <0 on error,
- * 0 when nothing had to change (including "skipped", with the reason in the result), 1 when it changed
+ * 0 when nothing had to change (including "skipped", with the reason in the summary), 1 when it changed
  * something. Result structs are filled only on success and released with their *_done() function.
  * Nothing here logs above debug level; the caller logs the summary.
  */
@@ -27,7 +27,7 @@ typedef struct GrowPartResult {
         bool table_changed;         /* partition table rewritten */
         bool kernel_updated;        /* BLKPG_RESIZE_PARTITION issued */
         bool refused;               /* the table is inconsistent or unsupported: nothing was touched */
-        char *reason;               /* what was done, or why nothing was */
+        char *summary;              /* what was done, or why nothing was (why it was refused) */
 } GrowPartResult;
 
 /* Outcome of an online filesystem grow. Sizes are statvfs(f_blocks × f_frsize), in bytes. */
@@ -35,7 +35,7 @@ typedef struct FsResizeResult {
         char *fstype;
         uint64_t old_size;
         uint64_t new_size;
-        char *reason;
+        char *summary;
 } FsResizeResult;
 
 typedef struct DiskGrowResult {

@@ -96,7 +96,7 @@ static int grow_root_partition(const BlockDevice *bd, DiskGrowResult *res) {
         res->part_new_size = gp.new_size;
         res->partition_grown = r > 0;
         res->refused = gp.refused;
-        r = set_summary(res, "%s", gp.reason);
+        r = set_summary(res, "%s", gp.summary);
         return r < 0 ? r : res->partition_grown;
 }
 
@@ -139,7 +139,7 @@ static int grow_block_device(int fs_fd, const MountInfo *m, DiskGrowResult *res)
         res->fs_new_size = fr.new_size;
         res->filesystem_grown = r > 0;
         changed |= r;
-        r = set_summary(res, "%s%s%s", strempty(part_summary), part_summary ? "; " : "", fr.reason);
+        r = set_summary(res, "%s%s%s", strempty(part_summary), part_summary ? "; " : "", fr.summary);
         return r < 0 ? r : changed;
 }
 

@@ -47,7 +47,7 @@ static void grow_plan_done(GrowPlan *p) {
 void grow_part_result_done(GrowPartResult *r) {
         if (!r)
                 return;
-        free(r->reason);
+        free(r->summary);
         *r = (GrowPartResult) {};
 }
 
@@ -90,13 +90,13 @@ static int has_protective_entry(struct fdisk_context *cxt) {
 
 /* GPT integrity beyond libfdisk: both headers and arrays (libfdisk "recovers" silently in memory). */
 static int check_gpt(struct fdisk_context *cxt, int fd, GrowPlan *p, bool *ret_relocated) {
-        _cleanup_free_ char *problem = NULL;
+        _cleanup_error_ Error problem = ERROR_NULL;
         uint64_t alt, ebytes, total = fdisk_get_nsectors(cxt);
         int r;
 
         r = gpt_check_headers(fd, p->sector_size, fdisk_get_nsectors(cxt), &problem);
         if (r == -EUCLEAN)
-                return plan_set_reason(p, true, "GPT is inconsistent: %s", problem);
+                return plan_set_reason(p, true, "GPT is inconsistent: %s", error_reason(&problem));
         if (r < 0)
                 return r;
         r = gpt_alternate_lba(fd, p->sector_size, &alt, &ebytes);
@@ -112,8 +112,7 @@ static int check_gpt(struct fdisk_context *cxt, int fd, GrowPlan *p, bool *ret_r
 
 /* Refuses unknown, hybrid or inconsistent tables. Returns 1 if the table may be edited. */
 static int check_table(struct fdisk_context *cxt, int fd, GrowPlan *p) {
-        _cleanup_free_ char *problem = NULL;
-        unsigned problems = 0;
+        _cleanup_error_ Error problem = ERROR_NULL;
         bool relocated = false;
         int r;
 
@@ -136,12 +135,12 @@ static int check_table(struct fdisk_context *cxt, int fd, GrowPlan *p) {
                 if (r <= 0)
                         return r;
         }
-        r = fdisk_verify(cxt, relocated, &problems, &problem);
+        r = fdisk_verify(cxt, relocated, &problem);
+        if (r == -EUCLEAN)
+                return plan_set_reason(p, true, "libfdisk reports the partition table as inconsistent (%s)",
+                                       error_reason(&problem));
         if (r < 0)
                 return r;
-        if (problems > 0)
-                return plan_set_reason(p, true, "libfdisk reports the partition table as inconsistent (%u problem%s: %s)",
-                                       problems, problems == 1 ? "" : "s", strna(problem));
         return 1;
 }
 
@@ -314,8 +313,8 @@ static int grow_fd(int rofd, const char *path, unsigned partno, GrowPartResult *
         res.new_size = final->new_size * final->sector_size;
         if (final->refused) {
                 res.refused = true;
-                res.reason = strdup(final->reason);
-                if (!res.reason)
+                res.summary = strdup(final->reason);
+                if (!res.summary)
                         return -ENOMEM;
                 *ret = res;
                 return 0;
@@ -325,17 +324,17 @@ static int grow_fd(int rofd, const char *path, unsigned partno, GrowPartResult *
                 return k;
         res.kernel_updated = k > 0;
         if (final->reason && !res.kernel_updated)
-                res.reason = strdup(final->reason);
+                res.summary = strdup(final->reason);
         else {
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
-                if (asprintf(&res.reason, "partition %u %s from %s to %s%s", partno,
+                if (asprintf(&res.summary, "partition %u %s from %s to %s%s", partno,
                              res.table_changed ? "grown" : "size re-read", format_bytes(res.old_size, a, sizeof a),
                              format_bytes(res.new_size, b, sizeof b),
                              res.kernel_updated ? " (kernel updated with BLKPG_RESIZE_PARTITION)" : "") < 0)
-                        res.reason = NULL;
+                        res.summary = NULL;
         }
-        if (!res.reason)
+        if (!res.summary)
                 return -ENOMEM;
         *ret = res;
         return res.table_changed || res.kernel_updated;

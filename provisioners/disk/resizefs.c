@@ -62,7 +62,7 @@ void fs_resize_result_done(FsResizeResult *r) {
         if (!r)
                 return;
         free(r->fstype);
-        free(r->reason);
+        free(r->summary);
         *r = (FsResizeResult) {};
 }
 
@@ -174,13 +174,13 @@ int disk_resize_filesystem(int fs_fd, const char *fstype, uint64_t device_size, 
         if (r < 0)
                 return r;
         if (res.new_size > res.old_size)
-                r = asprintf(&res.reason, "%s grown online from %s to %s", fstype,
+                r = asprintf(&res.summary, "%s grown online from %s to %s", fstype,
                              format_bytes(res.old_size, a, sizeof a), format_bytes(res.new_size, b, sizeof b));
         else
-                r = asprintf(&res.reason, "%s already fills its device (%s)", fstype,
+                r = asprintf(&res.summary, "%s already fills its device (%s)", fstype,
                              format_bytes(res.old_size, a, sizeof a));
         if (r < 0) {
-                res.reason = NULL;
+                res.summary = NULL;
                 return -ENOMEM;
         }
         r = res.new_size > res.old_size;

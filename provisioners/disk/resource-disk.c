@@ -287,16 +287,16 @@ static int classify_unpartitioned(int fd, Classification *c) {
 /* The disk's only partition, or an OTHER classification. Returns 1 with the partition, 0 when classified. */
 static int single_partition(struct fdisk_context *cxt, Classification *c, struct fdisk_partition **ret) {
         _cleanup_(fdisk_unref_tablep) struct fdisk_table *tb = NULL;
-        _cleanup_free_ char *problem = NULL;
-        unsigned problems = 0;
+        _cleanup_error_ Error problem = ERROR_NULL;
         size_t n;
         int r;
 
-        r = fdisk_verify(cxt, false, &problems, &problem);
+        r = fdisk_verify(cxt, false, &problem);
+        if (r == -EUCLEAN)
+                return classify_as(c, CONTENT_OTHER, "has an inconsistent partition table (%s)",
+                                   error_reason(&problem));
         if (r < 0)
                 return r;
-        if (problems > 0)
-                return classify_as(c, CONTENT_OTHER, "has an inconsistent partition table (%s)", strna(problem));
         r = fdisk_get_partitions(cxt, &tb);
         if (r < 0)
                 return r;

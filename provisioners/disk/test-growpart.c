@@ -115,7 +115,7 @@ static void test_gpt_grow(void **state) {
         /* second run: nothing to do */
         assert_int_equal(disk_grow_partition(f->img, 1, &r2), 0);
         assert_false(r2.table_changed);
-        assert_non_null(strstr(r2.reason, "already fills"));
+        assert_non_null(strstr(r2.summary, "already fills"));
 }
 
 static void test_mbr_grow(void **state) {
@@ -131,7 +131,7 @@ static void test_mbr_grow(void **state) {
         assert_int_equal(disk_grow_partition(f->img, 1, &r), 0);
         assert_false(r.table_changed);
         assert_false(r.refused);
-        assert_non_null(strstr(r.reason, "followed by partition 2"));
+        assert_non_null(strstr(r.summary, "followed by partition 2"));
 
         assert_int_equal(disk_grow_partition(f->img, 2, &r2), 1);
         assert_true(sfdisk_read(f->img, &t));
@@ -172,8 +172,8 @@ static void assert_refused_unchanged(Fixture *f, unsigned partno, const char *ex
         assert_int_equal(disk_grow_partition(f->img, partno, &r), 0);
         assert_true(r.refused);
         assert_false(r.table_changed);
-        fprintf(stderr, "reason: %s\n", r.reason);
-        assert_non_null(strstr(r.reason, expect));
+        fprintf(stderr, "summary: %s\n", r.summary);
+        assert_non_null(strstr(r.summary, expect));
         after = file_slurp(f->img, &na);
         assert_int_equal(na, nb);
         assert_memory_equal(before, after, nb);

@@ -18,11 +18,12 @@
 #include "fileio.h"
 #include "macro.h"
 #include "network.h"
+#include "string-table.h"
 #include "strutil.h"
 
 #define NETWORK_FILE_MAX (64U * 1024U)
 
-static const char *const reload_table[_NETWORK_RELOAD_MAX] = {
+static const char *const network_reload_table[_NETWORK_RELOAD_MAX] = {
         [NETWORK_RELOAD_NOT_NEEDED] = "not-needed",
         [NETWORK_RELOAD_DONE] = "done",
         [NETWORK_RELOAD_SKIPPED_ROOT] = "skipped-alternate-root",
@@ -30,9 +31,7 @@ static const char *const reload_table[_NETWORK_RELOAD_MAX] = {
         [NETWORK_RELOAD_FAILED] = "failed",
 };
 
-const char *network_reload_to_string(NetworkReload r) {
-        return r >= 0 && r < _NETWORK_RELOAD_MAX ? reload_table[r] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(network_reload, NetworkReload);
 
 static void closedirp(DIR **d) {
         if (*d)

@@ -16,6 +16,7 @@
 
 #include "macro.h"
 #include "network.h"
+#include "string-table.h"
 
 struct NetworkWatch {
         sd_event_source *source;
@@ -25,14 +26,12 @@ struct NetworkWatch {
         IfindexSet known;
 };
 
-static const char *const event_table[_NETWORK_LINK_EVENT_MAX] = {
+static const char *const network_link_event_table[_NETWORK_LINK_EVENT_MAX] = {
         [NETWORK_LINK_ADDED] = "added",
         [NETWORK_LINK_REMOVED] = "removed",
 };
 
-const char *network_link_event_to_string(NetworkLinkEvent e) {
-        return e >= 0 && e < _NETWORK_LINK_EVENT_MAX ? event_table[e] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(network_link_event, NetworkLinkEvent);
 
 /* Called for every link notification read from the monitor socket. */
 static void on_link(bool removed, const NlLink *link, void *userdata) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* daemon.json (agent/daemon-state.h): round trip through the file (0600, atomic), handler results with and
- * without a settings status, and refusal of malformed documents. */
+ * without a settings status, the timings object, and refusal of malformed documents. */
 #include <string.h>
 #include <sys/stat.h>
 
@@ -23,6 +23,8 @@ static void test_roundtrip(void **state) {
         s.executed_id = strdup("incarnation_3");
         s.status_hash = strdup("ab12");
         s.fast_track = true;
+        s.timings = json_tokener_parse("{\"goalStateId\": \"incarnation_3\", \"runUsec\": 1234}");
+        assert_non_null(s.timings);
         r1.name = strdup("OSTCExtensions.ExampleHandlerLinux");
         r1.version = strdup("1.3.0");
         r1.status = strdup("Ready");
@@ -54,6 +56,8 @@ static void test_roundtrip(void **state) {
         assert_string_equal(back.executed_id, "incarnation_3");
         assert_string_equal(back.status_hash, "ab12");
         assert_true(back.fast_track);
+        assert_non_null(back.timings);
+        assert_int_equal(json_object_get_int64(json_object_object_get(back.timings, "runUsec")), 1234);
         assert_int_equal(back.n_handlers, 2);
         assert_string_equal(back.handlers[0].name, "OSTCExtensions.ExampleHandlerLinux");
         assert_int_equal(back.handlers[0].seq_no, 7);
@@ -78,6 +82,7 @@ static void test_missing_and_bad(void **state) {
         static const char *const bad[] = {
                 "", "[]", "{\"incarnation\": 3}", "{\"handlers\": {}}", "{\"handlers\": [{\"name\": \"x\"}]}",
                 "{\"handlers\": [{\"name\": \"x\", \"version\": \"1\", \"status\": \"Ready\", \"settingsStatus\": 1}]}",
+                "{\"timings\": [1]}",
         };
 
         assert_int_equal(root_open(dir, &root_fd), 0);

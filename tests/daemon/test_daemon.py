@@ -9,7 +9,8 @@ stops it with SIGTERM (exit 0 expected). Asserted from the fabric's control API 
   * a status blob the fabric accepts, guestAgentStatus Ready, the sample extension Ready with its settings status;
   * the tenant certificates written as <THUMB>.crt/.prv (0600, directory 0700) with the thumbprints of GET /state,
     the transport key 0600, daemon.json 0600;
-  * an incarnation bump is picked up within one poll (the new ExtensionsConfig is fetched);
+  * an incarnation bump is picked up within one poll (the new ExtensionsConfig is fetched, the unchanged
+    certificates are not), and daemon.json records the run's phase timings;
   * an idle daemon makes only goal-state and vmSettings requests and no status upload before the keep-alive,
     and exactly the keep-alive uploads when it is short;
   * HostGAPlugin PUT /status failing (500, connection reset) → the blob is uploaded directly (via=direct);
@@ -170,7 +171,16 @@ class TestDaemon(DaemonTest):
         wait_for("the status blob of the new incarnation", lambda: (self.status_blob() or {}).get(
             "aggregateStatus", {}).get("vmArtifactsAggregateStatus", {}).get("goalStateAggregateStatus", {}).get(
             "inSvdSeqNo") == str(new_inc), timeout=30)
+        # The tenant certificates did not change (HostingEnvironmentConfig lists the ones held): not fetched again.
+        self.assertEqual([r for r in self.requests_since(seq) if "comp=certificates" in r["query"]], [])
         self.stop_daemon()
+        # daemon.json records where the run's time went (issue #21): enable only, nothing downloaded.
+        with open(self.root.file("/var/lib/azl-agent/daemon.json")) as f:
+            timings = json.load(f)["timings"]
+        self.assertEqual(timings["goalStateId"], "incarnation_%s" % new_inc)
+        self.assertEqual((timings["downloads"], timings["commands"], timings["certificatesUsec"]), (0, 1, 0))
+        self.assertTrue(0 < timings["commandsUsec"] <= timings["runUsec"], timings)
+        self.assertIn("uploadUsec", timings)
 
     def test_status_file_change_is_reported(self):
         # An extension updating status/<seq>.status after its enable (ref §4.7) is reported at the next poll.

@@ -13,6 +13,10 @@ operation it runs to $AZL_TEST_RECORD and dumps the §4.4 environment and the se
   * a failing install: code 1007 and "Non-zero exit code: 7, <cmd>\\n[stdout]…" (ref §4.5); the dependent handler is
     skipped with code -1 and waagent's "Skipping processing of extensions since execution of dependent extension …";
   * update 1.0.0 → 1.1.0 and uninstall through new incarnations: the exact operation order of ref §4.6;
+  * certificates that change under the same incarnation (issue #19): a new container id (hibernate-resume) brings a
+    new <thumb>.crt/.prv (0600) without an ExtensionsConfig fetch, and a Fast Track goal state whose protected
+    settings are encrypted to a certificate the agent does not hold makes it fetch the Certificates; the recorder
+    decrypts its settings with the files;
   * a container host (ref issue #8): the daemon at / in a private mount namespace where / (hence /usr and /etc) is
     read-only and only /var and /run are writable; the sample extension and the recorder succeed and nothing but
     /var and /run was written. Skipped without root or mount namespaces.
@@ -20,6 +24,7 @@ operation it runs to $AZL_TEST_RECORD and dumps the §4.4 environment and the se
 import base64
 import json
 import os
+import stat
 import subprocess
 import sys
 import unittest
@@ -157,7 +162,8 @@ class TestMultiConfig(ExtensionsTest):
 
         def settled():
             es = self.entries(self.NAME)
-            return es if (len(es) == 1 and es[0]["runtimeSettingsStatus"]["sequenceNumber"] == 3
+            # An entry without runtimeSettingsStatus is a handler between operations: not settled yet.
+            return es if (len(es) == 1 and es[0].get("runtimeSettingsStatus", {}).get("sequenceNumber") == 3
                           and self.settings_status(es[0]).get("status") == "success") else None
         entries = wait_for("only the first instance reported, with seqNo 3", settled, timeout=30)
         self.assertEqual(entries[0]["runtimeSettingsStatus"]["extensionName"], "first")
@@ -248,6 +254,127 @@ class TestUpdateUninstall(ExtensionsTest):
                  not self.entries(self.NAME) and not os.path.exists(self.handler_dir(self.NAME, "1.1.0")), timeout=30)
         self.assertEqual(self.recorded(), "disable 1.1.0\nuninstall 1.1.0\n")
         self.assertFalse(os.path.exists(self.handler_dir(self.NAME, "1.1.0")))
+        self.stop_daemon()
+
+
+class TestCertificateRefresh(ExtensionsTest):
+    """Issue #19: certificates that change while the WireServer incarnation stays the same. After a hibernate-resume
+    (or any container change) the goal state references new certificates; a Fast Track goal state may reference a
+    certificate the agent has never fetched. The recorder decrypts its protected settings with <thumb>.crt/.prv
+    from the agent's directory, as real extensions do."""
+    NAME = "AzlTest.Certificates"
+
+    def ext(self, seq, secret, cert):
+        return {"name": self.NAME, "version": "1.0.0", "source": RECORDER, "seqNo": seq,
+                "publicSettings": {"seq": seq}, "protectedSettings": {"secret": secret}, "protectedSettingsCert": cert}
+
+    def certs(self, *names):
+        return [{"name": n} for n in names]
+
+    def thumbprints(self):
+        return [c["thumbprint"] for c in self.control_json("/state")["goalState"]["tenantCertificates"]]
+
+    def protected_seen(self, seq):
+        """What the handler decrypted at its enable of sequence number seq (None: it could not)."""
+        es = self.entries(self.NAME)
+        if not es or es[0].get("runtimeSettingsStatus", {}).get("sequenceNumber") != seq or \
+                self.settings_status(es[0]).get("status") != "success":
+            return None
+        path = os.path.join(self.handler_dir(self.NAME, "1.0.0"), "protected-seen-enable.json")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def assert_certificate_files(self, thumb):
+        libdir = self.root.file("/var/lib/waagent")
+        for suffix in (".crt", ".prv"):
+            path = os.path.join(libdir, thumb + suffix)
+            self.assertTrue(os.path.exists(path), path)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
+
+    def certificate_requests(self, since):
+        return [r for r in self.requests_since(since) if "comp=certificates" in r["query"]]
+
+    def start_with_one_certificate(self):
+        self.start_all({"extensions": [self.ext(0, "before", 0)], "tenantCertificates": self.certs("TenantCert0")})
+        wait_for("the first enable to decrypt its settings", lambda: self.protected_seen(0), timeout=60)
+        self.assertEqual(self.protected_seen(0), {"secret": "before"})
+        return self.control_json("/state")
+
+    def test_container_change_brings_new_certificates(self):
+        # A hibernate-resume: new container id, one more certificate, the same incarnation (bump=none).
+        before = self.start_with_one_certificate()
+        seq = self.last_seq()
+        self.fabric.patch_scenario({"wire": {"containerId": "6f3c2b1a-9e8d-4c7b-a6f5-0e1d2c3b4a59"},
+                                    "tenantCertificates": self.certs("TenantCert0", "ResumeCert")}, bump="none")
+        after = self.control_json("/state")
+        self.assertEqual(after["incarnation"], before["incarnation"])
+        self.assertNotEqual(after["containerId"], before["containerId"])
+        new_thumb = self.thumbprints()[1]
+        libdir = self.root.file("/var/lib/waagent")
+        wait_for("the new certificate's files", lambda: os.path.exists(os.path.join(libdir, new_thumb + ".prv")),
+                 timeout=PERIOD * 4 + 2)
+        self.assert_certificate_files(new_thumb)
+        reqs = self.certificate_requests(seq)
+        self.assertTrue(reqs and all(after["containerId"] in r["path"] for r in reqs), reqs)
+        self.assertEqual([r for r in self.requests_since(seq) if "type=extensionsConfig" in r["query"]], [],
+                         "same incarnation: ExtensionsConfig is not fetched again")
+
+        # The handler sees it: a Fast Track change whose settings are encrypted to the new certificate needs no
+        # further Certificates request, and the handler decrypts them.
+        seq = self.last_seq()
+        self.fabric.patch_scenario({"extensions": [self.ext(1, "after resume", 1)]}, bump="etag")
+        wait_for("the handler to decrypt with the new certificate", lambda: self.protected_seen(1), timeout=60)
+        self.assertEqual(self.protected_seen(1), {"secret": "after resume"})
+        self.assertEqual(self.certificate_requests(seq), [], "the certificate was already there")
+        self.stop_daemon()
+
+    CERTIFICATES_FAIL_TWICE = [{"endpoint": "wireserver", "query": {"comp": "certificates"}, "nth": [1, 2],
+                                "status": 500}]
+
+    def test_container_change_certificates_fail_then_succeed(self):
+        # The pass that sees the new container id cannot get the Certificates (AES and 3DES both answer 500): the
+        # next pass, with the same container id, still fetches them.
+        self.start_with_one_certificate()
+        self.fabric.set_faults(self.CERTIFICATES_FAIL_TWICE)
+        self.fabric.patch_scenario({"wire": {"containerId": "6f3c2b1a-9e8d-4c7b-a6f5-0e1d2c3b4a59"},
+                                    "tenantCertificates": self.certs("TenantCert0", "ResumeCert")}, bump="none")
+        new_thumb = self.thumbprints()[1]
+        libdir = self.root.file("/var/lib/waagent")
+        wait_for("the new certificate's files", lambda: os.path.exists(os.path.join(libdir, new_thumb + ".prv")),
+                 timeout=30)
+        self.assert_certificate_files(new_thumb)
+        statuses = [r["status"] for r in self.fabric.requests("wireserver") if "comp=certificates" in r["query"]]
+        self.assertEqual(statuses[-3:], [500, 500, 200], statuses)
+        self.stop_daemon()
+
+    def test_fast_track_certificates_fail_then_succeed(self):
+        # The Fast Track goal state's vmSettings is not sent again after the failed pass (if-none-match): the goal
+        # state must still run, once its certificate is there.
+        self.start_with_one_certificate()
+        self.fabric.set_faults(self.CERTIFICATES_FAIL_TWICE)
+        self.fabric.patch_scenario({"extensions": [self.ext(1, "fast track", 1)],
+                                    "tenantCertificates": self.certs("TenantCert0", "FastTrackCert")}, bump="etag")
+        wait_for("the handler to decrypt with the new certificate", lambda: self.protected_seen(1), timeout=60)
+        self.assertEqual(self.protected_seen(1), {"secret": "fast track"})
+        self.stop_daemon()
+
+    def test_fast_track_settings_reference_unknown_certificate(self):
+        # A Fast Track goal state (bump=etag: same incarnation and container) whose protected settings are encrypted
+        # to a certificate the agent has not fetched yet.
+        before = self.start_with_one_certificate()
+        seq = self.last_seq()
+        self.fabric.patch_scenario({"extensions": [self.ext(1, "fast track", 1)],
+                                    "tenantCertificates": self.certs("TenantCert0", "FastTrackCert")}, bump="etag")
+        after = self.control_json("/state")
+        self.assertEqual((after["incarnation"], after["containerId"]), (before["incarnation"], before["containerId"]))
+        wait_for("the handler to decrypt with the new certificate", lambda: self.protected_seen(1), timeout=60)
+        self.assertEqual(self.protected_seen(1), {"secret": "fast track"})
+        self.assert_certificate_files(self.thumbprints()[1])
+        self.assertTrue(self.certificate_requests(seq))
+        self.assertEqual([r for r in self.requests_since(seq) if "type=extensionsConfig" in r["query"]], [])
         self.stop_daemon()
 
 

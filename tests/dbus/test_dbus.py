@@ -26,7 +26,10 @@ every goal state request after the first one comes from RefreshGoalState(). Ever
   * the state directory removed and recreated: the daemon watches it again and sees the new state.json;
   * `azl-agent status` (no --root) reads the daemon over D-Bus — source "daemon", JSON valid against
     docs/status.schema.json, also for uid nobody — and falls back to the state file once the daemon is gone;
-  * without a bus, or when the bus goes away, the daemon runs on (and says so).
+  * without a bus, or when the bus goes away, the daemon runs on (and says so);
+  * a caller the bus vouches no uid for (ANONYMOUS authentication, tests/dbus/rawdbus.py) is refused the methods
+    and reads extension messages redacted even with the policy opened to it (deny by default);
+  * FirewallState/FirewallDetail (the WireServer guard; "skipped" on a loopback test fabric).
 
 Skips (77) without dbus-daemon, busctl or setpriv, outside a private network namespace, or when not root.
 """
@@ -101,15 +104,20 @@ EXTRA_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 class PrivateBus:
     """dbus-daemon on a unix socket in a world-traversable scratch directory."""
 
-    def __init__(self):
+    def __init__(self, anonymous=False):
+        """anonymous: also accept connections authenticated with ANONYMOUS (the bus knows no uid for them)."""
         self.dir = tempfile.mkdtemp(prefix="azl-dbus-")
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "system_bus_socket")
         self.address = "unix:path=" + self.socket
         self.extra = os.path.join(self.dir, "extra.conf")
         self.conf = os.path.join(self.dir, "bus.conf")
+        conf = BUS_CONF.format(socket=self.socket, policy=POLICY, extra=self.extra)
+        if anonymous:
+            conf = conf.replace("<auth>EXTERNAL</auth>", "<auth>EXTERNAL</auth>\n  <auth>ANONYMOUS</auth>\n"
+                                "  <allow_anonymous/>")
         with open(self.conf, "w") as f:
-            f.write(BUS_CONF.format(socket=self.socket, policy=POLICY, extra=self.extra))
+            f.write(conf)
         self.log = open(os.path.join(self.dir, "dbus-daemon.log"), "w")
         self.proc = subprocess.Popen(["dbus-daemon", "--config-file=" + self.conf, "--nofork", "--nopidfile"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -220,14 +228,14 @@ class DbusTest(azltest.FabricTestCase):
         result = getattr(getattr(self, "_outcome", None), "result", None)
         return len(result.failures) + len(result.errors) if result else 0
 
-    def start_all(self, with_bus=True, patch=None, options=None):
+    def start_all(self, with_bus=True, patch=None, options=None, anonymous=False):
         """options(root_path): the daemon's global options instead of --root ROOT -v."""
         self.start(patch, f"GoalStatePeriodSec={self.PERIOD}\n")
         r = self.root.run("provision")
         self.assertEqual(r.returncode, 0, r.stderr)
         env = dict(os.environ)
         if with_bus:
-            self.bus = PrivateBus()
+            self.bus = PrivateBus(anonymous=anonymous)
             self.monitor = Monitor(self.bus, self.workdir)
             env["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus.address
         else:
@@ -302,6 +310,9 @@ class TestDbus(DbusTest):
         self.assertEqual(e[1], "1.3.0")
         self.assertEqual(e[8], "hello from azfabric")
         self.assertEqual(self.bus.get("Platform"), "none")
+        # The WireServer guard: nothing to guard on a loopback test fabric (tests/firewall covers the real address).
+        self.assertEqual(self.bus.get("FirewallState"), "skipped")
+        self.assertIn("loopback", self.bus.get("FirewallDetail"))
 
         # The provisioning record of the run before the daemon started.
         with open(self.root.file("/var/lib/azl-agent/state.json")) as f:
@@ -380,6 +391,43 @@ class TestDbus(DbusTest):
         time.sleep(1.0)
         self.assertEqual(len(self.goal_state_requests()), before, "a refused refresh must not poll")
         self.assertFalse(self.bus.get("Reprovisioning"))
+        self.stop_daemon()
+
+    def test_caller_without_credentials(self):
+        """Deny by default: a caller for whom the bus vouches no uid (ANONYMOUS authentication: no UnixUserID in
+        GetConnectionCredentials) is refused the methods and reads extension messages redacted, even with the bus
+        policy opened to it. The daemon never fills in a uid from /proc/<pid> (SD_BUS_CREDS_AUGMENT)."""
+        from rawdbus import ERROR, METHOD_RETURN, AnonymousClient
+        self.start_all(patch=NOISY_PATCH, anonymous=True)
+        full = wait_for("the noisy extension failed, over D-Bus", lambda: (
+            lambda e: e if e and e[3] == "NotReady" and SECRET in e[5] else None)(self.extension(NOISY)), timeout=60)
+        before = len(self.goal_state_requests())
+        self.bus.reload(EXTRA_CONF.replace('<policy user="nobody">', '<policy context="default">'))
+        anon = AnonymousClient(self.bus.socket)
+        try:
+            kind, _, body = anon.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                      "GetConnectionCredentials", anon.unique_name)
+            self.assertEqual(kind, METHOD_RETURN)
+            self.assertNotIn(b"UnixUserID", body, "the bus must know no uid for this caller")
+            for method in ("RefreshGoalState", "Reprovision"):
+                kind, fields, body = anon.call(NAME, PATH, IFACE, method)
+                self.assertEqual(kind, ERROR, (method, fields, body))
+                self.assertEqual(fields[4], "org.freedesktop.DBus.Error.AccessDenied")
+                self.assertIn(b"Cannot determine the caller's uid", body)
+            kind, _, body = anon.call(NAME, PATH, "org.freedesktop.DBus.Properties", "Get", IFACE, "Extensions")
+            self.assertEqual(kind, METHOD_RETURN)
+            self.assertIn(full[5].partition("\n")[0].encode(), body)
+            self.assertNotIn(SECRET.encode(), body)
+            kind, _, body = anon.call(NAME, PATH, "org.freedesktop.DBus.Properties", "GetAll", IFACE)
+            self.assertEqual(kind, METHOD_RETURN)
+            self.assertNotIn(SECRET.encode(), body)
+        finally:
+            anon.close()
+        time.sleep(1.0)
+        self.assertEqual(len(self.goal_state_requests()), before, "a refused refresh must not poll")
+        self.assertFalse(self.bus.get("Reprovisioning"))
+        # Root, whose uid the bus vouches for, still reads everything.
+        self.assertIn(SECRET, self.extension(NOISY)[5])
         self.stop_daemon()
 
     def test_reprovision(self):
@@ -504,6 +552,7 @@ class TestDbus(DbusTest):
         self.assertEqual([s["name"] for s in doc["provisioning"]["steps"]],
                          [s[0] for s in self.bus.get("ProvisioningSteps")])
         self.assertEqual(doc["daemon"]["goal_state_incarnation"], str(state["incarnation"]))
+        self.assertEqual(doc["firewall"]["state"], self.bus.get("FirewallState"))
         ext = [e for e in doc["daemon"]["extensions"] if e["name"] == EXT]
         self.assertEqual(ext[0]["status"], "Ready")
         self.assertEqual(ext[0]["settings_message"], "hello from azfabric")

@@ -76,7 +76,7 @@ ENDPOINTS = {
                           "baseline": [{"id": "storage-down", "endpoint": "blob", "method": "GET",
                                         "pathPrefix": "/extensions", "action": "reset"}]},
     # The package itself: as above, but the first /extensionArtifact request (the manifest) is spared, so the
-    # 100 MiB answer is the zip. Under DAEMON_ARTIFACT_MAX it is downloaded (to a file, not into memory) and
+    # 100 MiB answer is the zip. Under AZURE_ARTIFACT_MAX it is downloaded (to a file, not into memory) and
     # refused as not a zip. Only this fault: the others hit the manifest and the package alike (row above).
     "extensionPackage": {"agent": "daemon", "word": r"package|zip", "faults": ["100MB"],
                          "rules": [{"endpoint": "hgap", "path": "/extensionArtifact", "after": 1}],
@@ -485,7 +485,7 @@ def markdown(results, total_seconds, command, jobs):
                "passes (2 s, 4 s apart) when a failure was transient.")
     out.append("- The fabric's `truncate` fault did nothing to empty answers (health, status PUT): it now announces "
                "at least one byte more than it sends.")
-    out.append("- An extension **package** (zip, up to `DAEMON_ARTIFACT_MAX` = 256 MiB) was held in memory while it "
+    out.append("- An extension **package** (zip, up to `AZURE_ARTIFACT_MAX` = 256 MiB) was held in memory while it "
                "was checked and extracted: a 100 MiB answer to the package request peaked at 117 MiB RSS. It is "
                "now written to an anonymous file in the extensions directory (`HttpRequest.body_to_fd`), verified "
                "and extracted from there in chunks: the `extensionPackage × 100MB` cell peaks at about 25 MiB, "

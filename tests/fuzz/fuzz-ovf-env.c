@@ -34,7 +34,8 @@ static void check_env(const OvfEnv *e) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(ovf_env_done) OvfEnv e = {}, redacted_env = {};
-        _cleanup_free_ char *error = NULL, *error2 = NULL, *redacted = NULL;
+        _cleanup_error_ Error error = ERROR_NULL, error2 = ERROR_NULL;
+        _cleanup_free_ char *redacted = NULL;
         size_t redacted_size = 0;
         int parsed, r;
 

@@ -67,7 +67,7 @@ def merge_patch(target, patch):
 class Fabric:
     """The simulated fabric on 127.0.0.1 with the default scenario merged with a patch."""
 
-    def __init__(self, workdir, patch=None):
+    def __init__(self, workdir, patch=None, args=()):
         with open(DEFAULT_SCENARIO) as f:
             scenario = json.load(f)
         self.scenario = merge_patch(scenario, patch or {})
@@ -78,7 +78,8 @@ class Fabric:
         self.ready_file = os.path.join(workdir, "fabric.ready")
         self.log = open(os.path.join(workdir, "fabric.log"), "w")
         self.proc = subprocess.Popen([sys.executable, FABRIC, "serve", "--scenario", self.scenario_path,
-                                      "--ready-file", self.ready_file, "--state-dir", os.path.join(workdir, "fabric")],
+                                      "--ready-file", self.ready_file, "--state-dir", os.path.join(workdir, "fabric"),
+                                      *args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not (os.path.exists(self.ready_file) and os.path.getsize(self.ready_file) > 0):

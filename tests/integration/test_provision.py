@@ -73,8 +73,8 @@ class ProvisionDefault(azltest.FabricTestCase):
         state = json.loads(root.read("/var/lib/azl-agent/state.json"))
         self.assertEqual(state["state"], "ready")
         self.assertEqual([s["name"] for s in state["steps"]],
-                         ["media", "imds", "wireserver", "network", "disks", "validate", "userdata", "hostname", "user",
-                          "ssh-keys", "sshd-config", "ssh-host-keys", "marker", "report-ready"])
+                         ["media", "imds", "firewall", "wireserver", "network", "disks", "validate", "userdata",
+                          "hostname", "user", "ssh-keys", "sshd-config", "ssh-host-keys", "marker", "report-ready"])
         self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
         steps = {s["name"]: s for s in state["steps"]}
         self.assertEqual(steps["disks"]["result"], "skipped")  # never the host's disks under --root
@@ -177,6 +177,77 @@ class ProvisionFaults(azltest.FabricTestCase):
         self.assert_untouched_failure(None, "IMDS instance metadata is larger than allowed",
                                       faults=[{"endpoint": "imds", "path": "/metadata/instance",
                                                "action": "oversized", "oversizedBytes": 64 * 1024 * 1024}])
+
+
+KEYS_DIR = os.path.join(azltest.SRC, "tests", "fabric", "scenarios", "keys")
+# ssh-keygen -i -m PKCS8 of the certificates' public keys (the ed25519 one from its raw key: ssh-keygen 9.2 cannot
+# import ed25519 PKCS#8); tests/extensions/test-certificates.c checks the conversion itself.
+CERT_KEYS = {
+    "rsa": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCVGiJZEZHwNZU75ZtAKSIpiQwO6NJnOXMcUSYMxSo/jqhKPRbglnffztv1hJiUYFeJ+BNTT"
+           "53PnZF9IXWt8B96GaKu9t72GYRRk2hjXfOTK+MJyWMTtSRfpxhtAW2RkkelsMtsSblN+3bJYS8ryyef6PP0Y8GJxSBH9z7H+/OeltVQirfR0"
+           "nEP3NsQQUoyAFFM0/rnTtpI4LcqmFZcDln+5oyDndt/D2AwArZ5KB5fXHvZ488oVXQ2YhzGuZUehx74SN/7ESyVSnLG5bGxDp0KDLEhfQVto"
+           "25JF/vaURbOWqq7fpZUMbjjxlV3tSzNZNotJpbL9Z4BXsOYGeILl/O3",
+    "ecdsa": "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBC/oehaMxzKk0/LPprsVsnfigsXsTo72"
+             "9TQdocyq3V+30sa8iVxXYmJAjuV385hZPGBXlXjAwKudk9PbP3Hh0Cg=",
+    "ed25519": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKWGrQ5AogCzMJHx/rVI6mZ8BntiSkvEbFzn12QLL5kh",
+}
+
+
+class ProvisionKeysByFingerprint(azltest.FabricTestCase):
+    """ovf-env.xml keys given only by fingerprint (issue #19): the key of the goal-state certificate with that
+    thumbprint, as waagent and cloud-init take it."""
+
+    @staticmethod
+    def certificates():
+        certs = [{"name": "TenantCert0"}]
+        for kind in CERT_KEYS:
+            certs.append({"name": "ssh-" + kind, "certFile": os.path.join(KEYS_DIR, "ssh-cert-%s.crt" % kind),
+                          "keyFile": os.path.join(KEYS_DIR, "ssh-cert-%s.key" % kind)})
+        return certs
+
+    def test_keys_from_certificates_unknown_fingerprint_skipped(self):
+        other = "/home/azureuser/.ssh/other_keys"
+        fabric, root = self.start({"tenantCertificates": self.certificates(), "admin": {"sshKeys": [
+            {"certificate": "ssh-rsa"},
+            {"fingerprint": "0123456789ABCDEF0123456789ABCDEF01234567"},
+            {"keyData": KEYS[0]},
+            {"certificate": "ssh-ecdsa"},
+            {"certificate": "ssh-ed25519", "path": other}]}})
+        ovf = root.read("/var/lib/azl-agent/seed/ovf-env.xml")
+        self.assertIn("<Fingerprint>E1CBD8AF5A8ED9513531F7BE20C0EEE2E828A89E</Fingerprint>", ovf)
+        self.assertNotIn(CERT_KEYS["rsa"].split()[1], ovf)      # really given by fingerprint only
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(root.read("/home/azureuser/.ssh/authorized_keys"),
+                         KEYS[0] + "\n" + CERT_KEYS["rsa"] + "\n" + CERT_KEYS["ecdsa"] + "\n")
+        self.assertEqual(root.read(other), CERT_KEYS["ed25519"] + "\n")
+        self.assertEqual(stat.S_IMODE(os.stat(root.file(other)).st_mode), 0o600)
+        # the fingerprint no certificate has: reported, skipped, not fatal
+        self.assertIn("0123456789ABCDEF0123456789ABCDEF01234567", r.stderr)
+        state = json.loads(root.read("/var/lib/azl-agent/state.json"))
+        self.assertEqual(state["state"], "ready")
+        validate_step = [s for s in state["steps"] if s["name"] == "validate"][0]
+        self.assertIn("3 SSH key(s) from goal-state certificates; skipped: SSH key 0123456789ABCDEF0123456789ABCDEF"
+                      "01234567", validate_step["summary"])
+        # one Certificates request, with the transport certificate it needs (ref §1.6), nothing written to disk
+        certs = [q for q in fabric.requests("wireserver") if "comp=certificates" in q["query"]]
+        self.assertEqual(len(certs), 1, certs)
+        self.assertTrue(certs[0]["headers"].get("x-ms-guest-agent-public-x509-cert"))
+        self.assertFalse([f for f in os.listdir(root.file("/var/lib/waagent")) if f.endswith(".prv")]
+                         if os.path.isdir(root.file("/var/lib/waagent")) else [])
+
+    def test_only_key_unknown_fingerprint_fails(self):
+        fabric, root = self.start({"tenantCertificates": self.certificates(), "admin": {"sshKeys": [
+            {"fingerprint": "0123456789ABCDEF0123456789ABCDEF01234567"}]}})
+        r = root.run("provision")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        state = json.loads(root.read("/var/lib/azl-agent/state.json"))
+        self.assertIn("No SSH key and no password", state["reason"])
+
+    def test_no_fingerprint_keys_no_certificates_request(self):
+        fabric, root = self.start()
+        self.assertEqual(root.run("provision").returncode, 0)
+        self.assertEqual([q for q in fabric.requests("wireserver") if "comp=certificates" in q["query"]], [])
 
 
 def validate(instance, schema, path="$"):

@@ -51,17 +51,19 @@ static void check_common(const OvfEnv *e) {
         assert_null(e->custom_data);
         assert_false(e->preprovisioned_vm);
         assert_null(e->preprovisioned_vm_type);
+        assert_false(e->provision_guest_proxy_agent);
 }
 
 static void test_fixtures(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
-                _cleanup_free_ char *buf = NULL, *error = NULL;
+                _cleanup_error_ Error error = ERROR_NULL;
+                _cleanup_free_ char *buf = NULL;
                 OvfEnv e = {};
                 size_t size;
 
                 buf = fixture_read(fixtures[i].fixture, &size);
                 assert_int_equal(ovf_env_parse(buf, size, &e, &error), 0);
-                assert_null(error);
+                assert_false(error_is_set(&error));
                 check_common(&e);
                 assert_int_equal(e.provision_guest_agent, fixtures[i].provision_guest_agent);
                 assert_string_equal(e.provision_guest_agent_raw, fixtures[i].provision_guest_agent_raw);
@@ -86,7 +88,7 @@ static char *make_doc(const char *conf, const char *platform) {
         return s;
 }
 
-static int parse(const char *doc, OvfEnv *e, char **error) {
+static int parse(const char *doc, OvfEnv *e, Error *error) {
         return ovf_env_parse(doc, strlen(doc), e, error);
 }
 
@@ -98,7 +100,8 @@ static void test_values(void **state) {
                 "<CustomData>IyEvYmluL3NoCmVjaG8gaGkK</CustomData>",
                 "<wa:ProvisionGuestAgent>FALSE</wa:ProvisionGuestAgent>"
                 "<wa:PreprovisionedVm>true</wa:PreprovisionedVm>"
-                "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>");
+                "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
+                "<wa:ProvisionGuestProxyAgent>True</wa:ProvisionGuestProxyAgent>");
         OvfEnv e = {};
 
         assert_int_equal(parse(doc, &e, NULL), 0);
@@ -111,6 +114,7 @@ static void test_values(void **state) {
         assert_false(e.provision_guest_agent);
         assert_true(e.preprovisioned_vm);
         assert_string_equal(e.preprovisioned_vm_type, "Savable");
+        assert_true(e.provision_guest_proxy_agent);
         assert_int_equal(e.n_public_keys, 0);
         assert_null(e.public_keys);
         ovf_env_done(&e);
@@ -131,12 +135,13 @@ static void test_optional_absent(void **state) {
 }
 
 static void expect_error(const char *conf, const char *platform, const char *message) {
-        _cleanup_free_ char *doc = make_doc(conf, platform), *error = NULL;
+        _cleanup_free_ char *doc = make_doc(conf, platform);
+        _cleanup_error_ Error error = ERROR_NULL;
         OvfEnv e = {};
 
         assert_int_equal(parse(doc, &e, &error), -EBADMSG);
-        assert_non_null(error);
-        assert_string_equal(error, message);
+        assert_non_null(error.reason);
+        assert_string_equal(error.reason, message);
         assert_null(e.hostname); /* untouched on failure */
 }
 
@@ -161,11 +166,11 @@ static void test_malformed(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(docs); i++) {
-                _cleanup_free_ char *error = NULL;
+                _cleanup_error_ Error error = ERROR_NULL;
                 OvfEnv e = {};
 
                 assert_int_equal(ovf_env_parse(docs[i], strlen(docs[i]), &e, &error), -EBADMSG);
-                assert_non_null(error);
+                assert_non_null(error.reason);
         }
 }
 
@@ -175,11 +180,11 @@ static void test_password_too_long(void **state) {
                 "0123456789012345678901234567890123456789012345678901234567890123456789012"
                 "</UserPassword>",
                 "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>");
-        _cleanup_free_ char *error = NULL;
+        _cleanup_error_ Error error = ERROR_NULL;
         OvfEnv e = {};
 
         assert_int_equal(parse(doc, &e, &error), -EBADMSG);
-        assert_string_equal(error, "UserPassword is longer than 72 bytes");
+        assert_string_equal(error.reason, "UserPassword is longer than 72 bytes");
 }
 
 static void test_redact(void **state) {
@@ -234,7 +239,8 @@ static void test_corruptions(void **state) {
         orig = fixture_read("ovf-env.xml", &size);
         for (size_t pos = 0; pos < size; pos++)
                 for (size_t b = 0; b < ELEMENTSOF(bytes); b++) {
-                        _cleanup_free_ char *copy = memdup(orig, size), *error = NULL, *red = NULL;
+                        _cleanup_free_ char *copy = memdup(orig, size), *red = NULL;
+                        _cleanup_error_ Error error = ERROR_NULL;
                         OvfEnv e = {};
                         int r;
 
@@ -243,7 +249,7 @@ static void test_corruptions(void **state) {
                         if (r >= 0) {
                                 assert_non_null(e.hostname);
                                 assert_non_null(e.username);
-                                assert_null(error);
+                                assert_false(error_is_set(&error));
                                 ovf_env_done(&e);
                         } else
                                 assert_true(r == -EBADMSG || r == -E2BIG);

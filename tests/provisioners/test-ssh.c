@@ -213,15 +213,6 @@ static void test_host_keys(void **state) {
         provision_data_done(&d);
 }
 
-static void test_default_order(void **state) {
-        static const char *const names[] = { "hostname", "user", "ssh-keys", "sshd-config", "ssh-host-keys" };
-        size_t n = 0;
-
-        for (; provisioners_default[n]; n++)
-                assert_string_equal(provisioners_default[n]->name, names[n]);
-        assert_int_equal(n, ELEMENTSOF(names));
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_keys_installed, setup, teardown),
@@ -230,7 +221,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_symlinked_ssh_dir, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sshd_dropin, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_host_keys, setup, teardown),
-                cmocka_unit_test(test_default_order),
         };
 
         require_root_or_skip("chown to the provisioned user");

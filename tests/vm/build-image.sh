@@ -73,7 +73,7 @@ if [ ! -e "$ROOTFS/.done" ]; then
                 --include=systemd,systemd-sysv,udev,dbus,iproute2,openssh-server,sudo,curl,ca-certificates,\
 linux-image-amd64,initramfs-tools,cloud-guest-utils,e2fsprogs,fdisk,gdisk,parted,util-linux,procps,kmod,netbase,\
 less,eject,openssl,libcurl4,libjson-c5,libxml2,libnl-3-200,libnl-route-3-200,libarchive13,libssl3,libfdisk1,\
-libudev1,libcrypt1,passwd,python3 \
+libudev1,libcrypt1,libnftables1,libcryptsetup12,libyaml-0-2,passwd,python3 \
                 "$SUITE" "$ROOTFS" "$MIRROR" 2>&1 | tail -3 || true
         [ -x "$ROOTFS/usr/bin/systemctl" ] || { echo "build-image: debootstrap failed" >&2; exit 1; }
 

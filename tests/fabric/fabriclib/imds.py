@@ -198,7 +198,8 @@ class ImdsService(Service):
             "platformUpdateDomain": vm["platformUpdateDomain"],
             "priority": vm["priority"],
             "provider": "Microsoft.Compute",
-            "publicKeys": [{"keyData": k["keyData"], "path": k["path"]} for k in admin["sshKeys"]],
+            # keys given by a certificate's fingerprint only are in ovf-env.xml alone
+            "publicKeys": [{"keyData": k["keyData"], "path": k["path"]} for k in admin["sshKeys"] if "keyData" in k],
             "publisher": image.get("publisher", ""),
             "resourceGroupName": vm["resourceGroup"],
             "resourceId": resource_id,

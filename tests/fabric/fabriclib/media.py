@@ -26,6 +26,16 @@ def key_fingerprint(key_data):
     return hashlib.sha1(blob).hexdigest().upper()
 
 
+def render_public_key(key):
+    """One PublicKey element; a key given by a certificate has its thumbprint as Fingerprint and no Value."""
+    if "keyData" not in key:
+        return ("          <PublicKey>\n            <Fingerprint>%s</Fingerprint>\n            <Path>%s</Path>\n"
+                "          </PublicKey>\n" % (xml_text(key["fingerprint"]), xml_text(key["path"])))
+    return ("          <PublicKey>\n            <Fingerprint>%s</Fingerprint>\n            <Path>%s</Path>\n"
+            "            <Value>%s</Value>\n          </PublicKey>\n"
+            % (key_fingerprint(key["keyData"]), xml_text(key["path"]), xml_text(key["keyData"])))
+
+
 def render_ovf_env(scenario, pps_type=None):
     fixture = scenario.fixture_bytes("ovfEnvFixture")
     if fixture is not None:
@@ -33,10 +43,7 @@ def render_ovf_env(scenario, pps_type=None):
     d = scenario.data
     admin = d["admin"]
     pps_type = d["ppsType"] if pps_type is None else pps_type
-    keys = "".join(
-        "          <PublicKey>\n            <Fingerprint>%s</Fingerprint>\n            <Path>%s</Path>\n"
-        "            <Value>%s</Value>\n          </PublicKey>\n"
-        % (key_fingerprint(k["keyData"]), xml_text(k["path"]), xml_text(k["keyData"])) for k in admin["sshKeys"])
+    keys = "".join(render_public_key(k) for k in admin["sshKeys"])
     password = "        <UserPassword>%s</UserPassword>\n" % xml_text(admin["password"]) if admin.get("password") else ""
     custom = d.get("customDataBytes")
     custom_xml = "        <CustomData>%s</CustomData>\n" % base64.b64encode(custom).decode() if custom else ""
@@ -99,7 +106,13 @@ def make_iso(files, out_path, label=None):
             cmd = ["xorriso", "-as", "mkisofs", "-quiet", "-o", tmp_iso, "-V", label, "-J", "-R", root]
         else:
             raise RuntimeError("neither genisoimage nor xorriso is installed (apt-get install genisoimage)")
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # xorriso 1.5.4 (Debian 12) dies of SIGSEGV now and then under load ("UNIX-SIGNAL: SIGSEGV" on stderr,
+        # exit 1); a crash is retried, a refusal is not.
+        for _ in range(3):
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            crashed = proc.returncode < 0 or b"UNIX-SIGNAL" in proc.stderr
+            if proc.returncode == 0 or not crashed:
+                break
         if proc.returncode != 0:
             raise RuntimeError("%s failed: %s" % (cmd[0], proc.stderr.decode("utf-8", "replace")))
         with open(tmp_iso, "rb") as handle:

@@ -202,12 +202,25 @@ class Scenario:
                 key = {"keyData": key}
             if not isinstance(key, dict):
                 _err("admin.sshKeys[%d]" % idx, "must be a string or an object")
+            key.setdefault("path", "/home/%s/.ssh/authorized_keys" % admin["username"])
+            if "certificate" in key:
+                # A key given by fingerprint only (ovf-env.xml PublicKey without Value): the public key of the
+                # tenant certificate of that name; resolved below, once the certificates are known.
+                if not isinstance(key["certificate"], str) or "keyData" in key or "keyFile" in key:
+                    _err("admin.sshKeys[%d].certificate" % idx, "must be a tenant certificate name, alone")
+                keys.append({"certificate": key["certificate"], "path": key["path"]})
+                continue
+            if "fingerprint" in key:
+                # The same with a fingerprint given as is (e.g. one no certificate of the goal state has).
+                if not isinstance(key["fingerprint"], str) or "keyData" in key or "keyFile" in key:
+                    _err("admin.sshKeys[%d].fingerprint" % idx, "must be a string, alone")
+                keys.append({"fingerprint": key["fingerprint"], "path": key["path"]})
+                continue
             if "keyFile" in key:
                 with open(self.resolve_path(key["keyFile"], "admin.sshKeys[%d].keyFile" % idx)) as handle:
                     key = dict(key, keyData=handle.read().strip())
             if not isinstance(key.get("keyData"), str) or not key["keyData"].strip():
                 _err("admin.sshKeys[%d].keyData" % idx, "missing")
-            key.setdefault("path", "/home/%s/.ssh/authorized_keys" % admin["username"])
             keys.append({"keyData": key["keyData"].strip(), "path": key["path"]})
         admin["sshKeys"] = keys
 
@@ -280,6 +293,10 @@ class Scenario:
                     entry[key] = self.resolve_path(entry[key], "tenantCertificates[%d].%s" % (idx, key))
             norm.append(entry)
         d["tenantCertificates"] = norm
+        for idx, key in enumerate(admin["sshKeys"]):
+            if "certificate" in key:
+                key["fingerprint"] = self._certificate_thumbprint(norm, key["certificate"],
+                                                                  "admin.sshKeys[%d].certificate" % idx)
         exts = d["extensions"]
         if not isinstance(exts, list):
             _err("extensions", "must be a list")
@@ -303,6 +320,19 @@ class Scenario:
             _err("wire.incarnation", "must be a positive integer")
         if not wire.get("containerId"):
             wire["containerId"] = stable_uuid("container", vm["vmId"])
+
+    @staticmethod
+    def _certificate_thumbprint(certs, name, where):
+        """Thumbprint of the tenant certificate *name*, which must come from a file: ovf-env.xml (written by the
+        ``media`` command, without the fabric's generated certificates) carries it."""
+        from . import crypto
+        for cert in certs:
+            if cert["name"] == name:
+                if not cert["certFile"]:
+                    _err(where, "tenant certificate %r needs certFile (its thumbprint goes into ovf-env.xml)" % name)
+                with open(cert["certFile"]) as handle:
+                    return crypto.thumbprint(crypto.pem_to_der(handle.read()))
+        _err(where, "no tenant certificate named %r" % name)
 
     def _validate_extension(self, ext, where, n_certs):
         unknown = set(ext) - EXTENSION_KEYS

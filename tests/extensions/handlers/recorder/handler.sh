@@ -28,6 +28,19 @@ settings="config/$prefix$ConfigSequenceNumber.settings"
 if [ -f "$settings" ]; then
         cp "$settings" "$dir/settings-seen-$op$inst.json"
 fi
+# Protected settings (§4.3) decrypted as real extensions do, with the tenant certificate the agent wrote next to
+# the handler directory (<thumb>.crt/.prv, §1.6): the plaintext goes to protected-seen-<op>.json, openssl's
+# complaint to protected-error-<op>.txt.
+thumb=$(sed -n 's/.*"protectedSettingsCertThumbprint": *"\([0-9A-Fa-f]*\)".*/\1/p' "$settings" 2>/dev/null)
+blob=$(sed -n 's/.*"protectedSettings": *"\([A-Za-z0-9+\/=\\]*\)".*/\1/p' "$settings" 2>/dev/null | tr -d '\\')
+if [ -n "$thumb" ] && [ -n "$blob" ] && command -v openssl > /dev/null; then
+        rm -f "$dir/protected-seen-$op$inst.json" "$dir/protected-error-$op$inst.txt"
+        if ! { printf '%s' "$blob" | base64 -d | openssl smime -decrypt -inform DER -recip "$dir/../$thumb.crt" \
+                        -inkey "$dir/../$thumb.prv"; } > "$dir/protected-seen-$op$inst.json" \
+                        2> "$dir/protected-error-$op$inst.txt"; then
+                rm -f "$dir/protected-seen-$op$inst.json"
+        fi
+fi
 write_status() {
         printf '[{"version": 1.0, "timestampUTC": "2026-11-21T00:00:00Z", "status": {"name": "Recorder", "operation": "Enable", "status": "%s", "code": 0, "formattedMessage": {"lang": "en-US", "message": "%s %s"}}}]' \
                 "$1" "$2" "$ver" > "$status.tmp" && mv -f "$status.tmp" "$status"

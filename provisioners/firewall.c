@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WireServer guard: see firewall.h for the table and why. The nftables text is built here from values that
+ * cannot carry syntax: the address is formatted by inet_ntop() from a parsed in_addr, cgroup paths are checked
+ * against the characters of systemd unit names before they are quoted. Everything goes through one nft_ctx with
+ * buffered output and errors, so nothing reaches our stdout/stderr and the error text becomes the status reason.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <linux/magic.h>
+#include <nftables/libnftables.h>
+
+#include "fileio.h"
+#include "firewall.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+
+#define CGROUP_FS "/sys/fs/cgroup"      /* nftables resolves "socket cgroupv2" paths beneath it */
+#define CGROUP_SEARCH_DEPTH 8U          /* slices nest; systemd's deepest are a few levels */
+#define CGROUP_SEARCH_DIRS 4096U        /* directories visited looking for one unit */
+#define NFT_TEXT_MAX (64U * 1024U)      /* our listing; far larger means it is not ours any more */
+
+static const char *const firewall_state_table[_FIREWALL_STATE_MAX] = {
+        [FIREWALL_ACTIVE] = "active",
+        [FIREWALL_DISABLED] = "disabled",
+        [FIREWALL_PROXY_AGENT] = "proxy-agent",
+        [FIREWALL_SKIPPED] = "skipped",
+        [FIREWALL_FAILED] = "failed",
+};
+
+const char *firewall_state_to_string(FirewallState s) {
+        return s >= 0 && s < _FIREWALL_STATE_MAX ? firewall_state_table[s] : NULL;
+}
+
+FirewallState firewall_state_from_string(const char *s) {
+        for (size_t i = 0; s && i < _FIREWALL_STATE_MAX; i++)
+                if (streq(firewall_state_table[i], s))
+                        return (FirewallState) i;
+        return _FIREWALL_STATE_INVALID;
+}
+
+/* ---- status ---- */
+
+void firewall_status_done(FirewallStatus *s) {
+        free(s->detail);
+        *s = (FirewallStatus) {};
+}
+
+int firewall_status_set(FirewallStatus *s, FirewallState state, const char *fmt, ...) {
+        _cleanup_free_ char *detail = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&detail, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        if (strlen(detail) > FIREWALL_DETAIL_MAX)
+                detail[FIREWALL_DETAIL_MAX] = 0;
+        free(s->detail);
+        s->detail = TAKE_PTR(detail);
+        s->state = state;
+        return 0;
+}
+
+int firewall_status_to_json(const FirewallStatus *s, char **ret) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        char *text;
+
+        if (!o || !firewall_state_to_string(s->state))
+                return o ? -EINVAL : -ENOMEM;
+        if (json_object_object_add(o, "version", json_object_new_int(1)) < 0 ||
+            json_object_object_add(o, "state", json_object_new_string(firewall_state_to_string(s->state))) < 0 ||
+            json_object_object_add(o, "detail", json_object_new_string(strempty(s->detail))) < 0)
+                return -ENOMEM;
+        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (!text)
+                return -ENOMEM;
+        *ret = text;
+        return 0;
+}
+
+int firewall_status_from_json(const char *buf, size_t len, FirewallStatus *ret) {
+        _cleanup_json_ struct json_object *o = NULL;
+        struct json_object *v;
+        FirewallStatus s = {};
+        FirewallState state;
+        int r;
+
+        r = json_parse_buffer(buf, len, &o, NULL);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "state", &v) ||
+            !json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        state = firewall_state_from_string(json_object_get_string(v));
+        if (state < 0)
+                return -EBADMSG;
+        s.state = state;
+        if (json_object_object_get_ex(o, "detail", &v) && json_object_is_type(v, json_type_string) &&
+            !(s.detail = strndup(json_object_get_string(v), FIREWALL_DETAIL_MAX)))
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int status_path(const char *state_dir, char **ret) {
+        return asprintf(ret, "%s/" FIREWALL_STATUS_FILE, state_dir) < 0 ? -ENOMEM : 0;
+}
+
+int firewall_status_save(int root_fd, const char *state_dir, const FirewallStatus *s) {
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        int r;
+
+        r = firewall_status_to_json(s, &text);
+        if (r < 0)
+                return r;
+        r = status_path(state_dir, &path);
+        if (r < 0)
+                return r;
+        r = mkdir_p_in_root(root_fd, state_dir, 0700);
+        if (r < 0)
+                return r;
+        return write_string_file_atomic_in_root(root_fd, path, text, 0644, WRITE_SYNC);
+}
+
+int firewall_status_load(int root_fd, const char *state_dir, FirewallStatus *ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t size;
+        int r;
+
+        r = status_path(state_dir, &path);
+        if (r < 0)
+                return r;
+        r = read_file_in_root(root_fd, path, 64U * 1024U, &buf, &size);
+        if (r < 0)
+                return r;
+        return firewall_status_from_json(buf, size, ret);
+}
+
+/* ---- address ---- */
+
+int firewall_address_from_endpoint(const char *endpoint, struct in_addr *ret) {
+        _cleanup_free_ char *host = NULL;
+        const char *colon;
+        struct in_addr a;
+
+        if (isempty(endpoint))
+                return -EINVAL;
+        if (endpoint[0] == '[')
+                return -EAFNOSUPPORT;   /* IPv6: the WireServer has no IPv6 address */
+        colon = strchr(endpoint, ':');
+        host = colon ? strndup(endpoint, colon - endpoint) : strdup(endpoint);
+        if (!host)
+                return -ENOMEM;
+        if (inet_pton(AF_INET, host, &a) != 1)
+                return -EAFNOSUPPORT;
+        if ((ntohl(a.s_addr) >> 24) == 127)
+                return -EADDRNOTAVAIL;
+        *ret = a;
+        return 0;
+}
+
+/* ---- cgroups ---- */
+
+/* Where the cgroup2 hierarchy is, relative to /sys/fs/cgroup (nftables' base): "" on a unified system,
+ * "unified/" in systemd's hybrid layout. -ENOMEDIUM without cgroup2. */
+static int cgroup2_prefix(const char **ret) {
+        struct statfs s;
+
+        if (statfs(CGROUP_FS, &s) >= 0 && s.f_type == CGROUP2_SUPER_MAGIC) {
+                *ret = "";
+                return 0;
+        }
+        if (statfs(CGROUP_FS "/unified", &s) >= 0 && s.f_type == CGROUP2_SUPER_MAGIC) {
+                *ret = "unified/";
+                return 0;
+        }
+        return -ENOMEDIUM;
+}
+
+static bool cgroup_path_is_valid(const char *p) {
+        if (isempty(p) || strlen(p) > 256 || p[0] == '/' || p[strlen(p) - 1] == '/')
+                return false;
+        for (const char *c = p; *c; c++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-/", *c))
+                        return false;
+        for (const char *c = p; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
+                if (c[0] == '/' || startswith(c, "./") || startswith(c, "../") || streq(c, ".") || streq(c, ".."))
+                        return false;
+        return true;
+}
+
+/* Depth-first beneath dir_fd (whose path relative to the cgroup2 root is prefix), descending into slices only:
+ * systemd places every unit's cgroup directly in a slice, and containers' own trees live in scopes. */
+static int search_slices(int dir_fd, const char *prefix, const char *unit, unsigned depth, unsigned *budget,
+                         char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        DIR *d;
+        int r = -ENOENT;
+
+        if (fstatat(dir_fd, unit, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode)) {
+                if (asprintf(ret, "%s%s%s", prefix, *prefix ? "/" : "", unit) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        if (depth >= CGROUP_SEARCH_DEPTH)
+                return -ENOENT;
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d)
+                return negative_errno();
+        fd = -EBADF;
+        for (struct dirent *de; r == -ENOENT && (de = readdir(d));) {
+                _cleanup_close_ int sub = -EBADF;
+                _cleanup_free_ char *p = NULL;
+
+                if (de->d_type != DT_DIR || !endswith(de->d_name, ".slice"))
+                        continue;
+                if ((*budget)-- == 0) {
+                        r = -ELOOP;
+                        break;
+                }
+                sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                        continue;
+                if (asprintf(&p, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = search_slices(sub, p, unit, depth + 1, budget, ret);
+        }
+        closedir(d);
+        return r;
+}
+
+int firewall_resolve_unit(const char *cgroup2_root, const char *unit, char **ret_path) {
+        _cleanup_free_ char *root = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned budget = CGROUP_SEARCH_DIRS;
+        const char *prefix;
+        struct stat st;
+        int r;
+
+        if (isempty(unit))
+                return -EINVAL;
+        if (!cgroup2_root) {
+                r = cgroup2_prefix(&prefix);
+                if (r < 0)
+                        return r;
+                if (asprintf(&root, CGROUP_FS "/%s", prefix) < 0)
+                        return -ENOMEM;
+                cgroup2_root = root;
+        }
+        fd = open(cgroup2_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (strchr(unit, '/')) {
+                const char *p = unit[0] == '/' ? unit + 1 : unit;
+
+                if (!cgroup_path_is_valid(p))
+                        return -EINVAL;
+                if (fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return negative_errno();
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                return (*ret_path = strdup(p)) ? 0 : -ENOMEM;
+        }
+        if (!cgroup_path_is_valid(unit))
+                return -EINVAL;
+        return search_slices(fd, "", unit, 0, &budget, ret_path);
+}
+
+/* ---- nftables ---- */
+
+typedef struct AllowedCgroup {
+        char *path;             /* relative to the cgroup2 root */
+        unsigned level;         /* its depth: the root is level 0 */
+        ino_t id;               /* what nftables matches (the directory's inode is the cgroup id) */
+} AllowedCgroup;
+
+struct Firewall {
+        struct nft_ctx *nft;
+        char *listing;          /* our table as listed right after we installed it; NULL = not installed */
+        char *cgroups;          /* "path=id;…" of the allowed cgroups the installed table names */
+};
+
+int firewall_new(Firewall **ret) {
+        _cleanup_(firewall_freep) Firewall *f = calloc(1, sizeof(Firewall));
+
+        if (!f)
+                return -ENOMEM;
+        f->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!f->nft)
+                return -ENOMEM;
+        /* Our text never includes files: no lookups in /etc/nftables. Output and errors stay in memory. */
+        nft_ctx_clear_include_paths(f->nft);
+        if (nft_ctx_buffer_output(f->nft) != 0 || nft_ctx_buffer_error(f->nft) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(f);
+        return 0;
+}
+
+Firewall *firewall_free(Firewall *f) {
+        if (!f)
+                return NULL;
+        if (f->nft)
+                nft_ctx_free(f->nft);
+        free(f->listing);
+        free(f->cgroups);
+        free(f);
+        return NULL;
+}
+
+/* The first line of libnftables' error text, without "Error: ", as the reason for the status. */
+static int error_line(const char *text, char **ret) {
+        const char *s = strempty(text);
+        size_t n;
+
+        if (startswith(s, "Error: "))
+                s += strlen("Error: ");
+        n = strcspn(s, "\n");
+        if (n == 0) {
+                s = "libnftables failed without a message";
+                n = strlen(s);
+        }
+        return (*ret = strndup(s, MIN(n, (size_t) 512))) ? 0 : -ENOMEM;
+}
+
+/* Runs cmd; on success ret_output (may be NULL) gets what nft printed, on failure ret_error the reason. */
+static int nft_run(Firewall *f, const char *cmd, char **ret_output, char **ret_error) {
+        int r;
+
+        /* Reading a buffer rewinds it: start from empty buffers. */
+        (void) nft_ctx_get_output_buffer(f->nft);
+        (void) nft_ctx_get_error_buffer(f->nft);
+        r = nft_run_cmd_from_buffer(f->nft, cmd);
+        if (r != 0) {
+                if (ret_error && error_line(nft_ctx_get_error_buffer(f->nft), ret_error) < 0)
+                        return -ENOMEM;
+                return -EIO;
+        }
+        if (ret_output) {
+                const char *out = nft_ctx_get_output_buffer(f->nft);
+
+                if (strlen(strempty(out)) > NFT_TEXT_MAX)
+                        return -E2BIG;
+                if (!(*ret_output = strdup(strempty(out))))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Our table as nftables lists it now; NULL when it does not exist (or cannot be listed: then installing it
+ * says why). */
+static int list_table(Firewall *f, char **ret) {
+        int r;
+
+        r = nft_run(f, "list table " FIREWALL_FAMILY " " FIREWALL_TABLE "\n", ret, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                *ret = NULL;
+        return 0;
+}
+
+static void allowed_cgroups_free(AllowedCgroup *a, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(a[i].path);
+        free(a);
+}
+
+/* The allowed units' cgroups that exist now, with their ids; ret_key is their "path=id;…" fingerprint, and
+ * ret_missing counts the units that are not running. */
+static int allowed_cgroups(char *const *units, AllowedCgroup **ret, size_t *ret_n, char **ret_key,
+                           size_t *ret_missing) {
+        _cleanup_free_ AllowedCgroup *a = NULL;
+        _cleanup_free_ char *key = NULL, *root = NULL;
+        size_t n = 0, missing = 0, key_size = 0;
+        const char *prefix = NULL;
+        FILE *k;
+        int r;
+
+        if (strv_length(units) > FIREWALL_UNITS_MAX)
+                return -E2BIG;
+        if (strv_length(units) > 0) {
+                r = cgroup2_prefix(&prefix);
+                if (r < 0)
+                        return r;
+                if (asprintf(&root, CGROUP_FS "/%s", prefix) < 0)
+                        return -ENOMEM;
+                a = calloc(strv_length(units), sizeof(AllowedCgroup));
+                if (!a)
+                        return -ENOMEM;
+        }
+        k = open_memstream(&key, &key_size);
+        if (!k)
+                return -ENOMEM;
+        for (char *const *u = units; u && *u; u++) {
+                _cleanup_free_ char *path = NULL, *full = NULL;
+                struct stat st;
+
+                r = firewall_resolve_unit(root, *u, &path);
+                if (r == -ENOENT) {
+                        missing++;
+                        continue;
+                }
+                if (r >= 0 && (asprintf(&full, "%s/%s", root, path) < 0))
+                        r = -ENOMEM;
+                if (r >= 0 && stat(full, &st) < 0)
+                        r = negative_errno();
+                if (r == -ENOENT) {
+                        missing++;
+                        continue;
+                }
+                if (r < 0) {
+                        fclose(k);
+                        allowed_cgroups_free(TAKE_PTR(a), n);
+                        return r;
+                }
+                a[n].level = 1;
+                for (const char *c = path; *c; c++)
+                        a[n].level += *c == '/';
+                a[n].id = st.st_ino;
+                fprintf(k, "%s=%llu;", path, (unsigned long long) st.st_ino);
+                a[n++].path = TAKE_PTR(path);
+        }
+        if (fclose(k) != 0) {
+                allowed_cgroups_free(TAKE_PTR(a), n);
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(a);
+        *ret_n = n;
+        *ret_key = TAKE_PTR(key);
+        *ret_missing = missing;
+        return 0;
+}
+
+/* The transaction that replaces our table (or creates it) in one step. */
+static int table_text(struct in_addr address, const AllowedCgroup *a, size_t n, const char *prefix, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        char addr[INET_ADDRSTRLEN];
+        size_t size = 0;
+        FILE *t;
+
+        if (!inet_ntop(AF_INET, &address, addr, sizeof addr))
+                return -EINVAL;
+        t = open_memstream(&text, &size);
+        if (!t)
+                return -ENOMEM;
+        fputs("add table " FIREWALL_FAMILY " " FIREWALL_TABLE "\n"
+              "delete table " FIREWALL_FAMILY " " FIREWALL_TABLE "\n"
+              "table " FIREWALL_FAMILY " " FIREWALL_TABLE " {\n"
+              "\tchain output {\n"
+              "\t\ttype filter hook output priority filter; policy accept;\n", t);
+        fprintf(t, "\t\tip daddr %s tcp dport 53 accept\n", addr);
+        fprintf(t, "\t\tip daddr %s meta skuid 0 accept\n", addr);
+        for (size_t i = 0; i < n; i++)
+                /* Checked by cgroup_path_is_valid(): no quote, backslash or whitespace can be in it. */
+                fprintf(t, "\t\tip daddr %s socket cgroupv2 level %u \"%s%s\" accept\n", addr, a[i].level,
+                        strempty(prefix), a[i].path);
+        fprintf(t, "\t\tip daddr %s meta l4proto tcp ct state invalid,new reject with tcp reset\n", addr);
+        fputs("\t}\n}\n", t);
+        if (fclose(t) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_units, char **ret_summary,
+                       char **ret_error) {
+        _cleanup_free_ char *now = NULL, *after = NULL, *key = NULL, *text = NULL, *summary = NULL, *error = NULL;
+        AllowedCgroup *a = NULL;
+        size_t n = 0, missing = 0;
+        const char *prefix = "";
+        char addr[INET_ADDRSTRLEN];
+        FirewallChange change;
+        int r;
+
+        r = allowed_cgroups(allow_units, &a, &n, &key, &missing);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "Cannot resolve [Firewall] AllowUnits=: %s",
+                                          r == -ENOMEDIUM ? "no cgroup2 hierarchy" : strerror(-r)) < 0)
+                        return -ENOMEM;
+                return r;
+        }
+        if (n > 0)
+                (void) cgroup2_prefix(&prefix);
+        r = list_table(f, &now);
+        if (r >= 0 && !inet_ntop(AF_INET, &address, addr, sizeof addr))
+                r = -EINVAL;
+        if (r >= 0 && (n + missing == 0 ? asprintf(&summary, "table " FIREWALL_FAMILY " " FIREWALL_TABLE
+                                                   " guards %s: root only", addr) :
+                                          asprintf(&summary, "table " FIREWALL_FAMILY " " FIREWALL_TABLE
+                                                   " guards %s: root and %zu of %zu allowed unit(s) (%zu not "
+                                                   "running)", addr, n, n + missing, missing)) < 0)
+                r = -ENOMEM;
+        if (r < 0)
+                goto finish;
+
+        if (now && f->listing && streq(now, f->listing) && streq_ptr(key, f->cgroups)) {
+                change = FIREWALL_UNCHANGED;
+                goto done;
+        }
+        r = table_text(address, a, n, prefix, &text);
+        if (r < 0)
+                goto finish;
+        r = nft_run(f, text, NULL, &error);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(error);
+                goto finish;
+        }
+        r = list_table(f, &after);
+        if (r < 0)
+                goto finish;
+        if (!after) {
+                if (ret_error && !(*ret_error = strdup("the table cannot be listed after it was installed")))
+                        r = -ENOMEM;
+                else
+                        r = -EIO;
+                goto finish;
+        }
+        if (!now)
+                change = f->listing ? FIREWALL_RESTORED : FIREWALL_INSTALLED;
+        else if (f->listing ? !streq(now, f->listing) : !streq(now, after))
+                change = FIREWALL_RESTORED;     /* edited since we (or an earlier run) installed it */
+        else if (f->listing && !streq_ptr(key, f->cgroups))
+                change = FIREWALL_UPDATED;
+        else
+                change = FIREWALL_UNCHANGED;    /* a first look at a table an earlier run installed */
+        free(f->listing);
+        f->listing = TAKE_PTR(after);
+        free(f->cgroups);
+        f->cgroups = TAKE_PTR(key);
+done:
+        if (ret_summary)
+                *ret_summary = TAKE_PTR(summary);
+        r = (int) change;
+finish:
+        allowed_cgroups_free(a, n);
+        return r;
+}
+
+int firewall_remove(Firewall *f, char **ret_error) {
+        _cleanup_free_ char *now = NULL;
+        int r;
+
+        r = list_table(f, &now);
+        if (r < 0)
+                return r;
+        free(f->listing);
+        free(f->cgroups);
+        f->listing = f->cgroups = NULL;
+        if (!now)
+                return 0;
+        r = nft_run(f, "delete table " FIREWALL_FAMILY " " FIREWALL_TABLE "\n", NULL, ret_error);
+        if (r < 0)
+                return r;
+        return 1;
+}
