@@ -276,11 +276,12 @@ static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **r
 }
 
 /*
- * User data (issue #18, provisioners/userdata/): every boot its boothooks and bootcmd; on the instance's first
- * run also the cloud-config modules that belong before sshd, and the hostname, ssh_pwauth and administrator keys
- * it hands to the provisioners through p->data. Its problems are reported (an optional row), never fatal.
+ * User data (issue #18, provisioners/userdata/): every boot its boothooks and bootcmd; on the instance's
+ * first run also the cloud-config modules that belong before sshd, and the hostname, ssh_pwauth and
+ * administrator keys it hands to the provisioners through p->data. Its problems are reported (an optional
+ * row), never fatal.
  */
-static int step_userdata(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
+static int userdata_run(ProvisionRun *p, bool boot_only, char **ret_summary) {
         _cleanup_free_ char *summary = NULL, *warning = NULL;
         UserDataInput in = {
                 .vm_id = p->imds.vm_id[0] ? p->imds.vm_id : NULL,
@@ -288,7 +289,7 @@ static int step_userdata(ProvisionRun *p, const ProvisionStepDef *step, char **r
                 .custom_data_size = p->have_ovf ? p->ovf.custom_data_size : 0,
                 .custom_data_raw = p->have_ovf && !p->ovf.custom_data ? p->ovf.custom_data_raw : NULL,
                 .imds_user_data = p->have_imds ? p->imds.user_data : NULL,
-                .boot_only = step->userdata != NULL,
+                .boot_only = boot_only,
         };
         int r;
 
@@ -299,6 +300,16 @@ static int step_userdata(ProvisionRun *p, const ProvisionStepDef *step, char **r
                 return r;
         *ret_summary = TAKE_PTR(summary);
         return r == USERDATA_NONE ? STEP_SKIPPED : r == USERDATA_CHANGED ? STEP_CHANGED : STEP_UNCHANGED;
+}
+
+static int step_userdata(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
+        return userdata_run(p, /* boot_only= */ false, ret_summary);
+}
+
+/* A later boot of the same VM: the boothooks and bootcmd only. */
+static int step_userdata_boot(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary,
+                              Error *error) {
+        return userdata_run(p, /* boot_only= */ true, ret_summary);
 }
 
 /* A row per Provisioner (provisioners/): the row's userdata. */
@@ -349,10 +360,10 @@ const ProvisionStepDef provision_boot_steps[] = {
         {}
 };
 
-/* The marker holds this VM id: provisioned before (a reboot); only the user data's boothooks and bootcmd, and
- * tell the fabric. */
+/* The marker holds this VM id: provisioned before (a reboot); only the user data's boothooks and bootcmd,
+ * and tell the fabric. */
 const ProvisionStepDef provision_again_steps[] = {
-        { "userdata",     step_userdata, .userdata = "boot only" },
+        { "userdata",     step_userdata_boot },
         { "marker",       step_marker_found },
         { "report-ready", provision_engine_report_ready, REQUIRED },
         {}
