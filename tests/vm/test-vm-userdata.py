@@ -162,13 +162,14 @@ def facts(vm):
 
 
 def boot(flavour, out, scenario_path, build, doc_name):
-    vm = vmrig.VM(flavour, os.path.join(out, "%s-%s" % (doc_name, flavour)), scenario=scenario_path)
+    vm = vmrig.VM(flavour, os.path.join(out, "%s-%s" % (doc_name, flavour)), scenario=scenario_path,
+                  qemu_timeout=1800)  # a shared, loaded host: TCG boots take longer
     inject = None
     if flavour == "base":
         inject, _, _ = vmrig.make_inject_tar(build, vm.out)
     try:
         vm.start(inject_tar=inject)
-        ready = vm.wait_ready(480, settled_unit="azl-provision.service" if flavour == "base" else None)
+        ready = vm.wait_ready(900, settled_unit="azl-provision.service" if flavour == "base" else None)
         if not ready:
             raise RuntimeError("%s: no Ready report" % flavour)
         wait = "azl-agent status --wait >/dev/null" if flavour == "base" else "cloud-init status --wait >/dev/null"
