@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmrig  # noqa: E402
@@ -143,13 +144,14 @@ done
 for g in %(groups)s; do l=$(getent group $g) && echo "group $g $(echo "$l" | cut -d: -f4 | tr ',' '\n' | grep -Ev '^(azureuser)?$' | sort | tr '\n' ' ')"; done
 for f in %(files)s; do [ -e "$f" ] && echo "file $f $(stat -c '%%a %%U %%G' $f) $(sha256sum < $f | cut -c1-16)"; done
 for m in %(markers)s; do [ -e "$m" ] && echo "marker $m $(tr '\n' '|' < $m)"; done
+true
 """
 
 
 def facts(vm):
     script = COLLECT % {"users": " ".join(USERS), "groups": " ".join(GROUPS), "files": " ".join(FILES),
                         "markers": " ".join(MARKERS)}
-    r = vm.ssh(script, root=True, timeout=120, check=False)
+    r = vm.ssh(script, root=True, timeout=120, check=True)
     out = {}
     for line in r.stdout.splitlines():
         kind, _, rest = line.partition(" ")
@@ -159,6 +161,15 @@ def facts(vm):
         else:
             out[(kind, key)] = value.strip()
     return {k: (sorted(v) if isinstance(v, list) else v) for k, v in out.items()}
+
+
+def wait_root_ssh(vm, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline and vm.alive():
+        if vm.ssh("true", root=True, timeout=40, check=False).returncode == 0:
+            return True
+        time.sleep(3)
+    return False
 
 
 def boot(flavour, out, scenario_path, build, doc_name):
@@ -172,6 +183,9 @@ def boot(flavour, out, scenario_path, build, doc_name):
         ready = vm.wait_ready(900, settled_unit="azl-provision.service" if flavour == "base" else None)
         if not ready:
             raise RuntimeError("%s: no Ready report" % flavour)
+        # cloud-init reports Ready from its init stage, before sshd runs: the rig's root ssh first
+        if not wait_root_ssh(vm, 600):
+            raise RuntimeError("%s: no root ssh after Ready" % flavour)
         wait = "azl-agent status --wait >/dev/null" if flavour == "base" else "cloud-init status --wait >/dev/null"
         r = vm.ssh("timeout 600 sh -c '%s'; echo rc=$?; systemctl is-system-running --wait" % wait, root=True,
                    timeout=700, check=False)
