@@ -130,8 +130,12 @@ FILES = ["/etc/oracle/plain.conf", "/etc/oracle/octal", "/etc/oracle/b64.bin", "
          "/etc/oracle/from-part-a", "/etc/oracle/from-part-b", "/home/oracle/.ssh/authorized_keys"]
 MARKERS = ["/var/tmp/oracle-script", "/var/tmp/oracle-bootcmd", "/var/tmp/oracle-runcmd", "/var/tmp/oracle-runcmd-2",
            "/var/tmp/oracle-order", "/var/tmp/oracle-boothook"]
-# (document, fact) → why the two may differ; docs/userdata.md lists the same.
-KNOWN = {}
+# (document, fact kind, fact key) → why the two may differ; docs/userdata.md lists the same.
+KNOWN = {
+    # Debian's cloud-init 22.4.2 leaves a new user's authorized_keys 0644 root:root (sshd accepts it); azl-agent
+    # gives the file to its user, 0600, as ssh-keygen and sshd's StrictModes expect. Same bytes.
+    ("cloud-config", "file", "/home/oracle/.ssh/authorized_keys"): "authorized_keys 0600 user-owned (on purpose)",
+}
 
 COLLECT = r"""
 set +e
@@ -229,7 +233,7 @@ def main():
             print("%s: cloud-init %d facts, azl-agent %d facts" % (name, len(ci), len(az)), flush=True)
             for key in sorted(set(ci) | set(az), key=str):
                 if ci.get(key) != az.get(key):
-                    why = KNOWN.get((name, key[0]))
+                    why = KNOWN.get((name,) + tuple(key))
                     differences.append((name, key, ci.get(key), az.get(key), why))
                     unexpected += why is None
             if not ci:
