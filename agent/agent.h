@@ -14,6 +14,7 @@ typedef struct Verb {
 } Verb;
 
 /* Exit codes beyond 0/1, shared by verbs (documented in docs/cli.md). */
+#define EXIT_DEGRADED 2         /* done, but something failed (user data scripts, like cloud-init's 2) */
 #define EXIT_NOT_IMPLEMENTED 3
 #define EXIT_NOT_APPLICABLE 4   /* not on a platform this verb serves */
 
@@ -30,3 +31,4 @@ int verb_wsl_setup(Context *c, int argc, char **argv);
 int verb_deprovision(Context *c, int argc, char **argv);
 int verb_collect_logs(Context *c, int argc, char **argv);
 int verb_analyze(Context *c, int argc, char **argv);
+int verb_userdata(Context *c, int argc, char **argv);

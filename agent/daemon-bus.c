@@ -45,6 +45,7 @@
 #include "log.h"
 #include "macro.h"
 #include "provision-state.h"
+#include "userdata-status.h"
 #include "version.h"
 
 #define BUS_NAME "org.azurelinux.Agent1"
@@ -63,6 +64,7 @@ struct DaemonBus {
 
         ProvisionState prov;            /* state.json as last read */
         bool have_prov;
+        UserDataStatus userdata;        /* userdata.json as last read (state "none" when absent) */
 
         char *seen_incarnation, *seen_etag;
         usec_t goal_state_at;           /* CLOCK_REALTIME when this process first saw them */
@@ -312,6 +314,65 @@ static int property_get_health(sd_bus *bus, const char *path, const char *interf
                 r = append_string(reply, b->have_prov ? b->prov.health_substatus : NULL);
         if (r >= 0)
                 r = sd_bus_message_append_basic(reply, 't', &at);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+/* User data (issue #18, userdata.json): the state ("none" without a record), the unsupported keys and parts. */
+static int property_get_userdata_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+
+        return append_string(reply, b->userdata.state ?: "none");
+}
+
+static int property_get_userdata_unsupported(sd_bus *bus, const char *path, const char *interface,
+                                             const char *property, sd_bus_message *reply, void *userdata,
+                                             sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (char **u = b->userdata.unsupported; r >= 0 && u && *u; u++)
+                r = append_string(reply, *u);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+/* a(sssitts): name, frequency, state, exit status (-1: none), start, end (µs), last lines of output — the
+ * output for root only (it is the user's scripts' output), "" for others. */
+static int property_get_userdata_scripts(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DaemonBus *b = userdata;
+        bool full = reader_is_root(b, bus);
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sssitts)");
+        for (size_t i = 0; r >= 0 && i < b->userdata.n_scripts; i++) {
+                const UdScriptStatus *sc = &b->userdata.scripts[i];
+                int32_t exit_status = sc->exit_status;
+                uint64_t started = sc->started_at, finished = sc->finished_at;
+
+                r = sd_bus_message_open_container(reply, 'r', "sssitts");
+                if (r >= 0)
+                        r = append_string(reply, sc->name);
+                if (r >= 0)
+                        r = append_string(reply, sc->frequency);
+                if (r >= 0)
+                        r = append_string(reply, sc->state);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 'i', &exit_status);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 't', &started);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 't', &finished);
+                if (r >= 0)
+                        r = append_string(reply, full ? sc->output : NULL);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -687,6 +748,12 @@ static const sd_bus_vtable agent_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("LastStatusUploadTimestamp", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StatusUploads", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UserDataState", "s", property_get_userdata_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UserDataUnsupported", "as", property_get_userdata_unsupported, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Invalidation only: the scripts' output is root's alone, like the extensions' messages */
+        SD_BUS_PROPERTY("UserDataScripts", "a(sssitts)", property_get_userdata_scripts, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("FirewallState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("FirewallDetail", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* The confidential-VM verdict is settled when the daemon starts (common/confidential.h). */
@@ -794,9 +861,24 @@ void daemon_bus_emit_changed(Daemon *d) {
 
 /* ---- state.json ---- */
 
+static void userdata_reload(DaemonBus *b) {
+        UserDataStatus s = {};
+        int r;
+
+        r = userdata_status_load(b->daemon->context, &s);
+        if (r == -EBADMSG)
+                return;
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Failed to read %s/" "userdata.json: %m", b->daemon->context->config.state_dir);
+        userdata_status_done(&b->userdata);
+        b->userdata = s;
+}
+
 static void provisioning_reload(DaemonBus *b) {
         ProvisionState s = {};
         int r;
+
+        userdata_reload(b);
 
         r = provision_state_load(b->daemon->context, &s);
         if (r == -EBADMSG)
@@ -827,7 +909,7 @@ static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void
                                           b->daemon->context->config.state_dir);
                 else
                         log_debug("Watching %s again (it was removed or moved).", b->daemon->context->config.state_dir);
-        } else if (ev->len > 0 && !streq(ev->name, "state.json"))
+        } else if (ev->len > 0 && !streq(ev->name, "state.json") && !streq(ev->name, "userdata.json"))
                 return 0;
         provisioning_reload(b);
         daemon_bus_emit_changed(b->daemon);
@@ -869,6 +951,7 @@ DaemonBus *daemon_bus_free(DaemonBus *b) {
                 sd_bus_flush_close_unref(b->bus);
         }
         provision_state_done(&b->prov);
+        userdata_status_done(&b->userdata);
         free(b->seen_incarnation);
         free(b->seen_etag);
         for (size_t i = 0; i < ELEMENTSOF(b->emitted); i++)

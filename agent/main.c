@@ -33,6 +33,7 @@ static const Verb verbs[] = {
         { "deprovision", "remove this VM's identity before capturing an image", verb_deprovision },
         { "collect-logs", "one redacted tarball of logs and state for support", verb_collect_logs },
         { "analyze", "time spent per provisioning step and extension operation", verb_analyze },
+        { "userdata", "user data (custom data): validate a file, show this VM's, run it after Ready", verb_userdata },
 };
 
 /* Memory that is ours (BENCHMARKS.md, "Memory"). glibc's thresholds are dynamic by default: freeing a

@@ -8,6 +8,8 @@
  *   marker holds this VM id?      provision_again_steps (without --force)
  *   else a pool VM?               provision_pps(), then provision_handover_steps
  *   else                          NotReady/Provisioning, provision_first_boot_steps, ending in Ready
+ *
+ * The user data (provisioners/userdata/) is a row of both the again and the first-boot tables.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include "provisioner.h"
 #include "ssh.h"
 #include "user.h"
+#include "userdata.h"
 #include "wireserver.h"
 
 static int step_media(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
@@ -303,6 +306,43 @@ static int step_validate(ProvisionRun *p, const ProvisionStepDef *step, char **r
         return STEP_UNCHANGED;
 }
 
+/*
+ * User data (issue #18, provisioners/userdata/): every boot its boothooks and bootcmd; on the instance's
+ * first run also the cloud-config modules that belong before sshd, and the hostname, ssh_pwauth and
+ * administrator keys it hands to the provisioners through p->data. Its problems are reported (an optional
+ * row), never fatal.
+ */
+static int userdata_run(ProvisionRun *p, bool boot_only, char **ret_summary) {
+        _cleanup_free_ char *summary = NULL, *warning = NULL;
+        UserDataInput in = {
+                .vm_id = p->imds.vm_id[0] ? p->imds.vm_id : NULL,
+                .custom_data = p->have_ovf ? p->ovf.custom_data : NULL,
+                .custom_data_size = p->have_ovf ? p->ovf.custom_data_size : 0,
+                .custom_data_raw = p->have_ovf && !p->ovf.custom_data ? p->ovf.custom_data_raw : NULL,
+                .imds_user_data = p->have_imds ? p->imds.user_data : NULL,
+                .boot_only = boot_only,
+        };
+        int r;
+
+        r = userdata_provision(p->c, &in, &p->data, &summary, &warning);
+        if (warning)
+                log_warning("%s", warning); /* journal and console: unsupported keys, problem locations */
+        if (r < 0)
+                return r;
+        *ret_summary = TAKE_PTR(summary);
+        return r == USERDATA_NONE ? STEP_SKIPPED : r == USERDATA_CHANGED ? STEP_CHANGED : STEP_UNCHANGED;
+}
+
+static int step_userdata(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
+        return userdata_run(p, /* boot_only= */ false, ret_summary);
+}
+
+/* A later boot of the same VM: the boothooks and bootcmd only. */
+static int step_userdata_boot(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary,
+                              Error *error) {
+        return userdata_run(p, /* boot_only= */ true, ret_summary);
+}
+
 /* A row per Provisioner (provisioners/): the row's userdata. */
 static int step_provisioner(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary,
                             Error *error) {
@@ -372,8 +412,10 @@ const ProvisionStepDef provision_boot_steps[] = {
         {}
 };
 
-/* The marker holds this VM id: provisioned before (a reboot); only tell the fabric. */
+/* The marker holds this VM id: provisioned before (a reboot); only the user data's boothooks and bootcmd,
+ * and tell the fabric. */
 const ProvisionStepDef provision_again_steps[] = {
+        { "userdata",     step_userdata_boot },
         { "marker",       step_marker_found },
         { "report-ready", provision_engine_report_ready, REQUIRED },
         {}
@@ -395,6 +437,8 @@ const ProvisionStepDef provision_handover_steps[] = {
  */
 const ProvisionStepDef provision_first_boot_steps[] = {
         { "validate", step_validate, REQUIRED | PROVISION_STEP_FAILURE_SUMMARY },
+        /* before the provisioners: it may set the hostname, ssh_pwauth and the administrator's keys */
+        { "userdata", step_userdata, PROVISION_STEP_CRASH_START },
         PROVISIONER_STEP("hostname",      provisioner_hostname),
         PROVISIONER_STEP("user",          provisioner_user),
         PROVISIONER_STEP("ssh-keys",      provisioner_ssh_keys),

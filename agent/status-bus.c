@@ -32,6 +32,7 @@ void status_bus_done(StatusBus *s) {
         for (size_t i = 0; i < s->n_extensions; i++)
                 extension_done(&s->extensions[i]);
         free(s->extensions);
+        userdata_status_done(&s->userdata);
         *s = (StatusBus) {};
 }
 
@@ -111,6 +112,47 @@ static int read_extensions(sd_bus_message *m, StatusBus *s) {
         return sd_bus_message_exit_container(m);
 }
 
+static int read_userdata_scripts(sd_bus_message *m, UserDataStatus *u) {
+        const char *name, *freq, *state, *output;
+        uint64_t started, finished;
+        int32_t exit_status;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "(sssitts)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(sssitts)", &name, &freq, &state, &exit_status, &started, &finished,
+                                        &output)) > 0) {
+                UdScriptStatus *sc = userdata_status_script(u, name, freq);
+
+                if (!sc)
+                        return -ENOMEM;
+                sc->exit_status = exit_status;
+                sc->started_at = started;
+                sc->finished_at = finished;
+                if (dup_nonempty(state, &sc->state) < 0 || dup_nonempty(output, &sc->output) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_strv(sd_bus_message *m, char ***ret) {
+        const char *v;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "s", &v)) > 0)
+                if (strv_extend(ret, v) < 0)
+                        return -ENOMEM;
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 static int read_property(sd_bus_message *m, const char *name, const char *type, StatusBus *s) {
         static const struct {
                 const char *name;
@@ -123,6 +165,7 @@ static int read_property(sd_bus_message *m, const char *name, const char *type, 
                 { "GoalStateIncarnation", offsetof(StatusBus, incarnation) },
                 { "GoalStateEtag", offsetof(StatusBus, etag) },
                 { "ExtensionsGoalState", offsetof(StatusBus, extensions_goal_state) },
+                { "UserDataState", offsetof(StatusBus, userdata.state) },
                 { "FirewallState", offsetof(StatusBus, firewall_state) },
                 { "FirewallDetail", offsetof(StatusBus, firewall_detail) },
         }, times[] = {
@@ -157,6 +200,10 @@ static int read_property(sd_bus_message *m, const char *name, const char *type, 
                 return read_skipped(m, &s->prov);
         if (streq(name, "Extensions") && streq(type, "a(ssssissisu)"))
                 return read_extensions(m, s);
+        if (streq(name, "UserDataScripts") && streq(type, "a(sssitts)"))
+                return read_userdata_scripts(m, &s->userdata);
+        if (streq(name, "UserDataUnsupported") && streq(type, "as"))
+                return read_strv(m, &s->userdata.unsupported);
         if (streq(name, "LastHealth") && streq(type, "(sst)")) {
                 r = sd_bus_message_read(m, "(sst)", &v, &sub, &t);
                 if (r < 0)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "provision-state.h"
+#include "userdata-status.h"
 
 #define STATUS_BUS_TIMEOUT (5U * USEC_PER_SEC)  /* a wedged daemon: fall back to the state file */
 #define STATUS_BUS_EXTENSIONS_MAX 1024U
@@ -27,6 +28,7 @@ typedef struct StatusBus {
         uint64_t n_uploads;
         StatusBusExtension *extensions;
         size_t n_extensions;
+        UserDataStatus userdata;        /* state, unsupported and scripts (the rest is in userdata.json) */
         char *firewall_state, *firewall_detail;   /* the WireServer guard; NULL before the daemon's first pass */
 } StatusBus;
 

@@ -6,9 +6,9 @@
  * --root), else the state file the provisioning run writes after every step (<StateDirectory>/state.json, see
  * provision-state.h). --json prints the schema of docs/status.md; --wait blocks until provisioning has ended
  * (inotify on the state directory, no polling) and exits 0 when Ready, 1 when it failed — like
- * `cloud-init status --wait`; on a machine the agent does not provision it returns 4 at once. --long adds
- * when each step ran (seconds since the kernel started) and the agent's recent journal lines (sd-journal).
- * Colour only on a TTY.
+ * `cloud-init status --wait` (and, once Ready, until the user data's after-Ready phase has run; 2 when it is
+ * degraded); on a machine the agent does not provision it returns 4 at once. --long adds when each step ran
+ * (seconds since the kernel started) and the agent's recent journal lines (sd-journal). Colour only on a TTY.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,6 +30,7 @@
 #include "macro.h"
 #include "provision-state.h"
 #include "status-bus.h"
+#include "userdata-status.h"
 
 #define JOURNAL_LINES 20
 
@@ -78,9 +79,15 @@ static bool state_is_final(const ProvisionState *s) {
         return streq_ptr(s->state, "ready") || streq_ptr(s->state, "failed");
 }
 
-/* Waits until state.json says ready/failed: inotify on the state directory (created if missing), re-reading
- * the file on every write or rename into the directory. */
-static int wait_for_final_state(Context *c, ProvisionState *s) {
+/* Has the user data's after-Ready phase yet to end (azl-userdata.service)? */
+static bool userdata_pending(const UserDataStatus *u) {
+        return streq_ptr(u->state, "pending") || streq_ptr(u->state, "running");
+}
+
+/* Waits until state.json says ready/failed and, once ready, until userdata.json no longer says pending/running
+ * (`cloud-init status --wait` waits for cloud-final too): inotify on the state directory (created if missing),
+ * re-reading the files on every write or rename into the directory. */
+static int wait_for_final_state(Context *c, ProvisionState *s, UserDataStatus *u) {
         _cleanup_close_ int fd = -EBADF, dir_fd = -EBADF;
         char dir[PROC_FD_PATH_MAX];
         int r;
@@ -103,10 +110,13 @@ static int wait_for_final_state(Context *c, ProvisionState *s) {
                 /* Check after the watch is armed, so that a write in between is not missed. */
                 provision_state_done(s);
                 r = provision_state_load(c, s);
-                if (r >= 0 && state_is_final(s))
-                        return 0;
                 if (r < 0 && r != -ENOENT && r != -EBADMSG) /* -EBADMSG: never with atomic writes; retry */
                         return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
+                if (r >= 0 && state_is_final(s)) {
+                        userdata_status_done(u);
+                        if (!streq_ptr(s->state, "ready") || userdata_status_load(c, u) < 0 || !userdata_pending(u))
+                                return 0;
+                }
                 if (read(fd, buf, sizeof buf) < 0 && errno != EINTR)
                         return log_error_errno(errno, "Failed to wait for %s: %m", c->config.state_dir);
         }
@@ -174,7 +184,8 @@ static int firewall_json(const FirewallStatus *fw, struct json_object **ret) {
 }
 
 static int build_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                      const FirewallStatus *fw, const char *endpoints_reason, bool endpoints_allowed, char **ret) {
+                      const UserDataStatus *u, const FirewallStatus *fw, const char *endpoints_reason,
+                      bool endpoints_allowed, char **ret) {
         struct json_object *cj = NULL;
         _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
                                           *prov = NULL;
@@ -211,6 +222,15 @@ static int build_json(const Context *c, const ProvisionState *s, bool have_state
                 json_object_object_add(p, "state", json_object_new_string("not-run"));
                 json_object_object_add(o, "provisioning", p);
         }
+        {
+                /* the scripts' output is root's (userdata.json is 0600; the daemon gives it to root only) */
+                struct json_object *uj = NULL;
+
+                r = userdata_status_to_json(u, geteuid() == 0, &uj);
+                if (r < 0)
+                        return log_oom();
+                json_object_object_add(o, "userdata", uj);
+        }
         if (fw) {
                 struct json_object *fj = NULL;
 
@@ -237,11 +257,12 @@ static int build_json(const Context *c, const ProvisionState *s, bool have_state
 }
 
 static int print_json(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                      const FirewallStatus *fw, const char *endpoints_reason, bool endpoints_allowed) {
+                      const UserDataStatus *u, const FirewallStatus *fw, const char *endpoints_reason,
+                      bool endpoints_allowed) {
         _cleanup_free_ char *text = NULL;
         int r;
 
-        r = build_json(c, s, have_state, bus, fw, endpoints_reason, endpoints_allowed, &text);
+        r = build_json(c, s, have_state, bus, u, fw, endpoints_reason, endpoints_allowed, &text);
         if (r < 0)
                 return r;
         puts(text);
@@ -251,6 +272,7 @@ static int print_json(const Context *c, const ProvisionState *s, bool have_state
 int status_json(Context *c, char **ret) {
         _cleanup_(provision_state_done) ProvisionState s = {};
         _cleanup_(firewall_status_done) FirewallStatus fw = {};
+        _cleanup_(userdata_status_done) UserDataStatus ud = {};
         _cleanup_error_ Error endpoints = ERROR_NULL;
         int r, allowed, have_fw;
 
@@ -261,8 +283,9 @@ int status_json(Context *c, char **ret) {
         if (r < 0 && r != -ENOENT)
                 return r;
         have_fw = firewall_status_load(c->root_fd, c->config.state_dir, &fw);
-        return build_json(c, &s, r >= 0, NULL, have_fw >= 0 ? &fw : NULL, error_reason(&endpoints), allowed >= 0,
-                          ret);
+        (void) userdata_status_load(c, &ud);
+        return build_json(c, &s, r >= 0, NULL, &ud, have_fw >= 0 ? &fw : NULL, error_reason(&endpoints),
+                          allowed >= 0, ret);
 }
 
 static void print_time(const char *label, usec_t t) {
@@ -321,8 +344,47 @@ static void print_confidential(const Context *c) {
         printf("  %-12s %s\n", "secrets:", sec);
 }
 
+static void print_userdata(const UserDataStatus *u, bool tty) {
+        if (!u->state || streq(u->state, "none"))
+                return;
+        printf("%-14s %s%s%s", "userdata:", colour(streq(u->state, "done") ? "ready" :
+                                                  streq(u->state, "degraded") ? "failed" : u->state, tty),
+               u->state, tty ? "\033[0m" : "");
+        if (u->source)
+                printf(" (%s, %zu part(s))", streq(u->source, "ovf") ? "CustomData" :
+                                             streq(u->source, "imds") ? "IMDS userData" : u->source, u->n_parts);
+        printf("\n");
+        if (u->unsupported) {
+                printf("  not supported:");
+                for (char **x = u->unsupported; *x; x++)
+                        printf("%s %s", x == u->unsupported ? "" : ",", *x);
+                printf("\n");
+        }
+        for (size_t i = 0; i < u->n_problems; i++)
+                printf("  problem:       %s%s%s line %u (see 'azl-agent userdata show')\n", u->problems[i].path,
+                       isempty(u->problems[i].path) ? "" : " in ", strna(u->problems[i].part), u->problems[i].line);
+        for (size_t i = 0; i < u->n_modules; i++)
+                if (streq_ptr(u->modules[i].result, "failed"))
+                        printf("  module failed: %s: %s\n", u->modules[i].name, strna(u->modules[i].summary));
+        for (size_t i = 0; i < u->n_scripts; i++) {
+                const UdScriptStatus *sc = &u->scripts[i];
+                char code[16] = "";
+
+                if (sc->exit_status >= 0)
+                        snprintf(code, sizeof code, "exit %d", sc->exit_status);
+                printf("  %-24s %-9s %-8s %s\n", sc->name, strna(sc->frequency), strna(sc->state), code);
+                if (streq_ptr(sc->state, "failed") && !isempty(sc->output))
+                        for (const char *l = sc->output; *l;) {
+                                size_t n = strcspn(l, "\n");
+
+                                printf("      | %.*s\n", (int) n, l);
+                                l += n + (l[n] == '\n');
+                        }
+        }
+}
+
 static void print_text(const Context *c, const ProvisionState *s, bool have_state, const StatusBus *bus,
-                       const FirewallStatus *fw, const char *endpoints_reason) {
+                       const UserDataStatus *u, const FirewallStatus *fw, const char *endpoints_reason) {
         bool tty = isatty(STDOUT_FILENO);
 
         printf("%-14s %s (%s)\n", "platform:", platform_to_string(c->platform.platform), c->platform.reason);
@@ -365,6 +427,7 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 printf("skipped:\n");
         for (size_t i = 0; i < s->n_skipped; i++)
                 printf("  %-16s %s: %s\n", s->skipped[i].step, s->skipped[i].item, s->skipped[i].reason);
+        print_userdata(u, tty);
         if (bus) {
                 print_daemon(bus);
                 printf("%-14s daemon (D-Bus)\n", "source:");
@@ -436,6 +499,7 @@ static void print_journal(const Context *c) {
 int verb_status(Context *c, int argc, char **argv) {
         _cleanup_(provision_state_done) ProvisionState s = {};
         _cleanup_(status_bus_done) StatusBus bus = {};
+        _cleanup_(userdata_status_done) UserDataStatus ud = {};
         _cleanup_(firewall_status_done) FirewallStatus fw = {};
         _cleanup_error_ Error endpoints = ERROR_NULL;
         bool have_state, allowed, from_bus = false, have_fw = false;
@@ -468,13 +532,23 @@ int verb_status(Context *c, int argc, char **argv) {
                 have_state = r >= 0;
         }
 
-        if (a.wait && !(have_state && state_is_final(&s))) {
+        if (from_bus) {
+                ud = bus.userdata;
+                bus.userdata = (UserDataStatus) {};
+        } else {
+                r = userdata_status_load(c, &ud);
+                if (r < 0 && r != -ENOENT && r != -EACCES)
+                        log_debug_errno(r, "Ignoring %s/userdata.json: %m", c->config.state_dir);
+        }
+
+        if (a.wait && !(have_state && state_is_final(&s) &&
+                        !(streq_ptr(s.state, "ready") && userdata_pending(&ud)))) {
                 if (!allowed) {
                         log_error("Not waiting: this machine is not provisioned by azl-agent (%s).",
                                   error_reason(&endpoints));
                         return EXIT_NOT_APPLICABLE;
                 }
-                r = wait_for_final_state(c, &s);
+                r = wait_for_final_state(c, &s, &ud);
                 if (r < 0)
                         return r;
                 have_state = true;
@@ -495,10 +569,11 @@ int verb_status(Context *c, int argc, char **argv) {
         r = 0;
 
         if (a.json)
-                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, error_reason(&endpoints),
-                               allowed);
+                r = print_json(c, &s, have_state, from_bus ? &bus : NULL, &ud, have_fw ? &fw : NULL,
+                               error_reason(&endpoints), allowed);
         else
-                print_text(c, &s, have_state, from_bus ? &bus : NULL, have_fw ? &fw : NULL, error_reason(&endpoints));
+                print_text(c, &s, have_state, from_bus ? &bus : NULL, &ud, have_fw ? &fw : NULL,
+                           error_reason(&endpoints));
         if (r < 0)
                 return r;
         if (a.lines && !a.json) {
@@ -507,6 +582,7 @@ int verb_status(Context *c, int argc, char **argv) {
                 print_journal(c);
         }
         if (a.wait)
-                return streq_ptr(s.state, "ready") ? 0 : 1;
+                /* like cloud-init status --wait: 0 done, 1 failed, 2 done with errors (user data degraded) */
+                return !streq_ptr(s.state, "ready") ? 1 : streq_ptr(ud.state, "degraded") ? EXIT_DEGRADED : 0;
         return 0;
 }

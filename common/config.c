@@ -277,6 +277,23 @@ static int parse_filesystem(const char *v, void *data) {
         return -EINVAL;
 }
 
+/* [UserData] Sources=: ovf and/or imds, or none (nothing is consumed). */
+static int parse_userdata_sources(const char *v, void *data) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r = strv_split(v, ", \t", &l);
+
+        if (r < 0)
+                return r;
+        if (strv_length(l) == 1 && streq(l[0], "none"))
+                l = strv_free(l);
+        for (char **s = l; s && *s; s++)
+                if (!streq(*s, "ovf") && !streq(*s, "imds"))
+                        return -EINVAL;
+        strv_free(*(char ***) data);
+        *(char ***) data = TAKE_PTR(l);
+        return 0;
+}
+
 typedef struct ConfigItem {
         const char *section;
         const char *key;
@@ -316,6 +333,8 @@ static const ConfigItem config_items[] = {
         ITEM("Disks", "ResourceDiskFilesystem", parse_filesystem, resource_disk_filesystem),
         ITEM("Disks", "ResourceDiskMountPoint", parse_path, resource_disk_mount_point),
         ITEM("Disks", "SwapSizeMiB", parse_u64, swap_size_mib),
+        ITEM("UserData", "Sources", parse_userdata_sources, userdata_sources),
+        ITEM("UserData", "AllowHTTPInclude", parse_bool, userdata_allow_http),
         ITEM("Extensions", "Directory", parse_path, extensions_dir),
         ITEM("Extensions", "SignatureValidation", parse_signature_mode, signature_mode),
         ITEM("Extensions", "CPUQuotaPercent", parse_percent, cpu_quota_percent),
@@ -369,7 +388,8 @@ int config_init(Config *c) {
             free_and_strdup(&c->tpm_device, "/dev/tpmrm0") < 0 ||
             parse_domain_list("metadata.azure.com,metadata.azure.us,metadata.azure.cn,metadata.microsoftazure.de",
                               &c->attestation_signer_domains) < 0 ||
-            strv_extend(&c->admin_groups, "wheel") < 0) {
+            strv_extend(&c->admin_groups, "wheel") < 0 || strv_extend(&c->userdata_sources, "ovf") < 0 ||
+            strv_extend(&c->userdata_sources, "imds") < 0) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -386,6 +406,7 @@ void config_done(Config *c) {
         free(c->resource_disk_mount_point);
         free(c->extensions_dir);
         strv_free(c->admin_groups);
+        strv_free(c->userdata_sources);
         strv_free(c->firewall_allow_units);
         free(c->secrets_dir);
         free(c->attestation_trust_anchors);
@@ -626,6 +647,12 @@ static int format_item(const Config *c, const ConfigItem *item, FILE *f) {
                 char *const *l = *(char **const *) p;
                 for (size_t i = 0; l && l[i]; i++)
                         fprintf(f, "%s%s", i ? "," : "", l[i]);
+        } else if (item->parse == parse_userdata_sources) {
+                char *const *l = *(char **const *) p;
+                for (size_t i = 0; l && l[i]; i++)
+                        fprintf(f, "%s%s", i ? " " : "", l[i]);
+                if (!l)
+                        fputs("none", f);
         } else if (item->parse == parse_log_level)
                 fputs(strna(log_level_to_string(*(const int *) p)), f);
         else if (item->parse == parse_network_backend)

@@ -81,6 +81,10 @@ typedef struct Config {
         char *resource_disk_mount_point;
         uint64_t swap_size_mib;
 
+        /* [UserData] */
+        char **userdata_sources;      /* "ovf", "imds" in order of preference; NULL = none */
+        bool userdata_allow_http;     /* #include and write_files source over plain http */
+
         /* [Extensions] */
         char *extensions_dir;
         SignatureMode signature_mode;

@@ -118,7 +118,14 @@ static int hostname_apply(Context *c, const ProvisionData *d, char **ret_summary
                         *ret_summary = strdup("no hostname given");
                 return 0;
         }
-        r = hostname_static_name(d->hostname, &name);
+        if (d->hostname_fqdn) {
+                /* cloud-config prefer_fqdn_over_hostname: the whole FQDN is the static hostname */
+                if (!hostname_is_valid_rfc1123(d->hostname) || strlen(d->hostname) > 64)
+                        return -EINVAL;
+                name = strdup(d->hostname);
+                r = name ? 0 : -ENOMEM;
+        } else
+                r = hostname_static_name(d->hostname, &name);
         if (r < 0)
                 return r;
         r = -ENOTCONN;

@@ -29,6 +29,8 @@ typedef struct ProvisionData {
         ProvisionSshKey *ssh_keys;
         size_t n_ssh_keys;
         char *custom_data;          /* base64-decoded bytes from the media, may be NULL */
+        bool hostname_fqdn;         /* user data's prefer_fqdn_over_hostname: hostname is the FQDN, set whole */
+        bool keep_ssh_host_keys;    /* user data manages the SSH host keys (ssh_keys, ssh_genkeytypes, …) */
 } ProvisionData;
 
 typedef struct Provisioner {

@@ -506,6 +506,11 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
                         *ret_summary = strdup("host key regeneration disabled");
                 return 0;
         }
+        if (d->keep_ssh_host_keys) {
+                if (ret_summary)
+                        *ret_summary = strdup("host keys managed by the user data (ssh_keys / ssh_genkeytypes)");
+                return 0;
+        }
         if (isempty(d->vm_id))
                 return log_debug_errno(EINVAL, "No VM id: cannot tell whether host keys are from this VM.");
         if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0)

@@ -17,7 +17,8 @@ to the code is exercised automatically. For each point, on a fresh copy of a scr
       - /etc/shadow's hash of the admin user: both must verify the scenario password (random salt);
       - SSH host keys: random, so names, modes and owners only, and each .pub must match its private key;
       - state.json: semantically (state "ready", VM id, health Ready); the steps differ when the rerun
-        found the marker ("already provisioned");
+        found the marker ("already provisioned"); userdata.json: its state, VM id, source, parts, unsupported
+        keys and problems, and no failed module;
       - the KVP pool is append-only by design (each run appends its report, as on every boot): the last
         value of each key is compared, with its timestamp= field masked;
       - timeline.jsonl (the records of `analyze`) is append-only with times: every line must parse and the last
@@ -328,6 +329,20 @@ class CrashTest(unittest.TestCase):
             except ValueError as e:
                 p.append(f"timeline.jsonl has a line that does not parse: {e}")
             snap[tl_path] = (k, m, u, g, b"<semantic>")
+        # userdata.json (issue #18): semantically too; its module records and times depend on where the run died
+        # (a module done again after a crash is "unchanged" the second time), none may have failed.
+        ud_path = "/var/lib/azl-agent/userdata.json"
+        if ud_path in snap:
+            k, m, u, g, d = snap[ud_path]
+            try:
+                ud = json.loads(d)
+                failed = [x["name"] for x in ud.get("modules", []) if x.get("result") == "failed"]
+                if failed:
+                    p.append(f"userdata.json: module(s) failed: {failed}")
+                d = json.dumps([ud.get(x) for x in ("state", "vm_id", "source", "parts", "unsupported", "problems")])
+            except ValueError as e:
+                p.append(f"userdata.json does not parse: {e}")
+            snap[ud_path] = (k, m, u, g, d.encode() if isinstance(d, str) else d)
         # KVP: the last value of each key, timestamps masked.
         kvp_path = "/var/lib/hyperv/.kvp_pool_1"
         if kvp_path in snap:

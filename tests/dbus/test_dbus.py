@@ -605,6 +605,31 @@ class TestDbus(DbusTest):
         self.assertIsNone(self.daemon.poll(), "the daemon goes on without the bus")
         self.stop_daemon()
 
+    def test_user_data(self):
+        # The default scenario's custom data: provisioned, its after-Ready phase not run yet.
+        self.start_all()
+        self.assertEqual(self.bus.get("UserDataState"), "pending")
+        self.assertEqual(self.bus.get("UserDataUnsupported"), [])
+        # `userdata run` (azl-userdata.service) rewrites userdata.json: the daemon sees it (inotify) and signals.
+        self.root.install_shell()
+        r = self.root.run("userdata", "run")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for("UserDataState done", lambda: self.bus.get("UserDataState") == "done", timeout=20,
+                 detail=lambda: self.seen_instead(["UserDataState", "UserDataScripts"]))
+        scripts = {s[0]: s for s in self.bus.get("UserDataScripts")}
+        name, freq, state, code, started, finished, output = scripts["runcmd"]
+        self.assertEqual((freq, state, code), ("instance", "done", 0))
+        self.assertTrue(0 < started <= finished)
+        self.assertIn("azl-demo custom data", output)
+        # the scripts' output is root's alone
+        other = {s[0]: s for s in self.bus.get("UserDataScripts", uid=NOBODY)}
+        self.assertEqual(other["runcmd"][:6], scripts["runcmd"][:6])
+        self.assertEqual(other["runcmd"][6], "")
+        wait_for("a UserDataState change signal", lambda: any(c.get("UserDataState") == "done"
+                                                              for c in self.monitor.changes()))
+        self.assertTrue(any("UserDataScripts" in names for names in self.monitor.changes(invalidated=True)))
+        self.stop_daemon()
+
     def test_without_bus(self):
         self.start_all(with_bus=False)
 

@@ -158,6 +158,28 @@ class ScratchRoot:
                 return fields
         return None
 
+    def install_shell(self, tools=("/bin/sh", "/usr/bin/id", "/usr/bin/touch", "/usr/bin/cat", "/usr/bin/false")):
+        """Copies the host's /bin/sh and a few tools, with the libraries ldd names, into the root: user data scripts
+        run chrooted into an alternate root (`azl-agent --root R userdata run`), so they need a shell there."""
+        def copy_in(path):
+            dest = self.file(path)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            if not os.path.exists(dest):
+                shutil.copy2(path, dest)
+        for tool in tools:
+            real = os.path.realpath(tool)
+            copy_in(real)
+            ldd = subprocess.run(["ldd", real], capture_output=True, text=True).stdout
+            for line in ldd.splitlines():
+                lib = next((w for w in line.split() if w.startswith("/")), None)
+                if lib:
+                    copy_in(lib)
+            if real != tool and not os.path.lexists(self.file(tool)):
+                os.makedirs(os.path.dirname(self.file(tool)), exist_ok=True)
+                os.symlink(real, self.file(tool))
+        os.makedirs(self.file("/var/tmp"), exist_ok=True)
+        os.chmod(self.file("/var/tmp"), 0o1777)
+
     def run(self, *args, timeout=120):
         return subprocess.run([AGENT, "--root", self.path, *args], capture_output=True, text=True, timeout=timeout)
 

@@ -74,8 +74,9 @@ class ProvisionDefault(azltest.FabricTestCase):
         state = json.loads(root.read("/var/lib/azl-agent/state.json"))
         self.assertEqual(state["state"], "ready")
         self.assertEqual([s["name"] for s in state["steps"]],
-                         ["media", "imds", "firewall", "wireserver", "network", "disks", "validate", "hostname", "user", "ssh-keys", "sshd-config",
-                          "ssh-host-keys", "marker", "report-ready", "ssh-host-keys-rest"])
+                         ["media", "imds", "firewall", "wireserver", "network", "disks", "validate", "userdata",
+                          "hostname", "user", "ssh-keys", "sshd-config", "ssh-host-keys", "marker", "report-ready",
+                          "ssh-host-keys-rest"])
         self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
         steps = {s["name"]: s for s in state["steps"]}
         self.assertEqual(steps["disks"]["result"], "skipped")  # never the host's disks under --root
@@ -288,12 +289,15 @@ class Status(azltest.FabricTestCase):
         validate(doc, self.schema())
         self.assertEqual(doc["provisioning"]["state"], "not-run")
 
-        # --wait started before provisioning returns when the run ends.
+        # --wait started before provisioning returns when the run ends and the user data's after-Ready phase
+        # (azl-userdata.service: `userdata run`) has run.
+        root.install_shell()
         waiter = subprocess.Popen([azltest.AGENT, "--root", root.path, "status", "--wait", "--json"],
                                   stdout=subprocess.PIPE, text=True)
         time.sleep(0.3)
         self.assertIsNone(waiter.poll())  # still waiting: nothing has run
         self.assertEqual(root.run("provision").returncode, 0)
+        self.assertEqual(root.run("userdata", "run").returncode, 0)
         out, _ = waiter.communicate(timeout=30)
         self.assertEqual(waiter.returncode, 0)
         doc = json.loads(out)

@@ -49,6 +49,15 @@ from azltest import wait_for  # noqa: E402
 
 PASSWORD = "Secrets-Grep-Pw-93xqV"
 PROTECTED = "protected-plaintext-7Hq2ZkW"
+# User data (issue #18): never logged, never in status. It is in the places that keep it on purpose (the
+# redacted ovf-env.xml copy and waagent's CustomData, both 0600; <StateDirectory>/userdata/user-data, 0600) and in
+# the file its write_files entry writes; anywhere else it is a leak. It sits in a file's content, in a wrong-typed
+# key (a schema problem) and in an unsupported key (reported by name).
+CUSTOM = "custom-data-secret-Zq81LmPw"
+CUSTOM_DATA = ("#cloud-config\nwrite_files:\n  - path: /etc/azl-secret\n    content: %s\n    permissions: '0600'\n"
+               "runcmd: 'echo %s'\napt:\n  sources:\n    x: {key: %s}\n" % (CUSTOM, CUSTOM, CUSTOM))
+CUSTOM_ALLOWED = {"/var/lib/azl-agent/ovf-env.xml", "/var/lib/azl-agent/seed/ovf-env.xml", "/var/lib/waagent/CustomData",
+                  "/var/lib/azl-agent/userdata/user-data", "/etc/azl-secret"}
 EXT = "AzlAgent.SampleHandler"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 SEED = "/var/lib/azl-agent/seed/ovf-env.xml"
@@ -226,7 +235,7 @@ class SecretsTest(azltest.FabricTestCase):
             ext = json.load(f)["extensions"][0]
         ext["protectedSettings"] = {"secret": PROTECTED}
         fabric, root_a = self.start({"admin": {"password": PASSWORD, "disablePasswordAuthentication": False},
-                                     "extensions": [ext]}, "GoalStatePeriodSec=1\n")
+                                     "extensions": [ext], "customData": CUSTOM_DATA}, "GoalStatePeriodSec=1\n")
         os.makedirs(os.path.join(self.workdir, "b"))
         root_b = azltest.ScratchRoot(os.path.join(self.workdir, "b"), fabric)
 
@@ -280,6 +289,7 @@ class SecretsTest(azltest.FabricTestCase):
         self.assertEqual(json.loads(dec.stdout), {"secret": PROTECTED})
         sigs, status_sig = self.sas_signatures()
         self.assertIn(status_sig, sigs)
+        self.assertEqual(root_a.read("/etc/azl-secret"), CUSTOM)    # the custom data reached the VM
 
         # The hash is a secret too (offline guessing): only the shadow files may hold it.
         hash_b = [l for l in root_b.read("/etc/shadow").splitlines()
@@ -292,6 +302,8 @@ class SecretsTest(azltest.FabricTestCase):
             needles.append((f"sas-sig-{i}", s.encode()))
             if urllib.parse.unquote(s) != s:
                 needles.append((f"sas-sig-{i}-decoded", urllib.parse.unquote(s).encode()))
+        needles += [("custom-data", CUSTOM.encode())]
+        needles += [(f"custom-data-base64-{i}", c) for i, c in enumerate(base64_cores(CUSTOM.encode()))]
         for name, n in needles:
             self.assertGreaterEqual(len(n), 12, name)
 
@@ -324,7 +336,8 @@ class SecretsTest(azltest.FabricTestCase):
                      f"A:/var/lib/waagent/{EXT}-1.0.0/config/0.settings",
                      f"A:/var/lib/waagent/{EXT}-1.0.0/status/0.status",
                      f"A:/var/log/azure/{EXT}/CommandExecution.log", "A:/etc/shadow", "A:" + SEED, "B:" + SEED,
-                     "fabric /status-blobs", "fabric /status-blob raw", "fabric /health-reports"):
+                     "fabric /status-blobs", "fabric /status-blob raw", "fabric /health-reports",
+                     "A:/var/lib/azl-agent/userdata.json", "A:/var/lib/waagent/CustomData"):
             self.assertTrue(must in labels, f"nothing collected from {must}")
         self.assertIn(b'"Ready"', dict(items)["fabric /status-blob raw"])
         # the daemon's debug log is where plans, settings and URLs would show up
@@ -347,9 +360,10 @@ class SecretsTest(azltest.FabricTestCase):
             self.assertIn(("A:/var/lib/azl-agent/canary", name), found)
             self.assertTrue(scan([("log", dict(items)["daemon A restarted output"] + n)], [(name, n)]))
 
-        # ---- and nothing else holds a secret ----
-        hits = [h for h in scan(collect(), needles)
-                if not (h[1].startswith("password-hash-") and h[0].split(":", 1)[1] in SHADOW_FILES)]
+        # ---- and nothing else holds a secret (the custom data only where it is kept on purpose) ----
+        hits = [(label, name, ctx) for label, name, ctx in scan(collect(), needles)
+                if not (name.startswith("password-hash-") and label.split(":", 1)[-1] in SHADOW_FILES)
+                and not (name.startswith("custom-data") and label.split(":", 1)[-1] in CUSTOM_ALLOWED)]
         report = "\n".join(f"  {label}: {name}: {ctx!r}" for label, name, ctx in hits[:50])
         self.assertEqual(hits, [], f"{len(hits)} secret(s) found:\n{report}")
         print(f"\nno secret in {len(items)} items, {sum(len(d) for _, d in items)} bytes; {len(needles)} needles; "

@@ -52,6 +52,9 @@ expect "status" azl-agent --root /tmp --config /x.conf -v sta
 expect "--json --wait --long" azl-agent status -
 expect "--json" azl-agent -v status --j
 expect "" azl-agent detect -
+expect "validate show run" azl-agent userdata ""
+expect "--json --part" azl-agent userdata show -
+expect "--json" azl-agent -v userdata show --j
 expect "" azl-agent config -
 expect "--user --force --dry-run" azl-agent deprovision -
 expect "-o --output --max-size" azl-agent collect-logs -

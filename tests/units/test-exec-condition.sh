@@ -37,7 +37,7 @@ exit "${FAKE_DETECT_RC:?}"
 SH
 chmod 0755 "$fake/azl-agent"
 
-for unit in azl-provision.service azl-agent.service; do
+for unit in azl-provision.service azl-agent.service azl-userdata.service; do
         tmpl=$AZL_SOURCE_ROOT/units/$unit.in
         cmd=$(condition_of "$tmpl" "$fake")
         for pair in 0:0 4:4 1:255 2:2 3:3 254:254; do

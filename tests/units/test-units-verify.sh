@@ -106,8 +106,8 @@ WantedBy=multi-user.target
 UNIT
 
 # Enable: ours through the preset policy only, the neighbours explicitly.
-systemctl --root="$root" preset azl-provision.service azl-agent.service >/dev/null 2>&1
-for u in azl-provision.service azl-agent.service; do
+systemctl --root="$root" preset azl-provision.service azl-agent.service azl-userdata.service >/dev/null 2>&1
+for u in azl-provision.service azl-agent.service azl-userdata.service; do
         state=$(systemctl --root="$root" is-enabled "$u" 2>/dev/null || true)
         [[ $state == enabled ]] || fail "$u is '$state' after 'systemctl preset' with 90-azl-agent.preset"
 done
@@ -135,7 +135,7 @@ grep -q "NoSuchKey" <<<"$canary" || fail "systemd-analyze verify does not report
 rm -f "$unitdir/azl-canary.service"
 
 # 1. Each unit on its own. Man pages are checked when they were built and man(1) is available.
-ours=(azl-provision.service azl-agent.service azure.slice azure-vmextensions.slice)
+ours=(azl-provision.service azl-agent.service azl-userdata.service azure.slice azure-vmextensions.slice)
 man_arg=--man=no
 if command -v man >/dev/null && [[ -f $AZL_UNITS_BUILD_DIR/azl-agent.8 && -f $AZL_UNITS_BUILD_DIR/agent.conf.5 ]]; then
         mkdir -p "$scratch/man/man8" "$scratch/man/man5"

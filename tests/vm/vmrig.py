@@ -558,7 +558,8 @@ def make_inject_tar(build_dir, out_dir, sampler_units=None, extra_files=None):
     enabled = []
     for root, _, files in os.walk(dest):
         for f in files:
-            if f not in ("azl-provision.service", "azl-agent.service") or "/system-preset" in root:
+            if f not in ("azl-provision.service", "azl-agent.service", "azl-userdata.service") \
+                    or "/system-preset" in root:
                 continue
             path = os.path.join(root, f)
             guest_path = "/" + os.path.relpath(path, dest)
