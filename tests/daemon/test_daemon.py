@@ -118,7 +118,8 @@ class TestDaemon(DaemonTest):
         self.assertEqual(settings["formattedMessage"]["message"], "hello from azfabric")
         # The sample handler's heartbeat is the handler status (reportHeartbeat), and it opened the protected
         # settings with the tenant certificate the daemon wrote (it reports the key names, never a value).
-        self.assertEqual(h["formattedMessage"]["message"], EXT + " enabled with settings 0")
+        self.assertEqual(h["formattedMessage"]["message"], EXT + " enabled with settings 0. Warning: package not signed "
+                         "(SignatureValidation=report)")  # report mode, the default (docs/security.md)
         sub = settings.get("substatus") or []
         self.assertEqual([s["name"] for s in sub], ["ProtectedSettings"], settings)
         features = [f["Key"] for f in blob["supportedFeatures"]]

@@ -35,6 +35,7 @@ Skips (77) without dbus-daemon, busctl or setpriv, outside a private network nam
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -575,7 +576,8 @@ class TestDbus(DbusTest):
         self.assertEqual(ext[0]["status"], "Ready")
         self.assertEqual(ext[0]["settings_message"], "hello from azfabric")
         # The scenario's sample package carries no signature; SignatureValidation=report (default) says so.
-        self.assertEqual(ext[0]["message"], "Plugin enabled. Warning: package not signed (SignatureValidation=report)")
+        self.assertEqual(ext[0]["message"], EXT + " enabled with settings 0. Warning: package not signed "
+                                            "(SignatureValidation=report)")
 
         # Text, as an unprivileged user (reading is open to everyone).
         r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
@@ -584,7 +586,7 @@ class TestDbus(DbusTest):
         self.assertRegex(r.stdout, r"(?m)^source:\s+daemon \(D-Bus\)$")
         self.assertRegex(r.stdout, r"(?m)^vm-id:\s+" + state["vm_id"] + "$")
         self.assertRegex(r.stdout, r"(?m)^  " + EXT + r"\s+1\.0\.0\s+Ready\s+success: hello from azfabric\n"
-                                   r"\s+Plugin enabled\. Warning: package not signed \(SignatureValidation=report\)$")
+                                   r"\s+" + re.escape(EXT) + r" enabled with settings 0\. Warning: package not signed \(SignatureValidation=report\)$")
 
         # Daemon gone: status falls back to the state file (of the real root, not the daemon's).
         self.stop_daemon()

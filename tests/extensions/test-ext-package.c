@@ -639,7 +639,7 @@ static void test_signing_root_in_root(void **state) {
         assert_int_equal(ext_signing_root_read(f->c.root_fd, &pem), 0);
         assert_string_equal(pem, s.root_pem);
         assert_int_equal(ext_signature_verify(zip, len, sig, pem, NULL), 0);
-        assert_int_equal(ext_signature_verify(zip, len, sig, decoy.root_pem, &err), -EBADMSG);
+        assert_int_equal(ext_signature_verify(zip, len, sig, decoy.root_pem, &err), -EKEYREJECTED);
 
         signer_done(&s);
         signer_done(&decoy);
