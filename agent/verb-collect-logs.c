@@ -427,7 +427,11 @@ static int walk(Collector *k, const char *dir, unsigned depth, WalkMode mode) {
                 }
                 if (fstatat(dirfd(d), *n, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
-                if (S_ISDIR(st.st_mode))
+                /* <StateDirectory>/userdata holds the user data and the scripts made from it (userdata.json,
+                 * the status, stays): custom data, left out like waagent's CustomData file */
+                if (S_ISDIR(st.st_mode) && depth == 0 && streq(*n, "userdata") && streq(dir, k->c->config.state_dir))
+                        note_excluded(k, path + 1, "custom data (the user data and the scripts made from it)");
+                else if (S_ISDIR(st.st_mode))
                         r = walk(k, path, depth + 1, mode == WALK_EXTENSIONS ? WALK_HANDLER : mode);
                 else if (S_ISREG(st.st_mode))
                         r = add_file(k, dirfd(d), path, *n, mode);

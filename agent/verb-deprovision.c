@@ -18,7 +18,8 @@
  *     --root keeps; a running system loses them at the next boot);
  *   - root's shell history (/root/.bash_history);
  *   - with --user: the provisioned admin user (state.json "admin_user", else the cached ovf-env.xml's
- *     UserName) with its home — shell history included — mail spool (userdel -f -r) and sudoers drop-in.
+ *     UserName) with its home — shell history included — mail spool (userdel -f -r) and sudoers drop-in, and the
+ *     user data's sudoers rules (/etc/sudoers.d/90-cloud-init-users).
  *     Never root nor a system account (UID below UID_MIN).
  *
  * Everything is listed first, from what actually exists; then, unless --force, confirmed on stdin ("y"); with
@@ -233,6 +234,12 @@ static int build_plan(Context *c, bool user, Plan *p) {
                                         return r;
                         }
                         r = plan_remove_if_exists(c, p, "the user's sudoers drop-in", SUDOERS_DROPIN);
+                        if (r < 0)
+                                return r;
+                        /* the sudo rules the user data's users module wrote (docs/userdata.md); the next instance's
+                         * user data writes its own */
+                        r = plan_remove_if_exists(c, p, "the user data's sudoers rules",
+                                                  "/etc/sudoers.d/90-cloud-init-users");
                         if (r < 0)
                                 return r;
                 }

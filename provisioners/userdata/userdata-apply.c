@@ -118,21 +118,11 @@ int userdata_run_with_stdin(Context *c, char *const *argv, const char *data) {
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == len ? 0 : -EIO;
 }
 
-/* chpasswd -e with "name:hash\n" on stdin (-R root for a scratch root). */
+/* chpasswd -e with "name:hash\n" on stdin, chrooted into the root (user.h: never on a command line). */
 static int set_password_hash(Context *c, const char *name, const char *hash) {
-        _cleanup_erase_ char *line = NULL;
-        const char *argv[5] = { "chpasswd", "-e", NULL, NULL, NULL };
+        int r = user_set_password_hash(c, name, hash, NULL);
 
-        if (strchr(hash, ':') || strchr(hash, '\n'))
-                return -EINVAL;
-        if (asprintf(&line, "%s:%s\n", name, hash) < 0)
-                return -ENOMEM;
-        (void) log_add_secret(hash);
-        if (c->root && !streq(c->root, "/")) {
-                argv[2] = "-R";
-                argv[3] = c->root;
-        }
-        return userdata_run_with_stdin(c, (char *const *) argv, line);
+        return r < 0 ? r : 0;
 }
 
 /* ---- hostname ---- */
@@ -478,7 +468,7 @@ int userdata_groups(Context *c, const UserDataConfig *cfg, char **ret_summary) {
 }
 
 static int useradd(Context *c, const UdUser *u) {
-        _cleanup_free_ char *groups = NULL, *uid = NULL, *skel = NULL;
+        _cleanup_free_ char *groups = NULL, *uid = NULL;
         const char *args[40];
         size_t n = 0;
 
@@ -536,13 +526,7 @@ static int useradd(Context *c, const UdUser *u) {
         if (u->system)
                 args[n++] = "--system";
         args[n++] = u->no_create_home || u->system ? "-M" : "-m";
-        /* useradd --prefix still copies the host's /etc/skel: point it at the root's own */
-        if (!(u->no_create_home || u->system) && c->root && access_in_root(c->root_fd, "/etc/skel") >= 0) {
-                if (path_join_root(c->root, "/etc/skel", &skel) < 0)
-                        return -ENOMEM;
-                args[n++] = "-k";
-                args[n++] = skel;
-        }
+        /* run chrooted into the root (run_shadow_tool()): its own /etc/skel is copied */
         args[n++] = u->name;
         args[n] = NULL;
         return run_shadow_tool(c, "useradd", (char *const *) args);
@@ -589,7 +573,10 @@ static int user_password(Context *c, const UdUser *u, bool created, char **s, si
                 note(s, "users.%zu: passwd is ignored for an existing user", idx);
         if (h) {
                 r = set_password_hash(c, u->name, h);
-                if (r < 0)
+                if (r == -EINVAL) /* not a complete $y$ or $6$ hash libxcrypt accepts (user_password_is_hash()) */
+                        note(s, "users.%zu: the password hash is not a complete yescrypt or SHA-512 crypt hash; "
+                                "not set", idx);
+                else if (r < 0)
                         return r;
         }
         if (u->lock_passwd)
