@@ -41,6 +41,10 @@ STATE = "var/lib/azl-agent/state.json"      # timestamps and durations differ
 TIMELINE = "var/lib/azl-agent/timeline.jsonl"
 KVP = "var/lib/hyperv/.kvp_pool_1"         # hv_kvp_daemon's pool, reset at boot; both runs happen in one boot here
 CONFIDENTIAL = "var/lib/azl-agent/confidential.json"  # when it was recorded differs
+# The user data's record: when it ran, and whether a module changed something. disable_root's lines in root's
+# authorized_keys survive deprovision (as with waagent -deprovision+user after cloud-init), so on the reused root
+# that module finds them in place ("unchanged"); the file itself is compared byte for byte.
+USERDATA = "var/lib/azl-agent/userdata.json"
 
 
 def tree(root):
@@ -181,6 +185,16 @@ class Deprovision(OperatorCase):
                 self.assertEqual(shadow_verified(a[rel][2][2]), shadow_verified(b[rel][2][2]), rel)
             elif rel == KVP:
                 self.assertEqual(a[rel][:2], b[rel][:2])
+            elif rel == USERDATA:
+                def record(data):
+                    d = json.loads(data)
+                    d.pop("provisioned_at", None)
+                    for m in d.get("modules", []):
+                        m.pop("result", None)
+                        m.pop("summary", None)
+                    return d
+                self.assertEqual(a[rel][:2], b[rel][:2])
+                self.assertEqual(record(a[rel][2][2]), record(b[rel][2][2]))
             elif rel == CONFIDENTIAL:
                 def verdict(data):
                     d = json.loads(data)
