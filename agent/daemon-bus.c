@@ -379,7 +379,7 @@ static int property_get_userdata_scripts(sd_bus *bus, const char *path, const ch
 }
 
 /* A message as the reader may see it: whole for root; for others only up to the first line break, which drops
- * the captured output the agent appends ("Non-zero exit code: 7, <cmd>\n[stdout]\n…", ref §4.5) or an extension
+ * the captured output the agent appends ("Non-zero exit code: 7, <cmd>\n[stdout]\n…", protocol §4.5) or an extension
  * puts in its status after a summary line. */
 static int append_message(sd_bus_message *m, const char *s, bool full) {
         return append_string_n(m, s, full ? SIZE_MAX : strcspn(strempty(s), "\n"));

@@ -61,7 +61,7 @@ typedef struct Daemon {
         bool executor_has_results;      /* the executor ran since the start (state.handlers is its outcome) */
         DaemonTimings timings;          /* of the run in progress or the last one */
 
-        /* status (ref §4.9) */
+        /* status (protocol §4.9) */
         usec_t status_uploaded_at;      /* CLOCK_MONOTONIC of the last accepted upload, 0 = never */
         uint64_t n_uploads;
         char *computer_name, *os_name, *os_version;     /* guestOSInfo, read once */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM status blob (ref §4.9): built with status_blob_build() from the executor's results (or, after a
+ * The VM status blob (protocol §4.9): built with status_blob_build() from the executor's results (or, after a
  * restart, the results recorded in daemon.json), compared by the SHA-256 of its bytes built with every
  * timestamp zeroed, and uploaded only when that changed or the keep-alive ([Timeouts] StatusKeepAliveSec)
  * expired — waagent uploads every 6 s unconditionally, which is most of an idle agent's traffic.
@@ -154,7 +154,7 @@ static void on_status_uploaded(const StatusUploadResult *res, void *userdata) {
                 daemon_status_request(d);
 }
 
-/* Extensions keep writing status/<seq>.status after their enable returned (transitioning → success, ref §4.7):
+/* Extensions keep writing status/<seq>.status after their enable returned (transitioning → success, protocol §4.7):
  * re-read the files of the handlers that reported one. A few hundred bytes per handler and period. */
 static void handler_status_refresh(Daemon *d) {
         ExtLayout l;

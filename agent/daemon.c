@@ -432,7 +432,7 @@ static int client_setup(Daemon *d) {
         log_info("WireServer %s (%s), HostGAPlugin %s.", endpoint, wire_endpoint_source_to_string(source),
                  azure_client_hgap_base(d->client));
 
-        /* ref §1.6: the certificate the WireServer encrypts the tenant certificates to */
+        /* protocol §1.6: the certificate the WireServer encrypts the tenant certificates to */
         r = azure_client_transport_cert_setup(d->client, &generated);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the transport certificate in %s: %m", dir);

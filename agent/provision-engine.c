@@ -139,7 +139,7 @@ int provision_engine_report_health(ProvisionRun *p, HealthState state, const cha
                 return -ENOTCONN;
         r = health_report_send(&p->wire, &p->goal_state, state, substatus, description, deadline);
         if (r == -ESTALE) {
-                /* 410: the container moved; refresh the goal state and report once more (ref §1.2). */
+                /* 410: the container moved; refresh the goal state and report once more (protocol §1.2). */
                 goal_state_done(&p->goal_state);
                 p->have_goal_state = false;
                 r = wire_fetch_goal_state(&p->wire, &p->goal_state);

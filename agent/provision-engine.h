@@ -107,7 +107,7 @@ int provision_engine_summaryf(char **ret_summary, StepResult result, const char 
 int provision_engine_record(ProvisionRun *p, const char *name, StepResult result, usec_t start,
                             const char *summary);
 
-/* Reports health with the current goal state (refreshed once on 410, ref §1.2). -ENOTCONN without one. */
+/* Reports health with the current goal state (refreshed once on 410, protocol §1.2). -ENOTCONN without one. */
 int provision_engine_report_health(ProvisionRun *p, HealthState state, const char *substatus,
                                    const char *description);
 
@@ -120,7 +120,7 @@ int provision_engine_report_ready(ProvisionRun *p, const ProvisionStepDef *step,
 
 /*
  * Ends the run. r < 0 (the tables' result): state "failed" with the reason, NotReady/ProvisioningFailed
- * with the description of ref §1.5, the KVP report; returns r. Otherwise state "ready", the KVP report,
+ * with the description of protocol §1.5, the KVP report; returns r. Otherwise state "ready", the KVP report,
  * the journal's "<what> VM <id> is Ready."; returns 0 (or a failure to save state.json).
  */
 int provision_engine_finish(ProvisionRun *p, int r, const char *what);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SSH keys that ovf-env.xml gives only by fingerprint (<PublicKey><Fingerprint>…</Fingerprint><Path>…</Path>
- * without <Value>). The fingerprint is the thumbprint of a certificate of the goal state (ref §1.6), and the key
+ * without <Value>). The fingerprint is the thumbprint of a certificate of the goal state (protocol §1.6), and the key
  * is that certificate's public key: waagent and cloud-init fetch the Certificates and convert the key with
  * `ssh-keygen -i -m PKCS8`; we do the same in-process (certificate_openssh_public_key(), the same bytes). The
  * Certificates are fetched once, and only when such a key exists, with a transport certificate made for the

@@ -3,8 +3,8 @@
  * Pre-provisioned VM pools (PPS). Azure boots pool VMs ahead of demand with a placeholder identity; the
  * agent reports Ready for the pool, waits until the VM is handed to a customer, fetches the real
  * provisioning document (an ovf-env.xml) from IMDS /metadata/reprovisiondata and provisions with it. Only
- * cloud-init implements this among the peers; its DataSourceAzure is the model (peers-provisioning.md §2.3,
- * §2.4):
+ * cloud-init implements this among the peers; its DataSourceAzure is the model (protocol §6.3,
+ * §6.5):
  *
  *  - Running: report Ready (+ marker), watch netlink until the primary NIC's carrier goes down and comes
  *    back (the VNet switch), then poll reprovisiondata;

@@ -99,7 +99,7 @@ static int step_imds(ProvisionRun *p, const ProvisionStepDef *step, char **ret_s
                                          p->imds.n_public_keys);
 }
 
-/* The goal state gives the ids every health report carries (ref §1.5). After a pool handover: a new one. */
+/* The goal state gives the ids every health report carries (protocol §1.5). After a pool handover: a new one. */
 static int step_wireserver(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         char what[HTTP_FAILURE_STRING_MAX + 32];
         WireEndpointSource source;
@@ -217,7 +217,7 @@ static int add_key_once(ProvisionData *d, const char *key, const char *path) {
         return provision_data_add_ssh_key(d, key, path);
 }
 
-/* IMDS wins where both sources have a value; the media is the only source of the password (ref §5.2). */
+/* IMDS wins where both sources have a value; the media is the only source of the password (protocol §5.2). */
 static int build_data(ProvisionRun *p) {
         ProvisionData *d = &p->data;
         const char *hostname = NULL, *username = NULL;
@@ -394,7 +394,7 @@ static int step_host_keys_rest(ProvisionRun *p, const ProvisionStepDef *step, ch
         { name, step_provisioner, REQUIRED | PROVISION_STEP_CRASH_START | PROVISION_STEP_FAILURE_SUMMARY, \
           .userdata = &(provisioner) }
 
-/* Every boot, before anything else (azure-wire-protocol.md §5.2). */
+/* Every boot, before anything else (protocol §5.2). */
 const ProvisionStepDef provision_boot_steps[] = {
         { "media",        step_media,        REQUIRED, "Failed to read the provisioning media" },
         /* ProvisionGuestProxyAgent=true: the Proxy Agent must be healthy before IMDS, as cloud-init */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The first-boot provisioning run (`azl-agent provision`), the waagent/azure-init flow
- * (azure-wire-protocol.md §5.2, peers-provisioning.md §1):
+ * (protocol §5.2, protocol §5):
  *
  *   platform check → provisioning media (ovf-env.xml) → IMDS instance → WireServer goal state
  *   → every boot: network from IMDS, root partition growth and resource disk

@@ -3,7 +3,7 @@
 """Smoke test (meson suite 'bench'): the benchmark commands work from a clean clone and print every row.
 
 What a user does with BENCHMARKS.md, in miniature: the source tree is exported on its own (the files git tracks,
-as they are in the working tree, into an empty directory — no build dir, nothing beside it such as ../shared),
+as they are in the working tree, into an empty directory — no build dir, nothing beside it, no peer fixtures),
 and that copy's `bench/run.sh --no-vm` runs with a fresh build dir: run.sh sets up and builds it itself, then
 bench/provbench.py (1 run), bench/extbench.py (2 handlers, 1 run) and bench/steady.py (6 s idle window), for
 azl-agent and (when installed) waagent, bench/table.py and bench/fleet.py (50 VMs). Then the VM rig's install

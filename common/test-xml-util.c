@@ -19,7 +19,7 @@ static void check_goal_state(TestReadFn read, const char *rel, const char *incar
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc),
                                        "Container/RoleInstanceList/RoleInstance/Configuration/ExtensionsConfig",
                                        &url), 0);
-        /* &amp; is unescaped: the URL is used verbatim (protocol reference §1.4). */
+        /* &amp; is unescaped: the URL is used verbatim (protocol §1.4). */
         assert_true(asprintf(&query, "?comp=config&type=extensionsConfig&incarnation=%s", incarnation) > 0);
         assert_non_null(strstr(url, query));
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Container/Nope", &url), -ENOENT);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Manifests and packages (ref §2.2, §3.3). For a handler name/version the manifest is fetched from the goal
+ * Manifests and packages (protocol §2.2, §3.3). For a handler name/version the manifest is fetched from the goal
  * state's location, failoverlocation and additionalLocations (each URI directly first, with the proxy settings,
  * then through the HostGAPlugin's /extensionArtifact with x-ms-artifact-location), the version is selected
  * (manifest_select_version), and the zip is fetched the same way, bounded by AZURE_ARTIFACT_MAX and written to an
  * anonymous file in the storage directory (truncated before every attempt), so memory stays bounded whatever its
  * size. When every location failed and at least one failure was transient (transport error, 429, 5xx), the
  * locations are tried again after 2 s, 4 s (AZURE_DOWNLOAD_ROUNDS passes, as waagent's restutil retries each
- * artifact request, ref §1.2).
+ * artifact request, protocol §1.2).
  *
  * Fetches are keyed by (name, version) and run concurrently on the event loop, at most AZURE_DOWNLOADS_MAX at a
  * time: the daemon prefetches every package a plan needs, and the executor's request for one joins the fetch

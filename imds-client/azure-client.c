@@ -3,8 +3,8 @@
  * The AzureClient object (azure-client.h): endpoints derived once from the WireServer address, one HttpClient
  * on the caller's sd-event loop (or a private one for the synchronous path), the goal state whose ids go into
  * HostGAPlugin requests, and the request helpers every module builds on: WireServer requests carry
- * x-ms-agent-name/x-ms-version and never use a proxy (ref §1.2, §1.4); HostGAPlugin requests carry
- * x-ms-version 2015-09-01, x-ms-containerid and x-ms-host-config-name (ref §2).
+ * x-ms-agent-name/x-ms-version and never use a proxy (protocol §1.2, §1.4); HostGAPlugin requests carry
+ * x-ms-version 2015-09-01, x-ms-containerid and x-ms-host-config-name (protocol §2).
  */
 #include <string.h>
 
@@ -173,7 +173,7 @@ int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char 
                 .body_size = body_size,
                 .timeout = c->http_timeout,
                 .max_response = max_response ?: WIRE_RESPONSE_MAX,
-                .use_proxy = false,     /* never for the WireServer, ref §1.2 */
+                .use_proxy = false,     /* never for the WireServer, protocol §1.2 */
         };
         return http_retry_start(c->http, &req, p ?: &c->policy, cb, userdata, ret);
 }

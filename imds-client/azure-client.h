@@ -5,20 +5,20 @@
  * Both verbs use it: the daemon on its own loop, `provision` through the synchronous functions of
  * wireserver.h, which start the same asynchronous operations on a private loop and run it to completion
  * (azure_client_run()). Requests, parsers and the retry policy (wire_retry_policy(), http-retry.h) therefore
- * exist once. References ("ref §N") are to the wire protocol document.
+ * exist once. References ("protocol §N") are to the wire protocol document.
  *
  * What it does, one module each:
  *   azure-client.c   the object: endpoints, the HttpClient, the goal state whose ids the HostGAPlugin headers
  *                    carry, request helpers (WireServer headers, no proxy; HostGAPlugin headers), the private
  *                    loop of the synchronous path;
- *   wireserver.c, wire-health.c   versions, goal state (RoleInstance re-fetch), documents, health (ref §1.3–§1.5);
- *   wire-certificates.c   the transport certificate, Certificates (AES-128, then 3DES, ref §1.6), decryption
+ *   wireserver.c, wire-health.c   versions, goal state (RoleInstance re-fetch), documents, health (protocol §1.3–§1.5);
+ *   wire-certificates.c   the transport certificate, Certificates (AES-128, then 3DES, protocol §1.6), decryption
  *                    and the <THUMB>.crt/.prv files, the set of thumbprints held;
- *   goal-state-poll.c   the daemon's goal-state pass (ref §1.4, §2.1): goal state → vmSettings →
+ *   goal-state-poll.c   the daemon's goal-state pass (protocol §1.4, §2.1): goal state → vmSettings →
  *                    HostingEnvironmentConfig → Certificates → ExtensionsConfig → Fast Track choice, and the
  *                    410 / throttle / Fibonacci back-off rules between passes;
- *   status-upload.c  the status blob (ref §4.9): BlockBlob or PageBlob, through the HostGAPlugin, else direct;
- *   artifact-download.c   manifests and packages (ref §2.2, §3.3): each location directly, then through the
+ *   status-upload.c  the status blob (protocol §4.9): BlockBlob or PageBlob, through the HostGAPlugin, else direct;
+ *   artifact-download.c   manifests and packages (protocol §2.2, §3.3): each location directly, then through the
  *                    HostGAPlugin, packages streamed into an anonymous file, several at a time.
  *
  * The library logs at debug level only: results, with what went wrong in words, go to the callbacks, and the
@@ -66,7 +66,7 @@ void azure_client_set_secrets_dir(AzureClient *c, const char *secrets_dir);
 int azure_client_run(AzureClient *c, const bool *done);
 
 /* Something answered 410 (or InvalidContainerConfiguration): the goal state is stale, and the poller, if any,
- * fetches it again at once (ref §1.2). */
+ * fetches it again at once (protocol §1.2). */
 void azure_client_goal_state_stale(AzureClient *c);
 
 /* ---- requests ---- */
@@ -74,18 +74,18 @@ void azure_client_goal_state_stale(AzureClient *c);
 /* The outcome of a fabric request as an errno: error itself when < 0, 0 for 2xx, else
  * wire_status_to_errno(response). */
 int wire_response_errno(int error, const HttpResponse *response);
-/* Throttling statuses of ref §1.2 (403, 429, 503). */
+/* Throttling statuses of protocol §1.2 (403, 429, 503). */
 bool wire_status_is_throttle(long status);
 
 /* One attempt, no retry: the daemon's goal-state pass retries whole passes, not single requests. */
 void wire_single_attempt_policy(RetryPolicy *ret);
 
-/* GET (or POST with body) of a WireServer URL with the x-ms-agent-name/x-ms-version headers (ref §1.4) plus
+/* GET (or POST with body) of a WireServer URL with the x-ms-agent-name/x-ms-version headers (protocol §1.4) plus
  * extra, never through a proxy; p NULL = the client's policy. The callback gets any final status. */
 int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char *const *extra, const void *body,
                        size_t body_size, size_t max_response, const RetryPolicy *p, HttpRetryCallback cb,
                        void *userdata, HttpRetry **ret);
-/* The HostGAPlugin common headers of the client's goal state (ref §2) plus extra (NULL items are skipped).
+/* The HostGAPlugin common headers of the client's goal state (protocol §2) plus extra (NULL items are skipped).
  * -ESTALE without a goal state (no container id yet). */
 int hgap_headers(AzureClient *c, char *const *extra, size_t n_extra, char ***ret);
 /* GET/PUT http://<host>:<hgap port><path> with hgap_headers(). */
@@ -93,20 +93,20 @@ int hgap_request_start(AzureClient *c, HttpMethod method, const char *path, char
                        const void *body, size_t body_size, size_t max_response, const RetryPolicy *p,
                        HttpRetryCallback cb, void *userdata, HttpRetry **ret);
 
-/* GET /machine/?comp=goalstate with the RoleInstance re-fetch of ref §1.4 (validate hook: up to 6 GETs 0.5 s
+/* GET /machine/?comp=goalstate with the RoleInstance re-fetch of protocol §1.4 (validate hook: up to 6 GETs 0.5 s
  * apart); retry_gone also re-asks on 410 (the synchronous path). The callback parses with
  * goal_state_parse(). */
 int wire_goal_state_start(AzureClient *c, const RetryPolicy *p, bool retry_gone, HttpRetryCallback cb,
                           void *userdata, HttpRetry **ret);
 
-/* POST /machine?comp=health with the ids of g (ref §1.5). */
+/* POST /machine?comp=health with the ids of g (protocol §1.5). */
 int wire_health_start(AzureClient *c, const GoalState *g, HealthState state, const char *substatus,
                       const char *description, const RetryPolicy *p, HttpRetryCallback cb, void *userdata,
                       HttpRetry **ret);
-/* ref §1.5: 200/201/202 → 0, anything else → wire_response_errno(). */
+/* protocol §1.5: 200/201/202 → 0, anything else → wire_response_errno(). */
 int wire_health_result(int error, const HttpResponse *response);
 
-/* ---- certificates (ref §1.6) ---- */
+/* ---- certificates (protocol §1.6) ---- */
 
 /* Loads the transport certificate from the storage directory, or generates one and saves it there (in memory
  * only without storage). ret_generated (optional) says which. With a secrets directory, a key that lies on the
@@ -135,12 +135,12 @@ int wire_fetch_certificates(const WireOptions *o, const GoalState *g, Certificat
  * symlink to it; -EMEDIUMTYPE when that is not on tmpfs, and the .prv files an earlier run left on the disk are
  * zeroed and removed) and records the thumbprints as held. */
 int azure_client_certificates_store(AzureClient *c, const CertificateList *l);
-/* true when <thumb>.crt is in the storage directory, written by this client or before (ref §1.6). */
+/* true when <thumb>.crt is in the storage directory, written by this client or before (protocol §1.6). */
 bool azure_client_has_certificate(AzureClient *c, const char *thumbprint);
 /* Thumbprints of the last stored list (strv, may be NULL). */
 char *const *azure_client_thumbprints(const AzureClient *c);
 
-/* ---- the goal-state poller (ref §1.4, §2.1) ---- */
+/* ---- the goal-state poller (protocol §1.4, §2.1) ---- */
 
 /* What one pass found, for the verb to log and record. Pointers are valid during the callback only. */
 typedef struct WirePollResult {
@@ -172,7 +172,7 @@ typedef struct WirePollerCallbacks {
         /* The start of every pass, before its first request: the place to reconcile anything the pass relies
          * on (e.g. the WireServer firewall). May be NULL. */
         void (*pass_start)(void *userdata);
-        /* A newer extensions goal state was chosen (ref §1.4 / §2.1), or a re-fetch of the newest one (same:
+        /* A newer extensions goal state was chosen (protocol §1.4 / §2.1), or a re-fetch of the newest one (same:
          * the id did not change; it refreshes SAS URLs). The callee owns gs. */
         void (*extensions_goal_state)(ExtensionsGoalState *gs, bool same, void *userdata);
         /* The end of every pass. */
@@ -193,7 +193,7 @@ bool azure_client_fast_track(const AzureClient *c);     /* vmSettings supported 
 const char *azure_client_incarnation(const AzureClient *c);     /* whose documents we hold */
 uint64_t azure_client_passes(const AzureClient *c);
 
-/* ---- the status blob (ref §4.9) ---- */
+/* ---- the status blob (protocol §4.9) ---- */
 
 typedef struct StatusUploadResult {
         int error;
@@ -216,11 +216,11 @@ int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType t
  * ends. */
 bool azure_client_upload_busy(AzureClient *c);
 
-/* ---- manifests and packages (ref §2.2, §3.3) ---- */
+/* ---- manifests and packages (protocol §2.2, §3.3) ---- */
 
 #define AZURE_ARTIFACT_MAX (256U * 1024U * 1024U)     /* zip download bound (HTTP_RESPONSE_MAX_LIMIT) */
 #define AZURE_MANIFEST_MAX (1024U * 1024U)
-#define AZURE_DOWNLOAD_TIMEOUT (5U * 60U * USEC_PER_SEC) /* _DOWNLOAD_TIMEOUT per artifact, ref §2.2 */
+#define AZURE_DOWNLOAD_TIMEOUT (5U * 60U * USEC_PER_SEC) /* _DOWNLOAD_TIMEOUT per artifact, protocol §2.2 */
 #define AZURE_DOWNLOAD_ROUNDS 3U                        /* passes over an artifact's locations (transient) */
 #define AZURE_DOWNLOAD_RETRY_DELAY (2U * USEC_PER_SEC)  /* × pass number */
 #define AZURE_DOWNLOADS_MAX 4U                          /* packages fetched at the same time */
@@ -237,7 +237,7 @@ typedef struct PackageResult {
 typedef void (*PackageCallback)(const char *name, const char *version, const PackageResult *result,
                                 void *userdata);
 
-/* The package zip of handler name/version: the manifest from the handler's locations (ref §3.3), the version
+/* The package zip of handler name/version: the manifest from the handler's locations (protocol §3.3), the version
  * chosen (manifest_select_version), the zip streamed into a file. fast_track adds the x-ms-verify-from-artifacts-
  * blob header to HostGAPlugin requests. A package already being fetched (prefetch) is joined rather than fetched
  * twice; at most AZURE_DOWNLOADS_MAX run at once, the rest queue. cb runs once (perhaps before this returns when

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The goal-state pass of the daemon (ref §1.4, §2.1), every WirePollerOptions.period, as a chain of asynchronous
+ * The goal-state pass of the daemon (protocol §1.4, §2.1), every WirePollerOptions.period, as a chain of asynchronous
  * requests; one request of the pass is in flight at a time:
  *
  *   pass_start() hook ─► GET goalstate ─► GET vmSettings (if-none-match) ─┬─ nothing changed ───────────────► done
@@ -31,10 +31,10 @@
 
 #define POLL_STALE_REFRESH_MAX 3U                       /* 410 → goal state refreshes per pass */
 #define POLL_BACKOFF_CAP (5U * 60U * USEC_PER_SEC)
-#define POLL_THROTTLE_DELAY (1U * USEC_PER_SEC)         /* THROTTLE_DELAY_IN_SECONDS, ref §1.2 */
+#define POLL_THROTTLE_DELAY (1U * USEC_PER_SEC)         /* THROTTLE_DELAY_IN_SECONDS, protocol §1.2 */
 /* Each period is drawn from period ± this (mean unchanged), see poll_period() */
 #define POLL_JITTER_PERCENT 10U
-#define POLL_FAST_TRACK_RECHECK (6U * 3600U * USEC_PER_SEC) /* vmSettings 404: re-check in 6 h, ref §2.1 */
+#define POLL_FAST_TRACK_RECHECK (6U * 3600U * USEC_PER_SEC) /* vmSettings 404: re-check in 6 h, protocol §2.1 */
 
 typedef enum PollStep {
         POLL_IDLE,
@@ -89,7 +89,7 @@ struct WirePoller {
         char **stored_certificates;     /* HostingEnvironmentConfig's list of this pass */
         char **stored_at_fetch;         /* … when the Certificates were last fetched */
 
-        /* Fast Track (ref §2.1) */
+        /* Fast Track (protocol §2.1) */
         bool vm_settings_supported;
         usec_t vm_settings_recheck;     /* CLOCK_MONOTONIC; 0 = ask every pass */
         char *etag;
@@ -229,7 +229,7 @@ static usec_t poll_period(WirePoller *p) {
         return span > 0 ? period - span + poll_random() % (2 * span + 1) : period;
 }
 
-/* Delay before the next pass after a failure (ref §1.2): throttling → 1 s, else Fibonacci × 1 s, capped; never
+/* Delay before the next pass after a failure (protocol §1.2): throttling → 1 s, else Fibonacci × 1 s, capped; never
  * shorter than the period. */
 static usec_t failure_delay(WirePoller *p, int r) {
         RetryPolicy policy;
@@ -259,7 +259,7 @@ static int response_result(WirePoller *p, int error, const HttpResponse *resp) {
         else if (r < 0)
                 log_debug("%s request answered HTTP %ld.", poll_step_table[p->step], resp->status);
         if (r < 0 && !error && wire_status_is_throttle(resp->status))
-                return -EBUSY;  /* throttle codes (ref §1.2) */
+                return -EBUSY;  /* throttle codes (protocol §1.2) */
         return r;
 }
 
@@ -320,7 +320,7 @@ static int fetch_extensions_config(WirePoller *p) {
                                   EXT_GOAL_STATE_DOCUMENT_MAX, &once, on_extensions_config, p, &p->call);
 }
 
-/* ---- Certificates (ref §1.6) ---- */
+/* ---- Certificates (protocol §1.6) ---- */
 
 static bool gs_references_unknown_certificate(WirePoller *p, const ExtensionsGoalState *gs, const char **ret) {
         for (size_t i = 0; gs && i < gs->n_handlers; i++)
@@ -350,7 +350,7 @@ static bool stored_certificates_unchanged(WirePoller *p) {
         return true;
 }
 
-/* Why this pass must fetch the Certificates, or NULL (ref §1.6; issue #19). */
+/* Why this pass must fetch the Certificates, or NULL (protocol §1.6; issue #19). */
 static const char *certificates_needed(WirePoller *p) {
         const char *t;
 
@@ -479,7 +479,7 @@ static int pass_next(WirePoller *p) {
         return 0;
 }
 
-/* ---- vmSettings (ref §2.1) ---- */
+/* ---- vmSettings (protocol §2.1) ---- */
 
 static void fast_track_set(WirePoller *p, bool supported, const char *why) {
         if (supported != p->vm_settings_supported || p->n_passes <= 1)
@@ -580,7 +580,7 @@ static int fetch_vm_settings(WirePoller *p) {
         return r;
 }
 
-/* ---- goal state (ref §1.4) ---- */
+/* ---- goal state (protocol §1.4) ---- */
 
 static void on_goal_state(HttpRetry *call, int error, HttpResponse *response, void *userdata) {
         _cleanup_http_response_ HttpResponse *resp = response;
@@ -594,13 +594,13 @@ static void on_goal_state(HttpRetry *call, int error, HttpResponse *response, vo
         r = response_result(p, error, resp);
         if (r < 0)
                 return pass_finish(p, r);
-        /* A RoleInstance missing 6 times in a row (ref §1.4) is -ENODATA here. */
+        /* A RoleInstance missing 6 times in a row (protocol §1.4) is -ENODATA here. */
         r = goal_state_parse(resp->body, resp->body_size, &gs);
         if (r < 0) {
                 set_failure(p, "Goal state is invalid: %s", strerror(-r));
                 return pass_finish(p, r);
         }
-        /* ContainerId and ConfigName are refreshed on every GET (ref §1.4). */
+        /* ContainerId and ConfigName are refreshed on every GET (protocol §1.4). */
         if (old_cid && !streq_ptr(gs.container_id, old_cid)) {
                 p->container_changed = true;
                 if (free_and_strdup(&p->previous_container_id, old_cid) < 0)
@@ -634,7 +634,7 @@ static int pass_start(WirePoller *p) {
         return wire_goal_state_start(p->client, &once, /* retry_gone= */ false, on_goal_state, p, &p->call);
 }
 
-/* ---- the choice (ref §1.4 / §2.1) and the end of a pass ---- */
+/* ---- the choice (protocol §1.4 / §2.1) and the end of a pass ---- */
 
 static void goal_state_pick(WirePoller *p);
 

@@ -55,7 +55,7 @@ usec_t retry_policy_delay(const RetryPolicy *p, unsigned attempt, uint64_t rando
                         d = d > limit / 2 ? limit : d * 2;
                 break;
         case RETRY_BACKOFF_FIBONACCI: {
-                /* waagent restutil: delay = retry_delay × fib, fib = 2, 3, 5, 8, 13, … (ref §1.2) */
+                /* waagent restutil: delay = retry_delay × fib, fib = 2, 3, 5, 8, 13, … (protocol §1.2) */
                 usec_t a = 1, b = 2;
 
                 for (unsigned i = 1; i < n && b < USEC_INFINITY / 2; i++) {

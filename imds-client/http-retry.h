@@ -5,13 +5,13 @@
  *
  *  - retryable statuses and transport errors are retried after a backoff: capped exponential with ±jitter
  *    (IMDS; cloud-init/azure-init retry IMDS for 300 s) or Fibonacci multiples of the base delay
- *    (WireServer: waagent's restutil sleeps retry_delay × 2, 3, 5, 8, 13 … between its attempts, ref §1.2);
- *  - throttle statuses (WireServer 403/429/503, ref §1.2) are retried after a fixed throttle_delay and get at
+ *    (WireServer: waagent's restutil sleeps retry_delay × 2, 3, 5, 8, 13 … between its attempts, protocol §1.2);
+ *  - throttle statuses (WireServer 403/429/503, protocol §1.2) are retried after a fixed throttle_delay and get at
  *    least throttle_min_attempts attempts (waagent THROTTLE_RETRIES = 25);
  *  - any other status is final and delivered to the caller, who interprets it (e.g. 410 → refresh goal state,
  *    400 from IMDS → try an older api-version);
  *  - an optional validate() hook inspects a 2xx response and may ask for a fixed-delay retry (-EAGAIN), e.g. a
- *    goal state without RoleInstance (waagent: up to 6 GETs 0.5 s apart, ref §1.4).
+ *    goal state without RoleInstance (waagent: up to 6 GETs 0.5 s apart, protocol §1.4).
  *
  * The deadline is absolute from the start; each attempt's timeout is clipped to what is left, and no retry is
  * scheduled that could not start before the deadline, so a call never outlives it (-ETIMEDOUT).

@@ -538,7 +538,7 @@ static int build_headers(const HttpRequest *req, struct curl_slist **ret) {
         struct curl_slist *l = NULL, *n;
         size_t count = 0;
 
-        /* One TCP connection per request (ref §1.2), and no "Expect: 100-continue" round trip on POST/PUT. */
+        /* One TCP connection per request (protocol §1.2), and no "Expect: 100-continue" round trip on POST/PUT. */
         static const char *const fixed[] = { "Connection: close", "Expect:" };
 
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++) {
@@ -597,7 +597,7 @@ static int call_setup(HttpCall *call, const HttpRequest *req) {
         SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
         SETOPT(CURLOPT_FORBID_REUSE, 1L);
         SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-        /* The fabric endpoints are never reached through a proxy, whatever the environment says (ref §1.2). */
+        /* The fabric endpoints are never reached through a proxy, whatever the environment says (protocol §1.2). */
         if (!req->use_proxy)
                 SETOPT(CURLOPT_NOPROXY, "*");
         switch (req->method) {

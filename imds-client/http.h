@@ -9,7 +9,7 @@
  * Bodies are kept in memory, or (HttpRequest.body_to_fd: extension packages of up to 256 MiB) written to a file
  * so that the agent's memory stays bounded whatever the size.
  * Proxies are only honoured for blob storage (use_proxy); the fabric endpoints are link-local and must never
- * go through a proxy (wire protocol ref §1.2, "use_proxy=False"). Every request carries "Connection: close"
+ * go through a proxy (protocol §1.2, "use_proxy=False"). Every request carries "Connection: close"
  * (one TCP connection per request, as waagent's httplib does).
  *
  * Transport errors are mapped to a small errno set: -ETIMEDOUT (also: slower than low_speed_time allows),
@@ -31,7 +31,7 @@
 #include "macro.h"
 #include "strutil.h"
 
-#define HTTP_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)        /* waagent's default socket timeout, ref §1.2 */
+#define HTTP_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)        /* waagent's default socket timeout, protocol §1.2 */
 #define HTTP_RESPONSE_MAX_DEFAULT (1024U * 1024U)      /* 1 MiB */
 #define HTTP_RESPONSE_MAX_LIMIT (256U * 1024U * 1024U) /* absolute upper bound a caller may ask for */
 #define HTTP_REQUEST_HEADERS_MAX 32

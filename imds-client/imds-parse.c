@@ -7,8 +7,8 @@
  *
  * Field reference: Azure IMDS documentation, "Instance metadata" → "Compute" table; disablePasswordAuthentication
  * is a string ("true"/"false") on the wire but azure-init also accepts a JSON boolean
- * (peers-provisioning.md §1.3); extended.compute.ppsType is used by cloud-init to detect pre-provisioned VMs
- * (peers-provisioning.md §2.4).
+ * (protocol §6.3); extended.compute.ppsType is used by cloud-init to detect pre-provisioned VMs
+ * (protocol §6.5).
  */
 #include <stdio.h>
 #include <string.h>

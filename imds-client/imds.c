@@ -10,7 +10,7 @@
 #include "imds.h"
 #include "log.h"
 
-/* cloud-init falls back from its preferred version to 2019-06-01 on HTTP 400 (peers-provisioning.md §2.3);
+/* cloud-init falls back from its preferred version to 2019-06-01 on HTTP 400 (protocol §6.3);
  * 2021-08-01 is the version cloud-init prefers, so it is tried in between. */
 static const char *const imds_fallback_versions[] = { "2021-08-01", "2019-06-01" };
 
@@ -25,7 +25,7 @@ void imds_retry_policy(usec_t deadline, RetryPolicy *ret) {
                 .cap = 10 * USEC_PER_SEC,
                 .jitter_percent = 20,
                 /* azure-init RETRY_CODES minus 400 (ours means "api-version unknown": fall back instead),
-                 * cloud-init retries 404/410/429/500 (peers-provisioning.md §1.3, §2.3) */
+                 * cloud-init retries 404/410/429/500 (protocol §6.3) */
                 .retry_status = { 404, 410, 429, 500, 503 },
                 .retry_transport_errors = true,
         };

@@ -6,7 +6,7 @@
  *   GET <imds_url>/metadata/instance/compute/userData?api-version=2021-01-01&format=text   (base64)
  *   GET <imds_url>/metadata/reprovisiondata?api-version=2019-06-01     (pre-provisioned VMs: ovf-env.xml)
  *
- * Retry behaviour follows cloud-init/azure-init (peers-provisioning.md §1.3, §2.3): 404, 410, 429, 500, 503
+ * Retry behaviour follows cloud-init/azure-init (protocol §6.3): 404, 410, 429, 500, 503
  * and connection errors are retried with capped exponential backoff and jitter until the deadline
  * (Config.imds_deadline, 300 s by default). HTTP 400 means the api-version is not known to this IMDS: the
  * request is repeated with an older one (2021-08-01, then 2019-06-01, as cloud-init falls back) within the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The status blob upload (ref §4.9). An upload is a short list of blob PUTs (BlockBlob: one; PageBlob: create +
+ * The status blob upload (protocol §4.9). An upload is a short list of blob PUTs (BlockBlob: one; PageBlob: create +
  * pages ≤ 4 MiB) run one after the other, first through the HostGAPlugin (PUT /status with the JSON envelope:
  * content, headers, requestUri; pages padded with spaces), then, if that fails for any reason, directly to the
  * SAS URL (pages padded with NULs) — a 410 from the HostGAPlugin also marks the goal state stale, so the next
@@ -18,7 +18,7 @@
 #include "json-util.h"
 #include "log.h"
 
-#define STATUS_BLOB_VERSION_HEADER "2014-02-14"         /* ref §4.9 */
+#define STATUS_BLOB_VERSION_HEADER "2014-02-14"         /* protocol §4.9 */
 #define STATUS_PAGE_SIZE 512U
 #define STATUS_PAGE_CHUNK_MAX (4U * 1024U * 1024U)
 
@@ -99,7 +99,7 @@ static int puts_add(BlobPut **puts, size_t *n, BlobPut *p) {
         return 0;
 }
 
-/* ref §4.9. pad is the page padding byte: ' ' through the HostGAPlugin, '\0' direct. */
+/* protocol §4.9. pad is the page padding byte: ' ' through the HostGAPlugin, '\0' direct. */
 static int blob_puts_build(const StatusUpload *u, char pad, BlobPut **ret, size_t *ret_n) {
         BlobPut *puts = NULL;
         size_t n = 0;
@@ -174,7 +174,7 @@ fail:
         return r;
 }
 
-/* The HostGAPlugin envelope (ref §4.9): keys sorted, Content-Length first among the headers. */
+/* The HostGAPlugin envelope (protocol §4.9): keys sorted, Content-Length first among the headers. */
 static int hgap_envelope(const BlobPut *p, char **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *h = json_object_new_array();
         _cleanup_free_ char *content = NULL;
@@ -274,7 +274,7 @@ static void on_put(HttpRetry *call, int error, HttpResponse *response, void *use
                                 error < 0 ? 0L : resp->status);
                 if (u->via_hgap) {
                         if (r == -ESTALE)
-                                /* ref §2.2: refresh the container id; the next pass uploads again. */
+                                /* protocol §2.2: refresh the container id; the next pass uploads again. */
                                 azure_client_goal_state_stale(u->client);
                         r = upload_channel_start(u, false);
                         if (r >= 0)
@@ -314,7 +314,7 @@ static int upload_next(StatusUpload *u) {
                         .body = p->body,
                         .body_size = p->size,
                         .timeout = c->http_timeout,
-                        .use_proxy = true,      /* blob storage honours the proxy settings (ref §1.2) */
+                        .use_proxy = true,      /* blob storage honours the proxy settings (protocol §1.2) */
                 };
                 r = http_retry_start(c->http, &req, &once, on_put, u, &u->call);
         }

@@ -705,7 +705,7 @@ static void test_wire_goal_state(void **state) {
 
         t0 = now_mono();
         assert_int_equal(wire_fetch_goal_state(&o, &g), 0);
-        /* two RoleInstance-less answers → two 0.5 s pauses (ref §1.4) */
+        /* two RoleInstance-less answers → two 0.5 s pauses (protocol §1.4) */
         assert_true(now_mono() - t0 >= 1 * USEC_PER_SEC);
         assert_string_equal(g.container_id, "4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6");
         assert_int_equal(fake_server_count(&s, "/machine/"), 4);

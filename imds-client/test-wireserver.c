@@ -2,7 +2,7 @@
 /*
  * Pure WireServer/HostGAPlugin parsers and builders against our own documents (tests/data/wire/, dhcp/: DHCP
  * leases, versions, goal states with and without their parts, HostingEnvironmentConfig), the exact health bytes
- * of ref §1.5, and the retry backoff arithmetic. The interop group runs the same parsers over WALinuxAgent's
+ * of protocol §1.5, and the retry backoff arithmetic. The interop group runs the same parsers over WALinuxAgent's
  * fixtures with the values waagent derives from them (tests/common/osutil/test_default.py,
  * tests/common/protocol/test_goal_state.py, test_wire.py) and compares the health bytes waagent sent.
  */
@@ -136,7 +136,7 @@ static void test_versions(void **state) {
                                     "</Supported></Versions>";
         static const char old[] = "<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>";
 
-        /* what real Azure answers today (ref §1.3): preferred 2015-04-05, ours among the supported */
+        /* what real Azure answers today (protocol §1.3): preferred 2015-04-05, ours among the supported */
         buf = test_data_read("wire/versions.xml", &size);
         assert_int_equal(wire_versions_parse(buf, size, &v), 0);
         assert_string_equal(v.preferred, "2015-04-05");
@@ -199,7 +199,7 @@ static void test_goal_state_variants(void **state) {
         assert_non_null(g.extensions_config_url);
         goal_state_done(&g);
 
-        /* no RoleInstance: the caller refetches (ref §1.4); ret untouched */
+        /* no RoleInstance: the caller refetches (protocol §1.4); ret untouched */
         c = test_data_read("wire/goal-state-no-role-instance.xml", &size);
         assert_int_equal(goal_state_parse(c, size, &g), -ENODATA);
         assert_null(g.container_id);
@@ -252,7 +252,7 @@ static void interop_goal_state_variants(void **state) {
         assert_non_null(g.extensions_config_url);
         goal_state_done(&g);
 
-        /* no RoleInstance: the caller refetches (ref §1.4); ret untouched */
+        /* no RoleInstance: the caller refetches (protocol §1.4); ret untouched */
         c = fixture_read("wire/goal_state_noop.xml", &size);
         assert_int_equal(goal_state_parse(c, size, &g), -ENODATA);
         assert_null(g.container_id);
@@ -284,7 +284,7 @@ static void test_goal_state_bad(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(goal_state_parse(bad[i], strlen(bad[i]), &g), -EBADMSG);
 
-        /* BOM is accepted (ref §1.2) */
+        /* BOM is accepted (protocol §1.2) */
         {
                 static const char bom[] = "\xEF\xBB\xBF<GoalState><Incarnation>7</Incarnation><Container>"
                                           "<ContainerId>c</ContainerId><RoleInstanceList><RoleInstance>"
@@ -380,7 +380,7 @@ static void test_hosting_env_stored_certificates(void **state) {
         assert_int_equal(hosting_env_parse(doc, strlen(doc), &h2), -E2BIG);
 }
 
-/* ref §1.5, captured from waagent (waagent-request-trace.txt) */
+/* protocol §1.5, captured from waagent (waagent-request-trace.txt) */
 static const char health_not_ready[] =
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
         "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</GoalStateIncarnation><Container>"
@@ -528,7 +528,7 @@ static void test_wire_requests(void **state) {
 static void test_backoff(void **state) {
         RetryPolicy w, i;
 
-        /* waagent restutil: delays 2, 3, 5, 8, 13 s between its 6 attempts (ref §1.2) */
+        /* waagent restutil: delays 2, 3, 5, 8, 13 s between its 6 attempts (protocol §1.2) */
         wire_retry_policy(0, &w);
         assert_int_equal(w.max_attempts, 6);
         assert_int_equal(retry_policy_delay(&w, 2, 0), 2 * USEC_PER_SEC);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Certificates (ref §1.6) for both verbs: the transport certificate (TransportCert.pem/TransportPrivate.pem in
+ * Certificates (protocol §1.6) for both verbs: the transport certificate (TransportCert.pem/TransportPrivate.pem in
  * the storage directory, generated once; in memory only for a client without storage), the Certificates request
  * (x-ms-guest-agent-public-x509-cert + x-ms-cipher-name AES128_CBC, then DES_EDE3_CBC when that request or its
  * decryption fails, as waagent does), the decryption (extensions/certificates.c) and the <THUMB>.crt/.prv files.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Health reporting to the WireServer (ref §1.5) and the provisioning failure description.
+ * Health reporting to the WireServer (protocol §1.5) and the provisioning failure description.
  *
  * The Health document is built as one string with the exact bytes waagent sends (captured in
  * waagent-request-trace.txt): XML declaration, no whitespace, <Details> only with a substatus. waagent trims
@@ -99,7 +99,7 @@ int health_report_build(const char *incarnation, const char *container_id, const
                              sub, desc) < 0)
                         return -ENOMEM;
         }
-        /* ref §1.5, exact bytes */
+        /* protocol §1.5, exact bytes */
         if (asprintf(&xml,
                      "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
                      "<Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
@@ -138,7 +138,7 @@ int wire_health_start(AzureClient *c, const GoalState *g, HealthState state, con
 int wire_health_result(int error, const HttpResponse *response) {
         if (error < 0)
                 return error;
-        /* ref §1.5: success = 200/201/202; 410 → the caller refreshes the goal state and reports again */
+        /* protocol §1.5: success = 200/201/202; 410 → the caller refreshes the goal state and reports again */
         if (response->status == 200 || response->status == 201 || response->status == 202)
                 return 0;
         return wire_response_errno(0, response);
@@ -235,7 +235,7 @@ int provisioning_failure_description(const char *reason, char *const *supporting
         r = format_timestamp_iso(timestamp, ts, sizeof ts);
         if (r < 0)
                 return r;
-        /* peers-provisioning.md §1.6 (azure-init) and §2.7 (cloud-init): result, reason, agent, supporting
+        /* protocol §1.5 (azure-init, cloud-init): result, reason, agent, supporting
          * data, vm_id, timestamp, documentation_url */
         r = csv_append_kv(&buf, &len, "result", "error");
         if (r >= 0)

@@ -106,7 +106,7 @@ int wire_lease_parse_dhclient(const char *buf, size_t len, usec_t now_realtime, 
         copy = strndup(buf, len);
         if (!copy)
                 return -ENOMEM;
-        /* The same state machine as waagent's get_endpoint_from_leases_path() (ref §1.1). */
+        /* The same state machine as waagent's get_endpoint_from_leases_path() (protocol §1.1). */
         for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *ep = NULL;
 
@@ -190,7 +190,7 @@ static int parse_wire_document(const char *buf, size_t len, const char *root_nam
         return 0;
 }
 
-/* ---- versions (ref §1.3) ---- */
+/* ---- versions (protocol §1.3) ---- */
 
 void wire_versions_done(WireVersions *v) {
         if (!v)
@@ -241,7 +241,7 @@ bool wire_versions_supports(const WireVersions *v, const char *version) {
         return streq_ptr(v->preferred, version) || strv_contains(v->supported, version);
 }
 
-/* ---- goal state (ref §1.4) ---- */
+/* ---- goal state (protocol §1.4) ---- */
 
 void goal_state_done(GoalState *g) {
         if (!g)
@@ -430,7 +430,7 @@ int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret) {
         return 0;
 }
 
-/* ---- HostGAPlugin /versions (ref §2) ---- */
+/* ---- HostGAPlugin /versions (protocol §2) ---- */
 
 int hgap_versions_parse(const char *buf, size_t len) {
         _cleanup_(json_object_putp) struct json_object *o = NULL;

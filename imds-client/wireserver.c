@@ -19,7 +19,7 @@
 #include "log.h"
 #include "wireserver.h"
 
-/* ---- endpoint discovery (ref §1.1) ---- */
+/* ---- endpoint discovery (protocol §1.1) ---- */
 
 typedef struct LeaseDir {
         const char *dir;
@@ -215,7 +215,7 @@ int wire_request_headers(char *const *extra, char ***ret) {
 }
 
 int wire_status_to_errno(const HttpResponse *resp) {
-        /* ref §1.2: 410 Gone and 400 "InvalidContainerConfiguration" both mean the goal state (container id)
+        /* protocol §1.2: 410 Gone and 400 "InvalidContainerConfiguration" both mean the goal state (container id)
          * changed: the caller refreshes it and tries again. */
         if (resp->status == 400 && strstr(resp->body, "InvalidContainerConfiguration"))
                 return -ESTALE;
@@ -288,7 +288,7 @@ static int start_versions(AzureClient *c, const WireOptions *o, const void *args
         r = wire_url(o->endpoint, "/?comp=versions", &url);
         if (r < 0)
                 return r;
-        /* ref §1.3: no x-ms headers on this request */
+        /* protocol §1.3: no x-ms headers on this request */
         HttpRequest req = {
                 .method = HTTP_METHOD_GET,
                 .url = url,
@@ -318,7 +318,7 @@ int wire_check_version(const WireOptions *o, WireVersions *ret_versions) {
         return 0;
 }
 
-/* Called on a 2xx goal state: ask for a refetch while the RoleInstance is missing (ref §1.4). */
+/* Called on a 2xx goal state: ask for a refetch while the RoleInstance is missing (protocol §1.4). */
 static int validate_goal_state(const HttpResponse *response, void *userdata) {
         _cleanup_(goal_state_done) GoalState g = {};
 
@@ -334,7 +334,7 @@ int wire_goal_state_start(AzureClient *c, const RetryPolicy *p, bool retry_gone,
         r = wire_url(c->endpoint, "/machine/?comp=goalstate", &url);
         if (r < 0)
                 return r;
-        /* 410 on the goal state itself: it changed while we asked (ref §1.2); asking again is the refresh. */
+        /* 410 on the goal state itself: it changed while we asked (protocol §1.2); asking again is the refresh. */
         for (size_t i = 0; retry_gone && i < RETRY_STATUS_MAX - 1; i++)
                 if (policy.retry_status[i] == 0 || policy.retry_status[i] == 410) {
                         policy.retry_status[i] = 410;
@@ -400,7 +400,7 @@ int wire_fetch_hosting_env(const WireOptions *o, const GoalState *g, HostingEnvi
         return hosting_env_parse(body, size, ret);
 }
 
-/* ---- HostGAPlugin (ref §2) ---- */
+/* ---- HostGAPlugin (protocol §2) ---- */
 
 int hgap_request_headers(const char *container_id, const char *config_name, char ***ret) {
         _cleanup_strv_free_ char **h = NULL;

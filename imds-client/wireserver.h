@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * WireServer (the Azure fabric's guest endpoint, 168.63.129.16:80) and HostGAPlugin (:32526) clients.
- * References are to /work/shared/reference/azure-wire-protocol.md ("ref §n").
+ * References are to docs/protocol/ ("protocol §n").
  *
- *  - endpoint discovery (ref §1.1): [Endpoints] WireServer= if configured, else DHCP option 245 from the leases
+ *  - endpoint discovery (protocol §1.1): [Endpoints] WireServer= if configured, else DHCP option 245 from the leases
  *    of systemd-networkd (/run/systemd/netif/leases/ *: OPTION_245=A83F8110) or dhclient
  *    (/var/lib/dhcp/dhclient*.leases, /var/lib/dhclient/ *.lease*: "option unknown-245 a8:3f:81:10;", the last
  *    unexpired lease wins, as in waagent), else 168.63.129.16;
- *  - protocol version check (?comp=versions, ref §1.3), goal state (ref §1.4), HostingEnvironmentConfig;
- *  - health reports (ref §1.5), byte-identical to waagent's, and the provisioning failure description used by
- *    cloud-init and azure-init (peers-provisioning.md §1.6, §2.7);
- *  - HostGAPlugin common headers and /versions (ref §2).
+ *  - protocol version check (?comp=versions, protocol §1.3), goal state (protocol §1.4), HostingEnvironmentConfig;
+ *  - health reports (protocol §1.5), byte-identical to waagent's, and the provisioning failure description used by
+ *    cloud-init and azure-init (protocol §1.5);
+ *  - HostGAPlugin common headers and /versions (protocol §2).
  *
  * Parsers are pure functions over (buf, len). The request helpers below are synchronous, for the oneshot
  * provisioning: each starts the Azure client's asynchronous request (azure-client.h, which the daemon runs on
@@ -24,10 +24,10 @@
 #include "config.h"
 #include "http-retry.h"
 
-#define WIRESERVER_DEFAULT_ENDPOINT "168.63.129.16"   /* waagent KNOWN_WIRESERVER_IP, ref §1.1 */
-#define WIRE_PROTOCOL_VERSION "2012-11-30"            /* ref §1.3 */
+#define WIRESERVER_DEFAULT_ENDPOINT "168.63.129.16"   /* waagent KNOWN_WIRESERVER_IP, protocol §1.1 */
+#define WIRE_PROTOCOL_VERSION "2012-11-30"            /* protocol §1.3 */
 #define WIRE_AGENT_NAME "azl-agent"
-#define HGAP_API_VERSION "2015-09-01"                 /* ref §2 */
+#define HGAP_API_VERSION "2015-09-01"                 /* protocol §2 */
 #define HGAP_DEFAULT_PORT 32526U
 
 #define WIRE_RESPONSE_MAX (1024U * 1024U)
@@ -36,11 +36,11 @@
 #define WIRE_LEASE_FILE_MAX (1024U * 1024U)
 #define WIRE_LEASE_FILES_MAX 64U
 #define WIRE_STORED_CERTIFICATES_MAX 64U
-#define WIRE_GOAL_STATE_ATTEMPTS 6U     /* _GET_GOAL_STATE_MAX_ATTEMPTS, ref §1.4 */
+#define WIRE_GOAL_STATE_ATTEMPTS 6U     /* _GET_GOAL_STATE_MAX_ATTEMPTS, protocol §1.4 */
 #define WIRE_GOAL_STATE_DELAY (500 * USEC_PER_MSEC)
-#define HEALTH_DESCRIPTION_MAX_CHARS 3686U      /* ref §1.5: 4096-byte limit minus 10 % */
+#define HEALTH_DESCRIPTION_MAX_CHARS 3686U      /* protocol §1.5: 4096-byte limit minus 10 % */
 
-/* ---- endpoint discovery (ref §1.1) ---- */
+/* ---- endpoint discovery (protocol §1.1) ---- */
 
 typedef enum WireEndpointSource {
         WIRE_ENDPOINT_CONFIG,
@@ -72,7 +72,7 @@ typedef struct WireVersions {
 
 void wire_versions_done(WireVersions *v);
 int wire_versions_parse(const char *buf, size_t len, WireVersions *ret);
-/* true iff version is the preferred one or listed as supported (ref §1.3). */
+/* true iff version is the preferred one or listed as supported (protocol §1.3). */
 bool wire_versions_supports(const WireVersions *v, const char *version);
 
 typedef struct GoalState {
@@ -88,7 +88,7 @@ typedef struct GoalState {
 } GoalState;
 
 void goal_state_done(GoalState *g);
-/* -ENODATA when RoleInstance is missing (the caller retries, ref §1.4), -EBADMSG when malformed or a mandatory
+/* -ENODATA when RoleInstance is missing (the caller retries, protocol §1.4), -EBADMSG when malformed or a mandatory
  * element is missing, -E2BIG when a value exceeds WIRE_FIELD_MAX. */
 int goal_state_parse(const char *buf, size_t len, GoalState *ret);
 
@@ -112,7 +112,7 @@ typedef struct WireOptions {
         RetryPolicy policy;
 } WireOptions;
 
-/* waagent restutil (ref §1.2): 6 attempts, Fibonacci × 1 s, throttle codes 403/429/503 after 1 s for at
+/* waagent restutil (protocol §1.2): 6 attempts, Fibonacci × 1 s, throttle codes 403/429/503 after 1 s for at
  * least 25 attempts, retry codes 205/206/500/501/502/504/507 and transport errors; deadline optional. */
 void wire_retry_policy(usec_t deadline, RetryPolicy *ret);
 /* endpoint must outlive ret. */
@@ -120,11 +120,11 @@ void wire_options_init(const Config *c, const char *endpoint, WireOptions *ret);
 
 /* "http://<endpoint><path>"; path starts with '/'. */
 int wire_url(const char *endpoint, const char *path, char **ret);
-/* x-ms-agent-name, x-ms-version: 2012-11-30 (ref §1.4); extra (optional) lines are appended. */
+/* x-ms-agent-name, x-ms-version: 2012-11-30 (protocol §1.4); extra (optional) lines are appended. */
 int wire_request_headers(char *const *extra, char ***ret);
 
 /* Final non-2xx answer → errno as http_status_to_errno(), except that 410 and 400 with
- * "InvalidContainerConfiguration" are -ESTALE: refresh the goal state and retry (ref §1.2). All request
+ * "InvalidContainerConfiguration" are -ESTALE: refresh the goal state and retry (protocol §1.2). All request
  * helpers below return these errors. */
 int wire_status_to_errno(const HttpResponse *resp);
 
@@ -136,7 +136,7 @@ int wire_fetch_goal_state(const WireOptions *o, GoalState *ret);
 int wire_fetch_document(const WireOptions *o, const char *url, char **ret, size_t *ret_size);
 int wire_fetch_hosting_env(const WireOptions *o, const GoalState *g, HostingEnvironment *ret);
 
-/* ---- health (ref §1.5) ---- */
+/* ---- health (protocol §1.5) ---- */
 
 typedef enum HealthState {
         HEALTH_STATE_READY,
@@ -147,11 +147,11 @@ typedef enum HealthState {
 
 const char *health_state_to_string(HealthState s);
 
-/* The exact Health document of ref §1.5. substatus NULL → no <Details>; description is trimmed to 3686
+/* The exact Health document of protocol §1.5. substatus NULL → no <Details>; description is trimmed to 3686
  * characters, then & < > are escaped. */
 int health_report_build(const char *incarnation, const char *container_id, const char *instance_id,
                         HealthState state, const char *substatus, const char *description, char **ret_xml);
-/* POST /machine?comp=health with the goal state's ids; retried per ref §1.2 within deadline (0 = the policy
+/* POST /machine?comp=health with the goal state's ids; retried per protocol §1.2 within deadline (0 = the policy
  * in o). A final 410 returns -ESTALE: refresh the goal state and report again. */
 int health_report_send(const WireOptions *o, const GoalState *g, HealthState state, const char *substatus,
                        const char *description, usec_t deadline);
@@ -165,7 +165,7 @@ int health_report_send(const WireOptions *o, const GoalState *g, HealthState sta
 int provisioning_failure_description(const char *reason, char *const *supporting, const char *vm_id,
                                      usec_t timestamp, char **ret);
 
-/* ---- HostGAPlugin (ref §2) ---- */
+/* ---- HostGAPlugin (protocol §2) ---- */
 
 /* x-ms-version: 2015-09-01, x-ms-containerid, x-ms-host-config-name (when config_name is not NULL). */
 int hgap_request_headers(const char *container_id, const char *config_name, char ***ret);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Hyper-V KVP reporting (data exchange, pool 1 = guest → host): what the Azure platform team reads when a
- * provisioning failed and nothing else got out (peers-provisioning.md §1.7, §2.8).
+ * provisioning failed and nothing else got out (protocol §7).
  *
  * The pool file /var/lib/hyperv/.kvp_pool_1 is an array of fixed records: a key NUL-padded to 512 bytes and
  * a value NUL-padded to 2048 bytes (hv_kvp_daemon's struct kvp_record). The kernel's hv_kvp driver passes at

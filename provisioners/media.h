@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The provisioning media: Azure attaches a small UDF (older: ISO 9660) CD-ROM holding ovf-env.xml
- * (azure-wire-protocol.md §5.2 step 2). We find it through udev (ID_CDROM=1 or ID_FS_TYPE udf/iso9660; plus
+ * (protocol §5.2 step 2). We find it through udev (ID_CDROM=1 or ID_FS_TYPE udf/iso9660; plus
  * any /dev/sr[0-9] as a fallback when udev has no database yet), mount it read-only ourselves on a private
  * temporary directory (udf first, then iso9660; azure-init only looks at media that something else mounted,
  * which on a server boot is nothing), read ovf-env.xml (bounded), unmount and eject it (best effort).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ovf-env.xml, the provisioning document Azure puts on the provisioning CD-ROM (azure-wire-protocol.md §5.3;
+ * ovf-env.xml, the provisioning document Azure puts on the provisioning CD-ROM (protocol §5.3;
  * WALinuxAgent common/protocol/ovfenv.py). Elements live in two namespaces, the OVF environment one
  * (http://schemas.dmtf.org/ovf/environment/1) and the Windows Azure one
  * (http://schemas.microsoft.com/windowsazure); every element is matched by local name in either of them.

@@ -14,7 +14,7 @@
  *
  * "ssh-host-keys": when Config.regenerate_ssh_host_keys and the VM id differs from the one recorded in
  * <state_dir>/ssh-host-keys.vmid (a captured image booting as a new VM), /etc/ssh/ssh_host_*key* are removed
- * and regenerated (waagent §5.2 step 11 with SshHostKeyPairType=auto: every default type), then the id is
+ * and regenerated (protocol §5.2 step 11 with SshHostKeyPairType=auto: every default type), then the id is
  * recorded. The ed25519 key is made in-process (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by
  * sshd-keygen@.service where the image has it, otherwise by ssh-keygen -A in a child that
  * ssh_host_keys_finish() waits for after Ready (see regenerate_host_keys()). ssh-keygen is the target's: on

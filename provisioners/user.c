@@ -20,7 +20,7 @@
  *    only. Once the media's password is applied, its seed copy is scrubbed (media_seed_scrub_password()); a
  *    later run that reads the scrubbed seed keeps the account's password instead of locking it.
  *  - /etc/sudoers.d/azl-agent, 0440 root:root: "<user> ALL=(ALL) NOPASSWD:ALL" without a password,
- *    "<user> ALL=(ALL) ALL" with one (waagent §5.2 step 6). Written to a hidden temporary file (sudo
+ *    "<user> ALL=(ALL) ALL" with one (protocol §5.2 step 6). Written to a hidden temporary file (sudo
  *    ignores names with a '.'), checked with the target's visudo -c when it has one, then renamed into place.
  *
  * Each part checks the current state first; a second run changes nothing and returns 0. Failures come with a

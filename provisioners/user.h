@@ -29,7 +29,7 @@ bool user_password_is_hash(const char *s);
 /* Does hash match password (crypt_ra(password, hash) == hash)? */
 bool user_password_matches(const char *password, const char *hash);
 
-/* The bytes of the sudoers drop-in for user (NOPASSWD without a password, as waagent §5.2 step 6). */
+/* The bytes of the sudoers drop-in for user (NOPASSWD without a password, as protocol §5.2 step 6). */
 int user_sudoers_content(const char *user, bool has_password, char **ret);
 
 /*

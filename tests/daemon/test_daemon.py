@@ -130,7 +130,7 @@ class TestDaemon(DaemonTest):
         self.assertTrue(all(u["parsed"] for u in uploads))
         self.assertTrue(all(u["via"] == "hgap" for u in uploads), uploads)
 
-        # Certificates (ref §1.6): the fabric's tenant thumbprints, as files with the right modes.
+        # Certificates (protocol §1.6): the fabric's tenant thumbprints, as files with the right modes.
         state = self.control_json("/state")
         thumbs = [c["thumbprint"] for c in state["goalState"]["tenantCertificates"]]
         self.assertTrue(thumbs)
@@ -192,7 +192,7 @@ class TestDaemon(DaemonTest):
         self.assertIn("uploadUsec", timings)
 
     def test_status_file_change_is_reported(self):
-        # An extension updating status/<seq>.status after its enable (ref §4.7) is reported at the next poll.
+        # An extension updating status/<seq>.status after its enable (protocol §4.7) is reported at the next poll.
         self.start_all()
         self.wait_extension_ready()
         path = self.root.file("/var/lib/waagent/%s-1.0.0/status/0.status" % EXT)
@@ -267,7 +267,7 @@ class TestNotify(DaemonTest):
 
 class TestErrors(DaemonTest):
     def test_fibonacci_backoff_then_recovery(self):
-        # ref §1.2: 500 is retried along 2, 3, 5 … s (never faster than the period).
+        # protocol §1.2: 500 is retried along 2, 3, 5 … s (never faster than the period).
         self.start({"faults": [{"endpoint": "wireserver", "query": {"comp": "goalstate"}, "nth": [1, 2, 3],
                                 "status": 500}]}, f"GoalStatePeriodSec={PERIOD:g}\n")
         self.start_daemon()
@@ -291,7 +291,7 @@ class TestErrors(DaemonTest):
         self.stop_daemon()
 
     def test_gone_refreshes_goal_state(self):
-        # 410 from vmSettings (ref §2.1) → the goal state is fetched again at once, not after a period.
+        # 410 from vmSettings (protocol §2.1) → the goal state is fetched again at once, not after a period.
         self.start({"faults": [{"endpoint": "hgap", "path": "/vmSettings", "nth": [3], "status": 410}]},
                    "GoalStatePeriodSec=4\n")
         self.start_daemon()

@@ -9,10 +9,10 @@ operation it runs to $AZL_TEST_RECORD and dumps the §4.4 environment and the se
     wrote), ConfigExtensionName/ConfigSequenceNumber per instance, one handlerAggregateStatus entry per instance
     with its extensionName; then disabling one instance runs its disable, deletes its files and stops reporting it;
   * dependencies (scenario ext-dependencies): B depends on A; A's status turns terminal only after its enable has
-    returned, and B's install starts only after that (the recorder's log), ref §4.6;
-  * a failing install: code 1007 and "Non-zero exit code: 7, <cmd>\\n[stdout]…" (ref §4.5); the dependent handler is
+    returned, and B's install starts only after that (the recorder's log), protocol §4.6;
+  * a failing install: code 1007 and "Non-zero exit code: 7, <cmd>\\n[stdout]…" (protocol §4.5); the dependent handler is
     skipped with code -1 and waagent's "Skipping processing of extensions since execution of dependent extension …";
-  * update 1.0.0 → 1.1.0 and uninstall through new incarnations: the exact operation order of ref §4.6;
+  * update 1.0.0 → 1.1.0 and uninstall through new incarnations: the exact operation order of protocol §4.6;
   * certificates that change under the same incarnation (issue #19): a new container id (hibernate-resume) brings a
     new <thumb>.crt/.prv (0600) without an ExtensionsConfig fetch, and a Fast Track goal state whose protected
     settings are encrypted to a certificate the agent does not hold makes it fetch the Certificates; the recorder
@@ -121,7 +121,7 @@ class TestMultiConfig(ExtensionsTest):
         # install once (for the first instance, as waagent), enable per instance, in goal-state order
         self.assertEqual(self.recorded(), "install 1.0.0 first\nenable 1.0.0 first\nenable 1.0.0 second\n")
 
-        # Settings files per instance (ref §4.3): public settings as given, protected still encrypted to the tenant
+        # Settings files per instance (protocol §4.3): public settings as given, protected still encrypted to the tenant
         # certificate, which the daemon wrote as <thumb>.crt/.prv; each instance saw its own file.
         thumb = self.control_json("/state")["goalState"]["tenantCertificates"][0]["thumbprint"]
         d = self.handler_dir(self.NAME, "1.0.0")
@@ -133,7 +133,7 @@ class TestMultiConfig(ExtensionsTest):
         self.assertEqual(hs["protectedSettingsCertThumbprint"], thumb)
         self.assertEqual(self.decrypt(hs["protectedSettings"], thumb), {"secret": "first-protected-value"})
         second = json.loads(self.read_handler_file(self.NAME, "1.0.0", "config/second.2.settings"))
-        # no protected settings: explicit nulls, which extensions depend on (ref §4.3)
+        # no protected settings: explicit nulls, which extensions depend on (protocol §4.3)
         self.assertEqual(second, {"runtimeSettings": [{"handlerSettings": {
             "publicSettings": {"instance": "second", "n": 2}, "protectedSettings": None,
             "protectedSettingsCertThumbprint": None}}]})
@@ -154,7 +154,7 @@ class TestMultiConfig(ExtensionsTest):
                 self.assertEqual(json.load(f)[0]["status"]["status"], "success")
         self.assertEqual(self.read_handler_file(self.NAME, "1.0.0", "config/HandlerState"), "Enabled")
 
-        # Disable "second", new settings for "first" (ref §4.6 multi-config): second's disable runs first, its files
+        # Disable "second", new settings for "first" (protocol §4.6 multi-config): second's disable runs first, its files
         # go, it is no longer reported; first is enabled again with seqNo 3.
         os.unlink(self.record)
         ext = patch["extensions"][0]
@@ -190,7 +190,7 @@ class TestDependencies(ExtensionsTest):
         self.wait_success(self.B, version="2.0.0")
         wait_for("B's terminal status recorded", lambda: "status-success 2.0.0" in self.recorded())
         # B is listed first in the goal state, A (level 0) runs first; B's install starts only once A's status
-        # is terminal (the dependency wait polls every 5 s, ref §4.6).
+        # is terminal (the dependency wait polls every 5 s, protocol §4.6).
         self.assertEqual(self.recorded(), "install 1.0.0\nenable 1.0.0\nstatus-success 1.0.0\n"
                                           "install 2.0.0\nenable 2.0.0\nstatus-success 2.0.0\n")
         self.stop_daemon()
@@ -203,7 +203,7 @@ class TestDependencies(ExtensionsTest):
             a, b = self.entries(self.A), self.entries(self.B)
             return (a[0], b[0]) if a and b and a[0]["code"] != 0 and b[0]["code"] != 0 else None
         a, b = wait_for("both handlers reported failed", reported, timeout=60)
-        # ref §4.5: the operation's code (1007 InstallProcessingFailed), the exit code and output in the message
+        # protocol §4.5: the operation's code (1007 InstallProcessingFailed), the exit code and output in the message
         self.assertEqual(a["status"], "NotReady")
         self.assertEqual(a["code"], 1007)
         msg = a["formattedMessage"]["message"]
@@ -211,7 +211,7 @@ class TestDependencies(ExtensionsTest):
         self.assertIn("%s/handler.sh install\n[stdout]\nrecorder install stdout\n" % self.handler_dir(self.A, "1.0.0"), msg)
         self.assertIn("[stderr]\nrecorder install stderr\n", msg)
         self.assertNotIn("runtimeSettingsStatus", a)   # enable never ran: no status file
-        # ref §4.6: nothing of B ran; it is reported with waagent's message and code -1
+        # protocol §4.6: nothing of B ran; it is reported with waagent's message and code -1
         self.assertEqual(b["status"], "NotReady")
         self.assertEqual(b["code"], -1)
         self.assertEqual(b["formattedMessage"]["message"],
@@ -235,7 +235,7 @@ class TestUpdateUninstall(ExtensionsTest):
         self.assertEqual(self.recorded(), "install 1.0.0\nenable 1.0.0\n")
         os.unlink(self.record)
 
-        # ref §4.6 update: old disable, (mrseq/status copied), new update, old uninstall, new install, new enable
+        # protocol §4.6 update: old disable, (mrseq/status copied), new update, old uninstall, new install, new enable
         self.fabric.patch_scenario(self.ext("1.1.0", 1))
         entry = self.wait_success(self.NAME, version="1.1.0")[0]
         self.assertEqual(entry["runtimeSettingsStatus"]["sequenceNumber"], 1)
@@ -251,7 +251,7 @@ class TestUpdateUninstall(ExtensionsTest):
         self.assertEqual(self.read_handler_file(self.NAME, "1.1.0", "config/HandlerState"), "Enabled")
         os.unlink(self.record)
 
-        # ref §4.6 uninstall: disable, uninstall, directory removed, no longer reported
+        # protocol §4.6 uninstall: disable, uninstall, directory removed, no longer reported
         self.fabric.patch_scenario(self.ext("1.1.0", 1, state="uninstall"))
         wait_for("the handler to disappear from disk and the status blob", lambda: self.status_blob() is not None and
                  not self.entries(self.NAME) and not os.path.exists(self.handler_dir(self.NAME, "1.1.0")), timeout=30)

@@ -40,7 +40,7 @@ class BlobStore(ftl.FabricCase):
         size = (len(STATUS) + 511) // 512 * 512
         status, _, body = self.put(self.sas_path(), x_ms_blob_type="PageBlob", x_ms_blob_content_length=str(size))
         self.assertEqual(status, 201, body)
-        padded = STATUS + b"\0" * (size - len(STATUS))  # the direct path pads with NULs (ref §4.9)
+        padded = STATUS + b"\0" * (size - len(STATUS))  # the direct path pads with NULs (protocol §4.9)
         half = size // 2 // 512 * 512 or 512
         status, _, body = self.put(self.sas_path() + "&comp=page", padded[:half], x_ms_range="bytes=0-%d" % (half - 1),
                                    x_ms_page_write="update")

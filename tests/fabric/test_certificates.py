@@ -13,7 +13,7 @@ ftl.ensure_netns()
 
 
 def make_transport(tmp, ski=True):
-    """Transport cert like waagent's gen_transport_cert (ref §1.6)."""
+    """Transport cert like waagent's gen_transport_cert (protocol §1.6)."""
     key, cert = os.path.join(tmp, "TransportPrivate.pem"), os.path.join(tmp, "TransportCert.pem")
     args = ["req", "-x509", "-nodes", "-subj", "/CN=LinuxTransport", "-days", "730", "-newkey", "rsa:2048",
             "-keyout", key, "-out", cert]
@@ -47,7 +47,7 @@ class Certificates(ftl.FabricCase):
         return self.wire(ftl.url_path(urls["certificates"]), headers=headers)
 
     def decrypt_like_waagent(self, tmp, key, cert, xml_body):
-        """ref §1.6: wrap <Data> as S/MIME, openssl cms -decrypt, openssl pkcs12 -nodes -password pass:."""
+        """protocol §1.6: wrap <Data> as S/MIME, openssl cms -decrypt, openssl pkcs12 -nodes -password pass:."""
         root = ET.fromstring(xml_body)
         self.assertEqual(root.findtext("Format"), "Pkcs7BlobWithPfxContents")
         data = root.findtext("Data")

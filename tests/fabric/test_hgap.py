@@ -101,7 +101,7 @@ class HostGAPlugin(ftl.FabricCase):
                               {"headerName": "x-ms-version", "headerValue": "2014-02-14"}], "requestUri": url}
         status, _, data = self.request("hgap", "/status", method="PUT", body=create, headers=common)
         self.assertIn(status, (200, 201), data)
-        padded = STATUS.ljust(size)  # the HGAP path pads with spaces (ref §4.9)
+        padded = STATUS.ljust(size)  # the HGAP path pads with spaces (protocol §4.9)
         page = {"content": base64.b64encode(padded).decode(), "requestUri": url + "&comp=page", "headers": [
             {"headerName": "Content-Length", "headerValue": str(size)},
             {"headerName": "x-ms-range", "headerValue": "bytes=0-%d" % (size - 1)},

@@ -8,7 +8,7 @@ import fabric_testlib as ftl
 
 ftl.ensure_netns()
 
-# The exact bytes waagent sent (ref §1.5, waagent-request-trace.txt).
+# The exact bytes waagent sent (protocol §1.5, waagent-request-trace.txt).
 REF_CID = "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2"
 REF_IID = "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0"
 REF_NOT_READY = (
@@ -24,7 +24,7 @@ REF_READY = (
     b'<ContainerId>c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2</ContainerId><RoleInstanceList><Role><InstanceId>'
     b'b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>Ready</State></Health>'
     b'</Role></RoleInstanceList></Container></Health>')
-# cloud-init's pretty-printed template (peers §2.7)
+# cloud-init's pretty-printed template (protocol §1.5)
 CLOUD_INIT_FAILURE = """<?xml version="1.0" encoding="utf-8"?>
 <Health xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">
   <GoalStateIncarnation>{inc}</GoalStateIncarnation>

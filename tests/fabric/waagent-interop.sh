@@ -92,7 +92,7 @@ for _ in $(seq 100); do [ -s "$WORK/ready.json" ] && break; sleep 0.1; done
 CONTROL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$WORK/ready.json")
 echo "fabric: $(cat "$WORK/ready.json")"
 
-# waagent trusts 168.63.129.16 only via DHCP option 245 or an explicit route entry (ref §1.1).
+# waagent trusts 168.63.129.16 only via DHCP option 245 or an explicit route entry (protocol §1.1).
 ip route add 168.63.129.16/32 dev lo
 
 echo "waagent $(waagent -version 2>/dev/null | head -1)"

@@ -74,7 +74,7 @@ ENDPOINTS = {
                "rules": [{"endpoint": "wireserver", "method": "POST", "query": {"comp": "health"}}]},
     "vmSettings": {"agent": "daemon", "word": r"vmSettings",
                    "rules": [{"endpoint": "hgap", "path": "/vmSettings"}]},
-    # The daemon downloads directly first and through the HostGAPlugin second (ref §2.2): storage is made
+    # The daemon downloads directly first and through the HostGAPlugin second (protocol §2.2): storage is made
     # unreachable (baseline reset) so that every manifest/zip request reaches /extensionArtifact.
     "extensionArtifact": {"agent": "daemon", "word": r"extensionArtifact|HostGAPlugin",
                           "rules": [{"endpoint": "hgap", "path": "/extensionArtifact"}],
@@ -87,7 +87,7 @@ ENDPOINTS = {
                          "rules": [{"endpoint": "hgap", "path": "/extensionArtifact", "after": 1}],
                          "baseline": [{"id": "storage-down", "endpoint": "blob", "method": "GET",
                                        "pathPrefix": "/extensions", "action": "reset"}]},
-    # Through the HostGAPlugin first, then directly to the SAS URL (ref §4.9): the fault hits both channels.
+    # Through the HostGAPlugin first, then directly to the SAS URL (protocol §4.9): the fault hits both channels.
     "statusUpload": {"agent": "daemon", "word": r"status blob",
                      "rules": [{"endpoint": "hgap", "method": "PUT", "path": "/status"},
                                {"endpoint": "blob", "method": "PUT", "pathPrefix": "/$system"}]},

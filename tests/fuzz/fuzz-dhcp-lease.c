@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DHCP lease files (imds-client/wire-parse.c, ref §1.1): the same input goes through the dhclient parser
+ * DHCP lease files (imds-client/wire-parse.c, protocol §1.1): the same input goes through the dhclient parser
  * (at a fixed "now", 2024-01-01, so that a corpus file always takes the same path) and the systemd-networkd
  * parser. Whatever either returns must be a dotted IPv4 address: it becomes the WireServer endpoint.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The WireServer goal state (imds-client/wire-parse.c goal_state_parse, ref §1.4). A successful parse has
+ * The WireServer goal state (imds-client/wire-parse.c goal_state_parse, protocol §1.4). A successful parse has
  * the mandatory Incarnation and ContainerId, and every value within WIRE_FIELD_MAX.
  */
 #include "fuzz.h"

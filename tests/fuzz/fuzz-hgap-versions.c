@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HostGAPlugin /versions JSON array (imds-client/wire-parse.c hgap_versions_parse, ref §2): 1, 0 or a
+ * The HostGAPlugin /versions JSON array (imds-client/wire-parse.c hgap_versions_parse, protocol §2): 1, 0 or a
  * negative errno, nothing else.
  */
 #include <errno.h>

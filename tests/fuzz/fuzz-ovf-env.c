@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ovf-env.xml from the provisioning media (provisioners/ovf-env.c, azure-wire-protocol.md §5.3): the parser
+ * ovf-env.xml from the provisioning media (provisioners/ovf-env.c, protocol §5.3): the parser
  * and the redaction that produces the copy kept on disk. Invariants: a parsed document has its mandatory
  * fields (ProvisionGuestAgent may be absent, then true), a password of at most OVF_PASSWORD_MAX bytes and at most OVF_KEYS_MAX keys; CustomData decodes to
  * exactly custom_data_size bytes plus a NUL. Whenever the input parses, its redaction parses too, without a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The WireServer ?comp=versions document (imds-client/wire-parse.c wire_versions_parse, ref §1.3): at most
+ * The WireServer ?comp=versions document (imds-client/wire-parse.c wire_versions_parse, protocol §1.3): at most
  * WIRE_VERSIONS_MAX supported versions, and wire_versions_supports() agrees with what was parsed.
  */
 #include "fuzz.h"

@@ -235,7 +235,7 @@ class ProvisionKeysByFingerprint(azltest.FabricTestCase):
         self.assertEqual([(s["step"], s["item"], s["reason"]) for s in state["skipped"]],
                          [("validate", "SSH key 0123456789ABCDEF0123456789ABCDEF01234567 for "
                            "/home/azureuser/.ssh/authorized_keys", "no goal-state certificate has that thumbprint")])
-        # one Certificates request, with the transport certificate it needs (ref §1.6), nothing written to disk
+        # one Certificates request, with the transport certificate it needs (protocol §1.6), nothing written to disk
         certs = [q for q in fabric.requests("wireserver") if "comp=certificates" in q["query"]]
         self.assertEqual(len(certs), 1, certs)
         self.assertTrue(certs[0]["headers"].get("x-ms-guest-agent-public-x509-cert"))

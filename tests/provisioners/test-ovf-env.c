@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ovf-env.xml parser: our own documents (tests/data/media/ovf-env*.xml) parse to the values waagent's rules
- * give (azurelinuxagent/common/protocol/ovfenv.py, azure-wire-protocol.md §5.3), plus the edge cases. The
+ * give (azurelinuxagent/common/protocol/ovfenv.py, protocol §5.3), plus the edge cases. The
  * interop group does the same for every ovf-env fixture of WALinuxAgent.
  */
 #include <errno.h>

@@ -1,8 +1,8 @@
 """azfabric: a simulated Azure fabric (IMDS, WireServer, HostGAPlugin, blob storage).
 
 The package is driven by ``tests/fabric/azfabric.py``.  Every protocol detail
-implemented here is taken from ``../shared/reference/azure-wire-protocol.md``
-(cited as "ref §N"); documents a scenario names verbatim come from the
+implemented here is taken from ``docs/protocol/``
+(cited as "protocol §N"); documents a scenario names verbatim come from the
 repository's tests/data (or any other fixture root); the IMDS behaviour follows
 the public Azure IMDS documentation (cited as "IMDS doc").
 

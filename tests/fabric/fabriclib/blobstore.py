@@ -2,7 +2,7 @@
 
 Serves the artifacts of the current goal state (extension manifests and zips,
 GA manifests, the InVMArtifactsProfile blob, ``blobFixtures``) without
-authentication, and the VM status blob (ref §4.9) behind a SAS:
+authentication, and the VM status blob (protocol §4.9) behind a SAS:
 
 * ``PUT <blob>?<sas>`` with ``x-ms-blob-type: BlockBlob`` -> 201, body stored
 * ``PUT <blob>?<sas>`` with ``x-ms-blob-type: PageBlob`` and

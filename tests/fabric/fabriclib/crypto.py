@@ -1,6 +1,6 @@
 """Certificates, PKCS#12 and CMS for the WireServer ``comp=certificates`` call.
 
-Ref §1.6: the guest sends its transport certificate (base64 DER) in
+Protocol §1.6: the guest sends its transport certificate (base64 DER) in
 ``x-ms-guest-agent-public-x509-cert`` and a cipher name in
 ``x-ms-cipher-name``; the WireServer answers with a CMS EnvelopedData (DER,
 base64 in ``<Data>``) whose recipient is identified by the transport
@@ -31,7 +31,7 @@ OPENSSL = os.environ.get("AZFABRIC_OPENSSL", "openssl")
 
 CIPHERS = {
     # x-ms-cipher-name -> (content cipher flag, key-transport options) for
-    # `openssl cms -encrypt` (ref §1.6)
+    # `openssl cms -encrypt` (protocol §1.6)
     "AES128_CBC": ("-aes128", ["-keyopt", "rsa_padding_mode:oaep"]),
     "DES_EDE3_CBC": ("-des3", []),
 }
@@ -64,7 +64,7 @@ def der_to_pem(der, label="CERTIFICATE"):
 
 
 def thumbprint(cert_der):
-    """SHA-1 over the DER certificate, 40 upper-case hex chars (ref §1.6)."""
+    """SHA-1 over the DER certificate, 40 upper-case hex chars (protocol §1.6)."""
     return hashlib.sha1(cert_der).hexdigest().upper()
 
 
@@ -258,7 +258,7 @@ def transport_cert_pem(header_value):
     if not text:
         raise CryptoError("x-ms-guest-agent-public-x509-cert is not a DER X.509 certificate")
     if b"Subject Key Identifier" not in text:
-        # ref §1.6: the recipient is identified by SubjectKeyIdentifier.
+        # protocol §1.6: the recipient is identified by SubjectKeyIdentifier.
         raise CryptoError("transport certificate has no SubjectKeyIdentifier extension; "
                           "the WireServer identifies the CMS recipient by SKI")
     if b"rsaEncryption" not in text:
@@ -286,7 +286,7 @@ def encrypt_for_cert(content, cert_pem):
     """Protected settings: CMS EnvelopedData to a tenant cert (issuer+serial rid).
 
     Extensions decrypt it with ``openssl smime -decrypt -inform DER -recip
-    <thumb>.crt -inkey <thumb>.prv`` (ref §4.3).
+    <thumb>.crt -inkey <thumb>.prv`` (protocol §4.3).
     """
     with tempfile.TemporaryDirectory(prefix="azfabric-ps-") as tmp:
         recip = os.path.join(tmp, "recip.pem")

@@ -4,12 +4,12 @@ A ``GoalStateSnapshot`` is built every time the scenario or the incarnation /
 etag changes, so that every document served for one incarnation is
 consistent.  Shapes (our own samples in tests/data; the interop suite serves WALinuxAgent's):
 
-* goal state            - ref §1.4, tests/data/wire/goal-state.xml
-* HostingEnvironment    - ref §1.4, tests/data/wire/hosting-environment.xml
-* SharedConfig          - ref §1.4 (fetched, not interpreted by the guest)
-* ExtensionsConfig      - ref §3.1, tests/data/wire/ext-conf*.xml
-* vmSettings (HGAP)     - ref §3.2, tests/data/hostgaplugin/vm-settings*.json
-* PluginVersionManifest - ref §3.3, tests/data/wire/manifest.xml
+* goal state            - protocol §1.4, tests/data/wire/goal-state.xml
+* HostingEnvironment    - protocol §1.4, tests/data/wire/hosting-environment.xml
+* SharedConfig          - protocol §1.4 (fetched, not interpreted by the guest)
+* ExtensionsConfig      - protocol §3.1, tests/data/wire/ext-conf*.xml
+* vmSettings (HGAP)     - protocol §3.2, tests/data/hostgaplugin/vm-settings*.json
+* PluginVersionManifest - protocol §3.3, tests/data/wire/manifest.xml
 """
 
 import base64
@@ -370,7 +370,7 @@ class GoalStateSnapshot:
         return doc.encode("utf-8")
 
     def _vm_settings_obj(self):
-        """Fast Track goal state (ref §3.2; hostgaplugin/vm_settings.json schema)."""
+        """Fast Track goal state (protocol §3.2; hostgaplugin/vm_settings.json schema)."""
         data = self.data
         vm = data["vm"]
         goal_states = []
@@ -456,6 +456,6 @@ def sas_signature(key, path, perms):
 
 
 def sas_query(key, path, perms):
-    """A SAS query string in the shape CRP hands out (ref §3.1 StatusUploadBlob)."""
+    """A SAS query string in the shape CRP hands out (protocol §3.1 StatusUploadBlob)."""
     return "sv=%s&sr=b&sk=system-1&sig=%s&se=%s&sp=%s" % (
         SAS_VERSION, quote(sas_signature(key, path, perms), safe=""), SAS_EXPIRY, perms)

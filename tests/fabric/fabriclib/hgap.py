@@ -1,20 +1,20 @@
-"""HostGAPlugin (real: http://168.63.129.16:32526), ref §2.
+"""HostGAPlugin (real: http://168.63.129.16:32526), protocol §2.
 
 * ``GET /versions``          JSON array including "2015-09-01"
 * ``GET /health``            200 while healthy
-* ``GET /vmSettings``        Fast Track goal state (ref §2.1, §3.2): ``ETag``
+* ``GET /vmSettings``        Fast Track goal state (protocol §2.1, §3.2): ``ETag``
                              header, 304 on a matching ``if-none-match``, 404
                              when the scenario disables Fast Track
 * ``GET /extensionArtifact`` proxy of ``x-ms-artifact-location`` to the blob
                              store (served in-process, never over a socket;
                              502 for anything that is not the fabric's store)
-* ``PUT /status``            status blob upload proxy (ref §4.9): JSON
+* ``PUT /status``            status blob upload proxy (protocol §4.9): JSON
                              ``{"requestUri", "headers": [...], "content"}``
                              forwarded to the blob store
 * ``PUT /vmAgentLog``        log upload sink
 
 Requests carrying ``x-ms-containerid`` for a container that is no longer
-current get 410 (ref §2.2: the agent refreshes the goal state and retries).
+current get 410 (protocol §2.2: the agent refreshes the goal state and retries).
 """
 
 import base64

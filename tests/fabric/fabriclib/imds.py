@@ -1,7 +1,7 @@
 """Instance Metadata Service (real: http://169.254.169.254:80).
 
 Behaviour from the public IMDS documentation ("IMDS doc") and the peers'
-clients (peers-provisioning.md §1.3, §2.3, §3.1):
+clients (protocol §6):
 
 * ``Metadata: true`` is required -> 400 ``{"error": "Bad request. Required
   metadata header not specified"}``; requests carrying ``X-Forwarded-For``
@@ -15,7 +15,7 @@ clients (peers-provisioning.md §1.3, §2.3, §3.1):
   "Version introduced" column).
 * 5 requests/s rate limit -> 429 (scenario ``imds.rateLimit``).
 * ``/metadata/reprovisiondata`` (pre-provisioned VMs): 404 until the control
-  API switches it on, then the new ovf-env.xml (peers §2.4).
+  API switches it on, then the new ovf-env.xml (protocol §6.5).
 * ``/metadata/attested/document`` (IMDS doc "Attested data", api-version >=
   2018-10-01): ``{"encoding": "pkcs7", "signature": base64}``, a PKCS#7
   SignedData of the document (nonce: the query's, else the UTC time

@@ -1,7 +1,7 @@
-"""Provisioning media: ovf-env.xml and its ISO (ref §5.3, peers §1.4/§2.2).
+"""Provisioning media: ovf-env.xml and its ISO (protocol §5.3, protocol §5.2).
 
 The ISO carries ``ovf-env.xml`` (and ``CustomData.bin`` with the raw custom
-data, which Ignition reads — peers §3.2) and the volume label
+data, which Ignition reads — protocol §5.3) and the volume label
 ``rd_rdfe_stable.<YYMMDD-HHMM>`` the real media have.  It is written with
 ``genisoimage`` (``-J -R``) or, if absent, ``xorriso -as mkisofs``.
 """

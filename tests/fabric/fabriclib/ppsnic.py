@@ -1,7 +1,7 @@
 """NIC events of pre-provisioned VM pools (control API ``POST /pps/nic``).
 
 A pool VM is handed to a customer by a VNet switch (ppsType Running: the primary NIC loses its carrier and
-gets it back) or by a NIC swap (Savable: the NIC is detached and a new one hot-attached); peers §2.4.  The
+gets it back) or by a NIC swap (Savable: the NIC is detached and a new one hot-attached); protocol §6.5.  The
 fabric simulates both with veth pairs.  The guest's end of each pair lives in the fabric's own network
 namespace, which is the agent's in the tests (both talk over 127.0.0.1); the host's end lives in a private
 namespace held by a child shell that lives as long as the fabric process, so the guest sees only its NIC appear and

@@ -409,7 +409,7 @@ class Scenario:
         """The normalized scenario as JSON-serialisable data."""
         return copy.deepcopy({k: v for k, v in self.data.items() if not k.endswith("Bytes")})
 
-    # -- derived identities (ref §1.4) ---------------------------------------
+    # -- derived identities (protocol §1.4) ---------------------------------------
     @property
     def vm(self):
         return self.data["vm"]

@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr as _quoteattr
 
 # .NET ticks (100 ns) between 0001-01-01 and the Unix epoch; used for
 # InVMGoalStateMetaData@createdOnTicks and vmSettings'
-# extensionsLastModifiedTickCount (ref §3.1, §3.2).
+# extensionsLastModifiedTickCount (protocol §3.1, §3.2).
 _TICKS_AT_EPOCH = 621355968000000000
 
 

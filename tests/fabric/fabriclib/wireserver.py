@@ -1,20 +1,20 @@
-"""WireServer (real: http://168.63.129.16:80), ref §1.
+"""WireServer (real: http://168.63.129.16:80), protocol §1.
 
 Routes:
 
-* ``GET /?comp=versions``                              ref §1.3 (no x-ms headers needed)
-* ``GET /machine/?comp=goalstate``                     ref §1.4 (x-ms-version required)
+* ``GET /?comp=versions``                              protocol §1.3 (no x-ms headers needed)
+* ``GET /machine/?comp=goalstate``                     protocol §1.4 (x-ms-version required)
 * ``GET /machine/<cid>/<role>?comp=config&type=...``   HostingEnvironmentConfig,
   SharedConfig, ExtensionsConfig, FullConfig
-* ``GET /machine/<cid>/<role>?comp=certificates``      ref §1.6 (real CMS/PKCS#12)
-* ``POST /machine?comp=health``                        ref §1.5 (strict validation)
-* ``POST /machine?comp=telemetrydata``                 ref §1.8 (sink)
-* ``POST /machine?comp=roleProperties``                ref §1.7 (202)
-* ``POST /HealthService``                              ref §1.9 (sink)
-* ``POST /provisioning/health``                        azure-init's JSON report (peers §1.6)
+* ``GET /machine/<cid>/<role>?comp=certificates``      protocol §1.6 (real CMS/PKCS#12)
+* ``POST /machine?comp=health``                        protocol §1.5 (strict validation)
+* ``POST /machine?comp=telemetrydata``                 protocol §1.8 (sink)
+* ``POST /machine?comp=roleProperties``                protocol §1.7 (202)
+* ``POST /HealthService``                              protocol §1.9 (sink)
+* ``POST /provisioning/health``                        azure-init's JSON report (protocol §1.5)
 
 A config/certificates URL whose container id is not the current one answers
-410 Gone (ref §1.2: the caller refreshes the goal state and retries).
+410 Gone (protocol §1.2: the caller refreshes the goal state and retries).
 """
 
 import base64
@@ -27,10 +27,10 @@ from .httpbase import Response, Service
 from .util import utc_iso, wrap64
 
 XML = "text/xml; charset=utf-8"
-MAX_DESCRIPTION = 3686          # ref §1.5
+MAX_DESCRIPTION = 3686          # protocol §1.5
 HEALTH_STATES = ("Ready", "NotReady")
 SUBSTATUSES = ("Provisioning", "ProvisioningFailed")
-# Exact element structure of the Health document (ref §1.5).
+# Exact element structure of the Health document (protocol §1.5).
 HEALTH_SHAPE = ("Health", [
     ("GoalStateIncarnation", None),
     ("Container", [
@@ -130,7 +130,7 @@ class WireServerService(Service):
         return None
 
     def _certificates(self, req, snap):
-        """ref §1.6: CMS EnvelopedData (SKI recipient) of a PKCS#12, base64 in <Data>."""
+        """protocol §1.6: CMS EnvelopedData (SKI recipient) of a PKCS#12, base64 in <Data>."""
         fixture = self.fabric.scenario.fixture_bytes("certificatesFixture")
         if fixture is not None:
             return Response(200, fixture, XML)
@@ -161,7 +161,7 @@ class WireServerService(Service):
         self.fabric.record_event(kind, req.body.decode("utf-8", "replace"))
         return Response(200, b"", XML)
 
-    # -- health (ref §1.5) -------------------------------------------------------
+    # -- health (protocol §1.5) -------------------------------------------------------
     def _health(self, req):
         report = {"time": utc_iso(), "dialect": "xml", "client": req.client,
                   "body": req.body.decode("utf-8", "replace")}
@@ -207,7 +207,7 @@ class WireServerService(Service):
                 "subStatus": values.get("SubStatus"), "description": values.get("Description")}
 
     def _json_health(self, req):
-        """azure-init's ``POST /provisioning/health`` (peers §1.6)."""
+        """azure-init's ``POST /provisioning/health`` (protocol §1.5)."""
         report = {"time": utc_iso(), "dialect": "json", "client": req.client,
                   "body": req.body.decode("utf-8", "replace")}
         try:
