@@ -5,7 +5,7 @@
  *
  *   1. GET IMDS /metadata/attested/document with a nonce (the one given, else 10 random digits); --response FILE
  *      verifies a response saved earlier instead (then --nonce is the one that was asked).
- *   2. confidential/attested.h verifies it: the PKCS#7 signature over the document, the signer's chain to a trust
+ *   2. provisioners/confidential/attested.h verifies it: the PKCS#7 signature over the document, the signer's chain to a trust
  *      anchor ([Attestation] TrustAnchors=, else the system trust store; intermediates from the message,
  *      [Attestation] Intermediates= or, with FetchIntermediates=yes, the AIA URL), its subjectAltName and key
  *      usage; then the nonce, the vmId against this instance's (--vm-id, else the SMBIOS product UUID, else the

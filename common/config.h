@@ -99,7 +99,7 @@ typedef struct Config {
         ConfidentialMode confidential_mode;
         char *secrets_dir;            /* where decrypted secrets live on a confidential VM: tmpfs only */
 
-        /* [Attestation] (`azl-agent attest`, confidential/attested.h) */
+        /* [Attestation] (`azl-agent attest`, provisioners/confidential/attested.h) */
         char *attestation_trust_anchors;      /* PEM bundle; NULL = the system trust store */
         char *attestation_intermediates;      /* PEM bundle of untrusted intermediates; NULL = none */
         bool attestation_fetch_intermediates; /* AIA caIssuers over http:// when the chain is incomplete */

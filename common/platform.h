@@ -15,7 +15,7 @@
  *                  sev_es; only counted with the "hypervisor" flag, since a host CPU shows sev_snp too). Azure's
  *                  confidential VMs run behind a paravisor that hides all of these from the guest (Linux
  *                  Documentation/virt/hyperv/coco.rst, "CPUID flags"): there the vTPM's HCL report is the guest's
- *                  evidence (confidential/tpm2.h), and IMDS securityProfile.securityType says ConfidentialVM.
+ *                  evidence (provisioners/confidential/tpm2.h), and IMDS securityProfile.securityType says ConfidentialVM.
  */
 #pragma once
 

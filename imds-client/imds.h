@@ -133,7 +133,7 @@ int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_si
 /*
  * Attested data (IMDS doc "Attested data"): GET /metadata/attested/document?api-version=…&nonce=<nonce>, the
  * JSON {"encoding": "pkcs7", "signature": "<base64 PKCS#7>"} as it came (parsed and verified by
- * confidential/attested.h). nonce: 1–IMDS_ATTESTED_NONCE_MAX decimal digits (IMDS: "a 10-digit string").
+ * provisioners/confidential/attested.h). nonce: 1–IMDS_ATTESTED_NONCE_MAX decimal digits (IMDS: "a 10-digit string").
  */
 #define IMDS_ATTESTED_API_VERSION "2020-09-01"
 #define IMDS_ATTESTED_NONCE_MAX 10U

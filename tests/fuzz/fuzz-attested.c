@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * IMDS attested data (confidential/attested.c): the response parser (JSON → base64 → DER), the signed document's
+ * IMDS attested data (provisioners/confidential/attested.c): the response parser (JSON → base64 → DER), the signed document's
  * parser and its timestamp form, and the PKCS#7 path of attested_verify() against an empty trust store (every
  * input must end in an error, never a verified document). Invariants: a parsed signature is 1..ATTESTED_SIGNATURE_MAX
  * bytes; a parsed document has a normalized vmId, bounded strings and expires no earlier than it was created.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Azure's HCL report (confidential/hcl-report.c). Invariants of a successful parse: a known report type, the
+ * Azure's HCL report (provisioners/confidential/hcl-report.c). Invariants of a successful parse: a known report type, the
  * hardware report and the runtime data inside the input, vmUniqueId empty or a normalized UUID.
  */
 #include "fuzz.h"

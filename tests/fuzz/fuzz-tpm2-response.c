@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TPM 2.0 responses (confidential/tpm2.c): the header check and the three response parsers on the same input. A
+ * TPM 2.0 responses (provisioners/confidential/tpm2.c): the header check and the three response parsers on the same input. A
  * successful NV_Read parse points inside the input; a successful NV_ReadPublic parse consumed the input exactly.
  */
 #include "fuzz.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * IMDS attested data (confidential/attested.h): the parsers, the timestamp form, and the verification against the
+ * IMDS attested data (provisioners/confidential/attested.h): the parsers, the timestamp form, and the verification against the
  * fabric's CA chains (`azfabric.py pki`: root → issuing CA → metadata.azure.com, a rogue chain with the same names,
  * a leaf for another domain, one without digitalSignature), signed here with OpenSSL as IMDS signs (PKCS#7, no
  * signed attributes, SHA-256). Skips (77) when python3 or the openssl command is missing.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Azure's HCL report (confidential/hcl-report.h): reports built here byte by byte — SEV-SNP and TDX, the
+ * Azure's HCL report (provisioners/confidential/hcl-report.h): reports built here byte by byte — SEV-SNP and TDX, the
  * runtime-data binding with each hash type, and every way the sizes can lie.
  */
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TPM 2.0 NV reads (confidential/tpm2.h): the command bytes, every parser against truncation and lies about
+ * TPM 2.0 NV reads (provisioners/confidential/tpm2.h): the command bytes, every parser against truncation and lies about
  * sizes, and the whole read against a small NV-only TPM served on a unix socket beneath a scratch root (the real
  * thing, swtpm, is exercised by tests/confidential/test_confidential.py).
  */
