@@ -14,9 +14,9 @@ typedef struct Verb {
 } Verb;
 
 /* Exit codes beyond 0/1, shared by verbs (documented in docs/cli.md). */
-#define EXIT_DEGRADED 2         /* done, but something failed (user data scripts, like cloud-init's 2) */
+#define EXIT_DEGRADED        2 /* done, but something failed (user data scripts, like cloud-init's 2) */
 #define EXIT_NOT_IMPLEMENTED 3
-#define EXIT_NOT_APPLICABLE 4   /* not on a platform this verb serves */
+#define EXIT_NOT_APPLICABLE  4 /* not on a platform this verb serves */
 
 /* The document of `status --json` from the state file (not the daemon), for collect-logs. */
 int status_json(Context *c, char **ret);

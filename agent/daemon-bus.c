@@ -48,13 +48,13 @@
 #include "userdata-status.h"
 #include "version.h"
 
-#define BUS_NAME "org.azurelinux.Agent1"
-#define BUS_PATH "/org/azurelinux/Agent1"
-#define BUS_INTERFACE "org.azurelinux.Agent1"
-#define BUS_ERROR_BUSY "org.azurelinux.Agent1.Error.Busy"
-#define REPROVISION_TIMEOUT (30U * 60U * USEC_PER_SEC)  /* then SIGTERM: provisioning has its own deadlines */
-#define REPROVISION_KILL_GRACE (10U * USEC_PER_SEC)     /* then SIGKILL */
-#define PROPERTIES_MAX 32U
+#define BUS_NAME               "org.azurelinux.Agent1"
+#define BUS_PATH               "/org/azurelinux/Agent1"
+#define BUS_INTERFACE          "org.azurelinux.Agent1"
+#define BUS_ERROR_BUSY         "org.azurelinux.Agent1.Error.Busy"
+#define REPROVISION_TIMEOUT    (30U * 60U * USEC_PER_SEC) /* then SIGTERM: provisioning has its own deadlines */
+#define REPROVISION_KILL_GRACE (10U * USEC_PER_SEC)       /* then SIGKILL */
+#define PROPERTIES_MAX         32U
 
 struct DaemonBus {
         Daemon *daemon;
@@ -62,25 +62,24 @@ struct DaemonBus {
         sd_bus_slot *vtable_slot;
         sd_event_source *state_watch;
 
-        ProvisionState prov;            /* state.json as last read */
+        ProvisionState prov; /* state.json as last read */
         bool have_prov;
-        UserDataStatus userdata;        /* userdata.json as last read (state "none" when absent) */
+        UserDataStatus userdata; /* userdata.json as last read (state "none" when absent) */
 
         char *seen_incarnation, *seen_etag;
-        usec_t goal_state_at;           /* CLOCK_REALTIME when this process first saw them */
+        usec_t goal_state_at; /* CLOCK_REALTIME when this process first saw them */
         uint64_t seen_uploads;
-        usec_t upload_at;               /* CLOCK_REALTIME of the last accepted status upload */
+        usec_t upload_at; /* CLOCK_REALTIME of the last accepted status upload */
 
-        pid_t reprovision_pid;          /* forked run (no systemd) */
-        bool reprovision_terminated;    /* SIGTERM sent at the timeout; SIGKILL next */
+        pid_t reprovision_pid;       /* forked run (no systemd) */
+        bool reprovision_terminated; /* SIGTERM sent at the timeout; SIGKILL next */
         sd_event_source *reprovision_child, *reprovision_timer;
-        ExtSpawner *spawner;            /* systemd: the run as a transient service */
+        ExtSpawner *spawner; /* systemd: the run as a transient service */
         ExtProcess *reprovision_service;
-        bool serializing;               /* getters run for change detection, not for a caller */
+        bool serializing; /* getters run for change detection, not for a caller */
 
-        char *emitted[PROPERTIES_MAX];  /* serialized value per vtable slot, as last emitted */
+        char *emitted[PROPERTIES_MAX]; /* serialized value per vtable slot, as last emitted */
 };
-
 
 /* ---- strings ---- */
 
@@ -182,7 +181,7 @@ static const char *provisioning_string(const DaemonBus *b, const char *name) {
                 return d->current ? d->current->id : d->state.executed_id;
         if (streq(name, "Version"))
                 return PACKAGE_VERSION;
-        if (streq(name, "FirewallState"))       /* "" until the first goal state pass */
+        if (streq(name, "FirewallState")) /* "" until the first goal state pass */
                 return d->firewall_status.detail ? firewall_state_to_string(d->firewall_status.state) : NULL;
         if (streq(name, "FirewallDetail"))
                 return d->firewall_status.detail;
@@ -248,8 +247,9 @@ static int property_get_bool(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "b", v);
 }
 
-static int property_get_poll_failures(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_poll_failures(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
         const DaemonBus *b = userdata;
 
         return sd_bus_message_append(reply, "u", (uint32_t) b->daemon->n_failures);
@@ -320,8 +320,9 @@ static int property_get_health(sd_bus *bus, const char *path, const char *interf
 }
 
 /* User data (issue #18, userdata.json): the state ("none" without a record), the unsupported keys and parts. */
-static int property_get_userdata_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_userdata_state(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error) {
         const DaemonBus *b = userdata;
 
         return append_string(reply, b->userdata.state ?: "none");
@@ -343,8 +344,9 @@ static int property_get_userdata_unsupported(sd_bus *bus, const char *path, cons
 
 /* a(sssitts): name, frequency, state, exit status (-1: none), start, end (µs), last lines of output — the
  * output for root only (it is the user's scripts' output), "" for others. */
-static int property_get_userdata_scripts(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_userdata_scripts(sd_bus *bus, const char *path, const char *interface,
+                                         const char *property, sd_bus_message *reply, void *userdata,
+                                         sd_bus_error *error) {
         const DaemonBus *b = userdata;
         bool full = reader_is_root(b, bus);
         int r;
@@ -388,8 +390,9 @@ static int append_message(sd_bus_message *m, const char *s, bool full) {
 /* a(ssssissisu) per handler: name, version, extension (multi-config instance or ""), handler status, handler
  * code, handler message, settings status ("" when the extension wrote none), settings code, settings message,
  * sequence number. */
-static int property_get_extensions(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_extensions(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
         const DaemonBus *b = userdata;
         const DaemonState *s = &b->daemon->state;
         bool full = reader_is_root(b, bus);
@@ -442,8 +445,10 @@ static int check_root(sd_bus_message *m, sd_bus_error *error) {
 
         r = sender_euid(m, &euid);
         if (r < 0) {
-                log_debug_errno(r, "Cannot determine the uid of %s: %m", strna(sd_bus_message_get_sender(m)));
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's uid.");
+                log_debug_errno(r, "Cannot determine the uid of %s: %m",
+                                strna(sd_bus_message_get_sender(m)));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot determine the caller's uid.");
         }
         if (euid != 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
@@ -467,8 +472,8 @@ static int on_reprovision_exit(sd_event_source *s, const siginfo_t *si, void *us
         DaemonBus *b = userdata;
 
         if (si->si_code == CLD_EXITED)
-                log_full(si->si_status == 0 ? LOG_INFO : LOG_WARNING, "Provisioning run %d exited with status %d.",
-                         (int) si->si_pid, si->si_status);
+                log_full(si->si_status == 0 ? LOG_INFO : LOG_WARNING,
+                         "Provisioning run %d exited with status %d.", (int) si->si_pid, si->si_status);
         else
                 log_warning("Provisioning run %d was killed by signal %d.", (int) si->si_pid, si->si_status);
         /* Reaped here, not by sd-event after this callback: the source is released right away. */
@@ -488,8 +493,8 @@ static int on_reprovision_timeout(sd_event_source *s, uint64_t usec, void *userd
         int r;
 
         if (!b->reprovision_terminated) {
-                log_warning("Provisioning run %d takes longer than %us, terminating it.", (int) b->reprovision_pid,
-                            (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
+                log_warning("Provisioning run %d takes longer than %us, terminating it.",
+                            (int) b->reprovision_pid, (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
                 (void) kill(b->reprovision_pid, SIGTERM);
                 b->reprovision_terminated = true;
         } else {
@@ -589,18 +594,19 @@ static void on_reprovision_service_exit(ExtProcess *p, const ExtProcessResult *r
         DaemonBus *b = userdata;
 
         if (res->timed_out)
-                log_warning("Provisioning run %s took longer than %us and was killed.", strna(ext_process_unit(p)),
-                            (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
+                log_warning("Provisioning run %s took longer than %us and was killed.",
+                            strna(ext_process_unit(p)), (unsigned) (REPROVISION_TIMEOUT / USEC_PER_SEC));
         else
-                log_full(res->exit_code == 0 ? LOG_INFO : LOG_WARNING, "Provisioning run %s exited with status %d.",
-                         strna(ext_process_unit(p)), res->exit_code);
+                log_full(res->exit_code == 0 ? LOG_INFO : LOG_WARNING,
+                         "Provisioning run %s exited with status %d.", strna(ext_process_unit(p)),
+                         res->exit_code);
         b->reprovision_service = ext_process_free(b->reprovision_service);
         daemon_bus_emit_changed(b->daemon);
 }
 
 /* The daemon's own executable as a path systemd can run (not /proc/self/exe, which would be systemd's there). */
 static int self_exe(char **ret) {
-        static const char deleted[] = " (deleted)";     /* upgraded while running: the new one at that path */
+        static const char deleted[] = " (deleted)"; /* upgraded while running: the new one at that path */
         char buf[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
 
@@ -629,9 +635,9 @@ static int reprovision_start_service(DaemonBus *b) {
         int r, out = STDOUT_FILENO, err = STDERR_FILENO;
 
         if (!isempty(c->root) && !streq(c->root, "/"))
-                return -EOPNOTSUPP;     /* a scratch root (tests, images) never becomes a host unit */
+                return -EOPNOTSUPP; /* a scratch root (tests, images) never becomes a host unit */
         if (!b->spawner) {
-                ExtSpawnerOptions o = { .use_systemd = true, .cgroup_root = "" };
+                ExtSpawnerOptions o = {.use_systemd = true, .cgroup_root = ""};
 
                 r = ext_spawner_new(b->daemon->event, &o, &b->spawner);
                 if (r < 0)
@@ -659,11 +665,19 @@ static int reprovision_start_service(DaemonBus *b) {
                 out = err = null_fd;
         }
         ExtSpawnParams params = {
-                .argv = argv, .cwd_fd = cwd_fd, .cwd = "/", .env = env, .stdout_fd = out, .stderr_fd = err,
-                .handler_name = "azl-agent", .operation = "azl-reprovision", .slice = "azure.slice",
+                .argv = argv,
+                .cwd_fd = cwd_fd,
+                .cwd = "/",
+                .env = env,
+                .stdout_fd = out,
+                .stderr_fd = err,
+                .handler_name = "azl-agent",
+                .operation = "azl-reprovision",
+                .slice = "azure.slice",
                 .timeout = REPROVISION_TIMEOUT,
         };
-        return ext_process_spawn(b->spawner, &params, on_reprovision_service_exit, b, &b->reprovision_service);
+        return ext_process_spawn(b->spawner, &params, on_reprovision_service_exit, b,
+                                 &b->reprovision_service);
 }
 
 /* Replies once the run started; its progress and result show in the properties (docs/dbus.md). */
@@ -677,7 +691,8 @@ static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
         if (b->reprovision_pid > 0)
-                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A provisioning run (PID %d) is in progress.",
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "A provisioning run (PID %d) is in progress.",
                                          (int) b->reprovision_pid);
         if (b->reprovision_service)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A provisioning run (%s) is in progress.",
@@ -685,7 +700,8 @@ static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = reprovision_start_service(b);
         if (r >= 0) {
                 log_info("Provisioning run %s started, requested over D-Bus by %s.",
-                         strna(ext_process_unit(b->reprovision_service)), strna(sd_bus_message_get_sender(m)));
+                         strna(ext_process_unit(b->reprovision_service)),
+                         strna(sd_bus_message_get_sender(m)));
                 daemon_bus_emit_changed(b->daemon);
                 return sd_bus_reply_method_return(m, NULL);
         }
@@ -710,7 +726,8 @@ static int method_reprovision(sd_bus_message *m, void *userdata, sd_bus_error *e
                                        USEC_PER_SEC, on_reprovision_timeout, b);
         if (r < 0) {
                 /* Unbounded otherwise: stop it; its exit, seen by the child source, clears Reprovisioning. */
-                log_warning_errno(r, "Failed to arm the timeout of provisioning run %d, killing it: %m", (int) pid);
+                log_warning_errno(r, "Failed to arm the timeout of provisioning run %d, killing it: %m",
+                                  (int) pid);
                 (void) kill(pid, SIGKILL);
                 return sd_bus_error_set_errnof(error, r, "Failed to supervise azl-agent provision: %m");
         }
@@ -725,30 +742,39 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Platform", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VmId", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ProvisioningState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ProvisioningReason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningState", "s", property_get_string, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningReason", "s", property_get_string, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ProvisioningStartTimestamp", "t", property_get_usec, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ProvisioningFinishTimestamp", "t", property_get_usec, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ProvisioningSteps", "a(ssts)", property_get_steps, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ProvisioningSkipped", "a(sss)", property_get_skipped, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningSteps", "a(ssts)", property_get_steps, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisioningSkipped", "a(sss)", property_get_skipped, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastHealth", "(sst)", property_get_health, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Reprovisioning", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("GoalStateIncarnation", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GoalStateIncarnation", "s", property_get_string, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("GoalStateEtag", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("GoalStateTimestamp", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GoalStateTimestamp", "t", property_get_usec, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("GoalStatePollFailures", "u", property_get_poll_failures, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("FastTrack", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ExtensionsGoalState", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExtensionsGoalState", "s", property_get_string, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExtensionsRunning", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* Invalidation only: signals go to every reader, and the messages are root's alone (docs/dbus.md). */
         SD_BUS_PROPERTY("Extensions", "a(ssssissisu)", property_get_extensions, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("LastStatusUploadTimestamp", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastStatusUploadTimestamp", "t", property_get_usec, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StatusUploads", "t", property_get_usec, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("UserDataState", "s", property_get_userdata_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UserDataState", "s", property_get_userdata_state, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("UserDataUnsupported", "as", property_get_userdata_unsupported, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* Invalidation only: the scripts' output is root's alone, like the extensions' messages */
@@ -758,11 +784,11 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_PROPERTY("FirewallDetail", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* The confidential-VM verdict is settled when the daemon starts (common/confidential.h). */
         SD_BUS_PROPERTY("Confidential", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ConfidentialDetail", "s", property_get_confidential_detail, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConfidentialDetail", "s", property_get_confidential_detail, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD("RefreshGoalState", NULL, NULL, method_refresh_goal_state, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reprovision", NULL, NULL, method_reprovision, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_VTABLE_END
-};
+        SD_BUS_VTABLE_END};
 
 _Static_assert(ELEMENTSOF(agent_vtable) <= PROPERTIES_MAX, "DaemonBus.emitted[] is too small");
 
@@ -804,7 +830,8 @@ static int property_serialize(DaemonBus *b, const sd_bus_vtable *v, char **ret) 
 static void track_daemon(DaemonBus *b) {
         const Daemon *d = b->daemon;
 
-        if (!streq_ptr(b->seen_incarnation, d->state.incarnation) || !streq_ptr(b->seen_etag, d->state.etag)) {
+        if (!streq_ptr(b->seen_incarnation, d->state.incarnation) ||
+            !streq_ptr(b->seen_etag, d->state.etag)) {
                 if (free_and_strdup(&b->seen_incarnation, d->state.incarnation) < 0 ||
                     free_and_strdup(&b->seen_etag, d->state.etag) < 0)
                         return (void) log_oom();
@@ -828,7 +855,8 @@ static void properties_compare(DaemonBus *b, bool emit) {
                 _cleanup_free_ char *text = NULL;
 
                 if (v->type != _SD_BUS_VTABLE_PROPERTY ||
-                    !(v->flags & (SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)))
+                    !(v->flags &
+                      (SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)))
                         continue;
                 r = property_serialize(b, v, &text);
                 if (r < 0) {
@@ -855,7 +883,7 @@ void daemon_bus_emit_changed(Daemon *d) {
         if (!d->bus)
                 return;
         if (!d->bus->state_watch)
-                provisioning_reload(d->bus);    /* no inotify watch: read state.json at each check instead */
+                provisioning_reload(d->bus); /* no inotify watch: read state.json at each check instead */
         properties_compare(d->bus, true);
 }
 
@@ -869,7 +897,10 @@ static void userdata_reload(DaemonBus *b) {
         if (r == -EBADMSG)
                 return;
         if (r < 0 && r != -ENOENT)
-                log_debug_errno(r, "Failed to read %s/" "userdata.json: %m", b->daemon->context->config.state_dir);
+                log_debug_errno(r,
+                                "Failed to read %s/"
+                                "userdata.json: %m",
+                                b->daemon->context->config.state_dir);
         userdata_status_done(&b->userdata);
         b->userdata = s;
 }
@@ -882,7 +913,7 @@ static void provisioning_reload(DaemonBus *b) {
 
         r = provision_state_load(b->daemon->context, &s);
         if (r == -EBADMSG)
-                return;         /* never with atomic writes; keep what we have */
+                return; /* never with atomic writes; keep what we have */
         if (r < 0 && r != -ENOENT)
                 log_debug_errno(r, "Failed to read %s/state.json: %m", b->daemon->context->config.state_dir);
         provision_state_done(&b->prov);
@@ -902,13 +933,15 @@ static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void
                 if (ev->mask & IN_MOVE_SELF || b->state_watch == s)
                         b->state_watch = sd_event_source_disable_unref(b->state_watch);
                 else
-                        return 0;       /* IN_IGNORED of the moved directory's watch, already replaced */
+                        return 0; /* IN_IGNORED of the moved directory's watch, already replaced */
                 r = state_watch_setup(b);
                 if (r < 0)
-                        log_warning_errno(r, "Cannot watch %s again, reading state.json at each change check: %m",
-                                          b->daemon->context->config.state_dir);
+                        log_warning_errno(
+                                r, "Cannot watch %s again, reading state.json at each change check: %m",
+                                b->daemon->context->config.state_dir);
                 else
-                        log_debug("Watching %s again (it was removed or moved).", b->daemon->context->config.state_dir);
+                        log_debug("Watching %s again (it was removed or moved).",
+                                  b->daemon->context->config.state_dir);
         } else if (ev->len > 0 && !streq(ev->name, "state.json") && !streq(ev->name, "userdata.json"))
                 return 0;
         provisioning_reload(b);
@@ -989,7 +1022,8 @@ int daemon_bus_setup(Daemon *d) {
                 return log_error_errno(r, "Failed to register the D-Bus object: %m");
         r = sd_bus_request_name(b->bus, BUS_NAME, 0);
         if (r < 0) {
-                log_warning_errno(r, "Cannot own the D-Bus name " BUS_NAME " (%m); running without the D-Bus API.");
+                log_warning_errno(r, "Cannot own the D-Bus name " BUS_NAME
+                                     " (%m); running without the D-Bus API.");
                 return 0;
         }
         r = sd_bus_match_signal(b->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
@@ -1002,8 +1036,10 @@ int daemon_bus_setup(Daemon *d) {
 
         r = state_watch_setup(b);
         if (r < 0)
-                log_warning_errno(r, "Cannot watch %s for provisioning changes, reading state.json at each "
-                                  "change check instead: %m", d->context->config.state_dir);
+                log_warning_errno(r,
+                                  "Cannot watch %s for provisioning changes, reading state.json at each "
+                                  "change check instead: %m",
+                                  d->context->config.state_dir);
         provisioning_reload(b);
         properties_compare(b, false);
         log_info("D-Bus API " BUS_NAME " at " BUS_PATH " on the system bus.");

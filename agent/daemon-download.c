@@ -21,7 +21,8 @@ static void on_package(const char *name, const char *version, const PackageResul
                 return;
         if (res->error < 0) {
                 log_warning("Download of %s %s failed: %s", name, version, strna(res->failure));
-                return ext_executor_package_failed(d->executor, res->code, res->failure ?: "Download failed");
+                return ext_executor_package_failed(d->executor, res->code,
+                                                   res->failure ?: "Download failed");
         }
         log_info("Downloaded %s %s (%zu bytes%s).", name, version, res->size,
                  res->via_hgap ? " via HostGAPlugin" : "");
@@ -29,12 +30,12 @@ static void on_package(const char *name, const char *version, const PackageResul
         d->timings.packages += res->package_usec;
         d->timings.downloads++;
         usec_t start = now_usec(CLOCK_MONOTONIC);
-        ext_executor_package_ready(d->executor, res->fd);       /* verifies and extracts it */
+        ext_executor_package_ready(d->executor, res->fd); /* verifies and extracts it */
         d->timings.extraction += now_usec(CLOCK_MONOTONIC) - start;
 }
 
-int daemon_package_request(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *handler,
-                           void *userdata) {
+int daemon_package_request(ExtExecutor *e, const char *name, const char *version,
+                           const ExtensionHandler *handler, void *userdata) {
         Daemon *d = userdata;
 
         if (!handler)
@@ -54,11 +55,12 @@ void daemon_prefetch_packages(Daemon *d) {
 
                 if (op->type != EXT_OP_DOWNLOAD || !g->handler_gs)
                         continue;
-                r = azure_client_prefetch_package(d->client, g->handler_gs, op->version, daemon_fast_track(d));
+                r = azure_client_prefetch_package(d->client, g->handler_gs, op->version,
+                                                  daemon_fast_track(d));
                 if (r == -ENOMEM)
                         return (void) log_oom();
                 if (r < 0 && r != -ENOENT)
-                        log_debug_errno(r, "Cannot prefetch %s %s, it is fetched when needed: %m", g->handler,
-                                        op->version);
+                        log_debug_errno(r, "Cannot prefetch %s %s, it is fetched when needed: %m",
+                                        g->handler, op->version);
         }
 }

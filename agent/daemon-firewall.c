@@ -37,7 +37,8 @@ static void proxy_agent_check(Daemon *d) {
                 (void) snprintf(d->proxy_agent_detail, sizeof d->proxy_agent_detail, "%s", what);
         if (active != d->proxy_agent_active)
                 log_info("%s: %s.", d->proxy_agent_detail,
-                         active ? "it guards the WireServer, ours steps aside" : "guarding the WireServer ourselves");
+                         active ? "it guards the WireServer, ours steps aside"
+                                : "guarding the WireServer ourselves");
         d->proxy_agent_active = active;
 }
 
@@ -48,9 +49,11 @@ static void remove_table(Daemon *d, const char *why) {
 
         r = firewall_remove(d->firewall, &error);
         if (r > 0)
-                log_info("Removed the WireServer guard (table " FIREWALL_FAMILY " " FIREWALL_TABLE "): %s.", why);
+                log_info("Removed the WireServer guard (table " FIREWALL_FAMILY " " FIREWALL_TABLE "): %s.",
+                         why);
         else if (r < 0)
-                log_debug("Cannot remove table " FIREWALL_FAMILY " " FIREWALL_TABLE ": %s", error ?: strerror(-r));
+                log_debug("Cannot remove table " FIREWALL_FAMILY " " FIREWALL_TABLE ": %s",
+                          error ?: strerror(-r));
 }
 
 static int firewall_pass(Daemon *d, FirewallStatus *st) {
@@ -60,36 +63,42 @@ static int firewall_pass(Daemon *d, FirewallStatus *st) {
         int r;
 
         if (!cfg->firewall) {
-                if (!d->firewall_status.detail)         /* once: the table of an earlier configuration */
+                if (!d->firewall_status.detail) /* once: the table of an earlier configuration */
                         remove_table(d, "[Firewall] Enable=no");
                 return firewall_status_set(st, FIREWALL_DISABLED, "[Firewall] Enable=no");
         }
         r = firewall_address_from_endpoint(azure_client_wire_endpoint(d->client), &address);
         if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
-                return firewall_status_set(st, FIREWALL_SKIPPED, "WireServer %s is %s", azure_client_wire_endpoint(d->client),
-                                           r == -EADDRNOTAVAIL ? "a loopback address (test fabric)" :
-                                                                 "not an IPv4 address");
+                return firewall_status_set(
+                        st, FIREWALL_SKIPPED, "WireServer %s is %s", azure_client_wire_endpoint(d->client),
+                        r == -EADDRNOTAVAIL ? "a loopback address (test fabric)" : "not an IPv4 address");
         if (r < 0)
                 return r;
         proxy_agent_check(d);
         if (d->proxy_agent_active) {
                 remove_table(d, "Azure's Guest Proxy Agent guards the WireServer");
-                return firewall_status_set(st, FIREWALL_PROXY_AGENT, "%s; it guards the WireServer, ours is not "
-                                           "installed", d->proxy_agent_detail);
+                return firewall_status_set(st, FIREWALL_PROXY_AGENT,
+                                           "%s; it guards the WireServer, ours is not "
+                                           "installed",
+                                           d->proxy_agent_detail);
         }
         r = firewall_reconcile(d->firewall, address, cfg->firewall_allow_units, &summary, &error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                if (d->firewall_status.state != FIREWALL_FAILED || !streq_ptr(d->firewall_status.detail, error))
-                        log_warning("Cannot guard the WireServer (table " FIREWALL_FAMILY " " FIREWALL_TABLE "): "
-                                    "%s. Every local user can reach it.", error ?: strerror(-r));
+                if (d->firewall_status.state != FIREWALL_FAILED ||
+                    !streq_ptr(d->firewall_status.detail, error))
+                        log_warning("Cannot guard the WireServer (table " FIREWALL_FAMILY " " FIREWALL_TABLE
+                                    "): "
+                                    "%s. Every local user can reach it.",
+                                    error ?: strerror(-r));
                 return firewall_status_set(st, FIREWALL_FAILED, "%s", error ?: strerror(-r));
         }
         switch ((FirewallChange) r) {
         case FIREWALL_RESTORED:
                 d->n_firewall_restored++;
-                log_warning("The WireServer guard (table " FIREWALL_FAMILY " " FIREWALL_TABLE ") was flushed, "
+                log_warning("The WireServer guard (table " FIREWALL_FAMILY " " FIREWALL_TABLE
+                            ") was flushed, "
                             "deleted or changed; restored it (%u time(s) since the start).",
                             d->n_firewall_restored);
                 break;
@@ -121,7 +130,7 @@ void daemon_firewall_reconcile(Daemon *d) {
                 return;
         firewall_status_done(&d->firewall_status);
         d->firewall_status = st;
-        st = (FirewallStatus) {};
+        st = (FirewallStatus){};
         r = firewall_status_save(d->context->root_fd, d->context->config.state_dir, &d->firewall_status);
         if (r < 0)
                 log_warning_errno(r, "Failed to write %s/" FIREWALL_STATUS_FILE ", ignoring: %m",

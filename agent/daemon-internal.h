@@ -37,50 +37,49 @@ typedef struct DaemonNetwork DaemonNetwork;
  * "timings" once its status is uploaded. Downloads run concurrently: manifests and packages are sums. */
 typedef struct DaemonTimings {
         usec_t run_started;
-        bool fetch_pending;             /* the pass that brought the goal state has not reported yet */
-        bool upload_pending;            /* the run is done, its status upload is not */
-        usec_t fetch, certificates;     /* the goal-state pass; its Certificates step (0: not fetched) */
+        bool fetch_pending;         /* the pass that brought the goal state has not reported yet */
+        bool upload_pending;        /* the run is done, its status upload is not */
+        usec_t fetch, certificates; /* the goal-state pass; its Certificates step (0: not fetched) */
         usec_t manifests, packages, extraction;
         unsigned downloads;
-        usec_t run;                     /* the executor's whole run (plan, downloads, commands, status files) */
+        usec_t run; /* the executor's whole run (plan, downloads, commands, status files) */
         usec_t upload;
 } DaemonTimings;
 
 typedef struct Daemon {
         Context *context;
         sd_event *event;
-        AzureClient *client;            /* IMDS, WireServer, HostGAPlugin, blob storage */
+        AzureClient *client; /* IMDS, WireServer, HostGAPlugin, blob storage */
         bool notified_ready;
-        unsigned n_failures;            /* consecutive failed goal-state passes (D-Bus PollFailures) */
+        unsigned n_failures; /* consecutive failed goal-state passes (D-Bus PollFailures) */
 
         /* extensions */
-        ExtensionsGoalState *current;   /* the goal state in effect (owned) */
-        ExtensionsGoalState *pending;   /* newer than current, waiting for the executor (owned) */
+        ExtensionsGoalState *current; /* the goal state in effect (owned) */
+        ExtensionsGoalState *pending; /* newer than current, waiting for the executor (owned) */
         ExtExecutor *executor;
         bool executor_running;
-        bool executor_has_results;      /* the executor ran since the start (state.handlers is its outcome) */
-        DaemonTimings timings;          /* of the run in progress or the last one */
+        bool executor_has_results; /* the executor ran since the start (state.handlers is its outcome) */
+        DaemonTimings timings;     /* of the run in progress or the last one */
 
         /* status (protocol §4.9) */
-        usec_t status_uploaded_at;      /* CLOCK_MONOTONIC of the last accepted upload, 0 = never */
+        usec_t status_uploaded_at; /* CLOCK_MONOTONIC of the last accepted upload, 0 = never */
         uint64_t n_uploads;
-        char *computer_name, *os_name, *os_version;     /* guestOSInfo, read once */
+        char *computer_name, *os_name, *os_version; /* guestOSInfo, read once */
 
-        DaemonState state;              /* persisted */
+        DaemonState state; /* persisted */
         bool state_dirty;
 
-        DaemonBus *bus;                 /* org.azurelinux.Agent1 (daemon-bus.c); NULL without a system bus */
+        DaemonBus *bus; /* org.azurelinux.Agent1 (daemon-bus.c); NULL without a system bus */
 
         /* the WireServer guard (daemon-firewall.c) */
         Firewall *firewall;
         FirewallStatus firewall_status; /* FirewallState/FirewallDetail on D-Bus, firewall.json */
         unsigned n_firewall_restored;
-        usec_t proxy_agent_checked_at;  /* CLOCK_MONOTONIC */
+        usec_t proxy_agent_checked_at; /* CLOCK_MONOTONIC */
         bool proxy_agent_active;
         char proxy_agent_detail[256];
-        DaemonNetwork *network;         /* hot-plug re-apply (daemon-network.c); NULL with Backend=none */
+        DaemonNetwork *network; /* hot-plug re-apply (daemon-network.c); NULL with Backend=none */
 } Daemon;
-
 
 /* daemon.c */
 void daemon_save_state(Daemon *d);
@@ -90,7 +89,7 @@ void daemon_timings_uploaded(Daemon *d, usec_t upload);
 void daemon_refresh_goal_state_soon(Daemon *d);
 
 /* daemon-status.c */
-void daemon_status_request(Daemon *d);   /* build; upload if changed or keep-alive due */
+void daemon_status_request(Daemon *d); /* build; upload if changed or keep-alive due */
 
 /* daemon-bus.c: the D-Bus API (docs/dbus.md). Setup never fails the daemon: without a bus d->bus stays NULL. */
 int daemon_bus_setup(Daemon *d);
@@ -112,6 +111,6 @@ void daemon_firewall_reconcile(Daemon *d);
 
 /* daemon-download.c: the executor's package requests, answered by the client; every package the plan of the
  * run just started will need is fetched at once, a few at a time. */
-int daemon_package_request(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *handler,
-                           void *userdata);
+int daemon_package_request(ExtExecutor *e, const char *name, const char *version,
+                           const ExtensionHandler *handler, void *userdata);
 void daemon_prefetch_packages(Daemon *d);

@@ -31,8 +31,8 @@
 #include "macro.h"
 #include "network.h"
 
-#define DAEMON_NETWORK_DEBOUNCE (1500U * USEC_PER_MSEC)
-#define DAEMON_NETWORK_EVENTS_MAX 16U           /* remembered for the log; further ones are counted */
+#define DAEMON_NETWORK_DEBOUNCE   (1500U * USEC_PER_MSEC)
+#define DAEMON_NETWORK_EVENTS_MAX 16U /* remembered for the log; further ones are counted */
 
 /* Delays before the bounded re-fetches (a NIC IMDS does not list yet, or a failed fetch). */
 static const usec_t retry_delays[] = {
@@ -47,21 +47,21 @@ typedef struct LinkChange {
 struct DaemonNetwork {
         Daemon *daemon;
         NetworkWatch *watch;
-        sd_event_source *timer;         /* debounce and retries */
+        sd_event_source *timer; /* debounce and retries */
         bool timer_armed, timer_is_retry;
-        ImdsFetch *fetch;               /* in flight */
-        bool again;                     /* a link event arrived while the fetch ran */
+        ImdsFetch *fetch; /* in flight */
+        bool again;       /* a link event arrived while the fetch ran */
 
-        NetworkConfig known;            /* the IMDS interfaces of the last successful fetch */
+        NetworkConfig known; /* the IMDS interfaces of the last successful fetch */
         bool have_known;
 
-        int awaited[NETWORK_INTERFACES_MAX];    /* ifindexes of added NICs IMDS did not list yet */
+        int awaited[NETWORK_INTERFACES_MAX]; /* ifindexes of added NICs IMDS did not list yet */
         size_t n_awaited;
-        unsigned n_retries;             /* re-fetches since the last link event */
+        unsigned n_retries; /* re-fetches since the last link event */
 
-        LinkChange changes[DAEMON_NETWORK_EVENTS_MAX];  /* since the last apply, for the log */
-        size_t n_changes, n_dropped;                    /* kept, and not kept for lack of room */
-        size_t fetch_changes, fetch_dropped;            /* those the fetch in flight answers */
+        LinkChange changes[DAEMON_NETWORK_EVENTS_MAX]; /* since the last apply, for the log */
+        size_t n_changes, n_dropped;                   /* kept, and not kept for lack of room */
+        size_t fetch_changes, fetch_dropped;           /* those the fetch in flight answers */
         uint64_t n_applies;
 };
 
@@ -106,7 +106,8 @@ static char *changes_describe(const DaemonNetwork *n) {
         for (size_t i = 0; i < n->fetch_changes; i++) {
                 char item[IF_NAMESIZE + 16];
 
-                (void) snprintf(item, sizeof item, "%s %s", n->changes[i].name[0] ? n->changes[i].name : "a link",
+                (void) snprintf(item, sizeof item, "%s %s",
+                                n->changes[i].name[0] ? n->changes[i].name : "a link",
                                 network_link_event_to_string(n->changes[i].event));
                 if (append(&s, ", ", item) < 0)
                         return NULL;
@@ -149,8 +150,9 @@ static void retry_or_give_up(DaemonNetwork *n, const char *why) {
                 schedule(n, d, true);
                 return;
         }
-        log_notice("Network: %s after %zu attempts; leaving the links as they are until the next link change.",
-                   why, ELEMENTSOF(retry_delays) + 1);
+        log_notice(
+                "Network: %s after %zu attempts; leaving the links as they are until the next link change.",
+                why, ELEMENTSOF(retry_delays) + 1);
         n->n_awaited = 0;
         n->n_retries = 0;
         changes_consume(n);
@@ -242,8 +244,9 @@ static int apply(DaemonNetwork *n, const char *body, size_t size, const char *ca
 
         r = imds_parse_instance(body, size, &instance, &err);
         if (r < 0)
-                return log_warning_errno(r, "Network: IMDS instance metadata is invalid, links left as they are: %s",
-                                         err.message[0] ? err.message : "malformed document");
+                return log_warning_errno(
+                        r, "Network: IMDS instance metadata is invalid, links left as they are: %s",
+                        err.message[0] ? err.message : "malformed document");
         if (!instance.network) {
                 log_warning("Network: IMDS has no network data, links left as they are.");
                 return -ENODATA;
@@ -262,7 +265,7 @@ static int apply(DaemonNetwork *n, const char *body, size_t size, const char *ca
                  r > 0 ? "re-applied" : "unchanged", cause, summary, res.n_missing, res.n_vfs);
         network_config_done(&n->known);
         n->known = cfg;
-        cfg = (NetworkConfig) {};
+        cfg = (NetworkConfig){};
         n->have_known = true;
         return 0;
 }
@@ -328,7 +331,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         n->timer_armed = false;
         if (n->fetch)
-                n->again = true;        /* one fetch at a time: the next starts when this one ended */
+                n->again = true; /* one fetch at a time: the next starts when this one ended */
         else
                 fetch_start(n);
         return 0;
@@ -348,7 +351,8 @@ static void schedule(DaemonNetwork *n, usec_t delay, bool is_retry) {
                         r = sd_event_source_set_enabled(n->timer, SD_EVENT_ONESHOT);
         }
         if (r < 0) {
-                log_warning_errno(r, "Network: failed to arm the re-apply timer, hot-plug re-apply stops: %m");
+                log_warning_errno(r,
+                                  "Network: failed to arm the re-apply timer, hot-plug re-apply stops: %m");
                 return;
         }
         n->timer_armed = true;
@@ -376,8 +380,9 @@ static void on_link(NetworkWatch *w, NetworkLinkEvent event, const NlLink *link,
                           network_link_event_to_string(event));
                 return;
         }
-        log_info("Network: link %s (%s) %s; re-applying the IMDS configuration.", link->name[0] ? link->name : "?",
-                 mac[0] ? mac : "no MAC", network_link_event_to_string(event));
+        log_info("Network: link %s (%s) %s; re-applying the IMDS configuration.",
+                 link->name[0] ? link->name : "?", mac[0] ? mac : "no MAC",
+                 network_link_event_to_string(event));
 
         ssize_t i = awaited_find(n, link->ifindex);
 
@@ -385,11 +390,11 @@ static void on_link(NetworkWatch *w, NetworkLinkEvent event, const NlLink *link,
                 awaited_remove(n, i);
         else if (nic && i < 0 && n->n_awaited < ELEMENTSOF(n->awaited))
                 n->awaited[n->n_awaited++] = link->ifindex;
-        n->n_retries = 0;       /* a new event gets the full retry budget */
+        n->n_retries = 0; /* a new event gets the full retry budget */
         if (n->n_changes < ELEMENTSOF(n->changes)) {
                 LinkChange *ch = &n->changes[n->n_changes++];
 
-                *ch = (LinkChange) { .event = event };
+                *ch = (LinkChange){.event = event};
                 memcpy(ch->name, link->name, sizeof ch->name);
                 ch->name[sizeof ch->name - 1] = '\0';
         } else
@@ -419,11 +424,12 @@ int daemon_network_start(Daemon *d) {
                 free(n);
                 if (r == -ENOMEM)
                         return log_oom();
-                log_warning_errno(r, "Network: cannot watch links, hot-plugged NICs will not be configured: %m");
+                log_warning_errno(
+                        r, "Network: cannot watch links, hot-plugged NICs will not be configured: %m");
                 return 0;
         }
         d->network = n;
-        schedule(n, DAEMON_NETWORK_DEBOUNCE, false);   /* catches up with what changed since provisioning */
+        schedule(n, DAEMON_NETWORK_DEBOUNCE, false); /* catches up with what changed since provisioning */
         return 0;
 }
 

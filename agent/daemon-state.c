@@ -23,11 +23,11 @@ void daemon_state_done(DaemonState *s) {
         free(s->status_hash);
         daemon_state_clear_handlers(s);
         json_object_put(s->timings);
-        *s = (DaemonState) {};
+        *s = (DaemonState){};
 }
 
 static int copy_extension_status(const ExtensionStatus *from, ExtensionStatus *to) {
-        *to = (ExtensionStatus) { .code = from->code, .truncated = from->truncated };
+        *to = (ExtensionStatus){.code = from->code, .truncated = from->truncated};
         if (free_and_strdup(&to->name, from->name) < 0 ||
             free_and_strdup(&to->configuration_applied_time, from->configuration_applied_time) < 0 ||
             free_and_strdup(&to->operation, from->operation) < 0 ||
@@ -44,7 +44,8 @@ static int copy_extension_status(const ExtensionStatus *from, ExtensionStatus *t
 
                         to->n_substatus++;
                         t->code = f->code;
-                        if (free_and_strdup(&t->name, f->name) < 0 || free_and_strdup(&t->status, f->status) < 0 ||
+                        if (free_and_strdup(&t->name, f->name) < 0 ||
+                            free_and_strdup(&t->status, f->status) < 0 ||
                             free_and_strdup(&t->message, f->message) < 0)
                                 goto oom;
                 }
@@ -65,7 +66,7 @@ int daemon_state_add_handler(DaemonState *s, const ExtHandlerResult *r) {
                 return -ENOMEM;
         s->handlers = a;
         h = &a[s->n_handlers];
-        *h = (ExtHandlerResult) { .seq_no = r->seq_no, .has_settings = r->has_settings, .code = r->code };
+        *h = (ExtHandlerResult){.seq_no = r->seq_no, .has_settings = r->has_settings, .code = r->code};
         if (free_and_strdup(&h->name, r->name) < 0 || free_and_strdup(&h->version, r->version) < 0 ||
             free_and_strdup(&h->extension, r->extension) < 0 || free_and_strdup(&h->status, r->status) < 0 ||
             free_and_strdup(&h->message, r->message) < 0)
@@ -157,26 +158,24 @@ int daemon_state_to_json(const DaemonState *s, char **ret) {
 
 static int handler_from_json(struct json_object *o, ExtHandlerResult *ret) {
         static const JsonDispatch table[] = {
-                { "name", json_dispatch_string, offsetof(ExtHandlerResult, name), JSON_MANDATORY },
-                { "version", json_dispatch_string, offsetof(ExtHandlerResult, version), JSON_MANDATORY },
-                { "extensionName", json_dispatch_string, offsetof(ExtHandlerResult, extension), 0 },
-                { "sequenceNumber", json_dispatch_uintish, offsetof(ExtHandlerResult, seq_no), 0 },
-                { "hasSettings", json_dispatch_bool, offsetof(ExtHandlerResult, has_settings), 0 },
-                { "status", json_dispatch_string, offsetof(ExtHandlerResult, status), JSON_MANDATORY },
-                { "code", json_dispatch_int, offsetof(ExtHandlerResult, code), 0 },
-                { "message", json_dispatch_string, offsetof(ExtHandlerResult, message), 0 },
-                {}
-        };
+                {"name", json_dispatch_string, offsetof(ExtHandlerResult, name), JSON_MANDATORY},
+                {"version", json_dispatch_string, offsetof(ExtHandlerResult, version), JSON_MANDATORY},
+                {"extensionName", json_dispatch_string, offsetof(ExtHandlerResult, extension), 0},
+                {"sequenceNumber", json_dispatch_uintish, offsetof(ExtHandlerResult, seq_no), 0},
+                {"hasSettings", json_dispatch_bool, offsetof(ExtHandlerResult, has_settings), 0},
+                {"status", json_dispatch_string, offsetof(ExtHandlerResult, status), JSON_MANDATORY},
+                {"code", json_dispatch_int, offsetof(ExtHandlerResult, code), 0},
+                {"message", json_dispatch_string, offsetof(ExtHandlerResult, message), 0},
+                {}};
         static const JsonDispatch etable[] = {
-                { "name", json_dispatch_string, offsetof(ExtensionStatus, name), 0 },
-                { "operation", json_dispatch_string, offsetof(ExtensionStatus, operation), 0 },
-                { "status", json_dispatch_string, offsetof(ExtensionStatus, status), 0 },
-                { "code", json_dispatch_int, offsetof(ExtensionStatus, code), 0 },
-                { "message", json_dispatch_string, offsetof(ExtensionStatus, message), 0 },
-                { "configurationAppliedTime", json_dispatch_string,
-                  offsetof(ExtensionStatus, configuration_applied_time), 0 },
-                {}
-        };
+                {"name", json_dispatch_string, offsetof(ExtensionStatus, name), 0},
+                {"operation", json_dispatch_string, offsetof(ExtensionStatus, operation), 0},
+                {"status", json_dispatch_string, offsetof(ExtensionStatus, status), 0},
+                {"code", json_dispatch_int, offsetof(ExtensionStatus, code), 0},
+                {"message", json_dispatch_string, offsetof(ExtensionStatus, message), 0},
+                {"configurationAppliedTime", json_dispatch_string,
+                 offsetof(ExtensionStatus, configuration_applied_time), 0},
+                {}};
         _cleanup_(ext_handler_result_done) ExtHandlerResult h = {};
         struct json_object *e;
         int r;
@@ -196,20 +195,20 @@ static int handler_from_json(struct json_object *o, ExtHandlerResult *ret) {
                 h.has_extension_status = true;
         }
         *ret = h;
-        h = (ExtHandlerResult) {};
+        h = (ExtHandlerResult){};
         return 0;
 }
 
 int daemon_state_from_json(const char *buf, size_t len, DaemonState *ret) {
         static const JsonDispatch table[] = {
-                { "incarnation", json_dispatch_string, offsetof(DaemonState, incarnation), JSON_NULLABLE },
-                { "etag", json_dispatch_string, offsetof(DaemonState, etag), JSON_NULLABLE },
-                { "executedGoalStateId", json_dispatch_string, offsetof(DaemonState, executed_id), JSON_NULLABLE },
-                { "statusHash", json_dispatch_string, offsetof(DaemonState, status_hash), JSON_NULLABLE },
-                { "fastTrack", json_dispatch_bool, offsetof(DaemonState, fast_track), 0 },
-                { "timings", json_dispatch_object, offsetof(DaemonState, timings), JSON_NULLABLE },
-                {}
-        };
+                {"incarnation", json_dispatch_string, offsetof(DaemonState, incarnation), JSON_NULLABLE},
+                {"etag", json_dispatch_string, offsetof(DaemonState, etag), JSON_NULLABLE},
+                {"executedGoalStateId", json_dispatch_string, offsetof(DaemonState, executed_id),
+                 JSON_NULLABLE},
+                {"statusHash", json_dispatch_string, offsetof(DaemonState, status_hash), JSON_NULLABLE},
+                {"fastTrack", json_dispatch_bool, offsetof(DaemonState, fast_track), 0},
+                {"timings", json_dispatch_object, offsetof(DaemonState, timings), JSON_NULLABLE},
+                {}};
         _cleanup_json_ struct json_object *o = NULL;
         _cleanup_(daemon_state_done) DaemonState s = {};
         struct json_object *a;
@@ -245,7 +244,7 @@ int daemon_state_from_json(const char *buf, size_t len, DaemonState *ret) {
                 }
         }
         *ret = s;
-        s = (DaemonState) {};
+        s = (DaemonState){};
         return 0;
 }
 

@@ -25,19 +25,19 @@
 
 #include "ext-handler.h"
 
-#define DAEMON_STATE_FILE "daemon.json"
-#define DAEMON_STATE_MAX (4U * 1024U * 1024U)
+#define DAEMON_STATE_FILE         "daemon.json"
+#define DAEMON_STATE_MAX          (4U * 1024U * 1024U)
 #define DAEMON_STATE_HANDLERS_MAX 1024U
 
 typedef struct DaemonState {
         char *incarnation;
         char *etag;
-        char *executed_id;              /* extensions goal state id whose run completed */
+        char *executed_id; /* extensions goal state id whose run completed */
         char *status_hash;
         bool fast_track;
-        ExtHandlerResult *handlers;     /* substatus is kept in memory, not persisted */
+        ExtHandlerResult *handlers; /* substatus is kept in memory, not persisted */
         size_t n_handlers;
-        struct json_object *timings;    /* where the last run's time went (daemon.c), kept as it is */
+        struct json_object *timings; /* where the last run's time went (daemon.c), kept as it is */
 } DaemonState;
 
 void daemon_state_done(DaemonState *s);

@@ -45,8 +45,9 @@ static void os_info_load(Daemon *d) {
 
                 if (strv_split(osrel, "\n", &lines) >= 0)
                         for (char **l = lines; *l; l++) {
-                                char **dst = startswith(*l, "ID=") ? &d->os_name :
-                                             startswith(*l, "VERSION_ID=") ? &d->os_version : NULL;
+                                char **dst = startswith(*l, "ID=")           ? &d->os_name
+                                             : startswith(*l, "VERSION_ID=") ? &d->os_version
+                                                                             : NULL;
                                 char *v;
                                 size_t n;
 
@@ -103,7 +104,8 @@ static int status_build(Daemon *d, usec_t timestamp, char **ret) {
                 .goal_state_status = "Success",
                 .goal_state_code = 0,
                 .goal_state_message = "GoalState executed successfully",
-                .in_svd_seq_no = gs && gs->in_svd_seq_no ? gs->in_svd_seq_no : azure_client_incarnation(d->client),
+                .in_svd_seq_no =
+                        gs && gs->in_svd_seq_no ? gs->in_svd_seq_no : azure_client_incarnation(d->client),
                 .computer_name = d->computer_name,
                 .os_name = d->os_name,
                 .os_version = d->os_version,
@@ -176,7 +178,7 @@ void daemon_status_request(Daemon *d) {
         if (!d->current || !d->current->status_upload_blob)
                 return;
         if (azure_client_upload_busy(d->client))
-                return;         /* asked again when it ends */
+                return; /* asked again when it ends */
         handler_status_refresh(d);
         r = status_build(d, 0, &stable);
         if (r < 0)
@@ -184,10 +186,11 @@ void daemon_status_request(Daemon *d) {
         r = sha256_hex(stable, strlen(stable), &hash);
         if (r < 0)
                 return (void) log_warning_errno(r, "Failed to hash the status blob: %m");
-        keepalive_due = d->status_uploaded_at == 0 ||
-                        now_usec(CLOCK_MONOTONIC) >= d->status_uploaded_at + d->context->config.status_keepalive;
+        keepalive_due =
+                d->status_uploaded_at == 0 ||
+                now_usec(CLOCK_MONOTONIC) >= d->status_uploaded_at + d->context->config.status_keepalive;
         if (streq_ptr(hash, d->state.status_hash) && !keepalive_due) {
-                daemon_timings_uploaded(d, 0);  /* the run changed nothing to report */
+                daemon_timings_uploaded(d, 0); /* the run changed nothing to report */
                 return;
         }
         r = status_build(d, now_usec(CLOCK_REALTIME), &blob);

@@ -40,7 +40,7 @@ static void daemon_free(Daemon *d) {
                 return;
         d->network = daemon_network_free(d->network);
         d->bus = daemon_bus_free(d->bus);
-        d->client = azure_client_free(d->client);       /* cancels uploads and downloads, no callbacks */
+        d->client = azure_client_free(d->client); /* cancels uploads and downloads, no callbacks */
         d->executor = ext_executor_free(d->executor);
         d->firewall = firewall_free(d->firewall);
         firewall_status_done(&d->firewall_status);
@@ -87,14 +87,17 @@ void daemon_refresh_goal_state_soon(Daemon *d) {
 /* ---- timings (issue #21) ---- */
 
 static int timings_add(struct json_object *o, const char *key, uint64_t v) {
-        return json_object_object_add(o, key, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX))) < 0 ?
-                       -ENOMEM : 0;
+        return json_object_object_add(o, key,
+                                      json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX))) < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 /* daemon.json "timings": the phases of the last run, in µs (the benchmarks print them). */
 static int timings_to_json(Daemon *d, struct json_object **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        const ExtExecutorTimings *x = d->executor ? ext_executor_timings(d->executor) : &(ExtExecutorTimings) {};
+        const ExtExecutorTimings *x =
+                d->executor ? ext_executor_timings(d->executor) : &(ExtExecutorTimings){};
         const DaemonTimings *t = &d->timings;
         usec_t commands = 0;
         unsigned n_commands = 0;
@@ -123,7 +126,7 @@ static int timings_to_json(Daemon *d, struct json_object **ret) {
         r = r ?: timings_add(o, "commands", n_commands);
         r = r ?: timings_add(o, "statusReadUsec", x->status_read);
         r = r ?: timings_add(o, "runUsec", t->run);
-        if (!t->upload_pending)         /* present once the run's status upload is done */
+        if (!t->upload_pending) /* present once the run's status upload is done */
                 r = r ?: timings_add(o, "uploadUsec", t->upload);
         if (r < 0)
                 return r;
@@ -158,9 +161,10 @@ void daemon_timings_uploaded(Daemon *d, usec_t upload) {
         (void) format_timespan(t->extraction, x, sizeof x);
         (void) format_timespan(t->run, r, sizeof r);
         (void) format_timespan(t->upload, u, sizeof u);
-        log_debug("Extensions goal state %s: goal state %s, certificates %s, manifests %s, %u package(s) %s, "
-                  "extraction %s, run %s, status upload %s.", strna(d->state.executed_id), f, c, m, t->downloads,
-                  p, x, r, u);
+        log_debug(
+                "Extensions goal state %s: goal state %s, certificates %s, manifests %s, %u package(s) %s, "
+                "extraction %s, run %s, status upload %s.",
+                strna(d->state.executed_id), f, c, m, t->downloads, p, x, r, u);
 }
 
 /* ---- extensions ---- */
@@ -195,8 +199,8 @@ static void on_executor_done(ExtExecutor *e, int r, void *userdata) {
         if (r < 0)
                 log_warning_errno(r, "Extensions goal state %s: the run failed: %m", d->current->id);
         else
-                (void) log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_EXTENSION, "Extensions goal state %s processed.",
-                                  d->current->id);
+                (void) log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_EXTENSION,
+                                         "Extensions goal state %s processed.", d->current->id);
         state_set(d, &d->state.executed_id, d->current->id);
         daemon_state_clear_handlers(&d->state);
         results = ext_executor_results(e, &n);
@@ -235,15 +239,15 @@ static void daemon_op_done(const ExtOpRecord *rec, void *userdata) {
                 first = strndup(rec->message, strcspn(rec->message, "\n"));
                 summary = first ? log_redact(first) : NULL;
         }
-        r = timeline_append(d->context, &(TimelineRecord) {
-                .source = (char *) "extension",
-                .run = d->current ? d->current->id : NULL,
-                .name = name,
-                .start = rec->start,
-                .duration = rec->duration,
-                .result = result,
-                .summary = summary,
-        });
+        r = timeline_append(d->context, &(TimelineRecord){
+                                                .source = (char *) "extension",
+                                                .run = d->current ? d->current->id : NULL,
+                                                .name = name,
+                                                .start = rec->start,
+                                                .duration = rec->duration,
+                                                .result = result,
+                                                .summary = summary,
+                                        });
         if (r < 0)
                 log_debug_errno(r, "Failed to append %s to the timeline, ignoring: %m", name);
 }
@@ -269,10 +273,15 @@ static void executor_maybe_start(Daemon *d) {
                         .op_done = daemon_op_done,
                         .op_done_userdata = d,
                         /* With a scratch root (tests, images) handlers must not become host units. */
-                        .spawner = {
-                                .use_systemd = isempty(d->context->root) || streq(d->context->root, "/"),
-                                .cgroup_root = isempty(d->context->root) || streq(d->context->root, "/") ? NULL : "",
-                        },
+                        .spawner =
+                                {
+                                        .use_systemd =
+                                                isempty(d->context->root) || streq(d->context->root, "/"),
+                                        .cgroup_root =
+                                                isempty(d->context->root) || streq(d->context->root, "/")
+                                                        ? NULL
+                                                        : "",
+                                },
                 };
                 r = ext_executor_new(d->context, d->event, &o, &d->executor);
                 if (r < 0) {
@@ -280,9 +289,10 @@ static void executor_maybe_start(Daemon *d) {
                         return;
                 }
         }
-        (void) log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_EXTENSION, "Processing extensions goal state %s (%zu handler(s)).",
-                          d->current->id, d->current->n_handlers);
-        d->timings = (DaemonTimings) { .run_started = now_usec(CLOCK_MONOTONIC) };
+        (void) log_full_errno_id(LOG_INFO, 0, MESSAGE_ID_EXTENSION,
+                                 "Processing extensions goal state %s (%zu handler(s)).", d->current->id,
+                                 d->current->n_handlers);
+        d->timings = (DaemonTimings){.run_started = now_usec(CLOCK_MONOTONIC)};
         r = ext_executor_run(d->executor, d->current, on_executor_done, d);
         if (r < 0) {
                 log_error_errno(r, "Failed to run extensions goal state %s: %m", d->current->id);
@@ -302,7 +312,7 @@ static void on_extensions_goal_state(ExtensionsGoalState *gs, bool same, void *u
                                          goal_state_channel_to_string(gs->channel),
                                          goal_state_source_to_string(gs->source));
         if (d->executor_running && same)
-                extensions_goal_state_free(gs);         /* a re-fetch of what is running */
+                extensions_goal_state_free(gs); /* a re-fetch of what is running */
         else if (d->executor_running) {
                 extensions_goal_state_free(d->pending);
                 d->pending = gs;
@@ -334,10 +344,12 @@ static void log_pass(Daemon *d, const WirePollResult *res) {
         for (char *const *w = res->warnings; w && *w; w++)
                 log_warning("%s", *w);
         if (res->previous_container_id)
-                log_info("Container id changed: %s → %s.", res->previous_container_id, strna(res->container_id));
+                log_info("Container id changed: %s → %s.", res->previous_container_id,
+                         strna(res->container_id));
         if (res->new_incarnation)
-                log_full(res->previous_incarnation ? LOG_INFO : LOG_DEBUG, "Goal state incarnation %s (was %s).",
-                         strna(res->incarnation), strna(res->previous_incarnation));
+                log_full(res->previous_incarnation ? LOG_INFO : LOG_DEBUG,
+                         "Goal state incarnation %s (was %s).", strna(res->incarnation),
+                         strna(res->previous_incarnation));
         if (res->fast_track_change && res->fast_track)
                 log_info("HostGAPlugin supports Fast Track (vmSettings, HostGAPlugin %s).",
                          strna(res->hgap_version));
@@ -347,7 +359,8 @@ static void log_pass(Daemon *d, const WirePollResult *res) {
                 log_info("New vmSettings, ETag %s, source %s.", strna(res->etag),
                          goal_state_source_to_string(res->vm_settings_source));
         if (res->certificates_skipped)
-                log_debug("Certificates not fetched: HostingEnvironmentConfig lists the thumbprints we hold.");
+                log_debug(
+                        "Certificates not fetched: HostingEnvironmentConfig lists the thumbprints we hold.");
         if (res->certificates > 0)
                 log_info("Wrote %zd certificate(s) to %s (%s).", res->certificates, dir,
                          strna(res->certificates_why));
@@ -355,16 +368,16 @@ static void log_pass(Daemon *d, const WirePollResult *res) {
                 log_info("Goal state %s has no certificates (%s).", strna(res->incarnation),
                          strna(res->certificates_why));
         if (res->ext_conf_handlers >= 0)
-                log_info("Fetched ExtensionsConfig of incarnation %s: %zd handler(s).", strna(res->incarnation),
-                         res->ext_conf_handlers);
+                log_info("Fetched ExtensionsConfig of incarnation %s: %zd handler(s).",
+                         strna(res->incarnation), res->ext_conf_handlers);
         if (res->error < 0 && res->failure)
                 log_full(res->n_failures == 1 ? LOG_WARNING : LOG_DEBUG,
                          "Goal state poll failed (%u in a row), next attempt in %.1fs: %s", res->n_failures,
                          (double) res->next / USEC_PER_SEC, res->failure);
         else if (res->error < 0)
                 log_full_errno(res->n_failures == 1 ? LOG_WARNING : LOG_DEBUG, res->error,
-                               "Goal state poll failed (%u in a row), next attempt in %.1fs: %m", res->n_failures,
-                               (double) res->next / USEC_PER_SEC);
+                               "Goal state poll failed (%u in a row), next attempt in %.1fs: %m",
+                               res->n_failures, (double) res->next / USEC_PER_SEC);
         else if (res->recovered_after > 0)
                 log_info("Goal state poll succeeded again after %u failure(s).", res->recovered_after);
 }
@@ -438,7 +451,8 @@ static int client_setup(Daemon *d) {
                 return log_error_errno(r, "Failed to set up the transport certificate in %s: %m", dir);
         if (r == TRANSPORT_CERT_IN_MEMORY) /* the WireServer takes a new one any time */
                 log_error("Confidential VM: %s is not on tmpfs, the transport key stays in memory "
-                          "([Confidential] SecretsDirectory=).", d->context->config.secrets_dir);
+                          "([Confidential] SecretsDirectory=).",
+                          d->context->config.secrets_dir);
         else if (r == TRANSPORT_CERT_REPLACED)
                 log_info("Confidential VM: replacing the transport key on disk with one on tmpfs (%s).",
                          d->context->config.secrets_dir);
@@ -501,7 +515,7 @@ int daemon_run(Context *c) {
 
         r = daemon_new(c, &d);
         if (r == -EHOSTUNREACH)
-                return 4;       /* EXIT_NOT_APPLICABLE */
+                return 4; /* EXIT_NOT_APPLICABLE */
         if (r < 0)
                 return r;
 
@@ -510,15 +524,17 @@ int daemon_run(Context *c) {
                  (double) c->config.status_keepalive / USEC_PER_SEC, c->config.extensions ? "on" : "off");
         (void) daemon_bus_setup(d);
         daemon_notify_status(d, "Fetching the goal state.");
-        r = azure_client_poll_start(d->client, &(WirePollerOptions) {
-                .period = c->config.goal_state_period,
-                .callbacks = {
-                        .pass_start = on_pass_start,
-                        .extensions_goal_state = on_extensions_goal_state,
-                        .pass_done = on_pass_done,
-                        .userdata = d,
-                },
-        });
+        r = azure_client_poll_start(
+                d->client, &(WirePollerOptions){
+                                   .period = c->config.goal_state_period,
+                                   .callbacks =
+                                           {
+                                                   .pass_start = on_pass_start,
+                                                   .extensions_goal_state = on_extensions_goal_state,
+                                                   .pass_done = on_pass_done,
+                                                   .userdata = d,
+                                           },
+                           });
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the goal state timer: %m");
         r = daemon_network_start(d);

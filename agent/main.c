@@ -20,20 +20,22 @@
 #include "macro.h"
 #include "version.h"
 
-
 static const Verb verbs[] = {
-        { "provision", "provision this VM from IMDS and the provisioning media, report Ready", verb_provision },
-        { "daemon", "run the guest agent: goal state, extensions, status blob", verb_daemon },
-        { "status", "show provisioning and agent state", verb_status },
-        { "detect", "print the platform detected and why", verb_detect },
-        { "attest", "verify IMDS attested data (signature, nonce, VM id); --evidence adds the vTPM's HCL report",
-          verb_attest },
-        { "config", "print the effective configuration", verb_config },
-        { "wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup },
-        { "deprovision", "remove this VM's identity before capturing an image", verb_deprovision },
-        { "collect-logs", "one redacted tarball of logs and state for support", verb_collect_logs },
-        { "analyze", "time spent per provisioning step and extension operation", verb_analyze },
-        { "userdata", "user data (custom data): validate a file, show this VM's, run it after Ready", verb_userdata },
+        {"provision", "provision this VM from IMDS and the provisioning media, report Ready",
+         verb_provision},
+        {"daemon", "run the guest agent: goal state, extensions, status blob", verb_daemon},
+        {"status", "show provisioning and agent state", verb_status},
+        {"detect", "print the platform detected and why", verb_detect},
+        {"attest",
+         "verify IMDS attested data (signature, nonce, VM id); --evidence adds the vTPM's HCL report",
+         verb_attest},
+        {"config", "print the effective configuration", verb_config},
+        {"wsl-setup", "WSL first run: create the default user (UID 1000)", verb_wsl_setup},
+        {"deprovision", "remove this VM's identity before capturing an image", verb_deprovision},
+        {"collect-logs", "one redacted tarball of logs and state for support", verb_collect_logs},
+        {"analyze", "time spent per provisioning step and extension operation", verb_analyze},
+        {"userdata", "user data (custom data): validate a file, show this VM's, run it after Ready",
+         verb_userdata},
 };
 
 /* Memory that is ours (BENCHMARKS.md, "Memory"). glibc's thresholds are dynamic by default: freeing a
@@ -67,14 +69,12 @@ static void help(void) {
 
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_CONFIG };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "root", required_argument, NULL, ARG_ROOT },
-                { "config", required_argument, NULL, ARG_CONFIG },
-                { "verbose", no_argument, NULL, 'v' },
-                {}
-        };
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, ARG_VERSION},
+                                                {"root", required_argument, NULL, ARG_ROOT},
+                                                {"config", required_argument, NULL, ARG_CONFIG},
+                                                {"verbose", no_argument, NULL, 'v'},
+                                                {}};
         const char *root = NULL, *config_file = NULL;
         bool verbose = false;
         const Verb *verb = NULL;
@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
                 context_done(&c);
                 return EXIT_FAILURE;
         }
-        r = context_confidential_setup(&c);     /* confidential-VM defaults (docs/security.md) */
+        r = context_confidential_setup(&c); /* confidential-VM defaults (docs/security.md) */
         if (r < 0) {
                 log_oom();
                 context_done(&c);

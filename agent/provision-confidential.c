@@ -30,10 +30,12 @@ static int record_hcl_report(ProvisionRun *p, ConfidentialState *s) {
                 return free_and_strdup(&s->hcl_detail, reason);
         if (free_and_strdup(&s->hcl_report, hcl_report_type_to_string(h.report_type)) < 0)
                 return -ENOMEM;
-        return asprintf(&s->hcl_detail, "HCL report in NV index 0x01400001 of %s: %s, %zu bytes, runtime data %s",
-                        p->c->config.tpm_device, s->hcl_report, size, h.runtime_data_bound ? "bound" : "NOT bound") < 0 ?
-                       -ENOMEM :
-                       0;
+        return asprintf(&s->hcl_detail,
+                        "HCL report in NV index 0x01400001 of %s: %s, %zu bytes, runtime data %s",
+                        p->c->config.tpm_device, s->hcl_report, size,
+                        h.runtime_data_bound ? "bound" : "NOT bound") < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 int step_confidential(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
@@ -70,8 +72,8 @@ int step_confidential(ProvisionRun *p, const ProvisionStepDef *step, char **ret_
         if (r < 0)
                 return r;
         if (s->active)
-                log_info("Confidential VM (%s; IMDS and guest: %s): the confidential-VM defaults apply.", s->reason,
-                         s->agreement);
+                log_info("Confidential VM (%s; IMDS and guest: %s): the confidential-VM defaults apply.",
+                         s->reason, s->agreement);
         else if (was_active)
                 log_info("Not a confidential VM any more (%s).", s->reason);
         else

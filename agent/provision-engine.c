@@ -92,10 +92,11 @@ static int provision_engine_step(ProvisionRun *p, const ProvisionStepDef *s) {
         required = (s->flags & PROVISION_STEP_REQUIRED) || r == -ENOMEM || bad_input ||
                    ((s->flags & PROVISION_STEP_REQUIRED_CONFIDENTIAL) && p->c->confidential.active);
         /* A row optional by itself keeps its reason as the summary even where it is required. */
-        (void) provision_engine_record(
-                p, s->name, STEP_FAILED, start,
-                !(s->flags & PROVISION_STEP_REQUIRED) || (s->flags & PROVISION_STEP_FAILURE_SUMMARY) ?
-                        error.reason : NULL);
+        (void) provision_engine_record(p, s->name, STEP_FAILED, start,
+                                       !(s->flags & PROVISION_STEP_REQUIRED) ||
+                                                       (s->flags & PROVISION_STEP_FAILURE_SUMMARY)
+                                               ? error.reason
+                                               : NULL);
         if (!required)
                 return 0;
         return error_move(&p->error, &error);

@@ -42,7 +42,10 @@ int step_proxy_agent(ProvisionRun *p, const ProvisionStepDef *step, char **ret_s
         if (expected && (r < 0 || !st.installed || st.exit_status != 0)) {
                 if (r >= 0 && st.installed)
                         log_error("%s; its output: %s", what, strna(st.output));
-                return error_setf(error, r < 0 ? r : !st.installed ? -ENOENT : -EPROTO,
+                return error_setf(error,
+                                  r < 0           ? r
+                                  : !st.installed ? -ENOENT
+                                                  : -EPROTO,
                                   "ProvisionGuestProxyAgent=true: %s", what);
         }
         p->proxy_agent_active = r >= 0 && st.exit_status == 0;
@@ -78,8 +81,8 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
         r = firewall_address_from_endpoint(endpoint, &address);
         if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
                 return firewall_status_set(st, FIREWALL_SKIPPED, "WireServer %s is %s", endpoint,
-                                           r == -EADDRNOTAVAIL ? "a loopback address (test fabric)" :
-                                                                 "not an IPv4 address");
+                                           r == -EADDRNOTAVAIL ? "a loopback address (test fabric)"
+                                                               : "not an IPv4 address");
         if (r < 0)
                 return r;
         if (p->proxy_agent_active) {
@@ -87,9 +90,12 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
                 if (r >= 0)
                         r = firewall_remove(f, NULL);
                 if (r > 0)
-                        log_info("Removed the WireServer guard: Azure's Guest Proxy Agent guards the WireServer.");
-                return firewall_status_set(st, FIREWALL_PROXY_AGENT, "%s; it guards the WireServer, ours is not "
-                                           "installed", p->proxy_agent_detail);
+                        log_info("Removed the WireServer guard: Azure's Guest Proxy Agent guards the "
+                                 "WireServer.");
+                return firewall_status_set(st, FIREWALL_PROXY_AGENT,
+                                           "%s; it guards the WireServer, ours is not "
+                                           "installed",
+                                           p->proxy_agent_detail);
         }
         r = firewall_new(&f);
         if (r < 0)
@@ -99,8 +105,10 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
                 return r;
         if (r < 0) {
                 *ret_result = STEP_FAILED;
-                log_warning("Cannot guard the WireServer (table " FIREWALL_FAMILY " " FIREWALL_TABLE "): %s. "
-                            "Every local user can reach it.", error ?: strerror(-r));
+                log_warning("Cannot guard the WireServer (table " FIREWALL_FAMILY " " FIREWALL_TABLE
+                            "): %s. "
+                            "Every local user can reach it.",
+                            error ?: strerror(-r));
                 return firewall_status_set(st, FIREWALL_FAILED, "%s", error ?: strerror(-r));
         }
         *ret_result = r == FIREWALL_UNCHANGED ? STEP_UNCHANGED : STEP_CHANGED;
@@ -122,8 +130,10 @@ int step_firewall(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summ
                 log_warning_errno(r, "Failed to write %s/" FIREWALL_STATUS_FILE ", ignoring: %m",
                                   p->c->config.state_dir);
         if (result == STEP_FAILED && p->c->confidential.firewall_required)
-                return error_setf(error, -EPERM, "Confidential VM: the WireServer guard is required but could "
-                                  "not be installed: %s", strempty(st.detail));
+                return error_setf(error, -EPERM,
+                                  "Confidential VM: the WireServer guard is required but could "
+                                  "not be installed: %s",
+                                  strempty(st.detail));
         if (result == STEP_FAILED)
                 return error_setf(error, -ENOPROTOOPT, "%s: %s", firewall_state_to_string(st.state),
                                   strempty(st.detail));

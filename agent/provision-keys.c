@@ -126,7 +126,8 @@ int provision_resolve_key_fingerprints(const WireOptions *wire, const GoalState 
 
                 (void) snprintf(what, sizeof what, "%s", r == -ENOENT ? "the goal state has no certificates" :
                                                          reason ?: strerror(-r));
-                log_warning("SSH keys given by fingerprint: cannot get the goal state's certificates: %s", what);
+                log_warning("SSH keys given by fingerprint: cannot get the goal state's certificates: %s",
+                            what);
                 if (asprintf(&why, "cannot get the goal state's certificates: %s", what) < 0)
                         return -ENOMEM;
                 for (size_t i = 0; on_skip && i < ovf->n_public_keys; i++) {
@@ -154,8 +155,8 @@ int provision_resolve_key_fingerprints(const WireOptions *wire, const GoalState 
         for (char **s = skipped; !on_skip && s && *s; s++) /* on_skip reports them itself */
                 log_warning("%s; skipped.", *s);
         log_info("%d SSH key(s) given by fingerprint taken from %zu goal-state certificate(s).", n, list.n);
-        if (asprintf(&summary, "%d SSH key(s) from goal-state certificates%s%s", n, skipped ? "; skipped: " : "",
-                     skipped ? skipped[0] : "") < 0)
+        if (asprintf(&summary, "%d SSH key(s) from goal-state certificates%s%s", n,
+                     skipped ? "; skipped: " : "", skipped ? skipped[0] : "") < 0)
                 return -ENOMEM;
         if (strv_length(skipped) > 1) {
                 char *more = NULL;

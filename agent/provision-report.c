@@ -26,16 +26,17 @@ void provision_report_timeline(ProvisionRun *p, const char *name, StepResult res
         int r;
 
         (void) format_timestamp_iso_usec(p->state.started_at, run, sizeof run);
-        r = timeline_append(p->c, &(TimelineRecord) {
-                .source = (char *) "provision",
-                .run = run,
-                .name = (char *) name,
-                /* start is CLOCK_MONOTONIC; the record wants wall-clock time */
-                .start = now_usec(CLOCK_REALTIME) - (now_usec(CLOCK_MONOTONIC) - start),
-                .duration = duration,
-                .result = (char *) step_result_to_string(result),
-                .summary = (char *) summary,
-        });
+        r = timeline_append(p->c,
+                            &(TimelineRecord){
+                                    .source = (char *) "provision",
+                                    .run = run,
+                                    .name = (char *) name,
+                                    /* start is CLOCK_MONOTONIC; the record wants wall-clock time */
+                                    .start = now_usec(CLOCK_REALTIME) - (now_usec(CLOCK_MONOTONIC) - start),
+                                    .duration = duration,
+                                    .result = (char *) step_result_to_string(result),
+                                    .summary = (char *) summary,
+                            });
         if (r < 0)
                 log_debug_errno(r, "Failed to append step %s to the timeline, ignoring: %m", name);
 }

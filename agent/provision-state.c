@@ -9,7 +9,7 @@
 #include "string-table.h"
 
 #define STATE_FILE_MAX (1024U * 1024U)
-#define MARKER_MAX 256U
+#define MARKER_MAX     256U
 
 static const char *const step_result_table[_STEP_RESULT_MAX] = {
         [STEP_CHANGED] = "changed",
@@ -37,7 +37,7 @@ void provision_state_done(ProvisionState *s) {
                 free(s->skipped[i].item);
                 free(s->skipped[i].reason);
         }
-        *s = (ProvisionState) {};
+        *s = (ProvisionState){};
 }
 
 int provision_state_add_skipped(ProvisionState *s, const char *step, const char *item, const char *reason) {
@@ -48,12 +48,12 @@ int provision_state_add_skipped(ProvisionState *s, const char *step, const char 
         if (s->n_skipped >= PROVISION_SKIPPED_MAX)
                 return -E2BIG;
         k = &s->skipped[s->n_skipped];
-        *k = (ProvisionSkipped) { .step = strdup(step), .item = strdup(item), .reason = strdup(reason) };
+        *k = (ProvisionSkipped){.step = strdup(step), .item = strdup(item), .reason = strdup(reason)};
         if (!k->step || !k->item || !k->reason) {
                 free(k->step);
                 free(k->item);
                 free(k->reason);
-                *k = (ProvisionSkipped) {};
+                *k = (ProvisionSkipped){};
                 return -ENOMEM;
         }
         s->n_skipped++;
@@ -67,11 +67,11 @@ int provision_state_add_step(ProvisionState *s, const char *name, StepResult res
         if (s->n_steps >= PROVISION_STEPS_MAX)
                 return -E2BIG;
         st = &s->steps[s->n_steps];
-        *st = (ProvisionStep) { .result = result, .duration = duration };
+        *st = (ProvisionStep){.result = result, .duration = duration};
         if (free_and_strdup(&st->name, name) < 0 || free_and_strdup(&st->summary, summary) < 0) {
                 free(st->name);
                 free(st->summary);
-                *st = (ProvisionStep) {};
+                *st = (ProvisionStep){};
                 return -ENOMEM;
         }
         s->n_steps++;
@@ -131,9 +131,11 @@ int provision_state_to_json(const ProvisionState *s, char **ret) {
                 json_object_array_add(steps, st);
                 r = r ?: add_string(st, "name", s->steps[i].name);
                 r = r ?: add_string(st, "result", step_result_to_string(s->steps[i].result));
-                json_object_object_add(st, "duration_usec", json_object_new_int64((int64_t) s->steps[i].duration));
+                json_object_object_add(st, "duration_usec",
+                                       json_object_new_int64((int64_t) s->steps[i].duration));
                 if (s->steps[i].start > 0)
-                        json_object_object_add(st, "start_usec", json_object_new_int64((int64_t) s->steps[i].start));
+                        json_object_object_add(st, "start_usec",
+                                               json_object_new_int64((int64_t) s->steps[i].start));
                 r = r ?: add_string(st, "summary", s->steps[i].summary);
                 if (r < 0)
                         return r;
@@ -159,7 +161,8 @@ int provision_state_to_json(const ProvisionState *s, char **ret) {
                 }
                 json_object_object_add(o, "skipped", TAKE_PTR(skipped));
         }
-        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        text = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
                 return -ENOMEM;
         *ret = text;
@@ -185,7 +188,8 @@ static int parse_iso(struct json_object *o, const char *key, usec_t *ret) {
 
 static int parse_step(struct json_object *st, ProvisionState *s) {
         struct json_object *name = json_get(st, "name", false), *result = json_get(st, "result", false),
-                           *summary = json_get(st, "summary", false), *dur = json_get(st, "duration_usec", false),
+                           *summary = json_get(st, "summary", false),
+                           *dur = json_get(st, "duration_usec", false),
                            *start = json_get(st, "start_usec", false);
         StepResult res;
         int r;
@@ -219,13 +223,12 @@ static int parse_skipped(struct json_object *k, ProvisionState *s) {
 
 int provision_state_from_json(const char *buf, size_t len, ProvisionState *ret) {
         static const JsonDispatch table[] = {
-                { "state", json_dispatch_string, offsetof(ProvisionState, state), JSON_MANDATORY },
-                { "vm_id", json_dispatch_string, offsetof(ProvisionState, vm_id), 0 },
-                { "platform", json_dispatch_string, offsetof(ProvisionState, platform), 0 },
-                { "reason", json_dispatch_string, offsetof(ProvisionState, reason), 0 },
-                { "admin_user", json_dispatch_string, offsetof(ProvisionState, admin_user), 0 },
-                {}
-        };
+                {"state", json_dispatch_string, offsetof(ProvisionState, state), JSON_MANDATORY},
+                {"vm_id", json_dispatch_string, offsetof(ProvisionState, vm_id), 0},
+                {"platform", json_dispatch_string, offsetof(ProvisionState, platform), 0},
+                {"reason", json_dispatch_string, offsetof(ProvisionState, reason), 0},
+                {"admin_user", json_dispatch_string, offsetof(ProvisionState, admin_user), 0},
+                {}};
         _cleanup_json_ struct json_object *o = NULL;
         _cleanup_(provision_state_done) ProvisionState s = {};
         struct json_object *steps, *health, *skipped;
@@ -242,10 +245,9 @@ int provision_state_from_json(const char *buf, size_t len, ProvisionState *ret) 
         health = json_get(o, "health", false);
         if (health) {
                 static const JsonDispatch htable[] = {
-                        { "reported", json_dispatch_string, offsetof(ProvisionState, health_reported), 0 },
-                        { "substatus", json_dispatch_string, offsetof(ProvisionState, health_substatus), 0 },
-                        {}
-                };
+                        {"reported", json_dispatch_string, offsetof(ProvisionState, health_reported), 0},
+                        {"substatus", json_dispatch_string, offsetof(ProvisionState, health_substatus), 0},
+                        {}};
                 r = json_dispatch(health, htable, 0, &s, NULL);
                 if (r < 0 || parse_iso(health, "at", &s.health_at) < 0)
                         return -EBADMSG;
@@ -271,7 +273,7 @@ int provision_state_from_json(const char *buf, size_t len, ProvisionState *ret) 
                 }
         }
         *ret = s;
-        s = (ProvisionState) {};
+        s = (ProvisionState){};
         return 0;
 }
 

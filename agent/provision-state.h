@@ -25,7 +25,7 @@
 #include "context.h"
 #include "strutil.h"
 
-#define PROVISION_STEPS_MAX 32
+#define PROVISION_STEPS_MAX   32
 #define PROVISION_SKIPPED_MAX 64
 
 typedef enum StepResult {
@@ -41,7 +41,7 @@ typedef struct ProvisionStep {
         char *name;
         StepResult result;
         usec_t duration;
-        usec_t start;           /* CLOCK_BOOTTIME when it started: time since the kernel started; 0 = unknown */
+        usec_t start; /* CLOCK_BOOTTIME when it started: time since the kernel started; 0 = unknown */
         char *summary;
 } ProvisionStep;
 
@@ -52,16 +52,16 @@ typedef struct ProvisionSkipped {
 } ProvisionSkipped;
 
 typedef struct ProvisionState {
-        char *state;          /* running, ready, failed */
+        char *state; /* running, ready, failed */
         char *vm_id;
         char *platform;
-        usec_t started_at;    /* CLOCK_REALTIME */
+        usec_t started_at; /* CLOCK_REALTIME */
         usec_t finished_at;
         char *reason;
         char *health_reported;
         char *health_substatus;
         usec_t health_at;
-        char *admin_user;     /* the account provisioned (deprovision --user removes it) */
+        char *admin_user; /* the account provisioned (deprovision --user removes it) */
         ProvisionStep steps[PROVISION_STEPS_MAX];
         size_t n_steps;
         ProvisionSkipped skipped[PROVISION_SKIPPED_MAX];

@@ -210,8 +210,8 @@ static int add_key_once(ProvisionData *d, const char *key, const char *path) {
 
                 if (!streq_ptr(path, d->ssh_keys[i].path))
                         continue;
-                if (parsed ? ssh_key_identity(d->ssh_keys[i].key, &other) >= 0 && streq(id, other) :
-                             streq(key, d->ssh_keys[i].key))
+                if (parsed ? ssh_key_identity(d->ssh_keys[i].key, &other) >= 0 && streq(id, other)
+                           : streq(key, d->ssh_keys[i].key))
                         return 0;
         }
         return provision_data_add_ssh_key(d, key, path);

@@ -18,8 +18,8 @@
 
 #define KEY_MAX 256U
 
-static const char *const quote_forms[] = { "&quot;", "\\\"", "\"" };
-static const char *const secret_elements[] = { "UserPassword", "CustomData" };
+static const char *const quote_forms[] = {"&quot;", "\\\"", "\""};
+static const char *const secret_elements[] = {"UserPassword", "CustomData"};
 
 static bool key_is_secret(const char *k, size_t n) {
         static const char pw[] = "password";
@@ -50,7 +50,7 @@ static const char *quote_at(const char *s) {
 static size_t value_end(const char *s, size_t i, const char *q) {
         for (; s[i]; i++) {
                 if (streq(q, "\"") && s[i] == '\\' && s[i + 1]) {
-                        i++;    /* JSON escape: \" does not end the string */
+                        i++; /* JSON escape: \" does not end the string */
                         continue;
                 }
                 if (strncmp(s + i, q, strlen(q)) == 0)
@@ -87,7 +87,7 @@ static size_t try_member(FILE *f, const char *s, size_t i, unsigned *n) {
         fputs(REDACTED, f);
         (*n)++;
         if (vend == (size_t) -1)
-                return strlen(s);        /* unterminated: the rest may be the secret */
+                return strlen(s); /* unterminated: the rest may be the secret */
         fwrite(q, 1, ql, f);
         return vend + ql;
 }
@@ -102,7 +102,7 @@ static size_t open_tag(const char *s, const char **ret_name, size_t *ret_prefix_
                         (s[p] >= 'A' && s[p] <= 'Z') || (s[p] >= '0' && s[p] <= '9')))
                 p++;
         if (s[p] == ':') {
-                pl = p;     /* "<wa:" → prefix "wa" plus the colon */
+                pl = p; /* "<wa:" → prefix "wa" plus the colon */
                 p++;
         }
         for (size_t e = 0; e < ELEMENTSOF(secret_elements); e++) {
@@ -116,7 +116,7 @@ static size_t open_tag(const char *s, const char **ret_name, size_t *ret_prefix_
                 while (s[j] && s[j] != '>')
                         j++;
                 if (!s[j] || s[j - 1] == '/')
-                        return 0;       /* unterminated or self-closing: no content */
+                        return 0; /* unterminated or self-closing: no content */
                 *ret_name = secret_elements[e];
                 *ret_prefix_len = pl ? pl : 0;
                 return j + 1;
@@ -171,7 +171,8 @@ int redact_text(const char *text, char **ret, unsigned *ret_n) {
                         i = end + cl;
                         continue;
                 }
-                if ((text[i] == '"' || text[i] == '\\' || text[i] == '&') && (t = try_member(f, text, i, &n)) > 0) {
+                if ((text[i] == '"' || text[i] == '\\' || text[i] == '&') &&
+                    (t = try_member(f, text, i, &n)) > 0) {
                         i = t;
                         continue;
                 }

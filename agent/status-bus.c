@@ -33,7 +33,7 @@ void status_bus_done(StatusBus *s) {
                 extension_done(&s->extensions[i]);
         free(s->extensions);
         userdata_status_done(&s->userdata);
-        *s = (StatusBus) {};
+        *s = (StatusBus){};
 }
 
 /* NULL for "" (the API's "none"), a copy otherwise. */
@@ -100,10 +100,11 @@ static int read_extensions(sd_bus_message *m, StatusBus *s) {
                         return -ENOMEM;
                 s->extensions = n;
                 e = &s->extensions[s->n_extensions++];
-                *e = (StatusBusExtension) { .code = code, .settings_code = scode, .seq_no = seq };
+                *e = (StatusBusExtension){.code = code, .settings_code = scode, .seq_no = seq};
                 if (dup_nonempty(name, &e->name) < 0 || dup_nonempty(version, &e->version) < 0 ||
                     dup_nonempty(ext, &e->extension) < 0 || dup_nonempty(status, &e->status) < 0 ||
-                    dup_nonempty(message, &e->message) < 0 || dup_nonempty(sstatus, &e->settings_status) < 0 ||
+                    dup_nonempty(message, &e->message) < 0 ||
+                    dup_nonempty(sstatus, &e->settings_status) < 0 ||
                     dup_nonempty(smessage, &e->settings_message) < 0)
                         return -ENOMEM;
         }
@@ -121,8 +122,8 @@ static int read_userdata_scripts(sd_bus_message *m, UserDataStatus *u) {
         r = sd_bus_message_enter_container(m, 'a', "(sssitts)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(m, "(sssitts)", &name, &freq, &state, &exit_status, &started, &finished,
-                                        &output)) > 0) {
+        while ((r = sd_bus_message_read(m, "(sssitts)", &name, &freq, &state, &exit_status, &started,
+                                        &finished, &output)) > 0) {
                 UdScriptStatus *sc = userdata_status_script(u, name, freq);
 
                 if (!sc)
@@ -157,24 +158,26 @@ static int read_property(sd_bus_message *m, const char *name, const char *type, 
         static const struct {
                 const char *name;
                 size_t offset;
-        } strings[] = {
-                { "ProvisioningState", offsetof(StatusBus, prov.state) },
-                { "VmId", offsetof(StatusBus, prov.vm_id) },
-                { "Platform", offsetof(StatusBus, prov.platform) },
-                { "ProvisioningReason", offsetof(StatusBus, prov.reason) },
-                { "GoalStateIncarnation", offsetof(StatusBus, incarnation) },
-                { "GoalStateEtag", offsetof(StatusBus, etag) },
-                { "ExtensionsGoalState", offsetof(StatusBus, extensions_goal_state) },
-                { "UserDataState", offsetof(StatusBus, userdata.state) },
-                { "FirewallState", offsetof(StatusBus, firewall_state) },
-                { "FirewallDetail", offsetof(StatusBus, firewall_detail) },
-        }, times[] = {
-                { "ProvisioningStartTimestamp", offsetof(StatusBus, prov.started_at) },
-                { "ProvisioningFinishTimestamp", offsetof(StatusBus, prov.finished_at) },
-                { "GoalStateTimestamp", offsetof(StatusBus, goal_state_at) },
-                { "LastStatusUploadTimestamp", offsetof(StatusBus, last_upload_at) },
-                { "StatusUploads", offsetof(StatusBus, n_uploads) },
-        };
+        } strings[] =
+                {
+                        {"ProvisioningState", offsetof(StatusBus, prov.state)},
+                        {"VmId", offsetof(StatusBus, prov.vm_id)},
+                        {"Platform", offsetof(StatusBus, prov.platform)},
+                        {"ProvisioningReason", offsetof(StatusBus, prov.reason)},
+                        {"GoalStateIncarnation", offsetof(StatusBus, incarnation)},
+                        {"GoalStateEtag", offsetof(StatusBus, etag)},
+                        {"ExtensionsGoalState", offsetof(StatusBus, extensions_goal_state)},
+                        {"UserDataState", offsetof(StatusBus, userdata.state)},
+                        {"FirewallState", offsetof(StatusBus, firewall_state)},
+                        {"FirewallDetail", offsetof(StatusBus, firewall_detail)},
+                },
+          times[] = {
+                  {"ProvisioningStartTimestamp", offsetof(StatusBus, prov.started_at)},
+                  {"ProvisioningFinishTimestamp", offsetof(StatusBus, prov.finished_at)},
+                  {"GoalStateTimestamp", offsetof(StatusBus, goal_state_at)},
+                  {"LastStatusUploadTimestamp", offsetof(StatusBus, last_upload_at)},
+                  {"StatusUploads", offsetof(StatusBus, n_uploads)},
+          };
         const char *v, *sub;
         uint64_t t;
         int r;
@@ -266,6 +269,6 @@ int status_bus_read(StatusBus *ret) {
         if (!s.prov.state)
                 return -EBADMSG;
         *ret = s;
-        s = (StatusBus) {};
+        s = (StatusBus){};
         return 0;
 }

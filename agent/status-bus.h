@@ -12,7 +12,7 @@
 #include "provision-state.h"
 #include "userdata-status.h"
 
-#define STATUS_BUS_TIMEOUT (5U * USEC_PER_SEC)  /* a wedged daemon: fall back to the state file */
+#define STATUS_BUS_TIMEOUT        (5U * USEC_PER_SEC) /* a wedged daemon: fall back to the state file */
 #define STATUS_BUS_EXTENSIONS_MAX 1024U
 
 typedef struct StatusBusExtension {
@@ -22,14 +22,15 @@ typedef struct StatusBusExtension {
 } StatusBusExtension;
 
 typedef struct StatusBus {
-        ProvisionState prov;            /* state "not-run" when the daemon has no provisioning record */
+        ProvisionState prov; /* state "not-run" when the daemon has no provisioning record */
         char *incarnation, *etag, *extensions_goal_state;
         usec_t goal_state_at, last_upload_at;
         uint64_t n_uploads;
         StatusBusExtension *extensions;
         size_t n_extensions;
-        UserDataStatus userdata;        /* state, unsupported and scripts (the rest is in userdata.json) */
-        char *firewall_state, *firewall_detail;   /* the WireServer guard; NULL before the daemon's first pass */
+        UserDataStatus userdata; /* state, unsupported and scripts (the rest is in userdata.json) */
+        char *firewall_state,
+                *firewall_detail; /* the WireServer guard; NULL before the daemon's first pass */
 } StatusBus;
 
 void status_bus_done(StatusBus *s);

@@ -216,7 +216,8 @@ static void test_required_failure_stops(void **state) {
  * fails with the step's reason, which is its summary too; (A) rows still run. */
 static void test_required_confidential(void **state) {
         static const ProvisionStepDef table[] = {
-                STEP("guard", fake_explained, PROVISION_STEP_REQUIRED_CONFIDENTIAL | PROVISION_STEP_ALWAYS, NULL, 0),
+                STEP("guard", fake_explained, PROVISION_STEP_REQUIRED_CONFIDENTIAL | PROVISION_STEP_ALWAYS,
+                     NULL, 0),
                 STEP("after", fake_changed, PROVISION_STEP_REQUIRED, NULL, 1),
                 STEP("always", fake_changed, PROVISION_STEP_REQUIRED | PROVISION_STEP_ALWAYS, NULL, 2),
                 {},
@@ -326,10 +327,9 @@ static void test_crash_points(void **state) {
 /* The run's own tables: rows named, the Provisioner rows named as their Provisioner, in the order users
  * need (the user before its keys, sshd last), validation before anything writes, Ready last. */
 static void test_real_tables(void **state) {
-        static const char *const first_boot[] = {"validate",      "userdata",    "hostname",
-                                                 "user",          "ssh-keys",    "sshd-config",
-                                                 "ssh-host-keys", "marker",      "report-ready",
-                                                 "ssh-host-keys-rest"};
+        static const char *const first_boot[] = {
+                "validate",    "userdata",      "hostname", "user",         "ssh-keys",
+                "sshd-config", "ssh-host-keys", "marker",   "report-ready", "ssh-host-keys-rest"};
         static const char *const boot[] = {"media",    "proxy-agent", "imds",    "confidential",
                                            "firewall", "wireserver",  "network", "disks"};
         size_t n = 0;
@@ -350,7 +350,8 @@ static void test_real_tables(void **state) {
                 if (streq(s->name, "ssh-host-keys-rest"))
                         assert_true(s->flags == PROVISION_STEP_ALWAYS);
                 else
-                        assert_int_equal(!!(s->flags & PROVISION_STEP_REQUIRED), !streq(s->name, "userdata"));
+                        assert_int_equal(!!(s->flags & PROVISION_STEP_REQUIRED),
+                                         !streq(s->name, "userdata"));
         }
         assert_int_equal(n, ELEMENTSOF(first_boot));
 

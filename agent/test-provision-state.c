@@ -17,19 +17,21 @@ static void test_roundtrip_and_files(void **state) {
         assert_int_equal(context_init(&c, dir, NULL), 0);
         s.state = strdup("ready");
         s.vm_id = strdup("d5e2d4a6-617e-334a-9c1e-0123456789ab");
-        s.started_at = 1700000000ULL * USEC_PER_SEC + 123456;   /* µs kept: two runs can start within a second */
+        s.started_at =
+                1700000000ULL * USEC_PER_SEC + 123456; /* µs kept: two runs can start within a second */
         s.finished_at = 1700000002ULL * USEC_PER_SEC;
         s.health_reported = strdup("Ready");
         s.health_at = 1700000002ULL * USEC_PER_SEC;
         assert_int_equal(provision_state_add_step(&s, "imds", STEP_CHANGED, 1234, "IMDS answered"), 0);
         assert_int_equal(provision_state_add_step(&s, "hostname", STEP_UNCHANGED, 10, NULL), 0);
-        s.steps[0].start = 14301234;    /* 14.3 s after the kernel started */
+        s.steps[0].start = 14301234; /* 14.3 s after the kernel started */
         assert_int_equal(provision_state_save(&c, &s), 0);
 
         assert_true(asprintf(&path, "%s/var/lib/azl-agent/state.json", dir) > 0);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0644);
-        assert_int_equal(read_file_in_root(c.root_fd, "/var/lib/azl-agent/state.json", 65536, &text, NULL), 0);
+        assert_int_equal(read_file_in_root(c.root_fd, "/var/lib/azl-agent/state.json", 65536, &text, NULL),
+                         0);
         assert_non_null(strstr(text, "\"started_at\":\"2023-11-14T22:13:20.123456Z\""));
         assert_int_equal(provision_state_load(&c, &back), 0);
         assert_string_equal(back.state, "ready");
@@ -46,7 +48,8 @@ static void test_roundtrip_and_files(void **state) {
         assert_null(back.steps[1].summary);
         assert_true(back.steps[1].start == 0); /* unknown: not written, read back as 0 */
         assert_non_null(strstr(text, "\"start_usec\":14301234"));
-        assert_null(strstr(strstr(text, "start_usec") + 1, "start_usec")); /* once: only the step that has it */
+        assert_null(
+                strstr(strstr(text, "start_usec") + 1, "start_usec")); /* once: only the step that has it */
 
         assert_int_equal(provisioned_marker_read(&c, &vm), 0);
         assert_int_equal(provisioned_marker_write(&c, s.vm_id), 0);
@@ -60,16 +63,21 @@ static void test_roundtrip_and_files(void **state) {
 
 static void test_rejects_bad_state(void **state) {
         static const char *const bad[] = {
-                "{}", "{\"state\":1}", "{\"state\":\"ready\",\"steps\":{}}",
+                "{}",
+                "{\"state\":1}",
+                "{\"state\":\"ready\",\"steps\":{}}",
                 "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"exploded\"}]}",
-                "{\"state\":\"ready\",\"started_at\":\"yesterday\"}", "not json",
+                "{\"state\":\"ready\",\"started_at\":\"yesterday\"}",
+                "not json",
                 /* before/at the epoch: would wrap in usec_t (found by fuzz-provision-state) */
                 "{\"state\":\"ready\",\"started_at\":\"1969-12-31T23:59:59Z\"}",
                 "{\"state\":\"ready\",\"finished_at\":\"1970-01-01T00:00:00Z\"}",
                 "{\"state\":\"ready\",\"finished_at\":\"1969-12-31T23:59:59.999999Z\"}",
                 "{\"state\":\"ready\",\"started_at\":\"2023-11-14T22:13:20.Z\"}",
-                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"changed\",\"start_usec\":-1}]}",
-                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"changed\",\"start_usec\":\"1\"}]}",
+                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"changed\",\"start_usec\":-1}]"
+                "}",
+                "{\"state\":\"ready\",\"steps\":[{\"name\":\"x\",\"result\":\"changed\",\"start_usec\":"
+                "\"1\"}]}",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 ProvisionState s = {};
@@ -103,8 +111,10 @@ static void test_skipped(void **state) {
         s.state = strdup("ready");
         s.admin_user = strdup("azureuser");
         assert_int_equal(provision_state_add_skipped(&s, "network", "network.interface[1]",
-                                                     "network.interface[1].macAddress: also the MAC of [0]"), 0);
-        assert_int_equal(provision_state_add_skipped(&s, "validate", "SSH public key #2", "malformed key"), 0);
+                                                     "network.interface[1].macAddress: also the MAC of [0]"),
+                         0);
+        assert_int_equal(provision_state_add_skipped(&s, "validate", "SSH public key #2", "malformed key"),
+                         0);
         assert_int_equal(provision_state_add_skipped(&s, "validate", NULL, "x"), -EINVAL);
         assert_int_equal(provision_state_to_json(&s, &text), 0);
         assert_non_null(strstr(text, "\"skipped\":["));

@@ -20,30 +20,40 @@ static void check(const char *in, const char *want, unsigned n_want) {
 }
 
 static void test_json_members(void **state) {
-        check("{\"protectedSettingsCertThumbprint\": \"AB12\", \"protectedSettings\": \"MIIB+/=\", \"x\": 1}",
-              "{\"protectedSettingsCertThumbprint\": \"AB12\", \"protectedSettings\": \"(removed)\", \"x\": 1}", 1);
+        check("{\"protectedSettingsCertThumbprint\": \"AB12\", \"protectedSettings\": \"MIIB+/=\", \"x\": "
+              "1}",
+              "{\"protectedSettingsCertThumbprint\": \"AB12\", \"protectedSettings\": \"(removed)\", \"x\": "
+              "1}",
+              1);
         /* Escaped quotes inside the value do not end it. */
-        check("{\"adminPassword\":\"a\\\"b\",\"user\":\"u\"}", "{\"adminPassword\":\"(removed)\",\"user\":\"u\"}", 1);
+        check("{\"adminPassword\":\"a\\\"b\",\"user\":\"u\"}",
+              "{\"adminPassword\":\"(removed)\",\"user\":\"u\"}", 1);
         /* Any member name containing "password", any case; not the word in a value. */
         check("{\"msg\": \"the password is in the vault\", \"DB_PASSWORD\": \"hunter2\"}",
               "{\"msg\": \"the password is in the vault\", \"DB_PASSWORD\": \"(removed)\"}", 1);
         /* JSON inside a JSON string, and inside XML. */
-        check("\"message\": \"{\\\"password\\\": \\\"s3cr3t\\\"}\"", "\"message\": \"{\\\"password\\\": \\\"(removed)\\\"}\"", 1);
+        check("\"message\": \"{\\\"password\\\": \\\"s3cr3t\\\"}\"",
+              "\"message\": \"{\\\"password\\\": \\\"(removed)\\\"}\"", 1);
         check("<RuntimeSettings>{&quot;protectedSettings&quot;: &quot;MIIB&quot;}</RuntimeSettings>",
-              "<RuntimeSettings>{&quot;protectedSettings&quot;: &quot;(removed)&quot;}</RuntimeSettings>", 1);
+              "<RuntimeSettings>{&quot;protectedSettings&quot;: &quot;(removed)&quot;}</RuntimeSettings>",
+              1);
         /* Not a string value: left alone (nothing to blank); unterminated: the rest goes. */
         check("\"password\": null, \"b\"", "\"password\": null, \"b\"", 0);
         check("\"password\": \"abc\ndef", "\"password\": \"(removed)", 1);
 }
 
 static void test_xml_elements(void **state) {
-        check("<LinuxProvisioningConfigurationSet><UserName>u</UserName><UserPassword>p@ss w0rd</UserPassword>"
+        check("<LinuxProvisioningConfigurationSet><UserName>u</UserName><UserPassword>p@ss "
+              "w0rd</UserPassword>"
               "<CustomData>I2Nsb3Vk</CustomData></LinuxProvisioningConfigurationSet>",
-              "<LinuxProvisioningConfigurationSet><UserName>u</UserName><UserPassword>(removed)</UserPassword>"
-              "<CustomData>(removed)</CustomData></LinuxProvisioningConfigurationSet>", 2);
+              "<LinuxProvisioningConfigurationSet><UserName>u</UserName><UserPassword>(removed)</"
+              "UserPassword>"
+              "<CustomData>(removed)</CustomData></LinuxProvisioningConfigurationSet>",
+              2);
         check("<wa:UserPassword xmlns:wa=\"x\"><![CDATA[a<b]]></wa:UserPassword>",
               "<wa:UserPassword xmlns:wa=\"x\">(removed)</wa:UserPassword>", 1);
-        check("<UserPassword/><UserPasswordHint>h</UserPasswordHint>", "<UserPassword/><UserPasswordHint>h</UserPasswordHint>", 0);
+        check("<UserPassword/><UserPasswordHint>h</UserPasswordHint>",
+              "<UserPassword/><UserPasswordHint>h</UserPasswordHint>", 0);
         check("<CustomData>no end tag, all of it goes", "<CustomData>(removed)", 1);
 }
 

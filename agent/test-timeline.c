@@ -10,9 +10,13 @@
 
 static void test_roundtrip(void **state) {
         TimelineRecord r = {
-                .boot_id = (char *) "3f2a9c1e6b7d4e0f8a5b2c3d4e5f6a7b", .source = (char *) "extension",
-                .run = (char *) "incarnation_2", .name = (char *) "X.Y-1.0 enable",
-                .start = 1700000000ULL * USEC_PER_SEC + 42, .duration = 1234567, .result = (char *) "failed (1009)",
+                .boot_id = (char *) "3f2a9c1e6b7d4e0f8a5b2c3d4e5f6a7b",
+                .source = (char *) "extension",
+                .run = (char *) "incarnation_2",
+                .name = (char *) "X.Y-1.0 enable",
+                .start = 1700000000ULL * USEC_PER_SEC + 42,
+                .duration = 1234567,
+                .result = (char *) "failed (1009)",
                 .summary = (char *) "Non-zero exit code: 1, \"quoted\"",
         };
         _cleanup_free_ char *line = NULL, *boot = NULL;
@@ -34,13 +38,16 @@ static void test_roundtrip(void **state) {
 }
 
 static void test_damaged_lines(void **state) {
-        static const char text[] =
-                "{\"source\":\"provision\",\"name\":\"media\",\"start\":\"2026-11-21T21:20:05Z\",\"duration_usec\":1,\"result\":\"changed\"}\n"
-                "{\"source\":\"provision\",\"name\":\"imds\",\"start\":\"2026-11-21T21:20:05Z\",\"duration_usec\":-1,\"result\":\"changed\"}\n"
-                "{\"source\":\"provision\",\"start\":\"2026-11-21T21:20:05Z\",\"duration_usec\":1,\"result\":\"changed\"}\n"
-                "\n"
-                "{\"source\":\"provision\",\"name\":\"marker\",\"start\":\"2026-11-21T21:20:06Z\",\"duration_usec\":2,\"result\":\"changed\"}\n"
-                "{\"source\":\"provis";
+        static const char text[] = "{\"source\":\"provision\",\"name\":\"media\",\"start\":\"2026-11-21T21:"
+                                   "20:05Z\",\"duration_usec\":1,\"result\":\"changed\"}\n"
+                                   "{\"source\":\"provision\",\"name\":\"imds\",\"start\":\"2026-11-21T21:"
+                                   "20:05Z\",\"duration_usec\":-1,\"result\":\"changed\"}\n"
+                                   "{\"source\":\"provision\",\"start\":\"2026-11-21T21:20:05Z\",\"duration_"
+                                   "usec\":1,\"result\":\"changed\"}\n"
+                                   "\n"
+                                   "{\"source\":\"provision\",\"name\":\"marker\",\"start\":\"2026-11-21T21:"
+                                   "20:06Z\",\"duration_usec\":2,\"result\":\"changed\"}\n"
+                                   "{\"source\":\"provis";
         TimelineRecord *r = NULL;
         size_t n = 0, bad = 0;
 
@@ -72,10 +79,13 @@ static void test_file_append_and_cap(void **state) {
                 char name[32];
 
                 snprintf(name, sizeof name, "step-%u", i);
-                assert_int_equal(timeline_append(&c, &(TimelineRecord) { .source = (char *) "provision", .name = name,
-                                                                         .start = USEC_PER_SEC * (1700000000ULL + i),
-                                                                         .result = (char *) "changed",
-                                                                         .summary = summary }), 0);
+                assert_int_equal(
+                        timeline_append(&c, &(TimelineRecord){.source = (char *) "provision",
+                                                              .name = name,
+                                                              .start = USEC_PER_SEC * (1700000000ULL + i),
+                                                              .result = (char *) "changed",
+                                                              .summary = summary}),
+                        0);
         }
         assert_true(asprintf(&path, "%s/var/lib/azl-agent/" TIMELINE_FILE, dir) > 0);
         assert_int_equal(stat(path, &st), 0);

@@ -28,7 +28,7 @@ void timeline_record_done(TimelineRecord *r) {
         free(r->name);
         free(r->result);
         free(r->summary);
-        *r = (TimelineRecord) {};
+        *r = (TimelineRecord){};
 }
 
 void timeline_records_free(TimelineRecord *r, size_t n) {
@@ -88,27 +88,29 @@ int timeline_format(const TimelineRecord *r, char **ret) {
         k = k ?: add_field(o, "run", r->run);
         k = k ?: add_field(o, "name", r->name);
         k = k ?: add_field(o, "start", ts);
-        if (k >= 0 && json_object_object_add(o, "duration_usec", json_object_new_int64((int64_t) r->duration)) < 0)
+        if (k >= 0 &&
+            json_object_object_add(o, "duration_usec", json_object_new_int64((int64_t) r->duration)) < 0)
                 k = -ENOMEM;
         k = k ?: add_field(o, "result", r->result);
         k = k ?: add_field(o, "summary", r->summary);
         if (k < 0)
                 return k;
-        return asprintf(ret, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                             JSON_C_TO_STRING_NOSLASHESCAPE)) < 0 ?
-                       -ENOMEM : 0;
+        return asprintf(ret, "%s\n",
+                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE)) < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 static int parse_line(const char *line, size_t len, TimelineRecord *ret) {
         static const JsonDispatch table[] = {
-                { "boot_id", json_dispatch_string, offsetof(TimelineRecord, boot_id), 0 },
-                { "source", json_dispatch_string, offsetof(TimelineRecord, source), JSON_MANDATORY },
-                { "run", json_dispatch_string, offsetof(TimelineRecord, run), 0 },
-                { "name", json_dispatch_string, offsetof(TimelineRecord, name), JSON_MANDATORY },
-                { "result", json_dispatch_string, offsetof(TimelineRecord, result), JSON_MANDATORY },
-                { "summary", json_dispatch_string, offsetof(TimelineRecord, summary), 0 },
-                {}
-        };
+                {"boot_id", json_dispatch_string, offsetof(TimelineRecord, boot_id), 0},
+                {"source", json_dispatch_string, offsetof(TimelineRecord, source), JSON_MANDATORY},
+                {"run", json_dispatch_string, offsetof(TimelineRecord, run), 0},
+                {"name", json_dispatch_string, offsetof(TimelineRecord, name), JSON_MANDATORY},
+                {"result", json_dispatch_string, offsetof(TimelineRecord, result), JSON_MANDATORY},
+                {"summary", json_dispatch_string, offsetof(TimelineRecord, summary), 0},
+                {}};
         _cleanup_json_ struct json_object *o = NULL;
         _cleanup_(timeline_record_done) TimelineRecord r = {};
         struct json_object *start, *dur;
@@ -125,12 +127,12 @@ static int parse_line(const char *line, size_t len, TimelineRecord *ret) {
         start = json_get(o, "start", false);
         dur = json_get(o, "duration_usec", false);
         if (!json_object_is_type(start, json_type_string) || !json_object_is_type(dur, json_type_int) ||
-            json_object_get_int64(dur) < 0 || parse_timestamp_iso(json_object_get_string(start), &r.start) < 0 ||
-            r.start == 0)
+            json_object_get_int64(dur) < 0 ||
+            parse_timestamp_iso(json_object_get_string(start), &r.start) < 0 || r.start == 0)
                 return -EBADMSG;
         r.duration = (usec_t) json_object_get_int64(dur);
         *ret = r;
-        r = (TimelineRecord) {};
+        r = (TimelineRecord){};
         return 0;
 }
 
@@ -205,8 +207,8 @@ static int trim(Context *c, const char *path, int fd) {
         from = buf + size / 2;
         from = memchr(from, '\n', size - (size_t) (from - buf));
         from = from ? from + 1 : buf + size;
-        return write_file_atomic_in_root(c->root_fd, path, from, size - (size_t) (from - buf), 0644, (uid_t) -1,
-                                         (gid_t) -1, 0);
+        return write_file_atomic_in_root(c->root_fd, path, from, size - (size_t) (from - buf), 0644,
+                                         (uid_t) -1, (gid_t) -1, 0);
 }
 
 int timeline_append(Context *c, const TimelineRecord *r) {

@@ -19,20 +19,20 @@
 #include "context.h"
 #include "strutil.h"
 
-#define TIMELINE_FILE "timeline.jsonl"
-#define TIMELINE_MAX (1024U * 1024U)
+#define TIMELINE_FILE        "timeline.jsonl"
+#define TIMELINE_MAX         (1024U * 1024U)
 #define TIMELINE_RECORDS_MAX 16384U
-#define TIMELINE_FIELD_MAX 1024U            /* name, run, result, summary are cut to this many bytes */
+#define TIMELINE_FIELD_MAX   1024U /* name, run, result, summary are cut to this many bytes */
 
 typedef struct TimelineRecord {
         char *boot_id;
-        char *source;       /* "provision" or "extension" */
+        char *source; /* "provision" or "extension" */
         char *run;
         char *name;
-        usec_t start;       /* CLOCK_REALTIME */
+        usec_t start; /* CLOCK_REALTIME */
         usec_t duration;
         char *result;
-        char *summary;      /* may be NULL */
+        char *summary; /* may be NULL */
 } TimelineRecord;
 
 void timeline_record_done(TimelineRecord *r);

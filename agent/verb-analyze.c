@@ -33,9 +33,9 @@ typedef enum AnalyzeMode {
 
 typedef struct Boot {
         const char *boot_id;
-        TimelineRecord **records;   /* pointers into the loaded array, in file order */
+        TimelineRecord **records; /* pointers into the loaded array, in file order */
         size_t n;
-        usec_t first, last;         /* earliest start, latest end */
+        usec_t first, last; /* earliest start, latest end */
 } Boot;
 
 static void boots_free(Boot *b, size_t n) {
@@ -67,7 +67,7 @@ static int group_by_boot(TimelineRecord *records, size_t n, Boot **ret, size_t *
                         }
                         boots = nbs;
                         b = &boots[nb++];
-                        *b = (Boot) { .boot_id = id, .first = r->start, .last = r->start + r->duration };
+                        *b = (Boot){.boot_id = id, .first = r->start, .last = r->start + r->duration};
                 }
                 a = reallocarray(b->records, b->n + 1, sizeof *a);
                 if (!a) {
@@ -93,8 +93,9 @@ static int by_duration(const void *a, const void *b) {
 }
 
 static const char *source_label(const TimelineRecord *r) {
-        return streq(r->source, "provision") ? "provisioning run started" :
-               streq(r->source, "extension") ? "extensions goal state" : r->source;
+        return streq(r->source, "provision")   ? "provisioning run started"
+               : streq(r->source, "extension") ? "extensions goal state"
+                                               : r->source;
 }
 
 static void print_seconds(usec_t u, char *buf, size_t size) {
@@ -128,7 +129,8 @@ static void show_boot(const Boot *b, size_t index, size_t n_boots) {
                 run_last = MAX(run_last, r->start + r->duration);
                 print_seconds(r->start - b->first, at, sizeof at);
                 print_seconds(r->duration, dur, sizeof dur);
-                printf("  |`->%-44s @%-14s +%-14s %-12s %s\n", r->name, at, dur, r->result, strempty(r->summary));
+                printf("  |`->%-44s @%-14s +%-14s %-12s %s\n", r->name, at, dur, r->result,
+                       strempty(r->summary));
         }
         if (source) {
                 print_seconds(run_last - run_first, dur, sizeof dur);
@@ -146,8 +148,8 @@ static void blame_boot(const Boot *b, size_t index, size_t n_boots) {
                 const TimelineRecord *r = b->records[i];
 
                 print_seconds(r->duration, dur, sizeof dur);
-                printf("  %16s  %-9s %s%s%s%s\n", dur, r->source, r->name, r->run ? " (" : "", strempty(r->run),
-                       r->run ? ")" : "");
+                printf("  %16s  %-9s %s%s%s%s\n", dur, r->source, r->name, r->run ? " (" : "",
+                       strempty(r->run), r->run ? ")" : "");
         }
         printf("\n");
 }
@@ -172,8 +174,14 @@ static int print_json(const Boot *boots, size_t n) {
                         return -ENOMEM;
                 }
                 r = r ?: add_str(b, "boot_id", boots[i].boot_id);
-                r = r ?: add_str(b, "first", format_timestamp_iso_usec(boots[i].first, ts, sizeof ts) >= 0 ? ts : NULL);
-                r = r ?: add_str(b, "last", format_timestamp_iso_usec(boots[i].last, ts, sizeof ts) >= 0 ? ts : NULL);
+                r = r
+                            ?: add_str(b, "first",
+                                       format_timestamp_iso_usec(boots[i].first, ts, sizeof ts) >= 0 ? ts
+                                                                                                     : NULL);
+                r = r
+                            ?: add_str(b, "last",
+                                       format_timestamp_iso_usec(boots[i].last, ts, sizeof ts) >= 0 ? ts
+                                                                                                    : NULL);
                 json_object_object_add(b, "records", recs);
                 for (size_t k = 0; k < boots[i].n && r >= 0; k++) {
                         const TimelineRecord *t = boots[i].records[k];
@@ -186,9 +194,15 @@ static int print_json(const Boot *boots, size_t n) {
                         r = r ?: add_str(o, "source", t->source);
                         r = r ?: add_str(o, "run", t->run);
                         r = r ?: add_str(o, "name", t->name);
-                        r = r ?: add_str(o, "start", format_timestamp_iso_usec(t->start, ts, sizeof ts) >= 0 ? ts : NULL);
-                        json_object_object_add(o, "offset_usec", json_object_new_int64((int64_t) (t->start - boots[i].first)));
-                        json_object_object_add(o, "duration_usec", json_object_new_int64((int64_t) t->duration));
+                        r = r
+                                    ?: add_str(o, "start",
+                                               format_timestamp_iso_usec(t->start, ts, sizeof ts) >= 0
+                                                       ? ts
+                                                       : NULL);
+                        json_object_object_add(o, "offset_usec",
+                                               json_object_new_int64((int64_t) (t->start - boots[i].first)));
+                        json_object_object_add(o, "duration_usec",
+                                               json_object_new_int64((int64_t) t->duration));
                         r = r ?: add_str(o, "result", t->result);
                         r = r ?: add_str(o, "summary", t->summary);
                 }
@@ -209,10 +223,7 @@ static void help(void) {
 
 int verb_analyze(Context *c, int argc, char **argv) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+                {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {}};
         TimelineRecord *records = NULL;
         Boot *boots = NULL;
         size_t n = 0, nb = 0, bad = 0;
@@ -238,7 +249,8 @@ int verb_analyze(Context *c, int argc, char **argv) {
                 else if (streq(argv[optind], "blame"))
                         mode = ANALYZE_BLAME;
                 else
-                        return log_error_errno(EINVAL, "Unknown analyze command '%s' (show, blame).", argv[optind]);
+                        return log_error_errno(EINVAL, "Unknown analyze command '%s' (show, blame).",
+                                               argv[optind]);
                 if (optind + 1 < argc)
                         return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[optind + 1]);
         }
@@ -248,14 +260,17 @@ int verb_analyze(Context *c, int argc, char **argv) {
                 if (json)
                         puts("{\n  \"boots\": []\n}");
                 else
-                        printf("No records yet (%s/" TIMELINE_FILE " does not exist): nothing was provisioned or "
-                               "run here.\n", c->config.state_dir);
+                        printf("No records yet (%s/" TIMELINE_FILE
+                               " does not exist): nothing was provisioned or "
+                               "run here.\n",
+                               c->config.state_dir);
                 return 0;
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s/" TIMELINE_FILE ": %m", c->config.state_dir);
         if (bad > 0)
-                log_warning("Ignored %zu damaged line(s) of %s/" TIMELINE_FILE ".", bad, c->config.state_dir);
+                log_warning("Ignored %zu damaged line(s) of %s/" TIMELINE_FILE ".", bad,
+                            c->config.state_dir);
         r = group_by_boot(records, n, &boots, &nb);
         if (r < 0) {
                 timeline_records_free(records, n);

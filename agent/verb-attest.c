@@ -42,8 +42,8 @@
 #include "tpm2.h"
 
 #define ATTEST_NONCE_ATTEMPTS 3
-#define ATTEST_BUNDLE_MAX (4U * 1024U * 1024U)
-#define ATTEST_AIA_MAX (64U * 1024U)
+#define ATTEST_BUNDLE_MAX     (4U * 1024U * 1024U)
+#define ATTEST_AIA_MAX        (64U * 1024U)
 
 typedef struct AttestArgs {
         char nonce[IMDS_ATTESTED_NONCE_MAX + 1];
@@ -61,13 +61,9 @@ static bool nonce_is_valid(const char *s) {
 
 static int parse_args(int argc, char **argv, AttestArgs *ret) {
         static const struct option options[] = {
-                { "nonce", required_argument, NULL, 'n' },
-                { "evidence", no_argument, NULL, 'e' },
-                { "vm-id", required_argument, NULL, 'i' },
-                { "response", required_argument, NULL, 'r' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+                {"nonce", required_argument, NULL, 'n'}, {"evidence", no_argument, NULL, 'e'},
+                {"vm-id", required_argument, NULL, 'i'}, {"response", required_argument, NULL, 'r'},
+                {"help", no_argument, NULL, 'h'},        {}};
         AttestArgs a = {};
         int opt;
 
@@ -76,8 +72,11 @@ static int parse_args(int argc, char **argv, AttestArgs *ret) {
                 switch (opt) {
                 case 'n':
                         if (!nonce_is_valid(optarg))
-                                return log_error_errno(EINVAL, "--nonce must be 1 to %u decimal digits (IMDS takes a "
-                                                       "10-digit nonce), got '%s'.", IMDS_ATTESTED_NONCE_MAX, optarg);
+                                return log_error_errno(
+                                        EINVAL,
+                                        "--nonce must be 1 to %u decimal digits (IMDS takes a "
+                                        "10-digit nonce), got '%s'.",
+                                        IMDS_ATTESTED_NONCE_MAX, optarg);
                         (void) snprintf(a.nonce, sizeof a.nonce, "%s", optarg);
                         a.nonce_given = true;
                         break;
@@ -99,7 +98,8 @@ static int parse_args(int argc, char **argv, AttestArgs *ret) {
         if (optind < argc)
                 return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[optind]);
         if (a.response && !a.nonce_given)
-                return log_error_errno(EINVAL, "--response needs --nonce: the nonce the saved document was asked with.");
+                return log_error_errno(
+                        EINVAL, "--response needs --nonce: the nonce the saved document was asked with.");
         *ret = a;
         return 0;
 }
@@ -134,8 +134,9 @@ static int instance_vm_id(Context *c, const AttestArgs *a, char ret[static 37], 
                 *ret_source = "the provisioning run's record (IMDS)";
                 return 0;
         }
-        return log_error_errno(ENXIO, "Cannot tell this instance's VM id (no SMBIOS product UUID, nothing provisioned); "
-                               "give it with --vm-id.");
+        return log_error_errno(
+                ENXIO, "Cannot tell this instance's VM id (no SMBIOS product UUID, nothing provisioned); "
+                       "give it with --vm-id.");
 }
 
 /* ---- trust ---- */
@@ -162,7 +163,8 @@ static int fetch_issuer(const char *url, void *userdata, X509 **ret) {
         X509 *x;
         int r;
 
-        log_debug("Fetching an intermediate certificate from %s ([Attestation] FetchIntermediates=yes).", url);
+        log_debug("Fetching an intermediate certificate from %s ([Attestation] FetchIntermediates=yes).",
+                  url);
         r = http_request_sync(&req, &resp);
         if (r < 0)
                 return r;
@@ -192,7 +194,7 @@ static int trust_setup(Context *c, AttestedTrust *t) {
         size_t size;
         int r;
 
-        *t = (AttestedTrust) { .store = X509_STORE_new() };
+        *t = (AttestedTrust){.store = X509_STORE_new()};
         if (!t->store)
                 return log_oom();
         if (cfg->attestation_trust_anchors) {
@@ -223,7 +225,8 @@ static int trust_setup(Context *c, AttestedTrust *t) {
                 if (strv_extend(&t->signer_domains, *d) < 0)
                         return log_oom();
         if (!t->signer_domains)
-                return log_error_errno(EINVAL, "[Attestation] SignerDomains= is empty: no signer could be accepted.");
+                return log_error_errno(
+                        EINVAL, "[Attestation] SignerDomains= is empty: no signer could be accepted.");
         if (cfg->attestation_fetch_intermediates) {
                 t->fetch_issuer = fetch_issuer;
                 t->fetch_userdata = c;
@@ -256,8 +259,8 @@ static int get_response(Context *c, const AttestArgs *a, const char *nonce, char
 }
 
 /* One attempt: returns 0 when verified, -ESTALE on a nonce mismatch (worth asking again), other -errno logged. */
-static int attest_once(Context *c, const AttestArgs *a, const AttestedTrust *t, const char *nonce, const char *vm_id,
-                       AttestedVerified *ret, char **ret_signature) {
+static int attest_once(Context *c, const AttestArgs *a, const AttestedTrust *t, const char *nonce,
+                       const char *vm_id, AttestedVerified *ret, char **ret_signature) {
         _cleanup_(attested_verified_done) AttestedVerified v = {};
         _cleanup_free_ char *body = NULL, *reason = NULL;
         _cleanup_free_ void *der = NULL;
@@ -271,13 +274,16 @@ static int attest_once(Context *c, const AttestArgs *a, const AttestedTrust *t, 
         r = attested_response_parse(body, size, &der, &der_size, &err);
         if (r < 0)
                 return log_error_errno(r, "The attested data response is invalid: %s",
-                                       r == -E2BIG ? "too large" : err.message[0] ? err.message : strerror(-r));
+                                       r == -E2BIG      ? "too large"
+                                       : err.message[0] ? err.message
+                                                        : strerror(-r));
         r = attested_verify(der, der_size, t, &v, &reason);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
                 return log_error_errno(r, "Attested document NOT verified: %s.", strna(reason));
-        r = attested_check(&v.doc, nonce, vm_id, now_usec(CLOCK_REALTIME), c->config.attestation_clock_skew, &reason);
+        r = attested_check(&v.doc, nonce, vm_id, now_usec(CLOCK_REALTIME), c->config.attestation_clock_skew,
+                           &reason);
         if (r == -ESTALE)
                 return log_debug_errno(r, "%s", reason);
         if (r < 0)
@@ -285,7 +291,7 @@ static int attest_once(Context *c, const AttestArgs *a, const AttestedTrust *t, 
         if (ret_signature && base64_encode(der, der_size, ret_signature) < 0)
                 return log_oom();
         *ret = v;
-        v = (AttestedVerified) {};
+        v = (AttestedVerified){};
         return 0;
 }
 
@@ -327,12 +333,15 @@ static int evidence_json(Context *c, const char *vm_id, struct json_object **ret
                 return log_oom();
         json_object_object_add(o, "available", json_object_new_boolean(true));
         json_object_object_add(o, "hcl_report", json_object_new_string(b64));
-        json_object_object_add(o, "report_type", json_object_new_string(hcl_report_type_to_string(h.report_type)));
+        json_object_object_add(o, "report_type",
+                               json_object_new_string(hcl_report_type_to_string(h.report_type)));
         json_object_object_add(o, "hardware_report", json_object_new_string(hw));
         json_object_object_add(o, "runtime_data_bound", json_object_new_boolean(h.runtime_data_bound));
-        json_object_object_add(o, "vm_unique_id", h.vm_unique_id[0] ? json_object_new_string(h.vm_unique_id) : NULL);
+        json_object_object_add(o, "vm_unique_id",
+                               h.vm_unique_id[0] ? json_object_new_string(h.vm_unique_id) : NULL);
         json_object_object_add(o, "vm_unique_id_matches",
-                               h.vm_unique_id[0] ? json_object_new_boolean(streq(h.vm_unique_id, vm_id)) : NULL);
+                               h.vm_unique_id[0] ? json_object_new_boolean(streq(h.vm_unique_id, vm_id))
+                                                 : NULL);
         json_object_object_add(o, "appraised", json_object_new_boolean(false));
         *ret = TAKE_PTR(o);
         return 0;
@@ -408,15 +417,19 @@ int verb_attest(Context *c, int argc, char **argv) {
                 if (r != -ESTALE)
                         break;
                 if (a.response || attempt >= ATTEST_NONCE_ATTEMPTS)
-                        return log_error_errno(r, "Attested document NOT verified: it carries another nonce than '%s' "
-                                               "(%u attempt(s); a replayed or cached document).", a.nonce, attempt);
+                        return log_error_errno(
+                                r,
+                                "Attested document NOT verified: it carries another nonce than '%s' "
+                                "(%u attempt(s); a replayed or cached document).",
+                                a.nonce, attempt);
                 (void) sleep(1);
         }
         if (r < 0)
                 return r;
-        log_info("Attested document verified: signed by %s (%s), chain to %s; nonce %s; vmId %s (%s); valid until %s.",
-                 v.signer, v.signer_dns, strv_length(v.chain) > 0 ? v.chain[strv_length(v.chain) - 1] : "?", a.nonce,
-                 vm_id, vm_id_source, v.doc.expires_on_text);
+        log_info("Attested document verified: signed by %s (%s), chain to %s; nonce %s; vmId %s (%s); valid "
+                 "until %s.",
+                 v.signer, v.signer_dns, strv_length(v.chain) > 0 ? v.chain[strv_length(v.chain) - 1] : "?",
+                 a.nonce, vm_id, vm_id_source, v.doc.expires_on_text);
         if (a.evidence)
                 return print_evidence(c, &v, signature, a.nonce, vm_id, vm_id_source);
         fwrite(v.content, 1, v.content_size, stdout);

@@ -53,19 +53,19 @@
 #include "redact.h"
 #include "version.h"
 
-#define ARCHIVE_DIR "azl-agent-logs"
-#define COLLECT_MAX_DEFAULT (64U * 1024U * 1024U)   /* bytes of (uncompressed) content */
-#define COLLECT_FILE_MAX (8U * 1024U * 1024U)       /* larger files: their tail */
-#define COLLECT_FILES_MAX 4096U
-#define COLLECT_DEPTH_MAX 16U
-#define JOURNAL_MAX (16U * 1024U * 1024U)
+#define ARCHIVE_DIR         "azl-agent-logs"
+#define COLLECT_MAX_DEFAULT (64U * 1024U * 1024U) /* bytes of (uncompressed) content */
+#define COLLECT_FILE_MAX    (8U * 1024U * 1024U)  /* larger files: their tail */
+#define COLLECT_FILES_MAX   4096U
+#define COLLECT_DEPTH_MAX   16U
+#define JOURNAL_MAX         (16U * 1024U * 1024U)
 
 typedef struct Collector {
         Context *c;
         struct archive *a;
         uint64_t total, max_total;
         unsigned n_files;
-        FILE *included, *excluded;          /* manifest sections (memstreams) */
+        FILE *included, *excluded; /* manifest sections (memstreams) */
         char *included_buf, *excluded_buf;
         size_t included_size, excluded_size;
         unsigned n_secrets, n_secrets_dropped;
@@ -95,7 +95,7 @@ static void add_json_leaves(Collector *k, struct json_object *o, unsigned depth)
         if (json_object_is_type(o, json_type_string))
                 add_secret(k, json_object_get_string(o));
         else if (json_object_is_type(o, json_type_object)) {
-                json_object_object_foreach(o, key, v) {
+                json_object_object_foreach (o, key, v) {
                         (void) key;
                         add_json_leaves(k, v, depth + 1);
                 }
@@ -119,11 +119,13 @@ static void harvest_plaintext(Collector *k, const char *dir, const char *thumbpr
 
         if (isempty(thumbprint) || strchr(thumbprint, '/') || strstr(thumbprint, ".."))
                 return;
-        if (asprintf(&prv_path, "%s/%s.prv", dir, thumbprint) < 0 || asprintf(&crt_path, "%s/%s.crt", dir, thumbprint) < 0)
+        if (asprintf(&prv_path, "%s/%s.prv", dir, thumbprint) < 0 ||
+            asprintf(&crt_path, "%s/%s.crt", dir, thumbprint) < 0)
                 return;
         if (read_file_in_root(k->c->root_fd, prv_path, 1024U * 1024U, &prv, &prv_size) < 0 ||
             read_file_in_root(k->c->root_fd, crt_path, 1024U * 1024U, &crt, &crt_size) < 0 ||
-            pem_load_private_key(prv, prv_size, &key) < 0 || pem_load_certificate(crt, crt_size, &cert) < 0 ||
+            pem_load_private_key(prv, prv_size, &key) < 0 ||
+            pem_load_certificate(crt, crt_size, &cert) < 0 ||
             base64_decode(b64, strlen(b64), &der, &der_size) < 0) {
                 if (prv)
                         explicit_bzero(prv, prv_size);
@@ -132,7 +134,8 @@ static void harvest_plaintext(Collector *k, const char *dir, const char *thumbpr
         explicit_bzero(prv, prv_size);
         in = BIO_new_mem_buf(der, (int) der_size);
         out = BIO_new(BIO_s_secmem());
-        if (!in || !out || !(cms = d2i_CMS_bio(in, NULL)) || CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY) != 1)
+        if (!in || !out || !(cms = d2i_CMS_bio(in, NULL)) ||
+            CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY) != 1)
                 return;
         n = BIO_get_mem_data(out, &plain);
         if (n <= 0)
@@ -157,8 +160,10 @@ static void harvest_settings(Collector *k, const char *path) {
             json_parse_buffer(buf, size, &o, NULL) < 0)
                 return;
         rs = json_get(o, "runtimeSettings", false);
-        for (size_t i = 0; rs && json_object_is_type(rs, json_type_array) && i < json_object_array_length(rs); i++) {
-                struct json_object *hs = json_get(json_object_array_get_idx(rs, i), "handlerSettings", false);
+        for (size_t i = 0;
+             rs && json_object_is_type(rs, json_type_array) && i < json_object_array_length(rs); i++) {
+                struct json_object *hs =
+                        json_get(json_object_array_get_idx(rs, i), "handlerSettings", false);
                 struct json_object *ps = json_get(hs, "protectedSettings", false),
                                    *tp = json_get(hs, "protectedSettingsCertThumbprint", false);
 
@@ -201,7 +206,8 @@ static void harvest_extensions(Collector *k) {
                 _cleanup_close_ int cfd = -EBADF;
                 DIR *cd;
 
-                if (de->d_name[0] == '.' || asprintf(&cfg, "%s/%s/config", k->c->config.extensions_dir, de->d_name) < 0)
+                if (de->d_name[0] == '.' ||
+                    asprintf(&cfg, "%s/%s/config", k->c->config.extensions_dir, de->d_name) < 0)
                         continue;
                 cfd = open_in_root(k->c->root_fd, cfg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
                 if (cfd < 0 || !(cd = fdopendir(cfd)))
@@ -249,7 +255,8 @@ static int add_member(Collector *k, const char *name, const char *data, size_t s
                 r = -EIO;
         archive_entry_free(e);
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s to the archive: %s", path, archive_error_string(k->a));
+                return log_error_errno(r, "Failed to write %s to the archive: %s", path,
+                                       archive_error_string(k->a));
         k->total += size;
         return 0;
 }
@@ -288,15 +295,19 @@ typedef enum WalkMode {
 
 /* Whether a file may go into the archive as text: NULL, or why not. */
 static const char *exclusion_reason(const char *name, WalkMode mode) {
-        static const char *const key_suffixes[] = { ".prv", ".key", ".pem", ".pfx", ".p12", ".p7m", ".crt", ".cer" };
-        static const char *const handler_suffixes[] = { ".status", ".settings", ".log", ".json", ".xml", ".txt" };
-        static const char *const handler_names[] = { "HandlerState", "HandlerEnvironment.json", "HandlerManifest.json",
-                                                     "mrseq", "heartbeat.log", "ExtensionState" };
+        static const char *const key_suffixes[] = {".prv", ".key", ".pem", ".pfx",
+                                                   ".p12", ".p7m", ".crt", ".cer"};
+        static const char *const handler_suffixes[] = {".status", ".settings", ".log",
+                                                       ".json",   ".xml",      ".txt"};
+        static const char *const handler_names[] = {"HandlerState",         "HandlerEnvironment.json",
+                                                    "HandlerManifest.json", "mrseq",
+                                                    "heartbeat.log",        "ExtensionState"};
 
         for (size_t i = 0; i < ELEMENTSOF(key_suffixes); i++)
                 if (endswith(name, key_suffixes[i]))
                         return "private key or certificate material";
-        if (startswith(name, "Certificates") || startswith(name, "TransportPrivate") || startswith(name, "TransportCert"))
+        if (startswith(name, "Certificates") || startswith(name, "TransportPrivate") ||
+            startswith(name, "TransportCert"))
                 return "certificate bundle";
         if (startswith(name, "CustomData") || startswith(name, "UserData"))
                 return "custom data";
@@ -304,8 +315,10 @@ static const char *exclusion_reason(const char *name, WalkMode mode) {
                 return NULL;
         if (mode == WALK_EXTENSIONS)
                 return endswith(name, ".xml") || endswith(name, ".json") || endswith(name, ".txt") ||
-                       endswith(name, ".log") || endswith(name, ".jsonl") || !strchr(name, '.') ? NULL :
-                       "not a log, status or goal-state file";
+                                       endswith(name, ".log") || endswith(name, ".jsonl") ||
+                                       !strchr(name, '.')
+                               ? NULL
+                               : "not a log, status or goal-state file";
         for (size_t i = 0; i < ELEMENTSOF(handler_suffixes); i++)
                 if (endswith(name, handler_suffixes[i]))
                         return NULL;
@@ -429,15 +442,18 @@ static int walk(Collector *k, const char *dir, unsigned depth, WalkMode mode) {
                         continue;
                 /* <StateDirectory>/userdata holds the user data and the scripts made from it (userdata.json,
                  * the status, stays): custom data, left out like waagent's CustomData file */
-                if (S_ISDIR(st.st_mode) && depth == 0 && streq(*n, "userdata") && streq(dir, k->c->config.state_dir))
-                        note_excluded(k, path + 1, "custom data (the user data and the scripts made from it)");
+                if (S_ISDIR(st.st_mode) && depth == 0 && streq(*n, "userdata") &&
+                    streq(dir, k->c->config.state_dir))
+                        note_excluded(k, path + 1,
+                                      "custom data (the user data and the scripts made from it)");
                 else if (S_ISDIR(st.st_mode))
                         r = walk(k, path, depth + 1, mode == WALK_EXTENSIONS ? WALK_HANDLER : mode);
                 else if (S_ISREG(st.st_mode))
                         r = add_file(k, dirfd(d), path, *n, mode);
                 else
-                        note_excluded(k, path + 1, S_ISLNK(st.st_mode) ? "symbolic link (not followed)" :
-                                                                          "not a regular file");
+                        note_excluded(k, path + 1,
+                                      S_ISLNK(st.st_mode) ? "symbolic link (not followed)"
+                                                          : "not a regular file");
         }
         closedir(d);
         return r;
@@ -476,7 +492,8 @@ static int journal_text(Collector *k, char **ret) {
 
                 r = sd_id128_get_boot(&boot);
                 if (r >= 0) {
-                        (void) snprintf(m, sizeof m, "_BOOT_ID=" SD_ID128_FORMAT_STR, SD_ID128_FORMAT_VAL(boot));
+                        (void) snprintf(m, sizeof m, "_BOOT_ID=" SD_ID128_FORMAT_STR,
+                                        SD_ID128_FORMAT_VAL(boot));
                         r = sd_journal_add_conjunction(j);
                         if (r >= 0)
                                 r = sd_journal_add_match(j, m, 0);
@@ -544,12 +561,16 @@ static int add_manifest(Collector *k) {
                      "azl-agent collect-logs, azl-agent %s, %s, root %s\n\n"
                      "Included (bytes after redaction):\n%s\n"
                      "Left out:\n%s\n"
-                     "Removed from every included file: protectedSettings and *password* JSON values, UserPassword\n"
-                     "and CustomData XML content, SAS signatures (sig=), and %u secret value(s) found on this\n"
-                     "machine (admin password, custom data, protected settings and their decrypted values)%s.\n",
+                     "Removed from every included file: protectedSettings and *password* JSON values, "
+                     "UserPassword\n"
+                     "and CustomData XML content, SAS signatures (sig=), and %u secret value(s) found on "
+                     "this\n"
+                     "machine (admin password, custom data, protected settings and their decrypted "
+                     "values)%s.\n",
                      PACKAGE_VERSION, ts, k->c->root ?: "/", strempty(k->included_buf),
                      isempty(k->excluded_buf) ? "  (nothing)\n" : k->excluded_buf, k->n_secrets,
-                     k->n_secrets_dropped > 0 ? "; more were found than can be masked: check before sharing" : "") < 0)
+                     k->n_secrets_dropped > 0 ? "; more were found than can be masked: check before sharing"
+                                              : "") < 0)
                 return log_oom();
         return add_member(k, "MANIFEST.txt", text, strlen(text), k->now);
 }
@@ -562,7 +583,8 @@ static int open_archive(Collector *k, int fd, const char *output) {
                 return -EIO;
         if (endswith(output, ".tar.zst") || endswith(output, ".tzst")) {
                 if (archive_write_add_filter_zstd(k->a) != ARCHIVE_OK)
-                        return log_error_errno(EOPNOTSUPP, "zstd is not available: %s", archive_error_string(k->a));
+                        return log_error_errno(EOPNOTSUPP, "zstd is not available: %s",
+                                               archive_error_string(k->a));
         } else if (!endswith(output, ".tar") && archive_write_add_filter_gzip(k->a) != ARCHIVE_OK)
                 return log_error_errno(EOPNOTSUPP, "gzip is not available: %s", archive_error_string(k->a));
         if (archive_write_open_fd(k->a, fd) != ARCHIVE_OK)
@@ -571,12 +593,10 @@ static int open_archive(Collector *k, int fd, const char *output) {
 }
 
 static int parse_args(int argc, char **argv, const char **ret_output, uint64_t *ret_max) {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "max-size", required_argument, NULL, 'm' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"output", required_argument, NULL, 'o'},
+                                                {"max-size", required_argument, NULL, 'm'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         uint64_t mib;
         int opt;
 
@@ -588,13 +608,16 @@ static int parse_args(int argc, char **argv, const char **ret_output, uint64_t *
                         break;
                 case 'm':
                         if (safe_atou64(optarg, &mib) < 0 || mib == 0 || mib > 4096)
-                                return log_error_errno(EINVAL, "--max-size takes MiB, 1…4096: '%s'.", optarg);
+                                return log_error_errno(EINVAL, "--max-size takes MiB, 1…4096: '%s'.",
+                                                       optarg);
                         *ret_max = mib * 1024U * 1024U;
                         break;
                 case 'h':
                         printf("azl-agent collect-logs [-o FILE] [--max-size MIB]\n\n"
-                               "One tarball of the agent's journal, status, configuration, state and extension\n"
-                               "logs for support, with secrets removed. FILE: *.tar.gz (default), *.tar.zst, *.tar.\n");
+                               "One tarball of the agent's journal, status, configuration, state and "
+                               "extension\n"
+                               "logs for support, with secrets removed. FILE: *.tar.gz (default), "
+                               "*.tar.zst, *.tar.\n");
                         return 0;
                 default:
                         return -EINVAL;
@@ -608,7 +631,7 @@ int verb_collect_logs(Context *c, int argc, char **argv) {
         _cleanup_(archive_write_freep) struct archive *a = NULL;
         _cleanup_free_ char *default_output = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
-        Collector k = { .c = c, .max_total = COLLECT_MAX_DEFAULT, .now = time(NULL) };
+        Collector k = {.c = c, .max_total = COLLECT_MAX_DEFAULT, .now = time(NULL)};
         const char *output = NULL;
         int r;
 
@@ -665,7 +688,7 @@ int verb_collect_logs(Context *c, int argc, char **argv) {
                 return r;
         }
         printf("%s\n", output);
-        log_info("Wrote %s (%llu bytes of logs and state before compression; see MANIFEST.txt inside).", output,
-                 (unsigned long long) k.total);
+        log_info("Wrote %s (%llu bytes of logs and state before compression; see MANIFEST.txt inside).",
+                 output, (unsigned long long) k.total);
         return 0;
 }

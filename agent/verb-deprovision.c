@@ -61,8 +61,8 @@ typedef enum ActionKind {
 
 typedef struct Action {
         ActionKind kind;
-        char *what;         /* category shown to the operator */
-        char *path;         /* in-root path (ACTION_REMOVE, ACTION_LOCK_ROOT), user name (ACTION_DELETE_USER) */
+        char *what; /* category shown to the operator */
+        char *path; /* in-root path (ACTION_REMOVE, ACTION_LOCK_ROOT), user name (ACTION_DELETE_USER) */
 } Action;
 
 typedef struct Plan {
@@ -76,7 +76,7 @@ static void plan_done(Plan *p) {
                 free(p->actions[i].path);
         }
         free(p->actions);
-        *p = (Plan) {};
+        *p = (Plan){};
 }
 
 static int plan_add(Plan *p, ActionKind kind, const char *what, const char *path) {
@@ -85,7 +85,7 @@ static int plan_add(Plan *p, ActionKind kind, const char *what, const char *path
         if (!a)
                 return -ENOMEM;
         p->actions = a;
-        a[p->n] = (Action) { .kind = kind, .what = strdup(what), .path = path ? strdup(path) : NULL };
+        a[p->n] = (Action){.kind = kind, .what = strdup(what), .path = path ? strdup(path) : NULL};
         if (!a[p->n].what || (path && !a[p->n].path)) {
                 free(a[p->n].what);
                 free(a[p->n].path);
@@ -184,10 +184,11 @@ static int check_deletable_user(Context *c, const char *name) {
         int r;
 
         if (!user_name_is_valid(name) || user_name_is_reserved(name))
-                return log_error_errno(EPERM, "Refusing to delete '%s': not a user name the agent provisions.", name);
+                return log_error_errno(
+                        EPERM, "Refusing to delete '%s': not a user name the agent provisions.", name);
         r = passwd_find_in_root(c->root_fd, name, &u);
         if (r == -ENOENT)
-                return 0;       /* already gone: nothing to do for the account */
+                return 0; /* already gone: nothing to do for the account */
         if (r < 0)
                 return log_error_errno(r, "Failed to look up '%s' in /etc/passwd: %m", name);
         if (u.uid == 0 || u.uid < uid_min_in_root(c->root_fd))
@@ -219,7 +220,8 @@ static int build_plan(Context *c, bool user, Plan *p) {
 
                 r = provisioned_user(c, &name);
                 if (r == -ENOENT)
-                        log_warning("No record of a provisioned user (state.json, ovf-env.xml): no user is deleted.");
+                        log_warning("No record of a provisioned user (state.json, ovf-env.xml): no user is "
+                                    "deleted.");
                 else if (r < 0)
                         return r;
                 else {
@@ -227,7 +229,8 @@ static int build_plan(Context *c, bool user, Plan *p) {
                         if (r < 0)
                                 return r;
                         if (r > 0) {
-                                if (asprintf(&what, "delete the provisioned user, its home and shell history") < 0)
+                                if (asprintf(&what,
+                                             "delete the provisioned user, its home and shell history") < 0)
                                         return -ENOMEM;
                                 r = plan_add(p, ACTION_DELETE_USER, what, name);
                                 if (r < 0)
@@ -253,8 +256,8 @@ static int build_plan(Context *c, bool user, Plan *p) {
                  * daemon.json, network.json, ssh-host-keys.vmid, the timeline. */
                 r = plan_remove_entries(c, p, "provisioning state and cached provisioning data",
                                         c->config.state_dir, NULL);
-        for (const char *const *d = (const char *const[]) { "/var/lib/dhclient", "/var/lib/dhcp", "/var/lib/dhcpcd",
-                                                           NULL };
+        for (const char *const *d =
+                     (const char *const[]){"/var/lib/dhclient", "/var/lib/dhcp", "/var/lib/dhcpcd", NULL};
              r >= 0 && *d; d++)
                 r = plan_remove_entries(c, p, "DHCP lease", *d, NULL);
         if (r >= 0)
@@ -264,7 +267,8 @@ static int build_plan(Context *c, bool user, Plan *p) {
         /* An image below --root does not boot in between: the runtime files we generate from IMDS would survive
          * into the next provisioning (on the running system /run is gone at the next boot anyway). */
         if (r >= 0 && c->root)
-                r = plan_remove_entries(c, p, "generated network configuration", NETWORKD_DIR, is_our_network_file);
+                r = plan_remove_entries(c, p, "generated network configuration", NETWORKD_DIR,
+                                        is_our_network_file);
         if (r >= 0 && c->root)
                 r = plan_remove_if_exists(c, p, "generated network configuration", NETWORK_UDEV_RULES);
         if (r >= 0 && access_in_root(c->root_fd, "/etc/shadow") >= 0)
@@ -318,7 +322,7 @@ static int remove_at(int dir_fd, const char *name, dev_t dev, unsigned depth) {
         if (!S_ISDIR(st.st_mode))
                 return unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT ? negative_errno() : 0;
         if (st.st_dev != dev)
-                return -EXDEV;      /* a mount point below: not ours to empty */
+                return -EXDEV; /* a mount point below: not ours to empty */
         if (depth >= REMOVE_DEPTH_MAX)
                 return -ELOOP;
         fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -390,7 +394,8 @@ static int lock_root(Context *c, const char *path) {
                 return 0;
         if (asprintf(&out, "%.*s*%s", (int) (f - buf), buf, end) < 0)
                 return -ENOMEM;
-        r = write_file_atomic_in_root(c->root_fd, path, out, strlen(out), st.st_mode & 07777, st.st_uid, st.st_gid, 0);
+        r = write_file_atomic_in_root(c->root_fd, path, out, strlen(out), st.st_mode & 07777, st.st_uid,
+                                      st.st_gid, 0);
         explicit_bzero(buf, size);
         return r < 0 ? r : 1;
 }
@@ -407,13 +412,15 @@ static int reset_hostname(Context *c) {
 static int run_action(Context *c, const Action *a) {
         switch (a->kind) {
         case ACTION_STOP_DAEMON: {
-                int r = spawn_and_wait((char *const[]) { (char *) "systemctl", (char *) "stop", a->path, NULL }, NULL);
+                int r = spawn_and_wait((char *const[]){(char *) "systemctl", (char *) "stop", a->path, NULL},
+                                       NULL);
 
                 return r < 0 ? r : r > 0 ? -EIO : 0;
         }
         case ACTION_DELETE_USER:
                 /* -f: Packer runs this from the user's own SSH session; -r: home and mail spool. */
-                return run_shadow_tool(c, "userdel", (char *const[]) { (char *) "-f", (char *) "-r", a->path, NULL });
+                return run_shadow_tool(c, "userdel",
+                                       (char *const[]){(char *) "-f", (char *) "-r", a->path, NULL});
         case ACTION_REMOVE:
                 return remove_path(c, a->path);
         case ACTION_LOCK_ROOT:
@@ -437,13 +444,11 @@ static bool confirmed(void) {
 }
 
 int verb_deprovision(Context *c, int argc, char **argv) {
-        static const struct option options[] = {
-                { "user", no_argument, NULL, 'u' },
-                { "force", no_argument, NULL, 'f' },
-                { "dry-run", no_argument, NULL, 'n' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"user", no_argument, NULL, 'u'},
+                                                {"force", no_argument, NULL, 'f'},
+                                                {"dry-run", no_argument, NULL, 'n'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         _cleanup_(plan_done) Plan plan = {};
         bool user = false, force = false, dry_run = false;
         unsigned failed = 0;
@@ -463,7 +468,8 @@ int verb_deprovision(Context *c, int argc, char **argv) {
                         break;
                 case 'h':
                         printf("azl-agent deprovision [--user] [--force] [--dry-run]\n\n"
-                               "Removes what makes this system a particular VM, so that it can be captured as an image\n"
+                               "Removes what makes this system a particular VM, so that it can be captured "
+                               "as an image\n"
                                "and the next boot provisions afresh. See azl-agent-deprovision(8).\n");
                         return 0;
                 default:
@@ -488,7 +494,8 @@ int verb_deprovision(Context *c, int argc, char **argv) {
         for (size_t i = 0; i < plan.n; i++) {
                 r = run_action(c, &plan.actions[i]);
                 if (r < 0) {
-                        log_error_errno(r, "Failed to %s %s: %m", plan.actions[i].what, plan.actions[i].path);
+                        log_error_errno(r, "Failed to %s %s: %m", plan.actions[i].what,
+                                        plan.actions[i].path);
                         failed++;
                 }
         }
@@ -496,6 +503,7 @@ int verb_deprovision(Context *c, int argc, char **argv) {
                 log_error("Deprovisioning incomplete: %u of %zu action(s) failed.", failed, plan.n);
                 return EXIT_FAILURE;
         }
-        log_info("Deprovisioned: %zu action(s) done; the next boot provisions this system as a new VM.", plan.n);
+        log_info("Deprovisioned: %zu action(s) done; the next boot provisions this system as a new VM.",
+                 plan.n);
         return 0;
 }

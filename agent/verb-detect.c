@@ -24,13 +24,16 @@ static void print_confidential(const Context *c) {
         if (!s->hcl_report && !s->hcl_detail)
                 printf("confidential-hcl-report: not recorded (`azl-agent provision` reads the vTPM)\n");
         else
-                printf("confidential-hcl-report: %s (%s)\n", s->hcl_report ?: "none", strempty(s->hcl_detail));
+                printf("confidential-hcl-report: %s (%s)\n", s->hcl_report ?: "none",
+                       strempty(s->hcl_detail));
         if (s->imds_known) {
                 if (s->recorded_at > 0)
                         (void) format_timestamp_iso(s->recorded_at, ts, sizeof ts);
-                printf("confidential-imds: securityType '%s', secure boot %s, vTPM %s, encryption at host %s "
-                       "(recorded %s)\n", strempty(s->security_type), tristate(s->secure_boot),
-                       tristate(s->virtual_tpm), tristate(s->encryption_at_host), ts[0] ? ts : "at an unknown time");
+                printf("confidential-imds: securityType '%s', secure boot %s, vTPM %s, encryption at host "
+                       "%s "
+                       "(recorded %s)\n",
+                       strempty(s->security_type), tristate(s->secure_boot), tristate(s->virtual_tpm),
+                       tristate(s->encryption_at_host), ts[0] ? ts : "at an unknown time");
         } else
                 printf("confidential-imds: not recorded (`azl-agent provision` asks IMDS)\n");
         printf("confidential-agreement: %s\n", strna(s->agreement));
@@ -54,8 +57,7 @@ int verb_detect(Context *c, int argc, char **argv) {
         }
         printf("container-host: %s%s%s%s\n", p->container_host ? "yes" : "no", p->container_host ? " (" : "",
                p->container_host ? p->container_reason : "", p->container_host ? ")" : "");
-        printf("azure-endpoints: %s (%s)\n", r >= 0 ? "allowed" : "refused",
-               error_reason(&endpoints));
+        printf("azure-endpoints: %s (%s)\n", r >= 0 ? "allowed" : "refused", error_reason(&endpoints));
         print_confidential(c);
 
         return r >= 0 ? 0 : EXIT_NOT_APPLICABLE;

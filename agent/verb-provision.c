@@ -12,10 +12,7 @@
 
 int verb_provision(Context *c, int argc, char **argv) {
         static const struct option options[] = {
-                { "force", no_argument, NULL, 'f' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+                {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
         bool force = false;
         int opt;
 

@@ -41,13 +41,11 @@ typedef struct StatusArgs {
 } StatusArgs;
 
 static int parse_args(int argc, char **argv, StatusArgs *ret) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "wait", no_argument, NULL, 'w' },
-                { "long", no_argument, NULL, 'l' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                                {"wait", no_argument, NULL, 'w'},
+                                                {"long", no_argument, NULL, 'l'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         StatusArgs a = {};
         int opt;
 
@@ -114,7 +112,8 @@ static int wait_for_final_state(Context *c, ProvisionState *s, UserDataStatus *u
                         return log_error_errno(r, "Failed to read %s/state.json: %m", c->config.state_dir);
                 if (r >= 0 && state_is_final(s)) {
                         userdata_status_done(u);
-                        if (!streq_ptr(s->state, "ready") || userdata_status_load(c, u) < 0 || !userdata_pending(u))
+                        if (!streq_ptr(s->state, "ready") || userdata_status_load(c, u) < 0 ||
+                            !userdata_pending(u))
                                 return 0;
                 }
                 if (read(fd, buf, sizeof buf) < 0 && errno != EINTR)
@@ -136,11 +135,19 @@ static int daemon_json(const StatusBus *b, struct json_object **ret) {
                 return -ENOMEM;
         r = r ?: add_string(o, "goal_state_incarnation", b->incarnation);
         r = r ?: add_string(o, "goal_state_etag", b->etag);
-        r = r ?: add_string(o, "goal_state_at",
-                            b->goal_state_at > 0 && format_timestamp_iso(b->goal_state_at, ts, sizeof ts) >= 0 ? ts : NULL);
+        r = r
+                    ?: add_string(o, "goal_state_at",
+                                  b->goal_state_at > 0 &&
+                                                  format_timestamp_iso(b->goal_state_at, ts, sizeof ts) >= 0
+                                          ? ts
+                                          : NULL);
         r = r ?: add_string(o, "extensions_goal_state", b->extensions_goal_state);
-        r = r ?: add_string(o, "last_status_upload_at",
-                            b->last_upload_at > 0 && format_timestamp_iso(b->last_upload_at, ts, sizeof ts) >= 0 ? ts : NULL);
+        r = r
+                    ?: add_string(o, "last_status_upload_at",
+                                  b->last_upload_at > 0 &&
+                                                  format_timestamp_iso(b->last_upload_at, ts, sizeof ts) >= 0
+                                          ? ts
+                                          : NULL);
         json_object_object_add(o, "status_uploads", json_object_new_int64((int64_t) b->n_uploads));
         for (size_t i = 0; r >= 0 && i < b->n_extensions; i++) {
                 const StatusBusExtension *e = &b->extensions[i];
@@ -187,8 +194,8 @@ static int build_json(const Context *c, const ProvisionState *s, bool have_state
                       const UserDataStatus *u, const FirewallStatus *fw, const char *endpoints_reason,
                       bool endpoints_allowed, char **ret) {
         struct json_object *cj = NULL;
-        _cleanup_json_ struct json_object *o = json_object_new_object(), *platform = json_object_new_object(),
-                                          *prov = NULL;
+        _cleanup_json_ struct json_object *o = json_object_new_object(),
+                                          *platform = json_object_new_object(), *prov = NULL;
         _cleanup_free_ char *state_text = NULL;
         int r = 0;
 
@@ -199,7 +206,8 @@ static int build_json(const Context *c, const ProvisionState *s, bool have_state
         r = r ?: add_string(platform, "name", platform_to_string(c->platform.platform));
         r = r ?: add_string(platform, "reason", c->platform.reason);
         r = r ?: add_string(platform, "vm_id", c->platform.vm_id[0] ? c->platform.vm_id : NULL);
-        json_object_object_add(platform, "container_host", json_object_new_boolean(c->platform.container_host));
+        json_object_object_add(platform, "container_host",
+                               json_object_new_boolean(c->platform.container_host));
         json_object_object_add(platform, "endpoints_allowed", json_object_new_boolean(endpoints_allowed));
         r = r ?: add_string(platform, "endpoints_reason", endpoints_reason);
         json_object_object_add(o, "platform", TAKE_PTR(platform));
@@ -252,7 +260,8 @@ static int build_json(const Context *c, const ProvisionState *s, bool have_state
                         return log_oom();
                 json_object_object_add(o, "daemon", dj);
         }
-        *ret = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        *ret = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         return *ret ? 0 : log_oom();
 }
 
@@ -310,15 +319,16 @@ static void print_daemon(const StatusBus *b) {
 
         if (b->goal_state_at > 0)
                 (void) format_timestamp_iso(b->goal_state_at, ts, sizeof ts);
-        printf("%-14s incarnation %s%s%s%s%s\n", "goal-state:", strna(b->incarnation), b->etag ? ", etag " : "",
-               strempty(b->etag), ts[0] ? ", since " : "", ts);
+        printf("%-14s incarnation %s%s%s%s%s\n", "goal-state:", strna(b->incarnation),
+               b->etag ? ", etag " : "", strempty(b->etag), ts[0] ? ", since " : "", ts);
         if (b->n_extensions > 0)
                 printf("extensions:\n");
         for (size_t i = 0; i < b->n_extensions; i++) {
                 const StatusBusExtension *e = &b->extensions[i];
 
                 printf("  %-34s %-9s %-10s %s%s%s\n", strna(e->name), strna(e->version), strna(e->status),
-                       strempty(e->settings_status), e->settings_message ? ": " : "", strempty(e->settings_message));
+                       strempty(e->settings_status), e->settings_message ? ": " : "",
+                       strempty(e->settings_message));
                 /* The handler's own message when it says something is wrong: not Ready, or a warning such as a
                  * package signature not validated (SignatureValidation=report). First line only. */
                 if (e->message && (!streq_ptr(e->status, "Ready") || strstr(e->message, "Warning: ")))
@@ -331,8 +341,8 @@ static void print_confidential(const Context *c) {
         const ConfidentialState *cs = &c->confidential;
         _cleanup_free_ char *sig = NULL, *fw = NULL, *sec = NULL;
 
-        printf("%-14s %s — %s (IMDS and guest: %s)\n", "confidential:", cs->active ? "yes" : "no", strna(cs->reason),
-               strna(cs->agreement));
+        printf("%-14s %s — %s (IMDS and guest: %s)\n", "confidential:", cs->active ? "yes" : "no",
+               strna(cs->reason), strna(cs->agreement));
         if (!cs->active)
                 return;
         if (confidential_describe_signatures(cs, &c->config, &sig) < 0 ||
@@ -347,12 +357,18 @@ static void print_confidential(const Context *c) {
 static void print_userdata(const UserDataStatus *u, bool tty) {
         if (!u->state || streq(u->state, "none"))
                 return;
-        printf("%-14s %s%s%s", "userdata:", colour(streq(u->state, "done") ? "ready" :
-                                                  streq(u->state, "degraded") ? "failed" : u->state, tty),
+        printf("%-14s %s%s%s", "userdata:",
+               colour(streq(u->state, "done")       ? "ready"
+                      : streq(u->state, "degraded") ? "failed"
+                                                    : u->state,
+                      tty),
                u->state, tty ? "\033[0m" : "");
         if (u->source)
-                printf(" (%s, %zu part(s))", streq(u->source, "ovf") ? "CustomData" :
-                                             streq(u->source, "imds") ? "IMDS userData" : u->source, u->n_parts);
+                printf(" (%s, %zu part(s))",
+                       streq(u->source, "ovf")    ? "CustomData"
+                       : streq(u->source, "imds") ? "IMDS userData"
+                                                  : u->source,
+                       u->n_parts);
         printf("\n");
         if (u->unsupported) {
                 printf("  not supported:");
@@ -361,11 +377,13 @@ static void print_userdata(const UserDataStatus *u, bool tty) {
                 printf("\n");
         }
         for (size_t i = 0; i < u->n_problems; i++)
-                printf("  problem:       %s%s%s line %u (see 'azl-agent userdata show')\n", u->problems[i].path,
-                       isempty(u->problems[i].path) ? "" : " in ", strna(u->problems[i].part), u->problems[i].line);
+                printf("  problem:       %s%s%s line %u (see 'azl-agent userdata show')\n",
+                       u->problems[i].path, isempty(u->problems[i].path) ? "" : " in ",
+                       strna(u->problems[i].part), u->problems[i].line);
         for (size_t i = 0; i < u->n_modules; i++)
                 if (streq_ptr(u->modules[i].result, "failed"))
-                        printf("  module failed: %s: %s\n", u->modules[i].name, strna(u->modules[i].summary));
+                        printf("  module failed: %s: %s\n", u->modules[i].name,
+                               strna(u->modules[i].summary));
         for (size_t i = 0; i < u->n_scripts; i++) {
                 const UdScriptStatus *sc = &u->scripts[i];
                 char code[16] = "";
@@ -391,9 +409,10 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
         printf("%-14s %s\n", "endpoints:", endpoints_reason);
         print_confidential(c);
         if (fw)
-                printf("%-14s %s%s%s (%s)\n", "firewall:", tty && fw->state == FIREWALL_FAILED ? "\033[0;31m" : "",
-                       firewall_state_to_string(fw->state), tty && fw->state == FIREWALL_FAILED ? "\033[0m" : "",
-                       strempty(fw->detail));
+                printf("%-14s %s%s%s (%s)\n",
+                       "firewall:", tty && fw->state == FIREWALL_FAILED ? "\033[0;31m" : "",
+                       firewall_state_to_string(fw->state),
+                       tty && fw->state == FIREWALL_FAILED ? "\033[0m" : "", strempty(fw->detail));
         if (!have_state && bus) {
                 printf("%-14s not run\n", "provisioning:");
                 print_daemon(bus);
@@ -419,8 +438,8 @@ static void print_text(const Context *c, const ProvisionState *s, bool have_stat
                 char dur[32] = "";
 
                 (void) format_timespan(s->steps[i].duration, dur, sizeof dur);
-                printf("  %-18s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result), dur,
-                       strempty(s->steps[i].summary));
+                printf("  %-18s %-9s %8s  %s\n", s->steps[i].name, step_result_to_string(s->steps[i].result),
+                       dur, strempty(s->steps[i].summary));
         }
         /* Bad input items left out while the rest was provisioned. */
         if (s->n_skipped > 0)
@@ -450,7 +469,8 @@ static void print_timeline(const ProvisionState *s) {
                         printf("\ntimeline (seconds since the kernel started):\n");
                 any = true;
                 printf("  %-18s %9.3f → %9.3f  (%.3f s)\n", st->name, (double) st->start / USEC_PER_SEC,
-                       (double) (st->start + st->duration) / USEC_PER_SEC, (double) st->duration / USEC_PER_SEC);
+                       (double) (st->start + st->duration) / USEC_PER_SEC,
+                       (double) st->duration / USEC_PER_SEC);
         }
 }
 
@@ -518,12 +538,13 @@ int verb_status(Context *c, int argc, char **argv) {
         if (isempty(c->root) || streq(c->root, "/")) {
                 r = status_bus_read(&bus);
                 if (r < 0 && r != -ENXIO)
-                        log_debug_errno(r, "Ignoring the daemon's answer on D-Bus, reading the state file: %m");
+                        log_debug_errno(r,
+                                        "Ignoring the daemon's answer on D-Bus, reading the state file: %m");
                 from_bus = r >= 0;
         }
         if (from_bus) {
                 s = bus.prov;
-                bus.prov = (ProvisionState) {};
+                bus.prov = (ProvisionState){};
                 have_state = !streq(s.state, "not-run");
         } else {
                 r = provision_state_load(c, &s);
@@ -534,15 +555,15 @@ int verb_status(Context *c, int argc, char **argv) {
 
         if (from_bus) {
                 ud = bus.userdata;
-                bus.userdata = (UserDataStatus) {};
+                bus.userdata = (UserDataStatus){};
         } else {
                 r = userdata_status_load(c, &ud);
                 if (r < 0 && r != -ENOENT && r != -EACCES)
                         log_debug_errno(r, "Ignoring %s/userdata.json: %m", c->config.state_dir);
         }
 
-        if (a.wait && !(have_state && state_is_final(&s) &&
-                        !(streq_ptr(s.state, "ready") && userdata_pending(&ud)))) {
+        if (a.wait &&
+            !(have_state && state_is_final(&s) && !(streq_ptr(s.state, "ready") && userdata_pending(&ud)))) {
                 if (!allowed) {
                         log_error("Not waiting: this machine is not provisioned by azl-agent (%s).",
                                   error_reason(&endpoints));
@@ -552,7 +573,7 @@ int verb_status(Context *c, int argc, char **argv) {
                 if (r < 0)
                         return r;
                 have_state = true;
-                from_bus = false;       /* what is printed now comes from the state file */
+                from_bus = false; /* what is printed now comes from the state file */
         }
 
         /* The WireServer guard: the daemon's current view, else what the last provisioning run or daemon wrote. */
@@ -583,6 +604,8 @@ int verb_status(Context *c, int argc, char **argv) {
         }
         if (a.wait)
                 /* like cloud-init status --wait: 0 done, 1 failed, 2 done with errors (user data degraded) */
-                return !streq_ptr(s.state, "ready") ? 1 : streq_ptr(ud.state, "degraded") ? EXIT_DEGRADED : 0;
+                return !streq_ptr(s.state, "ready")      ? 1
+                       : streq_ptr(ud.state, "degraded") ? EXIT_DEGRADED
+                                                         : 0;
         return 0;
 }

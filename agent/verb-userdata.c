@@ -58,7 +58,8 @@ static void print_problems(const UserDataDoc *doc, const char *file) {
                         printf("%s: %s:%u: %s%s%s\n", file, part_name(doc, p->part), p->line, p->path,
                                isempty(p->path) ? "" : ": ", p->message);
                 else
-                        printf("%s:%u: %s%s%s\n", file, p->line, p->path, isempty(p->path) ? "" : ": ", p->message);
+                        printf("%s:%u: %s%s%s\n", file, p->line, p->path, isempty(p->path) ? "" : ": ",
+                               p->message);
         }
 }
 
@@ -72,7 +73,8 @@ static int verb_validate(int argc, char **argv) {
                 return log_error_errno(EINVAL, "Usage: azl-agent userdata validate FILE|-");
         r = read_input(argv[1], &buf, &size);
         if (r == -E2BIG)
-                return log_error_errno(r, "%s is larger than %u bytes, the most user data azl-agent accepts.",
+                return log_error_errno(r,
+                                       "%s is larger than %u bytes, the most user data azl-agent accepts.",
                                        argv[1], USERDATA_MAX);
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s: %m", argv[1]);
@@ -97,7 +99,8 @@ static int verb_validate(int argc, char **argv) {
                 printf("Error: Cloud config schema errors: ");
                 for (size_t i = 0; i < doc.config.n_problems; i++)
                         printf("%s%s%s%s", i ? ", " : "", doc.config.problems[i].path,
-                               isempty(doc.config.problems[i].path) ? "" : ": ", doc.config.problems[i].message);
+                               isempty(doc.config.problems[i].path) ? "" : ": ",
+                               doc.config.problems[i].message);
                 printf("\n");
                 return EXIT_FAILURE;
         }
@@ -128,8 +131,10 @@ static int show_json(const UserDataDoc *doc, const char *source) {
                         return log_oom();
                 json_object_object_add(j, "name", json_object_new_string(p->filename));
                 json_object_object_add(j, "content_type", json_object_new_string(p->content_type));
-                json_object_object_add(j, "type", json_object_new_string(user_data_part_type_to_string(p->type)));
-                json_object_object_add(j, "supported", json_object_new_boolean(user_data_part_type_supported(p->type)));
+                json_object_object_add(j, "type",
+                                       json_object_new_string(user_data_part_type_to_string(p->type)));
+                json_object_object_add(j, "supported",
+                                       json_object_new_boolean(user_data_part_type_supported(p->type)));
                 json_object_object_add(j, "size", json_object_new_int64((int64_t) p->size));
                 json_object_array_add(parts, j);
         }
@@ -163,12 +168,10 @@ static int include_from_cache(const char *url, bool once, void *userdata, char *
 }
 
 static int verb_show(Context *c, int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "part", required_argument, NULL, 'p' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                                {"part", required_argument, NULL, 'p'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         _cleanup_(user_data_doc_done) UserDataDoc doc = {};
         _cleanup_free_ char *buf = NULL, *source = NULL;
         const char *part = NULL;
@@ -229,7 +232,8 @@ static int verb_show(Context *c, int argc, char **argv) {
         if (doc.config.keys) {
                 printf("cloud-config keys:");
                 for (char **k = doc.config.keys; *k; k++)
-                        printf(" %s%s", *k, strv_contains(doc.config.unsupported, *k) ? " (not supported)" : "");
+                        printf(" %s%s", *k,
+                               strv_contains(doc.config.unsupported, *k) ? " (not supported)" : "");
                 printf("\n");
         }
         if (doc.config.n_problems > 0) {
@@ -261,7 +265,8 @@ static int verb_run(Context *c, int argc, char **argv) {
         if (r < 0)
                 return log_error_errno(r, "User data after Ready failed: %m");
         if (r > 0) {
-                log_warning("User data: something failed; see 'azl-agent status' and " USERDATA_LOG_FILE ".");
+                log_warning("User data: something failed; see 'azl-agent status' and " USERDATA_LOG_FILE
+                            ".");
                 return EXIT_DEGRADED;
         }
         return 0;

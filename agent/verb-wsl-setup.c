@@ -47,7 +47,7 @@ typedef struct WslSetupArgs {
 typedef struct Prompt {
         int in_fd;
         int out_fd;
-        int tty_fd;              /* /dev/tty when we opened it, else -EBADF */
+        int tty_fd; /* /dev/tty when we opened it, else -EBADF */
         struct termios saved;
         bool echo_off;
 } Prompt;
@@ -59,7 +59,7 @@ static void on_signal(int sig) {
         interrupted_by = sig;
 }
 
-static const int cancel_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static const int cancel_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 typedef struct SignalState {
         struct sigaction old[ELEMENTSOF(cancel_signals)];
@@ -67,7 +67,7 @@ typedef struct SignalState {
 } SignalState;
 
 static void signals_install(SignalState *s) {
-        struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: a blocking read() returns */
+        struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: a blocking read() returns */
 
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < ELEMENTSOF(cancel_signals); i++)
@@ -96,12 +96,13 @@ static void signals_block(bool block, sigset_t *old) {
 }
 
 static int prompt_open(Prompt *t) {
-        *t = (Prompt) { .in_fd = -EBADF, .out_fd = -EBADF, .tty_fd = -EBADF };
+        *t = (Prompt){.in_fd = -EBADF, .out_fd = -EBADF, .tty_fd = -EBADF};
 
         if (isatty(STDIN_FILENO)) {
                 t->in_fd = STDIN_FILENO;
-                t->out_fd = isatty(STDOUT_FILENO) ? STDOUT_FILENO :
-                            isatty(STDERR_FILENO) ? STDERR_FILENO : STDIN_FILENO;
+                t->out_fd = isatty(STDOUT_FILENO)   ? STDOUT_FILENO
+                            : isatty(STDERR_FILENO) ? STDERR_FILENO
+                                                    : STDIN_FILENO;
                 return 0;
         }
         /* The controlling terminal of the process, not a file of the root we set up. */
@@ -118,7 +119,7 @@ static void prompt_echo(Prompt *t, bool on) {
         if (!on && !t->echo_off && tcgetattr(t->in_fd, &t->saved) >= 0) {
                 tio = t->saved;
                 tio.c_lflag &= ~(tcflag_t) ECHO;
-                tio.c_lflag |= ECHONL;   /* the user still sees Enter */
+                tio.c_lflag |= ECHONL; /* the user still sees Enter */
                 /* TCSANOW, not TCSAFLUSH: keep what was typed ahead. */
                 if (tcsetattr(t->in_fd, TCSANOW, &tio) >= 0)
                         t->echo_off = true;
@@ -283,13 +284,11 @@ static void help(void) {
 
 static int parse_args(int argc, char **argv, WslSetupArgs *ret) {
         enum { ARG_USER = 0x100, ARG_PASSWORD_STDIN, ARG_NO_PASSWORD };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "user", required_argument, NULL, ARG_USER },
-                { "password-stdin", no_argument, NULL, ARG_PASSWORD_STDIN },
-                { "no-password", no_argument, NULL, ARG_NO_PASSWORD },
-                {}
-        };
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"user", required_argument, NULL, ARG_USER},
+                                                {"password-stdin", no_argument, NULL, ARG_PASSWORD_STDIN},
+                                                {"no-password", no_argument, NULL, ARG_NO_PASSWORD},
+                                                {}};
         WslSetupArgs a = {};
         int opt;
 
@@ -380,7 +379,7 @@ static int wsl_setup_interactive(Context *c, const WslSetupArgs *a, Prompt *t) {
 }
 
 int verb_wsl_setup(Context *c, int argc, char **argv) {
-        _cleanup_(prompt_done) Prompt t = { .in_fd = -EBADF, .out_fd = -EBADF, .tty_fd = -EBADF };
+        _cleanup_(prompt_done) Prompt t = {.in_fd = -EBADF, .out_fd = -EBADF, .tty_fd = -EBADF};
         _cleanup_(signals_restore) SignalState signals = {};
         _cleanup_free_ char *existing = NULL;
         WslSetupArgs a = {};
@@ -392,7 +391,8 @@ int verb_wsl_setup(Context *c, int argc, char **argv) {
                 return r;
         if (c->platform.platform == PLATFORM_AZURE) {
                 log_notice("This is an Azure VM (%s): its administrator comes from 'azl-agent provision'; "
-                           "wsl-setup is for WSL.", c->platform.reason);
+                           "wsl-setup is for WSL.",
+                           c->platform.reason);
                 return EXIT_NOT_APPLICABLE;
         }
 

@@ -34,10 +34,13 @@ static const char *strip_dashes(const char *a) {
 }
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: waagent [-verbose] [-force] [-deprovision | -deprovision+user | -collect-logs | -version | -help]\n"
-                   "\n"
-                   "waagent compatibility front end of azl-agent %s: -deprovision[+user] runs `azl-agent deprovision\n"
-                   "[--user]`, -collect-logs `azl-agent collect-logs`. See waagent(8).\n",
+        fprintf(f,
+                "Usage: waagent [-verbose] [-force] [-deprovision | -deprovision+user | -collect-logs | "
+                "-version | -help]\n"
+                "\n"
+                "waagent compatibility front end of azl-agent %s: -deprovision[+user] runs `azl-agent "
+                "deprovision\n"
+                "[--user]`, -collect-logs `azl-agent collect-logs`. See waagent(8).\n",
                 PACKAGE_VERSION);
 }
 
@@ -75,7 +78,7 @@ int main(int argc, char **argv) {
                 else if (strcmp(a, "verbose") == 0)
                         verbose = true;
                 else if (strcmp(a, "full") == 0)
-                        ;       /* -collect-logs -full: we always collect everything (size-capped) */
+                        ; /* -collect-logs -full: we always collect everything (size-capped) */
                 else if (strcmp(a, "deprovision") == 0)
                         want = DEPROVISION;
                 else if (strcmp(a, "deprovision+user") == 0)
@@ -87,8 +90,11 @@ int main(int argc, char **argv) {
                 else if (strcmp(a, "help") == 0 || strcmp(a, "h") == 0)
                         want = HELP;
                 else {
-                        fprintf(stderr, "waagent: '%s' is not supported by the azl-agent front end; provisioning and the "
-                                        "guest agent are azl-provision.service and azl-agent.service.\n", argv[i]);
+                        fprintf(stderr,
+                                "waagent: '%s' is not supported by the azl-agent front end; provisioning "
+                                "and the "
+                                "guest agent are azl-provision.service and azl-agent.service.\n",
+                                argv[i]);
                         usage(stderr);
                         return 1;
                 }

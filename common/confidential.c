@@ -21,7 +21,7 @@ void confidential_state_done(ConfidentialState *s) {
         free(s->hcl_detail);
         free(s->reason);
         free(s->agreement);
-        *s = (ConfidentialState) {};
+        *s = (ConfidentialState){};
 }
 
 static struct json_object *tristate_json(int v) {
@@ -44,7 +44,8 @@ int confidential_state_to_json(const ConfidentialState *s, char **ret) {
                 if (!imds)
                         return -ENOMEM;
                 json_object_object_add(o, "imds", imds);
-                json_object_object_add(imds, "security_type", json_object_new_string(strempty(s->security_type)));
+                json_object_object_add(imds, "security_type",
+                                       json_object_new_string(strempty(s->security_type)));
                 json_object_object_add(imds, "secure_boot", tristate_json(s->secure_boot));
                 json_object_object_add(imds, "virtual_tpm", tristate_json(s->virtual_tpm));
                 json_object_object_add(imds, "encryption_at_host", tristate_json(s->encryption_at_host));
@@ -55,7 +56,8 @@ int confidential_state_to_json(const ConfidentialState *s, char **ret) {
         json_object_object_add(o, "hcl_report", hcl);
         json_object_object_add(hcl, "type", s->hcl_report ? json_object_new_string(s->hcl_report) : NULL);
         json_object_object_add(hcl, "detail", json_object_new_string(strempty(s->hcl_detail)));
-        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        text = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
                 return -ENOMEM;
         *ret = text;
@@ -88,28 +90,31 @@ typedef struct StateFields {
 
 int confidential_state_from_json(const char *buf, size_t len, ConfidentialState *ret) {
         static const JsonDispatch table[] = {
-                { "version", json_dispatch_int, offsetof(StateFields, version), JSON_MANDATORY },
-                { "recorded_at", dispatch_short, offsetof(StateFields, recorded_at), JSON_NULLABLE },
-                { "imds", json_dispatch_object, offsetof(StateFields, imds), JSON_NULLABLE },
-                { "hcl_report", json_dispatch_object, offsetof(StateFields, hcl), JSON_NULLABLE },
+                {"version", json_dispatch_int, offsetof(StateFields, version), JSON_MANDATORY},
+                {"recorded_at", dispatch_short, offsetof(StateFields, recorded_at), JSON_NULLABLE},
+                {"imds", json_dispatch_object, offsetof(StateFields, imds), JSON_NULLABLE},
+                {"hcl_report", json_dispatch_object, offsetof(StateFields, hcl), JSON_NULLABLE},
                 {},
         };
         static const JsonDispatch imds_table[] = {
-                { "security_type", dispatch_short, offsetof(ConfidentialState, security_type), JSON_MANDATORY },
-                { "secure_boot", dispatch_tristate, offsetof(ConfidentialState, secure_boot), JSON_NULLABLE },
-                { "virtual_tpm", dispatch_tristate, offsetof(ConfidentialState, virtual_tpm), JSON_NULLABLE },
-                { "encryption_at_host", dispatch_tristate, offsetof(ConfidentialState, encryption_at_host),
-                  JSON_NULLABLE },
+                {"security_type", dispatch_short, offsetof(ConfidentialState, security_type),
+                 JSON_MANDATORY},
+                {"secure_boot", dispatch_tristate, offsetof(ConfidentialState, secure_boot), JSON_NULLABLE},
+                {"virtual_tpm", dispatch_tristate, offsetof(ConfidentialState, virtual_tpm), JSON_NULLABLE},
+                {"encryption_at_host", dispatch_tristate, offsetof(ConfidentialState, encryption_at_host),
+                 JSON_NULLABLE},
                 {},
         };
         static const JsonDispatch hcl_table[] = {
-                { "type", dispatch_short, offsetof(ConfidentialState, hcl_report), JSON_NULLABLE },
-                { "detail", dispatch_short, offsetof(ConfidentialState, hcl_detail), JSON_NULLABLE },
+                {"type", dispatch_short, offsetof(ConfidentialState, hcl_report), JSON_NULLABLE},
+                {"detail", dispatch_short, offsetof(ConfidentialState, hcl_detail), JSON_NULLABLE},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         _cleanup_(confidential_state_done) ConfidentialState s = {
-                .secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1,
+                .secure_boot = -1,
+                .virtual_tpm = -1,
+                .encryption_at_host = -1,
         };
         StateFields f = {};
         int r;
@@ -138,7 +143,7 @@ int confidential_state_from_json(const char *buf, size_t len, ConfidentialState 
         if (r < 0)
                 return r;
         *ret = s;
-        s = (ConfidentialState) {};
+        s = (ConfidentialState){};
         return 0;
 }
 
@@ -184,10 +189,14 @@ static int guest_sees(const ConfidentialState *s, const PlatformInfo *p, char **
         if (p->confidential != CONFIDENTIAL_TECH_NONE && s->hcl_report)
                 return asprintf(ret, "%s (%s) and an HCL report (%s) in the vTPM",
                                 confidential_tech_to_string(p->confidential), p->confidential_evidence,
-                                s->hcl_report) < 0 ? -ENOMEM : 0;
+                                s->hcl_report) < 0
+                               ? -ENOMEM
+                               : 0;
         if (p->confidential != CONFIDENTIAL_TECH_NONE)
                 return asprintf(ret, "%s (%s)", confidential_tech_to_string(p->confidential),
-                                p->confidential_evidence) < 0 ? -ENOMEM : 0;
+                                p->confidential_evidence) < 0
+                               ? -ENOMEM
+                               : 0;
         if (s->hcl_report)
                 return asprintf(ret, "an HCL report (%s) in the vTPM", s->hcl_report) < 0 ? -ENOMEM : 0;
         *ret = NULL;
@@ -196,16 +205,22 @@ static int guest_sees(const ConfidentialState *s, const PlatformInfo *p, char **
 
 static int evaluate_agreement(ConfidentialState *s, const char *guest) {
         if (!s->imds_known)
-                return free_and_strdup(&s->agreement, "unknown: IMDS not asked yet (`azl-agent provision` records it)");
+                return free_and_strdup(&s->agreement,
+                                       "unknown: IMDS not asked yet (`azl-agent provision` records it)");
         if (imds_says(s) && guest)
                 return free_and_strdup(&s->agreement, "agree");
         if (!imds_says(s) && !guest)
                 return free_and_strdup(&s->agreement, "agree");
         if (imds_says(s))
-                return asprintf(&s->agreement, "disagree: IMDS says ConfidentialVM, the guest sees no TEE interface "
-                                "and no HCL report") < 0 ? -ENOMEM : 0;
+                return asprintf(&s->agreement,
+                                "disagree: IMDS says ConfidentialVM, the guest sees no TEE interface "
+                                "and no HCL report") < 0
+                               ? -ENOMEM
+                               : 0;
         return asprintf(&s->agreement, "disagree: the guest sees %s, IMDS says securityType '%s'", guest,
-                        strempty(s->security_type)) < 0 ? -ENOMEM : 0;
+                        strempty(s->security_type)) < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 static int evaluate_reason(ConfidentialState *s, const Config *config, const char *guest) {
@@ -225,16 +240,21 @@ static int evaluate_reason(ConfidentialState *s, const Config *config, const cha
         }
         s->active = imds_says(s) || guest;
         if (imds_says(s) && guest)
-                return asprintf(&s->reason, "IMDS securityType ConfidentialVM; the guest sees %s", guest) < 0 ?
-                               -ENOMEM : 0;
+                return asprintf(&s->reason, "IMDS securityType ConfidentialVM; the guest sees %s", guest) < 0
+                               ? -ENOMEM
+                               : 0;
         if (imds_says(s))
                 return free_and_strdup(&s->reason, "IMDS securityType ConfidentialVM");
         if (guest)
                 return asprintf(&s->reason, "the guest sees %s", guest) < 0 ? -ENOMEM : 0;
         if (s->imds_known)
-                return asprintf(&s->reason, "IMDS securityType '%s'; the guest sees no TEE interface and no HCL report",
-                                strempty(s->security_type)) < 0 ? -ENOMEM : 0;
-        return free_and_strdup(&s->reason, "the guest sees no TEE interface and no HCL report; IMDS not asked yet");
+                return asprintf(&s->reason,
+                                "IMDS securityType '%s'; the guest sees no TEE interface and no HCL report",
+                                strempty(s->security_type)) < 0
+                               ? -ENOMEM
+                               : 0;
+        return free_and_strdup(&s->reason,
+                               "the guest sees no TEE interface and no HCL report; IMDS not asked yet");
 }
 
 int confidential_evaluate(ConfidentialState *s, const PlatformInfo *platform, Config *config) {
@@ -271,8 +291,10 @@ int confidential_describe_signatures(const ConfidentialState *s, const Config *c
         if (s->signatures_enforced_by_default)
                 return asprintf(ret, "%s (confidential-VM default)", mode) < 0 ? -ENOMEM : 0;
         if (config_key_is_set(config, "Extensions", "SignatureValidation"))
-                return asprintf(ret, "%s ([Extensions] SignatureValidation=%s set explicitly)", mode, mode) < 0 ?
-                               -ENOMEM : 0;
+                return asprintf(ret, "%s ([Extensions] SignatureValidation=%s set explicitly)", mode, mode) <
+                                       0
+                               ? -ENOMEM
+                               : 0;
         return asprintf(ret, "%s (default)", mode) < 0 ? -ENOMEM : 0;
 }
 
@@ -281,19 +303,24 @@ int confidential_describe_firewall(const ConfidentialState *s, const Config *con
                 return free_and_strdup(ret, "required: provisioning fails if it cannot be installed "
                                             "(confidential-VM default)");
         if (s->active)
-                return free_and_strdup(ret, "off: [Firewall] Enable=no (the confidential-VM default requires it)");
-        return free_and_strdup(ret, config->firewall ? "best effort (default)" : "off: [Firewall] Enable=no");
+                return free_and_strdup(
+                        ret, "off: [Firewall] Enable=no (the confidential-VM default requires it)");
+        return free_and_strdup(ret,
+                               config->firewall ? "best effort (default)" : "off: [Firewall] Enable=no");
 }
 
 int confidential_describe_secrets(const ConfidentialState *s, const Config *config, char **ret) {
         if (s->secrets_on_tmpfs)
-                return asprintf(ret, "tmpfs %s, linked from %s (confidential-VM default)", config->secrets_dir,
-                                config->extensions_dir) < 0 ? -ENOMEM : 0;
+                return asprintf(ret, "tmpfs %s, linked from %s (confidential-VM default)",
+                                config->secrets_dir, config->extensions_dir) < 0
+                               ? -ENOMEM
+                               : 0;
         return asprintf(ret, "%s (default)", config->extensions_dir) < 0 ? -ENOMEM : 0;
 }
 
 int confidential_detail(const ConfidentialState *s, char **ret) {
-        return asprintf(ret, "%s (IMDS and guest: %s)", strna(s->reason), strna(s->agreement)) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s (IMDS and guest: %s)", strna(s->reason), strna(s->agreement)) < 0 ? -ENOMEM
+                                                                                                   : 0;
 }
 
 static int add_string(struct json_object *o, const char *key, const char *v) {
@@ -322,8 +349,12 @@ int confidential_status_json(const ConfidentialState *s, const PlatformInfo *pla
                 json_object_object_add(imds, "secure_boot", tristate_json(s->secure_boot));
                 json_object_object_add(imds, "virtual_tpm", tristate_json(s->virtual_tpm));
                 json_object_object_add(imds, "encryption_at_host", tristate_json(s->encryption_at_host));
-                r = r ?: add_string(imds, "recorded_at", s->recorded_at > 0 &&
-                                    format_timestamp_iso(s->recorded_at, ts, sizeof ts) >= 0 ? ts : NULL);
+                r = r
+                            ?: add_string(imds, "recorded_at",
+                                          s->recorded_at > 0 && format_timestamp_iso(s->recorded_at, ts,
+                                                                                     sizeof ts) >= 0
+                                                  ? ts
+                                                  : NULL);
         }
         json_object_object_add(o, "imds", TAKE_PTR(imds));
         r = r ?: add_string(guest, "tee", confidential_tech_to_string(platform->confidential));

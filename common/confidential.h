@@ -34,23 +34,23 @@
 
 struct json_object;
 
-#define CONFIDENTIAL_STATE_FILE "confidential.json"
-#define CONFIDENTIAL_STATE_MAX (16U * 1024U)
+#define CONFIDENTIAL_STATE_FILE       "confidential.json"
+#define CONFIDENTIAL_STATE_MAX        (16U * 1024U)
 #define SECURITY_TYPE_CONFIDENTIAL_VM "ConfidentialVM"
 
 typedef struct ConfidentialState {
         /* recorded by the provisioning run */
         bool imds_known;
-        char *security_type;            /* "" for a standard VM */
-        int secure_boot, virtual_tpm, encryption_at_host;      /* -1 unknown */
-        char *hcl_report;               /* "sev-snp", "tdx", or NULL: none found (or no vTPM) */
-        char *hcl_detail;               /* what was found, or why nothing */
+        char *security_type;                              /* "" for a standard VM */
+        int secure_boot, virtual_tpm, encryption_at_host; /* -1 unknown */
+        char *hcl_report; /* "sev-snp", "tdx", or NULL: none found (or no vTPM) */
+        char *hcl_detail; /* what was found, or why nothing */
         usec_t recorded_at;
 
         /* the verdict, by confidential_evaluate() */
-        bool active;                    /* the confidential-VM defaults apply */
+        bool active; /* the confidential-VM defaults apply */
         char *reason;
-        char *agreement;                /* "agree", "disagree: …", "unknown: …" */
+        char *agreement; /* "agree", "disagree: …", "unknown: …" */
         bool signatures_enforced_by_default;
         bool firewall_required;
         bool secrets_on_tmpfs;

@@ -15,7 +15,7 @@
 #include "string-table.h"
 #include "strutil.h"
 
-#define CONFIG_FILE_MAX (256U * 1024U)
+#define CONFIG_FILE_MAX    (256U * 1024U)
 #define CONFIG_DROPINS_MAX 128U
 
 static const char *const network_backend_table[_NETWORK_BACKEND_MAX] = {
@@ -130,8 +130,11 @@ static int parse_sec(const char *v, void *data) {
         static const struct {
                 const char *suffix;
                 usec_t mul;
-        } units[] = { { "ms", USEC_PER_MSEC }, { "min", 60 * USEC_PER_SEC }, { "s", USEC_PER_SEC },
-                      { "h", 3600 * USEC_PER_SEC }, { "", USEC_PER_SEC } };
+        } units[] = {{"ms", USEC_PER_MSEC},
+                     {"min", 60 * USEC_PER_SEC},
+                     {"s", USEC_PER_SEC},
+                     {"h", 3600 * USEC_PER_SEC},
+                     {"", USEC_PER_SEC}};
         _cleanup_free_ char *copy = strdup(v);
 
         if (!copy)
@@ -177,7 +180,8 @@ static bool unit_or_cgroup_is_valid(const char *s) {
                 if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-/", *c))
                         return false;
         for (const char *c = p; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
-                if (c[0] == '/' || startswith(c, "./") || startswith(c, "../") || streq(c, ".") || streq(c, ".."))
+                if (c[0] == '/' || startswith(c, "./") || startswith(c, "../") || streq(c, ".") ||
+                    streq(c, ".."))
                         return false;
         return true;
 }
@@ -269,7 +273,7 @@ static int parse_domain_list(const char *v, void *data) {
 }
 
 static int parse_filesystem(const char *v, void *data) {
-        static const char *const allowed[] = { "ext4", "xfs", "btrfs" };
+        static const char *const allowed[] = {"ext4", "xfs", "btrfs"};
 
         for (size_t i = 0; i < ELEMENTSOF(allowed); i++)
                 if (streq(v, allowed[i]))
@@ -302,8 +306,10 @@ typedef struct ConfigItem {
         bool is_endpoint;
 } ConfigItem;
 
-#define ITEM(s, k, p, field) { s, k, p, offsetof(Config, field), false }
-#define ENDPOINT(s, k, p, field) { s, k, p, offsetof(Config, field), true }
+#define ITEM(s, k, p, field)                                                                                \
+        { s, k, p, offsetof(Config, field), false }
+#define ENDPOINT(s, k, p, field)                                                                            \
+        { s, k, p, offsetof(Config, field), true }
 
 static const ConfigItem config_items[] = {
         ITEM("Agent", "LogLevel", parse_log_level, log_level),
@@ -352,7 +358,7 @@ static const ConfigItem config_items[] = {
 };
 
 int config_init(Config *c) {
-        *c = (Config) {
+        *c = (Config){
                 .log_level = LOG_INFO,
                 .provisioning = true,
                 .extensions = true,
@@ -386,8 +392,9 @@ int config_init(Config *c) {
             free_and_strdup(&c->extensions_dir, "/var/lib/waagent") < 0 ||
             free_and_strdup(&c->secrets_dir, "/run/azl-agent/secrets") < 0 ||
             free_and_strdup(&c->tpm_device, "/dev/tpmrm0") < 0 ||
-            parse_domain_list("metadata.azure.com,metadata.azure.us,metadata.azure.cn,metadata.microsoftazure.de",
-                              &c->attestation_signer_domains) < 0 ||
+            parse_domain_list(
+                    "metadata.azure.com,metadata.azure.us,metadata.azure.cn,metadata.microsoftazure.de",
+                    &c->attestation_signer_domains) < 0 ||
             strv_extend(&c->admin_groups, "wheel") < 0 || strv_extend(&c->userdata_sources, "ovf") < 0 ||
             strv_extend(&c->userdata_sources, "imds") < 0) {
                 config_done(c);
@@ -414,7 +421,7 @@ void config_done(Config *c) {
         strv_free(c->attestation_signer_domains);
         free(c->tpm_device);
         strv_free(c->keys_set);
-        *c = (Config) {};
+        *c = (Config){};
 }
 
 bool config_key_is_set(const Config *c, const char *section, const char *key) {
@@ -443,7 +450,8 @@ static int config_key_mark_set(Config *c, const ConfigItem *item) {
 
 static const ConfigItem *config_item_find(const char *section, const char *key) {
         for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
-                if (strcasecmp(config_items[i].section, section) == 0 && strcasecmp(config_items[i].key, key) == 0)
+                if (strcasecmp(config_items[i].section, section) == 0 &&
+                    strcasecmp(config_items[i].key, key) == 0)
                         return &config_items[i];
         return NULL;
 }
@@ -482,40 +490,45 @@ int config_parse_buffer(Config *c, const char *filename, const char *data, size_
                         size_t n = strlen(l);
 
                         if (l[n - 1] != ']' || n < 3) {
-                                ret = log_error_errno(EINVAL, "%s:%u: invalid section header '%s'.", filename, line, l);
+                                ret = log_error_errno(EINVAL, "%s:%u: invalid section header '%s'.",
+                                                      filename, line, l);
                                 continue;
                         }
                         l[n - 1] = 0;
                         if (free_and_strdup(&section, strstrip(l + 1)) < 0)
                                 return -ENOMEM;
                         if (!section_known(section))
-                                log_warning("%s:%u: unknown section '%s', ignoring.", filename, line, section);
+                                log_warning("%s:%u: unknown section '%s', ignoring.", filename, line,
+                                            section);
                         continue;
                 }
                 eq = strchr(l, '=');
                 if (!eq) {
-                        ret = log_error_errno(EINVAL, "%s:%u: expected 'Key=Value', got '%s'.", filename, line, l);
+                        ret = log_error_errno(EINVAL, "%s:%u: expected 'Key=Value', got '%s'.", filename,
+                                              line, l);
                         continue;
                 }
                 *eq = 0;
                 key = strstrip(l);
                 value = strstrip(eq + 1);
                 if (!section) {
-                        ret = log_error_errno(EINVAL, "%s:%u: assignment '%s' outside of a section.", filename, line, key);
+                        ret = log_error_errno(EINVAL, "%s:%u: assignment '%s' outside of a section.",
+                                              filename, line, key);
                         continue;
                 }
                 item = config_item_find(section, key);
                 if (!item) {
                         if (section_known(section))
-                                log_warning("%s:%u: unknown key '%s' in section [%s], ignoring.", filename, line, key, section);
+                                log_warning("%s:%u: unknown key '%s' in section [%s], ignoring.", filename,
+                                            line, key, section);
                         continue;
                 }
                 r = item->parse(value, (uint8_t *) c + item->offset);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        (void) log_error_errno(r, "%s:%u: invalid value '%s' for %s.%s.", filename, line, value,
-                                               item->section, item->key);
+                        (void) log_error_errno(r, "%s:%u: invalid value '%s' for %s.%s.", filename, line,
+                                               value, item->section, item->key);
                         ret = -EINVAL;
                         continue;
                 }
@@ -560,11 +573,12 @@ static int config_load_dropins(Config *c, int root_fd, const char *dir) {
         if (!d)
                 return -errno;
         fd = -EBADF; /* owned by d now */
-        for (struct dirent *de; (de = readdir(d)); ) {
+        for (struct dirent *de; (de = readdir(d));) {
                 if (de->d_name[0] == '.' || !endswith(de->d_name, ".conf"))
                         continue;
                 if (strv_length(names) >= CONFIG_DROPINS_MAX) {
-                        log_warning("%s: more than %u drop-ins, ignoring the rest.", dir, CONFIG_DROPINS_MAX);
+                        log_warning("%s: more than %u drop-ins, ignoring the rest.", dir,
+                                    CONFIG_DROPINS_MAX);
                         break;
                 }
                 r = strv_extend(&names, de->d_name);
@@ -592,7 +606,7 @@ static int config_load_dropins(Config *c, int root_fd, const char *dir) {
 }
 
 int config_load(Config *c, int root_fd, const char *extra_file) {
-        static const char *const files[] = { "/usr/lib/azl-agent/agent.conf", "/etc/azl-agent/agent.conf" };
+        static const char *const files[] = {"/usr/lib/azl-agent/agent.conf", "/etc/azl-agent/agent.conf"};
         int r, ret = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
@@ -643,7 +657,8 @@ static int format_item(const Config *c, const ConfigItem *item, FILE *f) {
                 fprintf(f, "%llu", (unsigned long long) *(const uint64_t *) p);
         else if (item->parse == parse_sec)
                 fprintf(f, "%llu", (unsigned long long) (*(const usec_t *) p / USEC_PER_SEC));
-        else if (item->parse == parse_strv || item->parse == parse_unit_list || item->parse == parse_domain_list) {
+        else if (item->parse == parse_strv || item->parse == parse_unit_list ||
+                 item->parse == parse_domain_list) {
                 char *const *l = *(char **const *) p;
                 for (size_t i = 0; l && l[i]; i++)
                         fprintf(f, "%s%s", i ? "," : "", l[i]);

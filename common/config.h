@@ -33,9 +33,9 @@ typedef enum SignatureMode {
 } SignatureMode;
 
 typedef enum ConfidentialMode {
-        CONFIDENTIAL_MODE_AUTO,         /* the confidential-VM defaults apply when IMDS or the guest says so */
-        CONFIDENTIAL_MODE_YES,          /* always */
-        CONFIDENTIAL_MODE_NO,           /* never */
+        CONFIDENTIAL_MODE_AUTO, /* the confidential-VM defaults apply when IMDS or the guest says so */
+        CONFIDENTIAL_MODE_YES,  /* always */
+        CONFIDENTIAL_MODE_NO,   /* never */
         _CONFIDENTIAL_MODE_MAX,
         _CONFIDENTIAL_MODE_INVALID = -EINVAL,
 } ConfidentialMode;
@@ -51,10 +51,10 @@ typedef struct Config {
         /* [Endpoints] */
         char *imds_url;
         char *imds_api_version;
-        char *wireserver;             /* host[:port]; NULL = DHCP option 245 lease, then 168.63.129.16 */
+        char *wireserver; /* host[:port]; NULL = DHCP option 245 lease, then 168.63.129.16 */
         unsigned hostgaplugin_port;
-        bool endpoints_configured;    /* set when any [Endpoints] key came from a file */
-        bool allow_non_azure;         /* talk to the endpoints even when not on Azure */
+        bool endpoints_configured; /* set when any [Endpoints] key came from a file */
+        bool allow_non_azure;      /* talk to the endpoints even when not on Azure */
 
         /* [Timeouts] */
         usec_t imds_deadline;
@@ -62,7 +62,7 @@ typedef struct Config {
         usec_t http_timeout;
         usec_t goal_state_period;
         usec_t status_keepalive;
-        usec_t pps_wait_deadline;     /* pre-provisioned VM pools: wait for the handover; 0 = no limit */
+        usec_t pps_wait_deadline; /* pre-provisioned VM pools: wait for the handover; 0 = no limit */
 
         /* [Provisioning] */
         char **admin_groups;
@@ -82,8 +82,8 @@ typedef struct Config {
         uint64_t swap_size_mib;
 
         /* [UserData] */
-        char **userdata_sources;      /* "ovf", "imds" in order of preference; NULL = none */
-        bool userdata_allow_http;     /* #include and write_files source over plain http */
+        char **userdata_sources;  /* "ovf", "imds" in order of preference; NULL = none */
+        bool userdata_allow_http; /* #include and write_files source over plain http */
 
         /* [Extensions] */
         char *extensions_dir;
@@ -93,11 +93,11 @@ typedef struct Config {
 
         /* [Firewall] (provisioners/firewall.h) */
         bool firewall;
-        char **firewall_allow_units;  /* unit names or cgroup paths, validated by parse_unit_list */
+        char **firewall_allow_units; /* unit names or cgroup paths, validated by parse_unit_list */
 
         /* [Confidential] (common/confidential.h, docs/security.md "Confidential VMs") */
         ConfidentialMode confidential_mode;
-        char *secrets_dir;            /* where decrypted secrets live on a confidential VM: tmpfs only */
+        char *secrets_dir; /* where decrypted secrets live on a confidential VM: tmpfs only */
 
         /* [Attestation] (`azl-agent attest`, provisioners/confidential/attested.h) */
         char *attestation_trust_anchors;      /* PEM bundle; NULL = the system trust store */
@@ -105,14 +105,14 @@ typedef struct Config {
         bool attestation_fetch_intermediates; /* AIA caIssuers over http:// when the chain is incomplete */
         char **attestation_signer_domains;
         usec_t attestation_clock_skew;
-        char *tpm_device;                     /* /dev/tpmrm0, or a unix socket speaking raw TPM 2.0 (swtpm) */
+        char *tpm_device; /* /dev/tpmrm0, or a unix socket speaking raw TPM 2.0 (swtpm) */
 
         /* "Section.Key" of every key a configuration file set (config_key_is_set()): the confidential-VM defaults
          * replace only what nobody configured. */
         char **keys_set;
 } Config;
 
-int config_init(Config *c);          /* defaults */
+int config_init(Config *c); /* defaults */
 void config_done(Config *c);
 
 /* Loads the chain described above. Returns -EINVAL if any value was bad (after reporting all of them). */

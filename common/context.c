@@ -10,7 +10,7 @@
 int context_init(Context *c, const char *root, char *const *env) {
         int r;
 
-        *c = (Context) { .root_fd = -EBADF, .env = env };
+        *c = (Context){.root_fd = -EBADF, .env = env};
         r = config_init(&c->config);
         if (r < 0)
                 return r;
@@ -67,7 +67,7 @@ int context_confidential_setup(Context *c) {
         if (r < 0 && r != -ENOENT)
                 log_debug_errno(r, "Ignoring %s/" CONFIDENTIAL_STATE_FILE ": %m", c->config.state_dir);
         if (r < 0)
-                c->confidential = (ConfidentialState) { .secure_boot = -1, .virtual_tpm = -1,
-                                                        .encryption_at_host = -1 };
+                c->confidential =
+                        (ConfidentialState){.secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1};
         return confidential_evaluate(&c->confidential, &c->platform, &c->config);
 }

@@ -89,7 +89,8 @@ static void trace(const char *name, unsigned hit) {
         fd = open(trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return;
-        (void) !write(fd, line, (size_t) n); /* one write(): lines of concurrent processes never interleave */
+        (void) !write(fd, line,
+                      (size_t) n); /* one write(): lines of concurrent processes never interleave */
         (void) close(fd);
 }
 

@@ -41,9 +41,9 @@ static const char *skip_slashes(const char *path) {
  * O_NOFOLLOW after a symlink check: if it is swapped for a symlink in between, the open fails with ELOOP
  * instead of following it.
  */
-#define CHASE_SYMLINKS_MAX 40       /* the kernel's MAXSYMLINKS */
-#define CHASE_DEPTH_MAX 256U        /* directories held open at once */
-#define CHASE_TODO_MAX (4U * PATH_MAX)
+#define CHASE_SYMLINKS_MAX 40   /* the kernel's MAXSYMLINKS */
+#define CHASE_DEPTH_MAX    256U /* directories held open at once */
+#define CHASE_TODO_MAX     (4U * PATH_MAX)
 
 typedef struct ChaseStack {
         int fds[CHASE_DEPTH_MAX];
@@ -82,7 +82,7 @@ static int chase_follow(ChaseStack *s, int dir_fd, const char *name, const char 
 }
 
 static int open_in_root_chase(int root_fd, const char *path, int flags, mode_t mode) {
-        _cleanup_(chase_stack_done) ChaseStack s = { .n = 0 };
+        _cleanup_(chase_stack_done) ChaseStack s = {.n = 0};
         _cleanup_free_ char *todo = strdup(path);
         unsigned hops = 0;
         size_t pos = 0;
@@ -163,7 +163,9 @@ void open_in_root_force_fallback(bool b) {
 static long openat2_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
-                .mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0, /* O_TMPFILE has O_DIRECTORY's bit */
+                .mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE
+                                ? mode
+                                : 0, /* O_TMPFILE has O_DIRECTORY's bit */
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
 
@@ -426,7 +428,8 @@ int write_file_atomic_in_root(int root_fd, const char *path, const void *data, s
         return RET_NERRNO(fsync(dir_fd));
 }
 
-int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode, WriteFlags flags) {
+int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode,
+                                     WriteFlags flags) {
         return write_file_atomic_in_root(root_fd, path, s, strlen(s), mode, (uid_t) -1, (gid_t) -1, flags);
 }
 

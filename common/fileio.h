@@ -17,8 +17,8 @@
 #define READ_FILE_MAX_DEFAULT (4U * 1024U * 1024U)
 
 typedef enum WriteFlags {
-        WRITE_MKDIR = 1 << 0,       /* create missing parent directories (0755) */
-        WRITE_SYNC = 1 << 1,        /* fsync file and directory (on by default for write_file_atomic) */
+        WRITE_MKDIR = 1 << 0, /* create missing parent directories (0755) */
+        WRITE_SYNC = 1 << 1,  /* fsync file and directory (on by default for write_file_atomic) */
 } WriteFlags;
 
 /* Opens DIR (or "/" when NULL) as a root directory fd (O_PATH|O_DIRECTORY|O_CLOEXEC). */
@@ -60,7 +60,8 @@ int write_file_atomic_in_root(int root_fd, const char *path, const void *data, s
                               uid_t uid, gid_t gid, WriteFlags flags);
 
 /* Same, for NUL-terminated text. */
-int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode, WriteFlags flags);
+int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode,
+                                     WriteFlags flags);
 
 int unlink_in_root(int root_fd, const char *path);
 int access_in_root(int root_fd, const char *path); /* 0 if it exists, -ENOENT otherwise */

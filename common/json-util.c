@@ -72,7 +72,7 @@ struct json_object *json_get(struct json_object *o, const char *key, bool case_i
                 return v;
         if (!case_insensitive)
                 return NULL;
-        json_object_object_foreach(o, k, val)
+        json_object_object_foreach (o, k, val)
                 if (strcasecmp(k, key) == 0)
                         return val;
         return NULL;
@@ -93,8 +93,9 @@ int json_dispatch(struct json_object *o, const JsonDispatch *table, JsonDispatch
                         if (present && (d->flags & JSON_NULLABLE))
                                 continue;
                         if (d->flags & JSON_MANDATORY)
-                                return json_error(err, d->name, present ? "field '%s' is null" :
-                                                                          "mandatory field '%s' is missing",
+                                return json_error(err, d->name,
+                                                  present ? "field '%s' is null"
+                                                          : "mandatory field '%s' is missing",
                                                   d->name);
                         continue;
                 }

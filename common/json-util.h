@@ -26,9 +26,10 @@ typedef struct JsonError {
 } JsonError;
 
 typedef enum JsonDispatchFlags {
-        JSON_MANDATORY = 1 << 0,        /* field must be present */
-        JSON_NULLABLE = 1 << 1,         /* JSON null accepted (leaves the destination untouched) */
-        JSON_CASE_INSENSITIVE = 1 << 2, /* table-wide: match keys ignoring ASCII case (HostGAPlugin vmSettings) */
+        JSON_MANDATORY = 1 << 0, /* field must be present */
+        JSON_NULLABLE = 1 << 1,  /* JSON null accepted (leaves the destination untouched) */
+        JSON_CASE_INSENSITIVE =
+                1 << 2, /* table-wide: match keys ignoring ASCII case (HostGAPlugin vmSettings) */
 } JsonDispatchFlags;
 
 typedef int (*JsonDispatchFunc)(const char *name, struct json_object *v, void *dest, JsonError *err);
@@ -54,14 +55,17 @@ struct json_object *json_get(struct json_object *o, const char *key, bool case_i
 int json_error(JsonError *err, const char *field, const char *fmt, ...) _printf_(3, 4);
 
 /* Stock dispatchers. dest points at the field. */
-int json_dispatch_string(const char *name, struct json_object *v, void *dest, JsonError *err);  /* char* */
-int json_dispatch_bool(const char *name, struct json_object *v, void *dest, JsonError *err);    /* bool */
+int json_dispatch_string(const char *name, struct json_object *v, void *dest, JsonError *err); /* char* */
+int json_dispatch_bool(const char *name, struct json_object *v, void *dest, JsonError *err);   /* bool */
 /* bool given as JSON boolean or as the strings "true"/"false" (IMDS sends strings) */
 int json_dispatch_boolish(const char *name, struct json_object *v, void *dest, JsonError *err);
-int json_dispatch_int(const char *name, struct json_object *v, void *dest, JsonError *err);     /* int */
+int json_dispatch_int(const char *name, struct json_object *v, void *dest, JsonError *err); /* int */
 /* unsigned from a JSON integer or a decimal string (IMDS prefixes are strings) */
-int json_dispatch_uintish(const char *name, struct json_object *v, void *dest, JsonError *err); /* unsigned */
-int json_dispatch_strv(const char *name, struct json_object *v, void *dest, JsonError *err);    /* char** */
+int json_dispatch_uintish(const char *name, struct json_object *v, void *dest,
+                          JsonError *err);                                                   /* unsigned */
+int json_dispatch_strv(const char *name, struct json_object *v, void *dest, JsonError *err); /* char** */
 /* keeps a reference to the value (object/array) for later dispatch */
-int json_dispatch_object(const char *name, struct json_object *v, void *dest, JsonError *err);  /* json_object* */
-int json_dispatch_array(const char *name, struct json_object *v, void *dest, JsonError *err);   /* json_object* */
+int json_dispatch_object(const char *name, struct json_object *v, void *dest,
+                         JsonError *err); /* json_object* */
+int json_dispatch_array(const char *name, struct json_object *v, void *dest,
+                        JsonError *err); /* json_object* */

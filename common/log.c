@@ -10,7 +10,7 @@
 #include "macro.h"
 #include "string-table.h"
 
-#define LOG_LINE_MAX (8U * 1024U)
+#define LOG_LINE_MAX    (8U * 1024U)
 #define LOG_SECRETS_MAX 64U
 
 /* Process-wide logging state; like systemd's log.c this is the one place where file-static state is fine. */
@@ -29,7 +29,7 @@ static struct {
 };
 
 static const char *const log_level_table[] = {
-        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
         [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
@@ -110,7 +110,7 @@ static int mask_all(char **s, const char *needle) {
 
 /* SAS URLs (status upload blob, extension artifacts) carry their credential in "sig=". Mask its value. */
 static void mask_sas_signatures(char *s) {
-        for (char *p = s; (p = strstr(p, "sig=")); ) {
+        for (char *p = s; (p = strstr(p, "sig="));) {
                 char *v = p + 4, *e = v;
 
                 if (p != s && !strchr("?&;\"' ", p[-1])) {

@@ -16,7 +16,7 @@
 #include "macro.h"
 
 typedef enum LogTarget {
-        LOG_TARGET_AUTO,    /* journal if $JOURNAL_STREAM/$INVOCATION_ID says systemd started us, else stderr */
+        LOG_TARGET_AUTO, /* journal if $JOURNAL_STREAM/$INVOCATION_ID says systemd started us, else stderr */
         LOG_TARGET_STDERR,
         LOG_TARGET_JOURNAL,
         LOG_TARGET_NULL,
@@ -62,25 +62,25 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
 /* Returns -abs(error) (or 0 when error is 0) so that callers can "return log_error_errno(r, …);". %m is
  * formatted from error. */
-#define log_full_errno_id(level, error, id, ...)                                                          \
-        ({                                                                                                 \
-                int _l_ = (level), _e_ = (error);                                                          \
-                (log_get_max_level() >= _l_) ?                                                             \
-                        log_internal(_l_, _e_, __FILE__, __LINE__, __func__, id, __VA_ARGS__) :            \
-                        -abs(_e_);                                                                         \
+#define log_full_errno_id(level, error, id, ...)                                                            \
+        ({                                                                                                  \
+                int _l_ = (level), _e_ = (error);                                                           \
+                (log_get_max_level() >= _l_)                                                                \
+                        ? log_internal(_l_, _e_, __FILE__, __LINE__, __func__, id, __VA_ARGS__)             \
+                        : -abs(_e_);                                                                        \
         })
 #define log_full_errno(level, error, ...) log_full_errno_id(level, error, NULL, __VA_ARGS__)
-#define log_full(level, ...) (void) log_full_errno(level, 0, __VA_ARGS__)
+#define log_full(level, ...)              (void) log_full_errno(level, 0, __VA_ARGS__)
 
-#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
-#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_debug(...)   log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)    log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...)  log_full(LOG_NOTICE, __VA_ARGS__)
 #define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
-#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
+#define log_error(...)   log_full(LOG_ERR, __VA_ARGS__)
 
-#define log_debug_errno(error, ...) log_full_errno(LOG_DEBUG, error, __VA_ARGS__)
-#define log_info_errno(error, ...) log_full_errno(LOG_INFO, error, __VA_ARGS__)
+#define log_debug_errno(error, ...)   log_full_errno(LOG_DEBUG, error, __VA_ARGS__)
+#define log_info_errno(error, ...)    log_full_errno(LOG_INFO, error, __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, error, __VA_ARGS__)
-#define log_error_errno(error, ...) log_full_errno(LOG_ERR, error, __VA_ARGS__)
+#define log_error_errno(error, ...)   log_full_errno(LOG_ERR, error, __VA_ARGS__)
 
 #define log_oom() log_error_errno(ENOMEM, "Out of memory.")

@@ -14,40 +14,40 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((__cleanup__(f)))
-#define _unused_ __attribute__((__unused__))
-#define _printf_(a, b) __attribute__((__format__(printf, a, b)))
-#define _pure_ __attribute__((__pure__))
-#define _const_ __attribute__((__const__))
-#define _noreturn_ __attribute__((__noreturn__))
-#define _sentinel_ __attribute__((__sentinel__))
+#define _cleanup_(f)         __attribute__((__cleanup__(f)))
+#define _unused_             __attribute__((__unused__))
+#define _printf_(a, b)       __attribute__((__format__(printf, a, b)))
+#define _pure_               __attribute__((__pure__))
+#define _const_              __attribute__((__const__))
+#define _noreturn_           __attribute__((__noreturn__))
+#define _sentinel_           __attribute__((__sentinel__))
 #define _warn_unused_result_ __attribute__((__warn_unused_result__))
-#define _likely_(x) (__builtin_expect(!!(x), 1))
-#define _unlikely_(x) (__builtin_expect(!!(x), 0))
+#define _likely_(x)          (__builtin_expect(!!(x), 1))
+#define _unlikely_(x)        (__builtin_expect(!!(x), 0))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
 
 /* Hands ownership of a pointer (or fd) to the caller and disarms the local cleanup. */
-#define TAKE_PTR(p)                                                                                        \
-        ({                                                                                                 \
-                __typeof__(p) _p_ = (p);                                                                   \
-                (p) = NULL;                                                                                \
-                _p_;                                                                                       \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _p_ = (p);                                                                    \
+                (p) = NULL;                                                                                 \
+                _p_;                                                                                        \
         })
-#define TAKE_FD(fd)                                                                                        \
-        ({                                                                                                 \
-                int _fd_ = (fd);                                                                           \
-                (fd) = -EBADF;                                                                             \
-                _fd_;                                                                                      \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _fd_ = (fd);                                                                            \
+                (fd) = -EBADF;                                                                              \
+                _fd_;                                                                                       \
         })
 
 /* Defines name##p(type *p) that calls func(*p) when *p is not NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                            \
-        static inline void func##p(type *p) {                                                              \
-                if (*p)                                                                                    \
-                        func(*p);                                                                          \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
+        static inline void func##p(type *p) {                                                               \
+                if (*p)                                                                                     \
+                        func(*p);                                                                           \
         }
 
 static inline void freep(void *p) {
@@ -101,10 +101,10 @@ static inline bool isempty(const char *s) {
 }
 
 /* Returns -errno when a libc call reports failure through errno and a negative return. */
-#define RET_NERRNO(expr)                                                                                   \
-        ({                                                                                                 \
-                __typeof__(expr) _r_ = (expr);                                                             \
-                _r_ < 0 ? -errno : _r_;                                                                    \
+#define RET_NERRNO(expr)                                                                                    \
+        ({                                                                                                  \
+                __typeof__(expr) _r_ = (expr);                                                              \
+                _r_ < 0 ? -errno : _r_;                                                                     \
         })
 
 /* errno may be 0 after some failing libc calls; never let that turn an error into success. */

@@ -11,9 +11,9 @@
 #include "string-table.h"
 #include "strutil.h"
 
-#define SYSFS_ATTR_MAX 4096U
-#define MOUNTINFO_MAX (1024U * 1024U)
-#define CPUINFO_PREFIX_MAX (64U * 1024U)  /* the first processor's block holds the flags line */
+#define SYSFS_ATTR_MAX     4096U
+#define MOUNTINFO_MAX      (1024U * 1024U)
+#define CPUINFO_PREFIX_MAX (64U * 1024U) /* the first processor's block holds the flags line */
 
 static const char *const platform_table[_PLATFORM_MAX] = {
         [PLATFORM_NONE] = "none",
@@ -24,10 +24,8 @@ static const char *const platform_table[_PLATFORM_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(platform, Platform);
 
 static const char *const confidential_tech_table[_CONFIDENTIAL_TECH_MAX] = {
-        [CONFIDENTIAL_TECH_NONE] = "none",
-        [CONFIDENTIAL_TECH_SEV] = "sev",
-        [CONFIDENTIAL_TECH_SEV_SNP] = "sev-snp",
-        [CONFIDENTIAL_TECH_TDX] = "tdx",
+        [CONFIDENTIAL_TECH_NONE] = "none",       [CONFIDENTIAL_TECH_SEV] = "sev",
+        [CONFIDENTIAL_TECH_SEV_SNP] = "sev-snp", [CONFIDENTIAL_TECH_TDX] = "tdx",
         [CONFIDENTIAL_TECH_TSM] = "tsm",
 };
 
@@ -46,7 +44,7 @@ static const char *env_get(char *const *env, const char *name) {
 
 int vm_id_swap_gen1(char uuid[static 37]) {
         /* "aabbccdd-eeff-gghh-…" → "ddccbbaa-ffee-hhgg-…" */
-        static const int fields[][2] = { { 0, 8 }, { 9, 4 }, { 14, 4 } };
+        static const int fields[][2] = {{0, 8}, {9, 4}, {14, 4}};
 
         if (strlen(uuid) != 36)
                 return -EINVAL;
@@ -112,12 +110,14 @@ static void detect_container_host(int root_fd, PlatformInfo *info) {
         if (read_file_in_root(root_fd, "/proc/self/mountinfo", MOUNTINFO_MAX, &mountinfo, NULL) >= 0) {
                 if (mount_is_read_only(mountinfo, "/usr")) {
                         info->container_host = true;
-                        snprintf(info->container_reason, sizeof info->container_reason, "/usr is mounted read-only");
+                        snprintf(info->container_reason, sizeof info->container_reason,
+                                 "/usr is mounted read-only");
                         return;
                 }
                 if (mount_is_read_only(mountinfo, "/")) {
                         info->container_host = true;
-                        snprintf(info->container_reason, sizeof info->container_reason, "/ is mounted read-only");
+                        snprintf(info->container_reason, sizeof info->container_reason,
+                                 "/ is mounted read-only");
                         return;
                 }
         }
@@ -125,9 +125,10 @@ static void detect_container_host(int root_fd, PlatformInfo *info) {
             read_file_in_root(root_fd, "/usr/lib/os-release", 64 * 1024, &osrel, NULL) < 0)
                 return;
         for (char *save = NULL, *l = strtok_r(osrel, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                static const char *const markers[] = { "ID=flatcar", "ID=fedora-coreos", "VARIANT_ID=coreos",
-                                                       "VARIANT_ID=container", "VARIANT_ID=containerlinux",
-                                                       "VARIANT_ID=\"container\"", "VARIANT_ID=acl" };
+                static const char *const markers[] = {
+                        "ID=flatcar",           "ID=fedora-coreos",          "VARIANT_ID=coreos",
+                        "VARIANT_ID=container", "VARIANT_ID=containerlinux", "VARIANT_ID=\"container\"",
+                        "VARIANT_ID=acl"};
 
                 for (size_t i = 0; i < ELEMENTSOF(markers); i++)
                         if (streq(strstrip(l), markers[i])) {
@@ -218,14 +219,15 @@ static void detect_confidential_guest(int root_fd, PlatformInfo *info) {
                 info->confidential = CONFIDENTIAL_TECH_TDX;
                 evidence_add(info, "/dev/tdx_guest");
         }
-        if (flags && flag_listed(flags, "tdx_guest")) {        /* a guest-only flag */
+        if (flags && flag_listed(flags, "tdx_guest")) { /* a guest-only flag */
                 info->confidential = CONFIDENTIAL_TECH_TDX;
                 evidence_add(info, "CPU flag tdx_guest");
         }
         if (info->confidential == CONFIDENTIAL_TECH_NONE)
-                (void) snprintf(info->confidential_evidence, sizeof info->confidential_evidence,
-                                "no /dev/sev-guest, /dev/tdx_guest, /sys/kernel/config/tsm/report or guest CPU flag "
-                                "sev/sev_es/sev_snp/tdx_guest");
+                (void) snprintf(
+                        info->confidential_evidence, sizeof info->confidential_evidence,
+                        "no /dev/sev-guest, /dev/tdx_guest, /sys/kernel/config/tsm/report or guest CPU flag "
+                        "sev/sev_es/sev_snp/tdx_guest");
 }
 
 static int read_vm_id(int root_fd, PlatformInfo *info) {
@@ -278,8 +280,8 @@ int platform_detect(int root_fd, char *const *env, PlatformInfo *ret) {
         }
         info.platform = PLATFORM_AZURE;
         r = read_vm_id(root_fd, &info);
-        snprintf(info.reason, sizeof info.reason, "DMI chassis asset tag is %s (Azure)%s", AZURE_CHASSIS_ASSET_TAG,
-                 r < 0 ? "; VM id unreadable" : "");
+        snprintf(info.reason, sizeof info.reason, "DMI chassis asset tag is %s (Azure)%s",
+                 AZURE_CHASSIS_ASSET_TAG, r < 0 ? "; VM id unreadable" : "");
         *ret = info;
         return 0;
 }

@@ -25,7 +25,7 @@
 #define AZURE_CHASSIS_ASSET_TAG "7783-7084-3265-9085-8269-3286-77"
 
 typedef enum Platform {
-        PLATFORM_NONE,      /* nothing we serve: stay silent */
+        PLATFORM_NONE, /* nothing we serve: stay silent */
         PLATFORM_AZURE,
         PLATFORM_WSL,
         _PLATFORM_MAX,
@@ -34,23 +34,24 @@ typedef enum Platform {
 
 typedef enum ConfidentialTech {
         CONFIDENTIAL_TECH_NONE,
-        CONFIDENTIAL_TECH_SEV,          /* AMD SEV / SEV-ES guest (CPU flags only) */
+        CONFIDENTIAL_TECH_SEV, /* AMD SEV / SEV-ES guest (CPU flags only) */
         CONFIDENTIAL_TECH_SEV_SNP,
         CONFIDENTIAL_TECH_TDX,
-        CONFIDENTIAL_TECH_TSM,          /* a configfs-tsm report provider whose vendor the files do not tell */
+        CONFIDENTIAL_TECH_TSM, /* a configfs-tsm report provider whose vendor the files do not tell */
         _CONFIDENTIAL_TECH_MAX,
         _CONFIDENTIAL_TECH_INVALID = -EINVAL,
 } ConfidentialTech;
 
 typedef struct PlatformInfo {
         Platform platform;
-        bool generation2;        /* Azure: UEFI firmware */
+        bool generation2; /* Azure: UEFI firmware */
         bool container_host;
-        char vm_id[37];          /* Azure: normalized VM id, "" when unknown */
-        char reason[256];        /* why platform was chosen (or why not) */
+        char vm_id[37];   /* Azure: normalized VM id, "" when unknown */
+        char reason[256]; /* why platform was chosen (or why not) */
         char container_reason[160];
-        ConfidentialTech confidential;  /* the guest's own view of a TEE */
-        char confidential_evidence[256]; /* what was found ("/dev/sev-guest, CPU flag sev_snp") or what was not */
+        ConfidentialTech confidential; /* the guest's own view of a TEE */
+        char confidential_evidence
+                [256]; /* what was found ("/dev/sev-guest, CPU flag sev_snp") or what was not */
 } PlatformInfo;
 
 /* env may be NULL (then nothing is taken from the environment). */

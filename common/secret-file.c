@@ -68,7 +68,7 @@ static int link_contract_path(int root_fd, const char *path, const char *target)
                 return -ENOMEM;
         r = (int) readlinkat(dir_fd, name, current, PATH_MAX - 1);
         if (r >= 0 && streq(current, target))
-                return 0;                       /* already in place */
+                return 0; /* already in place */
         r = wipe_regular_file(dir_fd, name);
         if (r < 0)
                 return r;
@@ -84,7 +84,8 @@ static int link_contract_path(int root_fd, const char *path, const char *target)
         return fsync(dir_fd) < 0 ? -errno : 0;
 }
 
-int secret_file_write(int root_fd, const char *path, const char *secrets_dir, const void *data, size_t size) {
+int secret_file_write(int root_fd, const char *path, const char *secrets_dir, const void *data,
+                      size_t size) {
         _cleanup_free_ char *target = NULL;
         const char *name;
         int r;
@@ -92,7 +93,8 @@ int secret_file_write(int root_fd, const char *path, const char *secrets_dir, co
         if (isempty(path) || !data)
                 return -EINVAL;
         if (!secrets_dir)
-                return write_file_atomic_in_root(root_fd, path, data, size, 0600, (uid_t) -1, (gid_t) -1, WRITE_SYNC);
+                return write_file_atomic_in_root(root_fd, path, data, size, 0600, (uid_t) -1, (gid_t) -1,
+                                                 WRITE_SYNC);
 
         name = strrchr(path, '/');
         name = name ? name + 1 : path;

@@ -34,7 +34,7 @@
 /* Where the fds the child dup2()s onto 0..3 are moved first, so that no source is overwritten by a target. */
 #define SPAWN_FD_FLOOR 10
 
-static const char *const program_dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+static const char *const program_dirs[] = {"/usr/sbin", "/usr/bin", "/sbin", "/bin"};
 
 static char *const spawn_env[] = {
         (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
@@ -123,7 +123,7 @@ static void posix_spawnattr_destroyp(posix_spawnattr_t **a) {
 typedef struct ChildFds {
         int in;
         int out;
-        int pass;       /* -EBADF: none */
+        int pass; /* -EBADF: none */
 } ChildFds;
 
 static int spawn_child_posix(const char *path, char *const *argv, const ChildFds *f, pid_t *ret_pid) {
@@ -178,8 +178,8 @@ static void mount_api_filesystems(void) {
                 const char *name;
                 unsigned major, minor;
         } nodes[] = {
-                { "/dev/null", 1, 3 }, { "/dev/zero", 1, 5 }, { "/dev/full", 1, 7 },
-                { "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 },
+                {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+                {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9},
         };
 
         if (is_dir_nofollow("/dev") &&
@@ -194,7 +194,7 @@ static void mount_api_filesystems(void) {
  * mount is foreign) and its identity (to check that the path still names it). */
 typedef struct RootInfo {
         int fd;
-        char path[PATH_MAX];    /* "" when /proc cannot tell */
+        char path[PATH_MAX]; /* "" when /proc cannot tell */
         dev_t dev;
         ino_t ino;
 } RootInfo;
@@ -208,7 +208,8 @@ typedef struct RootInfo {
 static int enter_root(const RootInfo *root) {
         struct stat st;
 
-        if (root->path[0] && unshare(CLONE_NEWNS) >= 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) >= 0) {
+        if (root->path[0] && unshare(CLONE_NEWNS) >= 0 &&
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) >= 0) {
                 if (chroot(root->path) < 0 || chdir("/") < 0 || stat("/", &st) < 0)
                         return -1;
                 if (st.st_dev != root->dev || st.st_ino != root->ino) {
@@ -251,7 +252,7 @@ static int root_info(int root_fd, RootInfo *ret) {
                 return negative_errno();
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
-        *ret = (RootInfo) { .fd = root_fd, .dev = st.st_dev, .ino = st.st_ino };
+        *ret = (RootInfo){.fd = root_fd, .dev = st.st_dev, .ino = st.st_ino};
         (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", root_fd);
         n = readlink(proc, ret->path, sizeof ret->path - 1);
         if (n <= 0 || ret->path[0] != '/')
@@ -381,7 +382,8 @@ int spawn_and_wait_opts(char *const *argv, const SpawnOptions *o, char **ret_out
         o = o ?: &defaults;
         if (o->input && o->input_size > SPAWN_INPUT_MAX)
                 return -E2BIG;
-        r = o->root_fd >= 0 ? find_program_in_root(o->root_fd, argv[0], &path) : find_program(argv[0], &path);
+        r = o->root_fd >= 0 ? find_program_in_root(o->root_fd, argv[0], &path)
+                            : find_program(argv[0], &path);
         if (r < 0)
                 return r;
 
@@ -417,10 +419,10 @@ int spawn_and_wait_opts(char *const *argv, const SpawnOptions *o, char **ret_out
                 if (pass < 0)
                         return pass;
         }
-        f = (ChildFds) { .in = in, .out = out, .pass = pass };
+        f = (ChildFds){.in = in, .out = out, .pass = pass};
 
-        r = o->root_fd >= 0 ? spawn_child_in_root(o->root_fd, path, argv, &f, &pid) :
-                              spawn_child_posix(path, argv, &f, &pid);
+        r = o->root_fd >= 0 ? spawn_child_in_root(o->root_fd, path, argv, &f, &pid)
+                            : spawn_child_posix(path, argv, &f, &pid);
         if (r < 0)
                 return r;
         closep(&out);
@@ -471,8 +473,9 @@ int spawn_background(char *const *argv, int root_fd, pid_t *ret_pid) {
         out = dup_high(tmp);
         if (out < 0)
                 return out;
-        f = (ChildFds) { .in = in, .out = out, .pass = -EBADF };
-        r = root_fd >= 0 ? spawn_child_in_root(root_fd, path, argv, &f, &pid) : spawn_child_posix(path, argv, &f, &pid);
+        f = (ChildFds){.in = in, .out = out, .pass = -EBADF};
+        r = root_fd >= 0 ? spawn_child_in_root(root_fd, path, argv, &f, &pid)
+                         : spawn_child_posix(path, argv, &f, &pid);
         if (r < 0)
                 return r;
         *ret_pid = pid;

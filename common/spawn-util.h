@@ -19,16 +19,17 @@
 #include <sys/types.h>
 
 #define SPAWN_OUTPUT_MAX 4096U
-#define SPAWN_INPUT_MAX (1024U * 1024U)
+#define SPAWN_INPUT_MAX  (1024U * 1024U)
 
 typedef struct SpawnOptions {
-        int root_fd;            /* ≥ 0: chroot into this directory; the program is found inside it */
-        int pass_fd;            /* ≥ 0: becomes the child's fd 3 */
-        const void *input;      /* the child's stdin (at most SPAWN_INPUT_MAX bytes); NULL: /dev/null */
+        int root_fd;       /* ≥ 0: chroot into this directory; the program is found inside it */
+        int pass_fd;       /* ≥ 0: becomes the child's fd 3 */
+        const void *input; /* the child's stdin (at most SPAWN_INPUT_MAX bytes); NULL: /dev/null */
         size_t input_size;
 } SpawnOptions;
 
-#define SPAWN_OPTIONS_INIT { .root_fd = -EBADF, .pass_fd = -EBADF }
+#define SPAWN_OPTIONS_INIT                                                                                  \
+        { .root_fd = -EBADF, .pass_fd = -EBADF }
 
 /* Finds name in /usr/sbin, /usr/bin, /sbin, /bin (an absolute name is checked as is). -ENOENT if absent. */
 int find_program(const char *name, char **ret);

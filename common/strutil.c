@@ -199,7 +199,7 @@ int parse_timestamp_iso(const char *s, usec_t *ret) {
         if (!streq(p, "Z"))
                 return -EINVAL;
         t = timegm(&tm);
-        if (t < 0)      /* before 1970, or -1: cannot be represented */
+        if (t < 0) /* before 1970, or -1: cannot be represented */
                 return -ERANGE;
         *ret = (usec_t) t * USEC_PER_SEC + frac;
         return 0;
@@ -261,8 +261,8 @@ int safe_atoi(const char *s, int *ret) {
 }
 
 int parse_boolean(const char *s) {
-        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
-        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+        static const char *const yes[] = {"1", "yes", "y", "true", "t", "on"};
+        static const char *const no[] = {"0", "no", "n", "false", "f", "off"};
 
         if (!s)
                 return -EINVAL;
@@ -332,7 +332,8 @@ int strv_split(const char *s, const char *separators, char ***ret) {
 
         if (!copy)
                 return -ENOMEM;
-        for (char *save = NULL, *t = strtok_r(copy, separators, &save); t; t = strtok_r(NULL, separators, &save)) {
+        for (char *save = NULL, *t = strtok_r(copy, separators, &save); t;
+             t = strtok_r(NULL, separators, &save)) {
                 t = strstrip(t);
                 if (!*t)
                         continue;
@@ -390,12 +391,23 @@ int xml_escape(const char *s, char **ret) {
                 return -ENOMEM;
         for (const char *p = s; *p; p++)
                 switch (*p) {
-                case '&': o = stpcpy(o, "&amp;"); break;
-                case '<': o = stpcpy(o, "&lt;"); break;
-                case '>': o = stpcpy(o, "&gt;"); break;
-                case '"': o = stpcpy(o, "&quot;"); break;
-                case '\'': o = stpcpy(o, "&apos;"); break;
-                default: *o++ = *p;
+                case '&':
+                        o = stpcpy(o, "&amp;");
+                        break;
+                case '<':
+                        o = stpcpy(o, "&lt;");
+                        break;
+                case '>':
+                        o = stpcpy(o, "&gt;");
+                        break;
+                case '"':
+                        o = stpcpy(o, "&quot;");
+                        break;
+                case '\'':
+                        o = stpcpy(o, "&apos;");
+                        break;
+                default:
+                        *o++ = *p;
                 }
         *o = 0;
         *ret = out;
@@ -425,8 +437,8 @@ size_t utf8_sequence_len(const unsigned char *s, size_t n) {
                         return 0;
                 c = c << 6 | (s[i] & 0x3FU);
         }
-        if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ||
-            (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
+        if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10FFFF ||
+            (c >= 0xD800 && c <= 0xDFFF) || (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
                 return 0;
         return len;
 }
@@ -436,7 +448,7 @@ int utf8_make_valid(const char *s, size_t n, char **ret) {
         size_t len = strnlen(s, n), k;
         char *o, *out;
 
-        o = out = malloc(len * 3 + 1);        /* each bad byte becomes 3 */
+        o = out = malloc(len * 3 + 1); /* each bad byte becomes 3 */
         if (!out)
                 return -ENOMEM;
         for (size_t i = 0; i < len;)
@@ -444,7 +456,7 @@ int utf8_make_valid(const char *s, size_t n, char **ret) {
                         o = mempcpy(o, u + i, k);
                         i += k;
                 } else {
-                        o = mempcpy(o, "\xEF\xBF\xBD", 3);     /* U+FFFD */
+                        o = mempcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD */
                         i++;
                 }
         *o = 0;

@@ -14,7 +14,7 @@
 #include "macro.h"
 
 typedef uint64_t usec_t;
-#define USEC_PER_SEC ((usec_t) 1000000ULL)
+#define USEC_PER_SEC  ((usec_t) 1000000ULL)
 #define USEC_PER_MSEC ((usec_t) 1000ULL)
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)
 #define USEC_INFINITY ((usec_t) UINT64_MAX)
@@ -54,8 +54,8 @@ int parse_boolean(const char *s);
 char **strv_free(char **l);
 size_t strv_length(char *const *l);
 bool strv_contains(char *const *l, const char *s);
-int strv_extend(char ***l, const char *s);   /* appends a copy */
-int strv_push(char ***l, char *s);           /* appends s itself (takes ownership on success) */
+int strv_extend(char ***l, const char *s); /* appends a copy */
+int strv_push(char ***l, char *s);         /* appends s itself (takes ownership on success) */
 /* Splits on any of separators, dropping empty fields and trimming ASCII whitespace. */
 int strv_split(const char *s, const char *separators, char ***ret);
 static inline void strv_freep(char ***l) {

@@ -28,7 +28,7 @@ static void config_with(Config *c, const char *text) {
 }
 
 static ConfidentialState state_imds(const char *security_type) {
-        ConfidentialState s = { .secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1 };
+        ConfidentialState s = {.secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1};
 
         if (security_type) {
                 s.imds_known = true;
@@ -65,9 +65,12 @@ static void test_config_keys(void **state) {
         config_done(&c);
 
         static const char *const bad[] = {
-                "[Confidential]\nMode=sometimes\n", "[Attestation]\nSignerDomains=.metadata.azure.com\n",
-                "[Attestation]\nSignerDomains=metadata..azure.com\n", "[Attestation]\nSignerDomains=a/b\n",
-                "[Attestation]\nTrustAnchors=relative.pem\n", "[Confidential]\nSecretsDirectory=/run/../etc\n",
+                "[Confidential]\nMode=sometimes\n",
+                "[Attestation]\nSignerDomains=.metadata.azure.com\n",
+                "[Attestation]\nSignerDomains=metadata..azure.com\n",
+                "[Attestation]\nSignerDomains=a/b\n",
+                "[Attestation]\nTrustAnchors=relative.pem\n",
+                "[Confidential]\nSecretsDirectory=/run/../etc\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 assert_int_equal(config_init(&c), 0);
@@ -98,12 +101,16 @@ static void test_state_json(void **state) {
         assert_string_equal(text, again);
 
         static const char *const bad[] = {
-                "{\"version\": 2}", "{\"version\": 1, \"imds\": {}}", "{\"version\": 1, \"hcl_report\": {\"type\": \"sgx\"}}",
-                "{\"version\": 1, \"recorded_at\": \"yesterday\"}", "[]", "{\"version\": 1, \"imds\": "
+                "{\"version\": 2}",
+                "{\"version\": 1, \"imds\": {}}",
+                "{\"version\": 1, \"hcl_report\": {\"type\": \"sgx\"}}",
+                "{\"version\": 1, \"recorded_at\": \"yesterday\"}",
+                "[]",
+                "{\"version\": 1, \"imds\": "
                 "{\"security_type\": \"\", \"secure_boot\": \"true\"}}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                ConfidentialState x = { .security_type = NULL };
+                ConfidentialState x = {.security_type = NULL};
 
                 assert_true(confidential_state_from_json(bad[i], strlen(bad[i]), &x) < 0);
                 assert_null(x.security_type); /* untouched */
@@ -112,8 +119,9 @@ static void test_state_json(void **state) {
 
 /* The verdict and the defaults, for each combination that matters. */
 static void test_evaluate(void **state) {
-        PlatformInfo none = { .confidential = CONFIDENTIAL_TECH_NONE }, snp = {
-                .confidential = CONFIDENTIAL_TECH_SEV_SNP, .confidential_evidence = "/dev/sev-guest" };
+        PlatformInfo none = {.confidential = CONFIDENTIAL_TECH_NONE},
+                     snp = {.confidential = CONFIDENTIAL_TECH_SEV_SNP,
+                            .confidential_evidence = "/dev/sev-guest"};
         _cleanup_free_ char *d = NULL;
         ConfidentialState s;
         Config c;
@@ -149,8 +157,9 @@ static void test_evaluate(void **state) {
         s.hcl_report = strdup("sev-snp");
         assert_int_equal(confidential_evaluate(&s, &none, &c), 0);
         assert_string_equal(s.agreement, "agree");
-        assert_string_equal(s.reason, "IMDS securityType ConfidentialVM; the guest sees an HCL report (sev-snp) in "
-                                      "the vTPM");
+        assert_string_equal(s.reason,
+                            "IMDS securityType ConfidentialVM; the guest sees an HCL report (sev-snp) in "
+                            "the vTPM");
         confidential_state_done(&s);
         config_done(&c);
 
@@ -159,8 +168,9 @@ static void test_evaluate(void **state) {
         s = state_imds("TrustedLaunch");
         assert_int_equal(confidential_evaluate(&s, &snp, &c), 0);
         assert_true(s.active);
-        assert_string_equal(s.agreement, "disagree: the guest sees sev-snp (/dev/sev-guest), IMDS says securityType "
-                                         "'TrustedLaunch'");
+        assert_string_equal(s.agreement,
+                            "disagree: the guest sees sev-snp (/dev/sev-guest), IMDS says securityType "
+                            "'TrustedLaunch'");
         confidential_state_done(&s);
         config_done(&c);
 
@@ -201,7 +211,8 @@ static void test_evaluate(void **state) {
 }
 
 static void test_secret_file(void **state) {
-        _cleanup_free_ char *shm = NULL, *path = NULL, *secrets = NULL, *target = NULL, *back = NULL, *link = NULL;
+        _cleanup_free_ char *shm = NULL, *path = NULL, *secrets = NULL, *target = NULL, *back = NULL,
+                            *link = NULL;
         _cleanup_close_ int root = -EBADF, old = -EBADF;
         char *dir = tmpdir_new(), buf[64] = "";
         struct stat st;

@@ -48,7 +48,8 @@ static void test_unknown_key_warns_bad_value_errors(void **state) {
         log_set_capture(NULL, NULL);
 
         assert_non_null(strstr(captured, "/etc/azl-agent/agent.conf:5: unknown key 'Frobnicate'"));
-        assert_non_null(strstr(captured, "/etc/azl-agent/agent.conf:7: invalid value 'soon' for Timeouts.IMDSDeadlineSec"));
+        assert_non_null(strstr(
+                captured, "/etc/azl-agent/agent.conf:7: invalid value 'soon' for Timeouts.IMDSDeadlineSec"));
         /* Good values around the bad ones still apply, and the bad one keeps its default. */
         assert_string_equal(c.imds_url, "http://127.0.0.1:8080");
         assert_true(c.endpoints_configured);
@@ -58,15 +59,16 @@ static void test_unknown_key_warns_bad_value_errors(void **state) {
 }
 
 static void test_values(void **state) {
-        static const char conf[] = "[Agent]\nLogLevel=debug\nExtensions=no\n"
-                                   "[Endpoints]\nWireServer=127.0.0.2:8081\nHostGAPluginPort=18526\n"
-                                   "[Provisioning]\nAdminGroups=wheel, adm\n"
-                                   "[Network]\nBackend=netlink\n"
-                                   "[Disks]\nResourceDiskFilesystem=xfs\nSwapSizeMiB=2048\n"
-                                   "[Extensions]\nSignatureValidation=enforce\nCPUQuotaPercent=50%\n"
-                                   "[Timeouts]\nGoalStatePeriodSec=2min\n"
-                                   "[Firewall]\nEnable=no\n"
-                                   "AllowUnits=monitor.service /system.slice/x@1.service,a.slice/b-c.scope\n";
+        static const char conf[] =
+                "[Agent]\nLogLevel=debug\nExtensions=no\n"
+                "[Endpoints]\nWireServer=127.0.0.2:8081\nHostGAPluginPort=18526\n"
+                "[Provisioning]\nAdminGroups=wheel, adm\n"
+                "[Network]\nBackend=netlink\n"
+                "[Disks]\nResourceDiskFilesystem=xfs\nSwapSizeMiB=2048\n"
+                "[Extensions]\nSignatureValidation=enforce\nCPUQuotaPercent=50%\n"
+                "[Timeouts]\nGoalStatePeriodSec=2min\n"
+                "[Firewall]\nEnable=no\n"
+                "AllowUnits=monitor.service /system.slice/x@1.service,a.slice/b-c.scope\n";
         Config c;
 
         assert_int_equal(config_init(&c), 0);
@@ -90,17 +92,27 @@ static void test_values(void **state) {
 
 static void test_invalid_values(void **state) {
         static const char *const bad[] = {
-                "[Endpoints]\nIMDS=ftp://x\n",         "[Endpoints]\nWireServer=http://x/\n",
-                "[Endpoints]\nHostGAPluginPort=0\n",   "[Endpoints]\nHostGAPluginPort=70000\n",
-                "[Network]\nBackend=magic\n",          "[Disks]\nResourceDiskFilesystem=ntfs\n",
-                "[Disks]\nResourceDiskMountPoint=mnt\n", "[Agent]\nProvisioning=perhaps\n",
-                "Key=Value\n",                         "[Agent\n",
-                "[Agent]\nno equals sign\n",           "[Agent]\nStateDirectory=/var/../etc\n",
+                "[Endpoints]\nIMDS=ftp://x\n",
+                "[Endpoints]\nWireServer=http://x/\n",
+                "[Endpoints]\nHostGAPluginPort=0\n",
+                "[Endpoints]\nHostGAPluginPort=70000\n",
+                "[Network]\nBackend=magic\n",
+                "[Disks]\nResourceDiskFilesystem=ntfs\n",
+                "[Disks]\nResourceDiskMountPoint=mnt\n",
+                "[Agent]\nProvisioning=perhaps\n",
+                "Key=Value\n",
+                "[Agent\n",
+                "[Agent]\nno equals sign\n",
+                "[Agent]\nStateDirectory=/var/../etc\n",
                 /* AllowUnits= ends up quoted in an nftables rule: only unit-name characters, no dot components */
-                "[Firewall]\nAllowUnits=foo\n",        "[Firewall]\nAllowUnits=a\"b.service\n",
-                "[Firewall]\nAllowUnits=../x.service\n", "[Firewall]\nAllowUnits=a//b.service\n",
-                "[Firewall]\nAllowUnits=a/./b\n",      "[Firewall]\nAllowUnits=a\\x2db.service\n",
-                "[Firewall]\nAllowUnits=a.slice/\n",   "[Firewall]\nEnable=maybe\n",
+                "[Firewall]\nAllowUnits=foo\n",
+                "[Firewall]\nAllowUnits=a\"b.service\n",
+                "[Firewall]\nAllowUnits=../x.service\n",
+                "[Firewall]\nAllowUnits=a//b.service\n",
+                "[Firewall]\nAllowUnits=a/./b\n",
+                "[Firewall]\nAllowUnits=a\\x2db.service\n",
+                "[Firewall]\nAllowUnits=a.slice/\n",
+                "[Firewall]\nEnable=maybe\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 Config c;
@@ -118,11 +130,13 @@ static void test_chain_order(void **state) {
         int root;
         Config c;
 
-        write_test_file(dir, "usr/lib/azl-agent/agent.conf", "[Endpoints]\nHostGAPluginPort=1001\n[Agent]\nKVP=no\n");
+        write_test_file(dir, "usr/lib/azl-agent/agent.conf",
+                        "[Endpoints]\nHostGAPluginPort=1001\n[Agent]\nKVP=no\n");
         write_test_file(dir, "etc/azl-agent/agent.conf", "[Endpoints]\nHostGAPluginPort=1002\n");
         write_test_file(dir, "etc/azl-agent/agent.conf.d/20-b.conf", "[Endpoints]\nHostGAPluginPort=1004\n");
         write_test_file(dir, "etc/azl-agent/agent.conf.d/10-a.conf", "[Endpoints]\nHostGAPluginPort=1003\n");
-        write_test_file(dir, "etc/azl-agent/agent.conf.d/30-c.conf.disabled", "[Endpoints]\nHostGAPluginPort=9\n");
+        write_test_file(dir, "etc/azl-agent/agent.conf.d/30-c.conf.disabled",
+                        "[Endpoints]\nHostGAPluginPort=9\n");
 
         assert_int_equal(root_open(dir, &root), 0);
         assert_int_equal(config_init(&c), 0);
@@ -152,9 +166,12 @@ static void test_dump_roundtrip(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),     cmocka_unit_test(test_unknown_key_warns_bad_value_errors),
-                cmocka_unit_test(test_values),       cmocka_unit_test(test_invalid_values),
-                cmocka_unit_test(test_chain_order),  cmocka_unit_test(test_dump_roundtrip),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_unknown_key_warns_bad_value_errors),
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_invalid_values),
+                cmocka_unit_test(test_chain_order),
+                cmocka_unit_test(test_dump_roundtrip),
         };
         log_setup("test-config", LOG_TARGET_NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,7 @@ static void test_kill_at_nth_hit(void **state) {
 
 static void test_no_match(void **state) {
         /* Never reached, a count too high, malformed counts: the child runs to the end. */
-        const char *const targets[] = { "c", "a@4", "a@0", "a@", "a@1x", "", "@1" };
+        const char *const targets[] = {"c", "a@4", "a@0", "a@", "a@1x", "", "@1"};
 
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
                 int status = run_child(targets[i], NULL);

@@ -18,7 +18,8 @@ static void test_atomic_write_mode_and_bytes(void **state) {
 
         assert_int_equal(root_open(dir, &root), 0);
         /* A public file written under a strict umask still gets exactly 0644, a secret exactly 0600. */
-        assert_int_equal(write_string_file_atomic_in_root(root, "/etc/azl/a.conf", "hello\n", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(
+                write_string_file_atomic_in_root(root, "/etc/azl/a.conf", "hello\n", 0644, WRITE_MKDIR), 0);
         assert_int_equal(write_string_file_atomic_in_root(root, "/etc/azl/secret", "s3cret", 0600, 0), 0);
         umask(old);
 
@@ -108,17 +109,17 @@ static void test_symlink_cannot_escape_root(void **state) {
 static char *hazard_tree(char **ret_outside) {
         char *dir = tmpdir_new(), *outside = tmpdir_new();
         static const char *const links[][2] = {
-                { "abs", "/victim" },
-                { "rel-up", "../../../../victim" },
-                { "etc", "/../.." },
-                { "a/b/up", "../.." },
-                { "a/b/abs-dir", "/a" },
-                { "loop1", "loop2" },
-                { "loop2", "loop1" },
-                { "self", "self" },
-                { "dangling", "/created-by-link" },
-                { "proc-fd", "/proc/self/fd/0" },
-                { "empty-dir-link", "a/b/" },
+                {"abs", "/victim"},
+                {"rel-up", "../../../../victim"},
+                {"etc", "/../.."},
+                {"a/b/up", "../.."},
+                {"a/b/abs-dir", "/a"},
+                {"loop1", "loop2"},
+                {"loop2", "loop1"},
+                {"self", "self"},
+                {"dangling", "/created-by-link"},
+                {"proc-fd", "/proc/self/fd/0"},
+                {"empty-dir-link", "a/b/"},
         };
 
         write_test_file(outside, "victim", "outside\n");
@@ -140,30 +141,30 @@ static void test_fallback_matches_openat2(void **state) {
                 const char *path;
                 int flags;
         } cases[] = {
-                { "/victim", O_RDONLY },
-                { "/abs", O_RDONLY },
-                { "rel-up", O_RDONLY },
-                { "/../../../../victim", O_RDONLY },
-                { "etc/victim", O_RDONLY },
-                { "etc/etc/etc/a/b/c", O_RDONLY },
-                { "a/b/up/victim", O_RDONLY },
-                { "a/b/up/a/b/../b/./c", O_RDONLY },
-                { "a/b/abs-dir/b/c", O_RDONLY },
-                { "a/b/c/", O_RDONLY },
-                { "a/b/c/..", O_RDONLY },
-                { "a/b/", O_RDONLY | O_DIRECTORY },
-                { "empty-dir-link", O_RDONLY | O_DIRECTORY },
-                { "/", O_PATH | O_DIRECTORY },
-                { "", O_PATH | O_DIRECTORY },
-                { "a/../..", O_PATH | O_DIRECTORY },
-                { "loop1", O_RDONLY },
-                { "self/x", O_RDONLY },
-                { "abs", O_RDONLY | O_NOFOLLOW },
-                { "abs", O_PATH | O_NOFOLLOW },
-                { "missing/x", O_RDONLY },
-                { "victim/x", O_RDONLY },
-                { "proc-fd", O_RDONLY },
-                { "a/b/c", O_RDONLY | O_DIRECTORY },
+                {"/victim", O_RDONLY},
+                {"/abs", O_RDONLY},
+                {"rel-up", O_RDONLY},
+                {"/../../../../victim", O_RDONLY},
+                {"etc/victim", O_RDONLY},
+                {"etc/etc/etc/a/b/c", O_RDONLY},
+                {"a/b/up/victim", O_RDONLY},
+                {"a/b/up/a/b/../b/./c", O_RDONLY},
+                {"a/b/abs-dir/b/c", O_RDONLY},
+                {"a/b/c/", O_RDONLY},
+                {"a/b/c/..", O_RDONLY},
+                {"a/b/", O_RDONLY | O_DIRECTORY},
+                {"empty-dir-link", O_RDONLY | O_DIRECTORY},
+                {"/", O_PATH | O_DIRECTORY},
+                {"", O_PATH | O_DIRECTORY},
+                {"a/../..", O_PATH | O_DIRECTORY},
+                {"loop1", O_RDONLY},
+                {"self/x", O_RDONLY},
+                {"abs", O_RDONLY | O_NOFOLLOW},
+                {"abs", O_PATH | O_NOFOLLOW},
+                {"missing/x", O_RDONLY},
+                {"victim/x", O_RDONLY},
+                {"proc-fd", O_RDONLY},
+                {"a/b/c", O_RDONLY | O_DIRECTORY},
         };
         char *outside = NULL, *dir = hazard_tree(&outside);
         _cleanup_close_ int root = -EBADF;
@@ -206,7 +207,8 @@ static void test_fallback_create(void **state) {
         assert_string_equal(data, "x");
         free(data);
         assert_int_equal(open_in_root(root, "loop1", O_WRONLY | O_CREAT, 0600), -ELOOP);
-        assert_int_equal(write_string_file_atomic_in_root(root, "/a/b/up/etc/new", "n", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(write_string_file_atomic_in_root(root, "/a/b/up/etc/new", "n", 0644, WRITE_MKDIR),
+                         0);
         assert_int_equal(read_file_in_root(root, "/new", 10, &data, NULL), 0);
         assert_string_equal(data, "n");
         free(data);
@@ -254,7 +256,8 @@ static void test_mkdir_p_through_symlinks(void **state) {
         free(p);
         assert_true(asprintf(&p, "%s/var/abs", dir) > 0);
         assert_int_equal(symlink("/run", p), 0);
-        assert_int_equal(write_string_file_atomic_in_root(root, "/var/run/azl/a/x", "1", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(write_string_file_atomic_in_root(root, "/var/run/azl/a/x", "1", 0644, WRITE_MKDIR),
+                         0);
         assert_int_equal(mkdir_p_in_root(root, "/var/abs/azl/b", 0755), 0);
         assert_int_equal(read_file_in_root(root, "/run/azl/a/x", 10, &data, NULL), 0);
         assert_string_equal(data, "1");
@@ -289,11 +292,14 @@ int main(void) {
                 cmocka_unit_test(test_fallback_matches_openat2),
                 cmocka_unit_test(test_fallback_create),
                 /* The same tests with openat2() reported missing: the userspace resolution. */
-                cmocka_unit_test_setup_teardown(test_atomic_write_mode_and_bytes, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_atomic_write_mode_and_bytes, setup_fallback,
+                                                teardown_fallback),
                 cmocka_unit_test_setup_teardown(test_read_limit, setup_fallback, teardown_fallback),
-                cmocka_unit_test_setup_teardown(test_symlink_cannot_escape_root, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_symlink_cannot_escape_root, setup_fallback,
+                                                teardown_fallback),
                 cmocka_unit_test_setup_teardown(test_mkdir_p_and_unlink, setup_fallback, teardown_fallback),
-                cmocka_unit_test_setup_teardown(test_mkdir_p_through_symlinks, setup_fallback, teardown_fallback),
+                cmocka_unit_test_setup_teardown(test_mkdir_p_through_symlinks, setup_fallback,
+                                                teardown_fallback),
                 cmocka_unit_test_setup_teardown(test_fallback_create, setup_fallback, teardown_fallback),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

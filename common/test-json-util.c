@@ -16,14 +16,13 @@ typedef struct Sample {
 } Sample;
 
 static const JsonDispatch sample_table[] = {
-        { "name", json_dispatch_string, offsetof(Sample, name), JSON_MANDATORY },
-        { "flag", json_dispatch_bool, offsetof(Sample, flag), 0 },
-        { "strFlag", json_dispatch_boolish, offsetof(Sample, str_flag), 0 },
-        { "prefix", json_dispatch_uintish, offsetof(Sample, prefix), 0 },
-        { "count", json_dispatch_int, offsetof(Sample, count), JSON_NULLABLE },
-        { "tags", json_dispatch_strv, offsetof(Sample, tags), 0 },
-        {}
-};
+        {"name", json_dispatch_string, offsetof(Sample, name), JSON_MANDATORY},
+        {"flag", json_dispatch_bool, offsetof(Sample, flag), 0},
+        {"strFlag", json_dispatch_boolish, offsetof(Sample, str_flag), 0},
+        {"prefix", json_dispatch_uintish, offsetof(Sample, prefix), 0},
+        {"count", json_dispatch_int, offsetof(Sample, count), JSON_NULLABLE},
+        {"tags", json_dispatch_strv, offsetof(Sample, tags), 0},
+        {}};
 
 static void sample_done(Sample *s) {
         free(s->name);
@@ -43,8 +42,11 @@ static void test_dispatch_ok_and_unknown_fields(void **state) {
         Sample s = {};
         JsonError err = {};
 
-        assert_int_equal(parse("{\"name\":\"x\",\"flag\":true,\"strFlag\":\"True\",\"prefix\":\"24\",\"count\":null,"
-                               "\"tags\":[\"a\",\"b\"],\"future\":{\"x\":1}}", 0, &s, &err), 0);
+        assert_int_equal(
+                parse("{\"name\":\"x\",\"flag\":true,\"strFlag\":\"True\",\"prefix\":\"24\",\"count\":null,"
+                      "\"tags\":[\"a\",\"b\"],\"future\":{\"x\":1}}",
+                      0, &s, &err),
+                0);
         assert_string_equal(s.name, "x");
         assert_true(s.flag);
         assert_true(s.str_flag);
@@ -72,7 +74,8 @@ static void test_case_insensitive(void **state) {
         Sample s = {};
 
         assert_int_equal(parse("{\"NAME\":\"x\"}", 0, &s, NULL), -EBADMSG);
-        assert_int_equal(parse("{\"NAME\":\"x\",\"StrFlag\":\"false\"}", JSON_CASE_INSENSITIVE, &s, NULL), 0);
+        assert_int_equal(parse("{\"NAME\":\"x\",\"StrFlag\":\"false\"}", JSON_CASE_INSENSITIVE, &s, NULL),
+                         0);
         assert_string_equal(s.name, "x");
         sample_done(&s);
 }

@@ -33,7 +33,8 @@ static void test_secret_redaction(void **state) {
         assert_string_equal(last, "user password is *** (twice: ***)");
 
         /* SAS signatures are masked without registration. */
-        log_info("PUT %s done", "https://acct.blob.core.windows.net/vhds/s.status?sv=2018-03-28&sr=b&sig=a%2Fb%3D&se=2030");
+        log_info("PUT %s done",
+                 "https://acct.blob.core.windows.net/vhds/s.status?sv=2018-03-28&sr=b&sig=a%2Fb%3D&se=2030");
         assert_non_null(strstr(last, "sig=***&se=2030"));
         assert_null(strstr(last, "a%2Fb"));
         log_forget_secrets();

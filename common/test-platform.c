@@ -69,7 +69,7 @@ static void test_swap_roundtrip(void **state) {
 }
 
 static void test_wsl(void **state) {
-        char *dir = tmpdir_new(), *env[] = { (char *) "WSL_INTEROP=/run/WSL/1_interop", NULL };
+        char *dir = tmpdir_new(), *env[] = {(char *) "WSL_INTEROP=/run/WSL/1_interop", NULL};
         PlatformInfo p;
 
         write_test_file(dir, "proc/sys/kernel/osrelease", "5.15.167.4-microsoft-standard-WSL2\n");
@@ -112,8 +112,9 @@ static void test_container_host(void **state) {
 
 /* The guest's own view of a TEE, from files beneath the root (a fake tree here). */
 static void test_confidential_guest(void **state) {
-        static const char cpuinfo_fmt[] = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu vme %s\n"
-                                          "bogomips\t: 4890.85\n\nprocessor\t: 1\nflags\t\t: fpu\n";
+        static const char cpuinfo_fmt[] =
+                "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu vme %s\n"
+                "bogomips\t: 4890.85\n\nprocessor\t: 1\nflags\t\t: fpu\n";
         char cpuinfo[512], *dir = tmpdir_new();
         PlatformInfo p;
 
@@ -145,8 +146,9 @@ static void test_confidential_guest(void **state) {
         /* Only the second processor has the flag: the first processor's line is the one read. A prefix match
          * ("sev_snpx") is no flag. */
         dir = tmpdir_new();
-        write_test_file(dir, "proc/cpuinfo", "processor\t: 0\nflags\t\t: hypervisor sev_snpx\n\n"
-                                             "processor\t: 1\nflags\t\t: hypervisor sev_snp\n");
+        write_test_file(dir, "proc/cpuinfo",
+                        "processor\t: 0\nflags\t\t: hypervisor sev_snpx\n\n"
+                        "processor\t: 1\nflags\t\t: hypervisor sev_snp\n");
         detect(dir, NULL, &p);
         assert_int_equal(p.confidential, CONFIDENTIAL_TECH_NONE);
         tmpdir_remove(dir);
@@ -200,10 +202,14 @@ static void test_endpoint_policy(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_not_azure),      cmocka_unit_test(test_azure_gen1_byte_swap),
-                cmocka_unit_test(test_azure_gen2_no_swap), cmocka_unit_test(test_swap_roundtrip),
-                cmocka_unit_test(test_wsl),            cmocka_unit_test(test_container_host),
-                cmocka_unit_test(test_endpoint_policy), cmocka_unit_test(test_confidential_guest),
+                cmocka_unit_test(test_not_azure),
+                cmocka_unit_test(test_azure_gen1_byte_swap),
+                cmocka_unit_test(test_azure_gen2_no_swap),
+                cmocka_unit_test(test_swap_roundtrip),
+                cmocka_unit_test(test_wsl),
+                cmocka_unit_test(test_container_host),
+                cmocka_unit_test(test_endpoint_policy),
+                cmocka_unit_test(test_confidential_guest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,22 +23,23 @@ static void test_input_on_stdin(void **state) {
 
         o.input = secret;
         o.input_size = strlen(secret);
-        assert_int_equal(spawn_and_wait_opts((char *const[]) { (char *) "cat", NULL }, &o, &out), 0);
+        assert_int_equal(spawn_and_wait_opts((char *const[]){(char *) "cat", NULL}, &o, &out), 0);
         assert_string_equal(out, "user:$y$j9T$not-in-argv");
         /* Without input, stdin is /dev/null. */
         free(out);
         out = NULL;
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "cat", NULL }, &out), 0);
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "cat", NULL}, &out), 0);
         assert_string_equal(out, "");
         o.input_size = SPAWN_INPUT_MAX + 1;
-        assert_int_equal(spawn_and_wait_opts((char *const[]) { (char *) "cat", NULL }, &o, NULL), -E2BIG);
+        assert_int_equal(spawn_and_wait_opts((char *const[]){(char *) "cat", NULL}, &o, NULL), -E2BIG);
 }
 
 static void test_exit_status_and_missing(void **state) {
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "sh", (char *) "-c", (char *) "exit 3", NULL },
-                                        NULL),
-                         3);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "azl-no-such-program", NULL }, NULL), -ENOENT);
+        assert_int_equal(
+                spawn_and_wait((char *const[]){(char *) "sh", (char *) "-c", (char *) "exit 3", NULL}, NULL),
+                3);
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "azl-no-such-program", NULL}, NULL),
+                         -ENOENT);
 }
 
 /* A root with only sh (and its libraries) in it. */
@@ -50,8 +51,9 @@ static char *root_with_sh(void) {
         assert_non_null(src);
         assert_int_equal(chmod(root, 0755), 0);
         assert_true(asprintf(&script, "%s/tests/integration/install-root-tools.sh", src) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "bash", script, root, (char *) "sh", NULL }, NULL),
-                         0);
+        assert_int_equal(
+                spawn_and_wait((char *const[]){(char *) "bash", script, root, (char *) "sh", NULL}, NULL),
+                0);
         write_test_file(root, "dev/.keep", "");
         write_test_file(root, "proc/.keep", "");
         return root;
@@ -61,7 +63,7 @@ static int sh_in_root(int root_fd, const char *script, char **ret_output) {
         SpawnOptions o = SPAWN_OPTIONS_INIT;
 
         o.root_fd = root_fd;
-        return spawn_and_wait_opts((char *const[]) { (char *) "sh", (char *) "-c", (char *) script, NULL }, &o,
+        return spawn_and_wait_opts((char *const[]){(char *) "sh", (char *) "-c", (char *) script, NULL}, &o,
                                    ret_output);
 }
 
@@ -85,8 +87,9 @@ static void test_chroot(void **state) {
         assert_int_equal(root_open(root, &root_fd), 0);
 
         /* The root's sh, in the root, with a private /dev and /proc mounted on the root's own directories. */
-        assert_int_equal(sh_in_root(root_fd, "echo /dev/null /dev/urandom; echo $PWD; test -e /proc/self/status "
-                                             "&& echo proc; read x < /dev/null; echo ok",
+        assert_int_equal(sh_in_root(root_fd,
+                                    "echo /dev/null /dev/urandom; echo $PWD; test -e /proc/self/status "
+                                    "&& echo proc; read x < /dev/null; echo ok",
                                     &out),
                          0);
         assert_string_equal(out, "/dev/null /dev/urandom\n/\nproc\nok");
@@ -99,7 +102,8 @@ static void test_chroot(void **state) {
                 SpawnOptions o = SPAWN_OPTIONS_INIT;
 
                 o.root_fd = root_fd;
-                assert_int_equal(spawn_and_wait_opts((char *const[]) { (char *) "cat", NULL }, &o, NULL), -ENOENT);
+                assert_int_equal(spawn_and_wait_opts((char *const[]){(char *) "cat", NULL}, &o, NULL),
+                                 -ENOENT);
                 assert_int_equal(find_program_in_root(root_fd, "cat", &path), -ENOENT);
                 assert_int_equal(find_program_in_root(root_fd, "sh", &path), 0);
                 assert_string_equal(path, "/usr/bin/sh");

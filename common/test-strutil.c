@@ -7,8 +7,13 @@
 
 static void test_base64(void **state) {
         /* RFC 4648 §10 test vectors */
-        static const char *const vec[][2] = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-                                              { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" } };
+        static const char *const vec[][2] = {{"", ""},
+                                             {"f", "Zg=="},
+                                             {"fo", "Zm8="},
+                                             {"foo", "Zm9v"},
+                                             {"foob", "Zm9vYg=="},
+                                             {"fooba", "Zm9vYmE="},
+                                             {"foobar", "Zm9vYmFy"}};
         for (size_t i = 0; i < ELEMENTSOF(vec); i++) {
                 char *enc;
                 void *dec;
@@ -82,11 +87,12 @@ static void test_time(void **state) {
         assert_true(t == 1700000000ULL * USEC_PER_SEC);
         assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20.5Z", &t), 0);
         assert_true(t == 1700000000ULL * USEC_PER_SEC + 500000);
-        assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20.123456789Z", &t), 0);  /* ns: truncated */
+        assert_int_equal(parse_timestamp_iso("2023-11-14T22:13:20.123456789Z", &t), 0); /* ns: truncated */
         assert_true(t == 1700000000ULL * USEC_PER_SEC + 123456);
-        static const char *const bad[] = { "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20.1234567890Z",
-                                           "2023-11-14T22:13:20", "2023-11-14T22:13:20Z ", "2023-11-14 22:13:20Z",
-                                           "", "2023-11-14T22:13:20.5+01:00" };
+        static const char *const bad[] = {"2023-11-14T22:13:20.Z",      "2023-11-14T22:13:20.1234567890Z",
+                                          "2023-11-14T22:13:20",        "2023-11-14T22:13:20Z ",
+                                          "2023-11-14 22:13:20Z",       "",
+                                          "2023-11-14T22:13:20.5+01:00"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(parse_timestamp_iso(bad[i], &t), -EINVAL);
         assert_int_equal(format_timespan(1234 * USEC_PER_MSEC, buf, sizeof buf), 0);
@@ -151,14 +157,18 @@ static void test_utf8_make_valid(void **state) {
                 const char *out;
         } cases[] = {
                 /* Valid text is copied as it is, up to n bytes or the NUL. */
-                { "h\xC3\xA9llo \xF0\x9F\x98\x80", SIZE_MAX, "h\xC3\xA9llo \xF0\x9F\x98\x80" },
-                { "abcdef", 3, "abc" },
+                {"h\xC3\xA9llo \xF0\x9F\x98\x80", SIZE_MAX, "h\xC3\xA9llo \xF0\x9F\x98\x80"},
+                {"abcdef", 3, "abc"},
                 /* Each byte that starts no valid sequence becomes U+FFFD: stray bytes, an overlong '/', a
                  * surrogate, a sequence cut by n. */
-                { "a\xFF\xFE" "b", SIZE_MAX, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b" },
-                { "\xC0\xAF", SIZE_MAX, "\xEF\xBF\xBD\xEF\xBF\xBD" },
-                { "\xED\xA0\x80", SIZE_MAX, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
-                { "x\xC3\xA9", 2, "x\xEF\xBF\xBD" },
+                {"a\xFF\xFE"
+                 "b",
+                 SIZE_MAX,
+                 "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                 "b"},
+                {"\xC0\xAF", SIZE_MAX, "\xEF\xBF\xBD\xEF\xBF\xBD"},
+                {"\xED\xA0\x80", SIZE_MAX, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+                {"x\xC3\xA9", 2, "x\xEF\xBF\xBD"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -194,8 +204,12 @@ static void test_strprintfv(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_base64), cmocka_unit_test(test_hex),     cmocka_unit_test(test_uuid),
-                cmocka_unit_test(test_time),   cmocka_unit_test(test_numbers), cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_base64),
+                cmocka_unit_test(test_hex),
+                cmocka_unit_test(test_uuid),
+                cmocka_unit_test(test_time),
+                cmocka_unit_test(test_numbers),
+                cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_xml_escape_and_truncate),
                 cmocka_unit_test(test_utf8_make_valid),
                 cmocka_unit_test(test_strprintfv),

@@ -5,7 +5,8 @@
 #include "tests.h"
 #include "xml-util.h"
 
-static void check_goal_state(TestReadFn read, const char *rel, const char *incarnation, const char *container_id) {
+static void check_goal_state(TestReadFn read, const char *rel, const char *incarnation,
+                             const char *container_id) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_free_ char *data = NULL, *inc = NULL, *cid = NULL, *url = NULL, *query = NULL;
         size_t size;
@@ -16,9 +17,11 @@ static void check_goal_state(TestReadFn read, const char *rel, const char *incar
         assert_string_equal(inc, incarnation);
         assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Container/ContainerId", &cid), 0);
         assert_string_equal(cid, container_id);
-        assert_int_equal(xml_find_text(xmlDocGetRootElement(doc),
-                                       "Container/RoleInstanceList/RoleInstance/Configuration/ExtensionsConfig",
-                                       &url), 0);
+        assert_int_equal(
+                xml_find_text(xmlDocGetRootElement(doc),
+                              "Container/RoleInstanceList/RoleInstance/Configuration/ExtensionsConfig",
+                              &url),
+                0);
         /* &amp; is unescaped: the URL is used verbatim (protocol §1.4). */
         assert_true(asprintf(&query, "?comp=config&type=extensionsConfig&incarnation=%s", incarnation) > 0);
         assert_non_null(strstr(url, query));
@@ -41,7 +44,7 @@ static void test_bom_namespaces_and_attrs(void **state) {
         char *v;
 
         assert_int_equal(xml_parse_buffer(doc_text, strlen(doc_text), &doc), 0);
-        XML_FOREACH_CHILD(i, xmlDocGetRootElement(doc), "Item") {
+        XML_FOREACH_CHILD (i, xmlDocGetRootElement(doc), "Item") {
                 assert_int_equal(xml_attr(i, "k", &v), 0);
                 assert_string_equal(v, n == 0 ? "v" : "w");
                 free(v);
@@ -54,9 +57,11 @@ static void test_bom_namespaces_and_attrs(void **state) {
 }
 
 static void test_rejects_doctype_and_garbage(void **state) {
-        static const char xxe[] = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
-                                  "<r>&x;</r>";
-        static const char lol[] = "<!DOCTYPE l [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><l>&b;</l>";
+        static const char xxe[] =
+                "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+                "<r>&x;</r>";
+        static const char lol[] =
+                "<!DOCTYPE l [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><l>&b;</l>";
         xmlDocPtr doc = NULL;
 
         assert_int_equal(xml_parse_buffer(xxe, strlen(xxe), &doc), -EBADMSG);

@@ -22,10 +22,10 @@ static void case_fail(void **state) {
 }
 
 int main(int argc, char *argv[]) {
-        const struct CMUnitTest skip_only[] = { cmocka_unit_test(case_skip) };
-        const struct CMUnitTest mixed[] = { cmocka_unit_test(case_pass), cmocka_unit_test(case_skip) };
-        const struct CMUnitTest fail_skip[] = { cmocka_unit_test(case_fail), cmocka_unit_test(case_skip) };
-        const struct CMUnitTest pass[] = { cmocka_unit_test(case_pass) };
+        const struct CMUnitTest skip_only[] = {cmocka_unit_test(case_skip)};
+        const struct CMUnitTest mixed[] = {cmocka_unit_test(case_pass), cmocka_unit_test(case_skip)};
+        const struct CMUnitTest fail_skip[] = {cmocka_unit_test(case_fail), cmocka_unit_test(case_skip)};
+        const struct CMUnitTest pass[] = {cmocka_unit_test(case_pass)};
         const char *mode = argc > 1 ? argv[1] : "";
 
         if (strcmp(mode, "skip-only") == 0)

@@ -23,8 +23,9 @@ int tests_run_group(const char *name, const struct CMUnitTest *tests, size_t n, 
         if (r != 0)
                 return 1; /* never 77 by accident: a failure is a failure */
         if (tests_skipped > 0) {
-                fprintf(stderr, "SKIP: %u of %zu test case(s) skipped (listed above); exiting %d so that this "
-                                "binary is not counted as a pass\n",
+                fprintf(stderr,
+                        "SKIP: %u of %zu test case(s) skipped (listed above); exiting %d so that this "
+                        "binary is not counted as a pass\n",
                         tests_skipped, n, EXIT_TEST_SKIP);
                 return EXIT_TEST_SKIP;
         }

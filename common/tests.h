@@ -30,10 +30,10 @@
 extern unsigned tests_skipped;
 
 #undef skip
-#define skip()                                                                                             \
-        do {                                                                                               \
-                tests_skipped++;                                                                           \
-                _skip(__FILE__, __LINE__);                                                                 \
+#define skip()                                                                                              \
+        do {                                                                                                \
+                tests_skipped++;                                                                            \
+                _skip(__FILE__, __LINE__);                                                                  \
         } while (0)
 
 /* cmocka's run, then: failures → 1, else skips → EXIT_TEST_SKIP (with a line saying how many), else 0. */
@@ -41,9 +41,9 @@ int tests_run_group(const char *name, const struct CMUnitTest *tests, size_t n, 
                     CMFixtureFunction teardown);
 
 #undef cmocka_run_group_tests
-#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                                   \
-        tests_run_group(#group_tests, group_tests, sizeof(group_tests) / sizeof((group_tests)[0]), group_setup, \
-                        group_teardown)
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                                    \
+        tests_run_group(#group_tests, group_tests, sizeof(group_tests) / sizeof((group_tests)[0]),          \
+                        group_setup, group_teardown)
 
 /* Creates a fresh directory under $TMPDIR (or /tmp); removed with its contents by tmpdir_remove(). */
 char *tmpdir_new(void);

@@ -25,7 +25,7 @@ int xml_parse_buffer(const char *buf, size_t len, xmlDocPtr *ret);
 /* First element child (or following sibling) with the given local name; NULL if none. */
 xmlNodePtr xml_child(xmlNodePtr parent, const char *localname);
 xmlNodePtr xml_next(xmlNodePtr node, const char *localname);
-#define XML_FOREACH_CHILD(n, parent, localname)                                                            \
+#define XML_FOREACH_CHILD(n, parent, localname)                                                             \
         for (xmlNodePtr n = xml_child(parent, localname); n; n = xml_next(n, localname))
 
 /* Follows a path of local names ("Container/RoleInstanceList/RoleInstance"). */

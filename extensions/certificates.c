@@ -43,15 +43,16 @@ int transport_cert_generate(EVP_PKEY **ret_key, X509 **ret_cert) {
         serial = BN_new();
         if (!key || !x || !serial)
                 return -ENOMEM;
-        if (X509_set_version(x, X509_VERSION_3) != 1 || BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+        if (X509_set_version(x, X509_VERSION_3) != 1 ||
+            BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
             !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
             !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
             !X509_time_adj_ex(X509_getm_notAfter(x), TRANSPORT_CERT_DAYS, 0, NULL) ||
             X509_set_pubkey(x, key) != 1)
                 return -EIO;
         name = X509_get_subject_name(x);
-        if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *) "LinuxTransport", -1, -1,
-                                       0) != 1 ||
+        if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *) "LinuxTransport",
+                                       -1, -1, 0) != 1 ||
             X509_set_issuer_name(x, name) != 1)
                 return -EIO;
 
@@ -148,12 +149,14 @@ int transport_cert_save(int root_fd, const char *dir, EVP_PKEY *key, X509 *cert)
         return transport_cert_save_to(root_fd, dir, NULL, key, cert);
 }
 
-int transport_cert_save_to(int root_fd, const char *dir, const char *secrets_dir, EVP_PKEY *key, X509 *cert) {
+int transport_cert_save_to(int root_fd, const char *dir, const char *secrets_dir, EVP_PKEY *key,
+                           X509 *cert) {
         _cleanup_free_ char *cert_pem = NULL, *key_path = NULL, *cert_path = NULL;
         _cleanup_erase_ char *key_pem = NULL;
         int r;
 
-        if ((r = pem_format_private_key(key, &key_pem)) < 0 || (r = pem_format_certificate(cert, &cert_pem)) < 0 ||
+        if ((r = pem_format_private_key(key, &key_pem)) < 0 ||
+            (r = pem_format_certificate(cert, &cert_pem)) < 0 ||
             (r = path_in_dir(dir, TRANSPORT_KEY_FILE, &key_path)) < 0 ||
             (r = path_in_dir(dir, TRANSPORT_CERT_FILE, &cert_path)) < 0)
                 return r;
@@ -283,14 +286,14 @@ static int ssh_blob_rsa(EVP_PKEY *key, SshBuf *b, const char **ret_type) {
 
 static int ssh_blob_ecdsa(EVP_PKEY *key, SshBuf *b, const char **ret_type) {
         static const struct {
-                const char *group;      /* OpenSSL's name */
-                const char *curve;      /* the SSH identifier */
+                const char *group; /* OpenSSL's name */
+                const char *curve; /* the SSH identifier */
                 const char *type;
                 size_t field_bytes;
         } curves[] = {
-                { "prime256v1", "nistp256", "ecdsa-sha2-nistp256", 32 },
-                { "secp384r1", "nistp384", "ecdsa-sha2-nistp384", 48 },
-                { "secp521r1", "nistp521", "ecdsa-sha2-nistp521", 66 },
+                {"prime256v1", "nistp256", "ecdsa-sha2-nistp256", 32},
+                {"secp384r1", "nistp384", "ecdsa-sha2-nistp384", 48},
+                {"secp521r1", "nistp521", "ecdsa-sha2-nistp521", 66},
         };
         _cleanup_(BN_freep) BIGNUM *x = NULL, *y = NULL;
         unsigned char point[1 + 2 * 66];
@@ -304,7 +307,7 @@ static int ssh_blob_ecdsa(EVP_PKEY *key, SshBuf *b, const char **ret_type) {
                 if (streq(group, curves[i].group))
                         break;
         if (i >= ELEMENTSOF(curves))
-                return -EPROTONOSUPPORT;        /* OpenSSH knows these three curves only */
+                return -EPROTONOSUPPORT; /* OpenSSH knows these three curves only */
         if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
             EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1)
                 return -EIO;
@@ -386,7 +389,7 @@ void certificates_xml_done(CertificatesXml *c) {
                 return;
         free(c->format);
         free(c->data);
-        *c = (CertificatesXml) {};
+        *c = (CertificatesXml){};
 }
 
 int certificates_xml_parse(const char *buf, size_t len, CertificatesXml *ret, char **ret_error) {
@@ -410,19 +413,20 @@ int certificates_xml_parse(const char *buf, size_t len, CertificatesXml *ret, ch
         r = xml_find_text(root, "Data", &data);
         if (r == -ENOENT || (r >= 0 && isempty(data)) || !c.format_supported) {
                 *ret = c;
-                c = (CertificatesXml) {};
+                c = (CertificatesXml){};
                 return 0;
         }
         if (r < 0)
                 return r;
         if (strlen(data) > CERTIFICATES_DATA_MAX)
-                return ext_error(ret_error, -E2BIG, "Certificates: Data exceeds %u bytes", CERTIFICATES_DATA_MAX);
+                return ext_error(ret_error, -E2BIG, "Certificates: Data exceeds %u bytes",
+                                 CERTIFICATES_DATA_MAX);
         r = base64_decode(data, strlen(data), &c.data, &c.data_size);
         if (r < 0)
                 return ext_error(ret_error, r, "Certificates: Data is not valid base64");
 
         *ret = c;
-        c = (CertificatesXml) {};
+        c = (CertificatesXml){};
         return 0;
 }
 
@@ -434,7 +438,7 @@ void certificate_list_done(CertificateList *l) {
                 EVP_PKEY_free(l->certs[i].key);
         }
         free(l->certs);
-        *l = (CertificateList) {};
+        *l = (CertificateList){};
 }
 
 const Certificate *certificate_list_find(const CertificateList *l, const char *thumbprint) {
@@ -459,7 +463,7 @@ static void pkcs12_contents_done(Pkcs12Contents *c) {
 }
 
 /* The empty password: as an empty BMPString ("") and as absent (NULL); Windows tools produce both. */
-static const char *const empty_passwords[] = { "", NULL };
+static const char *const empty_passwords[] = {"", NULL};
 
 static int bag_add(PKCS12_SAFEBAG *bag, Pkcs12Contents *c) {
         _cleanup_(PKCS8_PRIV_KEY_INFO_freep) PKCS8_PRIV_KEY_INFO *p8 = NULL;
@@ -547,7 +551,8 @@ int certificates_decrypt(const void *cms_der, size_t len, EVP_PKEY *key, X509 *c
         int r;
 
         if (len > CERTIFICATES_DATA_MAX)
-                return ext_error(ret_error, -E2BIG, "Certificates blob exceeds %u bytes", CERTIFICATES_DATA_MAX);
+                return ext_error(ret_error, -E2BIG, "Certificates blob exceeds %u bytes",
+                                 CERTIFICATES_DATA_MAX);
         cms = d2i_CMS_ContentInfo(NULL, &p, (long) len);
         if (!cms || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped)
                 return ext_error(ret_error, -EBADMSG, "Certificates blob is not a CMS EnvelopedData");
@@ -568,7 +573,8 @@ int certificates_decrypt(const void *cms_der, size_t len, EVP_PKEY *key, X509 *c
         if (pfx_len > 0)
                 OPENSSL_cleanse(pfx, (size_t) pfx_len);
         if (r < 0)
-                return ext_error(ret_error, r, "The decrypted certificates blob is not a PKCS#12 with an empty "
+                return ext_error(ret_error, r,
+                                 "The decrypted certificates blob is not a PKCS#12 with an empty "
                                  "password");
 
         l.certs = calloc(MAX(c.n_certs, 1U), sizeof(Certificate));
@@ -593,7 +599,7 @@ int certificates_decrypt(const void *cms_der, size_t len, EVP_PKEY *key, X509 *c
         c.n_certs = 0;
 
         *ret = l;
-        l = (CertificateList) {};
+        l = (CertificateList){};
         return 0;
 }
 

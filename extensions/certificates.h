@@ -19,15 +19,15 @@
 #include <openssl/x509.h>
 
 #define CERTIFICATES_FORMAT_PFX "Pkcs7BlobWithPfxContents"
-#define CERTIFICATES_MAX 64U
-#define CERTIFICATES_DATA_MAX (4U * 1024U * 1024U)
-#define TRANSPORT_CERT_DAYS 730
-#define TRANSPORT_CERT_FILE "TransportCert.pem"
-#define TRANSPORT_KEY_FILE "TransportPrivate.pem"
+#define CERTIFICATES_MAX        64U
+#define CERTIFICATES_DATA_MAX   (4U * 1024U * 1024U)
+#define TRANSPORT_CERT_DAYS     730
+#define TRANSPORT_CERT_FILE     "TransportCert.pem"
+#define TRANSPORT_KEY_FILE      "TransportPrivate.pem"
 
 /* The cipher the agent asks for (x-ms-cipher-name); DES_EDE3_CBC is the fallback when AES fails. */
 #define CERTIFICATES_CIPHER_AES128 "AES128_CBC"
-#define CERTIFICATES_CIPHER_3DES "DES_EDE3_CBC"
+#define CERTIFICATES_CIPHER_3DES   "DES_EDE3_CBC"
 
 int transport_cert_generate(EVP_PKEY **ret_key, X509 **ret_cert);
 
@@ -35,7 +35,7 @@ int transport_cert_generate(EVP_PKEY **ret_key, X509 **ret_cert);
 int pem_load_private_key(const void *buf, size_t len, EVP_PKEY **ret);
 int pem_load_certificate(const void *buf, size_t len, X509 **ret);
 int pem_format_certificate(X509 *cert, char **ret);
-int pem_format_private_key(EVP_PKEY *key, char **ret);   /* secret: free with erase_and_free() */
+int pem_format_private_key(EVP_PKEY *key, char **ret); /* secret: free with erase_and_free() */
 
 /* Saves TransportPrivate.pem (0600) and TransportCert.pem (0644) in dir under root_fd; loads them back. */
 int transport_cert_save(int root_fd, const char *dir, EVP_PKEY *key, X509 *cert);
@@ -60,9 +60,9 @@ int openssh_public_key_format(EVP_PKEY *key, char **ret);
 int certificate_openssh_public_key(X509 *cert, char **ret);
 
 typedef struct CertificatesXml {
-        char *format;           /* NULL or "" when not specified */
-        bool format_supported;  /* Format absent/empty or Pkcs7BlobWithPfxContents */
-        void *data;             /* DER CMS EnvelopedData; NULL when there is no <Data> (no certificates) */
+        char *format;          /* NULL or "" when not specified */
+        bool format_supported; /* Format absent/empty or Pkcs7BlobWithPfxContents */
+        void *data;            /* DER CMS EnvelopedData; NULL when there is no <Data> (no certificates) */
         size_t data_size;
 } CertificatesXml;
 
@@ -77,7 +77,7 @@ int certificates_xml_parse(const char *buf, size_t len, CertificatesXml *ret, ch
 typedef struct Certificate {
         char thumbprint[41];
         X509 *cert;
-        EVP_PKEY *key;          /* the private key whose public key matches the certificate, or NULL */
+        EVP_PKEY *key; /* the private key whose public key matches the certificate, or NULL */
 } Certificate;
 
 typedef struct CertificateList {

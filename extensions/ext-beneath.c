@@ -19,8 +19,8 @@
 #include "macro.h"
 #include "strutil.h"
 
-#define BENEATH_SYMLINKS_MAX 40U            /* the kernel's MAXSYMLINKS */
-#define BENEATH_TODO_MAX (4U * PATH_MAX)
+#define BENEATH_SYMLINKS_MAX 40U /* the kernel's MAXSYMLINKS */
+#define BENEATH_TODO_MAX     (4U * PATH_MAX)
 
 static bool force_fallback;
 
@@ -59,7 +59,7 @@ static int splice_symlink(int dir_fd, const char *link, const char *rest, char *
         if (n == 0)
                 return -ENOENT;
         if (target[0] == '/')
-                return -EXDEV;          /* absolute: outside by definition */
+                return -EXDEV; /* absolute: outside by definition */
         if ((size_t) n + strlen(rest) + 1 >= BENEATH_TODO_MAX)
                 return -ENAMETOOLONG;
         if (asprintf(&t, "%.*s/%s", (int) n, target, rest) < 0)
@@ -72,7 +72,7 @@ static int splice_symlink(int dir_fd, const char *link, const char *rest, char *
 int resolve_beneath(int dir_fd, const char *path, bool follow_last, char **ret) {
         _cleanup_free_ char *todo = NULL, *done = NULL;
         unsigned hops = 0;
-        bool missing = false;   /* a component did not exist: the rest is taken as written */
+        bool missing = false; /* a component did not exist: the rest is taken as written */
         size_t pos = 0;
 
         if (!path)
@@ -155,7 +155,7 @@ static int nofollow_error(int dir_fd, const char *name, int error) {
 static int open_walk_nofollow(int dir_fd, const char *path, int flags, mode_t mode) {
         _cleanup_free_ char *copy = strdup(path);
         _cleanup_close_ int cur = -EBADF;
-        int at = dir_fd, fd;    /* at: where the next component is opened, dir_fd or cur */
+        int at = dir_fd, fd; /* at: where the next component is opened, dir_fd or cur */
         char *p, *slash;
 
         if (!copy)
@@ -283,7 +283,8 @@ int mkdir_p_beneath(int dir_fd, const char *path, mode_t mode) {
                 prefix = next;
         }
         /* What exists under that name must be a directory below dir_fd (it may be an in-tree symlink). */
-        _cleanup_close_ int fd = open_beneath(dir_fd, isempty(prefix) ? "." : prefix, O_PATH | O_DIRECTORY, 0);
+        _cleanup_close_ int fd =
+                open_beneath(dir_fd, isempty(prefix) ? "." : prefix, O_PATH | O_DIRECTORY, 0);
         return fd < 0 ? fd : 0;
 }
 

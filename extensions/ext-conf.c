@@ -37,7 +37,8 @@ static int dependency_level(xmlNodePtr depends_on) {
         int level;
 
         /* "Could not parse dependencyLevel for handler X. Setting it to 0" */
-        if (!depends_on || xml_attr(depends_on, "dependencyLevel", &v) < 0 || safe_atoi(strstrip(v), &level) < 0)
+        if (!depends_on || xml_attr(depends_on, "dependencyLevel", &v) < 0 ||
+            safe_atoi(strstrip(v), &level) < 0)
                 return 0;
         return level;
 }
@@ -67,7 +68,7 @@ static int parse_plugin(xmlNodePtr plugin, ExtensionHandler *h, char **reason) {
 
         /* Optional PIR-generated extra manifest links. */
         al = xml_child(plugin, "additionalLocations");
-        XML_FOREACH_CHILD(n, al, "additionalLocation") {
+        XML_FOREACH_CHILD (n, al, "additionalLocation") {
                 _cleanup_free_ char *u = NULL;
 
                 if (strv_length(h->additional_locations) >= EXT_LOCATIONS_MAX)
@@ -98,8 +99,8 @@ static int parse_plugin(xmlNodePtr plugin, ExtensionHandler *h, char **reason) {
 }
 
 /* Adds the settings described by one RuntimeSettings/ExtensionRuntimeSettings node (§3.1). */
-static int add_settings(ExtensionHandler *h, xmlNodePtr node, const char *name, int level, ExtensionState state,
-                        char **reason, char **doc_error) {
+static int add_settings(ExtensionHandler *h, xmlNodePtr node, const char *name, int level,
+                        ExtensionState state, char **reason, char **doc_error) {
         _cleanup_json_ struct json_object *o = NULL;
         _cleanup_free_ char *seq = NULL, *text = NULL;
         struct json_object *list;
@@ -120,7 +121,8 @@ static int add_settings(ExtensionHandler *h, xmlNodePtr node, const char *name, 
         if (r < 0)
                 return r;
         if (strlen(text) > EXT_SETTINGS_TEXT_MAX)
-                return ext_error(doc_error, -E2BIG, "Settings of %s exceed %u bytes", name, EXT_SETTINGS_TEXT_MAX);
+                return ext_error(doc_error, -E2BIG, "Settings of %s exceed %u bytes", name,
+                                 EXT_SETTINGS_TEXT_MAX);
 
         if (json_parse_buffer(text, strlen(text), &o, NULL) < 0) {
                 /* Invalid (or no) settings: keep name and seqNo so that status can still be reported and CRP
@@ -128,27 +130,31 @@ static int add_settings(ExtensionHandler *h, xmlNodePtr node, const char *name, 
                 r = EXT_ARRAY_GROW(h->settings, h->n_settings, EXT_SETTINGS_PER_HANDLER_MAX, &s);
                 if (r < 0)
                         return r;
-                *s = (ExtensionSettings) { .seq_no = seq_no, .state = state, .dependency_level = level,
-                                           .settings_invalid = true };
+                *s = (ExtensionSettings){.seq_no = seq_no,
+                                         .state = state,
+                                         .dependency_level = level,
+                                         .settings_invalid = true};
                 s->name = strdup(name);
                 return s->name ? 0 : -ENOMEM;
         }
 
         list = json_get(o, "runtimeSettings", false);
         if (!list || !json_object_is_type(list, json_type_array))
-                return ext_error(doc_error, -EBADMSG, "'runtimeSettings' missing in the settings of %s", name);
+                return ext_error(doc_error, -EBADMSG, "'runtimeSettings' missing in the settings of %s",
+                                 name);
         n = json_object_array_length(list);
         for (size_t i = 0; i < n; i++) {
-                struct json_object *hs = json_get(json_object_array_get_idx(list, i), "handlerSettings", false);
+                struct json_object *hs =
+                        json_get(json_object_array_get_idx(list, i), "handlerSettings", false);
                 struct json_object *v;
 
                 if (!hs || !json_object_is_type(hs, json_type_object))
-                        return ext_error(doc_error, -EBADMSG, "'handlerSettings' missing in the settings of %s",
-                                         name);
+                        return ext_error(doc_error, -EBADMSG,
+                                         "'handlerSettings' missing in the settings of %s", name);
                 r = EXT_ARRAY_GROW(h->settings, h->n_settings, EXT_SETTINGS_PER_HANDLER_MAX, &s);
                 if (r < 0)
                         return r;
-                *s = (ExtensionSettings) { .seq_no = seq_no, .state = state, .dependency_level = level };
+                *s = (ExtensionSettings){.seq_no = seq_no, .state = state, .dependency_level = level};
                 s->name = strdup(name);
                 if (!s->name)
                         return -ENOMEM;
@@ -167,18 +173,20 @@ static int add_settings(ExtensionHandler *h, xmlNodePtr node, const char *name, 
         return 0;
 }
 
-static int parse_single_config(ExtensionHandler *h, xmlNodePtr ps, xmlNodePtr rs, char **reason, char **doc_error) {
+static int parse_single_config(ExtensionHandler *h, xmlNodePtr ps, xmlNodePtr rs, char **reason,
+                               char **doc_error) {
         xmlNodePtr depends_on = NULL;
         size_t n = 0;
 
-        XML_FOREACH_CHILD(d, ps, "DependsOn") {
+        XML_FOREACH_CHILD (d, ps, "DependsOn") {
                 depends_on = depends_on ?: d;
                 n++;
         }
         if (n > 1)
                 return ext_error(reason, HANDLER_INVALID,
                                  "Extension Handler can only have a single dependsOn node for Single config "
-                                 "extensions. Found: %zu", n);
+                                 "extensions. Found: %zu",
+                                 n);
         return add_settings(h, rs, h->name, dependency_level(depends_on), EXTENSION_STATE_ENABLED, reason,
                             doc_error);
 }
@@ -186,17 +194,18 @@ static int parse_single_config(ExtensionHandler *h, xmlNodePtr ps, xmlNodePtr rs
 static int parse_multi_config(ExtensionHandler *h, xmlNodePtr ps, char **reason, char **doc_error) {
         int r;
 
-        XML_FOREACH_CHILD(d, ps, "DependsOn") {
+        XML_FOREACH_CHILD (d, ps, "DependsOn") {
                 _cleanup_free_ char *n = NULL;
 
                 if (attr_or_null(d, "name", &n) < 0 || isempty(n))
-                        return ext_error(reason, HANDLER_INVALID,
-                                         "No Name not specified for DependsOn object in ExtensionRuntimeSettings "
-                                         "for MultiConfig!");
+                        return ext_error(
+                                reason, HANDLER_INVALID,
+                                "No Name not specified for DependsOn object in ExtensionRuntimeSettings "
+                                "for MultiConfig!");
         }
 
         h->is_multi_config = true;
-        XML_FOREACH_CHILD(e, ps, "ExtensionRuntimeSettings") {
+        XML_FOREACH_CHILD (e, ps, "ExtensionRuntimeSettings") {
                 _cleanup_free_ char *name = NULL, *state = NULL;
                 ExtensionState st = EXTENSION_STATE_ENABLED;
                 int level = 0;
@@ -206,7 +215,8 @@ static int parse_multi_config(ExtensionHandler *h, xmlNodePtr ps, char **reason,
                         return r;
                 if (isempty(name))
                         return ext_error(reason, HANDLER_INVALID,
-                                         "Extension Name not specified for ExtensionRuntimeSettings for MultiConfig!");
+                                         "Extension Name not specified for ExtensionRuntimeSettings for "
+                                         "MultiConfig!");
                 r = attr_or_null(e, "state", &state);
                 if (r < 0)
                         return r;
@@ -216,10 +226,11 @@ static int parse_multi_config(ExtensionHandler *h, xmlNodePtr ps, char **reason,
                                 *c = (char) (*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
                         st = extension_state_from_string(state);
                         if (st < 0)
-                                return ext_error(reason, HANDLER_INVALID, "Unknown extension state:%s", state);
+                                return ext_error(reason, HANDLER_INVALID, "Unknown extension state:%s",
+                                                 state);
                 }
                 /* The last DependsOn naming this instance wins (waagent fills a dict). */
-                XML_FOREACH_CHILD(d, ps, "DependsOn") {
+                XML_FOREACH_CHILD (d, ps, "DependsOn") {
                         _cleanup_free_ char *dn = NULL;
 
                         if (attr_or_null(d, "name", &dn) >= 0 && streq_ptr(dn, name))
@@ -240,7 +251,7 @@ static int parse_plugin_settings(ExtensionHandler *h, xmlNodePtr plugin_settings
 
         if (!h->name)
                 return 0;
-        XML_FOREACH_CHILD(p, plugin_settings, "Plugin") {
+        XML_FOREACH_CHILD (p, plugin_settings, "Plugin") {
                 _cleanup_free_ char *name = NULL, *version = NULL;
 
                 if (attr_or_null(p, "name", &name) < 0 || !name || strcasecmp(name, h->name) != 0)
@@ -262,28 +273,33 @@ static int parse_plugin_settings(ExtensionHandler *h, xmlNodePtr plugin_settings
         if (n_match == 0)
                 return 0;
         if (n_version != n_match)
-                return ext_error(reason, HANDLER_INVALID,
-                                 "Extension PluginSettings Version Mismatch! Expected PluginSettings version: %s "
-                                 "for Extension: %s but found versions: (%s)",
-                                 strna(h->version), h->name, strempty(versions));
+                return ext_error(
+                        reason, HANDLER_INVALID,
+                        "Extension PluginSettings Version Mismatch! Expected PluginSettings version: %s "
+                        "for Extension: %s but found versions: (%s)",
+                        strna(h->version), h->name, strempty(versions));
         if (n_version > 1)
                 return ext_error(reason, HANDLER_INVALID,
                                  "Multiple plugin settings found for the same extension: %s and version: %s "
-                                 "(Expected: 1; Available: %zu)", h->name, strna(h->version), n_version);
+                                 "(Expected: 1; Available: %zu)",
+                                 h->name, strna(h->version), n_version);
 
         rs = xml_child(match, "RuntimeSettings");
-        XML_FOREACH_CHILD(x, match, "RuntimeSettings")
+        XML_FOREACH_CHILD (x, match, "RuntimeSettings")
                 n_rs++;
-        XML_FOREACH_CHILD(x, match, "ExtensionRuntimeSettings")
+        XML_FOREACH_CHILD (x, match, "ExtensionRuntimeSettings")
                 n_ers++;
         if (n_rs > 0 && n_ers > 0)
-                return ext_error(reason, HANDLER_INVALID,
-                                 "Both RuntimeSettings and ExtensionRuntimeSettings found for the same extension: "
-                                 "%s and version: %s", h->name, strna(h->version));
+                return ext_error(
+                        reason, HANDLER_INVALID,
+                        "Both RuntimeSettings and ExtensionRuntimeSettings found for the same extension: "
+                        "%s and version: %s",
+                        h->name, strna(h->version));
         if (n_rs > 1)
                 return ext_error(reason, HANDLER_INVALID,
                                  "Multiple RuntimeSettings found for the same extension: %s and version: %s "
-                                 "(Expected: 1; Available: %zu)", h->name, strna(h->version), n_rs);
+                                 "(Expected: 1; Available: %zu)",
+                                 h->name, strna(h->version), n_rs);
         if (n_rs == 1)
                 return parse_single_config(h, match, rs, reason, doc_error);
         if (n_ers > 0)
@@ -307,7 +323,7 @@ static int parse_handlers(xmlNodePtr root, ExtensionsGoalState *gs, char **doc_e
         xmlNodePtr plugins = xml_child(root, "Plugins"), settings = xml_child(root, "PluginSettings");
         int r;
 
-        XML_FOREACH_CHILD(p, plugins, "Plugin") {
+        XML_FOREACH_CHILD (p, plugins, "Plugin") {
                 _cleanup_free_ char *reason = NULL;
                 ExtensionHandler *h;
 
@@ -337,7 +353,7 @@ static int parse_agent_families(xmlNodePtr root, ExtensionsGoalState *gs) {
         xmlNodePtr families = xml_find(root, "GuestAgentExtension/GAFamilies");
         int r;
 
-        XML_FOREACH_CHILD(f, families, "GAFamily") {
+        XML_FOREACH_CHILD (f, families, "GAFamily") {
                 AgentFamily *a;
 
                 r = EXT_ARRAY_GROW(gs->agent_families, gs->n_agent_families, EXT_AGENT_FAMILIES_MAX, &a);
@@ -351,7 +367,7 @@ static int parse_agent_families(xmlNodePtr root, ExtensionsGoalState *gs) {
                         return r;
                 if (a->version && isempty(a->version))
                         a->version = mfree_str(a->version);
-                XML_FOREACH_CHILD(u, xml_child(f, "Uris"), "Uri") {
+                XML_FOREACH_CHILD (u, xml_child(f, "Uris"), "Uri") {
                         _cleanup_free_ char *t = NULL;
 
                         if (strv_length(a->uris) >= EXT_LOCATIONS_MAX)
@@ -372,7 +388,7 @@ static int parse_globals(xmlNodePtr root, ExtensionsGoalState *gs) {
         xmlNodePtr n;
         int r;
 
-        XML_FOREACH_CHILD(f, xml_child(root, "RequiredFeatures"), "RequiredFeature") {
+        XML_FOREACH_CHILD (f, xml_child(root, "RequiredFeatures"), "RequiredFeature") {
                 _cleanup_free_ char *name = NULL;
 
                 if (strv_length(gs->required_features) >= EXT_REQUIRED_FEATURES_MAX)
@@ -445,11 +461,14 @@ int ext_conf_parse(const char *buf, size_t len, const char *incarnation, Extensi
         int r;
 
         if (len > EXT_GOAL_STATE_DOCUMENT_MAX)
-                return ext_error(ret_error, -E2BIG, "ExtensionsConfig exceeds %u bytes", EXT_GOAL_STATE_DOCUMENT_MAX);
+                return ext_error(ret_error, -E2BIG, "ExtensionsConfig exceeds %u bytes",
+                                 EXT_GOAL_STATE_DOCUMENT_MAX);
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
-                return ext_error(ret_error, r, "Error parsing ExtensionsConfig (incarnation: %s): not a valid XML "
-                                 "document", strna(incarnation));
+                return ext_error(ret_error, r,
+                                 "Error parsing ExtensionsConfig (incarnation: %s): not a valid XML "
+                                 "document",
+                                 strna(incarnation));
         root = xmlDocGetRootElement(doc);
 
         if (incarnation)
@@ -468,11 +487,11 @@ int ext_conf_parse(const char *buf, size_t len, const char *incarnation, Extensi
         if (r >= 0)
                 r = parse_globals(root, &gs);
         if (r < 0)
-                return ext_error(ret_error, r, "Error parsing ExtensionsConfig (incarnation: %s): %s", gs.incarnation,
-                                 error ?: strerror(-r));
+                return ext_error(ret_error, r, "Error parsing ExtensionsConfig (incarnation: %s): %s",
+                                 gs.incarnation, error ?: strerror(-r));
 
         *ret = gs;
-        gs = (ExtensionsGoalState) {};
+        gs = (ExtensionsGoalState){};
         return 0;
 }
 
@@ -486,7 +505,8 @@ int artifacts_profile_parse(const char *buf, size_t len, bool *ret_on_hold, char
         if (r < 0)
                 return ext_error(ret_error, r, "Could not parse artifacts profile blob: %s", err.message);
         if (!json_object_is_type(o, json_type_object))
-                return ext_error(ret_error, -EBADMSG, "Could not parse artifacts profile blob: not an object");
+                return ext_error(ret_error, -EBADMSG,
+                                 "Could not parse artifacts profile blob: not an object");
         v = json_get(o, "onHold", false);
         if (!v) {
                 *ret_on_hold = false;

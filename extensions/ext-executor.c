@@ -20,13 +20,13 @@
 #include "log.h"
 
 typedef struct GroupState {
-        bool failed;                    /* an operation failed: the rest of the group is skipped */
+        bool failed; /* an operation failed: the rest of the group is skipped */
         bool enable_ran;
         bool report_heartbeat;
-        char *disable_exit_code;        /* update env (§4.4) */
+        char *disable_exit_code; /* update env (§4.4) */
         char *disable_exit_codes_multi;
         char *uninstall_exit_code;
-        ExtHandlerResult *result;       /* NULL for unreported groups (removals) */
+        ExtHandlerResult *result; /* NULL for unreported groups (removals) */
 } GroupState;
 
 struct ExtExecutor {
@@ -48,18 +48,18 @@ struct ExtExecutor {
         size_t op_index;
         bool running;
         char *dependency_error;
-        size_t dependency_group;        /* the group whose WAIT failed */
+        size_t dependency_group; /* the group whose WAIT failed */
         usec_t started;
         unsigned status_attempts;
-        usec_t op_started;                      /* the running operation's start (CLOCK_MONOTONIC) */
-        usec_t op_started_realtime;             /* the same, CLOCK_REALTIME (ExtOpRecord.start) */
+        usec_t op_started;          /* the running operation's start (CLOCK_MONOTONIC) */
+        usec_t op_started_realtime; /* the same, CLOCK_REALTIME (ExtOpRecord.start) */
         ExtExecutorTimings timings;
 
         sd_event_source *defer_source, *timer_source;
         ExtProcess *process;
         int out_fd, err_fd;
-        char *command;                  /* host path command line of the running operation */
-        unsigned cpu_quota_percent;     /* its limits (ext_resource_limits()) */
+        char *command;              /* host path command line of the running operation */
+        unsigned cpu_quota_percent; /* its limits (ext_resource_limits()) */
         uint64_t memory_max;
         bool waiting_for_package;
 
@@ -147,8 +147,8 @@ int ext_executor_new(Context *c, sd_event *event, const ExtExecutorOptions *o, E
 
 static usec_t op_timeout(const ExtExecutor *e, ExtOpType t) {
         static const usec_t defaults[_EXT_OP_MAX] = {
-                [EXT_OP_INSTALL] = EXT_TIMEOUT_INSTALL_USEC, [EXT_OP_ENABLE] = EXT_TIMEOUT_ENABLE_USEC,
-                [EXT_OP_DISABLE] = EXT_TIMEOUT_DISABLE_USEC, [EXT_OP_UPDATE] = EXT_TIMEOUT_UPDATE_USEC,
+                [EXT_OP_INSTALL] = EXT_TIMEOUT_INSTALL_USEC,     [EXT_OP_ENABLE] = EXT_TIMEOUT_ENABLE_USEC,
+                [EXT_OP_DISABLE] = EXT_TIMEOUT_DISABLE_USEC,     [EXT_OP_UPDATE] = EXT_TIMEOUT_UPDATE_USEC,
                 [EXT_OP_UNINSTALL] = EXT_TIMEOUT_UNINSTALL_USEC,
         };
         return e->options.timeout[t] ?: defaults[t];
@@ -207,8 +207,8 @@ static void command_log_append(ExtExecutor *e, const char *name, const char *ext
         size_t size = 0, keep;
         char ts[64];
 
-        if (ext ? asprintf(&path, "%s/%s/CommandExecution_%s.log", e->layout.log_dir, name, ext) < 0 :
-                  asprintf(&path, "%s/%s/CommandExecution.log", e->layout.log_dir, name) < 0)
+        if (ext ? asprintf(&path, "%s/%s/CommandExecution_%s.log", e->layout.log_dir, name, ext) < 0
+                : asprintf(&path, "%s/%s/CommandExecution.log", e->layout.log_dir, name) < 0)
                 return;
         (void) format_timestamp_iso(now_usec(CLOCK_REALTIME), ts, sizeof ts);
         if (read_file_in_root(e->layout.root_fd, path, EXT_COMMAND_LOG_MAX * 2, &old, &size) < 0)
@@ -262,11 +262,12 @@ static void record_exit_code(ExtExecutor *e, const ExtOp *op, GroupState *gs, in
                 char *s = NULL;
 
                 if (!gs->disable_exit_codes_multi ||
-                    json_parse_buffer(gs->disable_exit_codes_multi, strlen(gs->disable_exit_codes_multi), &arr,
-                                      NULL) < 0)
+                    json_parse_buffer(gs->disable_exit_codes_multi, strlen(gs->disable_exit_codes_multi),
+                                      &arr, NULL) < 0)
                         arr = json_object_new_array();
-                if (!arr || !item || json_object_object_add(item, "extensionName",
-                                                            json_object_new_string(op->extension)) < 0 ||
+                if (!arr || !item ||
+                    json_object_object_add(item, "extensionName", json_object_new_string(op->extension)) <
+                            0 ||
                     json_object_object_add(item, "exitCode", json_object_new_string(code)) < 0 ||
                     json_object_array_add(arr, json_object_get(item)) < 0 || json_dumps_python(arr, &s) < 0)
                         return;
@@ -281,7 +282,8 @@ static void on_command_exit(ExtProcess *proc, const ExtProcessResult *res, void 
         const ExtOp *op = current_op(e);
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
-        _cleanup_free_ char *out = NULL, *err = NULL, *output = NULL, *message = NULL, *line = NULL, *limits = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *output = NULL, *message = NULL, *line = NULL,
+                            *limits = NULL;
         size_t out_len, err_len;
         int r = 0, code = 0;
 
@@ -316,7 +318,8 @@ static void on_command_exit(ExtProcess *proc, const ExtProcessResult *res, void 
         record_exit_code(e, op, gs, res->timed_out ? -1 : res->exit_code);
         if (e->cpu_quota_percent > 0 || e->memory_max > 0)
                 (void) asprintf(&limits, "cpu %u%% memory %" PRIu64 " MiB %s", e->cpu_quota_percent,
-                                e->memory_max / (1024U * 1024U), res->limits_applied ? "applied" : "not applied");
+                                e->memory_max / (1024U * 1024U),
+                                res->limits_applied ? "applied" : "not applied");
         if (asprintf(&line, "%s %s-%s: %s (exit %d%s, isolation %s, limits %s, throttled %" PRIu64 ")\n%s",
                      ext_op_type_to_string(op->type), g->handler, op->version, e->command, res->exit_code,
                      res->timed_out ? ", timed out" : "", ext_isolation_to_string(res->isolation),
@@ -363,15 +366,18 @@ static int signature_gate(ExtExecutor *e, const ExtOp *op, int dir_fd) {
                 state = EXT_SIGNATURE_BAD;
         if (state == EXT_SIGNATURE_VALID)
                 return 0;
-        if (asprintf(&msg, "Extension %s %s not run (SignatureValidation=enforce): its package was installed "
-                           "without a validated signature (%s%s%s)", g->handler, op->version,
-                     ext_signature_state_to_string(state), detail ? ": " : "", strempty(detail)) < 0)
+        if (asprintf(&msg,
+                     "Extension %s %s not run (SignatureValidation=enforce): its package was installed "
+                     "without a validated signature (%s%s%s)",
+                     g->handler, op->version, ext_signature_state_to_string(state), detail ? ": " : "",
+                     strempty(detail)) < 0)
                 msg = NULL;
         if (gs->result) {
                 (void) free_and_strdup(&gs->result->signature_problem, ext_signature_state_to_string(state));
                 gs->result->signature_refused = gs->result->signature_new = true;
         }
-        (void) op_finished(e, -EKEYREJECTED, op_error_code(op->type), msg ?: "Package signature not validated");
+        (void) op_finished(e, -EKEYREJECTED, op_error_code(op->type),
+                           msg ?: "Package signature not validated");
         return 1;
 }
 
@@ -380,7 +386,7 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         _cleanup_(handler_paths_done) HandlerPaths paths = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *shell = NULL;
-        char *argv[] = { (char *) "/bin/sh", (char *) "-c", NULL, (char *) "/bin/sh", NULL, NULL };
+        char *argv[] = {(char *) "/bin/sh", (char *) "-c", NULL, (char *) "/bin/sh", NULL, NULL};
         _cleanup_close_ int dir_fd = -EBADF;
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
@@ -428,12 +434,13 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         while (*cmd == '/')
                 cmd++;
         free(e->command);
-        if (asprintf(&e->command, "%s/%s", paths.host_dir, cmd) < 0 || asprintf(&shell, "\"$1\"/%s", cmd) < 0)
+        if (asprintf(&e->command, "%s/%s", paths.host_dir, cmd) < 0 ||
+            asprintf(&shell, "\"$1\"/%s", cmd) < 0)
                 return op_finished(e, -ENOMEM, op_error_code(op->type), "Out of memory");
         argv[2] = shell;
         argv[4] = paths.host_dir;
 
-        ce = (ExtCommandEnv) {
+        ce = (ExtCommandEnv){
                 .handler_host_dir = paths.host_dir,
                 .version = op->version,
                 .wire_protocol_address = e->options.wire_protocol_address,
@@ -441,9 +448,9 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
                 .extension_name = op->extension,
         };
         if (op->type == EXT_OP_INSTALL || op->type == EXT_OP_ENABLE)
-                ce.uninstall_exit_code = (op->flags & EXT_OP_FOR_UPDATE) && gs->uninstall_exit_code ?
-                                                 gs->uninstall_exit_code :
-                                                 "NOT_RUN";
+                ce.uninstall_exit_code = (op->flags & EXT_OP_FOR_UPDATE) && gs->uninstall_exit_code
+                                                 ? gs->uninstall_exit_code
+                                                 : "NOT_RUN";
         if (op->type == EXT_OP_UPDATE) {
                 ce.update_to_version = g->version;
                 ce.updating_from_version = updating_from;
@@ -459,9 +466,10 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         e->out_fd = capture_file(dir_fd);
         e->err_fd = capture_file(dir_fd);
         if (e->out_fd < 0 || e->err_fd < 0)
-                return op_finished(e, -EIO, op_error_code(op->type), "Cannot create the output capture files");
+                return op_finished(e, -EIO, op_error_code(op->type),
+                                   "Cannot create the output capture files");
 
-        sp = (ExtSpawnParams) {
+        sp = (ExtSpawnParams){
                 .argv = argv,
                 .cwd_fd = dir_fd,
                 .cwd = paths.host_dir,
@@ -519,7 +527,8 @@ static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
                                                 any = strv_length(inst[i].enabled_extensions) > 0;
                         installed_handlers_free(inst, n);
                         if (!any)
-                                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_INSTALLED);
+                                (void) handler_state_write(l, g->handler, op->version,
+                                                           HANDLER_STATE_INSTALLED);
                         set_result(e, op->group, "NotReady", 0, "Plugin disabled");
                 }
         }
@@ -550,30 +559,34 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
                 if (!tolerated && (op->flags & EXT_OP_UPDATE_STEP)) {
                         /* continueOnUpdateFailure of the new version's manifest (§4.6). */
                         _cleanup_(handler_manifest_done) HandlerManifest m = {};
-                        tolerated = load_manifest(e, g->handler, g->version, &m) >= 0 && m.continue_on_update_failure;
+                        tolerated = load_manifest(e, g->handler, g->version, &m) >= 0 &&
+                                    m.continue_on_update_failure;
                         code = EXT_CODE_UPDATE_FAILED;
                 }
                 if (op->type == EXT_OP_UPDATE)
-                        (void) handler_state_write(&e->layout, g->handler, g->version, HANDLER_STATE_FAILED_UPGRADE);
-                log_debug("Extension %s %s failed (%d): %s%s", g->handler, ext_op_type_to_string(op->type), code,
-                          strna(message), tolerated ? ", ignoring" : "");
+                        (void) handler_state_write(&e->layout, g->handler, g->version,
+                                                   HANDLER_STATE_FAILED_UPGRADE);
+                log_debug("Extension %s %s failed (%d): %s%s", g->handler, ext_op_type_to_string(op->type),
+                          code, strna(message), tolerated ? ", ignoring" : "");
                 if (!tolerated) {
                         gs->failed = true;
                         set_result(e, op->group, "NotReady", code, message ?: strerror(-r));
                 }
         }
         if (e->options.op_done)
-                e->options.op_done(&(ExtOpRecord) {
-                        .handler = g->handler,
-                        .version = op->version,
-                        .extension = op->extension,
-                        .type = op->type,
-                        .start = e->op_started_realtime,
-                        .duration = now_usec(CLOCK_MONOTONIC) - e->op_started,
-                        .error = r,
-                        .code = code,
-                        .message = r < 0 ? message : NULL,
-                }, e->options.op_done_userdata);
+                e->options.op_done(
+                        &(ExtOpRecord){
+                                .handler = g->handler,
+                                .version = op->version,
+                                .extension = op->extension,
+                                .type = op->type,
+                                .start = e->op_started_realtime,
+                                .duration = now_usec(CLOCK_MONOTONIC) - e->op_started,
+                                .error = r,
+                                .code = code,
+                                .message = r < 0 ? message : NULL,
+                        },
+                        e->options.op_done_userdata);
         e->op_index++;
         step(e);
         return 0;
@@ -583,7 +596,8 @@ void ext_executor_package_failed(ExtExecutor *e, int code, const char *message) 
         if (!e->waiting_for_package)
                 return;
         e->waiting_for_package = false;
-        (void) op_finished(e, -EIO, code ?: EXT_CODE_PACKAGE_DOWNLOAD_FAILED, message ?: "Package download failed");
+        (void) op_finished(e, -EIO, code ?: EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                           message ?: "Package download failed");
 }
 
 void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
@@ -600,7 +614,7 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         op = current_op(e);
         g = current_group(e);
         gs = &e->groups[op->group];
-        po = (ExtPackageOptions) {
+        po = (ExtPackageOptions){
                 .limits = e->options.limits,
                 .log_dir = e->layout.log_dir,
                 .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
@@ -610,8 +624,10 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         if (rep.signature_error)
                 log_debug("Package signature of %s %s: %s: %s", g->handler, op->version,
                           ext_signature_state_to_string(rep.signature), rep.signature_error);
-        if (gs->result && rep.signature != EXT_SIGNATURE_NOT_CHECKED && rep.signature != EXT_SIGNATURE_VALID) {
-                (void) free_and_strdup(&gs->result->signature_problem, ext_signature_state_to_string(rep.signature));
+        if (gs->result && rep.signature != EXT_SIGNATURE_NOT_CHECKED &&
+            rep.signature != EXT_SIGNATURE_VALID) {
+                (void) free_and_strdup(&gs->result->signature_problem,
+                                       ext_signature_state_to_string(rep.signature));
                 gs->result->signature_refused = rep.signature_refused;
                 gs->result->signature_new = true;
         }
@@ -635,7 +651,8 @@ static int run_copy_state(ExtExecutor *e, const ExtOp *op) {
         DIR *d;
 
         if (from < 0 || to < 0)
-                return op_finished(e, from < 0 ? from : to, EXT_CODE_UPDATE_FAILED, "Cannot open handler directories");
+                return op_finished(e, from < 0 ? from : to, EXT_CODE_UPDATE_FAILED,
+                                   "Cannot open handler directories");
         (void) ext_copy_file_at(from, "mrseq", to, "mrseq");
         sfrom = openat(from, "status", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sfrom < 0)
@@ -656,7 +673,8 @@ static int run_copy_state(ExtExecutor *e, const ExtOp *op) {
 static int run_remove(ExtExecutor *e, const ExtOp *op) {
         const ExtPlanGroup *g = current_group(e);
         _cleanup_free_ char *dir = NULL, *zip = NULL;
-        _cleanup_close_ int lib = open_in_root(e->layout.root_fd, e->layout.lib_dir, O_RDONLY | O_DIRECTORY, 0);
+        _cleanup_close_ int lib =
+                open_in_root(e->layout.root_fd, e->layout.lib_dir, O_RDONLY | O_DIRECTORY, 0);
         int r;
 
         if (lib < 0)
@@ -669,7 +687,8 @@ static int run_remove(ExtExecutor *e, const ExtOp *op) {
         /* The slice is per handler name: only a real removal (not the old side of an update) kills it. */
         if (!g->handler_gs || g->handler_gs->state == EXTENSION_STATE_UNINSTALL)
                 (void) ext_spawner_kill_handler(e->spawner, g->handler);
-        if (e->groups[op->group].result && (!g->handler_gs || g->handler_gs->state == EXTENSION_STATE_UNINSTALL))
+        if (e->groups[op->group].result &&
+            (!g->handler_gs || g->handler_gs->state == EXTENSION_STATE_UNINSTALL))
                 e->groups[op->group].result->removed = true;
         return op_finished(e, r, EXT_CODE_PLUGIN_PROCESSING_ERROR, "Failed to remove the handler directory");
 }
@@ -677,7 +696,7 @@ static int run_remove(ExtExecutor *e, const ExtOp *op) {
 static int run_delete_extension(ExtExecutor *e, const ExtOp *op) {
         const ExtPlanGroup *g = current_group(e);
         _cleanup_close_ int dir = open_handler_dir(e, g->handler, op->version);
-        const char *subdirs[] = { "config", "status" };
+        const char *subdirs[] = {"config", "status"};
         _cleanup_free_ char *prefix = NULL;
 
         if (dir < 0 || asprintf(&prefix, "%s.", op->extension) < 0)
@@ -709,8 +728,10 @@ static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static void dependency_failed(ExtExecutor *e, const ExtPlanGroup *g, size_t group, bool failed) {
         free(e->dependency_error);
         if (asprintf(&e->dependency_error,
-                     failed ? "Skipping processing of extensions since execution of dependent extension %s%s%s failed" :
-                              "Skipping processing of extensions since dependent extension %s%s%s did not reach a terminal state within the allowed timeout",
+                     failed ? "Skipping processing of extensions since execution of dependent extension "
+                              "%s%s%s failed"
+                            : "Skipping processing of extensions since dependent extension %s%s%s did not "
+                              "reach a terminal state within the allowed timeout",
                      g->handler, g->extension ? "." : "", strempty(g->extension)) < 0)
                 e->dependency_error = NULL;
         e->dependency_group = group;
@@ -726,11 +747,13 @@ static int run_wait(ExtExecutor *e) {
 
         if (!gs->result)
                 return op_finished(e, 0, 0, NULL);
-        (void) ext_handler_result_read_status(&e->layout, gs->result, gs->report_heartbeat, now_usec(CLOCK_REALTIME));
+        (void) ext_handler_result_read_status(&e->layout, gs->result, gs->report_heartbeat,
+                                              now_usec(CLOCK_REALTIME));
         st = gs->result->has_extension_status ? gs->result->extension_status.status : NULL;
         if (st && streq(st, "success"))
                 return op_finished(e, 0, 0, NULL);
-        if ((st && streq(st, "error")) || now_usec(CLOCK_MONOTONIC) >= e->started + (e->options.wait_deadline ?: EXT_WAIT_DEADLINE_USEC)) {
+        if ((st && streq(st, "error")) ||
+            now_usec(CLOCK_MONOTONIC) >= e->started + (e->options.wait_deadline ?: EXT_WAIT_DEADLINE_USEC)) {
                 dependency_failed(e, g, op->group, st && streq(st, "error"));
                 e->op_index++;
                 step(e);
@@ -762,12 +785,14 @@ static int run_op(ExtExecutor *e) {
         switch (op->type) {
         case EXT_OP_DOWNLOAD:
                 if (!e->options.package_request)
-                        return op_finished(e, -ENOPKG, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "No package source");
+                        return op_finished(e, -ENOPKG, EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                                           "No package source");
                 e->waiting_for_package = true;
                 r = e->options.package_request(e, g->handler, op->version, g->handler_gs,
                                                e->options.package_request_userdata);
                 if (r < 0 && e->waiting_for_package)
-                        ext_executor_package_failed(e, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "Package download failed");
+                        ext_executor_package_failed(e, EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                                                    "Package download failed");
                 return 0;
         case EXT_OP_SETTINGS:
                 r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings);
@@ -817,11 +842,12 @@ static void signature_warnings(ExtExecutor *e) {
                 if (r->removed || r->signature_refused || (r->message && strchr(r->message, '\n')))
                         continue;
                 dir = open_handler_dir(e, r->name, r->version);
-                if (dir < 0 || ext_package_signature_read(dir, &state, NULL) < 0 || state == EXT_SIGNATURE_VALID ||
-                    state == EXT_SIGNATURE_NOT_CHECKED)
+                if (dir < 0 || ext_package_signature_read(dir, &state, NULL) < 0 ||
+                    state == EXT_SIGNATURE_VALID || state == EXT_SIGNATURE_NOT_CHECKED)
                         continue;
-                if (asprintf(&msg, "%s%sWarning: package %s (SignatureValidation=report)", strempty(r->message),
-                             isempty(r->message) ? "" : ". ", ext_signature_state_to_string(state)) < 0)
+                if (asprintf(&msg, "%s%sWarning: package %s (SignatureValidation=report)",
+                             strempty(r->message), isempty(r->message) ? "" : ". ",
+                             ext_signature_state_to_string(state)) < 0)
                         continue;
                 free(r->message);
                 r->message = TAKE_PTR(msg);
@@ -848,7 +874,8 @@ static void collect_status(ExtExecutor *e) {
         e->timings.status_read += now_usec(CLOCK_MONOTONIC) - start;
         if (again && e->status_attempts < EXT_STATUS_RETRIES &&
             sd_event_add_time_relative(e->event, &e->timer_source, CLOCK_MONOTONIC,
-                                       e->options.status_retry_delay ?: EXT_STATUS_RETRY_USEC, 0, on_status_retry, e) >= 0)
+                                       e->options.status_retry_delay ?: EXT_STATUS_RETRY_USEC, 0,
+                                       on_status_retry, e) >= 0)
                 return;
         signature_warnings(e);
         e->running = false;
@@ -925,7 +952,8 @@ static int results_init(ExtExecutor *e) {
         return 0;
 }
 
-int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done, void *userdata) {
+int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done,
+                     void *userdata) {
         InstalledHandler *inst = NULL;
         size_t n = 0;
         int r;
@@ -933,7 +961,7 @@ int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorD
         if (e->running)
                 return -EBUSY;
         reset_run(e);
-        e->timings = (ExtExecutorTimings) {};
+        e->timings = (ExtExecutorTimings){};
         e->started = now_usec(CLOCK_MONOTONIC);
         r = installed_handlers_scan(&e->layout, &inst, &n);
         if (r < 0)

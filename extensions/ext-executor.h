@@ -27,10 +27,10 @@
 #define EXT_TIMEOUT_UPDATE_USEC    (900U * USEC_PER_SEC)
 #define EXT_TIMEOUT_UNINSTALL_USEC (300U * USEC_PER_SEC)
 /* §4.6 dependency waits, §4.7 status file retries. */
-#define EXT_WAIT_POLL_USEC         (5U * USEC_PER_SEC)
-#define EXT_WAIT_DEADLINE_USEC     (90U * 60U * USEC_PER_SEC)
-#define EXT_STATUS_RETRIES         5U
-#define EXT_STATUS_RETRY_USEC      (2U * USEC_PER_SEC)
+#define EXT_WAIT_POLL_USEC     (5U * USEC_PER_SEC)
+#define EXT_WAIT_DEADLINE_USEC (90U * 60U * USEC_PER_SEC)
+#define EXT_STATUS_RETRIES     5U
+#define EXT_STATUS_RETRY_USEC  (2U * USEC_PER_SEC)
 
 /* §4.10: the limits one command runs with — resourceLimits of the manifest (cpuQuotaPercentage, memoryQuotaInMB)
  * capped by [Extensions] CPUQuotaPercent=/MemoryMaxMiB= (0: no ceiling), each 0 for none; CPU at most
@@ -52,27 +52,27 @@ typedef void (*ExtExecutorDoneFunc)(ExtExecutor *e, int r, void *userdata);
 typedef struct ExtOpRecord {
         const char *handler;
         const char *version;
-        const char *extension;          /* multi-config instance, NULL otherwise */
+        const char *extension; /* multi-config instance, NULL otherwise */
         ExtOpType type;
-        usec_t start;                   /* CLOCK_REALTIME */
+        usec_t start; /* CLOCK_REALTIME */
         usec_t duration;
-        int error;                      /* < 0: the operation failed */
-        int code;                       /* EXT_CODE_* when it failed */
-        const char *message;            /* why it failed; NULL on success */
+        int error;           /* < 0: the operation failed */
+        int code;            /* EXT_CODE_* when it failed */
+        const char *message; /* why it failed; NULL on success */
 } ExtOpRecord;
 typedef void (*ExtOpDoneFunc)(const ExtOpRecord *r, void *userdata);
 
 typedef struct ExtExecutorOptions {
-        const char *log_dir;                    /* in-root; NULL: /var/log/azure */
-        const char *wire_protocol_address;      /* NULL: 168.63.129.16 */
-        usec_t timeout[_EXT_OP_MAX];            /* per operation; 0: the §4.5 value */
-        usec_t wait_poll, wait_deadline, status_retry_delay;  /* 0: the defaults above */
+        const char *log_dir;                                 /* in-root; NULL: /var/log/azure */
+        const char *wire_protocol_address;                   /* NULL: 168.63.129.16 */
+        usec_t timeout[_EXT_OP_MAX];                         /* per operation; 0: the §4.5 value */
+        usec_t wait_poll, wait_deadline, status_retry_delay; /* 0: the defaults above */
         const ExtPackageLimits *limits;
-        const char *signing_root_pem;           /* PEM text; NULL: read EXT_SIGNING_ROOT_PATH_DEFAULT */
+        const char *signing_root_pem; /* PEM text; NULL: read EXT_SIGNING_ROOT_PATH_DEFAULT */
         ExtSpawnerOptions spawner;
         ExtPackageRequestFunc package_request;
         void *package_request_userdata;
-        ExtOpDoneFunc op_done;                  /* optional: called after every operation */
+        ExtOpDoneFunc op_done; /* optional: called after every operation */
         void *op_done_userdata;
 } ExtExecutorOptions;
 
@@ -83,7 +83,8 @@ static inline void ext_executor_freep(ExtExecutor **e) {
 }
 
 /* Plans and runs gs (which must stay alive until done is called). -EBUSY while a run is in progress. */
-int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done, void *userdata);
+int ext_executor_run(ExtExecutor *e, const ExtensionsGoalState *gs, ExtExecutorDoneFunc done,
+                     void *userdata);
 
 /* Answers to a package request: zip_fd is the zip in a regular file (borrowed: read before this returns); code is
  * an EXT_CODE_* for the handler status. */

@@ -18,7 +18,7 @@
 #include "string-table.h"
 
 void ext_layout_init(ExtLayout *l, const Context *c, const char *log_dir) {
-        *l = (ExtLayout) {
+        *l = (ExtLayout){
                 .root_fd = c->root_fd,
                 .root = c->root,
                 .lib_dir = c->config.extensions_dir ?: "/var/lib/waagent",
@@ -69,7 +69,8 @@ bool ext_handler_version_is_valid(const char *s) {
 
 const char *ext_handler_name_check(const char *name, const char *version) {
         if (!ext_handler_name_is_valid(name))
-                return "Invalid extension handler name: only ASCII letters, digits, '.', '-' and '_' are allowed "
+                return "Invalid extension handler name: only ASCII letters, digits, '.', '-' and '_' are "
+                       "allowed "
                        "(starting and ending with a letter or digit, at most 128 characters)";
         if (!ext_handler_version_is_valid(version))
                 return "Invalid extension handler version: dot-separated decimal numbers expected";
@@ -77,9 +78,18 @@ const char *ext_handler_name_check(const char *name, const char *version) {
 }
 
 void handler_paths_done(HandlerPaths *p) {
-        char **all[] = { &p->dir, &p->config_dir, &p->status_dir, &p->heartbeat_file, &p->log_dir,
-                         &p->events_dir, &p->host_dir, &p->host_config_dir, &p->host_status_dir,
-                         &p->host_heartbeat_file, &p->host_log_dir, &p->host_events_dir };
+        char **all[] = {&p->dir,
+                        &p->config_dir,
+                        &p->status_dir,
+                        &p->heartbeat_file,
+                        &p->log_dir,
+                        &p->events_dir,
+                        &p->host_dir,
+                        &p->host_config_dir,
+                        &p->host_status_dir,
+                        &p->host_heartbeat_file,
+                        &p->host_log_dir,
+                        &p->host_events_dir};
 
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 *all[i] = mfree_str(*all[i]);
@@ -92,7 +102,8 @@ int handler_paths_build(const ExtLayout *l, const char *name, const char *versio
         if (!ext_handler_name_is_valid(name) || !ext_handler_version_is_valid(version))
                 return -EINVAL;
         if (asprintf(&p.dir, "%s/%s-%s", l->lib_dir, name, version) < 0 ||
-            asprintf(&p.config_dir, "%s/config", p.dir) < 0 || asprintf(&p.status_dir, "%s/status", p.dir) < 0 ||
+            asprintf(&p.config_dir, "%s/config", p.dir) < 0 ||
+            asprintf(&p.status_dir, "%s/status", p.dir) < 0 ||
             asprintf(&p.heartbeat_file, "%s/heartbeat.log", p.dir) < 0 ||
             asprintf(&p.log_dir, "%s/%s", l->log_dir, name) < 0 ||
             asprintf(&p.events_dir, "%s/events", p.log_dir) < 0)
@@ -105,7 +116,7 @@ int handler_paths_build(const ExtLayout *l, const char *name, const char *versio
             (r = path_join_root(l->root, p.events_dir, &p.host_events_dir)) < 0)
                 return r;
         *ret = p;
-        p = (HandlerPaths) {};
+        p = (HandlerPaths){};
         return 0;
 }
 
@@ -234,9 +245,11 @@ int handler_environment_format(const HandlerPaths *p, const char *name, char **r
         if (json_object_object_add(env, "logFolder", json_object_new_string(p->host_log_dir)) < 0 ||
             json_object_object_add(env, "configFolder", json_object_new_string(p->host_config_dir)) < 0 ||
             json_object_object_add(env, "statusFolder", json_object_new_string(p->host_status_dir)) < 0 ||
-            json_object_object_add(env, "heartbeatFile", json_object_new_string(p->host_heartbeat_file)) < 0 ||
+            json_object_object_add(env, "heartbeatFile", json_object_new_string(p->host_heartbeat_file)) <
+                    0 ||
             json_object_object_add(env, "eventsFolder", json_object_new_string(p->host_events_dir)) < 0 ||
-            json_object_object_add(env, "eventsFolder_preview", json_object_new_string(p->host_events_dir)) < 0)
+            json_object_object_add(env, "eventsFolder_preview", json_object_new_string(p->host_events_dir)) <
+                    0)
                 return -ENOMEM;
         if (json_object_object_add(o, "name", json_object_new_string(name)) < 0 ||
             json_object_object_add(o, "version", json_object_new_double_s(1.0, "1.0")) < 0 ||
@@ -368,7 +381,8 @@ int ext_command_env_build(const ExtCommandEnv *e, char *const *agent_env, char *
                          e->wire_protocol_address ?: EXT_WIRE_PROTOCOL_ADDRESS_DEFAULT)) < 0 ||
             (r = env_set(&env, "ConfigSequenceNumber", seq)) < 0 ||
             (r = env_set(&env, "ConfigExtensionName", e->extension_name)) < 0 ||
-            (r = env_set(&env, "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES", EXT_SUPPORTED_FEATURES_ENV)) < 0 ||
+            (r = env_set(&env, "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES",
+                         EXT_SUPPORTED_FEATURES_ENV)) < 0 ||
             (r = env_set(&env, "AZURE_GUEST_AGENT_UNINSTALL_CMD_EXIT_CODE", e->uninstall_exit_code)) < 0 ||
             (r = env_set(&env, "VERSION", e->update_to_version)) < 0 ||
             (r = env_set(&env, "AZURE_GUEST_AGENT_UPDATING_FROM_VERSION", e->updating_from_version)) < 0 ||
@@ -573,7 +587,7 @@ void ext_handler_result_done(ExtHandlerResult *r) {
         free(r->message);
         free(r->signature_problem);
         ext_status_done(&r->extension_status);
-        *r = (ExtHandlerResult) {};
+        *r = (ExtHandlerResult){};
 }
 
 int ext_handler_result_set(ExtHandlerResult *r, const char *status, int code, const char *message) {
@@ -646,11 +660,11 @@ int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool
                         return k;
         }
         if (!r->has_settings)
-                return 0;       /* no runtimeSettingsStatus for a handler without settings (§4.9) */
+                return 0; /* no runtimeSettingsStatus for a handler without settings (§4.9) */
         if (r->extension && !ext_name_is_valid(r->extension))
                 return -EINVAL;
-        k = r->extension ? asprintf(&path, "status/%s.%u.status", r->extension, r->seq_no) :
-                           asprintf(&path, "status/%u.status", r->seq_no);
+        k = r->extension ? asprintf(&path, "status/%s.%u.status", r->extension, r->seq_no)
+                         : asprintf(&path, "status/%u.status", r->seq_no);
         if (k < 0)
                 return -ENOMEM;
         dir = handler_dir_open(l, r->name, r->version, O_PATH);
@@ -660,24 +674,27 @@ int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool
                 return 0;
         k = dir < 0 ? dir : read_file_beneath(dir, path, EXT_STATUS_PARSE_MAX, &buf, &size);
         if (k == -ENOENT) {
-                if (asprintf(&msg, "This status is being reported by the Guest Agent since no status file was "
-                                   "reported by extension %s", r->extension ?: r->name) < 0)
+                if (asprintf(&msg,
+                             "This status is being reported by the Guest Agent since no status file was "
+                             "reported by extension %s",
+                             r->extension ?: r->name) < 0)
                         return -ENOMEM;
                 return ext_handler_result_set_extension_status(r, "transitioning", 0, NULL, msg);
         }
         if (k < 0) {
                 (void) ext_handler_result_set_extension_status(r, "error", EXT_ERROR_CODE_UNKNOWN, NULL,
-                                                              "Failed to get status file");
+                                                               "Failed to get status file");
                 return -EAGAIN;
         }
         k = ext_status_parse(buf, size, &s, &error);
         if (k == -ENODATA)
                 return ext_handler_result_set_extension_status(r, "transitioning", 0, NULL,
-                                                              "Extension has not reported status yet");
+                                                               "Extension has not reported status yet");
         if (k < 0) {
                 if (asprintf(&msg, "Malformed status file [%s]", strna(error)) < 0)
                         return -ENOMEM;
-                (void) ext_handler_result_set_extension_status(r, "error", EXT_CODE_SETTINGS_STATUS_INVALID, NULL, msg);
+                (void) ext_handler_result_set_extension_status(r, "error", EXT_CODE_SETTINGS_STATUS_INVALID,
+                                                               NULL, msg);
                 return -EAGAIN;
         }
         ext_status_done(&r->extension_status);
@@ -687,7 +704,7 @@ int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool
 }
 
 void ext_handler_result_to_report(const ExtHandlerResult *r, HandlerStatusReport *ret) {
-        *ret = (HandlerStatusReport) {
+        *ret = (HandlerStatusReport){
                 .name = r->name,
                 .version = r->version,
                 .status = r->status ?: "NotReady",
@@ -714,7 +731,7 @@ int ext_rm_rf_at(int dir_fd, const char *name) {
         d = fdopendir(fd);
         if (!d)
                 return -errno;
-        fd = -EBADF;    /* owned by d now */
+        fd = -EBADF; /* owned by d now */
         for (struct dirent *de; (de = readdir(d));) {
                 int k;
 
@@ -749,7 +766,8 @@ int ext_copy_file_at(int src_dir_fd, const char *src, int dst_dir_fd, const char
                 return r;
         if (asprintf(&tmp, ".%s.tmp", dst) < 0)
                 return -ENOMEM;
-        out = openat(dst_dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+        out = openat(dst_dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                     st.st_mode & 07777);
         if (out < 0)
                 return -errno;
         if (fchmod(out, st.st_mode & 07777) < 0 || (size > 0 && write(out, buf, size) != (ssize_t) size) ||

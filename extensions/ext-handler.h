@@ -21,26 +21,26 @@
 #include "status-blob.h"
 #include "strutil.h"
 
-#define EXT_LOG_DIR_DEFAULT "/var/log/azure"
-#define EXT_COMMAND_LOG_MAX (10U * 1024U * 1024U)   /* CommandExecution.log, head-truncated (§4.3) */
-#define EXT_OUTPUT_MESSAGE_MAX 3200U                 /* TELEMETRY_MESSAGE_MAX_LEN (§4.5) */
-#define EXT_SUPPORTED_FEATURES_ENV "[{\"Key\": \"ExtensionTelemetryPipeline\", \"Value\": \"1.0\"}]"
+#define EXT_LOG_DIR_DEFAULT               "/var/log/azure"
+#define EXT_COMMAND_LOG_MAX               (10U * 1024U * 1024U) /* CommandExecution.log, head-truncated (§4.3) */
+#define EXT_OUTPUT_MESSAGE_MAX            3200U                 /* TELEMETRY_MESSAGE_MAX_LEN (§4.5) */
+#define EXT_SUPPORTED_FEATURES_ENV        "[{\"Key\": \"ExtensionTelemetryPipeline\", \"Value\": \"1.0\"}]"
 #define EXT_WIRE_PROTOCOL_ADDRESS_DEFAULT "168.63.129.16"
 
 /* waagent ExtensionErrorCodes (§4.5). */
-#define EXT_CODE_SUCCESS 0
-#define EXT_CODE_PLUGIN_PROCESSING_ERROR 1000
-#define EXT_CODE_MANIFEST_DOWNLOAD_ERROR 1001
-#define EXT_CODE_HANDLER_MANIFEST_NOT_FOUND 1002
+#define EXT_CODE_SUCCESS                          0
+#define EXT_CODE_PLUGIN_PROCESSING_ERROR          1000
+#define EXT_CODE_MANIFEST_DOWNLOAD_ERROR          1001
+#define EXT_CODE_HANDLER_MANIFEST_NOT_FOUND       1002
 #define EXT_CODE_HANDLER_MANIFEST_DESERIALIZATION 1003
-#define EXT_CODE_PACKAGE_DOWNLOAD_FAILED 1004
-#define EXT_CODE_PACKAGE_EXTRACTION_FAILED 1005
-#define EXT_CODE_INSTALL_FAILED 1007
-#define EXT_CODE_UPDATE_FAILED 1008
-#define EXT_CODE_ENABLE_FAILED 1009
-#define EXT_CODE_DISABLE_FAILED 1010
-#define EXT_CODE_SCRIPT_TIMED_OUT 1011
-#define EXT_CODE_SETTINGS_STATUS_INVALID 1012
+#define EXT_CODE_PACKAGE_DOWNLOAD_FAILED          1004
+#define EXT_CODE_PACKAGE_EXTRACTION_FAILED        1005
+#define EXT_CODE_INSTALL_FAILED                   1007
+#define EXT_CODE_UPDATE_FAILED                    1008
+#define EXT_CODE_ENABLE_FAILED                    1009
+#define EXT_CODE_DISABLE_FAILED                   1010
+#define EXT_CODE_SCRIPT_TIMED_OUT                 1011
+#define EXT_CODE_SETTINGS_STATUS_INVALID          1012
 /* A package refused by signature or signingInfo validation (SignatureValidation=enforce): waagent's enforcing
  * path reports PluginInstallProcessingFailed, "Signature validation is only done during extension install"
  * (exthandlers.py handle_ext_handler, except PackageValidationError); earlier drafts of its
@@ -53,18 +53,18 @@
 
 typedef struct ExtLayout {
         int root_fd;
-        const char *root;               /* textual root (NULL or "/" = real root) */
-        const char *lib_dir;            /* in-root, Config.extensions_dir (/var/lib/waagent) */
-        const char *log_dir;            /* in-root, /var/log/azure */
+        const char *root;    /* textual root (NULL or "/" = real root) */
+        const char *lib_dir; /* in-root, Config.extensions_dir (/var/lib/waagent) */
+        const char *log_dir; /* in-root, /var/log/azure */
 } ExtLayout;
 
 /* Fills l from the context; log_dir NULL → EXT_LOG_DIR_DEFAULT. The strings are borrowed. */
 void ext_layout_init(ExtLayout *l, const Context *c, const char *log_dir);
 
 typedef struct HandlerPaths {
-        char *dir, *config_dir, *status_dir, *heartbeat_file, *log_dir, *events_dir;  /* in-root */
+        char *dir, *config_dir, *status_dir, *heartbeat_file, *log_dir, *events_dir; /* in-root */
         char *host_dir, *host_config_dir, *host_status_dir, *host_heartbeat_file, *host_log_dir,
-                *host_events_dir;                                                      /* host */
+                *host_events_dir; /* host */
 } HandlerPaths;
 
 void handler_paths_done(HandlerPaths *p);
@@ -130,12 +130,12 @@ typedef struct ExtCommandEnv {
         const char *version;
         const char *wire_protocol_address;
         unsigned seq_no;
-        const char *extension_name;             /* multi-config only */
-        const char *uninstall_exit_code;        /* install & enable: "NOT_RUN" or a number */
-        const char *update_to_version;          /* update: VERSION */
-        const char *updating_from_version;      /* update */
-        const char *disable_exit_code;          /* update, single-config */
-        const char *disable_exit_codes_multi;   /* update, multi-config (JSON) */
+        const char *extension_name;           /* multi-config only */
+        const char *uninstall_exit_code;      /* install & enable: "NOT_RUN" or a number */
+        const char *update_to_version;        /* update: VERSION */
+        const char *updating_from_version;    /* update */
+        const char *disable_exit_code;        /* update, single-config */
+        const char *disable_exit_codes_multi; /* update, multi-config (JSON) */
 } ExtCommandEnv;
 
 /* Builds the environment: §4.4 variables first, then agent_env merged over them (agent wins, as waagent's
@@ -150,7 +150,7 @@ typedef struct InstalledHandler {
         char *name;
         char *version;
         HandlerState state;
-        char **enabled_extensions;      /* multi-config instances whose <ext>.HandlerState is enabled */
+        char **enabled_extensions; /* multi-config instances whose <ext>.HandlerState is enabled */
 } InstalledHandler;
 
 void installed_handlers_free(InstalledHandler *h, size_t n);
@@ -161,15 +161,15 @@ int installed_handlers_scan(const ExtLayout *l, InstalledHandler **ret, size_t *
 typedef struct ExtHandlerResult {
         char *name;
         char *version;
-        char *extension;                /* multi-config instance, NULL otherwise */
+        char *extension; /* multi-config instance, NULL otherwise */
         unsigned seq_no;
         bool has_settings;
-        char *status;                   /* Ready|NotReady|Installing|Unresponsive */
+        char *status; /* Ready|NotReady|Installing|Unresponsive */
         int code;
         char *message;
         bool has_extension_status;
         ExtensionStatus extension_status;
-        bool removed;                   /* uninstalled: not reported any more (§4.6) */
+        bool removed; /* uninstalled: not reported any more (§4.6) */
         /* §4.11: why the package is not validated (SignatureValidation=report: installed and run, with a warning
          * in message) or was refused (enforce), NULL otherwise; signature_new: found in this run (a download, or
          * a refusal), so the daemon logs it once. */
@@ -189,7 +189,8 @@ int ext_handler_result_set_extension_status(ExtHandlerResult *r, const char *sta
  * error/1012; returns -EAGAIN when the file was unreadable or invalid (the caller retries: 5 times, 2 s apart).
  * With report_heartbeat, heartbeat.log (§4.8) replaces the handler status; older than 600 s → Unresponsive/-1.
  */
-int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool report_heartbeat, usec_t now_realtime);
+int ext_handler_result_read_status(const ExtLayout *l, ExtHandlerResult *r, bool report_heartbeat,
+                                   usec_t now_realtime);
 
 /* Points a HandlerStatusReport (for status_blob_build) at r's strings. */
 void ext_handler_result_to_report(const ExtHandlerResult *r, HandlerStatusReport *ret);

@@ -34,13 +34,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
 
 /* APPNOTE 4.3.14–4.3.16 */
-#define ZIP_EOCD_SIZE 22U
-#define ZIP_COMMENT_MAX 65535U
+#define ZIP_EOCD_SIZE      22U
+#define ZIP_COMMENT_MAX    65535U
 #define ZIP64_LOCATOR_SIZE 20U
-#define ZIP64_RECORD_SIZE 56U
-#define ZIP_TAIL_MAX (ZIP64_LOCATOR_SIZE + ZIP_EOCD_SIZE + ZIP_COMMENT_MAX)
-#define ZIP_NO_ZIP64 UINT64_MAX
-#define ZIP_READ_BLOCK (64U * 1024U)    /* libarchive's read size from the package file */
+#define ZIP64_RECORD_SIZE  56U
+#define ZIP_TAIL_MAX       (ZIP64_LOCATOR_SIZE + ZIP_EOCD_SIZE + ZIP_COMMENT_MAX)
+#define ZIP_NO_ZIP64       UINT64_MAX
+#define ZIP_READ_BLOCK     (64U * 1024U) /* libarchive's read size from the package file */
 
 static const ExtPackageLimits default_limits = {
         .max_entries = EXT_PACKAGE_ENTRIES_MAX,
@@ -53,7 +53,7 @@ void ext_package_report_done(ExtPackageReport *r) {
                 return;
         free(r->error);
         free(r->signature_error);
-        *r = (ExtPackageReport) {};
+        *r = (ExtPackageReport){};
 }
 
 static uint16_t le16(const uint8_t *p) {
@@ -260,7 +260,8 @@ static int mkdir_parents_beneath(int dir_fd, const char *path, bool whole) {
                                 if (fd < 0)
                                         return fd;
                         }
-                        if (mkdirat(fd >= 0 ? fd : dir_fd, slash ? slash + 1 : copy, 0755) < 0 && errno != EEXIST)
+                        if (mkdirat(fd >= 0 ? fd : dir_fd, slash ? slash + 1 : copy, 0755) < 0 &&
+                            errno != EEXIST)
                                 return -errno;
                         *p = saved;
                 }
@@ -285,8 +286,7 @@ static int extract_data(struct archive *a, int fd, uint64_t max_entry, uint64_t 
                 if (r < ARCHIVE_WARN)
                         return ext_error(ret_error, -EBADMSG, "Corrupt entry '%s': %s", path,
                                          archive_error_string(a));
-                if (offset < 0 || (uint64_t) offset + size > max_entry ||
-                    (uint64_t) offset + size < written)
+                if (offset < 0 || (uint64_t) offset + size > max_entry || (uint64_t) offset + size < written)
                         return ext_error(ret_error, -EFBIG, "Entry '%s' inflates beyond %" PRIu64 " bytes",
                                          path, max_entry);
                 *total += (uint64_t) offset + size - MIN(written, (uint64_t) offset + size);
@@ -313,11 +313,13 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
         if (archive_entry_hardlink(e))
                 return ext_error(ret_error, -EBADMSG, "Refusing hard link entry '%s'", path);
         if (archive_entry_size_is_set(e) && (uint64_t) archive_entry_size(e) > lim->max_entry_size)
-                return ext_error(ret_error, -EFBIG, "Entry '%s' declares %" PRId64 " bytes (limit %" PRIu64 ")",
-                                 path, (int64_t) archive_entry_size(e), lim->max_entry_size);
+                return ext_error(ret_error, -EFBIG,
+                                 "Entry '%s' declares %" PRId64 " bytes (limit %" PRIu64 ")", path,
+                                 (int64_t) archive_entry_size(e), lim->max_entry_size);
         r = mkdir_parents_beneath(dir_fd, path, type == AE_IFDIR);
         if (r < 0)
-                return ext_error(ret_error, r, "Cannot create the directory of '%s': %s", path, strerror(-r));
+                return ext_error(ret_error, r, "Cannot create the directory of '%s': %s", path,
+                                 strerror(-r));
 
         switch (type) {
         case AE_IFDIR:
@@ -329,8 +331,9 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
                 const char *slash = strrchr(path, '/');
 
                 if (!symlink_target_is_contained(path, target))
-                        return ext_error(ret_error, -EBADMSG, "Refusing symlink '%s' -> '%s' escaping the package",
-                                         path, strna(target));
+                        return ext_error(ret_error, -EBADMSG,
+                                         "Refusing symlink '%s' -> '%s' escaping the package", path,
+                                         strna(target));
                 if (slash) {
                         parent = strndup(path, (size_t) (slash - path));
                         if (!parent)
@@ -367,8 +370,8 @@ static int check_symlinks(int dir_fd, const char *prefix, unsigned depth, char *
 
         if (depth > EXT_PACKAGE_PATH_MAX / 2)
                 return ext_error(ret_error, -ELOOP, "Package nests directories too deeply");
-        fd = prefix ? open_nofollow_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0) :
-                      openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = prefix ? open_nofollow_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0)
+                    : openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return fd;
         d = fdopendir(fd);
@@ -404,9 +407,10 @@ static int check_symlinks(int dir_fd, const char *prefix, unsigned depth, char *
                         n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
                         target[MAX(n, (ssize_t) 0)] = 0;
                         r = ext_error(ret_error, -EXDEV,
-                                      "Refusing symlink '%s' -> '%s': it resolves outside the package", p, target);
+                                      "Refusing symlink '%s' -> '%s': it resolves outside the package", p,
+                                      target);
                 } else if (r == -ELOOP || r == -ENOTDIR || r == -ENAMETOOLONG)
-                        r = 0;  /* resolves nowhere: harmless */
+                        r = 0; /* resolves nowhere: harmless */
         }
         closedir(d);
         for (char **s = subdirs; r >= 0 && s && *s; s++)
@@ -433,8 +437,9 @@ int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, 
         if (r < 0)
                 return ext_error(ret_error, r, "Cannot read the package: %s", strerror(-r));
         if (declared > lim->max_entries)
-                return ext_error(ret_error, -E2BIG, "Package declares %" PRIu64 " entries (limit %" PRIu64 ")",
-                                 declared, lim->max_entries);
+                return ext_error(ret_error, -E2BIG,
+                                 "Package declares %" PRIu64 " entries (limit %" PRIu64 ")", declared,
+                                 lim->max_entries);
 
         a = archive_read_new();
         if (!a)
@@ -443,7 +448,8 @@ int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, 
                 return -errno;
         if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
             archive_read_open_fd(a, zip_fd, ZIP_READ_BLOCK) != ARCHIVE_OK)
-                return ext_error(ret_error, -EBADMSG, "Cannot open package: %s", strna(archive_error_string(a)));
+                return ext_error(ret_error, -EBADMSG, "Cannot open package: %s",
+                                 strna(archive_error_string(a)));
         for (;;) {
                 struct archive_entry *e;
 
@@ -451,7 +457,8 @@ int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, 
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
-                        return ext_error(ret_error, -EBADMSG, "Corrupt package: %s", strna(archive_error_string(a)));
+                        return ext_error(ret_error, -EBADMSG, "Corrupt package: %s",
+                                         strna(archive_error_string(a)));
                 if (++entries > lim->max_entries)
                         return ext_error(ret_error, -E2BIG, "Package holds more than %" PRIu64 " entries",
                                          lim->max_entries);
@@ -470,8 +477,8 @@ static int find_manifest(int dir_fd, const char *prefix, unsigned depth, char **
 
         if (depth > 16)
                 return -ENOENT;
-        fd = prefix ? open_nofollow_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0) :
-                      openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = prefix ? open_nofollow_beneath(dir_fd, prefix, O_RDONLY | O_DIRECTORY, 0)
+                    : openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return fd;
         d = fdopendir(fd);
@@ -530,7 +537,8 @@ int ext_package_locate_manifest(int dir_fd, HandlerManifest *ret, int *ret_code,
         }
         if (!streq(path, "HandlerManifest.json")) {
                 /* Copied to the root with the BOM stripped (§4.1). */
-                out = open_nofollow_beneath(dir_fd, "HandlerManifest.json", O_WRONLY | O_CREAT | O_TRUNC, 0744);
+                out = open_nofollow_beneath(dir_fd, "HandlerManifest.json", O_WRONLY | O_CREAT | O_TRUNC,
+                                            0744);
                 if (out < 0)
                         return out;
                 if (n > 0 && write(out, data, n) != (ssize_t) n)
@@ -638,7 +646,8 @@ int ext_signature_verify(const void *zip, size_t len, const char *encoded_signat
         return signature_verify_bio(content, encoded_signature, root_pem, ret_error);
 }
 
-int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem, char **ret_error) {
+int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem,
+                            char **ret_error) {
         _cleanup_bio_ BIO *content = NULL;
 
         if (lseek(zip_fd, 0, SEEK_SET) < 0)
@@ -653,14 +662,16 @@ int ext_signing_root_read(int root_fd, char **ret) {
         return read_file_in_root(root_fd, EXT_SIGNING_ROOT_PATH_DEFAULT, 64U * 1024U, ret, NULL);
 }
 
-int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error) {
+int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version,
+                           char **ret_error) {
         const char *dot = strrchr(name, '.');
         size_t plen = dot ? (size_t) (dot - name) : 0;
 
         if (!m->signing_type || !m->signing_publisher || !m->signing_version)
                 return ext_error(ret_error, -ENODATA, "HandlerManifest.json has no signingInfo");
         if (!dot || strcasecmp(m->signing_type, dot + 1) != 0 || strlen(m->signing_publisher) != plen ||
-            strncasecmp(m->signing_publisher, name, plen) != 0 || strcasecmp(m->signing_version, version) != 0)
+            strncasecmp(m->signing_publisher, name, plen) != 0 ||
+            strcasecmp(m->signing_version, version) != 0)
                 return ext_error(ret_error, -EBADMSG,
                                  "signingInfo (%s, %s, %s) does not match extension %s version %s",
                                  m->signing_publisher, m->signing_type, m->signing_version, name, version);
@@ -723,7 +734,8 @@ int ext_package_signature_read(int handler_dir_fd, ExtSignatureState *ret, char 
 
 /* §4.11 before anything is written: the CMS signature over the zip (the signingInfo check needs the manifest and
  * comes after extraction). Sets rep->signature/signature_error; returns whether the package may go on. */
-static bool signature_precheck(ExtPackageReport *rep, SignatureMode mode, int zip_fd, const ExtPackageOptions *o) {
+static bool signature_precheck(ExtPackageReport *rep, SignatureMode mode, int zip_fd,
+                               const ExtPackageOptions *o) {
         _cleanup_free_ char *detail = NULL;
         int r;
 
@@ -736,9 +748,9 @@ static bool signature_precheck(ExtPackageReport *rep, SignatureMode mode, int zi
                 detail = strdup("the goal state carries no encodedSignature for it");
         } else {
                 r = ext_signature_verify_fd(zip_fd, o->encoded_signature, o->signing_root_pem, &detail);
-                rep->signature = r >= 0 ? EXT_SIGNATURE_VALID :
-                                 r == -EKEYREJECTED || r == -ENOKEY ? EXT_SIGNATURE_UNTRUSTED :
-                                                                        EXT_SIGNATURE_BAD;
+                rep->signature = r >= 0                               ? EXT_SIGNATURE_VALID
+                                 : r == -EKEYREJECTED || r == -ENOKEY ? EXT_SIGNATURE_UNTRUSTED
+                                                                      : EXT_SIGNATURE_BAD;
         }
         rep->signature_error = TAKE_PTR(detail);
         return rep->signature == EXT_SIGNATURE_VALID || mode != SIGNATURE_MODE_ENFORCE;
@@ -756,8 +768,8 @@ static int signature_refuse(ExtPackageReport *rep, const char *name, const char 
                      strempty(rep->signature_error)) < 0)
                 msg = NULL;
         return report_fail(rep,
-                           rep->signature == EXT_SIGNATURE_NOT_SIGNED ? EXT_CODE_SIGNATURE_REQUIRED :
-                                                                       EXT_CODE_SIGNATURE_VALIDATION_FAILED,
+                           rep->signature == EXT_SIGNATURE_NOT_SIGNED ? EXT_CODE_SIGNATURE_REQUIRED
+                                                                      : EXT_CODE_SIGNATURE_VALIDATION_FAILED,
                            -EKEYREJECTED, msg ?: "Package refused (SignatureValidation=enforce)");
 }
 
@@ -773,7 +785,8 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep) {
         case EXT_SIGNATURE_NOT_CHECKED:
                 return 0;
         case EXT_SIGNATURE_VALID:
-                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0644, false);
+                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0644,
+                                                        false);
         case EXT_SIGNATURE_NOT_SIGNED:
         case EXT_SIGNATURE_BAD:
         case EXT_SIGNATURE_UNTRUSTED:
@@ -781,7 +794,8 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep) {
                 if (asprintf(&text, "%s\n%s\n", ext_signature_state_to_string(rep->signature),
                              strempty(rep->signature_error)) < 0)
                         return -ENOMEM;
-                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text, 0644, false);
+                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text, 0644,
+                                                        false);
         case _EXT_SIGNATURE_STATE_MAX:
         case _EXT_SIGNATURE_STATE_INVALID:
                 break;
@@ -823,10 +837,11 @@ int extension_package_install_from_zip(Context *c, const char *name, const char 
         _cleanup_close_ int fd = memfd_create("package", MFD_CLOEXEC);
         int r;
 
-        *report = (ExtPackageReport) {};
+        *report = (ExtPackageReport){};
         r = fd < 0 ? -errno : pwrite_all(fd, zip, len, 0);
         if (r < 0)
-                return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r, "Cannot buffer the package");
+                return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, r,
+                                   "Cannot buffer the package");
         return extension_package_install(c, name, version, fd, opts, report);
 }
 
@@ -841,9 +856,10 @@ int extension_package_install(Context *c, const char *name, const char *version,
         int r, code = EXT_CODE_PACKAGE_EXTRACTION_FAILED;
 
         opts = opts ?: &no_opts;
-        *report = (ExtPackageReport) {};
+        *report = (ExtPackageReport){};
         if (!ext_handler_name_is_valid(name) || !ext_handler_version_is_valid(version))
-                return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, -EINVAL, "Invalid handler name");
+                return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, -EINVAL,
+                                   "Invalid handler name");
         ext_layout_init(&l, c, opts->log_dir);
 
         /* §4.11: validation before anything touches the disk, so that enforce mode writes nothing. */

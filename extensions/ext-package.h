@@ -27,11 +27,11 @@
 #include "context.h"
 #include "handler-manifest.h"
 
-#define EXT_PACKAGE_ZIP_MAX          (1024ULL * 1024ULL * 1024ULL)        /* downloaded zip */
-#define EXT_PACKAGE_ENTRIES_MAX      65536U
-#define EXT_PACKAGE_ENTRY_SIZE_MAX   (1024ULL * 1024ULL * 1024ULL)
-#define EXT_PACKAGE_TOTAL_SIZE_MAX   (4ULL * 1024ULL * 1024ULL * 1024ULL)
-#define EXT_PACKAGE_PATH_MAX         1024U
+#define EXT_PACKAGE_ZIP_MAX        (1024ULL * 1024ULL * 1024ULL) /* downloaded zip */
+#define EXT_PACKAGE_ENTRIES_MAX    65536U
+#define EXT_PACKAGE_ENTRY_SIZE_MAX (1024ULL * 1024ULL * 1024ULL)
+#define EXT_PACKAGE_TOTAL_SIZE_MAX (4ULL * 1024ULL * 1024ULL * 1024ULL)
+#define EXT_PACKAGE_PATH_MAX       1024U
 
 /* The Microsoft root waagent verifies against (§4.11), installed as data by the package. */
 #define EXT_SIGNING_ROOT_PATH_DEFAULT "/usr/share/azl-agent/microsoft_root_certificate.pem"
@@ -45,10 +45,10 @@ typedef struct ExtPackageLimits {
 } ExtPackageLimits;
 
 typedef struct ExtPackageOptions {
-        const ExtPackageLimits *limits;         /* NULL: the defaults above */
-        const char *log_dir;                    /* in-root, NULL: /var/log/azure */
-        const char *encoded_signature;          /* Plugin@encodedSignature (base64 DER CMS), NULL: unsigned */
-        const char *signing_root_pem;           /* PEM text of the trusted root(s), NULL: none available */
+        const ExtPackageLimits *limits; /* NULL: the defaults above */
+        const char *log_dir;            /* in-root, NULL: /var/log/azure */
+        const char *encoded_signature;  /* Plugin@encodedSignature (base64 DER CMS), NULL: unsigned */
+        const char *signing_root_pem;   /* PEM text of the trusted root(s), NULL: none available */
 } ExtPackageOptions;
 
 /*
@@ -59,17 +59,17 @@ typedef struct ExtPackageOptions {
  * package itself carries are removed before either is written.
  */
 typedef enum ExtSignatureState {
-        EXT_SIGNATURE_NOT_CHECKED,              /* SignatureValidation=off */
-        EXT_SIGNATURE_VALID,                    /* CMS signature, signer chain and signingInfo verified */
-        EXT_SIGNATURE_NOT_SIGNED,               /* no encodedSignature in the goal state */
-        EXT_SIGNATURE_BAD,                      /* malformed, or not a signature of these bytes */
-        EXT_SIGNATURE_UNTRUSTED,                /* the signer does not chain to the trust anchor (or there is none) */
-        EXT_SIGNATURE_SIGNING_INFO,             /* HandlerManifest.json signingInfo missing or another extension's */
+        EXT_SIGNATURE_NOT_CHECKED,  /* SignatureValidation=off */
+        EXT_SIGNATURE_VALID,        /* CMS signature, signer chain and signingInfo verified */
+        EXT_SIGNATURE_NOT_SIGNED,   /* no encodedSignature in the goal state */
+        EXT_SIGNATURE_BAD,          /* malformed, or not a signature of these bytes */
+        EXT_SIGNATURE_UNTRUSTED,    /* the signer does not chain to the trust anchor (or there is none) */
+        EXT_SIGNATURE_SIGNING_INFO, /* HandlerManifest.json signingInfo missing or another extension's */
         _EXT_SIGNATURE_STATE_MAX,
         _EXT_SIGNATURE_STATE_INVALID = -EINVAL,
 } ExtSignatureState;
 
-#define EXT_SIGNATURE_VALIDATED_FILE "package_validated"
+#define EXT_SIGNATURE_VALIDATED_FILE     "package_validated"
 #define EXT_SIGNATURE_NOT_VALIDATED_FILE "package_not_validated"
 
 /* "not checked", "valid", "not signed", "signature does not verify", "signer not trusted",
@@ -79,11 +79,11 @@ ExtSignatureState ext_signature_state_from_string(const char *s);
 
 /* What happened; filled whether or not the installation succeeded (it is a report, not a ret_ value). */
 typedef struct ExtPackageReport {
-        int code;                               /* EXT_CODE_* for the handler status, 0 on success */
-        char *error;                            /* why it failed */
+        int code;    /* EXT_CODE_* for the handler status, 0 on success */
+        char *error; /* why it failed */
         ExtSignatureState signature;
-        char *signature_error;                  /* detail of a state other than VALID/NOT_CHECKED */
-        bool signature_refused;                 /* enforce: the package was refused for its signature */
+        char *signature_error;  /* detail of a state other than VALID/NOT_CHECKED */
+        bool signature_refused; /* enforce: the package was refused for its signature */
 } ExtPackageReport;
 
 void ext_package_report_done(ExtPackageReport *r);
@@ -124,7 +124,8 @@ int ext_zip_declared_entries(const void *zip, size_t len, uint64_t *ret);
 int ext_signature_verify(const void *zip, size_t len, const char *encoded_signature, const char *root_pem,
                          char **ret_error);
 /* The same over the zip file zip_fd, digested in chunks. */
-int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem, char **ret_error);
+int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const char *root_pem,
+                            char **ret_error);
 /*
  * The trusted root(s) for package signatures: EXT_SIGNING_ROOT_PATH_DEFAULT beneath root_fd (the system the
  * agent manages: under --root the target's copy, with its symlinks resolved inside it, never the host's).
@@ -132,4 +133,5 @@ int ext_signature_verify_fd(int zip_fd, const char *encoded_signature, const cha
  */
 int ext_signing_root_read(int root_fd, char **ret);
 /* §4.11: signingInfo type/publisher/version == name.rsplit(".", 1) and version (case-insensitive). */
-int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version, char **ret_error);
+int ext_signing_info_check(const HandlerManifest *m, const char *name, const char *version,
+                           char **ret_error);

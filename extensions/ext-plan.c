@@ -14,11 +14,12 @@
 #define EXT_PLAN_OPS_MAX (EXT_HANDLERS_MAX * EXT_SETTINGS_PER_HANDLER_MAX * 4U)
 
 static const char *const ext_op_type_table[_EXT_OP_MAX] = {
-        [EXT_OP_DOWNLOAD] = "download",   [EXT_OP_SETTINGS] = "settings", [EXT_OP_INSTALL] = "install",
-        [EXT_OP_UPDATE] = "update",       [EXT_OP_ENABLE] = "enable",     [EXT_OP_DISABLE] = "disable",
-        [EXT_OP_UNINSTALL] = "uninstall", [EXT_OP_COPY_STATE] = "copy",   [EXT_OP_REMOVE] = "remove",
-        [EXT_OP_DELETE_EXTENSION] = "delete-extension", [EXT_OP_WAIT] = "wait",
-        [EXT_OP_REPORT_ERROR] = "report-error",
+        [EXT_OP_DOWNLOAD] = "download",   [EXT_OP_SETTINGS] = "settings",
+        [EXT_OP_INSTALL] = "install",     [EXT_OP_UPDATE] = "update",
+        [EXT_OP_ENABLE] = "enable",       [EXT_OP_DISABLE] = "disable",
+        [EXT_OP_UNINSTALL] = "uninstall", [EXT_OP_COPY_STATE] = "copy",
+        [EXT_OP_REMOVE] = "remove",       [EXT_OP_DELETE_EXTENSION] = "delete-extension",
+        [EXT_OP_WAIT] = "wait",           [EXT_OP_REPORT_ERROR] = "report-error",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(ext_op_type, ExtOpType);
@@ -38,7 +39,7 @@ void ext_plan_done(ExtPlan *p) {
         }
         free(p->groups);
         free(p->ops);
-        *p = (ExtPlan) {};
+        *p = (ExtPlan){};
 }
 
 typedef struct Item {
@@ -69,8 +70,8 @@ static int add_op(ExtPlan *p, ExtOpType type, size_t group, const char *version,
         op->group = group;
         op->seq_no = seq;
         op->flags = flags;
-        if ((version && !(op->version = strdup(version))) || (other && !(op->other_version = strdup(other))) ||
-            (ext && !(op->extension = strdup(ext))))
+        if ((version && !(op->version = strdup(version))) ||
+            (other && !(op->other_version = strdup(other))) || (ext && !(op->extension = strdup(ext))))
                 return -ENOMEM;
         return 0;
 }
@@ -137,7 +138,8 @@ static int plan_enable(ExtPlan *p, size_t g, const Item *it, const InstalledHand
         const char *name = it->h->name, *version = it->h->version, *ext = ext_of(it);
         const InstalledHandler *cur = find_installed(inst, n_inst, name, version, true), *old;
         unsigned seq = it->s ? it->s->seq_no : 0;
-        bool installed = cur && (cur->state == HANDLER_STATE_INSTALLED || cur->state == HANDLER_STATE_ENABLED);
+        bool installed =
+                cur && (cur->state == HANDLER_STATE_INSTALLED || cur->state == HANDLER_STATE_ENABLED);
         int r;
 
         if (installed || strv_contains(*prepared, name)) {
@@ -160,9 +162,9 @@ static int plan_enable(ExtPlan *p, size_t g, const Item *it, const InstalledHand
         if ((r = add_disables(p, g, old, it->h->is_multi_config, EXT_OP_UPDATE_STEP)) < 0 ||
             (r = add_op(p, EXT_OP_COPY_STATE, g, version, old->version, NULL, 0, 0)) < 0)
                 return r;
-        r = flexible_version_compare(version, old->version) > 0 ?
-                    add_op(p, EXT_OP_UPDATE, g, version, old->version, ext, seq, 0) :
-                    add_op(p, EXT_OP_UPDATE, g, old->version, version, ext, seq, 0);
+        r = flexible_version_compare(version, old->version) > 0
+                    ? add_op(p, EXT_OP_UPDATE, g, version, old->version, ext, seq, 0)
+                    : add_op(p, EXT_OP_UPDATE, g, old->version, version, ext, seq, 0);
         if (r < 0 ||
             (r = add_op(p, EXT_OP_UNINSTALL, g, old->version, NULL, NULL, 0, EXT_OP_UPDATE_STEP)) < 0 ||
             (r = add_op(p, EXT_OP_REMOVE, g, old->version, NULL, NULL, 0, 0)) < 0 ||
@@ -205,8 +207,9 @@ static int plan_item(ExtPlan *p, const Item *it, int max_key, const InstalledHan
                 if (!cur || cur->state != HANDLER_STATE_ENABLED)
                         return 0;
                 if (ext)
-                        return strv_contains(cur->enabled_extensions, ext) ?
-                                       add_op(p, EXT_OP_DISABLE, g, version, NULL, ext, 0, 0) : 0;
+                        return strv_contains(cur->enabled_extensions, ext)
+                                       ? add_op(p, EXT_OP_DISABLE, g, version, NULL, ext, 0, 0)
+                                       : 0;
                 return add_op(p, EXT_OP_DISABLE, g, version, NULL, NULL, 0, 0);
         case EXTENSION_STATE_UNINSTALL:
                 /* Once per handler, whichever version is installed (§4.6 handle_uninstall). */
@@ -220,7 +223,8 @@ static int plan_item(ExtPlan *p, const Item *it, int max_key, const InstalledHan
                 if (r >= 0)
                         r = add_disables(p, g, cur, it->h->is_multi_config, 0);
                 if (r >= 0)
-                        r = add_op(p, EXT_OP_UNINSTALL, g, cur->version, NULL, NULL, 0, EXT_OP_IGNORE_FAILURE);
+                        r = add_op(p, EXT_OP_UNINSTALL, g, cur->version, NULL, NULL, 0,
+                                   EXT_OP_IGNORE_FAILURE);
                 if (r >= 0)
                         r = add_op(p, EXT_OP_REMOVE, g, cur->version, NULL, NULL, 0, 0);
                 return r;
@@ -248,8 +252,9 @@ static int collect_items(const ExtensionsGoalState *gs, Item **ret, size_t *ret_
                         it->h = h;
                         it->s = h->n_settings > j ? &h->settings[j] : NULL;
                         it->level = it->s ? it->s->dependency_level : 0;
-                        it->enabled = h->state == EXTENSION_STATE_ENABLED &&
-                                      (!h->is_multi_config || !it->s || it->s->state == EXTENSION_STATE_ENABLED);
+                        it->enabled =
+                                h->state == EXTENSION_STATE_ENABLED &&
+                                (!h->is_multi_config || !it->s || it->s->state == EXTENSION_STATE_ENABLED);
                         /* waagent dependency_level_sort_key(): not enabled → -(level)-1. */
                         it->key = it->enabled ? it->level : -it->level - 1;
                         it->index = n - 1;
@@ -293,7 +298,7 @@ int ext_plan_compute(const InstalledHandler *installed, size_t n_installed, cons
                         return r;
         }
         *ret = p;
-        p = (ExtPlan) {};
+        p = (ExtPlan){};
         return 0;
 }
 

@@ -26,11 +26,11 @@
 #include "log.h"
 #include "string-table.h"
 
-#define EXT_SLICE_ROOT "azure-vmextensions.slice"
-#define EXT_SLICE_PARENT_CGROUP "azure.slice/" EXT_SLICE_ROOT  /* where systemd puts it (units/azure.slice) */
-#define SYSTEMD_DEST "org.freedesktop.systemd1"
-#define SYSTEMD_PATH "/org/freedesktop/systemd1"
-#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define EXT_SLICE_ROOT          "azure-vmextensions.slice"
+#define EXT_SLICE_PARENT_CGROUP "azure.slice/" EXT_SLICE_ROOT /* where systemd puts it (units/azure.slice) */
+#define SYSTEMD_DEST            "org.freedesktop.systemd1"
+#define SYSTEMD_PATH            "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER         "org.freedesktop.systemd1.Manager"
 /* RuntimeMaxUSec= of a service: the operation's timeout plus this, should the agent not be there to kill it. */
 #define EXT_SERVICE_RUNTIME_MARGIN (60U * USEC_PER_SEC)
 /* After a timeout kill, the exit is reported at the latest this much later even if systemd never says so. */
@@ -39,9 +39,9 @@
 struct ExtSpawner {
         sd_event *event;
         sd_bus *bus;
-        bool scopes;                    /* ExtSpawnerOptions.systemd_scopes */
+        bool scopes; /* ExtSpawnerOptions.systemd_scopes */
         bool subscribed;
-        int cgroup_fd;                  /* cgroup2 mount, -EBADF when none */
+        int cgroup_fd; /* cgroup2 mount, -EBADF when none */
         char *cgroup_root;
         unsigned counter;
 };
@@ -55,18 +55,18 @@ struct ExtProcess {
         unsigned cpu_quota_percent;
         uint64_t memory_max;
 
-        pid_t pid;                      /* forked child, or the service's MainPID once known */
+        pid_t pid; /* forked child, or the service's MainPID once known */
         int pidfd;
-        int gate_fd;                    /* write end of the start gate, -EBADF when open */
+        int gate_fd; /* write end of the start gate, -EBADF when open */
         sd_event_source *child_source, *timer_source, *grace_source;
         sd_bus_slot *start_slot, *job_slot, *props_slot, *get_slot;
         ExtProcessHandler cb;
         void *userdata;
-        char *unit;                     /* transient service or scope */
-        char *unit_path;                /* its object path (service) */
-        char *cgroup;                   /* leaf path relative to the cgroup mount (cgroup isolation) */
+        char *unit;      /* transient service or scope */
+        char *unit_path; /* its object path (service) */
+        char *cgroup;    /* leaf path relative to the cgroup mount (cgroup isolation) */
         ExtProcessResult result;
-        bool service;                   /* systemd spawned it: exit status from the unit's properties */
+        bool service; /* systemd spawned it: exit status from the unit's properties */
         bool job_done, job_failed, refresh_again, exited, unrefed;
 };
 
@@ -109,7 +109,7 @@ static int bus_open(const ExtSpawnerOptions *o, sd_bus **ret) {
 }
 
 int ext_spawner_new(sd_event *e, const ExtSpawnerOptions *o, ExtSpawner **ret) {
-        static const ExtSpawnerOptions defaults = { .use_systemd = true };
+        static const ExtSpawnerOptions defaults = {.use_systemd = true};
         _cleanup_(ext_spawner_freep) ExtSpawner *s = NULL;
         const char *root = NULL;
 
@@ -129,7 +129,7 @@ int ext_spawner_new(sd_event *e, const ExtSpawnerOptions *o, ExtSpawner **ret) {
         else if (is_writable_cgroup2("/sys/fs/cgroup"))
                 root = "/sys/fs/cgroup";
         else if (is_writable_cgroup2("/sys/fs/cgroup/unified"))
-                root = "/sys/fs/cgroup/unified";        /* hybrid hierarchy: no controllers, cgroup.kill works */
+                root = "/sys/fs/cgroup/unified"; /* hybrid hierarchy: no controllers, cgroup.kill works */
         if (root && is_writable_cgroup2(root)) {
                 s->cgroup_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (s->cgroup_fd >= 0 && !(s->cgroup_root = strdup(root)))
@@ -406,7 +406,7 @@ ExtProcess *ext_process_free(ExtProcess *p) {
 
 ExtProcess *ext_process_forget(ExtProcess *p) {
         if (p)
-                p->exited = true;       /* nothing is killed: the command goes on without us */
+                p->exited = true; /* nothing is killed: the command goes on without us */
         return ext_process_free(p);
 }
 
@@ -434,7 +434,7 @@ static void process_finish(ExtProcess *p, int exit_code) {
         p->grace_source = sd_event_source_disable_unref(p->grace_source);
         p->props_slot = sd_bus_slot_unref(p->props_slot);
         p->job_slot = sd_bus_slot_unref(p->job_slot);
-        service_unref(p);       /* the exit status is read: systemd may collect the unit */
+        service_unref(p); /* the exit status is read: systemd may collect the unit */
         r = p->result;
         p->cb(p, &r, p->userdata);
 }
@@ -501,7 +501,8 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
         const char *unit, *result, *path;
         uint32_t id;
 
-        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0 || !p->unit || !streq(unit, p->unit))
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0 || !p->unit ||
+            !streq(unit, p->unit))
                 return 0;
         p->job_slot = sd_bus_slot_unref(p->job_slot);
         p->job_done = true;
@@ -550,7 +551,8 @@ static int on_scope_start_reply(sd_bus_message *m, void *userdata, sd_bus_error 
 
         p->start_slot = sd_bus_slot_unref(p->start_slot);
         if (sd_bus_message_is_method_error(m, NULL)) {
-                log_debug("StartTransientUnit(%s) failed: %s", p->unit, sd_bus_message_get_error(m)->message);
+                log_debug("StartTransientUnit(%s) failed: %s", p->unit,
+                          sd_bus_message_get_error(m)->message);
                 scope_fallback(p);
         }
         return 0;
@@ -564,8 +566,8 @@ static int scope_start(ExtProcess *p) {
 
         if ((r = process_slice_name(p, &slice)) < 0 || (r = transient_unit_name(p, "scope")) < 0)
                 return r;
-        r = sd_bus_match_signal_async(bus, &p->job_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
-                                      on_job_removed, NULL, p);
+        r = sd_bus_match_signal_async(bus, &p->job_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                      "JobRemoved", on_job_removed, NULL, p);
         if (r >= 0)
                 r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                                    "StartTransientUnit");
@@ -591,10 +593,24 @@ static int scope_start(ExtProcess *p) {
 /* The agent's own unit variables, which systemd sets afresh for the handler's unit (or must not reach it). */
 static bool env_is_unit_private(const char *kv) {
         static const char *const keys[] = {
-                "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
-                "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "MAINPID", "MANAGERPID",
-                "CREDENTIALS_DIRECTORY", "RUNTIME_DIRECTORY", "STATE_DIRECTORY", "LOGS_DIRECTORY",
-                "CACHE_DIRECTORY", "CONFIGURATION_DIRECTORY", "MONITOR_SERVICE_RESULT",
+                "NOTIFY_SOCKET",
+                "WATCHDOG_PID",
+                "WATCHDOG_USEC",
+                "LISTEN_PID",
+                "LISTEN_FDS",
+                "LISTEN_FDNAMES",
+                "INVOCATION_ID",
+                "JOURNAL_STREAM",
+                "SYSTEMD_EXEC_PID",
+                "MAINPID",
+                "MANAGERPID",
+                "CREDENTIALS_DIRECTORY",
+                "RUNTIME_DIRECTORY",
+                "STATE_DIRECTORY",
+                "LOGS_DIRECTORY",
+                "CACHE_DIRECTORY",
+                "CONFIGURATION_DIRECTORY",
+                "MONITOR_SERVICE_RESULT",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -644,17 +660,15 @@ static int append_service_properties(sd_bus_message *m, ExtProcess *p, const cha
         for (int i = 0; r >= 0 && i < 3; i++)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)",
-                                          "WorkingDirectory", "s", p->cwd,
-                                          "StandardInput", "s", "null",
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "WorkingDirectory", "s",
+                                          p->cwd, "StandardInput", "s", "null",
                                           "StandardOutputFileDescriptor", "h", p->stdout_fd,
-                                          "StandardErrorFileDescriptor", "h", p->stderr_fd,
-                                          "IgnoreSIGPIPE", "b", false,
-                                          "KillMode", "s", "process",
-                                          "CollectMode", "s", "inactive-or-failed",
-                                          "AddRef", "b", true);
+                                          "StandardErrorFileDescriptor", "h", p->stderr_fd, "IgnoreSIGPIPE",
+                                          "b", false, "KillMode", "s", "process", "CollectMode", "s",
+                                          "inactive-or-failed", "AddRef", "b", true);
         if (r >= 0 && timeout > 0)
-                r = sd_bus_message_append(m, "(sv)", "RuntimeMaxUSec", "t", timeout + EXT_SERVICE_RUNTIME_MARGIN);
+                r = sd_bus_message_append(m, "(sv)", "RuntimeMaxUSec", "t",
+                                          timeout + EXT_SERVICE_RUNTIME_MARGIN);
         return r;
 }
 
@@ -738,7 +752,7 @@ static int on_service_properties(sd_bus_message *m, void *userdata, sd_bus_error
                 return 0;
         }
         if (p->job_failed && main_pid == 0) {
-                process_finish(p, 127);         /* the unit never ran its command */
+                process_finish(p, 127); /* the unit never ran its command */
                 return 0;
         }
         if (p->refresh_again) {
@@ -757,8 +771,8 @@ static int service_refresh(ExtProcess *p) {
                 return 0;
         }
         return sd_bus_call_method_async(p->spawner->bus, &p->get_slot, SYSTEMD_DEST, p->unit_path,
-                                        "org.freedesktop.DBus.Properties", "GetAll", on_service_properties, p, "s",
-                                        "org.freedesktop.systemd1.Service");
+                                        "org.freedesktop.DBus.Properties", "GetAll", on_service_properties,
+                                        p, "s", "org.freedesktop.systemd1.Service");
 }
 
 /* Called for PropertiesChanged of our unit (Unit or Service interface): something moved, look again. */
@@ -776,18 +790,17 @@ static int service_start(ExtProcess *p, usec_t timeout) {
         sd_bus *bus = p->spawner->bus;
         int r;
 
-        if ((r = process_slice_name(p, &slice)) < 0 ||
-            (r = transient_unit_name(p, "service")) < 0 ||
+        if ((r = process_slice_name(p, &slice)) < 0 || (r = transient_unit_name(p, "service")) < 0 ||
             (r = sd_bus_path_encode(SYSTEMD_PATH "/unit", p->unit, &p->unit_path)) < 0)
                 return r;
         if (!p->spawner->subscribed) {
                 /* systemd emits JobRemoved and unit PropertiesChanged only while someone is subscribed. */
-                r = sd_bus_call_method_async(bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe",
-                                             NULL, NULL, NULL);
+                r = sd_bus_call_method_async(bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                             "Subscribe", NULL, NULL, NULL);
                 p->spawner->subscribed = r >= 0;
         }
-        r = sd_bus_match_signal_async(bus, &p->job_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
-                                      on_job_removed, NULL, p);
+        r = sd_bus_match_signal_async(bus, &p->job_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                      "JobRemoved", on_job_removed, NULL, p);
         if (r >= 0)
                 r = sd_bus_match_signal_async(bus, &p->props_slot, SYSTEMD_DEST, p->unit_path,
                                               "org.freedesktop.DBus.Properties", "PropertiesChanged",
@@ -880,9 +893,13 @@ static int local_start(ExtProcess *p, ExtIsolation isolation) {
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0)
                 return -errno;
-        a = (struct child_args) { .argv = p->argv, .envp = p->env, .cwd_fd = p->cwd_fd,
-                                  .stdout_fd = p->stdout_fd, .stderr_fd = p->stderr_fd,
-                                  .null_fd = null_fd, .gate_fd = gate_read };
+        a = (struct child_args){.argv = p->argv,
+                                .envp = p->env,
+                                .cwd_fd = p->cwd_fd,
+                                .stdout_fd = p->stdout_fd,
+                                .stderr_fd = p->stderr_fd,
+                                .null_fd = null_fd,
+                                .gate_fd = gate_read};
 
         pid = clone3_child(leaf_fd, &pidfd);
         if (pid < 0)
@@ -922,7 +939,7 @@ static int process_new(ExtSpawner *s, const ExtSpawnParams *params, ExtProcessHa
         p->spawner = s;
         p->pidfd = p->gate_fd = -EBADF;
         p->cwd_fd = p->stdout_fd = p->stderr_fd = -EBADF;
-        p->exited = true;       /* nothing to kill until started */
+        p->exited = true; /* nothing to kill until started */
         p->cb = cb;
         p->userdata = userdata;
         p->cpu_quota_percent = params->cpu_quota_percent;
@@ -930,7 +947,8 @@ static int process_new(ExtSpawner *s, const ExtSpawnParams *params, ExtProcessHa
         if (!params->argv || !params->argv[0] || params->argv[0][0] != '/')
                 return -EINVAL;
         if (strv_copy(params->argv, &p->argv) < 0 || strv_copy(params->env, &p->env) < 0 ||
-            !(p->handler_name = strdup(params->handler_name)) || !(p->operation = strdup(params->operation)) ||
+            !(p->handler_name = strdup(params->handler_name)) ||
+            !(p->operation = strdup(params->operation)) ||
             (params->cwd && !(p->cwd = strdup(params->cwd))) ||
             (params->slice && !(p->slice = strdup(params->slice))))
                 return -ENOMEM;
@@ -956,19 +974,20 @@ int ext_process_spawn(ExtSpawner *s, const ExtSpawnParams *params, ExtProcessHan
         if (isolation == EXT_ISOLATION_SERVICE && p->cwd) {
                 r = service_start(p, params->timeout);
                 if (r < 0)
-                        log_debug("Cannot ask for a transient service: %s; forking in a scope", strerror(-r));
+                        log_debug("Cannot ask for a transient service: %s; forking in a scope",
+                                  strerror(-r));
         }
         if (r < 0) {
                 p->service = false;
                 r = local_start(p, isolation == EXT_ISOLATION_SERVICE ? EXT_ISOLATION_SCOPE : isolation);
                 if (r < 0) {
-                        p->exited = p->pid <= 0;        /* a forked child is killed by the free */
+                        p->exited = p->pid <= 0; /* a forked child is killed by the free */
                         return r;
                 }
         }
         if (params->timeout > 0) {
-                r = sd_event_add_time_relative(s->event, &p->timer_source, CLOCK_MONOTONIC, params->timeout, 0,
-                                               on_timeout, p);
+                r = sd_event_add_time_relative(s->event, &p->timer_source, CLOCK_MONOTONIC, params->timeout,
+                                               0, on_timeout, p);
                 if (r < 0)
                         return r;
         }
@@ -1022,6 +1041,6 @@ int ext_spawner_kill_handler(ExtSpawner *s, const char *handler_name) {
         cgroup_kill_path(s->cgroup_fd, path);
         top = openat(s->cgroup_fd, EXT_SLICE_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (top >= 0)
-                cgroup_remove_tree(top, slice);   /* EBUSY until the killed processes are gone: best effort */
+                cgroup_remove_tree(top, slice); /* EBUSY until the killed processes are gone: best effort */
         return 0;
 }

@@ -64,10 +64,10 @@ typedef enum ExtIsolation {
 const char *ext_isolation_to_string(ExtIsolation i);
 
 typedef struct ExtSpawnerOptions {
-        bool use_systemd;               /* the system bus when systemd is PID 1 (production); tests set false */
-        const char *bus_address;        /* tests: a private bus whose org.freedesktop.systemd1 is used instead */
-        bool systemd_scopes;            /* fork + transient scope instead of transient services */
-        const char *cgroup_root;        /* cgroup2 mount; NULL: autodetect, "": no cgroups */
+        bool use_systemd;        /* the system bus when systemd is PID 1 (production); tests set false */
+        const char *bus_address; /* tests: a private bus whose org.freedesktop.systemd1 is used instead */
+        bool systemd_scopes;     /* fork + transient scope instead of transient services */
+        const char *cgroup_root; /* cgroup2 mount; NULL: autodetect, "": no cgroups */
 } ExtSpawnerOptions;
 
 typedef struct ExtSpawner ExtSpawner;
@@ -90,24 +90,24 @@ int ext_spawner_kill_handler(ExtSpawner *s, const char *handler_name);
 int ext_handler_slice_name(const char *handler_name, char **ret);
 
 typedef struct ExtSpawnParams {
-        char *const *argv;              /* argv[0] is the program's absolute path */
-        int cwd_fd;                     /* directory fd the command runs in (forked paths) */
-        const char *cwd;                /* the same directory as a host path (WorkingDirectory= of a service) */
+        char *const *argv; /* argv[0] is the program's absolute path */
+        int cwd_fd;        /* directory fd the command runs in (forked paths) */
+        const char *cwd;   /* the same directory as a host path (WorkingDirectory= of a service) */
         char **env;
         int stdout_fd, stderr_fd;
         const char *handler_name;
-        const char *operation;          /* "install", "enable", … (unit and cgroup names) */
-        const char *slice;              /* NULL: azure-vmextensions-<handler>.slice; else this slice (name) */
-        unsigned cpu_quota_percent;     /* 0: none */
-        uint64_t memory_max;            /* bytes, 0: none */
-        usec_t timeout;                 /* 0: none */
+        const char *operation;      /* "install", "enable", … (unit and cgroup names) */
+        const char *slice;          /* NULL: azure-vmextensions-<handler>.slice; else this slice (name) */
+        unsigned cpu_quota_percent; /* 0: none */
+        uint64_t memory_max;        /* bytes, 0: none */
+        usec_t timeout;             /* 0: none */
 } ExtSpawnParams;
 
 typedef struct ExtProcessResult {
-        int exit_code;                  /* exit status, or 128+signal */
+        int exit_code; /* exit status, or 128+signal */
         bool timed_out;
-        bool limits_applied;            /* the command ran with its cpu/memory limits (read back, see above) */
-        uint64_t nr_throttled;          /* cgroup cpu.stat, when known */
+        bool limits_applied;   /* the command ran with its cpu/memory limits (read back, see above) */
+        uint64_t nr_throttled; /* cgroup cpu.stat, when known */
         uint64_t throttled_usec;
         ExtIsolation isolation;
 } ExtProcessResult;

@@ -57,7 +57,7 @@ void extensions_goal_state_done(ExtensionsGoalState *gs) {
         for (size_t i = 0; i < gs->n_handlers; i++)
                 extension_handler_done(&gs->handlers[i]);
         free(gs->handlers);
-        *gs = (ExtensionsGoalState) {};
+        *gs = (ExtensionsGoalState){};
 }
 
 ExtensionsGoalState *extensions_goal_state_free(ExtensionsGoalState *gs) {
@@ -120,9 +120,9 @@ const ExtensionsGoalState *goal_state_choose(const ExtensionsGoalState *current,
 
         if (extensions_config && vm_settings)
                 most_recent = ticks_clamp(vm_settings->created_on_ticks) >
-                                              ticks_clamp(extensions_config->created_on_ticks) ?
-                                      vm_settings :
-                                      extensions_config;
+                                              ticks_clamp(extensions_config->created_on_ticks)
+                                      ? vm_settings
+                                      : extensions_config;
         else if (extensions_config)
                 most_recent = extensions_config;
         else if (vm_settings)

@@ -19,17 +19,17 @@
 #include <stdint.h>
 
 /* Bounds on external input (style rule 13). */
-#define EXT_GOAL_STATE_DOCUMENT_MAX   (8U * 1024U * 1024U)
-#define EXT_HANDLERS_MAX              256U
-#define EXT_SETTINGS_PER_HANDLER_MAX  128U
-#define EXT_SETTINGS_TEXT_MAX         (1024U * 1024U)
-#define EXT_LOCATIONS_MAX             32U
-#define EXT_REQUIRED_FEATURES_MAX     64U
-#define EXT_AGENT_FAMILIES_MAX        32U
+#define EXT_GOAL_STATE_DOCUMENT_MAX  (8U * 1024U * 1024U)
+#define EXT_HANDLERS_MAX             256U
+#define EXT_SETTINGS_PER_HANDLER_MAX 128U
+#define EXT_SETTINGS_TEXT_MAX        (1024U * 1024U)
+#define EXT_LOCATIONS_MAX            32U
+#define EXT_REQUIRED_FEATURES_MAX    64U
+#define EXT_AGENT_FAMILIES_MAX       32U
 
 typedef enum GoalStateChannel {
-        GOAL_STATE_CHANNEL_WIRESERVER,      /* ExtensionsConfig */
-        GOAL_STATE_CHANNEL_HOSTGAPLUGIN,    /* vmSettings */
+        GOAL_STATE_CHANNEL_WIRESERVER,   /* ExtensionsConfig */
+        GOAL_STATE_CHANNEL_HOSTGAPLUGIN, /* vmSettings */
         _GOAL_STATE_CHANNEL_MAX,
         _GOAL_STATE_CHANNEL_INVALID = -EINVAL,
 } GoalStateChannel;
@@ -37,7 +37,7 @@ typedef enum GoalStateChannel {
 typedef enum GoalStateSource {
         GOAL_STATE_SOURCE_FABRIC,
         GOAL_STATE_SOURCE_FAST_TRACK,
-        GOAL_STATE_SOURCE_UNKNOWN,          /* vmSettings without extensionGoalStatesSource */
+        GOAL_STATE_SOURCE_UNKNOWN, /* vmSettings without extensionGoalStatesSource */
         _GOAL_STATE_SOURCE_MAX,
         _GOAL_STATE_SOURCE_INVALID = -EINVAL,
 } GoalStateSource;
@@ -58,14 +58,14 @@ typedef enum ExtensionState {
 } ExtensionState;
 
 typedef struct ExtensionSettings {
-        char *name;                     /* multi-config: the extension instance; single-config: the handler name */
+        char *name; /* multi-config: the extension instance; single-config: the handler name */
         unsigned seq_no;
         ExtensionState state;
         int dependency_level;
-        char *public_settings;          /* compact JSON text, NULL when absent (serialized as null) */
-        char *protected_settings;       /* base64 CMS, NULL when absent; secret: erased on free */
+        char *public_settings;    /* compact JSON text, NULL when absent (serialized as null) */
+        char *protected_settings; /* base64 CMS, NULL when absent; secret: erased on free */
         char *protected_settings_cert_thumbprint;
-        bool settings_invalid;          /* the RuntimeSettings text was not JSON: name/seqNo only (§3.1) */
+        bool settings_invalid; /* the RuntimeSettings text was not JSON: name/seqNo only (§3.1) */
 } ExtensionSettings;
 
 typedef struct ExtensionHandler {
@@ -75,36 +75,36 @@ typedef struct ExtensionHandler {
         bool is_multi_config;
         char *location;
         char *failover_location;
-        char **additional_locations;    /* strv, may be NULL */
-        char *encoded_signature;        /* base64 CMS SignedData, NULL when absent or not honoured */
-        char *invalid_reason;           /* handler-level config error, NULL when valid */
+        char **additional_locations; /* strv, may be NULL */
+        char *encoded_signature;     /* base64 CMS SignedData, NULL when absent or not honoured */
+        char *invalid_reason;        /* handler-level config error, NULL when valid */
         ExtensionSettings *settings;
         size_t n_settings;
 } ExtensionHandler;
 
 typedef struct AgentFamily {
         char *name;
-        char *version;                  /* requested agent version (RSM), NULL when absent */
-        char **uris;                    /* strv, may be NULL */
+        char *version; /* requested agent version (RSM), NULL when absent */
+        char **uris;   /* strv, may be NULL */
 } AgentFamily;
 
 typedef struct ExtensionsGoalState {
-        char *id;                       /* "incarnation_<N>" or "etag_<etag>" */
+        char *id; /* "incarnation_<N>" or "etag_<etag>" */
         GoalStateChannel channel;
         GoalStateSource source;
-        char *incarnation;              /* ExtensionsConfig only */
-        char *etag;                     /* vmSettings only */
-        char *host_ga_plugin_version;   /* vmSettings only */
-        uint64_t created_on_ticks;      /* .NET ticks (100 ns since 0001-01-01), 0 when absent */
+        char *incarnation;            /* ExtensionsConfig only */
+        char *etag;                   /* vmSettings only */
+        char *host_ga_plugin_version; /* vmSettings only */
+        uint64_t created_on_ticks;    /* .NET ticks (100 ns since 0001-01-01), 0 when absent */
         char *activity_id;
         char *correlation_id;
         char *in_svd_seq_no;
-        char *status_upload_blob;       /* SAS URL (secret signature), NULL when missing */
+        char *status_upload_blob; /* SAS URL (secret signature), NULL when missing */
         StatusBlobType status_upload_blob_type;
         bool status_upload_blob_type_defaulted; /* the document named an invalid type; BlockBlob assumed */
-        char **required_features;       /* strv, may be NULL */
-        bool on_hold;                   /* vmSettings onHold (ExtensionsConfig: from the artifacts profile) */
-        char *artifacts_profile_blob;   /* InVMArtifactsProfileBlob URL to fetch for onHold, NULL if none */
+        char **required_features;               /* strv, may be NULL */
+        bool on_hold;                 /* vmSettings onHold (ExtensionsConfig: from the artifacts profile) */
+        char *artifacts_profile_blob; /* InVMArtifactsProfileBlob URL to fetch for onHold, NULL if none */
         AgentFamily *agent_families;
         size_t n_agent_families;
         ExtensionHandler *handlers;
@@ -145,7 +145,7 @@ int artifacts_profile_parse(const char *buf, size_t len, bool *ret_on_hold, char
  * 1.0.8.133 (Fast Track not supported). A goal state whose source is Fabric parses fine: goal_state_choose()
  * ignores it (it does not carry the tenant certificate).
  */
-#define HGAP_MIN_VERSION_FOR_VM_SETTINGS "1.0.8.133"
+#define HGAP_MIN_VERSION_FOR_VM_SETTINGS   "1.0.8.133"
 #define HGAP_MIN_VERSION_FOR_EXT_SIGNATURE "1.0.8.159"
 int vm_settings_parse(const char *buf, size_t len, const char *etag, ExtensionsGoalState *ret,
                       char **ret_error);

@@ -23,7 +23,7 @@ void handler_manifest_done(HandlerManifest *m) {
         free(m->signing_type);
         free(m->signing_publisher);
         free(m->signing_version);
-        *m = (HandlerManifest) {};
+        *m = (HandlerManifest){};
 }
 
 /* waagent _parse_boolean_value(): bool, or "true"/"false" in any case; anything else is false. */
@@ -47,14 +47,15 @@ static int string_value(struct json_object *o, const char *key, char **dest) {
 }
 
 int handler_manifest_parse(const char *buf, size_t len, HandlerManifest *ret, char **ret_error) {
-        _cleanup_(handler_manifest_done) HandlerManifest m = { .cpu_quota_percentage = -1 };
+        _cleanup_(handler_manifest_done) HandlerManifest m = {.cpu_quota_percentage = -1};
         _cleanup_json_ struct json_object *o = NULL;
         struct json_object *first, *hm, *v;
         JsonError err = {};
         int r;
 
         if (len > HANDLER_MANIFEST_MAX)
-                return ext_error(ret_error, -E2BIG, "HandlerManifest.json exceeds %u bytes", HANDLER_MANIFEST_MAX);
+                return ext_error(ret_error, -E2BIG, "HandlerManifest.json exceeds %u bytes",
+                                 HANDLER_MANIFEST_MAX);
         if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
                 buf += 3;
                 len -= 3;
@@ -67,7 +68,8 @@ int handler_manifest_parse(const char *buf, size_t len, HandlerManifest *ret, ch
         if (!hm || !json_object_is_type(hm, json_type_object))
                 return ext_error(ret_error, -EBADMSG, "Malformed manifest file.");
 
-        if ((r = string_value(first, "name", &m.name)) < 0 || (r = string_value(first, "version", &m.version)) < 0 ||
+        if ((r = string_value(first, "name", &m.name)) < 0 ||
+            (r = string_value(first, "version", &m.version)) < 0 ||
             (r = string_value(hm, "installCommand", &m.install_command)) < 0 ||
             (r = string_value(hm, "uninstallCommand", &m.uninstall_command)) < 0 ||
             (r = string_value(hm, "updateCommand", &m.update_command)) < 0 ||
@@ -80,9 +82,9 @@ int handler_manifest_parse(const char *buf, size_t len, HandlerManifest *ret, ch
 
         v = json_get(hm, "updateMode", false);
         m.update_mode = v && json_object_is_type(v, json_type_string) &&
-                                        strcasecmp(json_object_get_string(v), "UpdateWithoutInstall") == 0 ?
-                                HANDLER_UPDATE_WITHOUT_INSTALL :
-                                HANDLER_UPDATE_WITH_INSTALL;
+                                        strcasecmp(json_object_get_string(v), "UpdateWithoutInstall") == 0
+                                ? HANDLER_UPDATE_WITHOUT_INSTALL
+                                : HANDLER_UPDATE_WITH_INSTALL;
 
         v = json_get(json_get(first, "resourceLimits", false), "cpuQuotaPercentage", false);
         if (v && json_object_is_type(v, json_type_int))
@@ -99,6 +101,6 @@ int handler_manifest_parse(const char *buf, size_t len, HandlerManifest *ret, ch
                 return r;
 
         *ret = m;
-        m = (HandlerManifest) {};
+        m = (HandlerManifest){};
         return 0;
 }

@@ -21,7 +21,7 @@ typedef enum HandlerUpdateMode {
 
 typedef struct HandlerManifest {
         char *name;
-        char *version;                  /* as written ("1.0") */
+        char *version; /* as written ("1.0") */
         char *install_command;
         char *uninstall_command;
         char *update_command;
@@ -31,9 +31,9 @@ typedef struct HandlerManifest {
         bool continue_on_update_failure;
         bool supports_multiple_extensions;
         HandlerUpdateMode update_mode;
-        int cpu_quota_percentage;       /* resourceLimits.cpuQuotaPercentage, -1 when absent */
-        unsigned memory_quota_mb;       /* resourceLimits.memoryQuotaInMB, 0 when absent (§4.10) */
-        char *signing_type;             /* signingInfo.{type,publisher,version}, NULL when absent */
+        int cpu_quota_percentage; /* resourceLimits.cpuQuotaPercentage, -1 when absent */
+        unsigned memory_quota_mb; /* resourceLimits.memoryQuotaInMB, 0 when absent (§4.10) */
+        char *signing_type;       /* signingInfo.{type,publisher,version}, NULL when absent */
         char *signing_publisher;
         char *signing_version;
 } HandlerManifest;

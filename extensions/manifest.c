@@ -20,13 +20,13 @@ void manifest_done(Manifest *m) {
                 strv_free(m->packages[i].uris);
         }
         free(m->packages);
-        *m = (Manifest) {};
+        *m = (Manifest){};
 }
 
 static int parse_packages(xmlNodePtr list, bool internal, Manifest *m) {
         int r;
 
-        XML_FOREACH_CHILD(p, list, "Plugin") {
+        XML_FOREACH_CHILD (p, list, "Plugin") {
                 _cleanup_free_ char *disallow = NULL;
                 ManifestPackage *pkg;
 
@@ -37,7 +37,7 @@ static int parse_packages(xmlNodePtr list, bool internal, Manifest *m) {
                 r = xml_find_text(p, "Version", &pkg->version);
                 if (r < 0)
                         return r == -ENOENT ? -EBADMSG : r;
-                XML_FOREACH_CHILD(u, xml_child(p, "Uris"), "Uri") {
+                XML_FOREACH_CHILD (u, xml_child(p, "Uris"), "Uri") {
                         _cleanup_free_ char *t = NULL;
 
                         if (strv_length(pkg->uris) >= MANIFEST_URIS_MAX)
@@ -73,7 +73,7 @@ int manifest_parse(const char *buf, size_t len, Manifest *ret, char **ret_error)
                 return ext_error(ret_error, r, "Invalid manifest: %s",
                                  r == -EBADMSG ? "a Plugin has no Version" : strerror(-r));
         *ret = m;
-        m = (Manifest) {};
+        m = (Manifest){};
         return 0;
 }
 
@@ -90,7 +90,8 @@ int manifest_select_version(const Manifest *m, const char *requested, const Mani
                         best = p;
         }
         if (!best)
-                return ext_error(ret_error, -ENOENT, "Unable to find version %s in manifest", strna(requested));
+                return ext_error(ret_error, -ENOENT, "Unable to find version %s in manifest",
+                                 strna(requested));
         *ret = best;
         return 0;
 }

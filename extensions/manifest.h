@@ -12,17 +12,17 @@
 #include <stddef.h>
 
 #define MANIFEST_PACKAGES_MAX 1024U
-#define MANIFEST_URIS_MAX 32U
+#define MANIFEST_URIS_MAX     32U
 
 typedef struct ManifestPackage {
         char *version;
-        char **uris;                    /* strv, may be NULL */
-        bool is_internal;               /* from <InternalPlugins> */
+        char **uris;      /* strv, may be NULL */
+        bool is_internal; /* from <InternalPlugins> */
         bool disallow_major_version_upgrade;
 } ManifestPackage;
 
 typedef struct Manifest {
-        ManifestPackage *packages;      /* document order */
+        ManifestPackage *packages; /* document order */
         size_t n_packages;
 } Manifest;
 

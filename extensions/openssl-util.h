@@ -26,19 +26,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_INTEGER *, ASN1_INTEGER_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PKCS8_PRIV_KEY_INFO *, PKCS8_PRIV_KEY_INFO_free);
 
-static inline void sk_X509_pop_freep(STACK_OF(X509) **s) {
+static inline void sk_X509_pop_freep(STACK_OF(X509) * *s) {
         if (*s)
                 sk_X509_pop_free(*s, X509_free);
 }
-static inline void sk_PKCS7_pop_freep(STACK_OF(PKCS7) **s) {
+static inline void sk_PKCS7_pop_freep(STACK_OF(PKCS7) * *s) {
         if (*s)
                 sk_PKCS7_pop_free(*s, PKCS7_free);
 }
-static inline void sk_PKCS12_SAFEBAG_pop_freep(STACK_OF(PKCS12_SAFEBAG) **s) {
+static inline void sk_PKCS12_SAFEBAG_pop_freep(STACK_OF(PKCS12_SAFEBAG) * *s) {
         if (*s)
                 sk_PKCS12_SAFEBAG_pop_free(*s, PKCS12_SAFEBAG_free);
 }
 
 #define _cleanup_evp_pkey_ _cleanup_(EVP_PKEY_freep)
-#define _cleanup_x509_ _cleanup_(X509_freep)
-#define _cleanup_bio_ _cleanup_(BIO_free_allp)
+#define _cleanup_x509_     _cleanup_(X509_freep)
+#define _cleanup_bio_      _cleanup_(BIO_free_allp)

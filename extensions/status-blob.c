@@ -12,8 +12,8 @@
 #include "json-util.h"
 #include "status-blob.h"
 
-static const char *const ext_status_values[] = { "transitioning", "warning", "error", "success" };
-static const char *const handler_status_values[] = { "Ready", "NotReady", "Installing", "Unresponsive" };
+static const char *const ext_status_values[] = {"transitioning", "warning", "error", "success"};
+static const char *const handler_status_values[] = {"Ready", "NotReady", "Installing", "Unresponsive"};
 
 static bool in_list(const char *s, const char *const *l, size_t n) {
         for (size_t i = 0; s && i < n; i++)
@@ -36,7 +36,7 @@ void ext_status_done(ExtensionStatus *s) {
                 free(s->substatus[i].message);
         }
         free(s->substatus);
-        *s = (ExtensionStatus) {};
+        *s = (ExtensionStatus){};
 }
 
 /* Copies a string member (other scalars as their JSON text, as Python would keep them); NULL when absent. */
@@ -102,7 +102,8 @@ static int parse_substatus(struct json_object *o, SubStatus *s, char **reason) {
                 return ext_error(reason, -EBADMSG, "Invalid value %s at the node substatus/status",
                                  json_object_get_string(st));
         if ((r = free_and_strdup(&s->status, json_object_get_string(st))) < 0 ||
-            (r = dup_member(o, "name", &s->name)) < 0 || (r = get_code(o, "substatus", &s->code, reason)) < 0)
+            (r = dup_member(o, "name", &s->name)) < 0 ||
+            (r = get_code(o, "substatus", &s->code, reason)) < 0)
                 return r;
         return get_formatted_message(o, "substatus", &s->message, reason);
 }
@@ -118,7 +119,9 @@ static int parse_status_object(struct json_object *data, ExtensionStatus *s, cha
                 return ext_error(reason, -EBADMSG, "Missing status/status key");
         /* An unknown status value is reported as error. */
         r = free_and_strdup(&s->status, in_list(json_object_get_string(st), ext_status_values,
-                                                ELEMENTSOF(ext_status_values)) ? json_object_get_string(st) : "error");
+                                                ELEMENTSOF(ext_status_values))
+                                                ? json_object_get_string(st)
+                                                : "error");
         if (r < 0)
                 return r;
         if ((r = dup_member(sd, "name", &s->name)) < 0 ||
@@ -157,7 +160,8 @@ int ext_status_parse(const char *buf, size_t len, ExtensionStatus *ret, char **r
         int r;
 
         if (len > EXT_STATUS_PARSE_MAX)
-                return ext_error(ret_error, -E2BIG, "The status file exceeds %u bytes", EXT_STATUS_PARSE_MAX);
+                return ext_error(ret_error, -E2BIG, "The status file exceeds %u bytes",
+                                 EXT_STATUS_PARSE_MAX);
         r = json_parse_buffer(buf, len, &o, &err);
         if (r < 0)
                 return ext_error(ret_error, r, "The status file is not valid JSON: %s", err.message);
@@ -176,13 +180,15 @@ int ext_status_parse(const char *buf, size_t len, ExtensionStatus *ret, char **r
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < s.n_substatus; i++)
-                        if ((r = truncate_field(&s.substatus[i].name, EXT_SUBSTATUS_FIELD_TRUNCATED_LEN)) < 0 ||
-                            (r = truncate_field(&s.substatus[i].message, EXT_SUBSTATUS_FIELD_TRUNCATED_LEN)) < 0)
+                        if ((r = truncate_field(&s.substatus[i].name, EXT_SUBSTATUS_FIELD_TRUNCATED_LEN)) <
+                                    0 ||
+                            (r = truncate_field(&s.substatus[i].message,
+                                                EXT_SUBSTATUS_FIELD_TRUNCATED_LEN)) < 0)
                                 return r;
                 s.truncated = true;
         }
         *ret = s;
-        s = (ExtensionStatus) {};
+        s = (ExtensionStatus){};
         return 0;
 }
 
@@ -191,7 +197,7 @@ void heartbeat_done(Heartbeat *h) {
                 return;
         free(h->status);
         free(h->message);
-        *h = (Heartbeat) {};
+        *h = (Heartbeat){};
 }
 
 int heartbeat_parse(const char *buf, size_t len, Heartbeat *ret, char **ret_error) {
@@ -202,23 +208,25 @@ int heartbeat_parse(const char *buf, size_t len, Heartbeat *ret, char **ret_erro
         int r;
 
         if (len > EXT_STATUS_FILE_MAX_SIZE)
-                return ext_error(ret_error, -E2BIG, "heartbeat.log exceeds %u bytes", EXT_STATUS_FILE_MAX_SIZE);
+                return ext_error(ret_error, -E2BIG, "heartbeat.log exceeds %u bytes",
+                                 EXT_STATUS_FILE_MAX_SIZE);
         r = json_parse_buffer(buf, len, &o, &err);
         if (r < 0)
                 return ext_error(ret_error, r, "Failed to get heartbeat file: %s", err.message);
-        hb = json_get(json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, 0) : NULL, "heartbeat",
-                      false);
+        hb = json_get(json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, 0) : NULL,
+                      "heartbeat", false);
         if (!hb)
                 return ext_error(ret_error, -EBADMSG, "Malformed heartbeat file");
         st = json_get(hb, "status", false);
-        if (!st || !in_list(json_object_get_string(st), handler_status_values, ELEMENTSOF(handler_status_values)))
+        if (!st ||
+            !in_list(json_object_get_string(st), handler_status_values, ELEMENTSOF(handler_status_values)))
                 return ext_error(ret_error, -EBADMSG, "Invalid heartbeat status");
         if ((r = free_and_strdup(&h.status, json_object_get_string(st))) < 0 ||
             (r = get_code(hb, "heartbeat", &h.code, ret_error)) < 0 ||
             (r = get_formatted_message(hb, "heartbeat", &h.message, ret_error)) < 0)
                 return r;
         *ret = h;
-        h = (Heartbeat) {};
+        h = (Heartbeat){};
         return 0;
 }
 
@@ -239,7 +247,8 @@ static void dump_string(FILE *f, const char *s) {
                         else if ((c & 0xF0) == 0xE0 && p[1] && p[2])
                                 c = ((c & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F), n = 3;
                         else if ((c & 0xF8) == 0xF0 && p[1] && p[2] && p[3])
-                                c = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F),
+                                c = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) |
+                                    (p[3] & 0x3F),
                                 n = 4;
                         else
                                 c = 0xFFFD;
@@ -302,7 +311,7 @@ static void dump_value(FILE *f, struct json_object *o) {
                 break;
         case json_type_object:
                 fputc('{', f);
-                json_object_object_foreach(o, k, v) {
+                json_object_object_foreach (o, k, v) {
                         if (!first)
                                 fputs(", ", f);
                         first = false;

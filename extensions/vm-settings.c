@@ -151,7 +151,8 @@ static int parse_required_features(struct json_object *o, ExtensionsGoalState *g
                 const char *name = get_string(json_object_array_get_idx(a, i), "name");
 
                 if (!name)
-                        return ext_error(reason, -EBADMSG, "A required feature is missing the 'name' property");
+                        return ext_error(reason, -EBADMSG,
+                                         "A required feature is missing the 'name' property");
                 r = strv_extend(&gs->required_features, name);
                 if (r < 0)
                         return r;
@@ -187,7 +188,8 @@ static int parse_agent_families(struct json_object *o, ExtensionsGoalState *gs, 
         return 0;
 }
 
-static int parse_settings(struct json_object *e, ExtensionHandler *h, unsigned settings_seq_no, char **reason) {
+static int parse_settings(struct json_object *e, ExtensionHandler *h, unsigned settings_seq_no,
+                          char **reason) {
         struct json_object *list = ext_json_get(e, "settings");
         size_t n;
         int r;
@@ -198,7 +200,8 @@ static int parse_settings(struct json_object *e, ExtensionHandler *h, unsigned s
                 return ext_error(reason, -EBADMSG, "'settings' should be an array (extension: %s)", h->name);
         n = json_object_array_length(list);
         if (!h->is_multi_config && n > 1)
-                return ext_error(reason, -EBADMSG, "Single-config extension includes multiple settings (extension: %s)",
+                return ext_error(reason, -EBADMSG,
+                                 "Single-config extension includes multiple settings (extension: %s)",
                                  h->name);
         for (size_t i = 0; i < n; i++) {
                 struct json_object *s = json_object_array_get_idx(list, i), *pub;
@@ -216,23 +219,28 @@ static int parse_settings(struct json_object *e, ExtensionHandler *h, unsigned s
                         const char *t;
 
                         if (!json_object_is_type(pub, json_type_string))
-                                return ext_error(reason, -EBADMSG, "publicSettings should be a string (extension: %s)",
+                                return ext_error(reason, -EBADMSG,
+                                                 "publicSettings should be a string (extension: %s)",
                                                  h->name);
                         t = json_object_get_string(pub);
                         if (strlen(t) > EXT_SETTINGS_TEXT_MAX)
-                                return ext_error(reason, -E2BIG, "publicSettings too large (extension: %s)", h->name);
+                                return ext_error(reason, -E2BIG, "publicSettings too large (extension: %s)",
+                                                 h->name);
                         if (json_parse_buffer(t, strlen(t), &parsed, NULL) < 0)
-                                return ext_error(reason, -EBADMSG, "Invalid publicSettings (extension: %s)", h->name);
+                                return ext_error(reason, -EBADMSG, "Invalid publicSettings (extension: %s)",
+                                                 h->name);
                         r = ext_json_compact(parsed, &es->public_settings);
                         if (r < 0)
                                 return r;
                 }
                 if ((r = dup_string(s, "protectedSettings", &es->protected_settings)) < 0 ||
-                    (r = dup_string(s, "protectedSettingsCertThumbprint", &es->protected_settings_cert_thumbprint)) < 0)
+                    (r = dup_string(s, "protectedSettingsCertThumbprint",
+                                    &es->protected_settings_cert_thumbprint)) < 0)
                         return r;
                 if (es->protected_settings && !es->protected_settings_cert_thumbprint)
                         return ext_error(reason, -EBADMSG,
-                                         "The certificate thumbprint for protected settings is missing (extension: %s)",
+                                         "The certificate thumbprint for protected settings is missing "
+                                         "(extension: %s)",
                                          h->name);
 
                 /* In multi-config each settings have their own name, sequence number and state. */
@@ -269,19 +277,22 @@ static int parse_dependency_level(struct json_object *depends_on, ExtensionHandl
                 unsigned level = 0;
 
                 if (n > 1)
-                        return ext_error(reason, -EBADMSG,
-                                         "dependsOn should be an array with exactly one item for single-config "
-                                         "extensions (%s)", h->name);
+                        return ext_error(
+                                reason, -EBADMSG,
+                                "dependsOn should be an array with exactly one item for single-config "
+                                "extensions (%s)",
+                                h->name);
                 /* An empty array sets the dependency level to 0. */
                 if (n == 1) {
-                        r = get_uint(json_object_array_get_idx(depends_on, 0), "dependencyLevel", true, &level,
-                                     reason);
+                        r = get_uint(json_object_array_get_idx(depends_on, 0), "dependencyLevel", true,
+                                     &level, reason);
                         if (r < 0)
                                 return r;
                 }
                 if (h->n_settings == 0) {
                         if (n == 1)
-                                return ext_error(reason, -EBADMSG, "dependsOn given without settings (%s)", h->name);
+                                return ext_error(reason, -EBADMSG, "dependsOn given without settings (%s)",
+                                                 h->name);
                         return 0;
                 }
                 h->settings[0].dependency_level = (int) level;
@@ -301,7 +312,8 @@ static int parse_dependency_level(struct json_object *depends_on, ExtensionHandl
                                 match = &h->settings[j];
                 if (!match)
                         return ext_error(reason, -EBADMSG,
-                                         "Dependency '%s' does not correspond to any of the settings in the extension",
+                                         "Dependency '%s' does not correspond to any of the settings in the "
+                                         "extension",
                                          name);
                 r = get_uint(d, "dependencyLevel", true, &level, reason);
                 if (r < 0)
@@ -311,7 +323,8 @@ static int parse_dependency_level(struct json_object *depends_on, ExtensionHandl
         return 0;
 }
 
-static int parse_extension(struct json_object *e, ExtensionsGoalState *gs, ExtensionHandler *h, char **reason) {
+static int parse_extension(struct json_object *e, ExtensionsGoalState *gs, ExtensionHandler *h,
+                           char **reason) {
         _cleanup_free_ char *state = NULL;
         struct json_object *v;
         unsigned settings_seq_no = 0;
@@ -400,13 +413,15 @@ int vm_settings_parse(const char *buf, size_t len, const char *etag, ExtensionsG
         if (!etag)
                 return -EINVAL;
         if (len > EXT_GOAL_STATE_DOCUMENT_MAX)
-                return ext_error(ret_error, -E2BIG, "Error parsing vmSettings [HGAP: 0.0.0.0]: document exceeds %u bytes",
+                return ext_error(ret_error, -E2BIG,
+                                 "Error parsing vmSettings [HGAP: 0.0.0.0]: document exceeds %u bytes",
                                  EXT_GOAL_STATE_DOCUMENT_MAX);
         r = json_parse_buffer(buf, len, &o, &err);
         if (r < 0)
                 return ext_error(ret_error, r, "Error parsing vmSettings [HGAP: 0.0.0.0]: %s", err.message);
         if (!json_object_is_type(o, json_type_object))
-                return ext_error(ret_error, -EBADMSG, "Error parsing vmSettings [HGAP: 0.0.0.0]: not a JSON object");
+                return ext_error(ret_error, -EBADMSG,
+                                 "Error parsing vmSettings [HGAP: 0.0.0.0]: not a JSON object");
 
         gs.etag = strdup(etag);
         if (!gs.etag || asprintf(&gs.id, "etag_%s", etag) < 0)
@@ -429,11 +444,12 @@ int vm_settings_parse(const char *buf, size_t len, const char *etag, ExtensionsG
         /* HostGAPlugin versions older than 1.0.8.133 are treated as not supporting Fast Track (§2.1). */
         if (!gs.host_ga_plugin_version ||
             flexible_version_compare(gs.host_ga_plugin_version, HGAP_MIN_VERSION_FOR_VM_SETTINGS) < 0)
-                return ext_error(ret_error, -EOPNOTSUPP,
-                                 "HostGAPlugin %s does not support the vmSettings API. Will not use FastTrack.",
-                                 gs.host_ga_plugin_version ?: "0.0.0.0");
+                return ext_error(
+                        ret_error, -EOPNOTSUPP,
+                        "HostGAPlugin %s does not support the vmSettings API. Will not use FastTrack.",
+                        gs.host_ga_plugin_version ?: "0.0.0.0");
 
         *ret = gs;
-        gs = (ExtensionsGoalState) {};
+        gs = (ExtensionsGoalState){};
         return 0;
 }

@@ -36,23 +36,23 @@ struct PackageFetch {
         char *name, *version;
         bool fast_track;
         DownloadPhase phase;
-        char **locations;               /* the manifest's locations */
-        char **uris;                    /* of the current phase */
-        size_t attempt;                 /* uri = attempt / 2, via HostGAPlugin when attempt is odd */
+        char **locations; /* the manifest's locations */
+        char **uris;      /* of the current phase */
+        size_t attempt;   /* uri = attempt / 2, via HostGAPlugin when attempt is odd */
         char *manifest_url;
         HttpRetry *call;
         int package_fd;
         char *last_error;
-        unsigned round;                 /* passes over the URIs; another one only after a transient failure */
+        unsigned round; /* passes over the URIs; another one only after a transient failure */
         bool round_transient;
         sd_event_source *retry_timer;
-        usec_t started_at, manifest_at, finished_at;    /* CLOCK_MONOTONIC */
+        usec_t started_at, manifest_at, finished_at; /* CLOCK_MONOTONIC */
         /* the outcome, kept until somebody asks when nobody waits yet */
         int error, code;
         char *failure;
         size_t size;
         bool via_hgap;
-        PackageCallback callback;       /* NULL: a prefetch nobody waits for (yet) */
+        PackageCallback callback; /* NULL: a prefetch nobody waits for (yet) */
         void *userdata;
 };
 
@@ -121,8 +121,9 @@ static void fetch_deliver(PackageFetch *f) {
                 .size = f->size,
                 .via_hgap = f->via_hgap,
                 .manifest_usec = f->manifest_at > f->started_at ? f->manifest_at - f->started_at : 0,
-                .package_usec = f->manifest_at > 0 && f->finished_at > f->manifest_at ?
-                                        f->finished_at - f->manifest_at : 0,
+                .package_usec = f->manifest_at > 0 && f->finished_at > f->manifest_at
+                                        ? f->finished_at - f->manifest_at
+                                        : 0,
         };
         fetch_unlink(f);
         cb(f->name, f->version, &result, f->userdata);
@@ -181,9 +182,9 @@ static void manifest_received(PackageFetch *f, HttpResponse *resp, const char *u
                 _cleanup_free_ char *shown = NULL;
 
                 (void) http_url_for_log(url, &shown);
-                return fetch_finish(f, r, EXT_CODE_MANIFEST_DOWNLOAD_ERROR, "Invalid manifest of %s from %s%s: %s",
-                                    f->name, strna(shown), f->attempt % 2 == 1 ? " (HostGAPlugin)" : "",
-                                    strna(reason));
+                return fetch_finish(f, r, EXT_CODE_MANIFEST_DOWNLOAD_ERROR,
+                                    "Invalid manifest of %s from %s%s: %s", f->name, strna(shown),
+                                    f->attempt % 2 == 1 ? " (HostGAPlugin)" : "", strna(reason));
         }
         r = manifest_select_version(&m, f->version, &pkg, &reason);
         if (r < 0)
@@ -226,7 +227,8 @@ static void on_download(HttpRetry *call, int error, HttpResponse *response, void
 
                 free(f->last_error);
                 if (asprintf(&f->last_error, "%s%s: %s", strna(shown), via_hgap ? " (HostGAPlugin)" : "",
-                             http_failure_string(error, error < 0 ? 0 : resp->status, what, sizeof what)) < 0)
+                             http_failure_string(error, error < 0 ? 0 : resp->status, what, sizeof what)) <
+                    0)
                         f->last_error = NULL;
                 log_debug("Download attempt failed: %s", strna(f->last_error));
                 if (via_hgap && resp && wire_status_to_errno(resp) == -ESTALE)
@@ -239,14 +241,15 @@ static void on_download(HttpRetry *call, int error, HttpResponse *response, void
                         return;
                 if (r < 0)
                         fetch_finish(f, r == -ENOENT ? -EREMOTEIO : r,
-                                     f->phase == DOWNLOAD_MANIFEST ? EXT_CODE_MANIFEST_DOWNLOAD_ERROR :
-                                                                     EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                                     f->phase == DOWNLOAD_MANIFEST ? EXT_CODE_MANIFEST_DOWNLOAD_ERROR
+                                                                   : EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
                                      "Failed to download the %s of %s %s: %s",
-                                     f->phase == DOWNLOAD_MANIFEST ? "manifest" : "package", f->name, f->version,
-                                     strna(f->last_error));
+                                     f->phase == DOWNLOAD_MANIFEST ? "manifest" : "package", f->name,
+                                     f->version, strna(f->last_error));
                 return;
         }
-        log_debug("Downloaded %s (%zu bytes%s).", strna(shown), resp->body_size, via_hgap ? ", HostGAPlugin" : "");
+        log_debug("Downloaded %s (%zu bytes%s).", strna(shown), resp->body_size,
+                  via_hgap ? ", HostGAPlugin" : "");
         if (f->phase == DOWNLOAD_MANIFEST)
                 return manifest_received(f, resp, url);
         f->size = resp->body_size;
@@ -261,8 +264,8 @@ static int on_download_retry(sd_event_source *s, uint64_t usec, void *userdata) 
         r = download_attempt(f);
         if (r < 0)
                 fetch_finish(f, r,
-                             f->phase == DOWNLOAD_MANIFEST ? EXT_CODE_MANIFEST_DOWNLOAD_ERROR :
-                                                             EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                             f->phase == DOWNLOAD_MANIFEST ? EXT_CODE_MANIFEST_DOWNLOAD_ERROR
+                                                           : EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
                              "Cannot start the download of %s %s: %s", f->name, f->version, strerror(-r));
         return 0;
 }
@@ -307,7 +310,8 @@ static int download_attempt(PackageFetch *f) {
                         .method = HTTP_METHOD_GET,
                         .url = uri,
                         .timeout = AZURE_DOWNLOAD_TIMEOUT,
-                        .max_response = f->phase == DOWNLOAD_MANIFEST ? AZURE_MANIFEST_MAX : AZURE_ARTIFACT_MAX,
+                        .max_response =
+                                f->phase == DOWNLOAD_MANIFEST ? AZURE_MANIFEST_MAX : AZURE_ARTIFACT_MAX,
                         .body_to_fd = f->phase == DOWNLOAD_PACKAGE,
                         .body_fd = f->package_fd,
                         .use_proxy = true,
@@ -320,9 +324,10 @@ static int download_attempt(PackageFetch *f) {
                             (f->phase == DOWNLOAD_PACKAGE && f->manifest_url &&
                              asprintf(&mloc, "x-ms-artifact-manifest-location: %s", f->manifest_url) < 0))
                                 return -ENOMEM;
-                        char *verify = f->fast_track ? (char *) "x-ms-verify-from-artifacts-blob: true" : NULL;
+                        char *verify =
+                                f->fast_track ? (char *) "x-ms-verify-from-artifacts-blob: true" : NULL;
 
-                        r = hgap_headers(c, (char *const[]) { loc, verify ?: mloc, verify ? mloc : NULL }, 3,
+                        r = hgap_headers(c, (char *const[]){loc, verify ?: mloc, verify ? mloc : NULL}, 3,
                                          &headers);
                         if (r < 0) {
                                 log_debug_errno(r, "Cannot ask the HostGAPlugin (no container id yet): %m");
@@ -346,8 +351,8 @@ static void fetch_start(PackageFetch *f) {
         f->started_at = now_usec(CLOCK_MONOTONIC);
         r = fetch_start_phase(f, DOWNLOAD_MANIFEST, TAKE_PTR(f->locations));
         if (r < 0)
-                fetch_finish(f, r, EXT_CODE_MANIFEST_DOWNLOAD_ERROR, "Cannot start the download of %s %s: %s",
-                             f->name, f->version, strerror(-r));
+                fetch_finish(f, r, EXT_CODE_MANIFEST_DOWNLOAD_ERROR,
+                             "Cannot start the download of %s %s: %s", f->name, f->version, strerror(-r));
 }
 
 /* Starts queued fetches while there is room, those somebody waits for first. */
@@ -371,7 +376,7 @@ static int fetch_new(AzureClient *c, const ExtensionHandler *handler, const char
         f = calloc(1, sizeof *f);
         if (!f)
                 return -ENOMEM;
-        *f = (PackageFetch) {
+        *f = (PackageFetch){
                 .client = c,
                 .name = strdup(handler->name),
                 .version = strdup(version),

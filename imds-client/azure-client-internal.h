@@ -19,29 +19,29 @@ struct AzureClient {
         bool private_event;
         HttpClient *http;
 
-        char *endpoint;                 /* WireServer host[:port] */
-        char *wire_host;                /* host only */
-        char *hgap_base;                /* http://host:port */
+        char *endpoint;  /* WireServer host[:port] */
+        char *wire_host; /* host only */
+        char *hgap_base; /* http://host:port */
         usec_t http_timeout;
-        RetryPolicy policy;             /* for requests given no policy */
+        RetryPolicy policy; /* for requests given no policy */
 
-        GoalState goal_state;           /* the one in effect: HostGAPlugin headers (the poller keeps it) */
+        GoalState goal_state; /* the one in effect: HostGAPlugin headers (the poller keeps it) */
         bool have_goal_state;
 
-        int root_fd;                    /* storage: certificates, packages; -EBADF = none */
+        int root_fd; /* storage: certificates, packages; -EBADF = none */
         const char *lib_dir;
-        const char *secrets_dir;        /* decrypted private keys (tmpfs, common/secret-file.h); NULL: lib_dir */
+        const char *secrets_dir; /* decrypted private keys (tmpfs, common/secret-file.h); NULL: lib_dir */
 
         /* certificates (wire-certificates.c) */
         EVP_PKEY *transport_key;
         X509 *transport_cert;
         char *transport_cert_header;
-        char **thumbprints;             /* of the last stored list */
+        char **thumbprints; /* of the last stored list */
 
-        WirePoller *poller;             /* goal-state-poll.c */
-        StatusUpload *upload;           /* status-upload.c */
+        WirePoller *poller;   /* goal-state-poll.c */
+        StatusUpload *upload; /* status-upload.c */
         bool upload_again;
-        PackageFetch *downloads;        /* artifact-download.c: a list */
+        PackageFetch *downloads; /* artifact-download.c: a list */
 };
 
 WirePoller *wire_poller_free(WirePoller *p);

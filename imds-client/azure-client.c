@@ -40,7 +40,7 @@ int azure_client_new(sd_event *e, const WireOptions *o, AzureClient **ret) {
 
         if (!o || !ret)
                 return -EINVAL;
-        r = wire_url(o->endpoint, "/", &probe);         /* validates the endpoint */
+        r = wire_url(o->endpoint, "/", &probe); /* validates the endpoint */
         if (r < 0)
                 return r;
         if (o->hgap_port == 0 || o->hgap_port > 65535)
@@ -151,14 +151,14 @@ bool wire_status_is_throttle(long status) {
 }
 
 void wire_single_attempt_policy(RetryPolicy *ret) {
-        *ret = (RetryPolicy) {
+        *ret = (RetryPolicy){
                 .max_attempts = 1,
         };
 }
 
-int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char *const *extra, const void *body,
-                       size_t body_size, size_t max_response, const RetryPolicy *p, HttpRetryCallback cb,
-                       void *userdata, HttpRetry **ret) {
+int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char *const *extra,
+                       const void *body, size_t body_size, size_t max_response, const RetryPolicy *p,
+                       HttpRetryCallback cb, void *userdata, HttpRetry **ret) {
         _cleanup_strv_free_ char **headers = NULL;
         int r;
 
@@ -173,7 +173,7 @@ int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char 
                 .body_size = body_size,
                 .timeout = c->http_timeout,
                 .max_response = max_response ?: WIRE_RESPONSE_MAX,
-                .use_proxy = false,     /* never for the WireServer, protocol §1.2 */
+                .use_proxy = false, /* never for the WireServer, protocol §1.2 */
         };
         return http_retry_start(c->http, &req, p ?: &c->policy, cb, userdata, ret);
 }
@@ -194,9 +194,9 @@ int hgap_headers(AzureClient *c, char *const *extra, size_t n_extra, char ***ret
         return 0;
 }
 
-int hgap_request_start(AzureClient *c, HttpMethod method, const char *path, char *const *extra, size_t n_extra,
-                       const void *body, size_t body_size, size_t max_response, const RetryPolicy *p,
-                       HttpRetryCallback cb, void *userdata, HttpRetry **ret) {
+int hgap_request_start(AzureClient *c, HttpMethod method, const char *path, char *const *extra,
+                       size_t n_extra, const void *body, size_t body_size, size_t max_response,
+                       const RetryPolicy *p, HttpRetryCallback cb, void *userdata, HttpRetry **ret) {
         _cleanup_strv_free_ char **headers = NULL;
         _cleanup_free_ char *url = NULL;
         int r;

@@ -43,15 +43,16 @@ typedef struct AzureClient AzureClient;
 
 /* e NULL: a private event loop, for the synchronous functions (run it with azure_client_run()). o is copied. */
 int azure_client_new(sd_event *e, const WireOptions *o, AzureClient **ret);
-AzureClient *azure_client_free(AzureClient *c);        /* cancels everything in flight, no callbacks */
+AzureClient *azure_client_free(AzureClient *c); /* cancels everything in flight, no callbacks */
 DEFINE_TRIVIAL_CLEANUP_FUNC(AzureClient *, azure_client_free);
 #define _cleanup_azure_client_ _cleanup_(azure_client_freep)
 
 sd_event *azure_client_get_event(AzureClient *c);
-HttpClient *azure_client_get_http(AzureClient *c);     /* IMDS requests (imds.h) run on it too */
-const char *azure_client_wire_endpoint(const AzureClient *c);        /* the WireServer "host[:port]" */
-const char *azure_client_wire_host(const AzureClient *c);    /* the WireServer host, for the handler environment */
-const char *azure_client_hgap_base(const AzureClient *c);    /* "http://<host>:<hgap port>" */
+HttpClient *azure_client_get_http(AzureClient *c);            /* IMDS requests (imds.h) run on it too */
+const char *azure_client_wire_endpoint(const AzureClient *c); /* the WireServer "host[:port]" */
+const char *
+azure_client_wire_host(const AzureClient *c); /* the WireServer host, for the handler environment */
+const char *azure_client_hgap_base(const AzureClient *c); /* "http://<host>:<hgap port>" */
 
 /* Where certificates and packages are written: lib_dir (e.g. /var/lib/waagent) beneath root_fd. Both are
  * borrowed and must outlive c. Without it, certificates are decrypted but not written, and packages cannot be
@@ -82,16 +83,16 @@ void wire_single_attempt_policy(RetryPolicy *ret);
 
 /* GET (or POST with body) of a WireServer URL with the x-ms-agent-name/x-ms-version headers (protocol §1.4) plus
  * extra, never through a proxy; p NULL = the client's policy. The callback gets any final status. */
-int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char *const *extra, const void *body,
-                       size_t body_size, size_t max_response, const RetryPolicy *p, HttpRetryCallback cb,
-                       void *userdata, HttpRetry **ret);
+int wire_request_start(AzureClient *c, HttpMethod method, const char *url, char *const *extra,
+                       const void *body, size_t body_size, size_t max_response, const RetryPolicy *p,
+                       HttpRetryCallback cb, void *userdata, HttpRetry **ret);
 /* The HostGAPlugin common headers of the client's goal state (protocol §2) plus extra (NULL items are skipped).
  * -ESTALE without a goal state (no container id yet). */
 int hgap_headers(AzureClient *c, char *const *extra, size_t n_extra, char ***ret);
 /* GET/PUT http://<host>:<hgap port><path> with hgap_headers(). */
-int hgap_request_start(AzureClient *c, HttpMethod method, const char *path, char *const *extra, size_t n_extra,
-                       const void *body, size_t body_size, size_t max_response, const RetryPolicy *p,
-                       HttpRetryCallback cb, void *userdata, HttpRetry **ret);
+int hgap_request_start(AzureClient *c, HttpMethod method, const char *path, char *const *extra,
+                       size_t n_extra, const void *body, size_t body_size, size_t max_response,
+                       const RetryPolicy *p, HttpRetryCallback cb, void *userdata, HttpRetry **ret);
 
 /* GET /machine/?comp=goalstate with the RoleInstance re-fetch of protocol §1.4 (validate hook: up to 6 GETs 0.5 s
  * apart); retry_gone also re-asks on 410 (the synchronous path). The callback parses with
@@ -113,7 +114,7 @@ int wire_health_result(int error, const HttpResponse *response);
  * disk (of a run without one) is not used: a new one replaces it, and the old file is zeroed. Returns 0,
  * TRANSPORT_CERT_REPLACED when that happened, or TRANSPORT_CERT_IN_MEMORY when the secrets directory is not on
  * tmpfs and the new key stays in memory only (the WireServer accepts a new one any time). Idempotent. */
-#define TRANSPORT_CERT_REPLACED 1
+#define TRANSPORT_CERT_REPLACED  1
 #define TRANSPORT_CERT_IN_MEMORY 2
 int azure_client_transport_cert_setup(AzureClient *c, bool *ret_generated);
 
@@ -125,12 +126,13 @@ typedef void (*WireCertificatesCallback)(WireCertificates *op, int error, Certif
 /* GET the goal state's Certificates with the transport certificate, AES128_CBC first and DES_EDE3_CBC when that
  * request or its decryption fails (as waagent), and decrypt. g without a Certificates URL → an empty list at
  * once (the callback runs before this returns). */
-int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolicy *p, WireCertificatesCallback cb,
-                            void *userdata, WireCertificates **ret);
+int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolicy *p,
+                            WireCertificatesCallback cb, void *userdata, WireCertificates **ret);
 WireCertificates *wire_certificates_cancel(WireCertificates *op);
 /* The same, synchronously (a private loop, a transport certificate generated in memory): for provisioning, whose
  * ovf-env.xml may name SSH keys by certificate thumbprint. ret_reason (optional) says why it failed. */
-int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret, char **ret_reason);
+int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret,
+                            char **ret_reason);
 /* Writes <THUMB>.crt/.prv (0600) into the storage directory (each .prv into the secrets directory, if set, and a
  * symlink to it; -EMEDIUMTYPE when that is not on tmpfs, and the .prv files an earlier run left on the disk are
  * zeroed and removed) and records the thumbprints as held. */
@@ -144,28 +146,29 @@ char *const *azure_client_thumbprints(const AzureClient *c);
 
 /* What one pass found, for the verb to log and record. Pointers are valid during the callback only. */
 typedef struct WirePollResult {
-        int error;                      /* 0: the pass succeeded */
-        const char *failure;            /* what failed, in words ("Certificates request: HTTP 500"), or NULL */
-        unsigned n_failures;            /* consecutive failed passes, this one included */
-        unsigned recovered_after;       /* the pass succeeded after that many failed ones */
-        usec_t next;                    /* delay until the next pass */
-        const char *incarnation;        /* whose documents we hold; NULL before the first complete pass */
+        int error;                /* 0: the pass succeeded */
+        const char *failure;      /* what failed, in words ("Certificates request: HTTP 500"), or NULL */
+        unsigned n_failures;      /* consecutive failed passes, this one included */
+        unsigned recovered_after; /* the pass succeeded after that many failed ones */
+        usec_t next;              /* delay until the next pass */
+        const char *incarnation;  /* whose documents we hold; NULL before the first complete pass */
         const char *previous_incarnation; /* set when this pass fetched the documents of a new incarnation */
         bool new_incarnation;
-        const char *container_id, *previous_container_id;  /* previous set when the container id changed */
-        const char *etag;               /* of the vmSettings we hold, or NULL */
-        bool fast_track;                /* the HostGAPlugin serves vmSettings */
-        const char *fast_track_change;  /* why fast_track changed in this pass, or NULL */
-        ssize_t ext_conf_handlers;      /* ExtensionsConfig fetched: its handlers; -1 not fetched */
-        bool new_vm_settings;           /* new vmSettings in this pass (etag above) */
+        const char *container_id, *previous_container_id; /* previous set when the container id changed */
+        const char *etag;                                 /* of the vmSettings we hold, or NULL */
+        bool fast_track;                                  /* the HostGAPlugin serves vmSettings */
+        const char *fast_track_change;                    /* why fast_track changed in this pass, or NULL */
+        ssize_t ext_conf_handlers; /* ExtensionsConfig fetched: its handlers; -1 not fetched */
+        bool new_vm_settings;      /* new vmSettings in this pass (etag above) */
         GoalStateSource vm_settings_source;
-        const char *hgap_version;       /* that vmSettings' hostGAPluginVersion */
-        ssize_t certificates;           /* certificates written in this pass; -1 not fetched */
-        const char *certificates_why;   /* why they were fetched ("new incarnation", "container id changed", …) */
-        bool certificates_skipped;      /* not fetched: HostingEnvironmentConfig lists the thumbprints we hold */
-        usec_t certificates_usec;       /* request, decryption and files, when fetched */
-        usec_t duration;                /* the whole pass (CLOCK_MONOTONIC) */
-        char *const *warnings;          /* problems that did not fail the pass */
+        const char *hgap_version; /* that vmSettings' hostGAPluginVersion */
+        ssize_t certificates;     /* certificates written in this pass; -1 not fetched */
+        const char
+                *certificates_why; /* why they were fetched ("new incarnation", "container id changed", …) */
+        bool certificates_skipped; /* not fetched: HostingEnvironmentConfig lists the thumbprints we hold */
+        usec_t certificates_usec;  /* request, decryption and files, when fetched */
+        usec_t duration;           /* the whole pass (CLOCK_MONOTONIC) */
+        char *const *warnings;     /* problems that did not fail the pass */
 } WirePollResult;
 
 typedef struct WirePollerCallbacks {
@@ -181,7 +184,7 @@ typedef struct WirePollerCallbacks {
 } WirePollerCallbacks;
 
 typedef struct WirePollerOptions {
-        usec_t period;                  /* between passes ([Timeouts] GoalStatePeriodSec) */
+        usec_t period; /* between passes ([Timeouts] GoalStatePeriodSec) */
         WirePollerCallbacks callbacks;
 } WirePollerOptions;
 
@@ -189,50 +192,50 @@ typedef struct WirePollerOptions {
 int azure_client_poll_start(AzureClient *c, const WirePollerOptions *o);
 /* The next pass starts at once (or right after the running one): D-Bus RefreshGoalState, a 410. */
 void azure_client_poll_now(AzureClient *c);
-bool azure_client_fast_track(const AzureClient *c);     /* vmSettings supported (last answer) */
-const char *azure_client_incarnation(const AzureClient *c);     /* whose documents we hold */
+bool azure_client_fast_track(const AzureClient *c);         /* vmSettings supported (last answer) */
+const char *azure_client_incarnation(const AzureClient *c); /* whose documents we hold */
 uint64_t azure_client_passes(const AzureClient *c);
 
 /* ---- the status blob (protocol §4.9) ---- */
 
 typedef struct StatusUploadResult {
         int error;
-        const char *failure;            /* each channel's failure in words, or NULL */
+        const char *failure; /* each channel's failure in words, or NULL */
         bool via_hgap;
         size_t size;
-        const char *sas;                /* where it went (log it through http_url_for_log()) */
-        const char *hash;               /* the caller's hash of the blob (see azure_client_upload_status) */
-        bool again;                     /* another upload was asked for while this one ran */
-        usec_t duration;                /* CLOCK_MONOTONIC, both channels */
+        const char *sas;  /* where it went (log it through http_url_for_log()) */
+        const char *hash; /* the caller's hash of the blob (see azure_client_upload_status) */
+        bool again;       /* another upload was asked for while this one ran */
+        usec_t duration;  /* CLOCK_MONOTONIC, both channels */
 } StatusUploadResult;
 typedef void (*StatusUploadCallback)(const StatusUploadResult *result, void *userdata);
 
 /* Uploads blob to the SAS URL sas: through the HostGAPlugin when the client has a goal state, then directly if
  * that fails. One upload at a time: -EBUSY while one runs. hash is the caller's and is handed back. cb may run
  * before this returns (a failure to start). */
-int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType type, const char *blob, size_t size,
-                               const char *hash, StatusUploadCallback cb, void *userdata);
+int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType type, const char *blob,
+                               size_t size, const char *hash, StatusUploadCallback cb, void *userdata);
 /* true while an upload runs; the wish to upload again is then remembered and reported as again=true when it
  * ends. */
 bool azure_client_upload_busy(AzureClient *c);
 
 /* ---- manifests and packages (protocol §2.2, §3.3) ---- */
 
-#define AZURE_ARTIFACT_MAX (256U * 1024U * 1024U)     /* zip download bound (HTTP_RESPONSE_MAX_LIMIT) */
-#define AZURE_MANIFEST_MAX (1024U * 1024U)
-#define AZURE_DOWNLOAD_TIMEOUT (5U * 60U * USEC_PER_SEC) /* _DOWNLOAD_TIMEOUT per artifact, protocol §2.2 */
-#define AZURE_DOWNLOAD_ROUNDS 3U                        /* passes over an artifact's locations (transient) */
-#define AZURE_DOWNLOAD_RETRY_DELAY (2U * USEC_PER_SEC)  /* × pass number */
-#define AZURE_DOWNLOADS_MAX 4U                          /* packages fetched at the same time */
+#define AZURE_ARTIFACT_MAX         (256U * 1024U * 1024U) /* zip download bound (HTTP_RESPONSE_MAX_LIMIT) */
+#define AZURE_MANIFEST_MAX         (1024U * 1024U)
+#define AZURE_DOWNLOAD_TIMEOUT     (5U * 60U * USEC_PER_SEC) /* _DOWNLOAD_TIMEOUT per artifact, protocol §2.2 */
+#define AZURE_DOWNLOAD_ROUNDS      3U                  /* passes over an artifact's locations (transient) */
+#define AZURE_DOWNLOAD_RETRY_DELAY (2U * USEC_PER_SEC) /* × pass number */
+#define AZURE_DOWNLOADS_MAX        4U                  /* packages fetched at the same time */
 
 typedef struct PackageResult {
-        int error;                      /* 0: fd holds the zip */
-        int code;                       /* EXT_CODE_* when it failed */
-        const char *failure;            /* why, in words */
-        int fd;                         /* the zip, in an anonymous file of the storage directory (borrowed) */
+        int error;           /* 0: fd holds the zip */
+        int code;            /* EXT_CODE_* when it failed */
+        const char *failure; /* why, in words */
+        int fd;              /* the zip, in an anonymous file of the storage directory (borrowed) */
         size_t size;
         bool via_hgap;
-        usec_t manifest_usec, package_usec;     /* CLOCK_MONOTONIC time each phase took */
+        usec_t manifest_usec, package_usec; /* CLOCK_MONOTONIC time each phase took */
 } PackageResult;
 typedef void (*PackageCallback)(const char *name, const char *version, const PackageResult *result,
                                 void *userdata);

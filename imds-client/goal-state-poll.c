@@ -29,12 +29,13 @@
 #include "azure-client-internal.h"
 #include "log.h"
 
-#define POLL_STALE_REFRESH_MAX 3U                       /* 410 → goal state refreshes per pass */
-#define POLL_BACKOFF_CAP (5U * 60U * USEC_PER_SEC)
-#define POLL_THROTTLE_DELAY (1U * USEC_PER_SEC)         /* THROTTLE_DELAY_IN_SECONDS, protocol §1.2 */
+#define POLL_STALE_REFRESH_MAX 3U /* 410 → goal state refreshes per pass */
+#define POLL_BACKOFF_CAP       (5U * 60U * USEC_PER_SEC)
+#define POLL_THROTTLE_DELAY    (1U * USEC_PER_SEC) /* THROTTLE_DELAY_IN_SECONDS, protocol §1.2 */
 /* Each period is drawn from period ± this (mean unchanged), see poll_period() */
 #define POLL_JITTER_PERCENT 10U
-#define POLL_FAST_TRACK_RECHECK (6U * 3600U * USEC_PER_SEC) /* vmSettings 404: re-check in 6 h, protocol §2.1 */
+#define POLL_FAST_TRACK_RECHECK                                                                             \
+        (6U * 3600U * USEC_PER_SEC) /* vmSettings 404: re-check in 6 h, protocol §2.1 */
 
 typedef enum PollStep {
         POLL_IDLE,
@@ -61,37 +62,37 @@ struct WirePoller {
         WirePollerOptions options;
         sd_event_source *timer;
         PollStep step;
-        HttpRetry *call;                /* the one request of the pass in flight */
+        HttpRetry *call; /* the one request of the pass in flight */
         WireCertificates *certificates_call;
         uint64_t n_passes;
-        unsigned n_failures;            /* consecutive failed passes (backoff) */
-        unsigned n_stale;               /* 410 refreshes in this pass */
-        bool refresh_soon;              /* 410 seen or asked for: start the next pass at once */
+        unsigned n_failures; /* consecutive failed passes (backoff) */
+        unsigned n_stale;    /* 410 refreshes in this pass */
+        bool refresh_soon;   /* 410 seen or asked for: start the next pass at once */
 
         /* this pass */
         char failure[HTTP_FAILURE_STRING_MAX + 256];
-        bool new_incarnation;           /* (or first pass): fetch the documents */
+        bool new_incarnation; /* (or first pass): fetch the documents */
         bool container_changed;
-        bool container_retry;           /* a pass that saw the container change failed: treat the next as one */
+        bool container_retry; /* a pass that saw the container change failed: treat the next as one */
         bool hosting_env_done, certificates_done, ext_conf_done;
         const char *certificates_why;
-        bool certificates_skipped;      /* the thumbprints did not change */
+        bool certificates_skipped; /* the thumbprints did not change */
         usec_t pass_started, certificates_started, certificates_usec;
         char *previous_incarnation, *previous_container_id;
         ssize_t ext_conf_handlers, n_certificates;
         const char *fast_track_change;
         char **warnings;
-        ExtensionsGoalState *new_ext_conf;      /* fetched, not yet chosen (kept across failed passes) */
+        ExtensionsGoalState *new_ext_conf; /* fetched, not yet chosen (kept across failed passes) */
         ExtensionsGoalState *new_vm_settings;
-        char *hgap_version;             /* of the new vmSettings */
+        char *hgap_version; /* of the new vmSettings */
 
-        char *incarnation;              /* whose documents we hold */
-        char **stored_certificates;     /* HostingEnvironmentConfig's list of this pass */
-        char **stored_at_fetch;         /* … when the Certificates were last fetched */
+        char *incarnation;          /* whose documents we hold */
+        char **stored_certificates; /* HostingEnvironmentConfig's list of this pass */
+        char **stored_at_fetch;     /* … when the Certificates were last fetched */
 
         /* Fast Track (protocol §2.1) */
         bool vm_settings_supported;
-        usec_t vm_settings_recheck;     /* CLOCK_MONOTONIC; 0 = ask every pass */
+        usec_t vm_settings_recheck; /* CLOCK_MONOTONIC; 0 = ask every pass */
         char *etag;
 
         /* the newest extensions goal state handed out (pending or current for the caller) */
@@ -200,7 +201,7 @@ void azure_client_poll_now(AzureClient *c) {
                 if (schedule(p, 0) < 0)
                         log_debug("Cannot re-arm the goal state timer.");
         } else
-                p->refresh_soon = true;     /* the running pass ends and the next one starts at once */
+                p->refresh_soon = true; /* the running pass ends and the next one starts at once */
 }
 
 void azure_client_goal_state_stale(AzureClient *c) {
@@ -259,7 +260,7 @@ static int response_result(WirePoller *p, int error, const HttpResponse *resp) {
         else if (r < 0)
                 log_debug("%s request answered HTTP %ld.", poll_step_table[p->step], resp->status);
         if (r < 0 && !error && wire_status_is_throttle(resp->status))
-                return -EBUSY;  /* throttle codes (protocol §1.2) */
+                return -EBUSY; /* throttle codes (protocol §1.2) */
         return r;
 }
 
@@ -282,7 +283,8 @@ static void on_extensions_config(HttpRetry *call, int error, HttpResponse *respo
                 return pass_finish(p, -ENOMEM);
         r = ext_conf_parse(resp->body, resp->body_size, g->incarnation, gs, &reason);
         if (r < 0) {
-                set_failure(p, "ExtensionsConfig of incarnation %s is invalid: %s", g->incarnation, strna(reason));
+                set_failure(p, "ExtensionsConfig of incarnation %s is invalid: %s", g->incarnation,
+                            strna(reason));
                 return pass_finish(p, r);
         }
         p->ext_conf_handlers = (ssize_t) gs->n_handlers;
@@ -301,7 +303,8 @@ static int fetch_extensions_config(WirePoller *p) {
         if (!g->extensions_config_url) {
                 /* No extensions in this goal state (e.g. provisioning only): an empty goal state. */
                 _cleanup_(extensions_goal_state_freep) ExtensionsGoalState *gs = NULL;
-                static const char empty[] = "<Extensions version=\"1.0.0.0\"><Plugins/><PluginSettings/></Extensions>";
+                static const char empty[] =
+                        "<Extensions version=\"1.0.0.0\"><Plugins/><PluginSettings/></Extensions>";
 
                 gs = calloc(1, sizeof *gs);
                 if (!gs)
@@ -322,7 +325,8 @@ static int fetch_extensions_config(WirePoller *p) {
 
 /* ---- Certificates (protocol §1.6) ---- */
 
-static bool gs_references_unknown_certificate(WirePoller *p, const ExtensionsGoalState *gs, const char **ret) {
+static bool gs_references_unknown_certificate(WirePoller *p, const ExtensionsGoalState *gs,
+                                              const char **ret) {
         for (size_t i = 0; gs && i < gs->n_handlers; i++)
                 for (size_t k = 0; k < gs->handlers[i].n_settings; k++) {
                         const char *t = gs->handlers[i].settings[k].protected_settings_cert_thumbprint;
@@ -397,8 +401,11 @@ static void on_certificates(WireCertificates *op, int error, CertificateList *li
                 for (char **t = p->stored_certificates; t && *t && r >= 0; t++)
                         r = strv_extend(&p->stored_at_fetch, *t);
         } else if (r == -EMEDIUMTYPE)
-                set_failure(p, "Confidential VM: %s is not on tmpfs, the tenant certificates' private keys are not "
-                            "written ([Confidential] SecretsDirectory=)", strna(p->client->secrets_dir));
+                set_failure(
+                        p,
+                        "Confidential VM: %s is not on tmpfs, the tenant certificates' private keys are not "
+                        "written ([Confidential] SecretsDirectory=)",
+                        strna(p->client->secrets_dir));
         else
                 set_failure(p, "Failed to write the certificates to %s: %s", strna(p->client->lib_dir),
                             strerror(-r));
@@ -451,8 +458,8 @@ static int fetch_hosting_env(WirePoller *p) {
 
         wire_single_attempt_policy(&once);
         p->step = POLL_HOSTING_ENV;
-        return wire_request_start(p->client, HTTP_METHOD_GET, p->client->goal_state.hosting_env_url, NULL, NULL, 0,
-                                  WIRE_RESPONSE_MAX, &once, on_hosting_env, p, &p->call);
+        return wire_request_start(p->client, HTTP_METHOD_GET, p->client->goal_state.hosting_env_url, NULL,
+                                  NULL, 0, WIRE_RESPONSE_MAX, &once, on_hosting_env, p, &p->call);
 }
 
 /* The next document of the pass, or its end. */
@@ -539,7 +546,8 @@ static void on_vm_settings(HttpRetry *call, int error, HttpResponse *response, v
                 case 304:
                         break;
                 case 404:
-                        fast_track_set(p, false, "the HostGAPlugin does not support Fast Track (vmSettings 404)");
+                        fast_track_set(p, false,
+                                       "the HostGAPlugin does not support Fast Track (vmSettings 404)");
                         break;
                 case 200:
                         r = vm_settings_received(p, resp);
@@ -573,7 +581,7 @@ static int fetch_vm_settings(WirePoller *p) {
                 return -ENOMEM;
         wire_single_attempt_policy(&once);
         p->step = POLL_VM_SETTINGS;
-        r = hgap_request_start(p->client, HTTP_METHOD_GET, "/vmSettings", (char *const[]) { corr, inm }, 2,
+        r = hgap_request_start(p->client, HTTP_METHOD_GET, "/vmSettings", (char *const[]){corr, inm}, 2,
                                NULL, 0, EXT_GOAL_STATE_DOCUMENT_MAX, &once, on_vm_settings, p, &p->call);
         if (r == -ESTALE)
                 return pass_next(p);
@@ -608,12 +616,13 @@ static void on_goal_state(HttpRetry *call, int error, HttpResponse *response, vo
         }
         p->container_changed = p->container_changed || p->container_retry;
         p->new_incarnation = !p->incarnation || !streq(p->incarnation, gs.incarnation);
-        if (p->new_incarnation && p->incarnation && free_and_strdup(&p->previous_incarnation, p->incarnation) < 0)
+        if (p->new_incarnation && p->incarnation &&
+            free_and_strdup(&p->previous_incarnation, p->incarnation) < 0)
                 return pass_finish(p, -ENOMEM);
         goal_state_done(&c->goal_state);
         c->goal_state = gs;
         c->have_goal_state = true;
-        gs = (GoalState) {};
+        gs = (GoalState){};
 
         r = fetch_vm_settings(p);
         if (r < 0)
@@ -646,7 +655,7 @@ static void choose_goal_state(WirePoller *p) {
 }
 
 static void goal_state_pick(WirePoller *p) {
-        ExtensionsGoalState newest = { .id = p->newest_id, .created_on_ticks = p->newest_ticks };
+        ExtensionsGoalState newest = {.id = p->newest_id, .created_on_ticks = p->newest_ticks};
         const ExtensionsGoalState *chosen;
         ExtensionsGoalState **owner = NULL;
 
@@ -704,7 +713,8 @@ static void pass_finish(WirePoller *p, int r) {
         } else {
                 recovered = p->n_failures;
                 p->n_failures = 0;
-                if (p->new_incarnation && free_and_strdup(&p->incarnation, p->client->goal_state.incarnation) < 0)
+                if (p->new_incarnation &&
+                    free_and_strdup(&p->incarnation, p->client->goal_state.incarnation) < 0)
                         log_debug("Out of memory.");
         }
         if (p->refresh_soon)
@@ -713,8 +723,8 @@ static void pass_finish(WirePoller *p, int r) {
         /* The choice hands out the new extensions goal state before the pass is reported done (the caller's
          * status then describes it); what was fetched is kept for the result. */
         bool new_vm_settings = p->new_vm_settings;
-        GoalStateSource vm_settings_source = new_vm_settings ? p->new_vm_settings->source :
-                                                               GOAL_STATE_SOURCE_UNKNOWN;
+        GoalStateSource vm_settings_source =
+                new_vm_settings ? p->new_vm_settings->source : GOAL_STATE_SOURCE_UNKNOWN;
         if (r >= 0)
                 choose_goal_state(p);
 
@@ -738,9 +748,12 @@ static void pass_finish(WirePoller *p, int r) {
                 .hgap_version = p->hgap_version,
                 .certificates = p->n_certificates,
                 .certificates_why = p->n_certificates >= 0 ? p->certificates_why : NULL,
-                .certificates_skipped = p->certificates_skipped && p->n_certificates < 0,
-                .certificates_usec = p->certificates_usec,
-                .duration = p->pass_started > 0 ? now_usec(CLOCK_MONOTONIC) - p->pass_started : 0,
+                .certificates_skipped =
+                        p->certificates_skipped &&
+                                        p->n_certificates<0, .certificates_usec = p->certificates_usec,
+                                                          .duration = p->pass_started> 0
+                                ? now_usec(CLOCK_MONOTONIC) - p->pass_started
+                                : 0,
                 .warnings = p->warnings,
         };
         /* Still not idle: a refresh asked for from the callbacks (or during the pass) sets refresh_soon. */
@@ -769,7 +782,7 @@ int azure_client_poll_start(AzureClient *c, const WirePollerOptions *o) {
         p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
-        *p = (WirePoller) {
+        *p = (WirePoller){
                 .client = c,
                 .options = *o,
                 .ext_conf_handlers = -1,

@@ -36,8 +36,8 @@ bool retry_policy_status_in(const int *set, long status) {
 }
 
 bool retry_error_is_transient(int error) {
-        static const int transient[] = { -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EPIPE, -EHOSTUNREACH,
-                                         -ENETUNREACH, -EPROTO, -EIO };
+        static const int transient[] = {-ETIMEDOUT,    -ECONNREFUSED, -ECONNRESET, -EPIPE,
+                                        -EHOSTUNREACH, -ENETUNREACH,  -EPROTO,     -EIO};
 
         for (size_t i = 0; i < ELEMENTSOF(transient); i++)
                 if (error == transient[i])
@@ -168,14 +168,16 @@ const char *http_failure_describe(const HttpFailure *f, char *buf, size_t size) 
 
         if (!f || f->attempts == 0 || (f->error == 0 && http_status_ok(f->status)))
                 return NULL;
-        (void) snprintf(buf, size, "%s after %u attempt%s", http_failure_string(f->error, f->status, what, sizeof what),
-                        f->attempts, f->attempts == 1 ? "" : "s");
+        (void) snprintf(buf, size, "%s after %u attempt%s",
+                        http_failure_string(f->error, f->status, what, sizeof what), f->attempts,
+                        f->attempts == 1 ? "" : "s");
         return buf;
 }
 
 static void retry_note_failure(HttpRetry *r, int error, long status) {
         if (r->policy.failure)
-                *r->policy.failure = (HttpFailure) { .attempts = r->attempts, .error = error, .status = status };
+                *r->policy.failure =
+                        (HttpFailure){.attempts = r->attempts, .error = error, .status = status};
 }
 
 /* Called when one attempt finished: classify and deliver or retry. */
@@ -260,7 +262,7 @@ int http_retry_start(HttpClient *c, const HttpRequest *req, const RetryPolicy *p
         }
         r->deadline_at = p->deadline > 0 ? now_usec(CLOCK_MONOTONIC) + p->deadline : USEC_INFINITY;
         if (p->failure)
-                *p->failure = (HttpFailure) {};
+                *p->failure = (HttpFailure){};
         k = retry_attempt(r);
         if (k < 0) {
                 retry_free(r);

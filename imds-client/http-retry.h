@@ -23,8 +23,8 @@
 #define RETRY_STATUS_MAX 16
 
 typedef enum RetryBackoff {
-        RETRY_BACKOFF_EXPONENTIAL,   /* base × 2^(n-1), capped, ± jitter */
-        RETRY_BACKOFF_FIBONACCI,     /* base × 2, 3, 5, 8, 13 … (waagent restutil), capped, ± jitter */
+        RETRY_BACKOFF_EXPONENTIAL, /* base × 2^(n-1), capped, ± jitter */
+        RETRY_BACKOFF_FIBONACCI,   /* base × 2, 3, 5, 8, 13 … (waagent restutil), capped, ± jitter */
         _RETRY_BACKOFF_MAX,
         _RETRY_BACKOFF_INVALID = -EINVAL,
 } RetryBackoff;
@@ -32,10 +32,10 @@ typedef enum RetryBackoff {
 /* The outcome of the last attempt of a retry loop, so that a failure reason can say what went wrong ("HTTP 500
  * after 3 attempts") although the call itself returns -ETIMEDOUT when the deadline ended it. */
 typedef struct HttpFailure {
-        unsigned attempts;      /* attempts made */
-        int error;              /* transport error of the last attempt (< 0; -EBADMSG: rejected by validate()),
+        unsigned attempts; /* attempts made */
+        int error;         /* transport error of the last attempt (< 0; -EBADMSG: rejected by validate()),
                                  * or 0 */
-        long status;            /* its HTTP status when error is 0 (2xx: the last attempt did not fail) */
+        long status;       /* its HTTP status when error is 0 (2xx: the last attempt did not fail) */
 } HttpFailure;
 
 /* "HTTP 500 after 3 attempts", "timed out after 2 attempts", …; NULL when the last attempt did not fail (the
@@ -46,22 +46,22 @@ const char *http_failure_describe(const HttpFailure *f, char *buf, size_t size);
 typedef int (*RetryValidate)(const HttpResponse *response, void *userdata);
 
 typedef struct RetryPolicy {
-        usec_t deadline;                        /* overall budget from the first attempt; 0 = none */
-        unsigned max_attempts;                  /* 0 = unlimited (then a deadline is required) */
+        usec_t deadline;       /* overall budget from the first attempt; 0 = none */
+        unsigned max_attempts; /* 0 = unlimited (then a deadline is required) */
         RetryBackoff backoff;
         usec_t base;
-        usec_t cap;                             /* 0 = no cap */
-        unsigned jitter_percent;                /* each delay is scaled by a random factor in ±jitter % */
-        int retry_status[RETRY_STATUS_MAX];     /* 0-terminated */
-        int throttle_status[RETRY_STATUS_MAX];  /* 0-terminated; fixed throttle_delay */
+        usec_t cap;                            /* 0 = no cap */
+        unsigned jitter_percent;               /* each delay is scaled by a random factor in ±jitter % */
+        int retry_status[RETRY_STATUS_MAX];    /* 0-terminated */
+        int throttle_status[RETRY_STATUS_MAX]; /* 0-terminated; fixed throttle_delay */
         usec_t throttle_delay;
-        unsigned throttle_min_attempts;         /* throttling raises max_attempts to at least this */
-        bool retry_transport_errors;            /* refused/reset/timeout/unreachable */
+        unsigned throttle_min_attempts; /* throttling raises max_attempts to at least this */
+        bool retry_transport_errors;    /* refused/reset/timeout/unreachable */
         RetryValidate validate;
         void *validate_userdata;
         usec_t validate_delay;
-        unsigned validate_max_attempts;         /* attempts rejected by validate() before its error is final */
-        HttpFailure *failure;                   /* optional: zeroed at the start, updated after every attempt
+        unsigned validate_max_attempts; /* attempts rejected by validate() before its error is final */
+        HttpFailure *failure;           /* optional: zeroed at the start, updated after every attempt
                                                  * (copies of the policy share it) */
 } RetryPolicy;
 
@@ -85,7 +85,7 @@ usec_t retry_policy_delay(const RetryPolicy *p, unsigned attempt, uint64_t rando
  * until the callback) and truncated before every attempt. */
 int http_retry_start(HttpClient *c, const HttpRequest *req, const RetryPolicy *p, HttpRetryCallback cb,
                      void *userdata, HttpRetry **ret);
-HttpRetry *http_retry_cancel(HttpRetry *r);      /* callback not called; returns NULL */
+HttpRetry *http_retry_cancel(HttpRetry *r); /* callback not called; returns NULL */
 unsigned http_retry_attempts(const HttpRetry *r);
 
 /* Runs the retry loop on a private event loop. ret_attempts (optional) gets the number of attempts made. */

@@ -50,13 +50,13 @@ struct HttpCall {
 
         char *body;
         size_t body_size, body_allocated, max_response;
-        size_t memory_max;      /* body bytes kept in memory (the rest of a non-2xx body for body_fd is dropped) */
-        size_t received;        /* body bytes received, wherever they went */
-        int body_fd;            /* the request's body_fd, or -EBADF */
+        size_t memory_max; /* body bytes kept in memory (the rest of a non-2xx body for body_fd is dropped) */
+        size_t received;   /* body bytes received, wherever they went */
+        int body_fd;       /* the request's body_fd, or -EBADF */
         BodySink sink;
         char **resp_headers;
         size_t n_resp_headers;
-        int error;              /* set by our curl callbacks to explain an abort (-E2BIG, -ENOMEM, a write error) */
+        int error; /* set by our curl callbacks to explain an abort (-E2BIG, -ENOMEM, a write error) */
 };
 
 static const char *const http_method_table[_HTTP_METHOD_MAX] = {
@@ -111,14 +111,14 @@ const char *http_failure_string(int error, long status, char *buf, size_t size) 
                 int error;
                 const char *text;
         } table[] = {
-                { -ETIMEDOUT, "timed out" },
-                { -ECONNREFUSED, "connection refused" },
-                { -ECONNRESET, "connection reset" },
-                { -EPIPE, "response truncated (connection closed before the end of the body)" },
-                { -EHOSTUNREACH, "host unreachable" },
-                { -E2BIG, "response larger than allowed" },
-                { -EPROTO, "malformed HTTP response" },
-                { -EBADMSG, "invalid response body" },
+                {-ETIMEDOUT, "timed out"},
+                {-ECONNREFUSED, "connection refused"},
+                {-ECONNRESET, "connection reset"},
+                {-EPIPE, "response truncated (connection closed before the end of the body)"},
+                {-EHOSTUNREACH, "host unreachable"},
+                {-E2BIG, "response larger than allowed"},
+                {-EPROTO, "malformed HTTP response"},
+                {-EBADMSG, "invalid response body"},
         };
 
         if (error >= 0) {
@@ -388,7 +388,8 @@ static void client_process(HttpClient *c) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 code = msg->data.result;
-                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call) != CURLE_OK || !call)
+                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call) != CURLE_OK ||
+                    !call)
                         continue;
                 call_finish(call, code); /* invalidates msg */
         }
@@ -539,7 +540,7 @@ static int build_headers(const HttpRequest *req, struct curl_slist **ret) {
         size_t count = 0;
 
         /* One TCP connection per request (protocol §1.2), and no "Expect: 100-continue" round trip on POST/PUT. */
-        static const char *const fixed[] = { "Connection: close", "Expect:" };
+        static const char *const fixed[] = {"Connection: close", "Expect:"};
 
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++) {
                 n = curl_slist_append(l, fixed[i]);
@@ -619,7 +620,8 @@ static int call_setup(HttpCall *call, const HttpRequest *req) {
         return ok ? 0 : -EINVAL;
 }
 
-int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, void *userdata, HttpCall **ret) {
+int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, void *userdata,
+                      HttpCall **ret) {
         HttpCall *call;
         int r;
 
@@ -644,8 +646,8 @@ int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, vo
         call->userdata = userdata;
         call->max_response = req->max_response ?: HTTP_RESPONSE_MAX_DEFAULT;
         call->body_fd = req->body_to_fd ? req->body_fd : -EBADF;
-        call->memory_max = req->body_to_fd ? MIN(call->max_response, (size_t) HTTP_RESPONSE_MAX_DEFAULT) :
-                                             call->max_response;
+        call->memory_max = req->body_to_fd ? MIN(call->max_response, (size_t) HTTP_RESPONSE_MAX_DEFAULT)
+                                           : call->max_response;
         call->easy = curl_easy_init();
         if (!call->easy) {
                 call_free(call);

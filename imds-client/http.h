@@ -31,15 +31,15 @@
 #include "macro.h"
 #include "strutil.h"
 
-#define HTTP_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)        /* waagent's default socket timeout, protocol §1.2 */
-#define HTTP_RESPONSE_MAX_DEFAULT (1024U * 1024U)      /* 1 MiB */
-#define HTTP_RESPONSE_MAX_LIMIT (256U * 1024U * 1024U) /* absolute upper bound a caller may ask for */
-#define HTTP_REQUEST_HEADERS_MAX 32
-#define HTTP_RESPONSE_HEADERS_MAX 32                   /* selected headers kept from a response */
-#define HTTP_HEADER_LINE_MAX 8192
-#define HTTP_URL_MAX 8192
-#define HTTP_LOW_SPEED_LIMIT 1024L                     /* bytes/s, see HttpRequest.low_speed_time */
-#define HTTP_FAILURE_STRING_MAX 96
+#define HTTP_TIMEOUT_DEFAULT      (10 * USEC_PER_SEC) /* waagent's default socket timeout, protocol §1.2 */
+#define HTTP_RESPONSE_MAX_DEFAULT (1024U * 1024U)     /* 1 MiB */
+#define HTTP_RESPONSE_MAX_LIMIT   (256U * 1024U * 1024U) /* absolute upper bound a caller may ask for */
+#define HTTP_REQUEST_HEADERS_MAX  32
+#define HTTP_RESPONSE_HEADERS_MAX 32 /* selected headers kept from a response */
+#define HTTP_HEADER_LINE_MAX      8192
+#define HTTP_URL_MAX              8192
+#define HTTP_LOW_SPEED_LIMIT      1024L /* bytes/s, see HttpRequest.low_speed_time */
+#define HTTP_FAILURE_STRING_MAX   96
 
 typedef enum HttpMethod {
         HTTP_METHOD_GET,
@@ -52,13 +52,13 @@ typedef enum HttpMethod {
 typedef struct HttpRequest {
         HttpMethod method;
         const char *url;
-        char *const *headers;   /* "Name: value" lines, NULL-terminated; may be NULL */
-        const void *body;       /* POST/PUT body (may be NULL for an empty body) */
+        char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+        const void *body;     /* POST/PUT body (may be NULL for an empty body) */
         size_t body_size;
-        usec_t timeout;         /* whole transfer; 0 = HTTP_TIMEOUT_DEFAULT */
-        size_t max_response;    /* body bytes; 0 = HTTP_RESPONSE_MAX_DEFAULT */
-        bool use_proxy;         /* honour http(s)_proxy/no_proxy: blob storage only */
-        usec_t low_speed_time;  /* abort (-ETIMEDOUT) when slower than HTTP_LOW_SPEED_LIMIT for this long;
+        usec_t timeout;        /* whole transfer; 0 = HTTP_TIMEOUT_DEFAULT */
+        size_t max_response;   /* body bytes; 0 = HTTP_RESPONSE_MAX_DEFAULT */
+        bool use_proxy;        /* honour http(s)_proxy/no_proxy: blob storage only */
+        usec_t low_speed_time; /* abort (-ETIMEDOUT) when slower than HTTP_LOW_SPEED_LIMIT for this long;
                                  * 0 = off. For long transfers whose timeout cannot catch a slow drip. */
         /* A 2xx body goes to body_fd (a regular file opened read-write) instead of memory: the file is
          * truncated (and its offset reset) when the transfer starts, so that after a retry it holds the last
@@ -71,10 +71,10 @@ typedef struct HttpRequest {
 
 typedef struct HttpResponse {
         long status;
-        char **headers;         /* selected headers as "name: value" (name lower-cased): etag, content-type,
+        char **headers;   /* selected headers as "name: value" (name lower-cased): etag, content-type,
                                  * content-length, retry-after, x-ms-* */
-        char *body;             /* always NUL-terminated (an empty body is ""); "" when body_in_fd */
-        size_t body_size;       /* bytes in body, or written to the request's body_fd when body_in_fd */
+        char *body;       /* always NUL-terminated (an empty body is ""); "" when body_in_fd */
+        size_t body_size; /* bytes in body, or written to the request's body_fd when body_in_fd */
         bool body_in_fd;
 } HttpResponse;
 
@@ -108,14 +108,15 @@ const char *http_failure_string(int error, long status, char *buf, size_t size);
 
 /* e may be NULL: the default event loop of the thread is used. */
 int http_client_new(sd_event *e, HttpClient **ret);
-HttpClient *http_client_free(HttpClient *c);   /* cancels pending calls without calling their callbacks */
+HttpClient *http_client_free(HttpClient *c); /* cancels pending calls without calling their callbacks */
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
 #define _cleanup_http_client_ _cleanup_(http_client_freep)
 sd_event *http_client_get_event(HttpClient *c);
 
 /* Starts a transfer. ret (optional) receives a borrowed handle, valid until the callback ran or it was
  * cancelled. */
-int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, void *userdata, HttpCall **ret);
+int http_client_start(HttpClient *c, const HttpRequest *req, HttpCallback cb, void *userdata,
+                      HttpCall **ret);
 /* Aborts a pending transfer; its callback is not called. Returns NULL. */
 HttpCall *http_call_cancel(HttpCall *call);
 

@@ -48,10 +48,11 @@ void imds_instance_done(ImdsInstance *i) {
         free(i->user_data);
         free(i->security.security_type);
         json_object_put(i->network);
-        *i = (ImdsInstance) {};
+        *i = (ImdsInstance){};
 }
 
-static int dispatch_string_max(const char *name, struct json_object *v, void *dest, JsonError *err, size_t max) {
+static int dispatch_string_max(const char *name, struct json_object *v, void *dest, JsonError *err,
+                               size_t max) {
         if (json_object_is_type(v, json_type_string) && (size_t) json_object_get_string_len(v) > max)
                 return json_error(err, name, "field '%s' is longer than %zu bytes", name, max);
         return json_dispatch_string(name, v, dest, err);
@@ -110,7 +111,8 @@ static int dispatch_tristate(const char *name, struct json_object *v, void *dest
 #define IMDS_SECURITY_TYPE_MAX 64U
 
 static int dispatch_security_type(const char *name, struct json_object *v, void *dest, JsonError *err) {
-        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > (int) IMDS_SECURITY_TYPE_MAX)
+        if (!json_object_is_type(v, json_type_string) ||
+            json_object_get_string_len(v) > (int) IMDS_SECURITY_TYPE_MAX)
                 return 0;
         return json_dispatch_string(name, v, dest, err);
 }
@@ -123,12 +125,14 @@ static int dispatch_object_or_ignore(const char *name, struct json_object *v, vo
 
 static int parse_security_profile(struct json_object *o, ImdsInstance *i, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "securityType", dispatch_security_type, offsetof(ImdsSecurityProfile, security_type),
-                  JSON_NULLABLE },
-                { "secureBootEnabled", dispatch_tristate, offsetof(ImdsSecurityProfile, secure_boot), JSON_NULLABLE },
-                { "virtualTpmEnabled", dispatch_tristate, offsetof(ImdsSecurityProfile, virtual_tpm), JSON_NULLABLE },
-                { "encryptionAtHost", dispatch_tristate, offsetof(ImdsSecurityProfile, encryption_at_host),
-                  JSON_NULLABLE },
+                {"securityType", dispatch_security_type, offsetof(ImdsSecurityProfile, security_type),
+                 JSON_NULLABLE},
+                {"secureBootEnabled", dispatch_tristate, offsetof(ImdsSecurityProfile, secure_boot),
+                 JSON_NULLABLE},
+                {"virtualTpmEnabled", dispatch_tristate, offsetof(ImdsSecurityProfile, virtual_tpm),
+                 JSON_NULLABLE},
+                {"encryptionAtHost", dispatch_tristate, offsetof(ImdsSecurityProfile, encryption_at_host),
+                 JSON_NULLABLE},
                 {},
         };
 
@@ -138,8 +142,8 @@ static int parse_security_profile(struct json_object *o, ImdsInstance *i, JsonEr
 
 static int parse_public_keys(struct json_object *array, ImdsInstance *i, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "keyData", dispatch_key_data, offsetof(ImdsPublicKey, key_data), JSON_MANDATORY },
-                { "path", dispatch_imds_string, offsetof(ImdsPublicKey, path), 0 },
+                {"keyData", dispatch_key_data, offsetof(ImdsPublicKey, key_data), JSON_MANDATORY},
+                {"path", dispatch_imds_string, offsetof(ImdsPublicKey, path), 0},
                 {},
         };
         size_t n = json_object_array_length(array);
@@ -166,10 +170,10 @@ static int parse_public_keys(struct json_object *array, ImdsInstance *i, JsonErr
 
 static int parse_os_profile(struct json_object *o, ImdsInstance *i, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "adminUsername", dispatch_imds_string, offsetof(ImdsInstance, admin_username), 0 },
-                { "computerName", dispatch_imds_string, offsetof(ImdsInstance, computer_name), 0 },
-                { "disablePasswordAuthentication", json_dispatch_boolish,
-                  offsetof(ImdsInstance, disable_password_authentication), 0 },
+                {"adminUsername", dispatch_imds_string, offsetof(ImdsInstance, admin_username), 0},
+                {"computerName", dispatch_imds_string, offsetof(ImdsInstance, computer_name), 0},
+                {"disablePasswordAuthentication", json_dispatch_boolish,
+                 offsetof(ImdsInstance, disable_password_authentication), 0},
                 {},
         };
 
@@ -178,23 +182,23 @@ static int parse_os_profile(struct json_object *o, ImdsInstance *i, JsonError *e
 
 static int parse_compute(struct json_object *o, ImdsInstance *i, JsonError *err) {
         static const JsonDispatch instance_table[] = {
-                { "name", dispatch_imds_string, offsetof(ImdsInstance, name), 0 },
-                { "location", dispatch_imds_string, offsetof(ImdsInstance, location), 0 },
-                { "vmSize", dispatch_imds_string, offsetof(ImdsInstance, vm_size), 0 },
-                { "zone", dispatch_imds_string, offsetof(ImdsInstance, zone), 0 },
-                { "subscriptionId", dispatch_imds_string, offsetof(ImdsInstance, subscription_id), 0 },
-                { "resourceGroupName", dispatch_imds_string, offsetof(ImdsInstance, resource_group_name), 0 },
-                { "osType", dispatch_imds_string, offsetof(ImdsInstance, os_type), 0 },
-                { "tags", dispatch_imds_string, offsetof(ImdsInstance, tags), 0 },
-                { "userData", dispatch_user_data, offsetof(ImdsInstance, user_data), JSON_NULLABLE },
+                {"name", dispatch_imds_string, offsetof(ImdsInstance, name), 0},
+                {"location", dispatch_imds_string, offsetof(ImdsInstance, location), 0},
+                {"vmSize", dispatch_imds_string, offsetof(ImdsInstance, vm_size), 0},
+                {"zone", dispatch_imds_string, offsetof(ImdsInstance, zone), 0},
+                {"subscriptionId", dispatch_imds_string, offsetof(ImdsInstance, subscription_id), 0},
+                {"resourceGroupName", dispatch_imds_string, offsetof(ImdsInstance, resource_group_name), 0},
+                {"osType", dispatch_imds_string, offsetof(ImdsInstance, os_type), 0},
+                {"tags", dispatch_imds_string, offsetof(ImdsInstance, tags), 0},
+                {"userData", dispatch_user_data, offsetof(ImdsInstance, user_data), JSON_NULLABLE},
                 {},
         };
         static const JsonDispatch fields_table[] = {
-                { "vmId", dispatch_imds_string, offsetof(ComputeFields, vm_id), JSON_MANDATORY },
-                { "osProfile", json_dispatch_object, offsetof(ComputeFields, os_profile), 0 },
-                { "publicKeys", json_dispatch_array, offsetof(ComputeFields, public_keys), JSON_NULLABLE },
-                { "securityProfile", dispatch_object_or_ignore, offsetof(ComputeFields, security_profile),
-                  JSON_NULLABLE },
+                {"vmId", dispatch_imds_string, offsetof(ComputeFields, vm_id), JSON_MANDATORY},
+                {"osProfile", json_dispatch_object, offsetof(ComputeFields, os_profile), 0},
+                {"publicKeys", json_dispatch_array, offsetof(ComputeFields, public_keys), JSON_NULLABLE},
+                {"securityProfile", dispatch_object_or_ignore, offsetof(ComputeFields, security_profile),
+                 JSON_NULLABLE},
                 {},
         };
         ComputeFields f = {};
@@ -220,11 +224,11 @@ static int parse_compute(struct json_object *o, ImdsInstance *i, JsonError *err)
 
 static int parse_extended(struct json_object *o, ImdsInstance *i, JsonError *err) {
         static const JsonDispatch ext_table[] = {
-                { "compute", json_dispatch_object, 0, 0 },
+                {"compute", json_dispatch_object, 0, 0},
                 {},
         };
         static const JsonDispatch compute_table[] = {
-                { "ppsType", dispatch_imds_string, 0, JSON_NULLABLE },
+                {"ppsType", dispatch_imds_string, 0, JSON_NULLABLE},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *compute = NULL;
@@ -249,16 +253,16 @@ static int parse_extended(struct json_object *o, ImdsInstance *i, JsonError *err
 
 int imds_parse_instance(const char *buf, size_t len, ImdsInstance *ret, JsonError *err) {
         static const JsonDispatch top_table[] = {
-                { "compute", json_dispatch_object, 0, JSON_MANDATORY },
-                { "network", json_dispatch_object, sizeof(struct json_object *), JSON_NULLABLE },
-                { "extended", json_dispatch_object, 2 * sizeof(struct json_object *), JSON_NULLABLE },
+                {"compute", json_dispatch_object, 0, JSON_MANDATORY},
+                {"network", json_dispatch_object, sizeof(struct json_object *), JSON_NULLABLE},
+                {"extended", json_dispatch_object, 2 * sizeof(struct json_object *), JSON_NULLABLE},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         struct json_object *parts[3] = {}; /* compute, network, extended */
         ImdsInstance i = {
                 .pps_type = IMDS_PPS_NONE,
-                .security = { .secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1 },
+                .security = {.secure_boot = -1, .virtual_tpm = -1, .encryption_at_host = -1},
         };
         int r;
 

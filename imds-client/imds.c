@@ -12,13 +12,13 @@
 
 /* cloud-init falls back from its preferred version to 2019-06-01 on HTTP 400 (protocol §6.3);
  * 2021-08-01 is the version cloud-init prefers, so it is tried in between. */
-static const char *const imds_fallback_versions[] = { "2021-08-01", "2019-06-01" };
+static const char *const imds_fallback_versions[] = {"2021-08-01", "2019-06-01"};
 
 /* "extended=true" (ppsType) exists from api-version 2021-03-01 (IMDS docs, "extended" section). */
 #define IMDS_EXTENDED_MIN_VERSION "2021-03-01"
 
 void imds_retry_policy(usec_t deadline, RetryPolicy *ret) {
-        *ret = (RetryPolicy) {
+        *ret = (RetryPolicy){
                 .deadline = deadline,
                 .backoff = RETRY_BACKOFF_EXPONENTIAL,
                 .base = 1 * USEC_PER_SEC,
@@ -26,13 +26,13 @@ void imds_retry_policy(usec_t deadline, RetryPolicy *ret) {
                 .jitter_percent = 20,
                 /* azure-init RETRY_CODES minus 400 (ours means "api-version unknown": fall back instead),
                  * cloud-init retries 404/410/429/500 (protocol §6.3) */
-                .retry_status = { 404, 410, 429, 500, 503 },
+                .retry_status = {404, 410, 429, 500, 503},
                 .retry_transport_errors = true,
         };
 }
 
 void imds_options_from_config(const Config *c, ImdsOptions *ret) {
-        *ret = (ImdsOptions) {
+        *ret = (ImdsOptions){
                 .url = c->imds_url,
                 .api_version = c->imds_api_version,
                 .http_timeout = c->http_timeout,
@@ -93,8 +93,9 @@ static usec_t remaining(usec_t deadline_at) {
 
 /* A GET of url with the IMDS headers and policy; the policy's deadline is replaced by what is left of
  * deadline_at. The request points to url and *ret_headers. */
-static int imds_get_prepare(const ImdsOptions *o, const char *url, usec_t deadline_at, RetryValidate validate,
-                            HttpRequest *ret_req, RetryPolicy *ret_policy, char ***ret_headers) {
+static int imds_get_prepare(const ImdsOptions *o, const char *url, usec_t deadline_at,
+                            RetryValidate validate, HttpRequest *ret_req, RetryPolicy *ret_policy,
+                            char ***ret_headers) {
         RetryPolicy p = o->policy;
         int r;
 
@@ -111,7 +112,7 @@ static int imds_get_prepare(const ImdsOptions *o, const char *url, usec_t deadli
         r = imds_request_headers(ret_headers);
         if (r < 0)
                 return r;
-        *ret_req = (HttpRequest) {
+        *ret_req = (HttpRequest){
                 .method = HTTP_METHOD_GET,
                 .url = url,
                 .headers = *ret_headers,
@@ -197,8 +198,10 @@ int imds_fetch_user_data(const ImdsOptions *o, void **ret, size_t *ret_size) {
         size_t size = 0;
         int r;
 
-        r = imds_fetch_simple(o, "/metadata/instance/compute/userData?api-version=" IMDS_USER_DATA_API_VERSION
-                                 "&format=text", &resp);
+        r = imds_fetch_simple(o,
+                              "/metadata/instance/compute/userData?api-version=" IMDS_USER_DATA_API_VERSION
+                              "&format=text",
+                              &resp);
         if (r < 0)
                 return r;
         if (isempty(strstrip(resp->body)))
@@ -218,7 +221,8 @@ int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_si
         _cleanup_http_response_ HttpResponse *resp = NULL;
         int r;
 
-        r = imds_fetch_simple(o, "/metadata/reprovisiondata?api-version=" IMDS_REPROVISION_API_VERSION, &resp);
+        r = imds_fetch_simple(o, "/metadata/reprovisiondata?api-version=" IMDS_REPROVISION_API_VERSION,
+                              &resp);
         if (r < 0)
                 return r;
         if (resp->body_size == 0)
@@ -252,9 +256,9 @@ int imds_fetch_attested(const ImdsOptions *o, const char *nonce, char **ret_body
 /* ---- the instance document on an event loop (the daemon) ---- */
 
 struct ImdsFetch {
-        HttpClient *client;             /* borrowed: outlives the fetch */
-        HttpRetry *retry;               /* the GET in flight */
-        ImdsOptions options;            /* url and api_version point to the copies below */
+        HttpClient *client;  /* borrowed: outlives the fetch */
+        HttpRetry *retry;    /* the GET in flight */
+        ImdsOptions options; /* url and api_version point to the copies below */
         char *url, *api_version;
         const char *versions[INSTANCE_VERSIONS_MAX];
         size_t n_versions, i;
@@ -373,7 +377,8 @@ static void on_instance_sync(ImdsFetch *f, int error, char *body, size_t size, v
                 s->error = -ENOMEM;
 }
 
-int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size, char **ret_api_version) {
+int imds_fetch_instance_raw(const ImdsOptions *o, char **ret_body, size_t *ret_size,
+                            char **ret_api_version) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_http_client_ HttpClient *c = NULL;
         _cleanup_free_ char *body = NULL, *version = NULL;

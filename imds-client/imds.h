@@ -26,12 +26,12 @@
 #include "http-retry.h"
 #include "json-util.h"
 
-#define IMDS_RESPONSE_MAX (1024U * 1024U)
-#define IMDS_STRING_MAX 4096U              /* any single string field */
-#define IMDS_KEY_DATA_MAX (16U * 1024U)    /* one SSH public key */
-#define IMDS_PUBLIC_KEYS_MAX 64U
-#define IMDS_USER_DATA_MAX (64U * 1024U)   /* decoded; Azure limits user data to 64 KiB */
-#define IMDS_USER_DATA_API_VERSION "2021-01-01"
+#define IMDS_RESPONSE_MAX            (1024U * 1024U)
+#define IMDS_STRING_MAX              4096U         /* any single string field */
+#define IMDS_KEY_DATA_MAX            (16U * 1024U) /* one SSH public key */
+#define IMDS_PUBLIC_KEYS_MAX         64U
+#define IMDS_USER_DATA_MAX           (64U * 1024U) /* decoded; Azure limits user data to 64 KiB */
+#define IMDS_USER_DATA_API_VERSION   "2021-01-01"
 #define IMDS_REPROVISION_API_VERSION "2019-06-01"
 
 typedef enum ImdsPpsType {
@@ -47,7 +47,7 @@ typedef enum ImdsPpsType {
  * "TrustedLaunch", "ConfidentialVM", or "" for a standard VM. */
 typedef struct ImdsSecurityProfile {
         bool present;
-        char *security_type;            /* NULL when absent */
+        char *security_type; /* NULL when absent */
         int secure_boot;
         int virtual_tpm;
         int encryption_at_host;
@@ -60,10 +60,10 @@ typedef struct ImdsPublicKey {
 
 typedef struct ImdsInstance {
         /* compute */
-        char vm_id[37];                 /* normalized lower-case UUID */
+        char vm_id[37]; /* normalized lower-case UUID */
         char *name;
-        char *computer_name;            /* compute.osProfile.computerName */
-        char *admin_username;           /* compute.osProfile.adminUsername */
+        char *computer_name;  /* compute.osProfile.computerName */
+        char *admin_username; /* compute.osProfile.adminUsername */
         bool disable_password_authentication;
         ImdsPublicKey *public_keys;
         size_t n_public_keys;
@@ -74,9 +74,9 @@ typedef struct ImdsInstance {
         char *resource_group_name;
         char *os_type;
         char *tags;
-        char *user_data;                /* compute.userData, still base64 (NULL if absent) */
-        ImdsPpsType pps_type;           /* extended.compute.ppsType */
-        ImdsSecurityProfile security;   /* compute.securityProfile */
+        char *user_data;              /* compute.userData, still base64 (NULL if absent) */
+        ImdsPpsType pps_type;         /* extended.compute.ppsType */
+        ImdsSecurityProfile security; /* compute.securityProfile */
         /* network, for the networking module (it parses network.interface[] itself); a reference */
         struct json_object *network;
 } ImdsInstance;
@@ -91,10 +91,10 @@ ImdsPpsType imds_pps_type_from_string(const char *s);
 int imds_parse_instance(const char *buf, size_t len, ImdsInstance *ret, JsonError *err);
 
 typedef struct ImdsOptions {
-        const char *url;                /* base, e.g. "http://169.254.169.254" (no trailing path) */
-        const char *api_version;        /* preferred api-version */
-        usec_t http_timeout;            /* per attempt */
-        RetryPolicy policy;             /* deadline, backoff and retryable statuses */
+        const char *url;         /* base, e.g. "http://169.254.169.254" (no trailing path) */
+        const char *api_version; /* preferred api-version */
+        usec_t http_timeout;     /* per attempt */
+        RetryPolicy policy;      /* deadline, backoff and retryable statuses */
 } ImdsOptions;
 
 /* Fills o from the configuration (pointers into c) with the default IMDS retry policy. */
@@ -122,7 +122,7 @@ typedef struct ImdsFetch ImdsFetch;
 typedef void (*ImdsFetchCallback)(ImdsFetch *f, int error, char *body, size_t size, void *userdata);
 int imds_fetch_instance_start(HttpClient *client, const ImdsOptions *o, ImdsFetchCallback cb, void *userdata,
                               ImdsFetch **ret);
-ImdsFetch *imds_fetch_cancel(ImdsFetch *f);     /* callback not called; returns NULL */
+ImdsFetch *imds_fetch_cancel(ImdsFetch *f); /* callback not called; returns NULL */
 
 /* compute.userData, base64-decoded. -ENODATA when the VM has none (empty body). */
 int imds_fetch_user_data(const ImdsOptions *o, void **ret, size_t *ret_size);
@@ -136,5 +136,5 @@ int imds_fetch_reprovision_data(const ImdsOptions *o, char **ret, size_t *ret_si
  * provisioners/confidential/attested.h). nonce: 1–IMDS_ATTESTED_NONCE_MAX decimal digits (IMDS: "a 10-digit string").
  */
 #define IMDS_ATTESTED_API_VERSION "2020-09-01"
-#define IMDS_ATTESTED_NONCE_MAX 10U
+#define IMDS_ATTESTED_NONCE_MAX   10U
 int imds_fetch_attested(const ImdsOptions *o, const char *nonce, char **ret_body, size_t *ret_size);

@@ -18,13 +18,13 @@
 #include "json-util.h"
 #include "log.h"
 
-#define STATUS_BLOB_VERSION_HEADER "2014-02-14"         /* protocol §4.9 */
-#define STATUS_PAGE_SIZE 512U
-#define STATUS_PAGE_CHUNK_MAX (4U * 1024U * 1024U)
+#define STATUS_BLOB_VERSION_HEADER "2014-02-14" /* protocol §4.9 */
+#define STATUS_PAGE_SIZE           512U
+#define STATUS_PAGE_CHUNK_MAX      (4U * 1024U * 1024U)
 
 typedef struct BlobPut {
         char *url;
-        char **headers;         /* the storage headers (Content-Length not included: curl sends it) */
+        char **headers; /* the storage headers (Content-Length not included: curl sends it) */
         char *body;
         size_t size;
 } BlobPut;
@@ -95,7 +95,7 @@ static int puts_add(BlobPut **puts, size_t *n, BlobPut *p) {
                 return -ENOMEM;
         a[(*n)++] = *p;
         *puts = a;
-        *p = (BlobPut) {};
+        *p = (BlobPut){};
         return 0;
 }
 
@@ -109,8 +109,9 @@ static int blob_puts_build(const StatusUpload *u, char pad, BlobPut **ret, size_
         if (format_timestamp_iso(now_usec(CLOCK_REALTIME), date, sizeof date) < 0)
                 return -EINVAL;
         if (u->type == STATUS_BLOB_TYPE_BLOCK) {
-                BlobPut p = { .url = strdup(u->sas), .body = malloc(MAX(u->blob_size, (size_t) 1)),
-                              .size = u->blob_size };
+                BlobPut p = {.url = strdup(u->sas),
+                             .body = malloc(MAX(u->blob_size, (size_t) 1)),
+                             .size = u->blob_size};
 
                 if (!p.url || !p.body)
                         goto fail_one_block;
@@ -123,7 +124,7 @@ static int blob_puts_build(const StatusUpload *u, char pad, BlobPut **ret, size_
                 *ret = puts;
                 *ret_n = n;
                 return 0;
-fail_one_block:
+        fail_one_block:
                 free(p.url);
                 strv_free(p.headers);
                 free(p.body);
@@ -132,7 +133,7 @@ fail_one_block:
 
         /* PageBlob: create with the padded length, then write the pages. */
         size_t padded = (u->blob_size + STATUS_PAGE_SIZE - 1) / STATUS_PAGE_SIZE * STATUS_PAGE_SIZE;
-        BlobPut create = { .url = strdup(u->sas) };
+        BlobPut create = {.url = strdup(u->sas)};
 
         if (!create.url || header_line(&create.headers, "x-ms-blob-content-length", "%zu", padded) < 0 ||
             header_line(&create.headers, "x-ms-blob-type", "PageBlob") < 0 ||
@@ -146,7 +147,7 @@ fail_one_block:
         for (size_t start = 0; start < padded; start += STATUS_PAGE_CHUNK_MAX) {
                 size_t len = MIN((size_t) STATUS_PAGE_CHUNK_MAX, padded - start);
                 size_t have = start < u->blob_size ? MIN(len, u->blob_size - start) : 0;
-                BlobPut p = { .body = malloc(len), .size = len };
+                BlobPut p = {.body = malloc(len), .size = len};
 
                 if (!p.body ||
                     asprintf(&p.url, "%s%scomp=page", u->sas, strchr(u->sas, '?') ? "&" : "?") < 0) {
@@ -270,8 +271,8 @@ static void on_put(HttpRetry *call, int error, HttpResponse *response, void *use
                                 u->via_hgap ? "via HostGAPlugin" : "direct",
                                 http_failure_string(error, error < 0 ? 0 : resp->status, what, sizeof what));
                 log_debug_errno(r, "Status PUT %zu/%zu %s failed (%s%ld): %m", u->next, u->n_puts,
-                                u->via_hgap ? "via HostGAPlugin" : "direct", error < 0 ? "transport error " : "HTTP ",
-                                error < 0 ? 0L : resp->status);
+                                u->via_hgap ? "via HostGAPlugin" : "direct",
+                                error < 0 ? "transport error " : "HTTP ", error < 0 ? 0L : resp->status);
                 if (u->via_hgap) {
                         if (r == -ESTALE)
                                 /* protocol §2.2: refresh the container id; the next pass uploads again. */
@@ -304,8 +305,8 @@ static int upload_next(StatusUpload *u) {
                 if (r < 0)
                         return r;
                 r = hgap_request_start(c, HTTP_METHOD_PUT, "/status",
-                                       (char *const[]) { (char *) "Content-Type: application/json" }, 1, envelope,
-                                       strlen(envelope), 0, &once, on_put, u, &u->call);
+                                       (char *const[]){(char *) "Content-Type: application/json"}, 1,
+                                       envelope, strlen(envelope), 0, &once, on_put, u, &u->call);
         } else {
                 HttpRequest req = {
                         .method = HTTP_METHOD_PUT,
@@ -314,7 +315,7 @@ static int upload_next(StatusUpload *u) {
                         .body = p->body,
                         .body_size = p->size,
                         .timeout = c->http_timeout,
-                        .use_proxy = true,      /* blob storage honours the proxy settings (protocol §1.2) */
+                        .use_proxy = true, /* blob storage honours the proxy settings (protocol §1.2) */
                 };
                 r = http_retry_start(c->http, &req, &once, on_put, u, &u->call);
         }
@@ -342,8 +343,8 @@ bool azure_client_upload_busy(AzureClient *c) {
         return true;
 }
 
-int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType type, const char *blob, size_t size,
-                               const char *hash, StatusUploadCallback cb, void *userdata) {
+int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType type, const char *blob,
+                               size_t size, const char *hash, StatusUploadCallback cb, void *userdata) {
         StatusUpload *u;
         int r;
 
@@ -354,7 +355,7 @@ int azure_client_upload_status(AzureClient *c, const char *sas, StatusBlobType t
         u = calloc(1, sizeof *u);
         if (!u)
                 return -ENOMEM;
-        *u = (StatusUpload) {
+        *u = (StatusUpload){
                 .client = c,
                 .hash = hash ? strdup(hash) : NULL,
                 .blob = malloc(size + 1),

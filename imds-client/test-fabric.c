@@ -24,7 +24,7 @@ typedef struct Fabric {
         struct json_object *ready;
 } Fabric;
 
-static Fabric fabric = { .pid = -1 };
+static Fabric fabric = {.pid = -1};
 
 static const char *ready_str(const char *key) {
         struct json_object *v = json_get(fabric.ready, key, false);
@@ -66,9 +66,10 @@ static void fabric_start(void) {
                                 fprintf(stderr, "skipped: python3 cannot be run\n");
                                 exit(EXIT_TEST_SKIP);
                         }
-                        fail_msg("the fabric exited before it was ready (wait status 0x%x)", (unsigned) status);
+                        fail_msg("the fabric exited before it was ready (wait status 0x%x)",
+                                 (unsigned) status);
                 }
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+                (void) nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
         }
         {
                 _cleanup_close_ int fd = open(ready, O_RDONLY | O_CLOEXEC);
@@ -99,12 +100,16 @@ static struct json_object *control(HttpMethod method, const char *path, const ch
         _cleanup_http_response_ HttpResponse *resp = NULL;
         _cleanup_free_ char *url = NULL;
         struct json_object *o = NULL;
-        char *const headers[] = { (char *) "Content-Type: application/json", NULL };
+        char *const headers[] = {(char *) "Content-Type: application/json", NULL};
 
         assert_true(asprintf(&url, "%s%s", ready_str("control"), path) > 0);
-        HttpRequest req = { .method = method, .url = url, .headers = headers, .body = body,
-                            .body_size = body ? strlen(body) : 0, .timeout = 10 * USEC_PER_SEC,
-                            .max_response = 16 * 1024 * 1024 };
+        HttpRequest req = {.method = method,
+                           .url = url,
+                           .headers = headers,
+                           .body = body,
+                           .body_size = body ? strlen(body) : 0,
+                           .timeout = 10 * USEC_PER_SEC,
+                           .max_response = 16 * 1024 * 1024};
         assert_int_equal(http_request_sync(&req, &resp), 0);
         assert_true(http_status_ok(resp->status));
         if (resp->body_size == 0 || !strchr("[{", resp->body[0]))
@@ -143,7 +148,8 @@ static void test_fabric_imds(void **state) {
         imds_opts(&o);
         /* two failures first: the client must retry through them */
         r = control(HTTP_METHOD_POST, "/faults",
-                    "[{\"endpoint\": \"imds\", \"path\": \"/metadata/instance\", \"nth\": [1, 2], \"status\": 500}]");
+                    "[{\"endpoint\": \"imds\", \"path\": \"/metadata/instance\", \"nth\": [1, 2], "
+                    "\"status\": 500}]");
         assert_int_equal(imds_fetch_instance(&o, &i, &err), 0);
         assert_int_equal(uuid_normalize(jpath(sc, "vm", "vmId"), expected_id), 0);
         assert_string_equal(i.vm_id, expected_id);
@@ -156,11 +162,15 @@ static void test_fabric_imds(void **state) {
         assert_non_null(i.network);
         imds_instance_done(&i);
         {
-                _cleanup_(json_object_putp) struct json_object *f = control(HTTP_METHOD_GET, "/faults", NULL);
-                struct json_object *rules = json_object_is_type(f, json_type_array) ? f : json_get(f, "rules", false);
+                _cleanup_(json_object_putp) struct json_object *f =
+                        control(HTTP_METHOD_GET, "/faults", NULL);
+                struct json_object *rules =
+                        json_object_is_type(f, json_type_array) ? f : json_get(f, "rules", false);
 
                 assert_non_null(rules);
-                assert_int_equal(json_object_get_int(json_get(json_object_array_get_idx(rules, 0), "fired", false)), 2);
+                assert_int_equal(
+                        json_object_get_int(json_get(json_object_array_get_idx(rules, 0), "fired", false)),
+                        2);
         }
 
         assert_int_equal(imds_fetch_user_data(&o, &ud, &size), 0);
@@ -201,7 +211,8 @@ static void test_fabric_imds_async(void **state) {
         imds_opts(&o);
         o.api_version = "2099-01-01";
         r = control(HTTP_METHOD_POST, "/faults?mode=replace",
-                    "[{\"endpoint\": \"imds\", \"path\": \"/metadata/instance\", \"nth\": [1], \"status\": 500}]");
+                    "[{\"endpoint\": \"imds\", \"path\": \"/metadata/instance\", \"nth\": [1], \"status\": "
+                    "500}]");
         assert_int_equal(imds_fetch_instance_start(c, &o, on_async, &a, &f), 0);
         for (unsigned k = 0; k < 200 && a.calls == 0; k++)
                 assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
@@ -228,7 +239,8 @@ static void test_fabric_imds_async(void **state) {
                         }
                         m = 0;
                         assert_true(asprintf(&url, "%s/requests?endpoint=imds", ready_str("control")) > 0);
-                        HttpRequest req = { .method = HTTP_METHOD_GET, .url = url, .max_response = 16 * 1024 * 1024 };
+                        HttpRequest req = {
+                                .method = HTTP_METHOD_GET, .url = url, .max_response = 16 * 1024 * 1024};
                         assert_int_equal(http_request_sync(&req, &resp), 0);
                         for (char *line = strtok(resp->body, "\n"); line; line = strtok(NULL, "\n")) {
                                 _cleanup_(json_object_putp) struct json_object *o1 = NULL;
@@ -284,15 +296,18 @@ static void test_fabric_wire(void **state) {
         assert_int_equal(hgap_check_versions(&o, g.container_id), 1);
 
         assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_NOT_READY, "Provisioning", "Starting",
-                                            20 * USEC_PER_SEC), 0);
+                                            20 * USEC_PER_SEC),
+                         0);
         assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 20 * USEC_PER_SEC), 0);
 
         reports = control(HTTP_METHOD_GET, "/health-reports", NULL);
         n = json_object_array_length(reports);
         assert_true(n >= 2);
-        assert_true(json_object_get_boolean(json_get(json_object_array_get_idx(reports, n - 2), "accepted", false)));
+        assert_true(json_object_get_boolean(
+                json_get(json_object_array_get_idx(reports, n - 2), "accepted", false)));
         assert_string_equal(jpath(json_object_array_get_idx(reports, n - 1), "state", NULL), "Ready");
-        assert_true(json_object_get_boolean(json_get(json_object_array_get_idx(reports, n - 1), "accepted", false)));
+        assert_true(json_object_get_boolean(
+                json_get(json_object_array_get_idx(reports, n - 1), "accepted", false)));
 }
 
 int main(void) {

@@ -23,7 +23,7 @@ static usec_t now_mono(void) {
 
 /* A loopback port nobody listens on. */
 static unsigned closed_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htobe32(INADDR_LOOPBACK) };
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htobe32(INADDR_LOOPBACK)};
         socklen_t l = sizeof a;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -58,13 +58,13 @@ static const char *req_field(struct json_object *req, const char *name) {
 }
 
 static RetryPolicy fast_policy(void) {
-        return (RetryPolicy) {
+        return (RetryPolicy){
                 .max_attempts = 10,
                 .backoff = RETRY_BACKOFF_EXPONENTIAL,
                 .base = 50 * USEC_PER_MSEC,
                 .cap = 200 * USEC_PER_MSEC,
-                .retry_status = { 500, 503 },
-                .throttle_status = { 429 },
+                .retry_status = {500, 503},
+                .throttle_status = {429},
                 .throttle_delay = 20 * USEC_PER_MSEC,
                 .retry_transport_errors = true,
         };
@@ -77,12 +77,15 @@ static void test_http_basic(void **state) {
         _cleanup_http_response_ HttpResponse *resp = NULL;
         _cleanup_free_ char *url = NULL;
         _cleanup_(json_object_putp) struct json_object *log = NULL;
-        char *const headers[] = { (char *) "X-Test: 1", NULL };
+        char *const headers[] = {(char *) "X-Test: 1", NULL};
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/doc\", \"responses\": [{\"status\": 200, \"body\": \"hello\","
-                              " \"headers\": {\"ETag\": \"\\\"abc\\\"\", \"x-ms-request-id\": \"r1\", \"X-Other\": \"no\"}}]}]}");
+        fake_server_start(
+                &s,
+                "{\"routes\": [{\"path\": \"/doc\", \"responses\": [{\"status\": 200, \"body\": \"hello\","
+                " \"headers\": {\"ETag\": \"\\\"abc\\\"\", \"x-ms-request-id\": \"r1\", \"X-Other\": "
+                "\"no\"}}]}]}");
         url = url_of(&s, "/doc?q=1");
-        HttpRequest req = { .method = HTTP_METHOD_GET, .url = url, .headers = headers };
+        HttpRequest req = {.method = HTTP_METHOD_GET, .url = url, .headers = headers};
         assert_int_equal(http_request_sync(&req, &resp), 0);
         assert_int_equal(resp->status, 200);
         assert_string_equal(resp->body, "hello");
@@ -107,9 +110,10 @@ static void test_http_post_body(void **state) {
         _cleanup_(json_object_putp) struct json_object *log = NULL;
         static const char body[] = "<x>payload</x>";
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/p\", \"method\": \"PUT\", \"responses\": [{\"status\": 201}]}]}");
+        fake_server_start(&s, "{\"routes\": [{\"path\": \"/p\", \"method\": \"PUT\", \"responses\": "
+                              "[{\"status\": 201}]}]}");
         url = url_of(&s, "/p");
-        HttpRequest req = { .method = HTTP_METHOD_PUT, .url = url, .body = body, .body_size = strlen(body) };
+        HttpRequest req = {.method = HTTP_METHOD_PUT, .url = url, .body = body, .body_size = strlen(body)};
         assert_int_equal(http_request_sync(&req, &resp), 0);
         assert_int_equal(resp->status, 201);
         assert_string_equal(resp->body, "");
@@ -131,10 +135,10 @@ static void test_http_errors(void **state) {
         HttpResponse *resp = NULL;
         usec_t t0;
 
-        fake_server_start(&s, "{\"routes\": ["
-                              ROUTES_OVERSIZED
-                              "{\"path\": \"/reset\", \"responses\": [{\"reset\": true}]},"
-                              "{\"path\": \"/slow\", \"responses\": [{\"delay\": 3, \"body\": \"late\"}]}]}");
+        fake_server_start(&s,
+                          "{\"routes\": [" ROUTES_OVERSIZED
+                          "{\"path\": \"/reset\", \"responses\": [{\"reset\": true}]},"
+                          "{\"path\": \"/slow\", \"responses\": [{\"delay\": 3, \"body\": \"late\"}]}]}");
         big = url_of(&s, "/big");
         big_nolen = url_of(&s, "/bignolen");
         reset = url_of(&s, "/reset");
@@ -142,30 +146,30 @@ static void test_http_errors(void **state) {
         assert_true(asprintf(&refused, "http://127.0.0.1:%u/", closed_port()) > 0);
 
         /* over the limit: announced by Content-Length, and counted in the write callback */
-        HttpRequest r1 = { .url = big, .max_response = 1024 * 1024 };
+        HttpRequest r1 = {.url = big, .max_response = 1024 * 1024};
         assert_int_equal(http_request_sync(&r1, &resp), -E2BIG);
-        HttpRequest r2 = { .url = big_nolen, .max_response = 1024 * 1024 };
+        HttpRequest r2 = {.url = big_nolen, .max_response = 1024 * 1024};
         assert_int_equal(http_request_sync(&r2, &resp), -E2BIG);
         /* exactly at the limit is fine */
-        HttpRequest r2b = { .url = big_nolen, .max_response = 2000000 };
+        HttpRequest r2b = {.url = big_nolen, .max_response = 2000000};
         assert_int_equal(http_request_sync(&r2b, &resp), 0);
         assert_int_equal(resp->body_size, 2000000);
         resp = http_response_free(resp);
 
-        HttpRequest r3 = { .url = reset };
+        HttpRequest r3 = {.url = reset};
         assert_int_equal(http_request_sync(&r3, &resp), -ECONNRESET);
-        HttpRequest r4 = { .url = refused };
+        HttpRequest r4 = {.url = refused};
         assert_int_equal(http_request_sync(&r4, &resp), -ECONNREFUSED);
 
         t0 = now_mono();
-        HttpRequest r5 = { .url = slow, .timeout = 300 * USEC_PER_MSEC };
+        HttpRequest r5 = {.url = slow, .timeout = 300 * USEC_PER_MSEC};
         assert_int_equal(http_request_sync(&r5, &resp), -ETIMEDOUT);
         assert_true(now_mono() - t0 < 1500 * USEC_PER_MSEC);
 
-        HttpRequest r6 = { .url = "ftp://127.0.0.1/x" };
+        HttpRequest r6 = {.url = "ftp://127.0.0.1/x"};
         assert_int_equal(http_request_sync(&r6, &resp), -EINVAL);
-        char *const inject[] = { (char *) "X-A: 1\r\nX-B: 2", NULL };
-        HttpRequest r7 = { .url = slow, .headers = inject };
+        char *const inject[] = {(char *) "X-A: 1\r\nX-B: 2", NULL};
+        HttpRequest r7 = {.url = slow, .headers = inject};
         assert_int_equal(http_request_sync(&r7, &resp), -EINVAL);
         assert_null(resp);
         fake_server_stop(&s);
@@ -198,11 +202,12 @@ static void test_http_body_fd(void **state) {
         _cleanup_close_ int fd = memfd_create("body", MFD_CLOEXEC);
 
         assert_true(fd >= 0);
-        fake_server_start(&s, "{\"routes\": ["
-                              "{\"path\": \"/doc\", \"responses\": [{\"body\": \"hello\", \"headers\": {\"ETag\": \"e1\"}}]},"
-                              ROUTES_OVERSIZED
-                              "{\"path\": \"/err\", \"responses\": [{\"status\": 400, \"body\": \"InvalidContainerConfiguration\"}]},"
-                              "{\"path\": \"/bigerr\", \"responses\": [{\"status\": 500, \"body_size\": 2000000}]}]}");
+        fake_server_start(
+                &s, "{\"routes\": ["
+                    "{\"path\": \"/doc\", \"responses\": [{\"body\": \"hello\", \"headers\": {\"ETag\": "
+                    "\"e1\"}}]}," ROUTES_OVERSIZED "{\"path\": \"/err\", \"responses\": [{\"status\": 400, "
+                    "\"body\": \"InvalidContainerConfiguration\"}]},"
+                    "{\"path\": \"/bigerr\", \"responses\": [{\"status\": 500, \"body_size\": 2000000}]}]}");
         doc = url_of(&s, "/doc");
         big = url_of(&s, "/big");
         big_nolen = url_of(&s, "/bignolen");
@@ -210,7 +215,7 @@ static void test_http_body_fd(void **state) {
         big_err = url_of(&s, "/bigerr");
 
         assert_int_equal(write(fd, "stale content, longer than the body", 35), 35);
-        HttpRequest r1 = { .url = doc, .body_to_fd = true, .body_fd = fd };
+        HttpRequest r1 = {.url = doc, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_sync(&r1, &resp), 0);
         assert_int_equal(resp->status, 200);
         assert_true(resp->body_in_fd);
@@ -223,13 +228,13 @@ static void test_http_body_fd(void **state) {
         assert_string_equal(hello, "hello");
 
         /* over the limit, announced or counted: -E2BIG as in memory, never more than the limit on disk */
-        HttpRequest r2 = { .url = big, .max_response = 1024 * 1024, .body_to_fd = true, .body_fd = fd };
+        HttpRequest r2 = {.url = big, .max_response = 1024 * 1024, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_sync(&r2, &resp), -E2BIG);
-        HttpRequest r3 = { .url = big_nolen, .max_response = 1024 * 1024, .body_to_fd = true, .body_fd = fd };
+        HttpRequest r3 = {.url = big_nolen, .max_response = 1024 * 1024, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_sync(&r3, &resp), -E2BIG);
         assert_null(resp);
         assert_true(fd_size(fd) > 0 && fd_size(fd) <= 1024 * 1024);
-        HttpRequest r4 = { .url = big_nolen, .max_response = 2000000, .body_to_fd = true, .body_fd = fd };
+        HttpRequest r4 = {.url = big_nolen, .max_response = 2000000, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_sync(&r4, &resp), 0);
         assert_int_equal(resp->body_size, 2000000);
         resp = http_response_free(resp);
@@ -238,7 +243,7 @@ static void test_http_body_fd(void **state) {
         assert_true(xs[0] == 'x' && xs[2000000 - 1] == 'x');
 
         /* an error answer: in memory (wire_status_to_errno() reads it), the file left empty */
-        HttpRequest r5 = { .url = err, .body_to_fd = true, .body_fd = fd };
+        HttpRequest r5 = {.url = err, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_sync(&r5, &resp), 0);
         assert_int_equal(resp->status, 400);
         assert_false(resp->body_in_fd);
@@ -247,14 +252,15 @@ static void test_http_body_fd(void **state) {
         resp = http_response_free(resp);
         assert_int_equal(fd_size(fd), 0);
         /* … of which only the first HTTP_RESPONSE_MAX_DEFAULT bytes are kept */
-        HttpRequest r6 = { .url = big_err, .max_response = 4 * 1024 * 1024, .body_to_fd = true, .body_fd = fd };
+        HttpRequest r6 = {
+                .url = big_err, .max_response = 4 * 1024 * 1024, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_sync(&r6, &resp), 0);
         assert_int_equal(resp->status, 500);
         assert_int_equal(resp->body_size, HTTP_RESPONSE_MAX_DEFAULT);
         assert_int_equal(strlen(resp->body), HTTP_RESPONSE_MAX_DEFAULT);
         resp = http_response_free(resp);
 
-        HttpRequest r7 = { .url = doc, .body_to_fd = true, .body_fd = -EBADF };
+        HttpRequest r7 = {.url = doc, .body_to_fd = true, .body_fd = -EBADF};
         assert_int_equal(http_request_sync(&r7, &resp), -EBADF);
         fake_server_stop(&s);
 }
@@ -271,12 +277,14 @@ static void test_retry_body_fd(void **state) {
         unsigned attempts = 0;
 
         assert_true(fd >= 0);
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/r\", \"responses\": ["
-                              "{\"body_size\": 3000, \"no_length\": true, \"headers\": {\"Content-Length\": \"5000\"}},"
-                              "{\"body\": \"final\"}]}]}");
+        fake_server_start(
+                &s,
+                "{\"routes\": [{\"path\": \"/r\", \"responses\": ["
+                "{\"body_size\": 3000, \"no_length\": true, \"headers\": {\"Content-Length\": \"5000\"}},"
+                "{\"body\": \"final\"}]}]}");
         url = url_of(&s, "/r");
         p.failure = &f;
-        HttpRequest req = { .url = url, .body_to_fd = true, .body_fd = fd };
+        HttpRequest req = {.url = url, .body_to_fd = true, .body_fd = fd};
         assert_int_equal(http_request_retry_sync(&req, &p, &resp, &attempts), 0);
         assert_int_equal(attempts, 2);
         assert_int_equal(fake_server_count(&s, "/r"), 2);
@@ -326,14 +334,16 @@ static void test_http_async(void **state) {
         FakeServer s;
         usec_t t0;
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/slow\", \"responses\": [{\"delay\": 0.6, \"body\": \"x\"}]}]}");
+        fake_server_start(
+                &s,
+                "{\"routes\": [{\"path\": \"/slow\", \"responses\": [{\"delay\": 0.6, \"body\": \"x\"}]}]}");
         url = url_of(&s, "/slow");
         assert_int_equal(sd_event_new(&e), 0);
         assert_int_equal(http_client_new(e, &c), 0);
         p.event = e;
 
         /* two slow transfers at once on one loop: together they take one delay, not two */
-        HttpRequest req = { .url = url, .timeout = 5 * USEC_PER_SEC };
+        HttpRequest req = {.url = url, .timeout = 5 * USEC_PER_SEC};
         t0 = now_mono();
         assert_int_equal(http_client_start(c, &req, parallel_done, &p, NULL), 0);
         assert_int_equal(http_client_start(c, &req, parallel_done, &p, NULL), 0);
@@ -352,7 +362,9 @@ static void test_http_async(void **state) {
         assert_int_equal(http_client_new(e, &c), 0);
         assert_int_equal(http_client_start(c, &req, never_called, NULL, &call), 0);
         assert_null(http_call_cancel(call));
-        assert_int_equal(sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 800 * USEC_PER_MSEC, 0, on_quit, NULL), 0);
+        assert_int_equal(
+                sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 800 * USEC_PER_MSEC, 0, on_quit, NULL),
+                0);
         assert_int_equal(sd_event_loop(e), 0);
 
         /* a pending call is cancelled by freeing the client */
@@ -374,10 +386,11 @@ static void test_retry_then_success(void **state) {
         RetryPolicy p = fast_policy();
         unsigned attempts = 0;
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/r\", \"responses\": [{\"status\": 500}, {\"status\": 500},"
-                              " {\"status\": 500}, {\"status\": 200, \"body\": \"ok\"}]}]}");
+        fake_server_start(
+                &s, "{\"routes\": [{\"path\": \"/r\", \"responses\": [{\"status\": 500}, {\"status\": 500},"
+                    " {\"status\": 500}, {\"status\": 200, \"body\": \"ok\"}]}]}");
         url = url_of(&s, "/r");
-        HttpRequest req = { .url = url };
+        HttpRequest req = {.url = url};
         assert_int_equal(http_request_retry_sync(&req, &p, &resp, &attempts), 0);
         assert_int_equal(resp->status, 200);
         assert_string_equal(resp->body, "ok");
@@ -393,25 +406,26 @@ static void test_retry_exhausted_and_final(void **state) {
         RetryPolicy p = fast_policy();
         unsigned attempts = 0;
 
-        fake_server_start(&s, "{\"routes\": ["
-                              "{\"path\": \"/always\", \"responses\": [{\"status\": 503}]},"
-                              "{\"path\": \"/gone\", \"responses\": [{\"status\": 410}]},"
-                              "{\"path\": \"/throttle\", \"responses\": [{\"status\": 429}, {\"status\": 429},"
-                              " {\"status\": 429}, {\"status\": 429}, {\"status\": 202}]}]}");
+        fake_server_start(&s,
+                          "{\"routes\": ["
+                          "{\"path\": \"/always\", \"responses\": [{\"status\": 503}]},"
+                          "{\"path\": \"/gone\", \"responses\": [{\"status\": 410}]},"
+                          "{\"path\": \"/throttle\", \"responses\": [{\"status\": 429}, {\"status\": 429},"
+                          " {\"status\": 429}, {\"status\": 429}, {\"status\": 202}]}]}");
         always = url_of(&s, "/always");
         gone = url_of(&s, "/gone");
         thr = url_of(&s, "/throttle");
 
         /* attempts run out: the last retryable answer is delivered */
         p.max_attempts = 3;
-        HttpRequest r1 = { .url = always };
+        HttpRequest r1 = {.url = always};
         assert_int_equal(http_request_retry_sync(&r1, &p, &resp, &attempts), 0);
         assert_int_equal(resp->status, 503);
         assert_int_equal(attempts, 3);
         resp = http_response_free(resp);
 
         /* a final status is delivered at once */
-        HttpRequest r2 = { .url = gone };
+        HttpRequest r2 = {.url = gone};
         assert_int_equal(http_request_retry_sync(&r2, &p, &resp, &attempts), 0);
         assert_int_equal(resp->status, 410);
         assert_int_equal(attempts, 1);
@@ -420,7 +434,7 @@ static void test_retry_exhausted_and_final(void **state) {
         /* throttling raises the attempt budget to throttle_min_attempts */
         p.max_attempts = 2;
         p.throttle_min_attempts = 6;
-        HttpRequest r3 = { .url = thr };
+        HttpRequest r3 = {.url = thr};
         assert_int_equal(http_request_retry_sync(&r3, &p, &resp, &attempts), 0);
         assert_int_equal(resp->status, 202);
         assert_int_equal(attempts, 5);
@@ -429,7 +443,7 @@ static void test_retry_exhausted_and_final(void **state) {
         /* transport errors are retried, then reported */
         _cleanup_free_ char *refused = NULL;
         assert_true(asprintf(&refused, "http://127.0.0.1:%u/", closed_port()) > 0);
-        HttpRequest r4 = { .url = refused };
+        HttpRequest r4 = {.url = refused};
         p.max_attempts = 3;
         assert_int_equal(http_request_retry_sync(&r4, &p, &resp, &attempts), -ECONNREFUSED);
         p.retry_transport_errors = false;
@@ -452,7 +466,7 @@ static void test_retry_deadline(void **state) {
         p.max_attempts = 0;
         p.deadline = 3 * USEC_PER_SEC;
         p.cap = 1 * USEC_PER_SEC;
-        HttpRequest r1 = { .url = always };
+        HttpRequest r1 = {.url = always};
         t0 = now_mono();
         assert_int_equal(http_request_retry_sync(&r1, &p, &resp, NULL), -ETIMEDOUT);
         dt = now_mono() - t0;
@@ -461,7 +475,7 @@ static void test_retry_deadline(void **state) {
         assert_true(fake_server_count(&s, "/always") >= 4);
 
         /* a hanging server: the attempt's own timeout is clipped to the deadline */
-        HttpRequest r2 = { .url = slow, .timeout = 60 * USEC_PER_SEC };
+        HttpRequest r2 = {.url = slow, .timeout = 60 * USEC_PER_SEC};
         t0 = now_mono();
         assert_int_equal(http_request_retry_sync(&r2, &p, &resp, NULL), -ETIMEDOUT);
         assert_true(now_mono() - t0 <= 3 * USEC_PER_SEC + 200 * USEC_PER_MSEC);
@@ -474,13 +488,14 @@ static void test_retry_failure_report(void **state) {
         FakeServer s;
         HttpResponse *resp = NULL;
         _cleanup_free_ char *always = NULL, *reset = NULL, *flaky = NULL;
-        HttpFailure f = { .attempts = 99, .status = 42 };
+        HttpFailure f = {.attempts = 99, .status = 42};
         RetryPolicy p = fast_policy();
         char buf[HTTP_FAILURE_STRING_MAX + 32];
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/always\", \"responses\": [{\"status\": 503}]},"
-                              "{\"path\": \"/reset\", \"responses\": [{\"reset\": true}]},"
-                              "{\"path\": \"/flaky\", \"responses\": [{\"status\": 500}, {\"body\": \"ok\"}]}]}");
+        fake_server_start(
+                &s, "{\"routes\": [{\"path\": \"/always\", \"responses\": [{\"status\": 503}]},"
+                    "{\"path\": \"/reset\", \"responses\": [{\"reset\": true}]},"
+                    "{\"path\": \"/flaky\", \"responses\": [{\"status\": 500}, {\"body\": \"ok\"}]}]}");
         always = url_of(&s, "/always");
         reset = url_of(&s, "/reset");
         flaky = url_of(&s, "/flaky");
@@ -488,7 +503,7 @@ static void test_retry_failure_report(void **state) {
 
         p.max_attempts = 0;
         p.deadline = 1 * USEC_PER_SEC;
-        HttpRequest r1 = { .url = always };
+        HttpRequest r1 = {.url = always};
         assert_int_equal(http_request_retry_sync(&r1, &p, &resp, NULL), -ETIMEDOUT);
         assert_int_equal(f.error, 0);
         assert_int_equal(f.status, 503);
@@ -498,13 +513,13 @@ static void test_retry_failure_report(void **state) {
 
         p.max_attempts = 2;
         p.deadline = 0;
-        HttpRequest r2 = { .url = reset };
+        HttpRequest r2 = {.url = reset};
         assert_int_equal(http_request_retry_sync(&r2, &p, &resp, NULL), -ECONNRESET);
         assert_int_equal(f.attempts, 2);
         assert_string_equal(http_failure_describe(&f, buf, sizeof buf), "connection reset after 2 attempts");
 
         /* success after a failure: the last attempt did not fail, nothing to describe */
-        HttpRequest r3 = { .url = flaky };
+        HttpRequest r3 = {.url = flaky};
         assert_int_equal(http_request_retry_sync(&r3, &p, &resp, NULL), 0);
         resp = http_response_free(resp);
         assert_int_equal(f.attempts, 2);
@@ -537,9 +552,10 @@ static void test_imds_fetch_no_proxy(void **state) {
         _cleanup_(json_object_putp) struct json_object *log = NULL;
         char id[37];
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/metadata/instance\", \"query\": \"api-version=2023-07-01\","
-                              " \"responses\": [{\"require_header\": [\"Metadata\", \"true\"],"
-                              " \"body_file\": \"@DATA@/imds/instance.json\"}]}]}");
+        fake_server_start(
+                &s, "{\"routes\": [{\"path\": \"/metadata/instance\", \"query\": \"api-version=2023-07-01\","
+                    " \"responses\": [{\"require_header\": [\"Metadata\", \"true\"],"
+                    " \"body_file\": \"@DATA@/imds/instance.json\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         /* A proxy nobody listens on: any use of it would fail with -ECONNREFUSED. */
         assert_true(asprintf(&proxy, "http://127.0.0.1:%u", closed_port()) > 0);
@@ -563,7 +579,7 @@ static void test_imds_fetch_no_proxy(void **state) {
                 HttpResponse *resp = NULL;
 
                 assert_int_equal(imds_instance_url(s.base, "2023-07-01", &url), 0);
-                HttpRequest req = { .url = url, .use_proxy = true };
+                HttpRequest req = {.url = url, .use_proxy = true};
                 assert_int_equal(http_request_sync(&req, &resp), -ECONNREFUSED);
         }
         assert_int_equal(unsetenv("http_proxy"), 0);
@@ -578,11 +594,12 @@ static void test_imds_api_fallback(void **state) {
         _cleanup_(json_object_putp) struct json_object *log = NULL;
         size_t size = 0;
 
-        fake_server_start(&s, "{\"routes\": ["
-                              "{\"path\": \"/metadata/instance\", \"query\": \"api-version=2019-06-01\","
-                              " \"responses\": [{\"body_file\": \"@DATA@/imds/instance.json\"}]},"
-                              "{\"path\": \"/metadata/instance\", \"responses\": [{\"status\": 400,"
-                              " \"body\": \"{\\\"error\\\": \\\"Bad request. api-version is invalid\\\"}\"}]}]}");
+        fake_server_start(
+                &s, "{\"routes\": ["
+                    "{\"path\": \"/metadata/instance\", \"query\": \"api-version=2019-06-01\","
+                    " \"responses\": [{\"body_file\": \"@DATA@/imds/instance.json\"}]},"
+                    "{\"path\": \"/metadata/instance\", \"responses\": [{\"status\": 400,"
+                    " \"body\": \"{\\\"error\\\": \\\"Bad request. api-version is invalid\\\"}\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         assert_int_equal(imds_fetch_instance_raw(&o, &body, &size, &version), 0);
         assert_string_equal(version, "2019-06-01");
@@ -603,7 +620,8 @@ static void test_imds_retry_and_deadline(void **state) {
         usec_t t0, dt;
 
         fake_server_start(&s, "{\"routes\": [{\"path\": \"/metadata/instance\", \"responses\": ["
-                              "{\"status\": 500}, {\"status\": 500}, {\"status\": 500}, {\"status\": 404}, {\"status\": 429},"
+                              "{\"status\": 500}, {\"status\": 500}, {\"status\": 500}, {\"status\": 404}, "
+                              "{\"status\": 429},"
                               "{\"body\": \"{not json\"},"
                               "{\"body_file\": \"@DATA@/imds/instance.json\"}]}]}");
         imds_test_options(&s, &o, 10 * USEC_PER_SEC);
@@ -613,7 +631,9 @@ static void test_imds_retry_and_deadline(void **state) {
         assert_int_equal(fake_server_count(&s, "/metadata/instance"), 7);
         fake_server_stop(&s);
 
-        fake_server_start(&s2, "{\"routes\": [{\"path\": \"/metadata/instance\", \"responses\": [{\"status\": 503}]}]}");
+        fake_server_start(
+                &s2,
+                "{\"routes\": [{\"path\": \"/metadata/instance\", \"responses\": [{\"status\": 503}]}]}");
         imds_test_options(&s2, &o, 3 * USEC_PER_SEC);
         t0 = now_mono();
         assert_int_equal(imds_fetch_instance(&o, &i, &err), -ETIMEDOUT);
@@ -630,7 +650,8 @@ static void test_imds_limits_and_errors(void **state) {
         JsonError err = {};
 
         fake_server_start(&s, "{\"routes\": [{\"path\": \"/metadata/instance\", \"responses\": ["
-                              "{\"body_size\": 1048577}, {\"status\": 403}, {\"body\": \"{\\\"compute\\\": {\\\"vmId\\\": 1}}\"}]}]}");
+                              "{\"body_size\": 1048577}, {\"status\": 403}, {\"body\": \"{\\\"compute\\\": "
+                              "{\\\"vmId\\\": 1}}\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         assert_int_equal(imds_fetch_instance(&o, &i, &err), -E2BIG);
         assert_int_equal(imds_fetch_instance(&o, &i, &err), -EACCES); /* not retryable */
@@ -647,13 +668,14 @@ static void test_imds_user_data_and_reprovision(void **state) {
         size_t size = 0, esize = 0;
         void *none = NULL;
 
-        fake_server_start(&s, "{\"routes\": ["
-                              "{\"path\": \"/metadata/instance/compute/userData\","
-                              " \"query\": \"api-version=2021-01-01&format=text\","
-                              " \"responses\": [{\"body\": \"I2Nsb3VkLWNvbmZpZwo=\"}, {\"body\": \"\"}]},"
-                              "{\"path\": \"/metadata/reprovisiondata\", \"query\": \"api-version=2019-06-01\","
-                              " \"responses\": [{\"status\": 404}, {\"status\": 404},"
-                              " {\"body_file\": \"@DATA@/media/ovf-env.xml\"}]}]}");
+        fake_server_start(&s,
+                          "{\"routes\": ["
+                          "{\"path\": \"/metadata/instance/compute/userData\","
+                          " \"query\": \"api-version=2021-01-01&format=text\","
+                          " \"responses\": [{\"body\": \"I2Nsb3VkLWNvbmZpZwo=\"}, {\"body\": \"\"}]},"
+                          "{\"path\": \"/metadata/reprovisiondata\", \"query\": \"api-version=2019-06-01\","
+                          " \"responses\": [{\"status\": 404}, {\"status\": 404},"
+                          " {\"body_file\": \"@DATA@/media/ovf-env.xml\"}]}]}");
         imds_test_options(&s, &o, 5 * USEC_PER_SEC);
         assert_int_equal(imds_fetch_user_data(&o, &ud, &size), 0);
         assert_int_equal(size, 14);
@@ -689,14 +711,16 @@ static void test_wire_goal_state(void **state) {
         usec_t t0;
 
         /* the goal state's URLs point at 168.63.129.16: rewrite the HostingEnvironmentConfig one below */
-        fake_server_start(&s, "{\"routes\": ["
-                              "{\"path\": \"/\", \"query\": \"comp=versions\", \"responses\": [{\"status\": 503},"
-                              " {\"body_file\": \"@DATA@/wire/versions.xml\"}]},"
-                              "{\"path\": \"/machine/\", \"query\": \"comp=goalstate\", \"responses\": ["
-                              " {\"status\": 500}, {\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"},"
-                              " {\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"},"
-                              " {\"body_file\": \"@DATA@/wire/goal-state.xml\"}]},"
-                              "{\"path\": \"/hosting\", \"responses\": [{\"body_file\": \"@DATA@/wire/hosting-environment.xml\"}]}]}");
+        fake_server_start(
+                &s, "{\"routes\": ["
+                    "{\"path\": \"/\", \"query\": \"comp=versions\", \"responses\": [{\"status\": 503},"
+                    " {\"body_file\": \"@DATA@/wire/versions.xml\"}]},"
+                    "{\"path\": \"/machine/\", \"query\": \"comp=goalstate\", \"responses\": ["
+                    " {\"status\": 500}, {\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"},"
+                    " {\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"},"
+                    " {\"body_file\": \"@DATA@/wire/goal-state.xml\"}]},"
+                    "{\"path\": \"/hosting\", \"responses\": [{\"body_file\": "
+                    "\"@DATA@/wire/hosting-environment.xml\"}]}]}");
         wire_test_options(&s, &o);
 
         assert_int_equal(wire_check_version(&o, &v), 0);
@@ -718,7 +742,8 @@ static void test_wire_goal_state(void **state) {
         assert_string_equal(req_header(req_at(log, 2), "connection"), "close");
 
         free(g.hosting_env_url);
-        assert_true(asprintf(&g.hosting_env_url, "%s/hosting?comp=config&type=hostingEnvironmentConfig", s.base) > 0);
+        assert_true(asprintf(&g.hosting_env_url, "%s/hosting?comp=config&type=hostingEnvironmentConfig",
+                             s.base) > 0);
         assert_int_equal(wire_fetch_hosting_env(&o, &g, &h), 0);
         assert_string_equal(h.vm_name, "azl-test-vm_IN_0");
         fake_server_stop(&s);
@@ -729,9 +754,12 @@ static void test_wire_version_unsupported(void **state) {
         WireOptions o;
         GoalState g = {};
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/\", \"query\": \"comp=versions\", \"responses\": [{\"body\":"
-                              " \"<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>\"}]},"
-                              "{\"path\": \"/machine/\", \"responses\": [{\"body_file\": \"@DATA@/wire/goal-state-no-role-instance.xml\"}]}]}");
+        fake_server_start(
+                &s,
+                "{\"routes\": [{\"path\": \"/\", \"query\": \"comp=versions\", \"responses\": [{\"body\":"
+                " \"<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>\"}]},"
+                "{\"path\": \"/machine/\", \"responses\": [{\"body_file\": "
+                "\"@DATA@/wire/goal-state-no-role-instance.xml\"}]}]}");
         wire_test_options(&s, &o);
         assert_int_equal(wire_check_version(&o, NULL), -EPROTONOSUPPORT);
         /* never a RoleInstance: 6 attempts, then -ENODATA */
@@ -748,28 +776,36 @@ static void test_health_send(void **state) {
         _cleanup_(json_object_putp) struct json_object *log = NULL;
         size_t size;
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/machine\", \"query\": \"comp=health\", \"method\": \"POST\","
-                              " \"responses\": [{\"status\": 503}, {\"status\": 500}, {\"status\": 200},"
-                              " {\"status\": 410}, {\"status\": 400, \"body\": \"InvalidContainerConfiguration\"}, {\"status\": 400}]}]}");
+        fake_server_start(
+                &s,
+                "{\"routes\": [{\"path\": \"/machine\", \"query\": \"comp=health\", \"method\": \"POST\","
+                " \"responses\": [{\"status\": 503}, {\"status\": 500}, {\"status\": 200},"
+                " {\"status\": 410}, {\"status\": 400, \"body\": \"InvalidContainerConfiguration\"}, "
+                "{\"status\": 400}]}]}");
         wire_test_options(&s, &o);
         gs = test_data_read("wire/goal-state.xml", &size);
         assert_int_equal(goal_state_parse(gs, size, &g), 0);
 
         assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_NOT_READY, "Provisioning", "Starting",
-                                            10 * USEC_PER_SEC), 0);
+                                            10 * USEC_PER_SEC),
+                         0);
         assert_int_equal(fake_server_count(&s, "/machine"), 3);
         log = fake_server_requests(&s);
-        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_NOT_READY,
-                                             "Provisioning", "Starting", &expected), 0);
+        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id,
+                                             HEALTH_STATE_NOT_READY, "Provisioning", "Starting", &expected),
+                         0);
         assert_string_equal(req_field(req_at(log, 2), "body"), expected);
         assert_string_equal(req_header(req_at(log, 2), "content-type"), "text/xml;charset=utf-8");
         assert_string_equal(req_header(req_at(log, 2), "x-ms-version"), "2012-11-30");
         assert_string_equal(req_header(req_at(log, 2), "x-ms-agent-name"), "azl-agent");
 
         /* 410: the goal state changed; not retried */
-        assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 10 * USEC_PER_SEC), -ESTALE);
-        assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 10 * USEC_PER_SEC), -ESTALE);
-        assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 10 * USEC_PER_SEC), -EINVAL);
+        assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 10 * USEC_PER_SEC),
+                         -ESTALE);
+        assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 10 * USEC_PER_SEC),
+                         -ESTALE);
+        assert_int_equal(health_report_send(&o, &g, HEALTH_STATE_READY, NULL, NULL, 10 * USEC_PER_SEC),
+                         -EINVAL);
         assert_int_equal(fake_server_count(&s, "/machine"), 6);
         fake_server_stop(&s);
 }
@@ -779,7 +815,8 @@ static void test_hgap_versions(void **state) {
         WireOptions o;
         _cleanup_(json_object_putp) struct json_object *log = NULL;
 
-        fake_server_start(&s, "{\"routes\": [{\"path\": \"/versions\", \"responses\": [{\"body\": \"[\\\"2015-09-01\\\"]\"},"
+        fake_server_start(&s, "{\"routes\": [{\"path\": \"/versions\", \"responses\": [{\"body\": "
+                              "\"[\\\"2015-09-01\\\"]\"},"
                               " {\"body\": \"[\\\"2012-01-01\\\"]\"}]}]}");
         wire_test_options(&s, &o);
         /* the WireServer endpoint names another port: the HostGAPlugin port must replace it */
@@ -787,7 +824,8 @@ static void test_hgap_versions(void **state) {
         assert_int_equal(hgap_check_versions(&o, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2"), 1);
         assert_int_equal(hgap_check_versions(&o, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2"), 0);
         log = fake_server_requests(&s);
-        assert_string_equal(req_header(req_at(log, 0), "x-ms-containerid"), "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
+        assert_string_equal(req_header(req_at(log, 0), "x-ms-containerid"),
+                            "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
         fake_server_stop(&s);
 }
 

@@ -34,15 +34,16 @@ static void test_instance_document(void **state) {
         assert_true(i.disable_password_authentication);
         assert_string_equal(i.user_data, "");
         assert_int_equal(i.n_public_keys, 1);
-        assert_true(startswith(i.public_keys[0].key_data, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6akTzHzdf12dzv"));
+        assert_true(startswith(i.public_keys[0].key_data,
+                               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6akTzHzdf12dzv"));
         assert_string_equal(i.public_keys[0].path, "/home/azltest/.ssh/authorized_keys");
         assert_int_equal(i.pps_type, IMDS_PPS_NONE);
         /* network is kept for the networking module */
         assert_non_null(i.network);
         assert_true(json_object_object_get_ex(i.network, "interface", &ifaces));
         assert_int_equal(json_object_array_length(ifaces), 1);
-        assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(ifaces, 0),
-                                                                          "macAddress")),
+        assert_string_equal(json_object_get_string(json_object_object_get(
+                                    json_object_array_get_idx(ifaces, 0), "macAddress")),
                             "000D3A5C6D7E");
         imds_instance_done(&i);
 }
@@ -103,7 +104,7 @@ static void interop_valid(void **state) {
         assert_string_equal(i.vm_size, "Standard_D2_V2");
         assert_string_equal(i.tags, "");
         assert_string_equal(i.zone, "");
-        assert_null(i.admin_username);   /* no osProfile in this (2018) document */
+        assert_null(i.admin_username); /* no osProfile in this (2018) document */
         assert_null(i.user_data);
         assert_int_equal(i.n_public_keys, 0);
         assert_int_equal(i.pps_type, IMDS_PPS_NONE);
@@ -111,8 +112,8 @@ static void interop_valid(void **state) {
         assert_non_null(i.network);
         assert_true(json_object_object_get_ex(i.network, "interface", &ifaces));
         assert_int_equal(json_object_array_length(ifaces), 1);
-        assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(ifaces, 0),
-                                                                          "macAddress")),
+        assert_string_equal(json_object_get_string(json_object_object_get(
+                                    json_object_array_get_idx(ifaces, 0), "macAddress")),
                             "000D3A3382E8");
         imds_instance_done(&i);
 }
@@ -145,9 +146,12 @@ static void interop_unicode(void **state) {
         assert_int_equal(imds_parse_instance(buf, size, &i, &err), 0);
         assert_string_equal(i.vm_id, "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e");
         assert_string_equal(i.location, "w\xc3\xa9stus");
-        assert_string_equal(i.name, "h\xc3\xa9" "alth");
+        assert_string_equal(i.name, "h\xc3\xa9"
+                                    "alth");
         assert_string_equal(i.resource_group_name, "t\xc3\xa9sts");
-        assert_string_equal(i.subscription_id, "21b2dc34-bc\xc3\xa9" "6-4\xc3\xa9" "63-9449-d2a8d1c2339\xc3\xa9");
+        assert_string_equal(i.subscription_id, "21b2dc34-bc\xc3\xa9"
+                                               "6-4\xc3\xa9"
+                                               "63-9449-d2a8d1c2339\xc3\xa9");
         imds_instance_done(&i);
 }
 
@@ -156,7 +160,8 @@ static const char full_doc[] =
         "{\"compute\": {\"vmId\": \"E7FDBFC4-2DEB-4A4E-8615-EA6AAF50162E\", \"name\": \"vm1\","
         " \"osProfile\": {\"adminUsername\": \"azureuser\", \"computerName\": \"myhost\","
         "   \"disablePasswordAuthentication\": \"true\", \"futureField\": 7},"
-        " \"publicKeys\": [{\"keyData\": \"ssh-ed25519 AAAA user@x\", \"path\": \"/home/azureuser/.ssh/authorized_keys\"},"
+        " \"publicKeys\": [{\"keyData\": \"ssh-ed25519 AAAA user@x\", \"path\": "
+        "\"/home/azureuser/.ssh/authorized_keys\"},"
         "                 {\"keyData\": \"ssh-rsa BBBB\"}],"
         " \"userData\": \"I2Nsb3VkLWNvbmZpZw==\", \"location\": \"eastus\", \"vmSize\": \"Standard_B1s\","
         " \"zone\": \"1\", \"osType\": \"Linux\", \"tagsList\": [], \"unknown\": {\"deep\": [1, 2]}},"
@@ -187,11 +192,13 @@ static void test_bool_forms(void **state) {
         static const struct {
                 const char *value;
                 int expected; /* 1/0, or -1 = error */
-        } cases[] = {
-                { "\"false\"", 0 }, { "\"True\"", 1 }, { "true", 1 }, { "false", 0 },
-                { "\"yes\"", -1 }, { "1", -1 }, { "\"\"", -1 },
-                { "null", 0 }, /* json_dispatch: null on an optional field = absent */
-        };
+        } cases
+                [] =
+                        {
+                                {"\"false\"", 0}, {"\"True\"", 1}, {"true", 1},
+                                {"false", 0},     {"\"yes\"", -1}, {"1", -1},
+                                {"\"\"", -1},     {"null", 0}, /* json_dispatch: null on an optional field = absent */
+                        };
 
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
                 _cleanup_free_ char *doc = NULL;
@@ -199,7 +206,8 @@ static void test_bool_forms(void **state) {
                 JsonError err = {};
                 int r;
 
-                assert_true(asprintf(&doc, "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                assert_true(asprintf(&doc,
+                                     "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
                                      " \"osProfile\": {\"disablePasswordAuthentication\": %s}}}",
                                      cases[k].value) > 0);
                 r = imds_parse_instance(doc, strlen(doc), &i, &err);
@@ -221,15 +229,19 @@ static void test_security_profile(void **state) {
                 const char *type;
                 int secure_boot, vtpm, host_encryption;
         } cases[] = {
-                { "{\"secureBootEnabled\": \"true\", \"virtualTpmEnabled\": \"true\", \"encryptionAtHost\": \"false\","
-                  " \"securityType\": \"ConfidentialVM\"}", "ConfidentialVM", 1, 1, 0 },
-                { "{\"secureBootEnabled\": \"false\", \"virtualTpmEnabled\": \"false\"}", NULL, 0, 0, -1 },
+                {"{\"secureBootEnabled\": \"true\", \"virtualTpmEnabled\": \"true\", \"encryptionAtHost\": "
+                 "\"false\","
+                 " \"securityType\": \"ConfidentialVM\"}",
+                 "ConfidentialVM", 1, 1, 0},
+                {"{\"secureBootEnabled\": \"false\", \"virtualTpmEnabled\": \"false\"}", NULL, 0, 0, -1},
                 /* IMDS sends "" for what does not apply; other words and types stay unknown too */
-                { "{\"secureBootEnabled\": \"\", \"virtualTpmEnabled\": 7, \"encryptionAtHost\": \"maybe\","
-                  " \"securityType\": \"\"}", "", -1, -1, -1 },
-                { "{\"securityType\": 12, \"secureBootEnabled\": true}", NULL, 1, -1, -1 },
-                { "{\"securityType\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
-                  NULL, -1, -1, -1 },
+                {"{\"secureBootEnabled\": \"\", \"virtualTpmEnabled\": 7, \"encryptionAtHost\": \"maybe\","
+                 " \"securityType\": \"\"}",
+                 "", -1, -1, -1},
+                {"{\"securityType\": 12, \"secureBootEnabled\": true}", NULL, 1, -1, -1},
+                {"{\"securityType\": "
+                 "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+                 NULL, -1, -1, -1},
         };
 
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
@@ -237,8 +249,10 @@ static void test_security_profile(void **state) {
                 ImdsInstance i = {};
                 JsonError err = {};
 
-                assert_true(asprintf(&doc, "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
-                                     " \"securityProfile\": %s}}", cases[k].profile) > 0);
+                assert_true(asprintf(&doc,
+                                     "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                                     " \"securityProfile\": %s}}",
+                                     cases[k].profile) > 0);
                 assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, &err), 0);
                 assert_true(i.security.present);
                 if (cases[k].type)
@@ -253,9 +267,10 @@ static void test_security_profile(void **state) {
 
         /* Absent, or not an object (ignored): not present, everything unknown. */
         for (size_t k = 0; k < 2; k++) {
-                const char *doc = k == 0 ? "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}}" :
-                                           "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
-                                           " \"securityProfile\": \"ConfidentialVM\"}}";
+                const char *doc =
+                        k == 0 ? "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}}"
+                               : "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                                 " \"securityProfile\": \"ConfidentialVM\"}}";
                 ImdsInstance i = {};
 
                 assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, NULL), 0);
@@ -268,7 +283,7 @@ static void test_security_profile(void **state) {
 }
 
 static void expect_error(const char *doc, int error, const char *field) {
-        ImdsInstance i = { .name = NULL };
+        ImdsInstance i = {.name = NULL};
         JsonError err = {};
 
         assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, &err), error);
@@ -287,13 +302,15 @@ static void test_wrong_types(void **state) {
         expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
                      " \"osProfile\": {\"adminUsername\": 42}}}",
                      -EBADMSG, "compute.osProfile.adminUsername");
-        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"osProfile\": \"x\"}}",
-                     -EBADMSG, "compute.osProfile");
+        expect_error(
+                "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"osProfile\": \"x\"}}",
+                -EBADMSG, "compute.osProfile");
         expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
                      " \"publicKeys\": [{\"keyData\": \"ssh-rsa A\"}, {\"path\": \"/x\"}]}}",
                      -EBADMSG, "compute.publicKeys[1].keyData");
-        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"publicKeys\": {}}}",
-                     -EBADMSG, "compute.publicKeys");
+        expect_error(
+                "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\", \"publicKeys\": {}}}",
+                -EBADMSG, "compute.publicKeys");
         expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}, \"network\": []}",
                      -EBADMSG, "network");
         expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"},"
@@ -312,7 +329,8 @@ static void test_garbage(void **state) {
 
         expect_error("", -EBADMSG, NULL);
         expect_error("<html>502 Bad Gateway</html>", -EBADMSG, NULL);
-        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}} trailing", -EBADMSG, NULL);
+        expect_error("{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\"}} trailing",
+                     -EBADMSG, NULL);
         /* truncated document */
         buf = test_data_read("imds/instance.json", &size);
         for (size_t cut = 1; cut < size; cut += 37) {
@@ -339,8 +357,10 @@ static void test_oversized(void **state) {
         /* one string above IMDS_STRING_MAX */
         memset(big, 'a', IMDS_STRING_MAX + 1);
         big[IMDS_STRING_MAX + 1] = 0;
-        assert_true(asprintf(&doc, "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
-                             " \"osProfile\": {\"computerName\": \"%s\"}}}", big) > 0);
+        assert_true(asprintf(&doc,
+                             "{\"compute\": {\"vmId\": \"e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e\","
+                             " \"osProfile\": {\"computerName\": \"%s\"}}}",
+                             big) > 0);
         assert_int_equal(imds_parse_instance(doc, strlen(doc), &i, &err), -EBADMSG);
         assert_string_equal(err.field, "compute.osProfile.computerName");
 }
@@ -369,7 +389,8 @@ static void test_urls(void **state) {
         char id[37];
 
         assert_int_equal(imds_instance_url("http://169.254.169.254/", "2023-07-01", &a), 0);
-        assert_string_equal(a, "http://169.254.169.254/metadata/instance?api-version=2023-07-01&extended=true");
+        assert_string_equal(a,
+                            "http://169.254.169.254/metadata/instance?api-version=2023-07-01&extended=true");
         assert_int_equal(imds_instance_url("http://127.0.0.1:8080", "2019-06-01", &b), 0);
         assert_string_equal(b, "http://127.0.0.1:8080/metadata/instance?api-version=2019-06-01");
         assert_int_equal(imds_instance_url("http://x", "2021-08-01&evil=1", &c), -EINVAL);
@@ -386,16 +407,11 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(interop_unicode),
         };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_instance_document),
-                cmocka_unit_test(test_unicode_document),
-                cmocka_unit_test(test_full_document),
-                cmocka_unit_test(test_bool_forms),
-                cmocka_unit_test(test_security_profile),
-                cmocka_unit_test(test_wrong_types),
-                cmocka_unit_test(test_garbage),
-                cmocka_unit_test(test_oversized),
-                cmocka_unit_test(test_too_many_keys),
-                cmocka_unit_test(test_urls),
+                cmocka_unit_test(test_instance_document), cmocka_unit_test(test_unicode_document),
+                cmocka_unit_test(test_full_document),     cmocka_unit_test(test_bool_forms),
+                cmocka_unit_test(test_security_profile),  cmocka_unit_test(test_wrong_types),
+                cmocka_unit_test(test_garbage),           cmocka_unit_test(test_oversized),
+                cmocka_unit_test(test_too_many_keys),     cmocka_unit_test(test_urls),
         };
 
         if (test_interop_mode(argc, argv))

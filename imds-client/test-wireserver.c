@@ -47,15 +47,18 @@ static void test_dhclient_leases(void **state) {
         /* valid (…:10), never expires (…:02), expired 2012 (…:03) → 168.63.129.2 */
         lease_case(test_data_read, "dhcp/dhclient.leases.multi", "168.63.129.2");
 
-        assert_int_equal(wire_lease_parse_dhclient("lease {\n  option routers 10.0.0.1;\n}\n", 38, NOW_2026, &ep),
-                         -ENOENT);
+        assert_int_equal(
+                wire_lease_parse_dhclient("lease {\n  option routers 10.0.0.1;\n}\n", 38, NOW_2026, &ep),
+                -ENOENT);
         /* expired lease only */
         {
-                static const char l[] = "lease {\n  option unknown-245 a8:3f:81:10;\n  expire 4 2015/06/16 16:58:54;\n}\n";
+                static const char l[] =
+                        "lease {\n  option unknown-245 a8:3f:81:10;\n  expire 4 2015/06/16 16:58:54;\n}\n";
 
                 assert_int_equal(wire_lease_parse_dhclient(l, strlen(l), NOW_2026, &ep), -ENOENT);
                 /* …but valid when "now" is before the expiry */
-                assert_int_equal(wire_lease_parse_dhclient(l, strlen(l), (usec_t) 1400000000 * USEC_PER_SEC, &ep), 0);
+                assert_int_equal(
+                        wire_lease_parse_dhclient(l, strlen(l), (usec_t) 1400000000 * USEC_PER_SEC, &ep), 0);
                 assert_string_equal(ep, "168.63.129.16");
         }
 }
@@ -91,7 +94,8 @@ static void test_endpoint_discovery(void **state) {
         /* dhclient lease under the root (multi → 168.63.129.2); a non-matching name is ignored */
         leases = test_data_read("dhcp/dhclient.leases.multi", &size);
         write_test_file(dir, "var/lib/dhcp/dhclient.eth0.leases", leases);
-        write_test_file(dir, "var/lib/dhcp/other.leases", "lease {\n option unknown-245 a8:3f:81:63;\n expire 0 never;\n}\n");
+        write_test_file(dir, "var/lib/dhcp/other.leases",
+                        "lease {\n option unknown-245 a8:3f:81:63;\n expire 0 never;\n}\n");
         assert_int_equal(wire_endpoint_discover(&c, root, &ep2, &src), 0);
         assert_string_equal(ep2, "168.63.129.2");
         assert_int_equal(src, WIRE_ENDPOINT_DHCLIENT_LEASE);
@@ -131,10 +135,12 @@ static void test_versions(void **state) {
         _cleanup_free_ char *buf = NULL;
         WireVersions v = {};
         size_t size;
-        static const char newer[] = "<?xml version=\"1.0\"?><Versions><Preferred><Version>2015-04-05</Version>"
-                                    "</Preferred><Supported><Version>2015-04-05</Version><Version>2012-11-30</Version>"
-                                    "</Supported></Versions>";
-        static const char old[] = "<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>";
+        static const char newer[] =
+                "<?xml version=\"1.0\"?><Versions><Preferred><Version>2015-04-05</Version>"
+                "</Preferred><Supported><Version>2015-04-05</Version><Version>2012-11-30</Version>"
+                "</Supported></Versions>";
+        static const char old[] =
+                "<Versions><Preferred><Version>2010-12-15</Version></Preferred></Versions>";
 
         /* what real Azure answers today (protocol §1.3): preferred 2015-04-05, ours among the supported */
         buf = test_data_read("wire/versions.xml", &size);
@@ -159,7 +165,8 @@ static void test_versions(void **state) {
         assert_int_equal(wire_versions_parse("<Versions>", 10, &v), -EBADMSG);
 }
 
-#define OWN_BASE "http://168.63.129.16:80/machine/4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6/" \
+#define OWN_BASE                                                                                            \
+        "http://168.63.129.16:80/machine/4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6/"                             \
         "7f3c2a10%2D5e4d%2D4b6a%2D8c9d%2D0e1f2a3b4c5d.azl%2Dtest%2Dvm"
 
 static void test_goal_state(void **state) {
@@ -175,8 +182,10 @@ static void test_goal_state(void **state) {
         assert_string_equal(g.config_name, "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.0."
                                            "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.3.azl-test-vm.1.xml");
         /* &amp; unescaped */
-        assert_string_equal(g.extensions_config_url, OWN_BASE "?comp=config&type=extensionsConfig&incarnation=3");
-        assert_string_equal(g.hosting_env_url, OWN_BASE "?comp=config&type=hostingEnvironmentConfig&incarnation=3");
+        assert_string_equal(g.extensions_config_url,
+                            OWN_BASE "?comp=config&type=extensionsConfig&incarnation=3");
+        assert_string_equal(g.hosting_env_url,
+                            OWN_BASE "?comp=config&type=hostingEnvironmentConfig&incarnation=3");
         assert_string_equal(g.shared_config_url, OWN_BASE "?comp=config&type=sharedConfig&incarnation=3");
         assert_string_equal(g.certificates_url, OWN_BASE "?comp=certificates&incarnation=3");
         assert_null(g.remote_access_url);
@@ -213,7 +222,9 @@ static void test_goal_state_variants(void **state) {
         goal_state_done(&g);
 }
 
-#define FIXTURE_BASE "http://168.63.129.16:80/machine/865a6683-91d8-450f-99ae/bc8b9d47%2Db5ed%2D4704%2D85d9%2Dfd74cc967ec2.%5Fcanary"
+#define FIXTURE_BASE                                                                                        \
+        "http://168.63.129.16:80/machine/865a6683-91d8-450f-99ae/"                                          \
+        "bc8b9d47%2Db5ed%2D4704%2D85d9%2Dfd74cc967ec2.%5Fcanary"
 
 static void interop_goal_state(void **state) {
         _cleanup_free_ char *buf = NULL;
@@ -225,12 +236,15 @@ static void interop_goal_state(void **state) {
         assert_string_equal(g.incarnation, "1");
         assert_string_equal(g.container_id, "c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
         assert_string_equal(g.instance_id, "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0");
-        assert_string_equal(g.config_name,
-                            "bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5.bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml");
+        assert_string_equal(g.config_name, "bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5.bc8b9d47-b5ed-4704-85d9-"
+                                           "fd74cc967ec2.5._canary.1.xml");
         /* &amp; unescaped */
-        assert_string_equal(g.extensions_config_url, FIXTURE_BASE "?comp=config&type=extensionsConfig&incarnation=1");
-        assert_string_equal(g.hosting_env_url, FIXTURE_BASE "?comp=config&type=hostingEnvironmentConfig&incarnation=1");
-        assert_string_equal(g.shared_config_url, FIXTURE_BASE "?comp=config&type=sharedConfig&incarnation=1");
+        assert_string_equal(g.extensions_config_url,
+                            FIXTURE_BASE "?comp=config&type=extensionsConfig&incarnation=1");
+        assert_string_equal(g.hosting_env_url,
+                            FIXTURE_BASE "?comp=config&type=hostingEnvironmentConfig&incarnation=1");
+        assert_string_equal(g.shared_config_url,
+                            FIXTURE_BASE "?comp=config&type=sharedConfig&incarnation=1");
         assert_string_equal(g.certificates_url, FIXTURE_BASE "?comp=certificates&incarnation=1");
         assert_null(g.remote_access_url);
 }
@@ -261,8 +275,8 @@ static void interop_goal_state_variants(void **state) {
         assert_int_equal(goal_state_parse(d, size, &g), 0);
         assert_string_equal(g.remote_access_url, "http://168.63.129.16:80/remoteaccessinfouri/");
         /* two ConfigName elements: the first wins, as with waagent's findtext() */
-        assert_string_equal(g.config_name,
-                            "b61f93d0-e1ed-40b2-b067-22c243233448.1.b61f93d0-e1ed-40b2-b067-22c243233448.2.MachineRole_IN_0.xml");
+        assert_string_equal(g.config_name, "b61f93d0-e1ed-40b2-b067-22c243233448.1.b61f93d0-e1ed-40b2-b067-"
+                                           "22c243233448.2.MachineRole_IN_0.xml");
         goal_state_done(&g);
 }
 
@@ -271,13 +285,19 @@ static void test_goal_state_bad(void **state) {
                 "",
                 "<GoalState>",
                 "<NotAGoalState/>",
-                "<GoalState><Container><ContainerId>x</ContainerId></Container></GoalState>",          /* no Incarnation */
-                "<GoalState><Incarnation>1</Incarnation></GoalState>",                                 /* no Container */
-                "<GoalState><Incarnation>1</Incarnation><Container><RoleInstanceList><RoleInstance>"
-                "<InstanceId>i</InstanceId></RoleInstance></RoleInstanceList></Container></GoalState>",/* no ContainerId */
-                "<GoalState><Incarnation>1</Incarnation><Container><ContainerId>c</ContainerId><RoleInstanceList>"
-                "<RoleInstance><State>Started</State></RoleInstance></RoleInstanceList></Container></GoalState>",
-                "<!DOCTYPE x [<!ENTITY a \"b\">]><GoalState><Incarnation>&a;</Incarnation></GoalState>",
+                "<GoalState><Container><ContainerId>x</ContainerId></Container></"
+                "GoalState>",                                          /* no Incarnation */
+                "<GoalState><Incarnation>1</Incarnation></GoalState>", /* no Container */
+                "<GoalState><Incarnation>1</"
+                "Incarnation><Container><RoleInstanceList><RoleInstance>"
+                "<InstanceId>i</InstanceId></RoleInstance></RoleInstanceList></"
+                "Container></GoalState>", /* no ContainerId */
+                "<GoalState><Incarnation>1</Incarnation><Container><ContainerId>c</"
+                "ContainerId><RoleInstanceList>"
+                "<RoleInstance><State>Started</State></RoleInstance></"
+                "RoleInstanceList></Container></GoalState>",
+                "<!DOCTYPE x [<!ENTITY a "
+                "\"b\">]><GoalState><Incarnation>&a;</Incarnation></GoalState>",
         };
         GoalState g = {};
 
@@ -303,8 +323,10 @@ static void test_goal_state_bad(void **state) {
                 assert_non_null(big);
                 memset(big, 'a', WIRE_FIELD_MAX + 1);
                 big[WIRE_FIELD_MAX + 1] = 0;
-                assert_true(asprintf(&doc, "<GoalState><Incarnation>1</Incarnation><Container><ContainerId>%s"
-                                           "</ContainerId></Container></GoalState>", big) > 0);
+                assert_true(asprintf(&doc,
+                                     "<GoalState><Incarnation>1</Incarnation><Container><ContainerId>%s"
+                                     "</ContainerId></Container></GoalState>",
+                                     big) > 0);
                 assert_int_equal(goal_state_parse(doc, strlen(doc), &g), -E2BIG);
         }
 }
@@ -346,18 +368,25 @@ static void interop_hosting_env(void **state) {
  * thumbprint is skipped; too many is an error. */
 static void test_hosting_env_stored_certificates(void **state) {
         static const char head[] = "<HostingEnvironmentConfig><StoredCertificates>";
-        static const char tail[] = "</StoredCertificates><Deployment name=\"d\"/><Incarnation instance=\"i\"/>"
-                                   "<Role name=\"r\"/></HostingEnvironmentConfig>";
+        static const char tail[] =
+                "</StoredCertificates><Deployment name=\"d\"/><Incarnation instance=\"i\"/>"
+                "<Role name=\"r\"/></HostingEnvironmentConfig>";
         _cleanup_(hosting_env_done) HostingEnvironment h = {};
         _cleanup_free_ char *doc = NULL, *many = NULL;
         HostingEnvironment h2 = {};
 
-        assert_true(asprintf(&doc, "%s"
-                             "<StoredCertificate certificateId=\"sha1:ffeeddccbbaa99887766554433221100ffeeddcc\"/>"
-                             "<StoredCertificate certificateId=\"sha1:0123456789ABCDEF0123456789ABCDEF01234567\"/>"
-                             "<StoredCertificate certificateId=\"sha1:FFEEDDCCBBAA99887766554433221100FFEEDDCC\"/>"
-                             "<StoredCertificate certificateId=\"sha256:0123456789ABCDEF0123456789ABCDEF01234567\"/>"
-                             "<StoredCertificate certificateId=\"sha1:../../etc/passwd0123456789ABCDEF01234567\"/>"
+        assert_true(asprintf(&doc,
+                             "%s"
+                             "<StoredCertificate "
+                             "certificateId=\"sha1:ffeeddccbbaa99887766554433221100ffeeddcc\"/>"
+                             "<StoredCertificate "
+                             "certificateId=\"sha1:0123456789ABCDEF0123456789ABCDEF01234567\"/>"
+                             "<StoredCertificate "
+                             "certificateId=\"sha1:FFEEDDCCBBAA99887766554433221100FFEEDDCC\"/>"
+                             "<StoredCertificate "
+                             "certificateId=\"sha256:0123456789ABCDEF0123456789ABCDEF01234567\"/>"
+                             "<StoredCertificate "
+                             "certificateId=\"sha1:../../etc/passwd0123456789ABCDEF01234567\"/>"
                              "<StoredCertificate certificateId=\"sha1:0123\"/><StoredCertificate/>%s",
                              head, tail) > 0);
         assert_int_equal(hosting_env_parse(doc, strlen(doc), &h), 0);
@@ -371,7 +400,8 @@ static void test_hosting_env_stored_certificates(void **state) {
         for (unsigned i = 0; i <= WIRE_STORED_CERTIFICATES_MAX; i++) {
                 char *n = NULL;
 
-                assert_true(asprintf(&n, "%s<StoredCertificate certificateId=\"sha1:%040X\"/>", many, i) > 0);
+                assert_true(asprintf(&n, "%s<StoredCertificate certificateId=\"sha1:%040X\"/>", many, i) >
+                            0);
                 free(many);
                 many = n;
         }
@@ -382,30 +412,41 @@ static void test_hosting_env_stored_certificates(void **state) {
 
 /* protocol §1.5, captured from waagent (waagent-request-trace.txt) */
 static const char health_not_ready[] =
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</GoalStateIncarnation><Container>"
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</"
+        "GoalStateIncarnation><Container>"
         "<ContainerId>c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2</ContainerId><RoleInstanceList><Role><InstanceId>"
-        "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>NotReady</State><Details>"
+        "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>NotReady</"
+        "State><Details>"
         "<SubStatus>Provisioning</SubStatus><Description>Starting</Description></Details></Health></Role>"
         "</RoleInstanceList></Container></Health>";
 static const char health_ready[] =
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</GoalStateIncarnation><Container>"
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>1</"
+        "GoalStateIncarnation><Container>"
         "<ContainerId>c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2</ContainerId><RoleInstanceList><Role><InstanceId>"
-        "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>Ready</State></Health>"
+        "b61f93d0-e1ed-40b2-b067-22c243233448.MachineRole_IN_0</InstanceId><Health><State>Ready</State></"
+        "Health>"
         "</Role></RoleInstanceList></Container></Health>";
 
 /* The same documents for tests/data/wire/goal-state.xml (incarnation 3, our container and instance). */
 static const char own_health_not_ready[] =
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>3</GoalStateIncarnation><Container>"
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>3</"
+        "GoalStateIncarnation><Container>"
         "<ContainerId>4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6</ContainerId><RoleInstanceList><Role><InstanceId>"
-        "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.azl-test-vm</InstanceId><Health><State>NotReady</State><Details>"
+        "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.azl-test-vm</InstanceId><Health><State>NotReady</"
+        "State><Details>"
         "<SubStatus>Provisioning</SubStatus><Description>Starting</Description></Details></Health></Role>"
         "</RoleInstanceList></Container></Health>";
 static const char own_health_ready[] =
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>3</GoalStateIncarnation><Container>"
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Health "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><GoalStateIncarnation>3</"
+        "GoalStateIncarnation><Container>"
         "<ContainerId>4d0f1c7e-2b8a-4c3d-9e6f-a1b2c3d4e5f6</ContainerId><RoleInstanceList><Role><InstanceId>"
         "7f3c2a10-5e4d-4b6a-8c9d-0e1f2a3b4c5d.azl-test-vm</InstanceId><Health><State>Ready</State></Health>"
         "</Role></RoleInstanceList></Container></Health>";
@@ -417,11 +458,13 @@ static void check_health_bytes(TestReadFn read, const char *rel, const char *not
 
         buf = read(rel, &size);
         assert_int_equal(goal_state_parse(buf, size, &g), 0);
-        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_NOT_READY,
-                                             "Provisioning", "Starting", &a), 0);
+        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id,
+                                             HEALTH_STATE_NOT_READY, "Provisioning", "Starting", &a),
+                         0);
         assert_string_equal(a, not_ready);
-        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id, HEALTH_STATE_READY,
-                                             NULL, NULL, &b), 0);
+        assert_int_equal(health_report_build(g.incarnation, g.container_id, g.instance_id,
+                                             HEALTH_STATE_READY, NULL, NULL, &b),
+                         0);
         assert_string_equal(b, ready);
 }
 
@@ -441,16 +484,20 @@ static void test_health_description(void **state) {
 
         /* & < > escaped, quotes kept (saxutils.escape) */
         assert_int_equal(health_report_build("2", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed",
-                                             "a<b & \"c\" > 'd'", &x), 0);
-        assert_non_null(strstr(x, "<Health><State>NotReady</State><Details><SubStatus>ProvisioningFailed</SubStatus>"
-                                  "<Description>a&lt;b &amp; \"c\" &gt; 'd'</Description></Details></Health>"));
+                                             "a<b & \"c\" > 'd'", &x),
+                         0);
+        assert_non_null(
+                strstr(x, "<Health><State>NotReady</State><Details><SubStatus>ProvisioningFailed</SubStatus>"
+                          "<Description>a&lt;b &amp; \"c\" &gt; 'd'</Description></Details></Health>"));
 
         /* trimmed to 3686 characters before escaping: 4000 × '&' → 3686 × "&amp;" */
         longd = malloc(4001);
         assert_non_null(longd);
         memset(longd, '&', 4000);
         longd[4000] = 0;
-        assert_int_equal(health_report_build("1", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed", longd, &y), 0);
+        assert_int_equal(
+                health_report_build("1", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed", longd, &y),
+                0);
         p = strstr(y, "<Description>") + strlen("<Description>");
         q = strstr(p, "</Description>");
         assert_int_equal((size_t) (q - p), 3686 * strlen("&amp;"));
@@ -461,7 +508,9 @@ static void test_health_description(void **state) {
         for (size_t i = 0; i < 3700; i++)
                 memcpy(uni + 2 * i, "\xc3\xa9", 2);
         uni[3700 * 2] = 0;
-        assert_int_equal(health_report_build("1", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed", uni, &z), 0);
+        assert_int_equal(
+                health_report_build("1", "c", "i", HEALTH_STATE_NOT_READY, "ProvisioningFailed", uni, &z),
+                0);
         p = strstr(z, "<Description>") + strlen("<Description>");
         q = strstr(p, "</Description>");
         n = (size_t) (q - p);
@@ -473,30 +522,36 @@ static void test_health_description(void **state) {
 
 static void test_failure_description(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL;
-        char *const supporting[] = { (char *) "step=imds", (char *) "error=bad|value \"q\"",
-                                     (char *) "pps_type=None", NULL };
+        char *const supporting[] = {(char *) "step=imds", (char *) "error=bad|value \"q\"",
+                                    (char *) "pps_type=None", NULL};
         /* 2026-11-21T20:36:48Z */
         usec_t ts = (usec_t) 1795293408 * USEC_PER_SEC;
 
         assert_int_equal(provisioning_failure_description("failed to retrieve instance metadata", supporting,
-                                                          "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e", ts, &a), 0);
-        assert_string_equal(a, "result=error|reason=failed to retrieve instance metadata|agent=azl-agent/" PACKAGE_VERSION
-                               "|step=imds|\"error=bad|value \"\"q\"\"\"|pps_type=None"
-                               "|vm_id=e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e|timestamp=2026-11-21T20:36:48Z"
-                               "|documentation_url=https://aka.ms/linuxprovisioningerror");
+                                                          "e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e", ts, &a),
+                         0);
+        assert_string_equal(
+                a,
+                "result=error|reason=failed to retrieve instance metadata|agent=azl-agent/" PACKAGE_VERSION
+                "|step=imds|\"error=bad|value \"\"q\"\"\"|pps_type=None"
+                "|vm_id=e7fdbfc4-2deb-4a4e-8615-ea6aaf50162e|timestamp=2026-11-21T20:36:48Z"
+                "|documentation_url=https://aka.ms/linuxprovisioningerror");
         assert_int_equal(provisioning_failure_description("x", NULL, NULL, ts, &b), 0);
         assert_string_equal(b, "result=error|reason=x|agent=azl-agent/" PACKAGE_VERSION
-                               "|vm_id=|timestamp=2026-11-21T20:36:48Z|documentation_url=https://aka.ms/linuxprovisioningerror");
+                               "|vm_id=|timestamp=2026-11-21T20:36:48Z|documentation_url=https://aka.ms/"
+                               "linuxprovisioningerror");
 }
 
 static void test_hgap(void **state) {
         _cleanup_strv_free_ char **h = NULL, **h2 = NULL;
 
         assert_int_equal(hgap_request_headers("c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2",
-                                              "bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml", &h), 0);
+                                              "bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml", &h),
+                         0);
         assert_string_equal(h[0], "x-ms-version: 2015-09-01");
         assert_string_equal(h[1], "x-ms-containerid: c6d5526c-5ac2-4200-b6e2-56f2b70c5ab2");
-        assert_string_equal(h[2], "x-ms-host-config-name: bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml");
+        assert_string_equal(h[2],
+                            "x-ms-host-config-name: bc8b9d47-b5ed-4704-85d9-fd74cc967ec2.5._canary.1.xml");
         assert_null(h[3]);
         assert_int_equal(hgap_request_headers("cid", NULL, &h2), 0);
         assert_int_equal(strv_length(h2), 2);
@@ -512,7 +567,7 @@ static void test_hgap(void **state) {
 static void test_wire_requests(void **state) {
         _cleanup_free_ char *u = NULL, *u2 = NULL;
         _cleanup_strv_free_ char **h = NULL;
-        char *const extra[] = { (char *) "Content-Type: text/xml;charset=utf-8", NULL };
+        char *const extra[] = {(char *) "Content-Type: text/xml;charset=utf-8", NULL};
 
         assert_int_equal(wire_url("168.63.129.16", "/machine/?comp=goalstate", &u), 0);
         assert_string_equal(u, "http://168.63.129.16/machine/?comp=goalstate");
@@ -562,7 +617,8 @@ static void test_backoff(void **state) {
 static void test_url_for_log(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
 
-        assert_int_equal(http_url_for_log("https://acct.blob.core.windows.net/c/status?sv=1&sig=SECRET", &a), 0);
+        assert_int_equal(http_url_for_log("https://acct.blob.core.windows.net/c/status?sv=1&sig=SECRET", &a),
+                         0);
         assert_string_equal(a, "https://acct.blob.core.windows.net/c/status");
         assert_int_equal(http_url_for_log("http://user:pw@host:80/p#frag", &b), 0);
         assert_string_equal(b, "http://host:80/p");
@@ -572,12 +628,9 @@ static void test_url_for_log(void **state) {
 
 int main(int argc, char *argv[]) {
         const struct CMUnitTest interop[] = {
-                cmocka_unit_test(interop_dhclient_leases),
-                cmocka_unit_test(interop_versions),
-                cmocka_unit_test(interop_goal_state),
-                cmocka_unit_test(interop_goal_state_variants),
-                cmocka_unit_test(interop_hosting_env),
-                cmocka_unit_test(interop_health_bytes),
+                cmocka_unit_test(interop_dhclient_leases), cmocka_unit_test(interop_versions),
+                cmocka_unit_test(interop_goal_state),      cmocka_unit_test(interop_goal_state_variants),
+                cmocka_unit_test(interop_hosting_env),     cmocka_unit_test(interop_health_bytes),
         };
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dhclient_leases),

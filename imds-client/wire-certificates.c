@@ -141,8 +141,8 @@ static int certificates_decode(WireCertificates *op, const HttpResponse *resp, C
                 r = certificates_decrypt(xml.data, xml.data_size, op->client->transport_key,
                                          op->client->transport_cert, list, &reason);
                 if (r < 0) {
-                        if (asprintf(ret_reason, "Failed to decrypt the certificates (%s): %s", cipher_name(op),
-                                     strna(reason)) < 0)
+                        if (asprintf(ret_reason, "Failed to decrypt the certificates (%s): %s",
+                                     cipher_name(op), strna(reason)) < 0)
                                 *ret_reason = NULL;
                         return r;
                 }
@@ -187,15 +187,17 @@ static void on_certificates(HttpRetry *retry, int error, HttpResponse *response,
 static int certificates_request(WireCertificates *op) {
         _cleanup_free_ char *cert = NULL, *cipher = NULL;
 
-        if (asprintf(&cert, "x-ms-guest-agent-public-x509-cert: %s", op->client->transport_cert_header) < 0 ||
+        if (asprintf(&cert, "x-ms-guest-agent-public-x509-cert: %s", op->client->transport_cert_header) <
+                    0 ||
             asprintf(&cipher, "x-ms-cipher-name: %s", cipher_name(op)) < 0)
                 return -ENOMEM;
-        return wire_request_start(op->client, HTTP_METHOD_GET, op->url, (char *const[]) { cert, cipher, NULL },
-                                  NULL, 0, CERTIFICATES_DATA_MAX, &op->policy, on_certificates, op, &op->retry);
+        return wire_request_start(op->client, HTTP_METHOD_GET, op->url, (char *const[]){cert, cipher, NULL},
+                                  NULL, 0, CERTIFICATES_DATA_MAX, &op->policy, on_certificates, op,
+                                  &op->retry);
 }
 
-int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolicy *p, WireCertificatesCallback cb,
-                            void *userdata, WireCertificates **ret) {
+int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolicy *p,
+                            WireCertificatesCallback cb, void *userdata, WireCertificates **ret) {
         WireCertificates *op;
         int r;
 
@@ -209,7 +211,7 @@ int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolic
         op = calloc(1, sizeof *op);
         if (!op)
                 return -ENOMEM;
-        *op = (WireCertificates) {
+        *op = (WireCertificates){
                 .client = c,
                 .url = strdup(g->certificates_url),
                 .policy = p ? *p : c->policy,
@@ -247,7 +249,8 @@ static void on_certificates_sync(WireCertificates *op, int error, CertificateLis
         s->reason = reason ? strdup(reason) : NULL;
 }
 
-int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret, char **ret_reason) {
+int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret,
+                            char **ret_reason) {
         _cleanup_azure_client_ AzureClient *c = NULL;
         CertificatesSync s = {};
         int r;
@@ -316,10 +319,10 @@ bool azure_client_has_certificate(AzureClient *c, const char *thumbprint) {
         char upper[41];
 
         if (!thumbprint_is_valid(thumbprint))
-                return false;   /* never held: not a name we would write */
+                return false; /* never held: not a name we would write */
         for (size_t i = 0; i < sizeof upper; i++)
-                upper[i] = (char) (thumbprint[i] >= 'a' && thumbprint[i] <= 'f' ? thumbprint[i] - ('a' - 'A') :
-                                                                                  thumbprint[i]);
+                upper[i] = (char) (thumbprint[i] >= 'a' && thumbprint[i] <= 'f' ? thumbprint[i] - ('a' - 'A')
+                                                                                : thumbprint[i]);
         if (strv_contains(c->thumbprints, upper))
                 return true;
         if (c->root_fd < 0 || !c->lib_dir || asprintf(&path, "%s/%s.crt", c->lib_dir, upper) < 0)

@@ -18,7 +18,7 @@
 #include "wireserver.h"
 
 #define PROVISIONING_ERROR_DOC_URL "https://aka.ms/linuxprovisioningerror"
-#define PROVISIONING_FAILURE_MAX (64U * 1024U)
+#define PROVISIONING_FAILURE_MAX   (64U * 1024U)
 
 static const char *const health_state_table[_HEALTH_STATE_MAX] = {
         [HEALTH_STATE_READY] = "Ready",
@@ -60,8 +60,11 @@ static size_t utf8_prefix_bytes(const char *s, size_t max_chars) {
         size_t chars = 0, i = 0;
 
         while (p[i] && chars < max_chars) {
-                size_t len = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3 :
-                             (p[i] & 0xF8) == 0xF0 ? 4 : 1;
+                size_t len = p[i] < 0x80             ? 1
+                             : (p[i] & 0xE0) == 0xC0 ? 2
+                             : (p[i] & 0xF0) == 0xE0 ? 3
+                             : (p[i] & 0xF8) == 0xF0 ? 4
+                                                     : 1;
 
                 for (size_t k = 1; k < len; k++)
                         if ((p[i + k] & 0xC0) != 0x80) {
@@ -76,8 +79,8 @@ static size_t utf8_prefix_bytes(const char *s, size_t max_chars) {
 
 int health_report_build(const char *incarnation, const char *container_id, const char *instance_id,
                         HealthState state, const char *substatus, const char *description, char **ret_xml) {
-        _cleanup_free_ char *inc = NULL, *cid = NULL, *iid = NULL, *sub = NULL, *desc = NULL, *trimmed = NULL,
-                            *details = NULL;
+        _cleanup_free_ char *inc = NULL, *cid = NULL, *iid = NULL, *sub = NULL, *desc = NULL,
+                            *trimmed = NULL, *details = NULL;
         const char *state_str = health_state_to_string(state);
         char *xml;
 
@@ -95,7 +98,8 @@ int health_report_build(const char *incarnation, const char *container_id, const
                 trimmed = strndup(d, utf8_prefix_bytes(d, HEALTH_DESCRIPTION_MAX_CHARS));
                 if (!trimmed || xml_escape_text(substatus, &sub) < 0 || xml_escape_text(trimmed, &desc) < 0)
                         return -ENOMEM;
-                if (asprintf(&details, "<Details><SubStatus>%s</SubStatus><Description>%s</Description></Details>",
+                if (asprintf(&details,
+                             "<Details><SubStatus>%s</SubStatus><Description>%s</Description></Details>",
                              sub, desc) < 0)
                         return -ENOMEM;
         }
@@ -118,21 +122,21 @@ int health_report_build(const char *incarnation, const char *container_id, const
 int wire_health_start(AzureClient *c, const GoalState *g, HealthState state, const char *substatus,
                       const char *description, const RetryPolicy *p, HttpRetryCallback cb, void *userdata,
                       HttpRetry **ret) {
-        static char *const extra[] = { (char *) "Content-Type: text/xml;charset=utf-8", NULL };
+        static char *const extra[] = {(char *) "Content-Type: text/xml;charset=utf-8", NULL};
         _cleanup_free_ char *xml = NULL, *url = NULL;
         int r;
 
         if (!c || !g)
                 return -EINVAL;
-        r = health_report_build(g->incarnation, g->container_id, g->instance_id, state, substatus, description,
-                                &xml);
+        r = health_report_build(g->incarnation, g->container_id, g->instance_id, state, substatus,
+                                description, &xml);
         if (r < 0)
                 return r;
         r = wire_url(c->endpoint, "/machine?comp=health", &url);
         if (r < 0)
                 return r;
-        return wire_request_start(c, HTTP_METHOD_POST, url, extra, xml, strlen(xml), WIRE_RESPONSE_MAX, p, cb,
-                                  userdata, ret);
+        return wire_request_start(c, HTTP_METHOD_POST, url, extra, xml, strlen(xml), WIRE_RESPONSE_MAX, p,
+                                  cb, userdata, ret);
 }
 
 int wire_health_result(int error, const HttpResponse *response) {

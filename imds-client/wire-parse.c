@@ -154,7 +154,7 @@ int wire_lease_parse_networkd(const char *buf, size_t len, char **ret) {
                 if (strlen(v) != 8 || strspn(v, "0123456789abcdefABCDEF") != 8)
                         continue;
                 for (size_t i = 0; i < 4; i++) {
-                        char hex[3] = { v[2 * i], v[2 * i + 1], 0 };
+                        char hex[3] = {v[2 * i], v[2 * i + 1], 0};
 
                         b[i] = (unsigned) strtoul(hex, NULL, 16);
                 }
@@ -197,7 +197,7 @@ void wire_versions_done(WireVersions *v) {
                 return;
         free(v->preferred);
         strv_free(v->supported);
-        *v = (WireVersions) {};
+        *v = (WireVersions){};
 }
 
 int wire_versions_parse(const char *buf, size_t len, WireVersions *ret) {
@@ -216,7 +216,7 @@ int wire_versions_parse(const char *buf, size_t len, WireVersions *ret) {
         if (r < 0 && r != -ENOENT)
                 return r;
         supported = xml_child(root, "Supported");
-        XML_FOREACH_CHILD(node, supported, "Version") {
+        XML_FOREACH_CHILD (node, supported, "Version") {
                 _cleanup_free_ char *s = NULL;
 
                 if (++n > WIRE_VERSIONS_MAX)
@@ -231,7 +231,7 @@ int wire_versions_parse(const char *buf, size_t len, WireVersions *ret) {
         if (!v.preferred && !v.supported)
                 return -EBADMSG;
         *ret = v;
-        v = (WireVersions) {};
+        v = (WireVersions){};
         return 0;
 }
 
@@ -255,7 +255,7 @@ void goal_state_done(GoalState *g) {
         free(g->shared_config_url);
         free(g->certificates_url);
         free(g->remote_access_url);
-        *g = (GoalState) {};
+        *g = (GoalState){};
 }
 
 /* Text of parent/path into *dest, bounded; mandatory → -EBADMSG when missing, else left NULL. The XML parser
@@ -285,12 +285,12 @@ static int goal_state_parse_role(xmlNodePtr role, GoalState *g) {
                 const char *path;
                 size_t offset;
         } urls[] = {
-                { "Configuration/ExtensionsConfig", offsetof(GoalState, extensions_config_url) },
-                { "Configuration/HostingEnvironmentConfig", offsetof(GoalState, hosting_env_url) },
-                { "Configuration/SharedConfig", offsetof(GoalState, shared_config_url) },
-                { "Configuration/Certificates", offsetof(GoalState, certificates_url) },
+                {"Configuration/ExtensionsConfig", offsetof(GoalState, extensions_config_url)},
+                {"Configuration/HostingEnvironmentConfig", offsetof(GoalState, hosting_env_url)},
+                {"Configuration/SharedConfig", offsetof(GoalState, shared_config_url)},
+                {"Configuration/Certificates", offsetof(GoalState, certificates_url)},
                 /* waagent findtext(): the first ConfigName wins */
-                { "Configuration/ConfigName", offsetof(GoalState, config_name) },
+                {"Configuration/ConfigName", offsetof(GoalState, config_name)},
         };
         int r;
 
@@ -336,7 +336,7 @@ int goal_state_parse(const char *buf, size_t len, GoalState *ret) {
         if (r < 0)
                 return r;
         *ret = g;
-        g = (GoalState) {};
+        g = (GoalState){};
         return 0;
 }
 
@@ -349,7 +349,7 @@ void hosting_env_done(HostingEnvironment *h) {
         free(h->role_name);
         free(h->deployment_name);
         strv_free(h->stored_certificates);
-        *h = (HostingEnvironment) {};
+        *h = (HostingEnvironment){};
 }
 
 static int cmp_strp(const void *a, const void *b) {
@@ -379,7 +379,7 @@ static int stored_certificates_parse(xmlNodePtr stored, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0;
 
-        XML_FOREACH_CHILD(sc, stored, "StoredCertificate") {
+        XML_FOREACH_CHILD (sc, stored, "StoredCertificate") {
                 _cleanup_free_ char *id = NULL;
                 const char *t;
                 bool valid;
@@ -426,7 +426,7 @@ int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret) {
         if (r < 0)
                 return r;
         *ret = h;
-        h = (HostingEnvironment) {};
+        h = (HostingEnvironment){};
         return 0;
 }
 

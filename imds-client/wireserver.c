@@ -29,9 +29,9 @@ typedef struct LeaseDir {
 
 /* networkd's runtime leases describe the current boot, so they are looked at first. */
 static const LeaseDir lease_dirs[] = {
-        { "/run/systemd/netif/leases", "*", WIRE_ENDPOINT_NETWORKD_LEASE },
-        { "/var/lib/dhcp", "dhclient*.leases", WIRE_ENDPOINT_DHCLIENT_LEASE },
-        { "/var/lib/dhclient", "*.lease*", WIRE_ENDPOINT_DHCLIENT_LEASE },
+        {"/run/systemd/netif/leases", "*", WIRE_ENDPOINT_NETWORKD_LEASE},
+        {"/var/lib/dhcp", "dhclient*.leases", WIRE_ENDPOINT_DHCLIENT_LEASE},
+        {"/var/lib/dhclient", "*.lease*", WIRE_ENDPOINT_DHCLIENT_LEASE},
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -163,22 +163,22 @@ int wire_endpoint_discover(const Config *c, int root_fd, char **ret, WireEndpoin
 /* ---- requests ---- */
 
 void wire_retry_policy(usec_t deadline, RetryPolicy *ret) {
-        *ret = (RetryPolicy) {
+        *ret = (RetryPolicy){
                 .deadline = deadline,
-                .max_attempts = deadline > 0 ? 0 : 6,   /* waagent DEFAULT_RETRIES */
-                .backoff = RETRY_BACKOFF_FIBONACCI,      /* 2, 3, 5, 8, 13 s … */
+                .max_attempts = deadline > 0 ? 0 : 6, /* waagent DEFAULT_RETRIES */
+                .backoff = RETRY_BACKOFF_FIBONACCI,   /* 2, 3, 5, 8, 13 s … */
                 .base = 1 * USEC_PER_SEC,
                 .cap = 60 * USEC_PER_SEC,
-                .retry_status = { 205, 206, 500, 501, 502, 504, 507 },
-                .throttle_status = { 403, 429, 503 },
-                .throttle_delay = 1 * USEC_PER_SEC,       /* THROTTLE_DELAY_IN_SECONDS */
-                .throttle_min_attempts = 25,              /* THROTTLE_RETRIES */
+                .retry_status = {205, 206, 500, 501, 502, 504, 507},
+                .throttle_status = {403, 429, 503},
+                .throttle_delay = 1 * USEC_PER_SEC, /* THROTTLE_DELAY_IN_SECONDS */
+                .throttle_min_attempts = 25,        /* THROTTLE_RETRIES */
                 .retry_transport_errors = true,
         };
 }
 
 void wire_options_init(const Config *c, const char *endpoint, WireOptions *ret) {
-        *ret = (WireOptions) {
+        *ret = (WireOptions){
                 .endpoint = endpoint,
                 .hgap_port = c ? c->hostgaplugin_port : HGAP_DEFAULT_PORT,
                 .http_timeout = c ? c->http_timeout : HTTP_TIMEOUT_DEFAULT,
@@ -313,7 +313,7 @@ int wire_check_version(const WireOptions *o, WireVersions *ret_versions) {
                 return -EPROTONOSUPPORT;
         if (ret_versions) {
                 *ret_versions = v;
-                v = (WireVersions) {};
+                v = (WireVersions){};
         }
         return 0;
 }
@@ -345,8 +345,8 @@ int wire_goal_state_start(AzureClient *c, const RetryPolicy *p, bool retry_gone,
         policy.validate_max_attempts = WIRE_GOAL_STATE_ATTEMPTS;
         if (policy.max_attempts > 0)
                 policy.max_attempts += WIRE_GOAL_STATE_ATTEMPTS;
-        return wire_request_start(c, HTTP_METHOD_GET, url, NULL, NULL, 0, WIRE_RESPONSE_MAX, &policy, cb, userdata,
-                                  ret);
+        return wire_request_start(c, HTTP_METHOD_GET, url, NULL, NULL, 0, WIRE_RESPONSE_MAX, &policy, cb,
+                                  userdata, ret);
 }
 
 static int start_goal_state(AzureClient *c, const WireOptions *o, const void *args, SyncCall *s) {

@@ -24,21 +24,21 @@
 #include "config.h"
 #include "http-retry.h"
 
-#define WIRESERVER_DEFAULT_ENDPOINT "168.63.129.16"   /* waagent KNOWN_WIRESERVER_IP, protocol §1.1 */
-#define WIRE_PROTOCOL_VERSION "2012-11-30"            /* protocol §1.3 */
-#define WIRE_AGENT_NAME "azl-agent"
-#define HGAP_API_VERSION "2015-09-01"                 /* protocol §2 */
-#define HGAP_DEFAULT_PORT 32526U
+#define WIRESERVER_DEFAULT_ENDPOINT "168.63.129.16" /* waagent KNOWN_WIRESERVER_IP, protocol §1.1 */
+#define WIRE_PROTOCOL_VERSION       "2012-11-30"    /* protocol §1.3 */
+#define WIRE_AGENT_NAME             "azl-agent"
+#define HGAP_API_VERSION            "2015-09-01" /* protocol §2 */
+#define HGAP_DEFAULT_PORT           32526U
 
-#define WIRE_RESPONSE_MAX (1024U * 1024U)
-#define WIRE_FIELD_MAX 4096U            /* any single goal-state value (URLs, ids) */
-#define WIRE_VERSIONS_MAX 64U
-#define WIRE_LEASE_FILE_MAX (1024U * 1024U)
-#define WIRE_LEASE_FILES_MAX 64U
+#define WIRE_RESPONSE_MAX            (1024U * 1024U)
+#define WIRE_FIELD_MAX               4096U /* any single goal-state value (URLs, ids) */
+#define WIRE_VERSIONS_MAX            64U
+#define WIRE_LEASE_FILE_MAX          (1024U * 1024U)
+#define WIRE_LEASE_FILES_MAX         64U
 #define WIRE_STORED_CERTIFICATES_MAX 64U
-#define WIRE_GOAL_STATE_ATTEMPTS 6U     /* _GET_GOAL_STATE_MAX_ATTEMPTS, protocol §1.4 */
-#define WIRE_GOAL_STATE_DELAY (500 * USEC_PER_MSEC)
-#define HEALTH_DESCRIPTION_MAX_CHARS 3686U      /* protocol §1.5: 4096-byte limit minus 10 % */
+#define WIRE_GOAL_STATE_ATTEMPTS     6U /* _GET_GOAL_STATE_MAX_ATTEMPTS, protocol §1.4 */
+#define WIRE_GOAL_STATE_DELAY        (500 * USEC_PER_MSEC)
+#define HEALTH_DESCRIPTION_MAX_CHARS 3686U /* protocol §1.5: 4096-byte limit minus 10 % */
 
 /* ---- endpoint discovery (protocol §1.1) ---- */
 
@@ -78,13 +78,13 @@ bool wire_versions_supports(const WireVersions *v, const char *version);
 typedef struct GoalState {
         char *incarnation;
         char *container_id;
-        char *instance_id;              /* RoleInstanceList/RoleInstance/InstanceId */
-        char *config_name;              /* …/Configuration/ConfigName */
-        char *extensions_config_url;    /* the URLs are XML-unescaped; NULL when absent */
+        char *instance_id;           /* RoleInstanceList/RoleInstance/InstanceId */
+        char *config_name;           /* …/Configuration/ConfigName */
+        char *extensions_config_url; /* the URLs are XML-unescaped; NULL when absent */
         char *hosting_env_url;
         char *shared_config_url;
         char *certificates_url;
-        char *remote_access_url;        /* Container/RemoteAccessInfo */
+        char *remote_access_url; /* Container/RemoteAccessInfo */
 } GoalState;
 
 void goal_state_done(GoalState *g);
@@ -93,10 +93,10 @@ void goal_state_done(GoalState *g);
 int goal_state_parse(const char *buf, size_t len, GoalState *ret);
 
 typedef struct HostingEnvironment {
-        char *vm_name;          /* Incarnation@instance */
-        char *role_name;        /* Role@name */
-        char *deployment_name;  /* Deployment@name */
-        char **stored_certificates;     /* StoredCertificates/StoredCertificate@certificateId "sha1:…": the
+        char *vm_name;              /* Incarnation@instance */
+        char *role_name;            /* Role@name */
+        char *deployment_name;      /* Deployment@name */
+        char **stored_certificates; /* StoredCertificates/StoredCertificate@certificateId "sha1:…": the
                                          * thumbprints (upper case, sorted, unique) the Certificates hold */
 } HostingEnvironment;
 
@@ -106,7 +106,7 @@ int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret);
 /* ---- requests ---- */
 
 typedef struct WireOptions {
-        const char *endpoint;           /* host[:port] of the WireServer */
+        const char *endpoint; /* host[:port] of the WireServer */
         unsigned hgap_port;
         usec_t http_timeout;
         RetryPolicy policy;

@@ -36,16 +36,14 @@
 #include "log.h"
 #include "macro.h"
 
-#define CGROUP_FS "/sys/fs/cgroup"      /* nftables resolves "socket cgroupv2" paths beneath it */
-#define CGROUP_SEARCH_DEPTH 8U          /* slices nest; systemd's deepest are a few levels */
-#define CGROUP_SEARCH_DIRS 4096U        /* directories visited looking for one unit */
-#define NFT_TEXT_MAX (64U * 1024U)      /* our listing; far larger means it is not ours any more */
+#define CGROUP_FS           "/sys/fs/cgroup" /* nftables resolves "socket cgroupv2" paths beneath it */
+#define CGROUP_SEARCH_DEPTH 8U               /* slices nest; systemd's deepest are a few levels */
+#define CGROUP_SEARCH_DIRS  4096U            /* directories visited looking for one unit */
+#define NFT_TEXT_MAX        (64U * 1024U)    /* our listing; far larger means it is not ours any more */
 
 static const char *const firewall_state_table[_FIREWALL_STATE_MAX] = {
-        [FIREWALL_ACTIVE] = "active",
-        [FIREWALL_DISABLED] = "disabled",
-        [FIREWALL_PROXY_AGENT] = "proxy-agent",
-        [FIREWALL_SKIPPED] = "skipped",
+        [FIREWALL_ACTIVE] = "active",           [FIREWALL_DISABLED] = "disabled",
+        [FIREWALL_PROXY_AGENT] = "proxy-agent", [FIREWALL_SKIPPED] = "skipped",
         [FIREWALL_FAILED] = "failed",
 };
 
@@ -64,7 +62,7 @@ FirewallState firewall_state_from_string(const char *s) {
 
 void firewall_status_done(FirewallStatus *s) {
         free(s->detail);
-        *s = (FirewallStatus) {};
+        *s = (FirewallStatus){};
 }
 
 int firewall_status_set(FirewallStatus *s, FirewallState state, const char *fmt, ...) {
@@ -92,10 +90,12 @@ int firewall_status_to_json(const FirewallStatus *s, char **ret) {
         if (!o || !firewall_state_to_string(s->state))
                 return o ? -EINVAL : -ENOMEM;
         if (json_object_object_add(o, "version", json_object_new_int(1)) < 0 ||
-            json_object_object_add(o, "state", json_object_new_string(firewall_state_to_string(s->state))) < 0 ||
+            json_object_object_add(o, "state", json_object_new_string(firewall_state_to_string(s->state))) <
+                    0 ||
             json_object_object_add(o, "detail", json_object_new_string(strempty(s->detail))) < 0)
                 return -ENOMEM;
-        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        text = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
                 return -ENOMEM;
         *ret = text;
@@ -170,7 +170,7 @@ int firewall_address_from_endpoint(const char *endpoint, struct in_addr *ret) {
         if (isempty(endpoint))
                 return -EINVAL;
         if (endpoint[0] == '[')
-                return -EAFNOSUPPORT;   /* IPv6: the WireServer has no IPv6 address */
+                return -EAFNOSUPPORT; /* IPv6: the WireServer has no IPv6 address */
         colon = strchr(endpoint, ':');
         host = colon ? strndup(endpoint, colon - endpoint) : strdup(endpoint);
         if (!host)
@@ -208,7 +208,8 @@ static bool cgroup_path_is_valid(const char *p) {
                 if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-/", *c))
                         return false;
         for (const char *c = p; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
-                if (c[0] == '/' || startswith(c, "./") || startswith(c, "../") || streq(c, ".") || streq(c, ".."))
+                if (c[0] == '/' || startswith(c, "./") || startswith(c, "../") || streq(c, ".") ||
+                    streq(c, ".."))
                         return false;
         return true;
 }
@@ -299,16 +300,16 @@ int firewall_resolve_unit(const char *cgroup2_root, const char *unit, char **ret
 /* ---- nftables ---- */
 
 typedef struct AllowedCgroup {
-        char *path;             /* relative to the cgroup2 root */
-        unsigned level;         /* its depth: the root is level 0 */
-        ino_t id;               /* what nftables matches (the directory's inode is the cgroup id) */
+        char *path;     /* relative to the cgroup2 root */
+        unsigned level; /* its depth: the root is level 0 */
+        ino_t id;       /* what nftables matches (the directory's inode is the cgroup id) */
 } AllowedCgroup;
 
 struct Firewall {
         struct nft_ctx *nft;
-        char *listing;          /* our table as listed right after we installed it; NULL = not installed */
-        char *cgroups;          /* "path=id;…" of the allowed cgroups the installed table names */
-        uint32_t generation;    /* the ruleset generation read before `listing` was listed */
+        char *listing;       /* our table as listed right after we installed it; NULL = not installed */
+        char *cgroups;       /* "path=id;…" of the allowed cgroups the installed table names */
+        uint32_t generation; /* the ruleset generation read before `listing` was listed */
         bool have_generation;
 };
 
@@ -326,8 +327,8 @@ static int nft_generation(uint32_t *ret) {
                 .nfg.nfgen_family = AF_UNSPEC,
                 .nfg.version = NFNETLINK_V0,
         };
-        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-        struct timeval tv = { .tv_sec = 1 };
+        struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+        struct timeval tv = {.tv_sec = 1};
         _cleanup_close_ int fd = -EBADF;
         union {
                 struct nlmsghdr nh;
@@ -339,7 +340,8 @@ static int nft_generation(uint32_t *ret) {
         if (fd < 0)
                 return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *) &kernel, sizeof kernel) != (ssize_t) sizeof req)
+        if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *) &kernel, sizeof kernel) !=
+            (ssize_t) sizeof req)
                 return -errno ?: -EIO;
         n = recv(fd, &buf, sizeof buf, 0);
         if (n < 0)
@@ -362,7 +364,8 @@ static int nft_generation(uint32_t *ret) {
                         memcpy(&a, p, sizeof a);
                         if (a.nla_len < NLA_HDRLEN || a.nla_len > len)
                                 break;
-                        if ((a.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && a.nla_len == NLA_HDRLEN + sizeof id) {
+                        if ((a.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID &&
+                            a.nla_len == NLA_HDRLEN + sizeof id) {
                                 memcpy(&id, p + NLA_HDRLEN, sizeof id);
                                 *ret = ntohl(id);
                                 return 0;
@@ -540,7 +543,8 @@ static int allowed_cgroups(char *const *units, AllowedCgroup **ret, size_t *ret_
 }
 
 /* The transaction that replaces our table (or creates it) in one step. */
-static int table_text(struct in_addr address, const AllowedCgroup *a, size_t n, const char *prefix, char **ret) {
+static int table_text(struct in_addr address, const AllowedCgroup *a, size_t n, const char *prefix,
+                      char **ret) {
         _cleanup_free_ char *text = NULL;
         char addr[INET_ADDRSTRLEN];
         size_t size = 0;
@@ -555,7 +559,8 @@ static int table_text(struct in_addr address, const AllowedCgroup *a, size_t n, 
               "delete table " FIREWALL_FAMILY " " FIREWALL_TABLE "\n"
               "table " FIREWALL_FAMILY " " FIREWALL_TABLE " {\n"
               "\tchain output {\n"
-              "\t\ttype filter hook output priority filter; policy accept;\n", t);
+              "\t\ttype filter hook output priority filter; policy accept;\n",
+              t);
         fprintf(t, "\t\tip daddr %s tcp dport 53 accept\n", addr);
         fprintf(t, "\t\tip daddr %s meta skuid 0 accept\n", addr);
         for (size_t i = 0; i < n; i++)
@@ -572,7 +577,8 @@ static int table_text(struct in_addr address, const AllowedCgroup *a, size_t n, 
 
 int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_units, char **ret_summary,
                        char **ret_error) {
-        _cleanup_free_ char *now = NULL, *after = NULL, *key = NULL, *text = NULL, *summary = NULL, *error = NULL;
+        _cleanup_free_ char *now = NULL, *after = NULL, *key = NULL, *text = NULL, *summary = NULL,
+                            *error = NULL;
         AllowedCgroup *a = NULL;
         size_t n = 0, missing = 0;
         const char *prefix = "";
@@ -594,11 +600,15 @@ int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_u
         r = 0;
         if (!inet_ntop(AF_INET, &address, addr, sizeof addr))
                 r = -EINVAL;
-        else if ((n + missing == 0 ? asprintf(&summary, "table " FIREWALL_FAMILY " " FIREWALL_TABLE
-                                              " guards %s: root only", addr) :
-                                     asprintf(&summary, "table " FIREWALL_FAMILY " " FIREWALL_TABLE
-                                              " guards %s: root and %zu of %zu allowed unit(s) (%zu not "
-                                              "running)", addr, n, n + missing, missing)) < 0)
+        else if ((n + missing == 0
+                          ? asprintf(&summary,
+                                     "table " FIREWALL_FAMILY " " FIREWALL_TABLE " guards %s: root only",
+                                     addr)
+                          : asprintf(&summary,
+                                     "table " FIREWALL_FAMILY " " FIREWALL_TABLE
+                                     " guards %s: root and %zu of %zu allowed unit(s) (%zu not "
+                                     "running)",
+                                     addr, n, n + missing, missing)) < 0)
                 r = -ENOMEM;
         if (r < 0)
                 goto finish;
@@ -628,7 +638,7 @@ int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_u
                         *ret_error = TAKE_PTR(error);
                 goto finish;
         }
-        have_gen = nft_generation(&gen) >= 0;       /* our commit bumped it */
+        have_gen = nft_generation(&gen) >= 0; /* our commit bumped it */
         r = list_table(f, &after);
         if (r < 0)
                 goto finish;
@@ -642,11 +652,11 @@ int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_u
         if (!now)
                 change = f->listing ? FIREWALL_RESTORED : FIREWALL_INSTALLED;
         else if (f->listing ? !streq(now, f->listing) : !streq(now, after))
-                change = FIREWALL_RESTORED;     /* edited since we (or an earlier run) installed it */
+                change = FIREWALL_RESTORED; /* edited since we (or an earlier run) installed it */
         else if (f->listing && !streq_ptr(key, f->cgroups))
                 change = FIREWALL_UPDATED;
         else
-                change = FIREWALL_UNCHANGED;    /* a first look at a table an earlier run installed */
+                change = FIREWALL_UNCHANGED; /* a first look at a table an earlier run installed */
         free(f->listing);
         f->listing = TAKE_PTR(after);
         free(f->cgroups);

@@ -36,18 +36,18 @@
 
 #include "strutil.h"
 
-#define FIREWALL_FAMILY "ip"
-#define FIREWALL_TABLE "azl_agent"
-#define FIREWALL_UNITS_MAX 32U
-#define FIREWALL_STATUS_FILE "firewall.json"    /* in [Agent] StateDirectory=, for `azl-agent status` */
-#define FIREWALL_DETAIL_MAX 1024U
+#define FIREWALL_FAMILY      "ip"
+#define FIREWALL_TABLE       "azl_agent"
+#define FIREWALL_UNITS_MAX   32U
+#define FIREWALL_STATUS_FILE "firewall.json" /* in [Agent] StateDirectory=, for `azl-agent status` */
+#define FIREWALL_DETAIL_MAX  1024U
 
 typedef enum FirewallState {
-        FIREWALL_ACTIVE,        /* our table guards the WireServer */
-        FIREWALL_DISABLED,      /* [Firewall] Enable=no */
-        FIREWALL_PROXY_AGENT,   /* Azure's Guest Proxy Agent guards it; ours is not installed */
-        FIREWALL_SKIPPED,       /* nothing to guard: a loopback (test) endpoint or not an IPv4 address */
-        FIREWALL_FAILED,        /* the table could not be installed (no nf_tables, not permitted, …) */
+        FIREWALL_ACTIVE,      /* our table guards the WireServer */
+        FIREWALL_DISABLED,    /* [Firewall] Enable=no */
+        FIREWALL_PROXY_AGENT, /* Azure's Guest Proxy Agent guards it; ours is not installed */
+        FIREWALL_SKIPPED,     /* nothing to guard: a loopback (test) endpoint or not an IPv4 address */
+        FIREWALL_FAILED,      /* the table could not be installed (no nf_tables, not permitted, …) */
         _FIREWALL_STATE_MAX,
         _FIREWALL_STATE_INVALID = -EINVAL,
 } FirewallState;
@@ -86,10 +86,10 @@ static inline void firewall_freep(Firewall **f) {
 }
 
 typedef enum FirewallChange {
-        FIREWALL_UNCHANGED,     /* the table was there and intact */
-        FIREWALL_INSTALLED,     /* it was not there: installed */
-        FIREWALL_RESTORED,      /* it was flushed, deleted or edited since we installed it: installed again */
-        FIREWALL_UPDATED,       /* an allowed unit started, stopped or was restarted: installed with its cgroup */
+        FIREWALL_UNCHANGED, /* the table was there and intact */
+        FIREWALL_INSTALLED, /* it was not there: installed */
+        FIREWALL_RESTORED,  /* it was flushed, deleted or edited since we installed it: installed again */
+        FIREWALL_UPDATED, /* an allowed unit started, stopped or was restarted: installed with its cgroup */
 } FirewallChange;
 
 /*

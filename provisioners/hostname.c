@@ -20,7 +20,7 @@
 #include "provisioner.h"
 
 #define HOSTNAME_MAX 253U
-#define LABEL_MAX 63U
+#define LABEL_MAX    63U
 
 static bool label_char(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
@@ -80,12 +80,12 @@ static int set_via_hostnamed(const char *name) {
         if (streq(current, name))
                 return 0;
         /* hostnamed D-Bus API (org.freedesktop.hostname1(5)): (s hostname, b interactive). */
-        r = sd_bus_call_method(bus, HOSTNAME1_DEST, HOSTNAME1_PATH, HOSTNAME1_DEST, "SetStaticHostname", NULL,
-                               NULL, "sb", name, 0);
+        r = sd_bus_call_method(bus, HOSTNAME1_DEST, HOSTNAME1_PATH, HOSTNAME1_DEST, "SetStaticHostname",
+                               NULL, NULL, "sb", name, 0);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method(bus, HOSTNAME1_DEST, HOSTNAME1_PATH, HOSTNAME1_DEST, "SetHostname", NULL, NULL,
-                               "sb", name, 0);
+        r = sd_bus_call_method(bus, HOSTNAME1_DEST, HOSTNAME1_PATH, HOSTNAME1_DEST, "SetHostname", NULL,
+                               NULL, "sb", name, 0);
         return r < 0 ? r : 1;
 }
 
@@ -139,8 +139,8 @@ static int hostname_apply(Context *c, const ProvisionData *d, char **ret_summary
         }
         if (r < 0)
                 return r;
-        if (ret_summary && asprintf(ret_summary, "hostname '%s' %s (%s)", name, r > 0 ? "set" : "already set",
-                                    how) < 0)
+        if (ret_summary &&
+            asprintf(ret_summary, "hostname '%s' %s (%s)", name, r > 0 ? "set" : "already set", how) < 0)
                 return -ENOMEM;
         return r;
 }

@@ -199,7 +199,8 @@ int kvp_event_key(const char *event, usec_t ts, char **ret) {
                 return -EINVAL;
         if (!gmtime_r(&sec, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
                 return -EINVAL;
-        if (asprintf(&k, "azl-agent|%s|%s.%06lluZ", event, stamp, (unsigned long long) (ts % USEC_PER_SEC)) < 0)
+        if (asprintf(&k, "azl-agent|%s|%s.%06lluZ", event, stamp, (unsigned long long) (ts % USEC_PER_SEC)) <
+            0)
                 return -ENOMEM;
         if (strlen(k) > KVP_KEY_MAX) {
                 free(k);

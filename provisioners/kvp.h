@@ -20,12 +20,12 @@
 #include "context.h"
 #include "strutil.h"
 
-#define KVP_POOL_PATH "/var/lib/hyperv/.kvp_pool_1"
-#define KVP_KEY_SIZE 512U
-#define KVP_VALUE_SIZE 2048U
+#define KVP_POOL_PATH   "/var/lib/hyperv/.kvp_pool_1"
+#define KVP_KEY_SIZE    512U
+#define KVP_VALUE_SIZE  2048U
 #define KVP_RECORD_SIZE (KVP_KEY_SIZE + KVP_VALUE_SIZE)
-#define KVP_KEY_MAX 254U            /* bytes of key the host sees */
-#define KVP_VALUE_CHUNK 1022U       /* bytes of value per record the host sees */
+#define KVP_KEY_MAX     254U  /* bytes of key the host sees */
+#define KVP_VALUE_CHUNK 1022U /* bytes of value per record the host sees */
 #define KVP_RECORDS_MAX 1024U
 
 #define KVP_KEY_PROVISIONING_REPORT "PROVISIONING_REPORT"

@@ -121,7 +121,8 @@ static int mount_any(const char *devnode, const char *const *fstypes, const char
         return r;
 }
 
-int media_read_device_fstypes(const char *devnode, const char *const *fstypes, char **ret, size_t *ret_size) {
+int media_read_device_fstypes(const char *devnode, const char *const *fstypes, char **ret,
+                              size_t *ret_size) {
         char where[] = "/run/azl-agent-media.XXXXXX";
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -148,7 +149,7 @@ int media_read_device_fstypes(const char *devnode, const char *const *fstypes, c
 }
 
 int media_read_device(const char *devnode, char **ret, size_t *ret_size) {
-        static const char *const types[] = { "udf", "iso9660", NULL };
+        static const char *const types[] = {"udf", "iso9660", NULL};
 
         return media_read_device_fstypes(devnode, types, ret, ret_size);
 }

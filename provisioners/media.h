@@ -16,7 +16,7 @@
 #include "context.h"
 
 #define OVF_ENV_FILENAME "ovf-env.xml"
-#define MEDIA_SEED_DIR "seed"           /* below the state dir */
+#define MEDIA_SEED_DIR   "seed" /* below the state dir */
 
 /* Candidate device nodes, udev's first, then /dev/sr*; -ENOENT when there is none. */
 int media_find_devices(char ***ret);

@@ -36,7 +36,7 @@ void ovf_env_done(OvfEnv *e) {
         free(e->custom_data);
         free(e->provision_guest_agent_raw);
         free(e->preprovisioned_vm_type);
-        *e = (OvfEnv) {};
+        *e = (OvfEnv){};
 }
 
 static void ovf_env_donep(OvfEnv *e) {
@@ -215,7 +215,7 @@ static int parse_public_keys(xmlNodePtr conf, OvfEnv *e, Error *error) {
                         return -ENOMEM;
                 e->public_keys = a;
                 pk = &a[e->n_public_keys++];
-                *pk = (OvfPublicKey) {};
+                *pk = (OvfPublicKey){};
                 r = child_text(k, "Fingerprint", &pk->fingerprint, error);
                 if (r >= 0)
                         r = child_text(k, "Path", &pk->path, error);
@@ -244,7 +244,7 @@ static int parse_key_pairs(xmlNodePtr conf, OvfEnv *e, Error *error) {
                         return -ENOMEM;
                 e->key_pairs = a;
                 kp = &a[e->n_key_pairs++];
-                *kp = (OvfKeyPair) {};
+                *kp = (OvfKeyPair){};
                 r = child_text(k, "Fingerprint", &kp->fingerprint, error);
                 if (r >= 0)
                         r = child_text(k, "Path", &kp->path, error);
@@ -406,7 +406,7 @@ int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error) {
         if (r < 0)
                 return r;
         *ret = e;
-        e = (OvfEnv) {};
+        e = (OvfEnv){};
         return 0;
 }
 

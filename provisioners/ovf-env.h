@@ -15,16 +15,16 @@
 #include "error-util.h"
 
 #define OVF_NAMESPACE "http://schemas.dmtf.org/ovf/environment/1"
-#define WA_NAMESPACE "http://schemas.microsoft.com/windowsazure"
+#define WA_NAMESPACE  "http://schemas.microsoft.com/windowsazure"
 
-#define OVF_ENV_MAX (2U * 1024U * 1024U)     /* CustomData is at most 64 KiB decoded; leave room */
-#define OVF_KEYS_MAX 64U                     /* PublicKey / KeyPair elements accepted */
-#define OVF_PASSWORD_MAX 72U                 /* cloud-init MAX_PASSWORD_LENGTH (bcrypt/crypt limit) */
+#define OVF_ENV_MAX      (2U * 1024U * 1024U) /* CustomData is at most 64 KiB decoded; leave room */
+#define OVF_KEYS_MAX     64U                  /* PublicKey / KeyPair elements accepted */
+#define OVF_PASSWORD_MAX 72U                  /* cloud-init MAX_PASSWORD_LENGTH (bcrypt/crypt limit) */
 
 typedef struct OvfPublicKey {
-        char *fingerprint;      /* may be NULL */
-        char *path;             /* may be NULL */
-        char *value;            /* may be NULL: the key then comes from the goal-state certificates */
+        char *fingerprint; /* may be NULL */
+        char *path;        /* may be NULL */
+        char *value;       /* may be NULL: the key then comes from the goal-state certificates */
 } OvfPublicKey;
 
 typedef struct OvfKeyPair {
@@ -33,23 +33,23 @@ typedef struct OvfKeyPair {
 } OvfKeyPair;
 
 typedef struct OvfEnv {
-        char *version;                  /* ProvisioningSection/Version, "1.0" today */
+        char *version; /* ProvisioningSection/Version, "1.0" today */
         char *hostname;
         char *username;
-        char *password;                 /* secret (erased on free); NULL when absent or empty */
-        bool password_scrubbed;         /* no password: we applied it before and scrubbed it from this copy */
+        char *password;         /* secret (erased on free); NULL when absent or empty */
+        bool password_scrubbed; /* no password: we applied it before and scrubbed it from this copy */
         bool disable_ssh_password_auth; /* only a literal "true" (any case) disables, as waagent */
         OvfPublicKey *public_keys;
         size_t n_public_keys;
         OvfKeyPair *key_pairs;
         size_t n_key_pairs;
-        char *custom_data_raw;          /* CustomData text as in the document; NULL when absent */
-        char *custom_data;              /* base64-decoded (NUL-terminated); NULL when absent or not base64 */
+        char *custom_data_raw; /* CustomData text as in the document; NULL when absent */
+        char *custom_data;     /* base64-decoded (NUL-terminated); NULL when absent or not base64 */
         size_t custom_data_size;
-        bool provision_guest_agent;     /* false only for a literal "false" (any case), as waagent */
+        bool provision_guest_agent;      /* false only for a literal "false" (any case), as waagent */
         char *provision_guest_agent_raw; /* NULL when the element is absent (then the agent is provisioned) */
-        bool preprovisioned_vm;         /* PreprovisionedVm == "true" (any case) */
-        char *preprovisioned_vm_type;   /* PreprovisionedVMType (or PreprovisionedVmType); NULL when absent */
+        bool preprovisioned_vm;          /* PreprovisionedVm == "true" (any case) */
+        char *preprovisioned_vm_type; /* PreprovisionedVMType (or PreprovisionedVmType); NULL when absent */
         bool provision_guest_proxy_agent; /* ProvisionGuestProxyAgent == "true" (any case), as cloud-init */
 } OvfEnv;
 
@@ -69,7 +69,7 @@ void ovf_env_done(OvfEnv *e);
 int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error);
 
 /* The attribute ovf_env_redact() puts on a UserPassword element it emptied (ours; Azure sends none). */
-#define OVF_SCRUBBED_ATTR "scrubbed-by"
+#define OVF_SCRUBBED_ATTR  "scrubbed-by"
 #define OVF_SCRUBBED_VALUE "azl-agent"
 
 /*

@@ -17,13 +17,13 @@ void passwd_entry_done(PasswdEntry *e) {
         free(e->name);
         free(e->home);
         free(e->shell);
-        *e = (PasswdEntry) {};
+        *e = (PasswdEntry){};
 }
 
 void group_entry_done(GroupEntry *e) {
         free(e->name);
         strv_free(e->members);
-        *e = (GroupEntry) {};
+        *e = (GroupEntry){};
 }
 
 /* Splits one line (without its newline) into exactly n ':'-separated fields; the strings are copies. */
@@ -94,8 +94,8 @@ int passwd_find(const char *buf, size_t len, const char *name, PasswdEntry *ret)
         if (parse_id(f[2], &uid) < 0 || parse_id(f[3], &gid) < 0)
                 return -EBADMSG;
         /* Copies: TAKE_PTR() on a strv element would cut the vector short and leak the rest. */
-        e = (PasswdEntry) { .name = strdup(f[0]), .uid = uid, .gid = gid, .home = strdup(f[5]),
-                            .shell = strdup(f[6]) };
+        e = (PasswdEntry){
+                .name = strdup(f[0]), .uid = uid, .gid = gid, .home = strdup(f[5]), .shell = strdup(f[6])};
         if (!e.name || !e.home || !e.shell) {
                 passwd_entry_done(&e);
                 return -ENOMEM;
@@ -121,7 +121,7 @@ int group_find(const char *buf, size_t len, const char *name, GroupEntry *ret) {
         n = strdup(f[0]);
         if (!n)
                 return -ENOMEM;
-        *ret = (GroupEntry) { .name = n, .gid = gid, .members = TAKE_PTR(members) };
+        *ret = (GroupEntry){.name = n, .gid = gid, .members = TAKE_PTR(members)};
         return 0;
 }
 

@@ -35,7 +35,7 @@ void provision_data_done(ProvisionData *d) {
         }
         free(d->ssh_keys);
         free(d->custom_data);
-        *d = (ProvisionData) {};
+        *d = (ProvisionData){};
 }
 
 int provision_data_add_ssh_key(ProvisionData *d, const char *key, const char *path) {
@@ -56,7 +56,7 @@ int provision_data_add_ssh_key(ProvisionData *d, const char *key, const char *pa
                 return -ENOMEM;
         }
         d->ssh_keys = a;
-        a[d->n_ssh_keys++] = (ProvisionSshKey) { .key = k, .path = p };
+        a[d->n_ssh_keys++] = (ProvisionSshKey){.key = k, .path = p};
         return 0;
 }
 
@@ -85,7 +85,8 @@ static char *one_line(const char *output) {
         return s;
 }
 
-int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_t input_size, char **ret_error) {
+int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_t input_size,
+                         char **ret_error) {
         _cleanup_free_ char *output = NULL, *line = NULL;
         SpawnOptions o = SPAWN_OPTIONS_INIT;
         bool alt = provisioner_alt_root(c);
@@ -102,8 +103,10 @@ int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_
                 return 0;
         if (r == -ENOENT || r == -EACCES) {
                 if (ret_error && alt &&
-                    asprintf(ret_error, "%s is not installed in the target root %s (its tools run chrooted into "
-                                        "it; the host's are never used on its files)", argv[0], c->root) < 0)
+                    asprintf(ret_error,
+                             "%s is not installed in the target root %s (its tools run chrooted into "
+                             "it; the host's are never used on its files)",
+                             argv[0], c->root) < 0)
                         return -ENOMEM;
                 if (ret_error && !alt && asprintf(ret_error, "%s is not installed", argv[0]) < 0)
                         return -ENOMEM;
@@ -117,8 +120,9 @@ int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_
         line = one_line(output);
         if (!line)
                 return -ENOMEM;
-        if (ret_error && asprintf(ret_error, "%s%s failed with exit status %d%s%s", argv[0],
-                                  alt ? " (chrooted into the target root)" : "", r, *line ? ": " : "", line) < 0)
+        if (ret_error &&
+            asprintf(ret_error, "%s%s failed with exit status %d%s%s", argv[0],
+                     alt ? " (chrooted into the target root)" : "", r, *line ? ": " : "", line) < 0)
                 return -ENOMEM;
         return -EIO;
 }
@@ -164,10 +168,11 @@ int provisioner_path_error(Context *c, const char *path, int error, char **ret) 
         if (r < 0)
                 return r;
         if (r == 0 || !provisioner_alt_root(c))
-                r = asprintf(ret, "%s: %s%s%s%s", path, strerror(-error), r > 0 ? " (" : "", r > 0 ? link : "",
-                             r > 0 ? " is a symlink)" : "");
+                r = asprintf(ret, "%s: %s%s%s%s", path, strerror(-error), r > 0 ? " (" : "",
+                             r > 0 ? link : "", r > 0 ? " is a symlink)" : "");
         else
-                r = asprintf(ret, "%s: %s (%s is a symlink to '%s', which is resolved inside the target root %s)",
+                r = asprintf(ret,
+                             "%s: %s (%s is a symlink to '%s', which is resolved inside the target root %s)",
                              path, strerror(-error), link, target, c->root);
         return r < 0 ? -ENOMEM : 0;
 }

@@ -16,21 +16,21 @@
 
 typedef struct ProvisionSshKey {
         char *key;
-        char *path;                 /* NULL → ~/.ssh/authorized_keys; "$HOME/…" is expanded to "/home/…" */
+        char *path; /* NULL → ~/.ssh/authorized_keys; "$HOME/…" is expanded to "/home/…" */
 } ProvisionSshKey;
 
 typedef struct ProvisionData {
         char *vm_id;
         char *hostname;
         char *username;
-        char *password;             /* secret: erase_and_free; NULL = lock the password */
-        bool password_scrubbed;     /* the media's password was applied before and scrubbed: keep the account's */
+        char *password;         /* secret: erase_and_free; NULL = lock the password */
+        bool password_scrubbed; /* the media's password was applied before and scrubbed: keep the account's */
         bool disable_password_auth;
         ProvisionSshKey *ssh_keys;
         size_t n_ssh_keys;
-        char *custom_data;          /* base64-decoded bytes from the media, may be NULL */
-        bool hostname_fqdn;         /* user data's prefer_fqdn_over_hostname: hostname is the FQDN, set whole */
-        bool keep_ssh_host_keys;    /* user data manages the SSH host keys (ssh_keys, ssh_genkeytypes, …) */
+        char *custom_data;       /* base64-decoded bytes from the media, may be NULL */
+        bool hostname_fqdn;      /* user data's prefer_fqdn_over_hostname: hostname is the FQDN, set whole */
+        bool keep_ssh_host_keys; /* user data manages the SSH host keys (ssh_keys, ssh_genkeytypes, …) */
 } ProvisionData;
 
 typedef struct Provisioner {
@@ -77,7 +77,8 @@ bool provisioner_alt_root(const Context *c);
  * (no such tool) or -EIO, with *ret_error (may be NULL; set on failure only) saying which tool failed how,
  * with the start of its output.
  */
-int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_t input_size, char **ret_error);
+int provisioner_run_tool(Context *c, char *const *argv, const void *input, size_t input_size,
+                         char **ret_error);
 
 /*
  * A one-line reason for error (negative errno) on path inside the root: "<path>: <strerror>", and, when a

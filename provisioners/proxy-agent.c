@@ -28,12 +28,12 @@ static char *const proxy_env[] = {
 
 void proxy_agent_status_done(ProxyAgentStatus *s) {
         free(s->output);
-        *s = (ProxyAgentStatus) {};
+        *s = (ProxyAgentStatus){};
 }
 
 /* The program's path beneath the root: a regular file with an execute bit. */
 static int find_in_root(int root_fd, char **ret) {
-        static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+        static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/sbin", "/bin"};
 
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 _cleanup_free_ char *p = NULL;
@@ -78,7 +78,7 @@ static int spawn_group(const char *path, char *const *argv, int out_fd, pid_t *r
          * blocks SIGCHLD for sd-event). */
         if (r == 0)
                 r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                    POSIX_SPAWN_SETSIGDEF);
+                                                            POSIX_SPAWN_SETSIGDEF);
         if (r == 0)
                 r = posix_spawnattr_setpgroup(&attr, 0);
         if (r == 0)
@@ -105,7 +105,7 @@ static int collect(pid_t pid, int fd, usec_t deadline, char *buf, size_t size) {
         int status;
 
         for (bool eof = false; !eof;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
+                struct pollfd p = {.fd = fd, .events = POLLIN};
                 usec_t left = remaining(deadline);
                 char scratch[512];
                 ssize_t k;
@@ -154,7 +154,7 @@ int proxy_agent_query(int root_fd, const char *root, unsigned wait_sec, ProxyAge
 
         r = find_in_root(root_fd, &rel);
         if (r == -ENOENT) {
-                *ret = (ProxyAgentStatus) { .installed = false };
+                *ret = (ProxyAgentStatus){.installed = false};
                 return 0;
         }
         if (r < 0)
@@ -163,7 +163,8 @@ int proxy_agent_query(int root_fd, const char *root, unsigned wait_sec, ProxyAge
         if (r < 0)
                 return r;
         (void) snprintf(wait, sizeof wait, "%u", wait_sec);
-        char *const argv[] = { (char *) PROXY_AGENT_PROGRAM, (char *) "--status", (char *) "--wait", wait, NULL };
+        char *const argv[] = {(char *) PROXY_AGENT_PROGRAM, (char *) "--status", (char *) "--wait", wait,
+                              NULL};
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return negative_errno();
@@ -189,7 +190,7 @@ int proxy_agent_query(int root_fd, const char *root, unsigned wait_sec, ProxyAge
 
                 memmove(out, t, strlen(t) + 1);
         }
-        *ret = (ProxyAgentStatus) { .installed = true, .exit_status = r, .output = TAKE_PTR(out) };
+        *ret = (ProxyAgentStatus){.installed = true, .exit_status = r, .output = TAKE_PTR(out)};
         return 0;
 }
 
@@ -207,7 +208,8 @@ int proxy_agent_describe(const ProxyAgentStatus *s, char **ret) {
         else if (s->exit_status < 0)
                 r = asprintf(ret, PROXY_AGENT_PROGRAM " --status was killed by a signal");
         else
-                r = asprintf(ret, PROXY_AGENT_PROGRAM " status failure (exit code %d%s)%s%.*s", s->exit_status,
-                             s->exit_status == 1 ? ": provisioning not finished" : "", n > 0 ? ": " : "", n, out);
+                r = asprintf(ret, PROXY_AGENT_PROGRAM " status failure (exit code %d%s)%s%.*s",
+                             s->exit_status, s->exit_status == 1 ? ": provisioning not finished" : "",
+                             n > 0 ? ": " : "", n, out);
         return r < 0 ? -ENOMEM : 0;
 }

@@ -20,16 +20,16 @@
 
 #include "strutil.h"
 
-#define PROXY_AGENT_PROGRAM "azure-proxy-agent"
-#define PROXY_AGENT_WAIT_SEC 120U               /* cloud-init's --wait */
-#define PROXY_AGENT_GRACE (10U * USEC_PER_SEC)  /* beyond --wait before we kill it */
+#define PROXY_AGENT_PROGRAM    "azure-proxy-agent"
+#define PROXY_AGENT_WAIT_SEC   120U                 /* cloud-init's --wait */
+#define PROXY_AGENT_GRACE      (10U * USEC_PER_SEC) /* beyond --wait before we kill it */
 #define PROXY_AGENT_OUTPUT_MAX 2048U
 
 typedef struct ProxyAgentStatus {
-        bool installed;         /* found beneath the root */
-        int exit_status;        /* 0 healthy, 1 not finished, 2 finished with an error; -ETIME timed out,
+        bool installed;  /* found beneath the root */
+        int exit_status; /* 0 healthy, 1 not finished, 2 finished with an error; -ETIME timed out,
                                  * -EPROTO killed by a signal */
-        char *output;           /* its stdout and stderr, bounded, whitespace-trimmed */
+        char *output;    /* its stdout and stderr, bounded, whitespace-trimmed */
 } ProxyAgentStatus;
 
 void proxy_agent_status_done(ProxyAgentStatus *s);

@@ -30,12 +30,12 @@
 #include "ssh-hostkey.h"
 #include "strutil.h"
 
-#define KEY_TYPE "ssh-ed25519"
-#define AUTH_MAGIC "openssh-key-v1"
-#define PEM_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----\n"
-#define PEM_END "-----END OPENSSH PRIVATE KEY-----\n"
+#define KEY_TYPE    "ssh-ed25519"
+#define AUTH_MAGIC  "openssh-key-v1"
+#define PEM_BEGIN   "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+#define PEM_END     "-----END OPENSSH PRIVATE KEY-----\n"
 #define PEM_COLUMNS 70U
-#define BLOCK_SIZE 8U
+#define BLOCK_SIZE  8U
 #define COMMENT_MAX 1024U
 
 typedef struct Writer {
@@ -113,7 +113,7 @@ int ssh_ed25519_format(const uint8_t seed[SSH_ED25519_KEY_SIZE], const uint8_t p
                        uint32_t check, const char *comment, char **ret_private, char **ret_public) {
         _cleanup_free_ char *blob_b64 = NULL, *public = NULL;
         uint8_t blob[BLOB_SIZE];
-        Writer b = { .p = blob };
+        Writer b = {.p = blob};
         size_t comment_len, section, padded, total;
         uint8_t *key;
         Writer w;
@@ -137,7 +137,7 @@ int ssh_ed25519_format(const uint8_t seed[SSH_ED25519_KEY_SIZE], const uint8_t p
         key = calloc(1, total);
         if (!key)
                 return -ENOMEM;
-        w = (Writer) { .p = key };
+        w = (Writer){.p = key};
         put_bytes(&w, AUTH_MAGIC, sizeof(AUTH_MAGIC)); /* with its NUL */
         put_cstring(&w, "none");
         put_cstring(&w, "none");
@@ -195,11 +195,11 @@ int ssh_host_key_ed25519_write(int root_fd, const char *comment) {
         /* The private key first: a .pub without its key would be a broken pair; the reverse is what ssh-keygen
          * leaves when interrupted too, and sshd needs only the private file. */
         if (r >= 0)
-                r = write_file_atomic_in_root(root_fd, SSH_HOST_ED25519_KEY_PATH, private, strlen(private), 0600,
-                                              0, 0, 0);
+                r = write_file_atomic_in_root(root_fd, SSH_HOST_ED25519_KEY_PATH, private, strlen(private),
+                                              0600, 0, 0, 0);
         if (r >= 0)
-                r = write_file_atomic_in_root(root_fd, SSH_HOST_ED25519_KEY_PATH ".pub", public, strlen(public),
-                                              0644, 0, 0, 0);
+                r = write_file_atomic_in_root(root_fd, SSH_HOST_ED25519_KEY_PATH ".pub", public,
+                                              strlen(public), 0644, 0, 0, 0);
         cleanse_free(private, strlen(private));
         free(public);
         return r;

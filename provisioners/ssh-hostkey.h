@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define SSH_ED25519_KEY_SIZE 32U
+#define SSH_ED25519_KEY_SIZE      32U
 #define SSH_HOST_ED25519_KEY_PATH "/etc/ssh/ssh_host_ed25519_key"
 
 /*

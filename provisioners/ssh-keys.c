@@ -103,7 +103,8 @@ const char *ssh_key_error_reason(int error) {
         case -ENOMEM:
                 return "out of memory";
         default:
-                return "malformed key (not \"type base64-blob [comment]\", or the blob does not decode to that type)";
+                return "malformed key (not \"type base64-blob [comment]\", or the blob does not decode to "
+                       "that type)";
         }
 }
 
@@ -308,12 +309,13 @@ int sshd_dropin_content(bool disable_password_auth, char **ret) {
          * so this one wins over the main file (but not over lower-numbered drop-ins). Keyboard-interactive
          * would otherwise still offer PAM password prompts (waagent also turns off
          * ChallengeResponseAuthentication, its old name). */
-        const char *s = disable_password_auth ?
-                "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
-                "PasswordAuthentication no\n"
-                "KbdInteractiveAuthentication no\n" :
-                "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
-                "PasswordAuthentication yes\n";
+        const char *s =
+                disable_password_auth
+                        ? "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
+                          "PasswordAuthentication no\n"
+                          "KbdInteractiveAuthentication no\n"
+                        : "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
+                          "PasswordAuthentication yes\n";
         char *c = strdup(s);
 
         if (!c)

@@ -71,7 +71,7 @@ static int key_files_add(KeyFile **files, size_t *n, char *rel, const char *key)
                         return -ENOMEM;
                 }
                 *files = a;
-                a[(*n)++] = (KeyFile) { .rel = rel };
+                a[(*n)++] = (KeyFile){.rel = rel};
         } else
                 free(rel);
         return strv_extend(&(*files)[i].keys, key);
@@ -224,7 +224,8 @@ static int open_user_dir(int dir_fd, const char *comp, const PasswdEntry *u, boo
 }
 
 /* Reads the current file (if any) below dir_fd without following a symlink; reports mode/owner mismatch. */
-static int read_key_file(int dir_fd, const char *name, const PasswdEntry *u, char **ret, bool *ret_attrs_ok) {
+static int read_key_file(int dir_fd, const char *name, const PasswdEntry *u, char **ret,
+                         bool *ret_attrs_ok) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
@@ -337,8 +338,8 @@ static bool may_reload_sshd(const Context *c) {
 static bool sshd_reload(const Context *c) {
         if (!may_reload_sshd(c))
                 return false;
-        return spawn_and_wait((char *const[]) { (char *) "systemctl", (char *) "try-reload-or-restart",
-                                                (char *) "sshd.service", NULL },
+        return spawn_and_wait((char *const[]){(char *) "systemctl", (char *) "try-reload-or-restart",
+                                              (char *) "sshd.service", NULL},
                               NULL) == 0;
 }
 
@@ -375,9 +376,9 @@ static int sshd_config_apply(Context *c, const ProvisionData *d, char **ret_summ
                 return r;
         }
         reloaded = sshd_reload(c);
-        if (ret_summary && asprintf(ret_summary, "%s written (PasswordAuthentication %s)%s", path,
-                                    d->disable_password_auth ? "no" : "yes",
-                                    reloaded ? ", sshd reloaded" : "") < 0)
+        if (ret_summary &&
+            asprintf(ret_summary, "%s written (PasswordAuthentication %s)%s", path,
+                     d->disable_password_auth ? "no" : "yes", reloaded ? ", sshd reloaded" : "") < 0)
                 return -ENOMEM;
         return 1;
 }
@@ -406,7 +407,8 @@ static int remove_host_keys(int root_fd) {
                 return negative_errno();
         fd = -EBADF; /* owned by dir now */
         for (struct dirent *de; (de = readdir(dir));)
-                if (is_host_key_name(de->d_name) && unlinkat(dirfd(dir), de->d_name, 0) < 0 && errno != ENOENT)
+                if (is_host_key_name(de->d_name) && unlinkat(dirfd(dir), de->d_name, 0) < 0 &&
+                    errno != ENOENT)
                         r = negative_errno();
         closedir(dir);
         return r;
@@ -436,7 +438,7 @@ static bool have_sshd_keygen_unit(int root_fd) {
 
 /* ssh-keygen -A makes every default key type that is missing: with ed25519 written, RSA 3072 and ECDSA. */
 static int start_keygen(Context *c) {
-        return spawn_background((char *const[]) { (char *) "ssh-keygen", (char *) "-A", NULL },
+        return spawn_background((char *const[]){(char *) "ssh-keygen", (char *) "-A", NULL},
                                 provisioner_alt_root(c) ? c->root_fd : -EBADF, &keygen_pid);
 }
 
@@ -447,7 +449,8 @@ static int start_keygen(Context *c) {
  * remaining steps and the Ready report and is waited for by ssh_host_keys_finish() — before the unit ends, so
  * sshd (ordered after it) finds every key.
  */
-static int regenerate_host_keys(Context *c, const ProvisionData *d, const char **ret_rest, char **ret_error) {
+static int regenerate_host_keys(Context *c, const ProvisionData *d, const char **ret_rest,
+                                char **ret_error) {
         _cleanup_free_ char *comment = NULL;
         int r;
 
@@ -468,7 +471,8 @@ static int regenerate_host_keys(Context *c, const ProvisionData *d, const char *
         }
         r = start_keygen(c);
         if (r == -ENOENT && provisioner_alt_root(c)) {
-                if (ret_error && asprintf(ret_error, "ssh-keygen is not installed in the target root %s", c->root) < 0)
+                if (ret_error &&
+                    asprintf(ret_error, "ssh-keygen is not installed in the target root %s", c->root) < 0)
                         return -ENOMEM;
                 return r;
         }
@@ -508,7 +512,8 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
         }
         if (d->keep_ssh_host_keys) {
                 if (ret_summary)
-                        *ret_summary = strdup("host keys managed by the user data (ssh_keys / ssh_genkeytypes)");
+                        *ret_summary =
+                                strdup("host keys managed by the user data (ssh_keys / ssh_genkeytypes)");
                 return 0;
         }
         if (isempty(d->vm_id))
@@ -531,7 +536,7 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
         r = write_string_file_atomic_in_root(c->root_fd, state, content, 0644, WRITE_MKDIR);
         if (r < 0)
                 return r;
-        if (keygen_pid <= 0)    /* else once ssh-keygen is done */
+        if (keygen_pid <= 0) /* else once ssh-keygen is done */
                 (void) sshd_reload(c);
         if (ret_summary && asprintf(ret_summary, "SSH host keys regenerated for VM %s: ed25519 made, %s",
                                     d->vm_id, rest) < 0)

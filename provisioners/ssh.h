@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#define SSH_KEY_MAX (16U * 1024U)          /* an RSA-16384 key is ~2.8 KiB of base64 */
+#define SSH_KEY_MAX         (16U * 1024U) /* an RSA-16384 key is ~2.8 KiB of base64 */
 #define AUTHORIZED_KEYS_MAX (1024U * 1024U)
 
 /*

@@ -48,7 +48,7 @@
 #include "strutil.h"
 #include "user.h"
 
-#define SUDOERS_DIR "/etc/sudoers.d"
+#define SUDOERS_DIR      "/etc/sudoers.d"
 #define SUDOERS_TMP_NAME ".azl-agent.new"
 #define USERADD_DEFAULTS "/etc/default/useradd"
 
@@ -76,12 +76,13 @@ bool user_name_is_valid(const char *name) {
 bool user_name_is_reserved(const char *name) {
         /* Debian base-passwd, Fedora/Azure Linux setup and the usual daemon accounts. */
         static const char *const reserved[] = {
-                "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp",
-                "proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm",
-                "operator", "halt", "shutdown", "ftp", "sshd", "messagebus", "dbus", "polkitd", "tss",
-                "_apt", "tcpdump", "chrony", "unbound", "rpc", "rpcuser", "nfsnobody", "wheel", "sudo",
-                "shadow", "utmp", "tty", "disk", "kmem", "audio", "video", "input", "render", "kvm",
-                "staff", "users", "systemd",
+                "root",    "daemon",     "bin",     "sys",       "sync",     "games",  "man",      "lp",
+                "mail",    "news",       "uucp",    "proxy",     "www-data", "backup", "list",     "irc",
+                "gnats",   "nobody",     "nogroup", "adm",       "operator", "halt",   "shutdown", "ftp",
+                "sshd",    "messagebus", "dbus",    "polkitd",   "tss",      "_apt",   "tcpdump",  "chrony",
+                "unbound", "rpc",        "rpcuser", "nfsnobody", "wheel",    "sudo",   "shadow",   "utmp",
+                "tty",     "disk",       "kmem",    "audio",     "video",    "input",  "render",   "kvm",
+                "staff",   "users",      "systemd",
         };
 
         if (startswith(name, "systemd-"))
@@ -168,15 +169,17 @@ bool user_password_matches(const char *password, const char *hash) {
 int user_sudoers_content(const char *user, bool has_password, char **ret) {
         if (!user_name_is_valid(user))
                 return -EINVAL;
-        if (asprintf(ret, "# Written by azl-agent for the administrator account provisioned on this VM.\n"
-                          "%s ALL=(ALL) %s\n",
+        if (asprintf(ret,
+                     "# Written by azl-agent for the administrator account provisioned on this VM.\n"
+                     "%s ALL=(ALL) %s\n",
                      user, has_password ? "ALL" : "NOPASSWD:ALL") < 0)
                 return -ENOMEM;
         return 0;
 }
 
 /* tool, then args (NULL-terminated), through provisioner_run_tool(); input on its stdin. */
-static int shadow_tool(Context *c, const char *tool, char *const *args, const char *input, char **ret_error) {
+static int shadow_tool(Context *c, const char *tool, char *const *args, const char *input,
+                       char **ret_error) {
         const char *argv[32];
         size_t n = 0;
 
@@ -211,7 +214,7 @@ int user_ensure_groups(Context *c, char *const *groups, char **ret_error) {
                         continue;
                 if (r != -ENOENT)
                         return r;
-                r = shadow_tool(c, "groupadd", (char *const[]) { (char *) "-r", *g, NULL }, NULL, ret_error);
+                r = shadow_tool(c, "groupadd", (char *const[]){(char *) "-r", *g, NULL}, NULL, ret_error);
                 if (r < 0)
                         return r;
                 changed = 1;
@@ -307,7 +310,7 @@ int user_ensure_account(Context *c, const char *name, char *const *groups, char 
         if (!missing)
                 return 0;
         r = shadow_tool(c, "usermod",
-                        (char *const[]) { (char *) "-a", (char *) "-G", missing, (char *) name, NULL }, NULL,
+                        (char *const[]){(char *) "-a", (char *) "-G", missing, (char *) name, NULL}, NULL,
                         ret_error);
         return r < 0 ? r : 1;
 }
@@ -324,7 +327,8 @@ static int refuse_system_account(Context *c, const char *name) {
         if (r < 0)
                 return r;
         if (user.uid < uid_min_in_root(c->root_fd))
-                return log_debug_errno(EPERM, "'%s' is a system account (UID %u).", name, (unsigned) user.uid);
+                return log_debug_errno(EPERM, "'%s' is a system account (UID %u).", name,
+                                       (unsigned) user.uid);
         return 0;
 }
 
@@ -336,7 +340,7 @@ static int set_hash(Context *c, const char *name, const char *hash, char **ret_e
                 return -EINVAL;
         if (asprintf(&line, "%s:%s\n", name, hash) < 0)
                 return -ENOMEM;
-        return shadow_tool(c, "chpasswd", (char *const[]) { (char *) "-e", NULL }, line, ret_error);
+        return shadow_tool(c, "chpasswd", (char *const[]){(char *) "-e", NULL}, line, ret_error);
 }
 
 int user_set_password_hash(Context *c, const char *name, const char *hash, char **ret_error) {
@@ -391,7 +395,7 @@ int user_lock_password(Context *c, const char *name, char **ret_error) {
         /* '!' or '*' prefixed: no password can match, already locked. */
         if (current[0] == '!' || current[0] == '*')
                 return 0;
-        r = shadow_tool(c, "usermod", (char *const[]) { (char *) "-L", (char *) name, NULL }, NULL, ret_error);
+        r = shadow_tool(c, "usermod", (char *const[]){(char *) "-L", (char *) name, NULL}, NULL, ret_error);
         return r < 0 ? r : 1;
 }
 
@@ -425,8 +429,9 @@ static int sudoers_validate(Context *c, char **ret_error) {
         int r;
 
         r = provisioner_run_tool(c,
-                                 (char *const[]) { (char *) "visudo", (char *) "-c", (char *) "-q", (char *) "-f",
-                                                   (char *) SUDOERS_DIR "/" SUDOERS_TMP_NAME, NULL },
+                                 (char *const[]){(char *) "visudo", (char *) "-c", (char *) "-q",
+                                                 (char *) "-f", (char *) SUDOERS_DIR "/" SUDOERS_TMP_NAME,
+                                                 NULL},
                                  NULL, 0, ret_error);
         if (r == -ENOENT) {
                 if (ret_error) {
@@ -562,9 +567,9 @@ static int user_apply_full(Context *c, const ProvisionData *d, char **ret_summar
                 return sudoers;
         if (ret_summary && asprintf(ret_summary, "user '%s': account %s, password %s, sudoers %s%s%s",
                                     d->username, account ? "created/updated" : "unchanged",
-                                    password ? (d->password ? "set (yescrypt)" : "locked") :
-                                    d->password_scrubbed ? "kept (applied before; scrubbed from the seed)" :
-                                                           "unchanged",
+                                    password               ? (d->password ? "set (yescrypt)" : "locked")
+                                    : d->password_scrubbed ? "kept (applied before; scrubbed from the seed)"
+                                                           : "unchanged",
                                     sudoers ? "written" : "unchanged",
                                     scrubbed > 0 ? "; seed copy scrubbed" : "", strempty(scrub_note)) < 0)
                 return -ENOMEM;

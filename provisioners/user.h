@@ -8,7 +8,7 @@
 
 #include "context.h"
 
-#define USER_NAME_MAX 32U
+#define USER_NAME_MAX  32U
 #define SUDOERS_DROPIN "/etc/sudoers.d/azl-agent"
 
 /* ^[a-z_][a-z0-9_-]*[$]?$, at most 32 bytes (useradd(8) "Caveats", the Debian/shadow default rule). */
@@ -19,7 +19,7 @@ bool user_name_is_reserved(const char *name);
 
 /* yescrypt ("$y$", libxcrypt's default cost, random salt from crypt_gensalt_ra). The result is a secret too. */
 #define USER_HASH_PREFIX "$y$"
-#define USER_HASH_MAX 512U
+#define USER_HASH_MAX    512U
 int user_hash_password(const char *password, char **ret);
 
 /* A complete "$y$" (yescrypt) or "$6$" (SHA-512 crypt) hash, in crypt(5)'s alphabet (no ':' or newline),

@@ -319,7 +319,7 @@ int wsl_read_line(int fd, size_t max, char **ret) {
 /* useradd with the fixed UID; groups, password and sudoers are the user provisioner's. The target's useradd
  * (chrooted into an alternate root, see run_shadow_tool()) copies the target's own /etc/skel. */
 static int wsl_useradd(Context *c, const char *name) {
-        const char *args[16] = { "-u", "1000", "-m", "-U", "-s", "/bin/bash" };
+        const char *args[16] = {"-u", "1000", "-m", "-U", "-s", "/bin/bash"};
         size_t n = 6;
 
         _Static_assert(WSL_DEFAULT_UID == 1000U, "the -u argument below");
@@ -334,7 +334,7 @@ static void wsl_rollback(Context *c, const char *name, bool remove_sudoers) {
         int r;
 
         if (passwd_find_in_root(c->root_fd, name, &p) >= 0) {
-                r = run_shadow_tool(c, "userdel", (char *const[]) { (char *) "-r", (char *) name, NULL });
+                r = run_shadow_tool(c, "userdel", (char *const[]){(char *) "-r", (char *) name, NULL});
                 if (r < 0)
                         (void) log_debug_errno(r, "Failed to remove the half-created user '%s': %m", name);
         }
@@ -384,8 +384,8 @@ int wsl_setup_user(Context *c, const char *name, const char *password, char **re
                 }
                 if (asprintf(ret_summary,
                              "user '%s' (UID %u, groups %s, password %s) as the default user in %s", name,
-                             WSL_DEFAULT_UID, groups ?: "none", password ? "set" : "locked, sudo without one",
-                             WSL_CONF) < 0)
+                             WSL_DEFAULT_UID, groups ?: "none",
+                             password ? "set" : "locked, sudo without one", WSL_CONF) < 0)
                         return -ENOMEM;
         }
         return 0;

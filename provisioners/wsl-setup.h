@@ -23,11 +23,11 @@
 
 #include "context.h"
 
-#define WSL_DEFAULT_UID 1000U           /* [oobe] defaultUid in /etc/wsl-distribution.conf */
-#define WSL_REGULAR_UID_END 60000U      /* exclusive; login.defs UID_MAX, below nobody (65534) */
-#define WSL_CONF "/etc/wsl.conf"
-#define WSL_CONF_MAX (1024U * 1024U)
-#define WSL_LINE_MAX 1024U              /* a typed user name or password, without the newline */
+#define WSL_DEFAULT_UID     1000U  /* [oobe] defaultUid in /etc/wsl-distribution.conf */
+#define WSL_REGULAR_UID_END 60000U /* exclusive; login.defs UID_MAX, below nobody (65534) */
+#define WSL_CONF            "/etc/wsl.conf"
+#define WSL_CONF_MAX        (1024U * 1024U)
+#define WSL_LINE_MAX        1024U /* a typed user name or password, without the newline */
 
 /*
  * Pure: the first regular user in /etc/passwd contents (WSL_DEFAULT_UID ≤ uid < WSL_REGULAR_UID_END, name

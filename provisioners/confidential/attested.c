@@ -29,7 +29,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(GENERAL_NAMES *, GENERAL_NAMES_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AUTHORITY_INFO_ACCESS *, AUTHORITY_INFO_ACCESS_free);
 
-static void x509_stack_freep(STACK_OF(X509) **s) {
+static void x509_stack_freep(STACK_OF(X509) * *s) {
         if (*s)
                 sk_X509_pop_free(*s, X509_free);
 }
@@ -62,7 +62,8 @@ static const char *openssl_reason(char *buf, size_t size) {
 
 /* ---- the IMDS response ---- */
 
-static int dispatch_bounded(const char *name, struct json_object *v, void *dest, JsonError *err, size_t max) {
+static int dispatch_bounded(const char *name, struct json_object *v, void *dest, JsonError *err,
+                            size_t max) {
         if (json_object_is_type(v, json_type_string) && (size_t) json_object_get_string_len(v) > max)
                 return json_error(err, name, "field '%s' is longer than %zu bytes", name, max);
         return json_dispatch_string(name, v, dest, err);
@@ -83,8 +84,8 @@ typedef struct ResponseFields {
 
 int attested_response_parse(const char *buf, size_t len, void **ret_der, size_t *ret_size, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "encoding", dispatch_short, offsetof(ResponseFields, encoding), JSON_MANDATORY },
-                { "signature", dispatch_signature, offsetof(ResponseFields, signature), JSON_MANDATORY },
+                {"encoding", dispatch_short, offsetof(ResponseFields, encoding), JSON_MANDATORY},
+                {"signature", dispatch_signature, offsetof(ResponseFields, signature), JSON_MANDATORY},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
@@ -134,7 +135,7 @@ void attested_document_done(AttestedDocument *d) {
         free(d->plan_publisher);
         free(d->created_on_text);
         free(d->expires_on_text);
-        *d = (AttestedDocument) {};
+        *d = (AttestedDocument){};
 }
 
 static bool leap_year(int y) {
@@ -163,7 +164,7 @@ static int expect_char(const char **p, char c) {
 }
 
 int attested_parse_timestamp(const char *s, usec_t *ret) {
-        static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         int mon, day, year, hour, min, sec, oh, om, sign;
         const char *p = s;
         struct tm tm = {};
@@ -175,7 +176,8 @@ int attested_parse_timestamp(const char *s, usec_t *ret) {
             expect_char(&p, '/') < 0)
                 return -EINVAL;
         /* two-digit years (the form IMDS uses) are 20YY; a four-digit year is taken as it is */
-        if (isdigit((unsigned char) p[0]) && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2])) {
+        if (isdigit((unsigned char) p[0]) && isdigit((unsigned char) p[1]) &&
+            isdigit((unsigned char) p[2])) {
                 if (read_digits(&p, 4, &year) < 0)
                         return -EINVAL;
         } else if (read_digits(&p, 2, &year) < 0)
@@ -192,11 +194,15 @@ int attested_parse_timestamp(const char *s, usec_t *ret) {
         if (read_digits(&p, 2, &oh) < 0 || read_digits(&p, 2, &om) < 0 || *p != 0)
                 return -EINVAL;
         if (year < 2000 || year > 2999 || mon < 1 || mon > 12 || day < 1 ||
-            day > mdays[mon - 1] + (mon == 2 && leap_year(year)) || hour > 23 || min > 59 || sec > 60 || oh > 23 ||
-            om > 59)
+            day > mdays[mon - 1] + (mon == 2 && leap_year(year)) || hour > 23 || min > 59 || sec > 60 ||
+            oh > 23 || om > 59)
                 return -EINVAL;
-        tm = (struct tm) { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour,
-                           .tm_min = min, .tm_sec = sec };
+        tm = (struct tm){.tm_year = year - 1900,
+                         .tm_mon = mon - 1,
+                         .tm_mday = day,
+                         .tm_hour = hour,
+                         .tm_min = min,
+                         .tm_sec = sec};
         t = timegm(&tm);
         if (t == (time_t) -1)
                 return -EINVAL;
@@ -215,8 +221,8 @@ typedef struct DocumentFields {
 
 static int parse_time_stamp(struct json_object *o, AttestedDocument *d, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "createdOn", dispatch_short, offsetof(AttestedDocument, created_on_text), JSON_MANDATORY },
-                { "expiresOn", dispatch_short, offsetof(AttestedDocument, expires_on_text), JSON_MANDATORY },
+                {"createdOn", dispatch_short, offsetof(AttestedDocument, created_on_text), JSON_MANDATORY},
+                {"expiresOn", dispatch_short, offsetof(AttestedDocument, expires_on_text), JSON_MANDATORY},
                 {},
         };
         int r;
@@ -225,11 +231,15 @@ static int parse_time_stamp(struct json_object *o, AttestedDocument *d, JsonErro
         if (r < 0)
                 return r;
         if (attested_parse_timestamp(d->created_on_text, &d->created_on) < 0)
-                return json_error(err, "timeStamp.createdOn", "timeStamp.createdOn '%.64s' is not "
-                                  "\"MM/DD/YY HH:MM:SS +HHMM\"", d->created_on_text);
+                return json_error(err, "timeStamp.createdOn",
+                                  "timeStamp.createdOn '%.64s' is not "
+                                  "\"MM/DD/YY HH:MM:SS +HHMM\"",
+                                  d->created_on_text);
         if (attested_parse_timestamp(d->expires_on_text, &d->expires_on) < 0)
-                return json_error(err, "timeStamp.expiresOn", "timeStamp.expiresOn '%.64s' is not "
-                                  "\"MM/DD/YY HH:MM:SS +HHMM\"", d->expires_on_text);
+                return json_error(err, "timeStamp.expiresOn",
+                                  "timeStamp.expiresOn '%.64s' is not "
+                                  "\"MM/DD/YY HH:MM:SS +HHMM\"",
+                                  d->expires_on_text);
         if (d->expires_on < d->created_on)
                 return json_error(err, "timeStamp", "the document expires (%s) before it was created (%s)",
                                   d->expires_on_text, d->created_on_text);
@@ -238,22 +248,23 @@ static int parse_time_stamp(struct json_object *o, AttestedDocument *d, JsonErro
 
 int attested_document_parse(const char *buf, size_t len, AttestedDocument *ret, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "nonce", dispatch_short, offsetof(AttestedDocument, nonce), JSON_MANDATORY },
-                { "subscriptionId", dispatch_short, offsetof(AttestedDocument, subscription_id), JSON_NULLABLE },
-                { "sku", dispatch_short, offsetof(AttestedDocument, sku), JSON_NULLABLE },
-                { "licenseType", dispatch_short, offsetof(AttestedDocument, license_type), JSON_NULLABLE },
+                {"nonce", dispatch_short, offsetof(AttestedDocument, nonce), JSON_MANDATORY},
+                {"subscriptionId", dispatch_short, offsetof(AttestedDocument, subscription_id),
+                 JSON_NULLABLE},
+                {"sku", dispatch_short, offsetof(AttestedDocument, sku), JSON_NULLABLE},
+                {"licenseType", dispatch_short, offsetof(AttestedDocument, license_type), JSON_NULLABLE},
                 {},
         };
         static const JsonDispatch fields_table[] = {
-                { "vmId", dispatch_short, offsetof(DocumentFields, vm_id), JSON_MANDATORY },
-                { "plan", json_dispatch_object, offsetof(DocumentFields, plan), JSON_NULLABLE },
-                { "timeStamp", json_dispatch_object, offsetof(DocumentFields, time_stamp), JSON_MANDATORY },
+                {"vmId", dispatch_short, offsetof(DocumentFields, vm_id), JSON_MANDATORY},
+                {"plan", json_dispatch_object, offsetof(DocumentFields, plan), JSON_NULLABLE},
+                {"timeStamp", json_dispatch_object, offsetof(DocumentFields, time_stamp), JSON_MANDATORY},
                 {},
         };
         static const JsonDispatch plan_table[] = {
-                { "name", dispatch_short, offsetof(AttestedDocument, plan_name), JSON_NULLABLE },
-                { "product", dispatch_short, offsetof(AttestedDocument, plan_product), JSON_NULLABLE },
-                { "publisher", dispatch_short, offsetof(AttestedDocument, plan_publisher), JSON_NULLABLE },
+                {"name", dispatch_short, offsetof(AttestedDocument, plan_name), JSON_NULLABLE},
+                {"product", dispatch_short, offsetof(AttestedDocument, plan_product), JSON_NULLABLE},
+                {"publisher", dispatch_short, offsetof(AttestedDocument, plan_publisher), JSON_NULLABLE},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
@@ -285,7 +296,7 @@ int attested_document_parse(const char *buf, size_t len, AttestedDocument *ret, 
         if (r < 0)
                 return r;
         *ret = d;
-        d = (AttestedDocument) {};
+        d = (AttestedDocument){};
         return 0;
 }
 
@@ -297,7 +308,7 @@ void attested_trust_done(AttestedTrust *t) {
         X509_STORE_free(t->store);
         x509_stack_freep(&t->intermediates);
         strv_free(t->signer_domains);
-        *t = (AttestedTrust) {};
+        *t = (AttestedTrust){};
 }
 
 /* Calls add(cert, userdata) for every PEM certificate in buf; -ENOKEY when there is none. */
@@ -351,7 +362,7 @@ int attested_store_add_pem(X509_STORE *store, const char *buf, size_t len, unsig
         return pem_foreach(buf, len, add_to_store, store, ret_n);
 }
 
-int attested_stack_add_pem(STACK_OF(X509) *stack, const char *buf, size_t len, unsigned *ret_n) {
+int attested_stack_add_pem(STACK_OF(X509) * stack, const char *buf, size_t len, unsigned *ret_n) {
         return pem_foreach(buf, len, add_to_stack, stack, ret_n);
 }
 
@@ -365,7 +376,7 @@ void attested_verified_done(AttestedVerified *v) {
         free(v->signer);
         free(v->signer_dns);
         strv_free(v->chain);
-        *v = (AttestedVerified) {};
+        *v = (AttestedVerified){};
 }
 
 static int name_oneline(const X509_NAME *name, char **ret) {
@@ -398,7 +409,8 @@ static int check_signer(X509 *signer, char *const *domains, char **ret_dns, char
         _cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *names = NULL;
         _cleanup_free_ char *seen = NULL;
 
-        if ((X509_get_extension_flags(signer) & EXFLAG_KUSAGE) && !(X509_get_key_usage(signer) & KU_DIGITAL_SIGNATURE))
+        if ((X509_get_extension_flags(signer) & EXFLAG_KUSAGE) &&
+            !(X509_get_key_usage(signer) & KU_DIGITAL_SIGNATURE))
                 return set_error(ret_error, -EKEYREJECTED,
                                  "the signing certificate's key usage does not allow digitalSignature");
         names = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, NULL);
@@ -421,8 +433,9 @@ static int check_signer(X509 *signer, char *const *domains, char **ret_dns, char
                 if (!seen && asprintf(&seen, "%.*s", n, dns) < 0)
                         return -ENOMEM;
         }
-        return set_error(ret_error, -EKEYREJECTED, "the signing certificate is not issued to a signer domain (%s%s)",
-                         seen ? "its subjectAltName names " : "it has no subjectAltName DNS name", strempty(seen));
+        return set_error(
+                ret_error, -EKEYREJECTED, "the signing certificate is not issued to a signer domain (%s%s)",
+                seen ? "its subjectAltName names " : "it has no subjectAltName DNS name", strempty(seen));
 }
 
 /* The caIssuers http:// URL of cert's Authority Information Access extension, or NULL. */
@@ -446,7 +459,7 @@ static char *aia_ca_issuers(X509 *cert) {
 }
 
 /* Whether a certificate in untrusted or the store (its lookups included: hashed directories) issued cert. */
-static bool issuer_known(X509 *cert, STACK_OF(X509) *untrusted, X509_STORE *store) {
+static bool issuer_known(X509 *cert, STACK_OF(X509) * untrusted, X509_STORE *store) {
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
         X509 *issuer = NULL;
         bool found;
@@ -468,7 +481,7 @@ static bool issuer_known(X509 *cert, STACK_OF(X509) *untrusted, X509_STORE *stor
  * neither given nor trusted, fetch that issuer from its AIA caIssuers URL (at most ATTESTED_CHAIN_MAX).
  * Certificates from the store are found by X509_STORE's own lookup (default paths are hashed directories).
  */
-static int fetch_missing_issuers(const AttestedTrust *t, X509 *signer, STACK_OF(X509) *untrusted,
+static int fetch_missing_issuers(const AttestedTrust *t, X509 *signer, STACK_OF(X509) * untrusted,
                                  unsigned *ret_fetched) {
         X509 *cur = signer;
         unsigned n = 0;
@@ -497,7 +510,7 @@ static int fetch_missing_issuers(const AttestedTrust *t, X509 *signer, STACK_OF(
         return 0;
 }
 
-static int chain_subjects(STACK_OF(X509) *chain, char ***ret) {
+static int chain_subjects(STACK_OF(X509) * chain, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
@@ -516,10 +529,10 @@ static int chain_subjects(STACK_OF(X509) *chain, char ***ret) {
 }
 
 /* Step 3: the signer's chain up to a trust anchor. */
-static int verify_chain(const AttestedTrust *t, X509 *signer, STACK_OF(X509) *untrusted, AttestedVerified *v,
-                        char **ret_error) {
+static int verify_chain(const AttestedTrust *t, X509 *signer, STACK_OF(X509) * untrusted,
+                        AttestedVerified *v, char **ret_error) {
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        STACK_OF(X509) *chain;
+        STACK_OF(X509) * chain;
         int r, err;
 
         if (!ctx)
@@ -542,15 +555,16 @@ static int verify_chain(const AttestedTrust *t, X509 *signer, STACK_OF(X509) *un
                 if (cur && depth > 0 && name_oneline(X509_get_subject_name(cur), &at) < 0)
                         return -ENOMEM;
                 /* Nothing that issued the signer itself: the case of Azure's leaf-only messages. */
-                return set_error(ret_error, -EKEYREJECTED,
-                                 "the signing certificate (%s) does not chain to a trusted root: %s%s%s%s", v->signer,
-                                 X509_verify_cert_error_string(err), at ? " at " : "", strempty(at),
-                                 depth == 0 && (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-                                                err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ?
-                                         " (the message carries no certificate that issued it; give Azure's "
-                                         "intermediate CAs in [Attestation] Intermediates= or set "
-                                         "FetchIntermediates=yes)" :
-                                         "");
+                return set_error(
+                        ret_error, -EKEYREJECTED,
+                        "the signing certificate (%s) does not chain to a trusted root: %s%s%s%s", v->signer,
+                        X509_verify_cert_error_string(err), at ? " at " : "", strempty(at),
+                        depth == 0 && (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                                       err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
+                                ? " (the message carries no certificate that issued it; give Azure's "
+                                  "intermediate CAs in [Attestation] Intermediates= or set "
+                                  "FetchIntermediates=yes)"
+                                : "");
         }
         chain = X509_STORE_CTX_get0_chain(ctx);
         return chain_subjects(chain, &v->chain);
@@ -565,7 +579,8 @@ static int cms_content(CMS_ContentInfo *cms, char **ret_error) {
                 return set_error(ret_error, -EBADMSG, "the signed content is not of type id-data");
         pos = CMS_get0_content(cms);
         if (!pos || !*pos)
-                return set_error(ret_error, -EBADMSG, "the signature is detached: the document is not in it");
+                return set_error(ret_error, -EBADMSG,
+                                 "the signature is detached: the document is not in it");
         if (ASN1_STRING_length(*pos) <= 0 || (size_t) ASN1_STRING_length(*pos) > ATTESTED_DOCUMENT_MAX)
                 return set_error(ret_error, -EBADMSG, "the signed document is %d bytes (1 to %u expected)",
                                  ASN1_STRING_length(*pos), ATTESTED_DOCUMENT_MAX);
@@ -576,10 +591,10 @@ static int cms_content(CMS_ContentInfo *cms, char **ret_error) {
 }
 
 /* Step 2: the signature over the content; the content is copied out (exactly as signed). */
-static int verify_signature(CMS_ContentInfo *cms, STACK_OF(X509) *untrusted, AttestedVerified *v, X509 **ret_signer,
-                            char **ret_error) {
+static int verify_signature(CMS_ContentInfo *cms, STACK_OF(X509) * untrusted, AttestedVerified *v,
+                            X509 **ret_signer, char **ret_error) {
         _cleanup_(BIO_free_allp) BIO *out = BIO_new(BIO_s_mem());
-        STACK_OF(X509) *signers;
+        STACK_OF(X509) * signers;
         char reason[256], *data;
         long n;
         int r;
@@ -592,10 +607,13 @@ static int verify_signature(CMS_ContentInfo *cms, STACK_OF(X509) *untrusted, Att
                 (void) openssl_reason(reason, sizeof reason);
                 if (ERR_GET_REASON(e) == CMS_R_SIGNER_CERTIFICATE_NOT_FOUND)
                         return set_error(ret_error, -EKEYREJECTED,
-                                         "the signing certificate is neither in the message nor given (%s)", reason);
-                return set_error(ret_error, -EKEYREJECTED,
-                                 "the signature does not match the signed document: it was altered or not signed by "
-                                 "that certificate (%s)", reason);
+                                         "the signing certificate is neither in the message nor given (%s)",
+                                         reason);
+                return set_error(
+                        ret_error, -EKEYREJECTED,
+                        "the signature does not match the signed document: it was altered or not signed by "
+                        "that certificate (%s)",
+                        reason);
         }
         n = BIO_get_mem_data(out, &data);
         if (n <= 0 || (size_t) n > ATTESTED_DOCUMENT_MAX || memchr(data, 0, (size_t) n))
@@ -617,13 +635,14 @@ static int verify_signature(CMS_ContentInfo *cms, STACK_OF(X509) *untrusted, Att
         return r;
 }
 
-int attested_verify(const void *der, size_t size, const AttestedTrust *t, AttestedVerified *ret, char **ret_error) {
+int attested_verify(const void *der, size_t size, const AttestedTrust *t, AttestedVerified *ret,
+                    char **ret_error) {
         _cleanup_(attested_verified_done) AttestedVerified v = {};
         _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         _cleanup_x509_stack_ STACK_OF(X509) *untrusted = NULL;
         _cleanup_(BIO_free_allp) BIO *in = NULL;
         _cleanup_(X509_freep) X509 *signer = NULL;
-        STACK_OF(X509) *certs;
+        STACK_OF(X509) * certs;
         JsonError err = {};
         int r;
 
@@ -681,7 +700,7 @@ int attested_verify(const void *der, size_t size, const AttestedTrust *t, Attest
                 return set_error(ret_error, -EBADMSG, "the signed document is invalid: %s",
                                  err.message[0] ? err.message : strerror(-r));
         *ret = v;
-        v = (AttestedVerified) {};
+        v = (AttestedVerified){};
         return 0;
 }
 
@@ -692,17 +711,20 @@ int attested_check(const AttestedDocument *d, const char *nonce, const char *vm_
         if (!d || !nonce || !vm_id)
                 return -EINVAL;
         if (!streq_ptr(d->nonce, nonce))
-                return set_error(ret_error, -ESTALE, "the signed document carries nonce '%s', not the '%s' asked for "
-                                 "(a replayed or cached document)", strna(d->nonce), nonce);
+                return set_error(ret_error, -ESTALE,
+                                 "the signed document carries nonce '%s', not the '%s' asked for "
+                                 "(a replayed or cached document)",
+                                 strna(d->nonce), nonce);
         if (!streq(d->vm_id, vm_id))
-                return set_error(ret_error, -EXDEV, "the signed document is for VM %s, this instance is %s", d->vm_id,
-                                 vm_id);
+                return set_error(ret_error, -EXDEV, "the signed document is for VM %s, this instance is %s",
+                                 d->vm_id, vm_id);
         (void) format_timestamp_iso(now, now_text, sizeof now_text);
         if (d->created_on > skew && now < d->created_on - skew)
-                return set_error(ret_error, -ETIME, "the signed document is not valid yet: created on %s, now is %s",
+                return set_error(ret_error, -ETIME,
+                                 "the signed document is not valid yet: created on %s, now is %s",
                                  d->created_on_text, now_text);
         if (now > d->expires_on + skew)
-                return set_error(ret_error, -ETIME, "the signed document expired on %s, now is %s", d->expires_on_text,
-                                 now_text);
+                return set_error(ret_error, -ETIME, "the signed document expired on %s, now is %s",
+                                 d->expires_on_text, now_text);
         return 0;
 }

@@ -40,25 +40,25 @@
 #include "json-util.h"
 #include "strutil.h"
 
-#define ATTESTED_RESPONSE_MAX (64U * 1024U)     /* the JSON IMDS returns */
-#define ATTESTED_SIGNATURE_MAX (32U * 1024U)    /* the DER PKCS#7 */
-#define ATTESTED_DOCUMENT_MAX (16U * 1024U)     /* the signed JSON document */
-#define ATTESTED_STRING_MAX 1024U               /* any string field of the document */
-#define ATTESTED_DOMAINS_MAX 16U
-#define ATTESTED_CHAIN_MAX 8U                   /* certificates in a chain, AIA fetches included */
+#define ATTESTED_RESPONSE_MAX  (64U * 1024U) /* the JSON IMDS returns */
+#define ATTESTED_SIGNATURE_MAX (32U * 1024U) /* the DER PKCS#7 */
+#define ATTESTED_DOCUMENT_MAX  (16U * 1024U) /* the signed JSON document */
+#define ATTESTED_STRING_MAX    1024U         /* any string field of the document */
+#define ATTESTED_DOMAINS_MAX   16U
+#define ATTESTED_CHAIN_MAX     8U /* certificates in a chain, AIA fetches included */
 
 /* {"encoding": "pkcs7", "signature": "…"} → the DER bytes of the signature (base64-decoded, bounded). */
 int attested_response_parse(const char *buf, size_t len, void **ret_der, size_t *ret_size, JsonError *err);
 
 typedef struct AttestedDocument {
         char *nonce;
-        char vm_id[37];                 /* normalized */
+        char vm_id[37]; /* normalized */
         char *subscription_id;
         char *sku;
         char *license_type;
         char *plan_name, *plan_product, *plan_publisher;
         char *created_on_text, *expires_on_text;
-        usec_t created_on, expires_on;  /* CLOCK_REALTIME µs */
+        usec_t created_on, expires_on; /* CLOCK_REALTIME µs */
 } AttestedDocument;
 
 void attested_document_done(AttestedDocument *d);
@@ -71,7 +71,7 @@ int attested_parse_timestamp(const char *s, usec_t *ret);
 
 typedef struct AttestedTrust {
         X509_STORE *store;              /* trust anchors */
-        STACK_OF(X509) *intermediates;  /* untrusted helpers from a configured bundle; may be NULL */
+        STACK_OF(X509) * intermediates; /* untrusted helpers from a configured bundle; may be NULL */
         char **signer_domains;          /* SAN DNS names accepted: each domain and its subdomains */
         time_t verify_time;             /* 0: now (tests set it) */
         /* Optional: fetches the certificate at an AIA caIssuers URL (http:// only); NULL = never fetch. */
@@ -84,16 +84,16 @@ void attested_trust_done(AttestedTrust *t);
 /* Reads PEM certificates from a buffer: into a store (trust anchors) or a stack (intermediates). -ENOKEY when
  * the buffer holds no certificate. */
 int attested_store_add_pem(X509_STORE *store, const char *buf, size_t len, unsigned *ret_n);
-int attested_stack_add_pem(STACK_OF(X509) *stack, const char *buf, size_t len, unsigned *ret_n);
+int attested_stack_add_pem(STACK_OF(X509) * stack, const char *buf, size_t len, unsigned *ret_n);
 
 typedef struct AttestedVerified {
-        char *content;                  /* the signed document, NUL-terminated, exactly as signed */
+        char *content; /* the signed document, NUL-terminated, exactly as signed */
         size_t content_size;
         AttestedDocument doc;
-        char *signer;                   /* the signer's subject, one line */
-        char *signer_dns;               /* the subjectAltName that matched a signer domain */
-        char **chain;                   /* subjects, signer first, trust anchor last */
-        unsigned fetched;               /* intermediates fetched through AIA */
+        char *signer;     /* the signer's subject, one line */
+        char *signer_dns; /* the subjectAltName that matched a signer domain */
+        char **chain;     /* subjects, signer first, trust anchor last */
+        unsigned fetched; /* intermediates fetched through AIA */
 } AttestedVerified;
 
 void attested_verified_done(AttestedVerified *v);
@@ -103,7 +103,8 @@ void attested_verified_done(AttestedVerified *v);
  * -EBADMSG (malformed signature or document), -EKEYREJECTED (the signature does not match the content, the
  * chain does not verify, or the signer is not acceptable), -ENOMEM.
  */
-int attested_verify(const void *der, size_t size, const AttestedTrust *t, AttestedVerified *ret, char **ret_error);
+int attested_verify(const void *der, size_t size, const AttestedTrust *t, AttestedVerified *ret,
+                    char **ret_error);
 
 /*
  * Step 5: -ESTALE when the nonce differs, -EXDEV when the vmId differs, -ETIME outside the validity window

@@ -25,8 +25,8 @@ static int set_reason(char **ret_reason, int error, const char *fmt, ...) {
         return error;
 }
 
-int evidence_read_hcl_report(int root_fd, const char *tpm_device, void **ret_data, size_t *ret_size, HclReport *ret,
-                             char **ret_reason) {
+int evidence_read_hcl_report(int root_fd, const char *tpm_device, void **ret_data, size_t *ret_size,
+                             HclReport *ret, char **ret_reason) {
         _cleanup_(tpm2_closep) Tpm2 *tpm = NULL;
         _cleanup_free_ char *why = NULL;
         _cleanup_free_ void *data = NULL;
@@ -49,18 +49,23 @@ int evidence_read_hcl_report(int root_fd, const char *tpm_device, void **ret_dat
         case -ENOMEM:
                 return r;
         case -ENOENT:
-                return set_reason(ret_reason, r, "the TPM at %s has no NV index 0x%08x: no HCL report (not an Azure "
-                                  "confidential VM)", tpm_device, TPM2_NV_INDEX_HCL_REPORT);
+                return set_reason(ret_reason, r,
+                                  "the TPM at %s has no NV index 0x%08x: no HCL report (not an Azure "
+                                  "confidential VM)",
+                                  tpm_device, TPM2_NV_INDEX_HCL_REPORT);
         case -ENODATA:
                 return set_reason(ret_reason, r, "NV index 0x%08x in the TPM at %s was never written",
                                   TPM2_NV_INDEX_HCL_REPORT, tpm_device);
         case -EACCES:
-                return set_reason(ret_reason, r, "NV index 0x%08x in the TPM at %s is not readable with the empty owner "
-                                  "or index password%s%s", TPM2_NV_INDEX_HCL_REPORT, tpm_device, rc ? ": " : "",
+                return set_reason(ret_reason, r,
+                                  "NV index 0x%08x in the TPM at %s is not readable with the empty owner "
+                                  "or index password%s%s",
+                                  TPM2_NV_INDEX_HCL_REPORT, tpm_device, rc ? ": " : "",
                                   rc ? tpm2_rc_to_string(rc, rc_text, sizeof rc_text) : "");
         case -EPROTO:
-                return set_reason(ret_reason, r, "the TPM at %s refused to read NV index 0x%08x: %s", tpm_device,
-                                  TPM2_NV_INDEX_HCL_REPORT, tpm2_rc_to_string(rc, rc_text, sizeof rc_text));
+                return set_reason(ret_reason, r, "the TPM at %s refused to read NV index 0x%08x: %s",
+                                  tpm_device, TPM2_NV_INDEX_HCL_REPORT,
+                                  tpm2_rc_to_string(rc, rc_text, sizeof rc_text));
         default:
                 return set_reason(ret_reason, r, "reading NV index 0x%08x from the TPM at %s failed: %s",
                                   TPM2_NV_INDEX_HCL_REPORT, tpm_device,
@@ -70,8 +75,8 @@ int evidence_read_hcl_report(int root_fd, const char *tpm_device, void **ret_dat
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return set_reason(ret_reason, r, "NV index 0x%08x holds no HCL report: %s", TPM2_NV_INDEX_HCL_REPORT,
-                                  strna(why));
+                return set_reason(ret_reason, r, "NV index 0x%08x holds no HCL report: %s",
+                                  TPM2_NV_INDEX_HCL_REPORT, strna(why));
         *ret = h;
         *ret_size = size;
         *ret_data = TAKE_PTR(data);

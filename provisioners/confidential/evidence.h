@@ -16,5 +16,5 @@
  * confidential VM), -ENODATA never written, -EACCES not readable with empty owner/index authorization, -EBADMSG
  * not an HCL report, others from the device.
  */
-int evidence_read_hcl_report(int root_fd, const char *tpm_device, void **ret_data, size_t *ret_size, HclReport *ret,
-                             char **ret_reason);
+int evidence_read_hcl_report(int root_fd, const char *tpm_device, void **ret_data, size_t *ret_size,
+                             HclReport *ret, char **ret_reason);

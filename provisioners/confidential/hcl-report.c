@@ -14,7 +14,7 @@
 #include "macro.h"
 #include "strutil.h"
 
-#define HCL_SIGNATURE "HCLA"
+#define HCL_SIGNATURE        "HCLA"
 #define HCL_REPORT_DATA_SIZE 64U
 
 static uint32_t le32(const uint8_t *p) {
@@ -54,14 +54,16 @@ static const EVP_MD *hash_for(uint32_t hash_type) {
 
 /* Whether REPORT_DATA begins with the digest of the runtime data. */
 static bool runtime_data_bound(const HclReport *h) {
-        size_t offset = h->report_type == HCL_REPORT_TYPE_SNP ? HCL_SNP_REPORT_DATA_OFFSET : HCL_TDX_REPORT_DATA_OFFSET;
+        size_t offset = h->report_type == HCL_REPORT_TYPE_SNP ? HCL_SNP_REPORT_DATA_OFFSET
+                                                              : HCL_TDX_REPORT_DATA_OFFSET;
         const EVP_MD *md = hash_for(h->hash_type);
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned n = 0;
 
         if (!md || offset + HCL_REPORT_DATA_SIZE > h->hw_report_size)
                 return false;
-        if (EVP_Digest(h->runtime_data, h->runtime_data_size, digest, &n, md, NULL) != 1 || n > HCL_REPORT_DATA_SIZE)
+        if (EVP_Digest(h->runtime_data, h->runtime_data_size, digest, &n, md, NULL) != 1 ||
+            n > HCL_REPORT_DATA_SIZE)
                 return false;
         return memcmp(h->hw_report + offset, digest, n) == 0;
 }
@@ -74,7 +76,7 @@ static int dispatch_vm_id(const char *name, struct json_object *v, void *dest, J
 
 static int dispatch_vm_configuration(const char *name, struct json_object *v, void *dest, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "vmUniqueId", dispatch_vm_id, 0, JSON_NULLABLE },
+                {"vmUniqueId", dispatch_vm_id, 0, JSON_NULLABLE},
                 {},
         };
 
@@ -86,7 +88,8 @@ static int dispatch_vm_configuration(const char *name, struct json_object *v, vo
 /* The runtime claims are informational here: a document we cannot read leaves vm_unique_id empty. */
 static void parse_runtime_claims(HclReport *h) {
         static const JsonDispatch table[] = {
-                { "vm-configuration", dispatch_vm_configuration, offsetof(HclReport, vm_unique_id), JSON_NULLABLE },
+                {"vm-configuration", dispatch_vm_configuration, offsetof(HclReport, vm_unique_id),
+                 JSON_NULLABLE},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
@@ -110,10 +113,11 @@ int hcl_report_parse(const void *buf, size_t len, HclReport *ret, char **ret_err
         if (!buf || !ret)
                 return -EINVAL;
         if (len > HCL_REPORT_MAX)
-                return set_error(ret_error, "the HCL report is %zu bytes, more than %u", len, HCL_REPORT_MAX);
+                return set_error(ret_error, "the HCL report is %zu bytes, more than %u", len,
+                                 HCL_REPORT_MAX);
         if (len < HCL_RUNTIME_DATA_OFFSET)
-                return set_error(ret_error, "the HCL report is %zu bytes, shorter than its fixed part (%u)", len,
-                                 HCL_RUNTIME_DATA_OFFSET);
+                return set_error(ret_error, "the HCL report is %zu bytes, shorter than its fixed part (%u)",
+                                 len, HCL_RUNTIME_DATA_OFFSET);
         if (memcmp(p, HCL_SIGNATURE, 4) != 0)
                 return set_error(ret_error, "no HCL report signature (\"HCLA\") at the start of the index");
         h.version = le32(p + 4);
@@ -130,15 +134,19 @@ int hcl_report_parse(const void *buf, size_t len, HclReport *ret, char **ret_err
         else if (h.report_type == HCL_REPORT_TYPE_TDX)
                 h.hw_report_size = HCL_TDX_REPORT_SIZE;
         else
-                return set_error(ret_error, "the HCL report's hardware report type is %u (2 = SEV-SNP, 4 = TDX)",
+                return set_error(ret_error,
+                                 "the HCL report's hardware report type is %u (2 = SEV-SNP, 4 = TDX)",
                                  h.report_type);
         h.hw_report = p + HCL_HW_REPORT_OFFSET;
         if (runtime_size > len - HCL_RUNTIME_DATA_OFFSET)
-                return set_error(ret_error, "the HCL report's runtime data (%u bytes) runs past its end (%zu bytes)",
+                return set_error(ret_error,
+                                 "the HCL report's runtime data (%u bytes) runs past its end (%zu bytes)",
                                  runtime_size, len);
         if (data_size < HCL_REQUEST_DATA_SIZE || data_size - HCL_REQUEST_DATA_SIZE < runtime_size)
-                return set_error(ret_error, "the HCL report's request data size %u does not hold its runtime data "
-                                 "(%u bytes)", data_size, runtime_size);
+                return set_error(ret_error,
+                                 "the HCL report's request data size %u does not hold its runtime data "
+                                 "(%u bytes)",
+                                 data_size, runtime_size);
         h.runtime_data = p + HCL_RUNTIME_DATA_OFFSET;
         h.runtime_data_size = runtime_size;
         h.runtime_data_bound = runtime_data_bound(&h);

@@ -25,33 +25,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HCL_REPORT_MAX (16U * 1024U)
-#define HCL_HEADER_SIZE 32U
-#define HCL_HW_REPORT_OFFSET 32U
-#define HCL_HW_REPORT_SPACE 1184U
-#define HCL_SNP_REPORT_SIZE 1184U
-#define HCL_TDX_REPORT_SIZE 1024U
-#define HCL_REQUEST_DATA_OFFSET (HCL_HW_REPORT_OFFSET + HCL_HW_REPORT_SPACE)   /* 1216 */
-#define HCL_REQUEST_DATA_SIZE 20U
-#define HCL_RUNTIME_DATA_OFFSET (HCL_REQUEST_DATA_OFFSET + HCL_REQUEST_DATA_SIZE) /* 1236 */
+#define HCL_REPORT_MAX             (16U * 1024U)
+#define HCL_HEADER_SIZE            32U
+#define HCL_HW_REPORT_OFFSET       32U
+#define HCL_HW_REPORT_SPACE        1184U
+#define HCL_SNP_REPORT_SIZE        1184U
+#define HCL_TDX_REPORT_SIZE        1024U
+#define HCL_REQUEST_DATA_OFFSET    (HCL_HW_REPORT_OFFSET + HCL_HW_REPORT_SPACE) /* 1216 */
+#define HCL_REQUEST_DATA_SIZE      20U
+#define HCL_RUNTIME_DATA_OFFSET    (HCL_REQUEST_DATA_OFFSET + HCL_REQUEST_DATA_SIZE) /* 1236 */
 #define HCL_SNP_REPORT_DATA_OFFSET 0x50U
 #define HCL_TDX_REPORT_DATA_OFFSET 128U
-#define HCL_REPORT_TYPE_SNP 2U
-#define HCL_REPORT_TYPE_TDX 4U
+#define HCL_REPORT_TYPE_SNP        2U
+#define HCL_REPORT_TYPE_TDX        4U
 
 typedef struct HclReport {
         uint32_t version;
-        uint32_t report_size;           /* as the header says */
+        uint32_t report_size; /* as the header says */
         uint32_t request_type;
         uint32_t status;
-        uint32_t report_type;           /* HCL_REPORT_TYPE_* */
+        uint32_t report_type; /* HCL_REPORT_TYPE_* */
         uint32_t hash_type;
-        const uint8_t *hw_report;       /* pointers into the parsed buffer */
+        const uint8_t *hw_report; /* pointers into the parsed buffer */
         size_t hw_report_size;
         const uint8_t *runtime_data;
         size_t runtime_data_size;
-        bool runtime_data_bound;        /* the hardware report's REPORT_DATA starts with the runtime data's hash */
-        char vm_unique_id[37];          /* runtime claims vm-configuration.vmUniqueId, normalized; "" if absent */
+        bool runtime_data_bound; /* the hardware report's REPORT_DATA starts with the runtime data's hash */
+        char vm_unique_id[37];   /* runtime claims vm-configuration.vmUniqueId, normalized; "" if absent */
 } HclReport;
 
 /* "sev-snp", "tdx", or NULL for another type. */

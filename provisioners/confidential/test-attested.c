@@ -19,11 +19,14 @@
 #include "tests.h"
 
 #define VM_ID "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10"
-#define DOC "{\"licenseType\":\"\",\"nonce\":\"1234567890\",\"plan\":{\"name\":\"\",\"product\":\"\",\"publisher\":\"\"}," \
-            "\"sku\":\"gen2\",\"subscriptionId\":\"8d2f1c6a-3b4e-4f5a-9c7d-1e2f3a4b5c6d\",\"timeStamp\":{\"createdOn\":" \
-            "\"11/30/20 21:19:19 -0000\",\"expiresOn\":\"11/30/20 21:19:24 -0000\"},\"vmId\":\"" VM_ID "\"}"
+#define DOC                                                                                                 \
+        "{\"licenseType\":\"\",\"nonce\":\"1234567890\",\"plan\":{\"name\":\"\",\"product\":\"\","          \
+        "\"publisher\":\"\"},"                                                                              \
+        "\"sku\":\"gen2\",\"subscriptionId\":\"8d2f1c6a-3b4e-4f5a-9c7d-1e2f3a4b5c6d\",\"timeStamp\":{"      \
+        "\"createdOn\":"                                                                                    \
+        "\"11/30/20 21:19:19 -0000\",\"expiresOn\":\"11/30/20 21:19:24 -0000\"},\"vmId\":\"" VM_ID "\"}"
 
-static char *pki;       /* the directory azfabric.py pki wrote */
+static char *pki; /* the directory azfabric.py pki wrote */
 
 static char *pki_path(const char *name, const char *ext) {
         char *p;
@@ -83,12 +86,12 @@ static void *sign(const char *leaf, const char *const *chain, const char *conten
 
 static void trust_init(AttestedTrust *t, bool with_intermediates) {
         _cleanup_free_ char *root = NULL, *inter = NULL, *root_path = pki_path("root", "pem"),
-                                   *inter_path = pki_path("inter", "pem");
+                            *inter_path = pki_path("inter", "pem");
         _cleanup_close_ int fs = -EBADF;
         size_t n;
 
         assert_int_equal(root_open("/", &fs), 0);
-        *t = (AttestedTrust) { .store = X509_STORE_new() };
+        *t = (AttestedTrust){.store = X509_STORE_new()};
         assert_int_equal(read_file_in_root(fs, root_path, 65536, &root, &n), 0);
         assert_int_equal(attested_store_add_pem(t->store, root, n, NULL), 0);
         assert_int_equal(strv_extend(&t->signer_domains, "metadata.azure.com"), 0);
@@ -126,10 +129,20 @@ static void test_timestamp(void **state) {
         assert_int_equal(t, 1606771159 * USEC_PER_SEC);
         assert_int_equal(attested_parse_timestamp("02/29/24 00:00:00 -0000", &t), 0);
         static const char *const bad[] = {
-                "", "11/30/20 21:19:19", "11/30/20 21:19:19 Z", "02/30/20 00:00:00 -0000", "02/29/23 00:00:00 -0000",
-                "13/01/20 00:00:00 -0000", "00/01/20 00:00:00 -0000", "11/30/20 24:00:00 -0000",
-                "11/30/20 21:60:00 -0000", "1/30/20 21:19:19 -0000", "11/30/20 21:19:19 -00000",
-                "11/30/20  21:19:19 -0000", "11-30-20 21:19:19 -0000", "11/30/20 21:19:19 +2400",
+                "",
+                "11/30/20 21:19:19",
+                "11/30/20 21:19:19 Z",
+                "02/30/20 00:00:00 -0000",
+                "02/29/23 00:00:00 -0000",
+                "13/01/20 00:00:00 -0000",
+                "00/01/20 00:00:00 -0000",
+                "11/30/20 24:00:00 -0000",
+                "11/30/20 21:60:00 -0000",
+                "1/30/20 21:19:19 -0000",
+                "11/30/20 21:19:19 -00000",
+                "11/30/20  21:19:19 -0000",
+                "11-30-20 21:19:19 -0000",
+                "11/30/20 21:19:19 +2400",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(attested_parse_timestamp(bad[i], &t), -EINVAL);
@@ -140,13 +153,13 @@ static void test_response_parse(void **state) {
                 const char *json;
                 const char *field;
         } bad[] = {
-                { "{\"encoding\": \"base64\", \"signature\": \"AAAA\"}", "encoding" },
-                { "{\"encoding\": \"pkcs7\", \"signature\": \"!!!!\"}", "signature" },
-                { "{\"encoding\": \"pkcs7\", \"signature\": \"\"}", "signature" },
-                { "{\"encoding\": \"pkcs7\"}", "signature" },
-                { "{\"signature\": \"AAAA\"}", "encoding" },
-                { "{\"encoding\": 7, \"signature\": \"AAAA\"}", "encoding" },
-                { "[\"pkcs7\"]", "" },
+                {"{\"encoding\": \"base64\", \"signature\": \"AAAA\"}", "encoding"},
+                {"{\"encoding\": \"pkcs7\", \"signature\": \"!!!!\"}", "signature"},
+                {"{\"encoding\": \"pkcs7\", \"signature\": \"\"}", "signature"},
+                {"{\"encoding\": \"pkcs7\"}", "signature"},
+                {"{\"signature\": \"AAAA\"}", "encoding"},
+                {"{\"encoding\": 7, \"signature\": \"AAAA\"}", "encoding"},
+                {"[\"pkcs7\"]", ""},
         };
         const char *good = "{\"encoding\": \"pkcs7\", \"signature\": \"MIIBAAEC\"}";
         _cleanup_free_ void *der = NULL;
@@ -159,7 +172,8 @@ static void test_response_parse(void **state) {
                 JsonError err = {};
                 void *x = NULL;
 
-                assert_int_equal(attested_response_parse(bad[i].json, strlen(bad[i].json), &x, NULL, &err), -EBADMSG);
+                assert_int_equal(attested_response_parse(bad[i].json, strlen(bad[i].json), &x, NULL, &err),
+                                 -EBADMSG);
                 assert_string_equal(err.field, bad[i].field);
                 assert_null(x);
         }
@@ -181,23 +195,33 @@ static void test_document_parse(void **state) {
                 const char *json;
                 const char *field;
         } bad[] = {
-                { "{\"vmId\": \"" VM_ID "\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:19 -0000\", \"expiresOn\": "
-                  "\"11/30/20 21:19:24 -0000\"}}", "nonce" },
-                { "{\"nonce\": \"1\", \"vmId\": \"nope\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:19 -0000\", "
-                  "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}", "vmId" },
-                { "{\"nonce\": \"1\", \"vmId\": \"" VM_ID "\"}", "timeStamp" },
-                { "{\"nonce\": \"1\", \"vmId\": \"" VM_ID "\", \"timeStamp\": {\"createdOn\": \"yesterday\", "
-                  "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}", "timeStamp.createdOn" },
-                { "{\"nonce\": \"1\", \"vmId\": \"" VM_ID "\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:29 -0000\", "
-                  "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}", "timeStamp" },
-                { "{\"nonce\": 1, \"vmId\": \"" VM_ID "\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:19 -0000\", "
-                  "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}", "nonce" },
+                {"{\"vmId\": \"" VM_ID
+                 "\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:19 -0000\", \"expiresOn\": "
+                 "\"11/30/20 21:19:24 -0000\"}}",
+                 "nonce"},
+                {"{\"nonce\": \"1\", \"vmId\": \"nope\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:19 "
+                 "-0000\", "
+                 "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}",
+                 "vmId"},
+                {"{\"nonce\": \"1\", \"vmId\": \"" VM_ID "\"}", "timeStamp"},
+                {"{\"nonce\": \"1\", \"vmId\": \"" VM_ID "\", \"timeStamp\": {\"createdOn\": \"yesterday\", "
+                 "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}",
+                 "timeStamp.createdOn"},
+                {"{\"nonce\": \"1\", \"vmId\": \"" VM_ID
+                 "\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:29 -0000\", "
+                 "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}",
+                 "timeStamp"},
+                {"{\"nonce\": 1, \"vmId\": \"" VM_ID
+                 "\", \"timeStamp\": {\"createdOn\": \"11/30/20 21:19:19 -0000\", "
+                 "\"expiresOn\": \"11/30/20 21:19:24 -0000\"}}",
+                 "nonce"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 AttestedDocument x = {};
 
-                err = (JsonError) {};
-                assert_int_equal(attested_document_parse(bad[i].json, strlen(bad[i].json), &x, &err), -EBADMSG);
+                err = (JsonError){};
+                assert_int_equal(attested_document_parse(bad[i].json, strlen(bad[i].json), &x, &err),
+                                 -EBADMSG);
                 assert_string_equal(err.field, bad[i].field);
                 assert_null(x.nonce);
         }
@@ -214,7 +238,7 @@ static int fetch_from_pki(const char *url, void *userdata, X509 **ret) {
 }
 
 static void test_verify(void **state) {
-        static const char *const with_inter[] = { "inter", NULL }, *const rogue[] = { "rogue-inter", NULL };
+        static const char *const with_inter[] = {"inter", NULL}, *const rogue[] = {"rogue-inter", NULL};
         _cleanup_(attested_verified_done) AttestedVerified v = {};
         _cleanup_free_ char *reason = NULL;
         _cleanup_free_ void *der = NULL;
@@ -303,17 +327,22 @@ static void test_check(void **state) {
         assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + USEC_PER_SEC, 0, &reason), 0);
         assert_int_equal(attested_check(&d, "1234567891", VM_ID, created, 0, &reason), -ESTALE);
         assert_non_null(strstr(reason, "carries nonce '1234567890', not the '1234567891' asked for"));
-        assert_int_equal(attested_check(&d, "1234567890", "0f0f0f0f-1111-4222-8333-444455556666", created, 0, &reason),
+        assert_int_equal(attested_check(&d, "1234567890", "0f0f0f0f-1111-4222-8333-444455556666", created, 0,
+                                        &reason),
                          -EXDEV);
         assert_non_null(strstr(reason, "is for VM " VM_ID ", this instance is 0f0f0f0f"));
         /* expired 5 s after creation; a 60 s skew still accepts 30 s later, not 70 s later */
-        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + 35 * USEC_PER_SEC, 0, &reason), -ETIME);
-        assert_non_null(strstr(reason, "expired on 11/30/20 21:19:24 -0000"));
-        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + 35 * USEC_PER_SEC, 60 * USEC_PER_SEC, NULL),
-                         0);
-        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + 70 * USEC_PER_SEC, 60 * USEC_PER_SEC, NULL),
+        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + 35 * USEC_PER_SEC, 0, &reason),
                          -ETIME);
-        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created - 10 * USEC_PER_SEC, 0, &reason), -ETIME);
+        assert_non_null(strstr(reason, "expired on 11/30/20 21:19:24 -0000"));
+        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + 35 * USEC_PER_SEC,
+                                        60 * USEC_PER_SEC, NULL),
+                         0);
+        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created + 70 * USEC_PER_SEC,
+                                        60 * USEC_PER_SEC, NULL),
+                         -ETIME);
+        assert_int_equal(attested_check(&d, "1234567890", VM_ID, created - 10 * USEC_PER_SEC, 0, &reason),
+                         -ETIME);
         assert_non_null(strstr(reason, "not valid yet"));
 }
 
@@ -326,8 +355,11 @@ static int setup(void **state) {
                 exit(EXIT_TEST_SKIP);
         }
         pki = tmpdir_new();
-        assert_true(asprintf(&cmd, "python3 %s/tests/fabric/azfabric.py pki --out %s --aia-base http://aia.test/pki "
-                             ">/dev/null", src, pki) > 0);
+        assert_true(
+                asprintf(&cmd,
+                         "python3 %s/tests/fabric/azfabric.py pki --out %s --aia-base http://aia.test/pki "
+                         ">/dev/null",
+                         src, pki) > 0);
         assert_int_equal(system(cmd), 0);
         return 0;
 }
@@ -339,10 +371,8 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_timestamp),
-                cmocka_unit_test(test_response_parse),
-                cmocka_unit_test(test_document_parse),
-                cmocka_unit_test(test_verify),
+                cmocka_unit_test(test_timestamp),      cmocka_unit_test(test_response_parse),
+                cmocka_unit_test(test_document_parse), cmocka_unit_test(test_verify),
                 cmocka_unit_test(test_check),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -46,16 +46,19 @@ static size_t make_report(uint8_t *buf, size_t max, uint32_t type, uint32_t hash
         assert_int_equal(EVP_Digest(buf + HCL_RUNTIME_DATA_OFFSET, n + padding, digest, &dn, md, NULL), 1);
         if (!bind)
                 digest[0] ^= 0xFF;
-        memset(buf + HCL_HW_REPORT_OFFSET + (type == 2 ? HCL_SNP_REPORT_DATA_OFFSET : HCL_TDX_REPORT_DATA_OFFSET), 0,
-               64);
-        memcpy(buf + HCL_HW_REPORT_OFFSET + (type == 2 ? HCL_SNP_REPORT_DATA_OFFSET : HCL_TDX_REPORT_DATA_OFFSET),
+        memset(buf + HCL_HW_REPORT_OFFSET +
+                       (type == 2 ? HCL_SNP_REPORT_DATA_OFFSET : HCL_TDX_REPORT_DATA_OFFSET),
+               0, 64);
+        memcpy(buf + HCL_HW_REPORT_OFFSET +
+                       (type == 2 ? HCL_SNP_REPORT_DATA_OFFSET : HCL_TDX_REPORT_DATA_OFFSET),
                digest, dn);
         return total;
 }
 
-#define CLAIMS "{\"keys\": [{\"kid\": \"HCLAkPub\", \"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"sa1\"}], " \
-               "\"vm-configuration\": {\"console-enabled\": true, \"secure-boot\": true, \"tpm-enabled\": true, " \
-               "\"vmUniqueId\": \"5C0E6B4E-6A2F-4D8E-9A51-3F1D2A7C9B10\"}, \"user-data\": \"00\"}"
+#define CLAIMS                                                                                              \
+        "{\"keys\": [{\"kid\": \"HCLAkPub\", \"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"sa1\"}], "         \
+        "\"vm-configuration\": {\"console-enabled\": true, \"secure-boot\": true, \"tpm-enabled\": true, "  \
+        "\"vmUniqueId\": \"5C0E6B4E-6A2F-4D8E-9A51-3F1D2A7C9B10\"}, \"user-data\": \"00\"}"
 
 static void test_snp_tdx(void **state) {
         static uint8_t buf[4096];
@@ -100,13 +103,13 @@ static void test_snp_tdx(void **state) {
 
 static void expect_bad(const uint8_t *buf, size_t n, const char *needle) {
         _cleanup_free_ char *error = NULL;
-        HclReport h = { .report_type = 77 };
+        HclReport h = {.report_type = 77};
 
         assert_int_equal(hcl_report_parse(buf, n, &h, &error), -EBADMSG);
         assert_non_null(error);
         if (!strstr(error, needle))
                 fail_msg("'%s' does not say '%s'", error, needle);
-        assert_int_equal(h.report_type, 77);    /* untouched */
+        assert_int_equal(h.report_type, 77); /* untouched */
 }
 
 static void test_malformed(void **state) {

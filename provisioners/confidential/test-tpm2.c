@@ -57,23 +57,26 @@ static size_t read_public_body(uint8_t *b, uint32_t index, uint32_t attributes, 
         k += 32;
         k += put16(b + k, size);
         put16(b, (uint16_t) (k - 2));
-        k += put16(b + k, 34);                  /* nvName: nameAlg + SHA-256 digest */
+        k += put16(b + k, 34); /* nvName: nameAlg + SHA-256 digest */
         memset(b + k, 0x55, 34);
         return k + 34;
 }
 
 static void test_builders(void **state) {
-        static const uint8_t cap[] = { 0x80, 0x01, 0, 0, 0, 22, 0, 0, 0x01, 0x7A, 0, 0, 0, 6, 0, 0, 0x01, 0x2C, 0, 0, 0, 1 };
-        static const uint8_t pub[] = { 0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x69, 0x01, 0x40, 0x00, 0x01 };
-        static const uint8_t rd[] = { 0x80, 0x02, 0, 0, 0, 35, 0, 0, 0x01, 0x4E, 0x40, 0, 0, 0x01, 0x01, 0x40, 0, 0x01,
-                                      0, 0, 0, 9, 0x40, 0, 0, 0x09, 0, 0, 0x01, 0, 0, 0x02, 0, 0x04, 0 };
+        static const uint8_t cap[] = {0x80, 0x01, 0, 0, 0, 22,   0,    0, 0x01, 0x7A, 0,
+                                      0,    0,    6, 0, 0, 0x01, 0x2C, 0, 0,    0,    1};
+        static const uint8_t pub[] = {0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x69, 0x01, 0x40, 0x00, 0x01};
+        static const uint8_t rd[] = {0x80, 0x02, 0,    0,    0,    35,   0, 0,    0x01, 0x4E, 0x40, 0,
+                                     0,    0x01, 0x01, 0x40, 0,    0x01, 0, 0,    0,    9,    0x40, 0,
+                                     0,    0x09, 0,    0,    0x01, 0,    0, 0x02, 0,    0x04, 0};
         uint8_t buf[64];
 
         assert_int_equal(tpm2_build_get_capability_nv_buffer_max(buf), sizeof cap);
         assert_memory_equal(buf, cap, sizeof cap);
         assert_int_equal(tpm2_build_nv_read_public(buf, TPM2_NV_INDEX_HCL_REPORT), sizeof pub);
         assert_memory_equal(buf, pub, sizeof pub);
-        assert_int_equal(tpm2_build_nv_read(buf, 0x40000001, TPM2_NV_INDEX_HCL_REPORT, 512, 1024), sizeof rd);
+        assert_int_equal(tpm2_build_nv_read(buf, 0x40000001, TPM2_NV_INDEX_HCL_REPORT, 512, 1024),
+                         sizeof rd);
         assert_memory_equal(buf, rd, sizeof rd);
 }
 
@@ -91,10 +94,10 @@ static void test_parse_read_public(void **state) {
         assert_int_equal(p.data_size, 2600);
         assert_int_equal(p.name_alg, 0x000B);
         assert_int_equal(tpm2_nv_read_auth(&p, &auth), 0);
-        assert_int_equal(auth, 0x40000001);     /* owner */
+        assert_int_equal(auth, 0x40000001); /* owner */
         p.attributes |= TPMA_NV_AUTHREAD;
         assert_int_equal(tpm2_nv_read_auth(&p, &auth), 0);
-        assert_int_equal(auth, 0x01400001);     /* the index itself */
+        assert_int_equal(auth, 0x01400001); /* the index itself */
         p.attributes = TPMA_NV_POLICYREAD;
         assert_int_equal(tpm2_nv_read_auth(&p, &auth), -EACCES);
 
@@ -122,9 +125,10 @@ static void test_parse_read_public(void **state) {
         n = response(buf, 0x8001, 0x18B, NULL, 0);
         assert_int_equal(tpm2_parse_header(buf, n, &rc), -EPROTO);
         assert_int_equal(rc, 0x18B);
-        assert_string_equal(tpm2_rc_to_string(rc, text, sizeof text), "TPM_RC_HANDLE (0x18b, handle/session 1)");
+        assert_string_equal(tpm2_rc_to_string(rc, text, sizeof text),
+                            "TPM_RC_HANDLE (0x18b, handle/session 1)");
         assert_string_equal(tpm2_rc_to_string(0x14A, text, sizeof text), "TPM_RC_NV_UNINITIALIZED (0x14a)");
-        n = response(buf, 0x8003, 0, NULL, 0);   /* no such tag */
+        n = response(buf, 0x8003, 0, NULL, 0); /* no such tag */
         assert_int_equal(tpm2_parse_header(buf, n, NULL), -EBADMSG);
 }
 
@@ -136,9 +140,9 @@ static size_t nv_read_response(uint8_t *buf, const uint8_t *data, uint16_t size,
         k += put16(body + k, size);
         memcpy(body + k, data, size);
         k += size;
-        k += put16(body + k, 0);        /* nonceTPM */
-        body[k++] = 0x01;               /* sessionAttributes */
-        k += put16(body + k, 0);        /* hmac */
+        k += put16(body + k, 0); /* nonceTPM */
+        body[k++] = 0x01;        /* sessionAttributes */
+        k += put16(body + k, 0); /* hmac */
         return response(buf, 0x8002, 0, body, k);
 }
 
@@ -201,7 +205,7 @@ static size_t fake_answer(FakeTpm *t, const uint8_t *cmd, size_t n, uint8_t *res
         uint32_t code = get32(cmd + 6);
         uint8_t body[TPM2_RESPONSE_MAX];
 
-        if (code == 0x17A) {                    /* GetCapability */
+        if (code == 0x17A) { /* GetCapability */
                 size_t k = 0;
 
                 body[k++] = 0;
@@ -211,14 +215,15 @@ static size_t fake_answer(FakeTpm *t, const uint8_t *cmd, size_t n, uint8_t *res
                 k += put32(body + k, t->chunk);
                 return response(resp, 0x8001, 0, body, k);
         }
-        if (code == 0x169) {                    /* NV_ReadPublic */
+        if (code == 0x169) { /* NV_ReadPublic */
                 if (get32(cmd + 10) != TPM2_NV_INDEX_HCL_REPORT)
                         return response(resp, 0x8001, 0x18B, NULL, 0);
                 return response(resp, 0x8001, 0, body,
                                 read_public_body(body, TPM2_NV_INDEX_HCL_REPORT, t->attributes, t->size));
         }
-        if (code == 0x14E && n == 35) {         /* NV_Read */
-                uint16_t want = (uint16_t) ((cmd[31] << 8) | cmd[32]), off = (uint16_t) ((cmd[33] << 8) | cmd[34]);
+        if (code == 0x14E && n == 35) { /* NV_Read */
+                uint16_t want = (uint16_t) ((cmd[31] << 8) | cmd[32]),
+                         off = (uint16_t) ((cmd[33] << 8) | cmd[34]);
 
                 t->last_auth = get32(cmd + 10);
                 if (get32(cmd + 22) != 0x40000009)
@@ -228,7 +233,7 @@ static size_t fake_answer(FakeTpm *t, const uint8_t *cmd, size_t n, uint8_t *res
                 t->reads++;
                 return nv_read_response(resp, t->data + off, want, 0);
         }
-        return response(resp, 0x8001, 0x143, NULL, 0);  /* TPM_RC_COMMAND_CODE */
+        return response(resp, 0x8001, 0x143, NULL, 0); /* TPM_RC_COMMAND_CODE */
 }
 
 static void *fake_tpm_thread(void *userdata) {
@@ -256,11 +261,11 @@ static void *fake_tpm_thread(void *userdata) {
 }
 
 static void test_fake_tpm(void **state) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int root = -EBADF;
         _cleanup_free_ void *data = NULL;
         char *dir = tmpdir_new();
-        FakeTpm t = { .attributes = TPMA_NV_OWNERREAD | TPMA_NV_WRITTEN, .size = 2600, .chunk = 700 };
+        FakeTpm t = {.attributes = TPMA_NV_OWNERREAD | TPMA_NV_WRITTEN, .size = 2600, .chunk = 700};
         pthread_t thread;
         Tpm2 *tpm = NULL;
         uint32_t rc = 0;
@@ -284,7 +289,7 @@ static void test_fake_tpm(void **state) {
         assert_int_equal(tpm2_nv_read(tpm, TPM2_NV_INDEX_HCL_REPORT, &data, &size, &rc), 0);
         assert_int_equal(size, 2600);
         assert_memory_equal(data, t.data, 2600);
-        assert_int_equal(t.reads, 4);           /* 700 + 700 + 700 + 500 */
+        assert_int_equal(t.reads, 4); /* 700 + 700 + 700 + 500 */
         assert_int_equal(t.last_auth, 0x40000001);
         free(data);
         data = NULL;

@@ -22,35 +22,35 @@
 #include "tpm2.h"
 
 /* Part 2 constants */
-#define TPM_ST_NO_SESSIONS 0x8001U
-#define TPM_ST_SESSIONS 0x8002U
-#define TPM_CC_NV_READ 0x0000014EU
-#define TPM_CC_NV_READ_PUBLIC 0x00000169U
-#define TPM_CC_GET_CAPABILITY 0x0000017AU
-#define TPM_CAP_TPM_PROPERTIES 0x00000006U
-#define TPM_PT_NV_BUFFER_MAX 0x0000012CU        /* PT_FIXED + 44 */
-#define TPM_RH_OWNER 0x40000001U
-#define TPM_RS_PW 0x40000009U
+#define TPM_ST_NO_SESSIONS           0x8001U
+#define TPM_ST_SESSIONS              0x8002U
+#define TPM_CC_NV_READ               0x0000014EU
+#define TPM_CC_NV_READ_PUBLIC        0x00000169U
+#define TPM_CC_GET_CAPABILITY        0x0000017AU
+#define TPM_CAP_TPM_PROPERTIES       0x00000006U
+#define TPM_PT_NV_BUFFER_MAX         0x0000012CU /* PT_FIXED + 44 */
+#define TPM_RH_OWNER                 0x40000001U
+#define TPM_RS_PW                    0x40000009U
 #define TPMA_SESSION_CONTINUESESSION 0x01U
-#define TPM2_HEADER_SIZE 10U
-#define TPM2_DIGEST_MAX 64U                     /* SHA-512 */
-#define TPM2_RETRIES 5U
+#define TPM2_HEADER_SIZE             10U
+#define TPM2_DIGEST_MAX              64U /* SHA-512 */
+#define TPM2_RETRIES                 5U
 
 /* response codes (Part 2 §6.6): format-one codes carry a handle/parameter number that is masked off */
-#define TPM_RC_FMT1 0x080U
-#define TPM_RC_VER1 0x100U
-#define TPM_RC_WARN 0x900U
-#define TPM_RC_HANDLE (TPM_RC_FMT1 + 0x00BU)
-#define TPM_RC_AUTH_FAIL (TPM_RC_FMT1 + 0x00EU)
-#define TPM_RC_BAD_AUTH (TPM_RC_FMT1 + 0x022U)
-#define TPM_RC_NV_RANGE (TPM_RC_VER1 + 0x046U)
-#define TPM_RC_NV_LOCKED (TPM_RC_VER1 + 0x048U)
+#define TPM_RC_FMT1             0x080U
+#define TPM_RC_VER1             0x100U
+#define TPM_RC_WARN             0x900U
+#define TPM_RC_HANDLE           (TPM_RC_FMT1 + 0x00BU)
+#define TPM_RC_AUTH_FAIL        (TPM_RC_FMT1 + 0x00EU)
+#define TPM_RC_BAD_AUTH         (TPM_RC_FMT1 + 0x022U)
+#define TPM_RC_NV_RANGE         (TPM_RC_VER1 + 0x046U)
+#define TPM_RC_NV_LOCKED        (TPM_RC_VER1 + 0x048U)
 #define TPM_RC_NV_AUTHORIZATION (TPM_RC_VER1 + 0x049U)
 #define TPM_RC_NV_UNINITIALIZED (TPM_RC_VER1 + 0x04AU)
-#define TPM_RC_YIELDED (TPM_RC_WARN + 0x008U)
-#define TPM_RC_TESTING (TPM_RC_WARN + 0x00AU)
-#define TPM_RC_NV_RATE (TPM_RC_WARN + 0x020U)
-#define TPM_RC_RETRY (TPM_RC_WARN + 0x022U)
+#define TPM_RC_YIELDED          (TPM_RC_WARN + 0x008U)
+#define TPM_RC_TESTING          (TPM_RC_WARN + 0x00AU)
+#define TPM_RC_NV_RATE          (TPM_RC_WARN + 0x020U)
+#define TPM_RC_RETRY            (TPM_RC_WARN + 0x022U)
 
 struct Tpm2 {
         int fd;
@@ -106,7 +106,9 @@ static uint16_t get16(Cursor *c) {
 static uint32_t get32(Cursor *c) {
         const uint8_t *p;
 
-        return take(c, 4, &p) ? ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3] : 0;
+        return take(c, 4, &p)
+                       ? ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3]
+                       : 0;
 }
 
 /* A TPM2B: u16 size then that many bytes, at most max. */
@@ -145,16 +147,17 @@ size_t tpm2_build_nv_read_public(uint8_t buf[static 14], uint32_t index) {
         return n + put32(buf + n, index);
 }
 
-size_t tpm2_build_nv_read(uint8_t buf[static 35], uint32_t auth, uint32_t index, uint16_t size, uint16_t offset) {
+size_t tpm2_build_nv_read(uint8_t buf[static 35], uint32_t auth, uint32_t index, uint16_t size,
+                          uint16_t offset) {
         size_t n = header(buf, TPM_ST_SESSIONS, 35, TPM_CC_NV_READ);
 
         n += put32(buf + n, auth);
         n += put32(buf + n, index);
-        n += put32(buf + n, 9);                         /* authorizationSize: the one session below */
+        n += put32(buf + n, 9); /* authorizationSize: the one session below */
         n += put32(buf + n, TPM_RS_PW);
-        n += put16(buf + n, 0);                         /* nonceCaller: empty */
+        n += put16(buf + n, 0); /* nonceCaller: empty */
         buf[n++] = TPMA_SESSION_CONTINUESESSION;
-        n += put16(buf + n, 0);                         /* hmac: the password, empty */
+        n += put16(buf + n, 0); /* hmac: the password, empty */
         n += put16(buf + n, size);
         return n + put16(buf + n, offset);
 }
@@ -162,7 +165,7 @@ size_t tpm2_build_nv_read(uint8_t buf[static 35], uint32_t auth, uint32_t index,
 /* ---- parsers ---- */
 
 int tpm2_parse_header(const uint8_t *buf, size_t len, uint32_t *ret_rc) {
-        Cursor c = { buf, len };
+        Cursor c = {buf, len};
         uint16_t tag;
         uint32_t size, rc;
 
@@ -186,8 +189,8 @@ int tpm2_parse_nv_buffer_max(const uint8_t *buf, size_t len, uint32_t *ret) {
         r = tpm2_parse_header(buf, len, NULL);
         if (r < 0)
                 return r;
-        c = (Cursor) { buf + TPM2_HEADER_SIZE, len - TPM2_HEADER_SIZE };
-        (void) get8(&c);                                /* moreData */
+        c = (Cursor){buf + TPM2_HEADER_SIZE, len - TPM2_HEADER_SIZE};
+        (void) get8(&c); /* moreData */
         if (get32(&c) != TPM_CAP_TPM_PROPERTIES)
                 return -EBADMSG;
         count = get32(&c);
@@ -214,20 +217,20 @@ int tpm2_parse_nv_read_public(const uint8_t *buf, size_t len, Tpm2NvPublic *ret)
         r = tpm2_parse_header(buf, len, NULL);
         if (r < 0)
                 return r;
-        c = (Cursor) { buf + TPM2_HEADER_SIZE, len - TPM2_HEADER_SIZE };
+        c = (Cursor){buf + TPM2_HEADER_SIZE, len - TPM2_HEADER_SIZE};
         /* TPM2B_NV_PUBLIC: the size covers TPMS_NV_PUBLIC exactly */
         p = get_tpm2b(&c, c.left, &n);
         if (!p)
                 return -EBADMSG;
-        pub = (Cursor) { p, n };
+        pub = (Cursor){p, n};
         v.index = get32(&pub);
         v.name_alg = get16(&pub);
         v.attributes = get32(&pub);
-        (void) get_tpm2b(&pub, TPM2_DIGEST_MAX, &n);    /* authPolicy */
+        (void) get_tpm2b(&pub, TPM2_DIGEST_MAX, &n); /* authPolicy */
         v.data_size = get16(&pub);
         if (pub.bad || pub.left != 0)
                 return -EBADMSG;
-        (void) get_tpm2b(&c, 2 + TPM2_DIGEST_MAX, &n);  /* nvName: nameAlg + digest */
+        (void) get_tpm2b(&c, 2 + TPM2_DIGEST_MAX, &n); /* nvName: nameAlg + digest */
         if (c.bad || c.left != 0)
                 return -EBADMSG;
         *ret = v;
@@ -244,20 +247,20 @@ int tpm2_parse_nv_read(const uint8_t *buf, size_t len, const uint8_t **ret_data,
         r = tpm2_parse_header(buf, len, NULL);
         if (r < 0)
                 return r;
-        c = (Cursor) { buf + TPM2_HEADER_SIZE, len - TPM2_HEADER_SIZE };
+        c = (Cursor){buf + TPM2_HEADER_SIZE, len - TPM2_HEADER_SIZE};
         if (buf[0] != (TPM_ST_SESSIONS >> 8) || buf[1] != (TPM_ST_SESSIONS & 0xFF))
-                return -EBADMSG;                        /* a successful NV_Read answers with its session */
+                return -EBADMSG; /* a successful NV_Read answers with its session */
         param_size = get32(&c);
         if (c.bad || param_size > c.left || !take(&c, param_size, &p))
                 return -EBADMSG;
-        params = (Cursor) { p, param_size };
+        params = (Cursor){p, param_size};
         data = get_tpm2b(&params, TPM2_RESPONSE_MAX, &n); /* TPM2B_MAX_NV_BUFFER */
         if (!data || params.left != 0)
                 return -EBADMSG;
         /* the response session: nonceTPM, sessionAttributes, hmac (empty for a password session) */
-        (void) get_tpm2b(&c, TPM2_DIGEST_MAX, &(size_t) { 0 });
+        (void) get_tpm2b(&c, TPM2_DIGEST_MAX, &(size_t){0});
         (void) get8(&c);
-        (void) get_tpm2b(&c, TPM2_DIGEST_MAX, &(size_t) { 0 });
+        (void) get_tpm2b(&c, TPM2_DIGEST_MAX, &(size_t){0});
         if (c.bad || c.left != 0)
                 return -EBADMSG;
         *ret_data = data;
@@ -280,17 +283,17 @@ const char *tpm2_rc_to_string(uint32_t rc, char *buf, size_t size) {
                 uint32_t rc;
                 const char *name;
         } table[] = {
-                { TPM_RC_HANDLE, "TPM_RC_HANDLE" },
-                { TPM_RC_AUTH_FAIL, "TPM_RC_AUTH_FAIL" },
-                { TPM_RC_BAD_AUTH, "TPM_RC_BAD_AUTH" },
-                { TPM_RC_NV_RANGE, "TPM_RC_NV_RANGE" },
-                { TPM_RC_NV_LOCKED, "TPM_RC_NV_LOCKED" },
-                { TPM_RC_NV_AUTHORIZATION, "TPM_RC_NV_AUTHORIZATION" },
-                { TPM_RC_NV_UNINITIALIZED, "TPM_RC_NV_UNINITIALIZED" },
-                { TPM_RC_YIELDED, "TPM_RC_YIELDED" },
-                { TPM_RC_TESTING, "TPM_RC_TESTING" },
-                { TPM_RC_NV_RATE, "TPM_RC_NV_RATE" },
-                { TPM_RC_RETRY, "TPM_RC_RETRY" },
+                {TPM_RC_HANDLE, "TPM_RC_HANDLE"},
+                {TPM_RC_AUTH_FAIL, "TPM_RC_AUTH_FAIL"},
+                {TPM_RC_BAD_AUTH, "TPM_RC_BAD_AUTH"},
+                {TPM_RC_NV_RANGE, "TPM_RC_NV_RANGE"},
+                {TPM_RC_NV_LOCKED, "TPM_RC_NV_LOCKED"},
+                {TPM_RC_NV_AUTHORIZATION, "TPM_RC_NV_AUTHORIZATION"},
+                {TPM_RC_NV_UNINITIALIZED, "TPM_RC_NV_UNINITIALIZED"},
+                {TPM_RC_YIELDED, "TPM_RC_YIELDED"},
+                {TPM_RC_TESTING, "TPM_RC_TESTING"},
+                {TPM_RC_NV_RATE, "TPM_RC_NV_RATE"},
+                {TPM_RC_RETRY, "TPM_RC_RETRY"},
         };
         uint32_t base = (rc & TPM_RC_FMT1) ? TPM_RC_FMT1 + (rc & 0x3FU) : rc;
 
@@ -298,7 +301,8 @@ const char *tpm2_rc_to_string(uint32_t rc, char *buf, size_t size) {
                 if (table[i].rc == base) {
                         if (base != rc)
                                 (void) snprintf(buf, size, "%s (0x%03x, %s %u)", table[i].name, rc,
-                                                rc & 0x40U ? "parameter" : "handle/session", (rc >> 8) & 0xFU);
+                                                rc & 0x40U ? "parameter" : "handle/session",
+                                                (rc >> 8) & 0xFU);
                         else
                                 (void) snprintf(buf, size, "%s (0x%03x)", table[i].name, rc);
                         return buf;
@@ -337,7 +341,7 @@ int tpm2_open(int root_fd, const char *path, Tpm2 **ret) {
                         return -errno;
         } else if (S_ISSOCK(st.st_mode)) {
                 /* connect(2) to the socket this O_PATH fd resolved beneath the root, by its /proc path */
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
                 (void) snprintf(sa.sun_path, sizeof sa.sun_path, "%s", proc);
                 dev = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -368,7 +372,7 @@ Tpm2 *tpm2_close(Tpm2 *t) {
 static int wait_fd(int fd, short events, usec_t deadline) {
         for (;;) {
                 usec_t now = now_usec(CLOCK_MONOTONIC);
-                struct pollfd p = { .fd = fd, .events = events };
+                struct pollfd p = {.fd = fd, .events = events};
                 int r;
 
                 if (now >= deadline)
@@ -396,7 +400,8 @@ int tpm2_transmit(Tpm2 *t, const uint8_t *cmd, size_t size, uint8_t *resp, size_
                 r = wait_fd(t->fd, POLLOUT, deadline);
                 if (r < 0)
                         return r;
-                k = t->socket ? send(t->fd, cmd + w, size - w, MSG_NOSIGNAL) : write(t->fd, cmd + w, size - w);
+                k = t->socket ? send(t->fd, cmd + w, size - w, MSG_NOSIGNAL)
+                              : write(t->fd, cmd + w, size - w);
                 if (k < 0 && errno == EINTR)
                         k = 0;
                 else if (k < 0)
@@ -417,7 +422,8 @@ int tpm2_transmit(Tpm2 *t, const uint8_t *cmd, size_t size, uint8_t *resp, size_
                         return -ECONNRESET;
                 n += (size_t) k;
                 if (n >= TPM2_HEADER_SIZE && want == TPM2_HEADER_SIZE) {
-                        want = ((size_t) resp[2] << 24) | ((size_t) resp[3] << 16) | ((size_t) resp[4] << 8) | resp[5];
+                        want = ((size_t) resp[2] << 24) | ((size_t) resp[3] << 16) |
+                               ((size_t) resp[4] << 8) | resp[5];
                         if (want < TPM2_HEADER_SIZE || want > max)
                                 return -EBADMSG;
                 }
@@ -429,7 +435,8 @@ int tpm2_transmit(Tpm2 *t, const uint8_t *cmd, size_t size, uint8_t *resp, size_
 }
 
 /* One command, repeated while the TPM answers with a transient warning (RETRY, YIELDED, TESTING, NV_RATE). */
-static int tpm2_command(Tpm2 *t, const uint8_t *cmd, size_t size, uint8_t *resp, size_t *ret_size, uint32_t *ret_rc) {
+static int tpm2_command(Tpm2 *t, const uint8_t *cmd, size_t size, uint8_t *resp, size_t *ret_size,
+                        uint32_t *ret_rc) {
         uint32_t rc = 0;
         int r;
 
@@ -440,7 +447,7 @@ static int tpm2_command(Tpm2 *t, const uint8_t *cmd, size_t size, uint8_t *resp,
                 r = tpm2_parse_header(resp, *ret_size, &rc);
                 if (r != -EPROTO || !rc_transient(rc) || attempt + 1 >= TPM2_RETRIES)
                         break;
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+                (void) nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
         }
         if (ret_rc)
                 *ret_rc = rc;
@@ -512,7 +519,7 @@ int tpm2_nv_read(Tpm2 *t, uint32_t index, void **ret, size_t *ret_size, uint32_t
                 return -E2BIG;
         if (tpm2_nv_buffer_max(t, &chunk) < 0 || chunk == 0)
                 chunk = TPM2_NV_CHUNK_DEFAULT;
-        chunk = MIN(chunk, TPM2_RESPONSE_MAX - 64U);    /* what a response of ours can carry */
+        chunk = MIN(chunk, TPM2_RESPONSE_MAX - 64U); /* what a response of ours can carry */
         data = malloc(MAX(pub.data_size, 1U));
         if (!data)
                 return -ENOMEM;
@@ -522,7 +529,8 @@ int tpm2_nv_read(Tpm2 *t, uint32_t index, void **ret, size_t *ret_size, uint32_t
                 uint8_t cmd[35];
                 size_t n, got_size;
 
-                r = tpm2_command(t, cmd, tpm2_build_nv_read(cmd, auth, index, want, (uint16_t) off), resp, &n, &rc);
+                r = tpm2_command(t, cmd, tpm2_build_nv_read(cmd, auth, index, want, (uint16_t) off), resp,
+                                 &n, &rc);
                 if (r == -EPROTO) {
                         if (ret_rc)
                                 *ret_rc = rc;

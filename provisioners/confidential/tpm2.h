@@ -23,19 +23,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TPM2_NV_INDEX_HCL_REPORT 0x01400001U    /* Azure: the confidential VM's HCL report */
-#define TPM2_RESPONSE_MAX 4096U
-#define TPM2_NV_DATA_MAX (16U * 1024U)          /* the largest index read */
-#define TPM2_NV_CHUNK_DEFAULT 512U              /* when TPM_PT_NV_BUFFER_MAX cannot be read */
-#define TPM2_TIMEOUT_USEC (10U * 1000U * 1000U)
+#define TPM2_NV_INDEX_HCL_REPORT 0x01400001U /* Azure: the confidential VM's HCL report */
+#define TPM2_RESPONSE_MAX        4096U
+#define TPM2_NV_DATA_MAX         (16U * 1024U) /* the largest index read */
+#define TPM2_NV_CHUNK_DEFAULT    512U          /* when TPM_PT_NV_BUFFER_MAX cannot be read */
+#define TPM2_TIMEOUT_USEC        (10U * 1000U * 1000U)
 
 /* TPMA_NV bits (Part 2 §13.4) */
-#define TPMA_NV_PPREAD (1U << 16)
-#define TPMA_NV_OWNERREAD (1U << 17)
-#define TPMA_NV_AUTHREAD (1U << 18)
+#define TPMA_NV_PPREAD     (1U << 16)
+#define TPMA_NV_OWNERREAD  (1U << 17)
+#define TPMA_NV_AUTHREAD   (1U << 18)
 #define TPMA_NV_POLICYREAD (1U << 19)
 #define TPMA_NV_READLOCKED (1U << 28)
-#define TPMA_NV_WRITTEN (1U << 29)
+#define TPMA_NV_WRITTEN    (1U << 29)
 
 typedef struct Tpm2 Tpm2;
 
@@ -60,7 +60,8 @@ typedef struct Tpm2NvPublic {
 
 size_t tpm2_build_get_capability_nv_buffer_max(uint8_t buf[static 22]);
 size_t tpm2_build_nv_read_public(uint8_t buf[static 14], uint32_t index);
-size_t tpm2_build_nv_read(uint8_t buf[static 35], uint32_t auth, uint32_t index, uint16_t size, uint16_t offset);
+size_t tpm2_build_nv_read(uint8_t buf[static 35], uint32_t auth, uint32_t index, uint16_t size,
+                          uint16_t offset);
 
 /* Checks the response header: tag, size equal to len, response code. Returns 0, -EBADMSG, or -EPROTO with the
  * TPM's response code in *ret_rc (when not NULL). */

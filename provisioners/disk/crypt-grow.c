@@ -44,8 +44,8 @@
 #include "log.h"
 #include "strutil.h"
 
-#define CRYPT_KEYDATA_MAX (64U * 1024U)
-#define CRYPT_KEYDATA_KEY_MAX 1024U     /* decoded bytes: a LUKS passphrase is at most 512 */
+#define CRYPT_KEYDATA_MAX     (64U * 1024U)
+#define CRYPT_KEYDATA_KEY_MAX 1024U /* decoded bytes: a LUKS passphrase is at most 512 */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct crypt_device *, crypt_free);
 
@@ -147,7 +147,7 @@ static int dm_single_slave(dev_t devnum, dev_t *ret) {
 /* ---- the volume key, when the mapping keeps it in the kernel keyring ---- */
 
 typedef struct KeyData {
-        char *key;              /* base64 as in the file */
+        char *key; /* base64 as in the file */
         int slot;
 } KeyData;
 
@@ -161,13 +161,13 @@ static int dispatch_key(const char *name, struct json_object *v, void *dest, Jso
 /* cloud-init's key file: -ENOENT when absent; -EBADMSG (reason in *summary) when unusable. */
 static int keydata_read(int root_fd, void **ret_key, size_t *ret_size, int *ret_slot, char **summary) {
         static const JsonDispatch table[] = {
-                { "key", dispatch_key, offsetof(KeyData, key), JSON_MANDATORY },
-                { "slot", json_dispatch_int, offsetof(KeyData, slot), JSON_MANDATORY },
+                {"key", dispatch_key, offsetof(KeyData, key), JSON_MANDATORY},
+                {"slot", json_dispatch_int, offsetof(KeyData, slot), JSON_MANDATORY},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         _cleanup_erase_ char *text = NULL;
-        KeyData k = { .slot = -1 };
+        KeyData k = {.slot = -1};
         void *key = NULL;
         size_t size = 0, len = 0;
         int r;
@@ -189,7 +189,8 @@ static int keydata_read(int root_fd, void **ret_key, size_t *ret_size, int *ret_
                         explicit_bzero(key, size);
                         free(key);
                 }
-                (void) set_summary(summary, CRYPT_KEYDATA_FILE " is not {\"key\": \"<base64>\", \"slot\": 0–31}");
+                (void) set_summary(summary,
+                                   CRYPT_KEYDATA_FILE " is not {\"key\": \"<base64>\", \"slot\": 0–31}");
                 return -EBADMSG;
         }
         *ret_key = key;
@@ -255,14 +256,17 @@ static int load_volume_key(int root_fd, struct crypt_device *cd, const char *nam
                         return 0;
                 }
                 /* libcryptsetup says -EPERM for a passphrase that does not open the keyslot */
-                if (asprintf(&keydata_why, "the key in " CRYPT_KEYDATA_FILE " does not open keyslot %d (%s; the file "
-                             "was removed, the keyslot kept)", slot, r == -EPERM ? "wrong key" : strerror(-r)) < 0)
+                if (asprintf(&keydata_why,
+                             "the key in " CRYPT_KEYDATA_FILE " does not open keyslot %d (%s; the file "
+                             "was removed, the keyslot kept)",
+                             slot, r == -EPERM ? "wrong key" : strerror(-r)) < 0)
                         return -ENOMEM;
         }
-        (void) set_summary(summary, "its volume key is in the kernel keyring, which does not give it back: no LUKS2 "
+        (void) set_summary(summary,
+                           "its volume key is in the kernel keyring, which does not give it back: no LUKS2 "
                            "token opened the volume, no passphrase is cached in the kernel keyring, %s; "
-                           "`cryptsetup resize %s` with a passphrase grows it", keydata_why ?: "no " CRYPT_KEYDATA_FILE,
-                           name);
+                           "`cryptsetup resize %s` with a passphrase grows it",
+                           keydata_why ?: "no " CRYPT_KEYDATA_FILE, name);
         return -ENOKEY;
 }
 
@@ -281,22 +285,26 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
 
         r = sysfs_attr(dm->devnum, "dm/name", &name);
         if (r < 0)
-                return set_summary(&res->summary, "cannot tell the dm-crypt mapping's name (%s)", strerror(-r));
+                return set_summary(&res->summary, "cannot tell the dm-crypt mapping's name (%s)",
+                                   strerror(-r));
         free(res->crypt_name);
         res->crypt_name = strdup(strstrip(name));
         if (!res->crypt_name)
                 return -ENOMEM;
         r = dm_single_slave(dm->devnum, &slave);
         if (r < 0)
-                return set_summary(&res->summary, "not growing root on %s: the dm-crypt mapping %s %s", dm->node,
-                                   res->crypt_name, r == -ENOTUNIQ ? "spans several devices" :
-                                   "has no underlying device in sysfs");
+                return set_summary(&res->summary, "not growing root on %s: the dm-crypt mapping %s %s",
+                                   dm->node, res->crypt_name,
+                                   r == -ENOTUNIQ ? "spans several devices"
+                                                  : "has no underlying device in sysfs");
         r = block_device_from_devnum(slave, &part);
         if (r < 0)
                 return r;
         if (part.dm_uuid || part.is_md)
-                return set_summary(&res->summary, "not growing root on %s: the dm-crypt mapping %s sits on %s, "
-                                   "itself a stacked device", dm->node, res->crypt_name, part.node);
+                return set_summary(&res->summary,
+                                   "not growing root on %s: the dm-crypt mapping %s sits on %s, "
+                                   "itself a stacked device",
+                                   dm->node, res->crypt_name, part.node);
         if (free_and_strdup(&res->disk, part.disk_node) < 0)
                 return -ENOMEM;
         res->partno = part.partno;
@@ -318,17 +326,24 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
         /* 2. the mapping */
         r = crypt_init_by_name(&cd, res->crypt_name);
         if (r < 0)
-                return set_summary(&res->summary, "%s; the dm-crypt mapping %s cannot be opened by libcryptsetup (%s)",
-                                   strempty(gp.summary), res->crypt_name, strerror(-r)) < 0 ? -ENOMEM : changed;
+                return set_summary(&res->summary,
+                                   "%s; the dm-crypt mapping %s cannot be opened by libcryptsetup (%s)",
+                                   strempty(gp.summary), res->crypt_name, strerror(-r)) < 0
+                               ? -ENOMEM
+                               : changed;
         crypt_set_log_callback(cd, crypt_log_debug, NULL);
         if (!streq_ptr(crypt_get_type(cd), CRYPT_LUKS1) && !streq_ptr(crypt_get_type(cd), CRYPT_LUKS2))
-                return set_summary(&res->summary, "%s; the dm-crypt mapping %s is %s, not LUKS: left as it is",
-                                   strempty(gp.summary), res->crypt_name, strna(crypt_get_type(cd))) < 0 ? -ENOMEM :
-                                                                                                           changed;
+                return set_summary(&res->summary,
+                                   "%s; the dm-crypt mapping %s is %s, not LUKS: left as it is",
+                                   strempty(gp.summary), res->crypt_name, strna(crypt_get_type(cd))) < 0
+                               ? -ENOMEM
+                               : changed;
         r = crypt_get_active_device(cd, res->crypt_name, &cad);
         if (r < 0)
-                return set_summary(&res->summary, "%s; the dm-crypt mapping %s is not active (%s)", strempty(gp.summary),
-                                   res->crypt_name, strerror(-r)) < 0 ? -ENOMEM : changed;
+                return set_summary(&res->summary, "%s; the dm-crypt mapping %s is not active (%s)",
+                                   strempty(gp.summary), res->crypt_name, strerror(-r)) < 0
+                               ? -ENOMEM
+                               : changed;
         (void) device_sectors(dm->devnum, &before);
         if (cad.flags & CRYPT_ACTIVATE_KEYRING_KEY) {
                 r = load_volume_key(root_fd, cd, res->crypt_name, &source, &keydata_slot, &why);
@@ -337,9 +352,10 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
                 if (r < 0) {
                         res->crypt_old_size = res->crypt_new_size = before * 512;
                         return set_summary(&res->summary, "%s%sthe dm-crypt mapping %s keeps its size: %s",
-                                           strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name, why) < 0 ?
-                                       -ENOMEM :
-                                       changed;
+                                           strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name,
+                                           why) < 0
+                                       ? -ENOMEM
+                                       : changed;
                 }
         }
         r = crypt_resize(cd, res->crypt_name, 0);
@@ -352,19 +368,21 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res) {
         }
         if (r < 0) {
                 res->crypt_old_size = res->crypt_new_size = before * 512;
-                return set_summary(&res->summary, "%s%sresizing the dm-crypt mapping %s failed (%s): it keeps its size",
-                                   strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name, strerror(-r)) < 0 ?
-                               -ENOMEM :
-                               changed;
+                return set_summary(&res->summary,
+                                   "%s%sresizing the dm-crypt mapping %s failed (%s): it keeps its size",
+                                   strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name,
+                                   strerror(-r)) < 0
+                               ? -ENOMEM
+                               : changed;
         }
         (void) device_sectors(dm->devnum, &after);
         res->crypt_old_size = before * 512;
         res->crypt_new_size = after * 512;
         res->crypt_grown = after > before;
         changed |= res->crypt_grown;
-        if (set_summary(&res->summary, "%s%sdm-crypt mapping %s %s (volume key from %s)", strempty(gp.summary),
-                        gp.summary ? "; " : "", res->crypt_name, res->crypt_grown ? "grown" : "already fills its partition",
-                        source) < 0)
+        if (set_summary(&res->summary, "%s%sdm-crypt mapping %s %s (volume key from %s)",
+                        strempty(gp.summary), gp.summary ? "; " : "", res->crypt_name,
+                        res->crypt_grown ? "grown" : "already fills its partition", source) < 0)
                 return -ENOMEM;
         return changed;
 }

@@ -28,11 +28,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
 
 typedef struct MountInfo {
         int mount_id;
-        dev_t devnum;               /* st_dev of the superblock (anonymous for btrfs) */
-        char *root;                 /* path inside the filesystem */
-        char *mount_point;          /* unescaped */
+        dev_t devnum;      /* st_dev of the superblock (anonymous for btrfs) */
+        char *root;        /* path inside the filesystem */
+        char *mount_point; /* unescaped */
         char *fstype;
-        char *source;               /* unescaped; e.g. /dev/sda1 */
+        char *source; /* unescaped; e.g. /dev/sda1 */
 } MountInfo;
 
 void mount_info_done(MountInfo *m);
@@ -56,14 +56,14 @@ int block_device_mount_point(dev_t devnum, const char *node, char **ret_mount_po
 
 typedef struct BlockDevice {
         dev_t devnum;
-        char *node;                 /* /dev/sda1 */
-        char *sysname;              /* sda1 */
-        char *disk_node;            /* parent disk, NULL for a whole disk */
+        char *node;      /* /dev/sda1 */
+        char *sysname;   /* sda1 */
+        char *disk_node; /* parent disk, NULL for a whole disk */
         dev_t disk_devnum;
-        unsigned partno;            /* 0 for a whole disk */
-        uint64_t start;             /* kernel's partition start, 512-byte sectors */
-        uint64_t size;              /* kernel's size, 512-byte sectors */
-        char *dm_uuid;              /* device-mapper UUID ("LVM-…", "CRYPT-…") or NULL */
+        unsigned partno; /* 0 for a whole disk */
+        uint64_t start;  /* kernel's partition start, 512-byte sectors */
+        uint64_t size;   /* kernel's size, 512-byte sectors */
+        char *dm_uuid;   /* device-mapper UUID ("LVM-…", "CRYPT-…") or NULL */
         bool is_md;
 } BlockDevice;
 
@@ -133,6 +133,6 @@ int disk_grow_crypt(int root_fd, const BlockDevice *dm, DiskGrowResult *res);
 
 /* ---- misc ---- */
 
-int fd_get_size(int fd, uint64_t *ret);          /* bytes: BLKGETSIZE64 or st_size */
+int fd_get_size(int fd, uint64_t *ret); /* bytes: BLKGETSIZE64 or st_size */
 char *format_bytes(uint64_t n, char *buf, size_t size);
 #define FORMAT_BYTES_MAX 32

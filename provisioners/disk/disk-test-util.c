@@ -78,7 +78,7 @@ void sfdisk_table_done(SfdiskTable *t) {
         free(t->label);
         for (size_t i = 0; i < t->n; i++)
                 free(t->parts[i].name);
-        *t = (SfdiskTable) {};
+        *t = (SfdiskTable){};
 }
 
 static uint64_t json_u64(struct json_object *o, const char *key) {
@@ -149,8 +149,8 @@ void loop_detach(const char *loop) {
 void loop_refresh_partitions(const char *loop) {
         /* Some kernels (this CI's) do not parse partition tables on loop devices; partx adds them via BLKPG.
          * --update also drops partitions that no longer exist. */
-        (void) run("partx -u '%s' 2>/dev/null || partx -a '%s' 2>/dev/null; partx -a '%s' 2>/dev/null; true", loop,
-                   loop, loop);
+        (void) run("partx -u '%s' 2>/dev/null || partx -a '%s' 2>/dev/null; partx -a '%s' 2>/dev/null; true",
+                   loop, loop, loop);
 }
 
 void loop_set_capacity(const char *loop) {

@@ -20,13 +20,13 @@ bool have_program(const char *name);
 void image_create(const char *path, uint64_t size, const char *sfdisk_script);
 
 typedef struct SfdiskPart {
-        uint64_t start, size;       /* sectors */
+        uint64_t start, size; /* sectors */
         char *name;
 } SfdiskPart;
 
 typedef struct SfdiskTable {
-        char *label;                /* "gpt" / "dos" */
-        uint64_t lastlba;           /* gpt only */
+        char *label;      /* "gpt" / "dos" */
+        uint64_t lastlba; /* gpt only */
         size_t n;
         SfdiskPart parts[16];
 } SfdiskTable;

@@ -37,7 +37,7 @@ void mount_info_done(MountInfo *m) {
         free(m->mount_point);
         free(m->fstype);
         free(m->source);
-        *m = (MountInfo) {};
+        *m = (MountInfo){};
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo (fs/proc_namespace.c: mangle()). */
@@ -114,7 +114,7 @@ int mount_info_parse_line(const char *line, MountInfo *ret) {
         if (field_dup(&p, &m.fstype) < 0 || field_dup(&p, &m.source) < 0)
                 return -EINVAL;
         *ret = m;
-        m = (MountInfo) {};
+        m = (MountInfo){};
         return 0;
 }
 
@@ -132,7 +132,7 @@ int mount_info_find(const char *text, int mount_id, dev_t devnum, MountInfo *ret
                 if (mount_id >= 0 ? m.mount_id != mount_id : m.devnum != devnum)
                         continue;
                 *ret = m;
-                m = (MountInfo) {};
+                m = (MountInfo){};
                 return 0;
         }
         return -ENOENT;
@@ -203,7 +203,7 @@ void block_device_done(BlockDevice *d) {
         free(d->sysname);
         free(d->disk_node);
         free(d->dm_uuid);
-        *d = (BlockDevice) {};
+        *d = (BlockDevice){};
 }
 
 static int sysattr_u64(struct udev_device *d, const char *attr, uint64_t *ret) {
@@ -226,7 +226,7 @@ static int block_device_fill_parent(struct udev_device *d, BlockDevice *b) {
 
         r = sysattr_u64(d, "partition", &partno);
         if (r == -ENOENT)
-                return 0;   /* a whole disk */
+                return 0; /* a whole disk */
         if (r < 0)
                 return r;
         if (partno == 0 || partno > UINT32_MAX)
@@ -246,7 +246,7 @@ static int block_device_fill_parent(struct udev_device *d, BlockDevice *b) {
 int block_device_from_devnum(dev_t devnum, BlockDevice *ret) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
-        _cleanup_(block_device_done) BlockDevice b = { .devnum = devnum };
+        _cleanup_(block_device_done) BlockDevice b = {.devnum = devnum};
         const char *v;
         int r;
 
@@ -278,7 +278,7 @@ int block_device_from_devnum(dev_t devnum, BlockDevice *ret) {
         if (r < 0)
                 return r;
         *ret = b;
-        b = (BlockDevice) {};
+        b = (BlockDevice){};
         return 0;
 }
 
@@ -302,8 +302,8 @@ int block_device_partitions(dev_t disk_devnum, KernelPartition **ret, size_t *re
         if (!e)
                 return -ENOMEM;
         /* Partitions are the disk's sysfs children with a "partition" attribute (sysfs-block). */
-        if (udev_enumerate_add_match_parent(e, disk) < 0 || udev_enumerate_add_match_subsystem(e, "block") < 0 ||
-            udev_enumerate_scan_devices(e) < 0)
+        if (udev_enumerate_add_match_parent(e, disk) < 0 ||
+            udev_enumerate_add_match_subsystem(e, "block") < 0 || udev_enumerate_scan_devices(e) < 0)
                 return -EIO;
         udev_list_entry_foreach(i, udev_enumerate_get_list_entry(e)) {
                 _cleanup_(udev_device_unrefp) struct udev_device *d =
@@ -384,7 +384,7 @@ static int ask_cb(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data) 
         case FDISK_ASKTYPE_STRING:
         case FDISK_ASKTYPE_MENU:
         default:
-                return -EINVAL;  /* we never run interactive dialogs */
+                return -EINVAL; /* we never run interactive dialogs */
         }
 }
 
@@ -489,8 +489,8 @@ static int pread_full(int fd, void *buf, size_t size, uint64_t offset) {
 }
 
 /* Reads and checks the header at lba; on success *ret_entries_crc is the CRC of its entry array. */
-static int gpt_read_header(int fd, unsigned ss, uint64_t total, uint64_t lba, const char *which, GptHeader *ret,
-                           Error *error) {
+static int gpt_read_header(int fd, unsigned ss, uint64_t total, uint64_t lba, const char *which,
+                           GptHeader *ret, Error *error) {
         _cleanup_free_ uint8_t *sector = malloc(ss), *ents = NULL;
         GptHeader h;
         uint32_t crc;
@@ -500,13 +500,15 @@ static int gpt_read_header(int fd, unsigned ss, uint64_t total, uint64_t lba, co
         if (!sector)
                 return -ENOMEM;
         if (lba >= total)
-                return error_setf(error, -EUCLEAN, "%s GPT header LBA %" PRIu64 " is beyond the disk", which, lba);
+                return error_setf(error, -EUCLEAN, "%s GPT header LBA %" PRIu64 " is beyond the disk", which,
+                                  lba);
         r = pread_full(fd, sector, ss, lba * ss);
         if (r < 0)
                 return r;
         memcpy(&h, sector, sizeof h);
         if (memcmp(h.signature, "EFI PART", 8) != 0)
-                return error_setf(error, -EUCLEAN, "%s GPT header at LBA %" PRIu64 " has no signature", which, lba);
+                return error_setf(error, -EUCLEAN, "%s GPT header at LBA %" PRIu64 " has no signature",
+                                  which, lba);
         if (le32toh(h.header_size) < sizeof h || le32toh(h.header_size) > ss)
                 return error_setf(error, -EUCLEAN, "%s GPT header has a bad size", which);
         crc = le32toh(h.header_crc32);
@@ -559,8 +561,8 @@ int gpt_check_headers(int fd, unsigned sector_size, uint64_t total_sectors, Erro
                 return r;
         if (le64toh(b.alternate_lba) != 1)
                 return error_setf(error, -EUCLEAN, "backup GPT header does not point back to the primary");
-        if (p.entries_crc32 != b.entries_crc32 || p.n_entries != b.n_entries || p.entry_size != b.entry_size ||
-            memcmp(p.disk_guid, b.disk_guid, sizeof p.disk_guid) != 0 ||
+        if (p.entries_crc32 != b.entries_crc32 || p.n_entries != b.n_entries ||
+            p.entry_size != b.entry_size || memcmp(p.disk_guid, b.disk_guid, sizeof p.disk_guid) != 0 ||
             p.first_usable_lba != b.first_usable_lba || p.last_usable_lba != b.last_usable_lba)
                 return error_setf(error, -EUCLEAN, "primary and backup GPT differ");
         return 0;

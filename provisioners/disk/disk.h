@@ -21,13 +21,13 @@ typedef struct Context Context;
 
 /* Outcome of growing one partition in its table (and in the running kernel). Sizes in bytes. */
 typedef struct GrowPartResult {
-        unsigned partno;            /* 1-based, as the kernel counts */
+        unsigned partno; /* 1-based, as the kernel counts */
         uint64_t old_size;
-        uint64_t new_size;          /* == old_size when unchanged */
-        bool table_changed;         /* partition table rewritten */
-        bool kernel_updated;        /* BLKPG_RESIZE_PARTITION issued */
-        bool refused;               /* the table is inconsistent or unsupported: nothing was touched */
-        char *summary;              /* what was done, or why nothing was (why it was refused) */
+        uint64_t new_size;   /* == old_size when unchanged */
+        bool table_changed;  /* partition table rewritten */
+        bool kernel_updated; /* BLKPG_RESIZE_PARTITION issued */
+        bool refused;        /* the table is inconsistent or unsupported: nothing was touched */
+        char *summary;       /* what was done, or why nothing was (why it was refused) */
 } GrowPartResult;
 
 /* Outcome of an online filesystem grow. Sizes are statvfs(f_blocks × f_frsize), in bytes. */
@@ -39,19 +39,19 @@ typedef struct FsResizeResult {
 } FsResizeResult;
 
 typedef struct DiskGrowResult {
-        char *device;               /* block device holding the root filesystem, e.g. /dev/sda1 */
-        char *disk;                 /* its parent disk, e.g. /dev/sda; NULL when root is a whole disk */
-        unsigned partno;            /* 0 when root is a whole disk */
+        char *device;    /* block device holding the root filesystem, e.g. /dev/sda1 */
+        char *disk;      /* its parent disk, e.g. /dev/sda; NULL when root is a whole disk */
+        unsigned partno; /* 0 when root is a whole disk */
         char *fstype;
         uint64_t part_old_size, part_new_size;
         uint64_t fs_old_size, fs_new_size;
         bool partition_grown;
         bool filesystem_grown;
-        bool refused;               /* see GrowPartResult.refused; the caller should warn */
-        char *crypt_name;           /* dm-crypt (LUKS) root: the mapping's name (crypt-grow.c), else NULL */
+        bool refused;     /* see GrowPartResult.refused; the caller should warn */
+        char *crypt_name; /* dm-crypt (LUKS) root: the mapping's name (crypt-grow.c), else NULL */
         uint64_t crypt_old_size, crypt_new_size;
         bool crypt_grown;
-        char *summary;              /* one human-readable line: what changed, or why nothing did */
+        char *summary; /* one human-readable line: what changed, or why nothing did */
 } DiskGrowResult;
 
 /* cloud-init cc_growpart's one-time key for an encrypted root: {"key": "<base64>", "slot": N} (crypt-grow.c) */
@@ -93,25 +93,25 @@ int disk_resize_filesystem(int fs_fd, const char *fstype, uint64_t device_size, 
 /* GPT partition name and filesystem label that mark a resource disk formatted by us (xfs labels ≤ 12 chars). */
 #define RESOURCE_DISK_LABEL "azl-resource"
 /* The label Azure gives the NTFS placeholder it puts on a fresh resource disk. */
-#define RESOURCE_DISK_NTFS_LABEL "Temporary Storage"
+#define RESOURCE_DISK_NTFS_LABEL   "Temporary Storage"
 #define RESOURCE_DISK_WARNING_FILE "DATALOSS_WARNING_README.txt"
-#define RESOURCE_DISK_SWAP_FILE "swapfile"
+#define RESOURCE_DISK_SWAP_FILE    "swapfile"
 
 typedef struct ResourceDiskOptions {
-        const char *filesystem;     /* mkfs type: ext4 (default), xfs, btrfs */
-        const char *mount_point;    /* below root_fd; default /mnt */
-        uint64_t swap_size_mib;     /* 0 = no swap file */
-        const char *scratch_dir;    /* host directory for temporary NTFS inspection mounts; default /run */
+        const char *filesystem;  /* mkfs type: ext4 (default), xfs, btrfs */
+        const char *mount_point; /* below root_fd; default /mnt */
+        uint64_t swap_size_mib;  /* 0 = no swap file */
+        const char *scratch_dir; /* host directory for temporary NTFS inspection mounts; default /run */
 } ResourceDiskOptions;
 
 typedef struct ResourceDiskResult {
-        char *device;               /* resolved whole-disk node */
-        char *partition;            /* node of the data partition, when there is one */
+        char *device;    /* resolved whole-disk node */
+        char *partition; /* node of the data partition, when there is one */
         char *filesystem;
         char *mount_point;
         bool formatted;
-        bool mounted;               /* mounted by this call */
-        bool swap_enabled;          /* swapon issued by this call */
+        bool mounted;      /* mounted by this call */
+        bool swap_enabled; /* swapon issued by this call */
         char *summary;
 } ResourceDiskResult;
 

@@ -33,7 +33,7 @@ void disk_grow_result_done(DiskGrowResult *r) {
         free(r->fstype);
         free(r->crypt_name);
         free(r->summary);
-        *r = (DiskGrowResult) {};
+        *r = (DiskGrowResult){};
 }
 
 static int set_summary(DiskGrowResult *r, const char *fmt, ...) _printf_(2, 3);
@@ -67,7 +67,8 @@ static int mount_devnum(const MountInfo *m, dev_t *ret) {
 
 /* A LUKS mapping (libcryptsetup names them CRYPT-LUKS1-… / CRYPT-LUKS2-…): crypt-grow.c grows it. */
 static bool is_luks_mapping(const BlockDevice *bd) {
-        return bd->dm_uuid && (startswith(bd->dm_uuid, "CRYPT-LUKS1-") || startswith(bd->dm_uuid, "CRYPT-LUKS2-"));
+        return bd->dm_uuid &&
+               (startswith(bd->dm_uuid, "CRYPT-LUKS1-") || startswith(bd->dm_uuid, "CRYPT-LUKS2-"));
 }
 
 /* Returns a reason (static string) when the device is stacked and must not be grown, else NULL. */
@@ -170,13 +171,14 @@ int disk_grow_filesystem_at(int fs_fd, DiskGrowResult *ret) {
         if (!res.fstype)
                 return -ENOMEM;
         if (!fstype_growable(m.fstype))
-                r = set_summary(&res, "root filesystem type '%s' cannot be grown online; nothing to do", m.fstype);
+                r = set_summary(&res, "root filesystem type '%s' cannot be grown online; nothing to do",
+                                m.fstype);
         else
                 r = grow_block_device(fs_fd, &m, &res);
         if (r < 0)
                 return r;
         *ret = res;
-        res = (DiskGrowResult) {};
+        res = (DiskGrowResult){};
         return r;
 }
 
@@ -187,14 +189,16 @@ int disk_grow_root(Context *c, DiskGrowResult *ret) {
         if (!c || !ret)
                 return -EINVAL;
         if (!c->config.grow_root)
-                r = set_summary(&res, "growing the root partition is disabled ([Disks] GrowRootPartition=no)");
+                r = set_summary(&res,
+                                "growing the root partition is disabled ([Disks] GrowRootPartition=no)");
         else if (access_in_root(c->root_fd, GROWROOT_DISABLED_FILE) == 0)
-                r = set_summary(&res, "growing the root partition is disabled by %s", GROWROOT_DISABLED_FILE);
+                r = set_summary(&res, "growing the root partition is disabled by %s",
+                                GROWROOT_DISABLED_FILE);
         else
                 return disk_grow_filesystem_at(c->root_fd, ret);
         if (r < 0)
                 return r;
         *ret = res;
-        res = (DiskGrowResult) {};
+        res = (DiskGrowResult){};
         return 0;
 }

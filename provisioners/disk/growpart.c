@@ -32,23 +32,23 @@
 
 typedef struct GrowPlan {
         unsigned sector_size;
-        uint64_t start, size;       /* sectors, current */
-        uint64_t new_size;          /* sectors; == size when not growing */
-        uint64_t relocated_last;    /* GPT on a grown disk: LastUsableLBA once the backup is at the end */
+        uint64_t start, size;    /* sectors, current */
+        uint64_t new_size;       /* sectors; == size when not growing */
+        uint64_t relocated_last; /* GPT on a grown disk: LastUsableLBA once the backup is at the end */
         bool refused;
-        char *reason;               /* set when not growing */
+        char *reason; /* set when not growing */
 } GrowPlan;
 
 static void grow_plan_done(GrowPlan *p) {
         free(p->reason);
-        *p = (GrowPlan) {};
+        *p = (GrowPlan){};
 }
 
 void grow_part_result_done(GrowPartResult *r) {
         if (!r)
                 return;
         free(r->summary);
-        *r = (GrowPartResult) {};
+        *r = (GrowPartResult){};
 }
 
 static int plan_set_reason(GrowPlan *p, bool refused, const char *fmt, ...) _printf_(3, 4);
@@ -128,8 +128,9 @@ static int check_table(struct fdisk_context *cxt, int fd, GrowPlan *p) {
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        return plan_set_reason(p, true, "protective MBR but no valid GPT (both GPT headers or "
-                                                        "arrays are damaged)");
+                        return plan_set_reason(p, true,
+                                               "protective MBR but no valid GPT (both GPT headers or "
+                                               "arrays are damaged)");
         } else {
                 r = check_gpt(cxt, fd, p, &relocated);
                 if (r <= 0)
@@ -145,7 +146,8 @@ static int check_table(struct fdisk_context *cxt, int fd, GrowPlan *p) {
 }
 
 /* First start sector of any partition (including an MBR extended container) that begins after start. */
-static int next_partition_start(struct fdisk_context *cxt, uint64_t start, uint64_t *ret, size_t *ret_partno) {
+static int next_partition_start(struct fdisk_context *cxt, uint64_t start, uint64_t *ret,
+                                size_t *ret_partno) {
         _cleanup_(fdisk_unref_tablep) struct fdisk_table *tb = NULL;
         struct fdisk_iter *itr;
         struct fdisk_partition *pa;
@@ -178,7 +180,7 @@ static int next_partition_start(struct fdisk_context *cxt, uint64_t start, uint6
 
 /* Works out how far partno (1-based) can grow. Never writes. */
 static int plan_growth(struct fdisk_context *cxt, int fd, unsigned partno, GrowPlan *ret) {
-        _cleanup_(grow_plan_done) GrowPlan p = { .sector_size = (unsigned) fdisk_get_sector_size(cxt) };
+        _cleanup_(grow_plan_done) GrowPlan p = {.sector_size = (unsigned) fdisk_get_sector_size(cxt)};
         _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = NULL;
         uint64_t last, next, grain, end, new_end;
         size_t next_no;
@@ -198,7 +200,7 @@ static int plan_growth(struct fdisk_context *cxt, int fd, unsigned partno, GrowP
                 goto done;
         }
 
-        last = MAX(fdisk_get_last_lba(cxt), p.relocated_last);   /* GPT: LastUsableLBA */
+        last = MAX(fdisk_get_last_lba(cxt), p.relocated_last); /* GPT: LastUsableLBA */
         if (fdisk_is_label(cxt, DOS))
                 last = MIN(last, p.start + MBR_MAX_SECTORS - 1);
         r = next_partition_start(cxt, p.start, &next, &next_no);
@@ -208,15 +210,19 @@ static int plan_growth(struct fdisk_context *cxt, int fd, unsigned partno, GrowP
         grain = MAX(fdisk_get_grain_size(cxt) / p.sector_size, (unsigned long) 1);
         /* Align the new end so that the partition ends just before a grain (1 MiB) boundary. */
         new_end = ((MIN(last, next - 1) + 1) / grain) * grain - 1;
-        log_debug("partition %u: start %" PRIu64 " end %" PRIu64 ", last usable %" PRIu64 ", next start %" PRIu64
-                  ", grain %" PRIu64 " → new end %" PRIu64, partno, p.start, end, last, next, grain, new_end);
+        log_debug("partition %u: start %" PRIu64 " end %" PRIu64 ", last usable %" PRIu64
+                  ", next start %" PRIu64 ", grain %" PRIu64 " → new end %" PRIu64,
+                  partno, p.start, end, last, next, grain, new_end);
         if (new_end <= end || (new_end - end) * p.sector_size < GROW_MIN_BYTES) {
                 if (next != UINT64_MAX && (next - 1 - end) * p.sector_size < GROW_MIN_BYTES)
-                        r = plan_set_reason(&p, false,
-                                            "partition %u is followed by partition %zu with no free space in "
-                                            "between; not growing", partno, next_no + 1);
+                        r = plan_set_reason(
+                                &p, false,
+                                "partition %u is followed by partition %zu with no free space in "
+                                "between; not growing",
+                                partno, next_no + 1);
                 else
-                        r = plan_set_reason(&p, false, "partition %u already fills the available space", partno);
+                        r = plan_set_reason(&p, false, "partition %u already fills the available space",
+                                            partno);
                 goto done;
         }
         p.new_size = new_end - p.start + 1;
@@ -225,7 +231,7 @@ done:
         if (r < 0)
                 return r;
         *ret = p;
-        p = (GrowPlan) {};
+        p = (GrowPlan){};
         return 0;
 }
 
@@ -256,7 +262,7 @@ static int update_kernel(int fd, unsigned partno, const GrowPlan *p) {
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         if (!S_ISBLK(st.st_mode))
-                return 0;    /* an image file: there is no kernel partition to update */
+                return 0; /* an image file: there is no kernel partition to update */
         r = block_device_partitions(st.st_rdev, &parts, &n);
         if (r < 0)
                 return r;
@@ -271,14 +277,14 @@ static int update_kernel(int fd, unsigned partno, const GrowPlan *p) {
                 r = blkpg_resize_partition(fd, partno, start, length);
                 return r < 0 ? r : 1;
         }
-        return 0;    /* the kernel has no such partition (not scanned): nothing to update */
+        return 0; /* the kernel has no such partition (not scanned): nothing to update */
 }
 
 static int grow_fd(int rofd, const char *path, unsigned partno, GrowPartResult *ret) {
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL, *wcxt = NULL;
         _cleanup_(grow_plan_done) GrowPlan plan = {}, wplan = {};
         _cleanup_close_ int rwfd = -EBADF;
-        GrowPartResult res = { .partno = partno };
+        GrowPartResult res = {.partno = partno};
         const GrowPlan *final = &plan;
         int r, k;
 
@@ -329,7 +335,8 @@ static int grow_fd(int rofd, const char *path, unsigned partno, GrowPartResult *
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
                 if (asprintf(&res.summary, "partition %u %s from %s to %s%s", partno,
-                             res.table_changed ? "grown" : "size re-read", format_bytes(res.old_size, a, sizeof a),
+                             res.table_changed ? "grown" : "size re-read",
+                             format_bytes(res.old_size, a, sizeof a),
                              format_bytes(res.new_size, b, sizeof b),
                              res.kernel_updated ? " (kernel updated with BLKPG_RESIZE_PARTITION)" : "") < 0)
                         res.summary = NULL;

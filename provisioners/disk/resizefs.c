@@ -53,7 +53,7 @@ struct xfs_growfs_data {
         uint32_t imaxpct;
 };
 #define XFS_IOC_FSGEOMETRY_V1 _IOR('X', 100, struct xfs_fsop_geom_v1)
-#define XFS_IOC_FSGROWFSDATA _IOW('X', 110, struct xfs_growfs_data)
+#define XFS_IOC_FSGROWFSDATA  _IOW('X', 110, struct xfs_growfs_data)
 
 /* Don't bother growing a btrfs device by less than this. */
 #define BTRFS_GROW_MIN_BYTES (1024U * 1024U)
@@ -63,7 +63,7 @@ void fs_resize_result_done(FsResizeResult *r) {
                 return;
         free(r->fstype);
         free(r->summary);
-        *r = (FsResizeResult) {};
+        *r = (FsResizeResult){};
 }
 
 static int fs_size(int fd, uint64_t *ret, unsigned long *ret_bsize) {
@@ -122,10 +122,10 @@ static int grow_btrfs(int fd, uint64_t device_size) {
         if (ioctl(fd, BTRFS_IOC_FS_INFO, &fi) < 0)
                 return negative_errno();
         if (fi.num_devices != 1)
-                return -EOPNOTSUPP;  /* multi-device filesystems: which device grew is not ours to guess */
+                return -EOPNOTSUPP; /* multi-device filesystems: which device grew is not ours to guess */
         /* the single device's id is not necessarily 1 (after a replace); scan up to max_id */
         for (uint64_t id = 1; id <= fi.max_id; id++) {
-                di = (struct btrfs_ioctl_dev_info_args) { .devid = id };
+                di = (struct btrfs_ioctl_dev_info_args){.devid = id};
                 if (ioctl(fd, BTRFS_IOC_DEV_INFO, &di) == 0)
                         break;
                 if (errno != ENODEV)
@@ -175,7 +175,8 @@ int disk_resize_filesystem(int fs_fd, const char *fstype, uint64_t device_size, 
                 return r;
         if (res.new_size > res.old_size)
                 r = asprintf(&res.summary, "%s grown online from %s to %s", fstype,
-                             format_bytes(res.old_size, a, sizeof a), format_bytes(res.new_size, b, sizeof b));
+                             format_bytes(res.old_size, a, sizeof a),
+                             format_bytes(res.new_size, b, sizeof b));
         else
                 r = asprintf(&res.summary, "%s already fills its device (%s)", fstype,
                              format_bytes(res.old_size, a, sizeof a));
@@ -185,6 +186,6 @@ int disk_resize_filesystem(int fs_fd, const char *fstype, uint64_t device_size, 
         }
         r = res.new_size > res.old_size;
         *ret = res;
-        res = (FsResizeResult) {};
+        res = (FsResizeResult){};
         return r;
 }

@@ -50,15 +50,15 @@ const char resource_disk_warning_text[] =
 
 /* Discoverable Partitions Specification / UEFI: "Linux filesystem data" */
 #define GPT_TYPE_LINUX_DATA "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-#define BLANK_CHECK_BYTES (1024U * 1024U)
-#define MIB (UINT64_C(1024) * 1024)
-#define BTRFS_SUPER_MAGIC_ 0x9123683E
+#define BLANK_CHECK_BYTES   (1024U * 1024U)
+#define MIB                 (UINT64_C(1024) * 1024)
+#define BTRFS_SUPER_MAGIC_  0x9123683E
 
 typedef enum DiskContent {
-        CONTENT_BLANK,              /* no table, no signature, first MiB zero */
-        CONTENT_NTFS_PLACEHOLDER,   /* Azure's "Temporary Storage" NTFS with only the warning file */
-        CONTENT_OURS,               /* formatted by us earlier */
-        CONTENT_OTHER,              /* anything else: never touched */
+        CONTENT_BLANK,            /* no table, no signature, first MiB zero */
+        CONTENT_NTFS_PLACEHOLDER, /* Azure's "Temporary Storage" NTFS with only the warning file */
+        CONTENT_OURS,             /* formatted by us earlier */
+        CONTENT_OTHER,            /* anything else: never touched */
 } DiskContent;
 
 typedef struct Classification {
@@ -71,7 +71,7 @@ typedef struct Classification {
 static void classification_done(Classification *c) {
         free(c->fstype);
         free(c->reason);
-        *c = (Classification) {};
+        *c = (Classification){};
 }
 
 void resource_disk_result_done(ResourceDiskResult *r) {
@@ -82,7 +82,7 @@ void resource_disk_result_done(ResourceDiskResult *r) {
         free(r->filesystem);
         free(r->mount_point);
         free(r->summary);
-        *r = (ResourceDiskResult) {};
+        *r = (ResourceDiskResult){};
 }
 
 static int classify_as(Classification *c, DiskContent content, const char *fmt, ...) _printf_(3, 4);
@@ -119,7 +119,7 @@ static int probe_fs(int fd, uint64_t offset, uint64_t size, char **ret_type, cha
         if (r == 1)
                 return 0;
         if (r == -2) {
-                *ret_type = strdup("ambivalent");   /* several signatures: certainly not blank */
+                *ret_type = strdup("ambivalent"); /* several signatures: certainly not blank */
                 *ret_label = NULL;
                 return *ret_type ? 1 : -ENOMEM;
         }
@@ -192,8 +192,8 @@ static int inspect_ntfs_kernel(const char *node, char **ret_other) {
             fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return negative_errno();
-        mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                      MOUNT_ATTR_NOEXEC);
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC,
+                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (mnt < 0)
                 return negative_errno();
         dfd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -212,8 +212,8 @@ static int inspect_ntfs_3g(const char *node, const char *scratch, char **ret_oth
         if (!mkdtemp(dir))
                 return negative_errno();
         /* -o ro: ntfs-3g never writes (no journal replay, no dirty bit) in read-only mode */
-        r = disk_spawn((char *const[]) { (char *) "ntfs-3g", (char *) "-o", (char *) "ro,nosuid,nodev,noexec",
-                                         (char *) node, dir, NULL },
+        r = disk_spawn((char *const[]){(char *) "ntfs-3g", (char *) "-o", (char *) "ro,nosuid,nodev,noexec",
+                                       (char *) node, dir, NULL},
                        -EBADF, NULL);
         if (r < 0) {
                 (void) rmdir(dir);
@@ -234,9 +234,11 @@ static int inspect_ntfs(const char *node, const char *scratch, Classification *c
         if (r == -ENODEV || r == -ENOENT)
                 r = inspect_ntfs_3g(node, scratch, &other);
         if (r < 0)
-                return classify_as(c, CONTENT_OTHER,
-                                   "NTFS placeholder contents cannot be inspected (no ntfs3 driver or ntfs-3g: %s); "
-                                   "not reformatting", strerror(-r));
+                return classify_as(
+                        c, CONTENT_OTHER,
+                        "NTFS placeholder contents cannot be inspected (no ntfs3 driver or ntfs-3g: %s); "
+                        "not reformatting",
+                        strerror(-r));
         if (r == 0)
                 return classify_as(c, CONTENT_OTHER, "NTFS partition holds '%s'; not reformatting", other);
         return classify_as(c, CONTENT_NTFS_PLACEHOLDER, "holds only Azure's NTFS placeholder");
@@ -316,7 +318,8 @@ static int classify_partition(int fd, dev_t disk, struct fdisk_context *cxt, str
         int r;
 
         c->partno = (unsigned) fdisk_partition_get_partno(pa) + 1;
-        r = probe_fs(fd, fdisk_partition_get_start(pa) * ss, fdisk_partition_get_size(pa) * ss, &type, &label);
+        r = probe_fs(fd, fdisk_partition_get_start(pa) * ss, fdisk_partition_get_size(pa) * ss, &type,
+                     &label);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -332,8 +335,9 @@ static int classify_partition(int fd, dev_t disk, struct fdisk_context *cxt, str
                                    c->partno, type, strempty(label));
         r = partition_node(disk, c->partno, &node, NULL);
         if (r < 0)
-                return classify_as(c, CONTENT_OTHER, "NTFS partition %u has no device node (%s); not reformatting",
-                                   c->partno, strerror(-r));
+                return classify_as(c, CONTENT_OTHER,
+                                   "NTFS partition %u has no device node (%s); not reformatting", c->partno,
+                                   strerror(-r));
         return inspect_ntfs(node, scratch, c);
 }
 
@@ -361,7 +365,7 @@ static int classify(const char *device, dev_t disk, const char *scratch, Classif
         if (r < 0)
                 return r;
         *ret = c;
-        c = (Classification) {};
+        c = (Classification){};
         return 0;
 }
 
@@ -446,12 +450,12 @@ static int kernel_set_partition(int fd, dev_t disk, uint64_t start, uint64_t siz
 }
 
 static int run_mkfs(const char *fstype, const char *node, char **ret_output) {
-        char *const ext4[] = { (char *) "mkfs.ext4", (char *) "-F", (char *) "-q", (char *) "-L",
-                               (char *) RESOURCE_DISK_LABEL, (char *) node, NULL };
-        char *const xfs[] = { (char *) "mkfs.xfs", (char *) "-f", (char *) "-q", (char *) "-L",
-                              (char *) RESOURCE_DISK_LABEL, (char *) node, NULL };
-        char *const btrfs[] = { (char *) "mkfs.btrfs", (char *) "-f", (char *) "-q", (char *) "-L",
-                                (char *) RESOURCE_DISK_LABEL, (char *) node, NULL };
+        char *const ext4[] = {(char *) "mkfs.ext4",         (char *) "-F", (char *) "-q", (char *) "-L",
+                              (char *) RESOURCE_DISK_LABEL, (char *) node, NULL};
+        char *const xfs[] = {(char *) "mkfs.xfs",          (char *) "-f", (char *) "-q", (char *) "-L",
+                             (char *) RESOURCE_DISK_LABEL, (char *) node, NULL};
+        char *const btrfs[] = {(char *) "mkfs.btrfs",        (char *) "-f", (char *) "-q", (char *) "-L",
+                               (char *) RESOURCE_DISK_LABEL, (char *) node, NULL};
 
         if (streq(fstype, "ext4"))
                 return disk_spawn(ext4, -EBADF, ret_output);
@@ -596,7 +600,7 @@ static int create_swap_file(int dir_fd, const char *name, uint64_t size, int *re
         /* swapon(2) rejects files with holes; fallocate(2) gives real extents */
         if (fallocate(fd, 0, 0, (off_t) size) < 0)
                 return negative_errno();
-        r = disk_spawn((char *const[]) { (char *) "mkswap", (char *) "/proc/self/fd/3", NULL }, fd, NULL);
+        r = disk_spawn((char *const[]){(char *) "mkswap", (char *) "/proc/self/fd/3", NULL}, fd, NULL);
         if (r < 0)
                 return r;
         if (fsync(fd) < 0)
@@ -657,7 +661,7 @@ static int resolve_device(const char *device, char **ret_node, dev_t *ret_devnum
         if (r < 0)
                 return r;
         if (bd.partno > 0)
-                return -EINVAL;   /* we want the whole disk */
+                return -EINVAL; /* we want the whole disk */
         *ret_node = TAKE_PTR(path);
         *ret_devnum = st.st_rdev;
         return 0;
@@ -775,9 +779,11 @@ static int resource_disk_apply(int root_fd, const char *node, dev_t disk, const 
         }
         return set_summary(res, "resource disk %s %s: %s%s%s%s", node, cl->reason,
                            res->formatted ? "formatted " : "", res->formatted ? fstype : "",
-                           res->mounted ? (res->formatted ? ", mounted" : "mounted") :
-                                          (res->formatted ? ", already mounted" : "already mounted"),
-                           res->swap_enabled ? ", swap enabled" : "") < 0 ? -ENOMEM : changed;
+                           res->mounted ? (res->formatted ? ", mounted" : "mounted")
+                                        : (res->formatted ? ", already mounted" : "already mounted"),
+                           res->swap_enabled ? ", swap enabled" : "") < 0
+                       ? -ENOMEM
+                       : changed;
 }
 
 int resource_disk_setup_full(int root_fd, const char *device, const ResourceDiskOptions *o,
@@ -795,10 +801,13 @@ int resource_disk_setup_full(int root_fd, const char *device, const ResourceDisk
                 r = set_summary(&res, "no resource disk (%s does not exist)", RESOURCE_DISK_DEFAULT_DEVICE);
         else if (r < 0)
                 return r;
-        else if (free_and_strdup(&res.device, node) < 0 || free_and_strdup(&res.mount_point, o->mount_point) < 0)
+        else if (free_and_strdup(&res.device, node) < 0 ||
+                 free_and_strdup(&res.mount_point, o->mount_point) < 0)
                 return -ENOMEM;
         else if ((r = mounted_elsewhere(root_fd, o, disk, node, &mp)) != 0)
-                r = r < 0 ? r : set_summary(&res, "resource disk %s is in use (mounted at '%s'); left alone", node, mp);
+                r = r < 0 ? r
+                          : set_summary(&res, "resource disk %s is in use (mounted at '%s'); left alone",
+                                        node, mp);
         else {
                 r = classify(node, disk, o->scratch_dir ?: "/run", &cl);
                 if (r < 0)
@@ -811,7 +820,7 @@ int resource_disk_setup_full(int root_fd, const char *device, const ResourceDisk
         if (r < 0)
                 return r;
         *ret = res;
-        res = (ResourceDiskResult) {};
+        res = (ResourceDiskResult){};
         return r;
 }
 
@@ -827,10 +836,10 @@ int resource_disk_setup(Context *c, const char *device, ResourceDiskResult *ret)
                 if (!res.summary)
                         return -ENOMEM;
                 *ret = res;
-                res = (ResourceDiskResult) {};
+                res = (ResourceDiskResult){};
                 return 0;
         }
-        o = (ResourceDiskOptions) {
+        o = (ResourceDiskOptions){
                 .filesystem = c->config.resource_disk_filesystem ?: "ext4",
                 .mount_point = c->config.resource_disk_mount_point ?: "/mnt",
                 .swap_size_mib = c->config.swap_size_mib,

@@ -34,14 +34,14 @@
 #include "macro.h"
 #include "tests.h"
 
-#define MiB (UINT64_C(1024) * 1024)
-#define PASS "main passphrase (TEST ONLY)"
-#define ONETIME "one-time growpart key (TEST ONLY)"
+#define MiB         (UINT64_C(1024) * 1024)
+#define PASS        "main passphrase (TEST ONLY)"
+#define ONETIME     "one-time growpart key (TEST ONLY)"
 #define ONETIME_B64 "b25lLXRpbWUgZ3Jvd3BhcnQga2V5IChURVNUIE9OTFkp"
 
 typedef struct Fixture {
         char *dir, *img, *mnt, *loop, *name, *mapper;
-        char *data_sum;         /* sha256sum of the file written before the growth */
+        char *data_sum; /* sha256sum of the file written before the growth */
         bool mounted, opened;
 } Fixture;
 
@@ -78,16 +78,18 @@ static int teardown(void **state) {
 }
 
 typedef struct Luks {
-        const char *type;       /* CRYPT_LUKS1 / CRYPT_LUKS2 */
-        bool keyring;           /* LUKS2: the volume key in the kernel keyring (the default) */
-        bool main_slot;         /* keyslot 0 with PASS */
-        bool onetime_slot;      /* keyslot 5 with ONETIME */
+        const char *type;  /* CRYPT_LUKS1 / CRYPT_LUKS2 */
+        bool keyring;      /* LUKS2: the volume key in the kernel keyring (the default) */
+        bool main_slot;    /* keyslot 0 with PASS */
+        bool onetime_slot; /* keyslot 5 with ONETIME */
 } Luks;
 
 /* The image, its partition LUKS-formatted and opened, ext4 on it, mounted with a file; then the image grows. */
 static void prepare(Fixture *f, const Luks *l) {
-        struct crypt_pbkdf_type pbkdf = { .type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000,
-                                          .flags = CRYPT_PBKDF_NO_BENCHMARK };
+        struct crypt_pbkdf_type pbkdf = {.type = CRYPT_KDF_PBKDF2,
+                                         .hash = "sha256",
+                                         .iterations = 1000,
+                                         .flags = CRYPT_PBKDF_NO_BENCHMARK};
         struct crypt_device *cd = NULL;
         _cleanup_free_ char *part = NULL;
         int r;
@@ -103,18 +105,20 @@ static void prepare(Fixture *f, const Luks *l) {
         if (l->main_slot)
                 assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 0, NULL, 0, PASS, strlen(PASS)), 0);
         if (l->onetime_slot)
-                assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 5, NULL, 0, ONETIME, strlen(ONETIME)), 5);
+                assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 5, NULL, 0, ONETIME, strlen(ONETIME)),
+                                 5);
         if (streq(l->type, CRYPT_LUKS2))
                 assert_int_equal(crypt_volume_key_keyring(cd, l->keyring), 0);
-        r = l->main_slot ? crypt_activate_by_passphrase(cd, f->name, 0, PASS, strlen(PASS), 0) :
-                           crypt_activate_by_passphrase(cd, f->name, 5, ONETIME, strlen(ONETIME), 0);
+        r = l->main_slot ? crypt_activate_by_passphrase(cd, f->name, 0, PASS, strlen(PASS), 0)
+                         : crypt_activate_by_passphrase(cd, f->name, 5, ONETIME, strlen(ONETIME), 0);
         assert_true(r >= 0);
         f->opened = true;
         crypt_free(cd);
         assert_int_equal(run("mkfs.ext4 -q -F '%s' >&2", f->mapper), 0);
         assert_int_equal(run("mount -t ext4 '%s' '%s'", f->mapper, f->mnt), 0);
         f->mounted = true;
-        assert_int_equal(run("dd if=/dev/urandom of='%s/data' bs=1M count=4 status=none && sync", f->mnt), 0);
+        assert_int_equal(run("dd if=/dev/urandom of='%s/data' bs=1M count=4 status=none && sync", f->mnt),
+                         0);
         f->data_sum = run_capture("sha256sum < '%s/data'", f->mnt);
         assert_non_null(f->data_sum);
         assert_int_equal(truncate(f->img, (off_t) (256 * MiB)), 0);
@@ -218,7 +222,7 @@ static void assert_fsck_clean(Fixture *f) {
 
 static void grow_key_in_table(Fixture *f, const char *type) {
         _cleanup_(disk_grow_result_done) DiskGrowResult res = {}, res2 = {};
-        Luks l = { .type = type, .keyring = false, .main_slot = true };
+        Luks l = {.type = type, .keyring = false, .main_slot = true};
         uint64_t before;
 
         prepare(f, &l);
@@ -242,14 +246,14 @@ static void test_luks1(void **state) {
 
 static void test_keyring_no_key(void **state) {
         _cleanup_(disk_grow_result_done) DiskGrowResult res = {};
-        Luks l = { .type = CRYPT_LUKS2, .keyring = true, .main_slot = true };
+        Luks l = {.type = CRYPT_LUKS2, .keyring = true, .main_slot = true};
         Fixture *f = *state;
         uint64_t before, map_before;
 
         prepare(f, &l);
         before = statvfs_size(f->mnt);
         map_before = mapping_size(f);
-        assert_int_equal(grow(f, &res), 1);             /* the partition grew */
+        assert_int_equal(grow(f, &res), 1); /* the partition grew */
         assert_true(res.partition_grown);
         assert_false(res.crypt_grown);
         assert_false(res.filesystem_grown);
@@ -265,7 +269,7 @@ static void test_keyring_no_key(void **state) {
 
 static void test_keyring_keydata(void **state) {
         _cleanup_(disk_grow_result_done) DiskGrowResult res = {};
-        Luks l = { .type = CRYPT_LUKS2, .keyring = true, .main_slot = true, .onetime_slot = true };
+        Luks l = {.type = CRYPT_LUKS2, .keyring = true, .main_slot = true, .onetime_slot = true};
         Fixture *f = *state;
         uint64_t before;
 
@@ -283,17 +287,18 @@ static void test_keyring_keydata(void **state) {
 
 static void test_keyring_keydata_wrong(void **state) {
         _cleanup_(disk_grow_result_done) DiskGrowResult res = {};
-        Luks l = { .type = CRYPT_LUKS2, .keyring = true, .main_slot = true, .onetime_slot = true };
+        Luks l = {.type = CRYPT_LUKS2, .keyring = true, .main_slot = true, .onetime_slot = true};
         Fixture *f = *state;
         uint64_t map_before;
 
         prepare(f, &l);
-        write_keydata(f, "d3Jvbmcga2V5", 5);          /* "wrong key" */
+        write_keydata(f, "d3Jvbmcga2V5", 5); /* "wrong key" */
         map_before = mapping_size(f);
         assert_int_equal(grow(f, &res), 1);
         assert_true(res.partition_grown);
         assert_false(res.crypt_grown);
-        assert_non_null(strstr(res.summary, "does not open keyslot 5 (wrong key; the file was removed, the keyslot kept)"));
+        assert_non_null(strstr(
+                res.summary, "does not open keyslot 5 (wrong key; the file was removed, the keyslot kept)"));
         assert_false(keydata_exists(f));
         assert_int_equal(mapping_size(f), map_before);
         assert_true(slot_status(f, 5) == CRYPT_SLOT_ACTIVE);
@@ -302,7 +307,7 @@ static void test_keyring_keydata_wrong(void **state) {
 
 static void test_keyring_keydata_last_slot(void **state) {
         _cleanup_(disk_grow_result_done) DiskGrowResult res = {};
-        Luks l = { .type = CRYPT_LUKS2, .keyring = true, .onetime_slot = true };
+        Luks l = {.type = CRYPT_LUKS2, .keyring = true, .onetime_slot = true};
         Fixture *f = *state;
         uint64_t before;
 
@@ -312,12 +317,12 @@ static void test_keyring_keydata_last_slot(void **state) {
         assert_int_equal(grow(f, &res), 1);
         assert_all_grown(f, &res, before);
         assert_false(keydata_exists(f));
-        assert_true(slot_status(f, 5) == CRYPT_SLOT_ACTIVE_LAST);      /* never the volume's last keyslot */
+        assert_true(slot_status(f, 5) == CRYPT_SLOT_ACTIVE_LAST); /* never the volume's last keyslot */
 }
 
 static void test_keyring_cached_passphrase(void **state) {
         _cleanup_(disk_grow_result_done) DiskGrowResult res = {};
-        Luks l = { .type = CRYPT_LUKS2, .keyring = true, .main_slot = true };
+        Luks l = {.type = CRYPT_LUKS2, .keyring = true, .main_slot = true};
         Fixture *f = *state;
         long key;
         uint64_t before;
@@ -348,12 +353,13 @@ static void require_dm_crypt_or_skip(void) {
                 fprintf(stderr, "skipped: mkfs.ext4/e2fsck/blockdev missing\n");
                 exit(EXIT_TEST_SKIP);
         }
-        if (run("grep -qw crypt /proc/crypto 2>/dev/null || dmsetup targets 2>/dev/null | grep -qw crypt") != 0 &&
+        if (run("grep -qw crypt /proc/crypto 2>/dev/null || dmsetup targets 2>/dev/null | grep -qw crypt") !=
+                    0 &&
             run("dmsetup targets >/dev/null 2>&1") != 0) {
                 fprintf(stderr, "skipped: the kernel has no dm-crypt target\n");
                 exit(EXIT_TEST_SKIP);
         }
-        (void) mkdir("/run/cryptsetup", 0700);         /* libcryptsetup's lock directory */
+        (void) mkdir("/run/cryptsetup", 0700); /* libcryptsetup's lock directory */
 }
 
 int main(void) {

@@ -107,7 +107,8 @@ static uint64_t statvfs_size(const char *path) {
 }
 
 static uint64_t kernel_part_size(const char *loop, unsigned partno) {
-        _cleanup_free_ char *val = run_capture("cat /sys/class/block/%sp%u/size", strrchr(loop, '/') + 1, partno);
+        _cleanup_free_ char *val =
+                run_capture("cat /sys/class/block/%sp%u/size", strrchr(loop, '/') + 1, partno);
         unsigned long long v;
 
         assert_non_null(val);
@@ -134,8 +135,10 @@ static void grow_gpt(Fixture *f, const char *fstype) {
         SfdiskTable t = {};
         uint64_t before;
 
-        prepare(f, 1034 * MiB, "label: gpt\\nstart=2048, size=16384, type=U, name=esp\\nstart=18432, size=2097152, "
-                               "type=L, name=root\\n", 2, fstype, 2 * GiB);
+        prepare(f, 1034 * MiB,
+                "label: gpt\\nstart=2048, size=16384, type=U, name=esp\\nstart=18432, size=2097152, "
+                "type=L, name=root\\n",
+                2, fstype, 2 * GiB);
         before = statvfs_size(f->mnt);
         assert_true(before < GiB + 10 * MiB);
 
@@ -212,8 +215,9 @@ static void test_followed_by_partition(void **state) {
         SfdiskTable t = {};
 
         /* 400 MiB root (mkfs.xfs wants > 300 MB), 10 MiB partition 2 */
-        prepare(f, 420 * MiB, "label: gpt\\nstart=2048, size=819200, type=L\\nstart=821248, size=20480, type=L\\n",
-                1, "xfs", 800 * MiB);
+        prepare(f, 420 * MiB,
+                "label: gpt\\nstart=2048, size=819200, type=L\\nstart=821248, size=20480, type=L\\n", 1,
+                "xfs", 800 * MiB);
         assert_int_equal(grow_root(f, &res), 0);
         assert_false(res.partition_grown);
         assert_false(res.filesystem_grown);
@@ -254,7 +258,8 @@ static void test_corrupt_table_refused(void **state) {
         after = file_slurp(f->img, &na);
         assert_int_equal(na, nb);
         assert_memory_equal(before, after, 1024 * 1024);
-        assert_memory_equal((char *) before + nb - 1024 * 1024, (char *) after + na - 1024 * 1024, 1024 * 1024);
+        assert_memory_equal((char *) before + nb - 1024 * 1024, (char *) after + na - 1024 * 1024,
+                            1024 * 1024);
         assert_int_equal(kernel_part_size(f->loop, 1), kbefore);
 }
 

@@ -92,7 +92,7 @@ static void test_gpt_grow(void **state) {
 
         assert_int_equal(disk_grow_partition(f->img, 1, &r), 1);
         assert_true(r.table_changed);
-        assert_false(r.kernel_updated);   /* an image file has no kernel partition */
+        assert_false(r.kernel_updated); /* an image file has no kernel partition */
         assert_false(r.refused);
         assert_int_equal(r.old_size, 30 * MiB);
         assert_true(sfdisk_read(f->img, &t));
@@ -124,7 +124,8 @@ static void test_mbr_grow(void **state) {
         SfdiskTable t = {};
 
         require_tools();
-        image_create(f->img, 64 * MiB, "label: dos\\nstart=2048, size=20480, type=83\\nstart=22528, type=83\\n");
+        image_create(f->img, 64 * MiB,
+                     "label: dos\\nstart=2048, size=20480, type=83\\nstart=22528, type=83\\n");
         grow_file(f->img, 200 * MiB);
 
         /* partition 1 is followed by partition 2: skipped with a reason, nothing written */
@@ -225,7 +226,7 @@ static void test_mbr_overlap(void **state) {
         Fixture *f = *state;
         _cleanup_close_ int fd = -EBADF;
         /* partition entry 2 (offset 0x1CE): type 0x83, LBA 4096, 8192 sectors — inside partition 1 */
-        unsigned char e[16] = { 0, 0, 0, 0, 0x83, 0, 0, 0, 0x00, 0x10, 0, 0, 0x00, 0x20, 0, 0 };
+        unsigned char e[16] = {0, 0, 0, 0, 0x83, 0, 0, 0, 0x00, 0x10, 0, 0, 0x00, 0x20, 0, 0};
 
         require_tools();
         image_create(f->img, 32 * MiB, "label: dos\\nstart=2048, size=20480, type=83\\n");

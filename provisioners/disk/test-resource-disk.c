@@ -78,9 +78,11 @@ static void make_ntfs_placeholder(Fixture *f, const char *extra_file) {
         f->loop = loop_attach(f->img);
         assert_non_null(f->loop);
         part = loop_partition(f->loop, 1);
-        assert_int_equal(run("mkntfs -Q -F -q -L '%s' '%s' >/dev/null 2>&1", RESOURCE_DISK_NTFS_LABEL, part), 0);
+        assert_int_equal(run("mkntfs -Q -F -q -L '%s' '%s' >/dev/null 2>&1", RESOURCE_DISK_NTFS_LABEL, part),
+                         0);
         assert_int_equal(run("mkdir -p '%s/ntfs' && ntfs-3g '%s' '%s/ntfs'", f->dir, part, f->dir), 0);
-        assert_int_equal(run("printf 'placeholder\\r\\n' > '%s/ntfs/%s'", f->dir, RESOURCE_DISK_WARNING_FILE), 0);
+        assert_int_equal(
+                run("printf 'placeholder\\r\\n' > '%s/ntfs/%s'", f->dir, RESOURCE_DISK_WARNING_FILE), 0);
         if (extra_file)
                 assert_int_equal(run("echo precious > '%s/ntfs/%s'", f->dir, extra_file), 0);
         assert_int_equal(run("umount '%s/ntfs'", f->dir), 0);
@@ -142,7 +144,8 @@ static void test_placeholder_reformatted(void **state) {
         assert_int_equal(statvfs(f->mnt, &sv), 0);
         assert_true((uint64_t) sv.f_blocks * sv.f_frsize > 100 * MiB);
         /* waagent's warning text, and a 0600 swap file of the configured size that is in use */
-        assert_int_equal(read_file_in_root(f->root_fd, "/mnt/" RESOURCE_DISK_WARNING_FILE, 4096, &warning, &size), 0);
+        assert_int_equal(
+                read_file_in_root(f->root_fd, "/mnt/" RESOURCE_DISK_WARNING_FILE, 4096, &warning, &size), 0);
         assert_string_equal(warning, resource_disk_warning_text);
         assert_int_equal(stat(f->swapfile, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
@@ -165,7 +168,8 @@ static void test_ours_remounted(void **state) {
 
         make_ntfs_placeholder(f, NULL);
         assert_int_equal(setup_disk(f, 0, &res), 1);
-        assert_int_equal(write_string_file_atomic_in_root(f->root_fd, "/mnt/scratch.txt", "kept\n", 0644, 0), 0);
+        assert_int_equal(write_string_file_atomic_in_root(f->root_fd, "/mnt/scratch.txt", "kept\n", 0644, 0),
+                         0);
         assert_int_equal(umount2(f->mnt, 0), 0);
 
         assert_int_equal(setup_disk(f, 0, &res2), 1);
@@ -204,8 +208,10 @@ static void test_ext4_with_user_file_left_alone(void **state) {
         assert_non_null(f->loop);
         part = loop_partition(f->loop, 1);
         assert_int_equal(run("mkfs.ext4 -q -F -L data '%s'", part), 0);
-        assert_int_equal(run("mkdir -p '%s/m' && mount '%s' '%s/m' && echo precious > '%s/m/user.txt' && umount '%s/m'",
-                             f->dir, part, f->dir, f->dir, f->dir), 0);
+        assert_int_equal(run("mkdir -p '%s/m' && mount '%s' '%s/m' && echo precious > '%s/m/user.txt' && "
+                             "umount '%s/m'",
+                             f->dir, part, f->dir, f->dir, f->dir),
+                         0);
 
         assert_left_alone(f, "'ext4' filesystem labelled 'data'");
         /* the user's file is still there */
@@ -238,7 +244,7 @@ static void test_blank_disk_formatted(void **state) {
 static void test_missing_default_device(void **state) {
         Fixture *f = *state;
         _cleanup_(resource_disk_result_done) ResourceDiskResult res = {};
-        ResourceDiskOptions o = { .filesystem = "ext4", .mount_point = "/mnt" };
+        ResourceDiskOptions o = {.filesystem = "ext4", .mount_point = "/mnt"};
 
         if (access(RESOURCE_DISK_DEFAULT_DEVICE, F_OK) == 0)
                 skip();

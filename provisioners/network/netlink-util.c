@@ -44,7 +44,7 @@ struct NetlinkMonitor {
         struct nl_sock *sk;
         NetlinkLinkFunc func;
         void *userdata;
-        bool removed;            /* type of the message being parsed */
+        bool removed; /* type of the message being parsed */
 };
 
 /* libnl folds kernel errno values into its own NLE_* space (nl_syserr2nlerr); map them back. Lossy by
@@ -105,16 +105,17 @@ size_t nl_family_addr_size(int family) {
 bool nl_address_equal(const NlAddress *a, const NlAddress *b) {
         size_t sz = nl_family_addr_size(a->family);
 
-        return a->family == b->family && a->ifindex == b->ifindex && a->prefixlen == b->prefixlen && sz > 0 &&
-               memcmp(a->addr, b->addr, sz) == 0;
+        return a->family == b->family && a->ifindex == b->ifindex && a->prefixlen == b->prefixlen &&
+               sz > 0 && memcmp(a->addr, b->addr, sz) == 0;
 }
 
 bool nl_route_equal(const NlRoute *a, const NlRoute *b) {
         size_t sz = nl_family_addr_size(a->family);
 
-        return a->family == b->family && a->oif == b->oif && a->dst_len == b->dst_len && a->metric == b->metric &&
-               a->table == b->table && a->has_gateway == b->has_gateway && sz > 0 &&
-               memcmp(a->dst, b->dst, sz) == 0 && (!a->has_gateway || memcmp(a->gateway, b->gateway, sz) == 0);
+        return a->family == b->family && a->oif == b->oif && a->dst_len == b->dst_len &&
+               a->metric == b->metric && a->table == b->table && a->has_gateway == b->has_gateway &&
+               sz > 0 && memcmp(a->dst, b->dst, sz) == 0 &&
+               (!a->has_gateway || memcmp(a->gateway, b->gateway, sz) == 0);
 }
 
 /* libnl (≥ 3.2.x) opens its sockets with SOCK_CLOEXEC; make sure of it anyway (house style rule 10). */
@@ -170,7 +171,7 @@ int ifindex_set_pop_missing(IfindexSet *s, const NlLink *links, size_t n, int *r
 
 void ifindex_set_done(IfindexSet *s) {
         free(s->items);
-        *s = (IfindexSet) {};
+        *s = (IfindexSet){};
 }
 
 static int ensure_cloexec(struct nl_sock *sk) {
@@ -221,15 +222,16 @@ static void link_from_rtnl(struct rtnl_link *l, NlLink *ret) {
         const char *name = rtnl_link_get_name(l);
         uint32_t promote = 0;
 
-        *ret = (NlLink) {
+        *ret = (NlLink){
                 .ifindex = rtnl_link_get_ifindex(l),
                 .flags = rtnl_link_get_flags(l),
                 .mtu = rtnl_link_get_mtu(l),
                 .master = rtnl_link_get_master(l),
                 .arptype = rtnl_link_get_arptype(l),
         };
-        ret->promote_secondaries =
-                rtnl_link_inet_get_conf(l, IPV4_DEVCONF_PROMOTE_SECONDARIES, &promote) < 0 ? -1 : promote != 0;
+        ret->promote_secondaries = rtnl_link_inet_get_conf(l, IPV4_DEVCONF_PROMOTE_SECONDARIES, &promote) < 0
+                                           ? -1
+                                           : promote != 0;
         if (name)
                 snprintf(ret->name, sizeof ret->name, "%s", name);
         if (mac && nl_addr_get_len(mac) == 6) {
@@ -253,7 +255,8 @@ int netlink_link_list(NetlinkContext *nl, NlLink **ret, size_t *ret_n) {
         links = calloc((size_t) count + 1, sizeof *links);
         if (!links)
                 return -ENOMEM;
-        for (struct nl_object *o = nl_cache_get_first(cache); o && n < (size_t) count; o = nl_cache_get_next(o))
+        for (struct nl_object *o = nl_cache_get_first(cache); o && n < (size_t) count;
+             o = nl_cache_get_next(o))
                 link_from_rtnl((struct rtnl_link *) o, &links[n++]);
         *ret = TAKE_PTR(links);
         *ret_n = n;
@@ -283,7 +286,8 @@ int netlink_address_list(NetlinkContext *nl, int ifindex, NlAddress **ret, size_
         addrs = calloc((size_t) count + 1, sizeof *addrs);
         if (!addrs)
                 return -ENOMEM;
-        for (struct nl_object *o = nl_cache_get_first(cache); o && n < (size_t) count; o = nl_cache_get_next(o)) {
+        for (struct nl_object *o = nl_cache_get_first(cache); o && n < (size_t) count;
+             o = nl_cache_get_next(o)) {
                 struct rtnl_addr *a = (struct rtnl_addr *) o;
                 int family = rtnl_addr_get_family(a);
 
@@ -291,7 +295,7 @@ int netlink_address_list(NetlinkContext *nl, int ifindex, NlAddress **ret, size_
                         continue;
                 if (ifindex > 0 && rtnl_addr_get_ifindex(a) != ifindex)
                         continue;
-                addrs[n] = (NlAddress) {
+                addrs[n] = (NlAddress){
                         .family = family,
                         .ifindex = rtnl_addr_get_ifindex(a),
                         .prefixlen = (unsigned char) rtnl_addr_get_prefixlen(a),
@@ -323,7 +327,8 @@ int netlink_route_list(NetlinkContext *nl, int family, uint32_t table, NlRoute *
         routes = calloc((size_t) count + 1, sizeof *routes);
         if (!routes)
                 return -ENOMEM;
-        for (struct nl_object *o = nl_cache_get_first(cache); o && n < (size_t) count; o = nl_cache_get_next(o)) {
+        for (struct nl_object *o = nl_cache_get_first(cache); o && n < (size_t) count;
+             o = nl_cache_get_next(o)) {
                 struct rtnl_route *rt = (struct rtnl_route *) o;
                 struct rtnl_nexthop *nh;
                 struct nl_addr *dst, *gw;
@@ -336,7 +341,7 @@ int netlink_route_list(NetlinkContext *nl, int family, uint32_t table, NlRoute *
                         continue;
                 dst = rtnl_route_get_dst(rt);
                 gw = rtnl_route_nh_get_gateway(nh);
-                routes[n] = (NlRoute) {
+                routes[n] = (NlRoute){
                         .family = family,
                         .oif = rtnl_route_nh_get_ifindex(nh),
                         .dst_len = dst ? (unsigned char) nl_addr_get_prefixlen(dst) : 0,
@@ -472,7 +477,8 @@ static int build_rtnl_route(const NlRoute *r, struct rtnl_route **ret) {
         if (k < 0)
                 return k;
         if (r->has_gateway) {
-                k = build_nl_addr(r->family, r->gateway, (unsigned char) (nl_family_addr_size(r->family) * 8), &gw);
+                k = build_nl_addr(r->family, r->gateway,
+                                  (unsigned char) (nl_family_addr_size(r->family) * 8), &gw);
                 if (k < 0)
                         return k;
         }
@@ -554,7 +560,7 @@ int netlink_monitor_new(NetlinkLinkFunc func, void *userdata, NetlinkMonitor **r
         sk = nl_socket_alloc();
         if (!m || !sk)
                 return -ENOMEM;
-        *m = (NetlinkMonitor) { .func = func, .userdata = userdata };
+        *m = (NetlinkMonitor){.func = func, .userdata = userdata};
         /* Notifications carry sequence number 0: no sequence checking on this socket. */
         nl_socket_disable_seq_check(sk);
         r = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, monitor_on_msg, m);

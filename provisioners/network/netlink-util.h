@@ -18,41 +18,41 @@
 
 #include "macro.h"
 
-#define NETLINK_LINKS_MAX 4096U
+#define NETLINK_LINKS_MAX     4096U
 #define NETLINK_ADDRESSES_MAX 16384U
-#define NETLINK_ROUTES_MAX 65536U
+#define NETLINK_ROUTES_MAX    65536U
 
 typedef struct NlLink {
         int ifindex;
         char name[IF_NAMESIZE];
         uint8_t mac[6];
-        bool has_mac;            /* a 6-byte link-layer address was reported */
-        unsigned flags;          /* IFF_* */
+        bool has_mac;   /* a 6-byte link-layer address was reported */
+        unsigned flags; /* IFF_* */
         unsigned mtu;
-        int master;              /* ifindex of the master (bond/bridge/netvsc for an enslaved VF), 0 if none */
-        unsigned arptype;        /* ARPHRD_* */
+        int master;       /* ifindex of the master (bond/bridge/netvsc for an enslaved VF), 0 if none */
+        unsigned arptype; /* ARPHRD_* */
         int promote_secondaries; /* net.ipv4.conf.<if>.promote_secondaries: 0/1, -1 unknown */
 } NlLink;
 
 typedef struct NlAddress {
-        int family;              /* AF_INET, AF_INET6 */
+        int family; /* AF_INET, AF_INET6 */
         int ifindex;
-        uint8_t addr[16];        /* network byte order; 4 bytes used for AF_INET */
+        uint8_t addr[16]; /* network byte order; 4 bytes used for AF_INET */
         unsigned char prefixlen;
-        unsigned flags;          /* IFA_F_* */
+        unsigned flags; /* IFA_F_* */
         unsigned char scope;
 } NlAddress;
 
 typedef struct NlRoute {
         int family;
-        int oif;                 /* output interface of the (single) next hop */
+        int oif; /* output interface of the (single) next hop */
         uint8_t dst[16];
         unsigned char dst_len;
         uint8_t gateway[16];
         bool has_gateway;
-        uint32_t metric;         /* RTA_PRIORITY */
+        uint32_t metric; /* RTA_PRIORITY */
         uint32_t table;
-        uint8_t protocol;        /* RTPROT_* */
+        uint8_t protocol; /* RTPROT_* */
 } NlRoute;
 
 /* A set of ifindexes (unsorted, at most NETLINK_LINKS_MAX): which links a watcher has seen, so that it can tell
@@ -113,6 +113,6 @@ int netlink_monitor_fd(NetlinkMonitor *m);
 int netlink_monitor_receive(NetlinkMonitor *m);
 
 /* Helpers over the plain structs. */
-bool nl_address_equal(const NlAddress *a, const NlAddress *b);   /* family, ifindex, address, prefix */
-bool nl_route_equal(const NlRoute *a, const NlRoute *b);         /* family, oif, dst, gateway, metric, table */
-size_t nl_family_addr_size(int family);                          /* 4, 16, or 0 */
+bool nl_address_equal(const NlAddress *a, const NlAddress *b); /* family, ifindex, address, prefix */
+bool nl_route_equal(const NlRoute *a, const NlRoute *b);       /* family, oif, dst, gateway, metric, table */
+size_t nl_family_addr_size(int family);                        /* 4, 16, or 0 */

@@ -17,15 +17,15 @@
 
 #include "network.h"
 
-#define NETWORK_STATE_FILE "network.json"
+#define NETWORK_STATE_FILE        "network.json"
 #define NETWORK_STATE_ENTRIES_MAX 8192U
 
 typedef struct NetworkOwned {
         uint8_t mac[6];
         bool is_route;
-        NetworkAddress address;     /* address with prefix, or the route destination */
-        NetworkAddress gateway;     /* routes; family 0 = none */
-        uint32_t metric;            /* routes */
+        NetworkAddress address; /* address with prefix, or the route destination */
+        NetworkAddress gateway; /* routes; family 0 = none */
+        uint32_t metric;        /* routes */
 } NetworkOwned;
 
 typedef struct NetworkState {

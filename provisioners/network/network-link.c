@@ -23,7 +23,7 @@
 #include "macro.h"
 #include "network.h"
 
-static const char *const vf_drivers[] = { NETWORK_VF_DRIVERS };
+static const char *const vf_drivers[] = {NETWORK_VF_DRIVERS};
 
 bool network_driver_is_vf(const char *driver) {
         if (!driver)
@@ -79,8 +79,8 @@ static bool link_has_mac(const NetworkLink *l, const uint8_t mac[static 6]) {
         return l->link.has_mac && !(l->link.flags & IFF_LOOPBACK) && memcmp(l->link.mac, mac, 6) == 0;
 }
 
-int network_link_pick(const NetworkInterface *iface, const NetworkLink *links, size_t n_links, size_t *ret_index,
-                      unsigned *ret_n_vfs) {
+int network_link_pick(const NetworkInterface *iface, const NetworkLink *links, size_t n_links,
+                      size_t *ret_index, unsigned *ret_n_vfs) {
         size_t n_candidates = 0, n_netvsc = 0, n_other = 0, netvsc = 0, other = 0;
         unsigned n_vfs = 0;
 

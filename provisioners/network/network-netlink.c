@@ -114,9 +114,9 @@ static int desired_entries(const NetworkInterface *i, NetworkState *ret) {
                         return r;
         }
         if (network_interface_gateway4(i, &gw) >= 0) {
-                e = (NetworkOwned) {
+                e = (NetworkOwned){
                         .is_route = true,
-                        .address = { .family = AF_INET, .prefixlen = 0 },
+                        .address = {.family = AF_INET, .prefixlen = 0},
                         .gateway = gw,
                         .metric = network_interface_metric(i),
                 };
@@ -126,7 +126,7 @@ static int desired_entries(const NetworkInterface *i, NetworkState *ret) {
                         return r;
         }
         *ret = d;
-        d = (NetworkState) {};
+        d = (NetworkState){};
         return 0;
 }
 
@@ -304,7 +304,8 @@ static int forget_removed_interfaces(Kernel *k, const NetworkConfig *c, const Ne
 }
 
 int network_apply_netlink(Context *c, const NetworkConfig *config, NetworkApplyResult *ret) {
-        NetworkApplyResult result = { .backend = NETWORK_BACKEND_NETLINK, .reload = NETWORK_RELOAD_NOT_NEEDED };
+        NetworkApplyResult result = {.backend = NETWORK_BACKEND_NETLINK,
+                                     .reload = NETWORK_RELOAD_NOT_NEEDED};
         _cleanup_(kernel_done) Kernel k = {};
         _cleanup_(network_state_done) NetworkState old = {}, new_state = {};
         int r, first_error = 0;
@@ -315,7 +316,7 @@ int network_apply_netlink(Context *c, const NetworkConfig *config, NetworkApplyR
         r = network_state_load(c->root_fd, c->config.state_dir, &old);
         if (r == -EBADMSG)
                 /* A corrupt record only means we cannot prove ownership: then we remove nothing. */
-                old = (NetworkState) {};
+                old = (NetworkState){};
         else if (r < 0)
                 return r;
 

@@ -135,7 +135,7 @@ static int networkd_reload(int *ret_error) {
 }
 
 int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApplyResult *ret) {
-        NetworkApplyResult result = { .backend = NETWORK_BACKEND_NETWORKD };
+        NetworkApplyResult result = {.backend = NETWORK_BACKEND_NETWORKD};
         NetworkFile *files = NULL;
         size_t n = 0;
         int r;

@@ -53,9 +53,9 @@ typedef struct ImdsFamily {
 
 typedef struct ImdsInterface {
         char *mac;
-        struct json_object *ipv4;       /* any JSON type: checked by parse_family, so that a bad one skips */
-        struct json_object *ipv6;       /* only that family, not the interface */
-        struct json_object *mtu;        /* likewise */
+        struct json_object *ipv4; /* any JSON type: checked by parse_family, so that a bad one skips */
+        struct json_object *ipv6; /* only that family, not the interface */
+        struct json_object *mtu;  /* likewise */
 } ImdsInterface;
 
 static void imds_subnet_done(ImdsSubnet *s) {
@@ -104,7 +104,7 @@ void network_config_done(NetworkConfig *c) {
                 free(c->skipped[i].reason);
         }
         free(c->skipped);
-        *c = (NetworkConfig) {};
+        *c = (NetworkConfig){};
 }
 
 /* Prefixes the field and message of a dispatch error with the JSON path of the object being parsed. */
@@ -198,7 +198,7 @@ static int parse_ip(int family, const char *s, uint8_t ret[static 16]) {
                 if (a[0] == 0 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254))
                         return -EINVAL;
         } else {
-                static const uint8_t zero[16] = {}, loopback[16] = { [15] = 1 };
+                static const uint8_t zero[16] = {}, loopback[16] = {[15] = 1};
 
                 if (memcmp(a, zero, 16) == 0 || memcmp(a, loopback, 16) == 0 || a[0] == 0xff ||
                     (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
@@ -249,7 +249,7 @@ static int skip_add(NetworkConfig *c, const char *item, const char *reason) {
         for (char *p = r; *p; p++)
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = '?';
-        a[c->n_skipped++] = (NetworkSkip) { .item = i, .reason = r };
+        a[c->n_skipped++] = (NetworkSkip){.item = i, .reason = r};
         return 0;
 }
 
@@ -270,8 +270,8 @@ _printf_(3, 4) static int skipf(NetworkConfig *c, const char *item, const char *
 static int parse_subnets(struct json_object *array, int family, const char *path, NetworkConfig *c,
                          ImdsSubnet **ret_subnets, uint8_t (**ret_nets)[16], size_t *ret_n, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "address", json_dispatch_string, offsetof(ImdsSubnet, address), JSON_MANDATORY },
-                { "prefix", json_dispatch_uintish, offsetof(ImdsSubnet, prefix), JSON_MANDATORY },
+                {"address", json_dispatch_string, offsetof(ImdsSubnet, address), JSON_MANDATORY},
+                {"prefix", json_dispatch_uintish, offsetof(ImdsSubnet, prefix), JSON_MANDATORY},
                 {},
         };
         unsigned max_prefix = family == AF_INET ? 32 : 128;
@@ -281,7 +281,8 @@ static int parse_subnets(struct json_object *array, int family, const char *path
         int r = 0;
 
         if (n > NETWORK_SUBNETS_MAX) {
-                (void) field_error(err, path, "%zu subnets, at most %u are accepted", n, NETWORK_SUBNETS_MAX);
+                (void) field_error(err, path, "%zu subnets, at most %u are accepted", n,
+                                   NETWORK_SUBNETS_MAX);
                 return -E2BIG;
         }
         subnets = calloc(n + 1, sizeof *subnets);
@@ -309,7 +310,7 @@ static int parse_subnets(struct json_object *array, int family, const char *path
                         continue;
                 }
                 imds_subnet_done(s);
-                *s = (ImdsSubnet) {};
+                *s = (ImdsSubnet){};
                 if (r != -ENOMEM)
                         r = skip_add(c, p, e.message);
         }
@@ -341,11 +342,11 @@ static ssize_t assigned_before(const NetworkConfig *c, int family, const uint8_t
 /* Checks entry i of a family's ipAddress[] into *a. Returns 0 when usable, -EBADMSG (reason in e) when not. */
 static int parse_one_address(struct json_object *o, int family, const char *p, const NetworkConfig *c,
                              const NetworkAddress *accepted, size_t n_accepted, const ImdsSubnet *subnets,
-                             uint8_t (*nets)[16], size_t n_subnets, const char *family_path, NetworkAddress *a,
-                             JsonError *e) {
+                             uint8_t (*nets)[16], size_t n_subnets, const char *family_path,
+                             NetworkAddress *a, JsonError *e) {
         static const JsonDispatch ip_table[] = {
-                { "privateIpAddress", json_dispatch_string, offsetof(ImdsIp, private_ip), JSON_MANDATORY },
-                { "publicIpAddress", json_dispatch_string, offsetof(ImdsIp, public_ip), JSON_NULLABLE },
+                {"privateIpAddress", json_dispatch_string, offsetof(ImdsIp, private_ip), JSON_MANDATORY},
+                {"publicIpAddress", json_dispatch_string, offsetof(ImdsIp, public_ip), JSON_NULLABLE},
                 {},
         };
         _cleanup_(imds_ip_done) ImdsIp ip = {};
@@ -357,15 +358,17 @@ static int parse_one_address(struct json_object *o, int family, const char *p, c
         r = dispatch_at(o, ip_table, &ip, p, e);
         if (r < 0)
                 return r;
-        *a = (NetworkAddress) { .family = family };
+        *a = (NetworkAddress){.family = family};
         if (parse_ip(family, ip.private_ip, a->addr) < 0)
-                return field_error(e, f, "'%s' is not a usable %s address", ip.private_ip, family_key(family));
+                return field_error(e, f, "'%s' is not a usable %s address", ip.private_ip,
+                                   family_key(family));
         for (size_t j = 0; j < n_accepted; j++)
                 if (memcmp(accepted[j].addr, a->addr, 16) == 0)
                         return field_error(e, f, "'%s' is listed twice", ip.private_ip);
         other = assigned_before(c, family, a->addr);
         if (other >= 0)
-                return field_error(e, f, "'%s' is also assigned to network.interface[%zd]", ip.private_ip, other);
+                return field_error(e, f, "'%s' is also assigned to network.interface[%zd]", ip.private_ip,
+                                   other);
         if (n_subnets == 0 && family == AF_INET6) {
                 a->prefixlen = 128;
                 return 0;
@@ -382,8 +385,8 @@ static int parse_one_address(struct json_object *o, int family, const char *p, c
 static int parse_family(struct json_object *o, int family, const char *ifpath, NetworkConfig *c,
                         NetworkAddress **ret, size_t *ret_n) {
         static const JsonDispatch family_table[] = {
-                { "ipAddress", json_dispatch_array, offsetof(ImdsFamily, ip_address), JSON_NULLABLE },
-                { "subnet", json_dispatch_array, offsetof(ImdsFamily, subnet), JSON_NULLABLE },
+                {"ipAddress", json_dispatch_array, offsetof(ImdsFamily, ip_address), JSON_NULLABLE},
+                {"subnet", json_dispatch_array, offsetof(ImdsFamily, subnet), JSON_NULLABLE},
                 {},
         };
         _cleanup_(imds_family_done) ImdsFamily fam = {};
@@ -411,7 +414,8 @@ static int parse_family(struct json_object *o, int family, const char *ifpath, N
         n = fam.ip_address ? json_object_array_length(fam.ip_address) : 0;
         if (n > NETWORK_ADDRESSES_MAX) {
                 snprintf(f, sizeof f, "%s.ipAddress", path);
-                return skipf(c, path, "%s: %zu addresses, at most %u are accepted", f, n, NETWORK_ADDRESSES_MAX);
+                return skipf(c, path, "%s: %zu addresses, at most %u are accepted", f, n,
+                             NETWORK_ADDRESSES_MAX);
         }
         snprintf(p, sizeof p, "%s.subnet", path);
         r = parse_subnets(fam.subnet, family, p, c, &subnets, &nets, &n_subnets, &e);
@@ -425,13 +429,15 @@ static int parse_family(struct json_object *o, int family, const char *ifpath, N
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 snprintf(p, sizeof p, "%s.ipAddress[%zu]", path, i);
                 if (primary_skipped) {
-                        r = skipf(c, p, "not configured: %s.ipAddress[0], the primary IP configuration of the "
-                                  "family, was skipped", path);
+                        r = skipf(c, p,
+                                  "not configured: %s.ipAddress[0], the primary IP configuration of the "
+                                  "family, was skipped",
+                                  path);
                         continue;
                 }
-                e = (JsonError) {};
-                r = parse_one_address(json_object_array_get_idx(fam.ip_address, i), family, p, c, addrs, kept,
-                                      subnets, nets, n_subnets, path, &addrs[kept], &e);
+                e = (JsonError){};
+                r = parse_one_address(json_object_array_get_idx(fam.ip_address, i), family, p, c, addrs,
+                                      kept, subnets, nets, n_subnets, path, &addrs[kept], &e);
                 if (r >= 0) {
                         kept++;
                         continue;
@@ -467,14 +473,14 @@ static ssize_t mac_taken(const NetworkConfig *c, const uint8_t mac[static 6]) {
 static int parse_interface(struct json_object *o, unsigned index, NetworkConfig *c, NetworkInterface *ret,
                            JsonError *err) {
         static const JsonDispatch table[] = {
-                { "macAddress", json_dispatch_string, offsetof(ImdsInterface, mac), JSON_MANDATORY },
-                { "ipv4", dispatch_keep, offsetof(ImdsInterface, ipv4), JSON_NULLABLE },
-                { "ipv6", dispatch_keep, offsetof(ImdsInterface, ipv6), JSON_NULLABLE },
-                { "mtu", dispatch_keep, offsetof(ImdsInterface, mtu), JSON_NULLABLE },
+                {"macAddress", json_dispatch_string, offsetof(ImdsInterface, mac), JSON_MANDATORY},
+                {"ipv4", dispatch_keep, offsetof(ImdsInterface, ipv4), JSON_NULLABLE},
+                {"ipv6", dispatch_keep, offsetof(ImdsInterface, ipv6), JSON_NULLABLE},
+                {"mtu", dispatch_keep, offsetof(ImdsInterface, mtu), JSON_NULLABLE},
                 {},
         };
         _cleanup_(imds_interface_done) ImdsInterface imds = {};
-        _cleanup_(network_interface_done) NetworkInterface i = { .index = index, .primary = index == 0 };
+        _cleanup_(network_interface_done) NetworkInterface i = {.index = index, .primary = index == 0};
         char path[48], f[64], mac[18];
         unsigned mtu = 0;
         JsonError e = {};
@@ -504,7 +510,7 @@ static int parse_interface(struct json_object *o, unsigned index, NetworkConfig 
                 return skip_add(c, path, e.message);
 
         snprintf(f, sizeof f, "%s.mtu", path);
-        e = (JsonError) {};
+        e = (JsonError){};
         if (imds.mtu && json_dispatch_uintish("mtu", imds.mtu, &mtu, &e) < 0)
                 r = skipf(c, f, "%s: %s; the link keeps its MTU", f, e.message);
         else if (mtu != 0 && (mtu < 68 || mtu > 65535))
@@ -519,13 +525,13 @@ static int parse_interface(struct json_object *o, unsigned index, NetworkConfig 
         if (r < 0)
                 return r;
         *ret = i;
-        i = (NetworkInterface) {};
+        i = (NetworkInterface){};
         return 1;
 }
 
 int network_parse_imds(struct json_object *network, NetworkConfig *ret, JsonError *err) {
         static const JsonDispatch table[] = {
-                { "interface", json_dispatch_array, 0, JSON_MANDATORY },
+                {"interface", json_dispatch_array, 0, JSON_MANDATORY},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *array = NULL;
@@ -554,7 +560,7 @@ int network_parse_imds(struct json_object *network, NetworkConfig *ret, JsonErro
                         c.n_interfaces++;
         }
         *ret = c;
-        c = (NetworkConfig) {};
+        c = (NetworkConfig){};
         return 0;
 }
 
@@ -572,7 +578,8 @@ int network_parse_imds_buffer(const char *buf, size_t len, NetworkConfig *ret, J
         network = json_get(doc, "network", false);
         if (!network) {
                 if (!json_get(doc, "interface", false))
-                        return json_error(err, "network", "neither 'network' nor 'interface' in the document");
+                        return json_error(err, "network",
+                                          "neither 'network' nor 'interface' in the document");
                 network = doc;
         }
         return network_parse_imds(network, ret, err);
@@ -583,7 +590,8 @@ void network_mac_format(const uint8_t mac[static 6], bool colons, char *buf, siz
                 snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
                          mac[5]);
         else
-                snprintf(buf, size, "%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+                snprintf(buf, size, "%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                         mac[5]);
 }
 
 int network_address_format(const NetworkAddress *a, bool with_prefix, char *buf, size_t size) {
@@ -606,7 +614,7 @@ int network_interface_gateway4(const NetworkInterface *i, NetworkAddress *ret) {
         a = ntohl(a);
         mask = i->ipv4[0].prefixlen == 0 ? 0 : UINT32_MAX << (32 - i->ipv4[0].prefixlen);
         a = (a & mask) + 1;
-        gw = (NetworkAddress) { .family = AF_INET, .prefixlen = 32 };
+        gw = (NetworkAddress){.family = AF_INET, .prefixlen = 32};
         a = htonl(a);
         memcpy(gw.addr, &a, 4);
         *ret = gw;

@@ -18,7 +18,7 @@
 
 void network_state_done(NetworkState *s) {
         free(s->entries);
-        *s = (NetworkState) {};
+        *s = (NetworkState){};
 }
 
 static bool owned_equal(const NetworkOwned *a, const NetworkOwned *b) {
@@ -80,7 +80,8 @@ static int parse_mac_colons(const char *s, uint8_t ret[static 6]) {
         int consumed = 0;
 
         if (strlen(s) != 17 ||
-            sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &consumed) != 6 ||
+            sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &consumed) !=
+                    6 ||
             consumed != 17)
                 return -EINVAL;
         for (size_t i = 0; i < 6; i++)
@@ -105,15 +106,15 @@ static void state_item_done(StateItem *i) {
 
 static int parse_items(struct json_object *array, bool routes, NetworkState *s) {
         static const JsonDispatch address_table[] = {
-                { "mac", json_dispatch_string, offsetof(StateItem, mac), JSON_MANDATORY },
-                { "address", json_dispatch_string, offsetof(StateItem, address), JSON_MANDATORY },
+                {"mac", json_dispatch_string, offsetof(StateItem, mac), JSON_MANDATORY},
+                {"address", json_dispatch_string, offsetof(StateItem, address), JSON_MANDATORY},
                 {},
         };
         static const JsonDispatch route_table[] = {
-                { "mac", json_dispatch_string, offsetof(StateItem, mac), JSON_MANDATORY },
-                { "destination", json_dispatch_string, offsetof(StateItem, destination), JSON_MANDATORY },
-                { "gateway", json_dispatch_string, offsetof(StateItem, gateway), 0 },
-                { "metric", json_dispatch_uintish, offsetof(StateItem, metric), JSON_MANDATORY },
+                {"mac", json_dispatch_string, offsetof(StateItem, mac), JSON_MANDATORY},
+                {"destination", json_dispatch_string, offsetof(StateItem, destination), JSON_MANDATORY},
+                {"gateway", json_dispatch_string, offsetof(StateItem, gateway), 0},
+                {"metric", json_dispatch_uintish, offsetof(StateItem, metric), JSON_MANDATORY},
                 {},
         };
         size_t n = array ? json_object_array_length(array) : 0;
@@ -121,10 +122,10 @@ static int parse_items(struct json_object *array, bool routes, NetworkState *s) 
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(state_item_done) StateItem item = {};
-                NetworkOwned e = { .is_route = routes };
+                NetworkOwned e = {.is_route = routes};
 
-                r = json_dispatch(json_object_array_get_idx(array, i), routes ? route_table : address_table, 0,
-                                  &item, NULL);
+                r = json_dispatch(json_object_array_get_idx(array, i), routes ? route_table : address_table,
+                                  0, &item, NULL);
                 if (r < 0)
                         return r;
                 if (parse_mac_colons(item.mac, e.mac) < 0 ||
@@ -144,8 +145,8 @@ static int parse_items(struct json_object *array, bool routes, NetworkState *s) 
 
 int network_state_parse(const char *buf, size_t len, NetworkState *ret) {
         static const JsonDispatch table[] = {
-                { "addresses", json_dispatch_array, 0, JSON_NULLABLE },
-                { "routes", json_dispatch_array, sizeof(struct json_object *), JSON_NULLABLE },
+                {"addresses", json_dispatch_array, 0, JSON_NULLABLE},
+                {"routes", json_dispatch_array, sizeof(struct json_object *), JSON_NULLABLE},
                 {},
         };
         _cleanup_(json_object_putp) struct json_object *doc = NULL;
@@ -166,7 +167,7 @@ int network_state_parse(const char *buf, size_t len, NetworkState *ret) {
         if (r < 0)
                 return r;
         *ret = s;
-        s = (NetworkState) {};
+        s = (NetworkState){};
         return 0;
 }
 
@@ -221,7 +222,7 @@ static int format_entry(const NetworkOwned *e, struct json_object **ret) {
 
 int network_state_format(const NetworkState *s, char **ret) {
         _cleanup_(json_object_putp) struct json_object *doc = json_object_new_object();
-        struct json_object *arrays[2] = { json_object_new_array(), json_object_new_array() };
+        struct json_object *arrays[2] = {json_object_new_array(), json_object_new_array()};
         const char *text;
         char *copy;
         int r = 0;
@@ -249,7 +250,7 @@ int network_state_format(const NetworkState *s, char **ret) {
         if (r < 0)
                 return r;
         text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(&copy, "%s\n", text) < 0)
                 return -ENOMEM;
         *ret = copy;
@@ -272,7 +273,7 @@ int network_state_load(int root_fd, const char *state_dir, NetworkState *ret) {
                 return r;
         r = read_file_in_root(root_fd, path, NETWORK_STATE_MAX, &buf, &size);
         if (r == -ENOENT) {
-                *ret = (NetworkState) {};
+                *ret = (NetworkState){};
                 return 0;
         }
         if (r < 0)

@@ -61,7 +61,7 @@ static int resync(NetworkWatch *w, bool report) {
                 return r;
         for (int gone; ifindex_set_pop_missing(&w->known, links, n, &gone) > 0;)
                 if (report)
-                        w->handler(w, NETWORK_LINK_REMOVED, &(NlLink) { .ifindex = gone }, w->userdata);
+                        w->handler(w, NETWORK_LINK_REMOVED, &(NlLink){.ifindex = gone}, w->userdata);
         for (size_t j = 0; j < n; j++) {
                 r = ifindex_set_add(&w->known, links[j].ifindex);
                 if (r < 0)

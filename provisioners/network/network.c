@@ -34,7 +34,7 @@ int network_apply(Context *c, const NetworkConfig *config, NetworkBackend backen
                 return network_apply_netlink(c, config, ret);
         case NETWORK_BACKEND_NONE:
                 if (ret)
-                        *ret = (NetworkApplyResult) { .backend = NETWORK_BACKEND_NONE };
+                        *ret = (NetworkApplyResult){.backend = NETWORK_BACKEND_NONE};
                 return 0;
         case NETWORK_BACKEND_AUTO:
         case _NETWORK_BACKEND_MAX:
@@ -44,8 +44,8 @@ int network_apply(Context *c, const NetworkConfig *config, NetworkBackend backen
         return -EINVAL;
 }
 
-int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend, NetworkConfig *ret_config,
-                       NetworkApplyResult *ret, char **summary) {
+int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend,
+                       NetworkConfig *ret_config, NetworkApplyResult *ret, char **summary) {
         _cleanup_(network_config_done) NetworkConfig cfg = {};
         NetworkApplyResult res = {};
         JsonError err = {};
@@ -66,7 +66,8 @@ int network_apply_imds(Context *c, struct json_object *network, NetworkBackend b
         else {
                 r = network_apply(c, &cfg, backend, &res);
                 if (r < 0)
-                        k = asprintf(summary, "Failed to configure the network: %s%s", strerror(-r), skipped);
+                        k = asprintf(summary, "Failed to configure the network: %s%s", strerror(-r),
+                                     skipped);
                 else
                         k = asprintf(summary, "%s: %u interface(s), %u change(s), reload %s%s",
                                      network_backend_to_string(res.backend), res.n_configured, res.n_changes,
@@ -79,7 +80,7 @@ int network_apply_imds(Context *c, struct json_object *network, NetworkBackend b
         /* The skipped entries are worth reporting even when applying failed. */
         if (ret_config && parsed) {
                 *ret_config = cfg;
-                cfg = (NetworkConfig) {};
+                cfg = (NetworkConfig){};
         }
         if (r < 0)
                 return r;

@@ -34,9 +34,9 @@
 
 /* Bounds on what IMDS may ask for. Azure allows 8 NICs per VM and 256 IP configurations per NIC. */
 #define NETWORK_INTERFACES_MAX 32U
-#define NETWORK_ADDRESSES_MAX 256U      /* per interface and family */
-#define NETWORK_SUBNETS_MAX 16U         /* per interface and family */
-#define NETWORK_STATE_MAX (1024U * 1024U)
+#define NETWORK_ADDRESSES_MAX  256U /* per interface and family */
+#define NETWORK_SUBNETS_MAX    16U  /* per interface and family */
+#define NETWORK_STATE_MAX      (1024U * 1024U)
 
 /* Base route metric of the primary NIC; interface i gets NETWORK_METRIC_BASE + NETWORK_METRIC_STEP * i. */
 #define NETWORK_METRIC_BASE 100U
@@ -44,20 +44,20 @@
 
 /* Drivers of Accelerated Networking VFs: sysfs PCI driver names and the ethtool names networkd matches. */
 #define NETWORK_SYNTHETIC_DRIVER "hv_netvsc"
-#define NETWORK_VF_DRIVERS "mlx4_core", "mlx4_en", "mlx5_core", "mana"
+#define NETWORK_VF_DRIVERS       "mlx4_core", "mlx4_en", "mlx5_core", "mana"
 
 typedef struct NetworkAddress {
-        int family;                 /* AF_INET, AF_INET6 */
-        uint8_t addr[16];           /* network byte order */
-        unsigned char prefixlen;    /* from the IMDS subnet that contains the address */
+        int family;              /* AF_INET, AF_INET6 */
+        uint8_t addr[16];        /* network byte order */
+        unsigned char prefixlen; /* from the IMDS subnet that contains the address */
 } NetworkAddress;
 
 typedef struct NetworkInterface {
-        unsigned index;             /* position in IMDS network.interface[] */
+        unsigned index; /* position in IMDS network.interface[] */
         uint8_t mac[6];
-        bool primary;               /* index == 0 */
-        unsigned mtu;               /* 0 when IMDS gives none */
-        NetworkAddress *ipv4;       /* ipv4[0] is the primary IP configuration (DHCP-assigned on Azure) */
+        bool primary;         /* index == 0 */
+        unsigned mtu;         /* 0 when IMDS gives none */
+        NetworkAddress *ipv4; /* ipv4[0] is the primary IP configuration (DHCP-assigned on Azure) */
         size_t n_ipv4;
         NetworkAddress *ipv6;
         size_t n_ipv6;
@@ -65,19 +65,19 @@ typedef struct NetworkInterface {
 
 /* An IMDS entry left out because it is bad (network-parse.c says which entries can be). */
 typedef struct NetworkSkip {
-        char *item;                 /* JSON path of what was left out, e.g. "network.interface[1]" */
-        char *reason;               /* why, starting with the offending field's path; no control characters */
+        char *item;   /* JSON path of what was left out, e.g. "network.interface[1]" */
+        char *reason; /* why, starting with the offending field's path; no control characters */
 } NetworkSkip;
 
-#define NETWORK_SKIPPED_MAX 64U     /* skipped entries recorded; more are only counted */
+#define NETWORK_SKIPPED_MAX     64U /* skipped entries recorded; more are only counted */
 #define NETWORK_SKIP_REASON_MAX 512U
 
 typedef struct NetworkConfig {
-        NetworkInterface *interfaces;   /* the usable ones, in IMDS order; interfaces[0] is the primary */
+        NetworkInterface *interfaces; /* the usable ones, in IMDS order; interfaces[0] is the primary */
         size_t n_interfaces;
         NetworkSkip *skipped;
         size_t n_skipped;
-        size_t n_skipped_total;         /* ≥ n_skipped */
+        size_t n_skipped_total; /* ≥ n_skipped */
 } NetworkConfig;
 
 void network_config_done(NetworkConfig *c);
@@ -105,15 +105,15 @@ unsigned network_interface_metric(const NetworkInterface *i);
 /* ---- Links: classification by MAC and driver ---- */
 
 typedef enum NetworkLinkRole {
-        NETWORK_LINK_CONFIGURE,     /* the synthetic link of an IMDS interface */
-        NETWORK_LINK_VF,            /* shares the MAC but is the VF (or another twin): never touched */
+        NETWORK_LINK_CONFIGURE, /* the synthetic link of an IMDS interface */
+        NETWORK_LINK_VF,        /* shares the MAC but is the VF (or another twin): never touched */
         _NETWORK_LINK_ROLE_MAX,
         _NETWORK_LINK_ROLE_INVALID = -EINVAL,
 } NetworkLinkRole;
 
 typedef struct NetworkLink {
         NlLink link;
-        char *driver;               /* basename of /sys/class/net/<if>/device/driver; NULL: no device */
+        char *driver; /* basename of /sys/class/net/<if>/device/driver; NULL: no device */
 } NetworkLink;
 
 /* Reads the driver of ifname under root_fd: -ENOENT when the link has no device (veth, bridge, …). */
@@ -128,8 +128,8 @@ bool network_driver_is_vf(const char *driver);
  * Returns 0 and the index in *ret_index; -ENODEV when there is nothing to configure (no link yet, or only
  * the VF); -ENOTUNIQ when several links qualify. *ret_n_vfs (if not NULL) always gets the VF count.
  */
-int network_link_pick(const NetworkInterface *iface, const NetworkLink *links, size_t n_links, size_t *ret_index,
-                      unsigned *ret_n_vfs);
+int network_link_pick(const NetworkInterface *iface, const NetworkLink *links, size_t n_links,
+                      size_t *ret_index, unsigned *ret_n_vfs);
 
 /* Lists the links of the current network namespace and their drivers (read under root_fd). */
 int network_links_load(NetlinkContext *nl, int root_fd, NetworkLink **ret, size_t *ret_n);
@@ -138,11 +138,11 @@ void network_links_free(NetworkLink *links, size_t n);
 /* ---- networkd rendering (pure) ---- */
 
 typedef struct NetworkFile {
-        char *path;                 /* absolute inside the root, e.g. /run/systemd/network/10-azl-….network */
+        char *path; /* absolute inside the root, e.g. /run/systemd/network/10-azl-….network */
         char *contents;
 } NetworkFile;
 
-#define NETWORKD_DIR "/run/systemd/network"
+#define NETWORKD_DIR       "/run/systemd/network"
 #define NETWORK_UDEV_RULES "/run/udev/rules.d/10-azl-unmanaged-vf.rules"
 
 int network_render_networkd(const NetworkConfig *c, NetworkFile **ret, size_t *ret_n);
@@ -151,7 +151,7 @@ void network_files_free(NetworkFile *files, size_t n);
 /* ---- Applying ---- */
 
 typedef enum NetworkReload {
-        NETWORK_RELOAD_NOT_NEEDED,     /* nothing changed, or netlink backend */
+        NETWORK_RELOAD_NOT_NEEDED, /* nothing changed, or netlink backend */
         NETWORK_RELOAD_DONE,
         NETWORK_RELOAD_SKIPPED_ROOT,   /* --root is not "/": files are for an image, not this system */
         NETWORK_RELOAD_SKIPPED_NO_BUS, /* no system bus */
@@ -161,11 +161,13 @@ typedef enum NetworkReload {
 } NetworkReload;
 
 typedef struct NetworkApplyResult {
-        NetworkBackend backend;     /* the backend used (auto resolved) */
-        unsigned n_changes;         /* netlink: kernel requests that changed state; networkd: files written or removed */
-        unsigned n_configured;      /* IMDS interfaces configured (netlink: matched to a link; networkd: rendered) */
-        unsigned n_missing;         /* netlink: IMDS interfaces without a link to configure (yet) */
-        unsigned n_vfs;             /* netlink: VF twins recognised and left alone */
+        NetworkBackend backend; /* the backend used (auto resolved) */
+        unsigned
+                n_changes; /* netlink: kernel requests that changed state; networkd: files written or removed */
+        unsigned
+                n_configured; /* IMDS interfaces configured (netlink: matched to a link; networkd: rendered) */
+        unsigned n_missing;   /* netlink: IMDS interfaces without a link to configure (yet) */
+        unsigned n_vfs;       /* netlink: VF twins recognised and left alone */
         NetworkReload reload;
         int reload_error;
 } NetworkApplyResult;
@@ -188,8 +190,8 @@ int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApply
  * (then nothing was touched). ret_config (optional) receives the parsed configuration, with its skipped
  * entries, whenever parsing succeeded — also when applying then failed; ret (optional) the result on success.
  */
-int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend, NetworkConfig *ret_config,
-                       NetworkApplyResult *ret, char **summary);
+int network_apply_imds(Context *c, struct json_object *network, NetworkBackend backend,
+                       NetworkConfig *ret_config, NetworkApplyResult *ret, char **summary);
 int network_apply_netlink(Context *c, const NetworkConfig *config, NetworkApplyResult *ret);
 
 /* ---- Hot-plug ---- */
@@ -205,7 +207,8 @@ typedef enum NetworkLinkEvent {
 } NetworkLinkEvent;
 
 /* Called once per link that appears or disappears (not for flag/state changes of known links). */
-typedef void (*NetworkLinkHandler)(NetworkWatch *w, NetworkLinkEvent event, const NlLink *link, void *userdata);
+typedef void (*NetworkLinkHandler)(NetworkWatch *w, NetworkLinkEvent event, const NlLink *link,
+                                   void *userdata);
 
 /* Subscribes to RTNLGRP_LINK on event (an io source on the netlink socket). Links present at creation are
  * known and not reported. A kernel overrun (ENOBUFS) is recovered by re-listing the links and reporting the

@@ -26,8 +26,9 @@
 #include "userdata.h"
 
 #define FILE_APPEND_MAX (16U * 1024U * 1024U)
-#define DISABLE_ROOT_OPTS_DEFAULT                                                                          \
-        "no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command=\"echo 'Please login as the user " \
+#define DISABLE_ROOT_OPTS_DEFAULT                                                                           \
+        "no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command=\"echo 'Please login as the "     \
+        "user "                                                                                             \
         "\\\"$USER\\\" rather than the user \\\"$DISABLE_USER\\\".';echo;sleep 10;exit 142\""
 
 /* ---- summaries ---- */
@@ -92,7 +93,8 @@ int userdata_run_with_stdin(Context *c, char *const *argv, const char *data) {
         }
         if (pid == 0) {
                 int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                char *const envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *) "LC_ALL=C", NULL };
+                char *const envp[] = {(char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *) "LC_ALL=C",
+                                      NULL};
 
                 if (dup2(in[0], STDIN_FILENO) < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0 ||
                     dup2(null, STDERR_FILENO) < 0)
@@ -127,7 +129,8 @@ static int set_password_hash(Context *c, const char *name, const char *hash) {
 
 /* ---- hostname ---- */
 
-int userdata_hostname_fqdn(const UserDataConfig *cfg, const char *fallback, char **ret_hostname, char **ret_fqdn) {
+int userdata_hostname_fqdn(const UserDataConfig *cfg, const char *fallback, char **ret_hostname,
+                           char **ret_fqdn) {
         _cleanup_free_ char *h = NULL, *f = NULL;
 
         if (cfg->fqdn) {
@@ -171,7 +174,7 @@ static bool account_name_ok(const char *n) {
 static int create_group(Context *c, const char *name) {
         if (group_exists(c, name))
                 return 0;
-        return run_shadow_tool(c, "groupadd", (char *const[]) { (char *) name, NULL }) ?: 1;
+        return run_shadow_tool(c, "groupadd", (char *const[]){(char *) name, NULL}) ?: 1;
 }
 
 static int add_key_checked(ProvisionData *d, const char *key, char **s, const char *what) {
@@ -181,8 +184,9 @@ static int add_key_checked(ProvisionData *d, const char *key, char **s, const ch
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                note(s, "%s: %s, skipped", what, r == -EPROTONOSUPPORT ? "unsupported key type" :
-                                                  "not a public key (options are not supported)");
+                note(s, "%s: %s, skipped", what,
+                     r == -EPROTONOSUPPORT ? "unsupported key type"
+                                           : "not a public key (options are not supported)");
                 return 0;
         }
         if (ssh_key_identity(norm, &id) >= 0)
@@ -200,7 +204,8 @@ static bool user_is_admin(const UdUser *u, const char *admin) {
         return u->is_default || (admin && streq_ptr(u->name, admin));
 }
 
-int userdata_adjust_provision_data(Context *c, const UserDataConfig *cfg, ProvisionData *d, char **ret_summary) {
+int userdata_adjust_provision_data(Context *c, const UserDataConfig *cfg, ProvisionData *d,
+                                   char **ret_summary) {
         _cleanup_free_ char *s = NULL;
         int r;
 
@@ -250,7 +255,8 @@ int userdata_adjust_provision_data(Context *c, const UserDataConfig *cfg, Provis
                 for (size_t k = 0; u->ssh_authorized_keys && u->ssh_authorized_keys[k]; k++) {
                         char what[64];
 
-                        snprintf(what, sizeof what, "users.%s.ssh_authorized_keys.%zu", u->name ?: "default", k);
+                        snprintf(what, sizeof what, "users.%s.ssh_authorized_keys.%zu", u->name ?: "default",
+                                 k);
                         r = add_key_checked(d, u->ssh_authorized_keys[k], &s, what);
                         if (r < 0)
                                 return r;
@@ -261,7 +267,8 @@ int userdata_adjust_provision_data(Context *c, const UserDataConfig *cfg, Provis
                                 note(&s, "default user: a group name is invalid, skipped");
                                 continue;
                         }
-                        if (!strv_contains(c->config.admin_groups, *g) && strv_extend(&c->config.admin_groups, *g) < 0)
+                        if (!strv_contains(c->config.admin_groups, *g) &&
+                            strv_extend(&c->config.admin_groups, *g) < 0)
                                 return -ENOMEM;
                 }
         }
@@ -331,7 +338,8 @@ static int make_parents(Context *c, const char *path, uid_t uid, gid_t gid) {
         if (r < 0)
                 return r;
         if (uid != (uid_t) -1 || gid != (gid_t) -1) {
-                _cleanup_close_ int fd = open_in_root(c->root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+                _cleanup_close_ int fd =
+                        open_in_root(c->root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 
                 if (fd >= 0)
                         (void) fchown(fd, uid, gid);
@@ -383,8 +391,8 @@ static int write_one_file(Context *c, const UdWriteFile *f, const char **ret_why
                 size += esize;
         }
         /* uid/gid -1: the creator's (root), as a new file gets from cloud-init's open() */
-        r = write_file_atomic_in_root(c->root_fd, f->path, data, size, f->mode,
-                                      uid == (uid_t) -1 ? 0 : uid, gid == (gid_t) -1 ? 0 : gid, 0);
+        r = write_file_atomic_in_root(c->root_fd, f->path, data, size, f->mode, uid == (uid_t) -1 ? 0 : uid,
+                                      gid == (gid_t) -1 ? 0 : gid, 0);
         if (fetched)
                 explicit_bzero(fetched, fsize);
         if (merged)
@@ -449,12 +457,14 @@ int userdata_groups(Context *c, const UserDataConfig *cfg, char **ret_summary) {
                                 note(&s, "groups.%zu: a member does not exist, skipped", i);
                                 continue;
                         }
-                        member = group_find_in_root(c->root_fd, g->name, &ge) >= 0 && group_has_user(&ge, &pw);
+                        member = group_find_in_root(c->root_fd, g->name, &ge) >= 0 &&
+                                 group_has_user(&ge, &pw);
                         group_entry_done(&ge);
                         if (member)
                                 continue;
-                        r = run_shadow_tool(c, "usermod", (char *const[]) { (char *) "-a", (char *) "-G", g->name,
-                                                                             *m, NULL });
+                        r = run_shadow_tool(
+                                c, "usermod",
+                                (char *const[]){(char *) "-a", (char *) "-G", g->name, *m, NULL});
                         if (r < 0) {
                                 note(&s, "groups.%zu: usermod failed", i);
                                 failed++;
@@ -534,8 +544,8 @@ static int useradd(Context *c, const UdUser *u) {
 
 /* Values that end up on useradd's command line must not read as options or break /etc/passwd. */
 static const char *user_invalid_field(const UdUser *u) {
-        const char *const fields[] = { u->gecos, u->homedir, u->shell, u->expiredate, u->inactive, u->selinux_user,
-                                       u->primary_group };
+        const char *const fields[] = {u->gecos,    u->homedir,      u->shell,        u->expiredate,
+                                      u->inactive, u->selinux_user, u->primary_group};
 
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 if (fields[i] && (fields[i][0] == '-' || strpbrk(fields[i], ":\n")))
@@ -567,27 +577,31 @@ static int user_password(Context *c, const UdUser *u, bool created, char **s, si
                 h = u->hashed_passwd;
                 specified = true;
         } else if (created && u->passwd_set && !isempty(u->passwd)) {
-                h = u->passwd;  /* useradd --password: only for a new account */
+                h = u->passwd; /* useradd --password: only for a new account */
                 specified = true;
         } else if (!created && u->passwd_set)
                 note(s, "users.%zu: passwd is ignored for an existing user", idx);
         if (h) {
                 r = set_password_hash(c, u->name, h);
-                if (r == -EINVAL) /* not a complete $y$ or $6$ hash libxcrypt accepts (user_password_is_hash()) */
-                        note(s, "users.%zu: the password hash is not a complete yescrypt or SHA-512 crypt hash; "
-                                "not set", idx);
+                if (r ==
+                    -EINVAL) /* not a complete $y$ or $6$ hash libxcrypt accepts (user_password_is_hash()) */
+                        note(s,
+                             "users.%zu: the password hash is not a complete yescrypt or SHA-512 crypt "
+                             "hash; "
+                             "not set",
+                             idx);
                 else if (r < 0)
                         return r;
         }
         if (u->lock_passwd)
-                return run_shadow_tool(c, "usermod", (char *const[]) { (char *) "-L", u->name, NULL });
+                return run_shadow_tool(c, "usermod", (char *const[]){(char *) "-L", u->name, NULL});
         if (specified)
-                return run_shadow_tool(c, "usermod", (char *const[]) { (char *) "-U", u->name, NULL });
+                return run_shadow_tool(c, "usermod", (char *const[]){(char *) "-U", u->name, NULL});
         return 0;
 }
 
 static int user_keys(Context *c, const UdUser *u, char **s, size_t idx) {
-        ProvisionData tmp = { .username = u->name };
+        ProvisionData tmp = {.username = u->name};
         int r = 0;
 
         for (size_t k = 0; u->ssh_authorized_keys && u->ssh_authorized_keys[k]; k++) {
@@ -668,15 +682,16 @@ static int write_sudoers(Context *c, const UserDataConfig *cfg, const char *admi
         if (r < 0)
                 return r;
         /* staged under a name sudo ignores (it has a '.'), validated, then renamed into place */
-        r = write_file_atomic_in_root(c->root_fd, "/etc/sudoers.d/.90-cloud-init-users.new", content, strlen(content),
-                                      0440, 0, 0, 0);
+        r = write_file_atomic_in_root(c->root_fd, "/etc/sudoers.d/.90-cloud-init-users.new", content,
+                                      strlen(content), 0440, 0, 0, 0);
         if (r < 0)
                 return r;
         if (find_program("visudo", &visudo) >= 0) {
                 r = path_join_root(c->root, "/etc/sudoers.d/.90-cloud-init-users.new", &tmp_path);
                 if (r >= 0)
-                        r = spawn_and_wait((char *const[]) { visudo, (char *) "-c", (char *) "-q", (char *) "-f",
-                                                             tmp_path, NULL }, NULL);
+                        r = spawn_and_wait((char *const[]){visudo, (char *) "-c", (char *) "-q",
+                                                           (char *) "-f", tmp_path, NULL},
+                                           NULL);
                 if (r != 0) {
                         (void) unlink_in_root(c->root_fd, "/etc/sudoers.d/.90-cloud-init-users.new");
                         note(s, "sudo: the rules do not pass visudo -c, not written");
@@ -710,8 +725,10 @@ int userdata_users(Context *c, const UserDataConfig *cfg, const char *admin, cha
                 if (user_is_admin(u, admin)) {
                         /* the administrator is the user step's; its keys and groups went there */
                         if (u->shell || u->gecos || u->homedir || u->uid_set || u->primary_group)
-                                note(&s, "users.%zu: shell/gecos/homedir/uid/primary_group of the administrator "
-                                     "are not applied (the account comes from the VM's osProfile)", i);
+                                note(&s,
+                                     "users.%zu: shell/gecos/homedir/uid/primary_group of the administrator "
+                                     "are not applied (the account comes from the VM's osProfile)",
+                                     i);
                         continue;
                 }
                 if (!account_name_ok(u->name)) {
@@ -793,7 +810,7 @@ static int remove_host_keys(Context *c) {
 }
 
 int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_summary) {
-        static const char *const types[] = { "rsa", "ecdsa", "ed25519" };
+        static const char *const types[] = {"rsa", "ecdsa", "ed25519"};
         _cleanup_free_ char *s = NULL, *certs = NULL;
         int changed = 0, failed = 0, r;
 
@@ -815,10 +832,13 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                         bool priv = endswith(k, "_private"), cert = endswith(k, "_certificate");
 
                         if (!type || asprintf(&path, "/etc/ssh/ssh_host_%s_key%s", type,
-                                              priv ? "" : cert ? "-cert.pub" : ".pub") < 0)
+                                              priv   ? ""
+                                              : cert ? "-cert.pub"
+                                                     : ".pub") < 0)
                                 return -ENOMEM;
                         r = write_file_atomic_in_root(c->root_fd, path, cfg->ssh_keys[i].value,
-                                                      strlen(cfg->ssh_keys[i].value), priv ? 0600 : 0644, 0, 0, 0);
+                                                      strlen(cfg->ssh_keys[i].value), priv ? 0600 : 0644, 0,
+                                                      0, 0);
                         if (r < 0) {
                                 note(&s, "ssh_keys.%s: cannot write", k);
                                 failed++;
@@ -836,7 +856,8 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                 }
                 /* a private key without its public half: derive it (ssh-keygen -y) */
                 for (size_t t = 0; t < ELEMENTSOF(types); t++) {
-                        _cleanup_free_ char *priv = NULL, *pub = NULL, *host = NULL, *out = NULL, *line = NULL;
+                        _cleanup_free_ char *priv = NULL, *pub = NULL, *host = NULL, *out = NULL,
+                                            *line = NULL;
                         bool have_priv = false, have_pub = false;
 
                         for (size_t i = 0; i < cfg->n_ssh_keys; i++) {
@@ -853,8 +874,9 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                             asprintf(&pub, "/etc/ssh/ssh_host_%s_key.pub", types[t]) < 0 ||
                             path_join_root(c->root, priv, &host) < 0)
                                 return -ENOMEM;
-                        r = spawn_and_wait((char *const[]) { (char *) "ssh-keygen", (char *) "-y", (char *) "-f", host,
-                                                             NULL }, &out);
+                        r = spawn_and_wait((char *const[]){(char *) "ssh-keygen", (char *) "-y",
+                                                           (char *) "-f", host, NULL},
+                                           &out);
                         if (r != 0 || isempty(out)) {
                                 note(&s, "ssh_keys: the %s public key could not be derived", types[t]);
                                 failed++;
@@ -867,7 +889,8 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                                 failed++;
                 }
                 if (certs) {
-                        r = write_file_atomic_in_root(c->root_fd, "/etc/ssh/sshd_config.d/49-azl-agent-hostcert.conf",
+                        r = write_file_atomic_in_root(c->root_fd,
+                                                      "/etc/ssh/sshd_config.d/49-azl-agent-hostcert.conf",
                                                       certs, strlen(certs), 0644, 0, 0, WRITE_MKDIR);
                         if (r < 0)
                                 failed++;
@@ -888,9 +911,10 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                                 return -ENOMEM;
                         if (access_in_root(c->root_fd, path) >= 0)
                                 continue;
-                        r = spawn_and_wait((char *const[]) { (char *) "ssh-keygen", (char *) "-q", (char *) "-t",
-                                                             gen[i], (char *) "-N", (char *) "", (char *) "-f", host,
-                                                             NULL }, &out);
+                        r = spawn_and_wait((char *const[]){(char *) "ssh-keygen", (char *) "-q",
+                                                           (char *) "-t", gen[i], (char *) "-N", (char *) "",
+                                                           (char *) "-f", host, NULL},
+                                           &out);
                         if (r != 0) {
                                 note(&s, "ssh-keygen -t %s failed", gen[i]);
                                 failed++;
@@ -934,8 +958,8 @@ int userdata_root_keys(Context *c, const UserDataConfig *cfg, const ProvisionDat
         if (d->n_ssh_keys == 0 || !d->username)
                 return finish(ret_summary, &s, 0);
         if (cfg->disable_root) {
-                _cleanup_free_ char *t = replace_all(cfg->disable_root_opts ?: DISABLE_ROOT_OPTS_DEFAULT, "$USER",
-                                                     d->username);
+                _cleanup_free_ char *t = replace_all(cfg->disable_root_opts ?: DISABLE_ROOT_OPTS_DEFAULT,
+                                                     "$USER", d->username);
 
                 opts = t ? replace_all(t, "$DISABLE_USER", "root") : NULL;
                 if (!opts)
@@ -945,7 +969,8 @@ int userdata_root_keys(Context *c, const UserDataConfig *cfg, const ProvisionDat
                         return finish(ret_summary, &s, -EINVAL);
                 }
         }
-        r = read_file_in_root(c->root_fd, "/root/.ssh/authorized_keys", AUTHORIZED_KEYS_MAX, &existing, NULL);
+        r = read_file_in_root(c->root_fd, "/root/.ssh/authorized_keys", AUTHORIZED_KEYS_MAX, &existing,
+                              NULL);
         if (r < 0 && r != -ENOENT)
                 return r;
         content = strdup(strempty(existing));
@@ -984,13 +1009,14 @@ int userdata_root_keys(Context *c, const UserDataConfig *cfg, const ProvisionDat
                 r = mkdir_p_in_root(c->root_fd, "/root/.ssh", 0700);
                 if (r < 0)
                         return r;
-                r = write_file_atomic_in_root(c->root_fd, "/root/.ssh/authorized_keys", content, strlen(content), 0600,
-                                              0, 0, 0);
+                r = write_file_atomic_in_root(c->root_fd, "/root/.ssh/authorized_keys", content,
+                                              strlen(content), 0600, 0, 0, 0);
                 if (r < 0)
                         return r;
         }
         note(&s, "root's authorized_keys %s (%s)", added ? "updated" : "unchanged",
-             cfg->disable_root ? "disable_root: logins redirected to the administrator" : "disable_root: false");
+             cfg->disable_root ? "disable_root: logins redirected to the administrator"
+                               : "disable_root: false");
         return finish(ret_summary, &s, added);
 }
 
@@ -1050,25 +1076,34 @@ int userdata_timezone(Context *c, const UserDataConfig *cfg, char **ret_summary)
 /* ---- /etc/hosts (cc_update_etc_hosts) ---- */
 
 static int hosts_template(UdOsFamily os, const char *fqdn, const char *hostname, char **ret) {
-        const char *header = "# Written by azl-agent because the cloud-config has 'manage_etc_hosts: true'.\n"
-                             "# Changes to this file are kept until the VM is provisioned as a new instance.\n";
+        const char *header =
+                "# Written by azl-agent because the cloud-config has 'manage_etc_hosts: true'.\n"
+                "# Changes to this file are kept until the VM is provisioned as a new instance.\n";
 
         if (os == UD_OS_DEBIAN)
-                return asprintf(ret, "%s127.0.1.1 %s %s\n127.0.0.1 localhost\n\n"
-                                     "# The following lines are desirable for IPv6 capable hosts\n"
-                                     "::1 localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\n"
-                                     "ff02::2 ip6-allrouters\n",
-                                header, fqdn, hostname) < 0 ? -ENOMEM : 0;
-        return asprintf(ret, "%s# The following lines are desirable for IPv4 capable hosts\n"
-                             "127.0.0.1 %s %s\n127.0.0.1 localhost.localdomain localhost\n"
-                             "127.0.0.1 localhost4.localdomain4 localhost4\n\n"
-                             "# The following lines are desirable for IPv6 capable hosts\n"
-                             "::1 %s %s\n::1 localhost.localdomain localhost\n::1 localhost6.localdomain6 localhost6\n",
-                        header, fqdn, hostname, fqdn, hostname) < 0 ? -ENOMEM : 0;
+                return asprintf(ret,
+                                "%s127.0.1.1 %s %s\n127.0.0.1 localhost\n\n"
+                                "# The following lines are desirable for IPv6 capable hosts\n"
+                                "::1 localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\n"
+                                "ff02::2 ip6-allrouters\n",
+                                header, fqdn, hostname) < 0
+                               ? -ENOMEM
+                               : 0;
+        return asprintf(ret,
+                        "%s# The following lines are desirable for IPv4 capable hosts\n"
+                        "127.0.0.1 %s %s\n127.0.0.1 localhost.localdomain localhost\n"
+                        "127.0.0.1 localhost4.localdomain4 localhost4\n\n"
+                        "# The following lines are desirable for IPv6 capable hosts\n"
+                        "::1 %s %s\n::1 localhost.localdomain localhost\n::1 localhost6.localdomain6 "
+                        "localhost6\n",
+                        header, fqdn, hostname, fqdn, hostname) < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 /* manage_etc_hosts: localhost — the local address line holds "fqdn hostname" (distro update_etc_hosts). */
-static int hosts_localhost(const char *current, const char *ip, const char *fqdn, const char *hostname, char **ret) {
+static int hosts_localhost(const char *current, const char *ip, const char *fqdn, const char *hostname,
+                           char **ret) {
         _cleanup_free_ char *out = strdup(""), *want = NULL;
         _cleanup_free_ char *copy = strdup(strempty(current));
         char *save = NULL;
@@ -1086,7 +1121,7 @@ static int hosts_localhost(const char *current, const char *ip, const char *fqdn
                         if (w[1] && w[2] && streq(w[1], fqdn) && streq(w[2], hostname))
                                 found_exact = true;
                         else
-                                continue;       /* replaced below */
+                                continue; /* replaced below */
                 }
                 if (asprintf(&n, "%s%s\n", out, line) < 0)
                         return -ENOMEM;
@@ -1107,7 +1142,8 @@ static int hosts_localhost(const char *current, const char *ip, const char *fqdn
         return 1;
 }
 
-int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallback_hostname, char **ret_summary) {
+int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallback_hostname,
+                       char **ret_summary) {
         _cleanup_free_ char *s = NULL, *h = NULL, *f = NULL, *content = NULL, *current = NULL;
         UdOsFamily os;
         int r;
@@ -1139,7 +1175,8 @@ int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallba
         r = write_string_file_atomic_in_root(c->root_fd, "/etc/hosts", content, 0644, WRITE_MKDIR);
         if (r < 0)
                 return r;
-        note(&s, "/etc/hosts %s", cfg->manage_etc_hosts == UD_HOSTS_TEMPLATE ? "written" : "localhost line updated");
+        note(&s, "/etc/hosts %s",
+             cfg->manage_etc_hosts == UD_HOSTS_TEMPLATE ? "written" : "localhost line updated");
         return finish(ret_summary, &s, 1);
 }
 
@@ -1148,8 +1185,8 @@ int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallba
 int userdata_ca_certs(Context *c, const UserDataConfig *cfg, char **ret_summary) {
         _cleanup_free_ char *s = NULL;
         UdOsFamily os = userdata_os_family(c->root_fd);
-        const char *dir = os == UD_OS_DEBIAN ? "/usr/local/share/ca-certificates" :
-                                               "/usr/share/pki/ca-trust-source/anchors";
+        const char *dir = os == UD_OS_DEBIAN ? "/usr/local/share/ca-certificates"
+                                             : "/usr/share/pki/ca-trust-source/anchors";
         const char *tool = os == UD_OS_DEBIAN ? "update-ca-certificates" : "update-ca-trust";
         size_t i = 0;
         int r;
@@ -1167,14 +1204,15 @@ int userdata_ca_certs(Context *c, const UserDataConfig *cfg, char **ret_summary)
                 if (asprintf(&path, "%s/cloud-init-ca-cert-%zu.crt", dir, i) < 0 ||
                     asprintf(&content, "%s%s", *cert, endswith(*cert, "\n") ? "" : "\n") < 0)
                         return -ENOMEM;
-                r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0, WRITE_MKDIR);
+                r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0,
+                                              WRITE_MKDIR);
                 if (r < 0)
                         return r;
         }
         if (i == 0)
                 return finish(ret_summary, &s, 0);
         if (!c->root || streq(c->root, "/")) {
-                r = spawn_and_wait((char *const[]) { (char *) tool, NULL }, NULL);
+                r = spawn_and_wait((char *const[]){(char *) tool, NULL}, NULL);
                 if (r != 0)
                         note(&s, "%s failed", tool);
         } else
@@ -1195,7 +1233,8 @@ int userdata_yum_repos(Context *c, const UserDataConfig *cfg, char **ret_summary
                 _cleanup_free_ char *path = NULL, *content = NULL;
 
                 if (asprintf(&path, "%s/%s.repo", base, repo->id) < 0 ||
-                    asprintf(&content, "# Created by azl-agent from the cloud-config 'yum_repos' key\n[%s]\n",
+                    asprintf(&content,
+                             "# Created by azl-agent from the cloud-config 'yum_repos' key\n[%s]\n",
                              repo->id) < 0)
                         return -ENOMEM;
                 if (access_in_root(c->root_fd, path) >= 0) {
@@ -1219,7 +1258,8 @@ int userdata_yum_repos(Context *c, const UserDataConfig *cfg, char **ret_summary
                         free(content);
                         content = n;
                 }
-                r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0, WRITE_MKDIR);
+                r = write_file_atomic_in_root(c->root_fd, path, content, strlen(content), 0644, 0, 0,
+                                              WRITE_MKDIR);
                 if (r < 0)
                         return r;
                 changed++;
@@ -1256,21 +1296,22 @@ static int make_swapfile(Context *c, const char *file, uint64_t size, char **s) 
         r = path_join_root(c->root, file, &host);
         if (r < 0)
                 return r;
-        r = spawn_and_wait((char *const[]) { (char *) "mkswap", host, NULL }, &out);
+        r = spawn_and_wait((char *const[]){(char *) "mkswap", host, NULL}, &out);
         if (r != 0) {
                 (void) unlink_in_root(c->root_fd, file);
                 note(s, "swap: mkswap failed");
                 return -EIO;
         }
         if (!c->root || streq(c->root, "/"))
-                (void) spawn_and_wait((char *const[]) { (char *) "swapon", host, NULL }, NULL);
+                (void) spawn_and_wait((char *const[]){(char *) "swapon", host, NULL}, NULL);
         return 1;
 }
 
 int userdata_mounts(Context *c, const UserDataConfig *cfg, char **ret_summary) {
         _cleanup_free_ char *s = NULL, *fstab = NULL, *out = strdup(""), *copy = NULL;
-        const char *defaults[6] = { NULL, NULL, "auto", "defaults,nofail,x-systemd.after=azl-provision.service,_netdev",
-                                    "0", "2" };
+        const char *defaults[6] = {NULL,   NULL,
+                                   "auto", "defaults,nofail,x-systemd.after=azl-provision.service,_netdev",
+                                   "0",    "2"};
         unsigned added = 0;
         char *save = NULL;
         bool swap = cfg->swap_filename || cfg->swap_size > 0;
@@ -1299,7 +1340,8 @@ int userdata_mounts(Context *c, const UserDataConfig *cfg, char **ret_summary) {
                         size_t sl = m->fields[0] ? strlen(m->fields[0]) : 0;
 
                         /* [dev] or [dev, null]: remove dev's existing entry */
-                        if (m->fields[0] && (m->n_fields < 2 || !m->fields[1] || streq(m->fields[1], "none")) &&
+                        if (m->fields[0] &&
+                            (m->n_fields < 2 || !m->fields[1] || streq(m->fields[1], "none")) &&
                             strncmp(line, m->fields[0], sl) == 0 && (line[sl] == ' ' || line[sl] == '\t'))
                                 drop = true;
                 }
@@ -1331,8 +1373,8 @@ int userdata_mounts(Context *c, const UserDataConfig *cfg, char **ret_summary) {
                 }
                 for (size_t k = 0; k < 6; k++)
                         f[k] = k < m->n_fields && m->fields[k] ? m->fields[k] : defaults[k] ?: "0";
-                if (asprintf(&n, "%s%s\t%s\t%s\t%s,%s\t%s\t%s\n", out, f[0], f[1], f[2], f[3], MNT_COMMENT, f[4],
-                             f[5]) < 0)
+                if (asprintf(&n, "%s%s\t%s\t%s\t%s,%s\t%s\t%s\n", out, f[0], f[1], f[2], f[3], MNT_COMMENT,
+                             f[4], f[5]) < 0)
                         return -ENOMEM;
                 free(out);
                 out = n;
@@ -1360,9 +1402,9 @@ int userdata_mounts(Context *c, const UserDataConfig *cfg, char **ret_summary) {
                 if (r < 0)
                         return r;
                 if (!c->root || streq(c->root, "/")) {
-                        (void) spawn_and_wait((char *const[]) { (char *) "systemctl", (char *) "daemon-reload", NULL },
-                                              NULL);
-                        (void) spawn_and_wait((char *const[]) { (char *) "mount", (char *) "-a", NULL }, NULL);
+                        (void) spawn_and_wait(
+                                (char *const[]){(char *) "systemctl", (char *) "daemon-reload", NULL}, NULL);
+                        (void) spawn_and_wait((char *const[]){(char *) "mount", (char *) "-a", NULL}, NULL);
                 }
         }
         note(&s, "%u fstab entr%s", added, added == 1 ? "y" : "ies");

@@ -18,18 +18,20 @@
 #define UD_SUDOERS_FILE "/etc/sudoers.d/90-cloud-init-users"
 
 typedef enum UdOsFamily {
-        UD_OS_REDHAT,           /* Azure Linux, Mariner, Fedora, RHEL and the default */
-        UD_OS_DEBIAN,           /* Debian, Ubuntu */
+        UD_OS_REDHAT, /* Azure Linux, Mariner, Fedora, RHEL and the default */
+        UD_OS_DEBIAN, /* Debian, Ubuntu */
 } UdOsFamily;
 
 UdOsFamily userdata_os_family(int root_fd);
 
 /* hostname and fqdn as cloud-init's util.get_hostname_fqdn() works them out; the fallback is the VM's name. */
-int userdata_hostname_fqdn(const UserDataConfig *cfg, const char *fallback, char **ret_hostname, char **ret_fqdn);
+int userdata_hostname_fqdn(const UserDataConfig *cfg, const char *fallback, char **ret_hostname,
+                           char **ret_fqdn);
 
 /* What the provisioners apply: hostname, PasswordAuthentication, the administrator's keys and groups, whether
  * the SSH host keys are cloud-config's business. Always called (idempotent); returns the problems found. */
-int userdata_adjust_provision_data(Context *c, const UserDataConfig *cfg, ProvisionData *d, char **ret_summary);
+int userdata_adjust_provision_data(Context *c, const UserDataConfig *cfg, ProvisionData *d,
+                                   char **ret_summary);
 
 int userdata_write_files(Context *c, const UserDataConfig *cfg, bool deferred, char **ret_summary);
 int userdata_groups(Context *c, const UserDataConfig *cfg, char **ret_summary);
@@ -37,7 +39,8 @@ int userdata_users(Context *c, const UserDataConfig *cfg, const char *admin, cha
 int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_summary);
 int userdata_root_keys(Context *c, const UserDataConfig *cfg, const ProvisionData *d, char **ret_summary);
 int userdata_timezone(Context *c, const UserDataConfig *cfg, char **ret_summary);
-int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallback_hostname, char **ret_summary);
+int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallback_hostname,
+                       char **ret_summary);
 int userdata_ca_certs(Context *c, const UserDataConfig *cfg, char **ret_summary);
 int userdata_yum_repos(Context *c, const UserDataConfig *cfg, char **ret_summary);
 int userdata_mounts(Context *c, const UserDataConfig *cfg, char **ret_summary);

@@ -62,7 +62,7 @@ static int strcmp_ptr_cb(const void *a, const void *b) {
 
 typedef struct Ctx {
         UserDataConfig *c;
-        int error;              /* -ENOMEM once an allocation failed */
+        int error; /* -ENOMEM once an allocation failed */
 } Ctx;
 
 int user_data_config_add_problem(UserDataConfig *c, const char *path, unsigned part, unsigned line,
@@ -84,7 +84,7 @@ int user_data_config_add_problem(UserDataConfig *c, const char *path, unsigned p
         if (!a)
                 return -ENOMEM;
         c->problems = a;
-        a[c->n_problems++] = (UdProblem) { TAKE_PTR(p), part, line, TAKE_PTR(m) };
+        a[c->n_problems++] = (UdProblem){TAKE_PTR(p), part, line, TAKE_PTR(m)};
         return 0;
 }
 
@@ -97,13 +97,15 @@ static void problem(Ctx *x, const YNode *at, const char *path, const char *fmt, 
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
-        if (!m || user_data_config_add_problem(x->c, path, at ? at->part : 0, at ? at->line : 0, "%s", m) < 0)
+        if (!m ||
+            user_data_config_add_problem(x->c, path, at ? at->part : 0, at ? at->line : 0, "%s", m) < 0)
                 x->error = -ENOMEM;
 }
 
 /* "'abc' is not of type 'array'" / "1 is not of type 'string', 'array'" */
 static bool want(Ctx *x, const YNode *n, const char *path, unsigned types) {
-        static const char *const names[] = { "null", "boolean", "integer", "number", "string", "array", "object" };
+        static const char *const names[] = {"null",   "boolean", "integer", "number",
+                                            "string", "array",   "object"};
         _cleanup_free_ char *repr = NULL;
         char list[128] = "";
 
@@ -111,8 +113,8 @@ static bool want(Ctx *x, const YNode *n, const char *path, unsigned types) {
                 return true;
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (types & (1U << i) && !(i == 3 && (types & T_INT)))
-                        snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", list[0] ? ", " : "",
-                                 names[i]);
+                        snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'",
+                                 list[0] ? ", " : "", names[i]);
         if (ynode_repr(n, &repr) < 0) {
                 x->error = -ENOMEM;
                 return false;
@@ -140,7 +142,7 @@ static char *path_index(const char *base, size_t i) {
 /* ---- value helpers ---- */
 
 bool user_data_is_true(const YNode *v) {
-        static const char *const yes[] = { "true", "1", "on", "yes" };
+        static const char *const yes[] = {"true", "1", "on", "yes"};
         _cleanup_free_ char *s = NULL;
 
         if (!v)
@@ -159,7 +161,7 @@ bool user_data_is_true(const YNode *v) {
 }
 
 static bool is_false_str(const YNode *v) {
-        static const char *const no[] = { "off", "0", "no", "false" };
+        static const char *const no[] = {"off", "0", "no", "false"};
         _cleanup_free_ char *s = NULL;
 
         if (v->type == YNODE_BOOL)
@@ -227,7 +229,7 @@ int user_data_shellify(const YNode *list, char **ret, char **ret_error) {
                 const YNode *e = list->items[i];
                 _cleanup_free_ char *line = NULL;
 
-                if (e->type == YNODE_NULL)      /* a YAML comment-only entry */
+                if (e->type == YNODE_NULL) /* a YAML comment-only entry */
                         continue;
                 if (e->type == YNODE_STR)
                         line = strdup(e->text);
@@ -261,8 +263,9 @@ int user_data_shellify(const YNode *list, char **ret, char **ret_error) {
                         if (!line && !(line = strdup("")))
                                 return -ENOMEM;
                 } else {
-                        if (ret_error && asprintf(ret_error, "Unable to shellify type '%s'. Expected list, string",
-                                                  ynode_type_to_string(e->type)) < 0)
+                        if (ret_error &&
+                            asprintf(ret_error, "Unable to shellify type '%s'. Expected list, string",
+                                     ynode_type_to_string(e->type)) < 0)
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
@@ -337,11 +340,32 @@ static bool get_bool(Ctx *x, const YNode *v, const char *path, bool *dest) {
 /* ---- users and groups (ug_util.normalize_users_groups) ---- */
 
 static const char *const user_keys[] = {
-        "name", "gecos", "homedir", "primary_group", "groups", "shell", "lock_passwd", "passwd",
-        "hashed_passwd", "plain_text_passwd", "sudo", "ssh_authorized_keys", "system", "uid", "no_create_home",
-        "no_user_group", "no_log_init", "create_groups", "expiredate", "inactive", "selinux_user",
+        "name",
+        "gecos",
+        "homedir",
+        "primary_group",
+        "groups",
+        "shell",
+        "lock_passwd",
+        "passwd",
+        "hashed_passwd",
+        "plain_text_passwd",
+        "sudo",
+        "ssh_authorized_keys",
+        "system",
+        "uid",
+        "no_create_home",
+        "no_user_group",
+        "no_log_init",
+        "create_groups",
+        "expiredate",
+        "inactive",
+        "selinux_user",
         /* known to cloud-init, not supported here: reported as problems */
-        "doas", "snapuser", "ssh_import_id", "ssh_redirect_user",
+        "doas",
+        "snapuser",
+        "ssh_import_id",
+        "ssh_redirect_user",
 };
 
 static bool user_key_known(const char *k) {
@@ -361,7 +385,8 @@ static void user_from_map(Ctx *x, const YNode *m, const char *path, UdUser *u) {
                         _cleanup_free_ char *r = NULL;
 
                         if (ynode_repr(kn, &r) >= 0)
-                                problem(x, kn, path, "Additional properties are not allowed (%s was unexpected)", r);
+                                problem(x, kn, path,
+                                        "Additional properties are not allowed (%s was unexpected)", r);
                         continue;
                 }
                 /* "lock-passwd" and friends: '-' reads as '_' (deprecated spellings) */
@@ -380,7 +405,8 @@ static void user_from_map(Ctx *x, const YNode *m, const char *path, UdUser *u) {
                         return;
                 }
                 if (!user_key_known(key)) {
-                        problem(x, kn, path, "Additional properties are not allowed ('%s' was unexpected)", kn->text);
+                        problem(x, kn, path, "Additional properties are not allowed ('%s' was unexpected)",
+                                kn->text);
                         continue;
                 }
                 if (streq(key, "name"))
@@ -420,7 +446,7 @@ static void user_from_map(Ctx *x, const YNode *m, const char *path, UdUser *u) {
                         strv_free(u->sudo);
                         u->sudo = NULL;
                         if (v->type == YNODE_NULL || (v->type == YNODE_BOOL && !v->b))
-                                ;       /* no rules (false is deprecated for null) */
+                                ; /* no rules (false is deprecated for null) */
                         else if (v->type == YNODE_BOOL)
                                 problem(x, v, p, "True is not valid under any of the given schemas");
                         else
@@ -447,7 +473,8 @@ static void user_from_map(Ctx *x, const YNode *m, const char *path, UdUser *u) {
                         if (v->type == YNODE_INT && !v->big && v->i >= 0 && v->i < UINT32_MAX - 1) {
                                 u->uid = (uint32_t) v->i;
                                 u->uid_set = true;
-                        } else if (v->type == YNODE_STR && safe_atou(v->text, &uid) >= 0 && uid < UINT32_MAX - 1) {
+                        } else if (v->type == YNODE_STR && safe_atou(v->text, &uid) >= 0 &&
+                                   uid < UINT32_MAX - 1) {
                                 u->uid = uid;
                                 u->uid_set = true;
                         } else if (want(x, v, p, T_INT | T_STR))
@@ -480,7 +507,8 @@ static UdUser *user_find_or_add(Ctx *x, const char *name, bool is_default, const
         UdUser *a;
 
         for (size_t i = 0; i < c->n_users; i++)
-                if (is_default ? c->users[i].is_default : (!c->users[i].is_default && streq(c->users[i].name, name)))
+                if (is_default ? c->users[i].is_default
+                               : (!c->users[i].is_default && streq(c->users[i].name, name)))
                         return &c->users[i];
         if (c->n_users >= USERDATA_USERS_MAX) {
                 problem(x, at, "users", "more than %u users: the rest is ignored", USERDATA_USERS_MAX);
@@ -493,8 +521,11 @@ static UdUser *user_find_or_add(Ctx *x, const char *name, bool is_default, const
         }
         c->users = a;
         a = &c->users[c->n_users];
-        *a = (UdUser) { .is_default = is_default, .lock_passwd = true, .create_groups = true,
-                        .part = at ? at->part : 0, .line = at ? at->line : 0 };
+        *a = (UdUser){.is_default = is_default,
+                      .lock_passwd = true,
+                      .create_groups = true,
+                      .part = at ? at->part : 0,
+                      .line = at ? at->line : 0};
         if (!is_default && !(a->name = strdup(name))) {
                 x->error = -ENOMEM;
                 return NULL;
@@ -505,7 +536,9 @@ static UdUser *user_find_or_add(Ctx *x, const char *name, bool is_default, const
 
 /* Merges b into a where a has no value (mergemanydict: the earlier entry wins). */
 static void user_fill(UdUser *a, UdUser *b) {
-#define FILL_STR(f) if (!a->f) a->f = TAKE_PTR(b->f)
+#define FILL_STR(f)                                                                                         \
+        if (!a->f)                                                                                          \
+        a->f = TAKE_PTR(b->f)
         FILL_STR(gecos);
         FILL_STR(homedir);
         FILL_STR(primary_group);
@@ -546,13 +579,13 @@ static void users_add_names(Ctx *x, const YNode *v, const char *path, bool sorte
                 user_data_strip(names[i]);
                 if (isempty(names[i]))
                         continue;
-                (void) user_find_or_add(x, streq(names[i], "default") ? NULL : names[i], streq(names[i], "default"),
-                                        v);
+                (void) user_find_or_add(x, streq(names[i], "default") ? NULL : names[i],
+                                        streq(names[i], "default"), v);
         }
 }
 
 static void user_entry(Ctx *x, const YNode *m, const char *path) {
-        UdUser tmp = { .lock_passwd = true, .create_groups = true, .part = m->part, .line = m->line };
+        UdUser tmp = {.lock_passwd = true, .create_groups = true, .part = m->part, .line = m->line};
         UdUser *u;
 
         user_from_map(x, m, path, &tmp);
@@ -560,8 +593,8 @@ static void user_entry(Ctx *x, const YNode *m, const char *path) {
                 user_done(&tmp);
                 return;
         }
-        u = user_find_or_add(x, isempty(tmp.name) ? NULL : tmp.name, isempty(tmp.name) || streq(tmp.name, "default"),
-                             m);
+        u = user_find_or_add(x, isempty(tmp.name) ? NULL : tmp.name,
+                             isempty(tmp.name) || streq(tmp.name, "default"), m);
         if (u) {
                 user_fill(u, &tmp);
                 /* booleans: those of the first map given for the name win (mergemanydict) */
@@ -603,13 +636,15 @@ static void parse_users(Ctx *x, const YNode *v) {
                                 _cleanup_ynode_ YNode *copy = ynode_copy(e);
                                 _cleanup_ynode_ YNode *kk = ynode_new_str("name"), *vv = ynode_new_str(name);
 
-                                if (!copy || !kk || !vv || ynode_map_set(copy, TAKE_PTR(kk), TAKE_PTR(vv)) < 0) {
+                                if (!copy || !kk || !vv ||
+                                    ynode_map_set(copy, TAKE_PTR(kk), TAKE_PTR(vv)) < 0) {
                                         x->error = -ENOMEM;
                                         return;
                                 }
                                 user_entry(x, copy, p);
                         } else if (e->type == YNODE_SEQ || e->type == YNODE_NULL)
-                                problem(x, e, p, "Unmappable user value type %s", ynode_type_to_string(e->type));
+                                problem(x, e, p, "Unmappable user value type %s",
+                                        ynode_type_to_string(e->type));
                         else if (user_data_is_true(e))
                                 (void) user_find_or_add(x, streq(name, "default") ? NULL : name,
                                                         streq(name, "default"), k);
@@ -648,7 +683,7 @@ static UdGroup *group_find_or_add(Ctx *x, const char *name) {
                 return NULL;
         }
         c->groups = a;
-        a[c->n_groups] = (UdGroup) { .name = strdup(name) };
+        a[c->n_groups] = (UdGroup){.name = strdup(name)};
         if (!a[c->n_groups].name) {
                 x->error = -ENOMEM;
                 return NULL;
@@ -704,8 +739,7 @@ static void parse_groups(Ctx *x, const YNode *v) {
                         x->error = -ENOMEM;
                         return;
                 }
-                if (e->type == YNODE_STR)
-                        {
+                if (e->type == YNODE_STR) {
                         _cleanup_free_ char *name = strdup(e->text);
 
                         if (!name) {
@@ -713,8 +747,7 @@ static void parse_groups(Ctx *x, const YNode *v) {
                                 return;
                         }
                         (void) group_find_or_add(x, user_data_strip(name));
-                }
-                else if (e->type == YNODE_MAP)
+                } else if (e->type == YNODE_MAP)
                         for (size_t k = 0; k < e->n_pairs; k++) {
                                 _cleanup_free_ char *name = NULL, *pk = NULL;
 
@@ -726,7 +759,8 @@ static void parse_groups(Ctx *x, const YNode *v) {
                                         x->error = -ENOMEM;
                                         return;
                                 }
-                                if (e->pairs[k].value->type != YNODE_STR && e->pairs[k].value->type != YNODE_SEQ) {
+                                if (e->pairs[k].value->type != YNODE_STR &&
+                                    e->pairs[k].value->type != YNODE_SEQ) {
                                         (void) want(x, e->pairs[k].value, pk, T_STR | T_ARRAY);
                                         continue;
                                 }
@@ -780,7 +814,8 @@ static int normalize_abs_path(const char *p, char **ret) {
         return 0;
 }
 
-static int decode_content(const YNode *content, const char *encoding, char **ret, size_t *ret_size, char **why) {
+static int decode_content(const YNode *content, const char *encoding, char **ret, size_t *ret_size,
+                          char **why) {
         _cleanup_free_ char *data = NULL;
         size_t size;
         bool b64 = false, gz = false;
@@ -841,7 +876,8 @@ static int decode_content(const YNode *content, const char *encoding, char **ret
 
                 r = user_data_gunzip(data, size, USERDATA_DECOMPRESSED_MAX, &u, &us);
                 if (r < 0) {
-                        *why = strdup(r == -E2BIG ? "decompressed content is too large" : "content is not valid gzip");
+                        *why = strdup(r == -E2BIG ? "decompressed content is too large"
+                                                  : "content is not valid gzip");
                         return r == -ENOMEM ? r : -EINVAL;
                 }
                 free(data);
@@ -854,12 +890,13 @@ static int decode_content(const YNode *content, const char *encoding, char **ret
 }
 
 static void parse_one_file(Ctx *x, const YNode *e, const char *path) {
-        static const char *const known[] = { "path", "content", "source", "owner", "permissions", "encoding",
-                                             "append", "defer" };
-        const YNode *pn = ynode_get(e, "path"), *content = ynode_get(e, "content"), *enc = ynode_get(e, "encoding"),
-                    *perm = ynode_get(e, "permissions"), *owner = ynode_get(e, "owner"), *src = ynode_get(e, "source");
+        static const char *const known[] = {"path",        "content",  "source", "owner",
+                                            "permissions", "encoding", "append", "defer"};
+        const YNode *pn = ynode_get(e, "path"), *content = ynode_get(e, "content"),
+                    *enc = ynode_get(e, "encoding"), *perm = ynode_get(e, "permissions"),
+                    *owner = ynode_get(e, "owner"), *src = ynode_get(e, "source");
         _cleanup_free_ char *why = NULL, *p = NULL;
-        UdWriteFile f = { .mode = 0644, .part = e->part, .line = e->line };
+        UdWriteFile f = {.mode = 0644, .part = e->part, .line = e->line};
         UserDataConfig *c = x->c;
         UdWriteFile *a;
         int r;
@@ -874,7 +911,8 @@ static void parse_one_file(Ctx *x, const YNode *e, const char *path) {
                         _cleanup_free_ char *rp = NULL;
 
                         if (ynode_repr(k, &rp) >= 0)
-                                problem(x, k, path, "Additional properties are not allowed (%s was unexpected)", rp);
+                                problem(x, k, path,
+                                        "Additional properties are not allowed (%s was unexpected)", rp);
                 }
         }
         if (!pn) {
@@ -932,7 +970,8 @@ static void parse_one_file(Ctx *x, const YNode *e, const char *path) {
 
                         /* cloud-init warns and uses the default */
                         if (ynode_repr(perm, &rp) >= 0)
-                                problem(x, perm, p, "Undecodable permissions %s, using the default 0644", rp);
+                                problem(x, perm, p, "Undecodable permissions %s, using the default 0644",
+                                        rp);
                         f.mode = 0644;
                 }
         }
@@ -957,7 +996,8 @@ static void parse_one_file(Ctx *x, const YNode *e, const char *path) {
                                 continue;
                         if (strpbrk(hk, "\r\n:") || strpbrk(hv, "\r\n"))
                                 continue;
-                        if (asprintf(&line, "%s: %s", hk, hv) < 0 || strv_push(&f.source_headers, line) < 0) {
+                        if (asprintf(&line, "%s: %s", hk, hv) < 0 ||
+                            strv_push(&f.source_headers, line) < 0) {
                                 x->error = -ENOMEM;
                                 break;
                         }
@@ -1041,14 +1081,15 @@ static void parse_ssh_pwauth(Ctx *x, const YNode *v) {
         else if (is_false_str(v))
                 x->c->ssh_pwauth = UD_PWAUTH_NO;
         else if (want(x, v, "ssh_pwauth", T_BOOL | T_STR))
-                problem(x, v, "ssh_pwauth", "Leaving SSH config unchanged: '%s' is not a boolean or 'unchanged'",
-                        v->text);
+                problem(x, v, "ssh_pwauth",
+                        "Leaving SSH config unchanged: '%s' is not a boolean or 'unchanged'", v->text);
 }
 
 static void parse_ssh_keys(Ctx *x, const YNode *v) {
         static const char *const known[] = {
-                "rsa_private", "rsa_public", "rsa_certificate", "ecdsa_private", "ecdsa_public",
-                "ecdsa_certificate", "ed25519_private", "ed25519_public", "ed25519_certificate",
+                "rsa_private",     "rsa_public",     "rsa_certificate",
+                "ecdsa_private",   "ecdsa_public",   "ecdsa_certificate",
+                "ed25519_private", "ed25519_public", "ed25519_certificate",
         };
 
         if (!want(x, v, "ssh_keys", T_OBJECT))
@@ -1081,7 +1122,7 @@ static void parse_ssh_keys(Ctx *x, const YNode *v) {
                         return;
                 }
                 x->c->ssh_keys = a;
-                a[x->c->n_ssh_keys] = (UdKeyValue) { strdup(k->text), strdup(val->text) };
+                a[x->c->n_ssh_keys] = (UdKeyValue){strdup(k->text), strdup(val->text)};
                 if (!a[x->c->n_ssh_keys].key || !a[x->c->n_ssh_keys].value)
                         x->error = -ENOMEM;
                 x->c->n_ssh_keys++;
@@ -1098,8 +1139,8 @@ static void parse_manage_etc_hosts(Ctx *x, const YNode *v) {
         else if (v->type == YNODE_BOOL || is_false_str(v) || v->type == YNODE_NULL)
                 x->c->manage_etc_hosts = UD_HOSTS_FALSE;
         else if (want(x, v, "manage_etc_hosts", T_BOOL | T_STR))
-                problem(x, v, "manage_etc_hosts", "'%s' is not one of [True, False, 'template', 'localhost']",
-                        v->text);
+                problem(x, v, "manage_etc_hosts",
+                        "'%s' is not one of [True, False, 'template', 'localhost']", v->text);
 }
 
 static void parse_packages(Ctx *x, const YNode *v) {
@@ -1120,11 +1161,12 @@ static void parse_packages(Ctx *x, const YNode *v) {
                         _cleanup_free_ char *ver = NULL;
 
                         /* [name, version] → "name-version" (cloud-init's rhel distro) */
-                        if (ynode_to_python_str(e->items[1], &ver) < 0 || asprintf(&pkg, "%s-%s", e->items[0]->text,
-                                                                                    ver) < 0)
+                        if (ynode_to_python_str(e->items[1], &ver) < 0 ||
+                            asprintf(&pkg, "%s-%s", e->items[0]->text, ver) < 0)
                                 pkg = NULL;
                 } else if (e->type == YNODE_MAP) {
-                        problem(x, e, p, "package manager sections (apt, snap) are not supported by azl-agent");
+                        problem(x, e, p,
+                                "package manager sections (apt, snap) are not supported by azl-agent");
                         continue;
                 } else {
                         (void) want(x, e, p, T_STR);
@@ -1190,7 +1232,8 @@ static void parse_yum_repos(Ctx *x, const YNode *v) {
                         x->error = -ENOMEM;
                         return;
                 }
-                if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || isempty(id) || strpbrk(id, "[]\n")) {
+                if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || isempty(id) ||
+                    strpbrk(id, "[]\n")) {
                         problem(x, k, p, "'%s' is not a valid repository id", id);
                         continue;
                 }
@@ -1204,7 +1247,9 @@ static void parse_yum_repos(Ctx *x, const YNode *v) {
                                 continue;
                         user_data_strip(key);
                         for (char *c = key; *c; c++)
-                                *c = *c == '-' ? '_' : (*c >= 'A' && *c <= 'Z') ? (char) (*c - 'A' + 'a') : *c;
+                                *c = *c == '-'                  ? '_'
+                                     : (*c >= 'A' && *c <= 'Z') ? (char) (*c - 'A' + 'a')
+                                                                : *c;
                         if (isempty(key) || strpbrk(key, "=:[]\n"))
                                 continue;
                         val = repo_value(cfg->pairs[j].value);
@@ -1212,18 +1257,21 @@ static void parse_yum_repos(Ctx *x, const YNode *v) {
                                 x->error = -ENOMEM;
                                 break;
                         }
-                        has_url = has_url || streq(key, "baseurl") || streq(key, "metalink") || streq(key, "mirrorlist");
+                        has_url = has_url || streq(key, "baseurl") || streq(key, "metalink") ||
+                                  streq(key, "mirrorlist");
                         o = reallocarray(repo.options, repo.n_options + 1, sizeof *o);
                         if (!o) {
                                 x->error = -ENOMEM;
                                 break;
                         }
                         repo.options = o;
-                        o[repo.n_options++] = (UdKeyValue) { TAKE_PTR(key), TAKE_PTR(val) };
+                        o[repo.n_options++] = (UdKeyValue){TAKE_PTR(key), TAKE_PTR(val)};
                 }
                 if (!has_url) {
-                        problem(x, cfg, p, "Repository %s should contain at least one of the following "
-                                "configuration entries: baseurl, metalink, mirrorlist, skipping!", id);
+                        problem(x, cfg, p,
+                                "Repository %s should contain at least one of the following "
+                                "configuration entries: baseurl, metalink, mirrorlist, skipping!",
+                                id);
                         for (size_t j = 0; j < repo.n_options; j++) {
                                 free(repo.options[j].key);
                                 free(repo.options[j].value);
@@ -1269,8 +1317,9 @@ static void parse_ca_certs(Ctx *x, const YNode *v, const char *key) {
         for (size_t i = 0; i < v->n_pairs; i++) {
                 const YNode *k = v->pairs[i].key;
 
-                if (k->type != YNODE_STR || (!streq(k->text, "trusted") && !streq(k->text, "remove_defaults") &&
-                                              !streq(k->text, "remove-defaults")))
+                if (k->type != YNODE_STR ||
+                    (!streq(k->text, "trusted") && !streq(k->text, "remove_defaults") &&
+                     !streq(k->text, "remove-defaults")))
                         problem(x, k, key, "Additional properties are not allowed ('%s' was unexpected)",
                                 strna(k->text));
         }
@@ -1379,7 +1428,8 @@ static void parse_swap(Ctx *x, const YNode *v) {
                 problem(x, size, "swap.size", "'%s' is not a size (bytes, or a number with K, M, G, T)",
                         strna(size->text));
         if (ynode_get(v, "maxsize"))
-                problem(x, ynode_get(v, "maxsize"), "swap.maxsize", "only used with size: auto, which is not supported");
+                problem(x, ynode_get(v, "maxsize"), "swap.maxsize",
+                        "only used with size: auto, which is not supported");
 }
 
 static void parse_power_state(Ctx *x, const YNode *v) {
@@ -1400,7 +1450,8 @@ static void parse_power_state(Ctx *x, const YNode *v) {
         if (!want(x, mode, "power_state.mode", T_STR))
                 return;
         if (!streq(mode->text, "poweroff") && !streq(mode->text, "reboot") && !streq(mode->text, "halt")) {
-                problem(x, mode, "power_state.mode", "'%s' is not one of ['poweroff', 'reboot', 'halt']", mode->text);
+                problem(x, mode, "power_state.mode", "'%s' is not one of ['poweroff', 'reboot', 'halt']",
+                        mode->text);
                 return;
         }
         if (delay) {
@@ -1412,7 +1463,8 @@ static void parse_power_state(Ctx *x, const YNode *v) {
                         return;
                 }
                 if (!streq(d, "now") && safe_atou(d[0] == '+' ? d + 1 : d, &n) < 0) {
-                        problem(x, delay, "power_state.delay", "'%s' is not 'now', a number of minutes or '+N'", d);
+                        problem(x, delay, "power_state.delay",
+                                "'%s' is not 'now', a number of minutes or '+N'", d);
                         return;
                 }
                 if (!streq(d, "now") && asprintf(&ps->delay, "+%u", n) < 0)
@@ -1430,7 +1482,8 @@ static void parse_power_state(Ctx *x, const YNode *v) {
                         ps->condition_value = cond->b;
                 else {
                         problem(x, cond, "power_state.condition",
-                                "only true/false conditions are supported by azl-agent (a command is not run)");
+                                "only true/false conditions are supported by azl-agent (a command is not "
+                                "run)");
                         return;
                 }
         }
@@ -1567,40 +1620,40 @@ static const struct {
         const char *key;
         KeyParser parse;
 } key_table[] = {
-        { "users", k_users },
-        { "groups", k_groups },
-        { "ssh_authorized_keys", k_ssh_authorized_keys },
-        { "ssh_pwauth", k_ssh_pwauth },
-        { "disable_root", k_disable_root },
-        { "disable_root_opts", k_disable_root_opts },
-        { "ssh_deletekeys", k_ssh_deletekeys },
-        { "ssh_genkeytypes", k_ssh_genkeytypes },
-        { "ssh_keys", k_ssh_keys },
-        { "hostname", k_hostname },
-        { "fqdn", k_fqdn },
-        { "prefer_fqdn_over_hostname", k_prefer_fqdn },
-        { "preserve_hostname", k_preserve_hostname },
-        { "manage_etc_hosts", k_manage_etc_hosts },
-        { "timezone", k_timezone },
-        { "write_files", k_write_files },
-        { "bootcmd", k_bootcmd },
-        { "runcmd", k_runcmd },
-        { "packages", k_packages },
-        { "package_update", k_package_update },
-        { "package_upgrade", k_package_upgrade },
-        { "apt_update", k_package_update },     /* deprecated spellings cloud-init still reads */
-        { "apt_upgrade", k_package_upgrade },
-        { "package_reboot_if_required", k_package_reboot },
-        { "apt_reboot_if_required", k_package_reboot },
-        { "yum_repos", k_yum_repos },
-        { "yum_repo_dir", k_yum_repo_dir },
-        { "ca_certs", k_ca_certs },
-        { "ca-certs", k_ca_certs },
-        { "mounts", k_mounts },
-        { "mount_default_fields", k_mount_default_fields },
-        { "swap", k_swap },
-        { "final_message", k_final_message },
-        { "power_state", k_power_state },
+        {"users", k_users},
+        {"groups", k_groups},
+        {"ssh_authorized_keys", k_ssh_authorized_keys},
+        {"ssh_pwauth", k_ssh_pwauth},
+        {"disable_root", k_disable_root},
+        {"disable_root_opts", k_disable_root_opts},
+        {"ssh_deletekeys", k_ssh_deletekeys},
+        {"ssh_genkeytypes", k_ssh_genkeytypes},
+        {"ssh_keys", k_ssh_keys},
+        {"hostname", k_hostname},
+        {"fqdn", k_fqdn},
+        {"prefer_fqdn_over_hostname", k_prefer_fqdn},
+        {"preserve_hostname", k_preserve_hostname},
+        {"manage_etc_hosts", k_manage_etc_hosts},
+        {"timezone", k_timezone},
+        {"write_files", k_write_files},
+        {"bootcmd", k_bootcmd},
+        {"runcmd", k_runcmd},
+        {"packages", k_packages},
+        {"package_update", k_package_update},
+        {"package_upgrade", k_package_upgrade},
+        {"apt_update", k_package_update}, /* deprecated spellings cloud-init still reads */
+        {"apt_upgrade", k_package_upgrade},
+        {"package_reboot_if_required", k_package_reboot},
+        {"apt_reboot_if_required", k_package_reboot},
+        {"yum_repos", k_yum_repos},
+        {"yum_repo_dir", k_yum_repo_dir},
+        {"ca_certs", k_ca_certs},
+        {"ca-certs", k_ca_certs},
+        {"mounts", k_mounts},
+        {"mount_default_fields", k_mount_default_fields},
+        {"swap", k_swap},
+        {"final_message", k_final_message},
+        {"power_state", k_power_state},
 };
 
 void user_data_config_done(UserDataConfig *c) {
@@ -1665,13 +1718,13 @@ void user_data_config_done(UserDataConfig *c) {
                 free(c->problems[i].message);
         }
         free(c->problems);
-        *c = (UserDataConfig) {};
+        *c = (UserDataConfig){};
 }
 
 int user_data_config_parse(const YNode *root, UserDataConfig *ret) {
-        Ctx x = { .c = ret };
+        Ctx x = {.c = ret};
 
-        *ret = (UserDataConfig) {
+        *ret = (UserDataConfig){
                 .disable_root = true,
                 .ssh_deletekeys = true,
                 .prefer_fqdn_over_hostname = -1,

@@ -24,33 +24,33 @@
 
 #include "yaml-node.h"
 
-#define USERDATA_USERS_MAX 256U
-#define USERDATA_FILES_MAX 256U
+#define USERDATA_USERS_MAX    256U
+#define USERDATA_FILES_MAX    256U
 #define USERDATA_PROBLEMS_MAX 256U
 
 typedef struct UdProblem {
-        char *path;             /* "users.0.sudo"; "" for the document itself */
-        unsigned part, line;    /* part index and 1-based line; line 0 when unknown */
+        char *path;          /* "users.0.sudo"; "" for the document itself */
+        unsigned part, line; /* part index and 1-based line; line 0 when unknown */
         char *message;
 } UdProblem;
 
 typedef struct UdUser {
-        char *name;             /* NULL for the "default" entry (the VM's administrator) */
-        bool is_default;        /* "default" was listed */
+        char *name;      /* NULL for the "default" entry (the VM's administrator) */
+        bool is_default; /* "default" was listed */
         char *gecos, *homedir, *primary_group, *shell, *expiredate, *selinux_user, *inactive;
-        char *passwd;           /* a hash (useradd --password); secret */
-        char *hashed_passwd;    /* secret */
-        char *plain_text_passwd;/* secret */
+        char *passwd;            /* a hash (useradd --password); secret */
+        char *hashed_passwd;     /* secret */
+        char *plain_text_passwd; /* secret */
         bool passwd_set, hashed_passwd_set, plain_text_passwd_set;
         char **groups;
-        char **sudo;            /* rules; NULL: none */
-        bool lock_passwd;       /* default true */
+        char **sudo;      /* rules; NULL: none */
+        bool lock_passwd; /* default true */
         bool system, no_create_home, no_user_group, no_log_init, create_groups;
         bool uid_set;
         uint32_t uid;
         char **ssh_authorized_keys;
         unsigned part, line;
-        bool configured;        /* a map entry was applied (normalization) */
+        bool configured; /* a map entry was applied (normalization) */
 } UdUser;
 
 typedef struct UdGroup {
@@ -59,22 +59,22 @@ typedef struct UdGroup {
 } UdGroup;
 
 typedef struct UdWriteFile {
-        char *path;             /* absolute, normalized */
-        char *content;          /* decoded bytes (NUL-terminated; may hold NULs: see size) */
+        char *path;    /* absolute, normalized */
+        char *content; /* decoded bytes (NUL-terminated; may hold NULs: see size) */
         size_t size;
-        char *owner;            /* "user[:group]"; default root:root */
-        mode_t mode;            /* default 0644 */
+        char *owner; /* "user[:group]"; default root:root */
+        mode_t mode; /* default 0644 */
         bool append, defer;
-        char *source_uri;       /* source.uri: fetched, content is the fallback */
-        char **source_headers;  /* "Name: value" */
+        char *source_uri;      /* source.uri: fetched, content is the fallback */
+        char **source_headers; /* "Name: value" */
         unsigned part, line;
 } UdWriteFile;
 
 typedef enum UdHostsMode {
         UD_HOSTS_UNSET,
         UD_HOSTS_FALSE,
-        UD_HOSTS_TEMPLATE,      /* true / "template" */
-        UD_HOSTS_LOCALHOST,     /* "localhost" */
+        UD_HOSTS_TEMPLATE,  /* true / "template" */
+        UD_HOSTS_LOCALHOST, /* "localhost" */
 } UdHostsMode;
 
 typedef enum UdPwauth {
@@ -86,26 +86,26 @@ typedef enum UdPwauth {
 
 typedef struct UdKeyValue {
         char *key;
-        char *value;            /* secret for ssh_keys private keys */
+        char *value; /* secret for ssh_keys private keys */
 } UdKeyValue;
 
 typedef struct UdRepo {
-        char *id;               /* the section name: the yum_repos key, spaces → '_' */
-        UdKeyValue *options;    /* rendered values (booleans → 1/0, lists joined) */
+        char *id;            /* the section name: the yum_repos key, spaces → '_' */
+        UdKeyValue *options; /* rendered values (booleans → 1/0, lists joined) */
         size_t n_options;
 } UdRepo;
 
 typedef struct UdMount {
-        char *fields[6];        /* fs_spec, fs_file, vfstype, mntops, freq, passno; NULL = default */
+        char *fields[6]; /* fs_spec, fs_file, vfstype, mntops, freq, passno; NULL = default */
         size_t n_fields;
 } UdMount;
 
 typedef struct UdPowerState {
         bool set;
-        char *mode;             /* poweroff, reboot, halt */
-        char *delay;            /* "now" or "+N" (minutes) */
+        char *mode;  /* poweroff, reboot, halt */
+        char *delay; /* "now" or "+N" (minutes) */
         char *message;
-        bool condition;         /* a condition given (only true/false are supported) */
+        bool condition; /* a condition given (only true/false are supported) */
         bool condition_value;
         uint64_t timeout;
 } UdPowerState;
@@ -114,33 +114,33 @@ typedef struct UserDataConfig {
         /* accounts */
         UdUser *users;
         size_t n_users;
-        bool users_set;         /* `users` given: without "default" cloud-init would not create the admin */
+        bool users_set; /* `users` given: without "default" cloud-init would not create the admin */
         UdGroup *groups;
         size_t n_groups;
         char **ssh_authorized_keys;
         /* ssh */
         UdPwauth ssh_pwauth;
-        bool disable_root;      /* default true */
+        bool disable_root; /* default true */
         char *disable_root_opts;
-        bool ssh_deletekeys;    /* default true */
+        bool ssh_deletekeys; /* default true */
         bool ssh_deletekeys_set;
         char **ssh_genkeytypes; /* NULL: rsa, ecdsa, ed25519 */
         bool ssh_genkeytypes_set;
-        UdKeyValue *ssh_keys;   /* "rsa_private" → PEM, … */
+        UdKeyValue *ssh_keys; /* "rsa_private" → PEM, … */
         size_t n_ssh_keys;
         /* identity */
         char *hostname, *fqdn;
-        int prefer_fqdn_over_hostname;  /* -1 unset */
+        int prefer_fqdn_over_hostname; /* -1 unset */
         bool preserve_hostname;
         UdHostsMode manage_etc_hosts;
         char *timezone;
         /* files and commands */
         UdWriteFile *write_files;
         size_t n_write_files;
-        char *bootcmd;          /* shellified: "#!/bin/sh\n…" */
+        char *bootcmd; /* shellified: "#!/bin/sh\n…" */
         char *runcmd;
         /* packages */
-        char **packages;        /* "name" or "name-version" */
+        char **packages; /* "name" or "name-version" */
         bool package_update, package_upgrade, package_reboot_if_required;
         UdRepo *yum_repos;
         size_t n_yum_repos;
@@ -154,14 +154,14 @@ typedef struct UserDataConfig {
         bool mounts_set;
         char *mount_default_fields[6];
         char *swap_filename;
-        uint64_t swap_size;     /* bytes; 0 = none */
+        uint64_t swap_size; /* bytes; 0 = none */
         bool swap_size_auto;
         /* the end */
         char *final_message;
         UdPowerState power_state;
 
-        char **keys;            /* top-level keys seen (sorted, for `show`) */
-        char **unsupported;     /* top-level keys of modules azl-agent does not implement (sorted) */
+        char **keys;        /* top-level keys seen (sorted, for `show`) */
+        char **unsupported; /* top-level keys of modules azl-agent does not implement (sorted) */
         UdProblem *problems;
         size_t n_problems;
 } UserDataConfig;

@@ -29,7 +29,7 @@
 
 void ud_exec_result_done(UdExecResult *r) {
         free(r->tail);
-        *r = (UdExecResult) { .exit_status = -1 };
+        *r = (UdExecResult){.exit_status = -1};
 }
 
 bool userdata_have_systemd(const Context *c) {
@@ -48,7 +48,7 @@ void userdata_log_open(Context *c, UdLog *log) {
         struct stat st;
         int fd;
 
-        *log = (UdLog) { .fd = -EBADF };
+        *log = (UdLog){.fd = -EBADF};
         dir = open_parent_in_root(c->root_fd, USERDATA_LOG_FILE, true, &name);
         if (dir < 0)
                 return;
@@ -158,8 +158,9 @@ static int build_argv(Context *c, char *const *argv, const char *unit, char *con
             asprintf(&desc, "--description=azl-agent user data: %s", argv[0]) < 0)
                 return -ENOMEM;
         if (strv_extend(&a, "/usr/bin/systemd-run") < 0 || strv_extend(&a, unit_arg) < 0 ||
-            strv_extend(&a, desc) < 0 || strv_extend(&a, "--service-type=exec") < 0 || strv_extend(&a, "--wait") < 0 ||
-            strv_extend(&a, "--pipe") < 0 || strv_extend(&a, "--collect") < 0 || strv_extend(&a, "--quiet") < 0 ||
+            strv_extend(&a, desc) < 0 || strv_extend(&a, "--service-type=exec") < 0 ||
+            strv_extend(&a, "--wait") < 0 || strv_extend(&a, "--pipe") < 0 ||
+            strv_extend(&a, "--collect") < 0 || strv_extend(&a, "--quiet") < 0 ||
             strv_extend(&a, "--property=After=network-online.target") < 0)
                 return -ENOMEM;
         for (char *const *e = env; e && *e; e++) {
@@ -188,7 +189,8 @@ static int build_argv(Context *c, char *const *argv, const char *unit, char *con
 static int build_env(char *const *extra, char ***ret) {
         _cleanup_strv_free_ char **e = NULL;
 
-        if (strv_extend(&e, EXEC_PATH) < 0 || strv_extend(&e, "HOME=/root") < 0 || strv_extend(&e, "LANG=C.UTF-8") < 0)
+        if (strv_extend(&e, EXEC_PATH) < 0 || strv_extend(&e, "HOME=/root") < 0 ||
+            strv_extend(&e, "LANG=C.UTF-8") < 0)
                 return -ENOMEM;
         for (char *const *p = extra; p && *p; p++)
                 if (strv_extend(&e, *p) < 0)
@@ -207,7 +209,7 @@ int userdata_exec(Context *c, char *const *argv, const char *unit, char *const *
         size_t nkept = 0;
         pid_t pid;
 
-        *ret = (UdExecResult) { .exit_status = -1 };
+        *ret = (UdExecResult){.exit_status = -1};
         if (!argv || !argv[0])
                 return -EINVAL;
         r = build_argv(c, argv, unit, env, &args);
@@ -279,8 +281,9 @@ int userdata_exec(Context *c, char *const *argv, const char *unit, char *const *
                         memcpy(kept, buf + n - USERDATA_OUTPUT_TAIL_MAX, USERDATA_OUTPUT_TAIL_MAX);
                         nkept = USERDATA_OUTPUT_TAIL_MAX;
                 } else {
-                        size_t drop = nkept + (size_t) n > USERDATA_OUTPUT_TAIL_MAX ?
-                                              nkept + (size_t) n - USERDATA_OUTPUT_TAIL_MAX : 0;
+                        size_t drop = nkept + (size_t) n > USERDATA_OUTPUT_TAIL_MAX
+                                              ? nkept + (size_t) n - USERDATA_OUTPUT_TAIL_MAX
+                                              : 0;
 
                         memmove(kept, kept + drop, nkept - drop);
                         nkept -= drop;

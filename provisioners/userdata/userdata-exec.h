@@ -19,15 +19,15 @@
 #include "context.h"
 
 typedef struct UdLog {
-        int fd;                 /* -EBADF when the log file could not be opened */
+        int fd; /* -EBADF when the log file could not be opened */
         uint64_t size;
         bool capped;
 } UdLog;
 
 typedef struct UdExecResult {
-        int exit_status;        /* 0…255; -1 when killed by a signal or it could not start */
-        int signal;             /* the killing signal, or 0 */
-        char *tail;             /* the last lines of output (valid UTF-8), may be "" */
+        int exit_status; /* 0…255; -1 when killed by a signal or it could not start */
+        int signal;      /* the killing signal, or 0 */
+        char *tail;      /* the last lines of output (valid UTF-8), may be "" */
 } UdExecResult;
 
 void ud_exec_result_done(UdExecResult *r);

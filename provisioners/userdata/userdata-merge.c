@@ -11,8 +11,11 @@
 #include "userdata-parts.h"
 
 void mergers_default(Mergers *ret) {
-        *ret = (Mergers) { .dict = true, .dict_replace = true, .list = true, .list_method = LIST_MERGE_REPLACE,
-                           .str = true };
+        *ret = (Mergers){.dict = true,
+                         .dict_replace = true,
+                         .list = true,
+                         .list_method = LIST_MERGE_REPLACE,
+                         .str = true};
 }
 
 static bool has_opt(char **opts, const char *o) {
@@ -35,10 +38,11 @@ static int mergers_add(Mergers *m, const char *name, char **opts, char **ret_err
                         return 0;
                 m->list = true;
                 /* MERGE_TYPES = (append, prepend, replace, no_replace) */
-                m->list_method = has_opt(opts, "append") ? LIST_MERGE_APPEND :
-                                 has_opt(opts, "prepend") ? LIST_MERGE_PREPEND :
-                                 has_opt(opts, "replace") ? LIST_MERGE_REPLACE :
-                                 has_opt(opts, "no_replace") ? LIST_MERGE_NO_REPLACE : LIST_MERGE_REPLACE;
+                m->list_method = has_opt(opts, "append")       ? LIST_MERGE_APPEND
+                                 : has_opt(opts, "prepend")    ? LIST_MERGE_PREPEND
+                                 : has_opt(opts, "replace")    ? LIST_MERGE_REPLACE
+                                 : has_opt(opts, "no_replace") ? LIST_MERGE_NO_REPLACE
+                                                               : LIST_MERGE_REPLACE;
                 m->list_recurse_str = has_opt(opts, "recurse_str");
                 m->list_recurse_dict = has_opt(opts, "recurse_dict");
                 m->list_recurse_array = has_opt(opts, "recurse_array") || has_opt(opts, "recurse_list");
@@ -80,15 +84,17 @@ int mergers_parse_string(const char *s, Mergers *m, char **ret_error) {
                 open = strchr(name, '(');
                 len = strlen(name);
                 if (!open || open == name || name[len - 1] != ')') {
-                        if (ret_error && asprintf(ret_error, "merger '%s' is not in the form name(options)", name) < 0)
+                        if (ret_error &&
+                            asprintf(ret_error, "merger '%s' is not in the form name(options)", name) < 0)
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
                 for (char *c = name; c < open; c++)
                         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_') ||
                             (c == name && *c >= '0' && *c <= '9')) {
-                                if (ret_error && asprintf(ret_error, "merger '%s' is not in the form name(options)",
-                                                          name) < 0)
+                                if (ret_error &&
+                                    asprintf(ret_error, "merger '%s' is not in the form name(options)",
+                                             name) < 0)
                                         *ret_error = NULL;
                                 return -EINVAL;
                         }
@@ -140,7 +146,8 @@ static int mergers_from_node(const YNode *v, Mergers *m, char **ret_error) {
                         continue;
                 if (e->type == YNODE_SEQ)
                         for (size_t k = 1; k < e->n_items; k++)
-                                if (e->items[k]->type == YNODE_STR && strv_extend(&opts, e->items[k]->text) < 0)
+                                if (e->items[k]->type == YNODE_STR &&
+                                    strv_extend(&opts, e->items[k]->text) < 0)
                                         return -ENOMEM;
                 if (settings && settings->type == YNODE_SEQ)
                         for (size_t k = 0; k < settings->n_items; k++)
@@ -187,7 +194,8 @@ static int merge_error(char **ret_error, const char *what) {
 /* LookupMerger.merge(): dispatch on the type of source. */
 static int merge(const YNode *source, const YNode *with, const Mergers *m, YNode **ret, char **ret_error);
 
-static int merge_dict(const YNode *value, const YNode *with, const Mergers *m, YNode **ret, char **ret_error) {
+static int merge_dict(const YNode *value, const YNode *with, const Mergers *m, YNode **ret,
+                      char **ret_error) {
         _cleanup_ynode_ YNode *out = ynode_copy(value);
         int r;
 
@@ -211,7 +219,8 @@ static int merge_dict(const YNode *value, const YNode *with, const Mergers *m, Y
                         if (v->type == YNODE_NULL && m->dict_allow_delete) {
                                 ynode_free(out->pairs[j].key);
                                 ynode_free(old);
-                                memmove(&out->pairs[j], &out->pairs[j + 1], (out->n_pairs - j - 1) * sizeof *out->pairs);
+                                memmove(&out->pairs[j], &out->pairs[j + 1],
+                                        (out->n_pairs - j - 1) * sizeof *out->pairs);
                                 out->n_pairs--;
                                 continue;
                         }
@@ -281,7 +290,8 @@ static int as_items(const YNode *with, YNode **ret, char **ret_error) {
                 }
         } else if (with->type == YNODE_STR) {
                 for (size_t i = 0; i < with->size;) {
-                        size_t l = utf8_sequence_len((const unsigned char *) with->text + i, with->size - i) ?: 1;
+                        size_t l = utf8_sequence_len((const unsigned char *) with->text + i, with->size - i)
+                                           ?: 1;
                         _cleanup_free_ char *ch = strndup(with->text + i, l);
                         _cleanup_ynode_ YNode *c = ch ? ynode_new_str(ch) : NULL;
 
@@ -298,7 +308,8 @@ static int as_items(const YNode *with, YNode **ret, char **ret_error) {
         return 0;
 }
 
-static int merge_list(const YNode *value, const YNode *with, const Mergers *m, YNode **ret, char **ret_error) {
+static int merge_list(const YNode *value, const YNode *with, const Mergers *m, YNode **ret,
+                      char **ret_error) {
         _cleanup_ynode_ YNode *out = NULL, *items = NULL;
         int r;
 
@@ -339,7 +350,8 @@ static int merge_list(const YNode *value, const YNode *with, const Mergers *m, Y
                 const YNode *nv = with->items[i];
                 YNode *merged = NULL;
 
-                if ((nv->type == YNODE_SEQ && m->list_recurse_array) || (nv->type == YNODE_STR && m->list_recurse_str) ||
+                if ((nv->type == YNODE_SEQ && m->list_recurse_array) ||
+                    (nv->type == YNODE_STR && m->list_recurse_str) ||
                     (nv->type == YNODE_MAP && m->list_recurse_dict)) {
                         r = merge(out->items[i], nv, m, &merged, ret_error);
                         if (r < 0)
@@ -355,7 +367,8 @@ static int merge_list(const YNode *value, const YNode *with, const Mergers *m, Y
         return 0;
 }
 
-static int merge_str(const YNode *value, const YNode *with, const Mergers *m, YNode **ret, char **ret_error) {
+static int merge_str(const YNode *value, const YNode *with, const Mergers *m, YNode **ret,
+                     char **ret_error) {
         YNode *out;
 
         if (!m->str_append) {

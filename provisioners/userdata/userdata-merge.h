@@ -27,7 +27,7 @@ typedef enum ListMergeMethod {
 } ListMergeMethod;
 
 typedef struct Mergers {
-        bool dict, list, str;           /* which mergers are present */
+        bool dict, list, str; /* which mergers are present */
         bool dict_replace, dict_recurse_str, dict_recurse_array, dict_allow_delete;
         ListMergeMethod list_method;
         bool list_recurse_str, list_recurse_dict, list_recurse_array;

@@ -21,7 +21,7 @@
 #include "yaml-node.h"
 
 #define MIME_SNIFF_BYTES 4096U
-#define MIME_HEADER_MAX (64U * 1024U)
+#define MIME_HEADER_MAX  (64U * 1024U)
 
 static const char *const part_type_table[_UD_PART_TYPE_MAX] = {
         [UD_PART_CLOUD_CONFIG] = "cloud-config",
@@ -56,7 +56,7 @@ void user_data_done(UserData *u) {
         }
         free(u->parts);
         strv_free(u->errors);
-        *u = (UserData) {};
+        *u = (UserData){};
 }
 
 /* ---- prefixes (cloudinit/handlers/__init__.py INCLUSION_TYPES_MAP) ---- */
@@ -66,18 +66,18 @@ static const struct {
         const char *type;
 } inclusion_types[] = {
         /* longest first, as INCLUSION_SRCH sorts them */
-        { "text/x-shellscript-per-instance", "text/x-shellscript-per-instance" },
-        { "text/x-shellscript-per-boot", "text/x-shellscript-per-boot" },
-        { "text/x-shellscript-per-once", "text/x-shellscript-per-once" },
-        { "#cloud-config-archive", "text/cloud-config-archive" },
-        { "#cloud-config-jsonp", "text/cloud-config-jsonp" },
-        { "## template: jinja", "text/jinja2" },
-        { "#cloud-boothook", "text/cloud-boothook" },
-        { "#include-once", "text/x-include-once-url" },
-        { "#part-handler", "text/part-handler" },
-        { "#cloud-config", "text/cloud-config" },
-        { "#include", "text/x-include-url" },
-        { "#!", "text/x-shellscript" },
+        {"text/x-shellscript-per-instance", "text/x-shellscript-per-instance"},
+        {"text/x-shellscript-per-boot", "text/x-shellscript-per-boot"},
+        {"text/x-shellscript-per-once", "text/x-shellscript-per-once"},
+        {"#cloud-config-archive", "text/cloud-config-archive"},
+        {"#cloud-config-jsonp", "text/cloud-config-jsonp"},
+        {"## template: jinja", "text/jinja2"},
+        {"#cloud-boothook", "text/cloud-boothook"},
+        {"#include-once", "text/x-include-once-url"},
+        {"#part-handler", "text/part-handler"},
+        {"#cloud-config", "text/cloud-config"},
+        {"#include", "text/x-include-url"},
+        {"#!", "text/x-shellscript"},
 };
 
 const char *user_data_type_from_starts_with(const char *data, size_t size) {
@@ -107,15 +107,15 @@ static UserDataPartType part_type_from_content_type(const char *ct) {
                 const char *ct;
                 UserDataPartType t;
         } map[] = {
-                { "text/cloud-config", UD_PART_CLOUD_CONFIG },
-                { "text/x-shellscript", UD_PART_SCRIPT },
-                { "text/x-shellscript-per-boot", UD_PART_SCRIPT_PER_BOOT },
-                { "text/x-shellscript-per-instance", UD_PART_SCRIPT_PER_INSTANCE },
-                { "text/x-shellscript-per-once", UD_PART_SCRIPT_PER_ONCE },
-                { "text/cloud-boothook", UD_PART_BOOTHOOK },
-                { "text/jinja2", UD_PART_JINJA },
-                { "text/part-handler", UD_PART_PART_HANDLER },
-                { "text/cloud-config-jsonp", UD_PART_CLOUD_CONFIG_JSONP },
+                {"text/cloud-config", UD_PART_CLOUD_CONFIG},
+                {"text/x-shellscript", UD_PART_SCRIPT},
+                {"text/x-shellscript-per-boot", UD_PART_SCRIPT_PER_BOOT},
+                {"text/x-shellscript-per-instance", UD_PART_SCRIPT_PER_INSTANCE},
+                {"text/x-shellscript-per-once", UD_PART_SCRIPT_PER_ONCE},
+                {"text/cloud-boothook", UD_PART_BOOTHOOK},
+                {"text/jinja2", UD_PART_JINJA},
+                {"text/part-handler", UD_PART_PART_HANDLER},
+                {"text/cloud-config-jsonp", UD_PART_CLOUD_CONFIG_JSONP},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
@@ -151,7 +151,8 @@ char *user_data_strip(char *s) {
 /* ---- gzip ---- */
 
 static bool is_gzip(const void *data, size_t size) {
-        return size >= 2 && ((const unsigned char *) data)[0] == 0x1f && ((const unsigned char *) data)[1] == 0x8b;
+        return size >= 2 && ((const unsigned char *) data)[0] == 0x1f &&
+               ((const unsigned char *) data)[1] == 0x8b;
 }
 
 int user_data_gunzip(const void *data, size_t size, size_t max, char **ret, size_t *ret_size) {
@@ -163,9 +164,11 @@ int user_data_gunzip(const void *data, size_t size, size_t max, char **ret, size
 
         if (!a)
                 return -ENOMEM;
-        if (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_format_raw(a) != ARCHIVE_OK ||
+        if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+            archive_read_support_format_raw(a) != ARCHIVE_OK ||
             archive_read_open_memory(a, data, size) != ARCHIVE_OK ||
-            archive_read_next_header(a, &entry) != ARCHIVE_OK || archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
+            archive_read_next_header(a, &entry) != ARCHIVE_OK ||
+            archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
                 archive_read_free(a);
                 return -EBADMSG;
         }
@@ -238,8 +241,8 @@ static void add_error(Splitter *s, const char *fmt, ...) {
                 free(m);
 }
 
-static int attach_part(Splitter *s, const char *content_type, const char *filename, const char *data, size_t size,
-                       const char *merge_type) {
+static int attach_part(Splitter *s, const char *content_type, const char *filename, const char *data,
+                       size_t size, const char *merge_type) {
         _cleanup_free_ char *fn = NULL, *ct = NULL, *copy = NULL, *mt = NULL;
         UserDataPart *a;
 
@@ -248,7 +251,8 @@ static int attach_part(Splitter *s, const char *content_type, const char *filena
                 return 0;
         }
         if (s->u->total_size + size > USERDATA_DECOMPRESSED_MAX) {
-                add_error(s, "parts larger than %u bytes together: the rest is ignored", USERDATA_DECOMPRESSED_MAX);
+                add_error(s, "parts larger than %u bytes together: the rest is ignored",
+                          USERDATA_DECOMPRESSED_MAX);
                 return 0;
         }
         fn = user_data_clean_filename(filename);
@@ -273,7 +277,7 @@ static int attach_part(Splitter *s, const char *content_type, const char *filena
                 return -ENOMEM;
         }
         s->u->parts = a;
-        a[s->u->n_parts++] = (UserDataPart) {
+        a[s->u->n_parts++] = (UserDataPart){
                 .type = part_type_from_content_type(ct),
                 .content_type = TAKE_PTR(ct),
                 .filename = TAKE_PTR(fn),
@@ -288,7 +292,7 @@ static int attach_part(Splitter *s, const char *content_type, const char *filena
 /* ---- MIME (RFC 2045, 2046; what Python's email.message_from_string makes of it) ---- */
 
 typedef struct MimeHeaders {
-        char *content_type;             /* whole value */
+        char *content_type; /* whole value */
         char *transfer_encoding;
         char *disposition;
         char *merge_type;
@@ -335,13 +339,13 @@ static int mime_parse_headers(const char *buf, size_t size, MimeHeaders *h, size
                 const char *next, *le = line_end(p, end, &next), *colon;
                 size_t name_len;
 
-                if (le == p) {          /* the blank line: the body follows */
+                if (le == p) { /* the blank line: the body follows */
                         p = next;
                         break;
                 }
                 colon = memchr(p, ':', (size_t) (le - p));
                 if (!colon || colon == p || memchr(p, ' ', (size_t) (colon - p)) || *p == ' ' || *p == '\t')
-                        break;          /* not a header: the body starts here (a defect Python tolerates) */
+                        break; /* not a header: the body starts here (a defect Python tolerates) */
                 if ((size_t) (p - buf) > MIME_HEADER_MAX)
                         return -E2BIG;
                 name_len = (size_t) (colon - p);
@@ -363,11 +367,12 @@ static int mime_parse_headers(const char *buf, size_t size, MimeHeaders *h, size
                 }
 #define IS(n) (name_len == strlen(n) && strncasecmp(p, n, name_len) == 0)
                 {
-                        char **field = IS("Content-Type") ? &h->content_type :
-                                       IS("Content-Transfer-Encoding") ? &h->transfer_encoding :
-                                       IS("Content-Disposition") ? &h->disposition :
-                                       IS("Merge-Type") || (IS("X-Merge-Type") && !h->merge_type) ? &h->merge_type :
-                                       NULL;
+                        char **field = IS("Content-Type")                ? &h->content_type
+                                       : IS("Content-Transfer-Encoding") ? &h->transfer_encoding
+                                       : IS("Content-Disposition")       ? &h->disposition
+                                       : IS("Merge-Type") || (IS("X-Merge-Type") && !h->merge_type)
+                                               ? &h->merge_type
+                                               : NULL;
 
                         if (field && header_set(field, value, strlen(value)) < 0)
                                 return -ENOMEM;
@@ -439,7 +444,10 @@ static int mime_param(const char *value, const char *key, char **ret) {
 }
 
 static int hexval(char c) {
-        return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                      : -1;
 }
 
 /* Content-Transfer-Encoding: base64 (lenient: characters outside the alphabet skipped, as a2b_base64) and
@@ -455,7 +463,8 @@ static int mime_decode(const char *cte, const char *body, size_t size, char **re
                 size_t dsize;
 
                 for (size_t i = 0; i < size; i++)
-                        if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", body[i]) &&
+                        if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
+                                   body[i]) &&
                             body[i])
                                 out[n++] = body[i];
                 /* a2b_base64 stops at the first complete pad */
@@ -482,7 +491,8 @@ static int mime_decode(const char *cte, const char *body, size_t size, char **re
                                 i += 2;
                                 continue;
                         }
-                        if (body[i] == '=' && i + 2 < size && hexval(body[i + 1]) >= 0 && hexval(body[i + 2]) >= 0) {
+                        if (body[i] == '=' && i + 2 < size && hexval(body[i + 1]) >= 0 &&
+                            hexval(body[i + 2]) >= 0) {
                                 out[n++] = (char) (hexval(body[i + 1]) * 16 + hexval(body[i + 2]));
                                 i += 2;
                                 continue;
@@ -501,13 +511,14 @@ static int mime_decode(const char *cte, const char *body, size_t size, char **re
         return 0;
 }
 
-static int process_payload(Splitter *s, const char *ctype_orig, const char *filename, const char *data, size_t size,
-                           const char *merge_type);
+static int process_payload(Splitter *s, const char *ctype_orig, const char *filename, const char *data,
+                           size_t size, const char *merge_type);
 
 static int process_mime(Splitter *s, const char *buf, size_t size, unsigned depth);
 
 /* The leaves of a multipart body delimited by "--boundary" lines. */
-static int process_multipart(Splitter *s, const char *body, size_t size, const char *boundary, unsigned depth) {
+static int process_multipart(Splitter *s, const char *body, size_t size, const char *boundary,
+                             unsigned depth) {
         _cleanup_free_ char *delim = NULL;
         const char *p = body, *end = body + size, *part = NULL;
         size_t dl;
@@ -601,9 +612,9 @@ static int process_mime(Splitter *s, const char *buf, size_t size, unsigned dept
 
 static bool is_decomp_type(const char *t) {
         static const char *const types[] = {
-                "application/gzip", "application/gzip-compressed", "application/gzipped",
-                "application/x-compress", "application/x-compressed", "application/x-gunzip",
-                "application/x-gzip", "application/x-gzip-compressed",
+                "application/gzip",       "application/gzip-compressed",   "application/gzipped",
+                "application/x-compress", "application/x-compressed",      "application/x-gunzip",
+                "application/x-gzip",     "application/x-gzip-compressed",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(types); i++)
@@ -643,7 +654,8 @@ static int do_include(Splitter *s, const char *data, size_t size) {
                         return 0;
                 }
                 if (s->include_depth >= USERDATA_INCLUDE_DEPTH_MAX) {
-                        add_error(s, "includes nested deeper than %u levels: ignored", USERDATA_INCLUDE_DEPTH_MAX);
+                        add_error(s, "includes nested deeper than %u levels: ignored",
+                                  USERDATA_INCLUDE_DEPTH_MAX);
                         return 0;
                 }
                 if (!s->fetch) {
@@ -655,8 +667,8 @@ static int do_include(Splitter *s, const char *data, size_t size) {
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        add_error(s, "#include%s #%u could not be fetched: %s", once ? "-once" : "", s->u->n_includes,
-                                  strerror(-r));
+                        add_error(s, "#include%s #%u could not be fetched: %s", once ? "-once" : "",
+                                  s->u->n_includes, strerror(-r));
                         continue;
                 }
                 s->include_depth++;
@@ -679,7 +691,8 @@ static int explode_archive(Splitter *s, const char *data, size_t size) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || root->type != YNODE_SEQ) {
-                add_error(s, "#cloud-config-archive is not a YAML list%s%s", r < 0 ? ": " : "", r < 0 ? err.message : "");
+                add_error(s, "#cloud-config-archive is not a YAML list%s%s", r < 0 ? ": " : "",
+                          r < 0 ? err.message : "");
                 return 0;
         }
         for (size_t i = 0; i < root->n_items; i++) {
@@ -702,9 +715,11 @@ static int explode_archive(Splitter *s, const char *data, size_t size) {
                 else
                         ct = content ? user_data_type_from_starts_with(content->text, content->size) : NULL;
                 if (!ct)
-                        ct = content && content->type == YNODE_BINARY ? "application/octet-stream" : "text/cloud-config";
-                r = attach_part(s, ct, fn && fn->type == YNODE_STR ? fn->text : NULL, content ? content->text : "",
-                                content ? content->size : 0, mt && mt->type == YNODE_STR ? mt->text : NULL);
+                        ct = content && content->type == YNODE_BINARY ? "application/octet-stream"
+                                                                      : "text/cloud-config";
+                r = attach_part(s, ct, fn && fn->type == YNODE_STR ? fn->text : NULL,
+                                content ? content->text : "", content ? content->size : 0,
+                                mt && mt->type == YNODE_STR ? mt->text : NULL);
                 if (r < 0)
                         return r;
         }
@@ -712,8 +727,8 @@ static int explode_archive(Splitter *s, const char *data, size_t size) {
 }
 
 /* One leaf: decompress, sniff, include/archive or attach (cloudinit/user_data.py _process_msg). */
-static int process_payload(Splitter *s, const char *ctype_orig, const char *filename, const char *data, size_t size,
-                           const char *merge_type) {
+static int process_payload(Splitter *s, const char *ctype_orig, const char *filename, const char *data,
+                           size_t size, const char *merge_type) {
         _cleanup_free_ char *unzipped = NULL;
         const char *ctype = ctype_orig;
 
@@ -732,7 +747,8 @@ static int process_payload(Splitter *s, const char *ctype_orig, const char *file
                 size = usize;
                 ctype = "text/plain";
         }
-        if (streq(ctype, "text/plain") || streq(ctype, "text/x-not-multipart") || streq(ctype, "text/x-shellscript"))
+        if (streq(ctype, "text/plain") || streq(ctype, "text/x-not-multipart") ||
+            streq(ctype, "text/x-shellscript"))
                 ctype = user_data_type_from_starts_with(data, size) ?: ctype;
         if (streq(ctype, "text/x-include-url") || streq(ctype, "text/x-include-once-url"))
                 return do_include(s, data, size);
@@ -798,8 +814,9 @@ static bool is_ignition(const char *data, size_t size) {
         if (!tok)
                 return false;
         o = json_tokener_parse_ex(tok, data, (int) MIN(size, (size_t) INT32_MAX));
-        if (o && json_tokener_get_error(tok) == json_tokener_success && json_object_is_type(o, json_type_object) &&
-            json_object_object_get_ex(o, "ignition", &ign) && json_object_is_type(ign, json_type_object))
+        if (o && json_tokener_get_error(tok) == json_tokener_success &&
+            json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "ignition", &ign) &&
+            json_object_is_type(ign, json_type_object))
                 yes = true;
         json_object_put(o);
         json_tokener_free(tok);
@@ -808,7 +825,7 @@ static bool is_ignition(const char *data, size_t size) {
 
 int user_data_split(const void *buf, size_t size, UserDataFetchFunc fetch, void *userdata, UserData *ret) {
         _cleanup_(user_data_done) UserData u = {};
-        Splitter s = { .u = &u, .fetch = fetch, .userdata = userdata };
+        Splitter s = {.u = &u, .fetch = fetch, .userdata = userdata};
         _cleanup_free_ char *unzipped = NULL;
         const char *data = buf;
         size_t dsize = size;
@@ -816,7 +833,8 @@ int user_data_split(const void *buf, size_t size, UserDataFetchFunc fetch, void 
 
         if (size > USERDATA_MAX)
                 return -E2BIG;
-        if (is_gzip(buf, size) && user_data_gunzip(buf, size, USERDATA_DECOMPRESSED_MAX, &unzipped, &dsize) >= 0)
+        if (is_gzip(buf, size) &&
+            user_data_gunzip(buf, size, USERDATA_DECOMPRESSED_MAX, &unzipped, &dsize) >= 0)
                 data = unzipped;
         else
                 dsize = size;
@@ -831,6 +849,6 @@ int user_data_split(const void *buf, size_t size, UserDataFetchFunc fetch, void 
         if (unzipped)
                 explicit_bzero(unzipped, dsize);
         *ret = u;
-        u = (UserData) {};
+        u = (UserData){};
         return 0;
 }

@@ -24,47 +24,47 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define USERDATA_MAX (1024U * 1024U)                  /* the decoded payload (Azure allows 64 KiB) */
-#define USERDATA_DECOMPRESSED_MAX (8U * 1024U * 1024U) /* all parts together, after gunzip */
-#define USERDATA_PARTS_MAX 128U
-#define USERDATA_INCLUDES_MAX 16U
+#define USERDATA_MAX               (1024U * 1024U)      /* the decoded payload (Azure allows 64 KiB) */
+#define USERDATA_DECOMPRESSED_MAX  (8U * 1024U * 1024U) /* all parts together, after gunzip */
+#define USERDATA_PARTS_MAX         128U
+#define USERDATA_INCLUDES_MAX      16U
 #define USERDATA_INCLUDE_DEPTH_MAX 4U
-#define USERDATA_MIME_DEPTH_MAX 8U
-#define USERDATA_ERRORS_MAX 64U
+#define USERDATA_MIME_DEPTH_MAX    8U
+#define USERDATA_ERRORS_MAX        64U
 
 typedef enum UserDataPartType {
-        UD_PART_CLOUD_CONFIG,           /* text/cloud-config */
-        UD_PART_SCRIPT,                 /* text/x-shellscript: once per instance, after Ready */
-        UD_PART_SCRIPT_PER_BOOT,        /* text/x-shellscript-per-boot */
-        UD_PART_SCRIPT_PER_INSTANCE,    /* text/x-shellscript-per-instance */
-        UD_PART_SCRIPT_PER_ONCE,        /* text/x-shellscript-per-once */
-        UD_PART_BOOTHOOK,               /* text/cloud-boothook: every boot, during provisioning */
-        UD_PART_JINJA,                  /* text/jinja2: not supported */
-        UD_PART_PART_HANDLER,           /* text/part-handler (Python): not supported */
-        UD_PART_CLOUD_CONFIG_JSONP,     /* text/cloud-config-jsonp (JSON patch): not supported */
-        UD_PART_UNKNOWN,                /* any other type, e.g. text/plain that matches no prefix */
+        UD_PART_CLOUD_CONFIG,        /* text/cloud-config */
+        UD_PART_SCRIPT,              /* text/x-shellscript: once per instance, after Ready */
+        UD_PART_SCRIPT_PER_BOOT,     /* text/x-shellscript-per-boot */
+        UD_PART_SCRIPT_PER_INSTANCE, /* text/x-shellscript-per-instance */
+        UD_PART_SCRIPT_PER_ONCE,     /* text/x-shellscript-per-once */
+        UD_PART_BOOTHOOK,            /* text/cloud-boothook: every boot, during provisioning */
+        UD_PART_JINJA,               /* text/jinja2: not supported */
+        UD_PART_PART_HANDLER,        /* text/part-handler (Python): not supported */
+        UD_PART_CLOUD_CONFIG_JSONP,  /* text/cloud-config-jsonp (JSON patch): not supported */
+        UD_PART_UNKNOWN,             /* any other type, e.g. text/plain that matches no prefix */
         _UD_PART_TYPE_MAX,
         _UD_PART_TYPE_INVALID = -1,
 } UserDataPartType;
 
 typedef struct UserDataPart {
         UserDataPartType type;
-        char *content_type;     /* the final MIME type, lower case */
-        char *filename;         /* cleaned; "part-NNN" when the part had none */
-        char *data;             /* NUL-terminated (may hold NULs: see size) */
+        char *content_type; /* the final MIME type, lower case */
+        char *filename;     /* cleaned; "part-NNN" when the part had none */
+        char *data;         /* NUL-terminated (may hold NULs: see size) */
         size_t size;
-        char *merge_type;       /* Merge-Type / X-Merge-Type header (cloud-config merging), or NULL */
+        char *merge_type; /* Merge-Type / X-Merge-Type header (cloud-config merging), or NULL */
 } UserDataPart;
 
 typedef struct UserData {
         UserDataPart *parts;
         size_t n_parts;
-        bool gzip;              /* the payload was gzip-compressed */
-        bool mime;              /* the payload was a MIME message */
-        bool ignition;          /* an Ignition config: left alone */
-        unsigned n_includes;    /* URLs fetched */
-        char **errors;          /* what could not be used, with why (no user data bytes in it) */
-        size_t total_size;      /* bytes of all parts */
+        bool gzip;           /* the payload was gzip-compressed */
+        bool mime;           /* the payload was a MIME message */
+        bool ignition;       /* an Ignition config: left alone */
+        unsigned n_includes; /* URLs fetched */
+        char **errors;       /* what could not be used, with why (no user data bytes in it) */
+        size_t total_size;   /* bytes of all parts */
 } UserData;
 
 /* Fetches url (an #include line) into *ret (NUL-terminated). once: an #include-once URL. <0 on failure. */

@@ -40,7 +40,7 @@ void userdata_status_done(UserDataStatus *s) {
                 free(s->scripts[i].output);
         }
         free(s->scripts);
-        *s = (UserDataStatus) {};
+        *s = (UserDataStatus){};
 }
 
 bool userdata_state_is_final(const char *state) {
@@ -48,7 +48,8 @@ bool userdata_state_is_final(const char *state) {
                streq_ptr(state, "degraded");
 }
 
-int userdata_status_set_module(UserDataStatus *s, const char *name, const char *result, const char *summary) {
+int userdata_status_set_module(UserDataStatus *s, const char *name, const char *result,
+                               const char *summary) {
         UdModuleStatus *m = NULL, *a;
 
         for (size_t i = 0; i < s->n_modules; i++)
@@ -62,7 +63,7 @@ int userdata_status_set_module(UserDataStatus *s, const char *name, const char *
                         return -ENOMEM;
                 s->modules = a;
                 m = &a[s->n_modules];
-                *m = (UdModuleStatus) { .name = strdup(name) };
+                *m = (UdModuleStatus){.name = strdup(name)};
                 if (!m->name)
                         return -ENOMEM;
                 s->n_modules++;
@@ -85,8 +86,10 @@ UdScriptStatus *userdata_status_script(UserDataStatus *s, const char *name, cons
                 return NULL;
         s->scripts = a;
         a = &a[s->n_scripts];
-        *a = (UdScriptStatus) { .name = strdup(name), .frequency = strdup(frequency), .state = strdup("pending"),
-                                .exit_status = -1 };
+        *a = (UdScriptStatus){.name = strdup(name),
+                              .frequency = strdup(frequency),
+                              .state = strdup("pending"),
+                              .exit_status = -1};
         if (!a->name || !a->frequency || !a->state) {
                 free(a->name);
                 free(a->frequency);
@@ -138,7 +141,8 @@ static int array_add(struct json_object *a, struct json_object *v) {
 int userdata_status_to_json(const UserDataStatus *s, bool with_output, struct json_object **ret) {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *parts = json_object_new_array(),
                                           *uns = json_object_new_array(), *probs = json_object_new_array(),
-                                          *mods = json_object_new_array(), *scripts = json_object_new_array();
+                                          *mods = json_object_new_array(),
+                                          *scripts = json_object_new_array();
         int r = 0;
 
         if (!o || !parts || !uns || !probs || !mods || !scripts)
@@ -261,7 +265,8 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
         if (json_object_object_get_ex(o, "mime", &v))
                 s.mime = json_object_get_boolean(v);
         a = get_array(o, "parts");
-        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX); i++) {
+        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX);
+             i++) {
                 struct json_object *p = json_object_array_get_idx(a, i);
                 UdPartStatus *n;
 
@@ -272,7 +277,7 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         return -ENOMEM;
                 s.parts = n;
                 n = &n[s.n_parts++];
-                *n = (UdPartStatus) {};
+                *n = (UdPartStatus){};
                 r = get_str(p, "name", &n->name);
                 r = r ?: get_str(p, "type", &n->type);
                 if (r < 0)
@@ -283,7 +288,8 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         n->size = (uint64_t) json_object_get_int64(v);
         }
         a = get_array(o, "unsupported");
-        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX); i++) {
+        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX);
+             i++) {
                 v = json_object_array_get_idx(a, i);
                 if (!json_object_is_type(v, json_type_string))
                         return -EBADMSG;
@@ -291,7 +297,8 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         return -ENOMEM;
         }
         a = get_array(o, "problems");
-        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX); i++) {
+        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX);
+             i++) {
                 struct json_object *p = json_object_array_get_idx(a, i);
                 UdProblemStatus *n;
 
@@ -302,7 +309,7 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         return -ENOMEM;
                 s.problems = n;
                 n = &n[s.n_problems++];
-                *n = (UdProblemStatus) {};
+                *n = (UdProblemStatus){};
                 r = get_str(p, "path", &n->path);
                 r = r ?: get_str(p, "part", &n->part);
                 if (r < 0)
@@ -311,7 +318,8 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         n->line = (unsigned) json_object_get_int(v);
         }
         a = get_array(o, "modules");
-        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX); i++) {
+        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX);
+             i++) {
                 struct json_object *p = json_object_array_get_idx(a, i);
                 _cleanup_free_ char *name = NULL, *result = NULL, *summary = NULL;
 
@@ -329,7 +337,8 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         return r;
         }
         a = get_array(o, "scripts");
-        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX); i++) {
+        for (size_t i = 0; a && i < MIN(json_object_array_length(a), (size_t) USERDATA_STATUS_ITEMS_MAX);
+             i++) {
                 struct json_object *p = json_object_array_get_idx(a, i);
                 _cleanup_free_ char *name = NULL, *freq = NULL;
                 UdScriptStatus *sc;
@@ -355,7 +364,7 @@ int userdata_status_from_json(const char *buf, size_t size, UserDataStatus *ret)
                         sc->exit_status = json_object_get_int(v);
         }
         *ret = s;
-        s = (UserDataStatus) {};
+        s = (UserDataStatus){};
         return 0;
 }
 
@@ -378,7 +387,8 @@ int userdata_status_save(const Context *c, const UserDataStatus *s) {
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 return -ENOMEM;
-        return write_file_atomic_in_root(c->root_fd, path, text, strlen(text), 0600, 0, 0, WRITE_MKDIR | WRITE_SYNC);
+        return write_file_atomic_in_root(c->root_fd, path, text, strlen(text), 0600, 0, 0,
+                                         WRITE_MKDIR | WRITE_SYNC);
 }
 
 int userdata_status_load(const Context *c, UserDataStatus *ret) {

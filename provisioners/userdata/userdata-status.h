@@ -27,7 +27,7 @@
 #include "strutil.h"
 
 #define USERDATA_STATUS_ITEMS_MAX 256U
-#define USERDATA_OUTPUT_TAIL_MAX 2048U
+#define USERDATA_OUTPUT_TAIL_MAX  2048U
 
 typedef struct UdPartStatus {
         char *name, *type;
@@ -46,9 +46,9 @@ typedef struct UdModuleStatus {
 
 typedef struct UdScriptStatus {
         char *name, *frequency, *state;
-        int exit_status;        /* -1: none (not run, killed, could not start) */
+        int exit_status; /* -1: none (not run, killed, could not start) */
         usec_t started_at, finished_at;
-        char *output;           /* last lines; root only */
+        char *output; /* last lines; root only */
 } UdScriptStatus;
 
 typedef struct UserDataStatus {

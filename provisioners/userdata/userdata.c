@@ -40,8 +40,8 @@
 #include "version.h"
 
 #define USERDATA_INCLUDE_BODY_MAX (1024U * 1024U)
-#define USERDATA_FETCH_TIMEOUT (10U * USEC_PER_SEC)
-#define KVP_KEY_USERDATA "PROVISIONING_USERDATA"
+#define USERDATA_FETCH_TIMEOUT    (10U * USEC_PER_SEC)
+#define KVP_KEY_USERDATA          "PROVISIONING_USERDATA"
 
 static void *mfree(void *p) {
         free(p);
@@ -55,7 +55,7 @@ void user_data_doc_done(UserDataDoc *d) {
         ynode_free(d->merged);
         user_data_config_done(&d->config);
         free(d->source);
-        *d = (UserDataDoc) {};
+        *d = (UserDataDoc){};
 }
 
 static int merge_part(UserDataDoc *doc, const UserDataPart *p, unsigned index) {
@@ -73,14 +73,14 @@ static int merge_part(UserDataDoc *doc, const UserDataPart *p, unsigned index) {
                 char path[64];
 
                 snprintf(path, sizeof path, "format-l%u.c%u", err.line ?: 1, err.column ?: 1);
-                return user_data_config_add_problem(c, path, index, err.line, "%s is not valid YAML: %s", p->filename,
-                                                    err.message);
+                return user_data_config_add_problem(c, path, index, err.line, "%s is not valid YAML: %s",
+                                                    p->filename, err.message);
         }
         if (root->type == YNODE_NULL)
                 return user_data_config_add_problem(c, "", index, 1, "%s: empty cloud config", p->filename);
         if (root->type != YNODE_MAP)
-                return user_data_config_add_problem(c, "", index, root->line, "%s: cloud-config is not a YAML dict",
-                                                    p->filename);
+                return user_data_config_add_problem(c, "", index, root->line,
+                                                    "%s: cloud-config is not a YAML dict", p->filename);
         ynode_set_part(root, index);
         n = mergers_extract(root, &m, &why);
         if (n >= 0 && p->merge_type) {
@@ -113,7 +113,8 @@ static int merge_part(UserDataDoc *doc, const UserDataPart *p, unsigned index) {
         return 0;
 }
 
-int user_data_doc_parse(const void *buf, size_t size, UserDataFetchFunc fetch, void *userdata, UserDataDoc *ret) {
+int user_data_doc_parse(const void *buf, size_t size, UserDataFetchFunc fetch, void *userdata,
+                        UserDataDoc *ret) {
         _cleanup_(user_data_doc_done) UserDataDoc doc = {};
         int r;
 
@@ -139,7 +140,9 @@ int user_data_doc_parse(const void *buf, size_t size, UserDataFetchFunc fetch, v
                         _cleanup_free_ char *what = NULL;
 
                         if (asprintf(&what, "part %s: %s", p->filename,
-                                     p->type == UD_PART_UNKNOWN ? p->content_type : user_data_part_type_to_string(p->type)) < 0 ||
+                                     p->type == UD_PART_UNKNOWN
+                                             ? p->content_type
+                                             : user_data_part_type_to_string(p->type)) < 0 ||
                             strv_push(&doc.config.unsupported, what) < 0)
                                 return -ENOMEM;
                         what = NULL;
@@ -171,7 +174,7 @@ int user_data_doc_parse(const void *buf, size_t size, UserDataFetchFunc fetch, v
                         return r;
         }
         *ret = doc;
-        doc = (UserDataDoc) {};
+        doc = (UserDataDoc){};
         return 0;
 }
 
@@ -244,7 +247,8 @@ int userdata_fetch_url(const char *url, bool once, void *userdata, char **ret, s
         char *body;
         int r;
 
-        if (!startswith(url, "https://") && !(startswith(url, "http://") && c && c->config.userdata_allow_http))
+        if (!startswith(url, "https://") &&
+            !(startswith(url, "http://") && c && c->config.userdata_allow_http))
                 return -EPROTONOSUPPORT;
         if (strlen(url) > HTTP_URL_MAX || strpbrk(url, " \t\r\n"))
                 return -EINVAL;
@@ -265,8 +269,8 @@ int userdata_fetch_url(const char *url, bool once, void *userdata, char **ret, s
 
 typedef struct FetchCtx {
         Context *c;
-        bool network;           /* may go to the network (else the cache only) */
-        bool prefer_cache;      /* take the cache first, even for a plain #include */
+        bool network;      /* may go to the network (else the cache only) */
+        bool prefer_cache; /* take the cache first, even for a plain #include */
 } FetchCtx;
 
 static int fetch_cached(const char *url, bool once, void *userdata, char **ret, size_t *ret_size) {
@@ -433,7 +437,8 @@ static int pick_source(Context *c, const UserDataInput *in, void **ret, size_t *
                 }
         }
         /* a later boot without the media: this instance's copy */
-        if (!c->config.userdata_sources || !in->vm_id || saved_vm_id(c, &saved_id) < 0 || !streq(saved_id, in->vm_id))
+        if (!c->config.userdata_sources || !in->vm_id || saved_vm_id(c, &saved_id) < 0 ||
+            !streq(saved_id, in->vm_id))
                 return 0;
         if (userdata_load_saved(c, &data, &size, &src) < 0)
                 return 0;
@@ -447,7 +452,8 @@ static int pick_source(Context *c, const UserDataInput *in, void **ret, size_t *
 /* ---- status ---- */
 
 /* The record's description of the user data; its module and script records are kept for the same VM id. */
-static int status_fill(UserDataStatus *s, const UserDataDoc *doc, const char *source, const char *vm_id, size_t size) {
+static int status_fill(UserDataStatus *s, const UserDataDoc *doc, const char *source, const char *vm_id,
+                       size_t size) {
         if (!streq_ptr(s->vm_id, vm_id))
                 userdata_status_done(s);
         for (size_t i = 0; i < s->n_parts; i++) {
@@ -475,9 +481,10 @@ static int status_fill(UserDataStatus *s, const UserDataDoc *doc, const char *so
                 if (!a)
                         return -ENOMEM;
                 s->parts = a;
-                a[s->n_parts] = (UdPartStatus) {
+                a[s->n_parts] = (UdPartStatus){
                         .name = strdup(p->filename),
-                        .type = strdup(p->type == UD_PART_UNKNOWN ? p->content_type : user_data_part_type_to_string(p->type)),
+                        .type = strdup(p->type == UD_PART_UNKNOWN ? p->content_type
+                                                                  : user_data_part_type_to_string(p->type)),
                         .supported = user_data_part_type_supported(p->type),
                         .size = p->size,
                 };
@@ -495,9 +502,10 @@ static int status_fill(UserDataStatus *s, const UserDataDoc *doc, const char *so
                 if (!a)
                         return -ENOMEM;
                 s->problems = a;
-                a[s->n_problems] = (UdProblemStatus) {
+                a[s->n_problems] = (UdProblemStatus){
                         .path = strdup(p->path),
-                        .part = strdup(p->part < doc->parts.n_parts ? doc->parts.parts[p->part].filename : "user-data"),
+                        .part = strdup(p->part < doc->parts.n_parts ? doc->parts.parts[p->part].filename
+                                                                    : "user-data"),
                         .line = p->line,
                 };
                 if (!a[s->n_problems].path || !a[s->n_problems].part)
@@ -532,14 +540,18 @@ static int warning_text(const UserDataDoc *doc, char **ret) {
 
                         if (asprintf(&n, "%s%s%s%s(%s line %u)", strempty(list), list ? ", " : "", p->path,
                                      isempty(p->path) ? "" : " ",
-                                     p->part < doc->parts.n_parts ? doc->parts.parts[p->part].filename : "user-data",
+                                     p->part < doc->parts.n_parts ? doc->parts.parts[p->part].filename
+                                                                  : "user-data",
                                      p->line) < 0)
                                 return -ENOMEM;
                         free(list);
                         list = n;
                 }
-                if (asprintf(&n, "%s%sUser data: %zu problem(s) in the cloud-config: %s%s; see 'azl-agent userdata "
-                             "show'.", strempty(t), t ? " " : "", doc->config.n_problems, list,
+                if (asprintf(&n,
+                             "%s%sUser data: %zu problem(s) in the cloud-config: %s%s; see 'azl-agent "
+                             "userdata "
+                             "show'.",
+                             strempty(t), t ? " " : "", doc->config.n_problems, list,
                              doc->config.n_problems > 10 ? ", …" : "") < 0)
                         return -ENOMEM;
                 free(t);
@@ -646,13 +658,16 @@ static int run_module(Run *run, const char *name, bool per_instance, int (*fn)(R
         r = fn(run, &summary);
         if (r == -ENOMEM)
                 return r;
-        if (r == -ENODATA)      /* nothing to do for this module: no marker either */
+        if (r == -ENODATA) /* nothing to do for this module: no marker either */
                 return 0;
         if (r < 0)
                 run->failed = true;
         if (r > 0)
                 run->changed = true;
-        k = userdata_status_set_module(run->status, name, r < 0 ? "failed" : r > 0 ? "changed" : "unchanged",
+        k = userdata_status_set_module(run->status, name,
+                                       r < 0   ? "failed"
+                                       : r > 0 ? "changed"
+                                               : "unchanged",
                                        summary);
         if (k < 0)
                 return k;
@@ -679,7 +694,9 @@ static int m_write_files(Run *run, char **summary) {
 static int m_mounts(Run *run, char **summary) {
         const UserDataConfig *cfg = &PM(run)->doc->config;
 
-        return cfg->mounts_set || cfg->swap_filename || cfg->swap_size ? userdata_mounts(run->c, cfg, summary) : -ENODATA;
+        return cfg->mounts_set || cfg->swap_filename || cfg->swap_size
+                       ? userdata_mounts(run->c, cfg, summary)
+                       : -ENODATA;
 }
 
 static int m_etc_hosts(Run *run, char **summary) {
@@ -693,8 +710,9 @@ static int m_etc_hosts(Run *run, char **summary) {
 static int m_ca_certs(Run *run, char **summary) {
         const UserDataConfig *cfg = &PM(run)->doc->config;
 
-        return cfg->ca_certs_trusted || cfg->ca_certs_remove_defaults ? userdata_ca_certs(run->c, cfg, summary) :
-                                                                        -ENODATA;
+        return cfg->ca_certs_trusted || cfg->ca_certs_remove_defaults
+                       ? userdata_ca_certs(run->c, cfg, summary)
+                       : -ENODATA;
 }
 
 static int m_groups(Run *run, char **summary) {
@@ -712,13 +730,15 @@ static int m_users(Run *run, char **summary) {
 static int m_ssh_host_keys(Run *run, char **summary) {
         const UserDataConfig *cfg = &PM(run)->doc->config;
 
-        return cfg->n_ssh_keys > 0 || cfg->ssh_genkeytypes_set || cfg->ssh_deletekeys_set ?
-                       userdata_ssh_host_keys(run->c, cfg, summary) : -ENODATA;
+        return cfg->n_ssh_keys > 0 || cfg->ssh_genkeytypes_set || cfg->ssh_deletekeys_set
+                       ? userdata_ssh_host_keys(run->c, cfg, summary)
+                       : -ENODATA;
 }
 
 static int m_root_keys(Run *run, char **summary) {
-        return PM(run)->doc->n_cloud_config > 0 ? userdata_root_keys(run->c, &PM(run)->doc->config, PM(run)->d, summary) :
-                                                  -ENODATA;
+        return PM(run)->doc->n_cloud_config > 0
+                       ? userdata_root_keys(run->c, &PM(run)->doc->config, PM(run)->d, summary)
+                       : -ENODATA;
 }
 
 static int m_timezone(Run *run, char **summary) {
@@ -735,10 +755,10 @@ static int m_yum_repos(Run *run, char **summary) {
 
 /* A script run during provisioning (boothooks, bootcmd): our cgroup, output to the log and the journal. */
 static int run_early(Run *run, const char *name, const char *path, const char *argv0, UdLog *log) {
-        _cleanup_(ud_exec_result_done) UdExecResult res = { .exit_status = -1 };
+        _cleanup_(ud_exec_result_done) UdExecResult res = {.exit_status = -1};
         _cleanup_free_ char *env_id = NULL;
-        const char *argv[3] = { argv0 ?: path, argv0 ? path : NULL, NULL };
-        char *env[2] = { NULL, NULL };
+        const char *argv[3] = {argv0 ?: path, argv0 ? path : NULL, NULL};
+        char *env[2] = {NULL, NULL};
         UdScriptStatus *sc;
         int r;
 
@@ -907,10 +927,10 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
         _cleanup_(user_data_doc_done) UserDataDoc doc = {};
         _cleanup_free_ char *source = NULL, *adjust = NULL, *summary = NULL, *warning = NULL;
         _cleanup_free_ void *data = NULL;
-        ProvisionModules pm = { .run = { .c = c, .status = &status }, .doc = &doc, .d = d };
-        UdLog log = { .fd = -EBADF };
+        ProvisionModules pm = {.run = {.c = c, .status = &status}, .doc = &doc, .d = d};
+        UdLog log = {.fd = -EBADF};
         const char *vm_id = in->vm_id ?: d->vm_id;
-        FetchCtx fetch = { .c = c, .network = !in->boot_only, .prefer_cache = in->boot_only };
+        FetchCtx fetch = {.c = c, .network = !in->boot_only, .prefer_cache = in->boot_only};
         bool fresh = false, final_work;
         size_t size = 0;
         int r;
@@ -988,16 +1008,16 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
                         int (*fn)(Run *run, char **summary);
                 } modules[] = {
                         /* cloud-init's cloud_init_modules order, then timezone and yum_add_repo */
-                        { "write_files", m_write_files },
-                        { "mounts", m_mounts },
-                        { "update_etc_hosts", m_etc_hosts },
-                        { "ca_certs", m_ca_certs },
-                        { "groups", m_groups },
-                        { "users", m_users },
-                        { "ssh_host_keys", m_ssh_host_keys },
-                        { "disable_root", m_root_keys },
-                        { "timezone", m_timezone },
-                        { "yum_repos", m_yum_repos },
+                        {"write_files", m_write_files},
+                        {"mounts", m_mounts},
+                        {"update_etc_hosts", m_etc_hosts},
+                        {"ca_certs", m_ca_certs},
+                        {"groups", m_groups},
+                        {"users", m_users},
+                        {"ssh_host_keys", m_ssh_host_keys},
+                        {"disable_root", m_root_keys},
+                        {"timezone", m_timezone},
+                        {"yum_repos", m_yum_repos},
                 };
 
                 for (size_t i = 0; r >= 0 && i < ELEMENTSOF(modules); i++)
@@ -1029,14 +1049,20 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
                                      doc.parts.parts[i].type == UD_PART_SCRIPT_PER_BOOT ||
                                      doc.parts.parts[i].type == UD_PART_SCRIPT_PER_INSTANCE ||
                                      doc.parts.parts[i].type == UD_PART_SCRIPT_PER_ONCE;
-                if (asprintf(&summary, "%s user data%s: %zu part(s), %u cloud-config, %zu unsupported, %zu problem(s)%s; "
+                if (asprintf(&summary,
+                             "%s user data%s: %zu part(s), %u cloud-config, %zu unsupported, %zu "
+                             "problem(s)%s; "
                              "after Ready: %zu script(s)%s%s",
-                             streq(source, "ovf") ? "CustomData" : streq(source, "imds") ? "IMDS" : "saved",
-                             fresh ? "" : " (saved copy)", doc.parts.n_parts, doc.n_cloud_config, strv_length(doc.config.unsupported),
-                             doc.config.n_problems, pm.run.failed ? ", a module failed" : "", n_scripts,
+                             streq(source, "ovf")    ? "CustomData"
+                             : streq(source, "imds") ? "IMDS"
+                                                     : "saved",
+                             fresh ? "" : " (saved copy)", doc.parts.n_parts, doc.n_cloud_config,
+                             strv_length(doc.config.unsupported), doc.config.n_problems,
+                             pm.run.failed ? ", a module failed" : "", n_scripts,
                              doc.config.runcmd ? ", runcmd" : "",
-                             doc.config.packages || doc.config.package_update || doc.config.package_upgrade ?
-                                     ", packages" : "") < 0)
+                             doc.config.packages || doc.config.package_update || doc.config.package_upgrade
+                                     ? ", packages"
+                                     : "") < 0)
                         return -ENOMEM;
                 *ret_summary = TAKE_PTR(summary);
         }
@@ -1048,7 +1074,7 @@ int userdata_provision(Context *c, const UserDataInput *in, ProvisionData *d, ch
 /* ---- the after-Ready phase ---- */
 
 static const char *package_manager(Context *c) {
-        static const char *const pms[] = { "/usr/bin/dnf", "/usr/bin/tdnf", "/usr/bin/yum" };
+        static const char *const pms[] = {"/usr/bin/dnf", "/usr/bin/tdnf", "/usr/bin/yum"};
 
         for (size_t i = 0; i < ELEMENTSOF(pms); i++)
                 if (access_in_root(c->root_fd, pms[i]) >= 0)
@@ -1057,7 +1083,7 @@ static const char *package_manager(Context *c) {
 }
 
 static int run_script(Run *run, const char *name, const char *frequency, char *const *argv, UdLog *log) {
-        _cleanup_(ud_exec_result_done) UdExecResult res = { .exit_status = -1 };
+        _cleanup_(ud_exec_result_done) UdExecResult res = {.exit_status = -1};
         _cleanup_free_ char *unit = NULL, *uname = NULL;
         UdScriptStatus *sc;
         int r;
@@ -1086,8 +1112,8 @@ static int run_script(Run *run, const char *name, const char *frequency, char *c
         if (free_and_strdup(&sc->state, r >= 0 && res.exit_status == 0 ? "done" : "failed") < 0 ||
             free_and_strdup(&sc->output, r < 0 ? strerror(-r) : res.tail) < 0)
                 return -ENOMEM;
-        userdata_log_line(log, "%s (%s): %s %d", name, frequency, res.signal ? "killed by signal" : "exit status",
-                          res.signal ?: res.exit_status);
+        userdata_log_line(log, "%s (%s): %s %d", name, frequency,
+                          res.signal ? "killed by signal" : "exit status", res.signal ?: res.exit_status);
         if (r < 0 || res.exit_status != 0)
                 run->failed = true;
         run->changed = true;
@@ -1108,7 +1134,7 @@ static int run_parts(Run *run, const char *dir, const char *frequency, UdLog *lo
 
                 if (asprintf(&path, "%s/%s", dir, *n) < 0)
                         return -ENOMEM;
-                r = run_script(run, *n, frequency, (char *const[]) { path, NULL }, log);
+                r = run_script(run, *n, frequency, (char *const[]){path, NULL}, log);
                 if (r < 0)
                         return r;
         }
@@ -1123,26 +1149,27 @@ static int final_packages(Run *run, const UserDataConfig *cfg, UdLog *log) {
         if (!cfg->packages && !cfg->package_update && !cfg->package_upgrade)
                 return 0;
         if (!pm) {
-                if (strv_extend(&run->status->unsupported, "packages (no dnf, tdnf or yum on this system)") < 0)
+                if (strv_extend(&run->status->unsupported, "packages (no dnf, tdnf or yum on this system)") <
+                    0)
                         return -ENOMEM;
                 return userdata_status_set_module(run->status, "packages", "skipped", "no dnf, tdnf or yum");
         }
         if (cfg->package_update || cfg->package_upgrade || cfg->packages) {
                 /* cloud-init's rhel distro refreshes the metadata before installing */
                 r = run_script(run, "package-update", "instance",
-                               (char *const[]) { (char *) pm, (char *) "-y", (char *) "makecache", NULL }, log);
+                               (char *const[]){(char *) pm, (char *) "-y", (char *) "makecache", NULL}, log);
                 if (r < 0)
                         return r;
         }
         if (cfg->package_upgrade) {
                 r = run_script(run, "package-upgrade", "instance",
-                               (char *const[]) { (char *) pm, (char *) "-y", (char *) "upgrade", NULL }, log);
+                               (char *const[]){(char *) pm, (char *) "-y", (char *) "upgrade", NULL}, log);
                 if (r < 0)
                         return r;
         }
         if (cfg->packages) {
-                if (strv_extend(&argv, pm) < 0 || strv_extend(&argv, "-y") < 0 || strv_extend(&argv, "install") < 0 ||
-                    strv_extend(&argv, "--") < 0)
+                if (strv_extend(&argv, pm) < 0 || strv_extend(&argv, "-y") < 0 ||
+                    strv_extend(&argv, "install") < 0 || strv_extend(&argv, "--") < 0)
                         return -ENOMEM;
                 for (char **p = cfg->packages; *p; p++)
                         if (strv_extend(&argv, *p) < 0)
@@ -1178,17 +1205,18 @@ static int render_final_message(const char *tmpl, char **ret) {
         if (!f)
                 return -ENOMEM;
         for (const char *p = tmpl; *p;) {
-                static const char *const names[] = { "uptime", "timestamp", "version", "datasource" };
+                static const char *const names[] = {"uptime", "timestamp", "version", "datasource"};
                 bool done = false;
 
                 if (*p == '$') {
                         bool brace = p[1] == '{';
                         const char *n = p + 1 + brace;
-                        size_t len = strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+                        size_t len =
+                                strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
 
                         for (size_t i = 0; i < ELEMENTSOF(names) && !done; i++) {
-                                if (len != strlen(names[i]) || (strncmp(n, names[i], len) != 0 &&
-                                                                strncasecmp(n, names[i], len) != 0) ||
+                                if (len != strlen(names[i]) ||
+                                    (strncmp(n, names[i], len) != 0 && strncasecmp(n, names[i], len) != 0) ||
                                     (brace && n[len] != '}'))
                                         continue;
                                 /* only all lower or all upper case, as the substitution dict has both */
@@ -1212,8 +1240,10 @@ static int final_message(Run *run, const UserDataConfig *cfg, UdLog *log) {
         _cleanup_free_ char *msg = NULL, *path = NULL;
         int r;
 
-        r = render_final_message(cfg->final_message ?: "azl-agent " PACKAGE_VERSION " finished the user data at "
-                                                      "$TIMESTAMP. Up $UPTIME seconds", &msg);
+        r = render_final_message(cfg->final_message
+                                         ?: "azl-agent " PACKAGE_VERSION " finished the user data at "
+                                            "$TIMESTAMP. Up $UPTIME seconds",
+                                 &msg);
         if (r < 0)
                 return r;
         /* stdout: the unit sends it to the journal and the console, as cloud-init's final_message */
@@ -1236,7 +1266,8 @@ static int power_state(Run *run, const UserDataConfig *cfg) {
         if (!ps->set)
                 return 0;
         if (ps->condition && !ps->condition_value)
-                return userdata_status_set_module(run->status, "power_state", "skipped", "condition is false");
+                return userdata_status_set_module(run->status, "power_state", "skipped",
+                                                  "condition is false");
         if (run->c->root && !streq(run->c->root, "/"))
                 return userdata_status_set_module(run->status, "power_state", "skipped", "alternate root");
         opt = streq(ps->mode, "reboot") ? "-r" : streq(ps->mode, "halt") ? "-H" : "-P";
@@ -1244,7 +1275,8 @@ static int power_state(Run *run, const UserDataConfig *cfg) {
         if (r < 0)
                 return r;
         (void) userdata_status_save(run->c, run->status);
-        r = spawn_and_wait((char *const[]) { (char *) "shutdown", (char *) opt, ps->delay, ps->message, NULL }, &out);
+        r = spawn_and_wait((char *const[]){(char *) "shutdown", (char *) opt, ps->delay, ps->message, NULL},
+                           &out);
         if (r != 0) {
                 run->failed = true;
                 return userdata_status_set_module(run->status, "power_state", "failed", "shutdown failed");
@@ -1267,16 +1299,19 @@ static int final_deferred_files(Run *run, const UserDataConfig *cfg) {
         if (r < 0)
                 run->failed = true;
         return userdata_status_set_module(run->status, "write_files_deferred",
-                                          r < 0 ? "failed" : r > 0 ? "changed" : "unchanged", summary);
+                                          r < 0   ? "failed"
+                                          : r > 0 ? "changed"
+                                                  : "unchanged",
+                                          summary);
 }
 
 int userdata_final(Context *c, const char *vm_id) {
         _cleanup_(userdata_status_done) UserDataStatus status = {};
         _cleanup_(user_data_doc_done) UserDataDoc doc = {};
         _cleanup_free_ char *data = NULL, *source = NULL, *saved_id = NULL, *dir = NULL;
-        Run run = { .c = c, .status = &status, .vm_id = vm_id };
-        FetchCtx fetch = { .c = c, .network = false };
-        UdLog log = { .fd = -EBADF };
+        Run run = {.c = c, .status = &status, .vm_id = vm_id};
+        FetchCtx fetch = {.c = c, .network = false};
+        UdLog log = {.fd = -EBADF};
         size_t size;
         bool once;
         int r;

@@ -35,26 +35,26 @@
 #include "userdata-config.h"
 #include "userdata-parts.h"
 
-#define USERDATA_STATUS_FILE "userdata.json"
-#define USERDATA_DIR "userdata"
-#define USERDATA_LOG_FILE "/var/log/azl-agent-userdata.log"
-#define USERDATA_LOG_MAX (4U * 1024U * 1024U)
+#define USERDATA_STATUS_FILE  "userdata.json"
+#define USERDATA_DIR          "userdata"
+#define USERDATA_LOG_FILE     "/var/log/azl-agent-userdata.log"
+#define USERDATA_LOG_MAX      (4U * 1024U * 1024U)
 #define USERDATA_WAAGENT_COPY "/var/lib/waagent/CustomData"
-#define USERDATA_TAIL_LINES 10U
+#define USERDATA_TAIL_LINES   10U
 
 /* What the provisioning run knows; any member may be NULL/0. */
 typedef struct UserDataInput {
         const char *vm_id;
-        const void *custom_data;        /* ovf-env.xml CustomData, base64-decoded */
+        const void *custom_data; /* ovf-env.xml CustomData, base64-decoded */
         size_t custom_data_size;
-        const char *custom_data_raw;    /* CustomData as in the document when it did not decode */
-        const char *imds_user_data;     /* IMDS compute.userData, base64 */
-        bool boot_only;                 /* a later boot of a provisioned VM: only the every-boot parts */
+        const char *custom_data_raw; /* CustomData as in the document when it did not decode */
+        const char *imds_user_data;  /* IMDS compute.userData, base64 */
+        bool boot_only;              /* a later boot of a provisioned VM: only the every-boot parts */
 } UserDataInput;
 
 /* userdata_provision() results */
 enum {
-        USERDATA_NONE = 0,              /* no user data */
+        USERDATA_NONE = 0, /* no user data */
         USERDATA_UNCHANGED = 1,
         USERDATA_CHANGED = 2,
 };
@@ -62,10 +62,10 @@ enum {
 /* The user data parsed: parts, merged cloud-config and its typed form. */
 typedef struct UserDataDoc {
         UserData parts;
-        YNode *merged;                  /* NULL when there is no cloud-config part */
+        YNode *merged; /* NULL when there is no cloud-config part */
         UserDataConfig config;
         unsigned n_cloud_config;
-        char *source;                   /* "ovf", "imds", "file", … */
+        char *source; /* "ovf", "imds", "file", … */
 } UserDataDoc;
 
 void user_data_doc_done(UserDataDoc *d);
@@ -75,7 +75,8 @@ void user_data_doc_done(UserDataDoc *d);
  * per part with line, merge errors, schema problems) end up in doc->config.problems. -E2BIG above
  * USERDATA_MAX, -ENOMEM.
  */
-int user_data_doc_parse(const void *buf, size_t size, UserDataFetchFunc fetch, void *userdata, UserDataDoc *ret);
+int user_data_doc_parse(const void *buf, size_t size, UserDataFetchFunc fetch, void *userdata,
+                        UserDataDoc *ret);
 
 /* The include fetcher for the live system: https (http only with [UserData] AllowHTTPInclude=yes), bounded. */
 int userdata_fetch_url(const char *url, bool once, void *userdata, char **ret, size_t *ret_size);

@@ -23,15 +23,9 @@
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
 static const char *const ynode_type_table[_YNODE_TYPE_MAX] = {
-        [YNODE_NULL] = "null",
-        [YNODE_BOOL] = "boolean",
-        [YNODE_INT] = "integer",
-        [YNODE_FLOAT] = "number",
-        [YNODE_STR] = "string",
-        [YNODE_TIMESTAMP] = "timestamp",
-        [YNODE_BINARY] = "binary",
-        [YNODE_SEQ] = "array",
-        [YNODE_MAP] = "object",
+        [YNODE_NULL] = "null",     [YNODE_BOOL] = "boolean", [YNODE_INT] = "integer",
+        [YNODE_FLOAT] = "number",  [YNODE_STR] = "string",   [YNODE_TIMESTAMP] = "timestamp",
+        [YNODE_BINARY] = "binary", [YNODE_SEQ] = "array",    [YNODE_MAP] = "object",
 };
 
 const char *ynode_type_to_string(YNodeType t) {
@@ -259,7 +253,7 @@ int ynode_map_set(YNode *map, YNode *key, YNode *value) {
                 return -ENOMEM;
         }
         map->pairs = a;
-        a[map->n_pairs++] = (YNodePair) { key, value };
+        a[map->n_pairs++] = (YNodePair){key, value};
         return 0;
 }
 
@@ -418,8 +412,8 @@ static bool all_of(const char *s, const char *set) {
 }
 
 static bool match_bool(const char *s) {
-        static const char *const v[] = { "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE",
-                                         "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF" };
+        static const char *const v[] = {"yes",   "Yes",   "YES",   "no", "No", "NO", "true", "True", "TRUE",
+                                        "false", "False", "FALSE", "on", "On", "ON", "off",  "Off",  "OFF"};
 
         for (size_t i = 0; i < ELEMENTSOF(v); i++)
                 if (streq(s, v[i]))
@@ -543,7 +537,8 @@ static bool match_timestamp(const char *s, int *ret_y, int *ret_m, int *ret_d) {
         if (!is_digit(*p))
                 return false;
         p += is_digit(p[1]) ? 2 : 1;
-        if (!(p[0] == ':' && is_digit(p[1]) && is_digit(p[2]) && p[3] == ':' && is_digit(p[4]) && is_digit(p[5])))
+        if (!(p[0] == ':' && is_digit(p[1]) && is_digit(p[2]) && p[3] == ':' && is_digit(p[4]) &&
+              is_digit(p[5])))
                 return false;
         p += 6;
         if (*p == '.')
@@ -565,7 +560,7 @@ static bool match_timestamp(const char *s, int *ret_y, int *ret_m, int *ret_d) {
 }
 
 static bool timestamp_valid(int y, int m, int d) {
-        static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
         if (y < 1 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
                 return false;
@@ -606,7 +601,7 @@ static int construct_int(const char *text, YNode *n) {
                 return -EINVAL;
         if (base == 10 && strchr(s, ':')) {
                 /* sexagesimal: digits of base 60, most significant first */
-                for (const char *part = s; part; ) {
+                for (const char *part = s; part;) {
                         const char *colon = strchr(part, ':');
                         uint64_t d = 0;
 
@@ -679,9 +674,10 @@ static int construct_float(const char *text, YNode *n) {
         if (strchr(s, ':')) {
                 double acc = 0;
 
-                for (const char *part = s; part; ) {
+                for (const char *part = s; part;) {
                         const char *colon = strchr(part, ':');
-                        _cleanup_free_ char *p = colon ? strndup(part, (size_t) (colon - part)) : strdup(part);
+                        _cleanup_free_ char *p =
+                                colon ? strndup(part, (size_t) (colon - part)) : strdup(part);
                         double d;
 
                         if (!p)
@@ -708,8 +704,8 @@ static int construct_bool(const char *text, YNode *n) {
         static const struct {
                 const char *s;
                 bool v;
-        } t[] = { { "yes", true }, { "no", false }, { "true", true }, { "false", false }, { "on", true },
-                  { "off", false } };
+        } t[] = {{"yes", true},    {"no", false}, {"true", true},
+                 {"false", false}, {"on", true},  {"off", false}};
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++)
                 if (strcasecmp(text, t[i].s) == 0) {
@@ -723,15 +719,15 @@ static int construct_bool(const char *text, YNode *n) {
 /* ---- the builder ---- */
 
 typedef struct Frame {
-        YNode *node;            /* a SEQ or MAP being filled */
-        YNode *key;             /* MAP: the key waiting for its value */
+        YNode *node; /* a SEQ or MAP being filled */
+        YNode *key;  /* MAP: the key waiting for its value */
         char *anchor;
-        bool is_set;            /* !!set */
+        bool is_set; /* !!set */
 } Frame;
 
 typedef struct Anchor {
         char *name;
-        YNode *node;            /* a node of the tree (never freed before the end: see trash) */
+        YNode *node; /* a node of the tree (never freed before the end: see trash) */
 } Anchor;
 
 typedef struct Builder {
@@ -747,7 +743,8 @@ typedef struct Builder {
         YamlError *err;
 } Builder;
 
-static int fail_at(Builder *b, unsigned line, unsigned column, int error, const char *fmt, ...) _printf_(5, 6);
+static int fail_at(Builder *b, unsigned line, unsigned column, int error, const char *fmt, ...)
+        _printf_(5, 6);
 static int fail_at(Builder *b, unsigned line, unsigned column, int error, const char *fmt, ...) {
         va_list ap;
 
@@ -791,7 +788,7 @@ static int anchor_add(Builder *b, const char *name, YNode *n) {
                 return -ENOMEM;
         }
         b->anchors = a;
-        a[b->n_anchors++] = (Anchor) { copy, n };
+        a[b->n_anchors++] = (Anchor){copy, n};
         return 0;
 }
 
@@ -804,8 +801,9 @@ static YNode *anchor_find(Builder *b, const char *name) {
 
 static int budget_take(Builder *b, const yaml_event_t *ev) {
         if (b->budget == 0)
-                return fail_at(b, (unsigned) ev->start_mark.line + 1, (unsigned) ev->start_mark.column + 1, -E2BIG,
-                               "document has more than %u nodes (aliases count as copies)", YAML_NODES_MAX);
+                return fail_at(b, (unsigned) ev->start_mark.line + 1, (unsigned) ev->start_mark.column + 1,
+                               -E2BIG, "document has more than %u nodes (aliases count as copies)",
+                               YAML_NODES_MAX);
         b->budget--;
         return 0;
 }
@@ -815,7 +813,8 @@ static int attach(Builder *b, YNode *n) {
         Frame *f;
         YNode **items;
         YNodePair *pairs;
-        bool key = b->depth > 0 && b->stack[b->depth - 1].node->type == YNODE_MAP && !b->stack[b->depth - 1].key;
+        bool key = b->depth > 0 && b->stack[b->depth - 1].node->type == YNODE_MAP &&
+                   !b->stack[b->depth - 1].key;
 
         /* "<<" and "=" resolve to tag:yaml.org,2002:merge / :value, which only a mapping key may carry: SafeLoader
          * has no constructor for them anywhere else */
@@ -824,10 +823,11 @@ static int attach(Builder *b, YNode *n) {
                 bool merge = n->merge_key;
 
                 ynode_free(n);
-                return fail_at(b, line, column, -EBADMSG, "could not determine a constructor for the tag '%s'",
+                return fail_at(b, line, column, -EBADMSG,
+                               "could not determine a constructor for the tag '%s'",
                                merge ? TAG_PREFIX "merge" : TAG_PREFIX "value");
         }
-        n->value_key = false;   /* a value key reads as a string key (flatten_mapping) */
+        n->value_key = false; /* a value key reads as a string key (flatten_mapping) */
 
         if (b->depth == 0) {
                 if (b->root) {
@@ -858,7 +858,7 @@ static int attach(Builder *b, YNode *n) {
                 return -ENOMEM;
         }
         f->node->pairs = pairs;
-        pairs[f->node->n_pairs++] = (YNodePair) { TAKE_PTR(f->key), n };
+        pairs[f->node->n_pairs++] = (YNodePair){TAKE_PTR(f->key), n};
         return 0;
 }
 
@@ -917,12 +917,13 @@ static int build_scalar(Builder *b, const yaml_event_t *ev) {
         } else if (!tag || streq(tag, "!") || tag_is(tag, "str"))
                 ;
         else if (tag_is(tag, "int") || tag_is(tag, "float") || tag_is(tag, "bool")) {
-                r = strlen(n->text) != len ? -EINVAL :
-                    tag_is(tag, "int") ? construct_int(n->text, n) :
-                    tag_is(tag, "float") ? construct_float(n->text, n) : construct_bool(n->text, n);
+                r = strlen(n->text) != len ? -EINVAL
+                    : tag_is(tag, "int")   ? construct_int(n->text, n)
+                    : tag_is(tag, "float") ? construct_float(n->text, n)
+                                           : construct_bool(n->text, n);
                 if (r < 0)
-                        return fail_at(b, line, col, r == -ENOMEM ? r : -EBADMSG, "invalid value for %s: '%s'",
-                                       tag, n->text);
+                        return fail_at(b, line, col, r == -ENOMEM ? r : -EBADMSG,
+                                       "invalid value for %s: '%s'", tag, n->text);
         } else if (tag_is(tag, "null"))
                 n->type = YNODE_NULL;
         else if (tag_is(tag, "timestamp")) {
@@ -935,7 +936,8 @@ static int build_scalar(Builder *b, const yaml_event_t *ev) {
 
                 r = base64_decode(n->text, len, &data, &size);
                 if (r < 0)
-                        return fail_at(b, line, col, r == -ENOMEM ? r : -EBADMSG, "invalid base64 in !!binary");
+                        return fail_at(b, line, col, r == -ENOMEM ? r : -EBADMSG,
+                                       "invalid base64 in !!binary");
                 free(n->text);
                 n->text = realloc(data, size + 1);
                 if (!n->text) {
@@ -946,7 +948,8 @@ static int build_scalar(Builder *b, const yaml_event_t *ev) {
                 n->size = size;
                 n->type = YNODE_BINARY;
         } else
-                return fail_at(b, line, col, -EBADMSG, "could not determine a constructor for the tag '%s'", tag);
+                return fail_at(b, line, col, -EBADMSG, "could not determine a constructor for the tag '%s'",
+                               tag);
 
         if (ev->data.scalar.anchor) {
                 r = anchor_add(b, (const char *) ev->data.scalar.anchor, n);
@@ -960,7 +963,8 @@ static bool is_merge_key(const YNode *k) {
         return k->type == YNODE_STR && k->merge_key;
 }
 
-static int collection_start(Builder *b, const yaml_event_t *ev, YNodeType type, const char *tag, const char *anchor) {
+static int collection_start(Builder *b, const yaml_event_t *ev, YNodeType type, const char *tag,
+                            const char *anchor) {
         unsigned line = (unsigned) ev->start_mark.line + 1, col = (unsigned) ev->start_mark.column + 1;
         bool is_set = false;
         YNode *n;
@@ -968,11 +972,11 @@ static int collection_start(Builder *b, const yaml_event_t *ev, YNodeType type, 
 
         if (tag && !streq(tag, "!")) {
                 if (type == YNODE_SEQ && !tag_is(tag, "seq"))
-                        return fail_at(b, line, col, -EBADMSG, "could not determine a constructor for the tag '%s'",
-                                       tag);
+                        return fail_at(b, line, col, -EBADMSG,
+                                       "could not determine a constructor for the tag '%s'", tag);
                 if (type == YNODE_MAP && !tag_is(tag, "map") && !(is_set = tag_is(tag, "set")))
-                        return fail_at(b, line, col, -EBADMSG, "could not determine a constructor for the tag '%s'",
-                                       tag);
+                        return fail_at(b, line, col, -EBADMSG,
+                                       "could not determine a constructor for the tag '%s'", tag);
         }
         if (b->depth >= YAML_DEPTH_MAX)
                 return fail_at(b, line, col, -E2BIG, "nesting deeper than %u levels", YAML_DEPTH_MAX);
@@ -984,7 +988,7 @@ static int collection_start(Builder *b, const yaml_event_t *ev, YNodeType type, 
                 return -ENOMEM;
         n->line = line;
         n->column = col;
-        b->stack[b->depth] = (Frame) { .node = n, .is_set = is_set };
+        b->stack[b->depth] = (Frame){.node = n, .is_set = is_set};
         if (anchor && !(b->stack[b->depth].anchor = strdup(anchor))) {
                 ynode_free(n);
                 return -ENOMEM;
@@ -1010,9 +1014,10 @@ static int merge_extend(Builder *b, YNodePair **merge, size_t *n_merge, const YN
                 if (!v) {
                         ynode_free(k);
                         return b->budget == 0 ? fail_at(b, m->line, m->column, -E2BIG,
-                                                        "document has more than %u nodes", YAML_NODES_MAX) : -ENOMEM;
+                                                        "document has more than %u nodes", YAML_NODES_MAX)
+                                              : -ENOMEM;
                 }
-                a[(*n_merge)++] = (YNodePair) { k, v };
+                a[(*n_merge)++] = (YNodePair){k, v};
         }
         return 0;
 }
@@ -1036,8 +1041,8 @@ static int map_finish(Builder *b, YNode *map) {
                         /* earlier maps of the list win: they are added last */
                         for (size_t j = v->n_items; j > 0 && r >= 0; j--) {
                                 if (v->items[j - 1]->type != YNODE_MAP)
-                                        r = fail_at(b, v->items[j - 1]->line, v->items[j - 1]->column, -EBADMSG,
-                                                    "expected a mapping for merging, but found %s",
+                                        r = fail_at(b, v->items[j - 1]->line, v->items[j - 1]->column,
+                                                    -EBADMSG, "expected a mapping for merging, but found %s",
                                                     ynode_type_to_string(v->items[j - 1]->type));
                                 else
                                         r = merge_extend(b, &merge, &n_merge, v->items[j - 1]);
@@ -1081,7 +1086,7 @@ static int map_finish(Builder *b, YNode *map) {
                                 continue;
                         }
                         map->pairs = a;
-                        a[map->n_pairs++] = (YNodePair) { k, v };
+                        a[map->n_pairs++] = (YNodePair){k, v};
                 }
         }
         free(raw);
@@ -1126,13 +1131,14 @@ static int build_alias(Builder *b, const yaml_event_t *ev) {
                 if (b->stack[i].node == target)
                         return fail_at(b, line, col, -EBADMSG, "found recursive alias '%s'", name);
         if (b->budget == 0)
-                return fail_at(b, line, col, -E2BIG, "document has more than %u nodes (aliases count as copies)",
-                               YAML_NODES_MAX);
+                return fail_at(b, line, col, -E2BIG,
+                               "document has more than %u nodes (aliases count as copies)", YAML_NODES_MAX);
         copy = copy_budget(target, &b->budget);
         if (!copy)
                 return b->budget == 0 ? fail_at(b, line, col, -E2BIG,
                                                 "document has more than %u nodes (aliases count as copies)",
-                                                YAML_NODES_MAX) : -ENOMEM;
+                                                YAML_NODES_MAX)
+                                      : -ENOMEM;
         copy->line = line;
         copy->column = col;
         return attach(b, copy);
@@ -1169,7 +1175,9 @@ typedef struct Pos {
 } Pos;
 
 static int pos_cmp(Pos a, Pos b) {
-        return a.line != b.line ? (a.line < b.line ? -1 : 1) : a.column < b.column ? -1 : a.column > b.column;
+        return a.line != b.line      ? (a.line < b.line ? -1 : 1)
+               : a.column < b.column ? -1
+                                     : a.column > b.column;
 }
 
 typedef struct Range {
@@ -1199,7 +1207,7 @@ static int check_tabs(const char *buf, size_t len, Pos *ret) {
                 yaml_token_t t;
 
                 if (!yaml_parser_scan(&parser, &t)) {
-                        scan_ok = false;        /* the event parser reports the syntax error */
+                        scan_ok = false; /* the event parser reports the syntax error */
                         break;
                 }
                 if (t.type == YAML_STREAM_END_TOKEN) {
@@ -1215,8 +1223,8 @@ static int check_tabs(const char *buf, size_t len, Pos *ret) {
                                 return -ENOMEM;
                         }
                         ranges = a;
-                        a[n_ranges++] = (Range) { { t.start_mark.line, t.start_mark.column },
-                                                  { t.end_mark.line, t.end_mark.column } };
+                        a[n_ranges++] = (Range){{t.start_mark.line, t.start_mark.column},
+                                                {t.end_mark.line, t.end_mark.column}};
                 }
                 yaml_token_delete(&t);
         }
@@ -1241,19 +1249,19 @@ static int check_tabs(const char *buf, size_t len, Pos *ret) {
                         p.column = 0;
                         comment = false;
                 } else if ((c & 0xc0) != 0x80 && c != '\r')
-                        p.column++;     /* one per character: UTF-8 continuation bytes do not count */
+                        p.column++; /* one per character: UTF-8 continuation bytes do not count */
         }
         return 0;
 }
 
 int yaml_parse(const char *buf, size_t len, YNode **ret, YamlError *err) {
-        _cleanup_(builder_done) Builder b = { .budget = YAML_NODES_MAX, .err = err };
+        _cleanup_(builder_done) Builder b = {.budget = YAML_NODES_MAX, .err = err};
         yaml_parser_t parser;
         bool done = false;
         int r = 0;
 
         if (err)
-                *err = (YamlError) {};
+                *err = (YamlError){};
         if (len > YAML_DOCUMENT_MAX)
                 return fail_at(&b, 0, 0, -E2BIG, "document larger than %u bytes", YAML_DOCUMENT_MAX);
         {
@@ -1263,9 +1271,10 @@ int yaml_parse(const char *buf, size_t len, YNode **ret, YamlError *err) {
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0)
-                        return fail_at(&b, (unsigned) tab.line + 1, (unsigned) tab.column + 1, -EBADMSG,
-                                       "while scanning for the next token: found character '\\t' that cannot "
-                                       "start any token");
+                        return fail_at(
+                                &b, (unsigned) tab.line + 1, (unsigned) tab.column + 1, -EBADMSG,
+                                "while scanning for the next token: found character '\\t' that cannot "
+                                "start any token");
         }
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
@@ -1276,10 +1285,11 @@ int yaml_parse(const char *buf, size_t len, YNode **ret, YamlError *err) {
                 if (!yaml_parser_parse(&parser, &ev)) {
                         const yaml_mark_t *m = parser.context ? &parser.context_mark : &parser.problem_mark;
 
-                        r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM :
-                            fail_at(&b, (unsigned) m->line + 1, (unsigned) m->column + 1, -EBADMSG, "%s%s%s",
-                                    parser.context ?: "", parser.context ? ": " : "",
-                                    parser.problem ?: "invalid YAML");
+                        r = parser.error == YAML_MEMORY_ERROR
+                                    ? -ENOMEM
+                                    : fail_at(&b, (unsigned) m->line + 1, (unsigned) m->column + 1, -EBADMSG,
+                                              "%s%s%s", parser.context ?: "", parser.context ? ": " : "",
+                                              parser.problem ?: "invalid YAML");
                         /* context_mark is where the construct started; the problem is where it broke */
                         if (err && parser.context) {
                                 err->line = (unsigned) parser.problem_mark.line + 1;
@@ -1293,8 +1303,9 @@ int yaml_parse(const char *buf, size_t len, YNode **ret, YamlError *err) {
                         break;
                 case YAML_DOCUMENT_START_EVENT:
                         if (++b.documents > 1)
-                                r = fail_at(&b, (unsigned) ev.start_mark.line + 1, (unsigned) ev.start_mark.column + 1,
-                                            -EBADMSG, "expected a single document in the stream");
+                                r = fail_at(&b, (unsigned) ev.start_mark.line + 1,
+                                            (unsigned) ev.start_mark.column + 1, -EBADMSG,
+                                            "expected a single document in the stream");
                         break;
                 case YAML_SCALAR_EVENT:
                         r = build_scalar(&b, &ev);

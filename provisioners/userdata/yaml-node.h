@@ -26,8 +26,8 @@
 #include <stdint.h>
 
 #define YAML_DOCUMENT_MAX (4U * 1024U * 1024U)
-#define YAML_NODES_MAX (64U * 1024U)   /* nodes in a document, alias copies included */
-#define YAML_DEPTH_MAX 128U            /* nesting of sequences and maps */
+#define YAML_NODES_MAX    (64U * 1024U) /* nodes in a document, alias copies included */
+#define YAML_DEPTH_MAX    128U          /* nesting of sequences and maps */
 
 typedef enum YNodeType {
         YNODE_NULL,
@@ -35,8 +35,8 @@ typedef enum YNodeType {
         YNODE_INT,
         YNODE_FLOAT,
         YNODE_STR,
-        YNODE_TIMESTAMP,        /* a date or date-time (PyYAML: datetime); text holds it as written */
-        YNODE_BINARY,           /* !!binary: text/size hold the decoded bytes */
+        YNODE_TIMESTAMP, /* a date or date-time (PyYAML: datetime); text holds it as written */
+        YNODE_BINARY,    /* !!binary: text/size hold the decoded bytes */
         YNODE_SEQ,
         YNODE_MAP,
         _YNODE_TYPE_MAX,
@@ -52,24 +52,24 @@ typedef struct YNodePair {
 
 struct YNode {
         YNodeType type;
-        unsigned line, column;  /* 1-based start of the node in its part */
-        unsigned part;          /* index of the user-data part (set by the caller) */
-        char *text;             /* scalars: the value as text (NUL-terminated; may hold NULs: see size) */
+        unsigned line, column; /* 1-based start of the node in its part */
+        unsigned part;         /* index of the user-data part (set by the caller) */
+        char *text;            /* scalars: the value as text (NUL-terminated; may hold NULs: see size) */
         size_t size;
-        bool b;                 /* YNODE_BOOL */
-        int64_t i;              /* YNODE_INT (see big) */
-        bool big;               /* YNODE_INT beyond int64: i is meaningless */
-        double f;               /* YNODE_FLOAT */
-        YNode **items;          /* YNODE_SEQ */
+        bool b;        /* YNODE_BOOL */
+        int64_t i;     /* YNODE_INT (see big) */
+        bool big;      /* YNODE_INT beyond int64: i is meaningless */
+        double f;      /* YNODE_FLOAT */
+        YNode **items; /* YNODE_SEQ */
         size_t n_items;
-        YNodePair *pairs;       /* YNODE_MAP, in document order */
+        YNodePair *pairs; /* YNODE_MAP, in document order */
         size_t n_pairs;
-        bool merge_key;         /* internal to the parser: a plain "<<" (tag:yaml.org,2002:merge) */
-        bool value_key;         /* internal to the parser: a plain "=" (tag:yaml.org,2002:value) */
+        bool merge_key; /* internal to the parser: a plain "<<" (tag:yaml.org,2002:merge) */
+        bool value_key; /* internal to the parser: a plain "=" (tag:yaml.org,2002:value) */
 };
 
 typedef struct YamlError {
-        unsigned line, column;  /* 1-based; 0 when unknown */
+        unsigned line, column; /* 1-based; 0 when unknown */
         char message[256];
 } YamlError;
 

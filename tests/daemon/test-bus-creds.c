@@ -35,7 +35,7 @@ static void test_missing_euid_refused(void **state) {
         assert_int_equal(sd_bus_creds_new_from_pid(&c, 0, SD_BUS_CREDS_PID), 0);
         assert_false(sd_bus_creds_get_mask(c) & SD_BUS_CREDS_EUID);
         assert_true(bus_creds_vouched_euid(c, &euid) < 0);
-        assert_int_equal(euid, 4711);           /* ret_ untouched on failure */
+        assert_int_equal(euid, 4711); /* ret_ untouched on failure */
         assert_false(bus_creds_is_root(c));
         assert_int_equal(bus_creds_vouched_euid(NULL, &euid), -ENODATA);
         assert_false(bus_creds_is_root(NULL));

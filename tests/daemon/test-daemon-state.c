@@ -80,8 +80,13 @@ static void test_missing_and_bad(void **state) {
         char *dir = tmpdir_new();
         int root_fd;
         static const char *const bad[] = {
-                "", "[]", "{\"incarnation\": 3}", "{\"handlers\": {}}", "{\"handlers\": [{\"name\": \"x\"}]}",
-                "{\"handlers\": [{\"name\": \"x\", \"version\": \"1\", \"status\": \"Ready\", \"settingsStatus\": 1}]}",
+                "",
+                "[]",
+                "{\"incarnation\": 3}",
+                "{\"handlers\": {}}",
+                "{\"handlers\": [{\"name\": \"x\"}]}",
+                "{\"handlers\": [{\"name\": \"x\", \"version\": \"1\", \"status\": \"Ready\", "
+                "\"settingsStatus\": 1}]}",
                 "{\"timings\": [1]}",
         };
 

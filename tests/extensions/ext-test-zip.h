@@ -11,9 +11,9 @@
 
 typedef struct TestZipEntry {
         const char *name;
-        const char *content;            /* regular file */
-        const char *symlink;            /* symlink target (then content is ignored) */
-        unsigned mode;                  /* 0: 0644 */
+        const char *content; /* regular file */
+        const char *symlink; /* symlink target (then content is ignored) */
+        unsigned mode;       /* 0: 0644 */
 } TestZipEntry;
 
 /* Zips every file of dir (relative names, optional prefix directory inside the zip). */

@@ -16,7 +16,7 @@
 #include "tests.h"
 
 #define MANAGER_IFACE "org.freedesktop.systemd1.Manager"
-#define MANAGER_PATH "/org/freedesktop/systemd1"
+#define MANAGER_PATH  "/org/freedesktop/systemd1"
 
 static uint64_t now_monotonic(void) {
         struct timespec ts;
@@ -60,15 +60,18 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
         if (streq(property, "MemoryMax"))
                 return sd_bus_message_append(reply, "t", f->drop_memory_max ? UINT64_MAX : u->memory_max ?: UINT64_MAX);
         if (streq(property, "Result"))
-                return sd_bus_message_append(reply, "s", u->exec_main_code == CLD_EXITED && u->exec_main_status == 0 ?
-                                                                 "success" : "exit-code");
+                return sd_bus_message_append(reply, "s",
+                                             u->exec_main_code == CLD_EXITED && u->exec_main_status == 0
+                                                     ? "success"
+                                                     : "exit-code");
         return -ENOENT;
 }
 
 static const sd_bus_vtable service_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("MainPID", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ExecMainExitTimestampMonotonic", "t", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExecMainExitTimestampMonotonic", "t", get_property, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExecMainCode", "i", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExecMainStatus", "i", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CPUQuotaPerSecUSec", "t", get_property, 0, 0),
@@ -92,8 +95,9 @@ static int on_unit_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
                 u->exit_timestamp = now_monotonic();
                 u->main_pid = 0;
                 u->child = sd_event_source_disable_unref(u->child);
-                assert_true(sd_bus_emit_properties_changed(f->bus, u->path, "org.freedesktop.systemd1.Service",
-                                                           "MainPID", "ExecMainCode", "ExecMainStatus",
+                assert_true(sd_bus_emit_properties_changed(f->bus, u->path,
+                                                           "org.freedesktop.systemd1.Service", "MainPID",
+                                                           "ExecMainCode", "ExecMainStatus",
                                                            "ExecMainExitTimestampMonotonic", NULL) >= 0);
         }
         return 0;
@@ -102,8 +106,12 @@ static int on_unit_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 static void unit_exec(FakeSystemd *f, FakeUnit *u) {
         int pidfd = -1;
         pid_t pid;
-        struct clone_args { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls; } a = {
-                .flags = 0x00001000 /* CLONE_PIDFD */, .pidfd = (uint64_t) (uintptr_t) &pidfd, .exit_signal = SIGCHLD,
+        struct clone_args {
+                uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        } a = {
+                .flags = 0x00001000 /* CLONE_PIDFD */,
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+                .exit_signal = SIGCHLD,
         };
 
         pid = (pid_t) syscall(SYS_clone3, &a, sizeof a);
@@ -117,9 +125,9 @@ static void unit_exec(FakeSystemd *f, FakeUnit *u) {
                 signal(SIGPIPE, u->ignore_sigpipe ? SIG_IGN : SIG_DFL);
                 if (setsid() < 0 || chdir(u->working_directory) < 0 || dup2(null, 0) < 0 ||
                     dup2(u->stdout_fd, 1) < 0 || dup2(u->stderr_fd, 2) < 0)
-                        _exit(200);     /* systemd's EXIT_CHDIR and friends */
+                        _exit(200); /* systemd's EXIT_CHDIR and friends */
                 execve(u->exec_path, u->exec_argv, u->environment);
-                _exit(203);             /* EXIT_EXEC */
+                _exit(203); /* EXIT_EXEC */
         }
         u->main_pid = pid;
         u->pidfd = pidfd;
@@ -141,14 +149,14 @@ static int read_property(sd_bus_message *m, FakeUnit *u) {
         if (r < 0)
                 return r;
         assert_int_equal(type, 'v');
-#define STR(k, field)                                                                                          \
-        if (streq(key, k)) {                                                                                   \
-                const char *v;                                                                                 \
-                assert_string_equal(contents, "s");                                                            \
-                r = sd_bus_message_read(m, "v", "s", &v);                                                      \
-                if (r >= 0)                                                                                    \
-                        u->field = strdup(v);                                                                  \
-                return r;                                                                                      \
+#define STR(k, field)                                                                                       \
+        if (streq(key, k)) {                                                                                \
+                const char *v;                                                                              \
+                assert_string_equal(contents, "s");                                                         \
+                r = sd_bus_message_read(m, "v", "s", &v);                                                   \
+                if (r >= 0)                                                                                 \
+                        u->field = strdup(v);                                                               \
+                return r;                                                                                   \
         }
         STR("Slice", slice);
         STR("Description", description);
@@ -175,8 +183,9 @@ static int read_property(sd_bus_message *m, FakeUnit *u) {
 
                 assert_string_equal(contents, "t");
                 r = sd_bus_message_read(m, "v", "t", &t);
-                *(streq(key, "MemoryMax") ? &u->memory_max :
-                  streq(key, "RuntimeMaxUSec") ? &u->runtime_max_usec : &u->cpu_quota_per_sec_usec) = t;
+                *(streq(key, "MemoryMax")        ? &u->memory_max
+                  : streq(key, "RuntimeMaxUSec") ? &u->runtime_max_usec
+                                                 : &u->cpu_quota_per_sec_usec) = t;
                 return r;
         }
         if (streq(key, "StandardOutputFileDescriptor") || streq(key, "StandardErrorFileDescriptor")) {
@@ -245,7 +254,7 @@ static int method_start_transient_unit(sd_bus_message *m, void *userdata, sd_bus
 
         assert_true(f->n_units < FAKE_UNITS_MAX);
         u = &f->units[f->n_units++];
-        *u = (FakeUnit) { .stdout_fd = -1, .stderr_fd = -1, .pidfd = -1 };
+        *u = (FakeUnit){.stdout_fd = -1, .stderr_fd = -1, .pidfd = -1};
         assert_int_equal(sd_bus_message_read(m, "ss", &name, &mode), 1);
         assert_string_equal(mode, "fail");
         u->name = strdup(name);
@@ -267,12 +276,13 @@ static int method_start_transient_unit(sd_bus_message *m, void *userdata, sd_bus
         if (r < 0)
                 return r;
         if (endswith(name, ".service")) {
-                assert_true(sd_bus_add_object_vtable(f->bus, &u->object, u->path, "org.freedesktop.systemd1.Service",
-                                                     service_vtable, f) >= 0);
+                assert_true(sd_bus_add_object_vtable(f->bus, &u->object, u->path,
+                                                     "org.freedesktop.systemd1.Service", service_vtable,
+                                                     f) >= 0);
                 unit_exec(f, u);
         }
-        return sd_bus_emit_signal(f->bus, MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "uoss", f->next_job, job, name,
-                                  "done");
+        return sd_bus_emit_signal(f->bus, MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "uoss", f->next_job,
+                                  job, name, "done");
 }
 
 static int method_kill_unit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -284,7 +294,8 @@ static int method_kill_unit(sd_bus_message *m, void *userdata, sd_bus_error *err
         assert_int_equal(sd_bus_message_read(m, "ssi", &name, &who, &sig), 1);
         u = fake_systemd_unit(f, name);
         if (!u)
-                return sd_bus_reply_method_errorf(m, "org.freedesktop.systemd1.NoSuchUnit", "Unit %s not loaded.", name);
+                return sd_bus_reply_method_errorf(m, "org.freedesktop.systemd1.NoSuchUnit",
+                                                  "Unit %s not loaded.", name);
         assert_string_equal(who, "all");
         u->killed_with = sig;
         if (u->main_pid > 0)
@@ -343,7 +354,7 @@ bool fake_systemd_start(FakeSystemd *f, sd_event *event) {
         ssize_t n;
         size_t len = 0;
 
-        *f = (FakeSystemd) { .daemon_pid = -1 };
+        *f = (FakeSystemd){.daemon_pid = -1};
         if (access("/usr/bin/dbus-daemon", X_OK) < 0 && access("/bin/dbus-daemon", X_OK) < 0)
                 return false;
         f->dir = tmpdir_new();
@@ -381,7 +392,8 @@ bool fake_systemd_start(FakeSystemd *f, sd_event *event) {
         assert_true(sd_bus_set_bus_client(f->bus, true) >= 0);
         assert_true(sd_bus_negotiate_fds(f->bus, true) >= 0);
         assert_true(sd_bus_start(f->bus) >= 0);
-        assert_true(sd_bus_add_object_vtable(f->bus, NULL, MANAGER_PATH, MANAGER_IFACE, manager_vtable, f) >= 0);
+        assert_true(sd_bus_add_object_vtable(f->bus, NULL, MANAGER_PATH, MANAGER_IFACE, manager_vtable, f) >=
+                    0);
         assert_true(sd_bus_request_name(f->bus, "org.freedesktop.systemd1", 0) >= 0);
         assert_int_equal(sd_bus_attach_event(f->bus, event, SD_EVENT_PRIORITY_NORMAL), 0);
         return true;
@@ -423,5 +435,5 @@ void fake_systemd_stop(FakeSystemd *f) {
         if (f->dir)
                 tmpdir_remove(f->dir);
         free(f->address);
-        *f = (FakeSystemd) {};
+        *f = (FakeSystemd){};
 }

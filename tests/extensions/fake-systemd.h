@@ -47,13 +47,13 @@ typedef struct FakeUnit {
 } FakeUnit;
 
 typedef struct FakeSystemd {
-        char *dir;                      /* scratch directory of the dbus-daemon */
-        char *address;                  /* its address, for ExtSpawnerOptions.bus_address */
+        char *dir;     /* scratch directory of the dbus-daemon */
+        char *address; /* its address, for ExtSpawnerOptions.bus_address */
         pid_t daemon_pid;
         sd_bus *bus;
         sd_event *event;
         bool refuse_services;
-        bool drop_memory_max;           /* report MemoryMax=infinity: the limit "was not applied" */
+        bool drop_memory_max; /* report MemoryMax=infinity: the limit "was not applied" */
         FakeUnit units[FAKE_UNITS_MAX];
         size_t n_units;
         char *stopped[FAKE_UNITS_MAX];

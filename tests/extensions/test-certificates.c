@@ -102,8 +102,10 @@ static void check_certs(const CertData *d) {
         decrypt_document(d, d->certs, &l);
         check_list(d, &l);
         assert_int_equal(certificates_summary_json(&l, &summary), 0);
-        assert_true(asprintf(&with, "{\"thumbprint\": \"%s\", \"hasPrivateKey\": true}", d->thumb_with_key) > 0);
-        assert_true(asprintf(&without, "{\"thumbprint\": \"%s\", \"hasPrivateKey\": false}", d->thumb_no_key) > 0);
+        assert_true(asprintf(&with, "{\"thumbprint\": \"%s\", \"hasPrivateKey\": true}", d->thumb_with_key) >
+                    0);
+        assert_true(asprintf(&without, "{\"thumbprint\": \"%s\", \"hasPrivateKey\": false}",
+                             d->thumb_no_key) > 0);
         assert_non_null(strstr(summary, with));
         assert_non_null(strstr(summary, without));
 }
@@ -128,8 +130,9 @@ static void check_format_not_pfx(const CertData *d) {
 }
 
 static void test_no_data(void **state) {
-        static const char doc[] = "<CertificateFile><Version>2012-11-30</Version><Incarnation>1</Incarnation>"
-                                  "<Format>Pkcs7BlobWithPfxContents</Format></CertificateFile>";
+        static const char doc[] =
+                "<CertificateFile><Version>2012-11-30</Version><Incarnation>1</Incarnation>"
+                "<Format>Pkcs7BlobWithPfxContents</Format></CertificateFile>";
         _cleanup_(certificates_xml_done) CertificatesXml x = {};
 
         assert_int_equal(certificates_xml_parse(doc, strlen(doc), &x, NULL), 0);
@@ -142,7 +145,7 @@ static void check_undecryptable(const CertData *d) {
         _cleanup_(certificates_xml_done) CertificatesXml x = {};
         _cleanup_evp_pkey_ EVP_PKEY *key = NULL;
         _cleanup_x509_ X509 *cert = NULL;
-        CertificateList l = { .n = 4242 };
+        CertificateList l = {.n = 4242};
         size_t size;
         int r;
 
@@ -163,8 +166,8 @@ static void check_undecryptable(const CertData *d) {
 
 /* Builds a tenant certificate + key wrapped the way the fabric does: PKCS#12 (empty password) inside a CMS
  * EnvelopedData addressed to the transport certificate by SubjectKeyIdentifier. */
-static void make_blob(X509 *transport, const EVP_CIPHER *cipher, bool oaep, X509 **ret_tenant, unsigned char **ret,
-                      size_t *ret_size) {
+static void make_blob(X509 *transport, const EVP_CIPHER *cipher, bool oaep, X509 **ret_tenant,
+                      unsigned char **ret, size_t *ret_size) {
         _cleanup_evp_pkey_ EVP_PKEY *tkey = NULL;
         _cleanup_x509_ X509 *tcert = NULL;
         _cleanup_(PKCS12_freep) PKCS12 *p12 = NULL;
@@ -187,7 +190,8 @@ static void make_blob(X509 *transport, const EVP_CIPHER *cipher, bool oaep, X509
         assert_non_null(ri);
         if (oaep)
                 assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(CMS_RecipientInfo_get0_pkey_ctx(ri),
-                                                              RSA_PKCS1_OAEP_PADDING), 1);
+                                                              RSA_PKCS1_OAEP_PADDING),
+                                 1);
         in = BIO_new_mem_buf(pfx, pfx_len);
         assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY), 1);
         n = i2d_CMS_ContentInfo(cms, &der);
@@ -245,10 +249,12 @@ static void test_transport_cert(void **state) {
         assert_int_equal(transport_cert_generate(&key, &cert), 0);
         assert_int_equal(EVP_PKEY_get_bits(key), 2048);
         assert_int_equal(EVP_PKEY_get_base_id(key), EVP_PKEY_RSA);
-        assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0);
+        assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) >
+                    0);
         assert_string_equal(cn, "LinuxTransport");
         assert_int_equal(X509_check_private_key(cert, key), 1);
-        assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)), 1);
+        assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)),
+                         1);
         assert_int_equal(days, TRANSPORT_CERT_DAYS);
         /* SKI = SHA-1 of the subjectPublicKey BIT STRING (openssl's subjectKeyIdentifier=hash, RFC 5280 (1)). */
         ski = X509_get0_subject_key_id(cert);
@@ -367,16 +373,21 @@ static const struct {
         const char *thumbprint;
         const char *line;
 } ssh_certs[] = {
-        { "ssh-cert-rsa.crt", "E1CBD8AF5A8ED9513531F7BE20C0EEE2E828A89E",
-          "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCVGiJZEZHwNZU75ZtAKSIpiQwO6NJnOXMcUSYMxSo/jqhKPRbglnffztv1hJiUYFeJ+BNTT53PnZ"
-          "F9IXWt8B96GaKu9t72GYRRk2hjXfOTK+MJyWMTtSRfpxhtAW2RkkelsMtsSblN+3bJYS8ryyef6PP0Y8GJxSBH9z7H+/OeltVQirfR0nEP3NsQ"
-          "QUoyAFFM0/rnTtpI4LcqmFZcDln+5oyDndt/D2AwArZ5KB5fXHvZ488oVXQ2YhzGuZUehx74SN/7ESyVSnLG5bGxDp0KDLEhfQVto25JF/vaUR"
-          "bOWqq7fpZUMbjjxlV3tSzNZNotJpbL9Z4BXsOYGeILl/O3" },
-        { "ssh-cert-ecdsa.crt", "F0F66A83160180FF87F716427F874903BDC9372B",
-          "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBC/oehaMxzKk0/LPprsVsnfigsXsTo729TQdoc"
-          "yq3V+30sa8iVxXYmJAjuV385hZPGBXlXjAwKudk9PbP3Hh0Cg=" },
-        { "ssh-cert-ed25519.crt", "3665198C6D2125F0DA52C6CF26D1C74CBFDF0044",
-          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKWGrQ5AogCzMJHx/rVI6mZ8BntiSkvEbFzn12QLL5kh" },
+        {"ssh-cert-rsa.crt", "E1CBD8AF5A8ED9513531F7BE20C0EEE2E828A89E",
+         "ssh-rsa "
+         "AAAAB3NzaC1yc2EAAAADAQABAAABAQCVGiJZEZHwNZU75ZtAKSIpiQwO6NJnOXMcUSYMxSo/"
+         "jqhKPRbglnffztv1hJiUYFeJ+BNTT53PnZ"
+         "F9IXWt8B96GaKu9t72GYRRk2hjXfOTK+MJyWMTtSRfpxhtAW2RkkelsMtsSblN+3bJYS8ryyef6PP0Y8GJxSBH9z7H+/"
+         "OeltVQirfR0nEP3NsQ"
+         "QUoyAFFM0/rnTtpI4LcqmFZcDln+5oyDndt/D2AwArZ5KB5fXHvZ488oVXQ2YhzGuZUehx74SN/"
+         "7ESyVSnLG5bGxDp0KDLEhfQVto25JF/vaUR"
+         "bOWqq7fpZUMbjjxlV3tSzNZNotJpbL9Z4BXsOYGeILl/O3"},
+        {"ssh-cert-ecdsa.crt", "F0F66A83160180FF87F716427F874903BDC9372B",
+         "ecdsa-sha2-nistp256 "
+         "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBC/oehaMxzKk0/LPprsVsnfigsXsTo729TQdoc"
+         "yq3V+30sa8iVxXYmJAjuV385hZPGBXlXjAwKudk9PbP3Hh0Cg="},
+        {"ssh-cert-ed25519.crt", "3665198C6D2125F0DA52C6CF26D1C74CBFDF0044",
+         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKWGrQ5AogCzMJHx/rVI6mZ8BntiSkvEbFzn12QLL5kh"},
 };
 
 static X509 *load_source_cert(const char *name) {
@@ -442,8 +453,8 @@ static void test_openssh_generated_keys(void **state) {
                 EVP_EC_gen("secp521r1"),
                 EVP_EC_gen("prime256v1"),
         };
-        static const char *const prefixes[] = { "ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB", "ecdsa-sha2-nistp384 ",
-                                                "ecdsa-sha2-nistp521 ", "ecdsa-sha2-nistp256 " };
+        static const char *const prefixes[] = {"ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB", "ecdsa-sha2-nistp384 ",
+                                               "ecdsa-sha2-nistp521 ", "ecdsa-sha2-nistp256 "};
         _cleanup_evp_pkey_ EVP_PKEY *k1 = EVP_EC_gen("secp256k1");
         _cleanup_free_ char *unsupported = NULL;
         bool checked = false;
@@ -468,22 +479,30 @@ static void test_openssh_generated_keys(void **state) {
         assert_null(unsupported);
 }
 
-#define DATA_TESTS(prefix, data)                                                                        \
-        static void prefix##_certs(void **state) { check_certs(&data); }                                  \
-        static void prefix##_no_format_specified(void **state) { check_no_format_specified(&data); }      \
-        static void prefix##_format_not_pfx(void **state) { check_format_not_pfx(&data); }                \
-        static void prefix##_undecryptable(void **state) { check_undecryptable(&data); }                  \
-        static void prefix##_write_files(void **state) { check_write_files(&data); }
+#define DATA_TESTS(prefix, data)                                                                            \
+        static void prefix##_certs(void **state) {                                                          \
+                check_certs(&data);                                                                         \
+        }                                                                                                   \
+        static void prefix##_no_format_specified(void **state) {                                            \
+                check_no_format_specified(&data);                                                           \
+        }                                                                                                   \
+        static void prefix##_format_not_pfx(void **state) {                                                 \
+                check_format_not_pfx(&data);                                                                \
+        }                                                                                                   \
+        static void prefix##_undecryptable(void **state) {                                                  \
+                check_undecryptable(&data);                                                                 \
+        }                                                                                                   \
+        static void prefix##_write_files(void **state) {                                                    \
+                check_write_files(&data);                                                                   \
+        }
 
 DATA_TESTS(test, own_data)
 DATA_TESTS(interop, peer_data)
 
 int main(int argc, char *argv[]) {
         const struct CMUnitTest interop[] = {
-                cmocka_unit_test(interop_certs),
-                cmocka_unit_test(interop_no_format_specified),
-                cmocka_unit_test(interop_format_not_pfx),
-                cmocka_unit_test(interop_undecryptable),
+                cmocka_unit_test(interop_certs),          cmocka_unit_test(interop_no_format_specified),
+                cmocka_unit_test(interop_format_not_pfx), cmocka_unit_test(interop_undecryptable),
                 cmocka_unit_test(interop_write_files),
         };
         const struct CMUnitTest tests[] = {

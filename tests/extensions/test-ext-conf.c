@@ -10,6 +10,8 @@
  * does the same for every ExtensionsConfig fixture of waagent (wire/, wire/multi-config/, wire/invalid_config/,
  * hostgaplugin/) with the values waagent derives from them.
  */
+/* Expected-value tables laid out by hand, one handler per row: not clang-formatted. */
+/* clang-format off */
 #include <stdio.h>
 #include <string.h>
 
@@ -1479,3 +1481,4 @@ int main(int argc, char *argv[]) {
                 return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
+/* clang-format on */

@@ -37,9 +37,9 @@ typedef struct Package {
 } Package;
 
 typedef struct Env {
-        char *top;                      /* the scratch directory removed at the end */
-        char *root;                     /* the agent's root: top, or a directory inside it */
-        unsigned requests;              /* package requests seen by provide() */
+        char *top;         /* the scratch directory removed at the end */
+        char *root;        /* the agent's root: top, or a directory inside it */
+        unsigned requests; /* package requests seen by provide() */
         Context c;
         sd_event *event;
         ExtExecutor *e;
@@ -53,7 +53,8 @@ typedef struct Env {
         bool finished;
 } Env;
 
-static int provide(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h, void *userdata) {
+static int provide(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h,
+                   void *userdata) {
         Env *env = userdata;
 
         env->requests++;
@@ -100,10 +101,10 @@ static Env *env_new_in(const char *fail_ops, const char *sub) {
                 assert_true(asprintf(&env->agent_env[n++], "AZL_TEST_FAIL=%s", fail_ops) > 0);
         assert_int_equal(context_init(&env->c, env->root, env->agent_env), 0);
         assert_int_equal(sd_event_new(&env->event), 0);
-        env->options = (ExtExecutorOptions) {
+        env->options = (ExtExecutorOptions){
                 .package_request = provide,
                 .package_request_userdata = env,
-                .spawner = { .use_systemd = false, .cgroup_root = "" },
+                .spawner = {.use_systemd = false, .cgroup_root = ""},
                 .status_retry_delay = 100 * USEC_PER_MSEC,
                 .signing_root_pem = "",
         };
@@ -143,8 +144,11 @@ static void run_xml(Env *env, const char *plugins, const char *settings) {
                 assert_int_equal(ext_executor_new(&env->c, env->event, &env->options, &env->e), 0);
         if (env->have_gs)
                 extensions_goal_state_done(&env->gs);
-        assert_true(asprintf(&xml, "<Extensions version=\"1.0.0.0\" goalStateIncarnation=\"1\"><Plugins>%s</Plugins>"
-                                   "<PluginSettings>%s</PluginSettings></Extensions>", plugins, settings) > 0);
+        assert_true(
+                asprintf(&xml,
+                         "<Extensions version=\"1.0.0.0\" goalStateIncarnation=\"1\"><Plugins>%s</Plugins>"
+                         "<PluginSettings>%s</PluginSettings></Extensions>",
+                         plugins, settings) > 0);
         if (ext_conf_parse(xml, strlen(xml), NULL, &env->gs, &err) < 0)
                 fail_msg("parse: %s", err);
         env->have_gs = true;
@@ -177,11 +181,14 @@ static const ExtHandlerResult *result_for(Env *env, const char *name) {
         return NULL;
 }
 
-#define PLUGIN(name, version, state) \
-        "<Plugin name=\"" name "\" version=\"" version "\" location=\"http://127.0.0.1/m\" state=\"" state "\"/>"
-#define PSET(name, version, seq, public) \
-        "<Plugin name=\"" name "\" version=\"" version "\"><RuntimeSettings seqNo=\"" seq "\">{\"runtimeSettings\":[{\"handlerSettings\":" \
-        "{\"protectedSettingsCertThumbprint\":\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\",\"protectedSettings\":\"MIICWgYJK\"," \
+#define PLUGIN(name, version, state)                                                                        \
+        "<Plugin name=\"" name "\" version=\"" version "\" location=\"http://127.0.0.1/m\" state=\"" state  \
+        "\"/>"
+#define PSET(name, version, seq, public)                                                                    \
+        "<Plugin name=\"" name "\" version=\"" version "\"><RuntimeSettings seqNo=\"" seq                   \
+        "\">{\"runtimeSettings\":[{\"handlerSettings\":"                                                    \
+        "{\"protectedSettingsCertThumbprint\":\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\","                \
+        "\"protectedSettings\":\"MIICWgYJK\","                                                              \
         "\"publicSettings\":" public "}}]}</RuntimeSettings></Plugin>"
 
 /* The tenant certificates of tests/data/wire/certificates.xml, as the daemon writes them: <THUMB>.crt/.prv. */
@@ -203,8 +210,8 @@ static void write_tenant_certificates(Env *env) {
         assert_int_equal(certificates_write(env->c.root_fd, "/var/lib/waagent", &l), 0);
 }
 
-#define SAMPLE "AzlAgent.SampleHandler"
-#define SAMPLE_DIR "/var/lib/waagent/" SAMPLE "-1.0.0"
+#define SAMPLE       "AzlAgent.SampleHandler"
+#define SAMPLE_DIR   "/var/lib/waagent/" SAMPLE "-1.0.0"
 #define TENANT_THUMB "E488489693D19133A637CCF4E1B5BFFFB1ABDF3D"
 
 static void test_sample_handler(void **state) {
@@ -222,19 +229,21 @@ static void test_sample_handler(void **state) {
         p->version = "1.0.0";
         test_zip_dir(dir, NULL, &p->zip, &p->len);
         protected = test_data_read("wire/protected-settings.txt", &size);
-        assert_true(asprintf(&plugin_settings,
-                             "<Plugin name=\"" SAMPLE "\" version=\"1.0.0\"><RuntimeSettings seqNo=\"0\">"
-                             "{\"runtimeSettings\":[{\"handlerSettings\":{\"protectedSettingsCertThumbprint\":"
-                             "\"" TENANT_THUMB "\",\"protectedSettings\":\"%s\",\"publicSettings\":"
-                             "{\"message\":\"hello from the executor\"}}}]}</RuntimeSettings></Plugin>",
-                             strstrip(protected)) > 0);
+        assert_true(
+                asprintf(&plugin_settings,
+                         "<Plugin name=\"" SAMPLE "\" version=\"1.0.0\"><RuntimeSettings seqNo=\"0\">"
+                         "{\"runtimeSettings\":[{\"handlerSettings\":{\"protectedSettingsCertThumbprint\":"
+                         "\"" TENANT_THUMB "\",\"protectedSettings\":\"%s\",\"publicSettings\":"
+                         "{\"message\":\"hello from the executor\"}}}]}</RuntimeSettings></Plugin>",
+                         strstrip(protected)) > 0);
         run_xml(env, PLUGIN(SAMPLE, "1.0.0", "enabled"), plugin_settings);
 
         /* §4.3: the settings file the handler read, protected settings still encrypted */
         settings = read_rel(env, SAMPLE_DIR "/config/0.settings");
-        assert_true(asprintf(&expected, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": "
-                                        "{\"message\": \"hello from the executor\"}, \"protectedSettings\": \"%s\", "
-                                        "\"protectedSettingsCertThumbprint\": \"" TENANT_THUMB "\"}}]}",
+        assert_true(asprintf(&expected,
+                             "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": "
+                             "{\"message\": \"hello from the executor\"}, \"protectedSettings\": \"%s\", "
+                             "\"protectedSettingsCertThumbprint\": \"" TENANT_THUMB "\"}}]}",
                              protected) > 0);
         assert_string_equal(settings, expected);
         hs = read_rel(env, SAMPLE_DIR "/config/HandlerState");
@@ -245,8 +254,9 @@ static void test_sample_handler(void **state) {
         /* the handler's own log: both operations, with the §4.4 version and sequence number */
         own_log = read_rel(env, "/var/log/azure/" SAMPLE "/sample-handler.log");
         assert_non_null(strstr(own_log, " install 1.0.0 seq 0: done\n"));
-        assert_non_null(strstr(own_log, " enable 1.0.0 seq 0: success: hello from the executor; decrypted with "
-                                        "certificate " TENANT_THUMB ": 2 key(s): count, secret\n"));
+        assert_non_null(strstr(own_log,
+                               " enable 1.0.0 seq 0: success: hello from the executor; decrypted with "
+                               "certificate " TENANT_THUMB ": 2 key(s): count, secret\n"));
 
         r = result_for(env, SAMPLE);
         /* reportHeartbeat: the heartbeat (§4.8) is the handler status */
@@ -256,7 +266,7 @@ static void test_sample_handler(void **state) {
         assert_int_equal(r->code, 0);
         /* report mode (the default): the package is not signed, and the message says so (docs/security.md) */
         assert_string_equal(r->message, SAMPLE " enabled with settings 0. Warning: package not signed "
-                                        "(SignatureValidation=report)");
+                                               "(SignatureValidation=report)");
         /* the status file it wrote (§4.7): success, the public message, the names of the decrypted keys */
         assert_true(r->has_extension_status);
         assert_string_equal(r->extension_status.status, "success");
@@ -269,8 +279,11 @@ static void test_sample_handler(void **state) {
 
         assert_int_equal(ext_executor_reports(env->e, &reports, &n), 0);
         assert_int_equal(n, 1);
-        VmStatusReport vm = { .agent_version = "9.9.9.9", .agent_status = "Ready", .agent_message = "Guest Agent is running",
-                              .handlers = reports, .n_handlers = n };
+        VmStatusReport vm = {.agent_version = "9.9.9.9",
+                             .agent_status = "Ready",
+                             .agent_message = "Guest Agent is running",
+                             .handlers = reports,
+                             .n_handlers = n};
         assert_int_equal(status_blob_build(&vm, &blob), 0);
         assert_non_null(strstr(blob, "\"handlerName\": \"" SAMPLE "\", \"status\": \"Ready\""));
         assert_non_null(strstr(blob, "\"sequenceNumber\": 0"));
@@ -295,10 +308,13 @@ static void interop_sample_ext(void **state) {
         run_xml(env, PLUGIN("OSTCExtensions.ExampleHandlerLinux", "1.3.0", "enabled"),
                 PSET("OSTCExtensions.ExampleHandlerLinux", "1.3.0", "0", "{\"foo\":\"bar\"}"));
 
-        settings = read_rel(env, "/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.3.0/config/0.settings");
-        assert_string_equal(settings, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": {\"foo\": \"bar\"}, "
-                                      "\"protectedSettings\": \"MIICWgYJK\", \"protectedSettingsCertThumbprint\": "
-                                      "\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\"}}]}");
+        settings =
+                read_rel(env, "/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.3.0/config/0.settings");
+        assert_string_equal(
+                settings,
+                "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": {\"foo\": \"bar\"}, "
+                "\"protectedSettings\": \"MIICWgYJK\", \"protectedSettingsCertThumbprint\": "
+                "\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\"}}]}");
         hs = read_rel(env, "/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.3.0/config/HandlerState");
         assert_string_equal(hs, "Enabled");
         log = read_rel(env, "/var/log/azure/OSTCExtensions.ExampleHandlerLinux/CommandExecution.log");
@@ -308,7 +324,8 @@ static void interop_sample_ext(void **state) {
         assert_string_equal(r->status, "Ready");
         assert_int_equal(r->code, 0);
         /* SignatureValidation=report (the default) and no encodedSignature: it runs, and its status says so */
-        assert_string_equal(r->message, "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
+        assert_string_equal(r->message,
+                            "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
         assert_string_equal(r->signature_problem, "not signed");
         assert_true(r->signature_new);
         assert_false(r->signature_refused);
@@ -318,20 +335,26 @@ static void interop_sample_ext(void **state) {
 
         assert_int_equal(ext_executor_reports(env->e, &reports, &n), 0);
         assert_int_equal(n, 1);
-        VmStatusReport vm = { .agent_version = "9.9.9.9", .agent_status = "Ready", .agent_message = "Guest Agent is running",
-                              .handlers = reports, .n_handlers = n };
+        VmStatusReport vm = {.agent_version = "9.9.9.9",
+                             .agent_status = "Ready",
+                             .agent_message = "Guest Agent is running",
+                             .handlers = reports,
+                             .n_handlers = n};
         assert_int_equal(status_blob_build(&vm, &blob), 0);
-        assert_non_null(strstr(blob, "\"handlerName\": \"OSTCExtensions.ExampleHandlerLinux\", \"status\": \"Ready\""));
+        assert_non_null(strstr(
+                blob, "\"handlerName\": \"OSTCExtensions.ExampleHandlerLinux\", \"status\": \"Ready\""));
         assert_non_null(strstr(blob, "\"sequenceNumber\": 0"));
         env_free(env);
 }
 
 static void test_recorder_env_and_settings(void **state) {
         Env *env = env_new(NULL);
-        _cleanup_free_ char *rec = NULL, *seen = NULL, *envs = NULL, *expected = NULL, *cwd = NULL, *dir = NULL;
+        _cleanup_free_ char *rec = NULL, *seen = NULL, *envs = NULL, *expected = NULL, *cwd = NULL,
+                            *dir = NULL;
 
         add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
-        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "3", "{\"k\":[1,2]}"));
+        run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"),
+                PSET("Test.Recorder", "1.0.0", "3", "{\"k\":[1,2]}"));
 
         rec = read_rel(env, "/record.txt");
         assert_string_equal(rec, "install 1.0.0\nenable 1.0.0\n");
@@ -340,18 +363,21 @@ static void test_recorder_env_and_settings(void **state) {
         /* §4.4, exactly: nothing more, nothing less (sorted by the handler) */
         assert_true(asprintf(&expected,
                              "AZURE_GUEST_AGENT_EXTENSION_PATH=%s\n"
-                             "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=[{\"Key\": \"ExtensionTelemetryPipeline\", \"Value\": \"1.0\"}]\n"
+                             "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=[{\"Key\": "
+                             "\"ExtensionTelemetryPipeline\", \"Value\": \"1.0\"}]\n"
                              "AZURE_GUEST_AGENT_EXTENSION_VERSION=1.0.0\n"
                              "AZURE_GUEST_AGENT_UNINSTALL_CMD_EXIT_CODE=NOT_RUN\n"
                              "AZURE_GUEST_AGENT_WIRE_PROTOCOL_ADDRESS=168.63.129.16\n"
-                             "ConfigSequenceNumber=3\n", dir) > 0);
+                             "ConfigSequenceNumber=3\n",
+                             dir) > 0);
         assert_string_equal(envs, expected);
         cwd = read_rel(env, "/var/lib/waagent/Test.Recorder-1.0.0/cwd-enable.txt");
         assert_true(startswith(cwd, dir));
         seen = read_rel(env, "/var/lib/waagent/Test.Recorder-1.0.0/settings-seen-enable.json");
-        assert_string_equal(seen, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": {\"k\": [1, 2]}, "
-                                  "\"protectedSettings\": \"MIICWgYJK\", \"protectedSettingsCertThumbprint\": "
-                                  "\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\"}}]}");
+        assert_string_equal(
+                seen, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": {\"k\": [1, 2]}, "
+                      "\"protectedSettings\": \"MIICWgYJK\", \"protectedSettingsCertThumbprint\": "
+                      "\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\"}}]}");
         assert_string_equal(result_for(env, "Test.Recorder")->status, "Ready");
         assert_string_equal(result_for(env, "Test.Recorder")->extension_status.message, "enabled 1.0.0");
         env_free(env);
@@ -370,10 +396,12 @@ static void test_exit_codes(void **state) {
         assert_int_equal(r->code, EXT_CODE_ENABLE_FAILED);
         print_message("%s\n", r->message);
         assert_true(startswith(r->message, "Non-zero exit code: 7, "));
-        assert_non_null(strstr(r->message, "/handler.sh enable\n[stdout]\nrecorder enable stdout\n\n\n[stderr]\nrecorder enable stderr\n"));
+        assert_non_null(strstr(r->message, "/handler.sh enable\n[stdout]\nrecorder enable "
+                                           "stdout\n\n\n[stderr]\nrecorder enable stderr\n"));
 
         add_handler_package(env2, "Test.Recorder", "1.0.0", "recorder");
-        run_xml(env2, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
+        run_xml(env2, PLUGIN("Test.Recorder", "1.0.0", "enabled"),
+                PSET("Test.Recorder", "1.0.0", "0", "{}"));
         r = result_for(env2, "Test.Recorder");
         assert_int_equal(r->code, EXT_CODE_INSTALL_FAILED);
         rec = read_rel(env2, "/record.txt");
@@ -389,20 +417,23 @@ static void test_exit_codes(void **state) {
  * without one there is nothing to verify against ("No trusted root certificate available").
  */
 #define PLUGIN_SIGNED(name, version, sig)                                                                   \
-        "<Plugin name=\"" name "\" version=\"" version "\" location=\"http://127.0.0.1/m\" state=\"enabled\" " \
+        "<Plugin name=\"" name "\" version=\"" version                                                      \
+        "\" location=\"http://127.0.0.1/m\" state=\"enabled\" "                                             \
         "encodedSignature=\"" sig "\"/>"
 
 static void test_signing_root_from_root(void **state) {
         Env *with = env_new(NULL), *without = env_new(NULL);
         const ExtHandlerResult *r;
 
-        write_test_file(with->root, EXT_SIGNING_ROOT_PATH_DEFAULT + 1,
-                        "-----BEGIN CERTIFICATE-----\nnot parsed before the signature\n-----END CERTIFICATE-----\n");
-        for (Env **e = (Env *[]) { with, without, NULL }; *e; e++) {
+        write_test_file(
+                with->root, EXT_SIGNING_ROOT_PATH_DEFAULT + 1,
+                "-----BEGIN CERTIFICATE-----\nnot parsed before the signature\n-----END CERTIFICATE-----\n");
+        for (Env **e = (Env *[]){with, without, NULL}; *e; e++) {
                 (*e)->options.signing_root_pem = NULL;
                 (*e)->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
                 add_handler_package(*e, "Test.Recorder", "1.0.0", "recorder");
-                run_xml(*e, PLUGIN_SIGNED("Test.Recorder", "1.0.0", "AAAA"), PSET("Test.Recorder", "1.0.0", "0", "{}"));
+                run_xml(*e, PLUGIN_SIGNED("Test.Recorder", "1.0.0", "AAAA"),
+                        PSET("Test.Recorder", "1.0.0", "0", "{}"));
         }
         r = result_for(with, "Test.Recorder");
         print_message("with the root's anchor: %s\n", r->message);
@@ -442,7 +473,8 @@ static void test_update_sequence(void **state) {
         run_xml(env, PLUGIN("Test.Recorder", "1.1.0", "enabled"), PSET("Test.Recorder", "1.1.0", "1", "{}"));
 
         rec = read_rel(env, "/record.txt");
-        assert_string_equal(rec, "disable 1.0.0\nupdate 1.1.0\nuninstall 1.0.0\ninstall 1.1.0\nenable 1.1.0\n");
+        assert_string_equal(rec,
+                            "disable 1.0.0\nupdate 1.1.0\nuninstall 1.0.0\ninstall 1.1.0\nenable 1.1.0\n");
         upd = read_rel(env, "/var/lib/waagent/Test.Recorder-1.1.0/env-update.txt");
         assert_non_null(strstr(upd, "\nVERSION=1.1.0\n"));
         assert_non_null(strstr(upd, "AZURE_GUEST_AGENT_UPDATING_FROM_VERSION=1.0.0\n"));
@@ -537,7 +569,8 @@ static void run_hanger(const char *cgroup_root, bool expect_escaped_killed) {
         assert_true(now_usec(CLOCK_MONOTONIC) - start < 10 * USEC_PER_SEC);
 
         r = result_for(env, "Test.Hanger");
-        print_message("isolation %s: %s\n", ext_isolation_to_string(ext_spawner_isolation(ext_executor_spawner(env->e))),
+        print_message("isolation %s: %s\n",
+                      ext_isolation_to_string(ext_spawner_isolation(ext_executor_spawner(env->e))),
                       r->message);
         assert_string_equal(r->status, "NotReady");
         assert_int_equal(r->code, EXT_CODE_SCRIPT_TIMED_OUT);
@@ -566,7 +599,7 @@ static void test_hang_timeout_process_group(void **state) {
 }
 
 static const char *find_cgroup2(void) {
-        static const char *const candidates[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+        static const char *const candidates[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
 
         for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
                 _cleanup_free_ char *p = NULL;
@@ -603,7 +636,9 @@ static void test_cpu_throttled(void **state) {
                 _cleanup_free_ char *ctl = NULL;
                 size_t size;
                 if (fd < 0 || read_full_fd(fd, 4096, &ctl, &size) < 0 || !strstr(ctl, "cpu")) {
-                        print_message("skipped: the cpu controller is not available on %s (hybrid hierarchy?)\n", cg);
+                        print_message(
+                                "skipped: the cpu controller is not available on %s (hybrid hierarchy?)\n",
+                                cg);
                         skip();
                 }
         }
@@ -622,7 +657,6 @@ static void test_cpu_throttled(void **state) {
         env_free(env);
 }
 
-
 /* ---- §4.10 limits, §4.11 signatures, hostile names (issue #17) ---- */
 
 static void test_resource_limits(void **state) {
@@ -634,24 +668,24 @@ static void test_resource_limits(void **state) {
                 uint64_t want_mem;
         } rows[] = {
                 /* the manifest alone */
-                { 10, 64, 0, 0, 10, 64ULL << 20 },
+                {10, 64, 0, 0, 10, 64ULL << 20},
                 /* the administrator's values alone */
-                { -1, 0, 50, 128, 50, 128ULL << 20 },
+                {-1, 0, 50, 128, 50, 128ULL << 20},
                 /* config is a ceiling: the manifest may lower it ... */
-                { 10, 64, 50, 128, 10, 64ULL << 20 },
+                {10, 64, 50, 128, 10, 64ULL << 20},
                 /* ... never raise it */
-                { 400, 4096, 50, 128, 50, 128ULL << 20 },
+                {400, 4096, 50, 128, 50, 128ULL << 20},
                 /* absurd manifest values are bounded, not wrapped */
-                { INT32_MAX, UINT32_MAX, 0, 0, EXT_CPU_QUOTA_PERCENT_MAX, (uint64_t) UINT32_MAX << 20 },
+                {INT32_MAX, UINT32_MAX, 0, 0, EXT_CPU_QUOTA_PERCENT_MAX, (uint64_t) UINT32_MAX << 20},
                 /* a MiB count whose bytes do not fit 64 bits is no ceiling (it would wrap to a tiny limit) */
-                { -1, 64, 0, UINT64_MAX / 1024, 0, 64ULL << 20 },
-                { -1, 0, 0, (UINT64_MAX >> 20) + 1, 0, 0 },
-                { 0, 0, 0, 0, 0, 0 },
+                {-1, 64, 0, UINT64_MAX / 1024, 0, 64ULL << 20},
+                {-1, 0, 0, (UINT64_MAX >> 20) + 1, 0, 0},
+                {0, 0, 0, 0, 0, 0},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
-                HandlerManifest m = { .cpu_quota_percentage = rows[i].manifest_cpu,
-                                      .memory_quota_mb = rows[i].manifest_mem_mb };
+                HandlerManifest m = {.cpu_quota_percentage = rows[i].manifest_cpu,
+                                     .memory_quota_mb = rows[i].manifest_mem_mb};
                 unsigned cpu;
                 uint64_t mem;
 
@@ -672,11 +706,11 @@ static bool exists(const char *path) {
 static void test_hostile_names(void **state) {
         Env *env = env_new(NULL);
         static const char *const hostile[][2] = {
-                { "Evil.$(touch${IFS}$AZL_TEST_PWNED)", "1.0.0" },
-                { "Test.Hostile", "1.0;touch${IFS}$AZL_TEST_PWNED;#" },
-                { "Evil Space.Ext", "1.0.0" },
-                { "Evil.Quote'\"", "1.0.0" },
-                { "-Evil.Dash", "1.0.0" },
+                {"Evil.$(touch${IFS}$AZL_TEST_PWNED)", "1.0.0"},
+                {"Test.Hostile", "1.0;touch${IFS}$AZL_TEST_PWNED;#"},
+                {"Evil Space.Ext", "1.0.0"},
+                {"Evil.Quote'\"", "1.0.0"},
+                {"-Evil.Dash", "1.0.0"},
         };
         _cleanup_free_ char *plugins = NULL, *settings = NULL, *pwned = NULL, *rec = NULL;
         size_t n1, n2;
@@ -686,7 +720,9 @@ static void test_hostile_names(void **state) {
         assert_non_null(f);
         for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
                 add_handler_package(env, hostile[i][0], hostile[i][1], "recorder");
-                fprintf(f, "<Plugin name=\"%s\" version=\"%s\" location=\"http://127.0.0.1/m\" state=\"enabled\"/>",
+                fprintf(f,
+                        "<Plugin name=\"%s\" version=\"%s\" location=\"http://127.0.0.1/m\" "
+                        "state=\"enabled\"/>",
                         hostile[i][0], hostile[i][1]);
         }
         fputs(PLUGIN("Test.Recorder", "1.0.0", "enabled"), f);
@@ -694,8 +730,10 @@ static void test_hostile_names(void **state) {
         add_handler_package(env, "Test.Recorder", "1.0.0", "recorder");
         g = open_memstream(&settings, &n2);
         for (size_t i = 0; i < ELEMENTSOF(hostile); i++)
-                fprintf(g, "<Plugin name=\"%s\" version=\"%s\"><RuntimeSettings seqNo=\"0\">{\"runtimeSettings\":[{"
-                           "\"handlerSettings\":{\"publicSettings\":{}}}]}</RuntimeSettings></Plugin>",
+                fprintf(g,
+                        "<Plugin name=\"%s\" version=\"%s\"><RuntimeSettings "
+                        "seqNo=\"0\">{\"runtimeSettings\":[{"
+                        "\"handlerSettings\":{\"publicSettings\":{}}}]}</RuntimeSettings></Plugin>",
                         hostile[i][0], hostile[i][1]);
         fputs(PSET("Test.Recorder", "1.0.0", "0", "{}"), g);
         assert_int_equal(fclose(g), 0);
@@ -706,12 +744,14 @@ static void test_hostile_names(void **state) {
                 char *p;
 
                 while ((p = strstr(plugins, from))) {
-                        assert_true(asprintf(&a, "%.*s%s%s", (int) (p - plugins), plugins, to, p + strlen(from)) > 0);
+                        assert_true(asprintf(&a, "%.*s%s%s", (int) (p - plugins), plugins, to,
+                                             p + strlen(from)) > 0);
                         free(plugins);
                         plugins = TAKE_PTR(a);
                 }
                 while ((p = strstr(settings, from))) {
-                        assert_true(asprintf(&b, "%.*s%s%s", (int) (p - settings), settings, to, p + strlen(from)) > 0);
+                        assert_true(asprintf(&b, "%.*s%s%s", (int) (p - settings), settings, to,
+                                             p + strlen(from)) > 0);
                         free(settings);
                         settings = TAKE_PTR(b);
                 }
@@ -721,7 +761,8 @@ static void test_hostile_names(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
                 const ExtHandlerResult *r = result_for(env, hostile[i][0]);
 
-                print_message("%s %s: %s %d %s\n", hostile[i][0], hostile[i][1], r->status, r->code, r->message);
+                print_message("%s %s: %s %d %s\n", hostile[i][0], hostile[i][1], r->status, r->code,
+                              r->message);
                 assert_string_equal(r->status, "NotReady");
                 assert_int_equal(r->code, EXT_CODE_PLUGIN_PROCESSING_ERROR);
                 assert_true(startswith(r->message, "Invalid extension handler "));
@@ -802,8 +843,9 @@ static void test_enforce_after_report(void **state) {
         env->e = ext_executor_free(env->e);
         run_xml(env, PLUGIN("Test.Recorder", "1.0.0", "enabled"), PSET("Test.Recorder", "1.0.0", "1", "{}"));
         r = result_for(env, "Test.Recorder");
-        assert_string_equal(r->message, "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
-        assert_false(r->signature_new);         /* nothing new to log */
+        assert_string_equal(r->message,
+                            "Plugin enabled. Warning: package not signed (SignatureValidation=report)");
+        assert_false(r->signature_new); /* nothing new to log */
         assert_int_equal(unlink_in_root(env->c.root_fd, "/record.txt"), 0);
 
         env->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
@@ -854,8 +896,8 @@ static void test_limits_reported(void **state) {
         run_xml(env, PLUGIN("Test.Burner", "1.0", "enabled"), PSET("Test.Burner", "1.0", "0", "{}"));
         log = read_rel(env, "/var/log/azure/Test.Burner/CommandExecution.log");
         print_message("%.200s\n", strstr(log, "enable "));
-        assert_non_null(strstr(log, cpu_controller ? "limits cpu 5% memory 32 MiB applied" :
-                                                     "limits cpu 5% memory 32 MiB not applied"));
+        assert_non_null(strstr(log, cpu_controller ? "limits cpu 5% memory 32 MiB applied"
+                                                   : "limits cpu 5% memory 32 MiB not applied"));
         env_free(env);
 }
 

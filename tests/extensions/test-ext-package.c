@@ -107,14 +107,15 @@ static void check_install(Fixture *f, const void *zip, size_t len, const char *n
         env = read_text(f->root, p);
         free(p);
         /* §4.3, byte for byte (host paths: the scratch root's prefix) */
-        assert_true(asprintf(&expected,
-                             "[{\"name\": \"%3$s\", \"version\": 1.0, \"handlerEnvironment\": "
-                             "{\"logFolder\": \"%1$s/%4$s\", "
-                             "\"configFolder\": \"%1$s/%2$s/config\", \"statusFolder\": \"%1$s/%2$s/status\", "
-                             "\"heartbeatFile\": \"%1$s/%2$s/heartbeat.log\", "
-                             "\"eventsFolder\": \"%1$s/%4$s/events\", "
-                             "\"eventsFolder_preview\": \"%1$s/%4$s/events\"}}]",
-                             f->c.root, d, name, logdir) > 0);
+        assert_true(
+                asprintf(&expected,
+                         "[{\"name\": \"%3$s\", \"version\": 1.0, \"handlerEnvironment\": "
+                         "{\"logFolder\": \"%1$s/%4$s\", "
+                         "\"configFolder\": \"%1$s/%2$s/config\", \"statusFolder\": \"%1$s/%2$s/status\", "
+                         "\"heartbeatFile\": \"%1$s/%2$s/heartbeat.log\", "
+                         "\"eventsFolder\": \"%1$s/%4$s/events\", "
+                         "\"eventsFolder_preview\": \"%1$s/%4$s/events\"}}]",
+                         f->c.root, d, name, logdir) > 0);
         assert_string_equal(env, expected);
         ext_package_report_done(&rep);
 }
@@ -137,19 +138,22 @@ static void interop_sample_ext_install(void **state) {
 }
 
 static void test_handler_environment_real_root(void **state) {
-        ExtLayout l = { .root = NULL, .lib_dir = "/var/lib/waagent", .log_dir = "/var/log/azure" };
+        ExtLayout l = {.root = NULL, .lib_dir = "/var/lib/waagent", .log_dir = "/var/log/azure"};
         _cleanup_(handler_paths_done) HandlerPaths p = {};
         _cleanup_free_ char *text = NULL;
 
         /* The reference's verified example (§4.3), exactly. */
         assert_int_equal(handler_paths_build(&l, "OSTCExtensions.ExampleHandlerLinux", "1.0.0", &p), 0);
         assert_int_equal(handler_environment_format(&p, "OSTCExtensions.ExampleHandlerLinux", &text), 0);
-        assert_string_equal(text,
-                "[{\"name\": \"OSTCExtensions.ExampleHandlerLinux\", \"version\": 1.0, \"handlerEnvironment\": {"
+        assert_string_equal(
+                text,
+                "[{\"name\": \"OSTCExtensions.ExampleHandlerLinux\", \"version\": 1.0, "
+                "\"handlerEnvironment\": {"
                 "\"logFolder\": \"/var/log/azure/OSTCExtensions.ExampleHandlerLinux\", "
                 "\"configFolder\": \"/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.0.0/config\", "
                 "\"statusFolder\": \"/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.0.0/status\", "
-                "\"heartbeatFile\": \"/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.0.0/heartbeat.log\", "
+                "\"heartbeatFile\": "
+                "\"/var/lib/waagent/OSTCExtensions.ExampleHandlerLinux-1.0.0/heartbeat.log\", "
                 "\"eventsFolder\": \"/var/log/azure/OSTCExtensions.ExampleHandlerLinux/events\", "
                 "\"eventsFolder_preview\": \"/var/log/azure/OSTCExtensions.ExampleHandlerLinux/events\"}}]");
 }
@@ -161,13 +165,14 @@ static void test_settings_format(void **state) {
                 .protected_settings = (char *) "MIICWgYJK",
                 .protected_settings_cert_thumbprint = (char *) "F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9",
         };
-        ExtensionSettings none = { .seq_no = 1 };
+        ExtensionSettings none = {.seq_no = 1};
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
 
         assert_int_equal(ext_settings_format(&s, &a), 0);
-        assert_string_equal(a, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": {\"foo\": \"bar\"}, "
-                               "\"protectedSettings\": \"MIICWgYJK\", \"protectedSettingsCertThumbprint\": "
-                               "\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\"}}]}");
+        assert_string_equal(
+                a, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": {\"foo\": \"bar\"}, "
+                   "\"protectedSettings\": \"MIICWgYJK\", \"protectedSettingsCertThumbprint\": "
+                   "\"F6ABAA61098A301EBB8A571C3C7CF77F355F7FA9\"}}]}");
         assert_int_equal(ext_settings_format(&none, &b), 0);
         assert_string_equal(b, "{\"runtimeSettings\": [{\"handlerSettings\": {\"publicSettings\": null, "
                                "\"protectedSettings\": null, \"protectedSettingsCertThumbprint\": null}}]}");
@@ -183,23 +188,27 @@ static void test_manifest_in_subdirectory(void **state) {
         size_t len;
 
         test_zip_dir(dir, "Recorder-pkg", &zip, &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Recorder", "1.0.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.Recorder", "1.0.0", zip, len, NULL, &rep),
+                0);
         m = read_text(f->root, "var/lib/waagent/Test.Recorder-1.0.0/HandlerManifest.json");
         assert_non_null(strstr(m, "handler.sh install"));
-        assert_true(mode_of(f->root, "var/lib/waagent/Test.Recorder-1.0.0/Recorder-pkg/handler.sh") & S_IXUSR);
+        assert_true(mode_of(f->root, "var/lib/waagent/Test.Recorder-1.0.0/Recorder-pkg/handler.sh") &
+                    S_IXUSR);
         ext_package_report_done(&rep);
 }
 
 static void test_manifest_missing(void **state) {
         Fixture *f = *state;
-        TestZipEntry e[] = { { .name = "x.sh", .content = "exit 0\n" } };
+        TestZipEntry e[] = {{.name = "x.sh", .content = "exit 0\n"}};
         _cleanup_free_ void *zip = NULL;
         ExtPackageReport rep = {};
         size_t len;
 
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.NoManifest", "1.0", zip, len, NULL, &rep),
-                         -ENOENT);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.NoManifest", "1.0", zip, len, NULL, &rep),
+                -ENOENT);
         assert_int_equal(rep.code, EXT_CODE_HANDLER_MANIFEST_NOT_FOUND);
         assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Test.NoManifest-1.0"), -ENOENT);
         ext_package_report_done(&rep);
@@ -217,8 +226,9 @@ static size_t count_tree(const char *root) {
         return tree_count;
 }
 
-static void expect_refused(Fixture *f, const void *zip, size_t len, const ExtPackageLimits *lim, const char *reason) {
-        ExtPackageOptions o = { .limits = lim };
+static void expect_refused(Fixture *f, const void *zip, size_t len, const ExtPackageLimits *lim,
+                           const char *reason) {
+        ExtPackageOptions o = {.limits = lim};
         ExtPackageReport rep = {};
         size_t before, after;
 
@@ -237,8 +247,8 @@ static void expect_refused(Fixture *f, const void *zip, size_t len, const ExtPac
 
 static void test_zip_slip(void **state) {
         Fixture *f = *state;
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[]" },
-                             { .name = "../x", .content = "pwned" } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = "[]"},
+                            {.name = "../x", .content = "pwned"}};
         _cleanup_free_ void *zip = NULL;
         size_t len;
 
@@ -249,7 +259,7 @@ static void test_zip_slip(void **state) {
 
 static void test_zip_slip_nested(void **state) {
         Fixture *f = *state;
-        TestZipEntry e[] = { { .name = "a/b/../../../../x", .content = "pwned" } };
+        TestZipEntry e[] = {{.name = "a/b/../../../../x", .content = "pwned"}};
         _cleanup_free_ void *zip = NULL;
         size_t len;
 
@@ -265,7 +275,7 @@ static void test_absolute_path(void **state) {
 
         /* an absolute path that would land inside the scratch root if honoured, so it is checkable */
         assert_true(asprintf(&target, "%s/abs-pwned", f->root) > 0);
-        TestZipEntry e[] = { { .name = target, .content = "pwned" } };
+        TestZipEntry e[] = {{.name = target, .content = "pwned"}};
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
         expect_refused(f, zip, len, NULL, "unsafe path '/");
         assert_int_equal(access(target, F_OK), -1);
@@ -273,10 +283,10 @@ static void test_absolute_path(void **state) {
 
 static void test_escaping_symlink(void **state) {
         Fixture *f = *state;
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[]" },
-                             { .name = "sub/link", .symlink = "../../../../etc" },
-                             { .name = "sub/link/passwd", .content = "root::0:0::/:/bin/sh\n" } };
-        TestZipEntry e2[] = { { .name = "abs", .symlink = "/etc/passwd" } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = "[]"},
+                            {.name = "sub/link", .symlink = "../../../../etc"},
+                            {.name = "sub/link/passwd", .content = "root::0:0::/:/bin/sh\n"}};
+        TestZipEntry e2[] = {{.name = "abs", .symlink = "/etc/passwd"}};
         _cleanup_free_ void *zip = NULL, *zip2 = NULL;
         size_t len, len2;
 
@@ -289,18 +299,20 @@ static void test_escaping_symlink(void **state) {
 static void test_internal_symlink_ok(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *dir = test_handler_dir("recorder"), *link = NULL;
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
-                             { .name = "bin/tool", .content = "#!/bin/sh\n" },
-                             { .name = "tool", .symlink = "bin/tool" },
-                             /* writing through a symlink is refused even when it stays inside */
-                             };
+        TestZipEntry e[] = {
+                {.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"},
+                {.name = "bin/tool", .content = "#!/bin/sh\n"},
+                {.name = "tool", .symlink = "bin/tool"},
+                /* writing through a symlink is refused even when it stays inside */
+        };
         _cleanup_free_ void *zip = NULL;
         ExtPackageReport rep = {};
         char buf[64] = {};
         size_t len;
 
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Links", "1.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.Links", "1.0", zip, len, NULL, &rep), 0);
         assert_true(asprintf(&link, "%s/var/lib/waagent/Test.Links-1.0/tool", f->root) > 0);
         assert_true(readlink(link, buf, sizeof buf - 1) > 0);
         assert_string_equal(buf, "bin/tool");
@@ -319,14 +331,16 @@ static void test_declared_10gb(void **state) {
 
 static void test_inflates_beyond_limit(void **state) {
         Fixture *f = *state;
-        ExtPackageLimits lim = { .max_entries = 100, .max_entry_size = 1024 * 1024, .max_total_size = 64 * 1024 };
+        ExtPackageLimits lim = {
+                .max_entries = 100, .max_entry_size = 1024 * 1024, .max_total_size = 64 * 1024};
         _cleanup_free_ char *big = malloc(300 * 1024);
         _cleanup_free_ void *zip = NULL;
         size_t len;
 
         memset(big, 'a', 300 * 1024 - 1);
         big[300 * 1024 - 1] = 0;
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[]" }, { .name = "big", .content = big } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = "[]"},
+                            {.name = "big", .content = big}};
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
         assert_true(len < 10 * 1024); /* deflated */
         expect_refused(f, zip, len, &lim, "inflates beyond");
@@ -350,24 +364,24 @@ static void test_not_a_zip(void **state) {
         expect_refused(f, "garbage garbage garbage garbage", 31, NULL, "not a zip");
 }
 
-
 /* ---- symlinks that only escape together (issue #17 §6) ---- */
 
 static void test_symlink_chain(void **state) {
         Fixture *f = *state;
         /* each link alone stays inside; resolved together, a = ./.. = the directory above the package */
-        TestZipEntry chain[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
-                                 { .name = "a", .symlink = "b/.." },
-                                 { .name = "b", .symlink = "." } };
+        TestZipEntry chain[] = {{.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"},
+                                {.name = "a", .symlink = "b/.."},
+                                {.name = "b", .symlink = "."}};
         /* the same, links in the other order, and deeper */
-        TestZipEntry reversed[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
-                                    { .name = "b", .symlink = "." },
-                                    { .name = "d/e/a", .symlink = "../../b/.." } };
+        TestZipEntry reversed[] = {
+                {.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"},
+                {.name = "b", .symlink = "."},
+                {.name = "d/e/a", .symlink = "../../b/.."}};
         /* status/ as such a chain: the agent would write status files through it */
-        TestZipEntry status[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
-                                  { .name = "status", .symlink = "x/.." },
-                                  { .name = "x", .symlink = "y" },
-                                  { .name = "y", .symlink = "." } };
+        TestZipEntry status[] = {{.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"},
+                                 {.name = "status", .symlink = "x/.."},
+                                 {.name = "x", .symlink = "y"},
+                                 {.name = "y", .symlink = "."}};
         _cleanup_free_ void *z1 = NULL, *z2 = NULL, *z3 = NULL;
         size_t l1, l2, l3;
 
@@ -381,19 +395,20 @@ static void test_symlink_chain(void **state) {
 
 static void test_symlink_chain_inside_ok(void **state) {
         Fixture *f = *state;
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
-                             { .name = "bin/tool", .content = "#!/bin/sh\n" },
-                             { .name = "b", .symlink = "." },
-                             { .name = "c", .symlink = "b/bin/../bin/tool" },
-                             { .name = "dangling", .symlink = "b/missing/../nothing" },
-                             { .name = "loop1", .symlink = "loop2" },
-                             { .name = "loop2", .symlink = "loop1" } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"},
+                            {.name = "bin/tool", .content = "#!/bin/sh\n"},
+                            {.name = "b", .symlink = "."},
+                            {.name = "c", .symlink = "b/bin/../bin/tool"},
+                            {.name = "dangling", .symlink = "b/missing/../nothing"},
+                            {.name = "loop1", .symlink = "loop2"},
+                            {.name = "loop2", .symlink = "loop1"}};
         _cleanup_free_ void *zip = NULL;
         ExtPackageReport rep = {};
         size_t len;
 
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Links", "1.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.Links", "1.0", zip, len, NULL, &rep), 0);
         assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Test.Links-1.0/c"), 0);
         ext_package_report_done(&rep);
 }
@@ -407,20 +422,20 @@ static void test_resolve_beneath(void **state) {
                 int r;
                 const char *want;
         } rows[] = {
-                { "x/file", true, 0, "x/file" },
-                { "b/x/file", true, 0, "x/file" },
-                { "a", false, 0, "a" },                 /* the link itself */
-                { "a", true, -EXDEV, NULL },            /* a -> b/.. with b -> . */
-                { "a/anything", true, -EXDEV, NULL },
-                { "../x", true, -EXDEV, NULL },
-                { "/etc/passwd", true, -EXDEV, NULL },
-                { "abs", true, -EXDEV, NULL },          /* abs -> /etc */
-                { "x/../x/./file", true, 0, "x/file" },
-                { "missing/../x", true, 0, "x" },       /* lexical below a missing component */
-                { "missing/../../x", true, -EXDEV, NULL },
-                { "loop", true, -ELOOP, NULL },
-                { ".", true, 0, "." },
-                { "x/file/y", true, -ENOTDIR, NULL },
+                {"x/file", true, 0, "x/file"},
+                {"b/x/file", true, 0, "x/file"},
+                {"a", false, 0, "a"},      /* the link itself */
+                {"a", true, -EXDEV, NULL}, /* a -> b/.. with b -> . */
+                {"a/anything", true, -EXDEV, NULL},
+                {"../x", true, -EXDEV, NULL},
+                {"/etc/passwd", true, -EXDEV, NULL},
+                {"abs", true, -EXDEV, NULL}, /* abs -> /etc */
+                {"x/../x/./file", true, 0, "x/file"},
+                {"missing/../x", true, 0, "x"}, /* lexical below a missing component */
+                {"missing/../../x", true, -EXDEV, NULL},
+                {"loop", true, -ELOOP, NULL},
+                {".", true, 0, "."},
+                {"x/file/y", true, -ENOTDIR, NULL},
         };
 
         assert_int_equal(mkdir_p_in_root(f->c.root_fd, "/h/x", 0755), 0);
@@ -446,19 +461,20 @@ static void test_resolve_beneath(void **state) {
  * beneath it: a config/ that leads outside (here planted after installation, as a handler or an older agent could
  * leave it) makes the write fail with EXDEV and nothing outside changes — with openat2() and without. */
 static void agent_writes_beneath(Fixture *f, bool fallback) {
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"}};
         _cleanup_free_ void *zip = NULL;
         _cleanup_free_ char *victim = NULL;
         _cleanup_close_ int d = -EBADF;
         ExtPackageReport rep = {};
-        ExtensionSettings set = { .seq_no = 0, .public_settings = (char *) "{}" };
+        ExtensionSettings set = {.seq_no = 0, .public_settings = (char *) "{}"};
         ExtLayout l;
         HandlerState hs;
         size_t len, before;
 
         open_beneath_force_fallback(fallback);
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Planted", "1.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.Planted", "1.0", zip, len, NULL, &rep), 0);
         ext_package_report_done(&rep);
         ext_layout_init(&l, &f->c, NULL);
         assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_INSTALLED), 0);
@@ -653,24 +669,29 @@ static void test_signature_modes(void **state) {
         ExtPackageReport rep = {};
         Signer s = {};
         size_t len;
-        const char *manifest = "[{\"name\": \"VMAccessForLinux\", \"version\": 1.0, \"handlerManifest\": "
-                               "{\"enableCommand\": \"x.sh\"}, \"signingInfo\": {\"type\": \"VMAccessForLinux\", "
-                               "\"publisher\": \"Microsoft.OSTCExtensions.Edp\", \"version\": \"1.7.0\"}}]";
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = manifest },
-                             { .name = "x.sh", .content = "exit 0\n" } };
+        const char *manifest =
+                "[{\"name\": \"VMAccessForLinux\", \"version\": 1.0, \"handlerManifest\": "
+                "{\"enableCommand\": \"x.sh\"}, \"signingInfo\": {\"type\": \"VMAccessForLinux\", "
+                "\"publisher\": \"Microsoft.OSTCExtensions.Edp\", \"version\": \"1.7.0\"}}]";
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = manifest},
+                            {.name = "x.sh", .content = "exit 0\n"}};
         const char *name = "Microsoft.OSTCExtensions.Edp.VMAccessForLinux";
         ExtPackageOptions o = {};
 
         signer_init(&s, "Test Root");
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
         sig = sign_zip(&s, zip, len);
-        o = (ExtPackageOptions) { .encoded_signature = sig, .signing_root_pem = s.root_pem };
+        o = (ExtPackageOptions){.encoded_signature = sig, .signing_root_pem = s.root_pem};
 
         /* report (default): valid signature + matching signingInfo → package_validated */
         assert_int_equal(f->c.config.signature_mode, SIGNATURE_MODE_REPORT);
         assert_int_equal(extension_package_install_from_zip(&f->c, name, "1.7.0", zip, len, &o, &rep), 0);
         assert_int_equal(rep.signature, EXT_SIGNATURE_VALID);
-        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.0/package_validated"), 0);
+        assert_int_equal(
+                access_in_root(f->c.root_fd,
+                               "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.0/"
+                               "package_validated"),
+                0);
         ext_package_report_done(&rep);
 
         /* signingInfo version mismatch: installed in report mode, not validated */
@@ -691,17 +712,24 @@ static void test_signature_modes(void **state) {
         f->c.config.signature_mode = SIGNATURE_MODE_ENFORCE;
         assert_true(extension_package_install_from_zip(&f->c, name, "1.7.2", bad, len, &o, &rep) < 0);
         assert_true(rep.signature_refused);
-        assert_non_null(strstr(rep.error, "refused (SignatureValidation=enforce): signature does not verify"));
+        assert_non_null(
+                strstr(rep.error, "refused (SignatureValidation=enforce): signature does not verify"));
         /* waagent's enforcing path: PluginInstallProcessingFailed */
         assert_int_equal(rep.code, 1007);
-        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.2"), -ENOENT);
+        assert_int_equal(
+                access_in_root(f->c.root_fd,
+                               "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.7.2"),
+                -ENOENT);
         ext_package_report_done(&rep);
 
         /* enforce, good signature but signingInfo of another version: refused the same way, directory removed */
         assert_true(extension_package_install_from_zip(&f->c, name, "1.8.1", zip, len, &o, &rep) < 0);
         assert_non_null(strstr(rep.error, "signingInfo does not match"));
         assert_int_equal(rep.code, 1007);
-        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.8.1"), -ENOENT);
+        assert_int_equal(
+                access_in_root(f->c.root_fd,
+                               "/var/lib/waagent/Microsoft.OSTCExtensions.Edp.VMAccessForLinux-1.8.1"),
+                -ENOENT);
         ext_package_report_done(&rep);
 
         /* off: not even looked at */
@@ -720,8 +748,8 @@ static void test_signature_table(void **state) {
         const char *manifest = "[{\"name\": \"Signed\", \"version\": 1.0, \"handlerManifest\": "
                                "{\"enableCommand\": \"x.sh\"}, \"signingInfo\": {\"type\": \"Signed\", "
                                "\"publisher\": \"Azl.Test\", \"version\": \"1.0.0\"}}]";
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = manifest },
-                             { .name = "x.sh", .content = "exit 0\n" } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = manifest},
+                            {.name = "x.sh", .content = "exit 0\n"}};
         _cleanup_free_ void *zip = NULL, *tampered = NULL;
         _cleanup_free_ char *sig = NULL;
         Signer s = {}, other = {};
@@ -737,24 +765,29 @@ static void test_signature_table(void **state) {
 
         static const struct {
                 SignatureMode mode;
-                int package;            /* 0 unsigned, 1 tampered, 2 valid, 3 valid but signer not trusted */
+                int package; /* 0 unsigned, 1 tampered, 2 valid, 3 valid but signer not trusted */
                 bool installed;
                 ExtSignatureState state;
                 int code;
-                const char *marker;     /* file in the handler directory, NULL: none */
+                const char *marker; /* file in the handler directory, NULL: none */
                 const char *reason;
         } rows[] = {
-                { SIGNATURE_MODE_OFF, 0, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL },
-                { SIGNATURE_MODE_OFF, 1, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL },
-                { SIGNATURE_MODE_OFF, 2, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL },
-                { SIGNATURE_MODE_REPORT, 0, true, EXT_SIGNATURE_NOT_SIGNED, 0, "package_not_validated", "not signed" },
-                { SIGNATURE_MODE_REPORT, 1, true, EXT_SIGNATURE_BAD, 0, "package_not_validated", "signature does not verify" },
-                { SIGNATURE_MODE_REPORT, 2, true, EXT_SIGNATURE_VALID, 0, "package_validated", NULL },
-                { SIGNATURE_MODE_REPORT, 3, true, EXT_SIGNATURE_UNTRUSTED, 0, "package_not_validated", "signer not trusted" },
-                { SIGNATURE_MODE_ENFORCE, 0, false, EXT_SIGNATURE_NOT_SIGNED, 1009, NULL, "not signed" },
-                { SIGNATURE_MODE_ENFORCE, 1, false, EXT_SIGNATURE_BAD, 1007, NULL, "signature does not verify" },
-                { SIGNATURE_MODE_ENFORCE, 2, true, EXT_SIGNATURE_VALID, 0, "package_validated", NULL },
-                { SIGNATURE_MODE_ENFORCE, 3, false, EXT_SIGNATURE_UNTRUSTED, 1007, NULL, "signer not trusted" },
+                {SIGNATURE_MODE_OFF, 0, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL},
+                {SIGNATURE_MODE_OFF, 1, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL},
+                {SIGNATURE_MODE_OFF, 2, true, EXT_SIGNATURE_NOT_CHECKED, 0, NULL, NULL},
+                {SIGNATURE_MODE_REPORT, 0, true, EXT_SIGNATURE_NOT_SIGNED, 0, "package_not_validated",
+                 "not signed"},
+                {SIGNATURE_MODE_REPORT, 1, true, EXT_SIGNATURE_BAD, 0, "package_not_validated",
+                 "signature does not verify"},
+                {SIGNATURE_MODE_REPORT, 2, true, EXT_SIGNATURE_VALID, 0, "package_validated", NULL},
+                {SIGNATURE_MODE_REPORT, 3, true, EXT_SIGNATURE_UNTRUSTED, 0, "package_not_validated",
+                 "signer not trusted"},
+                {SIGNATURE_MODE_ENFORCE, 0, false, EXT_SIGNATURE_NOT_SIGNED, 1009, NULL, "not signed"},
+                {SIGNATURE_MODE_ENFORCE, 1, false, EXT_SIGNATURE_BAD, 1007, NULL,
+                 "signature does not verify"},
+                {SIGNATURE_MODE_ENFORCE, 2, true, EXT_SIGNATURE_VALID, 0, "package_validated", NULL},
+                {SIGNATURE_MODE_ENFORCE, 3, false, EXT_SIGNATURE_UNTRUSTED, 1007, NULL,
+                 "signer not trusted"},
         };
 
         assert_int_equal(mkdir_p_in_root(f->c.root_fd, "/var/lib/waagent", 0755), 0);
@@ -770,10 +803,11 @@ static void test_signature_table(void **state) {
                 int r;
 
                 f->c.config.signature_mode = rows[i].mode;
-                r = extension_package_install_from_zip(&f->c, name, "1.0.0", rows[i].package == 1 ? tampered : zip,
-                                                       len, &o, &rep);
-                print_message("%s × %d: r=%d state '%s' %s\n", signature_mode_to_string(rows[i].mode), rows[i].package,
-                              r, ext_signature_state_to_string(rep.signature), strna(rep.error));
+                r = extension_package_install_from_zip(&f->c, name, "1.0.0",
+                                                       rows[i].package == 1 ? tampered : zip, len, &o, &rep);
+                print_message("%s × %d: r=%d state '%s' %s\n", signature_mode_to_string(rows[i].mode),
+                              rows[i].package, r, ext_signature_state_to_string(rep.signature),
+                              strna(rep.error));
                 assert_int_equal(rep.signature, rows[i].state);
                 if (rows[i].installed) {
                         _cleanup_close_ int d = -EBADF;
@@ -781,7 +815,9 @@ static void test_signature_table(void **state) {
 
                         assert_int_equal(r, 0);
                         assert_false(rep.signature_refused);
-                        assert_int_equal(access_in_root(f->c.root_fd, "/var/lib/waagent/Azl.Test.Signed-1.0.0/x.sh"), 0);
+                        assert_int_equal(
+                                access_in_root(f->c.root_fd, "/var/lib/waagent/Azl.Test.Signed-1.0.0/x.sh"),
+                                0);
                         d = open_in_root(f->c.root_fd, dir, O_PATH | O_DIRECTORY, 0);
                         assert_true(d >= 0);
                         /* what a later run reads back: the state, and for report the reason */
@@ -789,11 +825,13 @@ static void test_signature_table(void **state) {
                         assert_int_equal(st, rows[i].state);
                         assert_int_equal(faccessat(d, "package_validated", F_OK, AT_SYMLINK_NOFOLLOW) == 0,
                                          rows[i].marker && streq(rows[i].marker, "package_validated"));
-                        assert_int_equal(faccessat(d, "package_not_validated", F_OK, AT_SYMLINK_NOFOLLOW) == 0,
+                        assert_int_equal(faccessat(d, "package_not_validated", F_OK, AT_SYMLINK_NOFOLLOW) ==
+                                                 0,
                                          rows[i].marker && streq(rows[i].marker, "package_not_validated"));
                         if (rows[i].reason)
                                 assert_string_equal(ext_signature_state_to_string(st), rows[i].reason);
-                        assert_int_equal(ext_rm_rf_at(f->c.root_fd, "var/lib/waagent/Azl.Test.Signed-1.0.0"), 0);
+                        assert_int_equal(ext_rm_rf_at(f->c.root_fd, "var/lib/waagent/Azl.Test.Signed-1.0.0"),
+                                         0);
                 } else {
                         /* refused before anything was written (or removed again): the tree is as it was */
                         assert_true(r < 0);
@@ -813,9 +851,9 @@ static void test_signature_table(void **state) {
 /* A package cannot vouch for itself: files named like the markers that it carries are replaced by the truth. */
 static void test_signature_marker_in_package(void **state) {
         Fixture *f = *state;
-        TestZipEntry e[] = { { .name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]" },
-                             { .name = "package_validated", .content = "" },
-                             { .name = "package_not_validated/x", .content = "" } };
+        TestZipEntry e[] = {{.name = "HandlerManifest.json", .content = "[{\"handlerManifest\": {}}]"},
+                            {.name = "package_validated", .content = ""},
+                            {.name = "package_not_validated/x", .content = ""}};
         _cleanup_free_ void *zip = NULL;
         _cleanup_close_ int d = -EBADF;
         ExtPackageReport rep = {};
@@ -823,7 +861,8 @@ static void test_signature_marker_in_package(void **state) {
         size_t len;
 
         test_zip_entries(e, ELEMENTSOF(e), &zip, &len);
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Forged", "1.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.Forged", "1.0", zip, len, NULL, &rep), 0);
         d = open_in_root(f->c.root_fd, "/var/lib/waagent/Test.Forged-1.0", O_PATH | O_DIRECTORY, 0);
         assert_true(d >= 0);
         assert_int_equal(faccessat(d, "package_validated", F_OK, AT_SYMLINK_NOFOLLOW), -1);
@@ -833,7 +872,8 @@ static void test_signature_marker_in_package(void **state) {
 
         /* off: nothing recorded, and the forged marker is gone all the same */
         f->c.config.signature_mode = SIGNATURE_MODE_OFF;
-        assert_int_equal(extension_package_install_from_zip(&f->c, "Test.Forged", "1.0", zip, len, NULL, &rep), 0);
+        assert_int_equal(
+                extension_package_install_from_zip(&f->c, "Test.Forged", "1.0", zip, len, NULL, &rep), 0);
         closep(&d);
         d = open_in_root(f->c.root_fd, "/var/lib/waagent/Test.Forged-1.0", O_PATH | O_DIRECTORY, 0);
         assert_int_equal(ext_package_signature_read(d, &st, NULL), 0);
@@ -849,15 +889,16 @@ static void interop_vm_access_signature(void **state) {
         size_t len, der_len;
         const unsigned char *p;
         CMS_ContentInfo *cms;
-        STACK_OF(X509) *certs;
+        STACK_OF(X509) * certs;
         char issuer[256] = "";
 
         xml = fixture_read("wire/ext_conf-vm_access_with_signature.xml", &len);
         assert_int_equal(ext_conf_parse(xml, len, NULL, &gs, NULL), 0);
         assert_int_equal(gs.n_handlers, 1);
         assert_non_null(gs.handlers[0].encoded_signature);
-        assert_int_equal(base64_decode(gs.handlers[0].encoded_signature, strlen(gs.handlers[0].encoded_signature),
-                                       &der, &der_len), 0);
+        assert_int_equal(base64_decode(gs.handlers[0].encoded_signature,
+                                       strlen(gs.handlers[0].encoded_signature), &der, &der_len),
+                         0);
         p = der;
         cms = d2i_CMS_ContentInfo(NULL, &p, (long) der_len);
         assert_non_null(cms);
@@ -879,7 +920,8 @@ static void interop_vm_access_signature(void **state) {
 
         /* The signed zip (signing/…VMAccessForLinux__1.7.0.zip) is not in the fixtures. Without a root the
          * verification cannot succeed and must say so; another root fails on the certificate chain. */
-        assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, NULL, &err), -ENOKEY);
+        assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, NULL, &err),
+                         -ENOKEY);
         signer_init(&s, "Not Microsoft");
         err = mfree_str(err);
         assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, s.root_pem, &err),
@@ -902,7 +944,8 @@ static void interop_vm_access_signature(void **state) {
                 assert_true(fd >= 0);
                 assert_int_equal(read_full_fd(fd, 64 * 1024, &pem, &size), 0);
                 err = mfree_str(err);
-                assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, pem, &err), -EBADMSG);
+                assert_int_equal(ext_signature_verify("x", 1, gs.handlers[0].encoded_signature, pem, &err),
+                                 -EBADMSG);
                 print_message("shipped root: %s\n", err);
                 assert_non_null(strstr(err, "content verify error"));
         }

@@ -88,7 +88,7 @@ static int setup(void **state) {
 }
 
 static void spawner_new(Env *env) {
-        ExtSpawnerOptions o = { .bus_address = env->fake.address, .cgroup_root = "" };
+        ExtSpawnerOptions o = {.bus_address = env->fake.address, .cgroup_root = ""};
 
         assert_int_equal(ext_spawner_new(env->event, &o, &env->spawner), 0);
         assert_int_equal(ext_spawner_isolation(env->spawner), EXT_ISOLATION_SERVICE);
@@ -117,11 +117,20 @@ static char *fd_text(int fd) {
         return s;
 }
 
-static ExtProcess *spawn(Env *env, char **argv, char **envp, unsigned cpu, uint64_t mem, usec_t timeout, Run *run) {
+static ExtProcess *spawn(Env *env, char **argv, char **envp, unsigned cpu, uint64_t mem, usec_t timeout,
+                         Run *run) {
         ExtSpawnParams p = {
-                .argv = argv, .cwd_fd = env->dir_fd, .cwd = env->dir, .env = envp,
-                .stdout_fd = env->out_fd, .stderr_fd = env->err_fd, .handler_name = "Test.Spawn-Name",
-                .operation = "enable", .cpu_quota_percent = cpu, .memory_max = mem, .timeout = timeout,
+                .argv = argv,
+                .cwd_fd = env->dir_fd,
+                .cwd = env->dir,
+                .env = envp,
+                .stdout_fd = env->out_fd,
+                .stderr_fd = env->err_fd,
+                .handler_name = "Test.Spawn-Name",
+                .operation = "enable",
+                .cpu_quota_percent = cpu,
+                .memory_max = mem,
+                .timeout = timeout,
         };
         ExtProcess *proc = NULL;
 
@@ -131,12 +140,13 @@ static ExtProcess *spawn(Env *env, char **argv, char **envp, unsigned cpu, uint6
 
 static void test_service_properties(void **state) {
         Env *env = *state;
-        char *argv[] = { (char *) "/bin/sh", (char *) "-c",
-                         (char *) "echo out; echo err >&2; pwd; echo \"FOO=$FOO NOTIFY=${NOTIFY_SOCKET-unset}\"; "
-                                  "trap - PIPE; exit 3",
-                         (char *) "/bin/sh", NULL };
-        char *envp[] = { (char *) "FOO=bar baz", (char *) "NOTIFY_SOCKET=/run/systemd/notify",
-                         (char *) "INVOCATION_ID=0123", (char *) "PATH=/usr/bin:/bin", NULL };
+        char *argv[] = {
+                (char *) "/bin/sh", (char *) "-c",
+                (char *) "echo out; echo err >&2; pwd; echo \"FOO=$FOO NOTIFY=${NOTIFY_SOCKET-unset}\"; "
+                         "trap - PIPE; exit 3",
+                (char *) "/bin/sh", NULL};
+        char *envp[] = {(char *) "FOO=bar baz", (char *) "NOTIFY_SOCKET=/run/systemd/notify",
+                        (char *) "INVOCATION_ID=0123", (char *) "PATH=/usr/bin:/bin", NULL};
         _cleanup_free_ char *out = NULL, *err = NULL, *expect = NULL;
         _cleanup_(ext_process_freep) ExtProcess *proc = NULL;
         Run run = {};
@@ -193,8 +203,8 @@ static void test_service_properties(void **state) {
 
 static void test_service_limits_not_applied(void **state) {
         Env *env = *state;
-        char *argv[] = { (char *) "/bin/true", NULL };
-        char *envp[] = { NULL };
+        char *argv[] = {(char *) "/bin/true", NULL};
+        char *envp[] = {NULL};
         _cleanup_(ext_process_freep) ExtProcess *proc = NULL;
         Run run = {};
 
@@ -204,13 +214,13 @@ static void test_service_limits_not_applied(void **state) {
         run_until(env->event, &run.done);
         assert_int_equal(run.result.exit_code, 0);
         assert_false(run.result.limits_applied);
-        assert_int_equal(env->fake.units[0].runtime_max_usec, 0);       /* no timeout, no backstop */
+        assert_int_equal(env->fake.units[0].runtime_max_usec, 0); /* no timeout, no backstop */
 }
 
 static void test_service_timeout(void **state) {
         Env *env = *state;
-        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "sleep 60 & sleep 60", NULL };
-        char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+        char *argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) "sleep 60 & sleep 60", NULL};
+        char *envp[] = {(char *) "PATH=/usr/bin:/bin", NULL};
         _cleanup_(ext_process_freep) ExtProcess *proc = NULL;
         usec_t start = now_usec(CLOCK_MONOTONIC);
         Run run = {};
@@ -228,8 +238,8 @@ static void test_service_timeout(void **state) {
 
 static void test_service_refused_scope_fallback(void **state) {
         Env *env = *state;
-        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo in-scope; exit 5", NULL };
-        char *envp[] = { NULL };
+        char *argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) "echo in-scope; exit 5", NULL};
+        char *envp[] = {NULL};
         _cleanup_(ext_process_freep) ExtProcess *proc = NULL;
         _cleanup_free_ char *out = NULL;
         Run run = {};
@@ -259,12 +269,19 @@ static void test_service_refused_scope_fallback(void **state) {
  * nothing killed, the callback never called — and the AddRef= reference is given back. */
 static void test_service_own_slice_forget(void **state) {
         Env *env = *state;
-        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "sleep 5", NULL };
-        char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+        char *argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) "sleep 5", NULL};
+        char *envp[] = {(char *) "PATH=/usr/bin:/bin", NULL};
         ExtSpawnParams params = {
-                .argv = argv, .cwd_fd = env->dir_fd, .cwd = "/", .env = envp, .stdout_fd = env->out_fd,
-                .stderr_fd = env->err_fd, .handler_name = "azl-agent", .operation = "azl-reprovision",
-                .slice = "azure.slice", .timeout = 60 * USEC_PER_SEC,
+                .argv = argv,
+                .cwd_fd = env->dir_fd,
+                .cwd = "/",
+                .env = envp,
+                .stdout_fd = env->out_fd,
+                .stderr_fd = env->err_fd,
+                .handler_name = "azl-agent",
+                .operation = "azl-reprovision",
+                .slice = "azure.slice",
+                .timeout = 60 * USEC_PER_SEC,
         };
         ExtProcess *proc = NULL;
         Run run = {};
@@ -290,7 +307,7 @@ static void test_service_own_slice_forget(void **state) {
         settle(env->event);
         assert_int_equal(u->killed_with, 0);
         assert_true(u->unrefed);
-        assert_int_equal(kill(pid, 0), 0);      /* still running; the teardown's manager stop kills it */
+        assert_int_equal(kill(pid, 0), 0); /* still running; the teardown's manager stop kills it */
         assert_false(run.done);
 }
 
@@ -314,7 +331,8 @@ typedef struct Exec {
         bool done;
 } Exec;
 
-static int provide(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h, void *userdata) {
+static int provide(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h,
+                   void *userdata) {
         Exec *x = userdata;
         _cleanup_close_ int fd = memfd_create("package", MFD_CLOEXEC);
 
@@ -333,7 +351,8 @@ static void test_executor_over_services(void **state) {
         _cleanup_free_ char *dir = test_handler_dir("recorder"), *xml = NULL, *err = NULL, *envs = NULL,
                             *expected = NULL, *cwd = NULL, *hdir = NULL, *log = NULL, *path = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
-        char *agent_env[] = { (char *) "PATH=/usr/bin:/bin", (char *) "NOTIFY_SOCKET=/run/systemd/notify", NULL };
+        char *agent_env[] = {(char *) "PATH=/usr/bin:/bin", (char *) "NOTIFY_SOCKET=/run/systemd/notify",
+                             NULL};
         ExtExecutor *e = NULL;
         ExtExecutorOptions o;
         const ExtHandlerResult *r;
@@ -343,18 +362,22 @@ static void test_executor_over_services(void **state) {
         x.root = tmpdir_new();
         assert_int_equal(context_init(&x.c, x.root, agent_env), 0);
         test_zip_dir(dir, NULL, &x.zip, &x.len);
-        o = (ExtExecutorOptions) {
-                .package_request = provide, .package_request_userdata = &x, .signing_root_pem = "",
-                .spawner = { .bus_address = env->fake.address, .cgroup_root = "" },
+        o = (ExtExecutorOptions){
+                .package_request = provide,
+                .package_request_userdata = &x,
+                .signing_root_pem = "",
+                .spawner = {.bus_address = env->fake.address, .cgroup_root = ""},
                 .status_retry_delay = 100 * USEC_PER_MSEC,
         };
         assert_int_equal(ext_executor_new(&x.c, env->event, &o, &e), 0);
-        assert_true(asprintf(&xml, "<Extensions version=\"1.0.0.0\" goalStateIncarnation=\"1\"><Plugins>"
-                                   "<Plugin name=\"Test.Recorder\" version=\"1.0.0\" location=\"http://127.0.0.1/m\" "
-                                   "state=\"enabled\"/></Plugins><PluginSettings><Plugin name=\"Test.Recorder\" "
-                                   "version=\"1.0.0\"><RuntimeSettings seqNo=\"4\">{\"runtimeSettings\":[{"
-                                   "\"handlerSettings\":{\"publicSettings\":{}}}]}</RuntimeSettings></Plugin>"
-                                   "</PluginSettings></Extensions>") > 0);
+        assert_true(
+                asprintf(&xml,
+                         "<Extensions version=\"1.0.0.0\" goalStateIncarnation=\"1\"><Plugins>"
+                         "<Plugin name=\"Test.Recorder\" version=\"1.0.0\" location=\"http://127.0.0.1/m\" "
+                         "state=\"enabled\"/></Plugins><PluginSettings><Plugin name=\"Test.Recorder\" "
+                         "version=\"1.0.0\"><RuntimeSettings seqNo=\"4\">{\"runtimeSettings\":[{"
+                         "\"handlerSettings\":{\"publicSettings\":{}}}]}</RuntimeSettings></Plugin>"
+                         "</PluginSettings></Extensions>") > 0);
         if (ext_conf_parse(xml, strlen(xml), NULL, &gs, &err) < 0)
                 fail_msg("parse: %s", err);
         assert_int_equal(ext_executor_run(e, &gs, on_done, &x), 0);
@@ -376,21 +399,28 @@ static void test_executor_over_services(void **state) {
         assert_string_equal(env->fake.units[1].exec_argv[2], "\"$1\"/handler.sh enable");
         assert_string_equal(env->fake.units[1].exec_argv[4], hdir);
 
-        assert_int_equal(read_file_in_root(x.c.root_fd, "/var/lib/waagent/Test.Recorder-1.0.0/env-enable.txt", 65536,
-                                           &envs, &size), 0);
+        assert_int_equal(read_file_in_root(x.c.root_fd,
+                                           "/var/lib/waagent/Test.Recorder-1.0.0/env-enable.txt", 65536,
+                                           &envs, &size),
+                         0);
         assert_true(asprintf(&expected,
                              "AZURE_GUEST_AGENT_EXTENSION_PATH=%s\n"
-                             "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=[{\"Key\": \"ExtensionTelemetryPipeline\", \"Value\": \"1.0\"}]\n"
+                             "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=[{\"Key\": "
+                             "\"ExtensionTelemetryPipeline\", \"Value\": \"1.0\"}]\n"
                              "AZURE_GUEST_AGENT_EXTENSION_VERSION=1.0.0\n"
                              "AZURE_GUEST_AGENT_UNINSTALL_CMD_EXIT_CODE=NOT_RUN\n"
                              "AZURE_GUEST_AGENT_WIRE_PROTOCOL_ADDRESS=168.63.129.16\n"
-                             "ConfigSequenceNumber=4\n", hdir) > 0);
+                             "ConfigSequenceNumber=4\n",
+                             hdir) > 0);
         assert_string_equal(envs, expected);
-        assert_int_equal(read_file_in_root(x.c.root_fd, "/var/lib/waagent/Test.Recorder-1.0.0/cwd-enable.txt", 65536,
-                                           &cwd, &size), 0);
+        assert_int_equal(read_file_in_root(x.c.root_fd,
+                                           "/var/lib/waagent/Test.Recorder-1.0.0/cwd-enable.txt", 65536,
+                                           &cwd, &size),
+                         0);
         assert_true(startswith(cwd, hdir));
-        assert_int_equal(read_file_in_root(x.c.root_fd, "/var/log/azure/Test.Recorder/CommandExecution.log", 1 << 20,
-                                           &log, &size), 0);
+        assert_int_equal(read_file_in_root(x.c.root_fd, "/var/log/azure/Test.Recorder/CommandExecution.log",
+                                           1 << 20, &log, &size),
+                         0);
         assert_non_null(strstr(log, "isolation systemd-service"));
         assert_non_null(strstr(log, "[stdout]\nrecorder enable stdout\n"));
 

@@ -22,8 +22,8 @@ static void parse_with(TestReadFn read, const char *rel, Manifest *ret) {
 
 static void test_manifest(void **state) {
         _cleanup_(manifest_done) Manifest m = {};
-        static const char *const versions[] = { "1.0.0", "1.0.2", "1.1.0", "1.1.4", "2.0", "2.0.0.1", "3.2.1",
-                                                "1.2.0", "2.5.0" };
+        static const char *const versions[] = {"1.0.0",   "1.0.2", "1.1.0", "1.1.4", "2.0",
+                                               "2.0.0.1", "3.2.1", "1.2.0", "2.5.0"};
 
         parse_with(test_data_read, "wire/manifest.xml", &m);
         assert_int_equal(m.n_packages, ELEMENTSOF(versions));
@@ -32,10 +32,12 @@ static void test_manifest(void **state) {
                 assert_int_equal(m.packages[i].is_internal, i >= 7);
                 assert_int_equal(strv_length(m.packages[i].uris), 2);
         }
-        assert_string_equal(m.packages[0].uris[0],
-                            "https://azltestartifacts.blob.core.windows.net/handlers/AzlAgent.SampleHandler__1.0.0");
-        assert_string_equal(m.packages[0].uris[1],
-                            "https://azltestmirror.blob.core.windows.net/handlers/AzlAgent.SampleHandler__1.0.0");
+        assert_string_equal(
+                m.packages[0].uris[0],
+                "https://azltestartifacts.blob.core.windows.net/handlers/AzlAgent.SampleHandler__1.0.0");
+        assert_string_equal(
+                m.packages[0].uris[1],
+                "https://azltestmirror.blob.core.windows.net/handlers/AzlAgent.SampleHandler__1.0.0");
         assert_true(m.packages[2].disallow_major_version_upgrade);
         assert_false(m.packages[3].disallow_major_version_upgrade);
 }
@@ -47,13 +49,11 @@ static void test_select(void **state) {
         static const struct {
                 const char *requested, *selected;
         } cases[] = {
-                { "1.0.0", "1.0.0" },   /* exact (useExactVersion) */
-                { "1.0", "1.0.2" },     /* prefix: highest 1.0.x */
-                { "1.1", "1.1.4" },
-                { "1", "1.2.0" },       /* internal packages take part */
-                { "2", "2.5.0" },
-                { "2.0", "2.0.0.1" },   /* "2.0" and "2.0.0.1" both match; the higher wins */
-                { "3.2.1", "3.2.1" },
+                {"1.0.0", "1.0.0"},                     /* exact (useExactVersion) */
+                {"1.0", "1.0.2"},                       /* prefix: highest 1.0.x */
+                {"1.1", "1.1.4"},   {"1", "1.2.0"},     /* internal packages take part */
+                {"2", "2.5.0"},     {"2.0", "2.0.0.1"}, /* "2.0" and "2.0.0.1" both match; the higher wins */
+                {"3.2.1", "3.2.1"},
         };
 
         parse_with(test_data_read, "wire/manifest.xml", &m);
@@ -79,9 +79,9 @@ static void test_no_uris(void **state) {
 
 static void interop_manifest(void **state) {
         _cleanup_(manifest_done) Manifest m = {};
-        static const char *const versions[] = { "1.0.0", "1.1.0", "1.1.1", "1.2.0", "2.0.0", "2.1.0", "2.1.1",
-                                                "2.2.0", "3.0", "3.1", "4.0.0.0", "4.0.0.1", "4.1.0.0",
-                                                "1.3.0", "2.3.0", "2.4.0" };
+        static const char *const versions[] = {"1.0.0",   "1.1.0", "1.1.1", "1.2.0", "2.0.0",   "2.1.0",
+                                               "2.1.1",   "2.2.0", "3.0",   "3.1",   "4.0.0.0", "4.0.0.1",
+                                               "4.1.0.0", "1.3.0", "2.3.0", "2.4.0"};
 
         parse_with(fixture_read, "wire/manifest.xml", &m);
         assert_int_equal(m.n_packages, ELEMENTSOF(versions));
@@ -102,13 +102,10 @@ static void interop_select(void **state) {
         static const struct {
                 const char *requested, *selected;
         } cases[] = {
-                { "1.0.0", "1.0.0" },   /* exact (useExactVersion) */
-                { "1.1.1", "1.1.1" },
-                { "1.1", "1.1.1" },     /* prefix: highest 1.1.x */
-                { "2", "2.4.0" },       /* internal packages take part */
-                { "3.0", "3.0" },
-                { "4.0", "4.0.0.1" },
-                { "1.3.0", "1.3.0" },
+                {"1.0.0", "1.0.0"},                   /* exact (useExactVersion) */
+                {"1.1.1", "1.1.1"}, {"1.1", "1.1.1"}, /* prefix: highest 1.1.x */
+                {"2", "2.4.0"},                       /* internal packages take part */
+                {"3.0", "3.0"},     {"4.0", "4.0.0.1"}, {"1.3.0", "1.3.0"},
         };
 
         parse_with(fixture_read, "wire/manifest.xml", &m);

@@ -38,18 +38,29 @@ static char *expected_blob(TestReadFn read, const char *rel) {
 static void test_status_blob_bytes(void **state) {
         _cleanup_free_ char *expected = NULL, *blob = NULL;
         _cleanup_json_ struct json_object *blob_obj = NULL;
-        char *features[] = { (char *) "MultipleExtensionsPerHandler", (char *) "FastTrack", NULL };
-        SubStatus sub = { .name = (char *) "ProtectedSettings", .status = (char *) "success",
-                          .message = (char *) "decrypted with certificate E488489693D19133A637CCF4E1B5BFFFB1ABDF3D: "
-                                              "2 key(s): count, secret" };
-        ExtensionStatus es = { .name = (char *) "AzlAgent.SampleHandler", .operation = (char *) "Enable",
-                               .status = (char *) "success", .message = (char *) "hello from the tests",
-                               .substatus = &sub, .n_substatus = 1 };
+        char *features[] = {(char *) "MultipleExtensionsPerHandler", (char *) "FastTrack", NULL};
+        SubStatus sub = {
+                .name = (char *) "ProtectedSettings",
+                .status = (char *) "success",
+                .message = (char *) "decrypted with certificate E488489693D19133A637CCF4E1B5BFFFB1ABDF3D: "
+                                    "2 key(s): count, secret"};
+        ExtensionStatus es = {.name = (char *) "AzlAgent.SampleHandler",
+                              .operation = (char *) "Enable",
+                              .status = (char *) "success",
+                              .message = (char *) "hello from the tests",
+                              .substatus = &sub,
+                              .n_substatus = 1};
         HandlerStatusReport h[] = {
-                { .name = "AzlAgent.SampleHandler", .version = "1.0.0", .status = "Ready",
-                  .message = "AzlAgent.SampleHandler enabled with settings 0", .extension_status = &es },
-                { .name = "AzlTest.Failing", .version = "2.1.0", .status = "NotReady", .code = 1009,
-                  .message = "Non-zero exit code: 7, /var/lib/waagent/AzlTest.Failing-2.1.0/enable.sh" },
+                {.name = "AzlAgent.SampleHandler",
+                 .version = "1.0.0",
+                 .status = "Ready",
+                 .message = "AzlAgent.SampleHandler enabled with settings 0",
+                 .extension_status = &es},
+                {.name = "AzlTest.Failing",
+                 .version = "2.1.0",
+                 .status = "NotReady",
+                 .code = 1009,
+                 .message = "Non-zero exit code: 7, /var/lib/waagent/AzlTest.Failing-2.1.0/enable.sh"},
         };
         VmStatusReport r = {
                 .timestamp = OWN_TIMESTAMP,
@@ -81,9 +92,15 @@ static void test_status_blob_bytes(void **state) {
 /* The blob the real waagent produced against its own mock fabric, for these inputs. */
 static void interop_status_blob_matches_waagent(void **state) {
         _cleanup_free_ char *ref_dump = NULL, *blob = NULL;
-        struct tm tm = { .tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 21, .tm_hour = 19, .tm_min = 2, .tm_sec = 32 };
-        char *features[] = { (char *) "MultipleExtensionsPerHandler", (char *) "VersioningGovernance", NULL };
-        ExtensionStatus es = { .name = (char *) "OSTCExtensions.ExampleHandlerLinux", .status = (char *) "success" };
+        struct tm tm = {.tm_year = 2026 - 1900,
+                        .tm_mon = 10,
+                        .tm_mday = 21,
+                        .tm_hour = 19,
+                        .tm_min = 2,
+                        .tm_sec = 32};
+        char *features[] = {(char *) "MultipleExtensionsPerHandler", (char *) "VersioningGovernance", NULL};
+        ExtensionStatus es = {.name = (char *) "OSTCExtensions.ExampleHandlerLinux",
+                              .status = (char *) "success"};
         HandlerStatusReport h = {
                 .name = "OSTCExtensions.ExampleHandlerLinux",
                 .version = "1.0.0",
@@ -116,25 +133,45 @@ static void interop_status_blob_matches_waagent(void **state) {
 
 static void test_status_blob_multi_config(void **state) {
         _cleanup_free_ char *blob = NULL;
-        SubStatus sub = { .name = (char *) "s\xc3\xa9", .status = (char *) "error", .code = 3, .message = (char *) "a\"b\n" };
-        ExtensionStatus es = { .name = (char *) "x", .operation = (char *) "Enable", .status = (char *) "error",
-                               .code = 1, .message = (char *) "m", .substatus = &sub, .n_substatus = 1 };
+        SubStatus sub = {.name = (char *) "s\xc3\xa9",
+                         .status = (char *) "error",
+                         .code = 3,
+                         .message = (char *) "a\"b\n"};
+        ExtensionStatus es = {.name = (char *) "x",
+                              .operation = (char *) "Enable",
+                              .status = (char *) "error",
+                              .code = 1,
+                              .message = (char *) "m",
+                              .substatus = &sub,
+                              .n_substatus = 1};
         HandlerStatusReport h[] = {
-                { .name = "A.B", .version = "1.2", .status = "NotReady", .code = 1009, .message = "failed",
-                  .extension_status = &es, .sequence_number = 4, .extension_name = "firstExtension" },
-                { .name = "C.D", .version = "2.0", .status = "Ready", .message = "Plugin enabled" },
+                {.name = "A.B",
+                 .version = "1.2",
+                 .status = "NotReady",
+                 .code = 1009,
+                 .message = "failed",
+                 .extension_status = &es,
+                 .sequence_number = 4,
+                 .extension_name = "firstExtension"},
+                {.name = "C.D", .version = "2.0", .status = "Ready", .message = "Plugin enabled"},
         };
-        VmStatusReport r = { .timestamp = 0, .agent_version = "1", .agent_status = "Ready", .agent_message = "ok",
-                             .handlers = h, .n_handlers = 2 };
+        VmStatusReport r = {.timestamp = 0,
+                            .agent_version = "1",
+                            .agent_status = "Ready",
+                            .agent_message = "ok",
+                            .handlers = h,
+                            .n_handlers = 2};
 
         assert_int_equal(status_blob_build(&r, &blob), 0);
         assert_non_null(strstr(blob, "\"sequenceNumber\": 4, \"extensionName\": \"firstExtension\"}"));
-        assert_non_null(strstr(blob, "\"substatus\": [{\"name\": \"s\\u00e9\", \"status\": \"error\", \"code\": 3, "
-                                     "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"a\\\"b\\n\"}}]"));
+        assert_non_null(
+                strstr(blob, "\"substatus\": [{\"name\": \"s\\u00e9\", \"status\": \"error\", \"code\": 3, "
+                             "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"a\\\"b\\n\"}}]"));
         /* A handler without status has no runtimeSettingsStatus; no goal-state status → no vmArtifacts… */
-        assert_non_null(strstr(blob, "\"handlerName\": \"C.D\", \"status\": \"Ready\", \"code\": 0, "
-                                     "\"useExactVersion\": true, \"formattedMessage\": {\"lang\": \"en-US\", "
-                                     "\"message\": \"Plugin enabled\"}}]"));
+        assert_non_null(strstr(blob,
+                               "\"handlerName\": \"C.D\", \"status\": \"Ready\", \"code\": 0, "
+                               "\"useExactVersion\": true, \"formattedMessage\": {\"lang\": \"en-US\", "
+                               "\"message\": \"Plugin enabled\"}}]"));
         assert_null(strstr(blob, "vmArtifactsAggregateStatus"));
         assert_non_null(strstr(blob, "\"supportedFeatures\": []"));
 }
@@ -155,8 +192,8 @@ static void test_ext_status_valid(void **state) {
         assert_int_equal(s.n_substatus, 2);
         assert_string_equal(s.substatus[0].name, "DiskSnapshots");
         assert_string_equal(s.substatus[0].status, "success");
-        assert_int_equal(s.substatus[0].code, 0);   /* "code": "0" */
-        assert_null(s.substatus[0].message);         /* "formattedMessage": null */
+        assert_int_equal(s.substatus[0].code, 0); /* "code": "0" */
+        assert_null(s.substatus[0].message);      /* "formattedMessage": null */
         assert_string_equal(s.substatus[1].status, "warning");
         assert_int_equal(s.substatus[1].code, 17);
         assert_string_equal(s.substatus[1].message, "one retry");
@@ -175,12 +212,13 @@ static void interop_ext_status_valid(void **state) {
         assert_string_equal(s.name, "Microsoft.Azure.Extension.VMExtension");
         assert_string_equal(s.operation, "Enable");
         assert_null(s.configuration_applied_time);
-        assert_string_equal(s.message, "Aenean semper nunc nisl, vitae sollicitudin felis consequat at. In lobortis "
-                                       "elementum sapien, non commodo odio semper ac.");
+        assert_string_equal(s.message,
+                            "Aenean semper nunc nisl, vitae sollicitudin felis consequat at. In lobortis "
+                            "elementum sapien, non commodo odio semper ac.");
         assert_int_equal(s.n_substatus, 1);
         assert_string_equal(s.substatus[0].status, "success");
-        assert_int_equal(s.substatus[0].code, 0);   /* "code": "0" */
-        assert_null(s.substatus[0].message);         /* "formattedMessage": null */
+        assert_int_equal(s.substatus[0].code, 0); /* "code": "0" */
+        assert_null(s.substatus[0].message);      /* "formattedMessage": null */
         assert_true(startswith(s.substatus[0].name, "[{\"status\": {\"status\": \"success\""));
         assert_false(s.truncated);
 }
@@ -188,7 +226,7 @@ static void interop_ext_status_valid(void **state) {
 static void check_ext_status_invalid(TestReadFn read, const char *const *files, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *buf = NULL, *error = NULL;
-                ExtensionStatus s = { .code = 77 };
+                ExtensionStatus s = {.code = 77};
                 size_t size;
 
                 buf = read(files[i], &size);
@@ -223,8 +261,10 @@ static void interop_ext_status_invalid(void **state) {
 
 static void test_ext_status_shapes(void **state) {
         static const char unknown[] = "[{\"status\": {\"status\": \"weird\", \"substatus\": null}}]";
-        static const char bad_sub[] = "[{\"status\": {\"status\": \"success\", \"substatus\": [{\"status\": \"bad\"}]}}]";
-        static const char no_lang[] = "[{\"status\": {\"status\": \"success\", \"formattedMessage\": {\"message\": \"x\"}}}]";
+        static const char bad_sub[] =
+                "[{\"status\": {\"status\": \"success\", \"substatus\": [{\"status\": \"bad\"}]}}]";
+        static const char no_lang[] =
+                "[{\"status\": {\"status\": \"success\", \"formattedMessage\": {\"message\": \"x\"}}}]";
         _cleanup_(ext_status_done) ExtensionStatus s = {};
         _cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL;
         ExtensionStatus t = {};
@@ -248,9 +288,11 @@ static char *very_large_status(bool many_substatus, size_t *ret_size) {
         FILE *f = open_memstream(&doc, &size);
 
         assert_non_null(f);
-        fputs("[{\"version\": 1.0, \"timestampUTC\": \"2026-03-14T09:26:53Z\", \"status\": {\"name\": \"AzlTest.Big\", "
+        fputs("[{\"version\": 1.0, \"timestampUTC\": \"2026-03-14T09:26:53Z\", \"status\": {\"name\": "
+              "\"AzlTest.Big\", "
               "\"operation\": \"Enable\", \"status\": \"success\", \"code\": 0, "
-              "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"", f);
+              "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"",
+              f);
         for (size_t i = 0; i < (many_substatus ? 100 : 140000); i++)
                 fputc('m', f);
         fputs("\"}, \"substatus\": [", f);
@@ -258,7 +300,9 @@ static char *very_large_status(bool many_substatus, size_t *ret_size) {
                 fprintf(f, "%s{\"name\": \"", k ? ", " : "");
                 for (size_t i = 0; i < 12000; i++)
                         fputc('n', f);
-                fputs("\", \"status\": \"success\", \"code\": 0, \"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"", f);
+                fputs("\", \"status\": \"success\", \"code\": 0, \"formattedMessage\": {\"lang\": "
+                      "\"en-US\", \"message\": \"",
+                      f);
                 for (size_t i = 0; i < 12000; i++)
                         fputc('s', f);
                 fputs("\"}}", f);
@@ -275,8 +319,8 @@ static void check_very_large(const char *what, char *buf, size_t size) {
         assert_true(size > EXT_STATUS_FILE_MAX_SIZE);
         assert_int_equal(ext_status_parse(buf, size, &s, NULL), 0);
         assert_true(s.truncated);
-        assert_true(s.message == NULL ||
-                    strlen(s.message) <= EXT_STATUS_MESSAGE_TRUNCATED_LEN + strlen(EXT_STATUS_TRUNCATED_SUFFIX));
+        assert_true(s.message == NULL || strlen(s.message) <= EXT_STATUS_MESSAGE_TRUNCATED_LEN +
+                                                                      strlen(EXT_STATUS_TRUNCATED_SUFFIX));
         for (size_t j = 0; j < s.n_substatus; j++) {
                 size_t max = EXT_SUBSTATUS_FIELD_TRUNCATED_LEN + strlen(EXT_STATUS_TRUNCATED_SUFFIX);
 
@@ -313,8 +357,9 @@ static void interop_ext_status_very_large(void **state) {
 }
 
 static void test_heartbeat(void **state) {
-        static const char ok[] = "[{\"version\": 1.0, \"heartbeat\": {\"status\": \"NotReady\", \"code\": 0, "
-                                 "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"warming up\"}}}]";
+        static const char ok[] =
+                "[{\"version\": 1.0, \"heartbeat\": {\"status\": \"NotReady\", \"code\": 0, "
+                "\"formattedMessage\": {\"lang\": \"en-US\", \"message\": \"warming up\"}}}]";
         static const char bad[] = "[{\"version\": 1.0, \"heartbeat\": {\"status\": \"Sleeping\"}}]";
         _cleanup_(heartbeat_done) Heartbeat h = {};
         _cleanup_free_ char *error = NULL;
@@ -333,8 +378,8 @@ typedef struct ManifestData {
         const char *name, *prefix, *suffix;
 } ManifestData;
 
-static const ManifestData own_manifests = { test_data_read, "AzlTestHandler", "bin/handler ", "" };
-static const ManifestData peer_manifests = { fixture_read, "ExampleHandlerLinux", "", "_cmd" };
+static const ManifestData own_manifests = {test_data_read, "AzlTestHandler", "bin/handler ", ""};
+static const ManifestData peer_manifests = {fixture_read, "ExampleHandlerLinux", "", "_cmd"};
 
 static void check_command(const ManifestData *d, const char *command, const char *op) {
         _cleanup_free_ char *expected = NULL;
@@ -399,11 +444,13 @@ static void interop_handler_manifest_sample_ext(void **state) {
 }
 
 static void test_handler_manifest_sample_handler(void **state) {
-        static const char with_limits[] =
-                "\xEF\xBB\xBF[{\"name\": \"X\", \"version\": \"1.7.0\", \"handlerManifest\": {\"enableCommand\": \"e\", "
-                "\"updateMode\": \"UpdateWithoutInstall\"}, \"resourceLimits\": {\"cpuQuotaPercentage\": 50}, "
-                "\"signingInfo\": {\"type\": \"VMAccessForLinux\", \"publisher\": \"Microsoft.OSTCExtensions.Edp\", "
-                "\"version\": \"1.7.0\"}}]";
+        static const char with_limits[] = "\xEF\xBB\xBF[{\"name\": \"X\", \"version\": \"1.7.0\", "
+                                          "\"handlerManifest\": {\"enableCommand\": \"e\", "
+                                          "\"updateMode\": \"UpdateWithoutInstall\"}, \"resourceLimits\": "
+                                          "{\"cpuQuotaPercentage\": 50}, "
+                                          "\"signingInfo\": {\"type\": \"VMAccessForLinux\", \"publisher\": "
+                                          "\"Microsoft.OSTCExtensions.Edp\", "
+                                          "\"version\": \"1.7.0\"}}]";
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_free_ char *buf = NULL, *error = NULL;
         HandlerManifest t = {};

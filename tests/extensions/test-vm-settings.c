@@ -10,6 +10,8 @@
  * case-insensitive). Public settings are compared as compact JSON. The interop group does the same for
  * WALinuxAgent's hostgaplugin/ fixtures with the values waagent derives from them.
  */
+/* Expected-value tables laid out by hand, one handler per row: not clang-formatted. */
+/* clang-format off */
 #include <stdio.h>
 #include <string.h>
 
@@ -856,3 +858,4 @@ int main(int argc, char *argv[]) {
                 return cmocka_run_group_tests(interop, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
+/* clang-format on */

@@ -31,8 +31,8 @@ static void forward(int sig) {
 }
 
 int main(int argc, char *argv[]) {
-        static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP };
-        struct sigaction sa = { .sa_handler = forward };
+        static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP};
+        struct sigaction sa = {.sa_handler = forward};
         struct rusage ru;
         FILE *report;
         int status;

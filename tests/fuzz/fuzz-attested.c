@@ -13,9 +13,10 @@
 static void check_document(const AttestedDocument *d) {
         fuzz_check(strnlen(d->vm_id, sizeof d->vm_id) == 36);
         for (size_t k = 0; k < 36; k++)
-                fuzz_check((k == 8 || k == 13 || k == 18 || k == 23) ? d->vm_id[k] == '-' :
-                                                                        isxdigit((unsigned char) d->vm_id[k]) &&
-                                                                                !isupper((unsigned char) d->vm_id[k]));
+                fuzz_check((k == 8 || k == 13 || k == 18 || k == 23)
+                                   ? d->vm_id[k] == '-'
+                                   : isxdigit((unsigned char) d->vm_id[k]) &&
+                                             !isupper((unsigned char) d->vm_id[k]));
         fuzz_check(d->nonce && fuzz_string_ok(d->nonce, ATTESTED_STRING_MAX));
         fuzz_check(fuzz_string_ok(d->sku, ATTESTED_STRING_MAX));
         fuzz_check(fuzz_string_ok(d->subscription_id, ATTESTED_STRING_MAX));
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* the DER path: nothing can verify against an empty store */
         if (size > 0 && size <= ATTESTED_SIGNATURE_MAX) {
-                AttestedTrust trust = { .store = X509_STORE_new() };
+                AttestedTrust trust = {.store = X509_STORE_new()};
                 AttestedVerified v = {};
                 char *reason = NULL;
 

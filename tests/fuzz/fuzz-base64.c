@@ -6,8 +6,8 @@
 #include "fuzz.h"
 #include "strutil.h"
 
-static void round_trip(int (*decode)(const char *, size_t, void **, size_t *), const uint8_t *data, size_t size,
-                       bool hex) {
+static void round_trip(int (*decode)(const char *, size_t, void **, size_t *), const uint8_t *data,
+                       size_t size, bool hex) {
         _cleanup_free_ void *bytes = NULL, *back = NULL;
         _cleanup_free_ char *text = NULL;
         size_t n = 0, back_n = 0;

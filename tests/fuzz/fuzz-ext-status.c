@@ -8,7 +8,8 @@
 #include "status-blob.h"
 
 static bool status_value_ok(const char *s) {
-        return s && (streq(s, "transitioning") || streq(s, "warning") || streq(s, "error") || streq(s, "success"));
+        return s && (streq(s, "transitioning") || streq(s, "warning") || streq(s, "error") ||
+                     streq(s, "success"));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -27,7 +27,8 @@ static inline void fuzz_check_goal_state(const ExtensionsGoalState *gs, const ch
         fuzz_check(fuzz_string_ok(gs->in_svd_seq_no, EXT_GOAL_STATE_DOCUMENT_MAX));
         fuzz_check(fuzz_string_ok(gs->status_upload_blob, EXT_GOAL_STATE_DOCUMENT_MAX));
         fuzz_check(fuzz_string_ok(gs->artifacts_profile_blob, EXT_GOAL_STATE_DOCUMENT_MAX));
-        fuzz_check(fuzz_strv_ok(gs->required_features, EXT_REQUIRED_FEATURES_MAX, EXT_GOAL_STATE_DOCUMENT_MAX));
+        fuzz_check(
+                fuzz_strv_ok(gs->required_features, EXT_REQUIRED_FEATURES_MAX, EXT_GOAL_STATE_DOCUMENT_MAX));
 
         fuzz_check(gs->n_agent_families <= EXT_AGENT_FAMILIES_MAX);
         fuzz_check(gs->n_agent_families == 0 || gs->agent_families);
@@ -51,7 +52,8 @@ static inline void fuzz_check_goal_state(const ExtensionsGoalState *gs, const ch
                 fuzz_check(h->invalid_reason || extension_state_to_string(h->state));
                 fuzz_check(fuzz_string_ok(h->location, EXT_GOAL_STATE_DOCUMENT_MAX));
                 fuzz_check(fuzz_string_ok(h->failover_location, EXT_GOAL_STATE_DOCUMENT_MAX));
-                fuzz_check(fuzz_strv_ok(h->additional_locations, EXT_LOCATIONS_MAX, EXT_GOAL_STATE_DOCUMENT_MAX));
+                fuzz_check(fuzz_strv_ok(h->additional_locations, EXT_LOCATIONS_MAX,
+                                        EXT_GOAL_STATE_DOCUMENT_MAX));
                 fuzz_check(fuzz_string_ok(h->encoded_signature, EXT_GOAL_STATE_DOCUMENT_MAX));
                 fuzz_check(fuzz_string_ok(h->invalid_reason, EXT_GOAL_STATE_DOCUMENT_MAX));
                 fuzz_check(h->n_settings <= EXT_SETTINGS_PER_HANDLER_MAX);
@@ -76,14 +78,18 @@ static inline void fuzz_check_goal_state(const ExtensionsGoalState *gs, const ch
 }
 
 static inline void fuzz_check_plan(const ExtensionsGoalState *gs) {
-        char *enabled[] = { (char *) "instance", NULL };
+        char *enabled[] = {(char *) "instance", NULL};
         InstalledHandler installed[] = {
-                { .name = (char *) "OSTCExtensions.ExampleHandlerLinux", .version = (char *) "1.0.0",
-                  .state = HANDLER_STATE_ENABLED },
-                { .name = (char *) "Microsoft.Azure.Extensions.CustomScript", .version = (char *) "2.0.1",
-                  .state = HANDLER_STATE_FAILED_UPGRADE },
-                { .name = gs->n_handlers > 0 && gs->handlers[0].name ? gs->handlers[0].name : (char *) "A",
-                  .version = (char *) "0.0.1", .state = HANDLER_STATE_ENABLED, .enabled_extensions = enabled },
+                {.name = (char *) "OSTCExtensions.ExampleHandlerLinux",
+                 .version = (char *) "1.0.0",
+                 .state = HANDLER_STATE_ENABLED},
+                {.name = (char *) "Microsoft.Azure.Extensions.CustomScript",
+                 .version = (char *) "2.0.1",
+                 .state = HANDLER_STATE_FAILED_UPGRADE},
+                {.name = gs->n_handlers > 0 && gs->handlers[0].name ? gs->handlers[0].name : (char *) "A",
+                 .version = (char *) "0.0.1",
+                 .state = HANDLER_STATE_ENABLED,
+                 .enabled_extensions = enabled},
         };
         _cleanup_(ext_plan_done) ExtPlan plan = {};
         _cleanup_free_ char *text = NULL;

@@ -12,9 +12,10 @@
 static void check_instance(const ImdsInstance *i) {
         fuzz_check(strnlen(i->vm_id, sizeof i->vm_id) == 36);
         for (size_t k = 0; k < 36; k++)
-                fuzz_check((k == 8 || k == 13 || k == 18 || k == 23) ? i->vm_id[k] == '-' :
-                                                                        isxdigit((unsigned char) i->vm_id[k]) &&
-                                                                                !isupper((unsigned char) i->vm_id[k]));
+                fuzz_check((k == 8 || k == 13 || k == 18 || k == 23)
+                                   ? i->vm_id[k] == '-'
+                                   : isxdigit((unsigned char) i->vm_id[k]) &&
+                                             !isupper((unsigned char) i->vm_id[k]));
         fuzz_check(fuzz_string_ok(i->name, IMDS_STRING_MAX));
         fuzz_check(fuzz_string_ok(i->computer_name, IMDS_STRING_MAX));
         fuzz_check(fuzz_string_ok(i->admin_username, IMDS_STRING_MAX));

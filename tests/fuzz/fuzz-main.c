@@ -43,7 +43,7 @@ static int read_input(int fd, uint8_t **ret, size_t *ret_size) {
 
                         n = MIN(n, (size_t) FUZZ_INPUT_MAX + 1);
                         if (n <= size)
-                                break;  /* the cap: the target rejects what it sees of a larger file */
+                                break; /* the cap: the target rejects what it sees of a larger file */
                         p = realloc(buf, n);
                         if (!p)
                                 return -ENOMEM;
@@ -152,7 +152,7 @@ static int replay_path(Replay *rp, int dir_fd, const char *name, const char *pat
 }
 
 int main(int argc, char *argv[]) {
-        Replay rp = { .runs = 1 };
+        Replay rp = {.runs = 1};
         const char *e;
         int r = 0;
 
@@ -174,8 +174,8 @@ int main(int argc, char *argv[]) {
                         r = k;
         }
 
-        printf("fuzz-main: %s: %zu inputs (%zu bytes), %u run(s) each\n",
-               argc > 0 ? argv[0] : "fuzz", rp.n_inputs, rp.n_bytes, rp.runs);
+        printf("fuzz-main: %s: %zu inputs (%zu bytes), %u run(s) each\n", argc > 0 ? argv[0] : "fuzz",
+               rp.n_inputs, rp.n_bytes, rp.runs);
         if (r < 0)
                 return EXIT_FAILURE;
         if (rp.n_inputs == 0) {

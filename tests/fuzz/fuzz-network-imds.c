@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         char mac[18];
 
                         fuzz_check(nic->primary == (nic->index == 0));
-                        fuzz_check(nic->n_ipv4 <= NETWORK_ADDRESSES_MAX && nic->n_ipv6 <= NETWORK_ADDRESSES_MAX);
+                        fuzz_check(nic->n_ipv4 <= NETWORK_ADDRESSES_MAX &&
+                                   nic->n_ipv6 <= NETWORK_ADDRESSES_MAX);
                         for (size_t k = 0; k < nic->n_ipv4; k++)
                                 check_address(&nic->ipv4[k], AF_INET);
                         for (size_t k = 0; k < nic->n_ipv6; k++)

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                                 /* The member with that value must be gone (the letters may well appear elsewhere,
                                  * "ctedSettings" in the name itself: found by the first libFuzzer run). */
-                                if (asprintf(&member, "\"protectedSettings\": \"%.*s\"", (int) (e - v), v) > 0)
+                                if (asprintf(&member, "\"protectedSettings\": \"%.*s\"", (int) (e - v), v) >
+                                    0)
                                         fuzz_check(!strstr(once, member));
                         }
                 }

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_check(streq(norm, again));
                 fuzz_check(ssh_key_identity(norm, &id) >= 0);
                 fuzz_check(ssh_key_identity(buf, &id2) >= 0 ? streq(id, id2) : true);
-                fuzz_check(ssh_authorized_keys_merge(NULL, (char *[]) { norm, NULL }, &merged) == 1);
+                fuzz_check(ssh_authorized_keys_merge(NULL, (char *[]){norm, NULL}, &merged) == 1);
                 fuzz_check(strlen(merged) == strlen(norm) + 1 && strncmp(merged, norm, strlen(norm)) == 0);
         }
 

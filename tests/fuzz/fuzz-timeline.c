@@ -26,12 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                 fuzz_check(r[i].source && r[i].name && r[i].result && r[i].start > 0);
                 if (timeline_format(&r[i], &line) < 0)
-                        continue;       /* a field not valid UTF-8 after truncation, a start beyond 9999 */
+                        continue; /* a field not valid UTF-8 after truncation, a start beyond 9999 */
                 fuzz_check(strchr(line, '\n') == line + strlen(line) - 1);
                 fuzz_check(timeline_parse(line, strlen(line), &back, &m, NULL) >= 0);
                 if (m == 1) {
                         fuzz_check(back[0].start == r[i].start && back[0].duration == r[i].duration);
-                        fuzz_check(streq(back[0].source, r[i].source) || strlen(r[i].source) > TIMELINE_FIELD_MAX);
+                        fuzz_check(streq(back[0].source, r[i].source) ||
+                                   strlen(r[i].source) > TIMELINE_FIELD_MAX);
                 }
                 timeline_records_free(back, m);
         }

@@ -34,7 +34,8 @@ static void check_config(const UserDataConfig *c) {
         for (size_t i = 0; i < c->n_write_files; i++) {
                 const UdWriteFile *f = &c->write_files[i];
 
-                fuzz_check(f->path && f->path[0] == '/' && !strstr(f->path, "/../") && !strstr(f->path, "//"));
+                fuzz_check(f->path && f->path[0] == '/' && !strstr(f->path, "/../") &&
+                           !strstr(f->path, "//"));
                 fuzz_check(f->mode <= 07777);
                 fuzz_check(f->content && f->content[f->size] == 0);
         }

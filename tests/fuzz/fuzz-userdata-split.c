@@ -10,9 +10,10 @@
 #include "strutil.h"
 #include "userdata-parts.h"
 
-static const char included[] = "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
-                               "--b\nContent-Type: text/x-include-url\n\n#include https://example.invalid/again\n"
-                               "--b\nContent-Type: text/x-shellscript\n\n#!/bin/sh\n--b--\n";
+static const char included[] =
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+        "--b\nContent-Type: text/x-include-url\n\n#include https://example.invalid/again\n"
+        "--b\nContent-Type: text/x-shellscript\n\n#!/bin/sh\n--b--\n";
 
 static int fetch(const char *url, bool once, void *userdata, char **ret, size_t *ret_size) {
         if (strlen(url) % 3 == 0)

@@ -42,13 +42,13 @@ static inline bool fuzz_setup(size_t size) {
         return size <= FUZZ_INPUT_MAX;
 }
 
-#define fuzz_check(expr)                                                                                   \
-        do {                                                                                               \
-                if (!(expr)) {                                                                             \
-                        fprintf(stderr, "%s:%d: %s: invariant violated: %s\n", __FILE__, __LINE__,         \
-                                __func__, #expr);                                                          \
-                        abort();                                                                           \
-                }                                                                                          \
+#define fuzz_check(expr)                                                                                    \
+        do {                                                                                                \
+                if (!(expr)) {                                                                              \
+                        fprintf(stderr, "%s:%d: %s: invariant violated: %s\n", __FILE__, __LINE__,          \
+                                __func__, #expr);                                                           \
+                        abort();                                                                            \
+                }                                                                                           \
         } while (0)
 
 /* A parsed string (NULL allowed) is NUL-terminated within max bytes. Under ASan, strnlen() reading past the

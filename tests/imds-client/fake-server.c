@@ -23,7 +23,7 @@ static char *replace_all(const char *s, const char *what, const char *with) {
         out = malloc(strlen(s) + n * tl + 1);
         assert_non_null(out);
         p = out;
-        for (const char *c = s, *m; ; c = m + wl) {
+        for (const char *c = s, *m;; c = m + wl) {
                 m = strstr(c, what);
                 if (!m) {
                         strcpy(p, c);
@@ -44,11 +44,12 @@ void fake_server_start(FakeServer *s, const char *scenario) {
         int pipefd[2];
         ssize_t n;
 
-        if (!src || asprintf(&script, "%s/tests/imds-client/fake-server.py", src) < 0 || access(script, R_OK) < 0) {
+        if (!src || asprintf(&script, "%s/tests/imds-client/fake-server.py", src) < 0 ||
+            access(script, R_OK) < 0) {
                 fprintf(stderr, "skipped: fake-server.py not found\n");
                 exit(EXIT_TEST_SKIP);
         }
-        *s = (FakeServer) { .pid = -1 };
+        *s = (FakeServer){.pid = -1};
         s->dir = tmpdir_new();
         assert_true(asprintf(&data, "%s/tests/data", src) > 0);
         text = replace_all(scenario, "@DATA@", data);
@@ -104,7 +105,7 @@ struct json_object *fake_server_requests(FakeServer *s) {
         _cleanup_http_response_ HttpResponse *resp = NULL;
         _cleanup_free_ char *url = NULL;
         struct json_object *o = NULL;
-        HttpRequest req = { .method = HTTP_METHOD_GET, .timeout = 5 * USEC_PER_SEC };
+        HttpRequest req = {.method = HTTP_METHOD_GET, .timeout = 5 * USEC_PER_SEC};
 
         assert_true(asprintf(&url, "%s/_control/requests", s->base) > 0);
         req.url = url;

@@ -11,9 +11,9 @@
 typedef struct FakeServer {
         pid_t pid;
         unsigned port;
-        char *dir;              /* scratch directory holding the scenario */
-        char base[64];          /* "http://127.0.0.1:<port>" */
-        char hostport[32];      /* "127.0.0.1:<port>" */
+        char *dir;         /* scratch directory holding the scenario */
+        char base[64];     /* "http://127.0.0.1:<port>" */
+        char hostport[32]; /* "127.0.0.1:<port>" */
 } FakeServer;
 
 /* scenario is the JSON text described in fake-server.py; "@DATA@" is replaced by the path of tests/data. */

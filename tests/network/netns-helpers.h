@@ -104,7 +104,9 @@ _printf_(1, 2) static inline struct json_object *ip_json(const char *fmt, ...) {
 /* Creates a veth pair name/peer_name in the current namespace, sets MAC of name, peer up. */
 static inline void veth_add(const char *name, const char *mac) {
         assert_int_equal(sh("ip link add %s type veth peer name %s-p && ip link set %s address %s && "
-                            "ip link set %s-p up", name, name, name, mac, name), 0);
+                            "ip link set %s-p up",
+                            name, name, name, mac, name),
+                         0);
 }
 
 /* Declares the driver of a link in the fake sysfs of root: root/sys/class/net/<if>/device/driver → …/<drv>. */
@@ -134,7 +136,8 @@ static inline char **link_addresses(const char *ifname) {
 
                         if (!streq(json_object_get_string(json_get(a, "scope", false)), "global"))
                                 continue;
-                        assert_true(asprintf(&s, "%s/%d", json_object_get_string(json_get(a, "local", false)),
+                        assert_true(asprintf(&s, "%s/%d",
+                                             json_object_get_string(json_get(a, "local", false)),
                                              json_object_get_int(json_get(a, "prefixlen", false))) > 0);
                         assert_int_equal(strv_extend(&l, s), 0);
                 }
@@ -163,7 +166,8 @@ static inline char **default_routes(void) {
                 struct json_object *r = json_object_array_get_idx(j, i);
                 _cleanup_free_ char *s = NULL;
 
-                assert_true(asprintf(&s, "%s via %s metric %d", json_object_get_string(json_get(r, "dev", false)),
+                assert_true(asprintf(&s, "%s via %s metric %d",
+                                     json_object_get_string(json_get(r, "dev", false)),
                                      json_object_get_string(json_get(r, "gateway", false)),
                                      json_object_get_int(json_get(r, "metric", false))) > 0);
                 assert_int_equal(strv_extend(&l, s), 0);

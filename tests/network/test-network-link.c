@@ -51,7 +51,8 @@ static void test_driver_from_fake_sysfs(void **state) {
 }
 
 static NetworkLink mk(int ifindex, const char *mac_last, const char *driver) {
-        NetworkLink l = { .link = { .ifindex = ifindex, .has_mac = true, .mac = { 0x00, 0x0d, 0x3a, 0x33, 0x82 } } };
+        NetworkLink l = {
+                .link = {.ifindex = ifindex, .has_mac = true, .mac = {0x00, 0x0d, 0x3a, 0x33, 0x82}}};
 
         l.link.mac[5] = (uint8_t) strtoul(mac_last, NULL, 16);
         l.driver = (char *) driver;
@@ -59,13 +60,14 @@ static NetworkLink mk(int ifindex, const char *mac_last, const char *driver) {
 }
 
 static void test_pick_rules(void **state) {
-        NetworkInterface iface = { .mac = { 0x00, 0x0d, 0x3a, 0x33, 0x82, 0xe8 } };
+        NetworkInterface iface = {.mac = {0x00, 0x0d, 0x3a, 0x33, 0x82, 0xe8}};
         size_t idx = 999;
         unsigned vfs = 99;
 
         {
                 /* VF first, hv_netvsc second: the hv_netvsc link, one VF. */
-                NetworkLink l[] = { mk(1, "e8", "mlx5_core"), mk(2, "e8", "hv_netvsc"), mk(3, "e9", "hv_netvsc") };
+                NetworkLink l[] = {mk(1, "e8", "mlx5_core"), mk(2, "e8", "hv_netvsc"),
+                                   mk(3, "e9", "hv_netvsc")};
 
                 assert_int_equal(network_link_pick(&iface, l, ELEMENTSOF(l), &idx, &vfs), 0);
                 assert_int_equal(idx, 1);
@@ -73,7 +75,7 @@ static void test_pick_rules(void **state) {
         }
         {
                 /* With hv_netvsc present any other twin (e.g. a bridge that took the MAC) is left alone. */
-                NetworkLink l[] = { mk(1, "e8", NULL), mk(2, "e8", "hv_netvsc") };
+                NetworkLink l[] = {mk(1, "e8", NULL), mk(2, "e8", "hv_netvsc")};
 
                 assert_int_equal(network_link_pick(&iface, l, ELEMENTSOF(l), &idx, &vfs), 0);
                 assert_int_equal(idx, 1);
@@ -81,7 +83,7 @@ static void test_pick_rules(void **state) {
         }
         {
                 /* Only the VF: nothing to configure. */
-                NetworkLink l[] = { mk(1, "e8", "mana") };
+                NetworkLink l[] = {mk(1, "e8", "mana")};
 
                 idx = 999;
                 assert_int_equal(network_link_pick(&iface, l, ELEMENTSOF(l), &idx, &vfs), -ENODEV);
@@ -90,9 +92,9 @@ static void test_pick_rules(void **state) {
         }
         {
                 /* No device vs VF driver: the driverless link. Two driverless: ambiguous. */
-                NetworkLink l[] = { mk(1, "e8", "mlx4_core"), mk(2, "e8", NULL) };
-                NetworkLink m[] = { mk(1, "e8", NULL), mk(2, "e8", NULL) };
-                NetworkLink n[] = { mk(1, "e8", "hv_netvsc"), mk(2, "e8", "hv_netvsc") };
+                NetworkLink l[] = {mk(1, "e8", "mlx4_core"), mk(2, "e8", NULL)};
+                NetworkLink m[] = {mk(1, "e8", NULL), mk(2, "e8", NULL)};
+                NetworkLink n[] = {mk(1, "e8", "hv_netvsc"), mk(2, "e8", "hv_netvsc")};
 
                 assert_int_equal(network_link_pick(&iface, l, ELEMENTSOF(l), &idx, &vfs), 0);
                 assert_int_equal(idx, 1);
@@ -101,7 +103,7 @@ static void test_pick_rules(void **state) {
         }
         {
                 /* Loopback and links without a MAC never match; no link at all: -ENODEV. */
-                NetworkLink l[] = { mk(1, "e8", NULL), mk(2, "e8", NULL) };
+                NetworkLink l[] = {mk(1, "e8", NULL), mk(2, "e8", NULL)};
 
                 l[0].link.flags = IFF_LOOPBACK;
                 l[1].link.has_mac = false;
@@ -114,7 +116,7 @@ static void test_pick_rules(void **state) {
 static void test_state_roundtrip(void **state) {
         _cleanup_(network_state_done) NetworkState s = {}, t = {};
         _cleanup_free_ char *text = NULL, *text2 = NULL;
-        NetworkOwned a = { .mac = { 0, 0x0d, 0x3a, 1, 2, 3 } }, r = a;
+        NetworkOwned a = {.mac = {0, 0x0d, 0x3a, 1, 2, 3}}, r = a;
         char *root = tmpdir_new();
         _cleanup_close_ int root_fd = -EBADF;
 
@@ -122,7 +124,7 @@ static void test_state_roundtrip(void **state) {
         assert_int_equal(network_state_add(&s, &a), 0);
         assert_int_equal(network_address_parse("fd00:1::5/64", &a.address), 0);
         assert_int_equal(network_state_add(&s, &a), 0);
-        assert_int_equal(network_state_add(&s, &a), 0);      /* duplicates are ignored */
+        assert_int_equal(network_state_add(&s, &a), 0); /* duplicates are ignored */
         r.is_route = true;
         assert_int_equal(network_address_parse("0.0.0.0/0", &r.address), 0);
         assert_int_equal(network_address_parse("10.0.1.1", &r.gateway), 0);
@@ -166,7 +168,7 @@ static void test_state_rejects(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                NetworkState s = { .n = 4242 };
+                NetworkState s = {.n = 4242};
 
                 if (network_state_parse(bad[i], strlen(bad[i]), &s) != -EBADMSG)
                         fail_msg("accepted: %s", bad[i]);

@@ -65,7 +65,7 @@ static int apply(Fixture *f, const char *source, NetworkApplyResult *ret) {
         _cleanup_(network_config_done) NetworkConfig config = {};
 
         load(source, &config);
-        *ret = (NetworkApplyResult) {};
+        *ret = (NetworkApplyResult){};
         return network_apply(&f->ctx, &config, NETWORK_BACKEND_NETLINK, ret);
 }
 
@@ -89,9 +89,9 @@ static void test_single_nic(void **state) {
 
         assert_true(link_is_up("eth0"));
         addrs = link_addresses("eth0");
-        assert_strv_equal(addrs, (const char *const[]) { "10.0.1.4/24", NULL });
+        assert_strv_equal(addrs, (const char *const[]){"10.0.1.4/24", NULL});
         routes = default_routes();
-        assert_strv_equal(routes, (const char *const[]) { "eth0 via 10.0.1.1 metric 100", NULL });
+        assert_strv_equal(routes, (const char *const[]){"eth0 via 10.0.1.1 metric 100", NULL});
 }
 
 static void test_two_nics_secondary_ips(void **state) {
@@ -111,13 +111,13 @@ static void test_two_nics_secondary_ips(void **state) {
         assert_int_equal(res.n_changes, 13);
 
         a0 = link_addresses("nicy");
-        assert_strv_equal(a0, (const char *const[]) { "10.0.1.4/24", "10.0.1.5/24", "10.0.1.6/24",
-                                                       "fd00:1::4/64", "fd00:1::5/64", NULL });
+        assert_strv_equal(a0, (const char *const[]){"10.0.1.4/24", "10.0.1.5/24", "10.0.1.6/24",
+                                                    "fd00:1::4/64", "fd00:1::5/64", NULL});
         a1 = link_addresses("nicx");
-        assert_strv_equal(a1, (const char *const[]) { "10.0.2.10/24", "10.0.2.4/24", NULL });
+        assert_strv_equal(a1, (const char *const[]){"10.0.2.10/24", "10.0.2.4/24", NULL});
         routes = default_routes();
-        assert_strv_equal(routes, (const char *const[]) { "nicx via 10.0.2.1 metric 200",
-                                                         "nicy via 10.0.1.1 metric 100", NULL });
+        assert_strv_equal(routes, (const char *const[]){"nicx via 10.0.2.1 metric 200",
+                                                        "nicy via 10.0.1.1 metric 100", NULL});
 }
 
 static void test_vf_twin_untouched(void **state) {
@@ -138,7 +138,7 @@ static void test_vf_twin_untouched(void **state) {
         assert_int_equal(res.n_configured, 1);
         assert_int_equal(res.n_vfs, 1);
         syn = link_addresses("syn0");
-        assert_strv_equal(syn, (const char *const[]) { "10.0.1.4/24", NULL });
+        assert_strv_equal(syn, (const char *const[]){"10.0.1.4/24", NULL});
         vf = link_addresses("vf0");
         assert_null(vf);
         vf_link2 = capture("ip -j link show dev vf0");
@@ -170,13 +170,13 @@ static void test_vf_without_netvsc(void **state) {
         assert_int_equal(apply(f, "single-nic.json", &res), 1);
         assert_int_equal(res.n_vfs, 1);
         syn = link_addresses("syn0");
-        assert_strv_equal(syn, (const char *const[]) { "10.0.1.4/24", NULL });
+        assert_strv_equal(syn, (const char *const[]){"10.0.1.4/24", NULL});
         assert_null(link_addresses("vf0"));
 }
 
 static void test_ambiguous_twins(void **state) {
         Fixture *f = *state;
-        NetworkApplyResult res = { .n_changes = 12345 };
+        NetworkApplyResult res = {.n_changes = 12345};
         _cleanup_free_ char *before = NULL, *after = NULL;
         _cleanup_(network_config_done) NetworkConfig config = {};
 
@@ -186,7 +186,7 @@ static void test_ambiguous_twins(void **state) {
         before = snapshot();
         load("single-nic.json", &config);
         assert_int_equal(network_apply(&f->ctx, &config, NETWORK_BACKEND_NETLINK, &res), -ENOTUNIQ);
-        assert_int_equal(res.n_changes, 12345);      /* ret untouched on failure */
+        assert_int_equal(res.n_changes, 12345); /* ret untouched on failure */
         after = snapshot();
         assert_string_equal(before, after);
 }
@@ -222,12 +222,14 @@ static void test_shuffled_order(void **state) {
         assert_strv_equal(a2, (const char *const *) a1);
         assert_strv_equal(b2, (const char *const *) b1);
         assert_strv_equal(c2, (const char *const *) c1);
-        assert_strv_equal(c1, (const char *const[]) { "10.0.3.200/25", "10.0.3.4/25", "10.0.3.9/25", NULL });
+        assert_strv_equal(c1, (const char *const[]){"10.0.3.200/25", "10.0.3.4/25", "10.0.3.9/25", NULL});
         /* Same gateways on the same links; the metric follows the IMDS index (B and C swapped places). */
-        assert_strv_equal(r1, (const char *const[]) { "n1 via 10.0.3.1 metric 300", "n2 via 10.0.1.1 metric 100",
-                                                     "n3 via 10.0.2.1 metric 200", NULL });
-        assert_strv_equal(r2, (const char *const[]) { "n1 via 10.0.3.1 metric 200", "n2 via 10.0.1.1 metric 100",
-                                                     "n3 via 10.0.2.1 metric 300", NULL });
+        assert_strv_equal(r1,
+                          (const char *const[]){"n1 via 10.0.3.1 metric 300", "n2 via 10.0.1.1 metric 100",
+                                                "n3 via 10.0.2.1 metric 200", NULL});
+        assert_strv_equal(r2,
+                          (const char *const[]){"n1 via 10.0.3.1 metric 200", "n2 via 10.0.1.1 metric 100",
+                                                "n3 via 10.0.2.1 metric 300", NULL});
 }
 
 static void test_rerun_changes_nothing(void **state) {
@@ -251,8 +253,8 @@ static void test_rerun_changes_nothing(void **state) {
         assert_string_equal(state1, state2);
 }
 
-#define DOC_A_ONLY_PRIMARY                                                                                     \
-        "{\"interface\":[{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":"   \
+#define DOC_A_ONLY_PRIMARY                                                                                  \
+        "{\"interface\":[{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":"  \
         "\"10.0.1.4\"}],\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}}]}"
 
 static void test_foreign_addresses_survive(void **state) {
@@ -277,11 +279,11 @@ static void test_foreign_addresses_survive(void **state) {
         /* 10.0.1.6, fd00:1::4, fd00:1::5 on eth0; 10.0.2.4, 10.0.2.10 and the route on eth1 */
         assert_int_equal(res.n_changes, 6);
         a = link_addresses("eth0");
-        assert_strv_equal(a, (const char *const[]) { "10.0.1.4/24", "10.0.1.5/24", "192.168.50.1/24", NULL });
+        assert_strv_equal(a, (const char *const[]){"10.0.1.4/24", "10.0.1.5/24", "192.168.50.1/24", NULL});
         b = link_addresses("eth1");
-        assert_strv_equal(b, (const char *const[]) { "10.0.2.99/24", NULL });
+        assert_strv_equal(b, (const char *const[]){"10.0.2.99/24", NULL});
         routes = default_routes();
-        assert_strv_equal(routes, (const char *const[]) { "eth0 via 10.0.1.1 metric 100", NULL });
+        assert_strv_equal(routes, (const char *const[]){"eth0 via 10.0.1.1 metric 100", NULL});
         network_state_done(&st);
         assert_int_equal(network_state_load(f->ctx.root_fd, f->ctx.config.state_dir, &st), 0);
         assert_int_equal(st.n, 2);
@@ -290,8 +292,10 @@ static void test_foreign_addresses_survive(void **state) {
 static void test_bad_primary_changes_nothing(void **state) {
         static const char bad[] =
                 "{\"network\":{\"interface\":[{\"macAddress\":\"000D3A3382E\",\"ipv4\":{\"ipAddress\":"
-                "[{\"privateIpAddress\":\"10.0.1.4\"}],\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}},"
-                "{\"macAddress\":\"000D3A0A0B0C\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.2.4\"}],"
+                "[{\"privateIpAddress\":\"10.0.1.4\"}],\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":"
+                "\"24\"}]}},"
+                "{\"macAddress\":\"000D3A0A0B0C\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.2."
+                "4\"}],"
                 "\"subnet\":[{\"address\":\"10.0.2.0\",\"prefix\":\"24\"}]}}]}}";
         Fixture *f = *state;
         _cleanup_free_ char *before = NULL, *after = NULL;
@@ -311,15 +315,17 @@ static void test_bad_primary_changes_nothing(void **state) {
 
 /* Two NICs sharing a MAC, a secondary IP outside its subnet, a bad MTU: the valid parts are configured. */
 static void test_partial_imds_configures_the_rest(void **state) {
-        static const char doc[] =
-                "{\"interface\":["
-                "{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.1.4\"},"
-                "{\"privateIpAddress\":\"10.0.1.5\"},{\"privateIpAddress\":\"10.0.9.9\"}],"
-                "\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}},"
-                "{\"macAddress\":\"00:0d:3a:33:82:e8\",\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"10.0.3.4\"}],"
-                "\"subnet\":[{\"address\":\"10.0.3.0\",\"prefix\":\"24\"}]}},"
-                "{\"macAddress\":\"000D3A0A0B0C\",\"mtu\":12,\"ipv4\":{\"ipAddress\":"
-                "[{\"privateIpAddress\":\"10.0.2.4\"}],\"subnet\":[{\"address\":\"10.0.2.0\",\"prefix\":\"24\"}]}}]}";
+        static const char doc[] = "{\"interface\":["
+                                  "{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":[{"
+                                  "\"privateIpAddress\":\"10.0.1.4\"},"
+                                  "{\"privateIpAddress\":\"10.0.1.5\"},{\"privateIpAddress\":\"10.0.9.9\"}],"
+                                  "\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}},"
+                                  "{\"macAddress\":\"00:0d:3a:33:82:e8\",\"ipv4\":{\"ipAddress\":[{"
+                                  "\"privateIpAddress\":\"10.0.3.4\"}],"
+                                  "\"subnet\":[{\"address\":\"10.0.3.0\",\"prefix\":\"24\"}]}},"
+                                  "{\"macAddress\":\"000D3A0A0B0C\",\"mtu\":12,\"ipv4\":{\"ipAddress\":"
+                                  "[{\"privateIpAddress\":\"10.0.2.4\"}],\"subnet\":[{\"address\":\"10.0.2."
+                                  "0\",\"prefix\":\"24\"}]}}]}";
         _cleanup_(network_config_done) NetworkConfig config = {};
         _cleanup_strv_free_ char **a0 = NULL, **a1 = NULL, **routes = NULL;
         Fixture *f = *state;
@@ -339,12 +345,12 @@ static void test_partial_imds_configures_the_rest(void **state) {
         assert_int_equal(network_apply(&f->ctx, &config, NETWORK_BACKEND_NETLINK, &res), 1);
         assert_int_equal(res.n_configured, 2);
         a0 = link_addresses("eth0");
-        assert_strv_equal(a0, (const char *const[]) { "10.0.1.4/24", "10.0.1.5/24", NULL });
+        assert_strv_equal(a0, (const char *const[]){"10.0.1.4/24", "10.0.1.5/24", NULL});
         a1 = link_addresses("eth1");
-        assert_strv_equal(a1, (const char *const[]) { "10.0.2.4/24", NULL });
+        assert_strv_equal(a1, (const char *const[]){"10.0.2.4/24", NULL});
         routes = default_routes();
-        assert_strv_equal(routes, (const char *const[]) { "eth0 via 10.0.1.1 metric 100",
-                                                         "eth1 via 10.0.2.1 metric 300", NULL });
+        assert_strv_equal(routes, (const char *const[]){"eth0 via 10.0.1.1 metric 100",
+                                                        "eth1 via 10.0.2.1 metric 300", NULL});
         /* The bad MTU was not applied: the veth keeps its default. */
         assert_int_equal(sh("ip -o link show dev eth1 | grep -q \" mtu 1500 \""), 0);
 }
@@ -352,7 +358,8 @@ static void test_partial_imds_configures_the_rest(void **state) {
 static void test_mtu_and_missing_nic(void **state) {
         static const char doc[] =
                 "{\"interface\":[{\"macAddress\":\"000D3A3382E8\",\"mtu\":1400,\"ipv4\":{\"ipAddress\":"
-                "[{\"privateIpAddress\":\"10.0.1.4\"}],\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}},"
+                "[{\"privateIpAddress\":\"10.0.1.4\"}],\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":"
+                "\"24\"}]}},"
                 "{\"macAddress\":\"000D3A0A0B0C\"}]}";
         Fixture *f = *state;
         NetworkApplyResult res;

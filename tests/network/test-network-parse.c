@@ -123,11 +123,10 @@ static void test_network_object_and_subnet_choice(void **state) {
 }
 
 static void test_ipv6_without_subnet_and_mtu(void **state) {
-        static const char doc[] =
-                "{\"interface\":[{\"macAddress\":\"00:0D:3A:33:82:E8\",\"mtu\":\"3900\","
-                "\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"192.168.7.9\"}],"
-                "\"subnet\":[{\"address\":\"192.168.7.8\",\"prefix\":31}]},"
-                "\"ipv6\":{\"ipAddress\":[{\"privateIpAddress\":\"2001:db8::9\"}]}}]}";
+        static const char doc[] = "{\"interface\":[{\"macAddress\":\"00:0D:3A:33:82:E8\",\"mtu\":\"3900\","
+                                  "\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":\"192.168.7.9\"}],"
+                                  "\"subnet\":[{\"address\":\"192.168.7.8\",\"prefix\":31}]},"
+                                  "\"ipv6\":{\"ipAddress\":[{\"privateIpAddress\":\"2001:db8::9\"}]}}]}";
         _cleanup_(network_config_done) NetworkConfig c = {};
         JsonError err = {};
         NetworkAddress gw = {};
@@ -146,98 +145,108 @@ typedef struct BadCase {
         const char *json;
         int error;
         const char *field;
-        const char *message;          /* substring */
+        const char *message; /* substring */
 } BadCase;
 
 #define V4(ips, subnets) "\"ipv4\":{\"ipAddress\":[" ips "],\"subnet\":[" subnets "]}"
-#define IP(a) "{\"privateIpAddress\":\"" a "\"}"
-#define SUBNET(a, p) "{\"address\":\"" a "\",\"prefix\":" p "}"
-#define NIC(mac, v4) "{\"macAddress\":\"" mac "\"," v4 "}"
-#define DOC(...) "{\"network\":{\"interface\":[" __VA_ARGS__ "]}}"
-#define GOOD_NIC NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))
+#define IP(a)            "{\"privateIpAddress\":\"" a "\"}"
+#define SUBNET(a, p)     "{\"address\":\"" a "\",\"prefix\":" p "}"
+#define NIC(mac, v4)     "{\"macAddress\":\"" mac "\"," v4 "}"
+#define DOC(...)         "{\"network\":{\"interface\":[" __VA_ARGS__ "]}}"
+#define GOOD_NIC         NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))
 
 /* What makes the whole document unusable: no usable primary interface, or no interface list. */
 static const BadCase bad_cases[] = {
-        { "short MAC", DOC(NIC("000D3A3382E", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))), -EBADMSG,
-          "network.interface[0].macAddress", "not a unicast MAC" },
-        { "non-hex MAC", DOC(NIC("zz0D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))), -EBADMSG,
-          "network.interface[0].macAddress", "'zz0D3A3382E8'" },
-        { "multicast MAC", DOC(NIC("010D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
-          -EBADMSG, "network.interface[0].macAddress", "unicast" },
-        { "missing MAC", DOC("{" V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")) "}"), -EBADMSG,
-          "network.interface[0].macAddress", "mandatory field 'macAddress' is missing" },
-        { "MAC not a string", DOC("{\"macAddress\":12}"), -EBADMSG, "network.interface[0].macAddress",
-          "not a string" },
-        { "primary bad, second fine",
-          DOC(NIC("010D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\""))) ","
-              NIC("000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
-          -EBADMSG, "network.interface[0].macAddress", "unicast" },
-        { "interface not an array", "{\"network\":{\"interface\":{}}}", -EBADMSG, "network.interface",
-          "not an array" },
-        { "interface entry not an object", DOC("[]"), -EBADMSG, "network.interface[0]", "expected a JSON object" },
-        { "no network", "{\"compute\":{}}", -EBADMSG, "network", "neither" },
-        { "not JSON", "{\"network\":", -EBADMSG, "", "truncated" },
+        {"short MAC", DOC(NIC("000D3A3382E", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))), -EBADMSG,
+         "network.interface[0].macAddress", "not a unicast MAC"},
+        {"non-hex MAC", DOC(NIC("zz0D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))), -EBADMSG,
+         "network.interface[0].macAddress", "'zz0D3A3382E8'"},
+        {"multicast MAC", DOC(NIC("010D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
+         -EBADMSG, "network.interface[0].macAddress", "unicast"},
+        {"missing MAC", DOC("{" V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")) "}"), -EBADMSG,
+         "network.interface[0].macAddress", "mandatory field 'macAddress' is missing"},
+        {"MAC not a string", DOC("{\"macAddress\":12}"), -EBADMSG, "network.interface[0].macAddress",
+         "not a string"},
+        {"primary bad, second fine",
+         DOC(NIC("010D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\""))) "," NIC(
+                 "000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
+         -EBADMSG, "network.interface[0].macAddress", "unicast"},
+        {"interface not an array", "{\"network\":{\"interface\":{}}}", -EBADMSG, "network.interface",
+         "not an array"},
+        {"interface entry not an object", DOC("[]"), -EBADMSG, "network.interface[0]",
+         "expected a JSON object"},
+        {"no network", "{\"compute\":{}}", -EBADMSG, "network", "neither"},
+        {"not JSON", "{\"network\":", -EBADMSG, "", "truncated"},
 };
 
 typedef struct SkipCase {
         const char *name;
         const char *json;
-        const char *item;             /* the first skipped entry */
-        const char *reason;           /* substring of its reason */
+        const char *item;   /* the first skipped entry */
+        const char *reason; /* substring of its reason */
         size_t n_skipped;
         size_t n_interfaces;
-        size_t n_ipv4_0;              /* IPv4 addresses kept on the primary */
+        size_t n_ipv4_0; /* IPv4 addresses kept on the primary */
 } SkipCase;
 
 /* One bad entry among good ones: skipped (and said so), the rest kept. */
 static const SkipCase skip_cases[] = {
-        { "IPv4 prefix 33", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"33\"")))),
-          "network.interface[0].ipv4.subnet[0]", "33 is larger than 32", 2, 1, 0 },
-        { "IPv6 prefix 129",
-          DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv6\":{\"ipAddress\":[" IP("fd00::4") "],\"subnet\":["
-              SUBNET("fd00::", "\"129\"") "]}}"),
-          "network.interface[0].ipv6.subnet[0]", "129 is larger than 128", 1, 1, 0 }, /* fd00::4/128 kept */
-        { "prefix not a number",
-          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"2x\"") "," SUBNET("10.0.1.0", "24")))),
-          "network.interface[0].ipv4.subnet[0]", "not an unsigned number", 1, 1, 1 },
-        { "missing prefix", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), "{\"address\":\"10.0.1.0\"}"))),
-          "network.interface[0].ipv4.subnet[0]", "missing", 2, 1, 0 },
-        { "missing privateIpAddress",
-          DOC(NIC("000D3A3382E8", V4("{\"publicIpAddress\":\"1.2.3.4\"}", SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[0].ipv4.ipAddress[0]", "missing", 1, 1, 0 },
-        { "bad IPv4", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.256"), SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[0].ipv4.ipAddress[0]", "'10.0.1.256' is not a usable ipv4", 1, 1, 0 },
-        { "IPv6 literal in ipv4", DOC(NIC("000D3A3382E8", V4(IP("fd00::1"), SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[0].ipv4.ipAddress[0]", "not a usable", 1, 1, 0 },
-        { "secondary outside its subnet",
-          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.9.5") "," IP("10.0.1.6"),
-                                     SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[0].ipv4.ipAddress[1]", "'10.0.9.5' is not inside any network.interface[0].ipv4.subnet",
-          1, 1, 2 },
-        { "primary IP outside its subnet takes its secondaries along",
-          DOC(NIC("000D3A3382E8", V4(IP("10.0.9.4") "," IP("10.0.1.5"), SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[0].ipv4.ipAddress[0]", "not inside any", 2, 1, 0 },
-        { "IPv4 address without subnet", DOC(NIC("000D3A3382E8", "\"ipv4\":{\"ipAddress\":[" IP("10.0.1.4") "]}")),
-          "network.interface[0].ipv4.ipAddress[0]", "not inside any", 1, 1, 0 },
-        { "duplicate address in one NIC",
-          DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[0].ipv4.ipAddress[1]", "listed twice", 1, 1, 1 },
-        { "second NIC bad subnet", DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"40\"")))),
-          "network.interface[1].ipv4.subnet[0]", "network.interface[1].ipv4.subnet[0].prefix: 40 is larger", 2, 2, 1 },
-        { "duplicate MAC", DOC(GOOD_NIC "," NIC("000d3a3382e8", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
-          "network.interface[1]", "network.interface[1].macAddress: 00:0d:3a:33:82:e8 is also the MAC of "
-          "network.interface[0]", 1, 1, 1 },
-        { "second NIC not an object", DOC(GOOD_NIC ",[]"), "network.interface[1]", "expected a JSON object", 1, 1, 1 },
-        { "address on two NICs", DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
-          "network.interface[1].ipv4.ipAddress[0]", "also assigned to network.interface[0]", 1, 2, 1 },
-        { "loopback address", DOC(NIC("000D3A3382E8", V4(IP("127.0.0.2"), SUBNET("127.0.0.0", "\"8\"")))),
-          "network.interface[0].ipv4.ipAddress[0]", "not a usable", 1, 1, 0 },
-        { "mtu too small", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":12}"), "network.interface[0].mtu",
-          "outside", 1, 1, 0 },
-        { "mtu not a number", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":\"big\"}"), "network.interface[0].mtu",
-          "not an unsigned number", 1, 1, 0 },
-        { "ipv4 not an object", DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv4\":[]}"),
-          "network.interface[0].ipv4", "not an object", 1, 1, 0 },
+        {"IPv4 prefix 33", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"33\"")))),
+         "network.interface[0].ipv4.subnet[0]", "33 is larger than 32", 2, 1, 0},
+        {"IPv6 prefix 129",
+         DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv6\":{\"ipAddress\":[" IP(
+                 "fd00::4") "],\"subnet\":[" SUBNET("fd00::", "\"129\"") "]}}"),
+         "network.interface[0].ipv6.subnet[0]", "129 is larger than 128", 1, 1, 0}, /* fd00::4/128 kept */
+        {"prefix not a number",
+         DOC(NIC("000D3A3382E8",
+                 V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"2x\"") "," SUBNET("10.0.1.0", "24")))),
+         "network.interface[0].ipv4.subnet[0]", "not an unsigned number", 1, 1, 1},
+        {"missing prefix", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4"), "{\"address\":\"10.0.1.0\"}"))),
+         "network.interface[0].ipv4.subnet[0]", "missing", 2, 1, 0},
+        {"missing privateIpAddress",
+         DOC(NIC("000D3A3382E8", V4("{\"publicIpAddress\":\"1.2.3.4\"}", SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[0].ipv4.ipAddress[0]", "missing", 1, 1, 0},
+        {"bad IPv4", DOC(NIC("000D3A3382E8", V4(IP("10.0.1.256"), SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[0].ipv4.ipAddress[0]", "'10.0.1.256' is not a usable ipv4", 1, 1, 0},
+        {"IPv6 literal in ipv4", DOC(NIC("000D3A3382E8", V4(IP("fd00::1"), SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[0].ipv4.ipAddress[0]", "not a usable", 1, 1, 0},
+        {"secondary outside its subnet",
+         DOC(NIC("000D3A3382E8",
+                 V4(IP("10.0.1.4") "," IP("10.0.9.5") "," IP("10.0.1.6"), SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[0].ipv4.ipAddress[1]",
+         "'10.0.9.5' is not inside any network.interface[0].ipv4.subnet", 1, 1, 2},
+        {"primary IP outside its subnet takes its secondaries along",
+         DOC(NIC("000D3A3382E8", V4(IP("10.0.9.4") "," IP("10.0.1.5"), SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[0].ipv4.ipAddress[0]", "not inside any", 2, 1, 0},
+        {"IPv4 address without subnet",
+         DOC(NIC("000D3A3382E8", "\"ipv4\":{\"ipAddress\":[" IP("10.0.1.4") "]}")),
+         "network.interface[0].ipv4.ipAddress[0]", "not inside any", 1, 1, 0},
+        {"duplicate address in one NIC",
+         DOC(NIC("000D3A3382E8", V4(IP("10.0.1.4") "," IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[0].ipv4.ipAddress[1]", "listed twice", 1, 1, 1},
+        {"second NIC bad subnet",
+         DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"40\"")))),
+         "network.interface[1].ipv4.subnet[0]", "network.interface[1].ipv4.subnet[0].prefix: 40 is larger",
+         2, 2, 1},
+        {"duplicate MAC",
+         DOC(GOOD_NIC "," NIC("000d3a3382e8", V4(IP("10.0.2.4"), SUBNET("10.0.2.0", "\"24\"")))),
+         "network.interface[1]",
+         "network.interface[1].macAddress: 00:0d:3a:33:82:e8 is also the MAC of "
+         "network.interface[0]",
+         1, 1, 1},
+        {"second NIC not an object", DOC(GOOD_NIC ",[]"), "network.interface[1]", "expected a JSON object",
+         1, 1, 1},
+        {"address on two NICs",
+         DOC(GOOD_NIC "," NIC("000D3A0A0B0C", V4(IP("10.0.1.4"), SUBNET("10.0.1.0", "\"24\"")))),
+         "network.interface[1].ipv4.ipAddress[0]", "also assigned to network.interface[0]", 1, 2, 1},
+        {"loopback address", DOC(NIC("000D3A3382E8", V4(IP("127.0.0.2"), SUBNET("127.0.0.0", "\"8\"")))),
+         "network.interface[0].ipv4.ipAddress[0]", "not a usable", 1, 1, 0},
+        {"mtu too small", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":12}"), "network.interface[0].mtu",
+         "outside", 1, 1, 0},
+        {"mtu not a number", DOC("{\"macAddress\":\"000D3A3382E8\",\"mtu\":\"big\"}"),
+         "network.interface[0].mtu", "not an unsigned number", 1, 1, 0},
+        {"ipv4 not an object", DOC("{\"macAddress\":\"000D3A3382E8\",\"ipv4\":[]}"),
+         "network.interface[0].ipv4", "not an object", 1, 1, 0},
 };
 
 static void test_skipped_entries(void **state) {
@@ -249,13 +258,16 @@ static void test_skipped_entries(void **state) {
 
                 r = network_parse_imds_buffer(t->json, strlen(t->json), &c, &err);
                 if (r < 0)
-                        fail_msg("case '%s': r=%d field='%s' message='%s'", t->name, r, err.field, err.message);
+                        fail_msg("case '%s': r=%d field='%s' message='%s'", t->name, r, err.field,
+                                 err.message);
                 if (c.n_skipped != t->n_skipped || c.n_skipped_total != t->n_skipped ||
                     c.n_interfaces != t->n_interfaces || c.interfaces[0].n_ipv4 != t->n_ipv4_0 ||
                     !streq(c.skipped[0].item, t->item) || !strstr(c.skipped[0].reason, t->reason))
-                        fail_msg("case '%s': %zu skipped, first '%s' (%s); %zu interfaces, %zu IPv4 on the primary",
+                        fail_msg("case '%s': %zu skipped, first '%s' (%s); %zu interfaces, %zu IPv4 on the "
+                                 "primary",
                                  t->name, c.n_skipped, c.n_skipped ? c.skipped[0].item : "-",
-                                 c.n_skipped ? c.skipped[0].reason : "-", c.n_interfaces, c.interfaces[0].n_ipv4);
+                                 c.n_skipped ? c.skipped[0].reason : "-", c.n_interfaces,
+                                 c.interfaces[0].n_ipv4);
                 /* The kept interfaces keep their IMDS index (route metrics, file comments). */
                 assert_true(c.interfaces[0].primary);
                 assert_int_equal(c.interfaces[0].index, 0);
@@ -273,7 +285,8 @@ static void test_bad_documents(void **state) {
                 sentinel = c;
                 r = network_parse_imds_buffer(t->json, strlen(t->json), &c, &err);
                 if (r != t->error || !streq(err.field, t->field) || !strstr(err.message, t->message))
-                        fail_msg("case '%s': r=%d field='%s' message='%s'", t->name, r, err.field, err.message);
+                        fail_msg("case '%s': r=%d field='%s' message='%s'", t->name, r, err.field,
+                                 err.message);
                 /* ret is untouched on failure. */
                 assert_memory_equal(&c, &sentinel, sizeof c);
         }

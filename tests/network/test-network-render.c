@@ -23,13 +23,13 @@
 #include "tests.h"
 
 static const char *const scenarios[][2] = {
-        { "single", "single-nic.json" },
-        { "two-nics", "two-nics.json" },
-        { "three-nics", "three-nics.json" },
-        { "three-nics-shuffled", "three-nics-shuffled.json" },
+        {"single", "single-nic.json"},
+        {"two-nics", "two-nics.json"},
+        {"three-nics", "three-nics.json"},
+        {"three-nics-shuffled", "three-nics-shuffled.json"},
         /* interface[1] repeats the MAC of [0], [0] lists a secondary IP outside its subnet: both are left out,
          * the good NICs and addresses are rendered (interface[2] keeps metric 300 and its MTU). */
-        { "partial", "partial.json" },
+        {"partial", "partial.json"},
 };
 
 static char *read_path(const char *path, size_t *ret_size) {
@@ -127,9 +127,20 @@ static void compare_or_regenerate(const char *root, const char *scenario) {
  * systemd.network(5) (systemd 252) documents in that section; values are checked for their syntax. */
 static void parse_back(const char *path) {
         static const char *const allowed[] = {
-                "Match/MACAddress", "Match/Driver", "Link/MTUBytes", "Link/Unmanaged", "Network/DHCP",
-                "Network/Address", "DHCPv4/UseDNS", "DHCPv4/UseDomains", "DHCPv4/RouteMetric", "DHCPv6/UseDNS",
-                "DHCPv6/UseDomains", "IPv6AcceptRA/UseDNS", "IPv6AcceptRA/UseDomains", "IPv6AcceptRA/RouteMetric",
+                "Match/MACAddress",
+                "Match/Driver",
+                "Link/MTUBytes",
+                "Link/Unmanaged",
+                "Network/DHCP",
+                "Network/Address",
+                "DHCPv4/UseDNS",
+                "DHCPv4/UseDomains",
+                "DHCPv4/RouteMetric",
+                "DHCPv6/UseDNS",
+                "DHCPv6/UseDomains",
+                "IPv6AcceptRA/UseDNS",
+                "IPv6AcceptRA/UseDomains",
+                "IPv6AcceptRA/RouteMetric",
         };
         _cleanup_free_ char *data = NULL;
         char section[32] = "", *saveptr = NULL;
@@ -161,8 +172,9 @@ static void parse_back(const char *path) {
                         unsigned b[6];
                         int n = 0;
 
-                        assert_int_equal(sscanf(eq + 1, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
-                                                &b[4], &b[5], &n), 6);
+                        assert_int_equal(sscanf(eq + 1, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2],
+                                                &b[3], &b[4], &b[5], &n),
+                                         6);
                         assert_int_equal(strlen(eq + 1), (size_t) n);
                         has_match_mac = true;
                 } else if (endswith(key, "/UseDNS") || endswith(key, "/UseDomains") ||
@@ -180,7 +192,8 @@ static void parse_back(const char *path) {
         assert_true(has_match_mac);
 }
 
-static void apply_in(const char *root, const NetworkConfig *config, int expected_r, NetworkApplyResult *ret) {
+static void apply_in(const char *root, const NetworkConfig *config, int expected_r,
+                     NetworkApplyResult *ret) {
         _cleanup_(context_done) Context c = {};
 
         assert_int_equal(context_init(&c, root, NULL), 0);
@@ -212,7 +225,7 @@ static void test_scenarios(void **state) {
                 }
 
                 /* Re-run: nothing to write, nothing to reload. */
-                res = (NetworkApplyResult) {};
+                res = (NetworkApplyResult){};
                 apply_in(root, &config, 0, &res);
                 assert_int_equal(res.n_changes, 0);
                 assert_int_equal(res.reload, NETWORK_RELOAD_NOT_NEEDED);
@@ -235,7 +248,7 @@ static void test_stale_files(void **state) {
 
         /* Two NICs gone: their four files go, the udev rule and the primary's file (one secondary IP less)
          * are rewritten, the primary's VF file stays as it is. */
-        res = (NetworkApplyResult) {};
+        res = (NetworkApplyResult){};
         apply_in(root, &one, 1, &res);
         assert_int_equal(res.n_changes, 6);
         assert_true(asprintf(&p, "%s/run/systemd/network/10-azl-000d3a0a0b0c.network", root) > 0);
@@ -252,7 +265,7 @@ static void test_stale_files(void **state) {
         free(TAKE_PTR(p));
 
         /* No NIC at all: everything of ours goes, including the udev rule. */
-        res = (NetworkApplyResult) {};
+        res = (NetworkApplyResult){};
         apply_in(root, &none, 1, &res);
         assert_int_equal(res.n_changes, 3);
         assert_true(asprintf(&p, "%s" NETWORK_UDEV_RULES, root) > 0);
@@ -288,8 +301,8 @@ static void test_shuffled_same_files(void **state) {
                 assert_int_equal(strv_split(db, "\n", &lb), 0);
                 assert_int_equal(strv_length(la), strv_length(lb));
                 for (size_t j = 0; la[j]; j++)
-                        if (!startswith(la[j], "# network.interface[") && !startswith(la[j], "RouteMetric=") &&
-                            !startswith(la[j], "# The Accelerated"))
+                        if (!startswith(la[j], "# network.interface[") &&
+                            !startswith(la[j], "RouteMetric=") && !startswith(la[j], "# The Accelerated"))
                                 assert_string_equal(la[j], lb[j]);
         }
         tmpdir_remove(ra);
@@ -300,7 +313,8 @@ static void test_shuffled_same_files(void **state) {
 static void test_skipped_comment_injection(void **state) {
         static const char doc[] =
                 "{\"interface\":[{\"macAddress\":\"000D3A3382E8\",\"ipv4\":{\"ipAddress\":["
-                "{\"privateIpAddress\":\"10.0.1.4\"},{\"privateIpAddress\":\"1.2.3.4\\n[Network]\\nDNS=6.6.6.6\"}],"
+                "{\"privateIpAddress\":\"10.0.1.4\"},{\"privateIpAddress\":\"1.2.3.4\\n[Network]\\nDNS=6.6."
+                "6.6\"}],"
                 "\"subnet\":[{\"address\":\"10.0.1.0\",\"prefix\":\"24\"}]}}]}";
         _cleanup_(network_config_done) NetworkConfig c = {};
         NetworkFile *files = NULL;
@@ -312,8 +326,9 @@ static void test_skipped_comment_injection(void **state) {
         assert_int_equal(network_render_networkd(&c, &files, &n), 0);
         assert_int_equal(n, 3);
         assert_string_equal(files[1].path, "/run/systemd/network/10-azl-000d3a3382e8.network");
-        assert_non_null(strstr(files[1].contents, "# Left out (bad IMDS data): network.interface[0].ipv4.ipAddress[1]"
-                                                  ".privateIpAddress: '1.2.3.4?[Network]?DNS=6.6.6.6' is not a usable"));
+        assert_non_null(strstr(files[1].contents,
+                               "# Left out (bad IMDS data): network.interface[0].ipv4.ipAddress[1]"
+                               ".privateIpAddress: '1.2.3.4?[Network]?DNS=6.6.6.6' is not a usable"));
         assert_null(strstr(files[1].contents, "\nDNS="));
         network_files_free(files, n);
 }

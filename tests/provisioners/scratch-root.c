@@ -42,8 +42,8 @@ char *scratch_root_new(void) {
         assert_int_equal(mkdir_p_in_root(root_fd, "/etc/sudoers.d", 0750), 0);
         assert_int_equal(mkdir_p_in_root(root_fd, "/etc/ssh/sshd_config.d", 0755), 0);
         assert_int_equal(mkdir_p_in_root(root_fd, "/home", 0755), 0);
-        assert_int_equal(write_string_file_atomic_in_root(root_fd, "/etc/skel/.bashrc", "# scratch skel\n", 0644,
-                                                          WRITE_MKDIR),
+        assert_int_equal(write_string_file_atomic_in_root(root_fd, "/etc/skel/.bashrc", "# scratch skel\n",
+                                                          0644, WRITE_MKDIR),
                          0);
         assert_int_equal(mkdir_p_in_root(root_fd, "/dev", 0755), 0);
         assert_int_equal(mkdir_p_in_root(root_fd, "/proc", 0555), 0);
@@ -58,7 +58,8 @@ void scratch_install_tools(const char *root) {
         if (!src)
                 fail_msg("AZL_SOURCE_ROOT is not set (meson test sets it)");
         assert_true(asprintf(&script, "%s/tests/integration/install-root-tools.sh", src) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "bash", script, (char *) root, NULL }, NULL), 0);
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "bash", script, (char *) root, NULL}, NULL),
+                         0);
 }
 
 void scratch_context(Context *c, const char *root) {

@@ -38,7 +38,8 @@ static void test_status_roundtrip(void **state) {
 
         assert_int_equal(root_open(dir, &root_fd), 0);
         assert_int_equal(firewall_status_set(&s, FIREWALL_FAILED, "Could not process rule: %s",
-                                             "Operation not permitted"), 0);
+                                             "Operation not permitted"),
+                         0);
         assert_int_equal(firewall_status_save(root_fd, "/var/lib/azl-agent", &s), 0);
         assert_int_equal(firewall_status_load(root_fd, "/var/lib/azl-agent", &back), 0);
         assert_int_equal(back.state, FIREWALL_FAILED);
@@ -56,7 +57,8 @@ static void test_resolve_unit(void **state) {
 
         /* A systemd-like tree; the unit inside a scope (a container's own tree) must not be found. */
         write_test_file(dir, "system.slice/azl-agent.service/cgroup.procs", "");
-        write_test_file(dir, "azure.slice/azure-vmextensions.slice/azure-vmextensions-X.slice/run.scope/x", "");
+        write_test_file(dir, "azure.slice/azure-vmextensions.slice/azure-vmextensions-X.slice/run.scope/x",
+                        "");
         write_test_file(dir, "system.slice/docker-1.scope/system.slice/inner.service/cgroup.procs", "");
         assert_int_equal(firewall_resolve_unit(dir, "azl-agent.service", &p), 0);
         assert_string_equal(p, "system.slice/azl-agent.service");
@@ -70,7 +72,8 @@ static void test_resolve_unit(void **state) {
         assert_int_equal(firewall_resolve_unit(dir, "/system.slice/azl-agent.service", &p), 0);
         assert_string_equal(p, "system.slice/azl-agent.service");
         free(p);
-        assert_int_equal(firewall_resolve_unit(dir, "system.slice/azl-agent.service/cgroup.procs", &p), -ENOTDIR);
+        assert_int_equal(firewall_resolve_unit(dir, "system.slice/azl-agent.service/cgroup.procs", &p),
+                         -ENOTDIR);
         /* What could break out of the quoted nftables string or the cgroup tree is refused before any lookup. */
         assert_int_equal(firewall_resolve_unit(dir, "system.slice/../x", &p), -EINVAL);
         assert_int_equal(firewall_resolve_unit(dir, "a\" accept #.service", &p), -EINVAL);

@@ -12,11 +12,26 @@
 
 static void test_validation(void **state) {
         static const char *const good[] = {
-                "a", "vm1", "my-vm", "VM-01", "vm1.example.com", "0abc", "a.b.c",
+                "a",
+                "vm1",
+                "my-vm",
+                "VM-01",
+                "vm1.example.com",
+                "0abc",
+                "a.b.c",
                 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123", /* 63 */
         };
         static const char *const bad[] = {
-                "", "-vm", "vm-", "vm_1", "vm 1", "vm..x", ".vm", "vm.", "vm.-x", "vm!",
+                "",
+                "-vm",
+                "vm-",
+                "vm_1",
+                "vm 1",
+                "vm..x",
+                ".vm",
+                "vm.",
+                "vm.-x",
+                "vm!",
                 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234", /* 64 */
                 "ünicode",
         };
@@ -49,7 +64,7 @@ static void test_static_name(void **state) {
 
 static void test_apply_file(void **state) {
         char *root = tmpdir_new();
-        ProvisionData d = { .hostname = strdup("myvm.internal.cloudapp.net") };
+        ProvisionData d = {.hostname = strdup("myvm.internal.cloudapp.net")};
         _cleanup_free_ char *summary = NULL, *content = NULL;
         struct stat st1, st2;
         Context c;

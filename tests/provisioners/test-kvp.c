@@ -159,7 +159,7 @@ static void test_report(void **state) {
 
         /* A pool from before the boot (mtime < btime) is truncated first. */
         assert_true(asprintf(&pool, "%s%s", root, KVP_POOL_PATH) > 0);
-        assert_int_equal(utimensat(AT_FDCWD, pool, (struct timespec[]) { { 500, 0 }, { 500, 0 } }, 0), 0);
+        assert_int_equal(utimensat(AT_FDCWD, pool, (struct timespec[]){{500, 0}, {500, 0}}, 0), 0);
         assert_int_equal(kvp_report(&c, "fresh", "boot"), 1);
         r = read_pool(root, &n);
         assert_int_equal(n, 1);
@@ -173,12 +173,9 @@ static void test_report(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_layout),
-                cmocka_unit_test(test_chunking),
-                cmocka_unit_test(test_chunk_utf8),
-                cmocka_unit_test(test_limits),
-                cmocka_unit_test(test_parse),
-                cmocka_unit_test(test_event_key),
+                cmocka_unit_test(test_layout),     cmocka_unit_test(test_chunking),
+                cmocka_unit_test(test_chunk_utf8), cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_parse),      cmocka_unit_test(test_event_key),
                 cmocka_unit_test(test_report),
         };
 

@@ -37,8 +37,8 @@ static char *loop_attach(const char *image) {
         char *out = NULL;
         int r;
 
-        r = spawn_and_wait((char *const[]) { (char *) "losetup", (char *) "--find", (char *) "--show",
-                                             (char *) "--read-only", (char *) image, NULL },
+        r = spawn_and_wait((char *const[]){(char *) "losetup", (char *) "--find", (char *) "--show",
+                                           (char *) "--read-only", (char *) image, NULL},
                            &out);
         if (r != 0 || !startswith(strempty(out), "/dev/loop")) {
                 free(out);
@@ -48,9 +48,9 @@ static char *loop_attach(const char *image) {
 }
 
 static void loop_detach(const char *dev) {
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "losetup", (char *) "-d", (char *) dev, NULL },
-                                        NULL),
-                         0);
+        assert_int_equal(
+                spawn_and_wait((char *const[]){(char *) "losetup", (char *) "-d", (char *) dev, NULL}, NULL),
+                0);
 }
 
 static bool is_mounted(const char *dev) {
@@ -72,7 +72,8 @@ static int read_image(const char *image, const char *const *fstypes) {
                 fprintf(stderr, "skipped: no loop device available\n");
                 return EXIT_TEST_SKIP;
         }
-        r = fstypes ? media_read_device_fstypes(dev, fstypes, &buf, &size) : media_read_device(dev, &buf, &size);
+        r = fstypes ? media_read_device_fstypes(dev, fstypes, &buf, &size)
+                    : media_read_device(dev, &buf, &size);
         assert_false(is_mounted(dev));
         loop_detach(dev);
         if (r == -ENOMEDIUM && !fstypes) {
@@ -123,22 +124,22 @@ static void test_seed_dir(void **state) {
 }
 
 static void test_ext4_image(void **state) {
-        static const char *const types[] = { "udf", "iso9660", "ext4", NULL };
+        static const char *const types[] = {"udf", "iso9660", "ext4", NULL};
         char *dir = tmpdir_new();
         _cleanup_free_ char *src = make_source(dir), *image = NULL;
 
         require_program_or_skip("mke2fs");
         assert_true(asprintf(&image, "%s/media.ext4", dir) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "mke2fs", (char *) "-q", (char *) "-F",
-                                                          (char *) "-t", (char *) "ext4", (char *) "-d", src,
-                                                          image, (char *) "4M", NULL },
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "mke2fs", (char *) "-q", (char *) "-F",
+                                                        (char *) "-t", (char *) "ext4", (char *) "-d", src,
+                                                        image, (char *) "4M", NULL},
                                         NULL),
                          0);
         finish(dir, read_image(image, types));
 }
 
 static void test_no_ovf_env(void **state) {
-        static const char *const types[] = { "ext4", NULL };
+        static const char *const types[] = {"ext4", NULL};
         char *dir = tmpdir_new();
         _cleanup_free_ char *empty = NULL, *image = NULL, *dev = NULL;
         char *buf = NULL;
@@ -148,9 +149,9 @@ static void test_no_ovf_env(void **state) {
         assert_true(asprintf(&empty, "%s/empty", dir) > 0);
         assert_int_equal(mkdir(empty, 0755), 0);
         assert_true(asprintf(&image, "%s/empty.ext4", dir) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "mke2fs", (char *) "-q", (char *) "-F",
-                                                          (char *) "-t", (char *) "ext4", (char *) "-d", empty,
-                                                          image, (char *) "4M", NULL },
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "mke2fs", (char *) "-q", (char *) "-F",
+                                                        (char *) "-t", (char *) "ext4", (char *) "-d", empty,
+                                                        image, (char *) "4M", NULL},
                                         NULL),
                          0);
         dev = loop_attach(image);
@@ -170,9 +171,9 @@ static void test_iso_image(void **state) {
 
         require_program_or_skip("xorriso");
         assert_true(asprintf(&image, "%s/media.iso", dir) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "xorriso", (char *) "-as", (char *) "mkisofs",
-                                                          (char *) "-quiet", (char *) "-J", (char *) "-R",
-                                                          (char *) "-o", image, src, NULL },
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "xorriso", (char *) "-as",
+                                                        (char *) "mkisofs", (char *) "-quiet", (char *) "-J",
+                                                        (char *) "-R", (char *) "-o", image, src, NULL},
                                         NULL),
                          0);
         finish(dir, read_image(image, NULL));

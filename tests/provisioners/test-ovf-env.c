@@ -37,12 +37,13 @@ typedef struct OvfData {
 /* waagent disables the agent only for a literal "false". */
 static const OvfData own_data = {
         .read = test_data_read,
-        .files = {
-                { "media/ovf-env.xml", false, "false" },
-                { "media/ovf-env-agent-true.xml", true, "true" },
-                { "media/ovf-env-agent-empty.xml", true, "" },
-                { "media/ovf-env-agent-garbage.xml", true, "not a boolean" },
-        },
+        .files =
+                {
+                        {"media/ovf-env.xml", false, "false"},
+                        {"media/ovf-env-agent-true.xml", true, "true"},
+                        {"media/ovf-env-agent-empty.xml", true, ""},
+                        {"media/ovf-env-agent-garbage.xml", true, "not a boolean"},
+                },
         .hostname = "azl-media-host",
         .username = "azlmedia",
         .password = "Med1a-Pa55word!",
@@ -58,12 +59,13 @@ static const OvfData own_data = {
 
 static const OvfData peer_data = {
         .read = fixture_read,
-        .files = {
-                { "ovf-env.xml", false, "false" },
-                { "ovf-env-2.xml", true, "true" },
-                { "ovf-env-3.xml", true, "" },
-                { "ovf-env-4.xml", true, "bad data" },
-        },
+        .files =
+                {
+                        {"ovf-env.xml", false, "false"},
+                        {"ovf-env-2.xml", true, "true"},
+                        {"ovf-env-3.xml", true, ""},
+                        {"ovf-env-4.xml", true, "bad data"},
+                },
         .hostname = "HostName",
         .username = "UserName",
         .password = "UserPassword",
@@ -131,16 +133,18 @@ static char *password_element_text(const OvfData *d) {
 static char *make_doc(const char *conf, const char *platform) {
         char *s = NULL;
 
-        assert_true(asprintf(&s,
-                             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-                             "<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" "
-                             "xmlns:wa=\"http://schemas.microsoft.com/windowsazure\">"
-                             "<wa:ProvisioningSection><wa:Version>1.0</wa:Version>"
-                             "<LinuxProvisioningConfigurationSet xmlns=\"http://schemas.microsoft.com/windowsazure\">"
-                             "%s</LinuxProvisioningConfigurationSet></wa:ProvisioningSection>"
-                             "<wa:PlatformSettingsSection><wa:Version>1.0</wa:Version><wa:PlatformSettings>%s"
-                             "</wa:PlatformSettings></wa:PlatformSettingsSection></Environment>",
-                             conf, platform) > 0);
+        assert_true(
+                asprintf(&s,
+                         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                         "<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" "
+                         "xmlns:wa=\"http://schemas.microsoft.com/windowsazure\">"
+                         "<wa:ProvisioningSection><wa:Version>1.0</wa:Version>"
+                         "<LinuxProvisioningConfigurationSet "
+                         "xmlns=\"http://schemas.microsoft.com/windowsazure\">"
+                         "%s</LinuxProvisioningConfigurationSet></wa:ProvisioningSection>"
+                         "<wa:PlatformSettingsSection><wa:Version>1.0</wa:Version><wa:PlatformSettings>%s"
+                         "</wa:PlatformSettings></wa:PlatformSettingsSection></Environment>",
+                         conf, platform) > 0);
         return s;
 }
 
@@ -149,15 +153,15 @@ static int parse(const char *doc, OvfEnv *e, Error *error) {
 }
 
 static void test_values(void **state) {
-        _cleanup_free_ char *doc = make_doc(
-                "<HostName>vm1.example.com</HostName><UserName>azureuser</UserName>"
-                "<UserPassword> p@ss w0rd </UserPassword>"
-                "<DisableSshPasswordAuthentication>TRUE</DisableSshPasswordAuthentication>"
-                "<CustomData>IyEvYmluL3NoCmVjaG8gaGkK</CustomData>",
-                "<wa:ProvisionGuestAgent>FALSE</wa:ProvisionGuestAgent>"
-                "<wa:PreprovisionedVm>true</wa:PreprovisionedVm>"
-                "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
-                "<wa:ProvisionGuestProxyAgent>True</wa:ProvisionGuestProxyAgent>");
+        _cleanup_free_ char *doc =
+                make_doc("<HostName>vm1.example.com</HostName><UserName>azureuser</UserName>"
+                         "<UserPassword> p@ss w0rd </UserPassword>"
+                         "<DisableSshPasswordAuthentication>TRUE</DisableSshPasswordAuthentication>"
+                         "<CustomData>IyEvYmluL3NoCmVjaG8gaGkK</CustomData>",
+                         "<wa:ProvisionGuestAgent>FALSE</wa:ProvisionGuestAgent>"
+                         "<wa:PreprovisionedVm>true</wa:PreprovisionedVm>"
+                         "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
+                         "<wa:ProvisionGuestProxyAgent>True</wa:ProvisionGuestProxyAgent>");
         OvfEnv e = {};
 
         assert_int_equal(parse(doc, &e, NULL), 0);
@@ -236,8 +240,8 @@ static char *make_sections(const char *provisioning, const char *platform) {
         return s;
 }
 
-#define PROV_SECTION(user)                                                                                 \
-        "<wa:ProvisioningSection><wa:Version>1.0</wa:Version><wa:LinuxProvisioningConfigurationSet>"       \
+#define PROV_SECTION(user)                                                                                  \
+        "<wa:ProvisioningSection><wa:Version>1.0</wa:Version><wa:LinuxProvisioningConfigurationSet>"        \
         "<wa:HostName>h</wa:HostName><wa:UserName>" user "</wa:UserName>"                                   \
         "</wa:LinuxProvisioningConfigurationSet></wa:ProvisioningSection>"
 #define PLAT_SECTION                                                                                        \
@@ -250,25 +254,35 @@ static void test_duplicates(void **state) {
         const char *pga = "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>";
         static const char *const key =
                 "<SSH><PublicKeys><PublicKey><Path>/home/u/.ssh/authorized_keys</Path>"
-                "<Value>ssh-ed25519 AAAA</Value><Value>ssh-ed25519 BBBB</Value></PublicKey></PublicKeys></SSH>";
+                "<Value>ssh-ed25519 AAAA</Value><Value>ssh-ed25519 "
+                "BBBB</Value></PublicKey></PublicKeys></SSH>";
 
-        expect_error("<HostName>a</HostName><UserName>u</UserName><HostName>b</HostName>", pga,
-                     "HostName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
-        expect_error("<HostName>h</HostName><UserName>u</UserName><UserName>evil</UserName>", pga,
-                     "UserName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error(
+                "<HostName>a</HostName><UserName>u</UserName><HostName>b</HostName>", pga,
+                "HostName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error(
+                "<HostName>h</HostName><UserName>u</UserName><UserName>evil</UserName>", pga,
+                "UserName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
         /* Also when the copies are identical, and across the two namespace spellings. */
-        expect_error("<HostName>h</HostName><UserName>u</UserName>"
-                     "<wa:UserName xmlns:wa=\"http://schemas.microsoft.com/windowsazure\">u</wa:UserName>", pga,
-                     "UserName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+        expect_error(
+                "<HostName>h</HostName><UserName>u</UserName>"
+                "<wa:UserName xmlns:wa=\"http://schemas.microsoft.com/windowsazure\">u</wa:UserName>",
+                pga,
+                "UserName appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
         expect_error("<HostName>h</HostName><UserName>u</UserName><UserPassword>a1b2c3d4</UserPassword>"
-                     "<UserPassword>e5f6g7h8</UserPassword>", pga,
-                     "UserPassword appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
-        expect_error("<HostName>h</HostName><UserName>u</UserName><CustomData>YQ==</CustomData>"
-                     "<CustomData>Yg==</CustomData>", pga,
-                     "CustomData appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
+                     "<UserPassword>e5f6g7h8</UserPassword>",
+                     pga,
+                     "UserPassword appears 2 times in LinuxProvisioningConfigurationSet (at most once is "
+                     "allowed)");
+        expect_error(
+                "<HostName>h</HostName><UserName>u</UserName><CustomData>YQ==</CustomData>"
+                "<CustomData>Yg==</CustomData>",
+                pga,
+                "CustomData appears 2 times in LinuxProvisioningConfigurationSet (at most once is allowed)");
         expect_error("<HostName>h</HostName><UserName>u</UserName>"
                      "<DisableSshPasswordAuthentication>true</DisableSshPasswordAuthentication>"
-                     "<DisableSshPasswordAuthentication>false</DisableSshPasswordAuthentication>", pga,
+                     "<DisableSshPasswordAuthentication>false</DisableSshPasswordAuthentication>",
+                     pga,
                      "DisableSshPasswordAuthentication appears 2 times in LinuxProvisioningConfigurationSet "
                      "(at most once is allowed)");
         {
@@ -294,15 +308,16 @@ static void test_duplicates(void **state) {
                 static const struct {
                         const char *prov, *plat, *error;
                 } cases[] = {
-                        { PROV_SECTION("u") PROV_SECTION("evil"), PLAT_SECTION,
-                          "ProvisioningSection appears 2 times in Environment (at most once is allowed)" },
-                        { PROV_SECTION("u"), PLAT_SECTION PLAT_SECTION,
-                          "PlatformSettingsSection appears 2 times in Environment (at most once is allowed)" },
-                        { "<wa:ProvisioningSection><wa:Version>1.0</wa:Version><wa:Version>2.0</wa:Version>"
-                          "<wa:LinuxProvisioningConfigurationSet><wa:HostName>h</wa:HostName>"
-                          "<wa:UserName>u</wa:UserName></wa:LinuxProvisioningConfigurationSet>"
-                          "</wa:ProvisioningSection>", PLAT_SECTION,
-                          "Version appears 2 times in ProvisioningSection (at most once is allowed)" },
+                        {PROV_SECTION("u") PROV_SECTION("evil"), PLAT_SECTION,
+                         "ProvisioningSection appears 2 times in Environment (at most once is allowed)"},
+                        {PROV_SECTION("u"), PLAT_SECTION PLAT_SECTION,
+                         "PlatformSettingsSection appears 2 times in Environment (at most once is allowed)"},
+                        {"<wa:ProvisioningSection><wa:Version>1.0</wa:Version><wa:Version>2.0</wa:Version>"
+                         "<wa:LinuxProvisioningConfigurationSet><wa:HostName>h</wa:HostName>"
+                         "<wa:UserName>u</wa:UserName></wa:LinuxProvisioningConfigurationSet>"
+                         "</wa:ProvisioningSection>",
+                         PLAT_SECTION,
+                         "Version appears 2 times in ProvisioningSection (at most once is allowed)"},
                 };
 
                 for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -317,12 +332,13 @@ static void test_duplicates(void **state) {
 
         /* Lists stay lists; one element of another namespace is not a duplicate; agreeing spellings pass. */
         {
-                _cleanup_free_ char *doc = make_doc(
-                        "<HostName>h</HostName><UserName>u</UserName><x:UserName xmlns:x=\"urn:other\">v</x:UserName>"
-                        "<SSH><PublicKeys><PublicKey><Value>ssh-ed25519 AAAA</Value></PublicKey>"
-                        "<PublicKey><Value>ssh-ed25519 BBBB</Value></PublicKey></PublicKeys></SSH>",
-                        "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
-                        "<wa:PreprovisionedVmType>Savable</wa:PreprovisionedVmType>");
+                _cleanup_free_ char *doc =
+                        make_doc("<HostName>h</HostName><UserName>u</UserName><x:UserName "
+                                 "xmlns:x=\"urn:other\">v</x:UserName>"
+                                 "<SSH><PublicKeys><PublicKey><Value>ssh-ed25519 AAAA</Value></PublicKey>"
+                                 "<PublicKey><Value>ssh-ed25519 BBBB</Value></PublicKey></PublicKeys></SSH>",
+                                 "<wa:PreprovisionedVMType>Savable</wa:PreprovisionedVMType>"
+                                 "<wa:PreprovisionedVmType>Savable</wa:PreprovisionedVmType>");
                 OvfEnv e = {};
 
                 assert_int_equal(parse(doc, &e, NULL), 0);
@@ -352,11 +368,11 @@ static void test_malformed(void **state) {
 }
 
 static void test_password_too_long(void **state) {
-        _cleanup_free_ char *doc = make_doc(
-                "<HostName>h</HostName><UserName>u</UserName><UserPassword>"
-                "0123456789012345678901234567890123456789012345678901234567890123456789012"
-                "</UserPassword>",
-                "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>");
+        _cleanup_free_ char *doc =
+                make_doc("<HostName>h</HostName><UserName>u</UserName><UserPassword>"
+                         "0123456789012345678901234567890123456789012345678901234567890123456789012"
+                         "</UserPassword>",
+                         "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>");
         _cleanup_error_ Error error = ERROR_NULL;
         OvfEnv e = {};
 
@@ -370,17 +386,18 @@ static void test_password_empty_and_scrubbed(void **state) {
                 const char *element;
                 bool scrubbed;
         } cases[] = {
-                { "<UserPassword></UserPassword>", false },
-                { "<UserPassword/>", false },
-                { "<UserPassword " OVF_SCRUBBED_ATTR "=\"" OVF_SCRUBBED_VALUE "\"/>", true },
-                { "<UserPassword " OVF_SCRUBBED_ATTR "=\"someone-else\"/>", false },
+                {"<UserPassword></UserPassword>", false},
+                {"<UserPassword/>", false},
+                {"<UserPassword " OVF_SCRUBBED_ATTR "=\"" OVF_SCRUBBED_VALUE "\"/>", true},
+                {"<UserPassword " OVF_SCRUBBED_ATTR "=\"someone-else\"/>", false},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *body = NULL, *doc = NULL, *red = NULL;
                 OvfEnv e = {};
 
-                assert_true(asprintf(&body, "<HostName>h</HostName><UserName>u</UserName>%s", cases[i].element) > 0);
+                assert_true(asprintf(&body, "<HostName>h</HostName><UserName>u</UserName>%s",
+                                     cases[i].element) > 0);
                 doc = make_doc(body, "<wa:ProvisionGuestAgent>true</wa:ProvisionGuestAgent>");
                 assert_int_equal(parse(doc, &e, NULL), 0);
                 assert_null(e.password);
@@ -428,7 +445,8 @@ static void check_nested_password(const OvfData *d) {
         buf = d->read(d->files[0].file, &size);
         at = strstr(buf, "</HostName>");
         assert_non_null(at);
-        assert_true(asprintf(&doc, "%.*s<UserPassword>nested</UserPassword>%s", (int) (at - buf), buf, at) > 0);
+        assert_true(asprintf(&doc, "%.*s<UserPassword>nested</UserPassword>%s", (int) (at - buf), buf, at) >
+                    0);
         assert_int_equal(ovf_env_parse(doc, strlen(doc), &e, NULL), 0);
         assert_string_equal(e.hostname, d->hostname);
         assert_int_equal(ovf_env_redact(doc, strlen(doc), &red, &rsize), 1);
@@ -442,7 +460,7 @@ static void check_nested_password(const OvfData *d) {
 
 /* Every single-byte corruption of a document either parses or fails cleanly (run under ASan in CI). */
 static void check_corruptions(const OvfData *d) {
-        static const char bytes[] = { 0, '<', '>', '/', '"', '&', 'x', (char) 0xff };
+        static const char bytes[] = {0, '<', '>', '/', '"', '&', 'x', (char) 0xff};
         _cleanup_free_ char *orig = NULL, *pw = password_element_text(d);
         size_t size;
 
@@ -468,11 +486,19 @@ static void check_corruptions(const OvfData *d) {
                 }
 }
 
-#define DATA_TESTS(prefix, data)                                                                        \
-        static void prefix##_documents(void **state) { check_documents(&data); }                          \
-        static void prefix##_redact(void **state) { check_redact(&data); }                                \
-        static void prefix##_nested_password(void **state) { check_nested_password(&data); }              \
-        static void prefix##_corruptions(void **state) { check_corruptions(&data); }
+#define DATA_TESTS(prefix, data)                                                                            \
+        static void prefix##_documents(void **state) {                                                      \
+                check_documents(&data);                                                                     \
+        }                                                                                                   \
+        static void prefix##_redact(void **state) {                                                         \
+                check_redact(&data);                                                                        \
+        }                                                                                                   \
+        static void prefix##_nested_password(void **state) {                                                \
+                check_nested_password(&data);                                                               \
+        }                                                                                                   \
+        static void prefix##_corruptions(void **state) {                                                    \
+                check_corruptions(&data);                                                                   \
+        }
 
 DATA_TESTS(test, own_data)
 DATA_TESTS(interop, peer_data)

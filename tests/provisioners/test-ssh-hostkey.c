@@ -31,15 +31,16 @@ static const uint8_t pub[SSH_ED25519_KEY_SIZE] = {
 };
 #define CHECK 0xa263bc18U
 /* `ssh-keygen -q -t ed25519 -N '' -C root@azl-demo -f tv` (a throwaway key, made for this test only) */
-#define PRIVATE_FILE                                                                                       \
-        "-----BEGIN OPENSSH PRIVATE KEY-----\n"                                                            \
-        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"                         \
-        "QyNTUxOQAAACBX9fk47v+2ugnt//2qkNfRX74RdoXcv9AcsbSAtjYK9gAAAJCiY7wYomO8\n"                         \
-        "GAAAAAtzc2gtZWQyNTUxOQAAACBX9fk47v+2ugnt//2qkNfRX74RdoXcv9AcsbSAtjYK9g\n"                         \
-        "AAAEDw5XxLmPPxUC1VBsssq1jPcCdQSQABuI2OBi8tbzBGr1f1+Tju/7a6Ce3//aqQ19Ff\n"                         \
-        "vhF2hdy/0ByxtIC2Ngr2AAAADXJvb3RAYXpsLWRlbW8=\n"                                                   \
+#define PRIVATE_FILE                                                                                        \
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"                                                             \
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"                          \
+        "QyNTUxOQAAACBX9fk47v+2ugnt//2qkNfRX74RdoXcv9AcsbSAtjYK9gAAAJCiY7wYomO8\n"                          \
+        "GAAAAAtzc2gtZWQyNTUxOQAAACBX9fk47v+2ugnt//2qkNfRX74RdoXcv9AcsbSAtjYK9g\n"                          \
+        "AAAEDw5XxLmPPxUC1VBsssq1jPcCdQSQABuI2OBi8tbzBGr1f1+Tju/7a6Ce3//aqQ19Ff\n"                          \
+        "vhF2hdy/0ByxtIC2Ngr2AAAADXJvb3RAYXpsLWRlbW8=\n"                                                    \
         "-----END OPENSSH PRIVATE KEY-----\n"
-#define PUBLIC_FILE "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFf1+Tju/7a6Ce3//aqQ19FfvhF2hdy/0ByxtIC2Ngr2 root@azl-demo\n"
+#define PUBLIC_FILE                                                                                         \
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFf1+Tju/7a6Ce3//aqQ19FfvhF2hdy/0ByxtIC2Ngr2 root@azl-demo\n"
 
 static void test_format_matches_ssh_keygen(void **state) {
         _cleanup_free_ char *private = NULL, *public = NULL;
@@ -70,8 +71,10 @@ static void test_format_padding_and_comment(void **state) {
                         assert_true(n > 0 && n <= 70);
                         l += n + 1;
                 }
-                assert_true(asprintf(&expect, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFf1+Tju/7a6Ce3//aqQ19FfvhF2hdy/"
-                                     "0ByxtIC2Ngr2%s%s\n", len ? " " : "", comment) > 0);
+                assert_true(asprintf(&expect,
+                                     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFf1+Tju/7a6Ce3//aqQ19FfvhF2hdy/"
+                                     "0ByxtIC2Ngr2%s%s\n",
+                                     len ? " " : "", comment) > 0);
                 assert_string_equal(public, expect);
         }
 }
@@ -89,7 +92,8 @@ static void test_format_rejects(void **state) {
 }
 
 static void test_write_and_ssh_keygen_reads_it(void **state) {
-        _cleanup_free_ char *priv = NULL, *pubfile = NULL, *derived = NULL, *fingerprint = NULL, *public = NULL;
+        _cleanup_free_ char *priv = NULL, *pubfile = NULL, *derived = NULL, *fingerprint = NULL,
+                            *public = NULL;
         char *root = scratch_root_new();
         _cleanup_(context_done) Context c = {};
         struct stat st;
@@ -112,12 +116,16 @@ static void test_write_and_ssh_keygen_reads_it(void **state) {
         assert_true(endswith(public, " root@azl-demo\n"));
 
         assert_true(asprintf(&priv, "%s" SSH_HOST_ED25519_KEY_PATH, root) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "ssh-keygen", (char *) "-y", (char *) "-f", priv,
-                                                          NULL }, &derived), 0);
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "ssh-keygen", (char *) "-y", (char *) "-f",
+                                                        priv, NULL},
+                                        &derived),
+                         0);
         /* -y prints "ssh-ed25519 <blob> <comment>": the comment is stored in the private file too */
         assert_string_equal(derived, strndupa(public, strlen(public) - 1));
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "ssh-keygen", (char *) "-l", (char *) "-f", priv,
-                                                          NULL }, &fingerprint), 0);
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "ssh-keygen", (char *) "-l", (char *) "-f",
+                                                        priv, NULL},
+                                        &fingerprint),
+                         0);
         assert_true(startswith(fingerprint, "256 SHA256:"));
         assert_true(endswith(fingerprint, "root@azl-demo (ED25519)"));
 

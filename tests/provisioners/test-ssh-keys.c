@@ -28,8 +28,11 @@ static void test_normalize_cleanup(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
 
         /* CRLF inside and around the key (IMDS keyData pasted from Windows, cloud-init LP #1910835). */
-        assert_int_equal(ssh_key_normalize("  ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnPZ3WeGUinoyZ0E1Bv\r\n"
-                                           "VAYwMPrxXK2QCejh user@ed25519\r\n", &a), 0);
+        assert_int_equal(
+                ssh_key_normalize("  ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnPZ3WeGUinoyZ0E1Bv\r\n"
+                                  "VAYwMPrxXK2QCejh user@ed25519\r\n",
+                                  &a),
+                0);
         assert_string_equal(a, KEY_ED25519);
         /* Without a comment; extra blanks collapse. */
         assert_int_equal(ssh_key_normalize("ssh-ed25519\t " KEY_ED25519_BLOB "  ", &b), 0);
@@ -44,15 +47,15 @@ static void test_normalize_invalid(void **state) {
                 const char *key;
                 int error;
         } bad[] = {
-                { KEY_DSA, -EPROTONOSUPPORT },
-                { "ssh-foo AAAAB3NzaC1yc2E=", -EPROTONOSUPPORT },
-                { "", -EINVAL },
-                { "ssh-ed25519", -EINVAL },
-                { "hello world", -EINVAL },
-                { "ssh-rsa AAAANOTAREALKEY== foo@bar.local", -EINVAL },     /* the ovf-env fixtures' key */
-                { "ssh-rsa " KEY_ED25519_BLOB, -EINVAL },                   /* blob says ssh-ed25519 */
-                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnP!", -EINVAL },
-                { "no-pty " KEY_ED25519, -EINVAL },                         /* options are not accepted */
+                {KEY_DSA, -EPROTONOSUPPORT},
+                {"ssh-foo AAAAB3NzaC1yc2E=", -EPROTONOSUPPORT},
+                {"", -EINVAL},
+                {"ssh-ed25519", -EINVAL},
+                {"hello world", -EINVAL},
+                {"ssh-rsa AAAANOTAREALKEY== foo@bar.local", -EINVAL}, /* the ovf-env fixtures' key */
+                {"ssh-rsa " KEY_ED25519_BLOB, -EINVAL},               /* blob says ssh-ed25519 */
+                {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnP!", -EINVAL},
+                {"no-pty " KEY_ED25519, -EINVAL}, /* options are not accepted */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -78,7 +81,8 @@ static void test_identity(void **state) {
 
 /* A key and its normalized form are the same key, CRs inside included (fuzz-ssh-key). */
 static void test_identity_of_normalized(void **state) {
-        static const char raw[] = "\rssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnPZ3WeGUin\r\royZ0E1BvVAYwMPrxXK2QCejh x";
+        static const char raw[] =
+                "\rssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6d6w+pAnPZ3WeGUin\r\royZ0E1BvVAYwMPrxXK2QCejh x";
         _cleanup_free_ char *norm = NULL, *a = NULL, *b = NULL;
 
         assert_int_equal(ssh_key_normalize(raw, &norm), 0);
@@ -91,8 +95,8 @@ static void test_identity_of_normalized(void **state) {
 static void test_merge(void **state) {
         _cleanup_free_ char *out = NULL, *out2 = NULL, *out3 = NULL;
         char *none = NULL;
-        char *keys[] = { (char *) KEY_ED25519, (char *) KEY_RSA, (char *) KEY_ED25519, NULL };
-        char *again[] = { (char *) "ssh-ed25519 " KEY_ED25519_BLOB " other comment", NULL };
+        char *keys[] = {(char *) KEY_ED25519, (char *) KEY_RSA, (char *) KEY_ED25519, NULL};
+        char *again[] = {(char *) "ssh-ed25519 " KEY_ED25519_BLOB " other comment", NULL};
 
         /* Into nothing: duplicates dropped. */
         assert_int_equal(ssh_authorized_keys_merge(NULL, keys, &out), 1);
@@ -106,7 +110,9 @@ static void test_merge(void **state) {
         assert_int_equal(ssh_authorized_keys_merge("no-pty " KEY_RSA "\n", keys, &out3), 1);
         assert_string_equal(out3, "no-pty " KEY_RSA "\n" KEY_ED25519 "\n");
         /* A file with CRLF line ends (edited on Windows) holds the same keys: nothing is added twice. */
-        assert_int_equal(ssh_authorized_keys_merge("ssh-ed25519 " KEY_ED25519_BLOB "\r\n" KEY_RSA "\r\n", keys, &none), 0);
+        assert_int_equal(ssh_authorized_keys_merge("ssh-ed25519 " KEY_ED25519_BLOB "\r\n" KEY_RSA "\r\n",
+                                                   keys, &none),
+                         0);
         assert_null(none);
 }
 
@@ -115,13 +121,13 @@ static void test_path(void **state) {
                 const char *path;
                 const char *rel;
         } ok[] = {
-                { NULL, ".ssh/authorized_keys" },
-                { "", ".ssh/authorized_keys" },
-                { "/home/azureuser/.ssh/authorized_keys", ".ssh/authorized_keys" },
-                { "$HOME/azureuser/.ssh/authorized_keys", ".ssh/authorized_keys" },
-                { "~/.ssh/authorized_keys2", ".ssh/authorized_keys2" },
-                { ".ssh/other", ".ssh/other" },
-                { "/home//azureuser/./.ssh//authorized_keys", ".ssh/authorized_keys" },
+                {NULL, ".ssh/authorized_keys"},
+                {"", ".ssh/authorized_keys"},
+                {"/home/azureuser/.ssh/authorized_keys", ".ssh/authorized_keys"},
+                {"$HOME/azureuser/.ssh/authorized_keys", ".ssh/authorized_keys"},
+                {"~/.ssh/authorized_keys2", ".ssh/authorized_keys2"},
+                {".ssh/other", ".ssh/other"},
+                {"/home//azureuser/./.ssh//authorized_keys", ".ssh/authorized_keys"},
         };
         static const char *const bad[] = {
                 "/root/.ssh/authorized_keys",
@@ -168,7 +174,9 @@ static void test_label(void **state) {
         /* Control characters never reach a report line; a long first token is cut. */
         assert_int_equal(ssh_key_label(3, "ssh-rsa\x1b[31m", "/x\ny", &c), 0);
         assert_string_equal(c, "SSH public key #3 (ssh-rsa?[31m, for /x?y)");
-        assert_int_equal(ssh_key_label(4, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, &d), 0);
+        assert_int_equal(
+                ssh_key_label(4, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, &d),
+                0);
         assert_string_equal(d, "SSH public key #4 (AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA…)");
         assert_non_null(strstr(ssh_key_error_reason(-EPROTONOSUPPORT), "unsupported key type"));
         assert_non_null(strstr(ssh_key_error_reason(-EINVAL), "malformed key"));
@@ -191,7 +199,7 @@ static int collect(const char *label, const char *reason, void *userdata) {
 
 /* One bad key among good ones is dropped and reported; the good ones stay, in order. */
 static void test_drop_bad_keys(void **state) {
-        _cleanup_(provision_data_done) ProvisionData d = { .username = strdup("azureuser") };
+        _cleanup_(provision_data_done) ProvisionData d = {.username = strdup("azureuser")};
         char *dir = tmpdir_new();
         Skips s = {};
         Context c;
@@ -199,7 +207,9 @@ static void test_drop_bad_keys(void **state) {
         write_test_file(dir, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
         assert_int_equal(context_init(&c, dir, NULL), 0);
         assert_int_equal(provision_data_add_ssh_key(&d, KEY_ED25519, NULL), 0);
-        assert_int_equal(provision_data_add_ssh_key(&d, "ssh-rsa AAAA!!! broken", "/home/azureuser/.ssh/authorized_keys"), 0);
+        assert_int_equal(provision_data_add_ssh_key(&d, "ssh-rsa AAAA!!! broken",
+                                                    "/home/azureuser/.ssh/authorized_keys"),
+                         0);
         assert_int_equal(provision_data_add_ssh_key(&d, KEY_RSA, "/home/azureuser/.ssh/authorized_keys"), 0);
         assert_int_equal(provision_data_add_ssh_key(&d, KEY_DSA, NULL), 0);
         assert_int_equal(provision_data_add_ssh_key(&d, KEY_ECDSA256, "/etc/ssh/evil_keys"), 0);
@@ -209,7 +219,8 @@ static void test_drop_bad_keys(void **state) {
         assert_string_equal(d.ssh_keys[0].key, KEY_ED25519);
         assert_string_equal(d.ssh_keys[1].key, KEY_RSA);
         assert_int_equal(s.n, 3);
-        assert_string_equal(s.labels[0], "SSH public key #2 (ssh-rsa, for /home/azureuser/.ssh/authorized_keys)");
+        assert_string_equal(s.labels[0],
+                            "SSH public key #2 (ssh-rsa, for /home/azureuser/.ssh/authorized_keys)");
         assert_non_null(strstr(s.reasons[0], "malformed key"));
         assert_string_equal(s.labels[1], "SSH public key #4 (ssh-dss)");
         assert_non_null(strstr(s.reasons[1], "unsupported key type"));

@@ -26,7 +26,7 @@ typedef struct Fixture {
 
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
-        ProvisionData d = { .username = strdup("azureuser") };
+        ProvisionData d = {.username = strdup("azureuser")};
         struct stat st;
 
         f->root = scratch_root_new();
@@ -51,7 +51,7 @@ static int teardown(void **state) {
 }
 
 static ProvisionData keys_data(const char *const *keys, const char *const *paths, size_t n) {
-        ProvisionData d = { .username = strdup("azureuser") };
+        ProvisionData d = {.username = strdup("azureuser")};
 
         for (size_t i = 0; i < n; i++)
                 assert_int_equal(provision_data_add_ssh_key(&d, keys[i], paths ? paths[i] : NULL), 0);
@@ -60,8 +60,9 @@ static ProvisionData keys_data(const char *const *keys, const char *const *paths
 
 static void test_keys_installed(void **state) {
         Fixture *f = *state;
-        const char *keys[] = { KEY_ED25519, KEY_RSA "\r\n", KEY_ED25519 };
-        const char *paths[] = { NULL, "/home/azureuser/.ssh/authorized_keys", "$HOME/azureuser/.ssh/authorized_keys" };
+        const char *keys[] = {KEY_ED25519, KEY_RSA "\r\n", KEY_ED25519};
+        const char *paths[] = {NULL, "/home/azureuser/.ssh/authorized_keys",
+                               "$HOME/azureuser/.ssh/authorized_keys"};
         ProvisionData d = keys_data(keys, paths, 3);
         _cleanup_free_ char *content = NULL, *summary = NULL;
         struct stat st, dir, st2;
@@ -91,7 +92,7 @@ static void test_keys_installed(void **state) {
 
 static void test_keys_merged(void **state) {
         Fixture *f = *state;
-        const char *keys[] = { KEY_ED25519, KEY_ECDSA256 };
+        const char *keys[] = {KEY_ED25519, KEY_ECDSA256};
         ProvisionData d = keys_data(keys, NULL, 2);
         _cleanup_free_ char *content = NULL;
         struct stat st;
@@ -111,8 +112,8 @@ static void test_keys_merged(void **state) {
 }
 
 static void expect_nothing_written(Fixture *f, const char *key, const char *path, int error) {
-        const char *keys[] = { KEY_ED25519, key };
-        const char *paths[] = { NULL, path };
+        const char *keys[] = {KEY_ED25519, key};
+        const char *paths[] = {NULL, path};
         ProvisionData d = keys_data(keys, paths, 2);
 
         assert_int_equal(provisioner_ssh_keys.apply(&f->c, &d, NULL), error);
@@ -132,7 +133,7 @@ static void test_bad_keys(void **state) {
 
 static void test_symlinked_ssh_dir(void **state) {
         Fixture *f = *state;
-        const char *keys[] = { KEY_ED25519 };
+        const char *keys[] = {KEY_ED25519};
         ProvisionData d = keys_data(keys, NULL, 1);
         _cleanup_free_ char *link = NULL;
         struct stat st;
@@ -150,14 +151,15 @@ static void test_symlinked_ssh_dir(void **state) {
 static void test_sshd_dropin(void **state) {
         Fixture *f = *state;
         const char *path = "/etc/ssh/sshd_config.d/50-azl-agent.conf";
-        ProvisionData d = { .disable_password_auth = true };
+        ProvisionData d = {.disable_password_auth = true};
         _cleanup_free_ char *a = NULL, *b = NULL;
         struct stat st, st2;
 
         assert_int_equal(provisioner_sshd_config.apply(&f->c, &d, NULL), 1);
         a = scratch_read(f->root, path);
-        assert_string_equal(a, "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
-                               "PasswordAuthentication no\nKbdInteractiveAuthentication no\n");
+        assert_string_equal(
+                a, "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
+                   "PasswordAuthentication no\nKbdInteractiveAuthentication no\n");
         scratch_stat(f->root, path, &st);
         assert_int_equal(st.st_mode & 07777, 0644);
         assert_int_equal(st.st_uid, 0);
@@ -168,14 +170,17 @@ static void test_sshd_dropin(void **state) {
         d.disable_password_auth = false;
         assert_int_equal(provisioner_sshd_config.apply(&f->c, &d, NULL), 1);
         b = scratch_read(f->root, path);
-        assert_string_equal(b, "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
-                               "PasswordAuthentication yes\n");
+        assert_string_equal(
+                b, "# Written by azl-agent from the VM's DisableSshPasswordAuthentication setting.\n"
+                   "PasswordAuthentication yes\n");
 }
 
 static void test_host_keys(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .vm_id = strdup("0a1b2c3d-0000-4000-8000-000000000001"), .hostname = strdup("vm1") };
-        _cleanup_free_ char *old = NULL, *pub1 = NULL, *pub2 = NULL, *vmid = NULL, *summary = NULL, *after = NULL;
+        ProvisionData d = {.vm_id = strdup("0a1b2c3d-0000-4000-8000-000000000001"),
+                           .hostname = strdup("vm1")};
+        _cleanup_free_ char *old = NULL, *pub1 = NULL, *pub2 = NULL, *vmid = NULL, *summary = NULL,
+                            *after = NULL;
         struct stat st, st2;
 
         require_program_or_skip("ssh-keygen");

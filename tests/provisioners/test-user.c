@@ -63,8 +63,10 @@ static void check_sudoers(const char *root, const char *expected_line) {
         struct stat st;
 
         assert_non_null(content);
-        assert_true(asprintf(&expect, "# Written by azl-agent for the administrator account provisioned on "
-                                      "this VM.\n%s\n", expected_line) > 0);
+        assert_true(asprintf(&expect,
+                             "# Written by azl-agent for the administrator account provisioned on "
+                             "this VM.\n%s\n",
+                             expected_line) > 0);
         assert_string_equal(content, expect);
         scratch_stat(root, SUDOERS_DROPIN, &st);
         assert_int_equal(st.st_mode & 07777, 0440);
@@ -73,17 +75,17 @@ static void check_sudoers(const char *root, const char *expected_line) {
         assert_false(scratch_exists(root, "/etc/sudoers.d/.azl-agent.new"));
         /* The real sudoers parser accepts it. */
         assert_true(asprintf(&path, "%s%s", root, SUDOERS_DROPIN) > 0);
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "visudo", (char *) "-c", (char *) "-f", path,
-                                                          NULL },
-                                        NULL),
-                         0);
+        assert_int_equal(
+                spawn_and_wait((char *const[]){(char *) "visudo", (char *) "-c", (char *) "-f", path, NULL},
+                               NULL),
+                0);
 }
 
 static void test_create_with_password(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .username = strdup("azureuser"), .password = strdup(PASSWORD) };
+        ProvisionData d = {.username = strdup("azureuser"), .password = strdup(PASSWORD)};
         _cleanup_free_ char *summary = NULL, *pw = NULL, *grp = NULL, *wheel = NULL, *sh = NULL,
-                              *bashrc = NULL, *redacted = NULL;
+                            *bashrc = NULL, *redacted = NULL;
         _cleanup_strv_free_ char **p = NULL, **g = NULL, **w = NULL, **s = NULL;
         struct stat st1, st2, home;
 
@@ -147,7 +149,7 @@ static void test_create_with_password(void **state) {
 
 static void test_no_password_locked(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .username = strdup("keyonly") };
+        ProvisionData d = {.username = strdup("keyonly")};
         _cleanup_free_ char *sh = NULL, *sh2 = NULL;
         _cleanup_strv_free_ char **s = NULL;
 
@@ -182,12 +184,12 @@ static void test_no_password_locked(void **state) {
 
 static void test_existing_user_gets_groups(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .username = strdup("preexisting") };
+        ProvisionData d = {.username = strdup("preexisting")};
         _cleanup_free_ char *before = NULL, *after = NULL, *adm = NULL;
         _cleanup_strv_free_ char **a = NULL;
 
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "useradd", (char *) "--prefix", f->root,
-                                                          (char *) "-m", (char *) "preexisting", NULL },
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "useradd", (char *) "--prefix", f->root,
+                                                        (char *) "-m", (char *) "preexisting", NULL},
                                         NULL),
                          0);
         before = scratch_db_line(f->root, "/etc/passwd", "preexisting");
@@ -207,8 +209,11 @@ static void test_existing_user_gets_groups(void **state) {
 
 static void test_bad_names(void **state) {
         static const char *const names[] = {
-                "root", "daemon", "nobody", "systemd-network", "Admin", "9lives", "a b", "a:b", "",
-                "abcdefghijabcdefghijabcdefghijabc", /* 33 */
+                "root",     "daemon",
+                "nobody",   "systemd-network",
+                "Admin",    "9lives",
+                "a b",      "a:b",
+                "",         "abcdefghijabcdefghijabcdefghijabc", /* 33 */
                 "bad$name", "-dash",
         };
         Fixture *f = *state;
@@ -216,7 +221,7 @@ static void test_bad_names(void **state) {
         _cleanup_free_ char *group = scratch_read(f->root, "/etc/group");
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                ProvisionData d = { .username = strdup(names[i]) };
+                ProvisionData d = {.username = strdup(names[i])};
                 _cleanup_free_ char *p = NULL, *g = NULL;
                 int r = provisioner_user.apply(&f->c, &d, NULL);
 
@@ -235,11 +240,11 @@ static void test_bad_names(void **state) {
 
 static void test_system_account_refused(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .username = strdup("legacysvc") };
+        ProvisionData d = {.username = strdup("legacysvc")};
         _cleanup_free_ char *group = NULL, *after = NULL;
 
-        assert_int_equal(spawn_and_wait((char *const[]) { (char *) "useradd", (char *) "--prefix", f->root,
-                                                          (char *) "-r", (char *) "legacysvc", NULL },
+        assert_int_equal(spawn_and_wait((char *const[]){(char *) "useradd", (char *) "--prefix", f->root,
+                                                        (char *) "-r", (char *) "legacysvc", NULL},
                                         NULL),
                          0);
         group = scratch_read(f->root, "/etc/group");
@@ -267,12 +272,12 @@ static void test_password_is_hash(void **state) {
 
         assert_true(user_password_is_hash(y));
         assert_true(user_password_is_hash(six));
-        assert_false(user_password_is_hash(md5));           /* only $y$ and $6$ */
-        cut = strndup(y, strlen(y) - 5);                     /* a truncated hash */
+        assert_false(user_password_is_hash(md5)); /* only $y$ and $6$ */
+        cut = strndup(y, strlen(y) - 5);          /* a truncated hash */
         assert_false(user_password_is_hash(cut));
-        assert_false(user_password_is_hash("$y$j9T$salt$"));  /* a setting, no hash */
+        assert_false(user_password_is_hash("$y$j9T$salt$")); /* a setting, no hash */
         assert_true(asprintf(&colon, "%s:0", six) > 0);
-        assert_false(user_password_is_hash(colon));          /* would split the shadow/chpasswd line */
+        assert_false(user_password_is_hash(colon)); /* would split the shadow/chpasswd line */
         assert_true(asprintf(&nl, "%s\nroot::0", y) > 0);
         assert_false(user_password_is_hash(nl));
         assert_false(user_password_is_hash("S3cret-Passw0rd!"));
@@ -283,7 +288,7 @@ static void test_password_is_hash(void **state) {
 /* Pre-hashed passwords (cloud-config passwd:) are set exactly as given, through chpasswd -e in the root. */
 static void test_prehashed(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .username = strdup("prehashed") };
+        ProvisionData d = {.username = strdup("prehashed")};
         _cleanup_free_ char *y = make_hash("$y$", PASSWORD), *six = make_hash("$6$", PASSWORD), *err = NULL,
                             *shadow = NULL, *after = NULL;
         _cleanup_strv_free_ char **s = NULL;
@@ -312,17 +317,17 @@ static void test_prehashed(void **state) {
 }
 
 #define SEED_PATH "/var/lib/azl-agent/seed/ovf-env.xml"
-#define SEED_DOC(pw)                                                                                       \
+#define SEED_DOC(pw)                                                                                        \
         "<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" "                                 \
         "xmlns:wa=\"http://schemas.microsoft.com/windowsazure\"><wa:ProvisioningSection>"                   \
-        "<wa:LinuxProvisioningConfigurationSet><wa:UserName>seeded</wa:UserName>"                          \
-        "<wa:UserPassword>" pw "</wa:UserPassword></wa:LinuxProvisioningConfigurationSet>"                 \
+        "<wa:LinuxProvisioningConfigurationSet><wa:UserName>seeded</wa:UserName>"                           \
+        "<wa:UserPassword>" pw "</wa:UserPassword></wa:LinuxProvisioningConfigurationSet>"                  \
         "</wa:ProvisioningSection></Environment>\n"
 
 /* Once applied, the password leaves the seed copy; a run from the scrubbed seed keeps it (never locks it). */
 static void test_seed_scrubbed(void **state) {
         Fixture *f = *state;
-        ProvisionData d = { .username = strdup("seeded"), .password = strdup(PASSWORD) };
+        ProvisionData d = {.username = strdup("seeded"), .password = strdup(PASSWORD)};
         _cleanup_free_ char *seed = NULL, *summary = NULL, *line = NULL, *line2 = NULL;
         struct stat st;
 

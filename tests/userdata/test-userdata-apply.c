@@ -72,10 +72,12 @@ static void test_write_files(void **state) {
         _cleanup_free_ char *summary = NULL, *a = NULL, *b = NULL, *app = NULL, *bobline = NULL;
         struct stat st;
 
-        assert_int_equal(run_shadow_tool(&f->c, "useradd", (char *const[]) { (char *) "-m", (char *) "bob", NULL }), 0);
+        assert_int_equal(
+                run_shadow_tool(&f->c, "useradd", (char *const[]){(char *) "-m", (char *) "bob", NULL}), 0);
         assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/motd", "first\n", 0644, 0), 0);
         config_from("write_files:\n"
-                    "  - path: /etc/app/conf.d/a.conf\n    content: |\n      key: value\n    permissions: '0640'\n"
+                    "  - path: /etc/app/conf.d/a.conf\n    content: |\n      key: value\n    permissions: "
+                    "'0640'\n"
                     "    owner: bob:bob\n"
                     "  - path: /opt/b.bin\n    encoding: b64\n    content: AAECAw==\n    permissions: 0755\n"
                     "  - path: /etc/motd\n    content: second\n    append: true\n"
@@ -110,7 +112,7 @@ static void test_write_files(void **state) {
         assert_string_equal(app, "first\nsecond");
         assert_int_equal(ud_mode(f->root, "/etc/motd"), 0644);
         assert_false(scratch_exists(f->root, "/home/nobody-here/x"));
-        assert_false(scratch_exists(f->root, "/var/later"));    /* deferred: after Ready */
+        assert_false(scratch_exists(f->root, "/var/later")); /* deferred: after Ready */
 
         free(summary);
         summary = NULL;
@@ -123,8 +125,8 @@ static void test_write_files(void **state) {
 static void test_users_and_groups(void **state) {
         Fixture *f = *state;
         _cleanup_(user_data_config_done) UserDataConfig c = {};
-        _cleanup_free_ char *summary = NULL, *gsum = NULL, *sudoers = NULL, *pw = NULL, *sh = NULL, *keys = NULL,
-                            *grp = NULL, *carol_sh = NULL, *dave = NULL, *dave_sh = NULL;
+        _cleanup_free_ char *summary = NULL, *gsum = NULL, *sudoers = NULL, *pw = NULL, *sh = NULL,
+                            *keys = NULL, *grp = NULL, *carol_sh = NULL, *dave = NULL, *dave_sh = NULL;
 
         require_program_or_skip("useradd");
         require_program_or_skip("chpasswd");
@@ -132,15 +134,18 @@ static void test_users_and_groups(void **state) {
                     "users:\n"
                     "  - default\n"
                     "  - name: bob\n    gecos: Bob Builder\n    groups: [ops, docker]\n    shell: /bin/sh\n"
-                    "    sudo: ALL=(ALL) NOPASSWD:ALL\n    ssh_authorized_keys: [\"" KEY_A "\", \"not a key\"]\n"
+                    "    sudo: ALL=(ALL) NOPASSWD:ALL\n    ssh_authorized_keys: [\"" KEY_A
+                    "\", \"not a key\"]\n"
                     "  - name: carol\n    plain_text_passwd: Carol-Passw0rd\n    lock_passwd: false\n"
                     "    sudo: ['ALL=(ALL) ALL', 'ALL=(root) NOPASSWD:/usr/bin/id']\n"
-                    "  - name: dave\n    hashed_passwd: $6$saltsalt$4cG9yuHFN6bSGpXWjso316tFclI3374MZThqLsDiELx1gkA8qYB/7wKUMSvatgURutSZxsi2IIuFHRION7WR/0\n    system: true\n"
+                    "  - name: dave\n    hashed_passwd: "
+                    "$6$saltsalt$4cG9yuHFN6bSGpXWjso316tFclI3374MZThqLsDiELx1gkA8qYB/"
+                    "7wKUMSvatgURutSZxsi2IIuFHRION7WR/0\n    system: true\n"
                     "  - name: root\n    ssh_authorized_keys: [\"" KEY_B "\"]\n"
                     "  - name: '-oops'\n",
                     &c);
         assert_int_equal(mkdir_p_in_root(f->c.root_fd, "/root", 0700), 0);
-        assert_int_equal(userdata_groups(&f->c, &c, &gsum), 3);      /* ops, devs, root into devs */
+        assert_int_equal(userdata_groups(&f->c, &c, &gsum), 3); /* ops, devs, root into devs */
         grp = scratch_db_line(f->root, "/etc/group", "devs");
         assert_non_null(grp);
         assert_true(endswith(grp, ":root"));
@@ -154,7 +159,7 @@ static void test_users_and_groups(void **state) {
         assert_non_null(pw);
         assert_non_null(strstr(pw, ":Bob Builder:/home/bob:/bin/sh"));
         free(grp);
-        grp = scratch_db_line(f->root, "/etc/group", "docker");         /* created for bob */
+        grp = scratch_db_line(f->root, "/etc/group", "docker"); /* created for bob */
         assert_non_null(grp);
         assert_true(endswith(grp, ":bob"));
         free(grp);
@@ -162,7 +167,7 @@ static void test_users_and_groups(void **state) {
         assert_true(endswith(grp, ":bob"));
         sh = scratch_db_line(f->root, "/etc/shadow", "bob");
         assert_non_null(sh);
-        assert_true(startswith(strchr(sh, ':') + 1, "!"));              /* lock_passwd defaults to true */
+        assert_true(startswith(strchr(sh, ':') + 1, "!")); /* lock_passwd defaults to true */
         keys = scratch_read(f->root, "/home/bob/.ssh/authorized_keys");
         assert_string_equal(keys, KEY_A "\n");
         assert_int_equal(ud_mode(f->root, "/home/bob/.ssh/authorized_keys"), 0600);
@@ -172,14 +177,16 @@ static void test_users_and_groups(void **state) {
                 char *hash = strchr(carol_sh, ':') + 1;
 
                 *strchr(hash, ':') = 0;
-                assert_true(startswith(hash, "$y$"));      /* yescrypt, as the agent hashes (docs/security.md) */
+                assert_true(startswith(hash, "$y$")); /* yescrypt, as the agent hashes (docs/security.md) */
                 assert_true(user_password_matches("Carol-Passw0rd", hash));
         }
         dave = scratch_db_line(f->root, "/etc/passwd", "dave");
-        assert_true(atoi(strchr(strchr(dave, ':') + 1, ':') + 1) < 1000);       /* --system */
-        assert_false(scratch_exists(f->root, "/home/dave"));                     /* -M */
+        assert_true(atoi(strchr(strchr(dave, ':') + 1, ':') + 1) < 1000); /* --system */
+        assert_false(scratch_exists(f->root, "/home/dave"));              /* -M */
         dave_sh = scratch_db_line(f->root, "/etc/shadow", "dave");
-        assert_true(startswith(strchr(dave_sh, ':') + 1, "!$6$saltsalt$4cG9yuHFN6bSGpXWjso316tFclI3374MZThqLsDiELx1gkA8qYB/7wKUMSvatgURutSZxsi2IIuFHRION7WR/0:"));
+        assert_true(startswith(strchr(dave_sh, ':') + 1,
+                               "!$6$saltsalt$4cG9yuHFN6bSGpXWjso316tFclI3374MZThqLsDiELx1gkA8qYB/"
+                               "7wKUMSvatgURutSZxsi2IIuFHRION7WR/0:"));
         /* an existing account (root): not re-created, its keys added */
         free(keys);
         keys = scratch_read(f->root, "/root/.ssh/authorized_keys");
@@ -188,19 +195,21 @@ static void test_users_and_groups(void **state) {
         assert_false(has_db_line(f->root, "/etc/passwd", "azureuser"));
 
         sudoers = scratch_read(f->root, UD_SUDOERS_FILE);
-        assert_string_equal(sudoers, "# Created by azl-agent from the cloud-config 'users' key\n"
-                                     "\n# User rules for bob\nbob ALL=(ALL) NOPASSWD:ALL\n"
-                                     "\n# User rules for carol\ncarol ALL=(ALL) ALL\ncarol ALL=(root) NOPASSWD:/usr/bin/id\n");
+        assert_string_equal(
+                sudoers,
+                "# Created by azl-agent from the cloud-config 'users' key\n"
+                "\n# User rules for bob\nbob ALL=(ALL) NOPASSWD:ALL\n"
+                "\n# User rules for carol\ncarol ALL=(ALL) ALL\ncarol ALL=(root) NOPASSWD:/usr/bin/id\n");
         assert_int_equal(ud_mode(f->root, UD_SUDOERS_FILE), 0440);
 
         /* again: nothing new */
         free(summary);
         summary = NULL;
-        assert_int_equal(userdata_users(&f->c, &c, "azureuser", &summary), -EIO);       /* '-oops' stays bad */
+        assert_int_equal(userdata_users(&f->c, &c, "azureuser", &summary), -EIO); /* '-oops' stays bad */
         free(grp);
         grp = scratch_read(f->root, "/etc/passwd");
         assert_non_null(strstr(grp, "\nbob:"));
-        assert_null(strstr(strstr(grp, "\nbob:") + 1, "\nbob:"));      /* one bob */
+        assert_null(strstr(strstr(grp, "\nbob:") + 1, "\nbob:")); /* one bob */
 }
 
 static void test_adjust_provision_data(void **state) {
@@ -221,7 +230,7 @@ static void test_adjust_provision_data(void **state) {
         assert_string_equal(d.hostname, "web01.example.com");
         assert_true(d.hostname_fqdn);
         assert_false(d.disable_password_auth);
-        assert_int_equal(d.n_ssh_keys, 3);      /* KEY_A again from cloud-config is still a separate file entry */
+        assert_int_equal(d.n_ssh_keys, 3); /* KEY_A again from cloud-config is still a separate file entry */
         assert_string_equal(d.ssh_keys[1].key, KEY_B);
         assert_non_null(strstr(s1, "options are not supported"));
         assert_true(strv_contains(f->c.config.admin_groups, "docker"));
@@ -240,14 +249,18 @@ static void test_system_files(void **state) {
         char link[256];
         ssize_t n;
 
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/usr/share/zoneinfo/Europe/Berlin", "TZif",
-                                                          0644, WRITE_MKDIR), 0);
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/os-release", "ID=azurelinux\n", 0644, 0),
+        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/usr/share/zoneinfo/Europe/Berlin",
+                                                          "TZif", 0644, WRITE_MKDIR),
                          0);
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/fstab",
-                                                          "UUID=1 / ext4 defaults 0 1\n/dev/old /old ext4 defaults 0 2\n",
-                                                          0644, 0), 0);
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/dev/sdc1", "", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/os-release", "ID=azurelinux\n",
+                                                          0644, 0),
+                         0);
+        assert_int_equal(write_string_file_atomic_in_root(
+                                 f->c.root_fd, "/etc/fstab",
+                                 "UUID=1 / ext4 defaults 0 1\n/dev/old /old ext4 defaults 0 2\n", 0644, 0),
+                         0);
+        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/dev/sdc1", "", 0644, WRITE_MKDIR),
+                         0);
         config_from("timezone: Europe/Berlin\nmanage_etc_hosts: true\nhostname: web\nfqdn: web.example.com\n"
                     "yum_repos:\n  epel test:\n    baseurl: [https://a.invalid/x, https://b.invalid/y]\n"
                     "    enabled: true\n    name: EPEL\n"
@@ -262,13 +275,14 @@ static void test_system_files(void **state) {
         assert_string_equal(link, "../usr/share/zoneinfo/Europe/Berlin");
         free(s);
         s = NULL;
-        assert_int_equal(userdata_timezone(&f->c, &c, &s), 0);  /* unchanged */
+        assert_int_equal(userdata_timezone(&f->c, &c, &s), 0); /* unchanged */
 
         free(s);
         s = NULL;
         assert_int_equal(userdata_etc_hosts(&f->c, &c, "vmname", &s), 1);
         hosts = scratch_read(f->root, "/etc/hosts");
-        assert_non_null(strstr(hosts, "\n127.0.0.1 web.example.com web\n127.0.0.1 localhost.localdomain localhost\n"));
+        assert_non_null(strstr(
+                hosts, "\n127.0.0.1 web.example.com web\n127.0.0.1 localhost.localdomain localhost\n"));
         assert_non_null(strstr(hosts, "\n::1 web.example.com web\n"));
 
         free(s);
@@ -276,25 +290,31 @@ static void test_system_files(void **state) {
         assert_int_equal(userdata_yum_repos(&f->c, &c, &s), 1);
         repo = scratch_read(f->root, "/etc/yum.repos.d/epel-test.repo");
         assert_non_null(repo);
-        assert_true(endswith(repo, "[epel-test]\nbaseurl = https://a.invalid/x\n\thttps://b.invalid/y\nenabled = 1\n"
-                                   "name = EPEL\n\n"));
+        assert_true(endswith(
+                repo, "[epel-test]\nbaseurl = https://a.invalid/x\n\thttps://b.invalid/y\nenabled = 1\n"
+                      "name = EPEL\n\n"));
 
         free(s);
         s = NULL;
         assert_int_equal(userdata_mounts(&f->c, &c, &s), 1);
         fstab = scratch_read(f->root, "/etc/fstab");
-        assert_string_equal(fstab, "UUID=1 / ext4 defaults 0 1\n"
-                                   "/dev/sdc1\t/data\text4\tdefaults,nofail,x-systemd.after=azl-provision.service,_netdev,"
-                                   "comment=cloudconfig\t0\t2\n");
+        assert_string_equal(
+                fstab,
+                "UUID=1 / ext4 defaults 0 1\n"
+                "/dev/sdc1\t/data\text4\tdefaults,nofail,x-systemd.after=azl-provision.service,_netdev,"
+                "comment=cloudconfig\t0\t2\n");
         assert_true(scratch_exists(f->root, "/data"));
         assert_non_null(strstr(s, "mounts.2: the resource disk is set up by [Disks]"));
         assert_non_null(strstr(s, "mounts.3: the device does not exist"));
 
         /* manage_etc_hosts: localhost on Debian: the 127.0.1.1 line, other lines kept */
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/os-release", "ID=debian\n", 0644, 0), 0);
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/hosts",
-                                                          "127.0.0.1 localhost\n127.0.1.1 old old\n10.0.0.9 db\n", 0644,
-                                                          0), 0);
+        assert_int_equal(
+                write_string_file_atomic_in_root(f->c.root_fd, "/etc/os-release", "ID=debian\n", 0644, 0),
+                0);
+        assert_int_equal(write_string_file_atomic_in_root(
+                                 f->c.root_fd, "/etc/hosts",
+                                 "127.0.0.1 localhost\n127.0.1.1 old old\n10.0.0.9 db\n", 0644, 0),
+                         0);
         config_from("manage_etc_hosts: localhost\nhostname: app\n", &l);
         free(s);
         s = NULL;
@@ -319,9 +339,11 @@ static void test_root_keys(void **state) {
         assert_int_equal(userdata_root_keys(&f->c, &c, &d, &s), 1);
         keys = scratch_read(f->root, "/root/.ssh/authorized_keys");
         /* cloud-init's disable_root: the key with options that tell root to log in as the administrator */
-        assert_string_equal(keys, "no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command=\"echo 'Please "
-                                  "login as the user \\\"azureuser\\\" rather than the user \\\"root\\\".';echo;sleep 10;"
-                                  "exit 142\" " KEY_A "\n");
+        assert_string_equal(
+                keys,
+                "no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command=\"echo 'Please "
+                "login as the user \\\"azureuser\\\" rather than the user \\\"root\\\".';echo;sleep 10;"
+                "exit 142\" " KEY_A "\n");
         assert_int_equal(ud_mode(f->root, "/root/.ssh/authorized_keys"), 0600);
         assert_int_equal(ud_mode(f->root, "/root/.ssh"), 0700);
         free(s);
@@ -343,10 +365,12 @@ static void test_ssh_host_keys(void **state) {
         _cleanup_free_ char *s = NULL;
 
         require_program_or_skip("ssh-keygen");
-        assert_int_equal(write_string_file_atomic_in_root(f->c.root_fd, "/etc/ssh/ssh_host_rsa_key", "old", 0600, 0), 0);
+        assert_int_equal(
+                write_string_file_atomic_in_root(f->c.root_fd, "/etc/ssh/ssh_host_rsa_key", "old", 0600, 0),
+                0);
         config_from("ssh_genkeytypes: [ed25519]\n", &c);
         assert_true(userdata_ssh_host_keys(&f->c, &c, &s) > 0);
-        assert_false(scratch_exists(f->root, "/etc/ssh/ssh_host_rsa_key"));    /* ssh_deletekeys: true */
+        assert_false(scratch_exists(f->root, "/etc/ssh/ssh_host_rsa_key")); /* ssh_deletekeys: true */
         assert_true(scratch_exists(f->root, "/etc/ssh/ssh_host_ed25519_key"));
         assert_true(scratch_exists(f->root, "/etc/ssh/ssh_host_ed25519_key.pub"));
         assert_false(scratch_exists(f->root, "/etc/ssh/ssh_host_ecdsa_key"));
@@ -365,7 +389,7 @@ static void test_provision_end_to_end(void **state) {
         _cleanup_(userdata_status_done) UserDataStatus st = {};
         _cleanup_free_ char *summary = NULL, *warning = NULL, *copy = NULL, *boot = NULL, *summary2 = NULL,
                             *warning2 = NULL, *summary3 = NULL, *warning3 = NULL;
-        UserDataInput in = { .vm_id = VM_ID, .custom_data = cd, .custom_data_size = strlen(cd) };
+        UserDataInput in = {.vm_id = VM_ID, .custom_data = cd, .custom_data_size = strlen(cd)};
         ProvisionData d = {};
         struct stat s1, s2;
 
@@ -375,7 +399,7 @@ static void test_provision_end_to_end(void **state) {
         assert_int_equal(userdata_provision(&f->c, &in, &d, &summary, &warning), USERDATA_CHANGED);
         assert_non_null(strstr(summary, "CustomData user data: 1 part(s), 1 cloud-config, 1 unsupported"));
         assert_non_null(strstr(warning, "snap"));
-        assert_null(strstr(warning, "commands"));       /* key names only, never values */
+        assert_null(strstr(warning, "commands")); /* key names only, never values */
 
         copy = scratch_read(f->root, USERDATA_WAAGENT_COPY);
         assert_string_equal(copy, cd);
@@ -394,7 +418,8 @@ static void test_provision_end_to_end(void **state) {
         assert_string_equal(boot, "booted\n");
         /* runcmd waits for Ready: written, not run */
         assert_false(scratch_exists(f->root, "/var/tmp/runcmd-marker"));
-        assert_int_equal(ud_mode(f->root, "/var/lib/azl-agent/userdata/instances/" VM_ID "/scripts/runcmd"), 0700);
+        assert_int_equal(ud_mode(f->root, "/var/lib/azl-agent/userdata/instances/" VM_ID "/scripts/runcmd"),
+                         0700);
 
         assert_int_equal(userdata_status_load(&f->c, &st), 0);
         assert_string_equal(st.state, "pending");
@@ -404,8 +429,10 @@ static void test_provision_end_to_end(void **state) {
                 bool users = false, files = false;
 
                 for (size_t i = 0; i < st.n_modules; i++) {
-                        users |= streq(st.modules[i].name, "users") && streq(st.modules[i].result, "changed");
-                        files |= streq(st.modules[i].name, "write_files") && streq(st.modules[i].result, "changed");
+                        users |=
+                                streq(st.modules[i].name, "users") && streq(st.modules[i].result, "changed");
+                        files |= streq(st.modules[i].name, "write_files") &&
+                                 streq(st.modules[i].result, "changed");
                 }
                 assert_true(users && files);
         }
@@ -427,7 +454,7 @@ static void test_provision_end_to_end(void **state) {
         assert_string_equal(boot, "booted\nbooted\n");
 
         /* a later boot without the media: the saved copy, bootcmd only */
-        in = (UserDataInput) { .vm_id = VM_ID, .boot_only = true };
+        in = (UserDataInput){.vm_id = VM_ID, .boot_only = true};
         assert_int_equal(userdata_provision(&f->c, &in, &d, &summary3, &warning3), USERDATA_UNCHANGED);
         assert_non_null(strstr(summary3, "saved"));
         free(boot);
@@ -438,8 +465,9 @@ static void test_provision_end_to_end(void **state) {
         {
                 _cleanup_free_ char *s4 = NULL, *w4 = NULL;
 
-                in = (UserDataInput) { .vm_id = "0f0e0d0c-0b0a-4908-8706-050403020100", .custom_data = cd,
-                                       .custom_data_size = strlen(cd) };
+                in = (UserDataInput){.vm_id = "0f0e0d0c-0b0a-4908-8706-050403020100",
+                                     .custom_data = cd,
+                                     .custom_data_size = strlen(cd)};
                 assert_int_equal(userdata_provision(&f->c, &in, &d, &s4, &w4), USERDATA_CHANGED);
                 scratch_stat(f->root, "/etc/hello", &s2);
                 assert_int_equal(ud_mode(f->root, "/etc/hello"), 0600);
@@ -451,7 +479,7 @@ static void test_no_user_data(void **state) {
         Fixture *f = *state;
         _cleanup_(userdata_status_done) UserDataStatus st = {};
         _cleanup_free_ char *summary = NULL, *warning = NULL;
-        UserDataInput in = { .vm_id = VM_ID };
+        UserDataInput in = {.vm_id = VM_ID};
         ProvisionData d = {};
 
         assert_int_equal(userdata_provision(&f->c, &in, &d, &summary, &warning), USERDATA_NONE);
@@ -467,14 +495,15 @@ static void test_imds_source_and_sources_config(void **state) {
         _cleanup_(userdata_status_done) UserDataStatus st = {};
         _cleanup_free_ char *summary = NULL, *warning = NULL, *s2 = NULL, *w2 = NULL, *hello = NULL;
         /* "#cloud-config\nhostname: fromimds\n" */
-        UserDataInput in = { .vm_id = VM_ID, .imds_user_data = "I2Nsb3VkLWNvbmZpZwpob3N0bmFtZTogZnJvbWltZHMK" };
+        UserDataInput in = {.vm_id = VM_ID,
+                            .imds_user_data = "I2Nsb3VkLWNvbmZpZwpob3N0bmFtZTogZnJvbWltZHMK"};
         ProvisionData d = {};
 
         assert_int_equal(userdata_provision(&f->c, &in, &d, &summary, &warning), USERDATA_UNCHANGED);
         assert_string_equal(d.hostname, "fromimds");
         assert_int_equal(userdata_status_load(&f->c, &st), 0);
         assert_string_equal(st.source, "imds");
-        assert_false(scratch_exists(f->root, USERDATA_WAAGENT_COPY));  /* waagent's copy is CustomData's */
+        assert_false(scratch_exists(f->root, USERDATA_WAAGENT_COPY)); /* waagent's copy is CustomData's */
         hello = scratch_read(f->root, "/var/lib/azl-agent/userdata/origin");
         assert_string_equal(hello, "imds " VM_ID "\n");
 

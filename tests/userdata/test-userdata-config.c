@@ -42,8 +42,9 @@ static void test_commands(void **state) {
                      &c);
         assert_int_equal(c.n_problems, 0);
         /* util.shellify: strings as lines, list words in single quotes (str() of YAML values), null skipped */
-        assert_string_equal(c.runcmd, "#!/bin/sh\necho 'a b' > /tmp/x\n'ls' '-l' 'it'\\''s here' '42' 'True'\n"
-                                      "'touch' '/var/tmp/marker'\n");
+        assert_string_equal(c.runcmd,
+                            "#!/bin/sh\necho 'a b' > /tmp/x\n'ls' '-l' 'it'\\''s here' '42' 'True'\n"
+                            "'touch' '/var/tmp/marker'\n");
         assert_string_equal(c.bootcmd, "#!/bin/sh\n'cloud-init-per' 'once' 'x' 'echo'\n");
 
         parse_config("runcmd: echo hi\nbootcmd: [1]\n", &d);
@@ -59,8 +60,10 @@ static void test_write_files(void **state) {
         _cleanup_(user_data_config_done) UserDataConfig c = {};
 
         parse_config("write_files:\n"
-                     "  - path: /etc/a.conf\n    content: |\n      line\n    permissions: 0640\n    owner: bob:users\n"
-                     "  - path: /etc/../etc/b\n    content: aGVsbG8=\n    encoding: b64\n    permissions: '0600'\n"
+                     "  - path: /etc/a.conf\n    content: |\n      line\n    permissions: 0640\n    owner: "
+                     "bob:users\n"
+                     "  - path: /etc/../etc/b\n    content: aGVsbG8=\n    encoding: b64\n    permissions: "
+                     "'0600'\n"
                      "  - path: relative/c\n    permissions: 644\n    append: yes\n    defer: 'true'\n"
                      "  - path: /d\n    content: x\n    permissions: u+rwx\n    encoding: bogus\n"
                      "  - content: nopath\n"
@@ -70,24 +73,24 @@ static void test_write_files(void **state) {
         assert_int_equal(c.n_write_files, 5);
         assert_string_equal(c.write_files[0].path, "/etc/a.conf");
         assert_string_equal(c.write_files[0].content, "line\n");
-        assert_int_equal(c.write_files[0].mode, 0640);          /* YAML 1.1 octal integer */
+        assert_int_equal(c.write_files[0].mode, 0640); /* YAML 1.1 octal integer */
         assert_string_equal(c.write_files[0].owner, "bob:users");
         assert_string_equal(c.write_files[1].path, "/etc/b");
         assert_string_equal(c.write_files[1].content, "hello");
-        assert_int_equal(c.write_files[1].mode, 0600);          /* octal string */
+        assert_int_equal(c.write_files[1].mode, 0600); /* octal string */
         assert_string_equal(c.write_files[2].path, "/relative/c");
-        assert_int_equal(c.write_files[2].mode, 644);           /* decimal 644 is taken as is: 01204 */
-        assert_int_equal(c.write_files[2].size, 0);             /* no content: an empty file */
+        assert_int_equal(c.write_files[2].mode, 644); /* decimal 644 is taken as is: 01204 */
+        assert_int_equal(c.write_files[2].size, 0);   /* no content: an empty file */
         assert_true(c.write_files[2].append);
         assert_true(c.write_files[2].defer);
-        assert_int_equal(c.write_files[3].mode, 0644);          /* undecodable: the default */
-        assert_string_equal(c.write_files[3].content, "x");     /* unknown encoding: text/plain */
+        assert_int_equal(c.write_files[3].mode, 0644);      /* undecodable: the default */
+        assert_string_equal(c.write_files[3].content, "x"); /* unknown encoding: text/plain */
         assert_int_equal(c.write_files[4].size, 3);
         assert_memory_equal(c.write_files[4].content, "\0\1\2", 3);
         assert_non_null(find_problem(&c, "write_files.3.permissions"));
-        assert_non_null(find_problem(&c, "write_files.4"));     /* 'path' is a required property */
+        assert_non_null(find_problem(&c, "write_files.4")); /* 'path' is a required property */
         assert_non_null(find_problem(&c, "write_files.5.content"));
-        assert_non_null(find_problem(&c, "write_files.6"));     /* additional property */
+        assert_non_null(find_problem(&c, "write_files.6")); /* additional property */
 }
 
 static void test_users(void **state) {
@@ -96,12 +99,15 @@ static void test_users(void **state) {
 
         parse_config("users:\n"
                      "  - default\n"
-                     "  - name: bob\n    gecos: Bob\n    groups: docker, wheel\n    sudo: ALL=(ALL) NOPASSWD:ALL\n"
-                     "    shell: /bin/bash\n    lock_passwd: false\n    uid: '1500'\n    ssh_authorized_keys: [k1, k2]\n"
+                     "  - name: bob\n    gecos: Bob\n    groups: docker, wheel\n    sudo: ALL=(ALL) "
+                     "NOPASSWD:ALL\n"
+                     "    shell: /bin/bash\n    lock_passwd: false\n    uid: '1500'\n    "
+                     "ssh_authorized_keys: [k1, k2]\n"
                      "    hashed_passwd: $6$x$y\n"
                      "  - name: bob\n    gecos: Other\n    homedir: /srv/bob\n"
                      "  - carol, dave\n"
-                     "  - name: carol\n    sudo: [rule1, rule2]\n    system: true\n    bogus: 1\n    lock-passwd: no\n"
+                     "  - name: carol\n    sudo: [rule1, rule2]\n    system: true\n    bogus: 1\n    "
+                     "lock-passwd: no\n"
                      "  - name: erin\n    sudo: false\n",
                      &c);
         for (size_t i = 0; i < c.n_users; i++) {
@@ -113,7 +119,7 @@ static void test_users(void **state) {
                         carol = &c.users[i];
         }
         assert_true(c.users_set);
-        assert_int_equal(c.n_users, 5);         /* default, bob, carol, dave, erin */
+        assert_int_equal(c.n_users, 5); /* default, bob, carol, dave, erin */
         assert_non_null(dflt);
         assert_non_null(bob);
         assert_string_equal(bob->gecos, "Bob"); /* the first entry wins, the second fills in */
@@ -129,11 +135,11 @@ static void test_users(void **state) {
         assert_non_null(carol);
         assert_int_equal(strv_length(carol->sudo), 2);
         assert_true(carol->system);
-        assert_false(carol->lock_passwd);       /* lock-passwd: the deprecated spelling */
-        assert_non_null(find_problem(&c, "users.4"));   /* bogus */
+        assert_false(carol->lock_passwd);             /* lock-passwd: the deprecated spelling */
+        assert_non_null(find_problem(&c, "users.4")); /* bogus */
         assert_string_equal(c.users[4].name, "erin");
         assert_null(c.users[4].sudo);
-        assert_true(c.users[3].lock_passwd);    /* dave: the default */
+        assert_true(c.users[3].lock_passwd); /* dave: the default */
 }
 
 static void test_users_string_and_map_forms(void **state) {
@@ -177,7 +183,7 @@ static void test_ssh_and_identity(void **state) {
         assert_false(a.disable_root);
         assert_true(a.ssh_deletekeys_set);
         assert_false(a.ssh_deletekeys);
-        assert_non_null(find_problem(&a, "ssh_genkeytypes"));  /* dsa */
+        assert_non_null(find_problem(&a, "ssh_genkeytypes")); /* dsa */
         assert_int_equal(a.n_ssh_keys, 1);
         assert_non_null(find_problem(&a, "ssh_keys"));
         assert_string_equal(a.timezone, "Europe/Berlin");
@@ -185,7 +191,7 @@ static void test_ssh_and_identity(void **state) {
         parse_config("ssh_pwauth: unchanged\nmanage_etc_hosts: true\n", &b);
         assert_int_equal(b.ssh_pwauth, UD_PWAUTH_UNCHANGED);
         assert_int_equal(b.manage_etc_hosts, UD_HOSTS_TEMPLATE);
-        assert_true(b.disable_root);            /* the default */
+        assert_true(b.disable_root); /* the default */
         assert_int_equal(b.prefer_fqdn_over_hostname, -1);
 
         parse_config("ssh_pwauth: 'no'\nmanage_etc_hosts: off\n", &c);
@@ -246,9 +252,18 @@ static void test_decode_perms(void **state) {
                 const char *yaml;
                 int want;
         } cases[] = {
-                { "0644", 0644 }, { "'0644'", 0644 }, { "644", 644 }, { "'644'", 0644 }, { "0o755", 0755 },
-                { "'0o755'", 0755 }, { "420", 0644 }, { "420.0", 0644 }, { "4755.0", -EINVAL /* cloud-init would chmod garbage */ }, { "'rwx'", -EINVAL }, { "-1", -EINVAL },
-                { "'1_0'", 010 },
+                {"0644", 0644},
+                {"'0644'", 0644},
+                {"644", 644},
+                {"'644'", 0644},
+                {"0o755", 0755},
+                {"'0o755'", 0755},
+                {"420", 0644},
+                {"420.0", 0644},
+                {"4755.0", -EINVAL /* cloud-init would chmod garbage */},
+                {"'rwx'", -EINVAL},
+                {"-1", -EINVAL},
+                {"'1_0'", 010},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -266,7 +281,8 @@ static void test_decode_perms(void **state) {
                 else {
                         assert_int_equal(r, 0);
                         if ((int) m != cases[i].want)
-                                fail_msg("permissions %s → %o, expected %o", cases[i].yaml, m, cases[i].want);
+                                fail_msg("permissions %s → %o, expected %o", cases[i].yaml, m,
+                                         cases[i].want);
                 }
         }
 }

@@ -56,21 +56,22 @@ static void assert_seq_strings(const YNode *seq, const char *const *want, size_t
 }
 
 static void test_default_replaces_top_level(void **state) {
-        const char *parts[] = { "runcmd: [bash1, bash2]\nhostname: a\nusers: [default]\n",
-                                "runcmd: [bash3, bash4]\nhostname: b\n" };
-        const char *want[] = { "bash3", "bash4" };
+        const char *parts[] = {"runcmd: [bash1, bash2]\nhostname: a\nusers: [default]\n",
+                               "runcmd: [bash3, bash4]\nhostname: b\n"};
+        const char *want[] = {"bash3", "bash4"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, NULL, 2);
 
         assert_seq_strings(ynode_get(m, "runcmd"), want, 2);
         assert_string_equal(ynode_get(m, "hostname")->text, "b");
-        assert_non_null(ynode_get(m, "users"));         /* untouched keys stay */
+        assert_non_null(ynode_get(m, "users"));               /* untouched keys stay */
         assert_string_equal(m->pairs[0].key->text, "runcmd"); /* and keep their order */
 }
 
 static void test_list_append(void **state) {
-        const char *parts[] = { "runcmd: [bash1, bash2]\n",
-                                "merge_how: 'list(append)+dict(recurse_array)+str()'\nruncmd: [bash3, bash4]\n" };
-        const char *want[] = { "bash1", "bash2", "bash3", "bash4" };
+        const char *parts[] = {
+                "runcmd: [bash1, bash2]\n",
+                "merge_how: 'list(append)+dict(recurse_array)+str()'\nruncmd: [bash3, bash4]\n"};
+        const char *want[] = {"bash1", "bash2", "bash3", "bash4"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, NULL, 2);
 
         assert_seq_strings(ynode_get(m, "runcmd"), want, 4);
@@ -78,11 +79,13 @@ static void test_list_append(void **state) {
 }
 
 static void test_header_and_list_form(void **state) {
-        const char *parts[] = { "runcmd: [a]\nwrite_files: [{path: /x}]\n", "runcmd: [b]\nwrite_files: [{path: /y}]\n",
-                                "merge_how:\n - name: list\n   settings: [prepend]\n - name: dict\n   settings: [recurse_array]\n"
-                                "runcmd: [c]\n" };
-        const char *headers[] = { NULL, "list(append) + dict(recurse_array) + str()", NULL };
-        const char *want[] = { "c", "a", "b" };
+        const char *parts[] = {"runcmd: [a]\nwrite_files: [{path: /x}]\n",
+                               "runcmd: [b]\nwrite_files: [{path: /y}]\n",
+                               "merge_how:\n - name: list\n   settings: [prepend]\n - name: dict\n   "
+                               "settings: [recurse_array]\n"
+                               "runcmd: [c]\n"};
+        const char *headers[] = {NULL, "list(append) + dict(recurse_array) + str()", NULL};
+        const char *want[] = {"c", "a", "b"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, headers, 3);
 
         assert_seq_strings(ynode_get(m, "runcmd"), want, 3);
@@ -90,9 +93,9 @@ static void test_header_and_list_form(void **state) {
 }
 
 static void test_no_replace_recursive(void **state) {
-        const char *parts[] = { "a: {x: 1, y: [1, 2], s: one}\nb: keep\n",
-                                "merge_how: 'dict(no_replace,recurse_list)+list(append)+str(append)'\n"
-                                "a: {x: 2, y: [3], z: 4, s: two}\nb: new\n" };
+        const char *parts[] = {"a: {x: 1, y: [1, 2], s: one}\nb: keep\n",
+                               "merge_how: 'dict(no_replace,recurse_list)+list(append)+str(append)'\n"
+                               "a: {x: 2, y: [3], z: 4, s: two}\nb: new\n"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, NULL, 2);
         const YNode *a = ynode_get(m, "a");
 
@@ -106,9 +109,9 @@ static void test_no_replace_recursive(void **state) {
 }
 
 static void test_str_append_and_allow_delete(void **state) {
-        const char *parts[] = { "final_message: 'hello '\nhostname: h\n",
-                                "merge_how: 'dict(replace,recurse_str,allow_delete)+str(append)'\n"
-                                "final_message: world\nhostname: null\n" };
+        const char *parts[] = {"final_message: 'hello '\nhostname: h\n",
+                               "merge_how: 'dict(replace,recurse_str,allow_delete)+str(append)'\n"
+                               "final_message: world\nhostname: null\n"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, NULL, 2);
 
         /* replace wins over recurse_str for the value itself (cloud-init's merge_same_key) */
@@ -118,7 +121,7 @@ static void test_str_append_and_allow_delete(void **state) {
 
 static void test_list_replace_quirk(void **state) {
         /* list() replace merges index by index and keeps the old length */
-        const char *parts[] = { "l: [1, 2, 3]\n", "merge_how: 'dict(recurse_list)+list(replace)'\nl: [9]\n" };
+        const char *parts[] = {"l: [1, 2, 3]\n", "merge_how: 'dict(recurse_list)+list(replace)'\nl: [9]\n"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, NULL, 2);
         const YNode *l = ynode_get(m, "l");
 
@@ -129,7 +132,7 @@ static void test_list_replace_quirk(void **state) {
 
 static void test_no_dict_merger(void **state) {
         /* without dict(), merging a map keeps the old one: the part changes nothing */
-        const char *parts[] = { "a: 1\n", "merge_how: 'list(append)'\na: 2\nb: 3\n" };
+        const char *parts[] = {"a: 1\n", "merge_how: 'list(append)'\na: 2\nb: 3\n"};
         _cleanup_ynode_ YNode *m = merge_parts(parts, NULL, 2);
 
         assert_int_equal(ynode_get(m, "a")->i, 1);
@@ -142,23 +145,25 @@ static void test_bad_mergers(void **state) {
 
         assert_int_equal(mergers_parse_string("dict(replace)+bogus()", &m, &why), -EINVAL);
         assert_non_null(strstr(why, "bogus"));
-        m = (Mergers) {};
+        m = (Mergers){};
         assert_int_equal(mergers_parse_string("dict", &m, &why2), -EINVAL);
-        m = (Mergers) {};
+        m = (Mergers){};
         assert_int_equal(mergers_parse_string("  DICT(Replace) + List-(append)", &m, NULL), -EINVAL);
-        m = (Mergers) {};
+        m = (Mergers){};
         assert_int_equal(mergers_parse_string("Dict(Replace)+LIST(append)", &m, NULL), 2);
         assert_true(m.dict && m.list && !m.str);
         assert_int_equal(m.list_method, LIST_MERGE_APPEND);
 }
 
 static void test_doc_parse_merges_parts(void **state) {
-        const char *mime = "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
-                           "--b\nContent-Type: text/cloud-config\n\n#cloud-config\nruncmd: [one]\npackages: [a]\n"
-                           "--b\nContent-Type: text/cloud-config\nMerge-Type: list(append)+dict(recurse_array)+str()\n\n"
-                           "#cloud-config\nruncmd: [two]\n"
-                           "--b\nContent-Type: text/cloud-config\n\n#cloud-config\nruncmd: [: bad\n"
-                           "--b--\n";
+        const char *mime =
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+                "--b\nContent-Type: text/cloud-config\n\n#cloud-config\nruncmd: [one]\npackages: [a]\n"
+                "--b\nContent-Type: text/cloud-config\nMerge-Type: "
+                "list(append)+dict(recurse_array)+str()\n\n"
+                "#cloud-config\nruncmd: [two]\n"
+                "--b\nContent-Type: text/cloud-config\n\n#cloud-config\nruncmd: [: bad\n"
+                "--b--\n";
         _cleanup_(user_data_doc_done) UserDataDoc doc = {};
 
         assert_int_equal(user_data_doc_parse(mime, strlen(mime), NULL, NULL, &doc), 0);

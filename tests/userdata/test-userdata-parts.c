@@ -26,14 +26,14 @@ static void test_single_formats(void **state) {
                 const char *text;
                 UserDataPartType type;
         } cases[] = {
-                { "#cloud-config\nruncmd: [ls]\n", UD_PART_CLOUD_CONFIG },
-                { "  \n\t#Cloud-Config\nruncmd: [ls]\n", UD_PART_CLOUD_CONFIG },
-                { "#!/bin/bash\necho hi\n", UD_PART_SCRIPT },
-                { "#cloud-boothook\n#!/bin/sh\necho early\n", UD_PART_BOOTHOOK },
-                { "## template: jinja\n#cloud-config\n", UD_PART_JINJA },
-                { "#part-handler\ndef list_types(): pass\n", UD_PART_PART_HANDLER },
-                { "#cloud-config-jsonp\n[]\n", UD_PART_CLOUD_CONFIG_JSONP },
-                { "just some text\n", UD_PART_UNKNOWN },
+                {"#cloud-config\nruncmd: [ls]\n", UD_PART_CLOUD_CONFIG},
+                {"  \n\t#Cloud-Config\nruncmd: [ls]\n", UD_PART_CLOUD_CONFIG},
+                {"#!/bin/bash\necho hi\n", UD_PART_SCRIPT},
+                {"#cloud-boothook\n#!/bin/sh\necho early\n", UD_PART_BOOTHOOK},
+                {"## template: jinja\n#cloud-config\n", UD_PART_JINJA},
+                {"#part-handler\ndef list_types(): pass\n", UD_PART_PART_HANDLER},
+                {"#cloud-config-jsonp\n[]\n", UD_PART_CLOUD_CONFIG_JSONP},
+                {"just some text\n", UD_PART_UNKNOWN},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -42,7 +42,8 @@ static void test_single_formats(void **state) {
                 split_ok(cases[i].text, &u);
                 assert_int_equal(u.n_parts, 1);
                 if (u.parts[0].type != cases[i].type)
-                        fail_msg("case %zu: type %s, expected %s", i, user_data_part_type_to_string(u.parts[0].type),
+                        fail_msg("case %zu: type %s, expected %s", i,
+                                 user_data_part_type_to_string(u.parts[0].type),
                                  user_data_part_type_to_string(cases[i].type));
                 assert_string_equal(u.parts[0].filename, "part-001");
                 assert_int_equal(u.parts[0].size, strlen(cases[i].text));
@@ -126,46 +127,45 @@ static void test_gzip_bomb(void **state) {
                 assert_int_not_equal(u.parts[i].type, UD_PART_SCRIPT);
 }
 
-static const char mime[] =
-        "Content-Type: multipart/mixed; boundary=\"===============BOUND==\"\n"
-        "MIME-Version: 1.0\n"
-        "\n"
-        "preamble\n"
-        "--===============BOUND==\n"
-        "Content-Type: text/cloud-config; charset=\"us-ascii\"\n"
-        "Content-Transfer-Encoding: 7bit\n"
-        "Content-Disposition: attachment; filename=\"config.yaml\"\n"
-        "Merge-Type: list(append)+dict(recurse_array)+str()\n"
-        "\n"
-        "#cloud-config\n"
-        "runcmd:\n"
-        " - echo one\n"
-        "\n"
-        "--===============BOUND==\n"
-        "Content-Type: text/x-shellscript; charset=\"us-ascii\"\n"
-        "Content-Transfer-Encoding: base64\n"
-        "Content-Disposition: attachment; filename=\"../setup.sh\"\n"
-        "\n"
-        "IyEvYmluL3NoCmVjaG8gc2V0dXAK\n"
-        "--===============BOUND==\n"
-        "Content-Type: text/x-shellscript-per-boot\n"
-        "\n"
-        "#!/bin/sh\necho every boot\n"
-        "--===============BOUND==\n"
-        "Content-Type: multipart/alternative; boundary=inner\n"
-        "\n"
-        "--inner\n"
-        "Content-Type: text/plain\n"
-        "Content-Transfer-Encoding: quoted-printable\n"
-        "\n"
-        "#cloud-boothook\n#!/bin/sh\necho a=3Db =\nsoft\n"
-        "--inner--\n"
-        "--===============BOUND==\n"
-        "Content-Type: text/jinja2\n"
-        "\n"
-        "## template: jinja\n{{ v1.instance_id }}\n"
-        "--===============BOUND==--\n"
-        "epilogue\n";
+static const char mime[] = "Content-Type: multipart/mixed; boundary=\"===============BOUND==\"\n"
+                           "MIME-Version: 1.0\n"
+                           "\n"
+                           "preamble\n"
+                           "--===============BOUND==\n"
+                           "Content-Type: text/cloud-config; charset=\"us-ascii\"\n"
+                           "Content-Transfer-Encoding: 7bit\n"
+                           "Content-Disposition: attachment; filename=\"config.yaml\"\n"
+                           "Merge-Type: list(append)+dict(recurse_array)+str()\n"
+                           "\n"
+                           "#cloud-config\n"
+                           "runcmd:\n"
+                           " - echo one\n"
+                           "\n"
+                           "--===============BOUND==\n"
+                           "Content-Type: text/x-shellscript; charset=\"us-ascii\"\n"
+                           "Content-Transfer-Encoding: base64\n"
+                           "Content-Disposition: attachment; filename=\"../setup.sh\"\n"
+                           "\n"
+                           "IyEvYmluL3NoCmVjaG8gc2V0dXAK\n"
+                           "--===============BOUND==\n"
+                           "Content-Type: text/x-shellscript-per-boot\n"
+                           "\n"
+                           "#!/bin/sh\necho every boot\n"
+                           "--===============BOUND==\n"
+                           "Content-Type: multipart/alternative; boundary=inner\n"
+                           "\n"
+                           "--inner\n"
+                           "Content-Type: text/plain\n"
+                           "Content-Transfer-Encoding: quoted-printable\n"
+                           "\n"
+                           "#cloud-boothook\n#!/bin/sh\necho a=3Db =\nsoft\n"
+                           "--inner--\n"
+                           "--===============BOUND==\n"
+                           "Content-Type: text/jinja2\n"
+                           "\n"
+                           "## template: jinja\n{{ v1.instance_id }}\n"
+                           "--===============BOUND==--\n"
+                           "epilogue\n";
 
 static void test_mime(void **state) {
         _cleanup_(user_data_done) UserData u = {};
@@ -181,12 +181,13 @@ static void test_mime(void **state) {
         assert_string_equal(u.parts[0].merge_type, "list(append)+dict(recurse_array)+str()");
 
         assert_int_equal(u.parts[1].type, UD_PART_SCRIPT);
-        assert_string_equal(u.parts[1].filename, ".._setup.sh");      /* cleaned: no way out of the scripts dir */
+        assert_string_equal(u.parts[1].filename, ".._setup.sh"); /* cleaned: no way out of the scripts dir */
         assert_string_equal(u.parts[1].data, "#!/bin/sh\necho setup\n");
 
         assert_int_equal(u.parts[2].type, UD_PART_SCRIPT_PER_BOOT);
         assert_string_equal(u.parts[2].filename, "part-003");
-        assert_string_equal(u.parts[2].data, "#!/bin/sh\necho every boot"); /* the line break is the delimiter's */
+        assert_string_equal(u.parts[2].data,
+                            "#!/bin/sh\necho every boot"); /* the line break is the delimiter's */
 
         /* text/plain sniffed; quoted-printable decoded (=3D, soft line break) */
         assert_int_equal(u.parts[3].type, UD_PART_BOOTHOOK);
@@ -256,22 +257,23 @@ static void test_include(void **state) {
         _cleanup_(user_data_done) UserData u = {}, v = {}, w = {};
         FakeFetch f = {};
 
-        assert_int_equal(user_data_split("#include\nhttps://example.invalid/a.yaml\n# comment\n\n"
-                                         "#include-once https://example.invalid/b.sh\nhttps://example.invalid/404\n",
-                                         strlen("#include\nhttps://example.invalid/a.yaml\n# comment\n\n"
-                                                "#include-once https://example.invalid/b.sh\n"
-                                                "https://example.invalid/404\n"),
-                                         fake_fetch, &f, &u),
-                         0);
+        assert_int_equal(
+                user_data_split("#include\nhttps://example.invalid/a.yaml\n# comment\n\n"
+                                "#include-once https://example.invalid/b.sh\nhttps://example.invalid/404\n",
+                                strlen("#include\nhttps://example.invalid/a.yaml\n# comment\n\n"
+                                       "#include-once https://example.invalid/b.sh\n"
+                                       "https://example.invalid/404\n"),
+                                fake_fetch, &f, &u),
+                0);
         assert_int_equal(f.calls, 3);
         assert_string_equal(f.urls[0], "https://example.invalid/a.yaml");
         assert_false(f.once[0]);
         assert_true(f.once[1]);
-        assert_true(f.once[2]);         /* include-once stays on for the following lines */
+        assert_true(f.once[2]); /* include-once stays on for the following lines */
         assert_int_equal(u.n_parts, 2);
         assert_int_equal(u.parts[0].type, UD_PART_CLOUD_CONFIG);
         assert_int_equal(u.parts[1].type, UD_PART_SCRIPT);
-        assert_non_null(u.errors);      /* the 404 */
+        assert_non_null(u.errors); /* the 404 */
         for (size_t i = 0; i < MIN(f.calls, (unsigned) ELEMENTSOF(f.urls)); i++)
                 free(f.urls[i]);
 
@@ -281,8 +283,9 @@ static void test_include(void **state) {
         assert_non_null(v.errors);
 
         /* an include that includes itself stops at the depth bound */
-        f = (FakeFetch) {};
-        assert_int_equal(user_data_split("#include https://example.invalid/loop\n", 38, fake_fetch, &f, &w), 0);
+        f = (FakeFetch){};
+        assert_int_equal(user_data_split("#include https://example.invalid/loop\n", 38, fake_fetch, &f, &w),
+                         0);
         assert_true(f.calls <= USERDATA_INCLUDE_DEPTH_MAX + 1);
         assert_non_null(w.errors);
         for (size_t i = 0; i < MIN(f.calls, (unsigned) ELEMENTSOF(f.urls)); i++)
@@ -339,8 +342,8 @@ static void test_bounds(void **state) {
 }
 
 static void test_clean_filename(void **state) {
-        _cleanup_free_ char *a = user_data_clean_filename("../../etc/passwd"), *b = user_data_clean_filename("a b;$(x)"),
-                            *c = user_data_clean_filename(NULL);
+        _cleanup_free_ char *a = user_data_clean_filename("../../etc/passwd"),
+                            *b = user_data_clean_filename("a b;$(x)"), *c = user_data_clean_filename(NULL);
 
         assert_string_equal(a, ".._.._etc_passwd");
         assert_string_equal(b, "ab(x)");

@@ -19,58 +19,57 @@
 #include "userdata-status.h"
 #include "userdata.h"
 
-#define VM_ID "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10"
+#define VM_ID  "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10"
 #define VM_ID2 "0f0e0d0c-0b0a-4908-8706-050403020100"
 
-static const char user_data[] =
-        "Content-Type: multipart/mixed; boundary=\"BOUNDARY\"\n"
-        "MIME-Version: 1.0\n"
-        "\n"
-        "--BOUNDARY\n"
-        "Content-Type: text/cloud-config\n"
-        "\n"
-        "#cloud-config\n"
-        "runcmd:\n"
-        "  - echo runcmd >> /var/tmp/order\n"
-        "  - [touch, /var/tmp/runcmd-marker]\n"
-        "write_files:\n"
-        "  - path: /var/tmp/deferred\n"
-        "    content: after users\n"
-        "    defer: true\n"
-        "final_message: \"done in $UPTIME s, v$VERSION\"\n"
-        "\n"
-        "--BOUNDARY\n"
-        "Content-Type: text/x-shellscript\n"
-        "Content-Disposition: attachment; filename=\"b-fails.sh\"\n"
-        "\n"
-        "#!/bin/sh\n"
-        "echo b >> /var/tmp/order\n"
-        "i=0; while [ $i -lt 30 ]; do echo \"line $i\"; i=$((i+1)); done\n"
-        "echo oops >&2\n"
-        "exit 3\n"
-        "--BOUNDARY\n"
-        "Content-Type: text/x-shellscript\n"
-        "Content-Disposition: attachment; filename=\"a-first.sh\"\n"
-        "\n"
-        "#!/bin/sh\r\n"
-        "echo a >> /var/tmp/order\r\n"
-        "id -u > /var/tmp/uid\r\n"
-        "--BOUNDARY\n"
-        "Content-Type: text/x-shellscript-per-boot\n"
-        "\n"
-        "#!/bin/sh\n"
-        "echo boot >> /var/tmp/per-boot\n"
-        "--BOUNDARY\n"
-        "Content-Type: text/x-shellscript-per-instance\n"
-        "\n"
-        "#!/bin/sh\n"
-        "echo instance >> /var/tmp/per-instance\n"
-        "--BOUNDARY\n"
-        "Content-Type: text/x-shellscript-per-once\n"
-        "\n"
-        "#!/bin/sh\n"
-        "echo once >> /var/tmp/per-once\n"
-        "--BOUNDARY--\n";
+static const char user_data[] = "Content-Type: multipart/mixed; boundary=\"BOUNDARY\"\n"
+                                "MIME-Version: 1.0\n"
+                                "\n"
+                                "--BOUNDARY\n"
+                                "Content-Type: text/cloud-config\n"
+                                "\n"
+                                "#cloud-config\n"
+                                "runcmd:\n"
+                                "  - echo runcmd >> /var/tmp/order\n"
+                                "  - [touch, /var/tmp/runcmd-marker]\n"
+                                "write_files:\n"
+                                "  - path: /var/tmp/deferred\n"
+                                "    content: after users\n"
+                                "    defer: true\n"
+                                "final_message: \"done in $UPTIME s, v$VERSION\"\n"
+                                "\n"
+                                "--BOUNDARY\n"
+                                "Content-Type: text/x-shellscript\n"
+                                "Content-Disposition: attachment; filename=\"b-fails.sh\"\n"
+                                "\n"
+                                "#!/bin/sh\n"
+                                "echo b >> /var/tmp/order\n"
+                                "i=0; while [ $i -lt 30 ]; do echo \"line $i\"; i=$((i+1)); done\n"
+                                "echo oops >&2\n"
+                                "exit 3\n"
+                                "--BOUNDARY\n"
+                                "Content-Type: text/x-shellscript\n"
+                                "Content-Disposition: attachment; filename=\"a-first.sh\"\n"
+                                "\n"
+                                "#!/bin/sh\r\n"
+                                "echo a >> /var/tmp/order\r\n"
+                                "id -u > /var/tmp/uid\r\n"
+                                "--BOUNDARY\n"
+                                "Content-Type: text/x-shellscript-per-boot\n"
+                                "\n"
+                                "#!/bin/sh\n"
+                                "echo boot >> /var/tmp/per-boot\n"
+                                "--BOUNDARY\n"
+                                "Content-Type: text/x-shellscript-per-instance\n"
+                                "\n"
+                                "#!/bin/sh\n"
+                                "echo instance >> /var/tmp/per-instance\n"
+                                "--BOUNDARY\n"
+                                "Content-Type: text/x-shellscript-per-once\n"
+                                "\n"
+                                "#!/bin/sh\n"
+                                "echo once >> /var/tmp/per-once\n"
+                                "--BOUNDARY--\n";
 
 typedef struct Fixture {
         char *root;
@@ -98,7 +97,7 @@ static int teardown(void **state) {
 
 static void provision(Fixture *f, const char *vm_id) {
         _cleanup_free_ char *summary = NULL, *warning = NULL;
-        UserDataInput in = { .vm_id = vm_id, .custom_data = user_data, .custom_data_size = strlen(user_data) };
+        UserDataInput in = {.vm_id = vm_id, .custom_data = user_data, .custom_data_size = strlen(user_data)};
         ProvisionData d = {};
         int r;
 
@@ -112,7 +111,8 @@ static unsigned count_lines(const char *root, const char *rel, const char *line)
         _cleanup_free_ char *buf = scratch_read(root, rel);
         unsigned n = 0;
 
-        for (char *save = NULL, *l = buf ? strtok_r(buf, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+        for (char *save = NULL, *l = buf ? strtok_r(buf, "\n", &save) : NULL; l;
+             l = strtok_r(NULL, "\n", &save))
                 n += streq(l, line);
         return n;
 }
@@ -131,21 +131,22 @@ static void test_final_phase(void **state) {
         const UdScriptStatus *b;
 
         provision(f, VM_ID);
-        assert_false(scratch_exists(f->root, "/var/tmp/order"));        /* nothing before Ready */
-        assert_int_equal(userdata_final(&f->c, VM_ID), 1);              /* degraded: b-fails.sh */
+        assert_false(scratch_exists(f->root, "/var/tmp/order")); /* nothing before Ready */
+        assert_int_equal(userdata_final(&f->c, VM_ID), 1);       /* degraded: b-fails.sh */
 
         /* the user's scripts then runcmd, by name; a failure does not stop the next */
         order = scratch_read(f->root, "/var/tmp/order");
         assert_string_equal(order, "a\nb\nruncmd\n");
         assert_true(scratch_exists(f->root, "/var/tmp/runcmd-marker"));
         uid = scratch_read(f->root, "/var/tmp/uid");
-        assert_string_equal(uid, "0\n");                                /* CRLF script: dos2unix'd, ran */
+        assert_string_equal(uid, "0\n"); /* CRLF script: dos2unix'd, ran */
         deferred = scratch_read(f->root, "/var/tmp/deferred");
         assert_string_equal(deferred, "after users");
         assert_int_equal(count_lines(f->root, "/var/tmp/per-boot", "boot"), 1);
         assert_int_equal(count_lines(f->root, "/var/tmp/per-instance", "instance"), 1);
         assert_int_equal(count_lines(f->root, "/var/tmp/per-once", "once"), 1);
-        assert_true(scratch_exists(f->root, "/var/lib/azl-agent/userdata/instances/" VM_ID "/boot-finished"));
+        assert_true(
+                scratch_exists(f->root, "/var/lib/azl-agent/userdata/instances/" VM_ID "/boot-finished"));
 
         assert_int_equal(userdata_status_load(&f->c, &st), 0);
         assert_string_equal(st.state, "degraded");
@@ -196,7 +197,7 @@ static void test_all_good_is_done(void **state) {
         const char *cd = "#cloud-config\nruncmd: [[touch, /var/tmp/ok]]\n";
         _cleanup_free_ char *summary = NULL, *warning = NULL;
         _cleanup_(userdata_status_done) UserDataStatus st = {};
-        UserDataInput in = { .vm_id = VM_ID, .custom_data = cd, .custom_data_size = strlen(cd) };
+        UserDataInput in = {.vm_id = VM_ID, .custom_data = cd, .custom_data_size = strlen(cd)};
         ProvisionData d = {};
 
         assert_int_equal(userdata_provision(&f->c, &in, &d, &summary, &warning), USERDATA_UNCHANGED);
@@ -214,16 +215,17 @@ static void test_all_good_is_done(void **state) {
 static void test_log_rotation(void **state) {
         Fixture *f = *state;
         const char *cd = "#!/bin/sh\necho fresh output\n";
-        _cleanup_free_ char *big = malloc(USERDATA_LOG_MAX + 10), *summary = NULL, *warning = NULL, *log = NULL,
-                            *old = NULL;
-        UserDataInput in = { .vm_id = VM_ID, .custom_data = cd, .custom_data_size = strlen(cd) };
+        _cleanup_free_ char *big = malloc(USERDATA_LOG_MAX + 10), *summary = NULL, *warning = NULL,
+                            *log = NULL, *old = NULL;
+        UserDataInput in = {.vm_id = VM_ID, .custom_data = cd, .custom_data_size = strlen(cd)};
         ProvisionData d = {};
         struct stat st;
 
         assert_non_null(big);
         memset(big, 'x', USERDATA_LOG_MAX + 10);
-        assert_int_equal(write_file_atomic_in_root(f->c.root_fd, USERDATA_LOG_FILE, big, USERDATA_LOG_MAX + 10, 0600, 0,
-                                                   0, WRITE_MKDIR), 0);
+        assert_int_equal(write_file_atomic_in_root(f->c.root_fd, USERDATA_LOG_FILE, big,
+                                                   USERDATA_LOG_MAX + 10, 0600, 0, 0, WRITE_MKDIR),
+                         0);
         assert_int_equal(userdata_provision(&f->c, &in, &d, &summary, &warning), USERDATA_UNCHANGED);
         assert_int_equal(userdata_final(&f->c, VM_ID), 0);
         log = scratch_read(f->root, USERDATA_LOG_FILE);

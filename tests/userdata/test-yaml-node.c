@@ -38,7 +38,8 @@ static void assert_type(const char *scalar, YNodeType t) {
 
         assert_non_null(v);
         if (v->type != t)
-                fail_msg("'%s' parsed as %s, expected %s", scalar, ynode_type_to_string(v->type), ynode_type_to_string(t));
+                fail_msg("'%s' parsed as %s, expected %s", scalar, ynode_type_to_string(v->type),
+                         ynode_type_to_string(t));
 }
 
 static void assert_int_value(const char *scalar, int64_t want) {
@@ -47,8 +48,8 @@ static void assert_int_value(const char *scalar, int64_t want) {
 
         assert_non_null(v);
         if (v->type != YNODE_INT || v->big || v->i != want)
-                fail_msg("'%s' parsed as %s %lld, expected integer %lld", scalar, ynode_type_to_string(v->type),
-                         (long long) v->i, (long long) want);
+                fail_msg("'%s' parsed as %s %lld, expected integer %lld", scalar,
+                         ynode_type_to_string(v->type), (long long) v->i, (long long) want);
 }
 
 static void assert_float_value(const char *scalar, double want) {
@@ -64,8 +65,8 @@ static void assert_float_value(const char *scalar, double want) {
 }
 
 static void test_booleans(void **state) {
-        static const char *const yes[] = { "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON" };
-        static const char *const no[] = { "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF" };
+        static const char *const yes[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
+        static const char *const no[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 _cleanup_ynode_ YNode *n = scalar_of(yes[i]);
@@ -91,7 +92,7 @@ static void test_booleans(void **state) {
 static void test_integers(void **state) {
         assert_int_value("0", 0);
         assert_int_value("-0", 0);
-        assert_int_value("0644", 0644);         /* octal: write_files permissions 0644 */
+        assert_int_value("0644", 0644); /* octal: write_files permissions 0644 */
         assert_int_value("0755", 0755);
         assert_int_value("644", 644);
         assert_int_value("+12", 12);
@@ -99,14 +100,14 @@ static void test_integers(void **state) {
         assert_int_value("0x1F", 31);
         assert_int_value("0x_ff", 255);
         assert_int_value("-0b101", -5);
-        assert_int_value("1:30", 90);           /* sexagesimal */
+        assert_int_value("1:30", 90); /* sexagesimal */
         assert_int_value("-1:00:00", -3600);
         assert_int_value("9223372036854775807", INT64_MAX);
 }
 
 static void test_integers_not(void **state) {
-        assert_type("0o644", YNODE_STR);        /* YAML 1.2 octal is a string in 1.1 */
-        assert_type("09", YNODE_STR);           /* not octal, not decimal (leading zero) */
+        assert_type("0o644", YNODE_STR); /* YAML 1.2 octal is a string in 1.1 */
+        assert_type("09", YNODE_STR);    /* not octal, not decimal (leading zero) */
         assert_type("1:60", YNODE_STR);
         assert_type("0b102", YNODE_STR);
         assert_type("1__", YNODE_INT);
@@ -165,8 +166,9 @@ static void test_bad_timestamp(void **state) {
 }
 
 static void test_tags(void **state) {
-        _cleanup_ynode_ YNode *n = parse_ok("a: !!str 0644\nb: !!int \"12\"\nc: !!binary aGVsbG8=\nd: !!bool 'Yes'\n"
-                                            "e: ! 12\nf: !!null ''\ng: !!set {x, y}\n");
+        _cleanup_ynode_ YNode *n =
+                parse_ok("a: !!str 0644\nb: !!int \"12\"\nc: !!binary aGVsbG8=\nd: !!bool 'Yes'\n"
+                         "e: ! 12\nf: !!null ''\ng: !!set {x, y}\n");
         YNode *v;
         YamlError err;
 
@@ -283,9 +285,9 @@ static void test_python_str(void **state) {
                 double f;
                 const char *want;
         } floats[] = {
-                { 1.0, "1.0" }, { 0.1, "0.1" }, { 1e16, "1e+16" }, { 1e15, "1000000000000000.0" },
-                { 1.5e-5, "1.5e-05" }, { 123.456, "123.456" }, { -2.5, "-2.5" }, { 0.0001, "0.0001" },
-                { 100.0, "100.0" },
+                {1.0, "1.0"},        {0.1, "0.1"},         {1e16, "1e+16"}, {1e15, "1000000000000000.0"},
+                {1.5e-5, "1.5e-05"}, {123.456, "123.456"}, {-2.5, "-2.5"},  {0.0001, "0.0001"},
+                {100.0, "100.0"},
         };
         _cleanup_ynode_ YNode *n = parse_ok("a: yes\nb: ~\nc: 0644\nd: 2.50\n");
         char buf[64];

@@ -35,7 +35,9 @@ static inline void ud_copy_in(const char *root, const char *path) {
         assert_int_equal(fstat(fd, &st), 0);
         assert_int_equal(read_full_fd(fd, 64U * 1024U * 1024U, &buf, &size), 0);
         close(fd);
-        assert_int_equal(write_file_atomic_in_root(root_fd, path, buf, size, st.st_mode & 07777, 0, 0, WRITE_MKDIR), 0);
+        assert_int_equal(
+                write_file_atomic_in_root(root_fd, path, buf, size, st.st_mode & 07777, 0, 0, WRITE_MKDIR),
+                0);
 }
 
 /* Copies program (an absolute host path) and the libraries ldd names for it. */
@@ -62,7 +64,7 @@ static inline void ud_install_program(const char *root, const char *program) {
 
 /* A root where "#!/bin/sh" scripts run: /bin/sh (the host's, wherever /bin points) and a few tools. */
 static inline void ud_install_shell(const char *root) {
-        static const char *const tools[] = { "/bin/sh", "/usr/bin/touch", "/usr/bin/id", "/usr/bin/cat" };
+        static const char *const tools[] = {"/bin/sh", "/usr/bin/touch", "/usr/bin/id", "/usr/bin/cat"};
         _cleanup_close_ int root_fd = -EBADF;
 
         assert_int_equal(root_open(root, &root_fd), 0);

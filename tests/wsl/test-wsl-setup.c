@@ -116,36 +116,35 @@ static void test_suggestion(void **state) {
         write_test_file(dir, "etc/group", "root:x:0:\nadmins:x:10:\n");
         assert_int_equal(root_open(dir, &root_fd), 0);
 
-        assert_int_equal(wsl_suggest_user_name(root_fd, (char *[]) { (char *) "USERNAME=Jane", NULL }, &s), 0);
+        assert_int_equal(wsl_suggest_user_name(root_fd, (char *[]){(char *) "USERNAME=Jane", NULL}, &s), 0);
         assert_null(s); /* not forwarded through WSLENV: may be anyone's */
         assert_int_equal(wsl_suggest_user_name(root_fd, NULL, &s), 0);
         assert_int_equal(wsl_suggest_user_name(root_fd,
-                                               (char *[]) { (char *) "WSLENV=WT_SESSION:USERNAME/u:X",
-                                                            (char *) "USERNAME=Jane Doe", NULL },
+                                               (char *[]){(char *) "WSLENV=WT_SESSION:USERNAME/u:X",
+                                                          (char *) "USERNAME=Jane Doe", NULL},
                                                &s),
                          1);
         assert_string_equal(s, "jane_doe");
         free(s);
         s = NULL;
-        assert_int_equal(wsl_suggest_user_name(root_fd,
-                                               (char *[]) { (char *) "WSLENV=USERNAME",
-                                                            (char *) "USERNAME=JOHN", NULL },
-                                               &s),
-                         0); /* exists */
-        assert_int_equal(wsl_suggest_user_name(root_fd,
-                                               (char *[]) { (char *) "WSLENV=USERNAME",
-                                                            (char *) "USERNAME=Admins", NULL },
-                                               &s),
+        assert_int_equal(
+                wsl_suggest_user_name(
+                        root_fd, (char *[]){(char *) "WSLENV=USERNAME", (char *) "USERNAME=JOHN", NULL}, &s),
+                0); /* exists */
+        assert_int_equal(wsl_suggest_user_name(
+                                 root_fd,
+                                 (char *[]){(char *) "WSLENV=USERNAME", (char *) "USERNAME=Admins", NULL},
+                                 &s),
                          0); /* a group of that name */
-        assert_int_equal(wsl_suggest_user_name(root_fd,
-                                               (char *[]) { (char *) "WSLENV=USERNAMES",
-                                                            (char *) "USERNAME=jane", NULL },
-                                               &s),
+        assert_int_equal(wsl_suggest_user_name(
+                                 root_fd,
+                                 (char *[]){(char *) "WSLENV=USERNAMES", (char *) "USERNAME=jane", NULL},
+                                 &s),
                          0);
-        assert_int_equal(wsl_suggest_user_name(root_fd,
-                                               (char *[]) { (char *) "WSLENV=USERNAME/p",
-                                                            (char *) "USERNAME=Jürgen", NULL },
-                                               &s),
+        assert_int_equal(wsl_suggest_user_name(
+                                 root_fd,
+                                 (char *[]){(char *) "WSLENV=USERNAME/p", (char *) "USERNAME=Jürgen", NULL},
+                                 &s),
                          0); /* not a valid name after lower-casing: no suggestion */
         assert_int_equal(wsl_check_new_user_name(root_fd, "root"), -EPERM);
         assert_int_equal(wsl_check_new_user_name(root_fd, "9x"), -EINVAL);
@@ -164,7 +163,7 @@ static void test_read_line(void **state) {
         assert_int_equal(write(p[1], input, sizeof(input) - 1), (ssize_t) sizeof(input) - 1);
         assert_int_equal(close(p[1]), 0);
         for (size_t i = 0; i < 3; i++) {
-                static const char *const want[] = { "alice", "secret", "last" };
+                static const char *const want[] = {"alice", "secret", "last"};
                 _cleanup_erase_ char *line = NULL;
 
                 assert_int_equal(wsl_read_line(p[0], 16, &line), 0);
@@ -202,7 +201,7 @@ typedef struct Fixture {
 /* Removes the lines of regular users (UID ≥ 1000 but nobody) and their private groups from the copies of the
  * host's account databases, as on a fresh WSL image. */
 static void strip_regular_users(const char *root) {
-        static const char *const dbs[] = { "etc/passwd", "etc/shadow", "etc/group", "etc/gshadow" };
+        static const char *const dbs[] = {"etc/passwd", "etc/shadow", "etc/group", "etc/gshadow"};
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *passwd = scratch_read(root, "etc/passwd");
         _cleanup_close_ int root_fd = -EBADF;
