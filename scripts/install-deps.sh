@@ -9,6 +9,7 @@ packages=(
         meson ninja-build pkg-config gcc
         libcurl4-openssl-dev libjson-c-dev libxml2-dev libnl-3-dev libnl-route-3-dev
         libsystemd-dev libudev-dev libssl-dev libarchive-dev libfdisk-dev libcrypt-dev libcmocka-dev
+        clang-format
         libyaml-dev libnftables-dev libcryptsetup-dev
         # tests: fabric, media, users, ssh, disks, networking, units, packaging; the man page, unit and
         # completion checks (groff, man/lexgrog, bash-completion's _init_completion)
