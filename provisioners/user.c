@@ -497,7 +497,7 @@ int user_ensure_sudoers(Context *c, const char *name, bool has_password, char **
 
 /* Everything checked before the first change: a path that cannot be written fails with nothing changed (the
  * home's base directory only matters for an account still to be created). */
-static int preflight(Context *c, const char *name, char **ret_error) {
+int user_preflight(Context *c, const char *name, char **ret_error) {
         _cleanup_(passwd_entry_done) PasswdEntry user = {};
         _cleanup_free_ char *base = NULL;
         int r;
@@ -533,7 +533,7 @@ static int user_apply_full(Context *c, const ProvisionData *d, char **ret_summar
         r = refuse_system_account(c, d->username);
         if (r < 0)
                 return r;
-        r = preflight(c, d->username, ret_error);
+        r = user_preflight(c, d->username, ret_error);
         if (r < 0)
                 return r;
         groups = user_ensure_groups(c, c->config.admin_groups, ret_error);

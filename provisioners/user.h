@@ -56,4 +56,9 @@ int user_ensure_sudoers(Context *c, const char *name, bool has_password, char **
 /* Runs a shadow-utils tool (useradd, usermod, userdel, groupadd…) with args (NULL-terminated): the target's
  * own, chrooted into an alternate root. 0 on exit status 0, -ENOENT when the target has no such tool, -EIO
  * otherwise (the reason at debug level). */
+/* The directories creating user name would write (/etc/sudoers.d; the home's base directory when the account
+ * does not exist yet) resolve inside the root: 0, or the error with a reason naming the path (and the symlink on
+ * the way) in *ret_error. Called before the first change, so that such a root is left as it was. */
+int user_preflight(Context *c, const char *name, char **ret_error);
+
 int run_shadow_tool(Context *c, const char *tool, char *const *args);

@@ -127,6 +127,23 @@ static int set_password_hash(Context *c, const char *name, const char *hash) {
         return r < 0 ? r : 0;
 }
 
+/* A tool working on the root's files: the root's own, chrooted into it on an alternate root, with the root's
+ * paths (docs/security.md, "--root confinement"); the host's on the running system. */
+static int run_tool_in_root(Context *c, char *const *argv, char **ret_output) {
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+
+        if (provisioner_alt_root(c))
+                o.root_fd = c->root_fd;
+        return spawn_and_wait_opts(argv, &o, ret_output);
+}
+
+static bool have_tool_in_root(Context *c, const char *name) {
+        _cleanup_free_ char *path = NULL;
+
+        return (provisioner_alt_root(c) ? find_program_in_root(c->root_fd, name, &path)
+                                        : find_program(name, &path)) >= 0;
+}
+
 /* ---- hostname ---- */
 
 int userdata_hostname_fqdn(const UserDataConfig *cfg, const char *fallback, char **ret_hostname,
@@ -643,7 +660,7 @@ static void sudoers_remove_stale(Context *c) {
  * with visudo when it is there (cloud-init's write_sudo_rules, as one atomic write). */
 static int write_sudoers(Context *c, const UserDataConfig *cfg, const char *admin, char **s) {
         _cleanup_free_ char *content = strdup("# Created by azl-agent from the cloud-config 'users' key\n"),
-                            *current = NULL, *visudo = NULL, *tmp_path = NULL;
+                            *current = NULL;
         bool any = false;
         int r;
 
@@ -686,12 +703,12 @@ static int write_sudoers(Context *c, const UserDataConfig *cfg, const char *admi
                                       strlen(content), 0440, 0, 0, 0);
         if (r < 0)
                 return r;
-        if (find_program("visudo", &visudo) >= 0) {
-                r = path_join_root(c->root, "/etc/sudoers.d/.90-cloud-init-users.new", &tmp_path);
-                if (r >= 0)
-                        r = spawn_and_wait((char *const[]){visudo, (char *) "-c", (char *) "-q",
-                                                           (char *) "-f", tmp_path, NULL},
-                                           NULL);
+        if (have_tool_in_root(c, "visudo")) {
+                r = run_tool_in_root(
+                        c,
+                        (char *const[]){(char *) "visudo", (char *) "-c", (char *) "-q", (char *) "-f",
+                                        (char *) "/etc/sudoers.d/.90-cloud-init-users.new", NULL},
+                        NULL);
                 if (r != 0) {
                         (void) unlink_in_root(c->root_fd, "/etc/sudoers.d/.90-cloud-init-users.new");
                         note(s, "sudo: the rules do not pass visudo -c, not written");
@@ -741,6 +758,19 @@ int userdata_users(Context *c, const UserDataConfig *cfg, const char *admin, cha
                         note(&s, "users.%zu: %s, skipped", i, bad);
                         failed++;
                         continue;
+                }
+                {
+                        /* as the user step: a home or sudoers directory that leads out of the root changes nothing */
+                        _cleanup_free_ char *why = NULL;
+
+                        r = user_preflight(c, u->name, &why);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                note(&s, "users.%zu: %s, skipped", i, why ?: strerror(-r));
+                                failed++;
+                                continue;
+                        }
                 }
                 r = passwd_find_in_root(c->root_fd, u->name, &pw);
                 if (r < 0 && r != -ENOENT)
@@ -856,8 +886,7 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                 }
                 /* a private key without its public half: derive it (ssh-keygen -y) */
                 for (size_t t = 0; t < ELEMENTSOF(types); t++) {
-                        _cleanup_free_ char *priv = NULL, *pub = NULL, *host = NULL, *out = NULL,
-                                            *line = NULL;
+                        _cleanup_free_ char *priv = NULL, *pub = NULL, *out = NULL, *line = NULL;
                         bool have_priv = false, have_pub = false;
 
                         for (size_t i = 0; i < cfg->n_ssh_keys; i++) {
@@ -871,12 +900,12 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                         if (!have_priv || have_pub)
                                 continue;
                         if (asprintf(&priv, "/etc/ssh/ssh_host_%s_key", types[t]) < 0 ||
-                            asprintf(&pub, "/etc/ssh/ssh_host_%s_key.pub", types[t]) < 0 ||
-                            path_join_root(c->root, priv, &host) < 0)
+                            asprintf(&pub, "/etc/ssh/ssh_host_%s_key.pub", types[t]) < 0)
                                 return -ENOMEM;
-                        r = spawn_and_wait((char *const[]){(char *) "ssh-keygen", (char *) "-y",
-                                                           (char *) "-f", host, NULL},
-                                           &out);
+                        r = run_tool_in_root(c,
+                                             (char *const[]){(char *) "ssh-keygen", (char *) "-y",
+                                                             (char *) "-f", priv, NULL},
+                                             &out);
                         if (r != 0 || isempty(out)) {
                                 note(&s, "ssh_keys: the %s public key could not be derived", types[t]);
                                 failed++;
@@ -902,19 +931,19 @@ int userdata_ssh_host_keys(Context *c, const UserDataConfig *cfg, char **ret_sum
                 unsigned made = 0;
 
                 for (size_t i = 0; i < n; i++) {
-                        _cleanup_free_ char *path = NULL, *host = NULL, *out = NULL;
+                        _cleanup_free_ char *path = NULL, *out = NULL;
 
                         if (!streq(gen[i], "rsa") && !streq(gen[i], "ecdsa") && !streq(gen[i], "ed25519"))
                                 continue;
-                        if (asprintf(&path, "/etc/ssh/ssh_host_%s_key", gen[i]) < 0 ||
-                            path_join_root(c->root, path, &host) < 0)
+                        if (asprintf(&path, "/etc/ssh/ssh_host_%s_key", gen[i]) < 0)
                                 return -ENOMEM;
                         if (access_in_root(c->root_fd, path) >= 0)
                                 continue;
-                        r = spawn_and_wait((char *const[]){(char *) "ssh-keygen", (char *) "-q",
-                                                           (char *) "-t", gen[i], (char *) "-N", (char *) "",
-                                                           (char *) "-f", host, NULL},
-                                           &out);
+                        r = run_tool_in_root(c,
+                                             (char *const[]){(char *) "ssh-keygen", (char *) "-q",
+                                                             (char *) "-t", gen[i], (char *) "-N",
+                                                             (char *) "", (char *) "-f", path, NULL},
+                                             &out);
                         if (r != 0) {
                                 note(&s, "ssh-keygen -t %s failed", gen[i]);
                                 failed++;
@@ -1277,7 +1306,7 @@ static bool spec_is_resource_disk(const char *spec) {
 }
 
 static int make_swapfile(Context *c, const char *file, uint64_t size, char **s) {
-        _cleanup_free_ char *host = NULL, *out = NULL;
+        _cleanup_free_ char *out = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
 
@@ -1293,17 +1322,14 @@ static int make_swapfile(Context *c, const char *file, uint64_t size, char **s) 
         }
         closep(&fd);
         fd = -EBADF;
-        r = path_join_root(c->root, file, &host);
-        if (r < 0)
-                return r;
-        r = spawn_and_wait((char *const[]){(char *) "mkswap", host, NULL}, &out);
+        r = run_tool_in_root(c, (char *const[]){(char *) "mkswap", (char *) file, NULL}, &out);
         if (r != 0) {
                 (void) unlink_in_root(c->root_fd, file);
                 note(s, "swap: mkswap failed");
                 return -EIO;
         }
         if (!c->root || streq(c->root, "/"))
-                (void) spawn_and_wait((char *const[]){(char *) "swapon", host, NULL}, NULL);
+                (void) spawn_and_wait((char *const[]){(char *) "swapon", (char *) file, NULL}, NULL);
         return 1;
 }
 

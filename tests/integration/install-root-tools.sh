@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # install-root-tools.sh ROOT [TOOL...]: copies the host's TOOLs (default: the ones provisioning runs — the
-# shadow tools, chpasswd, visudo, ssh-keygen — sh for tests that wrap a tool, and bash, the admin's shell) into the scratch root ROOT,
+# shadow tools, chpasswd, visudo, ssh-keygen, mkswap — sh for tests that wrap a tool, and bash, the admin's shell) into the scratch root ROOT,
 # with every shared library ldd names and the dynamic loader, at the paths the host has them, and the host's
 # top-level /bin, /sbin, /lib* symlinks (merged /usr). On an alternate root the agent runs the root's own tools
 # chrooted into it (docs/security.md, "--root confinement"), so a scratch root needs them as an image would.
@@ -11,7 +11,7 @@ set -euo pipefail
 root=${1:?usage: install-root-tools.sh ROOT [TOOL...]}
 shift
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(useradd usermod userdel groupadd chpasswd visudo ssh-keygen sh bash)
+[ ${#tools[@]} -gt 0 ] || tools=(useradd usermod userdel groupadd chpasswd visudo ssh-keygen mkswap sh bash)
 
 for link in bin sbin lib lib32 lib64 libx32; do
         if [ -L "/$link" ] && [ ! -e "$root/$link" ] && [ ! -L "$root/$link" ]; then
