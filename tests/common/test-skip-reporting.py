@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """A cmocka skip() shows as SKIP (issue #17 §8, docs/security.md "Tests that tell the truth").
 
-tests-selftest (common/tests-selftest.c, built with common/tests.h like every cmocka test) runs one of four
+tests-selftest (tests/common/tests-selftest.c, built with tests/common/tests.h like every cmocka test) runs one of four
 case sets. Its exit status must be 77 when a case skipped and none failed (a binary whose only case skips, and
 one with a pass and a skip), a failure when a case failed (even with a skip), 0 when all passed. Then the same
 binary is registered in a throw-away meson project and run by `meson test`: meson's own summary must say SKIP,
