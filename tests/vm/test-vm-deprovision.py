@@ -91,13 +91,13 @@ def main():
         # ---- 2. deprovision as an image pipeline does. One ssh session: without host keys sshd takes no new
         # connection afterwards (as on Azure, where Packer then deallocates the VM through the API).
         r = vm_a.ssh("waagent -force -deprovision+user; echo RC=$?; "
-                     "echo USER=$(getent passwd %s | wc -l); echo HOME=$(ls -A /home | wc -l); "
+                     "echo USER=$(getent passwd %s | wc -l); echo HOME=$(test -e /home/%s && echo 1 || echo 0); "
                      "echo STATE=$(ls -A /var/lib/azl-agent | wc -l); "
                      "echo KEYS=$(ls /etc/ssh | grep -c ssh_host_); "
                      "echo ROOTPW=$(getent shadow root | cut -d: -f2); "
                      "echo HOSTNAME_FILE=$(test -e /etc/hostname && echo yes || echo no); "
                      "echo DAEMON=$(systemctl is-active azl-agent.service); "
-                     "sync; (sleep 2; systemctl poweroff) >/dev/null 2>&1 &" % vm_a.user,
+                     "sync; (sleep 2; systemctl poweroff) >/dev/null 2>&1 &" % (vm_a.user, vm_a.user),
                      root=True, check=False, timeout=180)
         print(r.stdout + r.stderr)
         got = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l and l.split("=", 1)[0].isupper())
