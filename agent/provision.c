@@ -478,6 +478,12 @@ int provision_run(Context *c, bool force) {
 
         r = provisioned_marker_read(c, &marker);
         again = r > 0 && streq(marker, p.imds.vm_id);
+        if (again && !force && !ssh_host_keys_complete(c, p.imds.vm_id)) {
+                log_info("Provisioned for VM id %s, but not all of its SSH host keys were made (a run ended "
+                         "before ssh-keygen did): running the steps again.",
+                         marker);
+                force = true;
+        }
         if (again && !force)
                 return provision_engine_finish(&p, provision_engine_run(&p, provision_again_steps),
                                                "Already provisioned:");

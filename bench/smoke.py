@@ -119,8 +119,10 @@ def check_inject(clone, build, w):
         if not os.path.isfile(os.path.join(dest, rel)):
             fail("the VM rig's install lacks %s" % rel)
     units = sorted(f for f, _, _ in enabled)
-    if units != ["azl-agent.service", "azl-provision.service"]:
-        fail("the VM rig enabled %s, expected azl-agent.service and azl-provision.service" % units)
+    # the preset's units: provisioning, the guest agent, the user data's after-Ready phase
+    if units != ["azl-agent.service", "azl-provision.service", "azl-userdata.service"]:
+        fail("the VM rig enabled %s, expected azl-agent.service, azl-provision.service and azl-userdata.service"
+             % units)
     print("ok: the VM rig installs run.sh's build (%d kB tar)" % (os.path.getsize(tar) // 1024))
 
 

@@ -60,6 +60,10 @@ int provision_data_drop_bad_ssh_keys(Context *c, ProvisionData *d, SshKeySkipFun
  * and reloads sshd: 1 and *ret_summary when it made them, 0 when nothing was started, <0 when it failed. */
 int ssh_host_keys_finish(Context *c, char **ret_summary);
 
+/* Were this VM's host keys all made (RegenerateSSHHostKeys=)? False when a run ended after the marker but before
+ * the ssh-keygen child finished: the next boot must run the steps again. */
+bool ssh_host_keys_complete(Context *c, const char *vm_id);
+
 /* Releases every member (the password is wiped) and zeroes *d. */
 void provision_data_done(ProvisionData *d);
 

@@ -15,7 +15,7 @@
  * "ssh-host-keys": when Config.regenerate_ssh_host_keys and the VM id differs from the one recorded in
  * <state_dir>/ssh-host-keys.vmid (a captured image booting as a new VM), /etc/ssh/ssh_host_*key* are removed
  * and regenerated (protocol §5.2 step 11 with SshHostKeyPairType=auto: every default type), then the id is
- * recorded. The ed25519 key is made in-process (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by
+ * recorded — once every key exists, after the child below when there is one. The ed25519 key is made in-process (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by
  * sshd-keygen@.service where the image has it, otherwise by ssh-keygen -A in a child that
  * ssh_host_keys_finish() waits for after Ready (see regenerate_host_keys()). ssh-keygen is the target's: on
  * an alternate root it runs chrooted into it (ssh-keygen -A -f <root> would follow an /etc/ssh symlink of
@@ -482,7 +482,32 @@ static int regenerate_host_keys(Context *c, const ProvisionData *d, const char *
         return 0;
 }
 
+/* Records that this VM's host keys are complete: <state_dir>/ssh-host-keys.vmid holds the VM id. Only once every
+ * key exists, so that a run killed before the RSA/ECDSA child finished makes them all again on the next boot. */
+static int record_host_keys_vm(Context *c, const char *vm_id) {
+        _cleanup_free_ char *state = NULL, *content = NULL;
+
+        if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0 ||
+            asprintf(&content, "%s\n", vm_id) < 0)
+                return -ENOMEM;
+        return write_string_file_atomic_in_root(c->root_fd, state, content, 0644, WRITE_MKDIR);
+}
+
+bool ssh_host_keys_complete(Context *c, const char *vm_id) {
+        _cleanup_free_ char *state = NULL, *recorded = NULL;
+
+        if (!c->config.regenerate_ssh_host_keys || isempty(vm_id))
+                return true;
+        if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0)
+                return true; /* out of memory: the run fails elsewhere */
+        return read_one_line_in_root(c->root_fd, state, 4096, &recorded) >= 0 && streq(recorded, vm_id);
+}
+
+/* The VM id to record once the ssh-keygen child is done (ssh_host_keys_finish()). */
+static char *keygen_vm_id;
+
 int ssh_host_keys_finish(Context *c, char **ret_summary) {
+        _cleanup_free_ char *vm_id = TAKE_PTR(keygen_vm_id);
         pid_t pid = keygen_pid;
         int r;
 
@@ -494,6 +519,11 @@ int ssh_host_keys_finish(Context *c, char **ret_summary) {
                 return log_debug_errno(r, "ssh-keygen -A: %m");
         if (r != 0)
                 return log_debug_errno(EIO, "ssh-keygen -A failed with exit status %d.", r);
+        if (vm_id) {
+                r = record_host_keys_vm(c, vm_id);
+                if (r < 0)
+                        return r;
+        }
         (void) sshd_reload(c);
         if (ret_summary && !(*ret_summary = strdup("RSA and ECDSA host keys made (ssh-keygen -A)")))
                 return -ENOMEM;
@@ -501,7 +531,7 @@ int ssh_host_keys_finish(Context *c, char **ret_summary) {
 }
 
 static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_summary) {
-        _cleanup_free_ char *state = NULL, *recorded = NULL, *content = NULL;
+        _cleanup_free_ char *state = NULL, *recorded = NULL;
         const char *rest = NULL;
         int r;
 
@@ -531,13 +561,18 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
         r = regenerate_host_keys(c, d, &rest, ret_summary);
         if (r < 0)
                 return r;
-        if (asprintf(&content, "%s\n", d->vm_id) < 0)
-                return -ENOMEM;
-        r = write_string_file_atomic_in_root(c->root_fd, state, content, 0644, WRITE_MKDIR);
-        if (r < 0)
-                return r;
-        if (keygen_pid <= 0) /* else once ssh-keygen is done */
+        if (keygen_pid > 0) {
+                /* recorded (and sshd reloaded) once ssh-keygen is done: ssh_host_keys_finish() */
+                free(keygen_vm_id);
+                keygen_vm_id = strdup(d->vm_id);
+                if (!keygen_vm_id)
+                        return -ENOMEM;
+        } else {
+                r = record_host_keys_vm(c, d->vm_id);
+                if (r < 0)
+                        return r;
                 (void) sshd_reload(c);
+        }
         if (ret_summary && asprintf(ret_summary, "SSH host keys regenerated for VM %s: ed25519 made, %s",
                                     d->vm_id, rest) < 0)
                 return -ENOMEM;

@@ -60,6 +60,7 @@ from azltest import wait_for  # noqa: E402
 PASSWORD = "Crash-Consistency-Pw-4711"
 USER = "azureuser"
 PATCH = {"admin": {"password": PASSWORD, "disablePasswordAuthentication": False}}
+AFTER_READY_STEPS = ("ssh-host-keys-rest",)  # the first-boot table's rows after report-ready
 EXT = "AzlAgent.SampleHandler"
 WORKERS = 2
 STRAY_RE = re.compile(r"^\.#(.+)[0-9a-f]{16}$")
@@ -323,12 +324,26 @@ class CrashTest(unittest.TestCase):
             k, m, u, g, d = snap[tl_path]
             try:
                 recs = [json.loads(line) for line in d.decode().splitlines()]
+                # the steps after Ready (agent/provision.c: ssh-host-keys-rest, optional) may follow it
+                while recs and recs[-1].get("name") in AFTER_READY_STEPS:
+                    recs.pop()
                 last = recs[-1] if recs else {}
                 if (last.get("name"), last.get("result")) != ("report-ready", "changed"):
-                    p.append(f"timeline.jsonl ends with {last}")
+                    p.append(f"timeline.jsonl ends with {last} before the steps after Ready")
             except ValueError as e:
                 p.append(f"timeline.jsonl has a line that does not parse: {e}")
             snap[tl_path] = (k, m, u, g, b"<semantic>")
+        # confidential.json (issue #22): the verdict's inputs, recorded every run with the time of recording.
+        cj_path = "/var/lib/azl-agent/confidential.json"
+        if cj_path in snap:
+            k, m, u, g, d = snap[cj_path]
+            try:
+                cj = json.loads(d)
+                cj.pop("recorded_at", None)
+                d = json.dumps(cj, sort_keys=True).encode()
+            except ValueError as e:
+                p.append(f"confidential.json does not parse: {e}")
+            snap[cj_path] = (k, m, u, g, d)
         # userdata.json (issue #18): semantically too; its module records and times depend on where the run died
         # (a module done again after a crash is "unchanged" the second time), none may have failed.
         ud_path = "/var/lib/azl-agent/userdata.json"

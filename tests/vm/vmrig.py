@@ -101,6 +101,13 @@ def parse_time(s):
     return datetime.datetime.strptime(s.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
+
+def gen1_smbios_uuid(vm_id):
+    """The SMBIOS UUID an Azure Generation 1 VM shows for vm_id: the first three fields byte-swapped."""
+    f = vm_id.split("-")
+    swap = lambda h: "".join(reversed([h[i:i + 2] for i in range(0, len(h), 2)]))
+    return "-".join([swap(f[0]), swap(f[1]), swap(f[2])] + f[3:])
+
 class SerialStamper(threading.Thread):
     """Reads the guest's serial port (a qemu unix-socket chardev) and stamps every line with the host clock."""
 
@@ -209,6 +216,9 @@ class VM:
                             os.path.join(self.img, "base.qcow2"), disk], check=True)
         self.disk = disk
         vm_uuid = ep.get("vm_id") or self.fabric_scenario()["vm"]["vmId"]
+        # The guest boots without UEFI, as an Azure Generation 1 VM: there the SMBIOS system UUID holds the vmId
+        # with its first three fields byte-swapped (common/platform.h; cloud-init and azure-init swap it back).
+        smbios_uuid = gen1_smbios_uuid(vm_uuid)
         sock = os.path.join(out, "serial.sock")
         # the cmd form forks one socat per guest connection (the tcp: chardev form is a single shared stream)
         fwd = lambda ip, port: "guestfwd=tcp:%s:%d-cmd:socat - TCP:%s:%d" % (ip, port, ip, port)
@@ -238,7 +248,7 @@ class VM:
             "-drive", "file=%s,media=cdrom,if=ide,readonly=on" % media["iso"],
             "-smbios", "type=0,vendor=Microsoft Corporation,version=Hyper-V UEFI Release v4.1",
             "-smbios", "type=1,manufacturer=Microsoft Corporation,product=Virtual Machine,"
-                       "version=Hyper-V UEFI Release v4.1,uuid=" + vm_uuid,
+                       "version=Hyper-V UEFI Release v4.1,uuid=" + smbios_uuid,
             "-smbios", "type=3,manufacturer=Microsoft Corporation,asset=" + ASSET_TAG,
         ]
         if inject_tar:
