@@ -204,6 +204,9 @@ static int guest_sees(const ConfidentialState *s, const PlatformInfo *p, char **
 }
 
 static int evaluate_agreement(ConfidentialState *s, const char *guest) {
+        /* asprintf() below does not free what it replaces (evaluated again on every goal-state pass) */
+        free(s->agreement);
+        s->agreement = NULL;
         if (!s->imds_known)
                 return free_and_strdup(&s->agreement,
                                        "unknown: IMDS not asked yet (`azl-agent provision` records it)");

@@ -41,7 +41,8 @@ static size_t response(uint8_t *buf, uint16_t tag, uint32_t rc, const uint8_t *b
 
         k += put32(buf + k, (uint32_t) (10 + n));
         k += put32(buf + k, rc);
-        memcpy(buf + k, body, n);
+        if (n > 0) /* body may be NULL for an empty one */
+                memcpy(buf + k, body, n);
         return k + n;
 }
 

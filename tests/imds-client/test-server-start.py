@@ -19,6 +19,10 @@ SCRIPTS = {"test-fabric": "tests/fabric/azfabric.py", "test-http": "tests/imds-c
 
 def run(binary, source_root, path):
     env = dict(os.environ, AZL_SOURCE_ROOT=source_root, PATH=path)
+    # These runs are meant to fail, and a failing cmocka case jumps past its cleanup: under the ASan stage
+    # LeakSanitizer would report that as a leak of the product. Every other sanitizer check stays on.
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
     p = subprocess.run([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
     return p.returncode, p.stdout.decode(errors="replace")
 
