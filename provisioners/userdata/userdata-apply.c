@@ -72,54 +72,6 @@ UdOsFamily userdata_os_family(int root_fd) {
 
 /* ---- running helpers ---- */
 
-int userdata_run_with_stdin(Context *c, char *const *argv, const char *data) {
-        _cleanup_free_ char *exe = NULL;
-        int in[2], status;
-        size_t len = strlen(data), off = 0;
-        pid_t pid;
-        int r;
-
-        r = find_program(argv[0], &exe);
-        if (r < 0)
-                return r;
-        if (pipe2(in, O_CLOEXEC) < 0)
-                return negative_errno();
-        pid = fork();
-        if (pid < 0) {
-                r = negative_errno();
-                close(in[0]);
-                close(in[1]);
-                return r;
-        }
-        if (pid == 0) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                char *const envp[] = {(char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *) "LC_ALL=C",
-                                      NULL};
-
-                if (dup2(in[0], STDIN_FILENO) < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0 ||
-                    dup2(null, STDERR_FILENO) < 0)
-                        _exit(127);
-                execve(exe, argv, envp);
-                _exit(127);
-        }
-        close(in[0]);
-        (void) signal(SIGPIPE, SIG_IGN);
-        while (off < len) {
-                ssize_t k = write(in[1], data + off, len - off);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                off += (size_t) k;
-        }
-        close(in[1]);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == len ? 0 : -EIO;
-}
-
 /* chpasswd -e with "name:hash\n" on stdin, chrooted into the root (user.h: never on a command line). */
 static int set_password_hash(Context *c, const char *name, const char *hash) {
         int r = user_set_password_hash(c, name, hash, NULL);

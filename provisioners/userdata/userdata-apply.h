@@ -44,6 +44,3 @@ int userdata_etc_hosts(Context *c, const UserDataConfig *cfg, const char *fallba
 int userdata_ca_certs(Context *c, const UserDataConfig *cfg, char **ret_summary);
 int userdata_yum_repos(Context *c, const UserDataConfig *cfg, char **ret_summary);
 int userdata_mounts(Context *c, const UserDataConfig *cfg, char **ret_summary);
-
-/* Runs argv with data on its stdin (chpasswd -e); 0 on exit status 0, -EIO otherwise. */
-int userdata_run_with_stdin(Context *c, char *const *argv, const char *data);
