@@ -482,13 +482,17 @@ static int regenerate_host_keys(Context *c, const ProvisionData *d, const char *
         return 0;
 }
 
+/* <state_dir>/ssh-host-keys.vmid: the VM whose host keys are complete. */
+static int host_keys_record_path(Context *c, char **ret) {
+        return asprintf(ret, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0 ? -ENOMEM : 0;
+}
+
 /* Records that this VM's host keys are complete: <state_dir>/ssh-host-keys.vmid holds the VM id. Only once every
  * key exists, so that a run killed before the RSA/ECDSA child finished makes them all again on the next boot. */
 static int record_host_keys_vm(Context *c, const char *vm_id) {
         _cleanup_free_ char *state = NULL, *content = NULL;
 
-        if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0 ||
-            asprintf(&content, "%s\n", vm_id) < 0)
+        if (host_keys_record_path(c, &state) < 0 || asprintf(&content, "%s\n", vm_id) < 0)
                 return -ENOMEM;
         return write_string_file_atomic_in_root(c->root_fd, state, content, 0644, WRITE_MKDIR);
 }
@@ -498,7 +502,7 @@ bool ssh_host_keys_complete(Context *c, const char *vm_id) {
 
         if (!c->config.regenerate_ssh_host_keys || isempty(vm_id))
                 return true;
-        if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0)
+        if (host_keys_record_path(c, &state) < 0)
                 return true; /* out of memory: the run fails elsewhere */
         return read_one_line_in_root(c->root_fd, state, 4096, &recorded) >= 0 && streq(recorded, vm_id);
 }
@@ -541,6 +545,13 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
                 return 0;
         }
         if (d->keep_ssh_host_keys) {
+                /* the user data's keys are this VM's: recorded, or ssh_host_keys_complete() would send every
+                 * later boot through the steps again */
+                if (!isempty(d->vm_id)) {
+                        r = record_host_keys_vm(c, d->vm_id);
+                        if (r < 0)
+                                return r;
+                }
                 if (ret_summary)
                         *ret_summary =
                                 strdup("host keys managed by the user data (ssh_keys / ssh_genkeytypes)");
@@ -548,7 +559,7 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
         }
         if (isempty(d->vm_id))
                 return log_debug_errno(EINVAL, "No VM id: cannot tell whether host keys are from this VM.");
-        if (asprintf(&state, "%s/ssh-host-keys.vmid", c->config.state_dir) < 0)
+        if (host_keys_record_path(c, &state) < 0)
                 return -ENOMEM;
         r = read_one_line_in_root(c->root_fd, state, 4096, &recorded);
         if (r < 0 && r != -ENOENT)
