@@ -381,12 +381,60 @@ static int signature_gate(ExtExecutor *e, const ExtOp *op, int dir_fd) {
         return 1;
 }
 
+/* Whether the program of a split command can be exec'd as it is (no shell around it, issue #21): a regular file
+ * beneath the handler directory, executable, that starts with "#!" or an ELF header. Anything else — a script
+ * without "#!" (which sh runs itself), a missing or non-executable file (sh reports it, exit 126/127), a path
+ * leading out of the directory — goes through the shell, so what runs and what is reported stay waagent's. */
+static bool program_direct(int dir_fd, const char *path) {
+        _cleanup_close_ int fd = open_beneath(dir_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+        unsigned char head[4];
+        struct stat st;
+        ssize_t n;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return false;
+        n = pread(fd, head, sizeof head, 0);
+        return (n >= 2 && head[0] == '#' && head[1] == '!') || (n == 4 && memcmp(head, "\177ELF", 4) == 0);
+}
+
+/* The argv of a handler command (§4.2). The manifest's command is a shell command line by contract (waagent:
+ * shell=True) and runs as  sh -c '"$1"/<cmd>' sh <dir>: the directory is not spliced into it but given as "$1"
+ * (the shell's $0 stays /bin/sh, as for waagent), so no path, name or version is ever parsed as shell text. A
+ * command a shell would only split into words ("bin/enable.sh --verbose") whose program is directly executable
+ * runs without the shell: <dir>/<program> and the words, what the shell would have exec'd. */
+static int command_argv(ExtExecutor *e, int dir_fd, const char *dir, const char *cmd, char ***ret) {
+        _cleanup_strv_free_ char **words = NULL, **argv = NULL;
+        char *program = NULL, *script = NULL;
+        int r;
+
+        r = ext_command_split(cmd, &words);
+        if (r < 0)
+                return r;
+        if (r > 0 && program_direct(dir_fd, words[0])) {
+                if (asprintf(&program, "%s/%s", dir, words[0]) < 0)
+                        return -ENOMEM;
+                free(words[0]);
+                words[0] = program;
+                *ret = TAKE_PTR(words);
+                return 0;
+        }
+        if (asprintf(&script, "\"$1\"/%s", cmd) < 0)
+                return -ENOMEM;
+        if (strv_extend(&argv, e->options.shell ?: "/bin/sh") < 0 || strv_extend(&argv, "-c") < 0 ||
+            strv_push(&argv, script) < 0) {
+                free(script);
+                return -ENOMEM;
+        }
+        if (strv_extend(&argv, "/bin/sh") < 0 || strv_extend(&argv, dir) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
 static int run_command(ExtExecutor *e, const ExtOp *op) {
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_(handler_paths_done) HandlerPaths paths = {};
-        _cleanup_strv_free_ char **env = NULL;
-        _cleanup_free_ char *shell = NULL;
-        char *argv[] = {(char *) "/bin/sh", (char *) "-c", NULL, (char *) "/bin/sh", NULL, NULL};
+        _cleanup_strv_free_ char **env = NULL, **argv = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
@@ -427,18 +475,14 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
                 return op_finished(e, dir_fd, op_error_code(op->type), "Handler directory missing");
         if (signature_gate(e, op, dir_fd) > 0)
                 return 0;
-        /* §4.2: relative to the handler directory, a leading '/' stripped (issue #1170). The manifest's command is
-         * a shell command line by contract (waagent: shell=True); the directory is not spliced into it but given
-         * as "$1" (the shell's $0 stays /bin/sh, as for waagent), so no path, name or version is ever parsed as
-         * shell text. e->command is the display form waagent reports: "<dir>/<cmd>". */
+        /* §4.2: relative to the handler directory, a leading '/' stripped (issue #1170). e->command is the
+         * display form waagent reports: "<dir>/<cmd>". */
         while (*cmd == '/')
                 cmd++;
         free(e->command);
         if (asprintf(&e->command, "%s/%s", paths.host_dir, cmd) < 0 ||
-            asprintf(&shell, "\"$1\"/%s", cmd) < 0)
+            command_argv(e, dir_fd, paths.host_dir, cmd, &argv) < 0)
                 return op_finished(e, -ENOMEM, op_error_code(op->type), "Out of memory");
-        argv[2] = shell;
-        argv[4] = paths.host_dir;
 
         ce = (ExtCommandEnv){
                 .handler_host_dir = paths.host_dir,

@@ -69,6 +69,7 @@ typedef struct ExtExecutorOptions {
         usec_t wait_poll, wait_deadline, status_retry_delay; /* 0: the defaults above */
         const ExtPackageLimits *limits;
         const char *signing_root_pem; /* PEM text; NULL: read EXT_SIGNING_ROOT_PATH_DEFAULT */
+        const char *shell;            /* for commands that need one (tests); NULL: /bin/sh */
         ExtSpawnerOptions spawner;
         ExtPackageRequestFunc package_request;
         void *package_request_userdata;

@@ -9,6 +9,7 @@
 
 #include "ext-util.h"
 #include "json-util.h"
+#include "strutil.h"
 
 int ext_error(char **ret_error, int r, const char *fmt, ...) {
         va_list ap;
@@ -59,4 +60,36 @@ int ext_array_grow(void **array, size_t *n, size_t sz, size_t max, void **ret_ne
 
 struct json_object *ext_json_get(struct json_object *o, const char *key) {
         return json_get(o, key, true);
+}
+
+static bool plain_char(char c, bool first_word) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               strchr("_-./,:+@%", c) || (c == '=' && !first_word);
+}
+
+int ext_command_split(const char *cmd, char ***ret) {
+        _cleanup_strv_free_ char **words = NULL;
+        size_t n = 0;
+
+        for (const char *p = cmd;;) {
+                const char *start;
+                char *w;
+
+                p += strspn(p, " \t");
+                if (!*p)
+                        break;
+                for (start = p; *p && *p != ' ' && *p != '\t'; p++)
+                        if (!plain_char(*p, n == 0))
+                                return 0;
+                w = strndup(start, p - start);
+                if (!w || strv_push(&words, w) < 0) {
+                        free(w);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        if (n == 0)
+                return 0;
+        *ret = TAKE_PTR(words);
+        return 1;
 }

@@ -25,6 +25,14 @@ int ext_array_grow(void **array, size_t *n, size_t sz, size_t max, void **ret_ne
 /* Case-insensitive member lookup (vmSettings keys, §3.2 _CaseFoldedDict). */
 struct json_object *ext_json_get(struct json_object *o, const char *key);
 
+/* Splits a HandlerManifest command (wire protocol §4.2: shell text by contract) into the words a POSIX shell
+ * would read from it, when that is all a shell would do with it: blanks (space, tab) separate words, and every
+ * word is made only of characters no shell gives a meaning to — letters, digits and _ - . / , : + @ % — with
+ * '=' allowed after the first word (there it would be an assignment). Anything else (quotes, $, `, \,
+ * redirections, control operators, globs, ~, braces, #, newlines, bytes ≥ 0x80) needs the shell. Returns 1 and a
+ * NULL-terminated vector in *ret, 0 when the shell is needed (or the command is empty), -ENOMEM. */
+int ext_command_split(const char *cmd, char ***ret);
+
 /* free() that returns NULL, for "p = mfree(p);". */
 static inline void *mfree_ptr(void *p) {
         free(p);

@@ -801,6 +801,79 @@ static void test_shell_chars_in_root(void **state) {
         env_free(env);
 }
 
+/*
+ * A handler command runs without a shell when a shell would only split it into words and its program can be
+ * exec'd ("#!" or ELF, executable, beneath the handler directory); otherwise through the shell, as for waagent.
+ * The executor's shell is a wrapper that logs each command line it is given, then runs /bin/sh: the log shows
+ * exactly the commands that needed it, and each command's own record shows it ran with the same $0 and words.
+ */
+static void test_shell_only_when_needed(void **state) {
+        Env *env = env_new(NULL);
+        _cleanup_free_ char *wrapper = NULL, *wrapper_text = NULL, *shell_log = NULL, *rec = NULL,
+                            *log = NULL, *out = NULL, *plugins = NULL, *settings = NULL;
+        static const char run_sh[] = "#!/bin/sh\n"
+                                     "printf '%s|' \"${0##*/waagent/}\" \"$@\" >> \"$AZL_TEST_RECORD\"\n"
+                                     "echo >> \"$AZL_TEST_RECORD\"\n"
+                                     "echo \"stdout of $1\"\n";
+        static const char noshebang_sh[] =
+                "printf '%s|' \"${0##*/waagent/}\" \"$@\" >> \"$AZL_TEST_RECORD\"\n"
+                "echo >> \"$AZL_TEST_RECORD\"\n";
+#define CMD_MANIFEST(install, enable)                                                                       \
+        "[{\"name\":\"Cmd\",\"version\":1.0,\"handlerManifest\":{\"installCommand\":\"" install             \
+        "\",\"enableCommand\":\"" enable "\",\"uninstallCommand\":\"bin/run.sh uninstall\","                \
+        "\"updateCommand\":\"bin/run.sh update\",\"disableCommand\":\"bin/run.sh disable\"}}]"
+        const TestZipEntry a[] = {
+                {"HandlerManifest.json",
+                 CMD_MANIFEST("bin/run.sh install one=1 --two", "bin/run.sh enable > enabled.out")},
+                {"bin/run.sh", run_sh, NULL, 0755},
+        };
+        const TestZipEntry b[] = {
+                {"HandlerManifest.json", CMD_MANIFEST("bin/noshebang.sh install", "/bin/run.sh enable")},
+                {"bin/run.sh", run_sh, NULL, 0755},
+                {"bin/noshebang.sh", noshebang_sh, NULL, 0755},
+        };
+#undef CMD_MANIFEST
+        Package *p;
+
+        assert_true(asprintf(&shell_log, "%s/shell.log", env->root) > 0);
+        assert_true(asprintf(&wrapper, "%s/sh-wrapper", env->root) > 0);
+        assert_true(asprintf(&wrapper_text,
+                             "#!/bin/sh\nprintf '%%s\\n' \"$2\" >> '%s'\nexec /bin/sh \"$@\"\n",
+                             shell_log) > 0);
+        assert_int_equal(
+                write_string_file_atomic_in_root(env->c.root_fd, "/sh-wrapper", wrapper_text, 0755, false),
+                0);
+        env->options.shell = wrapper;
+        p = &env->packages[env->n_packages++];
+        *p = (Package){"Test.CmdA", "1.0.0"};
+        test_zip_entries(a, ELEMENTSOF(a), &p->zip, &p->len);
+        p = &env->packages[env->n_packages++];
+        *p = (Package){"Test.CmdB", "1.0.0"};
+        test_zip_entries(b, ELEMENTSOF(b), &p->zip, &p->len);
+        assert_true(asprintf(&plugins, "%s%s", PLUGIN("Test.CmdA", "1.0.0", "enabled"),
+                             PLUGIN("Test.CmdB", "1.0.0", "enabled")) > 0);
+        assert_true(asprintf(&settings, "%s%s", PSET("Test.CmdA", "1.0.0", "0", "{}"),
+                             PSET("Test.CmdB", "1.0.0", "0", "{}")) > 0);
+        run_xml(env, plugins, settings);
+
+        assert_string_equal(result_for(env, "Test.CmdA")->status, "Ready");
+        assert_string_equal(result_for(env, "Test.CmdB")->status, "Ready");
+        /* what each command ran as: $0 below the handler directory, and its words */
+        rec = read_rel(env, "/record.txt");
+        print_message("%s", rec);
+        assert_string_equal(rec, "Test.CmdA-1.0.0/bin/run.sh|install|one=1|--two|\n"
+                                 "Test.CmdA-1.0.0/bin/run.sh|enable|\n"
+                                 "Test.CmdB-1.0.0/bin/noshebang.sh|install|\n"
+                                 "Test.CmdB-1.0.0/bin/run.sh|enable|\n");
+        /* the shell was given exactly the two commands that need one: a redirection, a script without "#!" */
+        log = read_rel(env, "/shell.log");
+        assert_string_equal(log,
+                            "\"$1\"/bin/run.sh enable > enabled.out\n\"$1\"/bin/noshebang.sh install\n");
+        out = read_rel(env, "/var/lib/waagent/Test.CmdA-1.0.0/enabled.out");
+        assert_string_equal(out, "stdout of enable\n");
+        env_free(env);
+}
+
 /* SignatureValidation=enforce with an unsigned package: not downloaded into place, not run, the handler and its
  * settings status say why (waagent: "must be signed", PluginEnableProcessingFailed, status file with operation
  * Download). */
@@ -920,6 +993,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_resource_limits),
                 cmocka_unit_test(test_hostile_names),
                 cmocka_unit_test(test_shell_chars_in_root),
+                cmocka_unit_test(test_shell_only_when_needed),
                 cmocka_unit_test(test_enforce_unsigned),
                 cmocka_unit_test(test_enforce_after_report),
                 cmocka_unit_test(test_limits_reported),

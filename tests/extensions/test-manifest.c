@@ -2,10 +2,12 @@
 /*
  * PluginVersionManifest tests (tests/data/wire/manifest*.xml) and waagent's version selection: the highest
  * package whose version has the requested version as a component-wise prefix. The interop group parses
- * WALinuxAgent's wire/manifest*.xml and ga_manifest*.xml.
+ * WALinuxAgent's wire/manifest*.xml and ga_manifest*.xml. And the HandlerManifest command split (ext_command_split):
+ * which commands run without a shell, and as which words.
  */
 #include <string.h>
 
+#include "ext-util.h"
 #include "macro.h"
 #include "manifest.h"
 #include "strutil.h"
@@ -147,6 +149,76 @@ static void test_bad(void **state) {
         assert_int_equal(m.n_packages, 0);
 }
 
+/* words joined with '|', or NULL when the command needs the shell */
+static char *split_joined(const char *cmd) {
+        _cleanup_strv_free_ char **w = NULL;
+        char *s = NULL;
+        int r = ext_command_split(cmd, &w);
+
+        assert_true(r >= 0);
+        if (r == 0)
+                return NULL;
+        for (size_t i = 0; w[i]; i++) {
+                char *t = NULL;
+
+                assert_true(asprintf(&t, "%s%s%s", s ?: "", s ? "|" : "", w[i]) > 0);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+static void test_command_split(void **state) {
+        static const char *const plain[][2] = {
+                {"enable.sh", "enable.sh"},
+                {"bin/enable.sh", "bin/enable.sh"},
+                {"  scripts/install.sh  --verbose\t-x ", "scripts/install.sh|--verbose|-x"},
+                {"bin/handler.py enable mode=full", "bin/handler.py|enable|mode=full"},
+                {"./bin/run-1.2_x.sh a,b:c+d@e%f", "./bin/run-1.2_x.sh|a,b:c+d@e%f"},
+                {"../escape.sh",
+                 "../escape.sh"}, /* the words only; where it leads is the executor's check */
+        };
+        static const char *const shell[] = {
+                "",
+                "   ",
+                "FOO=1 enable.sh", /* an assignment */
+                "enable.sh > out.txt",
+                "enable.sh 2>&1",
+                "install.sh && enable.sh",
+                "enable.sh; reboot",
+                "enable.sh | tee log",
+                "enable.sh &",
+                "enable.sh $HOME",
+                "enable.sh `id`",
+                "enable.sh 'a b'",
+                "enable.sh \"a b\"",
+                "enable.sh a\\ b",
+                "enable.sh *",
+                "enable.sh a?",
+                "enable.sh [ab]",
+                "enable.sh ~",
+                "enable.sh {a,b}",
+                "enable.sh # comment",
+                "enable.sh\nreboot",
+                "enable.sh !",
+                "enable.sh (x)",
+                "enable.sh caf\xc3\xa9",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(plain); i++) {
+                _cleanup_free_ char *j = split_joined(plain[i][0]);
+
+                if (!j || !streq(j, plain[i][1]))
+                        fail_msg("\"%s\": got %s, want %s", plain[i][0], strna(j), plain[i][1]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(shell); i++) {
+                _cleanup_free_ char *j = split_joined(shell[i]);
+
+                if (j)
+                        fail_msg("\"%s\" needs the shell, got %s", shell[i], j);
+        }
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest interop[] = {
                 cmocka_unit_test(interop_manifest),
@@ -154,10 +226,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(interop_other_manifests),
         };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_manifest),
-                cmocka_unit_test(test_select),
-                cmocka_unit_test(test_no_uris),
-                cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_manifest),      cmocka_unit_test(test_select),
+                cmocka_unit_test(test_no_uris),       cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_command_split),
         };
 
         if (test_interop_mode(argc, argv))
