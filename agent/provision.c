@@ -141,8 +141,11 @@ static int step_wireserver(ProvisionRun *p, const ProvisionStepDef *step, char *
  * have no network. Any other problem is recorded but not fatal: the primary NIC already works (IMDS
  * answered through it) and Ready must still be reported.
  */
+#define NETWORK_RECONFIGURE_TIMEOUT (10U * USEC_PER_SEC)
+
 static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(network_config_done) NetworkConfig cfg = {};
+        NetworkApplyResult res = {};
         _cleanup_free_ char *summary = NULL;
         int r, k;
 
@@ -152,9 +155,28 @@ static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **re
                 return provision_engine_summaryf(ret_summary, STEP_SKIPPED, "IMDS has no network data");
         /* The daemon re-applies with the same function when NICs are hot-plugged (agent/daemon-network.c).
          */
-        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, &cfg, NULL, &summary);
+        r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, &cfg, &res, &summary);
         if (r == -ENOMEM)
                 return r;
+        /* networkd now reconfigures the NICs (a new lease): the next WireServer request would fail and wait out
+         * a retry (≈ 2 s of a first boot) — wait for them instead, bounded; a NIC that stays down is the
+         * requests' problem, reported by them */
+        if (r > 0 && res.backend == NETWORK_BACKEND_NETWORKD && res.reload == NETWORK_RELOAD_DONE) {
+                usec_t waited = 0;
+
+                k = network_wait_networkd_configured(NETWORK_RECONFIGURE_TIMEOUT, &waited);
+                if (k < 0 && k != -ETIMEDOUT)
+                        log_debug_errno(k, "Cannot watch networkd's links: %m");
+                if (k == 0 || k == -ETIMEDOUT) {
+                        _cleanup_free_ char *s = summary;
+
+                        summary = NULL;
+                        if (asprintf(&summary, "%s, links %s in %.1fs", strempty(s),
+                                     k == 0 ? "up again" : "not up again",
+                                     (double) waited / USEC_PER_SEC) < 0)
+                                return -ENOMEM;
+                }
+        }
         for (size_t i = 0; i < cfg.n_skipped; i++) {
                 k = provision_report_skipped(p, step->name, cfg.skipped[i].item, cfg.skipped[i].reason);
                 if (k < 0)
@@ -408,7 +430,6 @@ const ProvisionStepDef provision_boot_steps[] = {
         { "wireserver",   step_wireserver,   REQUIRED | PROVISION_STEP_ALWAYS },
         /* Only IMDS data without a usable primary NIC fails the run (the VM would have no network) */
         { "network",      step_network,      PROVISION_STEP_REQUIRED_INPUT },
-        { "disks",        step_disks },
         {}
 };
 
@@ -418,6 +439,9 @@ const ProvisionStepDef provision_again_steps[] = {
         { "userdata",     step_userdata_boot },
         { "marker",       step_marker_found },
         { "report-ready", provision_engine_report_ready, REQUIRED },
+        /* after Ready, as waagent's resource disk and cloud-init's growpart (its network stage): neither fails
+         * provisioning, and logins wait for the unit anyway */
+        { "disks",        step_disks },
         {}
 };
 
@@ -446,6 +470,7 @@ const ProvisionStepDef provision_first_boot_steps[] = {
         PROVISIONER_STEP("ssh-host-keys", provisioner_ssh_host_keys),
         { "marker",       step_marker,                   REQUIRED, "Failed to write the provisioned marker" },
         { "report-ready", provision_engine_report_ready, REQUIRED },
+        { "disks",        step_disks }, /* after Ready: see provision_again_steps */
         { "ssh-host-keys-rest", step_host_keys_rest, PROVISION_STEP_ALWAYS,
           "Failed to make the RSA and ECDSA host keys" },
         {}

@@ -32,7 +32,11 @@ fabric receives in which all N handlers are Ready with settings status success.
                 settingsUsec, commandsUsec (spawn to exit, the handlers' own time included), statusReadUsec,
                 runUsec (the whole run) and uploadUsec
 
-    bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--out results.jsonl]
+    bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--chain] [--out results.jsonl]
+
+  --handlers N  the scenario's ten, then more made like the first (100: the linear-growth check)
+  --chain       a dependsOn chain: handler i depends on handler i-1 (dependencyLevel i), so each enable waits
+                for its predecessor's terminal status
 Prints one JSON line per run (and appends them to --out); exit 77 when no requested agent is available.
 """
 import argparse
@@ -51,16 +55,31 @@ SCENARIO = os.path.join(HERE, "scenarios", "ten-handlers.json")
 MARKER = "azl-bench-quick.sh"
 
 
-def load_scenario(path, n):
+def load_scenario(path, n, chain=False):
+    """The scenario without its extensions, and n extensions: the scenario's, then more made like its first one
+    (AzlBench.QuickNN, NN from 01). chain: each depends on the one before (dependsOn, dependencyLevel i), so
+    they run one after the other, each only once its predecessor reported a terminal status."""
     sc = json.load(open(path))
     base = os.path.dirname(os.path.abspath(path))
-    exts = sc.get("extensions", [])
-    if n > len(exts):
-        raise SystemExit("extbench: %s has only %d extensions" % (path, len(exts)))
-    exts = copy.deepcopy(exts[:n])
+    exts = copy.deepcopy(sc.get("extensions", [])[:n])
+    if not exts:
+        raise SystemExit("extbench: %s has no extensions" % path)
+    template = exts[0]
+    width = max(2, len(str(n)))
+    for i in range(len(exts), n):
+        e = copy.deepcopy(template)
+        e["name"] = "AzlBench.Quick%0*d" % (width, i + 1)
+        e["publicSettings"] = {"n": i + 1}
+        exts.append(e)
     for e in exts:
         if "source" in e and not os.path.isabs(e["source"]):
             e["source"] = os.path.normpath(os.path.join(base, e["source"]))
+    if chain:
+        for i, e in enumerate(exts):
+            e.pop("dependsOn", None)
+            e["dependencyLevel"] = i + 1
+            if i:
+                e["dependsOn"] = [{"handler": exts[i - 1]["name"]}]
     empty = dict(sc, extensions=[])
     return empty, exts
 
@@ -131,7 +150,7 @@ def daemon_timings(rig, incarnation, timeout=5.0):
 
 
 def one_run(args, agent, azl_path, run, scenario_file, exts):
-    res = {"agent": agent, "run": run, "handlers": len(exts)}
+    res = {"agent": agent, "run": run, "handlers": len(exts), "chain": bool(args.chain)}
     names = {e["name"] for e in exts}
     with agentrig.Rig(agent, scenario_file, azl_agent=azl_path, keep=args.keep and "%s/%s-%d" % (
             args.keep, agent, run)) as rig:
@@ -213,7 +232,9 @@ def main():
     ap.add_argument("--agent", action="append", choices=agentrig.AGENTS,
                     help="repeatable; default: both")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--handlers", type=int, default=10)
+    ap.add_argument("--handlers", type=int, default=10,
+                    help="the scenario's extensions, then more made like its first one")
+    ap.add_argument("--chain", action="store_true", help="each handler dependsOn the one before")
     ap.add_argument("--scenario", default=SCENARIO)
     ap.add_argument("--azl-agent", default=os.environ.get("AZL_AGENT") or agentrig.default_azl_agent())
     ap.add_argument("--settle", type=float, default=10, help="seconds after the first status blob")
@@ -225,7 +246,7 @@ def main():
     avail, rc = agentrig.enter(args, "AZL_BENCH_EXT_INNER", "extbench")
     if rc is not None:
         return rc
-    empty, exts = load_scenario(args.scenario, args.handlers)
+    empty, exts = load_scenario(args.scenario, args.handlers, args.chain)
     scen_dir = os.path.join("/tmp", "azl-bench-ext-scenario-%d" % os.getpid())
     os.makedirs(scen_dir, exist_ok=True)
     scen_file = os.path.join(scen_dir, "scenario.json")

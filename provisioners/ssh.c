@@ -10,14 +10,16 @@
  * and ~/.ssh itself are 0700, the file 0600, all owned by the user (uid/gid from <root>/etc/passwd).
  *
  * "sshd-config": Config.sshd_dropin (0644) with PasswordAuthentication from disable_password_auth; sshd is
- * reloaded (systemctl try-reload-or-restart) on the running system when systemd runs.
+ * reloaded (ReloadOrTryRestartUnit, as systemctl try-reload-or-restart) on the running system when systemd runs.
  *
  * "ssh-host-keys": when Config.regenerate_ssh_host_keys and the VM id differs from the one recorded in
  * <state_dir>/ssh-host-keys.vmid (a captured image booting as a new VM), /etc/ssh/ssh_host_*key* are removed
  * and regenerated (protocol §5.2 step 11 with SshHostKeyPairType=auto: every default type), then the id is
- * recorded — once every key exists, after the child below when there is one. The ed25519 key is made in-process (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by
- * sshd-keygen@.service where the image has it, otherwise by ssh-keygen -A in a child that
- * ssh_host_keys_finish() waits for after Ready (see regenerate_host_keys()). ssh-keygen is the target's: on
+ * recorded — once every key exists, after the child below when there is one. The ed25519 key is made in-process
+ * (ssh-hostkey.c); RSA and ECDSA are off Ready's path, made by sshd-keygen@.service where the image has it,
+ * otherwise by ssh-keygen -A: on the running system in a finisher process the unit does not wait for (sshd starts
+ * with ed25519 and is reloaded when the others exist), on an alternate root in a child that ssh_host_keys_finish()
+ * waits for after Ready (see start_keygen()). ssh-keygen is the target's: on
  * an alternate root it runs chrooted into it (ssh-keygen -A -f <root> would follow an /etc/ssh symlink of
  * the root to the host's directory).
  *
@@ -30,8 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <systemd/sd-bus.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -334,13 +339,18 @@ static bool may_reload_sshd(const Context *c) {
         return !c->root && access("/run/systemd/system", F_OK) >= 0;
 }
 
-/* Best effort: a stopped or absent sshd is not an error. Returns true when systemctl succeeded. */
+/* Best effort: a stopped or absent sshd is not an error. systemd's ReloadOrTryRestartUnit (what `systemctl
+ * try-reload-or-restart` calls, org.freedesktop.systemd1(5)) over the system bus, without running systemctl:
+ * nothing happens when sshd is not running — on a first boot it is ordered after us — and the call does not wait
+ * for the reload job. Returns true when systemd accepted it. */
 static bool sshd_reload(const Context *c) {
-        if (!may_reload_sshd(c))
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+
+        if (!may_reload_sshd(c) || sd_bus_open_system(&bus) < 0)
                 return false;
-        return spawn_and_wait((char *const[]){(char *) "systemctl", (char *) "try-reload-or-restart",
-                                              (char *) "sshd.service", NULL},
-                              NULL) == 0;
+        return sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                  "org.freedesktop.systemd1.Manager", "ReloadOrTryRestartUnit", NULL, NULL,
+                                  "ss", "sshd.service", "replace") >= 0;
 }
 
 static bool file_is(int root_fd, const char *path, const char *content, mode_t mode) {
@@ -415,8 +425,10 @@ static int remove_host_keys(int root_fd) {
 }
 
 /* The ssh-keygen -A that "ssh-host-keys" started for the RSA and ECDSA keys, reaped after Ready by
- * ssh_host_keys_finish(). Module state: provisioning runs once per process. */
+ * ssh_host_keys_finish() (on an alternate root); keygen_detached: a finisher process took it over (the running
+ * system). Module state: provisioning runs once per process. */
 static pid_t keygen_pid;
+static bool keygen_detached;
 
 /* Where the image has sshd-keygen@.service (Fedora, Azure Linux, RHEL) it makes the missing RSA and ECDSA keys
  * after us (azl-provision.service is Before=sshd-keygen.target) and before sshd. */
@@ -436,18 +448,67 @@ static bool have_sshd_keygen_unit(int root_fd) {
         return false;
 }
 
-/* ssh-keygen -A makes every default key type that is missing: with ed25519 written, RSA 3072 and ECDSA. */
-static int start_keygen(Context *c) {
-        return spawn_background((char *const[]){(char *) "ssh-keygen", (char *) "-A", NULL},
-                                provisioner_alt_root(c) ? c->root_fd : -EBADF, &keygen_pid);
+static int record_host_keys_vm(Context *c, const char *vm_id);
+
+#define KEYGEN_ARGV ((char *const[]){(char *) "ssh-keygen", (char *) "-A", NULL})
+
+/* The finisher (a child of the provisioning run, in its unit's cgroup): ssh-keygen -A, then the record and an sshd
+ * reload, then it exits. The unit is active once the run's main process has exited (Type=oneshot,
+ * RemainAfterExit=yes); systemd leaves the finisher running. */
+_noreturn_ static void keygen_finisher(Context *c, const char *vm_id) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        pid_t pid;
+        int r;
+
+        (void) prctl(PR_SET_NAME, "azl-ssh-keygen");
+        r = spawn_background(KEYGEN_ARGV, -EBADF, &pid);
+        if (r >= 0)
+                r = spawn_wait(pid);
+        if (r > 0)
+                r = -EIO;
+        if (r >= 0 && !isempty(vm_id))
+                r = record_host_keys_vm(c, vm_id);
+        if (r < 0) {
+                log_error_errno(r, "Failed to make the RSA and ECDSA host keys (ssh-keygen -A): %m");
+                _exit(EXIT_FAILURE);
+        }
+        log_info("RSA and ECDSA host keys made in %.1fs (ssh-keygen -A)%s.",
+                 (double) (now_usec(CLOCK_MONOTONIC) - start) / USEC_PER_SEC,
+                 sshd_reload(c) ? ", sshd reloaded" : "");
+        _exit(EXIT_SUCCESS);
+}
+
+/* ssh-keygen -A makes every default key type that is missing: with ed25519 written, RSA 3072 and ECDSA. On the
+ * running system (systemd, no --root) a finisher process takes it over and the run does not wait: sshd (ordered
+ * after the unit) starts with the ed25519 key and is reloaded when the others exist — RSA 3072 takes seconds
+ * (8–9 s under emulation) that logins must not wait for. On an alternate root the run waits for it
+ * (ssh_host_keys_finish()): whoever asked for the root expects it complete. */
+static int start_keygen(Context *c, const char *vm_id) {
+        _cleanup_free_ char *path = NULL;
+        pid_t pid;
+        int r;
+
+        if (!may_reload_sshd(c))
+                return spawn_background(KEYGEN_ARGV, provisioner_alt_root(c) ? c->root_fd : -EBADF,
+                                        &keygen_pid);
+        r = find_program("ssh-keygen", &path);
+        if (r < 0)
+                return r;
+        (void) fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                keygen_finisher(c, vm_id);
+        keygen_detached = true;
+        return 0;
 }
 
 /*
  * The image's host keys are removed and the ed25519 key is made in-process (microseconds: sshd can start with
  * it). RSA and ECDSA (RSA 3072 alone takes seconds, 3–15 s under emulation) are off Ready's path: left to
- * sshd-keygen@.service where the image has it, otherwise made by ssh-keygen -A in a child that runs beside the
- * remaining steps and the Ready report and is waited for by ssh_host_keys_finish() — before the unit ends, so
- * sshd (ordered after it) finds every key.
+ * sshd-keygen@.service where the image has it, otherwise made by ssh-keygen -A beside the remaining steps and
+ * the Ready report (start_keygen()).
  */
 static int regenerate_host_keys(Context *c, const ProvisionData *d, const char **ret_rest,
                                 char **ret_error) {
@@ -469,7 +530,7 @@ static int regenerate_host_keys(Context *c, const ProvisionData *d, const char *
                 *ret_rest = "RSA and ECDSA left to sshd-keygen@.service";
                 return 0;
         }
-        r = start_keygen(c);
+        r = start_keygen(c, d->vm_id);
         if (r == -ENOENT && provisioner_alt_root(c)) {
                 if (ret_error &&
                     asprintf(ret_error, "ssh-keygen is not installed in the target root %s", c->root) < 0)
@@ -478,7 +539,9 @@ static int regenerate_host_keys(Context *c, const ProvisionData *d, const char *
         }
         if (r < 0)
                 return log_debug_errno(r, "Failed to start ssh-keygen -A: %m");
-        *ret_rest = "RSA and ECDSA being made by ssh-keygen -A";
+        *ret_rest = keygen_detached
+                            ? "RSA and ECDSA being made by ssh-keygen -A (sshd is reloaded when they exist)"
+                            : "RSA and ECDSA being made by ssh-keygen -A";
         return 0;
 }
 
@@ -515,6 +578,14 @@ int ssh_host_keys_finish(Context *c, char **ret_summary) {
         pid_t pid = keygen_pid;
         int r;
 
+        if (keygen_detached) {
+                keygen_detached = false;
+                if (ret_summary &&
+                    !(*ret_summary = strdup("RSA and ECDSA host keys being made in the background "
+                                            "(the unit does not wait; sshd is reloaded then)")))
+                        return -ENOMEM;
+                return 1;
+        }
         if (pid <= 0)
                 return 0;
         keygen_pid = 0;
@@ -572,7 +643,9 @@ static int ssh_host_keys_apply(Context *c, const ProvisionData *d, char **ret_su
         r = regenerate_host_keys(c, d, &rest, ret_summary);
         if (r < 0)
                 return r;
-        if (keygen_pid > 0) {
+        if (keygen_detached) {
+                /* recorded (and sshd reloaded) by the finisher */
+        } else if (keygen_pid > 0) {
                 /* recorded (and sshd reloaded) once ssh-keygen is done: ssh_host_keys_finish() */
                 free(keygen_vm_id);
                 keygen_vm_id = strdup(d->vm_id);

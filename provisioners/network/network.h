@@ -182,6 +182,12 @@ NetworkBackend network_backend_resolve(const Context *c, NetworkBackend b);
 int network_apply(Context *c, const NetworkConfig *config, NetworkBackend backend, NetworkApplyResult *ret);
 int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApplyResult *ret);
 
+/* After a networkd reload that changed our files: networkd reconfigures the links they match, dropping and
+ * re-acquiring the DHCP lease — a request made meanwhile fails and waits out a retry. Waits (networkd's state
+ * files in /run/systemd/netif/links, inotify) until at least one link is configured with one of our files and none is still configuring; 0,
+ * -ETIMEDOUT after timeout. Blocking: the provisioning run's, not the daemon's event loop. */
+int network_wait_networkd_configured(usec_t timeout, usec_t *ret_waited);
+
 /*
  * IMDS network object → parse → network_apply(): the provisioning step "network" and the daemon's hot-plug
  * re-apply share this. *summary always receives one line for the state file and the log (unless -ENOMEM),

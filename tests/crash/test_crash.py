@@ -60,7 +60,7 @@ from azltest import wait_for  # noqa: E402
 PASSWORD = "Crash-Consistency-Pw-4711"
 USER = "azureuser"
 PATCH = {"admin": {"password": PASSWORD, "disablePasswordAuthentication": False}}
-AFTER_READY_STEPS = ("ssh-host-keys-rest",)  # the first-boot table's rows after report-ready
+AFTER_READY_STEPS = ("disks", "ssh-host-keys-rest")  # the first-boot table's rows after report-ready
 EXT = "AzlAgent.SampleHandler"
 WORKERS = 2
 STRAY_RE = re.compile(r"^\.#(.+)[0-9a-f]{16}$")

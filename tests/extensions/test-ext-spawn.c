@@ -349,7 +349,8 @@ static void on_done(ExtExecutor *e, int r, void *userdata) {
 static void test_executor_over_services(void **state) {
         Env *env = *state;
         _cleanup_free_ char *dir = test_handler_dir("recorder"), *xml = NULL, *err = NULL, *envs = NULL,
-                            *expected = NULL, *cwd = NULL, *hdir = NULL, *log = NULL, *path = NULL;
+                            *expected = NULL, *cwd = NULL, *hdir = NULL, *script = NULL, *log = NULL,
+                            *path = NULL;
         _cleanup_(extensions_goal_state_done) ExtensionsGoalState gs = {};
         char *agent_env[] = {(char *) "PATH=/usr/bin:/bin", (char *) "NOTIFY_SOCKET=/run/systemd/notify",
                              NULL};
@@ -395,9 +396,11 @@ static void test_executor_over_services(void **state) {
         assert_string_equal(env->fake.units[1].slice, "azure-vmextensions-Test.Recorder.slice");
         assert_true(asprintf(&hdir, "%s/var/lib/waagent/Test.Recorder-1.0.0", x.root) > 0);
         assert_string_equal(env->fake.units[1].working_directory, hdir);
-        /* the handler directory reaches the shell as "$1" */
-        assert_string_equal(env->fake.units[1].exec_argv[2], "\"$1\"/handler.sh enable");
-        assert_string_equal(env->fake.units[1].exec_argv[4], hdir);
+        /* "handler.sh enable" needs no shell: ExecStart= is the script in the handler directory and its word */
+        assert_true(asprintf(&script, "%s/handler.sh", hdir) > 0);
+        assert_string_equal(env->fake.units[1].exec_argv[0], script);
+        assert_string_equal(env->fake.units[1].exec_argv[1], "enable");
+        assert_null(env->fake.units[1].exec_argv[2]);
 
         assert_int_equal(read_file_in_root(x.c.root_fd,
                                            "/var/lib/waagent/Test.Recorder-1.0.0/env-enable.txt", 65536,

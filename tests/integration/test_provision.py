@@ -74,9 +74,9 @@ class ProvisionDefault(azltest.FabricTestCase):
         state = json.loads(root.read("/var/lib/azl-agent/state.json"))
         self.assertEqual(state["state"], "ready")
         self.assertEqual([s["name"] for s in state["steps"]],
-                         ["media", "imds", "firewall", "wireserver", "network", "disks", "validate", "userdata",
+                         ["media", "imds", "firewall", "wireserver", "network", "validate", "userdata",
                           "hostname", "user", "ssh-keys", "sshd-config", "ssh-host-keys", "marker", "report-ready",
-                          "ssh-host-keys-rest"])
+                          "disks", "ssh-host-keys-rest"])
         self.assertEqual(root.read("/var/lib/azl-agent/provisioned"), "5c0e6b4e-6a2f-4d8e-9a51-3f1d2a7c9b10\n")
         steps = {s["name"]: s for s in state["steps"]}
         self.assertEqual(steps["disks"]["result"], "skipped")  # never the host's disks under --root
