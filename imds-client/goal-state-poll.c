@@ -15,6 +15,13 @@
  * the thumbprints we hold and listed the same ones when we last fetched them (so it is known to enumerate them):
  * an incarnation that changed only the extensions costs no Certificates round trip and no decryption.
  *
+ * While the HostGAPlugin serves vmSettings and it answered 304 (unchanged), every second pass asks vmSettings
+ * only: the WireServer goal state is then checked every two periods (≈ 12 s; certificates, a changed container or
+ * a Fabric-only incarnation are picked up that much later), a changed vmSettings fetches it in the same pass, and
+ * an idle VM sends 1.5 requests per period instead of 2 — the fleet's WireServer sees half the goal-state GETs
+ * (issue #21; BENCHMARKS.md, "Fleet cost"). A pass after a failure, a 410, a refresh asked for or a container
+ * change always starts with the goal state.
+ *
  * Failures end the pass early and move the next one: 410 (or 400 InvalidContainerConfiguration) refreshes the
  * goal state at once (3 times per pass at most), throttling (403/429/503) retries after 1 s, anything else backs
  * off along the Fibonacci sequence of wire_retry_policy() (capped at 5 min, never shorter than the period). The
@@ -68,6 +75,7 @@ struct WirePoller {
         unsigned n_failures; /* consecutive failed passes (backoff) */
         unsigned n_stale;    /* 410 refreshes in this pass */
         bool refresh_soon;   /* 410 seen or asked for: start the next pass at once */
+        bool wire_due;       /* the next pass must ask the WireServer goal state (see the top of the file) */
 
         /* this pass */
         char failure[HTTP_FAILURE_STRING_MAX + 256];
@@ -75,6 +83,8 @@ struct WirePoller {
         bool container_changed;
         bool container_retry; /* a pass that saw the container change failed: treat the next as one */
         bool hosting_env_done, certificates_done, ext_conf_done;
+        bool goal_state_done, vm_settings_done; /* asked in this pass */
+        bool vm_settings_unchanged;             /* this pass's vmSettings answered 304 */
         const char *certificates_why;
         bool certificates_skipped; /* the thumbprints did not change */
         usec_t pass_started, certificates_started, certificates_usec;
@@ -102,11 +112,13 @@ struct WirePoller {
 
 static void pass_finish(WirePoller *p, int r);
 static int pass_next(WirePoller *p);
+static int goal_state_start(WirePoller *p);
 
 static void pass_reset(WirePoller *p) {
         p->failure[0] = 0;
         p->new_incarnation = p->container_changed = false;
         p->hosting_env_done = p->certificates_done = p->ext_conf_done = false;
+        p->goal_state_done = p->vm_settings_done = p->vm_settings_unchanged = false;
         p->certificates_why = NULL;
         p->certificates_skipped = false;
         p->pass_started = p->certificates_started = p->certificates_usec = 0;
@@ -197,6 +209,7 @@ void azure_client_poll_now(AzureClient *c) {
 
         if (!p)
                 return;
+        p->wire_due = true;
         if (p->step == POLL_IDLE) {
                 if (schedule(p, 0) < 0)
                         log_debug("Cannot re-arm the goal state timer.");
@@ -544,6 +557,7 @@ static void on_vm_settings(HttpRetry *call, int error, HttpResponse *response, v
         } else
                 switch (resp->status) {
                 case 304:
+                        p->vm_settings_unchanged = true;
                         break;
                 case 404:
                         fast_track_set(p, false,
@@ -561,7 +575,8 @@ static void on_vm_settings(HttpRetry *call, int error, HttpResponse *response, v
                         break;
                 }
         if (r >= 0)
-                r = pass_next(p);
+                /* a pass that skipped the goal state and found vmSettings changed (or unusable) asks it now */
+                r = !p->goal_state_done && !p->vm_settings_unchanged ? goal_state_start(p) : pass_next(p);
         if (r < 0)
                 pass_finish(p, r);
 }
@@ -572,8 +587,9 @@ static int fetch_vm_settings(WirePoller *p) {
         RetryPolicy once;
         int r;
 
+        p->vm_settings_done = true;
         if (p->vm_settings_recheck > 0 && now_usec(CLOCK_MONOTONIC) < p->vm_settings_recheck)
-                return pass_next(p);
+                return p->goal_state_done ? pass_next(p) : goal_state_start(p);
         if (uuid_random(uuid) < 0 || asprintf(&corr, "x-ms-client-correlationid: %s", uuid) < 0)
                 return -ENOMEM;
         /* Only conditional when we hold the document the ETag names (not right after a restart). */
@@ -624,13 +640,22 @@ static void on_goal_state(HttpRetry *call, int error, HttpResponse *response, vo
         c->have_goal_state = true;
         gs = (GoalState){};
 
-        r = fetch_vm_settings(p);
+        r = p->vm_settings_done ? pass_next(p) : fetch_vm_settings(p);
         if (r < 0)
                 pass_finish(p, r);
 }
 
-static int pass_start(WirePoller *p) {
+static int goal_state_start(WirePoller *p) {
         RetryPolicy once;
+
+        p->goal_state_done = true;
+        wire_single_attempt_policy(&once);
+        p->step = POLL_GOAL_STATE;
+        return wire_goal_state_start(p->client, &once, /* retry_gone= */ false, on_goal_state, p, &p->call);
+}
+
+static int pass_start(WirePoller *p) {
+        bool wire;
 
         p->n_passes++;
         pass_reset(p);
@@ -638,9 +663,11 @@ static int pass_start(WirePoller *p) {
         /* The hook point: whatever the pass relies on is reconciled before its first request. */
         if (p->options.callbacks.pass_start)
                 p->options.callbacks.pass_start(p->options.callbacks.userdata);
-        wire_single_attempt_policy(&once);
-        p->step = POLL_GOAL_STATE;
-        return wire_goal_state_start(p->client, &once, /* retry_gone= */ false, on_goal_state, p, &p->call);
+        /* vmSettings only when the last pass asked the WireServer, found nothing changed and nothing is pending */
+        wire = p->wire_due || !p->vm_settings_supported || p->vm_settings_recheck > 0 || !p->incarnation ||
+               !p->etag || p->container_retry || p->n_failures > 0 || p->n_stale > 0;
+        p->wire_due = !wire;
+        return wire ? goal_state_start(p) : fetch_vm_settings(p);
 }
 
 /* ---- the choice (protocol §1.4 / §2.1) and the end of a pass ---- */
@@ -748,12 +775,9 @@ static void pass_finish(WirePoller *p, int r) {
                 .hgap_version = p->hgap_version,
                 .certificates = p->n_certificates,
                 .certificates_why = p->n_certificates >= 0 ? p->certificates_why : NULL,
-                .certificates_skipped =
-                        p->certificates_skipped &&
-                                        p->n_certificates<0, .certificates_usec = p->certificates_usec,
-                                                          .duration = p->pass_started> 0
-                                ? now_usec(CLOCK_MONOTONIC) - p->pass_started
-                                : 0,
+                .certificates_skipped = p->certificates_skipped && (p->n_certificates < 0),
+                .certificates_usec = p->certificates_usec,
+                .duration = (p->pass_started > 0) ? now_usec(CLOCK_MONOTONIC) - p->pass_started : 0,
                 .warnings = p->warnings,
         };
         /* Still not idle: a refresh asked for from the callbacks (or during the pass) sets refresh_soon. */
