@@ -201,20 +201,36 @@ static int load_manifest(ExtExecutor *e, const char *name, const char *version, 
         return handler_manifest_parse(buf, size, ret, NULL);
 }
 
-/* Appends to CommandExecution[_<ext>].log, keeping it under 10 MB by dropping its head (§4.3). */
+/* Appends to CommandExecution[_<ext>].log, keeping it under 10 MB by dropping its head (§4.3). A log, as
+ * waagent's: appended (O_APPEND) without fsync; only when it would pass the bound is it rewritten (atomically)
+ * with the newer half kept. */
 static void command_log_append(ExtExecutor *e, const char *name, const char *ext, const char *text) {
-        _cleanup_free_ char *path = NULL, *old = NULL, *joined = NULL;
-        size_t size = 0, keep;
+        _cleanup_free_ char *path = NULL, *dir = NULL, *line = NULL, *old = NULL, *joined = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size = 0, keep, len;
+        struct stat st;
         char ts[64];
 
         if (ext ? asprintf(&path, "%s/%s/CommandExecution_%s.log", e->layout.log_dir, name, ext) < 0
                 : asprintf(&path, "%s/%s/CommandExecution.log", e->layout.log_dir, name) < 0)
                 return;
         (void) format_timestamp_iso(now_usec(CLOCK_REALTIME), ts, sizeof ts);
+        if (asprintf(&line, "%s %s\n", ts, text) < 0 || asprintf(&dir, "%s/%s", e->layout.log_dir, name) < 0)
+                return;
+        len = strlen(line);
+        (void) mkdir_p_in_root(e->layout.root_fd, dir, 0755);
+        fd = open_in_root(e->layout.root_fd, path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                          0600);
+        if (fd >= 0 && fstat(fd, &st) >= 0 && S_ISREG(st.st_mode) &&
+            (uint64_t) st.st_size + len <= EXT_COMMAND_LOG_MAX) {
+                if (write(fd, line, len) != (ssize_t) len)
+                        log_debug("Cannot append to %s.", path);
+                return;
+        }
         if (read_file_in_root(e->layout.root_fd, path, EXT_COMMAND_LOG_MAX * 2, &old, &size) < 0)
                 size = 0;
-        keep = size + strlen(text) > EXT_COMMAND_LOG_MAX ? MIN(size, EXT_COMMAND_LOG_MAX / 2) : size;
-        if (asprintf(&joined, "%.*s%s %s\n", (int) keep, old ? old + (size - keep) : "", ts, text) < 0)
+        keep = size + len > EXT_COMMAND_LOG_MAX ? MIN(size, EXT_COMMAND_LOG_MAX / 2) : size;
+        if (asprintf(&joined, "%.*s%s", (int) keep, old ? old + (size - keep) : "", line) < 0)
                 return;
         (void) write_string_file_atomic_in_root(e->layout.root_fd, path, joined, 0600, WRITE_MKDIR);
 }
