@@ -32,6 +32,7 @@
 #include "provision-state.h"
 #include "provision.h"
 #include "provisioner.h"
+#include "route-wait.h"
 #include "ssh.h"
 #include "user.h"
 #include "userdata.h"
@@ -67,6 +68,8 @@ static int step_media(ProvisionRun *p, const ProvisionStepDef *step, char **ret_
 static int step_imds(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         char what[HTTP_FAILURE_STRING_MAX + 32];
         HttpFailure failure = {};
+        struct in_addr address;
+        usec_t waited = 0;
         ImdsOptions o;
         JsonError err = {};
         int r;
@@ -77,6 +80,15 @@ static int step_imds(ProvisionRun *p, const ProvisionStepDef *step, char **ret_s
         p->have_imds = false;
         imds_options_from_config(&p->c->config, &o);
         o.policy.failure = &failure;
+        /* The unit does not wait for network-online.target: the network may still be coming up (route-wait.h). */
+        if (url_ipv4_host(o.url, &address) >= 0) {
+                r = route_wait(address, p->c->config.imds_deadline, &waited);
+                if (r < 0)
+                        log_warning_errno(r, "No route to IMDS %s after %.1fs, asking anyway: %m", o.url,
+                                          (double) waited / USEC_PER_SEC);
+                else if (waited >= 100 * USEC_PER_MSEC)
+                        log_info("Network up: a route to IMDS after %.1fs.", (double) waited / USEC_PER_SEC);
+        }
         r = imds_fetch_instance(&o, &p->imds, &err);
         if (r == -EBADMSG)
                 return error_setf(error, r, "IMDS instance metadata is invalid: %s",

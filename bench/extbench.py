@@ -18,6 +18,9 @@ fabric receives in which all N handlers are Ready with settings status success.
                 the other, as both agents do here; the sum is reported too)
   overhead s    process s − handlers s: the agent's own wall time for the goal state (documents, downloads,
                 unpacking, spawning, waiting for the processes, status, upload)
+  spawn floor   what starting the handler costs here without an agent: a shell loop runs its install command 20
+                times (best of 3), ms per run — the part of each invocation no agent can save; "overhead beyond
+                the floor" subtracts it once per invocation
   agent CPU s   CPU of the agent's process tree from publish to done (bench/proctree.py: reaped children
                 included) minus the handlers' own CPU as they report it (`times`: the shell and its children);
                 the `/bin/sh -c` each agent wraps a command in counts as the agent's
@@ -43,6 +46,7 @@ import argparse
 import copy
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -149,6 +153,25 @@ def daemon_timings(rig, incarnation, timeout=5.0):
     return None
 
 
+def spawn_floor_ms(exts, n=20):
+    """What starting the benchmark handler costs on this machine without any agent: a shell loop runs its install
+    command n times (fork, exec of the script's interpreter, the script, exit, wait), milliseconds per run; the
+    agent overhead per invocation cannot go below it."""
+    src = exts[0].get("source")
+    script = os.path.join(src, MARKER) if src else None
+    if not script or not os.path.exists(script):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "AZL_BENCH_HANDLER_DIR"}
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run(["/bin/sh", "-c", 'i=0; while [ $i -lt %d ]; do "$0" install; i=$((i+1)); done' % n, script],
+                       cwd=src, env=env, check=True)
+        t = (time.perf_counter() - t0) * 1000 / n
+        best = t if best is None else min(best, t)
+    return best
+
+
 def one_run(args, agent, azl_path, run, scenario_file, exts):
     res = {"agent": agent, "run": run, "handlers": len(exts), "chain": bool(args.chain)}
     names = {e["name"] for e in exts}
@@ -219,6 +242,10 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
             "tree_wchar": d["wchar"],
             "requests": len(win), "bytes_up": sum(r.get("body_len") or 0 for r in win),
         })
+        floor = spawn_floor_ms(exts)
+        if floor is not None and recs:
+            res["spawn_floor_ms"] = floor
+            res["overhead_beyond_floor_s"] = res["overhead_s"] - len(recs) * floor / 1000
         if len(recs) < len(exts):
             res["warning"] = "only %d handler records for %d handlers" % (len(recs), len(exts))
         if agent == "azl-agent":

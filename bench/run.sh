@@ -11,6 +11,8 @@
 #   --runs N          VM first boots per agent (default 3)
 #   --prov-runs P     `azl-agent provision` on a scratch root on the host (default 3; azl-agent only)
 #   --ext-runs E      extension goal state runs per agent (default 3), H handlers (default 10)
+#   --ext-big B       then once per agent with B handlers (default 100; 0: not run): the cost must grow linearly
+#   --ext-chain C     then once per agent with C handlers in a dependsOn chain (default 10; 0: not run)
 #   --steady-runs K   daemon steady-state runs per agent (default 1)
 #   --idle-minutes M  daemon steady-state idle window (default 2; the full measurement is 10)
 #   --quick           = --runs 1 --prov-runs 1 --ext-runs 1 --steady-runs 1 --idle-minutes 1
@@ -29,7 +31,7 @@
 # output directory it prints.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-runs=3 prov_runs=3 ext_runs=3 handlers=10 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
+runs=3 prov_runs=3 ext_runs=3 handlers=10 ext_big=100 ext_chain=10 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
 do_vm=1 do_prov=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle="" fleet_vms=10000
 while [ $# -gt 0 ]; do
         case $1 in
@@ -37,6 +39,8 @@ while [ $# -gt 0 ]; do
         --prov-runs) prov_runs=$2; shift ;;
         --ext-runs) ext_runs=$2; shift ;;
         --handlers) handlers=$2; shift ;;
+        --ext-big) ext_big=$2; shift ;;
+        --ext-chain) ext_chain=$2; shift ;;
         --idle-minutes) idle=$2; shift ;;
         --steady-runs) steady_runs=$2; shift ;;
         --agents) agents=$2; shift ;;
@@ -49,13 +53,13 @@ while [ $# -gt 0 ]; do
         --out) out=$(realpath -m "$2"); shift ;;
         --settle) settle=$2; shift ;;
         --fleet-vms) fleet_vms=$2; shift ;;
-        --quick) runs=1 prov_runs=1 ext_runs=1 steady_runs=1 idle=1 ;;
-        -h|--help) sed -n '3,28p' "$0"; exit 0 ;;
+        --quick) runs=1 prov_runs=1 ext_runs=1 ext_big=0 ext_chain=0 steady_runs=1 idle=1 ;;
+        -h|--help) sed -n '3,30p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
         esac
         shift
 done
-for n in "$runs" "$prov_runs" "$ext_runs" "$handlers" "$steady_runs" "$fleet_vms"; do
+for n in "$runs" "$prov_runs" "$ext_runs" "$handlers" "$ext_big" "$ext_chain" "$steady_runs" "$fleet_vms"; do
         [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: not a count: $n" >&2; exit 2; }
 done
 [[ $idle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of minutes: $idle" >&2; exit 2; }
@@ -93,8 +97,8 @@ if ip -4 route show default | grep -q . || ip -6 route show default | grep -q .;
         echo "run.sh: the namespace has a default route, refusing" >&2; exit 1
 fi
 src=$1 out=$2 build=$3 keep=$4 agents=$5 do_vm=$6 runs=$7 do_ext=$8 ext_runs=$9 handlers=${10} do_steady=${11}
-steady_runs=${12} idle=${13} settle=${14} do_prov=${15} prov_runs=${16}
-shift 16
+steady_runs=${12} idle=${13} settle=${14} do_prov=${15} prov_runs=${16} ext_big=${17} ext_chain=${18}
+shift 18
 keeparg=""; [ -n "$keep" ] && keeparg="--keep $keep"
 settlearg=""; [ -n "$settle" ] && settlearg="--settle $settle"
 if [ "$do_vm" = 1 ]; then
@@ -110,20 +114,29 @@ fi
 if [ "$do_ext" = 1 ] && [ $# -gt 0 ]; then
         python3 "$src/bench/extbench.py" "$@" --runs "$ext_runs" --handlers "$handlers" \
                 --azl-agent "$build/agent/azl-agent" --out "$out/ext.jsonl" $keeparg $settlearg >&2 || true
+        if [ "$ext_big" -gt 0 ]; then
+                python3 "$src/bench/extbench.py" "$@" --runs 1 --handlers "$ext_big" --timeout 3600 \
+                        --azl-agent "$build/agent/azl-agent" --out "$out/ext-big.jsonl" $keeparg $settlearg >&2 || true
+        fi
+        if [ "$ext_chain" -gt 0 ]; then
+                python3 "$src/bench/extbench.py" "$@" --runs 1 --handlers "$ext_chain" --chain \
+                        --azl-agent "$build/agent/azl-agent" --out "$out/ext-chain.jsonl" $keeparg $settlearg >&2 || true
+        fi
 fi
 if [ "$do_steady" = 1 ] && [ $# -gt 0 ]; then
         python3 "$src/bench/steady.py" "$@" --runs "$steady_runs" --minutes "$idle" \
                 --azl-agent "$build/agent/azl-agent" --out "$out/steady.jsonl" $keeparg $settlearg >&2 || true
 fi'
 unshare --net bash -c "$inner" run.sh "$src" "$out" "$build" "$keep" "$agents" "$do_vm" "$runs" "$do_ext" \
-        "$ext_runs" "$handlers" "$do_steady" "$steady_runs" "$idle" "$settle" "$do_prov" "$prov_runs" \
-        "${host_agents[@]}"
+        "$ext_runs" "$handlers" "$do_steady" "$steady_runs" "$idle" "$settle" "$do_prov" "$prov_runs" "$ext_big" \
+        "$ext_chain" "${host_agents[@]}"
 
 echo
 cmd="bench/run.sh"
 [ $do_vm = 1 ] && cmd+=" --runs $runs" || cmd+=" --no-vm"
 [ $do_prov = 1 ] && cmd+=" --prov-runs $prov_runs" || cmd+=" --no-prov"
-[ $do_ext = 1 ] && cmd+=" --ext-runs $ext_runs --handlers $handlers" || cmd+=" --no-ext"
+[ $do_ext = 1 ] && cmd+=" --ext-runs $ext_runs --handlers $handlers --ext-big $ext_big --ext-chain $ext_chain" ||
+        cmd+=" --no-ext"
 [ $do_steady = 1 ] && cmd+=" --steady-runs $steady_runs --idle-minutes $idle" || cmd+=" --no-steady"
 echo "Command: $cmd --agents \"$agents\""
 echo "Host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)," \
@@ -132,7 +145,9 @@ echo
 args=()
 [ -s "$out/vm.jsonl" ] && args+=(--vm "$out/vm.jsonl")
 [ -s "$out/prov.jsonl" ] && args+=(--prov "$out/prov.jsonl")
-[ -s "$out/ext.jsonl" ] && args+=(--ext "$out/ext.jsonl")
+exts=()
+for f in ext ext-big ext-chain; do [ -s "$out/$f.jsonl" ] && exts+=("$out/$f.jsonl"); done
+[ ${#exts[@]} -gt 0 ] && args+=(--ext "${exts[@]}")
 [ -s "$out/steady.jsonl" ] && args+=(--steady "$out/steady.jsonl")
 python3 "$src/bench/table.py" "${args[@]}"
 [ -s "$out/steady.jsonl" ] && { python3 "$src/bench/fleet.py" --vms "$fleet_vms" "$out/steady.jsonl" || true; }

@@ -150,6 +150,8 @@ def ext_table(path):
     table(order, ok, [
         ("overhead_s", "**agent overhead s** (process − handlers)", "%.3f"),
         ("per_invocation_ms", "**agent overhead per handler invocation ms**", "%.1f"),
+        ("spawn_floor_ms", "spawn floor ms (the handler started from a shell loop, no agent)", "%.1f"),
+        ("overhead_beyond_floor_s", "agent overhead beyond the spawn floor s", "%.3f"),
         ("process_s", "goal state fetched → all-success status blob s", "%.2f"),
         ("handler_union_s", "handlers' own run time s (union = sum here)", "%.3f"),
         ("detect_s", "published → fetched s (poll phase, 0–6)", "%.1f"),
@@ -307,7 +309,7 @@ def libweight_table(paths):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vm")
-    ap.add_argument("--ext")
+    ap.add_argument("--ext", nargs="*", default=[], help="one table each (10 handlers, 100, a chain)")
     ap.add_argument("--steady", nargs="*", default=[])
     ap.add_argument("--prov")
     args = ap.parse_args()
@@ -315,9 +317,9 @@ def main():
         vm_table(args.vm)
     if args.prov:
         prov_table(args.prov)
-    if args.ext:
-        ext_table(args.ext)
-        ext_phase_table(args.ext)
+    for path in args.ext:
+        ext_table(path)
+        ext_phase_table(path)
     if args.steady:
         steady_table(args.steady)
         libweight_table(args.steady)
