@@ -328,10 +328,11 @@ static void test_crash_points(void **state) {
  * need (the user before its keys, sshd last), validation before anything writes, Ready last. */
 static void test_real_tables(void **state) {
         static const char *const first_boot[] = {
-                "validate",    "userdata",      "hostname", "user",         "ssh-keys",
-                "sshd-config", "ssh-host-keys", "marker",   "report-ready", "ssh-host-keys-rest"};
-        static const char *const boot[] = {"media",    "proxy-agent", "imds",    "confidential",
-                                           "firewall", "wireserver",  "network", "disks"};
+                "validate",      "userdata", "hostname",     "user",  "ssh-keys",          "sshd-config",
+                "ssh-host-keys", "marker",   "report-ready", "disks", "ssh-host-keys-rest"};
+        static const char *const boot[] = {"media",    "proxy-agent", "imds",   "confidential",
+                                           "firewall", "wireserver",  "network"};
+        static const char *const again[] = {"userdata", "marker", "report-ready", "disks"};
         size_t n = 0;
 
         for (const ProvisionStepDef *s = provision_first_boot_steps; s->name; s++, n++) {
@@ -344,14 +345,14 @@ static void test_real_tables(void **state) {
                         assert_string_equal(pr->name, s->name);
                         assert_true(s->flags & PROVISION_STEP_CRASH_START);
                 }
-                /* the user data's problems are reported, never fatal (issue #18); the last row runs after Ready,
-                 * optional, and even when a step before it failed (it reaps the ssh-keygen child the host keys
-                 * step started) */
+                /* the user data's problems are reported, never fatal (issue #18); the last rows run after Ready,
+                 * optional: the disks (as the peers' growpart and resource disk), and even when a step before it
+                 * failed, the row that reaps the ssh-keygen child the host keys step started */
                 if (streq(s->name, "ssh-host-keys-rest"))
                         assert_true(s->flags == PROVISION_STEP_ALWAYS);
                 else
                         assert_int_equal(!!(s->flags & PROVISION_STEP_REQUIRED),
-                                         !streq(s->name, "userdata"));
+                                         !streq(s->name, "userdata") && !streq(s->name, "disks"));
         }
         assert_int_equal(n, ELEMENTSOF(first_boot));
 
@@ -361,6 +362,12 @@ static void test_real_tables(void **state) {
                 assert_string_equal(s->name, boot[n]);
         }
         assert_int_equal(n, ELEMENTSOF(boot));
+        n = 0;
+        for (const ProvisionStepDef *s = provision_again_steps; s->name; s++, n++) {
+                assert_true(n < ELEMENTSOF(again));
+                assert_string_equal(s->name, again[n]);
+        }
+        assert_int_equal(n, ELEMENTSOF(again));
         /* The goal state is needed to report any failure, and the WireServer guard goes up before it, required
          * on a confidential VM only: the verdict comes first, after IMDS failed too. */
         assert_true(provision_boot_steps[3].flags & PROVISION_STEP_ALWAYS);
