@@ -28,6 +28,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 HANDLERS = 2
+BIG = 3  # --ext-big: the linear-growth run, small here
+CHAIN = 2  # --ext-chain: a dependsOn chain
 EXT_ROWS = ["**agent overhead s** (process − handlers)", "goal state fetched → all-success status blob s",
             "handlers' own run time s (union = sum here)", "**agent CPU s** (tree − handlers)",
             "**peak RSS MB** (tree without handlers)", "peak Pss MiB (tree without handlers)",
@@ -142,7 +144,8 @@ def main():
         build, out = os.path.join(clone, "build-vm"), os.path.join(w, "out")
         r = subprocess.run([os.path.join(clone, "bench", "run.sh"), "--no-vm", "--prov-runs", "1", "--ext-runs", "1",
                             "--handlers",
-                            str(HANDLERS), "--steady-runs", "1", "--idle-minutes", "0.1", "--settle", "1",
+                            str(HANDLERS), "--ext-big", str(BIG), "--ext-chain", str(CHAIN),
+                            "--steady-runs", "1", "--idle-minutes", "0.1", "--settle", "1",
                             "--fleet-vms", "50",
                             "--agents", " ".join(agents), "--out", out],
                            stdout=subprocess.PIPE, text=True, cwd=w)
@@ -152,6 +155,15 @@ def main():
             fail("bench/run.sh of a clean clone exited %d" % r.returncode)
         check_inject(clone, build, w)
         ext, steady = os.path.join(out, "ext.jsonl"), os.path.join(out, "steady.jsonl")
+        # the linear-growth and dependsOn variants: one run each, every handler installed and enabled
+        for name, n, chain in (("ext-big", BIG, False), ("ext-chain", CHAIN, True)):
+            path = os.path.join(out, name + ".jsonl")
+            res = [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+            for a in agents:
+                mine = [r for r in res if r.get("agent") == a]
+                if len(mine) != 1 or "error" in mine[0] or mine[0].get("handler_invocations") != 2 * n \
+                        or mine[0].get("chain") != chain or not mine[0].get("spawn_floor_ms", 0) > 0:
+                    fail("%s %s: %s" % (name, a, mine))
         prov = [json.loads(l) for l in open(os.path.join(out, "prov.jsonl")) if l.strip()] \
             if os.path.exists(os.path.join(out, "prov.jsonl")) else []
         if len(prov) != 1 or "error" in prov[0] or prov[0]["exit_status"] != 0 \
@@ -184,6 +196,8 @@ def main():
                         fail("%s: implausible steady result %s" % (a, r))
         check_table(text, "`azl-agent provision` on the host", PROV_ROWS, ["azl-agent"])
         check_table(text, "Extension goal state", EXT_ROWS, agents)
+        if "quick shell handlers, a dependsOn chain" not in text:
+            fail("no table of the dependsOn chain")
         check_table(text, "daemon steady state", STEADY_ROWS, agents)
         check_table(text, "Fleet cost: per idle VM-hour", FLEET_ROWS, agents)
     finally:
