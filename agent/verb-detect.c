@@ -2,7 +2,7 @@
 /*
  * `azl-agent detect`: what platform this is and why; whether the agent may contact Azure endpoints.
  * Exit status: 0 when the agent may talk to Azure endpoints (Azure detected, or endpoints configured
- * explicitly), EXIT_NOT_APPLICABLE (4) otherwise — azl-provision.service's ExecCondition uses it.
+ * explicitly), EXIT_NOT_APPLICABLE (4) otherwise — the ExecCondition= of azl-agent.service and azl-userdata.service.
  * Also the confidential-VM view (common/confidential.h): what the guest sees, what IMDS said when the provisioning
  * run asked (confidential.json), whether they agree, and whether the confidential-VM defaults apply.
  */

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The ExecCondition= line of both services, run the way systemd runs it: `azl-agent detect` exiting 0 (Azure)
-# must start the unit, 4 (not Azure) and other 2–254 must skip it, and 1 (invalid configuration or another
+# The ExecCondition= line of the services after Ready, run the way systemd runs it: `azl-agent detect` exiting 0
+# (Azure) must start the unit, 4 (not Azure) and other 2–254 must skip it, and 1 (invalid configuration or another
 # error) must become 255 so that the unit fails instead of being skipped. Also runs the line against the real
 # binary on this machine, whose exit status must pass through unchanged (0, or 4 off Azure).
+# azl-provision.service has no ExecCondition= (a second start of the agent on Ready's path, issue #21):
+# `azl-agent provision` exits 4 off Azure, which its SuccessExitStatus=4 makes a success — checked here against the
+# built binary on a scratch root, where no asset tag is visible.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,7 +40,18 @@ exit "${FAKE_DETECT_RC:?}"
 SH
 chmod 0755 "$fake/azl-agent"
 
-for unit in azl-provision.service azl-agent.service azl-userdata.service; do
+tmpl=$AZL_SOURCE_ROOT/units/azl-provision.service.in
+grep -q '^ExecCondition=' "$tmpl" && fail "azl-provision.service has an ExecCondition= again"
+grep -qx 'SuccessExitStatus=4' "$tmpl" || fail "azl-provision.service lacks SuccessExitStatus=4"
+mkdir -p "$scratch/root/etc"
+rc=0
+netns=(); unshare --net true 2>/dev/null && netns=(unshare --net) # nothing is sent either way: belt and braces
+"${netns[@]}" "$AZL_AGENT" --root "$scratch/root" provision >"$scratch/provision.out" 2>&1 || rc=$?
+[[ $rc == 4 ]] || fail "azl-agent provision off Azure exited $rc, want 4: $(cat "$scratch/provision.out")"
+grep -q "Not provisioning" "$scratch/provision.out" || fail "no 'Not provisioning' line: $(cat "$scratch/provision.out")"
+echo "ok: azl-provision.service: no condition; provision off Azure exits 4 (SuccessExitStatus=4)"
+
+for unit in azl-agent.service azl-userdata.service; do
         tmpl=$AZL_SOURCE_ROOT/units/$unit.in
         cmd=$(condition_of "$tmpl" "$fake")
         for pair in 0:0 4:4 1:255 2:2 3:3 254:254; do
