@@ -12,6 +12,7 @@
 #include "log.h"
 #include "provision-engine.h"
 #include "provision-report.h"
+#include "spawn-util.h"
 #include "version.h"
 
 void provision_run_done(ProvisionRun *p) {
@@ -25,6 +26,8 @@ void provision_run_done(ProvisionRun *p) {
                 goal_state_done(&p->goal_state);
         free(p->wire_endpoint);
         provision_data_done(&p->data);
+        if (p->firewall_warm_up_pid > 0) /* a run that ended before its firewall step */
+                (void) spawn_wait(p->firewall_warm_up_pid);
 }
 
 int provision_engine_begin(ProvisionRun *p) {

@@ -51,6 +51,7 @@ typedef struct ProvisionRun {
         PpsRun *pps;
         ProvisionData data;
         bool proxy_agent_active; /* Azure's Guest Proxy Agent guards the WireServer (provision-firewall.c) */
+        pid_t firewall_warm_up_pid; /* provision_firewall_warm_up()'s child, until the firewall step */
         char proxy_agent_detail[256];
 } ProvisionRun;
 

@@ -15,13 +15,17 @@
  *
  * Either way the outcome is written to <StateDirectory>/firewall.json for `status`; the daemon keeps it current.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "firewall.h"
 #include "log.h"
 #include "macro.h"
 #include "provision-firewall.h"
 #include "proxy-agent.h"
+#include "spawn-util.h"
 
 int step_proxy_agent(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(proxy_agent_status_done) ProxyAgentStatus st = {};
@@ -117,11 +121,38 @@ static int firewall_install(ProvisionRun *p, FirewallStatus *st, StepResult *ret
 
 /* An optional row, required on a confidential VM (PROVISION_STEP_REQUIRED_CONFIDENTIAL): elsewhere a table that
  * cannot be installed is recorded failed and the run goes on without the guard; status says why. */
+void provision_firewall_warm_up(ProvisionRun *p) {
+        struct in_addr address;
+        pid_t pid;
+
+        if (p->c->root || !p->c->config.firewall ||
+            firewall_address_from_endpoint(FIREWALL_WARM_UP_ADDRESS, &address) < 0)
+                return;
+        (void) fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return (void) log_debug_errno(errno, "Cannot start the firewall warm-up: %m");
+        if (pid == 0) {
+                (void) prctl(PR_SET_NAME, "azl-nft-warm-up");
+                _exit(firewall_warm_up(address) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        p->firewall_warm_up_pid = pid;
+}
+
+/* The warm-up is done (or never started) before the table goes in: it only loads modules either way. */
+static void warm_up_join(ProvisionRun *p) {
+        if (p->firewall_warm_up_pid <= 0)
+                return;
+        (void) spawn_wait(p->firewall_warm_up_pid);
+        p->firewall_warm_up_pid = 0;
+}
+
 int step_firewall(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(firewall_status_done) FirewallStatus st = {};
         StepResult result;
         int r;
 
+        warm_up_join(p);
         r = firewall_install(p, &st, &result);
         if (r < 0)
                 return r;

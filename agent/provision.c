@@ -508,6 +508,7 @@ int provision_run(Context *c, bool force) {
                           error_reason(&allowed));
         if (provision_engine_begin(&p) < 0)
                 return log_oom();
+        provision_firewall_warm_up(&p);
 
         r = provision_engine_run(&p, provision_boot_steps);
         if (r < 0)

@@ -212,8 +212,12 @@ class Rig:
             except subprocess.TimeoutExpired:
                 self.fabric.kill()
         if self.keep:
-            shutil.copytree(self.w, self.keep, dirs_exist_ok=True, ignore_dangling_symlinks=True,
-                            symlinks=True)
+            # a copy that fails (an earlier run's directory of the same name) must not lose the run's result
+            try:
+                shutil.copytree(self.w, self.keep, dirs_exist_ok=True, ignore_dangling_symlinks=True,
+                                symlinks=True)
+            except (OSError, shutil.Error) as e:
+                print("agentrig: keeping %s in %s failed: %s" % (self.w, self.keep, str(e)[:300]), file=sys.stderr)
         for m in reversed(self._mounted):
             subprocess.run(["umount", "-l", m], check=False)
         shutil.rmtree(self.w, ignore_errors=True)

@@ -175,8 +175,8 @@ def spawn_floor_ms(exts, n=20):
 def one_run(args, agent, azl_path, run, scenario_file, exts):
     res = {"agent": agent, "run": run, "handlers": len(exts), "chain": bool(args.chain)}
     names = {e["name"] for e in exts}
-    with agentrig.Rig(agent, scenario_file, azl_agent=azl_path, keep=args.keep and "%s/%s-%d" % (
-            args.keep, agent, run)) as rig:
+    with agentrig.Rig(agent, scenario_file, azl_agent=azl_path, keep=args.keep and "%s/ext%d%s-%s-%d" % (
+            args.keep, len(exts), "-chain" if args.chain else "", agent, run)) as rig:
         hdir = rig.tmpfs("handler-records")
         rig.env["AZL_BENCH_HANDLER_DIR"] = hdir
         res["version"] = rig.version()

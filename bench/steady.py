@@ -78,7 +78,7 @@ def one_run(args, agent, run):
     res = {"agent": agent, "run": run, "tier": "netns", "idle_minutes": args.minutes,
            "scenario": os.path.basename(args.scenario)}
     with agentrig.Rig(agent, args.scenario, azl_agent=args.azl_agent,
-                      keep=args.keep and "%s/%s-%d" % (args.keep, agent, run)) as rig:
+                      keep=args.keep and "%s/steady-%s-%d" % (args.keep, agent, run)) as rig:
         res["version"] = rig.version()
         proc = rig.start_agent()
         t0, peak, pss_peak, pd_peak, done_t = rig.t_start, 0, 0, 0, None

@@ -575,6 +575,23 @@ static int table_text(struct in_addr address, const AllowedCgroup *a, size_t n, 
         return 0;
 }
 
+int firewall_warm_up(struct in_addr address) {
+        _cleanup_(firewall_freep) Firewall *f = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = firewall_new(&f);
+        if (r >= 0)
+                r = nft_open(f);
+        if (r >= 0)
+                r = table_text(address, NULL, 0, "", &text);
+        if (r < 0)
+                return r;
+        /* libnftables(3): the transaction goes to the kernel, which loads what it needs, and is not committed */
+        nft_ctx_set_dry_run(f->nft, true);
+        return nft_run(f, text, NULL, NULL);
+}
+
 int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_units, char **ret_summary,
                        char **ret_error) {
         _cleanup_free_ char *now = NULL, *after = NULL, *key = NULL, *text = NULL, *summary = NULL,

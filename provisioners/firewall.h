@@ -100,6 +100,11 @@ typedef enum FirewallChange {
 int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_units, char **ret_summary,
                        char **ret_error);
 
+/* Our table's transaction, checked by the kernel but not committed (libnftables' dry run): the kernel modules it
+ * needs (nf_tables, conntrack, reject) are loaded by then — a second or two at boot under emulation, which the
+ * provisioning run spends in a child while it reads the media and asks IMDS (provision-firewall.c). */
+int firewall_warm_up(struct in_addr address);
+
 /* Deletes our table if it exists (Enable=no, or the Guest Proxy Agent took over): 1 if it was there, 0 if not. */
 int firewall_remove(Firewall *f, char **ret_error);
 

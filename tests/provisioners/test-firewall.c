@@ -3,9 +3,12 @@
  * The pure parts of the WireServer guard (provisioners/firewall.h): which endpoint addresses are guarded, the
  * status file's round trip, and how an AllowUnits= entry finds its cgroup (a unit name beneath the slices only,
  * a path as given; nothing that could carry nftables syntax). The table itself is tested in a network
- * namespace by tests/firewall/test_firewall.py.
+ * namespace by tests/firewall/test_firewall.py. The warm-up (the table's transaction, checked by the kernel and
+ * not committed) in a network namespace of this test's own: it succeeds and leaves the ruleset empty.
  */
 #include <arpa/inet.h>
+#include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -81,11 +84,34 @@ static void test_resolve_unit(void **state) {
         tmpdir_remove(dir);
 }
 
+/* Last: it moves the process into a network namespace of its own. */
+static void test_warm_up(void **state) {
+        struct in_addr a;
+        char line[256];
+        size_t n = 0;
+        FILE *f;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0 || system("command -v nft >/dev/null") != 0) {
+                print_message("skipped: needs root (a network namespace of its own) and nft(8)\n");
+                skip();
+        }
+        assert_int_equal(firewall_address_from_endpoint("168.63.129.16", &a), 0);
+        assert_int_equal(firewall_warm_up(a), 0);
+        /* checked, not committed: no table in the namespace */
+        f = popen("nft list ruleset", "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f))
+                n += strlen(line);
+        assert_int_equal(pclose(f), 0);
+        assert_int_equal(n, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_address),
                 cmocka_unit_test(test_status_roundtrip),
                 cmocka_unit_test(test_resolve_unit),
+                cmocka_unit_test(test_warm_up),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
