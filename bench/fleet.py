@@ -9,8 +9,10 @@ start time, endpoint, method, kind, body bytes up, response bytes down, request 
    (WireServer 168.63.129.16:80 and HostGAPlugin :32526) and to IMDS, scaled from the idle window.
 2. A fleet of --vms VMs (default 10,000) rebooted together: each VM's daemon starts within --start-spread seconds
    (default 1 s: a whole cluster coming back at once, the worst case for synchronisation) and then repeats its
-   agent's passes. A pass is one goal-state round as the trace shows it: the requests from one WireServer goal
-   state request to the next, with their offsets; the VM replays the trace's passes in order from a random one.
+   agent's passes. A pass is one poll as the trace shows it: the requests from one goal state or vmSettings request
+   that comes more than 1 s after the previous pass began to the next such request, with their offsets (azl-agent
+   asks the WireServer goal state every second pass while vmSettings is unchanged: its passes alternate between two
+   requests and one); the VM replays the trace's passes in order from a random one.
    The time between passes comes from one of two models:
      measured   drawn from the intervals between passes in the trace (this host's own noise included — on a
                 loaded shared machine that noise desynchronises waagent more than identical VMs would be)
@@ -65,7 +67,10 @@ def passes(trace):
     """[(offsets of the pass's host requests from its start)], [intervals between pass starts], median pass
     duration (last request start − first)."""
     host = sorted(t for t in trace if t[1] in HOST)
-    starts = [i for i, t in enumerate(host) if t[3] == "goalstate"]
+    starts = []
+    for i, t in enumerate(host):
+        if t[3] in ("goalstate", "vmSettings") and (not starts or t[0] - host[starts[-1]][0] > 1.0):
+            starts.append(i)
     if len(starts) < 2:
         return [], [], 0.0
     out, intervals, durations = [], [], []
