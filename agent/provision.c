@@ -32,7 +32,6 @@
 #include "provision-state.h"
 #include "provision.h"
 #include "provisioner.h"
-#include "route-wait.h"
 #include "ssh.h"
 #include "user.h"
 #include "userdata.h"
@@ -80,9 +79,9 @@ static int step_imds(ProvisionRun *p, const ProvisionStepDef *step, char **ret_s
         p->have_imds = false;
         imds_options_from_config(&p->c->config, &o);
         o.policy.failure = &failure;
-        /* The unit does not wait for network-online.target: the network may still be coming up (route-wait.h). */
+        /* The unit does not wait for network-online.target: the network may still be coming up (network.h). */
         if (url_ipv4_host(o.url, &address) >= 0) {
-                r = route_wait(address, p->c->config.imds_deadline, &waited);
+                r = network_wait_route(address, p->c->config.imds_deadline, &waited);
                 if (r < 0)
                         log_warning_errno(r, "No route to IMDS %s after %.1fs, asking anyway: %m", o.url,
                                           (double) waited / USEC_PER_SEC);

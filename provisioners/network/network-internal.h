@@ -48,3 +48,6 @@ int network_state_save(int root_fd, const char *state_dir, const NetworkState *s
 
 /* "10.0.1.5/24" or "fd00::5" (then prefix = full length) → NetworkAddress. */
 int network_address_parse(const char *s, NetworkAddress *ret);
+
+/* A file name of ours in NETWORKD_DIR (10-azl-*.network, 05-azl-vf-*.network). */
+bool networkd_file_is_ours(const char *name);

@@ -10,17 +10,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <unistd.h>
 
 #include <systemd/sd-bus.h>
 
 #include "fileio.h"
 #include "macro.h"
+#include "network-internal.h"
 #include "network.h"
 #include "string-table.h"
 #include "strutil.h"
@@ -55,7 +52,7 @@ static int write_if_changed(int root_fd, const char *path, const char *contents)
         return r < 0 ? r : 1;
 }
 
-static bool is_ours(const char *name) {
+bool networkd_file_is_ours(const char *name) {
         return (startswith(name, "10-azl-") || startswith(name, "05-azl-vf-")) && endswith(name, ".network");
 }
 
@@ -88,7 +85,7 @@ static int remove_stale(int root_fd, const NetworkFile *files, size_t n) {
                 return r;
         }
         for (struct dirent *de; (errno = 0, de = readdir(d));) {
-                if (!is_ours(de->d_name) || in_set(files, n, NETWORKD_DIR, de->d_name))
+                if (!networkd_file_is_ours(de->d_name) || in_set(files, n, NETWORKD_DIR, de->d_name))
                         continue;
                 if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
                         if (errno == ENOENT)
@@ -175,105 +172,4 @@ int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApply
 finish:
         network_files_free(files, n);
         return r;
-}
-
-/* networkd's state of a link (/run/systemd/netif/links/<ifindex>, KEY=value lines: what networkctl and
- * sd-network read): its .network file, ADMIN_STATE (pending, initialized, configuring, configured, unmanaged,
- * failed, linger) and IPV4_ADDRESS_STATE (off, degraded, routable). */
-#define NETIF_LINKS_DIR "/run/systemd/netif/links"
-
-typedef struct LinkState {
-        char *network_file, *admin, *ipv4;
-} LinkState;
-
-static void link_state_done(LinkState *s) {
-        free(s->network_file);
-        free(s->admin);
-        free(s->ipv4);
-}
-
-static int link_state_read(unsigned ifindex, LinkState *ret) {
-        _cleanup_free_ char *path = NULL, *data = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        char *line, *save = NULL;
-        int r;
-
-        if (asprintf(&path, NETIF_LINKS_DIR "/%u", ifindex) < 0)
-                return -ENOMEM;
-        /* the running system's runtime state, not a file of the (possibly alternate) root */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return negative_errno();
-        r = read_full_fd(fd, NETWORK_FILE_MAX, &data, NULL);
-        if (r < 0)
-                return r;
-        for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char **dst = startswith(line, "NETWORK_FILE=")         ? &ret->network_file
-                             : startswith(line, "ADMIN_STATE=")        ? &ret->admin
-                             : startswith(line, "IPV4_ADDRESS_STATE=") ? &ret->ipv4
-                                                                       : NULL;
-
-                if (dst && !*dst && !(*dst = strdup(strchr(line, '=') + 1)))
-                        return -ENOMEM;
-        }
-        return 0;
-}
-
-/* 1 when at least one link is configured with one of our files and each of those either has a routable IPv4
- * address again (the WireServer and IMDS are IPv4; IPv6 link-local and router advertisements may take seconds
- * more) or is done configuring (configured, failed, unmanaged); 0 otherwise. */
-static int our_links_configured(void) {
-        struct if_nameindex *links = if_nameindex();
-        unsigned ours = 0, pending = 0;
-
-        if (!links)
-                return negative_errno();
-        for (struct if_nameindex *i = links; i->if_index != 0; i++) {
-                _cleanup_(link_state_done) LinkState st = {};
-                const char *name;
-
-                if (link_state_read(i->if_index, &st) < 0 || !st.network_file ||
-                    !startswith(st.network_file, NETWORKD_DIR "/"))
-                        continue;
-                name = strrchr(st.network_file, '/') + 1;
-                if (!is_ours(name))
-                        continue;
-                ours++;
-                if (!streq_ptr(st.ipv4, "routable") &&
-                    !(streq_ptr(st.admin, "configured") || streq_ptr(st.admin, "failed") ||
-                      streq_ptr(st.admin, "unmanaged") || streq_ptr(st.admin, "linger")))
-                        pending++;
-        }
-        if_freenameindex(links);
-        return ours > 0 && pending == 0;
-}
-
-int network_wait_networkd_configured(usec_t timeout, usec_t *ret_waited) {
-        _cleanup_close_ int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        usec_t start = now_usec(CLOCK_MONOTONIC), end = start + timeout;
-        int r;
-
-        /* networkd replaces the files (rename): IN_MOVED_TO; without inotify, every 100 ms */
-        if (fd >= 0 && inotify_add_watch(fd, NETIF_LINKS_DIR, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-                (void) close(fd);
-                fd = -EBADF;
-        }
-        for (;;) {
-                usec_t now = now_usec(CLOCK_MONOTONIC);
-                struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                char buf[4096];
-
-                r = our_links_configured();
-                if (r != 0 || now >= end)
-                        break;
-                /* 100 ms at most: networkd may have written a file between the check and the poll */
-                r = poll(&pfd, 1, (int) MIN((end - now + 999) / 1000, 100U));
-                if (r < 0 && errno != EINTR)
-                        return negative_errno();
-                while (fd >= 0 && read(fd, buf, sizeof buf) > 0)
-                        ;
-        }
-        if (ret_waited)
-                *ret_waited = now_usec(CLOCK_MONOTONIC) - start;
-        return r < 0 ? r : r > 0 ? 0 : -ETIMEDOUT;
 }

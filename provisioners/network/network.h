@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -182,12 +183,6 @@ NetworkBackend network_backend_resolve(const Context *c, NetworkBackend b);
 int network_apply(Context *c, const NetworkConfig *config, NetworkBackend backend, NetworkApplyResult *ret);
 int network_apply_networkd(Context *c, const NetworkConfig *config, NetworkApplyResult *ret);
 
-/* After a networkd reload that changed our files: networkd reconfigures the links they match, dropping and
- * re-acquiring the DHCP lease — a request made meanwhile fails and waits out a retry. Waits (networkd's state
- * files in /run/systemd/netif/links, inotify) until at least one link is configured with one of our files and none is still configuring; 0,
- * -ETIMEDOUT after timeout. Blocking: the provisioning run's, not the daemon's event loop. */
-int network_wait_networkd_configured(usec_t timeout, usec_t *ret_waited);
-
 /*
  * IMDS network object → parse → network_apply(): the provisioning step "network" and the daemon's hot-plug
  * re-apply share this. *summary always receives one line for the state file and the log (unless -ENOMEM),
@@ -223,3 +218,21 @@ int network_watch_new(sd_event *event, NetworkLinkHandler handler, void *userdat
 NetworkWatch *network_watch_free(NetworkWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NetworkWatch *, network_watch_free);
 const char *network_link_event_to_string(NetworkLinkEvent e);
+
+/* ---- Waiting (network-wait.c): blocking, for the provisioning run, not the daemon's event loop ---- */
+
+/* The IPv4 literal host of an http(s) URL ("http://169.254.169.254", "http://127.0.0.1:8080/x"); -EINVAL for a
+ * name or anything else (then there is no route to wait for). */
+int url_ipv4_host(const char *url, struct in_addr *ret);
+
+/* Until the kernel has a route to address (connect(2) of a UDP socket: the routing decision, no packet sent),
+ * at most timeout: 0 (ret_waited: how long), -ETIMEDOUT. azl-provision.service starts once the system is up, not
+ * after network-online.target: the media step needs no network and runs while the DHCP client is at work, and
+ * the first request (IMDS) waits here instead of failing with ENETUNREACH into a retry backoff (1, 2, 4 s …). */
+int network_wait_route(struct in_addr address, usec_t timeout, usec_t *ret_waited);
+
+/* After a networkd reload that changed our files: networkd reconfigures the links they match, dropping and
+ * re-acquiring the DHCP lease — a request made meanwhile fails and waits out a retry. Waits until at least one
+ * link is configured with one of our files and each of those has a routable IPv4 address again or is done
+ * configuring (networkd's state files in /run/systemd/netif/links); 0, -ETIMEDOUT after timeout. */
+int network_wait_networkd_configured(usec_t timeout, usec_t *ret_waited);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * route-wait.h: the IPv4 host of an endpoint URL, and waiting for a route — in a network namespace of this test's
+ * network-wait.c: the IPv4 host of an endpoint URL, and waiting for a route — in a network namespace of this test's
  * own (unshare; root, else skipped): nothing routes there until the test brings lo up with an address, and the
  * wait returns once the kernel has the route, not before; without a route it times out.
  */
@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 
 #include "macro.h"
-#include "route-wait.h"
+#include "network.h"
 #include "tests.h"
 
 static void test_url_host(void **state) {
@@ -48,7 +48,7 @@ static void test_wait(void **state) {
                 skip();
         }
         /* nothing routes in a fresh namespace: lo is down */
-        assert_int_equal(route_wait(a, 300 * USEC_PER_MSEC, &waited), -ETIMEDOUT);
+        assert_int_equal(network_wait_route(a, 300 * USEC_PER_MSEC, &waited), -ETIMEDOUT);
         assert_true(waited >= 300 * USEC_PER_MSEC);
         /* the address appears 400 ms later: the wait ends then, woken by rtnetlink */
         pid = fork();
@@ -57,14 +57,14 @@ static void test_wait(void **state) {
                 (void) usleep(400 * 1000);
                 _exit(run("ip link set lo up && ip addr add 10.9.9.1/24 dev lo") == 0 ? 0 : 1);
         }
-        assert_int_equal(route_wait(a, 10 * USEC_PER_SEC, &waited), 0);
+        assert_int_equal(network_wait_route(a, 10 * USEC_PER_SEC, &waited), 0);
         print_message("route after %.3fs\n", (double) waited / USEC_PER_SEC);
         assert_true(waited >= 350 * USEC_PER_MSEC);
         assert_true(waited < 5 * USEC_PER_SEC);
         assert_int_equal(waitpid(pid, &st, 0), pid);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         /* and now at once */
-        assert_int_equal(route_wait(a, 0, &waited), 0);
+        assert_int_equal(network_wait_route(a, 0, &waited), 0);
 }
 
 int main(void) {
