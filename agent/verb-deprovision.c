@@ -4,8 +4,9 @@
  * before capture (Packer's Azure builder runs `waagent -force -deprovision+user`). Modelled on what waagent's
  * deprovision removes (azurelinuxagent/pa/deprovision/default.py), for our own files:
  *
- *   - stop the guest agent daemon (azl-agent.service) and the provisioning unit (azl-provision.service, whose
- *     RSA/ECDSA host key finisher may still run); running system only;
+ *   - stop the guest agent daemon (azl-agent.service), the provisioning unit (azl-provision.service, whose
+ *     RSA/ECDSA host key finisher may still run) and the user data's after-Ready run (azl-userdata.service);
+ *     running system only;
  *   - the SSH host keys (/etc/ssh/ssh_host_*key*): the next VM generates its own; the sshd drop-in holding this
  *     VM's DisableSshPasswordAuthentication (the next provisioning writes the new VM's);
  *   - the agent's state (<StateDirectory>: state.json, the provisioned marker, so the next boot is a first boot;
@@ -219,6 +220,11 @@ static int build_plan(Context *c, bool user, Plan *p) {
                  * finisher, provisioners/ssh.c): stopped, or they would come back after their removal below */
                 r = plan_add(p, ACTION_STOP_DAEMON, "stop the provisioning run's background work",
                              "azl-provision.service");
+                if (r < 0)
+                        return r;
+                /* the user data's after-Ready scripts write below the state directory while they run */
+                r = plan_add(p, ACTION_STOP_DAEMON, "stop the user data's after-Ready run",
+                             "azl-userdata.service");
                 if (r < 0)
                         return r;
         }

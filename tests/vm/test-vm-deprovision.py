@@ -93,6 +93,7 @@ def main():
         r = vm_a.ssh("waagent -force -deprovision+user; echo RC=$?; "
                      "echo USER=$(getent passwd %s | wc -l); echo HOME=$(test -e /home/%s && echo 1 || echo 0); "
                      "echo STATE=$(ls -A /var/lib/azl-agent | wc -l); "
+                     "echo STATE_NAMES=$(ls -A /var/lib/azl-agent | tr '\\n' ' '); "
                      "echo KEYS=$(ls /etc/ssh | grep -c ssh_host_); "
                      "echo ROOTPW=$(getent shadow root | cut -d: -f2); "
                      "echo HOSTNAME_FILE=$(test -e /etc/hostname && echo yes || echo no); "
