@@ -140,7 +140,8 @@ def main():
         except (ValueError, KeyError):
             boots = []
         c.check(len(boots) == 1 and any(r["name"] == "ssh-host-keys" for r in boots[0]["records"]),
-                "analyze: one boot (A's records went with the state), B's provisioning steps", an.stdout[:300])
+                "analyze: one boot (A's records went with the state), B's provisioning steps",
+                an.stdout[:300] or "rc %d: %s" % (an.returncode, an.stderr[:300]))
     finally:
         for vm in (vm_b, vm_a):
             if vm is not None:

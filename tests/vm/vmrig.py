@@ -344,12 +344,22 @@ class VM:
                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=15",
                "%s@127.0.0.1" % (user or ("root" if root else self.user)), command]
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            if check:
-                raise
-            return subprocess.CompletedProcess(cmd, 255, "", "timeout")
+        # The connection itself may be refused for an instant: sshd re-executes itself when it is reloaded (the
+        # agent reloads it once the RSA/ECDSA host keys exist, after Ready). Through slirp the TCP connect always
+        # succeeds and the guest's refusal shows as an ssh failure (255) before any command ran: retried, at most
+        # twice. A command's own failure is never retried.
+        for attempt in range(3):
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                if check:
+                    raise
+                return subprocess.CompletedProcess(cmd, 255, "", "timeout")
+            if r.returncode != 255 or not any(m in r.stderr for m in (
+                    "kex_exchange_identification", "Connection refused", "Connection reset",
+                    "Connection closed by remote host")):
+                break
+            time.sleep(2)
         if check and r.returncode != 0:
             raise RuntimeError("ssh %r: rc=%d %s" % (command, r.returncode, r.stderr.strip()))
         return r
