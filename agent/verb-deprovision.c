@@ -212,22 +212,22 @@ static bool deep_enough(const char *path) {
 static int build_plan(Context *c, bool user, Plan *p) {
         int r;
 
-        if (!c->root && access("/run/systemd/system", F_OK) >= 0) {
-                r = plan_add(p, ACTION_STOP_DAEMON, "stop the guest agent daemon", "azl-agent.service");
-                if (r < 0)
-                        return r;
-                /* a first boot's RSA/ECDSA host keys may still be in the making in the provisioning unit (its
-                 * finisher, provisioners/ssh.c): stopped, or they would come back after their removal below */
-                r = plan_add(p, ACTION_STOP_DAEMON, "stop the provisioning run's background work",
-                             "azl-provision.service");
-                if (r < 0)
-                        return r;
-                /* the user data's after-Ready scripts write below the state directory while they run */
-                r = plan_add(p, ACTION_STOP_DAEMON, "stop the user data's after-Ready run",
-                             "azl-userdata.service");
-                if (r < 0)
-                        return r;
-        }
+        /* On the running system, the units that write what the plan removes: the daemon; the provisioning unit,
+         * where a first boot's RSA/ECDSA host keys may still be in the making (its finisher, provisioners/ssh.c) —
+         * they would come back after their removal below; the user data's after-Ready scripts, which write below
+         * the state directory while they run. */
+        static const char *const units[][2] = {
+                {"azl-agent.service", "stop the guest agent daemon"},
+                {"azl-provision.service", "stop the provisioning run's background work"},
+                {"azl-userdata.service", "stop the user data's after-Ready run"},
+        };
+
+        if (!c->root && access("/run/systemd/system", F_OK) >= 0)
+                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                        r = plan_add(p, ACTION_STOP_DAEMON, units[i][1], units[i][0]);
+                        if (r < 0)
+                                return r;
+                }
         if (user) {
                 _cleanup_free_ char *name = NULL, *what = NULL;
 
