@@ -426,7 +426,6 @@ static int client_setup(Daemon *d) {
         _cleanup_free_ char *endpoint = NULL;
         WireEndpointSource source;
         WireOptions o;
-        bool generated;
         int r;
 
         r = wire_endpoint_discover(&d->context->config, d->context->root_fd, &endpoint, &source);
@@ -445,19 +444,8 @@ static int client_setup(Daemon *d) {
         log_info("WireServer %s (%s), HostGAPlugin %s.", endpoint, wire_endpoint_source_to_string(source),
                  azure_client_hgap_base(d->client));
 
-        /* protocol §1.6: the certificate the WireServer encrypts the tenant certificates to */
-        r = azure_client_transport_cert_setup(d->client, &generated);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the transport certificate in %s: %m", dir);
-        if (r == TRANSPORT_CERT_IN_MEMORY) /* the WireServer takes a new one any time */
-                log_error("Confidential VM: %s is not on tmpfs, the transport key stays in memory "
-                          "([Confidential] SecretsDirectory=).",
-                          d->context->config.secrets_dir);
-        else if (r == TRANSPORT_CERT_REPLACED)
-                log_info("Confidential VM: replacing the transport key on disk with one on tmpfs (%s).",
-                         d->context->config.secrets_dir);
-        else if (generated)
-                log_info("Generated the transport certificate in %s.", dir);
+        /* protocol §1.6: the transport certificate is loaded or made by the certificate worker, in a child, when
+         * the goal state's certificates are fetched (imds-client/wire-certificates-worker.c). */
         return 0;
 }
 

@@ -31,6 +31,7 @@ static unsigned target_hit = 1;
 static const char *trace_path;
 static CrashPointCount *table;
 static size_t table_n;
+static pid_t worker_parent; /* > 0: we are a worker child of this process, which dies with us */
 
 bool crash_points_supported(void) {
         return AZL_CRASH_POINTS;
@@ -114,8 +115,15 @@ void crash_point(const char *name) {
 
         hit = count_hit(clean);
         trace(clean, hit);
-        if (target[0] && hit == target_hit && streq(clean, target))
+        if (target[0] && hit == target_hit && streq(clean, target)) {
+                if (worker_parent > 0)
+                        (void) kill(worker_parent, SIGKILL);
                 (void) raise(SIGKILL);
+        }
+}
+
+void crash_points_in_worker(pid_t parent) {
+        worker_parent = parent;
 }
 
 void crash_pointf(const char *format, ...) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -26,4 +27,7 @@
 bool crash_points_supported(void);
 
 void crash_point(const char *name);
+/* In a worker child that does part of its parent's work (e.g. imds-client's certificate worker): a crash point
+ * reached here kills the parent too, as the same crash would have in one process. */
+void crash_points_in_worker(pid_t parent);
 void crash_pointf(const char *format, ...) _printf_(1, 2);

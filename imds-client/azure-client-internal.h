@@ -22,6 +22,7 @@ struct AzureClient {
         char *endpoint;  /* WireServer host[:port] */
         char *wire_host; /* host only */
         char *hgap_base; /* http://host:port */
+        unsigned hgap_port;
         usec_t http_timeout;
         RetryPolicy policy; /* for requests given no policy */
 

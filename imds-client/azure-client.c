@@ -51,6 +51,7 @@ int azure_client_new(sd_event *e, const WireOptions *o, AzureClient **ret) {
         c->root_fd = -EBADF;
         c->http_timeout = o->http_timeout;
         c->policy = o->policy;
+        c->hgap_port = o->hgap_port;
         if (e)
                 c->event = sd_event_ref(e);
         else {

@@ -129,6 +129,17 @@ typedef void (*WireCertificatesCallback)(WireCertificates *op, int error, Certif
 int wire_certificates_start(AzureClient *c, const GoalState *g, const RetryPolicy *p,
                             WireCertificatesCallback cb, void *userdata, WireCertificates **ret);
 WireCertificates *wire_certificates_cancel(WireCertificates *op);
+/* The daemon's form: the whole certificate pass — the transport key loaded or made (and saved), the request,
+ * the decryption, azure_client_certificates_store() — runs in a child process, so that no private key and none
+ * of OpenSSL's key caches stay in the caller (wire-certificates-worker.c). The callback gets the stored
+ * thumbprints (borrowed; also azure_client_thumbprints()) or the error and its reason; the worker is freed after
+ * it. -ENOENT when the goal state has no Certificates URL. */
+typedef struct WireCertificatesWorker WireCertificatesWorker;
+typedef void (*WireCertificatesWorkerCallback)(WireCertificatesWorker *w, int error,
+                                               char *const *thumbprints, const char *reason, void *userdata);
+int wire_certificates_worker_start(AzureClient *c, const RetryPolicy *p, WireCertificatesWorkerCallback cb,
+                                   void *userdata, WireCertificatesWorker **ret);
+WireCertificatesWorker *wire_certificates_worker_cancel(WireCertificatesWorker *w); /* kills and reaps it */
 /* The same, synchronously (a private loop, a transport certificate generated in memory): for provisioning, whose
  * ovf-env.xml may name SSH keys by certificate thumbprint. ret_reason (optional) says why it failed. */
 int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret,

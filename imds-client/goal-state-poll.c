@@ -70,7 +70,7 @@ struct WirePoller {
         sd_event_source *timer;
         PollStep step;
         HttpRetry *call; /* the one request of the pass in flight */
-        WireCertificates *certificates_call;
+        WireCertificatesWorker *certificates_call;
         uint64_t n_passes;
         unsigned n_failures; /* consecutive failed passes (backoff) */
         unsigned n_stale;    /* 410 refreshes in this pass */
@@ -138,7 +138,7 @@ WirePoller *wire_poller_free(WirePoller *p) {
         if (!p)
                 return NULL;
         http_retry_cancel(p->call);
-        wire_certificates_cancel(p->certificates_call);
+        wire_certificates_worker_cancel(p->certificates_call);
         sd_event_source_disable_unref(p->timer);
         pass_reset(p);
         extensions_goal_state_free(p->new_ext_conf);
@@ -393,36 +393,31 @@ static const char *certificates_needed(WirePoller *p) {
         return NULL;
 }
 
-static void on_certificates(WireCertificates *op, int error, CertificateList *list, const char *reason,
-                            void *userdata) {
-        _cleanup_free_ CertificateList *l = list;
+static void on_certificates(WireCertificatesWorker *w, int error, char *const *thumbprints,
+                            const char *reason, void *userdata) {
         WirePoller *p = userdata;
         int r = error;
 
         p->certificates_call = NULL;
         p->certificates_usec = now_usec(CLOCK_MONOTONIC) - p->certificates_started;
-        if (r < 0) {
-                set_failure(p, "Certificates request: %s", strna(reason));
-                return pass_finish(p, r);
-        }
-        r = azure_client_certificates_store(p->client, l);
-        p->certificates_usec = now_usec(CLOCK_MONOTONIC) - p->certificates_started;
-        if (r >= 0) {
-                p->n_certificates = (ssize_t) l->n;
-                strv_free(p->stored_at_fetch);
-                p->stored_at_fetch = NULL;
-                for (char **t = p->stored_certificates; t && *t && r >= 0; t++)
-                        r = strv_extend(&p->stored_at_fetch, *t);
-        } else if (r == -EMEDIUMTYPE)
+        if (r == -EMEDIUMTYPE)
                 set_failure(
                         p,
                         "Confidential VM: %s is not on tmpfs, the tenant certificates' private keys are not "
                         "written ([Confidential] SecretsDirectory=)",
                         strna(p->client->secrets_dir));
-        else
+        else if (r < 0 && reason)
+                set_failure(p, "Certificates request: %s", reason);
+        else if (r < 0)
                 set_failure(p, "Failed to write the certificates to %s: %s", strna(p->client->lib_dir),
                             strerror(-r));
-        certificate_list_done(l);
+        if (r < 0)
+                return pass_finish(p, r);
+        p->n_certificates = (ssize_t) strv_length((char **) thumbprints);
+        strv_free(p->stored_at_fetch);
+        p->stored_at_fetch = NULL;
+        for (char **t = p->stored_certificates; t && *t && r >= 0; t++)
+                r = strv_extend(&p->stored_at_fetch, *t);
         if (r >= 0)
                 r = pass_next(p);
         if (r < 0)
@@ -437,8 +432,8 @@ static int fetch_certificates(WirePoller *p, const char *why) {
         p->step = POLL_CERTIFICATES;
         p->certificates_why = why;
         p->certificates_started = now_usec(CLOCK_MONOTONIC);
-        r = wire_certificates_start(p->client, &p->client->goal_state, &once, on_certificates, p,
-                                    &p->certificates_call);
+        /* In a child: no private key or OpenSSL key cache stays in the daemon (wire-certificates-worker.c). */
+        r = wire_certificates_worker_start(p->client, &once, on_certificates, p, &p->certificates_call);
         if (r < 0)
                 set_failure(p, "Certificates request: %s", strerror(-r));
         return r;
@@ -718,7 +713,7 @@ static void pass_finish(WirePoller *p, int r) {
         unsigned recovered = 0;
 
         p->call = http_retry_cancel(p->call);
-        p->certificates_call = wire_certificates_cancel(p->certificates_call);
+        p->certificates_call = wire_certificates_worker_cancel(p->certificates_call);
         /* A container change whose documents were not all fetched: the next pass treats it as one again. */
         p->container_retry = r < 0 && (p->container_retry || p->container_changed);
         if (r == -ESTALE && p->n_stale++ < POLL_STALE_REFRESH_MAX) {
