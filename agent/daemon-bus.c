@@ -39,6 +39,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "cli.h"
 #include "daemon-internal.h"
 #include "ext-spawn.h"
 #include "fileio.h"
@@ -549,15 +550,20 @@ static int reprovision_env(char ***ret) {
         return 0;
 }
 
+static int self_exe(char **ret);
+
 static int reprovision_spawn(const Context *c, pid_t *ret) {
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_free_ char *exe = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
         pid_t pid;
         int r;
 
-        r = reprovision_argv(c, &argv);
+        r = self_exe(&exe);
+        if (r >= 0)
+                r = reprovision_argv(c, &argv);
         if (r >= 0)
                 r = reprovision_env(&env);
         if (r < 0)
@@ -581,7 +587,7 @@ static int reprovision_spawn(const Context *c, pid_t *ret) {
         if (r == 0)
                 r = posix_spawnattr_setsigdefault(&attr, &all);
         if (r == 0)
-                r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, env);
+                r = posix_spawn(&pid, exe, &fa, &attr, argv, env);
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
         if (r != 0)
@@ -604,21 +610,10 @@ static void on_reprovision_service_exit(ExtProcess *p, const ExtProcessResult *r
         daemon_bus_emit_changed(b->daemon);
 }
 
-/* The daemon's own executable as a path systemd can run (not /proc/self/exe, which would be systemd's there). */
+/* azl-agent (this daemon runs as azl-agent-daemon, which has no `provision` verb): next to this program in the
+ * build tree, else the installed one (agent/cli.h). */
 static int self_exe(char **ret) {
-        static const char deleted[] = " (deleted)"; /* upgraded while running: the new one at that path */
-        char buf[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        if (endswith(buf, deleted))
-                buf[(size_t) n - strlen(deleted)] = 0;
-        if (buf[0] != '/')
-                return -EINVAL;
-        *ret = strdup(buf);
-        return *ret ? 0 : -ENOMEM;
+        return cli_program_path("azl-agent", AZL_AGENT_PATH, ret);
 }
 
 /*

@@ -4,26 +4,21 @@
  *
  *   azl-agent [--root DIR] [--config FILE] [-v] VERB [ARGS…]
  *
- * main() parses the global options, loads the configuration chain (docs/agent.conf.md), detects the platform
- * and dispatches to the verb. Verbs return negative errno (or a non-negative exit code); main() turns that
- * into the process exit status.
+ * Every verb (agent/cli.c parses the options and dispatches). `daemon` runs as azl-agent-daemon
+ * (agent/daemon-main.c), the same code linked without what only provisioning needs.
  */
-#include <getopt.h>
-#include <malloc.h>
-#include <unistd.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "agent.h"
+#include "cli.h"
 #include "log.h"
 #include "macro.h"
 #include "version.h"
 
+static int verb_daemon_exec(Context *c, int argc, char **argv);
+
 static const Verb verbs[] = {
         {"provision", "provision this VM from IMDS and the provisioning media, report Ready",
          verb_provision},
-        {"daemon", "run the guest agent: goal state, extensions, status blob", verb_daemon},
+        {"daemon", "run the guest agent: goal state, extensions, status blob", verb_daemon_exec},
         {"status", "show provisioning and agent state", verb_status},
         {"detect", "print the platform detected and why", verb_detect},
         {"attest",
@@ -38,119 +33,16 @@ static const Verb verbs[] = {
          verb_userdata},
 };
 
-/* Memory that is ours (BENCHMARKS.md, "Memory"). glibc's thresholds are dynamic by default: freeing a
- * block above the mmap threshold raises that threshold to the block's size (up to 32 MiB) and the trim threshold
- * to twice that, so one 2 MiB buffer (libnftables allocates one per command) moves every later large block onto
- * the heap, and the heap never shrinks below it again: ≈ 1 MiB of freed pages stayed dirty in the idle daemon.
- * Fixed thresholds (setting one turns the adjustment off) keep large blocks in their own mappings, returned at
- * free(), and let the heap top go back to the kernel; one arena, since the agent is single-threaded apart from
- * curl's short-lived resolver threads. */
-static void malloc_setup(void) {
-        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-        (void) mallopt(M_TRIM_THRESHOLD, 128 * 1024);
-        (void) mallopt(M_ARENA_MAX, 1);
-}
+/* The long-running daemon is azl-agent-daemon: without libfdisk, libblkid, libcryptsetup (and what it loads),
+ * libyaml, libxcrypt and libudev mapped for its whole life (BENCHMARKS.md, "Memory"). Run here only when that
+ * program is missing. */
+static int verb_daemon_exec(Context *c, int argc, char **argv) {
+        int r = cli_exec("azl-agent-daemon", AZL_DAEMON_PATH);
 
-static void help(void) {
-        printf("azl-agent %s — provisioning and guest agent for Azure Linux\n\n"
-               "Usage: azl-agent [OPTIONS] VERB [ARGS…]\n\n"
-               "Verbs:\n",
-               PACKAGE_VERSION);
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-13s %s\n", verbs[i].name, verbs[i].summary);
-        printf("\nOptions:\n"
-               "  -h --help          show this help\n"
-               "     --version       show the version\n"
-               "     --root DIR      operate on the system tree below DIR (every file access)\n"
-               "     --config FILE   read FILE after the configuration chain\n"
-               "  -v --verbose       debug logging\n\n"
-               "See azl-agent(8) and agent.conf(5).\n");
+        log_warning_errno(r, "Cannot run azl-agent-daemon (%m); running the daemon in this process.");
+        return verb_daemon(c, argc, argv);
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_CONFIG };
-        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
-                                                {"version", no_argument, NULL, ARG_VERSION},
-                                                {"root", required_argument, NULL, ARG_ROOT},
-                                                {"config", required_argument, NULL, ARG_CONFIG},
-                                                {"verbose", no_argument, NULL, 'v'},
-                                                {}};
-        const char *root = NULL, *config_file = NULL;
-        bool verbose = false;
-        const Verb *verb = NULL;
-        Context c;
-        int opt, r;
-
-        malloc_setup();
-        log_setup("azl-agent", LOG_TARGET_AUTO);
-
-        /* '+' stops at the first non-option: everything after the verb belongs to the verb. */
-        while ((opt = getopt_long(argc, argv, "+hv", options, NULL)) >= 0)
-                switch (opt) {
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case ARG_VERSION:
-                        printf("azl-agent %s\n", PACKAGE_VERSION);
-                        return EXIT_SUCCESS;
-                case ARG_ROOT:
-                        root = optarg;
-                        break;
-                case ARG_CONFIG:
-                        config_file = optarg;
-                        break;
-                case 'v':
-                        verbose = true;
-                        break;
-                case '?':
-                        return EXIT_FAILURE;
-                default:
-                        abort();
-                }
-
-        if (optind >= argc) {
-                help();
-                return EXIT_FAILURE;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(argv[optind], verbs[i].name))
-                        verb = &verbs[i];
-        if (!verb) {
-                log_error("Unknown verb '%s'; see 'azl-agent --help'.", argv[optind]);
-                return EXIT_FAILURE;
-        }
-
-        r = context_init(&c, root, environ);
-        if (r < 0) {
-                log_error_errno(r, "Failed to open root directory '%s': %m", strna(root));
-                return EXIT_FAILURE;
-        }
-        c.config_file = config_file;
-        r = config_load(&c.config, c.root_fd, config_file);
-        if (r < 0) {
-                log_error_errno(r, "Configuration is invalid, refusing to run.");
-                context_done(&c);
-                return EXIT_FAILURE;
-        }
-        log_set_max_level(verbose ? LOG_DEBUG : c.config.log_level);
-        r = platform_detect(c.root_fd, environ, &c.platform);
-        if (r < 0) {
-                log_error_errno(r, "Failed to detect the platform: %m");
-                context_done(&c);
-                return EXIT_FAILURE;
-        }
-        r = context_confidential_setup(&c); /* confidential-VM defaults (docs/security.md) */
-        if (r < 0) {
-                log_oom();
-                context_done(&c);
-                return EXIT_FAILURE;
-        }
-
-        /* getopt may permute; hand the verb its own argv starting at the verb name. */
-        r = verb->run(&c, argc - optind, argv + optind);
-        context_done(&c);
-        log_forget_secrets();
-        if (r < 0)
-                return EXIT_FAILURE;
-        return r;
+        return cli_main(argc, argv, verbs, ELEMENTSOF(verbs));
 }

@@ -30,6 +30,7 @@
 #include <sys/time.h>
 #include <nftables/libnftables.h>
 
+#include "dlopen-util.h"
 #include "fileio.h"
 #include "firewall.h"
 #include "json-util.h"
@@ -306,6 +307,7 @@ typedef struct AllowedCgroup {
 } AllowedCgroup;
 
 struct Firewall {
+        void *nft_lib; /* libnftables, loaded with the context (below) */
         struct nft_ctx *nft;
         char *listing;       /* our table as listed right after we installed it; NULL = not installed */
         char *cgroups;       /* "path=id;…" of the allowed cgroups the installed table names */
@@ -386,23 +388,61 @@ int firewall_new(Firewall **ret) {
         return 0;
 }
 
-static int nft_open(Firewall *f) {
+/* libnftables (and libnftnl, libmnl, libjansson, libxtables, libgmp) is mapped only while a context exists:
+ * dlopen()ed with it, dlclose()d with it (common/dlopen-util.h), so the idle daemon maps none of them. */
+#define NFT_SONAME "libnftables.so.1"
+static typeof(nft_ctx_new) *sym_nft_ctx_new;
+static typeof(nft_ctx_free) *sym_nft_ctx_free;
+static typeof(nft_ctx_clear_include_paths) *sym_nft_ctx_clear_include_paths;
+static typeof(nft_ctx_buffer_output) *sym_nft_ctx_buffer_output;
+static typeof(nft_ctx_buffer_error) *sym_nft_ctx_buffer_error;
+static typeof(nft_ctx_get_output_buffer) *sym_nft_ctx_get_output_buffer;
+static typeof(nft_ctx_get_error_buffer) *sym_nft_ctx_get_error_buffer;
+static typeof(nft_ctx_set_dry_run) *sym_nft_ctx_set_dry_run;
+static typeof(nft_run_cmd_from_buffer) *sym_nft_run_cmd_from_buffer;
+
+static const DlSymbol nft_symbols[] = {
+        DL_SYMBOL(nft_ctx_new),
+        DL_SYMBOL(nft_ctx_free),
+        DL_SYMBOL(nft_ctx_clear_include_paths),
+        DL_SYMBOL(nft_ctx_buffer_output),
+        DL_SYMBOL(nft_ctx_buffer_error),
+        DL_SYMBOL(nft_ctx_get_output_buffer),
+        DL_SYMBOL(nft_ctx_get_error_buffer),
+        DL_SYMBOL(nft_ctx_set_dry_run),
+        DL_SYMBOL(nft_run_cmd_from_buffer),
+};
+
+static int nft_open(Firewall *f, char **ret_error) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
         if (f->nft)
                 return 0;
-        f->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!f->nft_lib) {
+                r = dlopen_symbols(NFT_SONAME, nft_symbols, ELEMENTSOF(nft_symbols), &f->nft_lib, &error);
+                if (r < 0) {
+                        if (ret_error &&
+                            asprintf(ret_error, "Cannot load %s: %s", NFT_SONAME, strna(error)) < 0)
+                                *ret_error = NULL;
+                        return r;
+                }
+        }
+        f->nft = sym_nft_ctx_new(NFT_CTX_DEFAULT);
         if (!f->nft)
                 return -ENOMEM;
         /* Our text never includes files: no lookups in /etc/nftables. Output and errors stay in memory. */
-        nft_ctx_clear_include_paths(f->nft);
-        if (nft_ctx_buffer_output(f->nft) != 0 || nft_ctx_buffer_error(f->nft) != 0)
+        sym_nft_ctx_clear_include_paths(f->nft);
+        if (sym_nft_ctx_buffer_output(f->nft) != 0 || sym_nft_ctx_buffer_error(f->nft) != 0)
                 return -ENOMEM;
         return 0;
 }
 
 static void nft_close(Firewall *f) {
         if (f->nft)
-                nft_ctx_free(f->nft);
+                sym_nft_ctx_free(f->nft);
         f->nft = NULL;
+        dlclose_handle(&f->nft_lib);
 }
 
 Firewall *firewall_free(Firewall *f) {
@@ -434,20 +474,20 @@ static int error_line(const char *text, char **ret) {
 static int nft_run(Firewall *f, const char *cmd, char **ret_output, char **ret_error) {
         int r;
 
-        r = nft_open(f);
+        r = nft_open(f, ret_error);
         if (r < 0)
                 return r;
         /* Reading a buffer rewinds it: start from empty buffers. */
-        (void) nft_ctx_get_output_buffer(f->nft);
-        (void) nft_ctx_get_error_buffer(f->nft);
-        r = nft_run_cmd_from_buffer(f->nft, cmd);
+        (void) sym_nft_ctx_get_output_buffer(f->nft);
+        (void) sym_nft_ctx_get_error_buffer(f->nft);
+        r = sym_nft_run_cmd_from_buffer(f->nft, cmd);
         if (r != 0) {
-                if (ret_error && error_line(nft_ctx_get_error_buffer(f->nft), ret_error) < 0)
+                if (ret_error && error_line(sym_nft_ctx_get_error_buffer(f->nft), ret_error) < 0)
                         return -ENOMEM;
                 return -EIO;
         }
         if (ret_output) {
-                const char *out = nft_ctx_get_output_buffer(f->nft);
+                const char *out = sym_nft_ctx_get_output_buffer(f->nft);
 
                 if (strlen(strempty(out)) > NFT_TEXT_MAX)
                         return -E2BIG;
@@ -582,13 +622,13 @@ int firewall_warm_up(struct in_addr address) {
 
         r = firewall_new(&f);
         if (r >= 0)
-                r = nft_open(f);
+                r = nft_open(f, NULL);
         if (r >= 0)
                 r = table_text(address, NULL, 0, "", &text);
         if (r < 0)
                 return r;
         /* libnftables(3): the transaction goes to the kernel, which loads what it needs, and is not committed */
-        nft_ctx_set_dry_run(f->nft, true);
+        sym_nft_ctx_set_dry_run(f->nft, true);
         return nft_run(f, text, NULL, NULL);
 }
 

@@ -317,6 +317,13 @@ class TestGuard(FirewallTest):
             self.assertFalse(res["ok"], res)
         time.sleep(PERIOD * 1.5)
         self.assertEqual(self.daemon_text().count("restored it"), 2, "logged once per restoration")
+        # Between operations the daemon (azl-agent-daemon, exec'd by `azl-agent daemon`) maps no libnftables:
+        # it is dlopen()ed for each one (provisioners/firewall.c).
+        with open("/proc/%d/maps" % self.daemon.pid) as f:
+            maps = f.read()
+        self.assertTrue(os.readlink("/proc/%d/exe" % self.daemon.pid).endswith("/azl-agent-daemon"))
+        self.assertIn("libcurl", maps)
+        self.assertNotIn("libnftables", maps)
         self.stop_daemon()
 
     def test_enable_no(self):
