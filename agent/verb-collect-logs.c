@@ -35,13 +35,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <json-c/json.h>
 #include <systemd/sd-id128.h>
 #include <systemd/sd-journal.h>
 
 #include "agent.h"
+#include "archive-dl.h"
 #include "certificates.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -72,7 +71,10 @@ typedef struct Collector {
         time_t now;
 } Collector;
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
+static void archive_write_freep(struct archive **a) {
+        if (*a)
+                sym_archive_write_free(*a);
+}
 
 static void note_excluded(Collector *k, const char *path, const char *why) {
         fprintf(k->excluded, "  %-60s %s\n", path, why);
@@ -242,21 +244,21 @@ static int add_member(Collector *k, const char *name, const char *data, size_t s
 
         if (asprintf(&path, ARCHIVE_DIR "/%s", name) < 0)
                 return -ENOMEM;
-        e = archive_entry_new();
+        e = sym_archive_entry_new();
         if (!e)
                 return -ENOMEM;
-        archive_entry_set_pathname(e, path);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, (la_int64_t) size);
-        archive_entry_set_mtime(e, mtime, 0);
-        if (archive_write_header(k->a, e) != ARCHIVE_OK ||
-            (size > 0 && archive_write_data(k->a, data, size) != (la_ssize_t) size))
+        sym_archive_entry_set_pathname(e, path);
+        sym_archive_entry_set_filetype(e, AE_IFREG);
+        sym_archive_entry_set_perm(e, 0644);
+        sym_archive_entry_set_size(e, (la_int64_t) size);
+        sym_archive_entry_set_mtime(e, mtime, 0);
+        if (sym_archive_write_header(k->a, e) != ARCHIVE_OK ||
+            (size > 0 && sym_archive_write_data(k->a, data, size) != (la_ssize_t) size))
                 r = -EIO;
-        archive_entry_free(e);
+        sym_archive_entry_free(e);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s to the archive: %s", path,
-                                       archive_error_string(k->a));
+                                       sym_archive_error_string(k->a));
         k->total += size;
         return 0;
 }
@@ -576,19 +578,21 @@ static int add_manifest(Collector *k) {
 }
 
 static int open_archive(Collector *k, int fd, const char *output) {
-        k->a = archive_write_new();
+        k->a = sym_archive_write_new();
         if (!k->a)
                 return log_oom();
-        if (archive_write_set_format_pax_restricted(k->a) != ARCHIVE_OK)
+        if (sym_archive_write_set_format_pax_restricted(k->a) != ARCHIVE_OK)
                 return -EIO;
         if (endswith(output, ".tar.zst") || endswith(output, ".tzst")) {
-                if (archive_write_add_filter_zstd(k->a) != ARCHIVE_OK)
+                if (sym_archive_write_add_filter_zstd(k->a) != ARCHIVE_OK)
                         return log_error_errno(EOPNOTSUPP, "zstd is not available: %s",
-                                               archive_error_string(k->a));
-        } else if (!endswith(output, ".tar") && archive_write_add_filter_gzip(k->a) != ARCHIVE_OK)
-                return log_error_errno(EOPNOTSUPP, "gzip is not available: %s", archive_error_string(k->a));
-        if (archive_write_open_fd(k->a, fd) != ARCHIVE_OK)
-                return log_error_errno(EIO, "Failed to start the archive: %s", archive_error_string(k->a));
+                                               sym_archive_error_string(k->a));
+        } else if (!endswith(output, ".tar") && sym_archive_write_add_filter_gzip(k->a) != ARCHIVE_OK)
+                return log_error_errno(EOPNOTSUPP, "gzip is not available: %s",
+                                       sym_archive_error_string(k->a));
+        if (sym_archive_write_open_fd(k->a, fd) != ARCHIVE_OK)
+                return log_error_errno(EIO, "Failed to start the archive: %s",
+                                       sym_archive_error_string(k->a));
         return 0;
 }
 
@@ -628,8 +632,9 @@ static int parse_args(int argc, char **argv, const char **ret_output, uint64_t *
 }
 
 int verb_collect_logs(Context *c, int argc, char **argv) {
+        _cleanup_(archive_dl_closep) void *libarchive = NULL;
         _cleanup_(archive_write_freep) struct archive *a = NULL;
-        _cleanup_free_ char *default_output = NULL, *tmp = NULL;
+        _cleanup_free_ char *default_output = NULL, *tmp = NULL, *dl_error = NULL;
         _cleanup_close_ int fd = -EBADF;
         Collector k = {.c = c, .max_total = COLLECT_MAX_DEFAULT, .now = time(NULL)};
         const char *output = NULL;
@@ -638,6 +643,9 @@ int verb_collect_logs(Context *c, int argc, char **argv) {
         r = parse_args(argc, argv, &output, &k.max_total);
         if (r <= 0)
                 return r;
+        r = archive_dl_open(&libarchive, &dl_error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load " ARCHIVE_SONAME ": %s", strna(dl_error));
         if (!output) {
                 char ts[32];
                 struct tm tm;
@@ -673,8 +681,8 @@ int verb_collect_logs(Context *c, int argc, char **argv) {
                 r = walk(&k, c->config.extensions_dir, 0, WALK_EXTENSIONS);
         if (r >= 0)
                 r = add_manifest(&k);
-        if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
-                r = log_error_errno(EIO, "Failed to finish the archive: %s", archive_error_string(a));
+        if (r >= 0 && sym_archive_write_close(a) != ARCHIVE_OK)
+                r = log_error_errno(EIO, "Failed to finish the archive: %s", sym_archive_error_string(a));
         if (r >= 0 && fsync(fd) < 0)
                 r = log_error_errno(errno, "Failed to write %s: %m", tmp);
         if (r >= 0 && rename(tmp, output) < 0)

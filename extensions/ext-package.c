@@ -5,8 +5,6 @@
  * libarchive reads it through archive_read_open_fd() (seekable: the central directory first) and CMS_verify()
  * digests it through a file BIO, each in small chunks, so no step holds the package in memory.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "archive-dl.h"
 #include "ext-beneath.h"
 #include "ext-handler.h"
 #include "ext-package.h"
@@ -30,7 +29,10 @@
 #include "string-table.h"
 #include "strutil.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+static void archive_read_freep(struct archive **a) {
+        if (*a)
+                sym_archive_read_free(*a);
+}
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
 
 /* APPNOTE 4.3.14–4.3.16 */
@@ -279,13 +281,13 @@ static int extract_data(struct archive *a, int fd, uint64_t max_entry, uint64_t 
                 const void *buf;
                 size_t size;
                 la_int64_t offset;
-                int r = archive_read_data_block(a, &buf, &size, &offset);
+                int r = sym_archive_read_data_block(a, &buf, &size, &offset);
 
                 if (r == ARCHIVE_EOF)
                         return 0;
                 if (r < ARCHIVE_WARN)
                         return ext_error(ret_error, -EBADMSG, "Corrupt entry '%s': %s", path,
-                                         archive_error_string(a));
+                                         sym_archive_error_string(a));
                 if (offset < 0 || (uint64_t) offset + size > max_entry || (uint64_t) offset + size < written)
                         return ext_error(ret_error, -EFBIG, "Entry '%s' inflates beyond %" PRIu64 " bytes",
                                          path, max_entry);
@@ -302,20 +304,20 @@ static int extract_data(struct archive *a, int fd, uint64_t max_entry, uint64_t 
 
 static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd, const ExtPackageLimits *lim,
                          uint64_t *total, char **ret_error) {
-        const char *raw = archive_entry_pathname(e);
+        const char *raw = sym_archive_entry_pathname(e);
         _cleanup_free_ char *path = entry_path_normalize(raw);
-        mode_t type = archive_entry_filetype(e);
+        mode_t type = sym_archive_entry_filetype(e);
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         if (!path)
                 return ext_error(ret_error, -EBADMSG, "Refusing entry with unsafe path '%s'", strna(raw));
-        if (archive_entry_hardlink(e))
+        if (sym_archive_entry_hardlink(e))
                 return ext_error(ret_error, -EBADMSG, "Refusing hard link entry '%s'", path);
-        if (archive_entry_size_is_set(e) && (uint64_t) archive_entry_size(e) > lim->max_entry_size)
+        if (sym_archive_entry_size_is_set(e) && (uint64_t) sym_archive_entry_size(e) > lim->max_entry_size)
                 return ext_error(ret_error, -EFBIG,
                                  "Entry '%s' declares %" PRId64 " bytes (limit %" PRIu64 ")", path,
-                                 (int64_t) archive_entry_size(e), lim->max_entry_size);
+                                 (int64_t) sym_archive_entry_size(e), lim->max_entry_size);
         r = mkdir_parents_beneath(dir_fd, path, type == AE_IFDIR);
         if (r < 0)
                 return ext_error(ret_error, r, "Cannot create the directory of '%s': %s", path,
@@ -325,7 +327,7 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dir_fd,
         case AE_IFDIR:
                 return 0;
         case AE_IFLNK: {
-                const char *target = archive_entry_symlink(e);
+                const char *target = sym_archive_entry_symlink(e);
                 _cleanup_free_ char *parent = NULL;
                 _cleanup_close_ int pfd = -EBADF;
                 const char *slash = strrchr(path, '/');
@@ -419,7 +421,9 @@ static int check_symlinks(int dir_fd, const char *prefix, unsigned depth, char *
 }
 
 int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, char **ret_error) {
+        _cleanup_(archive_dl_closep) void *libarchive = NULL;
         _cleanup_(archive_read_freep) struct archive *a = NULL;
+        _cleanup_free_ char *dl_error = NULL;
         const ExtPackageLimits *lim = limits ?: &default_limits;
         uint64_t declared, entries = 0, total = 0;
         struct stat st;
@@ -441,24 +445,27 @@ int ext_package_extract(int dir_fd, int zip_fd, const ExtPackageLimits *limits, 
                                  "Package declares %" PRIu64 " entries (limit %" PRIu64 ")", declared,
                                  lim->max_entries);
 
-        a = archive_read_new();
+        r = archive_dl_open(&libarchive, &dl_error);
+        if (r < 0)
+                return ext_error(ret_error, r, "Cannot load " ARCHIVE_SONAME ": %s", strna(dl_error));
+        a = sym_archive_read_new();
         if (!a)
                 return -ENOMEM;
         if (lseek(zip_fd, 0, SEEK_SET) < 0)
                 return -errno;
-        if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
-            archive_read_open_fd(a, zip_fd, ZIP_READ_BLOCK) != ARCHIVE_OK)
+        if (sym_archive_read_support_format_zip(a) != ARCHIVE_OK ||
+            sym_archive_read_open_fd(a, zip_fd, ZIP_READ_BLOCK) != ARCHIVE_OK)
                 return ext_error(ret_error, -EBADMSG, "Cannot open package: %s",
-                                 strna(archive_error_string(a)));
+                                 strna(sym_archive_error_string(a)));
         for (;;) {
                 struct archive_entry *e;
 
-                r = archive_read_next_header(a, &e);
+                r = sym_archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
                         return ext_error(ret_error, -EBADMSG, "Corrupt package: %s",
-                                         strna(archive_error_string(a)));
+                                         strna(sym_archive_error_string(a)));
                 if (++entries > lim->max_entries)
                         return ext_error(ret_error, -E2BIG, "Package holds more than %" PRIu64 " entries",
                                          lim->max_entries);

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <archive.h>
 #include <json-c/json.h>
 
+#include "archive-dl.h"
 #include "macro.h"
 #include "strutil.h"
 #include "userdata-parts.h"
@@ -156,25 +156,30 @@ static bool is_gzip(const void *data, size_t size) {
 }
 
 int user_data_gunzip(const void *data, size_t size, size_t max, char **ret, size_t *ret_size) {
-        struct archive *a = archive_read_new();
+        _cleanup_(archive_dl_closep) void *libarchive = NULL;
+        struct archive *a;
         struct archive_entry *entry;
         _cleanup_free_ char *out = NULL;
         size_t n = 0;
-        int r = 0;
+        int r;
 
+        r = archive_dl_open(&libarchive, NULL);
+        if (r < 0)
+                return r;
+        a = sym_archive_read_new();
         if (!a)
                 return -ENOMEM;
-        if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-            archive_read_support_format_raw(a) != ARCHIVE_OK ||
-            archive_read_open_memory(a, data, size) != ARCHIVE_OK ||
-            archive_read_next_header(a, &entry) != ARCHIVE_OK ||
-            archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
-                archive_read_free(a);
+        if (sym_archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+            sym_archive_read_support_format_raw(a) != ARCHIVE_OK ||
+            sym_archive_read_open_memory(a, data, size) != ARCHIVE_OK ||
+            sym_archive_read_next_header(a, &entry) != ARCHIVE_OK ||
+            sym_archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
+                sym_archive_read_free(a);
                 return -EBADMSG;
         }
         out = malloc(MIN(max, (size_t) 64 * 1024) + 1);
         if (!out) {
-                archive_read_free(a);
+                sym_archive_read_free(a);
                 return -ENOMEM;
         }
         for (size_t cap = MIN(max, (size_t) 64 * 1024);;) {
@@ -186,7 +191,7 @@ int user_data_gunzip(const void *data, size_t size, size_t max, char **ret, size
                         if (cap >= max) {
                                 char probe;
 
-                                r = archive_read_data(a, &probe, 1) == 0 ? 0 : -E2BIG;
+                                r = sym_archive_read_data(a, &probe, 1) == 0 ? 0 : -E2BIG;
                                 break;
                         }
                         cap = MIN(max, cap * 2);
@@ -197,7 +202,7 @@ int user_data_gunzip(const void *data, size_t size, size_t max, char **ret, size
                         }
                         out = p;
                 }
-                k = archive_read_data(a, out + n, cap - n);
+                k = sym_archive_read_data(a, out + n, cap - n);
                 if (k < 0) {
                         r = -EBADMSG;
                         break;
@@ -206,7 +211,7 @@ int user_data_gunzip(const void *data, size_t size, size_t max, char **ret, size
                         break;
                 n += (size_t) k;
         }
-        archive_read_free(a);
+        sym_archive_read_free(a);
         if (r < 0) {
                 explicit_bzero(out, n);
                 return r;

@@ -4,7 +4,8 @@
 
   * azl-agent-daemon (what `azl-agent daemon` execs, agent/daemon-main.c) needs none of the libraries only the
     other verbs use: libfdisk, libblkid, libcryptsetup, libyaml, libcrypt (libxcrypt), libudev;
-  * neither program needs libnftables: provisioners/firewall.c dlopen()s it for each operation;
+  * neither program needs libnftables or libarchive: provisioners/firewall.c and common/archive-dl.c dlopen() them
+    for each operation;
   * both still need what the daemon does use (libcurl, libxml2, libsystemd), so the check reads real entries.
 
 Reads the dynamic section with readelf; skips (77) without it.
@@ -14,7 +15,7 @@ import subprocess
 import sys
 
 NOT_IN_DAEMON = ("libfdisk.so", "libblkid.so", "libcryptsetup.so", "libyaml-0.so", "libcrypt.so", "libudev.so")
-NOT_ANYWHERE = ("libnftables.so",)
+NOT_ANYWHERE = ("libnftables.so", "libarchive.so")
 EVERYWHERE = ("libcurl.so", "libxml2.so", "libsystemd.so")
 
 
