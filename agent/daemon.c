@@ -7,7 +7,6 @@
  * it once in the journal.
  */
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "memory-util.h"
 #include "timeline.h"
 
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) _printf_(2, 3);
@@ -412,9 +412,10 @@ static void on_pass_done(const WirePollResult *res, void *userdata) {
                 daemon_status_request(d);
         }
         daemon_bus_emit_changed(d);
-        /* What the pass freed goes back to the kernel now, not when the heap top happens to be free: the idle
-         * daemon's private memory stays what it holds (BENCHMARKS.md, "Memory"). Microseconds. */
-        (void) malloc_trim(0);
+        /* What the pass freed goes back to the kernel now, not when the heap top happens to be free, and so do
+         * the stack pages its deepest calls dirtied: the idle daemon's private memory stays what it holds
+         * (common/memory-util.h). Microseconds. */
+        memory_release_unused();
 }
 
 /* ---- setup ---- */

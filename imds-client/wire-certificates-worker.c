@@ -207,9 +207,8 @@ static void worker_finish(WireCertificatesWorker *w, int error, char **thumbprin
 
 static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         _cleanup_strv_free_ char **thumbs = NULL;
-        _cleanup_free_ char *reason = NULL;
+        _cleanup_free_ char *reason = NULL, *buf = NULL;
         WireCertificatesWorker *w = userdata;
-        char buf[CERT_WORKER_ANSWER_MAX + 1];
         siginfo_t si = {};
         size_t n = 0;
         int error, r;
@@ -217,8 +216,13 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         if (waitid(P_PIDFD, (id_t) w->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
                 return 0; /* not yet (a spurious wake-up) */
         close_fd(&w->pidfd);
-        while (n < sizeof buf - 1) {
-                ssize_t k = read(w->answer_fd, buf + n, sizeof buf - 1 - n);
+        buf = malloc(CERT_WORKER_ANSWER_MAX + 1); /* not on the stack: its pages would stay dirty */
+        if (!buf) {
+                worker_finish(w, -ENOMEM, NULL, NULL);
+                return 0;
+        }
+        while (n < CERT_WORKER_ANSWER_MAX) {
+                ssize_t k = read(w->answer_fd, buf + n, CERT_WORKER_ANSWER_MAX - n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
