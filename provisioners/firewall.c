@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -456,6 +457,7 @@ Firewall *firewall_free(Firewall *f) {
 }
 
 /* The first line of libnftables' error text, without "Error: ", as the reason for the status. */
+#define NFT_ERROR_MAX 512U
 static int error_line(const char *text, char **ret) {
         const char *s = strempty(text);
         size_t n;
@@ -467,7 +469,7 @@ static int error_line(const char *text, char **ret) {
                 s = "libnftables failed without a message";
                 n = strlen(s);
         }
-        return (*ret = strndup(s, MIN(n, (size_t) 512))) ? 0 : -ENOMEM;
+        return (*ret = strndup(s, MIN(n, (size_t) NFT_ERROR_MAX))) ? 0 : -ENOMEM;
 }
 
 /* Runs cmd; on success ret_output (may be NULL) gets what nft printed, on failure ret_error the reason. */
@@ -495,6 +497,58 @@ static int nft_run(Firewall *f, const char *cmd, char **ret_output, char **ret_e
                         return -ENOMEM;
         }
         return 0;
+}
+
+/* Applies text in a child process. Parsing `meta skuid 0` makes libnftables try the uid as a user name first
+ * (getpwnam("0")), and that loads an NSS module (libnss_systemd) into the process for good: the daemon keeps
+ * none. The transaction is the kernel's either way; the parent's context lists the result. */
+static int nft_apply(Firewall *f, const char *text, char **ret_error) {
+        _cleanup_close_ int read_fd = -EBADF;
+        char error[NFT_ERROR_MAX + 1];
+        int pipefd[2], status, r;
+        size_t n = 0;
+        pid_t pid;
+
+        r = nft_open(f, ret_error);
+        if (r < 0)
+                return r;
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                (void) close(pipefd[0]);
+                (void) close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                _cleanup_free_ char *reason = NULL;
+
+                (void) close(pipefd[0]);
+                r = nft_run(f, text, NULL, &reason);
+                if (r < 0 && reason)
+                        (void) !write(pipefd[1], reason, strnlen(reason, NFT_ERROR_MAX));
+                _exit(r >= 0 ? 0 : r == -EIO ? 1 : 2);
+        }
+        (void) close(pipefd[1]);
+        read_fd = pipefd[0];
+        for (;;) {
+                ssize_t k = read(read_fd, error + n, NFT_ERROR_MAX - n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0 || (n += (size_t) k) >= NFT_ERROR_MAX)
+                        break;
+        }
+        error[n] = 0;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (ret_error && n > 0 && !(*ret_error = strdup(error)))
+                return -ENOMEM;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 1 ? -EIO : -EPROTO;
 }
 
 /* Our table as nftables lists it now; NULL when it does not exist (or cannot be listed: then installing it
@@ -689,7 +743,7 @@ int firewall_reconcile(Firewall *f, struct in_addr address, char *const *allow_u
         r = table_text(address, a, n, prefix, &text);
         if (r < 0)
                 goto finish;
-        r = nft_run(f, text, NULL, &error);
+        r = nft_apply(f, text, &error);
         if (r < 0) {
                 if (ret_error)
                         *ret_error = TAKE_PTR(error);
