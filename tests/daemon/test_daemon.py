@@ -9,7 +9,8 @@ stops it with SIGTERM (exit 0 expected). Asserted from the fabric's control API 
   * a status blob the fabric accepts, guestAgentStatus Ready, the sample extension Ready with its settings status,
     its heartbeat as the handler status and its protected settings decrypted with the tenant certificate;
   * the tenant certificates written as <THUMB>.crt/.prv (0600, directory 0700) with the thumbprints of GET /state,
-    the transport key 0600, daemon.json 0600;
+    the transport key 0600, daemon.json 0600; no private key's primes anywhere in the daemon's writable memory (the
+    certificate pass runs in a child);
   * an incarnation bump is picked up within one poll (the new ExtensionsConfig is fetched, the unchanged
     certificates are not), and daemon.json records the run's phase timings;
   * an idle daemon makes only goal-state and vmSettings requests and no status upload before the keep-alive,
@@ -32,6 +33,40 @@ from azltest import wait_for  # noqa: E402
 
 PERIOD = 1.0
 EXT = "AzlAgent.SampleHandler"
+
+
+def rsa_primes(path):
+    """The two primes of an RSA private key file, as big-endian bytes (openssl pkey -text)."""
+    out = subprocess.run(["openssl", "pkey", "-in", path, "-noout", "-text"], capture_output=True, text=True,
+                         check=True).stdout
+    primes, cur = [], None
+    for line in out.splitlines():
+        if line.startswith(("prime1:", "prime2:")):
+            cur = []
+            primes.append(cur)
+        elif cur is not None and line.startswith(" "):
+            cur.extend(int(b, 16) for b in line.strip().rstrip(":").split(":"))
+        else:
+            cur = None
+    return [bytes(p).lstrip(b"\0") for p in primes]
+
+
+def writable_memory_contains(pid, needles):
+    """Which needles occur in the process's writable mappings (heap, stack, anonymous, library data)."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            if "w" not in fields[1]:
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except OSError:
+                continue
+            found.update(i for i, n in enumerate(needles) if n in data)
+    return sorted(found)
 
 
 class DaemonTest(azltest.FabricTestCase):
@@ -147,6 +182,17 @@ class TestDaemon(DaemonTest):
         certs_req = [r for r in self.fabric.requests("wireserver") if "comp=certificates" in r["query"]]
         self.assertEqual(certs_req[0]["headers"].get("x-ms-cipher-name"), "AES128_CBC")
         self.assertTrue(certs_req[0]["headers"].get("x-ms-guest-agent-public-x509-cert"))
+
+        # No private key ever lived in the daemon: the certificate pass ran in a child process
+        # (imds-client/wire-certificates-worker.c). A key OpenSSL held keeps its primes as little-endian 64-bit
+        # limbs (the big-endian bytes reversed); a file read keeps them big-endian (after base64 decoding).
+        primes = rsa_primes(os.path.join(libdir, "TransportPrivate.pem"))
+        for t in thumbs:
+            primes += rsa_primes(os.path.join(libdir, t + ".prv"))
+        self.assertGreaterEqual(len(primes), 4)
+        needles = [bytes(reversed(p)) for p in primes] + primes
+        self.assertEqual(writable_memory_contains(self.daemon.pid, needles), [],
+                         "private key material in the daemon's memory")
 
         self.stop_daemon()
         dstate_path = self.root.file("/var/lib/azl-agent/daemon.json")
