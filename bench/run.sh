@@ -73,7 +73,9 @@ if [[ " $agents " == *" azl-agent "* ]]; then
         [ -f "$build/build.ninja" ] || meson setup "$build" "$src" --prefix=/usr >&2
         # Everything `meson install` installs (the VM rig installs the build with --no-rebuild: binary, manual
         # pages, generated units), and nothing else: the tests and fuzzers of other areas are not the benchmark's.
-        # The list comes from the build's own introspection, so a new installed target cannot be forgotten here.
+        # The list comes from the build's own introspection, so a new installed target cannot be forgotten here;
+        # regenerate first, or a target added since the last configure is not in it yet.
+        ninja -C "$build" build.ninja >&2 || { echo "run.sh: configuring $build failed" >&2; exit 1; }
         mapfile -t targets < <(meson introspect "$build" --targets | python3 -c '
 import json, os, sys
 build = os.path.realpath(sys.argv[1])
