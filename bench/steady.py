@@ -130,7 +130,7 @@ def one_run(args, agent, run):
         dur = time.time() - ts
         if agent == "azl-agent":
             try:
-                res["libweight"] = libweight.report(proc.pid, args.azl_agent)
+                res["libweight"] = libweight.report(proc.pid)  # /proc/<pid>/exe: azl-agent execs azl-agent-daemon
             except (OSError, ValueError) as exc:
                 res["libweight_error"] = str(exc)
         reqs = [r for r in rig.control("/requests?since=%d" % seq0) if r["seq"] > seq0]

@@ -11,6 +11,7 @@ lines, or one JSON object per file as older steady.py runs wrote). A line {"agen
 """
 import argparse
 import json
+import os
 import statistics
 
 NAMES = {"azl-agent": "azl-agent", "cloudinit": "cloud-init", "waagent": "waagent"}
@@ -288,7 +289,7 @@ def libweight_table(paths):
         return node
     lines = [(("total",), "all %s libraries + heap + stacks" % rows[0]["libraries_loaded"]),
              (("heap",), "[heap]"), (("anon",), "other anonymous"), (("stack",), "[stack]"),
-             (("binary",), "azl-agent itself")]
+             (("binary",), "%s itself" % os.path.basename(rows[0]["binary"].get("path") or "azl-agent"))]
     groups = sorted(rows[0]["groups"], key=lambda g: -rows[0]["groups"][g]["pss"])
     lines += [(("groups", g), ", ".join(rows[0]["groups"][g]["libraries"])) for g in groups
               if rows[0]["groups"][g]["libraries"]]
