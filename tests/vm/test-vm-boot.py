@@ -285,9 +285,11 @@ def check_extensions(c, vm):
                "cat %s/cgroup-enable.txt; echo ---; "
                "grep -E '^(NoNewPrivs|Seccomp|CapBnd):' /proc/$(systemctl show -p MainPID --value azl-agent)/status; "
                "echo ---; journalctl -b -u azl-agent --no-pager -o cat | grep -m1 '^container-host:'; "
-               "echo ---; grep -E ' enable .*isolation ' /var/log/azure/%s/CommandExecution.log | tail -n 1"
+               "echo ---; grep -E ' enable .*isolation ' /var/log/azure/%s/CommandExecution.log | tail -n 1; "
+               "echo ---; p=$(systemctl show -p MainPID --value azl-agent); readlink /proc/$p/exe; "
+               "grep -oE 'lib(fdisk|cryptsetup|nftables|archive)[^/]*$' /proc/$p/maps | sort -u"
                % (d, d, dp, dp, dp, PROBE), root=True, check=False, timeout=300)
-    parts = (r.stdout.split("---\n") + [""] * 11)[:11]
+    parts = (r.stdout.split("---\n") + [""] * 12)[:12]
     # systemd-analyze security loads every unit: slow under TCG, on its own with room to finish
     ra = vm.ssh("systemd-analyze security --no-pager azl-agent.service azl-provision.service 2>&1 | "
                 "grep 'Overall exposure'", root=True, check=False, timeout=600)
@@ -322,6 +324,9 @@ def check_extensions(c, vm):
             parts[8].strip())
     c.check("isolation systemd-service, limits cpu 50% memory 128 MiB applied" in parts[9],
             "CommandExecution.log: a transient service, with its limits read back from the unit", parts[9].strip()[-400:])
+    c.check(parts[10].strip() == "/usr/libexec/azl-agent/azl-agent-daemon",
+            "azl-agent.service runs /usr/libexec/azl-agent/azl-agent-daemon (exec'd by `azl-agent daemon`), which "
+            "maps no libfdisk, libcryptsetup, libnftables or libarchive after the extensions ran", parts[10].strip())
     print("systemd-analyze security in the guest:\n" + ra.stdout.strip())
     scores = dict(re.findall(r"for (\S+): ([0-9.]+)", ra.stdout))
     c.check(float(scores.get("azl-agent.service", "10")) <= 4.5, "azl-agent.service exposure at most 4.5",
