@@ -49,3 +49,7 @@ WirePoller *wire_poller_free(WirePoller *p);
 StatusUpload *status_upload_free(StatusUpload *u);
 void package_fetches_free(AzureClient *c);
 void wire_certificates_done(AzureClient *c);
+/* The certificates request on c's private loop, run until answered (wire-certificates.c): *ret is the decrypted
+ * list (certificate_list_done() it). For wire_fetch_certificates() and the certificate worker. */
+int wire_certificates_run(AzureClient *c, const GoalState *g, const RetryPolicy *p, CertificateList *ret,
+                          char **ret_reason);

@@ -74,23 +74,6 @@ static void log_transport_setup(const AzureClient *c, int r, bool generated) {
                 log_info("Generated the transport certificate in %s.", strna(c->lib_dir));
 }
 
-typedef struct WorkerResult {
-        bool done;
-        int error;
-        CertificateList *list;
-        char *reason;
-} WorkerResult;
-
-static void on_fetched(WireCertificates *op, int error, CertificateList *list, const char *reason,
-                       void *userdata) {
-        WorkerResult *res = userdata;
-
-        res->done = true;
-        res->error = error;
-        res->list = list;
-        res->reason = reason ? strdup(reason) : NULL;
-}
-
 /* What the child does; returns the answer's errno and sets *ret_reason. Stored thumbprints in cc. */
 static int worker_run(AzureClient *parent, const RetryPolicy *policy, AzureClient **ret_client,
                       char **ret_reason) {
@@ -100,8 +83,8 @@ static int worker_run(AzureClient *parent, const RetryPolicy *policy, AzureClien
                 .http_timeout = parent->http_timeout,
                 .policy = *policy,
         };
+        _cleanup_(certificate_list_done) CertificateList list = {};
         AzureClient *cc = NULL;
-        WorkerResult res = {};
         bool generated = false;
         int r;
 
@@ -120,20 +103,10 @@ static int worker_run(AzureClient *parent, const RetryPolicy *policy, AzureClien
                 return r;
         }
         log_transport_setup(cc, r, generated);
-        r = wire_certificates_start(cc, &parent->goal_state, policy, on_fetched, &res, NULL);
-        if (r >= 0)
-                r = azure_client_run(cc, &res.done);
-        if (r >= 0)
-                r = res.error;
-        if (r < 0) {
-                *ret_reason = TAKE_PTR(res.reason);
+        r = wire_certificates_run(cc, &parent->goal_state, policy, &list, ret_reason);
+        if (r < 0)
                 return r;
-        }
-        free(res.reason);
-        r = azure_client_certificates_store(cc, res.list);
-        certificate_list_done(res.list);
-        free(res.list);
-        return r;
+        return azure_client_certificates_store(cc, &list);
 }
 
 static _noreturn_ void worker_main(AzureClient *parent, const RetryPolicy *policy, pid_t parent_pid,

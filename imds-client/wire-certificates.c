@@ -249,19 +249,12 @@ static void on_certificates_sync(WireCertificates *op, int error, CertificateLis
         s->reason = reason ? strdup(reason) : NULL;
 }
 
-int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret,
-                            char **ret_reason) {
-        _cleanup_azure_client_ AzureClient *c = NULL;
+int wire_certificates_run(AzureClient *c, const GoalState *g, const RetryPolicy *p, CertificateList *ret,
+                          char **ret_reason) {
         CertificatesSync s = {};
         int r;
 
-        if (!o || !g || !ret)
-                return -EINVAL;
-        /* The same request as the daemon's, on a private loop, with a transport certificate made for it. */
-        r = azure_client_new(NULL, o, &c);
-        if (r < 0)
-                return r;
-        r = wire_certificates_start(c, g, &o->policy, on_certificates_sync, &s, NULL);
+        r = wire_certificates_start(c, g, p, on_certificates_sync, &s, NULL);
         if (r < 0)
                 return r;
         r = azure_client_run(c, &s.done);
@@ -277,6 +270,20 @@ int wire_fetch_certificates(const WireOptions *o, const GoalState *g, Certificat
         *ret = *s.list;
         free(s.list);
         return 0;
+}
+
+int wire_fetch_certificates(const WireOptions *o, const GoalState *g, CertificateList *ret,
+                            char **ret_reason) {
+        _cleanup_azure_client_ AzureClient *c = NULL;
+        int r;
+
+        if (!o || !g || !ret)
+                return -EINVAL;
+        /* The same request as the daemon's, on a private loop, with a transport certificate made for it. */
+        r = azure_client_new(NULL, o, &c);
+        if (r < 0)
+                return r;
+        return wire_certificates_run(c, g, &o->policy, ret, ret_reason);
 }
 
 int azure_client_certificates_store(AzureClient *c, const CertificateList *l) {
