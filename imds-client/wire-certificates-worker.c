@@ -124,6 +124,9 @@ static _noreturn_ void worker_main(AzureClient *parent, const RetryPolicy *polic
         crash_points_in_worker(parent_pid);
 
         r = worker_run(parent, policy, &cc, &reason);
+        for (char *c = reason; c && *c; c++) /* one line: the answer is line-based */
+                if (*c == '\n' || *c == '\r')
+                        *c = ' ';
         f = open_memstream(&answer, &size);
         if (!f)
                 _exit(EXIT_FAILURE);
@@ -165,9 +168,12 @@ static int answer_parse(char *text, int *ret_error, char **ret_reason, char ***r
                 return -EPROTO;
         if (*line && !(*ret_reason = strdup(line)))
                 return -ENOMEM;
-        for (char *t = strtok_r(text, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+        for (char *t = strtok_r(text, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+                if (strlen(t) != 40 || strspn(t, "0123456789ABCDEFabcdef") != 40)
+                        return -EPROTO; /* what azure_client_certificates_store() records: SHA-1 in hex */
                 if (strv_extend(&thumbs, t) < 0)
                         return -ENOMEM;
+        }
         *ret_error = (int) e;
         *ret_thumbprints = TAKE_PTR(thumbs);
         return 0;
