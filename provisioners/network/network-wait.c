@@ -78,20 +78,28 @@ int url_ipv4_host(const char *url, struct in_addr *ret) {
         return inet_pton(AF_INET, host, ret) == 1 ? 0 : -EINVAL;
 }
 
-/* 1 when the kernel routes to the address (connect(2) of a datagram socket only sets its peer: no packet), 0
- * when it does not (yet), <0 on other errors. */
+/* 1 when the kernel routes to the address and has a source address to send from (connect(2) of a datagram socket
+ * only picks both: no packet), 0 when it does not (yet), <0 on other errors. A route alone is not enough: a
+ * static or on-link route to IMDS can be up before DHCP gave the link its address, and then the kernel routes
+ * from 0.0.0.0 — a TCP connection made then keeps that source and never completes (a lost attempt: its whole
+ * timeout, ≈ 11 s in the VM rig's first boots, issue #21). */
 static int have_route(void *userdata) {
         const struct in_addr *address = userdata;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr = *address};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr = *address},
+                           src = {};
+        socklen_t len = sizeof src;
         _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
         if (fd < 0)
                 return negative_errno();
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0)
-                return 1;
-        return errno == ENETUNREACH || errno == EHOSTUNREACH || errno == EADDRNOTAVAIL || errno == ENETDOWN
-                       ? 0
-                       : negative_errno();
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return errno == ENETUNREACH || errno == EHOSTUNREACH || errno == EADDRNOTAVAIL ||
+                                       errno == ENETDOWN
+                               ? 0
+                               : negative_errno();
+        if (getsockname(fd, (struct sockaddr *) &src, &len) < 0)
+                return negative_errno();
+        return src.sin_addr.s_addr != htonl(INADDR_ANY);
 }
 
 static int rtnl_listen(void) {
