@@ -24,6 +24,9 @@ fabric receives in which all N handlers are Ready with settings status success.
   agent CPU s   CPU of the agent's process tree from publish to done (bench/proctree.py: reaped children
                 included) minus the handlers' own CPU as they report it (`times`: the shell and its children);
                 the `/bin/sh -c` each agent wraps a command in counts as the agent's
+  fabric CPU s  CPU of the simulated fabric (Python, one thread per request) in the same window: it serves the
+                manifests, packages and uploads on the same two cores, so part of each agent's wall time is
+                waiting for it — a real WireServer is another machine
   peak RSS MB   sum of the tree's RSS without the handler processes, sampled every 0.1 s
   peak Pss / private dirty MiB   the same processes' smaps_rollup Pss and Private_Dirty (bench/proctree.py),
                 same samples
@@ -188,6 +191,7 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
         nblobs0 = len(rig.control("/status-blobs"))
         seq0 = max([r["seq"] for r in rig.control("/requests")] or [0])
         s0 = proctree.sample(proc.pid, (MARKER,))
+        f0 = proctree.sample(rig.fabric.pid)
         t_pub = time.time()
         rig.control("/scenario?mode=merge&bump=incarnation", {"extensions": exts})
         rss_peak, pss_peak, pd_peak, done_blob, last_check = 0, 0, 0, None, 0.0
@@ -209,6 +213,7 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
             if done_blob is None:
                 time.sleep(0.1)
         s1 = proctree.sample(proc.pid, (MARKER,))
+        f1 = proctree.sample(rig.fabric.pid)
         if done_blob is None:
             res["error"] = "no status blob with all %d handlers successful within %d s" % (len(exts), args.timeout)
             return res
@@ -235,6 +240,7 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
             "handler_invocations": len(recs),
             "handler_ops": sorted({r["op"] for r in recs}),
             "tree_cpu_s": d["cpu_s"], "handler_cpu_s": hcpu, "agent_cpu_s": d["cpu_s"] - hcpu,
+            "fabric_cpu_s": proctree.delta(f0, f1)["cpu_s"],
             "peak_rss_mb": rss_peak / 2**20, "peak_pss_mib": pss_peak / 2**20,
             "peak_private_dirty_mib": pd_peak / 2**20,
             "tree_write_bytes": d["write_bytes"], "handler_write_bytes": hwb,

@@ -158,6 +158,7 @@ def ext_table(path):
         ("detect_s", "published → fetched s (poll phase, 0–6)", "%.1f"),
         ("agent_cpu_s", "**agent CPU s** (tree − handlers)", "%.2f"),
         ("handler_cpu_s", "handlers' own CPU s", "%.3f"),
+        ("fabric_cpu_s", "simulated fabric's CPU s (same window, same two cores)", "%.2f"),
         ("peak_rss_mb", "**peak RSS MB** (tree without handlers)", "%.0f"),
         ("peak_pss_mib", "peak Pss MiB (tree without handlers)", "%.1f"),
         ("peak_private_dirty_mib", "peak private dirty MiB (tree without handlers)", "%.1f"),

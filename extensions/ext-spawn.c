@@ -835,15 +835,17 @@ struct child_args {
         int cwd_fd, stdout_fd, stderr_fd, null_fd, gate_fd;
 };
 
-/* Runs in the child between clone3() and execve(): async-signal-safe calls only. */
+/* Runs in the child between clone3()/vfork() and execve(): async-signal-safe calls only, nothing that changes
+ * memory the parent uses (after vfork() the child runs in the parent's memory until it execs). Dispositions are
+ * reset before signals are unblocked, so that no handler of the daemon's can run in the child. */
 _noreturn_ static void child_exec(const struct child_args *a) {
         sigset_t all;
         char c;
 
-        (void) sigemptyset(&all);
-        (void) sigprocmask(SIG_SETMASK, &all, NULL);
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) signal(sig, SIG_DFL);
+        (void) sigemptyset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
         if (setsid() < 0)
                 _exit(127);
         if (a->gate_fd >= 0 && read(a->gate_fd, &c, 1) != 1)
@@ -855,15 +857,66 @@ _noreturn_ static void child_exec(const struct child_args *a) {
         _exit(127);
 }
 
-static pid_t clone3_child(int cgroup_fd, int *ret_pidfd) {
+static pid_t clone3_child(int *ret_pidfd) {
         struct clone_args args = {
-                .flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                .flags = CLONE_PIDFD,
                 .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
                 .exit_signal = SIGCHLD,
-                .cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0,
         };
 
         return (pid_t) syscall(SYS_clone3, &args, sizeof args);
+}
+
+/* vfork(): the daemon's memory is not copied (a fork copied ≈ 4,000 page-table entries and then paid
+ * copy-on-write faults, ≈ 1–2 ms per handler command here; issue #21). With a leaf cgroup the child moves
+ * itself there first — writing "0" to cgroup.procs moves the writer (cgroup-v2.rst, "Processes") — which is
+ * what clone3(CLONE_INTO_CGROUP) did, short of a separate stack for the child that vfork() has no need of.
+ * Returns the pid (the child has exec'd or exited by then) or -errno of fork or of the move. */
+static pid_t vfork_exec(const struct child_args *a, int procs_fd, volatile int *move_error) {
+        pid_t pid = vfork();
+
+        if (pid == 0) {
+                if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1) {
+                        *move_error = errno ?: EIO;
+                        _exit(127);
+                }
+                child_exec(a);
+        }
+        /* only the parent gets here; nothing of this frame is used after vfork */
+        return pid < 0 ? -errno : pid;
+}
+
+static pid_t vfork_child(const struct child_args *a, int leaf_fd) {
+        _cleanup_close_ int procs_fd = -EBADF;
+        volatile int move_error = 0; /* written by the child: the memory is shared until it execs */
+        pid_t pid;
+
+        if (leaf_fd >= 0) {
+                procs_fd = openat(leaf_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+                if (procs_fd < 0)
+                        return -errno;
+        }
+        pid = vfork_exec(a, procs_fd, &move_error);
+        if (pid > 0 && move_error != 0) {
+                (void) waitpid(pid, NULL, 0);
+                return -move_error;
+        }
+        return pid;
+}
+
+static int pidfd_open_cloexec(pid_t pid) {
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0); /* pidfds are close-on-exec always */
+
+        return fd < 0 ? -errno : fd;
+}
+
+/* Without a pidfd the child cannot be watched: killed and reaped (it is ours until reaped, so the pid is too). */
+static int reap_lost_child(pid_t pid, int error) {
+        if (error != -ESRCH) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        return error;
 }
 
 /* Forks the command with the given isolation (scope, cgroup or process group). */
@@ -901,11 +954,21 @@ static int local_start(ExtProcess *p, ExtIsolation isolation) {
                                 .null_fd = null_fd,
                                 .gate_fd = gate_read};
 
-        pid = clone3_child(leaf_fd, &pidfd);
-        if (pid < 0)
-                return -errno;
-        if (pid == 0)
-                child_exec(&a);
+        if (gate_read >= 0) {
+                /* the child waits at the gate for its scope: it needs a process of its own (fork) */
+                pid = clone3_child(&pidfd);
+                if (pid < 0)
+                        return -errno;
+                if (pid == 0)
+                        child_exec(&a);
+        } else {
+                pid = vfork_child(&a, leaf_fd);
+                if (pid < 0)
+                        return pid;
+                pidfd = pidfd_open_cloexec(pid);
+                if (pidfd < 0) /* cannot happen for a child not yet reaped; kill it rather than lose it */
+                        return reap_lost_child(pid, pidfd);
+        }
         p->pid = pid;
         p->pidfd = pidfd;
 

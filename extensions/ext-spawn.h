@@ -31,9 +31,11 @@
  *           outside it. The child inherits the agent's execution environment (and sandbox).
  *  cgroup   no systemd but a writable cgroup2 mount (containers, tests): the agent creates
  *           azure-vmextensions.slice/azure-vmextensions-<Handler>.slice/ with cpu.max and memory.max (when the
- *           controllers are available) and a leaf per command, and creates the child directly inside the leaf
- *           with clone3(CLONE_INTO_CGROUP). Timeouts use cgroup.kill: nothing the handler forked survives.
- *  process group  always: the child calls setsid(); timeouts kill the whole group (killpg), like waagent.
+ *           controllers are available) and a leaf per command; the child (vfork(), no copy of the agent's
+ *           memory) moves itself into the leaf before it execs the command. Timeouts use cgroup.kill: nothing
+ *           the handler forked survives.
+ *  process group  always: the child (vfork()) calls setsid(); timeouts kill the whole group (killpg), like
+ *           waagent.
  *
  * On a normal exit, processes the handler left running in the background are left alone, as waagent does.
  * limits_applied is reported only once the command runs with them: read back from the unit (service), from
