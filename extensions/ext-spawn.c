@@ -867,8 +867,8 @@ static pid_t clone3_child(int *ret_pidfd) {
         return (pid_t) syscall(SYS_clone3, &args, sizeof args);
 }
 
-/* vfork(): the daemon's memory is not copied (a fork copied ≈ 4,000 page-table entries and then paid
- * copy-on-write faults, ≈ 1–2 ms per handler command here; issue #21). With a leaf cgroup the child moves
+/* vfork(): the daemon's memory is not copied (a fork copied its page tables, then paid copy-on-write faults
+ * and the teardown at exec: ≈ 8 ms of wall time and 5 ms of CPU per handler command here, BENCHMARKS.md). With a leaf cgroup the child moves
  * itself there first — writing "0" to cgroup.procs moves the writer (cgroup-v2.rst, "Processes") — which is
  * what clone3(CLONE_INTO_CGROUP) did, short of a separate stack for the child that vfork() has no need of.
  * Returns the pid (the child has exec'd or exited by then) or -errno of fork or of the move. */
