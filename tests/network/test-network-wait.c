@@ -38,32 +38,39 @@ static int run(const char *cmd) {
         return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void test_wait(void **state) {
-        struct in_addr a = {.s_addr = htonl(0x0a090901)}; /* 10.9.9.1 */
+/* Not routable yet (a 300 ms wait times out); cmd, run 400 ms later, makes it so: the wait ends then, woken by
+ * rtnetlink. */
+static void assert_wait_ends_with(struct in_addr a, const char *cmd) {
         usec_t waited = 0;
         pid_t pid;
         int st;
+
+        assert_int_equal(network_wait_route(a, 300 * USEC_PER_MSEC, &waited), -ETIMEDOUT);
+        assert_true(waited >= 300 * USEC_PER_MSEC);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                (void) usleep(400 * 1000);
+                _exit(run(cmd) == 0 ? 0 : 1);
+        }
+        assert_int_equal(network_wait_route(a, 10 * USEC_PER_SEC, &waited), 0);
+        print_message("routable after %.3fs: %s\n", (double) waited / USEC_PER_SEC, cmd);
+        assert_true(waited >= 350 * USEC_PER_MSEC);
+        assert_true(waited < 5 * USEC_PER_SEC);
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_wait(void **state) {
+        struct in_addr a = {.s_addr = htonl(0x0a090901)}; /* 10.9.9.1 */
+        usec_t waited = 0;
 
         if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0 || run("command -v ip >/dev/null") != 0) {
                 print_message("skipped: needs root (a network namespace of its own) and ip(8)\n");
                 skip();
         }
         /* nothing routes in a fresh namespace: lo is down */
-        assert_int_equal(network_wait_route(a, 300 * USEC_PER_MSEC, &waited), -ETIMEDOUT);
-        assert_true(waited >= 300 * USEC_PER_MSEC);
-        /* the address appears 400 ms later: the wait ends then, woken by rtnetlink */
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                (void) usleep(400 * 1000);
-                _exit(run("ip link set lo up && ip addr add 10.9.9.1/24 dev lo") == 0 ? 0 : 1);
-        }
-        assert_int_equal(network_wait_route(a, 10 * USEC_PER_SEC, &waited), 0);
-        print_message("route after %.3fs\n", (double) waited / USEC_PER_SEC);
-        assert_true(waited >= 350 * USEC_PER_MSEC);
-        assert_true(waited < 5 * USEC_PER_SEC);
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_wait_ends_with(a, "ip link set lo up && ip addr add 10.9.9.1/24 dev lo");
         /* and now at once */
         assert_int_equal(network_wait_route(a, 0, &waited), 0);
 }
@@ -71,9 +78,6 @@ static void test_wait(void **state) {
 /* The VM rig's first boots (issue #21): the host route to IMDS is up with the link, the DHCP lease comes later. */
 static void test_wait_source_address(void **state) {
         struct in_addr a = {.s_addr = htonl(0xa9fea9fe)}; /* 169.254.169.254 */
-        usec_t waited = 0;
-        pid_t pid;
-        int st;
 
         if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0 || run("command -v ip >/dev/null") != 0 ||
             run("ip link add v0 type veth peer name v1 2>/dev/null") != 0) {
@@ -84,21 +88,8 @@ static void test_wait_source_address(void **state) {
         assert_int_equal(run("ip link set v0 up && ip link set v1 up && "
                              "ip route add 169.254.169.254 dev v0"),
                          0);
-        /* the kernel routes it, from 0.0.0.0: not yet */
-        assert_int_equal(network_wait_route(a, 300 * USEC_PER_MSEC, &waited), -ETIMEDOUT);
-        assert_true(waited >= 300 * USEC_PER_MSEC);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                (void) usleep(400 * 1000);
-                _exit(run("ip addr add 10.9.8.5/24 dev v0") == 0 ? 0 : 1);
-        }
-        assert_int_equal(network_wait_route(a, 10 * USEC_PER_SEC, &waited), 0);
-        print_message("route with a source address after %.3fs\n", (double) waited / USEC_PER_SEC);
-        assert_true(waited >= 350 * USEC_PER_MSEC);
-        assert_true(waited < 5 * USEC_PER_SEC);
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        /* the kernel routes it, from 0.0.0.0: not yet; the address is the lease */
+        assert_wait_ends_with(a, "ip addr add 10.9.8.5/24 dev v0");
 }
 
 int main(void) {
