@@ -600,7 +600,10 @@ class Secrets(CvmCase):
         fabric, root = self.start_cvm(conf_extra="[Timeouts]\nGoalStatePeriodSec=1\n")
         self.start_daemon(root)
         key = root.file("/var/lib/waagent/TransportPrivate.pem")
-        wait_for("the transport key", lambda: os.path.isfile(key), timeout=60)
+        cert = root.file("/var/lib/waagent/TransportCert.pem")
+        # the pair: the key is written first, and a key without its certificate is not "replaced" but remade
+        wait_for("the transport key and certificate", lambda: os.path.isfile(key) and os.path.isfile(cert),
+                 timeout=60)
         self.stop_daemon()
         self.assertFalse(os.path.islink(key))
         old = os.open(key, os.O_RDONLY)
