@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -486,4 +487,17 @@ int spawn_wait(pid_t pid) {
         if (pid <= 0)
                 return -EINVAL;
         return wait_child(pid);
+}
+
+int pidfd_open_child(pid_t pid) {
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0), r;
+
+        if (fd >= 0)
+                return fd;
+        r = -errno;
+        if (r != -ESRCH) { /* ESRCH: reaped by someone else, the pid may be another process's now */
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        return r;
 }

@@ -60,3 +60,7 @@ int spawn_background(char *const *argv, int root_fd, pid_t *ret_pid);
 
 /* Waits for a child of spawn_background(): its exit status (0..255), -EPROTO when a signal killed it. */
 int spawn_wait(pid_t pid);
+
+/* A pidfd (close-on-exec) for a child of ours not yet reaped, to watch it on an event loop. Should that fail, the
+ * child could not be watched: it is killed and reaped (the pid is still ours while it is not reaped), -errno. */
+int pidfd_open_child(pid_t pid);

@@ -24,6 +24,7 @@
 #include "ext-spawn.h"
 #include "ext-util.h"
 #include "log.h"
+#include "spawn-util.h"
 #include "string-table.h"
 
 #define EXT_SLICE_ROOT          "azure-vmextensions.slice"
@@ -867,11 +868,11 @@ static pid_t clone3_child(int *ret_pidfd) {
         return (pid_t) syscall(SYS_clone3, &args, sizeof args);
 }
 
-/* vfork(): the daemon's memory is not copied (a fork copied its page tables, then paid copy-on-write faults
- * and the teardown at exec: ≈ 8 ms of wall time and 5 ms of CPU per handler command here, BENCHMARKS.md). With a leaf cgroup the child moves
- * itself there first — writing "0" to cgroup.procs moves the writer (cgroup-v2.rst, "Processes") — which is
- * what clone3(CLONE_INTO_CGROUP) did, short of a separate stack for the child that vfork() has no need of.
- * Returns the pid (the child has exec'd or exited by then) or -errno of fork or of the move. */
+/* vfork(): the daemon's memory is not copied. A fork copied its page tables, then paid copy-on-write faults and
+ * the teardown at exec: ≈ 8 ms of wall time and 5 ms of CPU per handler command here (BENCHMARKS.md). With a
+ * leaf cgroup the child first moves itself there, as clone3(CLONE_INTO_CGROUP) put it there: writing "0" to
+ * cgroup.procs moves the writer (the kernel's cgroup-v2.rst, "Processes"). Returns the pid (the child has
+ * exec'd or exited by then) or -errno of vfork() or of the move. */
 static pid_t vfork_exec(const struct child_args *a, int procs_fd, volatile int *move_error) {
         pid_t pid = vfork();
 
@@ -902,21 +903,6 @@ static pid_t vfork_child(const struct child_args *a, int leaf_fd) {
                 return -move_error;
         }
         return pid;
-}
-
-static int pidfd_open_cloexec(pid_t pid) {
-        int fd = (int) syscall(SYS_pidfd_open, pid, 0); /* pidfds are close-on-exec always */
-
-        return fd < 0 ? -errno : fd;
-}
-
-/* Without a pidfd the child cannot be watched: killed and reaped (it is ours until reaped, so the pid is too). */
-static int reap_lost_child(pid_t pid, int error) {
-        if (error != -ESRCH) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-        }
-        return error;
 }
 
 /* Forks the command with the given isolation (scope, cgroup or process group). */
@@ -965,9 +951,9 @@ static int local_start(ExtProcess *p, ExtIsolation isolation) {
                 pid = vfork_child(&a, leaf_fd);
                 if (pid < 0)
                         return pid;
-                pidfd = pidfd_open_cloexec(pid);
-                if (pidfd < 0) /* cannot happen for a child not yet reaped; kill it rather than lose it */
-                        return reap_lost_child(pid, pidfd);
+                pidfd = pidfd_open_child(pid);
+                if (pidfd < 0)
+                        return pidfd;
         }
         p->pid = pid;
         p->pidfd = pidfd;

@@ -23,6 +23,7 @@
 #include "certificates.h"
 #include "crash-point.h"
 #include "log.h"
+#include "spawn-util.h"
 #include "macro.h"
 #include "strutil.h"
 
@@ -280,11 +281,9 @@ int wire_certificates_worker_start(AzureClient *c, const RetryPolicy *p, WireCer
                 worker_main(c, p ? p : &c->policy, parent, write_fd);
         }
         w->pid = pid;
-        w->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        w->pidfd = pidfd_open_child(pid);
         if (w->pidfd < 0) {
-                r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                r = w->pidfd;
                 free(w);
                 return r;
         }
