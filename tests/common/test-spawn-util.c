@@ -5,10 +5,13 @@
  * with the child. The chroot cases need root (chroot(2), mount(2)); they skip without it.
  */
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -133,11 +136,33 @@ static void test_chroot(void **state) {
         tmpdir_remove(root);
 }
 
+/* A pidfd for a live child becomes readable when it exits; a pid already reaped is ESRCH, and nothing is killed. */
+static void test_pidfd_open_child(void **state) {
+        struct pollfd pfd = {.events = POLLIN};
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        pfd.fd = pidfd_open_child(pid);
+        assert_true(pfd.fd >= 0);
+        assert_true(fcntl(pfd.fd, F_GETFD) & FD_CLOEXEC);
+        assert_int_equal(poll(&pfd, 1, 0), 0); /* still running */
+        assert_int_equal(kill(pid, SIGTERM), 0);
+        assert_int_equal(poll(&pfd, 1, 10 * 1000), 1);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        (void) close(pfd.fd);
+        assert_int_equal(pidfd_open_child(pid), -ESRCH);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_input_on_stdin),
                 cmocka_unit_test(test_exit_status_and_missing),
                 cmocka_unit_test(test_chroot),
+                cmocka_unit_test(test_pidfd_open_child),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
