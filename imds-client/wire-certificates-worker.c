@@ -170,8 +170,8 @@ static int answer_parse(char *text, int *ret_error, char **ret_reason, char ***r
         if (*line && !(*ret_reason = strdup(line)))
                 return -ENOMEM;
         for (char *t = strtok_r(text, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
-                if (strlen(t) != 40 || strspn(t, "0123456789ABCDEFabcdef") != 40)
-                        return -EPROTO; /* what azure_client_certificates_store() records: SHA-1 in hex */
+                if (!wire_thumbprint_is_valid(t))
+                        return -EPROTO; /* what azure_client_certificates_store() records */
                 if (strv_extend(&thumbs, t) < 0)
                         return -ENOMEM;
         }

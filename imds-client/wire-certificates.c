@@ -312,20 +312,11 @@ int azure_client_certificates_store(AzureClient *c, const CertificateList *l) {
         return 0;
 }
 
-static bool thumbprint_is_valid(const char *t) {
-        if (!t || strlen(t) != 40)
-                return false;
-        for (const char *p = t; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F') || (*p >= 'a' && *p <= 'f')))
-                        return false;
-        return true;
-}
-
 bool azure_client_has_certificate(AzureClient *c, const char *thumbprint) {
         _cleanup_free_ char *path = NULL;
         char upper[41];
 
-        if (!thumbprint_is_valid(thumbprint))
+        if (!wire_thumbprint_is_valid(thumbprint))
                 return false; /* never held: not a name we would write */
         for (size_t i = 0; i < sizeof upper; i++)
                 upper[i] = (char) (thumbprint[i] >= 'a' && thumbprint[i] <= 'f' ? thumbprint[i] - ('a' - 'A')

@@ -382,13 +382,11 @@ static int stored_certificates_parse(xmlNodePtr stored, char ***ret) {
         XML_FOREACH_CHILD (sc, stored, "StoredCertificate") {
                 _cleanup_free_ char *id = NULL;
                 const char *t;
-                bool valid;
 
                 if (xml_attr(sc, "certificateId", &id) < 0)
                         continue;
                 t = startswith(id, "sha1:") ? id + 5 : NULL;
-                valid = t && strlen(t) == 40 && strspn(t, "0123456789ABCDEFabcdef") == 40;
-                if (!valid)
+                if (!wire_thumbprint_is_valid(t))
                         continue;
                 if (++n > WIRE_STORED_CERTIFICATES_MAX)
                         return -E2BIG;
@@ -402,6 +400,10 @@ static int stored_certificates_parse(xmlNodePtr stored, char ***ret) {
                 qsort(l, strv_length(l), sizeof(char *), cmp_strp);
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+bool wire_thumbprint_is_valid(const char *t) {
+        return t && strlen(t) == 40 && strspn(t, "0123456789ABCDEFabcdef") == 40;
 }
 
 int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret) {

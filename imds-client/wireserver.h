@@ -103,6 +103,9 @@ typedef struct HostingEnvironment {
 void hosting_env_done(HostingEnvironment *h);
 int hosting_env_parse(const char *buf, size_t len, HostingEnvironment *ret);
 
+/* A certificate thumbprint as the fabric names them and we name their files: SHA-1, 40 hex digits (any case). */
+bool wire_thumbprint_is_valid(const char *t);
+
 /* ---- requests ---- */
 
 typedef struct WireOptions {

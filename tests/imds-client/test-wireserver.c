@@ -394,6 +394,15 @@ static void test_hosting_env_stored_certificates(void **state) {
         assert_string_equal(h.stored_certificates[0], "0123456789ABCDEF0123456789ABCDEF01234567");
         assert_string_equal(h.stored_certificates[1], "FFEEDDCCBBAA99887766554433221100FFEEDDCC");
 
+        /* the one check the parser, the certificate store and the worker's answer share */
+        assert_true(wire_thumbprint_is_valid("0123456789abcdef0123456789ABCDEF01234567"));
+        assert_false(wire_thumbprint_is_valid("0123456789abcdef0123456789ABCDEF0123456"));
+        assert_false(wire_thumbprint_is_valid("0123456789abcdef0123456789ABCDEF012345678"));
+        assert_false(wire_thumbprint_is_valid("0123456789abcdef0123456789ABCDEF0123456g"));
+        assert_false(wire_thumbprint_is_valid("../../../../../../../../../../../../passwd"));
+        assert_false(wire_thumbprint_is_valid(""));
+        assert_false(wire_thumbprint_is_valid(NULL));
+
         /* WIRE_STORED_CERTIFICATES_MAX + 1 entries */
         many = strdup(head);
         assert_non_null(many);
