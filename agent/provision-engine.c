@@ -141,6 +141,7 @@ int provision_engine_report_health(ProvisionRun *p, HealthState state, const cha
 
         if (!p->have_goal_state)
                 return -ENOTCONN;
+        provision_network_settle(p);
         r = health_report_send(&p->wire, &p->goal_state, state, substatus, description, deadline);
         if (r == -ESTALE) {
                 /* 410: the container moved; refresh the goal state and report once more (protocol §1.2). */

@@ -53,7 +53,16 @@ typedef struct ProvisionRun {
         bool proxy_agent_active; /* Azure's Guest Proxy Agent guards the WireServer (provision-firewall.c) */
         pid_t firewall_warm_up_pid; /* provision_firewall_warm_up()'s child, until the firewall step */
         char proxy_agent_detail[256];
+        usec_t network_reloaded_at; /* CLOCK_MONOTONIC of a networkd reload not yet waited for, or 0 */
 } ProvisionRun;
+
+/*
+ * Before the first fabric request after a networkd reload (step "network"): networkd reconfigures the links
+ * our files match and re-acquires their DHCP leases, and a request made meanwhile fails into a retry. Waits
+ * for the links, bounded, and records it as step "network-wait"; the local steps in between overlap the DHCP
+ * exchange. Nothing to do without a pending reload. provision.c, beside the network step.
+ */
+void provision_network_settle(ProvisionRun *p);
 
 void provision_run_done(ProvisionRun *p);
 

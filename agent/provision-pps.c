@@ -665,18 +665,25 @@ static const ProvisionStepDef pps_steps[] = {
 };
 /* clang-format on */
 
-int provision_pps(ProvisionRun *p) {
-        _cleanup_(pps_run_done) PpsRun pps = {};
+PpsType provision_pps_type(const ProvisionRun *p) {
         int r;
 
         r = pps_marker_exists(p->c);
         if (r < 0)
                 log_warning_errno(r, "Cannot tell whether %s exists, assuming it does not: %m", PPS_MARKER);
-        pps.type = pps_type_determine(r > 0, p->have_ovf && p->ovf.preprovisioned_vm,
-                                      p->have_ovf ? p->ovf.preprovisioned_vm_type : NULL,
-                                      p->have_imds ? p->imds.pps_type : IMDS_PPS_NONE);
+        return pps_type_determine(r > 0, p->have_ovf && p->ovf.preprovisioned_vm,
+                                  p->have_ovf ? p->ovf.preprovisioned_vm_type : NULL,
+                                  p->have_imds ? p->imds.pps_type : IMDS_PPS_NONE);
+}
+
+int provision_pps(ProvisionRun *p) {
+        _cleanup_(pps_run_done) PpsRun pps = {};
+        int r;
+
+        pps.type = provision_pps_type(p);
         if (pps.type == PPS_NONE)
                 return 0;
+        provision_network_settle(p); /* the pool's requests (IMDS, WireServer) come next */
         log_info("Pre-provisioned VM (%s): waiting in the pool until the VM is handed out.",
                  pps_type_to_string(pps.type));
 

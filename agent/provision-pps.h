@@ -47,6 +47,9 @@ int pps_marker_exists(const Context *c);
 int pps_marker_write(const Context *c, PpsType type, const char *vm_id);
 int pps_marker_remove(const Context *c);
 
+/* This run's pool type from the marker, the media and IMDS (pps_type_determine()); PPS_NONE for most VMs. */
+PpsType provision_pps_type(const ProvisionRun *p);
+
 /*
  * Runs after the per-VM-id marker check. Not a pre-provisioned VM: returns 0 at once. Otherwise runs the
  * pool's step table through the engine — watch the NICs, report the pool Ready, wait for the handover, fetch

@@ -5,9 +5,11 @@
  * (docs/architecture.md has the picture):
  *
  *   provision_boot_steps          every boot; a failure ends the run, but the goal state is still fetched
+ *   a first boot, not a pool VM   NotReady/Provisioning
+ *   provision_network_steps       every boot (a networkd reload: the next fabric request waits for the links)
  *   marker holds this VM id?      provision_again_steps (without --force)
- *   else a pool VM?               provision_pps(), then provision_handover_steps
- *   else                          NotReady/Provisioning, provision_first_boot_steps, ending in Ready
+ *   else a pool VM?               provision_pps(), then provision_handover_steps, NotReady/Provisioning
+ *   then                          provision_first_boot_steps, ending in Ready
  *
  * The user data (provisioners/userdata/) is a row of both the again and the first-boot tables.
  */
@@ -152,8 +154,6 @@ static int step_wireserver(ProvisionRun *p, const ProvisionStepDef *step, char *
  * have no network. Any other problem is recorded but not fatal: the primary NIC already works (IMDS
  * answered through it) and Ready must still be reported.
  */
-#define NETWORK_RECONFIGURE_TIMEOUT (10U * USEC_PER_SEC)
-
 static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **ret_summary, Error *error) {
         _cleanup_(network_config_done) NetworkConfig cfg = {};
         NetworkApplyResult res = {};
@@ -169,25 +169,10 @@ static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **re
         r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, &cfg, &res, &summary);
         if (r == -ENOMEM)
                 return r;
-        /* networkd now reconfigures the NICs (a new lease): the next WireServer request would fail and wait out
-         * a retry (≈ 2 s of a first boot) — wait for them instead, bounded; a NIC that stays down is the
-         * requests' problem, reported by them */
-        if (r > 0 && res.backend == NETWORK_BACKEND_NETWORKD && res.reload == NETWORK_RELOAD_DONE) {
-                usec_t waited = 0;
-
-                k = network_wait_networkd_configured(NETWORK_RECONFIGURE_TIMEOUT, &waited);
-                if (k < 0 && k != -ETIMEDOUT)
-                        log_debug_errno(k, "Cannot watch networkd's links: %m");
-                if (k == 0 || k == -ETIMEDOUT) {
-                        _cleanup_free_ char *s = summary;
-
-                        summary = NULL;
-                        if (asprintf(&summary, "%s, links %s in %.1fs", strempty(s),
-                                     k == 0 ? "up again" : "not up again",
-                                     (double) waited / USEC_PER_SEC) < 0)
-                                return -ENOMEM;
-                }
-        }
+        /* networkd now reconfigures the NICs (a new lease, 0.3–2.5 s of a first boot in the VM rig): the next
+         * fabric request waits for them (provision_network_settle()), the local steps before it do not */
+        if (r > 0 && res.backend == NETWORK_BACKEND_NETWORKD && res.reload == NETWORK_RELOAD_DONE)
+                p->network_reloaded_at = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < cfg.n_skipped; i++) {
                 k = provision_report_skipped(p, step->name, cfg.skipped[i].item, cfg.skipped[i].reason);
                 if (k < 0)
@@ -199,6 +184,31 @@ static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **re
         }
         *ret_summary = TAKE_PTR(summary);
         return r > 0 ? STEP_CHANGED : STEP_UNCHANGED;
+}
+
+/* A NIC that stays down is the requests' problem, reported by them: the wait is bounded and never fails. */
+#define NETWORK_RECONFIGURE_TIMEOUT (10U * USEC_PER_SEC)
+
+void provision_network_settle(ProvisionRun *p) {
+        usec_t start = now_usec(CLOCK_MONOTONIC), elapsed, waited = 0;
+        char took[32] = "", summary[96];
+        int r;
+
+        if (p->network_reloaded_at == 0)
+                return;
+        elapsed = start - p->network_reloaded_at;
+        p->network_reloaded_at = 0;
+        r = network_wait_networkd_configured(
+                elapsed < NETWORK_RECONFIGURE_TIMEOUT ? NETWORK_RECONFIGURE_TIMEOUT - elapsed : 0, &waited);
+        if (r < 0 && r != -ETIMEDOUT) {
+                log_debug_errno(r, "Cannot watch networkd's links: %m");
+                return;
+        }
+        (void) format_timespan(elapsed + waited, took, sizeof took);
+        (void) snprintf(summary, sizeof summary, "links %s %s after the networkd reload",
+                        r == 0 ? "up again" : "not up again", took);
+        (void) provision_engine_record(p, "network-wait", r == 0 ? STEP_CHANGED : STEP_FAILED, start,
+                                       summary);
 }
 
 /*
@@ -439,7 +449,13 @@ const ProvisionStepDef provision_boot_steps[] = {
          * confidential VM requires it */
         { "firewall",     step_firewall,     PROVISION_STEP_ALWAYS | PROVISION_STEP_REQUIRED_CONFIDENTIAL },
         { "wireserver",   step_wireserver,   REQUIRED | PROVISION_STEP_ALWAYS },
-        /* Only IMDS data without a usable primary NIC fails the run (the VM would have no network) */
+        {}
+};
+
+/* Every boot, after the boot steps and a first boot's NotReady/Provisioning: the networkd reload it may make
+ * would hold that report back until the links are up again (provision_network_settle()). Only IMDS data
+ * without a usable primary NIC fails the run (the VM would have no network). */
+const ProvisionStepDef provision_network_steps[] = {
         { "network",      step_network,      PROVISION_STEP_REQUIRED_INPUT },
         {}
 };
@@ -492,7 +508,7 @@ int provision_run(Context *c, bool force) {
         _cleanup_(provision_run_done) ProvisionRun p = {.c = c};
         _cleanup_error_ Error allowed = ERROR_NULL;
         _cleanup_free_ char *marker = NULL;
-        bool again;
+        bool again, pool;
         int r;
 
         r = context_endpoints_allowed(c, &allowed);
@@ -521,16 +537,23 @@ int provision_run(Context *c, bool force) {
                          marker);
                 force = true;
         }
+        if (again && force) /* --force on a VM in service: the steps again, no NotReady in between */
+                log_info("Already provisioned for VM id %s; running the steps again (--force).", marker);
+        else if (!again && r > 0)
+                log_info("VM id changed from %s to %s (captured image): provisioning again.", marker,
+                         p.imds.vm_id);
+        /* a pool VM reports for the owner's goal state, after the handover */
+        pool = !again && provision_pps_type(&p) != PPS_NONE;
+        if (!again && !pool && c->config.report_not_ready_at_start)
+                provision_engine_report_provisioning(&p);
+
+        r = provision_engine_run(&p, provision_network_steps);
+        if (r < 0)
+                return provision_engine_finish(&p, r, NULL);
         if (again && !force)
                 return provision_engine_finish(&p, provision_engine_run(&p, provision_again_steps),
                                                "Already provisioned:");
-        if (again) /* --force on a VM in service: the steps again, no NotReady in between */
-                log_info("Already provisioned for VM id %s; running the steps again (--force).", marker);
-        else if (r > 0)
-                log_info("VM id changed from %s to %s (captured image): provisioning again.", marker,
-                         p.imds.vm_id);
-
-        if (!again) {
+        if (pool) {
                 /* Pre-provisioned VM pools: Ready for the pool, wait for the handover, the owner's data. */
                 r = provision_pps(&p);
                 if (r > 0)

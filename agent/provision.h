@@ -25,6 +25,7 @@ int provision_run(Context *c, bool force);
 
 /* The run's step tables (provision.c), each ending with an empty row; see provision-engine.h. */
 extern const ProvisionStepDef provision_boot_steps[];
+extern const ProvisionStepDef provision_network_steps[];
 extern const ProvisionStepDef provision_again_steps[];
 extern const ProvisionStepDef provision_handover_steps[];
 extern const ProvisionStepDef provision_first_boot_steps[];

@@ -330,8 +330,8 @@ static void test_real_tables(void **state) {
         static const char *const first_boot[] = {
                 "validate",      "userdata", "hostname",     "user",  "ssh-keys",          "sshd-config",
                 "ssh-host-keys", "marker",   "report-ready", "disks", "ssh-host-keys-rest"};
-        static const char *const boot[] = {"media",    "proxy-agent", "imds",   "confidential",
-                                           "firewall", "wireserver",  "network"};
+        static const char *const boot[] = {"media",        "proxy-agent", "imds",
+                                           "confidential", "firewall",    "wireserver"};
         static const char *const again[] = {"userdata", "marker", "report-ready", "disks"};
         size_t n = 0;
 
@@ -368,6 +368,10 @@ static void test_real_tables(void **state) {
                 assert_string_equal(s->name, again[n]);
         }
         assert_int_equal(n, ELEMENTSOF(again));
+        /* A table of its own: a first boot's NotReady/Provisioning goes out before its networkd reload. */
+        assert_string_equal(provision_network_steps[0].name, "network");
+        assert_true(provision_network_steps[0].flags == PROVISION_STEP_REQUIRED_INPUT);
+        assert_null(provision_network_steps[1].name);
         /* The goal state is needed to report any failure, and the WireServer guard goes up before it, required
          * on a confidential VM only: the verdict comes first, after IMDS failed too. */
         assert_true(provision_boot_steps[3].flags & PROVISION_STEP_ALWAYS);
