@@ -226,6 +226,18 @@ def check_status(c, vm, sec):
             ", ".join("%s=%s" % (s.get("name"), s.get("result")) for s in steps))
     for want in ("imds", "report-ready"):
         c.check(any(want in (n or "") for n in names), "status: a step for %s" % want, str(names))
+    # The image's networkd reloads with our files (a new DHCP lease): the wait for the links comes before the
+    # first fabric request after it, Ready, not in the network step, so the local steps ran in between.
+    net = next((s for s in steps if s.get("name") == "network"), {})
+    if "reload done" in (net.get("summary") or ""):
+        wait = next((s for s in steps if s.get("name") == "network-wait"), {})
+        c.check((wait.get("summary") or "").startswith("links up again"), "status: links up again after the reload",
+                str(wait))
+        c.check("network-wait" in names and "user" in names and "report-ready" in names
+                and names.index("user") < names.index("network-wait") < names.index("report-ready"),
+                "status: the local steps ran before the wait for the links, Ready after it", str(names))
+    else:
+        c.check(False, "status: the network step reloaded networkd (the rig's image has it)", str(net))
 
 
 def extension_entry(vm, name):
