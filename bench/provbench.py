@@ -38,8 +38,13 @@ SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios",
 def step_times(azl, root):
     """{step name: seconds} from the agent's own status (`status --json`: provisioning.steps[].duration_usec)."""
     r = subprocess.run([azl, "--root", root, "status", "--json", "--long"], capture_output=True, text=True)
+    return steps_of_status(r.stdout)
+
+
+def steps_of_status(text):
+    """{step name: seconds} of `azl-agent status --json` output; {} when it is not that (bench/vmbench.py too)."""
     try:
-        st = json.loads(r.stdout)
+        st = json.loads(text)
     except ValueError:
         return {}
     out = {}

@@ -20,6 +20,8 @@ Each boot: fresh qcow2 overlay, fresh fabric (default scenario), qemu TCG. Measu
   daemon_pss_mib, daemon_private_dirty_mib   the same for the guest agent daemon (azl-agent.service,
                          walinuxagent.service), its last sample when the rig collects (boot settled)
   requests               requests the fabric received until collection
+  steps                  azl-agent: {step: seconds} of the provisioning run, `azl-agent status --json` in the guest
+                         (state.json's per-step durations, as bench/provbench.py records them on the host)
 Runs in a private network namespace (re-exec under unshare --net; see tests/vm/vmrig.py). No assertions.
 """
 import argparse
@@ -33,6 +35,9 @@ import tempfile
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "tests", "vm"))
 import vmrig  # noqa: E402
+
+sys.path.insert(0, os.path.join(SRC, "bench"))
+import provbench  # noqa: E402
 
 FLAVOUR = {"azl-agent": "base", "cloudinit": "cloudinit", "waagent": "waagent"}
 DAEMON = {"azl-agent": "azl-agent.service", "waagent": "walinuxagent.service"}
@@ -151,6 +156,8 @@ def one_boot(agent, build, keep):
             res["cpu_to_ready_s"] = cpu / 1e6
             res["mem_peak_to_ready_mb"] = peak / 2**20
         res.update(own_memory(samples, UNITS[agent], DAEMON.get(agent), tl.get("kernel_to_ready")))
+        if agent == "azl-agent":
+            res["steps"] = provbench.steps_of_status(vm.ssh("azl-agent status --json", root=True, check=False).stdout)
         analyze = " ".join(facts["sections"].get("analyze", []))
         res["systemd_analyze"] = analyze[:200]
         return res
