@@ -134,7 +134,17 @@ def vm_table(path):
         ("daemon_pss_mib", "daemon Pss MiB (boot settled)", "%.1f"),
         ("daemon_private_dirty_mib", "daemon private dirty MiB (boot settled)", "%.2f"),
         ("requests", "fabric requests", "%.0f"),
-    ], ["cloudinit", "waagent"])
+    ] + step_metrics(ok), ["cloudinit", "waagent"])
+
+
+def step_metrics(ok):
+    """One row per provisioning step azl-agent recorded (its status: per-step durations), in the run's order."""
+    steps = []
+    for r in ok.get("azl-agent", []):
+        for name in r.get("steps", {}):
+            if name not in steps:
+                steps.append(name)
+    return [("steps." + n, "step %s s" % n, "%.3f") for n in steps]
 
 
 def ext_table(path):
@@ -257,13 +267,7 @@ def prov_table(path):
         ("tree_peak_pss_mib", "peak Pss MiB (tree)", "%.1f"),
         ("tree_peak_private_dirty_mib", "peak private dirty MiB (tree)", "%.2f"),
         ("requests", "fabric requests", "%.0f"),
-    ]
-    steps = []
-    for r in ok.get("azl-agent", []):
-        for name in r.get("steps", {}):
-            if name not in steps:
-                steps.append(name)
-    metrics += [("steps." + n, "step %s s" % n, "%.3f") for n in steps]
+    ] + step_metrics(ok)
     table(order, ok, metrics, [])
 
 
