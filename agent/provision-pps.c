@@ -676,11 +676,10 @@ PpsType provision_pps_type(const ProvisionRun *p) {
                                   p->have_imds ? p->imds.pps_type : IMDS_PPS_NONE);
 }
 
-int provision_pps(ProvisionRun *p) {
-        _cleanup_(pps_run_done) PpsRun pps = {};
+int provision_pps(ProvisionRun *p, PpsType type) {
+        _cleanup_(pps_run_done) PpsRun pps = {.type = type};
         int r;
 
-        pps.type = provision_pps_type(p);
         if (pps.type == PPS_NONE)
                 return 0;
         provision_network_settle(p); /* the pool's requests (IMDS, WireServer) come next */

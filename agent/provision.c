@@ -508,7 +508,8 @@ int provision_run(Context *c, bool force) {
         _cleanup_(provision_run_done) ProvisionRun p = {.c = c};
         _cleanup_error_ Error allowed = ERROR_NULL;
         _cleanup_free_ char *marker = NULL;
-        bool again, pool;
+        PpsType pool;
+        bool again;
         int r;
 
         r = context_endpoints_allowed(c, &allowed);
@@ -543,8 +544,8 @@ int provision_run(Context *c, bool force) {
                 log_info("VM id changed from %s to %s (captured image): provisioning again.", marker,
                          p.imds.vm_id);
         /* a pool VM reports for the owner's goal state, after the handover */
-        pool = !again && provision_pps_type(&p) != PPS_NONE;
-        if (!again && !pool && c->config.report_not_ready_at_start)
+        pool = again ? PPS_NONE : provision_pps_type(&p);
+        if (!again && pool == PPS_NONE && c->config.report_not_ready_at_start)
                 provision_engine_report_provisioning(&p);
 
         r = provision_engine_run(&p, provision_network_steps);
@@ -553,9 +554,9 @@ int provision_run(Context *c, bool force) {
         if (again && !force)
                 return provision_engine_finish(&p, provision_engine_run(&p, provision_again_steps),
                                                "Already provisioned:");
-        if (pool) {
+        if (pool != PPS_NONE) {
                 /* Pre-provisioned VM pools: Ready for the pool, wait for the handover, the owner's data. */
-                r = provision_pps(&p);
+                r = provision_pps(&p, pool);
                 if (r > 0)
                         r = provision_engine_run(&p, provision_handover_steps);
                 if (r < 0)

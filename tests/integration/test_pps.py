@@ -134,6 +134,10 @@ class PpsTest(azltest.FabricTestCase):
         reports = self.fabric.health_reports()
         self.assertTrue(all(r["accepted"] for r in reports), reports)
         self.assertEqual(reports[-1]["state"], "Ready")
+        # The pool's Ready comes first: NotReady/Provisioning is for the owner's goal state, after the handover.
+        states = [(r["state"], r.get("subStatus")) for r in reports]
+        self.assertEqual(states[0], ("Ready", None), states)
+        self.assertEqual(states[-2:], [("NotReady", "Provisioning"), ("Ready", None)], states)
         return polls
 
     def assert_customer_provisioned(self):
