@@ -52,9 +52,9 @@ PpsType provision_pps_type(const ProvisionRun *p);
 
 /*
  * Runs after the per-VM-id marker check, with provision_pps_type()'s answer. PPS_NONE: returns 0 at once.
- * Otherwise runs the pool's step table through the engine — watch the NICs, report the pool Ready, wait for the handover, fetch
- * the reprovisioning data into p->ovf — and returns 1 with p->handed_over set: the caller then refreshes
- * IMDS, the goal state and the network (provision.c's handover table). <0 with p->error set on failure. The
- * marker is removed by the caller once the VM is provisioned.
+ * Otherwise runs the pool's step table through the engine — watch the NICs, report the pool Ready, wait for
+ * the handover, fetch the reprovisioning data into p->ovf — and returns 1 with p->handed_over set: the caller
+ * then refreshes IMDS, the goal state and the network (provision.c's handover table). <0 with p->error set on
+ * failure. The marker is removed by the caller once the VM is provisioned.
  */
 int provision_pps(ProvisionRun *p, PpsType type);

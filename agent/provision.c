@@ -169,7 +169,7 @@ static int step_network(ProvisionRun *p, const ProvisionStepDef *step, char **re
         r = network_apply_imds(p->c, p->imds.network, p->c->config.network_backend, &cfg, &res, &summary);
         if (r == -ENOMEM)
                 return r;
-        /* networkd now reconfigures the NICs (a new lease, 0.3–2.5 s of a first boot in the VM rig): the next
+        /* networkd now reconfigures the NICs (a new lease, 0.1–2.5 s of a first boot in the VM rig): the next
          * fabric request waits for them (provision_network_settle()), the local steps before it do not */
         if (r > 0 && res.backend == NETWORK_BACKEND_NETWORKD && res.reload == NETWORK_RELOAD_DONE)
                 p->network_reloaded_at = now_usec(CLOCK_MONOTONIC);
