@@ -23,8 +23,8 @@
 #include "certificates.h"
 #include "crash-point.h"
 #include "log.h"
-#include "spawn-util.h"
 #include "macro.h"
+#include "spawn-util.h"
 #include "strutil.h"
 
 #define CERT_WORKER_ANSWER_MAX (32U * 1024U)

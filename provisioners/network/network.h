@@ -227,8 +227,9 @@ int url_ipv4_host(const char *url, struct in_addr *ret);
 
 /* Until the kernel has a route to address and a source address for it (connect(2) of a UDP socket: the routing
  * decision, no packet sent; a route from 0.0.0.0 does not count), at most timeout: 0 (ret_waited: how long),
- * -ETIMEDOUT. azl-provision.service starts once the system is up, not after network-online.target: the media step needs no network and runs while the DHCP client is at work, and
- * the first request (IMDS) waits here instead of failing with ENETUNREACH into a retry backoff (1, 2, 4 s …). */
+ * -ETIMEDOUT. azl-provision.service starts once the system is up, not after network-online.target: the media
+ * step needs no network and runs while the DHCP client is at work, and the first request (IMDS) waits here
+ * instead of failing with ENETUNREACH into a retry backoff (1, 2, 4 s …). */
 int network_wait_route(struct in_addr address, usec_t timeout, usec_t *ret_waited);
 
 /* After a networkd reload that changed our files: networkd reconfigures the links they match, dropping and
