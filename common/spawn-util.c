@@ -4,9 +4,10 @@
  * and stderr; the parent drains it completely (so the child never blocks on a full pipe) but keeps only the
  * first SPAWN_OUTPUT_MAX bytes. Input is written to a memfd first (no pipe to deadlock on, nothing on disk).
  *
- * Without a root the child is made by posix_spawn(). posix_spawn() cannot chroot, so with a root it is fork():
- * between fork and execve the child only makes system calls (unshare, mount, mknod, fchdir, chroot, dup2,
- * sigprocmask, execve, write, _exit), and reports a failed exec through a CLOEXEC pipe, as posix_spawn() does.
+ * Without a root the child is made by posix_spawn(). posix_spawn() can neither chroot nor set a parent-death
+ * signal, so with a root, and for a background child, it is fork(): between fork and execve the child only makes
+ * system calls (prctl, getppid, unshare, mount, mknod, fchdir, chroot, dup2, sigprocmask, execve, write, _exit),
+ * and reports a failed exec through a CLOEXEC pipe, as posix_spawn() does.
  * It gets a private mount namespace with a small /dev and /proc inside the root (mount_api_filesystems(),
  * enter_root()).
  */
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -225,14 +227,24 @@ static int enter_root(const RootInfo *root) {
         return 0;
 }
 
-/* The child's side: system calls only (no allocation, no locks: the parent may have other threads). */
-_noreturn_ static void child_exec_in_root(const RootInfo *root, const char *path, char *const *argv,
-                                          const ChildFds *f, int err_fd) {
+/* The child's side: system calls only (no allocation, no locks: the parent may have other threads). root NULL:
+ * no chroot. parent > 0: the child is killed when that parent dies (PR_SET_PDEATHSIG), and does not start if it
+ * already has. */
+_noreturn_ static void child_exec(const RootInfo *root, const char *path, char *const *argv,
+                                  const ChildFds *f, pid_t parent, int err_fd) {
         sigset_t none;
         int e;
 
         sigemptyset(&none);
-        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || enter_root(root) < 0)
+        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                goto fail;
+        if (parent > 0) {
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        goto fail;
+                if (getppid() != parent)
+                        _exit(127);
+        }
+        if (root && enter_root(root) < 0)
                 goto fail;
         if (dup2(f->in, STDIN_FILENO) < 0 || dup2(f->out, STDOUT_FILENO) < 0 ||
             dup2(STDOUT_FILENO, STDERR_FILENO) < 0 || (f->pass >= 0 && dup2(f->pass, 3) < 0))
@@ -262,20 +274,23 @@ static int root_info(int root_fd, RootInfo *ret) {
         return 0;
 }
 
-static int spawn_child_in_root(int root_fd, const char *path, char *const *argv, const ChildFds *f,
-                               pid_t *ret_pid) {
+/* fork() and execve(): chrooted into root_fd when it is ≥ 0; die_with_parent: see child_exec(). */
+static int spawn_child_forked(int root_fd, const char *path, char *const *argv, const ChildFds *f,
+                              bool die_with_parent, pid_t *ret_pid) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, dir = -EBADF;
         RootInfo root;
+        pid_t pid, parent = die_with_parent ? getpid() : 0;
         int fds[2], e = 0, r;
         ssize_t n;
-        pid_t pid;
 
-        dir = fcntl(root_fd, F_DUPFD_CLOEXEC, SPAWN_FD_FLOOR);
-        if (dir < 0)
-                return negative_errno();
-        r = root_info(dir, &root);
-        if (r < 0)
-                return r;
+        if (root_fd >= 0) {
+                dir = fcntl(root_fd, F_DUPFD_CLOEXEC, SPAWN_FD_FLOOR);
+                if (dir < 0)
+                        return negative_errno();
+                r = root_info(dir, &root);
+                if (r < 0)
+                        return r;
+        }
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return negative_errno();
         rfd = fds[0];
@@ -287,7 +302,7 @@ static int spawn_child_in_root(int root_fd, const char *path, char *const *argv,
         if (pid < 0)
                 return negative_errno();
         if (pid == 0)
-                child_exec_in_root(&root, path, argv, f, wfd);
+                child_exec(root_fd >= 0 ? &root : NULL, path, argv, f, parent, wfd);
         closep(&wfd);
         wfd = -EBADF;
         do
@@ -422,8 +437,9 @@ int spawn_and_wait_opts(char *const *argv, const SpawnOptions *o, char **ret_out
         }
         f = (ChildFds){.in = in, .out = out, .pass = pass};
 
-        r = o->root_fd >= 0 ? spawn_child_in_root(o->root_fd, path, argv, &f, &pid)
-                            : spawn_child_posix(path, argv, &f, &pid);
+        r = o->root_fd >= 0
+                    ? spawn_child_forked(o->root_fd, path, argv, &f, /* die_with_parent= */ false, &pid)
+                    : spawn_child_posix(path, argv, &f, &pid);
         if (r < 0)
                 return r;
         closep(&out);
@@ -475,8 +491,9 @@ int spawn_background(char *const *argv, int root_fd, pid_t *ret_pid) {
         if (out < 0)
                 return out;
         f = (ChildFds){.in = in, .out = out, .pass = -EBADF};
-        r = root_fd >= 0 ? spawn_child_in_root(root_fd, path, argv, &f, &pid)
-                         : spawn_child_posix(path, argv, &f, &pid);
+        /* it runs beside the caller, which reaps it: it must not outlive a caller that was killed (a rerun
+         * would find it still writing the files it redoes) */
+        r = spawn_child_forked(root_fd, path, argv, &f, /* die_with_parent= */ true, &pid);
         if (r < 0)
                 return r;
         *ret_pid = pid;

@@ -55,7 +55,8 @@ int spawn_and_wait_opts(char *const *argv, const SpawnOptions *o, char **ret_out
 
 /* Starts argv (looked up with find_program) without waiting, output to /dev/null: work that runs beside ours
  * (ssh-keygen for the slow host key types). With root_fd ≥ 0 it runs chrooted into that root, found inside it.
- * Returns 0 and the pid, or -errno; reap it with spawn_wait(). */
+ * The child is killed (SIGKILL) when the calling process dies: a killed run leaves no writer behind for its
+ * rerun to race. Returns 0 and the pid, or -errno; reap it with spawn_wait(). */
 int spawn_background(char *const *argv, int root_fd, pid_t *ret_pid);
 
 /* Waits for a child of spawn_background(): its exit status (0..255), -EPROTO when a signal killed it. */

@@ -2,7 +2,8 @@
 /*
  * spawn-util: stdin from the caller's bytes, and programs run chrooted into a root fd — the root's own
  * program (never the host's), its absolute symlinks resolved inside it, a private /dev and /proc that vanish
- * with the child. The chroot cases need root (chroot(2), mount(2)); they skip without it.
+ * with the child; a background child that dies with its caller. The chroot cases need root (chroot(2),
+ * mount(2)); they skip without it.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,12 +159,53 @@ static void test_pidfd_open_child(void **state) {
         assert_int_equal(pidfd_open_child(pid), -ESRCH);
 }
 
+/* A background child is reaped with its exit status; and it dies with the process that started it (a killed
+ * provisioning run must not leave ssh-keygen writing host keys its rerun makes again). */
+static void test_background_dies_with_caller(void **state) {
+        struct pollfd pfd = {.events = POLLIN};
+        int fds[2], pidfd;
+        pid_t pid, caller, child = 0;
+
+        assert_int_equal(
+                spawn_background((char *const[]){(char *) "sh", (char *) "-c", (char *) "exit 3", NULL},
+                                 -EBADF, &pid),
+                0);
+        assert_int_equal(spawn_wait(pid), 3);
+
+        assert_int_equal(pipe(fds), 0);
+        caller = fork();
+        assert_true(caller >= 0);
+        if (caller == 0) {
+                if (spawn_background((char *const[]){(char *) "sleep", (char *) "60", NULL}, -EBADF, &pid) <
+                    0)
+                        _exit(1);
+                (void) !write(fds[1], &pid, sizeof pid);
+                pause();
+                _exit(0);
+        }
+        (void) close(fds[1]);
+        assert_int_equal(read(fds[0], &child, sizeof child), (ssize_t) sizeof child);
+        (void) close(fds[0]);
+        pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+        assert_true(pidfd >= 0);
+        pfd.fd = pidfd;
+        assert_int_equal(poll(&pfd, 1, 0), 0); /* sleeping */
+        assert_int_equal(kill(caller, SIGKILL), 0);
+        assert_int_equal(waitpid(caller, NULL, 0), caller);
+        if (poll(&pfd, 1, 10 * 1000) != 1) {
+                (void) kill(child, SIGKILL);
+                fail_msg("the background child outlived the process that started it");
+        }
+        (void) close(pidfd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_input_on_stdin),
                 cmocka_unit_test(test_exit_status_and_missing),
                 cmocka_unit_test(test_chroot),
                 cmocka_unit_test(test_pidfd_open_child),
+                cmocka_unit_test(test_background_dies_with_caller),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,8 @@ The list of points is not written down here: an uninterrupted reference run trac
 to the code is exercised automatically. For each point, on a fresh copy of a scratch root:
 
  provisioning (`azl-agent provision`, scenario with a password user, so every user step runs):
-  * the run dies by SIGKILL at exactly that point (the trace's last line);
+  * the run dies by SIGKILL at exactly that point (the trace's last line), and no child of it (ssh-keygen)
+    still runs chrooted into the root half a second later;
   * at that moment /etc/passwd, shadow, group and gshadow parse (field counts, numeric ids, unique names, no
     stale *.lock), every sudoers.d file passes `visudo -c -f`, authorized_keys holds only whole scenario keys,
     state.json parses, the marker holds the VM id, the KVP pool is whole records;
@@ -131,6 +132,25 @@ def diff_snapshots(ref, got):
                 detail = f": {a[4][:300]!r} != {b[4][:300]!r}"
             problems.append(f"{path}: {', '.join(what)} differ{detail}")
     return problems
+
+
+def processes_in_root(root, grace=0.5):
+    """Processes still running chrooted into root (a child the killed run left behind) after up to grace s."""
+    st = os.stat(root)
+    deadline = time.monotonic() + grace
+    while True:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                rs = os.stat(f"/proc/{pid}/root")
+                if (rs.st_dev, rs.st_ino) == (st.st_dev, st.st_ino):
+                    with open(f"/proc/{pid}/comm") as f:
+                        left.append(f"{f.read().strip()} ({pid})")
+            except OSError:
+                pass  # gone, or a kernel thread
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.02)
 
 
 def openssl_ok(args):
@@ -401,7 +421,9 @@ class CrashTest(unittest.TestCase):
             lines = read_trace(trace)
             if not lines or lines[-1] != point:
                 return [f"died at {lines[-1] if lines else 'no point'}, not at {point}"]
-            problems = ["at the crash: " + x for x in self.provision_points_check(root, w.fabric.scenario)]
+            # its children die with it (spawn_background()): none may still write what the rerun redoes
+            problems = [f"at the crash: {x} still runs in the root" for x in processes_in_root(root.path)]
+            problems += ["at the crash: " + x for x in self.provision_points_check(root, w.fabric.scenario)]
             r = subprocess.run([azltest.AGENT, "--root", root.path, "provision"], capture_output=True, text=True,
                                timeout=120)
             if r.returncode != 0:
