@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "memory-util.h"
 #include "timeline.h"
+#include "xml-util.h"
 
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) _printf_(2, 3);
 static void daemon_notify_status(Daemon *d, const char *fmt, ...) {
@@ -414,7 +415,9 @@ static void on_pass_done(const WirePollResult *res, void *userdata) {
         daemon_bus_emit_changed(d);
         /* What the pass freed goes back to the kernel now, not when the heap top happens to be free, and so do
          * the stack pages its deepest calls dirtied: the idle daemon's private memory stays what it holds
-         * (common/memory-util.h). Microseconds. */
+         * (common/memory-util.h). Microseconds. libxml2 and ICU are unloaded unless a document is alive; the
+         * next pass that parses one loads them again (common/xml-util.h). */
+        xml_unload_if_unused();
         memory_release_unused();
 }
 

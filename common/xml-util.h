@@ -4,6 +4,11 @@
  * Parsing is hardened: bounded size, UTF-8 BOM stripped (the WireServer may send one; waagent strips it),
  * no network, no entity expansion, and documents with a DOCTYPE are rejected outright (XXE, billion laughs).
  * Element lookups match the local name and ignore namespaces, as waagent's find/findall do.
+ *
+ * libxml2 is loaded by the first parse (common/dlopen-util.h) and stays until xml_unload_if_unused() finds no
+ * document alive: the daemon calls it when a goal-state pass is done, so the idle daemon maps neither libxml2 nor
+ * the ICU it pulls in (BENCHMARKS.md, "Memory"), while the documents of one burst of work (a goal state, its
+ * manifests) share one load. The sym_ functions below may be called on a live document's nodes. One thread.
  */
 #pragma once
 
@@ -15,11 +20,42 @@
 #include "macro.h"
 
 #define XML_DOCUMENT_MAX (16U * 1024U * 1024U)
+#define XML_SONAME       "libxml2.so.2"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
-#define _cleanup_xml_doc_ _cleanup_(xmlFreeDocp)
+#define XML_DL_SYMBOLS(X)                                                                                   \
+        X(xmlDocDumpMemoryEnc)                                                                              \
+        X(xmlDocGetRootElement)                                                                             \
+        X(xmlFreeDoc)                                                                                       \
+        X(xmlFreeNode)                                                                                      \
+        X(xmlGetNoNsProp)                                                                                   \
+        X(xmlMemGet)                                                                                        \
+        X(xmlNodeGetContent)                                                                                \
+        X(xmlReadMemory)                                                                                    \
+        X(xmlSetGenericErrorFunc)                                                                           \
+        X(xmlSetProp)                                                                                       \
+        X(xmlUnlinkNode)
 
-/* Parses buf; -EBADMSG on malformed XML or a DOCTYPE, -E2BIG above XML_DOCUMENT_MAX. */
+#define XML_DL_DECLARE(f) extern typeof(f) *sym_##f;
+XML_DL_SYMBOLS(XML_DL_DECLARE)
+#undef XML_DL_DECLARE
+
+/* Frees what libxml2 allocated for a live document (xmlNodeGetContent(), xmlGetNoNsProp(), a dump); NULL is
+ * fine. */
+void xml_free(void *p);
+
+/* Frees the document (libxml2 stays loaded: xml_unload_if_unused()). */
+void xml_doc_free(xmlDocPtr doc);
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xml_doc_free);
+#define _cleanup_xml_doc_ _cleanup_(xml_doc_freep)
+
+/* The document element. */
+xmlNodePtr xml_doc_root(xmlDocPtr doc);
+
+/* Unloads libxml2 when no document is alive; the next parse loads it again (≈ 0.4 ms). */
+void xml_unload_if_unused(void);
+
+/* Parses buf; -EBADMSG on malformed XML or a DOCTYPE, -E2BIG above XML_DOCUMENT_MAX, -EOPNOTSUPP when libxml2
+ * cannot be loaded (logged, with dlerror()'s reason). */
 int xml_parse_buffer(const char *buf, size_t len, xmlDocPtr *ret);
 
 /* First element child (or following sibling) with the given local name; NULL if none. */

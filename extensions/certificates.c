@@ -393,7 +393,7 @@ void certificates_xml_done(CertificatesXml *c) {
 }
 
 int certificates_xml_parse(const char *buf, size_t len, CertificatesXml *ret, char **ret_error) {
-        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_(certificates_xml_done) CertificatesXml c = {};
         _cleanup_free_ char *data = NULL;
         xmlNodePtr root;
@@ -402,7 +402,7 @@ int certificates_xml_parse(const char *buf, size_t len, CertificatesXml *ret, ch
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
                 return ext_error(ret_error, r, "Certificates: not a valid XML document");
-        root = xmlDocGetRootElement(doc);
+        root = xml_doc_root(doc);
 
         r = xml_find_text(root, "Format", &c.format);
         if (r < 0 && r != -ENOENT)

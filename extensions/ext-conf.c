@@ -455,7 +455,7 @@ int ext_conf_parse(const char *buf, size_t len, const char *incarnation, Extensi
                 .channel = GOAL_STATE_CHANNEL_WIRESERVER,
                 .source = GOAL_STATE_SOURCE_FABRIC,
         };
-        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_free_ char *error = NULL, *inc = NULL;
         xmlNodePtr root;
         int r;
@@ -469,7 +469,7 @@ int ext_conf_parse(const char *buf, size_t len, const char *incarnation, Extensi
                                  "Error parsing ExtensionsConfig (incarnation: %s): not a valid XML "
                                  "document",
                                  strna(incarnation));
-        root = xmlDocGetRootElement(doc);
+        root = xml_doc_root(doc);
 
         if (incarnation)
                 inc = strdup(incarnation);

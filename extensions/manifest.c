@@ -57,7 +57,7 @@ static int parse_packages(xmlNodePtr list, bool internal, Manifest *m) {
 }
 
 int manifest_parse(const char *buf, size_t len, Manifest *ret, char **ret_error) {
-        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_(manifest_done) Manifest m = {};
         xmlNodePtr root;
         int r;
@@ -65,7 +65,7 @@ int manifest_parse(const char *buf, size_t len, Manifest *ret, char **ret_error)
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
                 return ext_error(ret_error, r, "Manifest is not a valid XML document");
-        root = xmlDocGetRootElement(doc);
+        root = xml_doc_root(doc);
         r = parse_packages(xml_child(root, "Plugins"), false, &m);
         if (r >= 0)
                 r = parse_packages(xml_child(root, "InternalPlugins"), true, &m);

@@ -182,7 +182,7 @@ static int parse_wire_document(const char *buf, size_t len, const char *root_nam
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
                 return r;
-        root = xmlDocGetRootElement(doc);
+        root = xml_doc_root(doc);
         if (!streq((const char *) root->name, root_name))
                 return -EBADMSG;
         *ret_root = root;

@@ -138,10 +138,10 @@ static void wipe_text(xmlNodePtr n) {
 }
 
 static bool password_is_scrubbed(xmlNodePtr n) {
-        xmlChar *v = xmlGetNoNsProp(n, BAD_CAST OVF_SCRUBBED_ATTR);
+        xmlChar *v = sym_xmlGetNoNsProp(n, BAD_CAST OVF_SCRUBBED_ATTR);
         bool b = v && streq((const char *) v, OVF_SCRUBBED_VALUE);
 
-        xmlFree(v);
+        xml_free(v);
         return b;
 }
 
@@ -161,11 +161,11 @@ static int parse_password(xmlNodePtr conf, char **ret, bool *ret_scrubbed, Error
         r = unique_child(conf, "UserPassword", &n, error);
         if (r < 0 || !n)
                 return r;
-        content = xmlNodeGetContent(n);
+        content = sym_xmlNodeGetContent(n);
         s = strdup(content ? (const char *) content : "");
         if (content) {
                 explicit_bzero(content, strlen((char *) content));
-                xmlFree(content);
+                xml_free(content);
         }
         wipe_text(n);
         if (!s)
@@ -401,8 +401,8 @@ int ovf_env_parse(const char *buf, size_t len, OvfEnv *ret, Error *error) {
                 return error_set(error, -EBADMSG, "not a well-formed XML document (or it has a DOCTYPE)");
         if (r < 0)
                 return r;
-        r = parse_doc(xmlDocGetRootElement(doc), &e, error);
-        wipe_passwords(xmlDocGetRootElement(doc));
+        r = parse_doc(xml_doc_root(doc), &e, error);
+        wipe_passwords(xml_doc_root(doc));
         if (r < 0)
                 return r;
         *ret = e;
@@ -425,11 +425,11 @@ static void redact_passwords(xmlNodePtr n, int *removed) {
                 while (n->children) {
                         xmlNodePtr c = n->children;
 
-                        xmlUnlinkNode(c);
-                        xmlFreeNode(c);
+                        sym_xmlUnlinkNode(c);
+                        sym_xmlFreeNode(c);
                 }
                 (*removed)++;
-                if (!xmlSetProp(n, BAD_CAST OVF_SCRUBBED_ATTR, BAD_CAST OVF_SCRUBBED_VALUE))
+                if (!sym_xmlSetProp(n, BAD_CAST OVF_SCRUBBED_ATTR, BAD_CAST OVF_SCRUBBED_VALUE))
                         *removed = -ENOMEM;
         }
 }
@@ -445,16 +445,16 @@ int ovf_env_redact(const char *buf, size_t len, char **ret, size_t *ret_size) {
         r = xml_parse_buffer(buf, len, &doc);
         if (r < 0)
                 return r;
-        redact_passwords(xmlDocGetRootElement(doc), &removed);
+        redact_passwords(xml_doc_root(doc), &removed);
         if (removed < 0)
                 return removed;
-        xmlDocDumpMemoryEnc(doc, &out, &size, "utf-8");
+        sym_xmlDocDumpMemoryEnc(doc, &out, &size, "utf-8");
         if (!out || size < 0) {
-                xmlFree(out);
+                xml_free(out);
                 return -ENOMEM;
         }
         s = strndup((const char *) out, (size_t) size);
-        xmlFree(out);
+        xml_free(out);
         if (!s)
                 return -ENOMEM;
         *ret = s;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "tests.h"
 #include "xml-util.h"
 
@@ -13,19 +15,19 @@ static void check_goal_state(TestReadFn read, const char *rel, const char *incar
 
         data = read(rel, &size);
         assert_int_equal(xml_parse_buffer(data, size, &doc), 0);
-        assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Incarnation", &inc), 0);
+        assert_int_equal(xml_find_text(xml_doc_root(doc), "Incarnation", &inc), 0);
         assert_string_equal(inc, incarnation);
-        assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Container/ContainerId", &cid), 0);
+        assert_int_equal(xml_find_text(xml_doc_root(doc), "Container/ContainerId", &cid), 0);
         assert_string_equal(cid, container_id);
         assert_int_equal(
-                xml_find_text(xmlDocGetRootElement(doc),
+                xml_find_text(xml_doc_root(doc),
                               "Container/RoleInstanceList/RoleInstance/Configuration/ExtensionsConfig",
                               &url),
                 0);
         /* &amp; is unescaped: the URL is used verbatim (protocol §1.4). */
         assert_true(asprintf(&query, "?comp=config&type=extensionsConfig&incarnation=%s", incarnation) > 0);
         assert_non_null(strstr(url, query));
-        assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Container/Nope", &url), -ENOENT);
+        assert_int_equal(xml_find_text(xml_doc_root(doc), "Container/Nope", &url), -ENOENT);
 }
 
 static void test_goal_state(void **state) {
@@ -44,14 +46,14 @@ static void test_bom_namespaces_and_attrs(void **state) {
         char *v;
 
         assert_int_equal(xml_parse_buffer(doc_text, strlen(doc_text), &doc), 0);
-        XML_FOREACH_CHILD (i, xmlDocGetRootElement(doc), "Item") {
+        XML_FOREACH_CHILD (i, xml_doc_root(doc), "Item") {
                 assert_int_equal(xml_attr(i, "k", &v), 0);
                 assert_string_equal(v, n == 0 ? "v" : "w");
                 free(v);
                 n++;
         }
         assert_int_equal(n, 2);
-        assert_int_equal(xml_find_text(xmlDocGetRootElement(doc), "Item", &v), 0);
+        assert_int_equal(xml_find_text(xml_doc_root(doc), "Item", &v), 0);
         assert_string_equal(v, "t");
         free(v);
 }
@@ -71,11 +73,55 @@ static void test_rejects_doctype_and_garbage(void **state) {
         assert_null(doc);
 }
 
+static bool libxml2_mapped(void) {
+        _cleanup_free_ char *maps = NULL;
+        _cleanup_close_ int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(read_full_fd(fd, 1024 * 1024, &maps, NULL), 0);
+        return strstr(maps, "/" XML_SONAME) != NULL;
+}
+
+/* libxml2 (and the ICU it pulls in) is loaded by the first parse and unloaded by xml_unload_if_unused() once no
+ * document is alive (xml-util.h): the idle daemon does not carry it. */
+static void test_loaded_while_needed(void **state) {
+        xmlDocPtr a = NULL, b = NULL;
+        char *v;
+
+        xml_unload_if_unused(); /* the other tests' documents are freed */
+        assert_false(libxml2_mapped());
+        assert_int_equal(xml_parse_buffer("<r><x>1</x></r>", 15, &a), 0);
+        assert_true(libxml2_mapped());
+        assert_int_equal(xml_parse_buffer("<r><x>2</x></r>", 15, &b), 0);
+        xml_doc_free(a);
+        xml_unload_if_unused(); /* b is alive */
+        assert_true(libxml2_mapped());
+        assert_int_equal(xml_find_text(xml_doc_root(b), "x", &v), 0);
+        assert_string_equal(v, "2");
+        free(v);
+        xml_doc_free(b);
+        assert_true(libxml2_mapped()); /* until asked */
+        xml_unload_if_unused();
+        assert_false(libxml2_mapped());
+        /* a rejected document is not counted as alive; the next load works as the first */
+        assert_int_equal(xml_parse_buffer("<a><b></a>", 10, &a), -EBADMSG);
+        xml_unload_if_unused();
+        assert_false(libxml2_mapped());
+        assert_int_equal(xml_parse_buffer("<r a=\"3\"/>", 10, &a), 0);
+        assert_int_equal(xml_attr(xml_doc_root(a), "a", &v), 0);
+        assert_string_equal(v, "3");
+        free(v);
+        xml_doc_free(a);
+        xml_unload_if_unused();
+        assert_false(libxml2_mapped());
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_goal_state),
                 cmocka_unit_test(test_bom_namespaces_and_attrs),
                 cmocka_unit_test(test_rejects_doctype_and_garbage),
+                cmocka_unit_test(test_loaded_while_needed),
         };
         const struct CMUnitTest interop[] = {
                 cmocka_unit_test(interop_goal_state),

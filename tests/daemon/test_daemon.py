@@ -20,6 +20,7 @@ stops it with SIGTERM (exit 0 expected). Asserted from the fabric's control API 
 """
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -280,6 +281,15 @@ class TestDaemon(DaemonTest):
         self.assertLess(len(goal), len(vms))
         self.assertTrue(all(r["status"] == 304 for r in vms), [r["status"] for r in vms])
         self.assertTrue(all(r["headers"].get("if-none-match") for r in vms))
+
+        # Between passes the idle daemon maps none of the libraries it loads for a burst of work (issue #21):
+        # libxml2 (and ICU) after the pass that parsed the goal state, libarchive after the extraction, libnftables.
+        def loaded():
+            with open("/proc/%d/maps" % self.daemon.pid) as f:
+                return sorted({os.path.basename(line.split()[-1]) for line in f
+                               if re.search(r"/lib(xml2|icuuc|archive|nftables)\.so", line)})
+        wait_for("no libxml2, ICU, libarchive or libnftables between passes", lambda: not loaded(),
+                 timeout=PERIOD * 2, interval=0.05)
         self.stop_daemon()
 
 
