@@ -4,9 +4,9 @@
 
   * azl-agent-daemon (what `azl-agent daemon` execs, agent/daemon-main.c) needs none of the libraries only the
     other verbs use: libfdisk, libblkid, libcryptsetup, libyaml, libcrypt (libxcrypt), libudev;
-  * neither program needs libnftables or libarchive: provisioners/firewall.c and common/archive-dl.c dlopen() them
-    for each operation;
-  * both still need what the daemon does use (libcurl, libxml2, libsystemd), so the check reads real entries.
+  * neither program needs libnftables, libarchive or libxml2: provisioners/firewall.c and common/archive-dl.c
+    dlopen() the first two for each operation, common/xml-util.c libxml2 from a parse to the end of the pass;
+  * both still need what the daemon does use (libcurl, libsystemd), so the check reads real entries.
 
 Reads the dynamic section with readelf; skips (77) without it.
 """
@@ -15,8 +15,8 @@ import subprocess
 import sys
 
 NOT_IN_DAEMON = ("libfdisk.so", "libblkid.so", "libcryptsetup.so", "libyaml-0.so", "libcrypt.so", "libudev.so")
-NOT_ANYWHERE = ("libnftables.so", "libarchive.so")
-EVERYWHERE = ("libcurl.so", "libxml2.so", "libsystemd.so")
+NOT_ANYWHERE = ("libnftables.so", "libarchive.so", "libxml2.so")
+EVERYWHERE = ("libcurl.so", "libsystemd.so")
 
 
 def needed(path):
