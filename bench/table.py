@@ -131,8 +131,8 @@ def vm_table(path):
         ("private_dirty_peak_to_ready_mib", "agent private dirty peak MiB to Ready", "%.1f"),
         ("pss_peak_mib", "agent Pss peak MiB total", "%.1f"),
         ("private_dirty_peak_mib", "agent private dirty peak MiB total", "%.1f"),
-        ("daemon_pss_mib", "daemon Pss MiB (boot settled)", "%.1f"),
-        ("daemon_private_dirty_mib", "daemon private dirty MiB (boot settled)", "%.2f"),
+        ("daemon_pss_mib", "daemon Pss MiB (15 s after its first status upload)", "%.1f"),
+        ("daemon_private_dirty_mib", "daemon private dirty MiB (15 s after its first status upload)", "%.2f"),
         ("requests", "fabric requests", "%.0f"),
     ] + step_metrics(ok), ["cloudinit", "waagent"])
 

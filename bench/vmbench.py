@@ -18,7 +18,8 @@ Each boot: fresh qcow2 overlay, fresh fabric (default scenario), qemu TCG. Measu
                          and Private_Dirty over the processes of the agent's units, peak of the 1 s samples
                          before Ready (pss_peak_mib, private_dirty_peak_mib: of all samples)
   daemon_pss_mib, daemon_private_dirty_mib   the same for the guest agent daemon (azl-agent.service,
-                         walinuxagent.service), its last sample when the rig collects (boot settled)
+                         walinuxagent.service), its last sample when the rig collects: 15 s after its first
+                         status upload (daemon_settled: that upload came)
   requests               requests the fabric received until collection
   steps                  azl-agent: {step: seconds} of the provisioning run, `azl-agent status --json` in the guest
                          (state.json's per-step durations, as bench/provbench.py records them on the host)
@@ -31,6 +32,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "tests", "vm"))
@@ -41,6 +43,7 @@ import provbench  # noqa: E402
 
 FLAVOUR = {"azl-agent": "base", "cloudinit": "cloudinit", "waagent": "waagent"}
 DAEMON = {"azl-agent": "azl-agent.service", "waagent": "walinuxagent.service"}
+DAEMON_SETTLE_S = 15  # after the first status upload: two poll periods and a sample
 UNITS = {"azl-agent": ["azl-provision.service"],
          "cloudinit": ["cloud-init-local.service", "cloud-init.service", "cloud-config.service",
                        "cloud-final.service"],
@@ -96,6 +99,21 @@ def own_memory(samples, units, daemon, ready):
     return out
 
 
+def daemon_settled(vm, timeout=180, settle=DAEMON_SETTLE_S):
+    """Waits for the guest agent daemon's first status upload (a PUT the fabric saw), then settle s more, so that
+    its last memory sample is the idle daemon's rather than its startup's. False when none came in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and vm.alive():
+        try:
+            if any(r.get("method") == "PUT" and "status" in r.get("path", "") for r in vm.control("/requests")):
+                time.sleep(settle)
+                return True
+        except Exception:
+            pass
+        time.sleep(1)
+    return False
+
+
 def version(agent, flavour, build):
     if agent == "azl-agent":
         import subprocess
@@ -130,6 +148,8 @@ def one_boot(agent, build, keep):
         if not vm.alive():
             res["error"] = "VM stopped"
             return res
+        if DAEMON.get(agent):
+            res["daemon_settled"] = daemon_settled(vm)
         facts = vm.collect()
         tl = vm.timeline(facts, UNITS[agent][:1])
         for k in ("kernel_to_ready", "kernel_to_first_request", "agent_start_to_ready", "kernel_to_sshd",

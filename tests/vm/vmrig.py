@@ -499,6 +499,7 @@ while :; do
         read up _ < /proc/uptime
         for u in "$@"; do
                 cg=/sys/fs/cgroup/system.slice/$u
+                [ -r "$cg/cpu.stat" ] || cg=/sys/fs/cgroup/azure.slice/$u  # azl-agent.service: Slice=azure.slice
                 [ -r "$cg/cpu.stat" ] || continue
                 read k usec < "$cg/cpu.stat"
                 read peak < "$cg/memory.peak"
