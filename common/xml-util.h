@@ -7,8 +7,9 @@
  *
  * libxml2 is loaded by the first parse (common/dlopen-util.h) and stays until xml_unload_if_unused() finds no
  * document alive: the daemon calls it when a goal-state pass is done, so the idle daemon maps neither libxml2 nor
- * the ICU it pulls in (BENCHMARKS.md, "Memory"), while the documents of one burst of work (a goal state, its
- * manifests) share one load. The sym_ functions below may be called on a live document's nodes. One thread.
+ * the ICU it pulls in (BENCHMARKS.md, "Memory"), while the documents of one pass share one load, and so do the
+ * manifests of an extension run (parsed after its pass, until the next one ends). The sym_ functions below may
+ * be called on a live document's nodes. One thread.
  */
 #pragma once
 
