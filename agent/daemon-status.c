@@ -145,7 +145,11 @@ static void on_status_uploaded(const StatusUploadResult *res, void *userdata) {
                         if (free_and_strdup(&d->state.status_hash, res->hash) < 0)
                                 log_oom();
                         d->state_dirty = true;
-                        daemon_save_state(d);
+                        /* During an extension run the uploads follow the handlers; the run's end saves
+                         * daemon.json with the latest hash (on_executor_done()), one durable write, not one
+                         * per upload. A hash lost in a crash costs one upload. */
+                        if (!d->executor_running)
+                                daemon_save_state(d);
                 }
                 daemon_bus_emit_changed(d);
         } else if (res->failure)

@@ -394,38 +394,150 @@ static int open_tmpfile_in(int dir_fd, const char *name, mode_t mode, char **ret
         return -EEXIST;
 }
 
+struct WriteBatchItem {
+        int dir_fd; /* a duplicate, for renameat() and the directory's fsync */
+        int fd;     /* the temporary file, open until the commit fsyncs it */
+        char *tmp;  /* NULL once renamed */
+        char *name;
+        dev_t dev; /* the directory's identity: one item per name, one fsync per directory */
+        ino_t ino;
+};
+
+static void batch_item_drop(WriteBatchItem *i) {
+        if (i->tmp && i->dir_fd >= 0)
+                (void) unlinkat(i->dir_fd, i->tmp, 0);
+        closep(&i->fd);
+        closep(&i->dir_fd);
+        free(i->tmp);
+        free(i->name);
+        *i = (WriteBatchItem){.dir_fd = -EBADF, .fd = -EBADF};
+}
+
+/* The complete temporary file of one atomic write: mode and owner before content, then the bytes, then its
+ * writeback started (a hint, so that one fsync of a group finds the others' data under way; the commit's fsyncs
+ * are what make it durable). */
+static int batch_item_create(int dir_fd, const char *name, const void *data, size_t size, mode_t mode,
+                             uid_t uid, gid_t gid, WriteBatchItem *ret) {
+        _cleanup_(batch_item_drop) WriteBatchItem i = {.dir_fd = -EBADF, .fd = -EBADF};
+        struct stat st;
+        int r;
+
+        if (!name || !*name || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+                return -EINVAL;
+        if (fstat(dir_fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        i.dev = st.st_dev;
+        i.ino = st.st_ino;
+        i.name = strdup(name);
+        if (!i.name)
+                return -ENOMEM;
+        i.dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (i.dir_fd < 0)
+                return negative_errno();
+        i.fd = open_tmpfile_in(i.dir_fd, name, mode, &i.tmp);
+        if (i.fd < 0)
+                return i.fd;
+
+        /* Mode and owner before content: umask must not widen or narrow what the caller asked for. */
+        r = RET_NERRNO(fchmod(i.fd, mode & 07777));
+        if (r >= 0 && (uid != (uid_t) -1 || gid != (gid_t) -1))
+                r = RET_NERRNO(fchown(i.fd, uid, gid));
+        if (r >= 0 && (uid != (uid_t) -1 || gid != (gid_t) -1) && (mode & 06000))
+                r = RET_NERRNO(fchmod(i.fd, mode & 07777)); /* chown clears setuid/setgid */
+        if (r >= 0)
+                r = write_all(i.fd, data, size);
+        if (r < 0)
+                return r;
+        (void) sync_file_range(i.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        *ret = i;
+        i = (WriteBatchItem){.dir_fd = -EBADF, .fd = -EBADF};
+        return 0;
+}
+
+int write_batch_add_at(WriteBatch *b, int dir_fd, const char *name, const void *data, size_t size,
+                       mode_t mode) {
+        _cleanup_(batch_item_drop) WriteBatchItem i = {.dir_fd = -EBADF, .fd = -EBADF};
+        WriteBatchItem *items;
+        int r;
+
+        r = batch_item_create(dir_fd, name, data, size, mode, (uid_t) -1, (gid_t) -1, &i);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < b->n; k++)
+                if (b->items[k].dev == i.dev && b->items[k].ino == i.ino && streq(b->items[k].name, name)) {
+                        batch_item_drop(&b->items[k]);
+                        b->items[k] = i;
+                        i = (WriteBatchItem){.dir_fd = -EBADF, .fd = -EBADF};
+                        return 0;
+                }
+        items = reallocarray(b->items, b->n + 1, sizeof *items);
+        if (!items)
+                return -ENOMEM;
+        b->items = items;
+        b->items[b->n++] = i;
+        i = (WriteBatchItem){.dir_fd = -EBADF, .fd = -EBADF};
+        return 0;
+}
+
+int write_batch_commit(WriteBatch *b) {
+        int r = 0;
+
+        for (size_t k = 0; k < b->n && r >= 0; k++)
+                r = RET_NERRNO(fsync(b->items[k].fd));
+        for (size_t k = 0; k < b->n && r >= 0; k++) /* complete temporary files, targets untouched */
+                crash_pointf("write:%s:tmp-written", b->items[k].name);
+        for (size_t k = 0; k < b->n && r >= 0; k++) {
+                WriteBatchItem *i = &b->items[k];
+
+                r = RET_NERRNO(renameat(i->dir_fd, i->tmp, i->dir_fd, i->name));
+                if (r >= 0) {
+                        free(i->tmp);
+                        i->tmp = NULL;
+                }
+        }
+        for (size_t k = 0; k < b->n && r >= 0; k++) {
+                bool synced = false;
+
+                for (size_t j = 0; j < k; j++)
+                        synced = synced ||
+                                 (b->items[j].dev == b->items[k].dev && b->items[j].ino == b->items[k].ino);
+                if (!synced)
+                        r = RET_NERRNO(fsync(b->items[k].dir_fd));
+        }
+        write_batch_done(b);
+        return r;
+}
+
+void write_batch_done(WriteBatch *b) {
+        for (size_t k = 0; k < b->n; k++)
+                batch_item_drop(&b->items[k]);
+        free(b->items);
+        *b = (WriteBatch){};
+}
+
 int write_file_atomic_in_root(int root_fd, const char *path, const void *data, size_t size, mode_t mode,
                               uid_t uid, gid_t gid, WriteFlags flags) {
-        _cleanup_free_ char *name = NULL, *tmp = NULL;
-        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+        _cleanup_(write_batch_done) WriteBatch b = {};
+        _cleanup_free_ char *name = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        WriteBatchItem i;
         int r;
 
         dir_fd = open_parent_in_root(root_fd, path, flags & WRITE_MKDIR, &name);
         if (dir_fd < 0)
                 return dir_fd;
-        fd = open_tmpfile_in(dir_fd, name, mode, &tmp);
-        if (fd < 0)
-                return fd;
-
-        /* Mode and owner before content: umask must not widen or narrow what the caller asked for. */
-        r = RET_NERRNO(fchmod(fd, mode & 07777));
-        if (r >= 0 && (uid != (uid_t) -1 || gid != (gid_t) -1))
-                r = RET_NERRNO(fchown(fd, uid, gid));
-        if (r >= 0 && (uid != (uid_t) -1 || gid != (gid_t) -1) && (mode & 06000))
-                r = RET_NERRNO(fchmod(fd, mode & 07777)); /* chown clears setuid/setgid */
-        if (r >= 0)
-                r = write_all(fd, data, size);
-        if (r >= 0)
-                r = RET_NERRNO(fsync(fd));
-        if (r >= 0)
-                crash_pointf("write:%s:tmp-written", name); /* complete temporary file, target untouched */
-        if (r >= 0)
-                r = RET_NERRNO(renameat(dir_fd, tmp, dir_fd, name));
-        if (r < 0) {
-                (void) unlinkat(dir_fd, tmp, 0);
+        r = batch_item_create(dir_fd, name, data, size, mode, uid, gid, &i);
+        if (r < 0)
                 return r;
+        b.items = malloc(sizeof(WriteBatchItem));
+        if (!b.items) {
+                batch_item_drop(&i);
+                return -ENOMEM;
         }
-        return RET_NERRNO(fsync(dir_fd));
+        b.items[b.n++] = i;
+        return write_batch_commit(&b);
 }
 
 int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode,

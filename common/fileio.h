@@ -63,6 +63,28 @@ int write_file_atomic_in_root(int root_fd, const char *path, const void *data, s
 int write_string_file_atomic_in_root(int root_fd, const char *path, const char *s, mode_t mode,
                                      WriteFlags flags);
 
+/*
+ * Group commit: atomic writes made durable together (docs/robustness.md "Group commit"). Each
+ * write_batch_add_at() writes a complete temporary file beside its target (mode set before any byte, as above)
+ * and starts its writeback; write_batch_commit() fsyncs every temporary file, renames each over its target, then
+ * fsyncs each directory once. Every file keeps the guarantee of write_file_atomic_in_root() — old or new bytes,
+ * never torn — but a journaling filesystem commits the group about twice instead of twice per file. The
+ * renames come after all the fsyncs: until then no target has changed. Adding a name the batch already holds
+ * (same directory) replaces the earlier bytes. write_batch_done() unlinks what was not committed.
+ */
+typedef struct WriteBatchItem WriteBatchItem;
+typedef struct WriteBatch {
+        WriteBatchItem *items;
+        size_t n;
+} WriteBatch;
+
+/* dir_fd: the target's directory, opened for reading (it is duplicated); name: one path component. */
+int write_batch_add_at(WriteBatch *b, int dir_fd, const char *name, const void *data, size_t size,
+                       mode_t mode);
+/* Makes the batch durable; on failure the files not yet renamed keep their old bytes. Empties the batch. */
+int write_batch_commit(WriteBatch *b);
+void write_batch_done(WriteBatch *b);
+
 int unlink_in_root(int root_fd, const char *path);
 int access_in_root(int root_fd, const char *path); /* 0 if it exists, -ENOENT otherwise */
 

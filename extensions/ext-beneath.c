@@ -8,12 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "crash-point.h"
 #include "ext-beneath.h"
 #include "fileio.h"
 #include "macro.h"
@@ -288,25 +286,10 @@ int mkdir_p_beneath(int dir_fd, const char *path, mode_t mode) {
         return fd < 0 ? fd : 0;
 }
 
-static int write_all(int fd, const void *data, size_t size) {
-        for (const uint8_t *p = data; size > 0;) {
-                ssize_t n = write(fd, p, size);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                p += n;
-                size -= (size_t) n;
-        }
-        return 0;
-}
-
-int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, size_t size, mode_t mode,
-                              bool mkdir_parents) {
-        _cleanup_free_ char *dir = NULL, *name = NULL, *tmp = NULL;
-        _cleanup_close_ int parent = -EBADF, fd = -EBADF;
-        uint64_t rnd;
+int write_batch_add_beneath(WriteBatch *b, int dir_fd, const char *path, const void *data, size_t size,
+                            mode_t mode, bool mkdir_parents) {
+        _cleanup_free_ char *dir = NULL, *name = NULL;
+        _cleanup_close_ int parent = -EBADF;
         int r;
 
         r = split_last(path, &dir, &name);
@@ -320,28 +303,20 @@ int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, si
         parent = open_beneath(dir_fd, dir, O_RDONLY | O_DIRECTORY, 0);
         if (parent < 0)
                 return parent;
-        if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
-                rnd = (uint64_t) getpid() ^ (uint64_t) now_usec(CLOCK_MONOTONIC);
-        if (asprintf(&tmp, ".#%s%016llx", name, (unsigned long long) rnd) < 0)
-                return -ENOMEM;
-        fd = openat(parent, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-        if (fd < 0)
-                return negative_errno();
-        r = RET_NERRNO(fchmod(fd, mode & 07777));
-        if (r >= 0)
-                r = write_all(fd, data, size);
-        if (r >= 0)
-                r = RET_NERRNO(fsync(fd));
-        if (r >= 0)
-                crash_pointf("write:%s:tmp-written", name); /* as write_file_atomic_in_root(): tests/crash */
-        /* renameat() replaces the name itself, never what a symlink of that name points to. */
-        if (r >= 0)
-                r = RET_NERRNO(renameat(parent, tmp, parent, name));
-        if (r < 0) {
-                (void) unlinkat(parent, tmp, 0);
+        /* The temporary file is created O_EXCL|O_NOFOLLOW in parent, and renameat() replaces the name itself,
+         * never what a symlink of that name points to. */
+        return write_batch_add_at(b, parent, name, data, size, mode);
+}
+
+int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, size_t size, mode_t mode,
+                              bool mkdir_parents) {
+        _cleanup_(write_batch_done) WriteBatch b = {};
+        int r;
+
+        r = write_batch_add_beneath(&b, dir_fd, path, data, size, mode, mkdir_parents);
+        if (r < 0)
                 return r;
-        }
-        return RET_NERRNO(fsync(parent));
+        return write_batch_commit(&b);
 }
 
 int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode,

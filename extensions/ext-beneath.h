@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "fileio.h"
+
 /* The path below dir_fd that path names, symlinks resolved (the last one only with follow_last), normalized and
  * relative ("." for dir_fd itself). -EXDEV when it leaves dir_fd (absolute path or target, ".." above it), -ELOOP
  * after 40 symlinks. */
@@ -36,7 +38,10 @@ int open_nofollow_beneath(int dir_fd, const char *path, int flags, mode_t mode);
 /* mkdir -p below dir_fd; existing directories (also through in-tree symlinks) are kept as they are. */
 int mkdir_p_beneath(int dir_fd, const char *path, mode_t mode);
 
-/* Atomic replacement of path below dir_fd (temporary file with mode set before any byte, fsync, renameat). */
+/* Atomic replacement of path below dir_fd (temporary file with mode set before any byte, fsync, renameat,
+ * fsync of the directory; common/fileio.h). The _batch_ form adds it to a group commit instead. */
+int write_batch_add_beneath(WriteBatch *b, int dir_fd, const char *path, const void *data, size_t size,
+                            mode_t mode, bool mkdir_parents);
 int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, size_t size, mode_t mode,
                               bool mkdir_parents);
 int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode,

@@ -63,6 +63,11 @@ struct ExtExecutor {
         unsigned cpu_quota_percent; /* its limits (ext_resource_limits()) */
         uint64_t memory_max;
         bool waiting_for_package;
+        /* Installed and the settings file, recorded but not yet durable: one group commit (fileio.h) at the
+         * start of the next operation that is not a settings write (a handler's enable), and at the end of
+         * the run. A crash before it leaves the handler NotInstalled: its install runs again, as after a
+         * crash between the install's exit and the record. */
+        WriteBatch pending;
 
         ExtExecutorDoneFunc done;
         void *done_userdata;
@@ -71,6 +76,16 @@ struct ExtExecutor {
 
 static void step(ExtExecutor *e);
 static int op_finished(ExtExecutor *e, int r, int code, const char *message);
+
+static void commit_pending(ExtExecutor *e) {
+        int r;
+
+        if (e->pending.n == 0)
+                return;
+        r = write_batch_commit(&e->pending);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the handler state, ignoring: %m");
+}
 
 static void reset_run(ExtExecutor *e) {
         for (size_t i = 0; e->groups && i < e->plan.n_groups; i++) {
@@ -94,6 +109,7 @@ ExtExecutor *ext_executor_free(ExtExecutor *e) {
         if (!e)
                 return NULL;
         e->process = ext_process_free(e->process);
+        commit_pending(e);
         sd_event_source_disable_unref(e->defer_source);
         sd_event_source_disable_unref(e->timer_source);
         closep(&e->out_fd);
@@ -567,12 +583,12 @@ static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
         const ExtLayout *l = &e->layout;
 
         if (op->type == EXT_OP_INSTALL) {
-                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_INSTALLED);
+                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_INSTALLED, &e->pending);
                 set_result(e, op->group, "NotReady", 0, "Plugin installed but not enabled");
         } else if (op->type == EXT_OP_ENABLE) {
                 if (op->extension)
                         (void) handler_ext_state_write(l, g->handler, op->version, op->extension, true);
-                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_ENABLED);
+                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_ENABLED, NULL);
                 set_result(e, op->group, "Ready", 0, "Plugin enabled");
         } else if (op->type == EXT_OP_DISABLE) {
                 if (op->extension)
@@ -591,7 +607,7 @@ static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
                         installed_handlers_free(inst, n);
                         if (!any)
                                 (void) handler_state_write(l, g->handler, op->version,
-                                                           HANDLER_STATE_INSTALLED);
+                                                           HANDLER_STATE_INSTALLED, NULL);
                         set_result(e, op->group, "NotReady", 0, "Plugin disabled");
                 }
         }
@@ -628,7 +644,7 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
                 }
                 if (op->type == EXT_OP_UPDATE)
                         (void) handler_state_write(&e->layout, g->handler, g->version,
-                                                   HANDLER_STATE_FAILED_UPGRADE);
+                                                   HANDLER_STATE_FAILED_UPGRADE, NULL);
                 log_debug("Extension %s %s failed (%d): %s%s", g->handler, ext_op_type_to_string(op->type),
                           code, strna(message), tolerated ? ", ignoring" : "");
                 if (!tolerated) {
@@ -667,6 +683,7 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         const ExtOp *op;
         ExtPlanGroup *g;
         GroupState *gs;
+        _cleanup_(write_batch_done) WriteBatch batch = {};
         ExtPackageOptions po;
         ExtPackageReport rep = {};
         int r;
@@ -682,6 +699,7 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
                 .log_dir = e->layout.log_dir,
                 .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
                 .signing_root_pem = e->signing_root_pem,
+                .batch = &batch,
         };
         r = extension_package_install(e->context, g->handler, op->version, zip_fd, &po, &rep);
         if (rep.signature_error)
@@ -701,8 +719,12 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
                                                                rep.error);
         if (r >= 0)
                 crash_point("ext:download:extracted");
+        /* The package's marker, HandlerEnvironment.json and HandlerState: one group commit (fileio.h). */
         if (r >= 0)
-                r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED);
+                r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED,
+                                        &batch);
+        if (r >= 0)
+                r = write_batch_commit(&batch);
         (void) op_finished(e, r, rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED, rep.error);
         ext_package_report_done(&rep);
 }
@@ -842,6 +864,8 @@ static int run_op(ExtExecutor *e) {
         ExtPlanGroup *g = current_group(e);
         int r;
 
+        if (op->type != EXT_OP_SETTINGS)
+                commit_pending(e);
         crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
         e->op_started = now_usec(CLOCK_MONOTONIC);
         e->op_started_realtime = now_usec(CLOCK_REALTIME);
@@ -858,7 +882,8 @@ static int run_op(ExtExecutor *e) {
                                                     "Package download failed");
                 return 0;
         case EXT_OP_SETTINGS:
-                r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings);
+                r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings,
+                                       &e->pending);
                 return op_finished(e, r, EXT_CODE_ENABLE_FAILED, "Failed to write the settings file");
         case EXT_OP_INSTALL:
         case EXT_OP_UPDATE:
@@ -978,6 +1003,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
                 }
                 return run_op(e);
         }
+        commit_pending(e);
         collect_status(e);
         return 0;
 }
@@ -985,6 +1011,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
 static void step(ExtExecutor *e) {
         if (!e->defer_source) {
                 if (sd_event_add_defer(e->event, &e->defer_source, on_defer, e) < 0) {
+                        commit_pending(e);
                         e->running = false;
                         archive_dl_closep(&e->libarchive);
                         if (e->done)

@@ -168,7 +168,7 @@ static int config_read_line(const ExtLayout *l, const char *name, const char *ve
 }
 
 static int config_write(const ExtLayout *l, const char *name, const char *version, const char *file,
-                        const char *text) {
+                        const char *text, WriteBatch *batch) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int dir = -EBADF;
         int r;
@@ -182,6 +182,8 @@ static int config_write(const ExtLayout *l, const char *name, const char *versio
         r = mkdir_p_beneath(dir, "config", 0700);
         if (r < 0)
                 return r;
+        if (batch)
+                return write_batch_add_beneath(batch, dir, path, text, strlen(text), 0600, false);
         return write_string_file_atomic_beneath(dir, path, text, 0600, false);
 }
 
@@ -204,8 +206,9 @@ int handler_state_read(const ExtLayout *l, const char *name, const char *version
         return 0;
 }
 
-int handler_state_write(const ExtLayout *l, const char *name, const char *version, HandlerState s) {
-        return config_write(l, name, version, "HandlerState", handler_state_to_string(s));
+int handler_state_write(const ExtLayout *l, const char *name, const char *version, HandlerState s,
+                        WriteBatch *batch) {
+        return config_write(l, name, version, "HandlerState", handler_state_to_string(s), batch);
 }
 
 int handler_ext_state_read(const ExtLayout *l, const char *name, const char *version, const char *ext,
@@ -232,7 +235,7 @@ int handler_ext_state_write(const ExtLayout *l, const char *name, const char *ve
 
         if (asprintf(&file, "%s.HandlerState", ext) < 0)
                 return -ENOMEM;
-        return config_write(l, name, version, file, enabled ? "enabled" : "disabled");
+        return config_write(l, name, version, file, enabled ? "enabled" : "disabled", NULL);
 }
 
 int handler_environment_format(const HandlerPaths *p, const char *name, char **ret) {
@@ -259,7 +262,7 @@ int handler_environment_format(const HandlerPaths *p, const char *name, char **r
         return json_dumps_python(arr, ret);
 }
 
-int handler_environment_write(const ExtLayout *l, const char *name, const char *version) {
+int handler_environment_write(const ExtLayout *l, const char *name, const char *version, WriteBatch *batch) {
         _cleanup_(handler_paths_done) HandlerPaths p = {};
         _cleanup_free_ char *text = NULL;
         _cleanup_close_ int dir = -EBADF;
@@ -281,6 +284,9 @@ int handler_environment_write(const ExtLayout *l, const char *name, const char *
         r = handler_environment_format(&p, name, &text);
         if (r < 0)
                 return r;
+        if (batch)
+                return write_batch_add_beneath(batch, dir, "HandlerEnvironment.json", text, strlen(text),
+                                               0644, false);
         return write_string_file_atomic_beneath(dir, "HandlerEnvironment.json", text, 0644, false);
 }
 
@@ -333,7 +339,7 @@ int ext_settings_format(const ExtensionSettings *s, char **ret) {
 }
 
 int ext_settings_write(const ExtLayout *l, const char *name, const char *version, const char *ext,
-                       const ExtensionSettings *s) {
+                       const ExtensionSettings *s, WriteBatch *batch) {
         _cleanup_free_ char *file = NULL;
         _cleanup_erase_ char *text = NULL;
         int r;
@@ -344,7 +350,7 @@ int ext_settings_write(const ExtLayout *l, const char *name, const char *version
         r = ext_settings_format(s, &text);
         if (r < 0)
                 return r;
-        return config_write(l, name, version, file, text);
+        return config_write(l, name, version, file, text, batch);
 }
 
 static int env_set(char ***env, const char *key, const char *value) {

@@ -18,6 +18,7 @@
 
 #include "context.h"
 #include "extensions-goal-state.h"
+#include "fileio.h"
 #include "status-blob.h"
 #include "strutil.h"
 
@@ -102,9 +103,11 @@ typedef enum HandlerState {
 const char *handler_state_to_string(HandlerState s);
 HandlerState handler_state_from_string(const char *s);
 
-/* config/HandlerState; a missing file is NotInstalled. */
+/* config/HandlerState; a missing file is NotInstalled. batch: added to that group commit, NULL: written now
+ * (also for handler_environment_write()). */
 int handler_state_read(const ExtLayout *l, const char *name, const char *version, HandlerState *ret);
-int handler_state_write(const ExtLayout *l, const char *name, const char *version, HandlerState s);
+int handler_state_write(const ExtLayout *l, const char *name, const char *version, HandlerState s,
+                        WriteBatch *batch);
 /* Multi-config: config/<ext>.HandlerState, "enabled"/"disabled"; missing → false. */
 int handler_ext_state_read(const ExtLayout *l, const char *name, const char *version, const char *ext,
                            bool *ret_enabled);
@@ -112,7 +115,7 @@ int handler_ext_state_write(const ExtLayout *l, const char *name, const char *ve
                             bool enabled);
 
 /* Creates config/ status/ (0700), the log and events dirs, and writes HandlerEnvironment.json (§4.3). */
-int handler_environment_write(const ExtLayout *l, const char *name, const char *version);
+int handler_environment_write(const ExtLayout *l, const char *name, const char *version, WriteBatch *batch);
 /* The exact bytes of HandlerEnvironment.json (json.dumps of waagent's list). */
 int handler_environment_format(const HandlerPaths *p, const char *name, char **ret);
 
@@ -120,9 +123,9 @@ int handler_environment_format(const HandlerPaths *p, const char *name, char **r
 int ext_settings_file_name(const char *ext, unsigned seq, char **ret);
 /* The settings document in waagent's shape; settings NULL → "" (the empty 0.settings). */
 int ext_settings_format(const ExtensionSettings *s, char **ret);
-/* Writes config/<name> (0600). */
+/* Writes config/<name> (0600): now, or into batch (committed by the caller). */
 int ext_settings_write(const ExtLayout *l, const char *name, const char *version, const char *ext,
-                       const ExtensionSettings *s);
+                       const ExtensionSettings *s, WriteBatch *batch);
 
 /* Which parts of §4.4 apply to a command. Strings NULL = variable not set. */
 typedef struct ExtCommandEnv {

@@ -781,7 +781,7 @@ static int signature_refuse(ExtPackageReport *rep, const char *name, const char 
 }
 
 /* Replaces whatever the package brought under the marker names with the recorded state (see ExtSignatureState). */
-static int signature_record(int dir_fd, const ExtPackageReport *rep) {
+static int signature_record(int dir_fd, const ExtPackageReport *rep, WriteBatch *batch) {
         _cleanup_free_ char *text = NULL;
         int r;
 
@@ -792,8 +792,8 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep) {
         case EXT_SIGNATURE_NOT_CHECKED:
                 return 0;
         case EXT_SIGNATURE_VALID:
-                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0644,
-                                                        false);
+                return write_batch_add_beneath(batch, dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0, 0644,
+                                               false);
         case EXT_SIGNATURE_NOT_SIGNED:
         case EXT_SIGNATURE_BAD:
         case EXT_SIGNATURE_UNTRUSTED:
@@ -801,8 +801,8 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep) {
                 if (asprintf(&text, "%s\n%s\n", ext_signature_state_to_string(rep->signature),
                              strempty(rep->signature_error)) < 0)
                         return -ENOMEM;
-                return write_string_file_atomic_beneath(dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text, 0644,
-                                                        false);
+                return write_batch_add_beneath(batch, dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text,
+                                               strlen(text), 0644, false);
         case _EXT_SIGNATURE_STATE_MAX:
         case _EXT_SIGNATURE_STATE_INVALID:
                 break;
@@ -855,6 +855,7 @@ int extension_package_install_from_zip(Context *c, const char *name, const char 
 int extension_package_install(Context *c, const char *name, const char *version, int zip_fd,
                               const ExtPackageOptions *opts, ExtPackageReport *report) {
         static const ExtPackageOptions no_opts = {};
+        _cleanup_(write_batch_done) WriteBatch own_batch = {};
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_free_ char *error = NULL, *dirname = NULL, *info_error = NULL;
         _cleanup_close_ int lib_fd = -EBADF, dir_fd = -EBADF;
@@ -906,10 +907,13 @@ int extension_package_install(Context *c, const char *name, const char *version,
         }
         if (r >= 0)
                 r = ext_package_make_executable(dir_fd);
+        /* One group commit for the package's own files (and, with opts->batch, the caller's HandlerState). */
         if (r >= 0)
-                r = signature_record(dir_fd, report);
+                r = signature_record(dir_fd, report, opts->batch ?: &own_batch);
         if (r >= 0)
-                r = handler_environment_write(&l, name, version);
+                r = handler_environment_write(&l, name, version, opts->batch ?: &own_batch);
+        if (r >= 0 && !opts->batch)
+                r = write_batch_commit(&own_batch);
         if (r < 0) {
                 closep(&dir_fd);
                 (void) ext_rm_rf_at(lib_fd, dirname);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "fileio.h"
 #include "handler-manifest.h"
 
 #define EXT_PACKAGE_ZIP_MAX        (1024ULL * 1024ULL * 1024ULL) /* downloaded zip */
@@ -49,6 +50,8 @@ typedef struct ExtPackageOptions {
         const char *log_dir;            /* in-root, NULL: /var/log/azure */
         const char *encoded_signature;  /* Plugin@encodedSignature (base64 DER CMS), NULL: unsigned */
         const char *signing_root_pem;   /* PEM text of the trusted root(s), NULL: none available */
+        WriteBatch *batch; /* the signature marker and HandlerEnvironment.json join it (the caller commits);
+                            * NULL: committed before the install returns */
 } ExtPackageOptions;
 
 /*

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -281,6 +282,85 @@ static void test_path_join_root(void **state) {
         free(s);
 }
 
+/* Entries of dir whose names start with ".#": the temporary files of atomic writes. */
+static unsigned temporaries_in(int dir_fd) {
+        DIR *d = fdopendir(fcntl(dir_fd, F_DUPFD_CLOEXEC, 3));
+        unsigned n = 0;
+
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n += strncmp(de->d_name, ".#", 2) == 0;
+        closedir(d);
+        return n;
+}
+
+static void assert_file_in(int root, const char *path, const char *bytes, mode_t mode) {
+        _cleanup_close_ int fd = open_in_root(root, path, O_RDONLY, 0);
+        char *data = NULL;
+        struct stat st;
+        size_t size;
+
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_mode & 07777, mode);
+        assert_int_equal(read_full_fd(fd, 100, &data, &size), 0);
+        assert_string_equal(data, bytes);
+        free(data);
+}
+
+static void test_write_batch(void **state) {
+        _cleanup_close_ int root = -EBADF, d1 = -EBADF, d2 = -EBADF;
+        _cleanup_(write_batch_done) WriteBatch b = {};
+        char *dir = tmpdir_new();
+
+        assert_int_equal(root_open(dir, &root), 0);
+        assert_int_equal(write_string_file_atomic_in_root(root, "/one/a", "old-a", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(write_string_file_atomic_in_root(root, "/two/b", "old-b", 0644, WRITE_MKDIR), 0);
+        assert_int_equal(mkdir_p_in_root(root, "/one/x/sub", 0755), 0);
+        d1 = open_in_root(root, "/one", O_RDONLY | O_DIRECTORY, 0);
+        d2 = open_in_root(root, "/two", O_RDONLY | O_DIRECTORY, 0);
+        assert_true(d1 >= 0 && d2 >= 0);
+
+        /* Added: complete temporary files beside the targets, which keep their old bytes until the commit. */
+        assert_int_equal(write_batch_add_at(&b, d1, "a", "new-a", 5, 0600), 0);
+        assert_int_equal(write_batch_add_at(&b, d2, "b", "new-b", 5, 0644), 0);
+        assert_int_equal(write_batch_add_at(&b, d1, "c", "c1", 2, 0644), 0);
+        assert_int_equal(write_batch_add_at(&b, d1, "c", "c2", 2, 0640), 0); /* the same name: replaced */
+        assert_int_equal(write_batch_add_at(&b, d1, "../a", "x", 1, 0644), -EINVAL);
+        assert_int_equal(b.n, 3);
+        assert_int_equal(temporaries_in(d1), 2);
+        assert_int_equal(temporaries_in(d2), 1);
+        assert_file_in(root, "/one/a", "old-a", 0644);
+        assert_file_in(root, "/two/b", "old-b", 0644);
+        assert_int_equal(access_in_root(root, "/one/c"), -ENOENT);
+
+        assert_int_equal(write_batch_commit(&b), 0);
+        assert_int_equal(b.n, 0);
+        assert_file_in(root, "/one/a", "new-a", 0600);
+        assert_file_in(root, "/two/b", "new-b", 0644);
+        assert_file_in(root, "/one/c", "c2", 0640);
+        assert_int_equal(temporaries_in(d1), 0);
+        assert_int_equal(temporaries_in(d2), 0);
+
+        /* Not committed: nothing changes, nothing is left. */
+        assert_int_equal(write_batch_add_at(&b, d2, "b", "lost", 4, 0644), 0);
+        write_batch_done(&b);
+        assert_file_in(root, "/two/b", "new-b", 0644);
+        assert_int_equal(temporaries_in(d2), 0);
+
+        /* A rename that fails (x is a non-empty directory): the error, the files before it replaced, the
+         * ones after it untouched, no temporary file left. */
+        assert_int_equal(write_batch_add_at(&b, d1, "a", "a3", 2, 0644), 0);
+        assert_int_equal(write_batch_add_at(&b, d1, "x", "x", 1, 0644), 0);
+        assert_int_equal(write_batch_add_at(&b, d2, "b", "b3", 2, 0644), 0);
+        assert_true(write_batch_commit(&b) < 0);
+        assert_file_in(root, "/one/a", "a3", 0644);
+        assert_file_in(root, "/two/b", "new-b", 0644);
+        assert_int_equal(temporaries_in(d1), 0);
+        assert_int_equal(temporaries_in(d2), 0);
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_atomic_write_mode_and_bytes),
@@ -291,6 +371,7 @@ int main(void) {
                 cmocka_unit_test(test_path_join_root),
                 cmocka_unit_test(test_fallback_matches_openat2),
                 cmocka_unit_test(test_fallback_create),
+                cmocka_unit_test(test_write_batch),
                 /* The same tests with openat2() reported missing: the userspace resolution. */
                 cmocka_unit_test_setup_teardown(test_atomic_write_mode_and_bytes, setup_fallback,
                                                 teardown_fallback),

@@ -477,7 +477,7 @@ static void agent_writes_beneath(Fixture *f, bool fallback) {
                 extension_package_install_from_zip(&f->c, "Test.Planted", "1.0", zip, len, NULL, &rep), 0);
         ext_package_report_done(&rep);
         ext_layout_init(&l, &f->c, NULL);
-        assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_INSTALLED), 0);
+        assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_INSTALLED, NULL), 0);
 
         /* config -> b/../.. with b -> . : the directory above the handler's, i.e. /var/lib/waagent */
         d = open_in_root(f->c.root_fd, "/var/lib/waagent/Test.Planted-1.0", O_RDONLY | O_DIRECTORY, 0);
@@ -488,11 +488,12 @@ static void agent_writes_beneath(Fixture *f, bool fallback) {
         assert_true(asprintf(&victim, "%s/var/lib/waagent/HandlerState", f->root) > 0);
         before = count_tree(f->root);
 
-        assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_ENABLED), -EXDEV);
+        assert_int_equal(handler_state_write(&l, "Test.Planted", "1.0", HANDLER_STATE_ENABLED, NULL),
+                         -EXDEV);
         assert_int_equal(handler_ext_state_write(&l, "Test.Planted", "1.0", "inst", true), -EXDEV);
-        assert_int_equal(ext_settings_write(&l, "Test.Planted", "1.0", NULL, &set), -EXDEV);
+        assert_int_equal(ext_settings_write(&l, "Test.Planted", "1.0", NULL, &set, NULL), -EXDEV);
         assert_int_equal(handler_state_read(&l, "Test.Planted", "1.0", &hs), -EXDEV);
-        assert_int_equal(handler_environment_write(&l, "Test.Planted", "1.0"), -EXDEV);
+        assert_int_equal(handler_environment_write(&l, "Test.Planted", "1.0", NULL), -EXDEV);
         assert_int_equal(access(victim, F_OK), -1);
         assert_int_equal(count_tree(f->root), before);
 
@@ -500,7 +501,7 @@ static void agent_writes_beneath(Fixture *f, bool fallback) {
         assert_int_equal(unlinkat(d, "config", 0), 0);
         assert_int_equal(unlinkat(d, "HandlerEnvironment.json", 0), 0);
         assert_int_equal(symlinkat("../../../../etc/passwd", d, "HandlerEnvironment.json"), 0);
-        assert_int_equal(handler_environment_write(&l, "Test.Planted", "1.0"), 0);
+        assert_int_equal(handler_environment_write(&l, "Test.Planted", "1.0", NULL), 0);
         {
                 struct stat st;
                 assert_int_equal(fstatat(d, "HandlerEnvironment.json", &st, AT_SYMLINK_NOFOLLOW), 0);
