@@ -71,6 +71,21 @@ def reexec_in_namespace(flag, argv):
                            os.path.abspath(argv[0])] + argv[1:], env=env).returncode
 
 
+def scratch_fs(path):
+    """What the scratch roots live on: "ext4 on loop0, journaled" — an fsync's cost depends on it (BENCHMARKS.md,
+    sixth round: a host's root may have no journal, a VM's disk has one)."""
+    try:
+        src, fstype = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE", "-T", path], capture_output=True,
+                                     text=True, check=True).stdout.split()[:2]
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return "?"
+    dev = os.path.basename(src)
+    if fstype in ("ext3", "ext4"):
+        return "%s on %s, %s" % (fstype, dev, "journaled" if os.path.exists("/proc/fs/jbd2/%s-8" % dev)
+                                 else "no journal")
+    return "%s on %s" % (fstype, dev)
+
+
 def agent_available(agent, azl_path):
     if agent == "waagent":
         return shutil.which("waagent") is not None, "waagent not installed (apt-get install waagent)"

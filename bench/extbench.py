@@ -35,7 +35,8 @@ fabric receives in which all N handlers are Ready with settings status success.
   phases        azl-agent only: where its time went, as the daemon records it in daemon.json "timings" (µs):
                 the goal-state pass (fetchUsec), certificatesUsec (0 when the thumbprints did not change),
                 planUsec, manifestsUsec/packagesUsec (summed over concurrent downloads), extractionUsec,
-                settingsUsec, commandsUsec (spawn to exit, the handlers' own time included), statusReadUsec,
+                settingsUsec, commitUsec (the group commits that make the state files durable), commandsUsec
+                (spawn to exit, the handlers' own time included), statusReadUsec,
                 runUsec (the whole run) and uploadUsec
 
     bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--chain] [--out results.jsonl]
@@ -183,6 +184,7 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
         hdir = rig.tmpfs("handler-records")
         rig.env["AZL_BENCH_HANDLER_DIR"] = hdir
         res["version"] = rig.version()
+        res["scratch_fs"] = agentrig.scratch_fs(rig.w)
         proc = rig.start_agent()
         if agentrig.wait_first_status_blob(rig, args.startup_timeout) is None:
             res["error"] = "no first status blob within %d s (agent rc %s)" % (args.startup_timeout, proc.poll())

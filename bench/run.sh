@@ -6,7 +6,8 @@
 #
 #   bench/run.sh [--runs N] [--prov-runs P] [--ext-runs E] [--handlers H] [--steady-runs K] [--idle-minutes M]
 #                [--agents "azl-agent cloudinit waagent"] [--no-vm] [--no-prov] [--no-ext] [--no-steady]
-#                [--build DIR] [--keep DIR] [--out DIR] [--settle S] [--fleet-vms V] [--quick]
+#                [--build DIR] [--keep DIR] [--out DIR] [--settle S] [--fleet-vms V] [--scratch-fs journaled|tmp]
+#                [--quick]
 #
 #   --runs N          VM first boots per agent (default 3)
 #   --prov-runs P     `azl-agent provision` on a scratch root on the host (default 3; azl-agent only)
@@ -21,6 +22,9 @@
 #   --out DIR         raw results (JSON lines) here instead of a new /tmp/azl-bench.XXXXXX
 #   --settle S        seconds the host benchmarks let a daemon settle before measuring (default: theirs, 10/30)
 #   --fleet-vms V     VMs in the fleet simulation from the steady-state trace (bench/fleet.py; default 10000)
+#   --scratch-fs F    where the host benchmarks keep their scratch roots: "journaled" (default), a fresh ext4
+#                     with its journal on a loop device, like a VM's disk; "tmp", $TMPDIR as it is (a host's
+#                     root may have no journal, and there an fsync costs far less; BENCHMARKS.md, sixth round)
 #
 # Steps: (1) tests/vm/build-image.sh — the ONLY step that uses the network (Debian's mirror), only with the VM
 # part, skipped when the images are cached; (2) ninja in the build dir; (3) everything else inside `unshare --net`
@@ -32,7 +36,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 runs=3 prov_runs=3 ext_runs=3 handlers=10 ext_big=100 ext_chain=10 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
-do_vm=1 do_prov=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle="" fleet_vms=10000
+do_vm=1 do_prov=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle="" fleet_vms=10000 scratch_fs=journaled
 while [ $# -gt 0 ]; do
         case $1 in
         --runs) runs=$2; shift ;;
@@ -53,8 +57,9 @@ while [ $# -gt 0 ]; do
         --out) out=$(realpath -m "$2"); shift ;;
         --settle) settle=$2; shift ;;
         --fleet-vms) fleet_vms=$2; shift ;;
+        --scratch-fs) scratch_fs=$2; shift ;;
         --quick) runs=1 prov_runs=1 ext_runs=1 ext_big=0 ext_chain=0 steady_runs=1 idle=1 ;;
-        -h|--help) sed -n '3,30p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,34p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
         esac
         shift
@@ -64,6 +69,7 @@ for n in "$runs" "$prov_runs" "$ext_runs" "$handlers" "$ext_big" "$ext_chain" "$
 done
 [[ $idle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of minutes: $idle" >&2; exit 2; }
 [[ -z $settle || $settle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of seconds: $settle" >&2; exit 2; }
+[[ $scratch_fs == journaled || $scratch_fs == tmp ]] || { echo "run.sh: --scratch-fs journaled|tmp" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (debootstrap, namespaces)" >&2; exit 1; }
 if [ -n "$out" ]; then mkdir -p "$out"; else out=$(mktemp -d /tmp/azl-bench.XXXXXX); fi
 echo "run.sh: results in $out" >&2
@@ -85,6 +91,19 @@ for t in json.load(sys.stdin):
             print(os.path.relpath(f, build))' "$build")
         [ ${#targets[@]} -gt 0 ] || { echo "run.sh: $build has no installed targets" >&2; exit 1; }
         ninja -C "$build" "${targets[@]}" >&2 || { echo "run.sh: building the agent failed" >&2; exit 1; }
+fi
+
+# The host benchmarks' scratch roots ($TMPDIR, bench/agentrig.py) on a fresh journaled ext4, sparse, on a loop
+# device: the kind of filesystem a VM's disk has. Without a loop device, $TMPDIR as it is (the tables name it).
+if [ "$scratch_fs" = journaled ] && { [ $do_prov = 1 ] || [ $do_ext = 1 ] || [ $do_steady = 1 ]; }; then
+        if truncate -s 8G "$out/scratch.img" && mkfs.ext4 -q -F "$out/scratch.img" && mkdir -p "$out/scratch" &&
+                mount -o loop "$out/scratch.img" "$out/scratch"; then
+                trap 'umount "$out/scratch" && rm -f "$out/scratch.img"' EXIT
+                export TMPDIR=$out/scratch
+        else
+                rm -f "$out/scratch.img"
+                echo "run.sh: no journaled loop filesystem; the host benchmarks use ${TMPDIR:-/tmp}" >&2
+        fi
 fi
 
 # the host benchmarks know azl-agent and waagent; cloud-init has no guest agent daemon

@@ -154,6 +154,9 @@ def ext_table(path):
     chain = any(r.get("chain") for r in res)
     print("### Extension goal state: %s quick shell handlers%s (bench/extbench.py; host, private netns)\n"
           % ("/".join(str(x) for x in n or ["?"]), ", a dependsOn chain" if chain else ""))
+    fs = sorted({r["scratch_fs"] for r in res if r.get("scratch_fs")})
+    if fs:
+        print("- scratch roots on: %s" % "; ".join(fs))
     footer(order, ok, na, total, version)
     for a in order:
         ok[a] = [dict(r, per_invocation_ms=1000 * r["overhead_s"] / r["handler_invocations"])
@@ -186,6 +189,7 @@ PHASES = [("fetchUsec", "goal-state pass (documents; the certificates within it)
           ("packagesUsec", "zip packages (summed over concurrent downloads)"),
           ("extractionUsec", "extraction"),
           ("settingsUsec", "settings files"),
+          ("commitUsec", "state files made durable (group commits)"),
           ("commandsUsec", "handler commands, spawn → exit (handlers' own time included)"),
           ("statusReadUsec", "status files read"),
           ("runUsec", "the whole run (plan → last status read)"),
