@@ -123,6 +123,7 @@ static int timings_to_json(Daemon *d, struct json_object **ret) {
         r = r ?: timings_add(o, "downloads", t->downloads);
         r = r ?: timings_add(o, "extractionUsec", t->extraction);
         r = r ?: timings_add(o, "settingsUsec", x->op[EXT_OP_SETTINGS]);
+        r = r ?: timings_add(o, "commitUsec", x->commit);
         r = r ?: timings_add(o, "commandsUsec", commands);
         r = r ?: timings_add(o, "commands", n_commands);
         r = r ?: timings_add(o, "statusReadUsec", x->status_read);

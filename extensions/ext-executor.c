@@ -63,10 +63,11 @@ struct ExtExecutor {
         unsigned cpu_quota_percent; /* its limits (ext_resource_limits()) */
         uint64_t memory_max;
         bool waiting_for_package;
-        /* Installed and the settings file, recorded but not yet durable: one group commit (fileio.h) at the
-         * start of the next operation that is not a settings write (a handler's enable), and at the end of
-         * the run. A crash before it leaves the handler NotInstalled: its install runs again, as after a
-         * crash between the install's exit and the record. */
+        /* State files recorded but not yet durable: one group commit (fileio.h) at the start of the next
+         * operation that is not a settings write, and at the end of the run. A new handler's package files
+         * (marker, HandlerEnvironment.json, NotInstalled) and its settings file are made durable together
+         * when its install starts; Installed when its enable starts. A crash before a commit leaves the
+         * handler NotInstalled: its install runs again, in a fresh directory. */
         WriteBatch pending;
 
         ExtExecutorDoneFunc done;
@@ -78,11 +79,13 @@ static void step(ExtExecutor *e);
 static int op_finished(ExtExecutor *e, int r, int code, const char *message);
 
 static void commit_pending(ExtExecutor *e) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
         if (e->pending.n == 0)
                 return;
         r = write_batch_commit(&e->pending);
+        e->timings.commit += now_usec(CLOCK_MONOTONIC) - start;
         if (r < 0)
                 log_warning_errno(r, "Failed to record the handler state, ignoring: %m");
 }
@@ -683,7 +686,6 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
         const ExtOp *op;
         ExtPlanGroup *g;
         GroupState *gs;
-        _cleanup_(write_batch_done) WriteBatch batch = {};
         ExtPackageOptions po;
         ExtPackageReport rep = {};
         int r;
@@ -699,7 +701,7 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
                 .log_dir = e->layout.log_dir,
                 .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
                 .signing_root_pem = e->signing_root_pem,
-                .batch = &batch,
+                .batch = &e->pending, /* empty: the download op started with a commit */
         };
         r = extension_package_install(e->context, g->handler, op->version, zip_fd, &po, &rep);
         if (rep.signature_error)
@@ -719,12 +721,12 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
                                                                rep.error);
         if (r >= 0)
                 crash_point("ext:download:extracted");
-        /* The package's marker, HandlerEnvironment.json and HandlerState: one group commit (fileio.h). */
+        /* The package's marker, HandlerEnvironment.json and HandlerState join the pending group commit. */
         if (r >= 0)
                 r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED,
-                                        &batch);
-        if (r >= 0)
-                r = write_batch_commit(&batch);
+                                        &e->pending);
+        if (r < 0)
+                write_batch_done(&e->pending); /* what it held lies in the directory the failure removed */
         (void) op_finished(e, r, rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED, rep.error);
         ext_package_report_done(&rep);
 }

@@ -109,5 +109,6 @@ typedef struct ExtExecutorTimings {
         usec_t op[_EXT_OP_MAX];
         unsigned n_ops[_EXT_OP_MAX];
         usec_t status_read;
+        usec_t commit; /* the group commits of state files (fileio.h WriteBatch) */
 } ExtExecutorTimings;
 const ExtExecutorTimings *ext_executor_timings(const ExtExecutor *e);
