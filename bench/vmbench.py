@@ -3,6 +3,7 @@
 """First-boot provisioning, side by side, in the VM rig (tests/vm): one JSON line per boot.
 
     bench/vmbench.py --agent cloudinit|waagent|azl-agent [--runs 3] [--build build-vm] --out results.jsonl
+                     [--agent-lib-dir DIR]   (azl-agent: its units load DIR's shared libraries first)
 
 Each boot: fresh qcow2 overlay, fresh fabric (default scenario), qemu TCG. Measured:
   kernel_to_ready        guest kernel start → the fabric receives the accepted health report Ready (host clock;
@@ -127,7 +128,29 @@ def version(agent, flavour, build):
     return pkg
 
 
-def one_boot(agent, build, keep):
+GUEST_LIB_DIR = "/usr/local/lib/azl-agent-libs"
+AGENT_UNITS = ("azl-provision.service", "azl-agent.service", "azl-userdata.service")
+
+
+def agent_lib_files(lib_dir):
+    """--agent-lib-dir: the shared libraries of lib_dir (each name, symlinks resolved) in the guest's
+    GUEST_LIB_DIR, and the agent's units told to look there first (LD_LIBRARY_PATH drop-ins): the agent as an
+    image would run it with another build of a library, e.g. a minimal libcurl (BENCHMARKS.md, sixth round)."""
+    files = {}
+    for name in sorted(os.listdir(lib_dir)):
+        path = os.path.join(lib_dir, name)
+        if ".so" in name and os.path.isfile(path):
+            with open(path, "rb") as f:
+                files[os.path.join(GUEST_LIB_DIR, name)] = f.read()
+    if not files:
+        raise RuntimeError("no shared library in %s" % lib_dir)
+    for unit in AGENT_UNITS:
+        files["/etc/systemd/system/%s.d/agent-lib-dir.conf" % unit] = \
+            "[Service]\nEnvironment=LD_LIBRARY_PATH=%s\n" % GUEST_LIB_DIR
+    return files
+
+
+def one_boot(agent, build, keep, lib_dir=None):
     flavour = FLAVOUR[agent]
     out = tempfile.mkdtemp(prefix="azl-bench-%s-" % agent)
     vm = vmrig.VM(flavour, out)
@@ -135,7 +158,8 @@ def one_boot(agent, build, keep):
     try:
         sampled = UNITS[agent] + [u for u in [DAEMON.get(agent)] if u and u not in UNITS[agent]]
         if agent == "azl-agent":
-            inject, _, _ = vmrig.make_inject_tar(build, out, sampler_units=sampled)
+            inject, _, _ = vmrig.make_inject_tar(build, out, sampler_units=sampled,
+                                                 extra_files=agent_lib_files(lib_dir) if lib_dir else None)
         else:
             inject = vmrig.make_sampler_tar(out, sampled)
         vm.start(inject_tar=inject)
@@ -198,6 +222,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(SRC, "build-vm"))
     ap.add_argument("--out", required=True)
     ap.add_argument("--keep")
+    ap.add_argument("--agent-lib-dir", help="azl-agent only: its units load these shared libraries first "
+                    "(an experiment: e.g. a minimal libcurl build)")
     args = ap.parse_args()
     if not vmrig.enter_private_netns():
         print("vmbench: cannot create a private network namespace", file=sys.stderr)
@@ -214,13 +240,18 @@ def main():
             head["na"] = "provision not implemented yet"
     if "na" not in head:
         head["version"] = version(args.agent, flavour, args.build)
+        if args.agent_lib_dir and args.agent == "azl-agent":
+            head["version"] += " (libraries of %s first)" % args.agent_lib_dir
     with open(args.out, "a") as f:
         f.write(json.dumps(head) + "\n")
     if "na" in head:
         print("vmbench: %s: n/a (%s)" % (args.agent, head["na"]))
         return 0
     for i in range(args.runs):
-        r = one_boot(args.agent, args.build, args.keep)
+        r = one_boot(args.agent, args.build, args.keep,
+                     args.agent_lib_dir if args.agent == "azl-agent" else None)
+        if args.agent_lib_dir and args.agent == "azl-agent":
+            r["agent_lib_dir"] = args.agent_lib_dir
         r["run"] = i + 1
         print("vmbench: " + json.dumps(r), flush=True)
         with open(args.out, "a") as f:

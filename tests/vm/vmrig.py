@@ -568,7 +568,7 @@ def parse_samples(text):
 
 def make_inject_tar(build_dir, out_dir, sampler_units=None, extra_files=None):
     """`meson install --destdir` of the agent, units enabled like the preset, packed as the inject tar;
-    extra_files: {guest path: text} added (e.g. an agent.conf drop-in)."""
+    extra_files: {guest path: text or bytes} added (e.g. an agent.conf drop-in)."""
     dest = os.path.join(out_dir, "destdir")
     shutil.rmtree(dest, ignore_errors=True)
     r = subprocess.run(["meson", "install", "-C", build_dir, "--destdir", dest, "--no-rebuild", "--quiet"],
@@ -603,7 +603,7 @@ def make_inject_tar(build_dir, out_dir, sampler_units=None, extra_files=None):
     for guest_path, text in (extra_files or {}).items():
         path = os.path.join(dest, guest_path.lstrip("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
+        with open(path, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
     tar = pack_tar(dest, out_dir)
     # a raw disk must be a whole number of 512-byte sectors (tar pads to 10240 already; keep it explicit)
