@@ -497,14 +497,21 @@ int write_batch_commit(WriteBatch *b) {
                         i->tmp = NULL;
                 }
         }
-        for (size_t k = 0; k < b->n && r >= 0; k++) {
+        /* Each directory that received a rename, once; also after a failed rename, for those before it. */
+        for (size_t k = 0; k < b->n; k++) {
                 bool synced = false;
+                int q;
 
+                if (b->items[k].tmp)
+                        continue;
                 for (size_t j = 0; j < k; j++)
-                        synced = synced ||
-                                 (b->items[j].dev == b->items[k].dev && b->items[j].ino == b->items[k].ino);
-                if (!synced)
-                        r = RET_NERRNO(fsync(b->items[k].dir_fd));
+                        synced = synced || (!b->items[j].tmp && b->items[j].dev == b->items[k].dev &&
+                                            b->items[j].ino == b->items[k].ino);
+                if (synced)
+                        continue;
+                q = RET_NERRNO(fsync(b->items[k].dir_fd));
+                if (r >= 0)
+                        r = q;
         }
         write_batch_done(b);
         return r;
