@@ -456,13 +456,13 @@ static int batch_item_create(int dir_fd, const char *name, const void *data, siz
         return 0;
 }
 
-int write_batch_add_at(WriteBatch *b, int dir_fd, const char *name, const void *data, size_t size,
-                       mode_t mode) {
+static int batch_add(WriteBatch *b, int dir_fd, const char *name, const void *data, size_t size, mode_t mode,
+                     uid_t uid, gid_t gid) {
         _cleanup_(batch_item_drop) WriteBatchItem i = {.dir_fd = -EBADF, .fd = -EBADF};
         WriteBatchItem *items;
         int r;
 
-        r = batch_item_create(dir_fd, name, data, size, mode, (uid_t) -1, (gid_t) -1, &i);
+        r = batch_item_create(dir_fd, name, data, size, mode, uid, gid, &i);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < b->n; k++)
@@ -479,6 +479,11 @@ int write_batch_add_at(WriteBatch *b, int dir_fd, const char *name, const void *
         b->items[b->n++] = i;
         i = (WriteBatchItem){.dir_fd = -EBADF, .fd = -EBADF};
         return 0;
+}
+
+int write_batch_add_at(WriteBatch *b, int dir_fd, const char *name, const void *data, size_t size,
+                       mode_t mode) {
+        return batch_add(b, dir_fd, name, data, size, mode, (uid_t) -1, (gid_t) -1);
 }
 
 int write_batch_commit(WriteBatch *b) {
@@ -529,21 +534,14 @@ int write_file_atomic_in_root(int root_fd, const char *path, const void *data, s
         _cleanup_(write_batch_done) WriteBatch b = {};
         _cleanup_free_ char *name = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
-        WriteBatchItem i;
         int r;
 
         dir_fd = open_parent_in_root(root_fd, path, flags & WRITE_MKDIR, &name);
         if (dir_fd < 0)
                 return dir_fd;
-        r = batch_item_create(dir_fd, name, data, size, mode, uid, gid, &i);
+        r = batch_add(&b, dir_fd, name, data, size, mode, uid, gid);
         if (r < 0)
                 return r;
-        b.items = malloc(sizeof(WriteBatchItem));
-        if (!b.items) {
-                batch_item_drop(&i);
-                return -ENOMEM;
-        }
-        b.items[b.n++] = i;
         return write_batch_commit(&b);
 }
 

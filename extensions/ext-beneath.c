@@ -286,8 +286,9 @@ int mkdir_p_beneath(int dir_fd, const char *path, mode_t mode) {
         return fd < 0 ? fd : 0;
 }
 
-int write_batch_add_beneath(WriteBatch *b, int dir_fd, const char *path, const void *data, size_t size,
-                            mode_t mode, bool mkdir_parents) {
+int write_file_atomic_beneath(WriteBatch *batch, int dir_fd, const char *path, const void *data, size_t size,
+                              mode_t mode, bool mkdir_parents) {
+        _cleanup_(write_batch_done) WriteBatch own = {};
         _cleanup_free_ char *dir = NULL, *name = NULL;
         _cleanup_close_ int parent = -EBADF;
         int r;
@@ -305,23 +306,10 @@ int write_batch_add_beneath(WriteBatch *b, int dir_fd, const char *path, const v
                 return parent;
         /* The temporary file is created O_EXCL|O_NOFOLLOW in parent, and renameat() replaces the name itself,
          * never what a symlink of that name points to. */
-        return write_batch_add_at(b, parent, name, data, size, mode);
-}
-
-int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, size_t size, mode_t mode,
-                              bool mkdir_parents) {
-        _cleanup_(write_batch_done) WriteBatch b = {};
-        int r;
-
-        r = write_batch_add_beneath(&b, dir_fd, path, data, size, mode, mkdir_parents);
-        if (r < 0)
+        r = write_batch_add_at(batch ?: &own, parent, name, data, size, mode);
+        if (r < 0 || batch)
                 return r;
-        return write_batch_commit(&b);
-}
-
-int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode,
-                                     bool mkdir_parents) {
-        return write_file_atomic_beneath(dir_fd, path, s, strlen(s), mode, mkdir_parents);
+        return write_batch_commit(&own);
 }
 
 int read_file_beneath(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size) {

@@ -39,13 +39,9 @@ int open_nofollow_beneath(int dir_fd, const char *path, int flags, mode_t mode);
 int mkdir_p_beneath(int dir_fd, const char *path, mode_t mode);
 
 /* Atomic replacement of path below dir_fd (temporary file with mode set before any byte, fsync, renameat,
- * fsync of the directory; common/fileio.h). The _batch_ form adds it to a group commit instead. */
-int write_batch_add_beneath(WriteBatch *b, int dir_fd, const char *path, const void *data, size_t size,
-                            mode_t mode, bool mkdir_parents);
-int write_file_atomic_beneath(int dir_fd, const char *path, const void *data, size_t size, mode_t mode,
-                              bool mkdir_parents);
-int write_string_file_atomic_beneath(int dir_fd, const char *path, const char *s, mode_t mode,
-                                     bool mkdir_parents);
+ * fsync of the directory; common/fileio.h): added to batch, or with batch NULL made durable before it returns. */
+int write_file_atomic_beneath(WriteBatch *batch, int dir_fd, const char *path, const void *data, size_t size,
+                              mode_t mode, bool mkdir_parents);
 
 /* Whole file below dir_fd, at most max bytes (-E2BIG beyond), NUL-terminated. */
 int read_file_beneath(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size);

@@ -79,11 +79,12 @@ static void step(ExtExecutor *e);
 static int op_finished(ExtExecutor *e, int r, int code, const char *message);
 
 static void commit_pending(ExtExecutor *e) {
-        usec_t start = now_usec(CLOCK_MONOTONIC);
+        usec_t start;
         int r;
 
         if (e->pending.n == 0)
                 return;
+        start = now_usec(CLOCK_MONOTONIC);
         r = write_batch_commit(&e->pending);
         e->timings.commit += now_usec(CLOCK_MONOTONIC) - start;
         if (r < 0)

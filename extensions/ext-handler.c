@@ -182,9 +182,7 @@ static int config_write(const ExtLayout *l, const char *name, const char *versio
         r = mkdir_p_beneath(dir, "config", 0700);
         if (r < 0)
                 return r;
-        if (batch)
-                return write_batch_add_beneath(batch, dir, path, text, strlen(text), 0600, false);
-        return write_string_file_atomic_beneath(dir, path, text, 0600, false);
+        return write_file_atomic_beneath(batch, dir, path, text, strlen(text), 0600, false);
 }
 
 int handler_state_read(const ExtLayout *l, const char *name, const char *version, HandlerState *ret) {
@@ -284,10 +282,8 @@ int handler_environment_write(const ExtLayout *l, const char *name, const char *
         r = handler_environment_format(&p, name, &text);
         if (r < 0)
                 return r;
-        if (batch)
-                return write_batch_add_beneath(batch, dir, "HandlerEnvironment.json", text, strlen(text),
-                                               0644, false);
-        return write_string_file_atomic_beneath(dir, "HandlerEnvironment.json", text, 0644, false);
+        return write_file_atomic_beneath(batch, dir, "HandlerEnvironment.json", text, strlen(text), 0644,
+                                         false);
 }
 
 int ext_settings_file_name(const char *ext, unsigned seq, char **ret) {

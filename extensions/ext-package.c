@@ -792,8 +792,8 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep, WriteBatch 
         case EXT_SIGNATURE_NOT_CHECKED:
                 return 0;
         case EXT_SIGNATURE_VALID:
-                return write_batch_add_beneath(batch, dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0, 0644,
-                                               false);
+                return write_file_atomic_beneath(batch, dir_fd, EXT_SIGNATURE_VALIDATED_FILE, "", 0, 0644,
+                                                 false);
         case EXT_SIGNATURE_NOT_SIGNED:
         case EXT_SIGNATURE_BAD:
         case EXT_SIGNATURE_UNTRUSTED:
@@ -801,8 +801,8 @@ static int signature_record(int dir_fd, const ExtPackageReport *rep, WriteBatch 
                 if (asprintf(&text, "%s\n%s\n", ext_signature_state_to_string(rep->signature),
                              strempty(rep->signature_error)) < 0)
                         return -ENOMEM;
-                return write_batch_add_beneath(batch, dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text,
-                                               strlen(text), 0644, false);
+                return write_file_atomic_beneath(batch, dir_fd, EXT_SIGNATURE_NOT_VALIDATED_FILE, text,
+                                                 strlen(text), 0644, false);
         case _EXT_SIGNATURE_STATE_MAX:
         case _EXT_SIGNATURE_STATE_INVALID:
                 break;
@@ -856,6 +856,7 @@ int extension_package_install(Context *c, const char *name, const char *version,
                               const ExtPackageOptions *opts, ExtPackageReport *report) {
         static const ExtPackageOptions no_opts = {};
         _cleanup_(write_batch_done) WriteBatch own_batch = {};
+        WriteBatch *batch;
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_free_ char *error = NULL, *dirname = NULL, *info_error = NULL;
         _cleanup_close_ int lib_fd = -EBADF, dir_fd = -EBADF;
@@ -864,6 +865,7 @@ int extension_package_install(Context *c, const char *name, const char *version,
         int r, code = EXT_CODE_PACKAGE_EXTRACTION_FAILED;
 
         opts = opts ?: &no_opts;
+        batch = opts->batch ?: &own_batch;
         *report = (ExtPackageReport){};
         if (!ext_handler_name_is_valid(name) || !ext_handler_version_is_valid(version))
                 return report_fail(report, EXT_CODE_PACKAGE_EXTRACTION_FAILED, -EINVAL,
@@ -909,10 +911,10 @@ int extension_package_install(Context *c, const char *name, const char *version,
                 r = ext_package_make_executable(dir_fd);
         /* One group commit for the package's own files (and, with opts->batch, the caller's HandlerState). */
         if (r >= 0)
-                r = signature_record(dir_fd, report, opts->batch ?: &own_batch);
+                r = signature_record(dir_fd, report, batch);
         if (r >= 0)
-                r = handler_environment_write(&l, name, version, opts->batch ?: &own_batch);
-        if (r >= 0 && !opts->batch)
+                r = handler_environment_write(&l, name, version, batch);
+        if (r >= 0 && batch == &own_batch)
                 r = write_batch_commit(&own_batch);
         if (r < 0) {
                 closep(&dir_fd);
