@@ -4,7 +4,8 @@
  * by the Azure client (imds-client/artifact-download.c: manifest, version, zip streamed into an anonymous file,
  * each location directly and then through the HostGAPlugin). The fetch of a package the plan needs later is
  * already under way by then: daemon_prefetch_packages() starts them all when a run begins, and the client runs
- * AZURE_DOWNLOADS_MAX of them at a time on the event loop.
+ * AZURE_DOWNLOADS_MAX of them at a time on the event loop. A package that is already downloaded is unpacked
+ * while the command before it runs (daemon_package_ready(), ext-executor.c prepare_ahead()).
  */
 #include "daemon-internal.h"
 #include "ext-plan.h"
@@ -42,6 +43,13 @@ int daemon_package_request(ExtExecutor *e, const char *name, const char *version
                 return -ENOENT;
         log_info("Downloading %s %s.", name, version);
         return azure_client_fetch_package(d->client, handler, version, daemon_fast_track(d), on_package, d);
+}
+
+bool daemon_package_ready(ExtExecutor *e, const char *name, const char *version,
+                          const ExtensionHandler *handler, void *userdata) {
+        Daemon *d = userdata;
+
+        return azure_client_package_done(d->client, name, version);
 }
 
 void daemon_prefetch_packages(Daemon *d) {

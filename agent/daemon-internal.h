@@ -113,4 +113,6 @@ void daemon_firewall_reconcile(Daemon *d);
  * run just started will need is fetched at once, a few at a time. */
 int daemon_package_request(ExtExecutor *e, const char *name, const char *version,
                            const ExtensionHandler *handler, void *userdata);
+bool daemon_package_ready(ExtExecutor *e, const char *name, const char *version,
+                          const ExtensionHandler *handler, void *userdata);
 void daemon_prefetch_packages(Daemon *d);

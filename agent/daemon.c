@@ -271,6 +271,7 @@ static void executor_maybe_start(Daemon *d) {
                 ExtExecutorOptions o = {
                         .wire_protocol_address = azure_client_wire_host(d->client),
                         .package_request = daemon_package_request,
+                        .package_ready = daemon_package_ready,
                         .package_request_userdata = d,
                         .op_done = daemon_op_done,
                         .op_done_userdata = d,

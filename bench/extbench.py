@@ -39,11 +39,14 @@ fabric receives in which all N handlers are Ready with settings status success.
                 (spawn to exit, the handlers' own time included), statusReadUsec,
                 runUsec (the whole run) and uploadUsec
 
-    bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--chain] [--out results.jsonl]
+    bench/extbench.py [--agent azl-agent|waagent ...] [--runs 3] [--handlers 10] [--chain] [--handler-work S]
+                      [--out results.jsonl]
 
   --handlers N  the scenario's ten, then more made like the first (100: the linear-growth check)
   --chain       a dependsOn chain: handler i depends on handler i-1 (dependencyLevel i), so each enable waits
                 for its predecessor's terminal status
+  --handler-work S  each invocation also works S seconds (a `sleep`, inside its own [start, end]): real handlers
+                take time, and what the agent does while one runs is not on the goal state's path
 Prints one JSON line per run (and appends them to --out); exit 77 when no requested agent is available.
 """
 import argparse
@@ -183,6 +186,9 @@ def one_run(args, agent, azl_path, run, scenario_file, exts):
             args.keep, len(exts), "-chain" if args.chain else "", agent, run)) as rig:
         hdir = rig.tmpfs("handler-records")
         rig.env["AZL_BENCH_HANDLER_DIR"] = hdir
+        if args.handler_work:
+            rig.env["AZL_BENCH_HANDLER_WORK"] = "%g" % args.handler_work
+            res["handler_work_s"] = args.handler_work
         res["version"] = rig.version()
         res["scratch_fs"] = agentrig.scratch_fs(rig.w)
         proc = rig.start_agent()
@@ -270,6 +276,7 @@ def main():
     ap.add_argument("--handlers", type=int, default=10,
                     help="the scenario's extensions, then more made like its first one")
     ap.add_argument("--chain", action="store_true", help="each handler dependsOn the one before")
+    ap.add_argument("--handler-work", type=float, default=0, help="seconds each handler invocation works")
     ap.add_argument("--scenario", default=SCENARIO)
     ap.add_argument("--azl-agent", default=os.environ.get("AZL_AGENT") or agentrig.default_azl_agent())
     ap.add_argument("--settle", type=float, default=10, help="seconds after the first status blob")

@@ -30,6 +30,15 @@ typedef struct GroupState {
         ExtHandlerResult *result; /* NULL for unreported groups (removals) */
 } GroupState;
 
+/* An operation done ahead of its turn while a command ran (prepare_ahead()): its outcome, reported when the turn
+ * comes. */
+typedef struct PreparedOp {
+        bool done;
+        int r, code;
+        char *message;
+        usec_t started, started_realtime, ended; /* CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_MONOTONIC */
+} PreparedOp;
+
 struct ExtExecutor {
         Context *context;
         sd_event *event;
@@ -69,6 +78,10 @@ struct ExtExecutor {
          * when its install starts; Installed when its enable starts. A crash before a commit leaves the
          * handler NotInstalled: its install runs again, in a fresh directory. */
         WriteBatch pending;
+        bool pending_inputs;  /* it holds files a command reads (package, settings), not only HandlerState */
+        PreparedOp *prepared; /* one per plan operation */
+        size_t prep_download; /* a download asked for ahead of its turn, not answered yet; SIZE_MAX: none */
+        usec_t op_ended;      /* a prepared operation's end, for op_finished(); 0: now */
 
         ExtExecutorDoneFunc done;
         void *done_userdata;
@@ -77,6 +90,7 @@ struct ExtExecutor {
 
 static void step(ExtExecutor *e);
 static int op_finished(ExtExecutor *e, int r, int code, const char *message);
+static void prepare_ahead(ExtExecutor *e);
 
 static void commit_pending(ExtExecutor *e) {
         usec_t start;
@@ -85,6 +99,7 @@ static void commit_pending(ExtExecutor *e) {
         if (e->pending.n == 0)
                 return;
         start = now_usec(CLOCK_MONOTONIC);
+        e->pending_inputs = false;
         r = write_batch_commit(&e->pending);
         e->timings.commit += now_usec(CLOCK_MONOTONIC) - start;
         if (r < 0)
@@ -98,6 +113,10 @@ static void reset_run(ExtExecutor *e) {
                 free(e->groups[i].uninstall_exit_code);
         }
         e->groups = mfree_ptr(e->groups);
+        for (size_t i = 0; e->prepared && i < e->plan.n_ops; i++)
+                free(e->prepared[i].message);
+        e->prepared = mfree_ptr(e->prepared);
+        e->prep_download = SIZE_MAX;
         for (size_t i = 0; i < e->n_results; i++)
                 ext_handler_result_done(&e->results[i]);
         e->results = mfree_ptr(e->results);
@@ -138,6 +157,7 @@ int ext_executor_new(Context *c, sd_event *event, const ExtExecutorOptions *o, E
         if (!e)
                 return -ENOMEM;
         e->out_fd = e->err_fd = -EBADF;
+        e->prep_download = SIZE_MAX;
         e->context = c;
         e->event = sd_event_ref(event);
         if (o)
@@ -470,6 +490,11 @@ static int command_argv(ExtExecutor *e, int dir_fd, const char *dir, const char 
         return 0;
 }
 
+static bool command_op(ExtOpType t) {
+        return t == EXT_OP_INSTALL || t == EXT_OP_UPDATE || t == EXT_OP_ENABLE || t == EXT_OP_DISABLE ||
+               t == EXT_OP_UNINSTALL;
+}
+
 static int run_command(ExtExecutor *e, const ExtOp *op) {
         _cleanup_(handler_manifest_done) HandlerManifest m = {};
         _cleanup_(handler_paths_done) HandlerPaths paths = {};
@@ -571,6 +596,8 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         r = ext_process_spawn(e->spawner, &sp, on_command_exit, e, &e->process);
         if (r < 0)
                 return op_finished(e, r, op_error_code(op->type), "Failed to start the handler command");
+        commit_pending(e); /* what run_op() left for now: HandlerState only */
+        prepare_ahead(e);
         return 0;
 }
 
@@ -621,9 +648,11 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
         const ExtOp *op = current_op(e);
         ExtPlanGroup *g = current_group(e);
         GroupState *gs = &e->groups[op->group];
+        usec_t ended = e->op_ended ?: now_usec(CLOCK_MONOTONIC);
 
+        e->op_ended = 0;
         if (op->type >= 0 && op->type < _EXT_OP_MAX) {
-                e->timings.op[op->type] += now_usec(CLOCK_MONOTONIC) - e->op_started;
+                e->timings.op[op->type] += ended - e->op_started;
                 e->timings.n_ops[op->type]++;
         }
 
@@ -664,7 +693,7 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
                                 .extension = op->extension,
                                 .type = op->type,
                                 .start = e->op_started_realtime,
-                                .duration = now_usec(CLOCK_MONOTONIC) - e->op_started,
+                                .duration = ended - e->op_started,
                                 .error = r,
                                 .code = code,
                                 .message = r < 0 ? message : NULL,
@@ -675,34 +704,51 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
         return 0;
 }
 
-void ext_executor_package_failed(ExtExecutor *e, int code, const char *message) {
-        if (!e->waiting_for_package)
-                return;
-        e->waiting_for_package = false;
-        (void) op_finished(e, -EIO, code ?: EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
-                           message ?: "Package download failed");
+static void prepared_set(PreparedOp *p, int r, int code, const char *message) {
+        p->done = true;
+        p->r = r;
+        p->code = code;
+        p->message = r < 0 && message ? strdup(message) : NULL;
+        p->ended = now_usec(CLOCK_MONOTONIC);
 }
 
-void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
-        const ExtOp *op;
-        ExtPlanGroup *g;
-        GroupState *gs;
-        ExtPackageOptions po;
-        ExtPackageReport rep = {};
-        int r;
+static void package_failed(ExtExecutor *e, size_t i, int code, const char *message) {
+        code = code ?: EXT_CODE_PACKAGE_DOWNLOAD_FAILED;
+        message = message ?: "Package download failed";
+        if (i != e->op_index)
+                return prepared_set(&e->prepared[i], -EIO, code, message);
+        (void) op_finished(e, -EIO, code, message);
+}
 
+void ext_executor_package_failed(ExtExecutor *e, int code, const char *message) {
+        if (e->prep_download != SIZE_MAX) { /* the answer to a request made ahead of its turn */
+                size_t i = e->prep_download;
+
+                e->prep_download = SIZE_MAX;
+                return package_failed(e, i, code, message);
+        }
         if (!e->waiting_for_package)
                 return;
         e->waiting_for_package = false;
-        op = current_op(e);
-        g = current_group(e);
-        gs = &e->groups[op->group];
+        package_failed(e, e->op_index, code, message);
+}
+
+/* The download operation i: verifies and extracts the package; its files and HandlerState NotInstalled join the
+ * pending group commit. Finishes the operation when it is the current one, else records it (prepare_ahead()). */
+static void package_unpack(ExtExecutor *e, size_t i, int zip_fd) {
+        const ExtOp *op = &e->plan.ops[i];
+        ExtPlanGroup *g = &e->plan.groups[op->group];
+        GroupState *gs = &e->groups[op->group];
+        ExtPackageOptions po;
+        ExtPackageReport rep = {};
+        int r, code;
+
         po = (ExtPackageOptions){
                 .limits = e->options.limits,
                 .log_dir = e->layout.log_dir,
                 .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
                 .signing_root_pem = e->signing_root_pem,
-                .batch = &e->pending, /* empty: the download op started with a commit */
+                .batch = &e->pending, /* empty: committed before a download starts or is done ahead */
         };
         r = extension_package_install(e->context, g->handler, op->version, zip_fd, &po, &rep);
         if (rep.signature_error)
@@ -722,14 +768,32 @@ void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
                                                                rep.error);
         if (r >= 0)
                 crash_point("ext:download:extracted");
-        /* The package's marker, HandlerEnvironment.json and HandlerState join the pending group commit. */
         if (r >= 0)
                 r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED,
                                         &e->pending);
         if (r < 0)
                 write_batch_done(&e->pending); /* what it held lies in the directory the failure removed */
-        (void) op_finished(e, r, rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED, rep.error);
+        else
+                e->pending_inputs = true;
+        code = rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED;
+        if (i != e->op_index)
+                prepared_set(&e->prepared[i], r, code, rep.error);
+        else
+                (void) op_finished(e, r, code, rep.error);
         ext_package_report_done(&rep);
+}
+
+void ext_executor_package_ready(ExtExecutor *e, int zip_fd) {
+        if (e->prep_download != SIZE_MAX) { /* the answer to a request made ahead of its turn */
+                size_t i = e->prep_download;
+
+                e->prep_download = SIZE_MAX;
+                return package_unpack(e, i, zip_fd);
+        }
+        if (!e->waiting_for_package)
+                return;
+        e->waiting_for_package = false;
+        package_unpack(e, e->op_index, zip_fd);
 }
 
 static int run_copy_state(ExtExecutor *e, const ExtOp *op) {
@@ -862,12 +926,96 @@ static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return run_wait(e);
 }
 
+/* The settings file of operation i joins the pending group commit. */
+static int settings_write(ExtExecutor *e, size_t i) {
+        const ExtOp *op = &e->plan.ops[i];
+        const ExtPlanGroup *g = &e->plan.groups[op->group];
+        int r;
+
+        r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings, &e->pending);
+        if (r >= 0)
+                e->pending_inputs = true;
+        return r;
+}
+
+static void prepare_start(ExtExecutor *e, size_t i) {
+        e->prepared[i].started = now_usec(CLOCK_MONOTONIC);
+        e->prepared[i].started_realtime = now_usec(CLOCK_REALTIME);
+        crash_pointf("ext:%s:start", ext_op_type_to_string(e->plan.ops[i].type));
+}
+
+/*
+ * While a command runs, the next handler's package is unpacked and its settings file written, and both are made
+ * durable: work that does not depend on the command's outcome, overlapped with it (issue #21). Each operation's
+ * outcome is reported when its turn comes, exactly as if it had run then. Never done ahead: an operation of the
+ * running command's own handler (another instance of a multi-config handler included), anything after a
+ * dependency wait or a command, a package that is not downloaded yet (options.package_ready).
+ */
+static void prepare_ahead(ExtExecutor *e) {
+        const ExtOp *cur = current_op(e);
+        const ExtPlanGroup *cg = current_group(e);
+
+        if (!e->options.package_ready || e->dependency_error)
+                return;
+        for (size_t i = e->op_index + 1; i < e->plan.n_ops; i++) {
+                const ExtOp *op = &e->plan.ops[i];
+                const ExtPlanGroup *g = &e->plan.groups[op->group];
+                PreparedOp *p = &e->prepared[i];
+
+                if (op->group == cur->group || strcasecmp(g->handler, cg->handler) == 0 ||
+                    e->groups[op->group].failed)
+                        break;
+                if (op->type == EXT_OP_DOWNLOAD) {
+                        if (!e->options.package_request ||
+                            !e->options.package_ready(e, g->handler, op->version, g->handler_gs,
+                                                      e->options.package_request_userdata))
+                                break;
+                        prepare_start(e, i);
+                        e->prep_download = i;
+                        if (e->options.package_request(e, g->handler, op->version, g->handler_gs,
+                                                       e->options.package_request_userdata) < 0 &&
+                            e->prep_download == i)
+                                ext_executor_package_failed(e, EXT_CODE_PACKAGE_DOWNLOAD_FAILED,
+                                                            "Package download failed");
+                        if (e->prep_download == i)
+                                break; /* answered later: it is taken when it comes */
+                } else if (op->type == EXT_OP_SETTINGS) {
+                        prepare_start(e, i);
+                        prepared_set(p, settings_write(e, i), EXT_CODE_ENABLE_FAILED,
+                                     "Failed to write the settings file");
+                } else
+                        break;
+                if (p->r < 0)
+                        break;
+        }
+        commit_pending(e);
+}
+
+/* The turn of an operation done ahead, or of a download asked for ahead and not answered yet. */
+static int run_prepared(ExtExecutor *e) {
+        PreparedOp *p = &e->prepared[e->op_index];
+
+        e->op_started = p->started;
+        e->op_started_realtime = p->started_realtime;
+        if (!p->done) { /* e->prep_download == e->op_index: the answer is this operation's */
+                e->prep_download = SIZE_MAX;
+                e->waiting_for_package = true;
+                return 0;
+        }
+        e->op_ended = p->ended;
+        return op_finished(e, p->r, p->code, p->message);
+}
+
 static int run_op(ExtExecutor *e) {
         const ExtOp *op = current_op(e);
         ExtPlanGroup *g = current_group(e);
         int r;
 
-        if (op->type != EXT_OP_SETTINGS)
+        if (e->prepared[e->op_index].done || e->prep_download == e->op_index)
+                return run_prepared(e);
+        /* A command that reads nothing of the pending group (only HandlerState is in it) starts first: the
+         * group is made durable while it runs (run_command()). */
+        if (op->type != EXT_OP_SETTINGS && (!command_op(op->type) || e->pending_inputs))
                 commit_pending(e);
         crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
         e->op_started = now_usec(CLOCK_MONOTONIC);
@@ -885,8 +1033,7 @@ static int run_op(ExtExecutor *e) {
                                                     "Package download failed");
                 return 0;
         case EXT_OP_SETTINGS:
-                r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings,
-                                       &e->pending);
+                r = settings_write(e, e->op_index);
                 return op_finished(e, r, EXT_CODE_ENABLE_FAILED, "Failed to write the settings file");
         case EXT_OP_INSTALL:
         case EXT_OP_UPDATE:
@@ -1028,7 +1175,8 @@ static void step(ExtExecutor *e) {
 static int results_init(ExtExecutor *e) {
         e->groups = calloc(MAX(e->plan.n_groups, (size_t) 1), sizeof(GroupState));
         e->results = calloc(MAX(e->plan.n_groups, (size_t) 1), sizeof(ExtHandlerResult));
-        if (!e->groups || !e->results)
+        e->prepared = calloc(MAX(e->plan.n_ops, (size_t) 1), sizeof(PreparedOp));
+        if (!e->groups || !e->results || !e->prepared)
                 return -ENOMEM;
         for (size_t i = 0; i < e->plan.n_groups; i++) {
                 const ExtPlanGroup *g = &e->plan.groups[i];

@@ -46,6 +46,10 @@ typedef struct ExtExecutor ExtExecutor;
 typedef int (*ExtPackageRequestFunc)(ExtExecutor *e, const char *name, const char *version,
                                      const ExtensionHandler *handler, void *userdata);
 
+/* Whether a package request for name/version would be answered before it returns (the package is downloaded
+ * already): the executor then unpacks it while the command before it runs. */
+typedef bool (*ExtPackageReadyFunc)(ExtExecutor *e, const char *name, const char *version,
+                                    const ExtensionHandler *handler, void *userdata);
 typedef void (*ExtExecutorDoneFunc)(ExtExecutor *e, int r, void *userdata);
 
 /* One finished operation of a run (download, install, enable, wait…), for the agent's timeline. */
@@ -72,8 +76,9 @@ typedef struct ExtExecutorOptions {
         const char *shell;            /* for commands that need one (tests); NULL: /bin/sh */
         ExtSpawnerOptions spawner;
         ExtPackageRequestFunc package_request;
-        void *package_request_userdata;
-        ExtOpDoneFunc op_done; /* optional: called after every operation */
+        ExtPackageReadyFunc package_ready; /* optional: NULL, nothing is unpacked ahead of its turn */
+        void *package_request_userdata;    /* of both */
+        ExtOpDoneFunc op_done;             /* optional: called after every operation */
         void *op_done_userdata;
 } ExtExecutorOptions;
 

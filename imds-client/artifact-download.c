@@ -453,6 +453,12 @@ int azure_client_fetch_package(AzureClient *c, const ExtensionHandler *handler, 
         return 0;
 }
 
+bool azure_client_package_done(AzureClient *c, const char *name, const char *version) {
+        const PackageFetch *f = c && name && version ? fetch_find(c, name, version) : NULL;
+
+        return f && f->phase == DOWNLOAD_DONE && !f->callback;
+}
+
 void azure_client_drop_prefetched(AzureClient *c) {
         PackageFetch **p = &c->downloads;
 

@@ -261,5 +261,8 @@ int azure_client_fetch_package(AzureClient *c, const ExtensionHandler *handler, 
 /* Starts the same fetch without a callback: azure_client_fetch_package() later picks up the result. */
 int azure_client_prefetch_package(AzureClient *c, const ExtensionHandler *handler, const char *version,
                                   bool fast_track);
+/* Whether the fetch of name/version has finished (with the package or a failure): azure_client_fetch_package()
+ * then calls back before it returns. */
+bool azure_client_package_done(AzureClient *c, const char *name, const char *version);
 /* Drops every fetch nobody waits for (a new goal state). */
 void azure_client_drop_prefetched(AzureClient *c);

@@ -28,7 +28,9 @@ to the code is exercised automatically. For each point, on a fresh copy of a scr
         (".#<name><16 hex>", same mode) next to its intact target: allowed only for that point's file;
   * the fabric's last health report is Ready and every report was accepted.
 
- extensions (`azl-agent daemon`, the default scenario's sample extension):
+ extensions (`azl-agent daemon`, the default scenario's sample extension and a second handler made of the same
+ package, so that the points of the work done for the second while the first one's enable runs are crashed into
+ too — ext-executor.c prepare_ahead()):
   * the daemon dies by SIGKILL at the point; HandlerState / <ext>.HandlerState hold valid values, daemon.json,
     HandlerEnvironment.json and *.settings parse, certificates and keys are whole PEM (openssl);
   * a restarted daemon uploads a status blob equal to the reference run's (timestamps masked), exits 0 on
@@ -63,6 +65,14 @@ USER = "azureuser"
 PATCH = {"admin": {"password": PASSWORD, "disablePasswordAuthentication": False}}
 AFTER_READY_STEPS = ("disks", "ssh-host-keys-rest")  # the first-boot table's rows after report-ready
 EXT = "AzlAgent.SampleHandler"
+EXT2 = "AzlAgent.SampleSecond"
+
+
+def two_handlers_patch():
+    with open(azltest.DEFAULT_SCENARIO) as f:
+        first = json.load(f)["extensions"][0]
+    second = dict(first, name=EXT2, publicSettings={"message": "the second handler"})
+    return {"extensions": [first, second]}
 WORKERS = 2
 STRAY_RE = re.compile(r"^\.#(.+)[0-9a-f]{16}$")
 HANDLER_STATES = {"NotInstalled", "Installed", "Enabled", "FailedUpgrade"}
@@ -465,10 +475,9 @@ class CrashTest(unittest.TestCase):
 
     @staticmethod
     def handler_ready(blob):
-        for h in (blob or {}).get("aggregateStatus", {}).get("handlerAggregateStatus", []):
-            if h.get("handlerName") == EXT and h.get("status") == "Ready":
-                return True
-        return False
+        ready = {h.get("handlerName") for h in (blob or {}).get("aggregateStatus", {}).get("handlerAggregateStatus", [])
+                 if h.get("status") == "Ready"}
+        return {EXT, EXT2} <= ready
 
     @staticmethod
     def thumbprint(w):
@@ -493,7 +502,7 @@ class CrashTest(unittest.TestCase):
             blobs = self.status_blobs(w)[n0:]
             good = [b for b in blobs if b.get("parsed") and self.handler_ready(b["parsed"])]
             return good[-1]["parsed"] if good else None
-        return wait_for("a status blob with the extension Ready", ready, timeout=timeout)
+        return wait_for("a status blob with both extensions Ready", ready, timeout=timeout)
 
     def waagent_check(self, root):
         """What must hold in /var/lib/waagent and daemon.json at any moment."""
@@ -560,7 +569,7 @@ class CrashTest(unittest.TestCase):
         conf = "GoalStatePeriodSec=1\n"
 
         def make_worker(i):
-            return Worker(self.base, 10 + i, None, conf)
+            return Worker(self.base, 10 + i, two_handlers_patch(), conf)
 
         def reference(w):
             root = w.new_root("ext-reference")
@@ -576,8 +585,9 @@ class CrashTest(unittest.TestCase):
             self.assertEqual(rc, 0)
             self.assertEqual(self.waagent_check(root), [])
             thumb = self.thumbprint(w)
-            with open(root.file(f"/var/lib/waagent/{EXT}-1.0.0/config/HandlerState")) as f:
-                self.assertEqual(f.read(), "Enabled")
+            for ext in (EXT, EXT2):
+                with open(root.file(f"/var/lib/waagent/{ext}-1.0.0/config/HandlerState")) as f:
+                    self.assertEqual(f.read(), "Enabled")
             return {"points": [x.replace(thumb, "<THUMB>") for x in points], "thumb": thumb,
                     "blob": self.normalize_blob(blob, thumb), "snap": self.waagent_normalize(root, thumb)}
 
@@ -634,7 +644,8 @@ class CrashTest(unittest.TestCase):
         points = self.run_points(make_worker, reference, one_point)
         for must in ("ext:download:extracted@1", "ext:install:start@1", "ext:install:finished@1",
                      "ext:install:recorded@1", "ext:enable:start@1", "ext:enable:recorded@1",
-                     "write:HandlerState:tmp-written@1", "write:0.settings:tmp-written@1"):
+                     "write:HandlerState:tmp-written@1", "write:0.settings:tmp-written@1",
+                     "ext:download:extracted@2", "ext:enable:recorded@2"):
             self.assertIn(must, points)
 
 

@@ -51,6 +51,14 @@ typedef struct Env {
         bool have_gs;
         int done_r;
         bool finished;
+        unsigned ready_asked; /* package_ready() calls */
+        struct {
+                ExtOpType type;
+                char handler[64];
+                usec_t start, end; /* CLOCK_REALTIME */
+                int error;
+        } ops[32]; /* options.op_done, in the order reported */
+        size_t n_ops;
 } Env;
 
 static int provide(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h,
@@ -71,6 +79,34 @@ static int provide(ExtExecutor *e, const char *name, const char *version, const 
                 }
         ext_executor_package_failed(e, EXT_CODE_PACKAGE_DOWNLOAD_FAILED, "no such package");
         return 0;
+}
+
+/* provide() answers before it returns: every package is "downloaded already". */
+static bool package_ready(ExtExecutor *e, const char *name, const char *version, const ExtensionHandler *h,
+                          void *userdata) {
+        Env *env = userdata;
+
+        env->ready_asked++;
+        return true;
+}
+
+static void op_done(const ExtOpRecord *r, void *userdata) {
+        Env *env = userdata;
+
+        assert_true(env->n_ops < ELEMENTSOF(env->ops));
+        env->ops[env->n_ops].type = r->type;
+        (void) snprintf(env->ops[env->n_ops].handler, sizeof env->ops[0].handler, "%s", r->handler);
+        env->ops[env->n_ops].start = r->start;
+        env->ops[env->n_ops].end = r->start + r->duration;
+        env->ops[env->n_ops++].error = r->error;
+}
+
+/* The n-th reported operation is type of handler. */
+static size_t op_at(Env *env, size_t n, ExtOpType type, const char *handler) {
+        assert_true(n < env->n_ops);
+        assert_int_equal(env->ops[n].type, type);
+        assert_string_equal(env->ops[n].handler, handler);
+        return n;
 }
 
 static void add_handler_package(Env *env, const char *name, const char *version, const char *handler) {
@@ -978,6 +1014,120 @@ static void test_limits_reported(void **state) {
         env_free(env);
 }
 
+#define PREP_A     PLUGIN("Test.A", "1.0.0", "enabled")
+#define PREP_B     PLUGIN("Test.B", "2.0.0", "enabled")
+#define PREP_A_SET PSET("Test.A", "1.0.0", "0", "{}")
+#define PREP_B_SET PSET("Test.B", "2.0.0", "0", "{}")
+#define PREP_PROBE "/var/lib/waagent/Test.B-2.0.0/config/0.settings"
+#define PREP_RECORD                                                                                         \
+        "install 1.0.0\nenable 1.0.0\n%sinstall 2.0.0\ninstall 2.0.0 saw the probe\nenable 2.0.0\n"         \
+        "enable 2.0.0 saw the probe\n"
+
+static Env *prep_env(bool ready, bool probe) {
+        Env *env = env_new(NULL);
+        size_t n = 0;
+
+        while (env->agent_env[n])
+                n++;
+        if (probe)
+                assert_true(asprintf(&env->agent_env[n], "AZL_TEST_PROBE=%s" PREP_PROBE, env->c.root) > 0);
+        if (ready)
+                env->options.package_ready = package_ready;
+        env->options.op_done = op_done;
+        env->options.op_done_userdata = env;
+        add_handler_package(env, "Test.A", "1.0.0", "recorder");
+        return env;
+}
+
+/*
+ * Issue #21: while the last command of a handler runs, the next handler's package is unpacked and its settings
+ * file written (ext-executor.c prepare_ahead()). Asserted: what the running command finds on disk (the recorder's
+ * probe: B's settings file, which A's enable waits 0.5 s for), the order the operations are reported in (the plan's: §4.6), when the download actually ran (inside the
+ * enable before it), the outcome (the same as without), and the cases where nothing may be done ahead: no
+ * package_ready (the control), a dependency wait after the command, a package that fails to unpack (reported at
+ * its turn, the handler after it still runs).
+ */
+static void test_prepare_ahead(void **state) {
+        Env *on = prep_env(true, true), *off = prep_env(false, true), *dep = prep_env(true, true),
+            *bad = prep_env(true, false), *bad_off = prep_env(false, false);
+        _cleanup_free_ char *rec_on = NULL, *rec_off = NULL, *rec_dep = NULL, *want_on = NULL,
+                            *want_off = NULL, *state_b = NULL;
+        const ExtHandlerResult *b_prep, *b_plain;
+        size_t en;
+
+        add_handler_package(on, "Test.B", "2.0.0", "recorder");
+        run_xml(on, PREP_A PREP_B, PREP_A_SET PREP_B_SET);
+        rec_on = read_rel(on, "/record.txt");
+        assert_true(asprintf(&want_on, PREP_RECORD, "enable 1.0.0 saw the probe\n") > 0);
+        assert_string_equal(rec_on, want_on);
+        assert_true(on->ready_asked > 0);
+        /* reported in plan order; B's download ran while A's enable did */
+        op_at(on, 0, EXT_OP_DOWNLOAD, "Test.A");
+        op_at(on, 1, EXT_OP_SETTINGS, "Test.A");
+        op_at(on, 2, EXT_OP_INSTALL, "Test.A");
+        en = op_at(on, 3, EXT_OP_ENABLE, "Test.A");
+        op_at(on, 4, EXT_OP_DOWNLOAD, "Test.B");
+        op_at(on, 5, EXT_OP_SETTINGS, "Test.B");
+        op_at(on, 6, EXT_OP_INSTALL, "Test.B");
+        op_at(on, 7, EXT_OP_ENABLE, "Test.B");
+        assert_int_equal(on->n_ops, 8);
+        assert_true(on->ops[4].start >= on->ops[en].start && on->ops[4].end <= on->ops[en].end);
+        assert_string_equal(result_for(on, "Test.A")->status, "Ready");
+        assert_string_equal(result_for(on, "Test.B")->status, "Ready");
+        state_b = read_rel(on, "/var/lib/waagent/Test.B-2.0.0/config/HandlerState");
+        assert_string_equal(state_b, "Enabled");
+
+        /* the control: without package_ready, B's settings do not exist while A's enable runs */
+        add_handler_package(off, "Test.B", "2.0.0", "recorder");
+        run_xml(off, PREP_A PREP_B, PREP_A_SET PREP_B_SET);
+        rec_off = read_rel(off, "/record.txt");
+        assert_true(asprintf(&want_off, PREP_RECORD, "") > 0);
+        assert_string_equal(rec_off, want_off);
+        assert_true(off->ops[4].start >= off->ops[3].end);
+
+        /* B depends on A: A's enable is followed by the wait for its status, so nothing of B is done ahead */
+        add_handler_package(dep, "Test.B", "2.0.0", "recorder");
+        run_xml(dep, PREP_A PREP_B,
+                PREP_A_SET
+                "<Plugin name=\"Test.B\" version=\"2.0.0\"><DependsOn dependencyLevel=\"1\">"
+                "<DependsOnExtension handler=\"Test.A\"/></DependsOn><RuntimeSettings seqNo=\"0\">"
+                "{\"runtimeSettings\":[{\"handlerSettings\":{\"publicSettings\":{}}}]}"
+                "</RuntimeSettings></Plugin>");
+        rec_dep = read_rel(dep, "/record.txt");
+        assert_string_equal(rec_dep, want_off);
+        assert_string_equal(result_for(dep, "Test.B")->status, "Ready");
+
+        /* B's package is not a zip: unpacked ahead, it fails at its turn as it fails without; C still runs */
+        for (Env *x = bad; x; x = x == bad ? bad_off : NULL) {
+                Package *p = &x->packages[x->n_packages++];
+
+                p->name = "Test.B";
+                p->version = "2.0.0";
+                p->zip = strdup("not a zip");
+                p->len = strlen(p->zip);
+                add_handler_package(x, "Test.C", "3.0.0", "recorder");
+                run_xml(x, PREP_A PREP_B PLUGIN("Test.C", "3.0.0", "enabled"),
+                        PREP_A_SET PREP_B_SET PSET("Test.C", "3.0.0", "0", "{}"));
+                op_at(x, 4, EXT_OP_DOWNLOAD, "Test.B");
+                assert_true(x->ops[4].error < 0);
+                op_at(x, 5, EXT_OP_DOWNLOAD, "Test.C");
+                assert_string_equal(result_for(x, "Test.A")->status, "Ready");
+                assert_string_equal(result_for(x, "Test.C")->status, "Ready");
+        }
+        assert_true(bad->ops[4].start < bad->ops[3].end);
+        b_prep = result_for(bad, "Test.B");
+        b_plain = result_for(bad_off, "Test.B");
+        assert_string_equal(b_prep->status, "NotReady");
+        assert_int_equal(b_prep->code, b_plain->code);
+        assert_string_equal(b_prep->message, b_plain->message);
+
+        env_free(on);
+        env_free(off);
+        env_free(dep);
+        env_free(bad);
+        env_free(bad_off);
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest interop[] = {
                 cmocka_unit_test(interop_sample_ext),
@@ -1001,6 +1151,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_enforce_unsigned),
                 cmocka_unit_test(test_enforce_after_report),
                 cmocka_unit_test(test_limits_reported),
+                cmocka_unit_test(test_prepare_ahead),
         };
         sigset_t mask;
 

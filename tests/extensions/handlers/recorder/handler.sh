@@ -5,7 +5,9 @@
 # settings file it was given and its cgroup (plus, under systemd, its unit's limits) into its directory,
 # reports success on enable, and fails (exit 7) for the operations listed in $AZL_TEST_FAIL. With
 # $AZL_TEST_STATUS_DELAY=<seconds>, enable reports "transitioning" and a background process turns it into
-# "success" that much later, recording "status-success <version>[ <instance>]".
+# "success" that much later, recording "status-success <version>[ <instance>]". With $AZL_TEST_PROBE=<path>,
+# "<operation> <version> saw the probe" follows the operation's line when that path exists (enable waits up to
+# 0.5 s for it to appear).
 op="$1"
 dir="$AZURE_GUEST_AGENT_EXTENSION_PATH"
 ver="$AZURE_GUEST_AGENT_EXTENSION_VERSION"
@@ -13,6 +15,17 @@ inst="${ConfigExtensionName:+-$ConfigExtensionName}"
 prefix="${ConfigExtensionName:+$ConfigExtensionName.}"
 if [ -n "$AZL_TEST_RECORD" ]; then
         echo "$op $ver${ConfigExtensionName:+ $ConfigExtensionName}" >> "$AZL_TEST_RECORD"
+        # $AZL_TEST_PROBE: a path the agent may make while this command runs (enable waits 0.5 s for it)
+        if [ -n "$AZL_TEST_PROBE" ]; then
+                i=0
+                while [ "$op" = enable ] && [ ! -e "$AZL_TEST_PROBE" ] && [ $i -lt 10 ]; do
+                        sleep 0.05
+                        i=$((i + 1))
+                done
+                if [ -e "$AZL_TEST_PROBE" ]; then
+                        echo "$op $ver saw the probe" >> "$AZL_TEST_RECORD"
+                fi
+        fi
 fi
 env | grep -E '^(AZURE_GUEST_AGENT_|ConfigSequenceNumber=|ConfigExtensionName=|VERSION=)' | LC_ALL=C sort \
         > "$dir/env-$op$inst.txt"
