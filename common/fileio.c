@@ -522,9 +522,14 @@ int write_batch_commit(WriteBatch *b) {
         return r;
 }
 
-void write_batch_done(WriteBatch *b) {
-        for (size_t k = 0; k < b->n; k++)
+void write_batch_truncate(WriteBatch *b, size_t n) {
+        for (size_t k = n; k < b->n; k++)
                 batch_item_drop(&b->items[k]);
+        b->n = MIN(b->n, n);
+}
+
+void write_batch_done(WriteBatch *b) {
+        write_batch_truncate(b, 0);
         free(b->items);
         *b = (WriteBatch){};
 }

@@ -83,6 +83,9 @@ int write_batch_add_at(WriteBatch *b, int dir_fd, const char *name, const void *
                        mode_t mode);
 /* Makes the batch durable; on failure the files not yet renamed keep their old bytes. Empties the batch. */
 int write_batch_commit(WriteBatch *b);
+/* Unlinks what the batch holds beyond its first n items (what a failed step added; an earlier item it replaced
+ * keeps the new bytes). */
+void write_batch_truncate(WriteBatch *b, size_t n);
 void write_batch_done(WriteBatch *b);
 
 int unlink_in_root(int root_fd, const char *path);

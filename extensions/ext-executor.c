@@ -596,8 +596,8 @@ static int run_command(ExtExecutor *e, const ExtOp *op) {
         r = ext_process_spawn(e->spawner, &sp, on_command_exit, e, &e->process);
         if (r < 0)
                 return op_finished(e, r, op_error_code(op->type), "Failed to start the handler command");
-        commit_pending(e); /* what run_op() left for now: HandlerState only */
         prepare_ahead(e);
+        commit_pending(e); /* what run_op() left for now (HandlerState only) and what was done ahead */
         return 0;
 }
 
@@ -741,6 +741,7 @@ static void package_unpack(ExtExecutor *e, size_t i, int zip_fd) {
         GroupState *gs = &e->groups[op->group];
         ExtPackageOptions po;
         ExtPackageReport rep = {};
+        size_t mark = e->pending.n; /* done ahead: the running command's HandlerState may be pending */
         int r, code;
 
         po = (ExtPackageOptions){
@@ -748,7 +749,7 @@ static void package_unpack(ExtExecutor *e, size_t i, int zip_fd) {
                 .log_dir = e->layout.log_dir,
                 .encoded_signature = g->handler_gs ? g->handler_gs->encoded_signature : NULL,
                 .signing_root_pem = e->signing_root_pem,
-                .batch = &e->pending, /* empty: committed before a download starts or is done ahead */
+                .batch = &e->pending,
         };
         r = extension_package_install(e->context, g->handler, op->version, zip_fd, &po, &rep);
         if (rep.signature_error)
@@ -772,7 +773,7 @@ static void package_unpack(ExtExecutor *e, size_t i, int zip_fd) {
                 r = handler_state_write(&e->layout, g->handler, op->version, HANDLER_STATE_NOT_INSTALLED,
                                         &e->pending);
         if (r < 0)
-                write_batch_done(&e->pending); /* what it held lies in the directory the failure removed */
+                write_batch_truncate(&e->pending, mark); /* it lies in the directory the failure removed */
         else
                 e->pending_inputs = true;
         code = rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED;
@@ -945,8 +946,9 @@ static void prepare_start(ExtExecutor *e, size_t i) {
 }
 
 /*
- * While a command runs, the next handler's package is unpacked and its settings file written, and both are made
- * durable: work that does not depend on the command's outcome, overlapped with it (issue #21). Each operation's
+ * While a command runs, the next handler's package is unpacked and its settings file written into the pending
+ * group, which the caller commits: work that does not depend on the command's outcome, overlapped with it
+ * (issue #21). Each operation's
  * outcome is reported when its turn comes, exactly as if it had run then. Never done ahead: an operation of the
  * running command's own handler (another instance of a multi-config handler included), anything after a
  * dependency wait or a command, a package that is not downloaded yet (options.package_ready).
@@ -988,7 +990,6 @@ static void prepare_ahead(ExtExecutor *e) {
                 if (p->r < 0)
                         break;
         }
-        commit_pending(e);
 }
 
 /* The turn of an operation done ahead, or of a download asked for ahead and not answered yet. */
