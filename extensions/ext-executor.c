@@ -27,7 +27,9 @@ typedef struct GroupState {
         char *disable_exit_code; /* update env (§4.4) */
         char *disable_exit_codes_multi;
         char *uninstall_exit_code;
-        ExtHandlerResult *result; /* NULL for unreported groups (removals) */
+        ExtHandlerResult *result;  /* NULL for unreported groups (removals) */
+        const char *state_version; /* a HandlerState record for the next group commit (record_state()) */
+        HandlerState state;
 } GroupState;
 
 /* An operation done ahead of its turn while a command ran (prepare_ahead()): its outcome, reported when the turn
@@ -72,11 +74,12 @@ struct ExtExecutor {
         unsigned cpu_quota_percent; /* its limits (ext_resource_limits()) */
         uint64_t memory_max;
         bool waiting_for_package;
-        /* State files recorded but not yet durable: one group commit (fileio.h) at the start of the next
-         * operation that is not a settings write, and at the end of the run. A new handler's package files
-         * (marker, HandlerEnvironment.json, NotInstalled) and its settings file are made durable together
-         * when its install starts; Installed when its enable starts. A crash before a commit leaves the
-         * handler NotInstalled: its install runs again, in a fresh directory. */
+        /* State files not yet durable: one group commit (fileio.h) before the next operation that is not a settings
+         * write, or just after the next command started when it reads none of them (HandlerState only), and at
+         * the end of the run. A new handler's package files (marker, HandlerEnvironment.json, NotInstalled) and
+         * its settings file are made durable together before its install starts; Installed and Enabled are
+         * recorded per group (record_state()) and written with the next commit. A crash before a commit leaves
+         * the state before it: an install runs again in a fresh directory, an enable again. */
         WriteBatch pending;
         bool pending_inputs;  /* it holds files a command reads (package, settings), not only HandlerState */
         PreparedOp *prepared; /* one per plan operation */
@@ -96,6 +99,13 @@ static void commit_pending(ExtExecutor *e) {
         usec_t start;
         int r;
 
+        for (size_t i = 0; e->groups && i < e->plan.n_groups; i++) /* plan order: the latest record wins */
+                if (e->groups[i].state_version) {
+                        (void) handler_state_write(&e->layout, e->plan.groups[i].handler,
+                                                   e->groups[i].state_version, e->groups[i].state,
+                                                   &e->pending);
+                        e->groups[i].state_version = NULL;
+                }
         if (e->pending.n == 0)
                 return;
         start = now_usec(CLOCK_MONOTONIC);
@@ -104,6 +114,25 @@ static void commit_pending(ExtExecutor *e) {
         e->timings.commit += now_usec(CLOCK_MONOTONIC) - start;
         if (r < 0)
                 log_warning_errno(r, "Failed to record the handler state, ignoring: %m");
+}
+
+/*
+ * A handler's new state after its command succeeded (Installed, Enabled). Written with the next group commit: the
+ * next command starts first when it does not read the state (run_op()), and a crash before leaves the state
+ * before it (which claims less than happened: the command runs again), not a temporary file. A state written at
+ * once (immediately != false) first commits what is pending, so that the records keep their order.
+ */
+static void record_state(ExtExecutor *e, size_t group, const char *version, HandlerState state,
+                         bool immediately) {
+        if (immediately) {
+                commit_pending(e);
+                (void) handler_state_write(&e->layout, e->plan.groups[group].handler, version, state, NULL);
+                return;
+        }
+        if (e->groups[group].state_version && !streq(e->groups[group].state_version, version))
+                commit_pending(e); /* one record per group at a time */
+        e->groups[group].state_version = version;
+        e->groups[group].state = state;
 }
 
 static void reset_run(ExtExecutor *e) {
@@ -614,12 +643,12 @@ static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
         const ExtLayout *l = &e->layout;
 
         if (op->type == EXT_OP_INSTALL) {
-                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_INSTALLED, &e->pending);
+                record_state(e, op->group, op->version, HANDLER_STATE_INSTALLED, false);
                 set_result(e, op->group, "NotReady", 0, "Plugin installed but not enabled");
         } else if (op->type == EXT_OP_ENABLE) {
                 if (op->extension)
                         (void) handler_ext_state_write(l, g->handler, op->version, op->extension, true);
-                (void) handler_state_write(l, g->handler, op->version, HANDLER_STATE_ENABLED, NULL);
+                record_state(e, op->group, op->version, HANDLER_STATE_ENABLED, false);
                 set_result(e, op->group, "Ready", 0, "Plugin enabled");
         } else if (op->type == EXT_OP_DISABLE) {
                 if (op->extension)
@@ -630,6 +659,7 @@ static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
                         bool any = false;
 
                         /* Multi-config: the handler goes to Installed only when no instance remains enabled. */
+                        commit_pending(e); /* what the scan reads is on disk */
                         if (installed_handlers_scan(l, &inst, &n) >= 0)
                                 for (size_t i = 0; i < n; i++)
                                         if (strcasecmp(inst[i].name, g->handler) == 0 &&
@@ -637,8 +667,7 @@ static void command_succeeded(ExtExecutor *e, const ExtOp *op) {
                                                 any = strv_length(inst[i].enabled_extensions) > 0;
                         installed_handlers_free(inst, n);
                         if (!any)
-                                (void) handler_state_write(l, g->handler, op->version,
-                                                           HANDLER_STATE_INSTALLED, NULL);
+                                record_state(e, op->group, op->version, HANDLER_STATE_INSTALLED, true);
                         set_result(e, op->group, "NotReady", 0, "Plugin disabled");
                 }
         }
@@ -676,8 +705,7 @@ static int op_finished(ExtExecutor *e, int r, int code, const char *message) {
                         code = EXT_CODE_UPDATE_FAILED;
                 }
                 if (op->type == EXT_OP_UPDATE)
-                        (void) handler_state_write(&e->layout, g->handler, g->version,
-                                                   HANDLER_STATE_FAILED_UPGRADE, NULL);
+                        record_state(e, op->group, g->version, HANDLER_STATE_FAILED_UPGRADE, true);
                 log_debug("Extension %s %s failed (%d): %s%s", g->handler, ext_op_type_to_string(op->type),
                           code, strna(message), tolerated ? ", ignoring" : "");
                 if (!tolerated) {
