@@ -5,7 +5,7 @@
 # no assertions anywhere.
 #
 #   bench/run.sh [--runs N] [--prov-runs P] [--ext-runs E] [--handlers H] [--steady-runs K] [--idle-minutes M]
-#                [--agents "azl-agent cloudinit waagent"] [--no-vm] [--no-prov] [--no-ext] [--no-steady]
+#                [--ext-work W] [--agents "azl-agent cloudinit waagent"] [--no-vm] [--no-prov] [--no-ext] [--no-steady]
 #                [--build DIR] [--keep DIR] [--out DIR] [--settle S] [--fleet-vms V] [--scratch-fs journaled|tmp]
 #                [--quick]
 #
@@ -14,6 +14,8 @@
 #   --ext-runs E      extension goal state runs per agent (default 3), H handlers (default 10)
 #   --ext-big B       then once per agent with B handlers (default 100; 0: not run): the cost must grow linearly
 #   --ext-chain C     then once per agent with C handlers in a dependsOn chain (default 10; 0: not run)
+#   --ext-work W      then E runs per agent with H handlers that each work W seconds per invocation (default 0.02;
+#                     0: not run): what the agent does while a handler runs is off the goal state's path
 #   --steady-runs K   daemon steady-state runs per agent (default 1)
 #   --idle-minutes M  daemon steady-state idle window (default 2; the full measurement is 10)
 #   --quick           = --runs 1 --prov-runs 1 --ext-runs 1 --steady-runs 1 --idle-minutes 1
@@ -35,7 +37,7 @@
 # output directory it prints.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-runs=3 prov_runs=3 ext_runs=3 handlers=10 ext_big=100 ext_chain=10 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
+runs=3 prov_runs=3 ext_runs=3 handlers=10 ext_big=100 ext_chain=10 ext_work=0.02 steady_runs=1 idle=2 agents="azl-agent cloudinit waagent"
 do_vm=1 do_prov=1 do_ext=1 do_steady=1 build=$src/build-vm keep="" out="" settle="" fleet_vms=10000 scratch_fs=journaled
 while [ $# -gt 0 ]; do
         case $1 in
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
         --handlers) handlers=$2; shift ;;
         --ext-big) ext_big=$2; shift ;;
         --ext-chain) ext_chain=$2; shift ;;
+        --ext-work) ext_work=$2; shift ;;
         --idle-minutes) idle=$2; shift ;;
         --steady-runs) steady_runs=$2; shift ;;
         --agents) agents=$2; shift ;;
@@ -58,7 +61,7 @@ while [ $# -gt 0 ]; do
         --settle) settle=$2; shift ;;
         --fleet-vms) fleet_vms=$2; shift ;;
         --scratch-fs) scratch_fs=$2; shift ;;
-        --quick) runs=1 prov_runs=1 ext_runs=1 ext_big=0 ext_chain=0 steady_runs=1 idle=1 ;;
+        --quick) runs=1 prov_runs=1 ext_runs=1 ext_big=0 ext_chain=0 ext_work=0 steady_runs=1 idle=1 ;;
         -h|--help) sed -n '3,34p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
         esac
@@ -68,6 +71,7 @@ for n in "$runs" "$prov_runs" "$ext_runs" "$handlers" "$ext_big" "$ext_chain" "$
         [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: not a count: $n" >&2; exit 2; }
 done
 [[ $idle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of minutes: $idle" >&2; exit 2; }
+[[ $ext_work =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of seconds: $ext_work" >&2; exit 2; }
 [[ -z $settle || $settle =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: not a number of seconds: $settle" >&2; exit 2; }
 [[ $scratch_fs == journaled || $scratch_fs == tmp ]] || { echo "run.sh: --scratch-fs journaled|tmp" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (debootstrap, namespaces)" >&2; exit 1; }
@@ -119,7 +123,8 @@ if ip -4 route show default | grep -q . || ip -6 route show default | grep -q .;
 fi
 src=$1 out=$2 build=$3 keep=$4 agents=$5 do_vm=$6 runs=$7 do_ext=$8 ext_runs=$9 handlers=${10} do_steady=${11}
 steady_runs=${12} idle=${13} settle=${14} do_prov=${15} prov_runs=${16} ext_big=${17} ext_chain=${18}
-shift 18
+ext_work=${19}
+shift 19
 keeparg=""; [ -n "$keep" ] && keeparg="--keep $keep"
 settlearg=""; [ -n "$settle" ] && settlearg="--settle $settle"
 if [ "$do_vm" = 1 ]; then
@@ -143,6 +148,10 @@ if [ "$do_ext" = 1 ] && [ $# -gt 0 ]; then
                 python3 "$src/bench/extbench.py" "$@" --runs 1 --handlers "$ext_chain" --chain \
                         --azl-agent "$build/agent/azl-agent" --out "$out/ext-chain.jsonl" $keeparg $settlearg >&2 || true
         fi
+        if [ "$ext_work" != 0 ]; then
+                python3 "$src/bench/extbench.py" "$@" --runs "$ext_runs" --handlers "$handlers" --handler-work "$ext_work" \
+                        --azl-agent "$build/agent/azl-agent" --out "$out/ext-work.jsonl" $keeparg $settlearg >&2 || true
+        fi
 fi
 if [ "$do_steady" = 1 ] && [ $# -gt 0 ]; then
         python3 "$src/bench/steady.py" "$@" --runs "$steady_runs" --minutes "$idle" \
@@ -150,13 +159,13 @@ if [ "$do_steady" = 1 ] && [ $# -gt 0 ]; then
 fi'
 unshare --net bash -c "$inner" run.sh "$src" "$out" "$build" "$keep" "$agents" "$do_vm" "$runs" "$do_ext" \
         "$ext_runs" "$handlers" "$do_steady" "$steady_runs" "$idle" "$settle" "$do_prov" "$prov_runs" "$ext_big" \
-        "$ext_chain" "${host_agents[@]}"
+        "$ext_chain" "$ext_work" "${host_agents[@]}"
 
 echo
 cmd="bench/run.sh"
 [ $do_vm = 1 ] && cmd+=" --runs $runs" || cmd+=" --no-vm"
 [ $do_prov = 1 ] && cmd+=" --prov-runs $prov_runs" || cmd+=" --no-prov"
-[ $do_ext = 1 ] && cmd+=" --ext-runs $ext_runs --handlers $handlers --ext-big $ext_big --ext-chain $ext_chain" ||
+[ $do_ext = 1 ] && cmd+=" --ext-runs $ext_runs --handlers $handlers --ext-big $ext_big --ext-chain $ext_chain --ext-work $ext_work" ||
         cmd+=" --no-ext"
 [ $do_steady = 1 ] && cmd+=" --steady-runs $steady_runs --idle-minutes $idle" || cmd+=" --no-steady"
 echo "Command: $cmd --agents \"$agents\""
@@ -167,7 +176,7 @@ args=()
 [ -s "$out/vm.jsonl" ] && args+=(--vm "$out/vm.jsonl")
 [ -s "$out/prov.jsonl" ] && args+=(--prov "$out/prov.jsonl")
 exts=()
-for f in ext ext-big ext-chain; do [ -s "$out/$f.jsonl" ] && exts+=("$out/$f.jsonl"); done
+for f in ext ext-big ext-chain ext-work; do [ -s "$out/$f.jsonl" ] && exts+=("$out/$f.jsonl"); done
 [ ${#exts[@]} -gt 0 ] && args+=(--ext "${exts[@]}")
 [ -s "$out/steady.jsonl" ] && args+=(--steady "$out/steady.jsonl")
 python3 "$src/bench/table.py" "${args[@]}"

@@ -152,8 +152,10 @@ def ext_table(path):
     order, ok, na, total, version = group(res)
     n = sorted({r.get("handlers") for r in res if r.get("handlers")})
     chain = any(r.get("chain") for r in res)
-    print("### Extension goal state: %s quick shell handlers%s (bench/extbench.py; host, private netns)\n"
-          % ("/".join(str(x) for x in n or ["?"]), ", a dependsOn chain" if chain else ""))
+    work = sorted({r["handler_work_s"] for r in res if r.get("handler_work_s")})
+    print("### Extension goal state: %s quick shell handlers%s%s (bench/extbench.py; host, private netns)\n"
+          % ("/".join(str(x) for x in n or ["?"]), ", a dependsOn chain" if chain else "",
+             ", each invocation working %s ms" % "/".join("%g" % (1000 * w) for w in work) if work else ""))
     fs = sorted({r["scratch_fs"] for r in res if r.get("scratch_fs")})
     if fs:
         print("- scratch roots on: %s" % "; ".join(fs))
@@ -189,7 +191,7 @@ PHASES = [("fetchUsec", "goal-state pass (documents; the certificates within it)
           ("packagesUsec", "zip packages (summed over concurrent downloads)"),
           ("extractionUsec", "extraction"),
           ("settingsUsec", "settings files"),
-          ("commitUsec", "state files made durable (group commits)"),
+          ("commitUsec", "state files made durable (group commits; most of them while a handler runs)"),
           ("commandsUsec", "handler commands, spawn → exit (handlers' own time included)"),
           ("statusReadUsec", "status files read"),
           ("runUsec", "the whole run (plan → last status read)"),
@@ -204,8 +206,10 @@ def ext_phase_table(path):
         return
     n = sorted({r.get("handlers") for r in runs if r.get("handlers")})
     chain = any(r.get("chain") for r in runs)
-    print("### Extension goal state, azl-agent per phase (daemon.json timings; %s handlers%s; %d runs)\n"
-          % ("/".join(str(x) for x in n) or "?", ", a dependsOn chain" if chain else "", len(runs)))
+    work = sorted({r["handler_work_s"] for r in runs if r.get("handler_work_s")})
+    print("### Extension goal state, azl-agent per phase (daemon.json timings; %s handlers%s%s; %d runs)\n"
+          % ("/".join(str(x) for x in n) or "?", ", a dependsOn chain" if chain else "",
+             ", working %s ms each" % "/".join("%g" % (1000 * w) for w in work) if work else "", len(runs)))
     print("| phase | ms | per handler ms |")
     print("|---|---|---|")
     for key, label in PHASES:
