@@ -976,10 +976,10 @@ static void prepare_start(ExtExecutor *e, size_t i) {
 /*
  * While a command runs, the next handler's package is unpacked and its settings file written into the pending
  * group, which the caller commits: work that does not depend on the command's outcome, overlapped with it
- * (issue #21). Each operation's
- * outcome is reported when its turn comes, exactly as if it had run then. Never done ahead: an operation of the
- * running command's own handler (another instance of a multi-config handler included), anything after a
- * dependency wait or a command, a package that is not downloaded yet (options.package_ready).
+ * (issue #21). Each operation's outcome is reported when its turn comes, exactly as if it had run then. Never
+ * done ahead: an operation of the running command's own handler (another instance of a multi-config handler
+ * included), anything after a dependency wait or a command, a package that is not downloaded yet
+ * (options.package_ready).
  */
 static void prepare_ahead(ExtExecutor *e) {
         const ExtOp *cur = current_op(e);
