@@ -75,13 +75,12 @@ struct ExtExecutor {
         uint64_t memory_max;
         bool waiting_for_package;
         /* State files not yet durable: one group commit (fileio.h) before the next operation that is not a settings
-         * write, or just after the next command started when it reads none of them (HandlerState only), and at
+         * write, or just after the next command started when only state records wait (the group is empty), and at
          * the end of the run. A new handler's package files (marker, HandlerEnvironment.json, NotInstalled) and
          * its settings file are made durable together before its install starts; Installed and Enabled are
          * recorded per group (record_state()) and written with the next commit. A crash before a commit leaves
          * the state before it: an install runs again in a fresh directory, an enable again. */
         WriteBatch pending;
-        bool pending_inputs;  /* it holds files a command reads (package, settings), not only HandlerState */
         PreparedOp *prepared; /* one per plan operation */
         size_t prep_download; /* a download asked for ahead of its turn, not answered yet; SIZE_MAX: none */
         usec_t op_ended;      /* a prepared operation's end, for op_finished(); 0: now */
@@ -109,7 +108,6 @@ static void commit_pending(ExtExecutor *e) {
         if (e->pending.n == 0)
                 return;
         start = now_usec(CLOCK_MONOTONIC);
-        e->pending_inputs = false;
         r = write_batch_commit(&e->pending);
         e->timings.commit += now_usec(CLOCK_MONOTONIC) - start;
         if (r < 0)
@@ -802,8 +800,6 @@ static void package_unpack(ExtExecutor *e, size_t i, int zip_fd) {
                                         &e->pending);
         if (r < 0)
                 write_batch_truncate(&e->pending, mark); /* it lies in the directory the failure removed */
-        else
-                e->pending_inputs = true;
         code = rep.code ?: EXT_CODE_PACKAGE_EXTRACTION_FAILED;
         if (i != e->op_index)
                 prepared_set(&e->prepared[i], r, code, rep.error);
@@ -959,12 +955,9 @@ static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int settings_write(ExtExecutor *e, size_t i) {
         const ExtOp *op = &e->plan.ops[i];
         const ExtPlanGroup *g = &e->plan.groups[op->group];
-        int r;
 
-        r = ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings, &e->pending);
-        if (r >= 0)
-                e->pending_inputs = true;
-        return r;
+        return ext_settings_write(&e->layout, g->handler, op->version, op->extension, g->settings,
+                                  &e->pending);
 }
 
 static void prepare_start(ExtExecutor *e, size_t i) {
@@ -1042,9 +1035,10 @@ static int run_op(ExtExecutor *e) {
 
         if (e->prepared[e->op_index].done || e->prep_download == e->op_index)
                 return run_prepared(e);
-        /* A command that reads nothing of the pending group (only HandlerState is in it) starts first: the
-         * group is made durable while it runs (run_command()). */
-        if (op->type != EXT_OP_SETTINGS && (!command_op(op->type) || e->pending_inputs))
+        /* The group holds only files a command reads (package, settings): the state records (record_state())
+         * join it at the commit. With none of those files, a command starts first and the records are made
+         * durable while it runs (run_command()). */
+        if (op->type != EXT_OP_SETTINGS && (!command_op(op->type) || e->pending.n > 0))
                 commit_pending(e);
         crash_pointf("ext:%s:start", ext_op_type_to_string(op->type));
         e->op_started = now_usec(CLOCK_MONOTONIC);
